@@ -1,0 +1,46 @@
+"""The shop web application: `create_app()` builds it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from shop.config import PROJECT_ROOT, Config, default_sqlite_url, load_config
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app from a Config object, a mapping of overrides, or the environment."""
+    if isinstance(config, Config):
+        settings = config.as_dict()
+    else:
+        settings = load_config(str((config or {}).get("ENV_NAME") or "") or None).as_dict()
+        settings.update(config or {})
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+        instance_path=str(settings["INSTANCE_PATH"]),
+    )
+    app.config.update(settings)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_sqlite_url(Path(app.instance_path))
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    from shop import cli, errors, templating, web
+    from shop.db import db
+    from shop.extensions import csrf, login_manager
+
+    db.init_app(app)
+    web.init_app(app)  # first, so even a CSRF failure page knows its visitor
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

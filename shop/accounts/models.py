@@ -1,0 +1,35 @@
+"""Customer accounts. Imported Online Retail customers have no e-mail or password."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.db import Base, utcnow
+
+
+class User(UserMixin, Base):
+    """A customer; `can_login` is false for customers imported from order history."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    external_ref: Mapped[str | None] = mapped_column(String(40), unique=True)
+    country: Mapped[str | None] = mapped_column(String(60))
+    tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def can_login(self) -> bool:
+        """Only accounts with an e-mail and a password can sign in."""
+        return bool(self.email and self.password_hash)
+
+    @property
+    def is_active(self) -> bool:  # flask-login
+        return self.can_login

@@ -1,0 +1,123 @@
+"""Accounts: registration, sign-in (linking the visitor's history and cart) and demo logins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.accounts.models import User
+from shop.cart.services import merge_visitor_cart
+from shop.orders.models import Order
+from shop.tracking.services import link_visitor_events
+
+# Compared against when no account matches, so a wrong e-mail costs as much time as a
+# wrong password and response times don't reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """A sign-up or sign-in problem whose message is safe to show."""
+
+
+def normalise_email(email: str) -> str:
+    """Lower-case and trim an e-mail address for storage and lookup."""
+    return email.strip().lower()
+
+
+def register(session: Session, name: str, email: str, password: str) -> User:
+    """Create an account; raise AccountError if the e-mail is taken."""
+    email = normalise_email(email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise AccountError("An account with this e-mail address already exists. Please sign in.")
+    user = User(name=name.strip(), email=email, password_hash=generate_password_hash(password))
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent sign-up with the same address
+        raise AccountError(
+            "An account with this e-mail address already exists. Please sign in."
+        ) from exc
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """Return the account for these credentials; raise AccountError with a generic message."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        raise AccountError("Incorrect e-mail address or password.")
+    if not check_password_hash(user.password_hash, password):
+        raise AccountError("Incorrect e-mail address or password.")
+    return user
+
+
+def adopt_visitor(session: Session, user: User, visitor_id: str | None) -> None:
+    """Link a visitor's anonymous events and cart to the account they just signed in to."""
+    if not visitor_id:
+        return
+    link_visitor_events(session, visitor_id, user.id)
+    merge_visitor_cart(session, visitor_id, user.id)
+
+
+def set_tracking(session: Session, user: User, enabled: bool) -> None:
+    """Record the account's choice about tracking-based personalization."""
+    user.tracking_enabled = enabled
+    session.flush()
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo login printed by `make run`."""
+
+    email: str
+    password: str
+    description: str
+
+
+DEMO_PASSWORD = "demo-shopper-2026"
+
+
+def create_demo_accounts(session: Session) -> list[DemoAccount]:
+    """Give sign-in details to two real imported customers and add one new shopper.
+
+    Idempotent: existing demo accounts are left as they are.
+    """
+    ranked = session.execute(
+        select(User.id, func.count(Order.id).label("orders"))
+        .join(Order, Order.user_id == User.id)
+        .where(User.external_ref.is_not(None), Order.kind == "sale")
+        .group_by(User.id)
+        .order_by(func.count(Order.id).desc(), User.id)
+    ).all()
+    picks = []
+    if ranked:
+        picks.append(("regular@demo.shop", ranked[0].id, "a frequent real customer"))
+        picks.append(
+            ("occasional@demo.shop", ranked[len(ranked) // 2].id, "an occasional real customer")
+        )
+    accounts: list[DemoAccount] = []
+    for email, user_id, description in picks:
+        existing = session.scalar(select(User).where(User.email == email))
+        user = existing or session.get(User, user_id)
+        if user is None:
+            continue
+        if existing is None:
+            user.email = email
+            user.password_hash = generate_password_hash(DEMO_PASSWORD)
+            user.name = user.name or "Demo customer"
+        orders = session.scalar(select(func.count(Order.id)).where(Order.user_id == user.id)) or 0
+        accounts.append(
+            DemoAccount(
+                email, DEMO_PASSWORD, f"{description} ({user.external_ref}, {orders} orders)"
+            )
+        )
+    new_email = "new@demo.shop"
+    if session.scalar(select(User.id).where(User.email == new_email)) is None:
+        register(session, "New Shopper", new_email, DEMO_PASSWORD)
+    accounts.append(DemoAccount(new_email, DEMO_PASSWORD, "a new shopper with no history"))
+    session.flush()
+    return accounts

@@ -1,0 +1,211 @@
+"""Server-side carts: add, change, remove and merge. Prices always come from the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from shop.cart.models import Cart, CartItem
+from shop.catalog.models import Product
+
+DEFAULT_MAX_QTY = 999
+
+
+class CartError(ValueError):
+    """A cart change that cannot be made; the message is safe to show to the shopper."""
+
+
+@dataclass(frozen=True)
+class CartOwner:
+    """Whose cart: a signed-in user, or an anonymous visitor id."""
+
+    user_id: int | None = None
+    visitor_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user_id is None) == (self.visitor_id is None):
+            raise ValueError("a cart owner is exactly one of user_id or visitor_id")
+
+    def clause(self):  # type: ignore[no-untyped-def]
+        """The WHERE clause selecting this owner's cart."""
+        if self.user_id is not None:
+            return Cart.user_id == self.user_id
+        return Cart.visitor_id == self.visitor_id
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """A cart line priced from the catalogue."""
+
+    product: Product
+    quantity: int
+
+    @property
+    def line_total_pence(self) -> int:
+        """Unit price times quantity, in pence."""
+        return self.product.price_pence * self.quantity
+
+
+@dataclass(frozen=True)
+class CartView:
+    """What the cart page shows."""
+
+    lines: list[CartLine] = field(default_factory=list)
+    currency: str = "GBP"
+
+    @property
+    def subtotal_pence(self) -> int:
+        """Sum of the line totals, in pence."""
+        return sum(line.line_total_pence for line in self.lines)
+
+    @property
+    def item_count(self) -> int:
+        """Number of units in the cart."""
+        return sum(line.quantity for line in self.lines)
+
+
+def _cart(session: Session, owner: CartOwner, *, create: bool) -> Cart | None:
+    cart = session.scalar(select(Cart).where(owner.clause()))
+    if cart is None and create:
+        cart = Cart(user_id=owner.user_id, visitor_id=owner.visitor_id)
+        session.add(cart)
+        session.flush()
+    return cart
+
+
+def _check_quantity(quantity: int, max_qty: int) -> None:
+    if quantity < 1:
+        raise CartError("Quantity must be at least 1. To take an item out, use Remove.")
+    if quantity > max_qty:
+        raise CartError(f"You can order at most {max_qty} of one item.")
+
+
+def _sellable(session: Session, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None or not product.active:
+        raise CartError("That product is not available.")
+    if product.stock_qty < 1:
+        raise CartError(f"Sorry, {product.name} is out of stock.")
+    return product
+
+
+def _check_stock(product: Product, quantity: int) -> None:
+    if quantity > product.stock_qty:
+        raise CartError(f"Only {product.stock_qty} of {product.name} left in stock.")
+
+
+def item_count(session: Session, owner: CartOwner) -> int:
+    """Number of units in the owner's cart (for the cart badge)."""
+    total = session.scalar(select(func.sum(CartItem.quantity)).join(Cart).where(owner.clause()))
+    return int(total or 0)
+
+
+def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> CartView:
+    """The owner's cart lines with current catalogue prices."""
+    cart = session.scalar(select(Cart).options(selectinload(Cart.items)).where(owner.clause()))
+    if cart is None:
+        return CartView(currency=currency)
+    products = {
+        p.id: p
+        for p in session.scalars(
+            select(Product).where(Product.id.in_([i.product_id for i in cart.items]))
+        )
+    }
+    lines = [CartLine(products[i.product_id], i.quantity) for i in cart.items]
+    return CartView(lines, currency)
+
+
+def add_item(
+    session: Session,
+    owner: CartOwner,
+    product_id: int,
+    quantity: int,
+    max_qty: int = DEFAULT_MAX_QTY,
+) -> CartLine:
+    """Add units of a product; raise CartError for bad quantities or unavailable stock."""
+    _check_quantity(quantity, max_qty)
+    product = _sellable(session, product_id)
+    cart = _cart(session, owner, create=True)
+    assert cart is not None
+    item = session.scalar(
+        select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product.id)
+    )
+    new_quantity = quantity + (item.quantity if item else 0)
+    _check_quantity(new_quantity, max_qty)
+    _check_stock(product, new_quantity)
+    if item is None:
+        item = CartItem(cart_id=cart.id, product_id=product.id, quantity=new_quantity)
+        session.add(item)
+    else:
+        item.quantity = new_quantity
+    session.flush()
+    return CartLine(product, new_quantity)
+
+
+def set_quantity(
+    session: Session,
+    owner: CartOwner,
+    product_id: int,
+    quantity: int,
+    max_qty: int = DEFAULT_MAX_QTY,
+) -> CartLine:
+    """Change the quantity of a line already in the cart."""
+    _check_quantity(quantity, max_qty)
+    cart = _cart(session, owner, create=False)
+    item = None
+    if cart is not None:
+        item = session.scalar(
+            select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
+        )
+    if item is None:
+        raise CartError("That item is not in your cart.")
+    product = _sellable(session, product_id)
+    _check_stock(product, quantity)
+    item.quantity = quantity
+    session.flush()
+    return CartLine(product, quantity)
+
+
+def remove_item(session: Session, owner: CartOwner, product_id: int) -> bool:
+    """Take a product out of the cart; return whether it was there."""
+    cart = _cart(session, owner, create=False)
+    if cart is None:
+        return False
+    result = session.execute(
+        delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
+    )
+    return bool(result.rowcount)
+
+
+def merge_visitor_cart(
+    session: Session, visitor_id: str, user_id: int, max_qty: int = DEFAULT_MAX_QTY
+) -> int:
+    """Move a visitor's cart into the account's cart at sign-in; return lines merged.
+
+    Quantities add up, capped by stock and the per-line maximum; the visitor cart is removed.
+    """
+    visitor_cart = _cart(session, CartOwner(visitor_id=visitor_id), create=False)
+    if visitor_cart is None:
+        return 0
+    user_cart = _cart(session, CartOwner(user_id=user_id), create=True)
+    assert user_cart is not None
+    existing = {item.product_id: item for item in user_cart.items}
+    merged = 0
+    for item in list(visitor_cart.items):
+        product = session.get(Product, item.product_id)
+        if product is None or not product.active or product.stock_qty < 1:
+            continue
+        target = existing.get(item.product_id)
+        quantity = min(
+            item.quantity + (target.quantity if target else 0), max_qty, product.stock_qty
+        )
+        if target is None:
+            user_cart.items.append(CartItem(product_id=item.product_id, quantity=quantity))
+        else:
+            target.quantity = quantity
+        merged += 1
+    session.delete(visitor_cart)
+    session.flush()
+    return merged

@@ -1,0 +1,106 @@
+"""Cart pages: view, add, change quantity, remove."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from werkzeug import Response
+
+from shop.cart import services
+from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
+from shop.catalog.services import NotFoundError, get_product
+from shop.db import db
+from shop.tracking.recorder import record
+from shop.web_context import cart_owner
+
+bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+def _product_id(raw: str | None) -> int:
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        abort(400, "That product reference is not valid.")
+    return int(raw)
+
+
+def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
+    cart = services.view_cart(db.session, cart_owner(), current_app.config["CURRENCY"])
+    forms = {
+        line.product.id: UpdateLineForm(product_id=line.product.id, quantity=line.quantity)
+        for line in cart.lines
+    }
+    return render_template(
+        "shop/cart.html", cart=cart, forms=forms, remove_form=RemoveLineForm(), errors=errors or {}
+    ), status
+
+
+@bp.get("")
+def show() -> tuple[str, int]:
+    """The cart with lines and subtotal."""
+    return _render_cart()
+
+
+@bp.post("/add")
+def add() -> Response | tuple[str, int]:
+    """Add a product; on bad input, show the product page again with the reason."""
+    form = AddToCartForm()
+    product_id = _product_id(form.product_id.data)
+    error = "; ".join(form.quantity.errors) if not form.validate_on_submit() else None
+    if error is None:
+        try:
+            line = services.add_item(
+                db.session,
+                cart_owner(),
+                product_id,
+                form.quantity.data,
+                current_app.config["MAX_CART_LINE_QTY"],
+            )
+        except services.CartError as exc:
+            db.session.rollback()
+            error = str(exc)
+    if error is not None:
+        try:
+            product = get_product(db.session, product_id)
+        except NotFoundError as exc:
+            abort(404, str(exc))
+        form.quantity.errors = [error]
+        return render_template("shop/product.html", product=product, form=form), 400
+    db.session.commit()
+    record("cart_add", product_id=product_id, quantity=form.quantity.data)
+    flash(f"Added {form.quantity.data} of {line.product.name} to your cart.", "success")
+    return redirect(url_for("cart.show"))
+
+
+@bp.post("/update")
+def update() -> Response | tuple[str, int]:
+    """Change a line's quantity."""
+    form = UpdateLineForm()
+    product_id = _product_id(form.product_id.data)
+    if not form.validate_on_submit():
+        return _render_cart(400, {product_id: "; ".join(form.quantity.errors)})
+    try:
+        services.set_quantity(
+            db.session,
+            cart_owner(),
+            product_id,
+            form.quantity.data,
+            current_app.config["MAX_CART_LINE_QTY"],
+        )
+    except services.CartError as exc:
+        db.session.rollback()
+        return _render_cart(400, {product_id: str(exc)})
+    db.session.commit()
+    flash("Your cart was updated.", "success")
+    return redirect(url_for("cart.show"))
+
+
+@bp.post("/remove")
+def remove() -> Response:
+    """Remove a line from the cart."""
+    form = RemoveLineForm()
+    product_id = _product_id(form.product_id.data)
+    if not form.validate_on_submit():
+        abort(400)
+    if services.remove_item(db.session, cart_owner(), product_id):
+        db.session.commit()
+        record("cart_remove", product_id=product_id)
+        flash("The item was removed from your cart.", "success")
+    return redirect(url_for("cart.show"))

@@ -1,0 +1,49 @@
+"""Catalogue tables: categories and products."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.db import Base, utcnow
+
+
+class Category(Base):
+    """A browsable group of products, derived from keyword rules at import."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+
+class Product(Base):
+    """A sellable item; money is stored in minor units (pence)."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    price_pence: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    stock_qty: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    # Number of sale orders containing the product: drives "bestsellers" and popularity sort.
+    order_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    category: Mapped[Category | None] = relationship(back_populates="products")
+
+    @property
+    def in_stock(self) -> bool:
+        """True when at least one unit can be sold."""
+        return self.stock_qty > 0

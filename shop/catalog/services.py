@@ -1,0 +1,86 @@
+"""Catalogue queries: navigation, bestsellers, category listings and product lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from shop.catalog.models import Category, Product
+from shop.pagination import Page, check_page
+
+SORTS = {
+    "popular": (Product.order_count.desc(), Product.id),
+    "price_asc": (Product.price_pence.asc(), Product.id),
+    "price_desc": (Product.price_pence.desc(), Product.id),
+    "name": (Product.name.asc(), Product.id),
+}
+SORT_LABELS = {
+    "popular": "Most popular",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "name": "Name: A to Z",
+}
+
+
+class NotFoundError(LookupError):
+    """The requested catalogue item does not exist (or is not for sale)."""
+
+
+@dataclass(frozen=True)
+class CategoryListing:
+    """A category with one page of its products."""
+
+    category: Category
+    page: Page[Product]
+    sort: str
+
+
+def navigation_categories(session: Session) -> list[Category]:
+    """Categories that have at least one active product, in display order."""
+    has_products = (
+        select(Product.id)
+        .where(Product.category_id == Category.id, Product.active.is_(True))
+        .exists()
+    )
+    return list(session.scalars(select(Category).where(has_products).order_by(Category.position)))
+
+
+def bestsellers(session: Session, limit: int = 8) -> list[Product]:
+    """The most-ordered active products that are in stock."""
+    query = (
+        select(Product)
+        .where(Product.active.is_(True), Product.stock_qty > 0)
+        .order_by(Product.order_count.desc(), Product.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def category_listing(
+    session: Session, slug: str, *, sort: str = "popular", page: int = 1, size: int = 24
+) -> CategoryListing:
+    """One page of a category's active products; raise NotFoundError for an unknown slug."""
+    category = session.scalar(select(Category).where(Category.slug == slug))
+    if category is None:
+        raise NotFoundError(f"There is no category called {slug!r}.")
+    if sort not in SORTS:
+        sort = "popular"
+    where = (Product.category_id == category.id, Product.active.is_(True))
+    total = session.scalar(select(func.count()).select_from(Product).where(*where)) or 0
+    check_page(page, total, size)
+    products = session.scalars(
+        select(Product).where(*where).order_by(*SORTS[sort]).limit(size).offset((page - 1) * size)
+    )
+    return CategoryListing(category, Page(list(products), total, page, size), sort)
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    """An active product with its category; raise NotFoundError when missing or inactive."""
+    product = session.scalar(
+        select(Product).options(joinedload(Product.category)).where(Product.id == product_id)
+    )
+    if product is None or not product.active:
+        raise NotFoundError("We couldn't find that product. It may no longer be sold.")
+    return product

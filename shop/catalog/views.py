@@ -1,0 +1,93 @@
+"""Storefront pages: home, category listings, product pages, search and product pictures."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from shop.cart.forms import AddToCartForm
+from shop.catalog import services
+from shop.catalog.images import product_svg
+from shop.catalog.search import active_product_count, search_products
+from shop.db import db
+from shop.pagination import PageError, parse_page
+from shop.tracking.recorder import record
+
+bp = Blueprint("catalog", __name__)
+
+
+def _page_arg() -> int:
+    try:
+        return parse_page(request.args.get("page"))
+    except PageError as exc:
+        abort(exc.status, str(exc))
+
+
+@bp.get("/")
+def home() -> str:
+    """Home page: categories and bestsellers (personal recommendations will join them)."""
+    return render_template("shop/home.html", bestsellers=services.bestsellers(db.session, limit=12))
+
+
+@bp.get("/c/<slug>")
+def category(slug: str) -> str:
+    """A category's products, paginated and sortable."""
+    page = _page_arg()
+    sort = request.args.get("sort", "popular")
+    try:
+        listing = services.category_listing(
+            db.session, slug, sort=sort, page=page, size=current_app.config["PAGE_SIZE"]
+        )
+    except services.NotFoundError as exc:
+        abort(404, str(exc))
+    except PageError as exc:
+        abort(exc.status, str(exc))
+    record("category_view", category_id=listing.category.id)
+    return render_template("shop/category.html", listing=listing, sorts=services.SORT_LABELS)
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int) -> str:
+    """A product page with its price, stock status and an add-to-cart form."""
+    try:
+        item = services.get_product(db.session, product_id)
+    except services.NotFoundError as exc:
+        abort(404, str(exc))
+    record("product_view", product_id=item.id, category_id=item.category_id)
+    form = AddToCartForm(product_id=item.id, quantity=1)
+    return render_template("shop/product.html", product=item, form=form)
+
+
+@bp.get("/products/<int:product_id>/image.svg")
+def product_image(product_id: int) -> Response:
+    """The generated picture of a product (cacheable)."""
+    try:
+        item = services.get_product(db.session, product_id)
+    except services.NotFoundError:
+        abort(404)
+    slug = item.category.slug if item.category else None
+    response = Response(product_svg(item.name, slug, item.sku), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
+
+
+@bp.get("/search")
+def search() -> str:
+    """Full-text search over product names and descriptions."""
+    raw = request.args.get("q", "")
+    page = _page_arg()
+    max_chars = current_app.config["SEARCH_MAX_QUERY_CHARS"]
+    try:
+        results = search_products(
+            db.session, raw, page=page, size=current_app.config["PAGE_SIZE"], max_chars=max_chars
+        )
+    except PageError as exc:
+        abort(exc.status, str(exc))
+    if results.terms:
+        record("search", query=results.query, result_count=results.page.total)
+    return render_template(
+        "shop/search.html",
+        results=results,
+        truncated=len(raw) > max_chars,
+        catalogue_size=active_product_count(db.session) if not results.page.total else 0,
+    )

@@ -1,0 +1,43 @@
+"""Flask CLI commands: `flask db upgrade`, `flask shop ...`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from shop import migrate
+from shop.db import db
+
+db_cli = AppGroup("db", help="Database schema commands (Alembic migrations).")
+shop_cli = AppGroup("shop", help="Demo shop data: import the Online Retail dataset, demo logins.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@with_appcontext
+def upgrade_command(revision: str) -> None:
+    """Apply the migrations to the configured database."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at revision {revision}.")
+
+
+@shop_cli.command("create-demo-accounts")
+@with_appcontext
+def create_demo_accounts_command() -> None:
+    """Create the demo logins (idempotent) and print them."""
+    from shop.accounts.services import create_demo_accounts
+
+    with db.transaction() as session:
+        accounts = create_demo_accounts(session)
+    for account in accounts:
+        click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    from shop.importer.cli import import_online_retail_command
+
+    shop_cli.add_command(import_online_retail_command)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(shop_cli)

@@ -1,0 +1,128 @@
+"""Configuration classes, read from the environment when they are created."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_FILE = "secret_key"
+
+
+class InsecureConfigError(RuntimeError):
+    """Raised when production settings are unsafe."""
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Make plain postgres URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def default_sqlite_url(instance_path: Path) -> str:
+    """Return the URL of the embedded SQLite database in the instance folder."""
+    return f"sqlite:///{instance_path / 'shop.sqlite3'}"
+
+
+def dev_secret_key(instance_path: Path) -> str:
+    """Return the dev secret key, generating it into the instance folder once."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / DEV_SECRET_FILE
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings shared by every environment; most can be overridden from the environment."""
+
+    ENV_NAME = "development"
+    TESTING = False
+    SHOP_NAME = "Hearth & Parcel"
+    CURRENCY = "GBP"
+    SEARCH_MAX_QUERY_CHARS = 200
+    SEARCH_MAX_TERMS = 12
+    VISITOR_COOKIE = "vid"
+    TRACKING_COOKIE = "tracking"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.INSTANCE_PATH = Path(env.get("SHOP_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        self.SECRET_KEY: str | None = env.get("SECRET_KEY") or None
+        self.DATABASE_URL = normalise_database_url(env.get("DATABASE_URL", ""))
+        self.SHOP_DATA_DIR = Path(
+            env.get("SHOP_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data"
+        )
+        self.PAGE_SIZE = _env_int("SHOP_PAGE_SIZE", 24)
+        self.MAX_CART_LINE_QTY = _env_int("SHOP_MAX_CART_LINE_QTY", 999)
+        self.TRACKING_ENABLED = env.get("SHOP_TRACKING", "on") != "off"
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+
+    def database_url(self) -> str:
+        """Return the configured database URL, or the embedded SQLite file in instance/."""
+        return self.DATABASE_URL or default_sqlite_url(self.INSTANCE_PATH)
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the upper-case settings as a dict for Flask's config."""
+        names = {n for n in dir(self) if n.isupper()}
+        return {name: getattr(self, name) for name in names}
+
+
+class DevelopmentConfig(Config):
+    """Local development: a secret key generated once into instance/."""
+
+
+class TestConfig(Config):
+    """Tests: a fixed secret; CSRF stays on, so tests post real tokens."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = "test-secret-key-not-for-production-use"
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start with a missing or weak secret."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Build and check the config for the named environment (SHOP_ENV by default)."""
+    name = name or os.environ.get("SHOP_ENV") or "development"
+    if name not in CONFIGS:
+        raise ValueError(f"unknown SHOP_ENV {name!r}; use one of {', '.join(CONFIGS)}")
+    config = CONFIGS[name]()
+    if isinstance(config, ProductionConfig):
+        if not config.SECRET_KEY or len(config.SECRET_KEY) < 32:
+            raise InsecureConfigError(
+                "SECRET_KEY must be a random value of at least 32 characters in production"
+            )
+        if not config.DATABASE_URL:
+            raise InsecureConfigError("DATABASE_URL must be set in production")
+    elif not config.SECRET_KEY:
+        config.SECRET_KEY = dev_secret_key(config.INSTANCE_PATH)
+    return config

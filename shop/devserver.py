@@ -1,0 +1,63 @@
+"""`make run`: migrate, load the demo shop on first run, print the demo logins and serve.
+
+Each step is idempotent, so a second run reuses what the first one built.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from sqlalchemy import select
+
+from shop import create_app, migrate
+from shop.accounts.services import create_demo_accounts
+from shop.db import db
+from shop.importer.models import ImportRun
+from shop.importer.online_retail import DatasetMissingError
+
+HOST = os.environ.get("SHOP_HOST", "127.0.0.1")
+PORT = int(os.environ.get("SHOP_PORT", "5000"))
+
+
+def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        done = db.session.scalar(
+            select(ImportRun.id).where(
+                ImportRun.source == "online_retail", ImportRun.finished_at.is_not(None)
+            )
+        )
+    if done:
+        click.echo("Demo shop already loaded; skipping the import.")
+        return
+    click.echo("Loading the demo shop from the UCI Online Retail dataset (first run only)...")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["shop", "import-online-retail"], catch_exceptions=False)
+    click.echo(result.output)
+    if result.exit_code != 0:
+        raise DatasetMissingError(result.output.strip())
+
+
+def main() -> int:
+    """Prepare the embedded database and demo data, then serve on http://HOST:PORT."""
+    app = create_app()
+    click.echo(f"Database: {app.config['DATABASE_URL']}")
+    migrate.upgrade(app.config["DATABASE_URL"])
+    try:
+        _import_if_needed(app)
+    except DatasetMissingError as exc:
+        click.secho(f"The demo data could not be loaded:\n{exc}", fg="red", err=True)
+        click.secho("Serving an empty shop.", fg="yellow", err=True)
+    with app.app_context(), db.transaction() as session:
+        accounts = create_demo_accounts(session)
+    click.echo("\nDemo logins (e-mail / password):")
+    for account in accounts:
+        click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
+    click.secho(f"\nServing the shop on http://{HOST}:{PORT}  (Ctrl+C to stop)\n", fg="green")
+    app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Error pages: every error is a clear page (or JSON for JSON routes), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shop.db import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "We couldn't understand that request.",
+    403: "You don't have access to that page.",
+    404: "We couldn't find that page. It may have moved, or the link may be mistyped.",
+    405: "That action isn't allowed here.",
+    413: "That upload is too large.",
+    429: "Too many requests. Please wait a moment and try again.",
+    500: "Something went wrong on our side. Nothing you entered was lost; please try again.",
+}
+
+
+def wants_json() -> bool:
+    """True for API routes and clients that ask for JSON rather than HTML."""
+    if request.path.startswith(("/api/", "/webhooks/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str | None = None) -> tuple[Response | str, int]:
+    """Render an error page, or JSON {"error": ...}, with the given status."""
+    text = message or MESSAGES.get(status, "Something went wrong.")
+    if wants_json():
+        return jsonify(error=text), status
+    return render_template("errors/error.html", status=status, message=text), status
+
+
+def init_app(app: Flask) -> None:
+    """Register handlers for HTTP errors, CSRF failures and unexpected exceptions."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> tuple[Response | str, int]:
+        return error_response(
+            400,
+            "This form has expired or was not sent from our site. "
+            "Please go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> tuple[Response | str, int] | HTTPException:
+        if exc.code is None or exc.code < 400:
+            return exc
+        # Werkzeug's stock descriptions are generic; only show a message a view chose.
+        custom = exc.description != type(exc).description
+        return error_response(exc.code, exc.description if custom else None)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response | str, int]:
+        if isinstance(exc, HTTPException):
+            return _http(exc)  # type: ignore[return-value]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(InternalServerError.code)

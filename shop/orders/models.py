@@ -1,0 +1,51 @@
+"""Orders and their lines. Imported invoices are orders too; "C" invoices are returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.db import Base, utcnow
+
+
+class Order(Base):
+    """A placed order, or a return (credit note) when `kind` is "return"."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="sale")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    country: Mapped[str | None] = mapped_column(String(60))
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    subtotal_pence: Mapped[int] = mapped_column(Integer, default=0)
+    shipping_pence: Mapped[int] = mapped_column(Integer, default=0)
+    total_pence: Mapped[int] = mapped_column(Integer, default=0)
+    placed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+
+
+class OrderLine(Base):
+    """One product on an order, priced at the time of sale."""
+
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_pence: Mapped[int] = mapped_column(Integer)
+    line_total_pence: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="lines")

@@ -1,0 +1,33 @@
+"""Template globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from flask_wtf.csrf import generate_csrf
+
+from shop.money import format_money
+
+
+def init_app(app: Flask) -> None:
+    """Register the money filter and the layout's context (categories, cart badge)."""
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+
+    @app.context_processor
+    def _layout_context() -> dict[str, Any]:
+        from shop.cart.services import item_count
+        from shop.catalog.services import navigation_categories
+        from shop.db import db
+        from shop.web_context import current_cart_owner
+
+        if g.get("layout_context") is None:
+            owner = current_cart_owner()
+            g.layout_context = {
+                "nav_categories": navigation_categories(db.session),
+                "cart_count": item_count(db.session, owner) if owner else 0,
+                "shop_name": app.config["SHOP_NAME"],
+                "tracking_on": g.get("tracking_on", False),
+            }
+        return g.layout_context

@@ -1,0 +1,46 @@
+"""The clickstream: one row per thing a shopper did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.db import Base, utcnow
+
+EVENT_KINDS = (
+    "product_view",
+    "category_view",
+    "search",
+    "cart_add",
+    "cart_remove",
+    "purchase",
+    "login",
+    "register",
+)
+
+
+class Event(Base):
+    """A shopper event; imported purchases are events too (visitor id "import")."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_user_time", "user_id", "created_at"),
+        Index("ix_events_visitor_time", "visitor_id", "created_at"),
+        Index("ix_events_kind_time", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL")
+    )
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    query: Mapped[str | None] = mapped_column(String(200))
+    result_count: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,29 @@
+"""Storing clickstream events and linking a visitor's anonymous events to an account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from shop.tracking.models import Event
+
+
+def store_events(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert a batch of event rows in one statement; return how many were stored."""
+    if not rows:
+        return 0
+    session.execute(insert(Event), list(rows))
+    return len(rows)
+
+
+def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:
+    """Attach a visitor's earlier anonymous events to an account; return how many moved."""
+    result = session.execute(
+        update(Event)
+        .where(Event.visitor_id == visitor_id, Event.user_id.is_(None))
+        .values(user_id=user_id)
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,62 @@
+"""The anonymous visitor id (a signed cookie) and the per-visitor tracking switch."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="visitor-id")
+
+
+def read_visitor_id(cookie: str | None) -> str | None:
+    """Return the visitor id inside a signed cookie value, or None if it is missing or forged."""
+    if not cookie:
+        return None
+    try:
+        value = _serializer().loads(cookie)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
+
+def tracking_allowed() -> bool:
+    """Tracking is on unless switched off globally, by cookie, or in the account."""
+    if not current_app.config.get("TRACKING_ENABLED", True):
+        return False
+    if request.cookies.get(current_app.config["TRACKING_COOKIE"]) == "off":
+        return False
+    return not (current_user.is_authenticated and not current_user.tracking_enabled)
+
+
+def init_app(app: Flask) -> None:
+    """Give every visitor an id and decide, per request, whether to record events."""
+
+    @app.before_request
+    def _load_visitor() -> None:
+        if request.endpoint == "static":
+            return
+        cookie_name = current_app.config["VISITOR_COOKIE"]
+        visitor_id = read_visitor_id(request.cookies.get(cookie_name))
+        g.new_visitor = visitor_id is None
+        g.visitor_id = visitor_id or uuid.uuid4().hex
+        g.tracking_on = tracking_allowed()
+
+    @app.after_request
+    def _set_visitor_cookie(response: Response) -> Response:
+        if g.get("new_visitor"):
+            response.set_cookie(
+                current_app.config["VISITOR_COOKIE"],
+                _serializer().dumps(g.visitor_id),
+                max_age=ONE_YEAR,
+                httponly=True,
+                samesite="Lax",
+                secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+            )
+        return response

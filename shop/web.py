@@ -1,0 +1,32 @@
+"""Registers the blueprints and the per-request hooks of the storefront."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shop import visitor
+from shop.accounts.models import User
+from shop.db import db
+from shop.extensions import login_manager
+from shop.tracking import recorder
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not (user_id.isascii() and user_id.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.can_login else None
+
+
+def init_app(app: Flask) -> None:
+    """Attach visitor ids, event recording and every storefront blueprint."""
+    from shop.accounts.views import bp as accounts_bp
+    from shop.cart.views import bp as cart_bp
+    from shop.catalog.views import bp as catalog_bp
+
+    visitor.init_app(app)
+    recorder.init_app(app)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(cart_bp)
+    app.register_blueprint(accounts_bp)

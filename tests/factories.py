@@ -1,0 +1,139 @@
+"""Small builders for test data, written through the models (never the real dataset)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from shop.accounts.models import User
+from shop.catalog.models import Category, Product
+from shop.orders.models import Order, OrderLine
+
+PASSWORD = "correct horse battery"
+# One cheap hash reused by every test user (scrypt is slow by design).
+_PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+
+
+def category(session: Session, slug: str = "candles", name: str = "Candles & holders") -> Category:
+    """Create a category."""
+    cat = Category(slug=slug, name=name, position=0)
+    session.add(cat)
+    session.flush()
+    return cat
+
+
+def product(
+    session: Session,
+    cat: Category | None,
+    *,
+    sku: str,
+    name: str,
+    price: int = 295,
+    stock: int = 10,
+    orders: int = 0,
+    description: str = "",
+    active: bool = True,
+) -> Product:
+    """Create a product priced in pence."""
+    item = Product(
+        sku=sku,
+        name=name,
+        description=description or f"{name} from our range.",
+        category_id=cat.id if cat else None,
+        price_pence=price,
+        stock_qty=stock,
+        order_count=orders,
+        active=active,
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def user(session: Session, email: str = "ann@example.com", name: str = "Ann") -> User:
+    """Create a customer who can sign in with PASSWORD."""
+    account = User(email=email, name=name, password_hash=_PASSWORD_HASH)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def order(
+    session: Session, owner: User | None, number: str, items: list[tuple[Product, int]]
+) -> Order:
+    """Create a delivered order with the given (product, quantity) lines."""
+    placed = Order(
+        number=number,
+        user_id=owner.id if owner else None,
+        status="delivered",
+        source="import",
+        placed_at=datetime(2026, 11, 1, 10, 0),
+    )
+    for item, quantity in items:
+        placed.lines.append(
+            OrderLine(
+                product_id=item.id,
+                sku=item.sku,
+                name=item.name,
+                quantity=quantity,
+                unit_price_pence=item.price_pence,
+                line_total_pence=item.price_pence * quantity,
+            )
+        )
+    placed.subtotal_pence = placed.total_pence = sum(line.line_total_pence for line in placed.lines)
+    session.add(placed)
+    session.flush()
+    return placed
+
+
+def small_catalogue(session: Session) -> dict[str, Product]:
+    """A few products in two categories, committed, for page tests."""
+    candles = category(session, "candles", "Candles & holders")
+    bags = category(session, "bags", "Bags")
+    items = {
+        "heart": product(
+            session,
+            candles,
+            sku="85123A",
+            name="White Hanging Heart T-Light Holder",
+            price=295,
+            stock=50,
+            orders=120,
+        ),
+        "lantern": product(
+            session, candles, sku="71053", name="White Metal Lantern", price=339, stock=3, orders=60
+        ),
+        "jumbo": product(
+            session,
+            bags,
+            sku="85099B",
+            name="Jumbo Bag Red Retrospot",
+            price=195,
+            stock=200,
+            orders=300,
+            description="A roomy red bag with white spots, good for candles too.",
+        ),
+        "lunch": product(
+            session,
+            bags,
+            sku="20725",
+            name="Lunch Bag Red Retrospot",
+            price=165,
+            stock=0,
+            orders=90,
+        ),
+        "retired": product(
+            session,
+            bags,
+            sku="99999",
+            name="Retired Paper Bag",
+            price=100,
+            stock=5,
+            orders=1,
+            active=False,
+        ),
+    }
+    session.commit()
+    return items

@@ -1,0 +1,17 @@
+"""Helpers shared by web tests."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """Load a page and return the CSRF token from its layout's meta tag."""
+    response = client.get(path)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {response.status_code})"
+    return match.group(1)

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from shop.config import InsecureConfigError, load_config, normalise_database_url
+
+
+def test_production_refuses_to_start_without_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/shop")
+    with pytest.raises(InsecureConfigError):
+        load_config("production")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    with pytest.raises(InsecureConfigError):
+        load_config("production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    assert load_config("production").SECRET_KEY == "x" * 40
+
+
+def test_dev_secret_is_generated_once_into_instance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    first = load_config("development").SECRET_KEY
+    second = load_config("development").SECRET_KEY
+    assert first == second
+    assert first and len(first) >= 32
+    assert (tmp_path / "secret_key").read_text() == first
+
+
+def test_default_database_is_sqlite_in_instance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    assert load_config("development").database_url() == f"sqlite:///{tmp_path}/shop.sqlite3"
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_unknown_environment_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown SHOP_ENV"):
+        load_config("staging")

@@ -1,0 +1,116 @@
+"""Cart through the browser-facing routes: add, update, remove and every bad quantity."""
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.cart.models import CartItem
+from tests import factories
+from tests.helpers import csrf_token
+
+
+def _add(client: FlaskClient, product_id: int, quantity: object) -> tuple[int, str]:
+    token = csrf_token(client, f"/products/{product_id}")
+    response = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": quantity}
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def _quantities(session: Session) -> list[int]:
+    session.rollback()
+    return list(session.scalars(select(CartItem.quantity).order_by(CartItem.id)))
+
+
+def test_add_update_remove(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    heart = items["heart"].id
+    assert _add(client, heart, 2)[0] == 302
+    assert _add(client, heart, 1)[0] == 302
+    page = client.get("/cart").get_data(as_text=True)
+    assert "White Hanging Heart T-Light Holder" in page
+    assert "£8.85" in page  # 3 x 2.95, priced from the catalogue
+    assert 'data-testid="cart-count" aria-label="3 items in cart">3<' in page
+    token = csrf_token(client, "/cart")
+    client.post("/cart/update", data={"csrf_token": token, "product_id": heart, "quantity": 5})
+    assert _quantities(session) == [5]
+    client.post("/cart/remove", data={"csrf_token": token, "product_id": heart})
+    assert _quantities(session) == []
+    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+
+
+def test_prices_come_from_the_catalogue_not_the_form(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    token = csrf_token(client, "/")
+    client.post(
+        "/cart/add",
+        data={"csrf_token": token, "product_id": items["heart"].id, "quantity": 1, "price": 1},
+    )
+    assert "£2.95" in client.get("/cart").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "message"),
+    [
+        (0, "Enter a whole number from 1 to 999"),
+        (-4, "Enter a whole number from 1 to 999"),
+        (10**20, "Enter a whole number from 1 to 999"),
+        ("lots", "Not a valid integer value"),
+        ("", "Enter a whole number from 1 to 999"),
+    ],
+)
+def test_bad_add_quantities_get_a_form_error(
+    client: FlaskClient, session: Session, quantity: object, message: str
+) -> None:
+    items = factories.small_catalogue(session)
+    status, html = _add(client, items["heart"].id, quantity)
+    assert status == 400
+    assert message in html
+    assert _quantities(session) == []
+
+
+def test_more_than_stock_is_refused(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    status, html = _add(client, items["lantern"].id, 4)
+    assert status == 400
+    assert "Only 3 of White Metal Lantern left in stock." in html
+    status, html = _add(client, items["lunch"].id, 1)
+    assert status == 400
+    assert "out of stock" in html
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 10**9, "x"])
+def test_bad_update_quantities_keep_the_line(
+    client: FlaskClient, session: Session, quantity: object
+) -> None:
+    items = factories.small_catalogue(session)
+    _add(client, items["heart"].id, 2)
+    token = csrf_token(client, "/cart")
+    response = client.post(
+        "/cart/update",
+        data={"csrf_token": token, "product_id": items["heart"].id, "quantity": quantity},
+    )
+    assert response.status_code == 400
+    assert 'role="alert"' in response.get_data(as_text=True)
+    assert _quantities(session) == [2]
+
+
+def test_post_without_csrf_token_is_refused(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    client.get("/")
+    response = client.post("/cart/add", data={"product_id": items["heart"].id, "quantity": 1})
+    assert response.status_code == 400
+    assert "form has expired" in response.get_data(as_text=True)
+    assert _quantities(session) == []
+
+
+def test_bad_product_reference(client: FlaskClient, session: Session) -> None:
+    factories.small_catalogue(session)
+    token = csrf_token(client, "/")
+    bad = client.post("/cart/add", data={"csrf_token": token, "product_id": "x", "quantity": 1})
+    assert bad.status_code == 400
+    missing = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": 987654, "quantity": 1}
+    )
+    assert missing.status_code == 404
