@@ -41,6 +41,9 @@ def flush() -> None:
     events = g.pop("pending_events", None)
     if not events:
         return
+    # End the request's read transaction first: an open reader stops SQLite from
+    # resetting its write-ahead log, which would otherwise grow with every page view.
+    db.session.close()
     try:
         with db.transaction() as session:
             store_events(session, events)
