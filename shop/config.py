@@ -69,6 +69,8 @@ class Config:
         self.PAGE_SIZE = _env_int("SHOP_PAGE_SIZE", 24)
         self.MAX_CART_LINE_QTY = _env_int("SHOP_MAX_CART_LINE_QTY", 999)
         self.TRACKING_ENABLED = env.get("SHOP_TRACKING", "on") != "off"
+        # Events are written by a background thread in batches; tests write them at once.
+        self.TRACKING_BACKGROUND = env.get("SHOP_TRACKING_WRITER", "background") != "sync"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
 
     def database_url(self) -> str:
@@ -94,6 +96,7 @@ class TestConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = "test-secret-key-not-for-production-use"
+        self.TRACKING_BACKGROUND = False
 
 
 class ProductionConfig(Config):

@@ -1,5 +1,5 @@
-"""Request-side event recording: events are buffered during a request and written in
-one insert after it, in their own transaction. A tracking failure is logged, never raised."""
+"""Request-side event recording: events are buffered during a request and handed to the
+app's event writer after it. A tracking failure is logged, never raised."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, current_app, g
 from flask_login import current_user
 
-from shop.db import db, utcnow
-from shop.tracking.services import store_events
+from shop.db import WRITE_OPTION, db, utcnow
+from shop.tracking.writer import EventWriter
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +37,34 @@ def record(kind: str, **fields: Any) -> None:
 
 
 def flush() -> None:
-    """Write the buffered events of this request; log and drop them if the write fails."""
+    """Hand the buffered events of this request to the event writer."""
     events = g.pop("pending_events", None)
     if not events:
         return
-    # End the request's read transaction first: an open reader stops SQLite from
-    # resetting its write-ahead log, which would otherwise grow with every page view.
-    db.session.close()
+    writer = event_writer()
+    if not writer.background:
+        # End the request's read transaction first: an open reader stops SQLite from
+        # resetting its write-ahead log, which would otherwise grow with every page view.
+        db.session.close()
     try:
-        with db.transaction() as session:
-            store_events(session, events)
+        writer.submit(events)
     except Exception:
         log.exception("could not store %d tracking events", len(events))
 
 
+def event_writer(app: Flask | None = None) -> EventWriter:
+    """Return the app's event writer."""
+    return (app or current_app).extensions["event_writer"]
+
+
 def init_app(app: Flask) -> None:
-    """Flush buffered events after every request."""
+    """Create the app's event writer and flush buffered events after every request."""
+    if db.engine is None:
+        raise RuntimeError("db.init_app() must run before the recorder is set up")
+    app.extensions["event_writer"] = EventWriter(
+        db.engine.execution_options(**{WRITE_OPTION: True}),
+        background=app.config.get("TRACKING_BACKGROUND", True),
+    )
 
     @app.after_request
     def _flush_events(response: Any) -> Any:

@@ -1,22 +1,11 @@
-"""Storing clickstream events and linking a visitor's anonymous events to an account."""
+"""Linking a visitor's anonymous events to an account."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shop.tracking.models import Event
-
-
-def store_events(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert a batch of event rows in one statement; return how many were stored."""
-    if not rows:
-        return 0
-    session.execute(insert(Event), list(rows))
-    return len(rows)
 
 
 def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:

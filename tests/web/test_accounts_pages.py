@@ -146,4 +146,6 @@ def test_cart_merges_into_the_account_at_login(client: FlaskClient, session: Ses
     carts = list(session.scalars(select(Cart)))
     assert [(c.user_id, c.visitor_id) for c in carts] == [(ann.id, None)]
     assert [(i.product_id, i.quantity) for i in carts[0].items] == [(items["heart"].id, 2)]
-    assert ">2</span>" in client.get("/cart").get_data(as_text=True)
+    assert 'data-testid="cart-count" aria-hidden="true">2<' in client.get("/cart").get_data(
+        as_text=True
+    )

@@ -114,7 +114,7 @@ def test_account_setting_switches_tracking_off(client: FlaskClient, session: Ses
     assert len(_events(session)) == before
 
 
-def test_a_tracking_failure_never_breaks_the_page(
+def test_a_tracking_failure_never_breaks_the_page_and_loses_nothing(
     client: FlaskClient,
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
@@ -125,8 +125,14 @@ def test_a_tracking_failure_never_breaks_the_page(
     def broken(*_args: object) -> int:
         raise RuntimeError("events table is on fire")
 
-    monkeypatch.setattr("shop.tracking.recorder.store_events", broken)
+    monkeypatch.setattr("shop.tracking.writer.insert", broken)
     response = client.get(f"/products/{items['heart'].id}")
     assert response.status_code == 200
     assert "White Hanging Heart" in response.get_data(as_text=True)
     assert "could not store 1 tracking events" in caplog.text
+    assert _events(session) == []
+
+    monkeypatch.undo()
+    client.get(f"/products/{items['lantern'].id}")
+    views = [e for e in _events(session) if e.kind == "product_view"]
+    assert sorted(e.product_id for e in views) == sorted([items["heart"].id, items["lantern"].id])

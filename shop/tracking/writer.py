@@ -1,0 +1,116 @@
+"""A process-wide event writer: requests hand their events over, and one background thread
+inserts them in batches, so a page view never waits for a database write."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from shop.tracking.models import Event
+
+log = logging.getLogger(__name__)
+
+EventRow = dict[str, Any]
+
+
+class EventWriter:
+    """Buffers event rows and inserts them in one statement per batch.
+
+    With `background=False` every `submit` writes at once (tests and the CLI use this).
+    A failed insert keeps its rows for the next attempt, up to `max_pending` rows.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        background: bool = True,
+        batch_size: int = 200,
+        interval_s: float = 0.5,
+        max_pending: int = 50_000,
+    ) -> None:
+        self._engine = engine
+        self._background = background
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._max_pending = max_pending
+        self._pending: list[EventRow] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def background(self) -> bool:
+        """True when rows are written by the background thread rather than at once."""
+        return self._background
+
+    def submit(self, rows: Sequence[EventRow]) -> None:
+        """Queue rows for writing (or write them now when not in background mode)."""
+        if not rows:
+            return
+        with self._lock:
+            self._pending.extend(rows)
+            overflow = len(self._pending) - self._max_pending
+            if overflow > 0:
+                del self._pending[:overflow]
+                log.error("event buffer full: dropped the %d oldest events", overflow)
+            full = len(self._pending) >= self._batch_size
+        if not self._background or self._stopped:
+            self.flush()
+            return
+        self._ensure_thread()
+        if full:
+            self._wake.set()
+
+    def pending(self, keep: Callable[[EventRow], bool]) -> list[EventRow]:
+        """Return copies of the queued rows that `keep` accepts (not yet in the database)."""
+        with self._lock:
+            return [dict(row) for row in self._pending if keep(row)]
+
+    def flush(self) -> int:
+        """Write everything queued now; return how many rows were stored."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(Event), batch)
+            except Exception:
+                log.exception("could not store %d tracking events; will retry", len(batch))
+                with self._lock:
+                    self._pending[:0] = batch
+                return 0
+            return len(batch)
+
+    def close(self) -> None:
+        """Stop the background thread and write what is left."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="shop-event-writer", daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            self.flush()

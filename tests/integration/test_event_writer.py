@@ -1,0 +1,91 @@
+"""The background event writer: batching, visibility of queued rows, retry after failure."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.db import db, utcnow
+from shop.tracking.models import Event
+from shop.tracking.writer import EventWriter
+
+
+def _row(visitor: str, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kind": "product_view",
+        "visitor_id": visitor,
+        "user_id": None,
+        "product_id": None,
+        "category_id": None,
+        "order_id": None,
+        "query": None,
+        "result_count": None,
+        "quantity": None,
+        "created_at": utcnow(),
+    }
+    row.update(fields)
+    return row
+
+
+def _count(session: Session) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+@pytest.fixture
+def writer(app: Flask) -> EventWriter:
+    assert db.engine is not None
+    # A long interval, so only a full batch or close() triggers a write.
+    return EventWriter(db.engine, batch_size=3, interval_s=60)
+
+
+def test_queued_rows_are_visible_until_written_and_close_writes_the_rest(
+    writer: EventWriter, session: Session
+) -> None:
+    writer.submit([_row("v1"), _row("v2")])
+    assert [r["visitor_id"] for r in writer.pending(lambda r: r["visitor_id"] == "v1")] == ["v1"]
+    assert _count(session) == 0
+    writer.close()
+    assert _count(session) == 2
+    assert writer.pending(lambda _r: True) == []
+
+
+def test_a_full_batch_wakes_the_background_thread(writer: EventWriter, session: Session) -> None:
+    writer.submit([_row("v1"), _row("v2"), _row("v3")])
+    for _ in range(200):
+        if not writer.pending(lambda _r: True):
+            break
+        time.sleep(0.01)
+    writer.close()
+    assert _count(session) == 3
+
+
+def test_a_failed_write_keeps_the_rows_for_the_next_attempt(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert db.engine is not None
+    sync = EventWriter(db.engine, background=False)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("shop.tracking.writer.insert", broken)
+    sync.submit([_row("v1")])
+    assert _count(session) == 0
+    assert len(sync.pending(lambda _r: True)) == 1
+    monkeypatch.undo()
+    sync.submit([_row("v2")])
+    assert _count(session) == 2
+
+
+def test_the_buffer_is_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert db.engine is not None
+    bounded = EventWriter(db.engine, background=False, max_pending=2)
+    monkeypatch.setattr("shop.tracking.writer.insert", lambda *_a: 1 / 0)
+    bounded.submit([_row("a"), _row("b"), _row("c")])
+    assert [r["visitor_id"] for r in bounded.pending(lambda _r: True)] == ["b", "c"]
