@@ -36,7 +36,7 @@ def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["shop", "import-online-retail"], catch_exceptions=False)
     click.echo(result.output)
     if result.exit_code != 0:
-        raise DatasetMissingError(result.output.strip())
+        raise DatasetMissingError("the import stopped (see the message above)")
 
 
 def main() -> int:
@@ -47,7 +47,7 @@ def main() -> int:
     try:
         _import_if_needed(app)
     except DatasetMissingError as exc:
-        click.secho(f"The demo data could not be loaded:\n{exc}", fg="red", err=True)
+        click.secho(f"The demo data could not be loaded: {exc}", fg="red", err=True)
         click.secho("Serving an empty shop.", fg="yellow", err=True)
     with app.app_context(), db.transaction() as session:
         accounts = create_demo_accounts(session)
