@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import import_bench, pages_bench
+from bench import import_bench, mail_bench, pages_bench
 from bench.common import RESULTS_DIR, log, machine_facts
 
 
@@ -31,6 +31,7 @@ def main() -> None:
     if not args.skip_import:
         sections.append(import_bench.report(import_bench.run()))
     sections.append(pages_bench.report(pages_bench.run()))
+    sections.append(mail_bench.report(mail_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
     text = "\n\n".join(sections) + "\n"

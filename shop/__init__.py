@@ -34,9 +34,13 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     from shop import cli, errors, templating, web
     from shop.db import db
+    from shop.events import bus
     from shop.extensions import csrf, login_manager
+    from shop.payments import setup as payments
 
     db.init_app(app)
+    bus.install()
+    payments.init_app(app)
     web.init_app(app)  # first, so even a CSRF failure page knows its visitor
     csrf.init_app(app)
     login_manager.init_app(app)

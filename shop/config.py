@@ -19,6 +19,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value.strip() else default
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in ("1", "true", "yes", "on")
+
+
 def normalise_database_url(url: str) -> str:
     """Make plain postgres URLs use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -72,6 +77,33 @@ class Config:
         # Events are written by a background thread in batches; tests write them at once.
         self.TRACKING_BACKGROUND = env.get("SHOP_TRACKING_WRITER", "background") != "sync"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        # Links in e-mails are absolute, and e-mails are rendered outside any request.
+        self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+        # Checkout: prices in pence. Standard shipping is free from the threshold up.
+        self.SHIPPING_STANDARD_PENCE = _env_int("SHOP_SHIPPING_STANDARD_PENCE", 395)
+        self.SHIPPING_EXPRESS_PENCE = _env_int("SHOP_SHIPPING_EXPRESS_PENCE", 795)
+        self.FREE_SHIPPING_THRESHOLD_PENCE = _env_int("SHOP_FREE_SHIPPING_THRESHOLD_PENCE", 5000)
+        self.RESERVATION_MINUTES = _env_int("SHOP_RESERVATION_MINUTES", 30)
+
+        # Stripe. With no secret key, `make run` starts localstripe and sets these for it.
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
+        self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET", "")
+        self.STRIPE_API_BASE = env.get("STRIPE_API_BASE", "")  # empty: Stripe itself
+        self.STRIPE_JS_URL = env.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+
+        # E-mail: the outbox is delivered over SMTP by `flask mail send`.
+        self.MAIL_FROM = env.get("MAIL_FROM", "Hearth & Parcel <orders@hearth-parcel.example>")
+        self.SMTP_HOST = env.get("SMTP_HOST", "127.0.0.1")
+        self.SMTP_PORT = _env_int("SMTP_PORT", 8025)
+        self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
+        self.SMTP_SSL = _env_bool("SMTP_SSL", False)
+        self.SMTP_USERNAME = env.get("SMTP_USERNAME", "")
+        self.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
+        self.SMTP_TIMEOUT_S = _env_int("SMTP_TIMEOUT_S", 10)
+        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 6)
+        self.MAIL_BACKOFF_BASE_S = _env_int("MAIL_BACKOFF_BASE_S", 30)
 
     def database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in instance/."""
@@ -92,6 +124,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self) -> None:
         super().__init__()

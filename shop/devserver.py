@@ -1,4 +1,5 @@
-"""`make run`: migrate, load the demo shop on first run, print the demo logins and serve.
+"""`make run`: migrate, load the demo shop on first run, print the demo logins, start
+localstripe, the mail catcher and the background worker, and serve.
 
 Each step is idempotent, so a second run reuses what the first one built.
 """
@@ -13,7 +14,9 @@ from sqlalchemy import select
 
 from shop import create_app, migrate
 from shop.accounts.services import create_demo_accounts
+from shop.config import load_config
 from shop.db import db
+from shop.devservices import background_worker, local_stripe, mail_catcher
 from shop.importer.models import ImportRun
 from shop.importer.online_retail import DatasetMissingError
 
@@ -40,22 +43,32 @@ def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    """Prepare the embedded database and demo data, then serve on http://HOST:PORT."""
-    app = create_app()
-    click.echo(f"Database: {app.config['DATABASE_URL']}")
-    migrate.upgrade(app.config["DATABASE_URL"])
-    try:
-        _import_if_needed(app)
-    except DatasetMissingError as exc:
-        click.secho(f"The demo data could not be loaded: {exc}", fg="red", err=True)
-        click.secho("Serving an empty shop.", fg="yellow", err=True)
-    with app.app_context(), db.transaction() as session:
-        accounts = create_demo_accounts(session)
-    click.echo("\nDemo logins (e-mail / password):")
-    for account in accounts:
-        click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
-    click.secho(f"\nServing the shop on http://{HOST}:{PORT}  (Ctrl+C to stop)\n", fg="green")
-    app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
+    """Prepare the database and demo data, start the dev services, then serve."""
+    with local_stripe(load_config().INSTANCE_PATH) as stripe_url:
+        app = create_app()
+        click.echo(f"Database: {app.config['DATABASE_URL']}")
+        migrate.upgrade(app.config["DATABASE_URL"])
+        try:
+            _import_if_needed(app)
+        except DatasetMissingError as exc:
+            click.secho(f"The demo data could not be loaded: {exc}", fg="red", err=True)
+            click.secho("Serving an empty shop.", fg="yellow", err=True)
+        with app.app_context(), db.transaction() as session:
+            accounts = create_demo_accounts(session)
+        click.echo("\nDemo logins (e-mail / password):")
+        for account in accounts:
+            click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
+        with mail_catcher(app) as mail_dir, background_worker(app):
+            if stripe_url:
+                click.echo(
+                    f"\nPayments: localstripe on {stripe_url}; pay with 4242 4242 4242 4242."
+                )
+            if mail_dir:
+                click.echo(f"E-mail: caught on port {app.config['SMTP_PORT']}, saved in {mail_dir}")
+            click.secho(
+                f"\nServing the shop on http://{HOST}:{PORT}  (Ctrl+C to stop)\n", fg="green"
+            )
+            app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
     return 0
 
 

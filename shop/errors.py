@@ -25,7 +25,7 @@ MESSAGES = {
 
 def wants_json() -> bool:
     """True for API routes and clients that ask for JSON rather than HTML."""
-    if request.path.startswith(("/api/", "/webhooks/")):
+    if request.path.startswith(("/api/", "/webhooks/")) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

@@ -1,22 +1,33 @@
 """Imports every model so that the metadata is complete (Alembic and tests use this)."""
 
-from shop.accounts.models import User
+from shop.accounts.models import Address, User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, Product
 from shop.db import Base
+from shop.events.models import DomainEvent
 from shop.importer.models import ImportRun
-from shop.orders.models import Order, OrderLine
+from shop.mail.models import OutboxEmail
+from shop.orders.models import Order, OrderLine, OrderStatusChange
+from shop.payments.models import PaymentAttempt, Refund, SavedCard, WebhookEvent
 from shop.tracking.models import Event
 
 __all__ = [
+    "Address",
     "Base",
     "Cart",
     "CartItem",
     "Category",
+    "DomainEvent",
     "Event",
     "ImportRun",
     "Order",
     "OrderLine",
+    "OrderStatusChange",
+    "OutboxEmail",
+    "PaymentAttempt",
     "Product",
+    "Refund",
+    "SavedCard",
     "User",
+    "WebhookEvent",
 ]

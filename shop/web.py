@@ -24,9 +24,16 @@ def init_app(app: Flask) -> None:
     from shop.accounts.views import bp as accounts_bp
     from shop.cart.views import bp as cart_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.checkout.views import bp as checkout_bp
+    from shop.orders.views import bp as orders_bp
+    from shop.payments.views import cards_bp, webhooks_bp
 
     visitor.init_app(app)
     recorder.init_app(app)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(checkout_bp)
+    app.register_blueprint(orders_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(cards_bp)

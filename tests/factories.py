@@ -137,3 +137,29 @@ def small_catalogue(session: Session) -> dict[str, Product]:
     }
     session.commit()
     return items
+
+
+def paid_order_with_address(
+    session: Session, number: str = "HP-1001", email: str = "ann@example.com"
+) -> Order:
+    """Create a customer, two products and a paid web order with a delivery address."""
+    owner = user(session, email=email, name="Ann")
+    cat = category(session, f"mail-{number.lower()}", "Gifts")
+    heart = product(
+        session, cat, sku=f"{number}-H", name="White Hanging Heart T-Light Holder", price=295
+    )
+    bag = product(session, cat, sku=f"{number}-B", name="Jumbo Bag Red Retrospot", price=195)
+    placed = order(session, owner, number, [(heart, 2), (bag, 1)])
+    placed.status = "paid"
+    placed.source = "web"
+    placed.email = email
+    placed.shipping_method = "standard"
+    placed.shipping_pence = 395
+    placed.total_pence = placed.subtotal_pence + placed.shipping_pence
+    placed.ship_name = "Ann Example"
+    placed.ship_line1 = "1 High Street"
+    placed.ship_city = "York"
+    placed.ship_postcode = "YO1 7HH"
+    placed.country = "United Kingdom"
+    session.flush()
+    return placed

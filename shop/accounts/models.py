@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db import Base, utcnow
@@ -24,6 +24,7 @@ class User(UserMixin, Base):
     country: Mapped[str | None] = mapped_column(String(60))
     tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     @property
     def can_login(self) -> bool:
@@ -33,3 +34,26 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # flask-login
         return self.can_login
+
+
+class Address(Base):
+    """A saved shipping address in a customer's address book."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    line1: Mapped[str] = mapped_column(String(200))
+    line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100))
+    postcode: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def one_line(self) -> str:
+        """The address on one line, for pickers."""
+        parts = [self.name, self.line1, self.line2, self.city, self.postcode, self.country]
+        return ", ".join(p for p in parts if p)

@@ -8,6 +8,7 @@ from werkzeug import Response
 from shop.cart import services
 from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
+from shop.checkout.pricing import CheckoutSettings, shipping_options
 from shop.db import db
 from shop.tracking.recorder import record
 from shop.web_context import cart_owner
@@ -27,8 +28,16 @@ def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tup
         line.product.id: UpdateLineForm(product_id=line.product.id, quantity=line.quantity)
         for line in cart.lines
     }
+    settings = CheckoutSettings.from_config(current_app.config)
+    shipping = shipping_options(settings, cart.subtotal_pence)[0]
     return render_template(
-        "shop/cart.html", cart=cart, forms=forms, remove_form=RemoveLineForm(), errors=errors or {}
+        "shop/cart.html",
+        cart=cart,
+        forms=forms,
+        remove_form=RemoveLineForm(),
+        errors=errors or {},
+        shipping=shipping,
+        free_shipping_gap=settings.free_threshold_pence - cart.subtotal_pence,
     ), status
 
 

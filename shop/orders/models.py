@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -28,9 +28,29 @@ class Order(Base):
     shipping_pence: Mapped[int] = mapped_column(Integer, default=0)
     total_pence: Mapped[int] = mapped_column(Integer, default=0)
     placed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # Web checkout: the guest's secret link, and the review page's token against double submits.
+    access_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checkout_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    visitor_id: Mapped[str | None] = mapped_column(String(64))
+    ship_name: Mapped[str | None] = mapped_column(String(120))
+    ship_line1: Mapped[str | None] = mapped_column(String(200))
+    ship_line2: Mapped[str | None] = mapped_column(String(200))
+    ship_city: Mapped[str | None] = mapped_column(String(100))
+    ship_postcode: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    shipping_method: Mapped[str | None] = mapped_column(String(20))
+    discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_pence: Mapped[int] = mapped_column(Integer, default=0)
+    stock_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
+    reserved_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # Set when Stripe reports something the order does not match (amount, currency, state).
+    payment_flag: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+    history: Mapped[list[OrderStatusChange]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderStatusChange.id"
     )
 
 
@@ -47,5 +67,21 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_pence: Mapped[int] = mapped_column(Integer)
     line_total_pence: Mapped[int] = mapped_column(Integer)
+    restocked_qty: Mapped[int] = mapped_column(Integer, default=0)
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderStatusChange(Base):
+    """One step of an order's state machine, with its time: the order's timeline."""
+
+    __tablename__ = "order_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="history")

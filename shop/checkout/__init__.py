@@ -1,0 +1,1 @@
+"""Checkout: contact and address, shipping method, review, order placement with stock held."""

@@ -1,0 +1,101 @@
+"""Checkout forms: contact and address, shipping method, and the place-order button."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+
+COUNTRIES = (
+    "United Kingdom",
+    "Ireland",
+    "France",
+    "Germany",
+    "Netherlands",
+    "Belgium",
+    "Spain",
+    "Portugal",
+    "Italy",
+    "Switzerland",
+    "Austria",
+    "Denmark",
+    "Norway",
+    "Sweden",
+    "Finland",
+    "Poland",
+)
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class DetailsForm(FlaskForm):
+    """Step 1: who the order is for and where it goes."""
+
+    # A saved address id, or "new"; the radio buttons are rendered from the address book.
+    address_id = StringField("Ship to", default="new", validators=[Length(max=20)])
+    email = EmailField(
+        "E-mail address",
+        filters=[_strip],
+        validators=[
+            InputRequired("Please enter your e-mail address."),
+            Email("That doesn't look like an e-mail address."),
+            Length(max=254),
+        ],
+    )
+    name = StringField("Full name", filters=[_strip], validators=[Optional(), Length(max=120)])
+    line1 = StringField("Address", filters=[_strip], validators=[Optional(), Length(max=200)])
+    line2 = StringField(
+        "Address line 2 (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+    )
+    city = StringField("Town or city", filters=[_strip], validators=[Optional(), Length(max=100)])
+    postcode = StringField(
+        "Postcode",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,10}$", message="Please check the postcode."),
+        ],
+    )
+    country = SelectField("Country", choices=list(COUNTRIES), default="United Kingdom")
+    phone = StringField(
+        "Phone (optional, for the courier)",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Regexp(r"^[0-9+()\- ]{6,40}$", message="Use digits, spaces and + ( ) - only."),
+        ],
+    )
+    save_address = BooleanField("Save this address to my account")
+
+    def validate_new_address(self) -> bool:
+        """When no saved address is picked, every address field is required."""
+        ok = True
+        for field, message in (
+            (self.name, "Please enter the recipient's name."),
+            (self.line1, "Please enter the street address."),
+            (self.city, "Please enter the town or city."),
+            (self.postcode, "Please enter the postcode."),
+        ):
+            if not field.data:
+                field.errors = [*field.errors, message]
+                ok = False
+        return ok
+
+
+class ShippingForm(FlaskForm):
+    """Step 2: the shipping method."""
+
+    method = RadioField(
+        "Delivery",
+        choices=["standard", "express"],
+        validators=[InputRequired("Please choose a delivery option.")],
+        default="standard",
+    )
+
+
+class PlaceOrderForm(FlaskForm):
+    """Step 3: confirm the order; the token makes a double submit place one order."""
+
+    token = HiddenField(validators=[InputRequired(), Length(min=16, max=64)])

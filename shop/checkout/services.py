@@ -1,0 +1,285 @@
+"""Placing an order from the cart, and holding or releasing its stock."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import Address
+from shop.cart.services import CartOwner, CartView, view_cart
+from shop.catalog.models import Product
+from shop.checkout.pricing import (
+    CheckoutSettings,
+    ShippingOption,
+    Totals,
+    shipping_option,
+    shipping_options,
+    totals,
+)
+from shop.db import utcnow
+from shop.orders import states
+from shop.orders.models import Order, OrderLine
+
+
+class CheckoutError(ValueError):
+    """A checkout step that cannot go ahead; the message is safe to show to the shopper."""
+
+
+class OutOfStock(CheckoutError):
+    """A product no longer has the quantity the order asks for."""
+
+    def __init__(self, name: str, wanted: int, available: int) -> None:
+        if available <= 0:
+            message = f"Sorry, {name} has just sold out."
+        else:
+            message = f"Sorry, only {available} of {name} left (you asked for {wanted})."
+        super().__init__(message)
+        self.name = name
+        self.available = available
+
+
+@dataclass(frozen=True)
+class ContactAddress:
+    """Who the order is for and where it goes."""
+
+    email: str
+    name: str
+    line1: str
+    city: str
+    postcode: str
+    country: str
+    line2: str = ""
+    phone: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """A plain dict (for the signed session cookie)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ContactAddress | None:
+        """Rebuild from `as_dict()`; None when data is missing or incomplete."""
+        if not data:
+            return None
+        try:
+            return cls(**{k: str(data[k]) for k in cls.__dataclass_fields__ if k in data})
+        except TypeError:
+            return None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The cart priced for checkout: lines, the shipping options and the totals."""
+
+    cart: CartView
+    options: list[ShippingOption]
+    shipping: ShippingOption | None
+    totals: Totals
+
+
+def quote(
+    session: Session, owner: CartOwner, settings: CheckoutSettings, method: str | None = None
+) -> Quote:
+    """Price the owner's cart with the chosen shipping method (if any)."""
+    cart = view_cart(session, owner, settings.currency)
+    subtotal = cart.subtotal_pence
+    chosen = shipping_option(settings, method, subtotal) if method else None
+    return Quote(
+        cart=cart,
+        options=shipping_options(settings, subtotal),
+        shipping=chosen,
+        totals=totals([line.line_total_pence for line in cart.lines], chosen),
+    )
+
+
+def place_order(
+    session: Session,
+    *,
+    owner: CartOwner,
+    contact: ContactAddress,
+    method: str,
+    checkout_token: str,
+    settings: CheckoutSettings,
+    save_address: bool = False,
+    visitor_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Turn the cart into an order awaiting payment, holding its stock.
+
+    The same checkout token always gives the same order, so a double submit places one
+    order. Raises CheckoutError (or OutOfStock) and changes nothing when it cannot.
+    """
+    existing = order_by_checkout_token(session, checkout_token)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    release_expired(session, now)
+    priced = quote(session, owner, settings, method)
+    if not priced.cart.lines:
+        raise CheckoutError("Your cart is empty.")
+    for line in priced.cart.lines:
+        if not line.product.active:
+            raise CheckoutError(f"{line.product.name} is no longer sold; remove it to continue.")
+    order = Order(
+        number=_new_order_number(now),
+        kind="sale",
+        user_id=owner.user_id,
+        email=contact.email,
+        status=states.PENDING_PAYMENT,
+        source="web",
+        country=contact.country,
+        currency=settings.currency,
+        subtotal_pence=priced.totals.subtotal_pence,
+        shipping_pence=priced.totals.shipping_pence,
+        discount_pence=priced.totals.discount_pence,
+        total_pence=priced.totals.total_pence,
+        placed_at=now,
+        access_token=secrets.token_urlsafe(24),
+        checkout_token=checkout_token,
+        visitor_id=visitor_id,
+        ship_name=contact.name,
+        ship_line1=contact.line1,
+        ship_line2=contact.line2,
+        ship_city=contact.city,
+        ship_postcode=contact.postcode,
+        phone=contact.phone,
+        shipping_method=method,
+    )
+    order.lines = [
+        OrderLine(
+            product_id=line.product.id,
+            sku=line.product.sku,
+            name=line.product.name,
+            quantity=line.quantity,
+            unit_price_pence=line.product.price_pence,
+            line_total_pence=line.line_total_pence,
+        )
+        for line in priced.cart.lines
+    ]
+    states.start(order, "Order placed")
+    session.add(order)
+    session.flush()
+    reserve_stock(session, order, settings, now)
+    if save_address and owner.user_id is not None:
+        remember_address(session, owner.user_id, contact)
+    return order
+
+
+def reserve_stock(
+    session: Session, order: Order, settings: CheckoutSettings, now: datetime | None = None
+) -> None:
+    """Take the order's quantities out of stock, or raise OutOfStock.
+
+    Each product is decremented with a conditional update (`stock >= n`), in product-id
+    order so that concurrent checkouts lock rows in the same order. On OutOfStock the
+    caller's transaction must roll back, which undoes the lines already taken.
+    """
+    now = now or utcnow()
+    if not order.stock_reserved:
+        for line in sorted(order.lines, key=lambda ln: ln.product_id or 0):
+            if line.product_id is None:
+                continue
+            taken = session.execute(
+                update(Product)
+                .where(
+                    Product.id == line.product_id,
+                    Product.active.is_(True),
+                    Product.stock_qty >= line.quantity,
+                )
+                .values(stock_qty=Product.stock_qty - line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                available = session.scalar(
+                    select(Product.stock_qty).where(Product.id == line.product_id)
+                )
+                raise OutOfStock(line.name, line.quantity, int(available or 0))
+        order.stock_reserved = True
+    order.reserved_until = now + timedelta(minutes=settings.reservation_minutes)
+
+
+def release_stock(session: Session, order: Order, note: str) -> bool:
+    """Put an unpaid order's held stock back; False when it holds none (already released)."""
+    released = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.stock_reserved.is_(True))
+        .values(stock_reserved=False, reserved_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if released.rowcount != 1:
+        return False
+    for line in order.lines:
+        if line.product_id is not None:
+            session.execute(
+                update(Product)
+                .where(Product.id == line.product_id)
+                .values(stock_qty=Product.stock_qty + line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+    session.refresh(order, ["stock_reserved", "reserved_until"])
+    if note:
+        states.note(order, note)
+    return True
+
+
+def release_expired(session: Session, now: datetime | None = None) -> int:
+    """Release the stock of unpaid orders whose hold has run out; return how many."""
+    now = now or utcnow()
+    expired = session.scalars(
+        select(Order).where(
+            Order.status == states.PENDING_PAYMENT,
+            Order.stock_reserved.is_(True),
+            Order.reserved_until < now,
+        )
+    ).all()
+    return sum(release_stock(session, order, "Stock hold expired") for order in expired)
+
+
+def saved_addresses(session: Session, user_id: int) -> list[Address]:
+    """A member's address book, the default first."""
+    return list(
+        session.scalars(
+            select(Address)
+            .where(Address.user_id == user_id)
+            .order_by(Address.is_default.desc(), Address.id.desc())
+        )
+    )
+
+
+def remember_address(session: Session, user_id: int, contact: ContactAddress) -> Address:
+    """Add the address to the member's book unless the same one is already there."""
+    fields = {
+        "name": contact.name,
+        "line1": contact.line1,
+        "line2": contact.line2,
+        "city": contact.city,
+        "postcode": contact.postcode,
+        "country": contact.country,
+    }
+    for address in saved_addresses(session, user_id):
+        if all(getattr(address, key) == value for key, value in fields.items()):
+            return address
+    first = not saved_addresses(session, user_id)
+    address = Address(user_id=user_id, phone=contact.phone, is_default=first, **fields)
+    session.add(address)
+    return address
+
+
+def order_by_token(session: Session, token: str) -> Order | None:
+    """The order behind a secret order link."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(select(Order).where(Order.access_token == token))
+
+
+def order_by_checkout_token(session: Session, token: str) -> Order | None:
+    """The order already placed from this review page, if any."""
+    return session.scalar(select(Order).where(Order.checkout_token == token))
+
+
+def _new_order_number(now: datetime) -> str:
+    return f"W{now:%y%m%d}-{secrets.token_hex(3).upper()}"

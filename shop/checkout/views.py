@@ -1,0 +1,291 @@
+"""Checkout pages: details, shipping, review and place, then the payment page."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug import Response
+
+from shop.checkout import services
+from shop.checkout.forms import DetailsForm, PlaceOrderForm, ShippingForm
+from shop.checkout.pricing import CheckoutSettings
+from shop.db import db
+from shop.orders.models import Order
+from shop.payments import cards
+from shop.payments import services as payments
+from shop.payments.gateway import GatewayError
+from shop.payments.setup import PaymentsNotConfigured, gateway
+from shop.web_context import cart_owner
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+STATE = "checkout"
+
+
+def _settings() -> CheckoutSettings:
+    return CheckoutSettings.from_config(current_app.config)
+
+
+def _state() -> dict[str, Any]:
+    return dict(session.get(STATE) or {})
+
+
+def _save_state(**values: Any) -> None:
+    state = _state()
+    state.update(values)
+    session[STATE] = state
+
+
+def _user_id() -> int | None:
+    return int(current_user.get_id()) if current_user.is_authenticated else None
+
+
+def _quote(method: str | None = None) -> services.Quote:
+    return services.quote(db.session, cart_owner(), _settings(), method)
+
+
+def _require_cart() -> Response | None:
+    if not _quote().cart.lines:
+        flash("Your cart is empty.", "info")
+        return redirect(url_for("cart.show"))
+    return None
+
+
+@bp.route("", methods=["GET", "POST"])
+def details() -> Response | tuple[str, int]:
+    """Step 1: contact details and shipping address (members may pick a saved one)."""
+    empty = _require_cart()
+    if empty is not None:
+        return empty
+    user_id = _user_id()
+    addresses = services.saved_addresses(db.session, user_id) if user_id else []
+    saved = services.ContactAddress.from_dict(_state().get("contact"))
+    form = DetailsForm(data=saved.as_dict() if saved and request.method == "GET" else None)
+    if request.method == "GET" and user_id and not saved:
+        form.email.data = current_user.email
+        if addresses:
+            form.address_id.data = str(addresses[0].id)
+    if form.validate_on_submit():
+        chosen = next((a for a in addresses if str(a.id) == form.address_id.data), None)
+        if chosen is not None or form.validate_new_address():
+            contact = _contact(form, chosen)
+            _save_state(contact=contact.as_dict(), save_address=bool(form.save_address.data))
+            return redirect(url_for("checkout.shipping"))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "checkout/details.html", form=form, addresses=addresses, quote=_quote()
+    ), status
+
+
+def _contact(form: DetailsForm, chosen: Any) -> services.ContactAddress:
+    if chosen is not None:
+        return services.ContactAddress(
+            email=form.email.data or "",
+            name=chosen.name,
+            line1=chosen.line1,
+            line2=chosen.line2,
+            city=chosen.city,
+            postcode=chosen.postcode,
+            country=chosen.country,
+            phone=form.phone.data or chosen.phone,
+        )
+    return services.ContactAddress(
+        email=form.email.data or "",
+        name=form.name.data or "",
+        line1=form.line1.data or "",
+        line2=form.line2.data or "",
+        city=form.city.data or "",
+        postcode=(form.postcode.data or "").upper(),
+        country=form.country.data or "United Kingdom",
+        phone=form.phone.data or "",
+    )
+
+
+@bp.route("/shipping", methods=["GET", "POST"])
+def shipping() -> Response | tuple[str, int]:
+    """Step 2: standard or express delivery, with prices."""
+    empty = _require_cart()
+    if empty is not None:
+        return empty
+    if services.ContactAddress.from_dict(_state().get("contact")) is None:
+        return redirect(url_for("checkout.details"))
+    form = ShippingForm(method=_state().get("method", "standard"))
+    if form.validate_on_submit():
+        _save_state(method=form.method.data)
+        return redirect(url_for("checkout.review"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("checkout/shipping.html", form=form, quote=_quote()), status
+
+
+@bp.get("/review")
+def review() -> Response | tuple[str, int]:
+    """Step 3: everything at a glance before the order is placed."""
+    empty = _require_cart()
+    if empty is not None:
+        return empty
+    state = _state()
+    contact = services.ContactAddress.from_dict(state.get("contact"))
+    if contact is None:
+        return redirect(url_for("checkout.details"))
+    if state.get("method") not in ("standard", "express"):
+        return redirect(url_for("checkout.shipping"))
+    token = state.get("token") or uuid.uuid4().hex
+    _save_state(token=token)
+    return render_template(
+        "checkout/review.html",
+        quote=_quote(state["method"]),
+        contact=contact,
+        form=PlaceOrderForm(token=token),
+    ), 200
+
+
+@bp.post("/place")
+def place() -> Response | tuple[str, int]:
+    """Place the order (holding its stock) and go to payment."""
+    form = PlaceOrderForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please review your order again.")
+    placed = services.order_by_checkout_token(db.session, form.token.data)
+    if placed is not None:  # a second click on "Place order"
+        return redirect(url_for("checkout.pay", token=placed.access_token))
+    state = _state()
+    contact = services.ContactAddress.from_dict(state.get("contact"))
+    if contact is None or not state.get("method"):
+        flash("Your checkout session has expired; please check your details again.", "error")
+        return redirect(url_for("checkout.details"))
+    try:
+        order = services.place_order(
+            db.session,
+            owner=cart_owner(),
+            contact=contact,
+            method=state["method"],
+            checkout_token=form.token.data,
+            settings=_settings(),
+            save_address=bool(state.get("save_address")),
+            visitor_id=g.get("visitor_id"),
+        )
+        db.session.commit()
+    except services.CheckoutError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("cart.show"))
+    session.pop(STATE, None)
+    return redirect(url_for("checkout.pay", token=order.access_token))
+
+
+def _order_for_payment(token: str) -> Order:
+    order = services.order_by_token(db.session, token)
+    if order is None or (order.user_id is not None and order.user_id != _user_id()):
+        abort(404, "We could not find that order.")
+    return order
+
+
+@bp.get("/pay/<token>")
+def pay(token: str) -> Response | tuple[str, int]:
+    """The payment page: a card form (Stripe.js) or a saved card."""
+    order = _order_for_payment(token)
+    if order.status != "pending_payment":
+        return redirect(url_for("orders.show", token=token))
+    try:
+        active = gateway()
+    except PaymentsNotConfigured as exc:
+        return render_template("checkout/pay.html", order=order, error=str(exc), stripe=None), 503
+    user_id = _user_id()
+    saved = cards.saved_cards(db.session, user_id) if user_id else []
+    attempt = payments.latest_attempt(db.session, order.id)
+    return render_template(
+        "checkout/pay.html",
+        order=order,
+        stripe=active,
+        saved_cards=saved,
+        last_error=attempt.error if attempt and attempt.status == "failed" else None,
+        error=None,
+    ), 200
+
+
+@bp.post("/pay/<token>/setup")
+def pay_setup(token: str) -> tuple[Response, int]:
+    """Start collecting a card in the browser: a SetupIntent's client secret (JSON)."""
+    _order_for_payment(token)
+    body = request.get_json(silent=True) or {}
+    user_id = _user_id()
+    try:
+        customer = (
+            cards.ensure_customer(db.transaction, gateway(), user_id)
+            if body.get("save_card") is True and user_id is not None
+            else None
+        )
+        secret = gateway().create_setup(customer)
+    except (GatewayError, PaymentsNotConfigured) as exc:
+        return jsonify(error=f"Card payments are unavailable right now: {exc}"), 503
+    return jsonify(client_secret=secret), 200
+
+
+@bp.post("/pay/<token>")
+def pay_submit(token: str) -> tuple[Response, int]:
+    """Charge the order's total to the card the browser collected (JSON in, JSON out)."""
+    order = _order_for_payment(token)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("payment_method"), str):
+        return jsonify(error="Please enter your card details."), 400
+    order_id = order.id
+    db.session.close()
+    try:
+        outcome = payments.pay_order(
+            db.transaction,
+            gateway(),
+            _settings(),
+            order_id=order_id,
+            payment_method=body["payment_method"],
+            save_card=body.get("save_card") is True,
+            user_id=_user_id(),
+        )
+    except payments.PaymentError as exc:
+        return jsonify(error=str(exc)), 409
+    except PaymentsNotConfigured as exc:
+        return jsonify(error=str(exc)), 503
+    return _outcome_json(outcome, token)
+
+
+@bp.post("/pay/<token>/complete")
+def pay_complete(token: str) -> tuple[Response, int]:
+    """After 3-D Secure in the browser: check with Stripe and report (JSON)."""
+    order = _order_for_payment(token)
+    order_id = order.id
+    db.session.close()
+    try:
+        outcome = payments.complete_payment(db.transaction, gateway(), _settings(), order_id)
+    except payments.PaymentError as exc:
+        return jsonify(error=str(exc)), 409
+    except GatewayError:
+        return jsonify(
+            error="We could not reach our payment provider. Your order is saved; "
+            "please check its page in a moment."
+        ), 503
+    return _outcome_json(outcome, token)
+
+
+def _outcome_json(outcome: payments.PaymentOutcome, token: str) -> tuple[Response, int]:
+    body: dict[str, Any] = {"status": outcome.status, "message": outcome.message}
+    if outcome.client_secret:
+        body["client_secret"] = outcome.client_secret
+    if outcome.status in ("paid", "processing", "closed"):
+        body["redirect"] = url_for("orders.show", token=token)
+    code = {"declined": 402, "unavailable": 503}.get(outcome.status, 200)
+    if code != 200:
+        body["error"] = outcome.message
+    return jsonify(body), code

@@ -1,0 +1,141 @@
+"""What `make run` starts next to the web server: localstripe, an SMTP catcher, and a
+background worker that sends mail, publishes events and releases expired stock holds."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+LOCALSTRIPE_PORT = int(os.environ.get("LOCALSTRIPE_PORT", "8420"))
+DEV_STRIPE_ENV = {
+    "STRIPE_SECRET_KEY": "sk_test_localstripe",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
+    "STRIPE_WEBHOOK_SECRET": "whsec_localstripe_dev",
+}
+HOUSEKEEPING_EVERY_S = 60
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for(host: str, port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not port_open(host, port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"localstripe did not start on port {port}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def local_stripe(instance: Path) -> Iterator[str | None]:
+    """Run localstripe on 127.0.0.1 and point the app's settings at it (via the environment).
+
+    Does nothing when STRIPE_SECRET_KEY is set: then the shop talks to Stripe itself.
+    Yields the base URL, or None.
+    """
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        yield None
+        return
+    url = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
+    proc: subprocess.Popen[bytes] | None = None
+    if port_open("127.0.0.1", LOCALSTRIPE_PORT):
+        log.warning("port %d is in use; assuming it is localstripe", LOCALSTRIPE_PORT)
+    else:
+        exe = Path(sys.executable).with_name("localstripe")
+        program = str(exe) if exe.exists() else shutil.which("localstripe") or "localstripe"
+        instance.mkdir(parents=True, exist_ok=True)
+        logfile = (instance / "localstripe.log").open("ab")
+        proc = subprocess.Popen(
+            [program, "--port", str(LOCALSTRIPE_PORT)], stdout=logfile, stderr=logfile
+        )
+        logfile.close()
+        _wait_for("127.0.0.1", LOCALSTRIPE_PORT, proc, 20)
+    os.environ.update(DEV_STRIPE_ENV)
+    os.environ["STRIPE_API_BASE"] = url
+    os.environ["STRIPE_JS_URL"] = f"{url}/js.stripe.com/v3/"
+    try:
+        yield url
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def mail_catcher(app: Flask) -> Iterator[Path | None]:
+    """Catch the shop's mail on SMTP_HOST:SMTP_PORT into instance/mail/ (unless in use)."""
+    from shop.mail.catcher import start_catcher
+
+    host, port = app.config["SMTP_HOST"], int(app.config["SMTP_PORT"])
+    if host not in ("127.0.0.1", "localhost") or port_open(host, port):
+        yield None
+        return
+    directory = Path(app.instance_path) / "mail"
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
+    controller = start_catcher(host, port, directory)
+    try:
+        yield directory
+    finally:
+        controller.stop()
+
+
+def _housekeeping(app: Flask) -> None:
+    from shop.checkout.services import release_expired
+    from shop.db import db
+
+    with app.app_context(), db.transaction() as session:
+        release_expired(session)
+
+
+def _worker(app: Flask, stop: threading.Event) -> None:
+    from shop.db import db
+    from shop.events.bus import dispatch_pending
+    from shop.mail.sender import send_pending
+
+    last_housekeeping = 0.0
+    while not stop.wait(2.0):
+        try:
+            with app.app_context():
+                assert db.write_session_factory is not None
+                dispatch_pending(db.write_session_factory)
+                send_pending(app)
+            if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY_S:
+                _housekeeping(app)
+                last_housekeeping = time.monotonic()
+        except Exception:
+            log.exception("background worker pass failed; trying again shortly")
+
+
+@contextmanager
+def background_worker(app: Flask) -> Iterator[None]:
+    """Send mail, publish events and release expired holds every few seconds."""
+    stop = threading.Event()
+    thread = threading.Thread(target=_worker, args=(app, stop), name="dev-worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -1,0 +1,1 @@
+"""Domain events: stored in the transaction that causes them, published after commit."""

@@ -1,0 +1,113 @@
+"""Domain events (`order_paid`, `order_refunded`, ...) as blinker signals.
+
+A service records an event with `record_event` in the same transaction as the change
+that causes it. After that transaction commits, `dispatch_pending` sends each stored event
+to its subscribers and marks it dispatched; an event whose subscriber fails stays
+pending and is retried (`flask events dispatch`). Subscribers must therefore be
+idempotent: the loyalty ledger, for instance, has a unique key per order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from blinker import Namespace
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from shop.db import utcnow
+from shop.events.models import DomainEvent
+
+log = logging.getLogger(__name__)
+
+signals = Namespace()
+order_paid = signals.signal("order_paid")
+order_refunded = signals.signal("order_refunded")
+customer_registered = signals.signal("customer_registered")
+profile_changed = signals.signal("profile_changed")
+
+KNOWN = {s.name: s for s in (order_paid, order_refunded, customer_registered, profile_changed)}
+MAX_ATTEMPTS = 10
+PENDING_FLAG = "domain_events_pending"
+
+
+def record_event(session: Session, name: str, payload: dict[str, Any]) -> DomainEvent:
+    """Store an event in the caller's transaction; it is published after the commit."""
+    if name not in KNOWN:
+        raise ValueError(f"unknown domain event {name!r}")
+    event = DomainEvent(name=name, payload=payload)
+    session.add(event)
+    session.info[PENDING_FLAG] = True
+    return event
+
+
+def dispatch_pending(session_factory: Callable[[], Session], *, limit: int = 100) -> int:
+    """Publish stored events in order; return how many were dispatched."""
+    with session_factory() as session:
+        ids = list(
+            session.scalars(
+                select(DomainEvent.id)
+                .where(DomainEvent.dispatched_at.is_(None), DomainEvent.attempts < MAX_ATTEMPTS)
+                .order_by(DomainEvent.id)
+                .limit(limit)
+            )
+        )
+    return sum(_dispatch_one(session_factory, event_id) for event_id in ids)
+
+
+def _dispatch_one(session_factory: Callable[[], Session], event_id: int) -> int:
+    with session_factory() as session, session.begin():
+        event = session.get(DomainEvent, event_id)
+        if event is None or event.dispatched_at is not None:
+            return 0
+        # Claim it: another dispatcher that read the same attempts count loses the race.
+        claimed = session.execute(
+            update(DomainEvent)
+            .where(DomainEvent.id == event_id, DomainEvent.attempts == event.attempts)
+            .values(attempts=event.attempts + 1)
+        )
+        if claimed.rowcount != 1:
+            return 0
+        name, payload = event.name, dict(event.payload)
+    try:
+        KNOWN[name].send(name, **payload)
+    except Exception as exc:
+        log.exception("a subscriber of %s #%d failed; it will be retried", name, event_id)
+        with session_factory() as session, session.begin():
+            session.execute(
+                update(DomainEvent)
+                .where(DomainEvent.id == event_id)
+                .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+        return 0
+    with session_factory() as session, session.begin():
+        session.execute(
+            update(DomainEvent).where(DomainEvent.id == event_id).values(dispatched_at=utcnow())
+        )
+    return 1
+
+
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(PENDING_FLAG, False):
+        return
+    from shop.db import db
+
+    if db.write_session_factory is None:
+        return
+    try:
+        dispatch_pending(db.write_session_factory)
+    except Exception:
+        log.exception("dispatching domain events failed; they stay stored for a retry")
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_FLAG, None)
+
+
+def install() -> None:
+    """Publish stored events after every commit that recorded some (idempotent)."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

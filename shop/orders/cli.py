@@ -1,0 +1,64 @@
+"""`flask orders ...` and `flask checkout ...`: fulfilment and stock holds from the shell."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.services import release_expired
+from shop.db import db
+from shop.orders import fulfilment
+from shop.orders.states import IllegalTransition
+
+orders_cli = AppGroup("orders", help="Move orders on: ship, deliver, cancel unpaid ones.")
+checkout_cli = AppGroup("checkout", help="Checkout housekeeping: release expired stock holds.")
+
+
+def _run(number: str, action: str, reason: str = "") -> None:
+    settings = CheckoutSettings.from_config(current_app.config)
+    try:
+        with db.transaction() as session:
+            order = fulfilment.order_by_number(session, number)
+            if action == "ship":
+                fulfilment.ship_order(session, settings, order, reason)
+            elif action == "deliver":
+                fulfilment.deliver_order(order)
+            else:
+                fulfilment.cancel_unpaid_order(session, order, reason)
+            status = order.status
+    except (fulfilment.OrderNotFound, IllegalTransition) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Order {number} is now {status}.")
+
+
+@orders_cli.command("ship")
+@click.argument("number")
+@click.option("--tracking", default="", help="Carrier and tracking number for the e-mail.")
+def ship_command(number: str, tracking: str) -> None:
+    """Mark a paid order shipped and e-mail the shopper."""
+    _run(number, "ship", tracking)
+
+
+@orders_cli.command("deliver")
+@click.argument("number")
+def deliver_command(number: str) -> None:
+    """Mark a shipped order delivered."""
+    _run(number, "deliver")
+
+
+@orders_cli.command("cancel")
+@click.argument("number")
+@click.option("--reason", default="", help="Why, for the order's timeline.")
+def cancel_command(number: str, reason: str) -> None:
+    """Cancel an unpaid order and put its stock back (paid orders are refunded instead)."""
+    _run(number, "cancel", reason)
+
+
+@checkout_cli.command("release-expired")
+def release_expired_command() -> None:
+    """Put back the stock held by unpaid orders whose hold has run out."""
+    with db.transaction() as session:
+        released = release_expired(session)
+    click.echo(f"Released the stock of {released} unpaid order(s).")

@@ -1,0 +1,51 @@
+"""Moving paid orders on: shipping (with the shopper's e-mail), delivery, cancelling unpaid."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.services import release_stock
+from shop.orders import states
+from shop.orders.models import Order
+from shop.orders.notifications import queue_order_email
+
+
+class OrderNotFound(LookupError):
+    """No order with that number."""
+
+
+def order_by_number(session: Session, number: str) -> Order:
+    """The order with this number; raise OrderNotFound otherwise."""
+    order = session.scalar(select(Order).where(Order.number == number))
+    if order is None:
+        raise OrderNotFound(f"there is no order {number!r}")
+    return order
+
+
+def ship_order(
+    session: Session, settings: CheckoutSettings, order: Order, tracking: str = ""
+) -> Order:
+    """Mark a paid order shipped and queue the shopper's e-mail, in one transaction."""
+    note = f"Shipped{f' ({tracking})' if tracking else ''}"
+    states.transition(order, states.SHIPPED, note)
+    queue_order_email(session, order, "order_shipped", settings, tracking=tracking)
+    return order
+
+
+def deliver_order(order: Order) -> Order:
+    """Mark a shipped order delivered."""
+    states.transition(order, states.DELIVERED, "Delivered")
+    return order
+
+
+def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Order:
+    """Cancel an order that was never paid and put its stock back."""
+    if order.status != states.PENDING_PAYMENT:
+        raise states.IllegalTransition(
+            f"order {order.number} is {order.status}; refund it instead of cancelling"
+        )
+    release_stock(session, order, "")
+    states.transition(order, states.CANCELLED, f"Cancelled{f': {reason}' if reason else ''}")
+    return order

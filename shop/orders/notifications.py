@@ -1,0 +1,50 @@
+"""Order e-mails, queued in the outbox in the same transaction as the change they report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shop.checkout.pricing import CheckoutSettings
+from shop.mail.models import OutboxEmail
+from shop.mail.outbox import enqueue_email
+from shop.orders.models import Order
+
+SUBJECTS = {
+    "order_confirmation": "Your order {number} is confirmed",
+    "payment_failed": "Payment for order {number} did not go through",
+    "order_shipped": "Your order {number} is on its way",
+    "order_refunded": "A refund for order {number}",
+}
+
+
+def order_link(order: Order, base_url: str) -> str:
+    """The absolute link to the order page: the secret link works for guests and members."""
+    if order.access_token:
+        return f"{base_url}/orders/{order.access_token}"
+    return f"{base_url}/account/orders/{order.number}"
+
+
+def queue_order_email(
+    session: Session, order: Order, kind: str, settings: CheckoutSettings, **extra: Any
+) -> OutboxEmail | None:
+    """Queue one of the order e-mails (see SUBJECTS); None when the order has no address."""
+    if not order.email:
+        return None
+    context = {
+        "order": order,
+        "order_url": order_link(order, settings.base_url),
+        "shop_name": settings.shop_name,
+        **extra,
+    }
+    return enqueue_email(
+        session,
+        kind=kind,
+        to=order.email,
+        subject=SUBJECTS[kind].format(number=order.number),
+        template=kind,
+        context=context,
+        order_id=order.id,
+        user_id=order.user_id,
+    )

@@ -1,0 +1,66 @@
+"""The order state machine: which status may follow which, and a record of every step."""
+
+from __future__ import annotations
+
+from shop.orders.models import Order, OrderStatusChange
+
+PENDING_PAYMENT = "pending_payment"
+PAID = "paid"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+CANCELLED = "cancelled"
+REFUNDED = "refunded"
+PARTIALLY_REFUNDED = "partially_refunded"
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING_PAYMENT: frozenset({PAID, CANCELLED}),
+    PAID: frozenset({SHIPPED, CANCELLED, REFUNDED, PARTIALLY_REFUNDED}),
+    PARTIALLY_REFUNDED: frozenset({SHIPPED, DELIVERED, CANCELLED, REFUNDED, PARTIALLY_REFUNDED}),
+    SHIPPED: frozenset({DELIVERED, REFUNDED, PARTIALLY_REFUNDED}),
+    DELIVERED: frozenset({REFUNDED, PARTIALLY_REFUNDED}),
+    CANCELLED: frozenset({REFUNDED}),
+    REFUNDED: frozenset(),
+}
+
+LABELS = {
+    PENDING_PAYMENT: "Awaiting payment",
+    PAID: "Paid",
+    SHIPPED: "Shipped",
+    DELIVERED: "Delivered",
+    CANCELLED: "Cancelled",
+    REFUNDED: "Refunded",
+    PARTIALLY_REFUNDED: "Partly refunded",
+}
+
+
+class IllegalTransition(ValueError):
+    """An order cannot move from its status to the one asked for."""
+
+
+def can_transition(current: str, target: str) -> bool:
+    """True when an order in `current` may move to `target`."""
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def transition(order: Order, target: str, note: str = "") -> OrderStatusChange:
+    """Move the order to `target` and record the step; raise IllegalTransition otherwise."""
+    if not can_transition(order.status, target):
+        raise IllegalTransition(f"order {order.number} cannot go from {order.status} to {target}")
+    change = OrderStatusChange(from_status=order.status, to_status=target, note=note[:300])
+    order.history.append(change)
+    order.status = target
+    return change
+
+
+def start(order: Order, note: str = "") -> OrderStatusChange:
+    """Record the first status of a new order."""
+    change = OrderStatusChange(from_status=None, to_status=order.status, note=note[:300])
+    order.history.append(change)
+    return change
+
+
+def note(order: Order, text: str) -> OrderStatusChange:
+    """Record an event on the timeline that does not change the status."""
+    change = OrderStatusChange(from_status=order.status, to_status=order.status, note=text[:300])
+    order.history.append(change)
+    return change

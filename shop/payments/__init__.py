@@ -1,0 +1,1 @@
+"""Payments: the gateway interface, Stripe behind it, attempts, webhooks, refunds."""

@@ -1,0 +1,92 @@
+"""Members' saved cards: a Stripe Customer with attached cards; display details kept here."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.payments.gateway import GatewayError, Intent, PaymentGateway
+from shop.payments.models import SavedCard
+from shop.payments.services import PaymentError, Transaction
+
+log = logging.getLogger(__name__)
+
+
+def saved_cards(session: Session, user_id: int) -> list[SavedCard]:
+    """A member's saved cards, newest first."""
+    return list(
+        session.scalars(
+            select(SavedCard).where(SavedCard.user_id == user_id).order_by(SavedCard.id.desc())
+        )
+    )
+
+
+def ensure_customer(transaction: Transaction, gateway: PaymentGateway, user_id: int) -> str:
+    """The member's Stripe customer id, created on first use."""
+    with transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise PaymentError("Unknown account.")
+        if user.stripe_customer_id:
+            return user.stripe_customer_id
+        email, name = user.email or "", user.name
+    customer = gateway.create_customer(email=email, name=name)
+    with transaction() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        if user.stripe_customer_id:  # a concurrent request won; use its customer
+            return user.stripe_customer_id
+        user.stripe_customer_id = customer
+    return customer
+
+
+def save_card_after_payment(
+    transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent
+) -> SavedCard | None:
+    """Keep the card that paid `intent` for next time; a failure here never fails the order."""
+    if not intent.payment_method:
+        return None
+    try:
+        customer = ensure_customer(transaction, gateway, user_id)
+        card = gateway.card(intent.payment_method)
+        if card.customer is None:
+            gateway.attach(card.payment_method, customer)
+    except GatewayError:
+        log.exception("could not save the card of intent %s", intent.id)
+        return None
+    with transaction() as session:
+        existing = session.scalar(
+            select(SavedCard).where(SavedCard.payment_method_id == card.payment_method)
+        )
+        if existing is not None:
+            return existing
+        saved = SavedCard(
+            user_id=user_id,
+            payment_method_id=card.payment_method,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+        session.add(saved)
+        return saved
+
+
+def remove_card(
+    transaction: Transaction, gateway: PaymentGateway, user_id: int, card_id: int
+) -> bool:
+    """Detach a member's card at Stripe and forget it; False when it is not theirs."""
+    with transaction() as session:
+        card = session.get(SavedCard, card_id)
+        if card is None or card.user_id != user_id:
+            return False
+        payment_method = card.payment_method_id
+    gateway.detach(payment_method)
+    with transaction() as session:
+        card = session.get(SavedCard, card_id)
+        if card is not None:
+            session.delete(card)
+    return True

@@ -1,0 +1,226 @@
+"""Refunds, full or partial, through the gateway with an idempotency key, with restocking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.checkout.pricing import CheckoutSettings
+from shop.events.bus import record_event
+from shop.orders import states
+from shop.orders.models import Order
+from shop.orders.notifications import queue_order_email
+from shop.payments.gateway import GatewayError, PaymentGateway
+from shop.payments.models import PaymentAttempt, Refund
+from shop.payments.services import Transaction
+
+REFUNDABLE = frozenset(
+    {states.PAID, states.SHIPPED, states.DELIVERED, states.PARTIALLY_REFUNDED, states.CANCELLED}
+)
+
+
+class RefundError(ValueError):
+    """A refund that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """What to refund: an amount (None for everything left) and what goes back to stock.
+
+    `restock` maps order-line ids to quantities; `restock_all` puts back every line.
+    """
+
+    amount_pence: int | None = None
+    restock_all: bool = False
+    restock: Mapping[int, int] | None = None
+    reason: str = ""
+    source: str = "cli"
+
+
+def refundable_pence(order: Order) -> int:
+    """How much of the order has not been refunded yet."""
+    return max(order.total_pence - order.refunded_pence, 0)
+
+
+def refund_order(
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    settings: CheckoutSettings,
+    order_id: int,
+    request: RefundRequest,
+) -> Refund:
+    """Refund an order through the gateway; the order, stock, e-mail and event follow."""
+    with transaction() as session:
+        order = _refundable_order(session, order_id)
+        amount = _amount(order, request.amount_pence)
+        _check_restock(order, request)
+        intent_id = _paid_intent(session, order.id)
+        refund = _pending_refund(session, order, amount, request)
+        refund_id, key = refund.id, refund.idempotency_key
+    try:
+        result = gateway.refund(intent_id=intent_id, amount=amount, idempotency_key=key)
+    except GatewayError as exc:
+        with transaction() as session:
+            row = session.get(Refund, refund_id)
+            assert row is not None
+            row.status = "failed"
+            row.reason = (row.reason + f" [failed: {exc}]")[:300]
+        raise RefundError(f"The payment provider refused the refund: {exc}") from exc
+    with transaction() as session:
+        row = session.get(Refund, refund_id)
+        order = session.get(Order, order_id)
+        assert row is not None and order is not None
+        row.gateway_refund_id = result.id
+        row.status = "succeeded"
+        _book(session, settings, order, row)
+        _restock(session, order, request)
+        return row
+
+
+def record_gateway_refunds(
+    session: Session,
+    settings: CheckoutSettings,
+    order: Order,
+    refunds: list[tuple[str, int]],
+) -> int:
+    """Book refunds made outside the shop (e.g. in Stripe's dashboard); return how many."""
+    booked = 0
+    for gateway_id, amount in refunds:
+        known = session.scalar(select(Refund.id).where(Refund.gateway_refund_id == gateway_id))
+        if known is not None:
+            continue
+        row = Refund(
+            order_id=order.id,
+            amount_pence=amount,
+            currency=order.currency,
+            idempotency_key=f"gateway-{gateway_id}",
+            gateway_refund_id=gateway_id,
+            status="succeeded",
+            reason="refunded at the payment provider",
+            source="webhook",
+        )
+        session.add(row)
+        session.flush()
+        _book(session, settings, order, row)
+        booked += 1
+    return booked
+
+
+def _refundable_order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or order.kind != "sale":
+        raise RefundError("There is no such order.")
+    if order.status not in REFUNDABLE:
+        raise RefundError(f"Order {order.number} is {order.status}; it cannot be refunded.")
+    return order
+
+
+def _amount(order: Order, wanted: int | None) -> int:
+    left = refundable_pence(order)
+    amount = left if wanted is None else wanted
+    if amount <= 0:
+        raise RefundError("The refund amount must be more than zero.")
+    if amount > left:
+        raise RefundError(f"At most {left} pence of order {order.number} can still be refunded.")
+    return amount
+
+
+def _check_restock(order: Order, request: RefundRequest) -> None:
+    lines = {line.id: line for line in order.lines}
+    for line_id, qty in (request.restock or {}).items():
+        line = lines.get(line_id)
+        if line is None:
+            raise RefundError(f"Line {line_id} is not on order {order.number}.")
+        if qty <= 0 or qty > line.quantity - line.restocked_qty:
+            raise RefundError(
+                f"{line.name}: between 1 and {line.quantity - line.restocked_qty} can go back."
+            )
+
+
+def _paid_intent(session: Session, order_id: int) -> str:
+    intent_id = session.scalar(
+        select(PaymentAttempt.intent_id).where(
+            PaymentAttempt.order_id == order_id, PaymentAttempt.status == "succeeded"
+        )
+    )
+    if not intent_id:
+        raise RefundError("This order has no card payment to refund.")
+    return intent_id
+
+
+def _pending_refund(session: Session, order: Order, amount: int, request: RefundRequest) -> Refund:
+    """Reuse a refund of the same amount whose outcome is unknown, else start a new one."""
+    pending = session.scalar(
+        select(Refund).where(
+            Refund.order_id == order.id,
+            Refund.status == "pending",
+            Refund.amount_pence == amount,
+        )
+    )
+    if pending is not None:
+        return pending
+    number = (
+        session.scalar(select(func.count()).select_from(Refund).where(Refund.order_id == order.id))
+        or 0
+    ) + 1
+    refund = Refund(
+        order_id=order.id,
+        amount_pence=amount,
+        currency=order.currency,
+        restock=bool(request.restock_all or request.restock),
+        idempotency_key=f"order-{order.id}-refund-{number}",
+        reason=request.reason[:300],
+        source=request.source,
+    )
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+def _book(session: Session, settings: CheckoutSettings, order: Order, refund: Refund) -> None:
+    order.refunded_pence += refund.amount_pence
+    full = order.refunded_pence >= order.total_pence
+    target = states.REFUNDED if full else states.PARTIALLY_REFUNDED
+    label = f"Refunded {refund.amount_pence / 100:.2f} {order.currency}"
+    if states.can_transition(order.status, target):
+        states.transition(order, target, label)
+    else:
+        states.note(order, label)
+    queue_order_email(session, order, "order_refunded", settings, refund_pence=refund.amount_pence)
+    record_event(
+        session,
+        "order_refunded",
+        {
+            "order_id": order.id,
+            "number": order.number,
+            "user_id": order.user_id,
+            "refund_id": refund.id,
+            "amount_pence": refund.amount_pence,
+            "refunded_pence": order.refunded_pence,
+            "total_pence": order.total_pence,
+            "currency": order.currency,
+        },
+    )
+
+
+def _restock(session: Session, order: Order, request: RefundRequest) -> None:
+    wanted = dict(request.restock or {})
+    if request.restock_all:
+        wanted = {line.id: line.quantity - line.restocked_qty for line in order.lines}
+    for line in order.lines:
+        qty = wanted.get(line.id, 0)
+        if qty <= 0 or line.product_id is None:
+            continue
+        line.restocked_qty += qty
+        session.execute(
+            update(Product)
+            .where(Product.id == line.product_id)
+            .values(stock_qty=Product.stock_qty + qty)
+            .execution_options(synchronize_session=False)
+        )
+    if wanted:
+        states.note(order, f"Restocked {sum(wanted.values())} item(s)")

@@ -1,0 +1,450 @@
+"""Paying for an order: attempts with derived idempotency keys, and applying what the
+gateway reports (on return, by webhook or by reconciliation) exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.cart.models import Cart, CartItem
+from shop.catalog.models import Product
+from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.services import OutOfStock, release_stock, reserve_stock
+from shop.db import utcnow
+from shop.events.bus import record_event
+from shop.orders import states
+from shop.orders.models import Order
+from shop.orders.notifications import queue_order_email
+from shop.payments.gateway import (
+    CardDeclined,
+    GatewayError,
+    GatewayUnavailable,
+    Intent,
+    PaymentGateway,
+)
+from shop.payments.models import PaymentAttempt, SavedCard
+from shop.tracking.models import Event
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+# Attempt states in which the outcome at the gateway is not known yet.
+OPEN = ("creating", "unknown", "requires_action", "processing")
+STALE_CREATING = timedelta(minutes=2)
+
+
+class PaymentError(ValueError):
+    """A payment request the shop refuses; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What the shopper's browser should do next."""
+
+    status: str  # paid | requires_action | declined | unavailable | processing | closed
+    message: str = ""
+    client_secret: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the order is paid."""
+        return self.status == "paid"
+
+
+def _key(order_id: int, attempt: int) -> str:
+    return f"order-{order_id}-attempt-{attempt}"
+
+
+def latest_attempt(session: Session, order_id: int) -> PaymentAttempt | None:
+    """The order's most recent payment attempt."""
+    return session.scalar(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.order_id == order_id)
+        .order_by(PaymentAttempt.attempt.desc())
+        .limit(1)
+    )
+
+
+def pay_order(
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    settings: CheckoutSettings,
+    *,
+    order_id: int,
+    payment_method: str,
+    save_card: bool = False,
+    user_id: int | None = None,
+) -> PaymentOutcome:
+    """Charge the order's server-side total to a card the browser collected.
+
+    A double submit reuses the open attempt (same idempotency key), so at most one charge
+    is ever created per attempt. A decline releases the held stock and keeps the order, so
+    the shopper can try again with another card.
+    """
+    if not payment_method or len(payment_method) > 100:
+        raise PaymentError("Please enter your card details.")
+    with transaction() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise PaymentError("That order does not exist.")
+        closed = _closed_outcome(order)
+        if closed is not None:
+            return closed
+        open_attempt = latest_attempt(session, order_id)
+        if open_attempt is not None and open_attempt.status in OPEN:
+            if open_attempt.status == "requires_action" and open_attempt.intent_id:
+                intent_id = open_attempt.intent_id
+                return _requires_action(gateway.retrieve(intent_id))
+            if open_attempt.status in ("creating", "processing") and (
+                utcnow() - open_attempt.created_at < STALE_CREATING
+            ):
+                return PaymentOutcome("processing", "Your payment is being processed.")
+        customer = _customer_for(session, user_id, payment_method, save_card)
+        try:
+            reserve_stock(session, order, settings)
+        except OutOfStock as exc:
+            return PaymentOutcome("closed", str(exc))
+        attempt = _attempt_for(session, order, open_attempt, payment_method, save_card)
+        ref = (order.id, order.number, attempt.attempt, attempt.idempotency_key)
+        amount, currency = attempt.amount_pence, attempt.currency
+    try:
+        intent = gateway.pay(
+            amount=amount,
+            currency=currency,
+            payment_method=payment_method,
+            idempotency_key=ref[3],
+            metadata={"order_id": str(ref[0]), "order_number": ref[1], "attempt": str(ref[2])},
+            customer=customer,
+        )
+    except CardDeclined as exc:
+        with transaction() as session:
+            _fail(session, settings, order_id, ref[2], exc.message, exc.intent_id)
+        return PaymentOutcome("declined", exc.message)
+    except GatewayUnavailable:
+        with transaction() as session:
+            _set_attempt(session, order_id, ref[2], status="unknown")
+        return PaymentOutcome(
+            "unavailable",
+            "We could not reach our payment provider, so your card has not been charged "
+            "yet. Your order is saved: please try again in a moment.",
+        )
+    except GatewayError as exc:
+        with transaction() as session:
+            _fail(session, settings, order_id, ref[2], str(exc), None)
+        return PaymentOutcome("declined", "The payment could not be made. Please try again.")
+    with transaction() as session:
+        status = apply_intent(session, settings, intent, source="checkout")
+    if status == "paid" and save_card and user_id is not None:
+        _save_card_quietly(transaction, gateway, user_id, intent)
+    return _outcome_for(status, intent)
+
+
+def complete_payment(
+    transaction: Transaction, gateway: PaymentGateway, settings: CheckoutSettings, order_id: int
+) -> PaymentOutcome:
+    """After the browser finished 3-D Secure: ask the gateway and apply what it says."""
+    with transaction() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise PaymentError("That order does not exist.")
+        closed = _closed_outcome(order)
+        if closed is not None:
+            return closed
+        attempt = latest_attempt(session, order_id)
+        if attempt is None or not attempt.intent_id:
+            return PaymentOutcome("declined", "No payment was started for this order.")
+        intent_id, save_card, user_id = attempt.intent_id, attempt.save_card, order.user_id
+    intent = gateway.retrieve(intent_id)
+    with transaction() as session:
+        status = apply_intent(session, settings, intent, source="return")
+    if status == "paid" and save_card and user_id is not None:
+        _save_card_quietly(transaction, gateway, user_id, intent)
+    return _outcome_for(status, intent)
+
+
+def apply_intent(
+    session: Session, settings: CheckoutSettings, intent: Intent, *, source: str
+) -> str:
+    """Apply a gateway report about an intent to its order; safe to repeat.
+
+    Returns "paid", "requires_action", "failed", "processing", "flagged" or "ignored".
+    """
+    order_id = _order_id(intent)
+    order = session.get(Order, order_id) if order_id is not None else None
+    number = intent.metadata.get("order_number")
+    if order is None or (number and number != order.number):
+        return "ignored"
+    attempt = _attempt_of(session, order, intent)
+    if intent.succeeded:
+        if attempt is not None:
+            attempt.status = "succeeded"
+        problem = _mismatch(order, intent)
+        if problem:
+            _flag(order, f"{problem} (intent {intent.id}, via {source}); not accepted")
+            return "flagged"
+        if order.status == states.PENDING_PAYMENT:
+            _mark_paid(session, settings, order, intent, source)
+            return "paid"
+        if order.status == states.CANCELLED:
+            _flag(order, f"paid after it was cancelled (intent {intent.id}); refund it")
+            return "flagged"
+        return "paid"
+    if intent.status == "requires_action":
+        if attempt is not None and attempt.status in OPEN:
+            attempt.status = "requires_action"
+        return "requires_action"
+    if intent.status == "processing":
+        if attempt is not None and attempt.status in OPEN:
+            attempt.status = "processing"
+        return "processing"
+    if attempt is not None and attempt.status in OPEN:
+        message = intent.error_message or "The payment did not go through."
+        _fail(session, settings, order.id, attempt.attempt, message, intent.id)
+    return "failed"
+
+
+def _outcome_for(status: str, intent: Intent) -> PaymentOutcome:
+    if status == "paid":
+        return PaymentOutcome("paid")
+    if status == "requires_action":
+        return _requires_action(intent)
+    if status == "processing":
+        return PaymentOutcome("processing", "Your payment is being processed.")
+    if status == "flagged":
+        return PaymentOutcome(
+            "closed", "We could not confirm this payment automatically; we will be in touch."
+        )
+    return PaymentOutcome("declined", intent.error_message or "The payment did not go through.")
+
+
+def _requires_action(intent: Intent) -> PaymentOutcome:
+    return PaymentOutcome(
+        "requires_action", "Your bank asks you to confirm this payment.", intent.client_secret
+    )
+
+
+def _closed_outcome(order: Order) -> PaymentOutcome | None:
+    if order.status == states.PENDING_PAYMENT:
+        return None
+    if order.status in (states.CANCELLED,):
+        return PaymentOutcome("closed", "This order was cancelled and can no longer be paid.")
+    return PaymentOutcome("paid")
+
+
+def _customer_for(
+    session: Session, user_id: int | None, payment_method: str, save_card: bool
+) -> str | None:
+    """The Stripe customer the card belongs to (saved cards) or will be saved to."""
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    saved = session.scalar(
+        select(SavedCard).where(
+            SavedCard.payment_method_id == payment_method, SavedCard.user_id == user_id
+        )
+    )
+    if saved is not None or save_card:
+        return user.stripe_customer_id if user else None
+    return None
+
+
+def _attempt_for(
+    session: Session,
+    order: Order,
+    open_attempt: PaymentAttempt | None,
+    payment_method: str,
+    save_card: bool,
+) -> PaymentAttempt:
+    """Reuse an attempt whose outcome is unknown (same key); otherwise start the next one."""
+    if open_attempt is not None and open_attempt.status in ("unknown", "creating"):
+        if open_attempt.payment_method_id == payment_method:
+            open_attempt.status = "creating"
+            open_attempt.created_at = utcnow()
+            return open_attempt
+        # A different card: the old attempt's charge, if any, is found by reconciliation.
+        open_attempt.status = "failed"
+        open_attempt.error = "superseded by a new attempt with another card"
+    number = (
+        session.scalar(
+            select(func.max(PaymentAttempt.attempt)).where(PaymentAttempt.order_id == order.id)
+        )
+        or 0
+    ) + 1
+    attempt = PaymentAttempt(
+        order_id=order.id,
+        attempt=number,
+        idempotency_key=_key(order.id, number),
+        status="creating",
+        amount_pence=order.total_pence,
+        currency=order.currency,
+        payment_method_id=payment_method,
+        save_card=save_card,
+    )
+    session.add(attempt)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise PaymentError("This payment is already being processed.") from exc
+    return attempt
+
+
+def _set_attempt(session: Session, order_id: int, number: int, **values: object) -> None:
+    session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.order_id == order_id, PaymentAttempt.attempt == number)
+        .values(updated_at=utcnow(), **values)
+    )
+
+
+def _fail(
+    session: Session,
+    settings: CheckoutSettings,
+    order_id: int,
+    number: int,
+    message: str,
+    intent_id: str | None,
+) -> None:
+    """Record a failed attempt once: release the stock and tell the shopper by e-mail."""
+    attempt = session.scalar(
+        select(PaymentAttempt).where(
+            PaymentAttempt.order_id == order_id, PaymentAttempt.attempt == number
+        )
+    )
+    if attempt is None or attempt.status == "failed":
+        return
+    attempt.status = "failed"
+    attempt.error = message[:2000]
+    if intent_id and attempt.intent_id is None:
+        attempt.intent_id = intent_id
+    order = session.get(Order, order_id)
+    if order is None or order.status != states.PENDING_PAYMENT:
+        return
+    release_stock(session, order, "")
+    states.note(order, f"Payment declined: {message}")
+    queue_order_email(
+        session,
+        order,
+        "payment_failed",
+        settings,
+        retry_url=f"{settings.base_url}/checkout/pay/{order.access_token}",
+        reason=message,
+    )
+
+
+def _order_id(intent: Intent) -> int | None:
+    raw = intent.metadata.get("order_id", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _attempt_of(session: Session, order: Order, intent: Intent) -> PaymentAttempt | None:
+    attempt = session.scalar(select(PaymentAttempt).where(PaymentAttempt.intent_id == intent.id))
+    if attempt is not None:
+        return attempt
+    number = intent.metadata.get("attempt", "")
+    if not number.isdigit():
+        return None
+    attempt = session.scalar(
+        select(PaymentAttempt).where(
+            PaymentAttempt.order_id == order.id, PaymentAttempt.attempt == int(number)
+        )
+    )
+    if attempt is not None and attempt.intent_id is None:
+        attempt.intent_id = intent.id
+    return attempt
+
+
+def _mismatch(order: Order, intent: Intent) -> str:
+    if intent.currency.upper() != order.currency.upper():
+        return f"currency mismatch: paid {intent.currency}, order is in {order.currency}"
+    if intent.amount != order.total_pence:
+        return f"amount mismatch: paid {intent.amount}, order total is {order.total_pence}"
+    return ""
+
+
+def _flag(order: Order, problem: str) -> None:
+    if order.payment_flag and problem in order.payment_flag:
+        return
+    order.payment_flag = ((order.payment_flag or "") + "\n" + problem).strip()[:4000]
+    states.note(order, f"Payment flagged: {problem}")
+
+
+def _mark_paid(
+    session: Session, settings: CheckoutSettings, order: Order, intent: Intent, source: str
+) -> None:
+    """The one place an order becomes paid: status, stock, cart, e-mail and event together."""
+    states.transition(order, states.PAID, f"Payment received ({source})")
+    order.reserved_until = None
+    now = utcnow()
+    product_ids = [line.product_id for line in order.lines if line.product_id is not None]
+    for line in order.lines:
+        if line.product_id is not None:
+            session.execute(
+                update(Product)
+                .where(Product.id == line.product_id)
+                .values(order_count=Product.order_count + 1)
+                .execution_options(synchronize_session=False)
+            )
+    _record_purchases(session, order, now)
+    _clear_cart(session, order, product_ids)
+    queue_order_email(session, order, "order_confirmation", settings)
+    record_event(
+        session,
+        "order_paid",
+        {
+            "order_id": order.id,
+            "number": order.number,
+            "user_id": order.user_id,
+            "email": order.email,
+            "total_pence": order.total_pence,
+            "currency": order.currency,
+            "intent_id": intent.id,
+        },
+    )
+
+
+def _record_purchases(session: Session, order: Order, now: object) -> None:
+    rows = [
+        {
+            "kind": "purchase",
+            "visitor_id": order.visitor_id or f"order-{order.number}",
+            "user_id": order.user_id,
+            "product_id": line.product_id,
+            "order_id": order.id,
+            "quantity": line.quantity,
+            "created_at": now,
+        }
+        for line in order.lines
+        if line.product_id is not None
+    ]
+    if rows:
+        session.execute(insert(Event), rows)
+
+
+def _clear_cart(session: Session, order: Order, product_ids: list[int]) -> None:
+    owners = []
+    if order.user_id is not None:
+        owners.append(Cart.user_id == order.user_id)
+    if order.visitor_id:
+        owners.append(Cart.visitor_id == order.visitor_id)
+    for owner in owners:
+        cart_id = session.scalar(select(Cart.id).where(owner))
+        if cart_id is not None and product_ids:
+            session.execute(
+                delete(CartItem).where(
+                    CartItem.cart_id == cart_id, CartItem.product_id.in_(product_ids)
+                )
+            )
+
+
+def _save_card_quietly(
+    transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent
+) -> None:
+    from shop.payments.cards import save_card_after_payment
+
+    save_card_after_payment(transaction, gateway, user_id, intent)

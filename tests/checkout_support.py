@@ -1,0 +1,80 @@
+"""Helpers for checkout and payment tests: a placed order and a card the 'browser' made."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.cart.services import CartOwner, add_item
+from shop.catalog.models import Product
+from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.services import ContactAddress, place_order
+from shop.db import db
+from shop.mail.models import OutboxEmail
+from shop.orders.models import Order
+from shop.payments.setup import gateway
+from tests.stripe_support import CARD_OK, browser_card
+
+CONTACT = ContactAddress(
+    email="guest@example.com",
+    name="Grace Guest",
+    line1="1 Market Street",
+    city="York",
+    postcode="YO1 7HH",
+    country="United Kingdom",
+)
+
+
+def settings(app: Flask) -> CheckoutSettings:
+    """The app's checkout settings."""
+    return CheckoutSettings.from_config(app.config)
+
+
+def placed_order(
+    app: Flask,
+    items: list[tuple[Product, int]],
+    *,
+    owner: CartOwner | None = None,
+    method: str = "standard",
+    contact: ContactAddress = CONTACT,
+) -> int:
+    """Fill a cart and place an order from it; return the order id."""
+    owner = owner or CartOwner(visitor_id=uuid.uuid4().hex)
+    with app.app_context(), db.transaction() as session:
+        for product, qty in items:
+            add_item(session, owner, product.id, qty)
+        order = place_order(
+            session,
+            owner=owner,
+            contact=contact,
+            method=method,
+            checkout_token=uuid.uuid4().hex,
+            settings=settings(app),
+            visitor_id=owner.visitor_id,
+        )
+        return order.id
+
+
+def new_card(app: Flask, base_url: str, number: str = CARD_OK, customer: str | None = None) -> str:
+    """A payment method id, made the way the browser makes one."""
+    with app.app_context():
+        secret = gateway().create_setup(customer)
+    return browser_card(base_url, secret, number)
+
+
+def fresh(session: Session, order_id: int) -> Order:
+    """The order as stored now."""
+    session.rollback()
+    found = session.get(Order, order_id)
+    assert found is not None
+    session.refresh(found)
+    return found
+
+
+def emails(session: Session, kind: str) -> list[OutboxEmail]:
+    """Outbox rows of one kind."""
+    session.rollback()
+    return list(session.scalars(select(OutboxEmail).where(OutboxEmail.kind == kind)))

@@ -1,0 +1,128 @@
+"""Placing orders holds stock with a conditional update: never oversold, released on expiry."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.cart.services import CartOwner, add_item
+from shop.catalog.models import Product
+from shop.checkout.services import CheckoutError, OutOfStock, place_order, release_expired
+from shop.db import db, utcnow
+from shop.orders.models import Order
+from tests import factories
+from tests.checkout_support import CONTACT, fresh, placed_order, settings
+
+
+@pytest.fixture
+def items(session: Session) -> dict[str, Product]:
+    return factories.small_catalogue(session)
+
+
+def _stock(session: Session, product: Product) -> int:
+    session.rollback()
+    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)
+
+
+def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
+    app: Flask, session: Session
+) -> None:
+    last = factories.product(session, None, sku="LAST1", name="The Last Lantern", stock=1)
+    session.commit()
+    owners = [CartOwner(visitor_id=uuid.uuid4().hex) for _ in range(8)]
+    with app.app_context(), db.transaction() as tx:
+        for owner in owners:
+            add_item(tx, owner, last.id, 1)
+    barrier = threading.Barrier(len(owners))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def checkout(owner: CartOwner) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                with db.transaction() as tx:
+                    place_order(
+                        tx,
+                        owner=owner,
+                        contact=CONTACT,
+                        method="standard",
+                        checkout_token=uuid.uuid4().hex,
+                        settings=settings(app),
+                    )
+                outcome = "placed"
+            except OutOfStock:
+                outcome = "sold out"
+            except Exception as exc:  # a lock timeout would show up here
+                outcome = f"error: {type(exc).__name__}: {exc}"
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=checkout, args=(owner,)) for owner in owners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["placed"] + ["sold out"] * 7
+    assert _stock(session, last) == 0
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_an_order_that_cannot_be_filled_changes_nothing(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    owner = CartOwner(visitor_id="v-1")
+    with app.app_context(), db.transaction() as tx:
+        add_item(tx, owner, items["heart"].id, 2)
+        add_item(tx, owner, items["lantern"].id, 3)
+    placed_order(app, [(items["lantern"], 1)])  # someone else takes one lantern
+    sold_out = pytest.raises(OutOfStock, match="only 2 of White Metal Lantern left")
+    with app.app_context(), sold_out, db.transaction() as tx:
+        place_order(
+            tx,
+            owner=owner,
+            contact=CONTACT,
+            method="standard",
+            checkout_token="t" * 32,
+            settings=settings(app),
+        )
+    assert _stock(session, items["heart"]) == 50  # the heart line was rolled back too
+    assert _stock(session, items["lantern"]) == 2
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_an_empty_cart_or_an_unknown_method_cannot_be_placed(
+    app: Flask, items: dict[str, Product]
+) -> None:
+    with app.app_context(), db.transaction() as tx, pytest.raises(CheckoutError, match="empty"):
+        place_order(
+            tx,
+            owner=CartOwner(visitor_id="nobody"),
+            contact=CONTACT,
+            method="standard",
+            checkout_token="e" * 32,
+            settings=settings(app),
+        )
+    with pytest.raises(ValueError, match="unknown shipping method"):
+        placed_order(app, [(items["heart"], 1)], method="teleport")
+
+
+def test_expired_holds_are_released_and_can_be_taken_again(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 3)])
+    assert _stock(session, items["lantern"]) == 0
+    with app.app_context(), db.transaction() as tx:
+        assert release_expired(tx, utcnow()) == 0
+        assert release_expired(tx, utcnow() + timedelta(minutes=31)) == 1
+        assert release_expired(tx, utcnow() + timedelta(minutes=31)) == 0
+    assert _stock(session, items["lantern"]) == 3
+    order = fresh(session, order_id)
+    assert order.status == "pending_payment" and not order.stock_reserved
+    assert "Stock hold expired" in [h.note for h in order.history]

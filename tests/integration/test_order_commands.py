@@ -1,0 +1,140 @@
+"""The order, checkout, payments and events commands, run through Flask's CLI runner."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.config import TestConfig
+from shop.db import utcnow
+from shop.events.bus import order_paid
+from shop.events.models import DomainEvent
+from shop.orders.models import Order
+from tests import factories
+from tests.checkout_support import emails, fresh, new_card, placed_order, settings
+from tests.stripe_support import localstripe_url, stripe_config  # noqa: F401
+
+
+@pytest.fixture
+def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
+    return stripe_config
+
+
+@pytest.fixture
+def items(session: Session) -> dict[str, Product]:
+    return factories.small_catalogue(session)
+
+
+def _paid_order(app: Flask, items: dict[str, Product], url: str, qty: int = 2) -> Order:
+    from shop.db import db
+    from shop.payments.services import pay_order
+    from shop.payments.setup import gateway
+
+    order_id = placed_order(app, [(items["heart"], qty)])
+    with app.app_context():
+        outcome = pay_order(
+            db.transaction,
+            gateway(),
+            settings(app),
+            order_id=order_id,
+            payment_method=new_card(app, url),
+        )
+    assert outcome.ok
+    with app.app_context():
+        found = db.session.get(Order, order_id)
+        assert found is not None
+        return found
+
+
+def test_ship_deliver_and_refund_from_the_shell(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order = _paid_order(app, items, localstripe_url)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orders", "ship", order.number, "--tracking", "Royal Mail AB1"])
+    assert result.exit_code == 0, result.output
+    assert f"Order {order.number} is now shipped." in result.output
+    shipped = emails(session, "order_shipped")
+    assert len(shipped) == 1 and order.number in shipped[0].subject
+    assert runner.invoke(args=["orders", "deliver", order.number]).exit_code == 0
+
+    result = runner.invoke(
+        args=["payments", "refund", order.number, "--amount", "2.95", "--restock-line", "85123A=1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Refunded 2.95 GBP" in result.output
+    refreshed = fresh(session, order.id)
+    assert (refreshed.status, refreshed.refunded_pence) == ("partially_refunded", 295)
+    assert session.get(Product, items["heart"].id).stock_qty == 49  # type: ignore[union-attr]
+
+    too_much = runner.invoke(args=["payments", "refund", order.number, "--amount", "500"])
+    assert too_much.exit_code != 0 and "At most" in too_much.output
+    bad_line = runner.invoke(args=["payments", "refund", order.number, "--restock-line", "NOPE=1"])
+    assert bad_line.exit_code != 0 and "SKU=QTY" in bad_line.output
+    unknown = runner.invoke(args=["orders", "ship", "NO-SUCH-ORDER"])
+    assert unknown.exit_code != 0 and "there is no order" in unknown.output
+    illegal = runner.invoke(args=["orders", "cancel", order.number])
+    assert illegal.exit_code != 0 and "refund it instead" in illegal.output
+
+
+def test_release_expired_and_cancel_unpaid(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    first = placed_order(app, [(items["lantern"], 2)])
+    second = placed_order(app, [(items["lantern"], 1)])
+    session.rollback()
+    past = utcnow() - timedelta(minutes=1)
+    session.execute(update(Order).where(Order.id == first).values(reserved_until=past))
+    session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["checkout", "release-expired"])
+    assert "Released the stock of 1 unpaid order(s)." in result.output
+    number = fresh(session, second).number
+    assert runner.invoke(args=["orders", "cancel", number, "--reason", "asked"]).exit_code == 0
+    assert fresh(session, second).status == "cancelled"
+    assert session.get(Product, items["lantern"].id).stock_qty == 3  # type: ignore[union-attr]
+
+
+def test_a_failing_subscriber_leaves_the_event_pending_until_dispatch_succeeds(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    calls: list[int] = []
+
+    def flaky(_sender: str, **payload: object) -> None:
+        calls.append(int(payload["order_id"]))  # type: ignore[call-overload]
+        if len(calls) == 1:
+            raise RuntimeError("loyalty is down")
+
+    order_paid.connect(flaky)
+    try:
+        order = _paid_order(app, items, localstripe_url)
+        session.rollback()
+        event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_paid"))
+        assert event is not None and event.dispatched_at is None
+        assert "loyalty is down" in (event.last_error or "")
+        assert fresh(session, order.id).status == "paid"  # the order itself is unaffected
+        result = app.test_cli_runner().invoke(args=["events", "dispatch"])
+        assert "Dispatched 1 event(s)." in result.output
+    finally:
+        order_paid.disconnect(flaky)
+    session.rollback()
+    session.refresh(event)
+    assert event.dispatched_at is not None
+    assert calls == [order.id, order.id]
+
+
+def test_reconcile_reports_what_it_checked(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--min-age", "0"])
+    assert result.exit_code == 0
+    assert "Checked 0 order(s); nothing." in result.output

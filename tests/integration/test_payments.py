@@ -1,0 +1,331 @@
+"""Paying, declines, 3-D Secure, outages, refunds, saved cards and reconciliation, against a
+real localstripe server through the official stripe SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.cart.models import CartItem
+from shop.catalog.models import Product
+from shop.config import TestConfig
+from shop.db import db
+from shop.events.bus import order_paid, order_refunded
+from shop.payments import cards, services
+from shop.payments.models import PaymentAttempt, Refund, SavedCard
+from shop.payments.reconcile import reconcile
+from shop.payments.refunds import RefundError, RefundRequest, refund_order
+from shop.payments.setup import gateway
+from shop.payments.stripe_gateway import StripeGateway
+from shop.tracking.models import Event
+from tests import factories
+from tests.checkout_support import emails, fresh, new_card, placed_order, settings
+from tests.stripe_support import (
+    CARD_3DS,
+    CARD_DECLINED,
+    browser_3ds,
+    localstripe_url,  # noqa: F401
+    stripe_config,  # noqa: F401
+)
+
+
+@pytest.fixture
+def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
+    return stripe_config
+
+
+@pytest.fixture
+def items(session: Session) -> dict[str, Product]:
+    return factories.small_catalogue(session)
+
+
+@pytest.fixture
+def received() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    got: list[tuple[str, dict[str, Any]]] = []
+
+    def paid(sender: str, **payload: Any) -> None:
+        got.append((sender, payload))
+
+    order_paid.connect(paid)
+    order_refunded.connect(paid)
+    yield got
+    order_paid.disconnect(paid)
+    order_refunded.disconnect(paid)
+
+
+def _pay(app: Flask, order_id: int, card: str, **kwargs: Any) -> services.PaymentOutcome:
+    with app.app_context():
+        return services.pay_order(
+            db.transaction,
+            gateway(),
+            settings(app),
+            order_id=order_id,
+            payment_method=card,
+            **kwargs,
+        )
+
+
+def _stock(session: Session, product: Product) -> int:
+    session.rollback()
+    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)
+
+
+def test_a_good_card_pays_the_order_once_with_everything_that_follows(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+    received: list[tuple[str, dict[str, Any]]],
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 2), (items["jumbo"], 1)])
+    assert _stock(session, items["heart"]) == 48
+    outcome = _pay(app, order_id, new_card(app, localstripe_url))
+    assert outcome.status == "paid"
+
+    order = fresh(session, order_id)
+    assert order.status == "paid"
+    assert order.total_pence == 2 * 295 + 195 + 395
+    assert [h.to_status for h in order.history] == ["pending_payment", "paid"]
+    attempt = session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id))
+    assert attempt is not None and attempt.status == "succeeded"
+    assert attempt.idempotency_key == f"order-{order_id}-attempt-1"
+    intent = StripeGateway(
+        secret_key="sk_test_suite", publishable_key="", webhook_secret="", api_base=localstripe_url
+    ).retrieve(attempt.intent_id or "")
+    assert (intent.amount, intent.currency, intent.metadata["order_id"]) == (
+        order.total_pence,
+        "GBP",
+        str(order_id),
+    )
+    assert _stock(session, items["heart"]) == 48  # sold, not released
+    assert session.get(Product, items["heart"].id).order_count == 121  # type: ignore[union-attr]
+    confirmation = emails(session, "order_confirmation")
+    assert [e.to_address for e in confirmation] == ["guest@example.com"]
+    assert order.number in confirmation[0].text_body
+    purchases = session.scalars(select(Event).where(Event.kind == "purchase")).all()
+    assert sorted(e.product_id for e in purchases) == sorted([items["heart"].id, items["jumbo"].id])
+    assert session.scalar(select(func.count()).select_from(CartItem)) == 0
+    assert received == [("order_paid", received[0][1])]
+    assert received[0][1]["order_id"] == order_id
+
+    again = _pay(app, order_id, new_card(app, localstripe_url))
+    assert again.status == "paid"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
+    assert len(emails(session, "order_confirmation")) == 1
+
+
+def test_a_declined_card_keeps_the_order_and_the_shopper_can_retry(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 3)])
+    assert _stock(session, items["lantern"]) == 0
+    declined = _pay(app, order_id, new_card(app, localstripe_url, CARD_DECLINED))
+    assert declined.status == "declined"
+    assert "declined" in declined.message.lower()
+    order = fresh(session, order_id)
+    assert order.status == "pending_payment"
+    assert order.stock_reserved is False
+    assert _stock(session, items["lantern"]) == 3  # released for other shoppers
+    assert len(emails(session, "payment_failed")) == 1
+
+    retry = _pay(app, order_id, new_card(app, localstripe_url))
+    assert retry.status == "paid"
+    assert _stock(session, items["lantern"]) == 0
+    attempts = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)).all()
+    assert [(a.attempt, a.status) for a in attempts] == [(1, "failed"), (2, "succeeded")]
+
+
+def test_three_d_secure_finishes_in_the_browser_and_the_server_checks(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 1)])
+    outcome = _pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
+    assert outcome.status == "requires_action" and outcome.client_secret
+    assert fresh(session, order_id).status == "pending_payment"
+    # A second click while the bank's dialog is open gives the same intent back.
+    again = _pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
+    assert again.client_secret == outcome.client_secret
+    browser_3ds(localstripe_url, outcome.client_secret)
+    with app.app_context():
+        done = services.complete_payment(db.transaction, gateway(), settings(app), order_id)
+    assert done.status == "paid"
+    assert fresh(session, order_id).status == "paid"
+
+
+def test_stripe_unreachable_keeps_the_order_pending_and_a_retry_uses_the_same_key(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 1)])
+    card = new_card(app, localstripe_url)
+    real = app.extensions["payment_gateway"]
+    app.extensions["payment_gateway"] = StripeGateway(
+        secret_key="sk_test_suite",
+        publishable_key="pk",
+        webhook_secret="",
+        api_base="http://127.0.0.1:9",
+        timeout_s=2,
+    )
+    down = _pay(app, order_id, card)
+    assert down.status == "unavailable"
+    assert "try again" in down.message
+    order = fresh(session, order_id)
+    assert order.status == "pending_payment" and order.stock_reserved
+    attempt = session.scalar(select(PaymentAttempt))
+    assert attempt is not None and attempt.status == "unknown"
+
+    app.extensions["payment_gateway"] = real
+    assert _pay(app, order_id, card).status == "paid"
+    session.rollback()
+    attempts = session.scalars(select(PaymentAttempt)).all()
+    assert [(a.attempt, a.idempotency_key, a.status) for a in attempts] == [
+        (1, f"order-{order_id}-attempt-1", "succeeded")
+    ]
+
+
+def test_an_amount_mismatch_is_flagged_not_accepted(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    from shop.payments.gateway import Intent
+
+    order_id = placed_order(app, [(items["heart"], 1)])
+    intent = Intent("pi_fake", "succeeded", 1, "GBP", metadata={"order_id": str(order_id)})
+    with app.app_context(), db.transaction() as tx:
+        assert services.apply_intent(tx, settings(app), intent, source="test") == "flagged"
+    order = fresh(session, order_id)
+    assert order.status == "pending_payment"
+    assert "amount mismatch" in (order.payment_flag or "")
+    wrong_currency = Intent(
+        "pi_fake2", "succeeded", order.total_pence, "USD", metadata={"order_id": str(order_id)}
+    )
+    with app.app_context(), db.transaction() as tx:
+        assert services.apply_intent(tx, settings(app), wrong_currency, source="test") == "flagged"
+    assert "currency mismatch" in (fresh(session, order_id).payment_flag or "")
+
+
+def test_partial_then_full_refunds_with_restocking(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+    received: list[tuple[str, dict[str, Any]]],
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 4)])
+    assert _pay(app, order_id, new_card(app, localstripe_url)).ok
+    line_id = fresh(session, order_id).lines[0].id
+    with app.app_context():
+        first = refund_order(
+            db.transaction,
+            gateway(),
+            settings(app),
+            order_id,
+            RefundRequest(amount_pence=295, restock={line_id: 1}, reason="one arrived broken"),
+        )
+    assert first.status == "succeeded" and first.gateway_refund_id
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("partially_refunded", 295)
+    assert _stock(session, items["heart"]) == 47
+    with app.app_context(), pytest.raises(RefundError, match="At most"):
+        refund_order(
+            db.transaction,
+            gateway(),
+            settings(app),
+            order_id,
+            RefundRequest(amount_pence=order.total_pence),
+        )
+    with app.app_context():
+        refund_order(
+            db.transaction, gateway(), settings(app), order_id, RefundRequest(restock_all=True)
+        )
+    order = fresh(session, order_id)
+    assert order.status == "refunded"
+    assert order.refunded_pence == order.total_pence
+    assert _stock(session, items["heart"]) == 50
+    keys = session.scalars(select(Refund.idempotency_key).order_by(Refund.id)).all()
+    assert keys == [f"order-{order_id}-refund-1", f"order-{order_id}-refund-2"]
+    assert len(emails(session, "order_refunded")) == 2
+    assert [name for name, _ in received] == ["order_paid", "order_refunded", "order_refunded"]
+    with app.app_context(), pytest.raises(RefundError, match="cannot be refunded"):
+        refund_order(db.transaction, gateway(), settings(app), order_id, RefundRequest())
+
+
+def test_a_member_saves_a_card_pays_with_it_and_removes_it(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.cart.services import CartOwner
+
+    member = factories.user(session)
+    session.commit()
+    owner = CartOwner(user_id=member.id)
+    first = placed_order(app, [(items["heart"], 1)], owner=owner)
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), member.id)
+    card = new_card(app, localstripe_url, customer=customer)
+    assert _pay(app, first, card, save_card=True, user_id=member.id).ok
+    session.rollback()
+    saved = session.scalars(select(SavedCard)).all()
+    assert [(c.user_id, c.last4, c.brand) for c in saved] == [(member.id, "4242", "visa")]
+    assert session.get(User, member.id).stripe_customer_id == customer  # type: ignore[union-attr]
+
+    second = placed_order(app, [(items["jumbo"], 1)], owner=owner)
+    assert _pay(app, second, saved[0].payment_method_id, user_id=member.id).ok
+    session.rollback()
+    with app.app_context():
+        other = factories.user(session, "bob@example.com", "Bob")
+        session.commit()
+        assert not cards.remove_card(db.transaction, gateway(), other.id, saved[0].id)
+        assert cards.remove_card(db.transaction, gateway(), member.id, saved[0].id)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
+
+
+def test_reconcile_finds_a_payment_whose_confirmation_was_lost(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 1)])
+    order = fresh(session, order_id)
+    # The charge went through at Stripe, but the shop crashed before storing the result.
+    session.add(
+        PaymentAttempt(
+            order_id=order_id,
+            attempt=1,
+            idempotency_key=f"order-{order_id}-attempt-1",
+            status="unknown",
+            amount_pence=order.total_pence,
+            currency="GBP",
+        )
+    )
+    session.commit()
+    with app.app_context():
+        gateway().pay(
+            amount=order.total_pence,
+            currency="GBP",
+            payment_method=new_card(app, localstripe_url),
+            idempotency_key=f"order-{order_id}-attempt-1",
+            metadata={"order_id": str(order_id), "order_number": order.number, "attempt": "1"},
+        )
+        report = reconcile(db.transaction, gateway(), settings(app), min_age_minutes=0)
+    assert report.checked == 1 and report.outcomes == {"paid": 1}
+    assert fresh(session, order_id).status == "paid"
+    assert len(emails(session, "order_confirmation")) == 1

@@ -1,0 +1,298 @@
+"""The checkout pages through the test client: details, delivery, review, place, pay."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.config import TestConfig
+from shop.orders.models import Order
+from shop.payments.models import PaymentAttempt
+from tests import factories
+from tests.checkout_support import emails, fresh, new_card
+from tests.helpers import csrf_token
+from tests.stripe_support import localstripe_url, stripe_config  # noqa: F401
+
+ADDRESS = {
+    "address_id": "new",
+    "email": "grace@example.com",
+    "name": "Grace Guest",
+    "line1": "1 Market Street",
+    "city": "York",
+    "postcode": "yo1 7hh",
+    "country": "United Kingdom",
+}
+
+
+@pytest.fixture
+def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
+    return stripe_config
+
+
+@pytest.fixture
+def items(session: Session) -> dict[str, Product]:
+    return factories.small_catalogue(session)
+
+
+def _add(client: FlaskClient, product: Product, qty: int) -> None:
+    token = csrf_token(client, f"/products/{product.id}")
+    response = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": qty}
+    )
+    assert response.status_code == 302
+
+
+def _through_review(client: FlaskClient, method: str = "standard") -> str:
+    token = csrf_token(client, "/checkout")
+    assert client.post("/checkout", data={**ADDRESS, "csrf_token": token}).status_code == 302
+    response = client.post("/checkout/shipping", data={"csrf_token": token, "method": method})
+    assert response.status_code == 302
+    review = client.get("/checkout/review").get_data(as_text=True)
+    match = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
+    assert match, review
+    return match.group(1)
+
+
+def _place(client: FlaskClient, order_token: str, **extra: str) -> str:
+    token = csrf_token(client, "/cart")
+    response = client.post(
+        "/checkout/place", data={"csrf_token": token, "token": order_token, **extra}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert location.startswith("/checkout/pay/")
+    return location.rsplit("/", 1)[1]
+
+
+def _json(client: FlaskClient, url: str, body: object):  # type: ignore[no-untyped-def]
+    return client.post(url, json=body, headers={"X-CSRFToken": csrf_token(client, "/cart")})
+
+
+def test_the_cart_shows_subtotal_shipping_and_total(
+    client: FlaskClient, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 2)
+    page = client.get("/cart").get_data(as_text=True)
+    assert 'data-testid="subtotal">£5.90<' in page
+    assert 'data-testid="shipping">£3.95<' in page
+    assert 'data-testid="total">£9.85<' in page
+    assert "Spend £44.10 more for free standard delivery" in page
+    _add(client, items["jumbo"], 30)
+    page = client.get("/cart").get_data(as_text=True)
+    assert 'data-testid="shipping">Free<' in page
+
+
+def test_a_guest_checks_out_and_pays_with_a_card(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    _add(client, items["heart"], 2)
+    review_token = _through_review(client, "express")
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "YO1 7HH" in review and "£13.85" in review  # 5.90 + 7.95 express
+    access = _place(client, review_token)
+    pay_page = client.get(f"/checkout/pay/{access}")
+    assert pay_page.status_code == 200
+    html = pay_page.get_data(as_text=True)
+    assert f"{localstripe_url}/js.stripe.com/v3/" in html
+    assert "/static/js/checkout.js" in html
+
+    setup = _json(client, f"/checkout/pay/{access}/setup", {"save_card": False})
+    assert setup.status_code == 200
+    from tests.stripe_support import browser_card
+
+    card = browser_card(localstripe_url, setup.get_json()["client_secret"])
+    paid = _json(client, f"/checkout/pay/{access}", {"payment_method": card, "amount": 1})
+    assert paid.status_code == 200
+    assert paid.get_json() == {
+        "status": "paid",
+        "message": "",
+        "redirect": f"/orders/{access}",
+    }
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None
+    assert (order.status, order.total_pence, order.shipping_method) == ("paid", 1385, "express")
+    assert order.email == "grace@example.com"
+    page = client.get(f"/orders/{access}").get_data(as_text=True)
+    assert 'data-testid="order-status">Paid<' in page
+    assert "Thank you!" in page and "Payment received" in page and "Order placed" in page
+    assert client.get("/cart").get_data(as_text=True).count('data-testid="cart-line"') == 0
+    assert len(emails(session, "order_confirmation")) == 1
+    # Paying again (a double click that arrives late) changes nothing.
+    again = _json(client, f"/checkout/pay/{access}", {"payment_method": card})
+    assert again.get_json()["status"] == "paid"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
+
+
+def test_a_double_submitted_place_order_makes_one_order(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 1)
+    review_token = _through_review(client)
+    first = _place(client, review_token)
+    # The second click still carries the same review token.
+    token = csrf_token(client, "/cart")
+    second = client.post("/checkout/place", data={"csrf_token": token, "token": review_token})
+    assert second.status_code == 302
+    assert second.headers["Location"] == f"/checkout/pay/{first}"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    assert session.get(Product, items["heart"].id).stock_qty == 49  # type: ignore[union-attr]
+
+
+def test_tampered_prices_quantities_and_currency_are_ignored(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 1)
+    review_token = _through_review(client)
+    access = _place(
+        client, review_token, price_pence="1", total_pence="1", currency="USD", quantity="50"
+    )
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None
+    assert (order.currency, order.subtotal_pence, order.total_pence) == ("GBP", 295, 690)
+    assert [line.quantity for line in order.lines] == [1]
+    for quantity in ("0", "-3", "100000", "lots"):
+        token = csrf_token(client, "/cart")
+        response = client.post(
+            "/cart/update",
+            data={"csrf_token": token, "product_id": items["heart"].id, "quantity": quantity},
+        )
+        assert response.status_code in (302, 400)
+    assert fresh(session, order.id).total_pence == 690
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not-an-email", "doesn&#39;t look like an e-mail"),
+        ("postcode", "!!", "check the postcode"),
+        ("line1", "", "street address"),
+        ("name", "x" * 500, "at most"),
+    ],
+)
+def test_bad_details_get_a_form_error(
+    client: FlaskClient, items: dict[str, Product], field: str, value: str, message: str
+) -> None:
+    _add(client, items["heart"], 1)
+    token = csrf_token(client, "/checkout")
+    response = client.post("/checkout", data={**ADDRESS, field: value, "csrf_token": token})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert message in page or message.replace("at most", "Field cannot be longer") in page
+
+
+def test_checkout_steps_need_a_cart_and_earlier_steps(
+    client: FlaskClient, items: dict[str, Product]
+) -> None:
+    assert client.get("/checkout").headers["Location"] == "/cart"
+    _add(client, items["heart"], 1)
+    assert client.get("/checkout/shipping").headers["Location"] == "/checkout"
+    assert client.get("/checkout/review").headers["Location"] == "/checkout"
+    token = csrf_token(client, "/cart")
+    response = client.post("/checkout/place", data={"csrf_token": token, "token": "f" * 20})
+    assert response.headers["Location"] == "/checkout"
+    assert client.post("/checkout/place", data={"token": "x" * 20}).status_code == 400
+
+
+def test_the_last_item_cannot_be_sold_twice(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    first, second = app.test_client(), app.test_client()
+    for shopper in (first, second):
+        _add(shopper, items["lantern"], 3)
+    tokens = [_through_review(shopper) for shopper in (first, second)]
+    _place(first, tokens[0])
+    token = csrf_token(second, "/cart")
+    response = second.post("/checkout/place", data={"csrf_token": token, "token": tokens[1]})
+    assert response.headers["Location"] == "/cart"
+    assert "just sold out" in second.get("/cart").get_data(as_text=True)
+    session.rollback()
+    assert session.get(Product, items["lantern"].id).stock_qty == 0  # type: ignore[union-attr]
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_order_pages_are_private(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    stranger = app.test_client()
+    assert stranger.get(f"/orders/{access}").status_code == 200  # the secret link works
+    assert stranger.get("/orders/not-a-real-token").status_code == 404
+    assert stranger.get("/checkout/pay/not-a-real-token").status_code == 404
+    response = _json(stranger, "/checkout/pay/not-a-real-token", {"payment_method": "pm_x"})
+    assert response.status_code == 404
+    assert "error" in response.get_json()
+
+
+def test_a_members_order_is_only_for_them_and_the_address_is_saved(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    member = factories.user(session)
+    factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    token = csrf_token(client, "/account/login")
+    client.post(
+        "/account/login",
+        data={"csrf_token": token, "email": member.email, "password": factories.PASSWORD},
+    )
+    _add(client, items["heart"], 1)
+    token = csrf_token(client, "/checkout")
+    client.post("/checkout", data={**ADDRESS, "save_address": "y", "csrf_token": token})
+    client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    order_token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
+    assert order_token
+    access = _place(client, order_token.group(1))
+    assert client.get(f"/orders/{access}").status_code == 200
+    details = client.get("/checkout")  # cart still holds the unpaid item
+    assert "1 Market Street, York, YO1 7HH" in details.get_data(as_text=True)
+
+    bob = app.test_client()
+    token = csrf_token(bob, "/account/login")
+    bob.post(
+        "/account/login",
+        data={"csrf_token": token, "email": "bob@example.com", "password": factories.PASSWORD},
+    )
+    assert bob.get(f"/orders/{access}").status_code == 404
+    assert bob.get(f"/checkout/pay/{access}").status_code == 404
+    anonymous = app.test_client()
+    assert anonymous.get(f"/orders/{access}").status_code == 302
+
+
+def test_payment_json_errors_are_clear(
+    app: Flask,
+    client: FlaskClient,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    for body in (None, {}, {"payment_method": 5}, ["pm"]):
+        response = _json(client, f"/checkout/pay/{access}", body)
+        assert response.status_code == 400
+        assert response.get_json()["error"] == "Please enter your card details."
+    declined = _json(
+        client,
+        f"/checkout/pay/{access}",
+        {"payment_method": new_card(app, localstripe_url, "4000000000000341")},
+    )
+    assert declined.status_code == 402
+    assert "declined" in declined.get_json()["error"].lower()
+    page = client.get(f"/checkout/pay/{access}").get_data(as_text=True)
+    assert "Your last payment did not go through" in page
+    no_csrf = client.post(f"/checkout/pay/{access}", json={"payment_method": "pm_x"})
+    assert no_csrf.status_code == 400
