@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import import_bench, mail_bench, pages_bench
+from bench import checkout_bench, import_bench, mail_bench, pages_bench
 from bench.common import RESULTS_DIR, log, machine_facts
 
 
@@ -32,6 +32,7 @@ def main() -> None:
         sections.append(import_bench.report(import_bench.run()))
     sections.append(pages_bench.report(pages_bench.run()))
     sections.append(mail_bench.report(mail_bench.run()))
+    sections.append(checkout_bench.report(checkout_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
     text = "\n\n".join(sections) + "\n"

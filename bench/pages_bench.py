@@ -132,7 +132,11 @@ def shop_app(database: Path, instance: Path, *, tracking: bool) -> Flask:
     """A shop app on the given database with tracking switched on or off for everyone."""
     from shop import create_app
 
-    return create_app(bench_config(sqlite_url(database), instance, TRACKING_ENABLED=tracking))
+    # As in production: events go to the background writer (tests use the synchronous one).
+    config = bench_config(
+        sqlite_url(database), instance, TRACKING_ENABLED=tracking, TRACKING_BACKGROUND=True
+    )
+    return create_app(config)
 
 
 def popular_product_ids(app: Flask, limit: int = POPULAR_PRODUCTS) -> list[int]:

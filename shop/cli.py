@@ -38,14 +38,12 @@ def init_app(app: Flask) -> None:
     """Register the command groups."""
     from shop.events.cli import events_cli
     from shop.importer.cli import import_online_retail_command
+    from shop.mail.cli import mail_cli
     from shop.orders.cli import checkout_cli, orders_cli
     from shop.payments.cli import payments_cli
 
     shop_cli.add_command(import_online_retail_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(shop_cli)
-    for group in (orders_cli, checkout_cli, payments_cli, events_cli):
+    for group in (orders_cli, checkout_cli, payments_cli, events_cli, mail_cli):
         app.cli.add_command(group)
-    from shop.mail.cli import mail_cli
-
-    app.cli.add_command(mail_cli)

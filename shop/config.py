@@ -102,7 +102,7 @@ class Config:
         self.SMTP_USERNAME = env.get("SMTP_USERNAME", "")
         self.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
         self.SMTP_TIMEOUT_S = _env_int("SMTP_TIMEOUT_S", 10)
-        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 6)
+        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 10)  # about 3 h of retries
         self.MAIL_BACKOFF_BASE_S = _env_int("MAIL_BACKOFF_BASE_S", 30)
 
     def database_url(self) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
@@ -39,7 +39,7 @@ def record_event(session: Session, name: str, payload: dict[str, Any]) -> Domain
         raise ValueError(f"unknown domain event {name!r}")
     event = DomainEvent(name=name, payload=payload)
     session.add(event)
-    session.info[PENDING_FLAG] = True
+    session.info.setdefault(PENDING_FLAG, []).append(event)
     return event
 
 
@@ -54,6 +54,11 @@ def dispatch_pending(session_factory: Callable[[], Session], *, limit: int = 100
                 .limit(limit)
             )
         )
+    return dispatch_events(session_factory, ids)
+
+
+def dispatch_events(session_factory: Callable[[], Session], ids: list[int]) -> int:
+    """Publish the given stored events; return how many were dispatched."""
     return sum(_dispatch_one(session_factory, event_id) for event_id in ids)
 
 
@@ -71,6 +76,9 @@ def _dispatch_one(session_factory: Callable[[], Session], event_id: int) -> int:
         if claimed.rowcount != 1:
             return 0
         name, payload = event.name, dict(event.payload)
+        if not KNOWN[name].receivers:  # nobody listens: done in this one transaction
+            event.dispatched_at = utcnow()
+            return 1
     try:
         KNOWN[name].send(name, **payload)
     except Exception as exc:
@@ -90,14 +98,17 @@ def _dispatch_one(session_factory: Callable[[], Session], event_id: int) -> int:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(PENDING_FLAG, False):
+    recorded = session.info.pop(PENDING_FLAG, None)
+    if not recorded:
         return
     from shop.db import db
 
     if db.write_session_factory is None:
         return
     try:
-        dispatch_pending(db.write_session_factory)
+        # Only this transaction's events: older stragglers are the worker's job.
+        ids = [inspect(event).identity[0] for event in recorded if inspect(event).identity]
+        dispatch_events(db.write_session_factory, ids)
     except Exception:
         log.exception("dispatching domain events failed; they stay stored for a retry")
 
