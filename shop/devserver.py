@@ -7,6 +7,7 @@ Each step is idempotent, so a second run reuses what the first one built.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -44,6 +45,8 @@ def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
 
 def main() -> int:
     """Prepare the database and demo data, start the dev services, then serve."""
+    # Stop like Ctrl+C on SIGTERM too, so localstripe and the catcher are shut down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with local_stripe(load_config().INSTANCE_PATH) as stripe_url:
         app = create_app()
         click.echo(f"Database: {app.config['DATABASE_URL']}")
