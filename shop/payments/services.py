@@ -90,10 +90,7 @@ def pay_order(
     if not payment_method or len(payment_method) > 100:
         raise PaymentError("Please enter your card details.")
     with transaction() as session:
-        order = session.get(Order, order_id)
-        if order is None:
-            raise PaymentError("That order does not exist.")
-        closed = _closed_outcome(order)
+        order, closed = _payable(session, order_id)
         if closed is not None:
             return closed
         open_attempt = latest_attempt(session, order_id)
@@ -150,10 +147,7 @@ def complete_payment(
 ) -> PaymentOutcome:
     """After the browser finished 3-D Secure: ask the gateway and apply what it says."""
     with transaction() as session:
-        order = session.get(Order, order_id)
-        if order is None:
-            raise PaymentError("That order does not exist.")
-        closed = _closed_outcome(order)
+        order, closed = _payable(session, order_id)
         if closed is not None:
             return closed
         attempt = latest_attempt(session, order_id)
@@ -227,6 +221,14 @@ def _requires_action(intent: Intent) -> PaymentOutcome:
     return PaymentOutcome(
         "requires_action", "Your bank asks you to confirm this payment.", intent.client_secret
     )
+
+
+def _payable(session: Session, order_id: int) -> tuple[Order, PaymentOutcome | None]:
+    """The order, and the outcome to answer with when it is no longer awaiting payment."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise PaymentError("That order does not exist.")
+    return order, _closed_outcome(order)
 
 
 def _closed_outcome(order: Order) -> PaymentOutcome | None:
