@@ -41,9 +41,10 @@ def init_app(app: Flask) -> None:
     from shop.mail.cli import mail_cli
     from shop.orders.cli import checkout_cli, orders_cli
     from shop.payments.cli import payments_cli
+    from shop.recommender_cli import recommender_cli
 
     shop_cli.add_command(import_online_retail_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(shop_cli)
-    for group in (orders_cli, checkout_cli, payments_cli, events_cli, mail_cli):
+    for group in (orders_cli, checkout_cli, payments_cli, events_cli, mail_cli, recommender_cli):
         app.cli.add_command(group)

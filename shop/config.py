@@ -77,6 +77,7 @@ class Config:
         # Events are written by a background thread in batches; tests write them at once.
         self.TRACKING_BACKGROUND = env.get("SHOP_TRACKING_WRITER", "background") != "sync"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        self.RECOMMENDATIONS_ENABLED = env.get("SHOP_RECOMMENDATIONS", "on") != "off"
         # Links in e-mails are absolute, and e-mails are rendered outside any request.
         self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
@@ -130,6 +131,7 @@ class TestConfig(Config):
         super().__init__()
         self.SECRET_KEY = "test-secret-key-not-for-production-use"
         self.TRACKING_BACKGROUND = False
+        self.RECOMMENDER_MODEL_CHECK_S = 0.0  # see a newly activated model at once
 
 
 class ProductionConfig(Config):

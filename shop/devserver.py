@@ -11,9 +11,10 @@ import signal
 import sys
 
 import click
+from flask import Flask
 from sqlalchemy import select
 
-from shop import create_app, migrate
+from shop import create_app, migrate, personalization
 from shop.accounts.services import create_demo_accounts
 from shop.config import load_config
 from shop.db import db
@@ -25,7 +26,7 @@ HOST = os.environ.get("SHOP_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SHOP_PORT", "5000"))
 
 
-def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
+def _import_if_needed(app: Flask) -> None:
     with app.app_context():
         done = db.session.scalar(
             select(ImportRun.id).where(
@@ -43,6 +44,18 @@ def _import_if_needed(app) -> None:  # type: ignore[no-untyped-def]
         raise DatasetMissingError("the import stopped (see the message above)")
 
 
+def _train_if_needed(app: Flask) -> None:
+    with app.app_context():
+        if personalization.service().store.active() is not None:
+            click.echo("Recommender already trained; using the active model version.")
+            return
+    click.echo("Training the recommender (first run only)...")
+    result = app.test_cli_runner().invoke(args=["recommender", "train"], catch_exceptions=False)
+    click.echo(result.output)
+    if result.exit_code != 0:
+        click.secho("Serving best sellers until a model is trained.", fg="yellow", err=True)
+
+
 def main() -> int:
     """Prepare the database and demo data, start the dev services, then serve."""
     # Stop like Ctrl+C on SIGTERM too, so localstripe and the catcher are shut down.
@@ -56,6 +69,7 @@ def main() -> int:
         except DatasetMissingError as exc:
             click.secho(f"The demo data could not be loaded: {exc}", fg="red", err=True)
             click.secho("Serving an empty shop.", fg="yellow", err=True)
+        _train_if_needed(app)
         with app.app_context(), db.transaction() as session:
             accounts = create_demo_accounts(session)
         click.echo("\nDemo logins (e-mail / password):")

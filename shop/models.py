@@ -9,6 +9,7 @@ from shop.importer.models import ImportRun
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments.models import PaymentAttempt, Refund, SavedCard, WebhookEvent
+from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DomainEvent",
     "Event",
     "ImportRun",
+    "Impression",
     "Order",
     "OrderLine",
     "OrderStatusChange",

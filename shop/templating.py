@@ -4,16 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_wtf.csrf import generate_csrf
 
 from shop.money import format_money
+
+
+def product_path(product_id: int, rec: str | None = None) -> str:
+    """The link to a product page (with the recommendation list it was shown in).
+
+    Product cards appear dozens of times per page; formatting the path is much cheaper
+    than `url_for`, and these paths are part of the shop's public URLs anyway.
+    """
+    path = f"{request.script_root}/products/{int(product_id)}"
+    return f"{path}?rec={rec}" if rec else path
+
+
+def product_image_path(product_id: int) -> str:
+    """The link to a product's generated picture."""
+    return f"{request.script_root}/products/{int(product_id)}/image.svg"
 
 
 def init_app(app: Flask) -> None:
     """Register the money filter and the layout's context (categories, cart badge)."""
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["product_path"] = product_path
+    app.jinja_env.globals["product_image_path"] = product_image_path
 
     @app.context_processor
     def _layout_context() -> dict[str, Any]:

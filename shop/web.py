@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from shop import visitor
+from shop import personalization, visitor
 from shop.accounts.models import User
 from shop.db import db
 from shop.extensions import login_manager
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
 
     visitor.init_app(app)
     recorder.init_app(app)
+    personalization.init_app(app)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(accounts_bp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug import Response
 
+from shop import personalization
 from shop.cart import services
 from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
@@ -38,6 +39,11 @@ def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tup
         errors=errors or {},
         shipping=shipping,
         free_shipping_gap=settings.free_threshold_pence - cart.subtotal_pence,
+        together=personalization.service().for_cart(
+            db.session,
+            personalization.current_shopper(),
+            [line.product.id for line in cart.lines],
+        ),
     ), status
 
 
@@ -73,7 +79,12 @@ def add() -> Response | tuple[str, int]:
         form.quantity.errors = [error]
         return render_template("shop/product.html", product=product, form=form), 400
     db.session.commit()
-    record("cart_add", product_id=product_id, quantity=form.quantity.data)
+    record(
+        "cart_add",
+        product_id=product_id,
+        quantity=form.quantity.data,
+        rec_id=personalization.clicked_from(product_id),
+    )
     flash(f"Added {form.quantity.data} of {line.product.name} to your cart.", "success")
     return redirect(url_for("cart.show"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from shop import personalization
 from shop.cart.forms import AddToCartForm
 from shop.catalog import services
 from shop.catalog.images import product_svg
@@ -24,8 +25,16 @@ def _page_arg() -> int:
 
 @bp.get("/")
 def home() -> str:
-    """Home page: categories and bestsellers (personal recommendations will join them)."""
-    return render_template("shop/home.html", bestsellers=services.bestsellers(db.session, limit=12))
+    """Home page: personal recommendations (or what is popular), buy it again, best sellers."""
+    recommended, buy_again = personalization.service().home(
+        db.session, personalization.current_shopper()
+    )
+    return render_template(
+        "shop/home.html",
+        bestsellers=services.bestsellers(db.session, limit=12),
+        recommended=recommended,
+        buy_again=buy_again,
+    )
 
 
 @bp.get("/c/<slug>")
@@ -52,9 +61,16 @@ def product(product_id: int) -> str:
         item = services.get_product(db.session, product_id)
     except services.NotFoundError as exc:
         abort(404, str(exc))
-    record("product_view", product_id=item.id, category_id=item.category_id)
+    rec_id = personalization.valid_rec_id(request.args.get("rec"))
+    if rec_id:
+        record("rec_click", product_id=item.id, rec_id=rec_id)
+        personalization.remember_click(item.id, rec_id)
+    record("product_view", product_id=item.id, category_id=item.category_id, rec_id=rec_id)
     form = AddToCartForm(product_id=item.id, quantity=1)
-    return render_template("shop/product.html", product=item, form=form)
+    also_bought = personalization.service().for_product(
+        db.session, personalization.current_shopper(), item.id
+    )
+    return render_template("shop/product.html", product=item, form=form, also_bought=also_bought)
 
 
 @bp.get("/products/<int:product_id>/image.svg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,6 +11,8 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import enqueue_email
 from shop.orders.models import Order
+
+log = logging.getLogger(__name__)
 
 SUBJECTS = {
     "order_confirmation": "Your order {number} is confirmed",
@@ -32,6 +35,8 @@ def queue_order_email(
     """Queue one of the order e-mails (see SUBJECTS); None when the order has no address."""
     if not order.email:
         return None
+    if kind == "order_confirmation":
+        extra.setdefault("suggestions", _suggestions(session, order, settings))
     context = {
         "order": order,
         "order_url": order_link(order, settings.base_url),
@@ -48,3 +53,31 @@ def queue_order_email(
         order_id=order.id,
         user_id=order.user_id,
     )
+
+
+def _suggestions(
+    session: Session, order: Order, settings: CheckoutSettings
+) -> list[dict[str, str]]:
+    """Suggestions for the confirmation e-mail; a failure here never fails the order."""
+    from shop.money import format_money
+    from shop.personalization import email_shopper, service
+
+    try:
+        shown = service().for_order(
+            session,
+            email_shopper(order),
+            [line.product_id for line in order.lines if line.product_id is not None],
+            placement_name="order_email",
+            log_in_session=True,
+        )
+    except Exception:
+        log.exception("no suggestions for the e-mail of order %s", order.number)
+        return []
+    return [
+        {
+            "name": item.product.name,
+            "price": format_money(item.product.price_pence, item.product.currency),
+            "url": f"{settings.base_url}/products/{item.product.id}?rec={shown.rec_id}",
+        }
+        for item in shown.items
+    ]

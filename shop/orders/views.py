@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug import Response
 
+from shop import personalization
 from shop.checkout.services import order_by_token
 from shop.db import db
 from shop.payments.services import latest_attempt
@@ -25,4 +26,9 @@ def show(token: str) -> Response | tuple[str, int]:
         if int(current_user.get_id()) != order.user_id:
             abort(404, "We could not find that order.")
     attempt = latest_attempt(db.session, order.id)
-    return render_template("orders/show.html", order=order, attempt=attempt), 200
+    more = personalization.service().for_order(
+        db.session,
+        personalization.current_shopper(),
+        [line.product_id for line in order.lines if line.product_id is not None],
+    )
+    return render_template("orders/show.html", order=order, attempt=attempt, more=more), 200

@@ -18,6 +18,7 @@ EVENT_KINDS = (
     "purchase",
     "login",
     "register",
+    "rec_click",
 )
 
 
@@ -43,4 +44,6 @@ class Event(Base):
     query: Mapped[str | None] = mapped_column(String(200))
     result_count: Mapped[int | None] = mapped_column(Integer)
     quantity: Mapped[int | None] = mapped_column(Integer)
+    # The recommendation list (Impression.rec_id) this event came from, for attribution.
+    rec_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -30,6 +30,7 @@ def record(kind: str, **fields: Any) -> None:
         "query": None,
         "result_count": None,
         "quantity": None,
+        "rec_id": None,
         "created_at": utcnow(),
     }
     event.update(fields)

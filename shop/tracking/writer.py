@@ -1,5 +1,6 @@
-"""A process-wide event writer: requests hand their events over, and one background thread
-inserts them in batches, so a page view never waits for a database write."""
+"""A process-wide batch writer: requests hand their rows over (clickstream events,
+recommendation impressions), and one background thread inserts them in batches, so a page
+view never waits for a database write."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Table, insert
 
 from shop.tracking.models import Event
 
@@ -29,12 +30,14 @@ class EventWriter:
         self,
         engine: Engine,
         *,
+        table: Table | None = None,
         background: bool = True,
         batch_size: int = 200,
         interval_s: float = 0.5,
         max_pending: int = 50_000,
     ) -> None:
         self._engine = engine
+        self._table = table if table is not None else Event.__table__
         self._background = background
         self._batch_size = batch_size
         self._interval_s = interval_s
@@ -83,9 +86,11 @@ class EventWriter:
                 return 0
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(insert(Event), batch)
+                    conn.execute(insert(self._table), batch)
             except Exception:
-                log.exception("could not store %d tracking events; will retry", len(batch))
+                log.exception(
+                    "could not store %d %s rows; will retry", len(batch), self._table.name
+                )
                 with self._lock:
                     self._pending[:0] = batch
                 return 0

@@ -129,7 +129,7 @@ def test_a_tracking_failure_never_breaks_the_page_and_loses_nothing(
     response = client.get(f"/products/{items['heart'].id}")
     assert response.status_code == 200
     assert "White Hanging Heart" in response.get_data(as_text=True)
-    assert "could not store 1 tracking events" in caplog.text
+    assert "could not store 1 events rows" in caplog.text
     assert _events(session) == []
 
     monkeypatch.undo()

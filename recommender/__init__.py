@@ -1,0 +1,1 @@
+"""Collaborative filtering for the shop."""

@@ -1,0 +1,100 @@
+"""Everything `train` needs to know, as one JSON-friendly value (what `tune` writes)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Self
+
+from recommender.association import RuleThresholds
+from recommender.blending import BlendParams
+from recommender.models import DEFAULT_MODEL, create_model
+from recommender.weighting import Weighting
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """How to train a recommender.
+
+    Parameters
+    ----------
+    model : str
+        "als" (default), "bpr", "item_knn" or "popularity".
+    model_params : mapping
+        Keyword arguments of the model (e.g. factors, regularization, alpha, iterations).
+    weighting : Weighting
+        Kind weights, time fading and which kinds are purchases.
+    popular_days : float
+        The recent window for "popular right now".
+    rules : RuleThresholds
+        Thresholds for "bought together".
+    blend : BlendParams
+        How recent popularity and, when re-buying is allowed, past purchases are mixed in.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model, bad model parameters or a bad window.
+    """
+
+    model: str = DEFAULT_MODEL
+    model_params: Mapping[str, Any] = field(default_factory=dict)
+    weighting: Weighting = field(default_factory=Weighting)
+    popular_days: float = 30.0
+    rules: RuleThresholds = field(default_factory=RuleThresholds)
+    blend: BlendParams = field(default_factory=BlendParams)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_params", dict(self.model_params))
+        create_model(self.model, **self.model_params)  # validates early
+        if not (math.isfinite(self.popular_days) and self.popular_days > 0):
+            raise ValueError(f"popular_days must be > 0, not {self.popular_days!r}")
+
+    def with_model(self, **model_params: Any) -> Self:
+        """A copy with some model parameters changed."""
+        return replace(self, model_params={**self.model_params, **model_params})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "model": self.model,
+            "model_params": dict(self.model_params),
+            "weighting": self.weighting.to_dict(),
+            "popular_days": self.popular_days,
+            "rules": self.rules.to_dict(),
+            "blend": self.blend.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read parameters written by `to_dict`; missing sections keep their defaults."""
+        known = {"model", "model_params", "weighting", "popular_days", "rules", "blend"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training parameters: {sorted(unknown)}")
+        values: dict[str, Any] = {k: data[k] for k in ("model", "model_params") if k in data}
+        if "popular_days" in data:
+            values["popular_days"] = float(data["popular_days"])
+        if "weighting" in data:
+            values["weighting"] = Weighting.from_dict(data["weighting"])
+        if "rules" in data:
+            values["rules"] = RuleThresholds.from_dict(data["rules"])
+        if "blend" in data:
+            values["blend"] = BlendParams.from_dict(data["blend"])
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        """Write the parameters as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read parameters from a JSON file: either these fields, or a tuning result holding
+        them under "params"."""
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        return cls.from_dict(data.get("params", data))

@@ -1,0 +1,327 @@
+"""A trained recommender: ranked item keys with scores and reasons, cheap per request."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from recommender import reasons
+from recommender.association import BasketRules
+from recommender.errors import ArtifactError
+from recommender.interactions import Interaction, Interactions, Timestamp
+from recommender.keys import IdMap, Key
+from recommender.models import Model, model_class, top_k
+from recommender.models.base import check_k
+from recommender.params import TrainingParams
+from recommender.profile import UserProfile
+from recommender.reasons import Recommendation
+from recommender.blending import blend
+
+FORMAT_VERSION = 1
+InteractionsLike = Interactions | Iterable[Interaction | tuple[Any, ...]]
+
+
+class Recommender:
+    """A fitted model with its catalogue, popularity, co-purchase rules and re-buy rates.
+
+    Build one with `recommender.train`, or load one with `Recommender.load` (or a
+    `ModelStore`). All methods take and return item keys; unknown keys are ignored.
+
+    Parameters
+    ----------
+    model : Model
+        Fitted on a matrix whose columns are `items`.
+    items, users : IdMap
+        Column and row keys of the training matrix.
+    params : TrainingParams
+        How it was trained (weighting, buy-again and rule settings are used when serving).
+    popularity : numpy.ndarray
+        Recent popularity of each item.
+    rules : BasketRules
+    rebuy_rates : numpy.ndarray
+        Each item's smoothed repurchase rate.
+    info : mapping
+        Training facts (counts, data window, seconds), saved with the model.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        items: IdMap,
+        users: IdMap,
+        params: TrainingParams,
+        popularity: np.ndarray,
+        rules: BasketRules,
+        rebuy_rates: np.ndarray,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        n = len(items)
+        for what, size in (
+            ("the model", model.n_items),
+            ("popularity", len(popularity)),
+            ("rules", rules.n_items),
+            ("rebuy_rates", len(rebuy_rates)),
+        ):
+            if size != n:
+                raise ValueError(f"{what} covers {size} items but the catalogue has {n}")
+        self.model = model
+        self.items = items
+        self.users = users
+        self.params = params
+        self.popularity = np.asarray(popularity, dtype=np.float32)
+        self.rules = rules
+        self.rebuy_rates = np.asarray(rebuy_rates, dtype=np.float32)
+        self.info = dict(info or {})
+
+    # --- serving ----------------------------------------------------------------------------
+
+    def profile(self, interactions: InteractionsLike, now: Timestamp = None) -> UserProfile:
+        """Weight one user's (or one session's) interactions into a row over the catalogue."""
+        return UserProfile.build(
+            Interactions.coerce(interactions),
+            self.items,
+            self.params.weighting,
+            now=time.time() if now is None else now,
+            repurchase_half_life_days=self.params.blend.buy_again_half_life_days,
+        )
+
+    def for_user(
+        self,
+        interactions: InteractionsLike = (),
+        *,
+        k: int = 10,
+        exclude: Iterable[Key] = (),
+        repurchase: bool = False,
+        exclude_seen: bool = True,
+        now: Timestamp = None,
+    ) -> list[Recommendation]:
+        """Recommend items for a shopper from all of their interactions, however recent.
+
+        The shopper's vector is recomputed from these interactions at request time, so a
+        click a minute ago changes the next page. Pass a known customer's whole history, or
+        an anonymous session's interactions: both are scored the same way.
+
+        Parameters
+        ----------
+        interactions : Interactions or iterable of Interaction or tuple
+            The shopper's interactions (their user key is not used).
+        k : int
+            Number of items.
+        exclude : iterable of item keys
+            Never recommend these (out of stock, in the cart, ...).
+        repurchase : bool
+            Let items the shopper bought come back, ranked by a "buy it again" blend of their
+            own purchase frequency and recency with the model's scores.
+        exclude_seen : bool
+            Leave out items the shopper interacted with but did not buy.
+        now : timestamp, optional
+            The moment interactions fade back from (default: the current time).
+
+        Returns
+        -------
+        list of Recommendation
+            Best first. With no usable signal at all: recently popular items, with the
+            reason "Popular right now".
+        """
+        check_k(k)
+        profile = self.profile(interactions, now)
+        excluded = self._mask(exclude)
+        if profile.is_empty:
+            return self.popular(k, excluded)
+        if profile.row.nnz:
+            scores = self.model.score(profile.row)[0]
+        else:
+            scores = self.popularity.copy()
+        bought = np.zeros(len(self.items), dtype=bool)
+        bought[profile.purchased] = True
+        if exclude_seen:
+            excluded[profile.items[~bought[profile.items]]] = True
+        rebuy = np.zeros(len(self.items), dtype=np.float32)
+        if repurchase:
+            rebuy[profile.purchased] = (
+                profile.purchase_recency * self.rebuy_rates[profile.purchased]
+            )
+        else:
+            excluded |= bought
+        scores = blend(
+            scores[None, :],
+            self.params.blend,
+            popularity=self.popularity,
+            rebuy=rebuy[None, :] if repurchase else None,
+        )[0]
+        ids, values = top_k(scores, k, excluded)
+        results = self._explain(profile, ids, values, rebuy)
+        if len(results) < k:
+            excluded[ids] = True
+            results += self.popular(k - len(results), excluded)
+        return results
+
+    def _explain(
+        self,
+        profile: UserProfile,
+        ids: np.ndarray,
+        values: np.ndarray,
+        rebuy: np.ndarray,
+    ) -> list[Recommendation]:
+        """Attach a reason to each recommended item."""
+        if profile.row.nnz:
+            contributors, _ = self.model.top_contributors(profile.row, ids)
+        else:
+            contributors = np.full(len(ids), -1)
+        weight = self.params.blend.buy_again
+        best_rebuy = rebuy.max(initial=0.0)
+        results = []
+        for item, value, source in zip(ids, values, contributors, strict=True):
+            key = self.items.key_of(int(item))
+            if rebuy[item] > 0 and weight * rebuy[item] / best_rebuy >= 0.5 * value:
+                reason = reasons.buy_again(key)
+            elif source >= 0:
+                reason = reasons.because(self.items.key_of(int(source)), profile.kind_of(source))
+            else:
+                reason = reasons.popular()
+            results.append(Recommendation(key, float(value), reason))
+        return results
+
+    def popular(
+        self, k: int = 10, exclude: Iterable[Key] | np.ndarray = ()
+    ) -> list[Recommendation]:
+        """The k most popular items of the recent window, labelled "Popular right now"."""
+        check_k(k)
+        mask = exclude if isinstance(exclude, np.ndarray) else self._mask(exclude)
+        ids, values = top_k(self.popularity, k, mask)
+        return [
+            Recommendation(self.items.key_of(int(i)), float(v), reasons.popular())
+            for i, v in zip(ids, values, strict=True)
+        ]
+
+    def similar_items(
+        self, item: Key, k: int = 10, *, exclude: Iterable[Key] = ()
+    ) -> list[Recommendation]:
+        """Items most similar to item by the model (empty when item is unknown)."""
+        check_k(k)
+        index = self.items.index_of(item)
+        if index is None:
+            return []
+        excluded = self._mask(exclude)
+        ids, values = self.model.similar_items(index, k + int(excluded.sum()))
+        keep = ~excluded[ids]
+        reason = reasons.similar_to(self.items.key_of(index))
+        return [
+            Recommendation(self.items.key_of(int(i)), float(v), reason)
+            for i, v in zip(ids[keep][:k], values[keep][:k], strict=True)
+        ]
+
+    def bought_together(
+        self, items: Key | Iterable[Key], k: int = 10, *, exclude: Iterable[Key] = ()
+    ) -> list[Recommendation]:
+        """Items often bought with one product or a whole cart, by co-purchase rules.
+
+        Each candidate is ranked by its strongest rule (confidence, then lift) from any of
+        the given items; the reason names that item. Details carry support, confidence and
+        lift. Returns fewer than k (possibly none) when too few rules pass the thresholds.
+        """
+        check_k(k)
+        keys = [items] if isinstance(items, str | int) else list(items)
+        indices = self.items.indices_of(keys)
+        indices = indices[indices >= 0]
+        excluded = np.flatnonzero(self._mask(exclude))
+        results = []
+        for rule in self.rules.recommend(indices, k, excluded):
+            details = {"support": rule.support, "confidence": rule.confidence, "lift": rule.lift}
+            results.append(
+                Recommendation(
+                    self.items.key_of(rule.consequent),
+                    rule.confidence,
+                    reasons.bought_with(self.items.key_of(rule.antecedent)),
+                    details,
+                )
+            )
+        return results
+
+    def _mask(self, keys: Iterable[Key]) -> np.ndarray:
+        mask = np.zeros(len(self.items), dtype=bool)
+        indices = self.items.indices_of(list(keys))
+        mask[indices[indices >= 0]] = True
+        return mask
+
+    # --- persistence ------------------------------------------------------------------------
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the loaded arrays (model, key maps, popularity, rules, rates)."""
+        return sum(a.nbytes for a in self._arrays().values())
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"model.{k}": v for k, v in self.model.to_arrays().items()}
+        arrays |= {f"rules.{k}": v for k, v in self.rules.to_arrays().items()}
+        arrays |= {
+            "items": self.items.keys,
+            "users": self.users.keys,
+            "popularity": self.popularity,
+            "rebuy_rates": self.rebuy_rates,
+        }
+        return arrays
+
+    def save(self, file: str | Path | BinaryIO) -> None:
+        """Write everything to one .npz file: numpy arrays and a JSON header, no pickle."""
+        header = {
+            "format": FORMAT_VERSION,
+            "model": self.model.name,
+            "model_params": self.model.get_params(),
+            "params": self.params.to_dict(),
+            "info": self.info,
+        }
+        np.savez(file, __header__=np.array(json.dumps(header)), **self._arrays())
+
+    @classmethod
+    def load(cls, file: str | Path | BinaryIO | bytes) -> Recommender:
+        """Read a recommender written by `save`.
+
+        Raises
+        ------
+        ArtifactError
+            When the file is missing, truncated, corrupt or not a saved recommender.
+        """
+        source = io.BytesIO(file) if isinstance(file, bytes) else file
+        try:
+            with np.load(source, allow_pickle=False) as data:
+                header = json.loads(str(data["__header__"]))
+                arrays = {key: data[key] for key in data.files if key != "__header__"}
+            if header.get("format") != FORMAT_VERSION:
+                raise ArtifactError(f"unsupported artifact format {header.get('format')!r}")
+            model = model_class(header["model"]).from_arrays(
+                header["model_params"], _prefixed(arrays, "model.")
+            )
+            return cls(
+                model,
+                IdMap(arrays["items"]),
+                IdMap(arrays["users"]),
+                TrainingParams.from_dict(header["params"]),
+                arrays["popularity"],
+                BasketRules.from_arrays(_prefixed(arrays, "rules.")),
+                arrays["rebuy_rates"],
+                header.get("info", {}),
+            )
+        except ArtifactError:
+            raise
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"model artifact not found: {exc.filename}") from exc
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ArtifactError(f"unreadable model artifact: {type(exc).__name__}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return (
+            f"Recommender({self.model!r}, items={len(self.items)}, users={len(self.users)}, "
+            f"rules={self.rules.n_rules})"
+        )
+
+
+def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

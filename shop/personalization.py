@@ -1,0 +1,131 @@
+"""Wires the recommendation service into the Flask app: the model store in instance/, the
+event writer's not-yet-written events, and a batch writer for impressions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask import session as browser_session
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from shop.db import WRITE_OPTION, db
+from shop.recommendation_models import Impression
+from shop.recommendations import (
+    ModelStore,
+    RecommendationList,
+    RecommendationService,
+    Shopper,
+    model_directory,
+)
+from shop.tracking.recorder import event_writer
+from shop.tracking.writer import EventWriter
+
+EXTENSION = "recommendations"
+ATTRIBUTION_KEY = "rec_for"
+ATTRIBUTION_SIZE = 30
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's recommendation service (models live in instance/models/)."""
+    assert db.engine is not None
+    impressions = EventWriter(
+        db.engine.execution_options(**{WRITE_OPTION: True}),
+        table=Impression.__table__,  # type: ignore[arg-type]
+        background=app.config.get("TRACKING_BACKGROUND", True),
+    )
+    app.extensions["impression_writer"] = impressions
+    directory = app.config.get("RECOMMENDER_MODEL_DIR") or model_directory(app.instance_path)
+
+    def pending(shopper: Shopper) -> list[dict[str, Any]]:
+        return event_writer(app).pending(
+            lambda row: (
+                row["visitor_id"] == shopper.visitor_id
+                or (shopper.user_id is not None and row["user_id"] == shopper.user_id)
+            )
+        )
+
+    if not app.config.get("RECOMMENDATIONS_ENABLED", True):
+        app.extensions[EXTENSION] = NoRecommendations(ModelStore(directory))
+        return
+    app.extensions[EXTENSION] = RecommendationService(
+        store=ModelStore(directory),
+        pending_events=pending,
+        log_impression=lambda row: impressions.submit([row]),
+        model_check_s=float(app.config.get("RECOMMENDER_MODEL_CHECK_S", 1.0)),
+    )
+
+
+class NoRecommendations(RecommendationService):
+    """Recommendations switched off (RECOMMENDATIONS_ENABLED=False): every list is empty."""
+
+    def _off(self, name: str) -> RecommendationList:
+        return self._empty(self.placements[name])
+
+    def home(
+        self, session: Session, shopper: Shopper
+    ) -> tuple[RecommendationList, RecommendationList]:
+        """No lists."""
+        return self._off("home"), self._off("buy_again")
+
+    def for_product(
+        self, session: Session, shopper: Shopper, product_id: int
+    ) -> RecommendationList:
+        """No list."""
+        return self._off("product")
+
+    def for_cart(
+        self, session: Session, shopper: Shopper, product_ids: Sequence[int]
+    ) -> RecommendationList:
+        """No list."""
+        return self._off("cart")
+
+    def for_order(
+        self,
+        session: Session,
+        shopper: Shopper,
+        product_ids: Sequence[int],
+        placement_name: str = "order",
+        *,
+        log_in_session: bool = False,
+    ) -> RecommendationList:
+        """No list."""
+        return self._off(placement_name)
+
+
+def service() -> RecommendationService:
+    """The current app's recommendation service."""
+    return current_app.extensions[EXTENSION]
+
+
+def current_shopper() -> Shopper:
+    """The visitor (and account) of this request."""
+    user_id = int(current_user.get_id()) if current_user.is_authenticated else None
+    return Shopper(visitor_id=g.get("visitor_id") or "unknown", user_id=user_id)
+
+
+def email_shopper(order: Any) -> Shopper:
+    """The shopper behind an order, for lists rendered into its e-mails."""
+    return Shopper(visitor_id=order.visitor_id or f"order-{order.number}", user_id=order.user_id)
+
+
+def remember_click(product_id: int, rec_id: str) -> None:
+    """Keep which list a product was clicked from, for the cart add that may follow."""
+    clicks = dict(browser_session.get(ATTRIBUTION_KEY) or {})
+    clicks.pop(str(product_id), None)
+    clicks[str(product_id)] = rec_id
+    browser_session[ATTRIBUTION_KEY] = dict(list(clicks.items())[-ATTRIBUTION_SIZE:])
+
+
+def clicked_from(product_id: int) -> str | None:
+    """The recommendation list this product was last clicked from in this session."""
+    return (browser_session.get(ATTRIBUTION_KEY) or {}).get(str(product_id))
+
+
+def valid_rec_id(raw: str | None) -> str | None:
+    """A recommendation id from a link, or None when it is missing or malformed."""
+    if raw and len(raw) == 32 and all(c in "0123456789abcdef" for c in raw):
+        return raw
+    return None

@@ -1,0 +1,234 @@
+"""Recommendations in the shop: placements with reasons, impressions and click attribution,
+fallbacks when the model is missing or broken, and hot-swapped versions."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.db import db, utcnow
+from shop.personalization import service
+from shop.recommendation_models import Impression
+from shop.tracking.models import Event
+from tests import factories
+from tests.helpers import csrf_token
+
+# Baskets of an imaginary history: candles go with candles, bags with bags.
+BASKETS = [
+    ["heart", "lantern", "candle"],
+    ["heart", "candle"],
+    ["heart", "lantern"],
+    ["lantern", "candle"],
+    ["jumbo", "tote", "lunchbox"],
+    ["jumbo", "tote"],
+    ["tote", "lunchbox"],
+    ["jumbo", "lunchbox"],
+]
+
+
+@pytest.fixture
+def shop(session: Session) -> dict[str, Product]:
+    items = factories.small_catalogue(session)
+    candles = items["heart"].category
+    bags = items["jumbo"].category
+    items["candle"] = factories.product(session, candles, sku="C1", name="Pillar Candle", stock=9)
+    items["tote"] = factories.product(session, bags, sku="B1", name="Canvas Tote", stock=9)
+    items["lunchbox"] = factories.product(session, bags, sku="B2", name="Lunch Box", stock=9)
+    session.commit()
+    return items
+
+
+def _history(session: Session, items: dict[str, Product], users: list[User]) -> None:
+    start = utcnow() - timedelta(days=30)
+    rows = []
+    for n, basket in enumerate(BASKETS * 3):
+        buyer = users[n % len(users)]
+        for name in basket:
+            rows.append(
+                {
+                    "kind": "purchase",
+                    "visitor_id": "import",
+                    "user_id": buyer.id,
+                    "product_id": items[name].id,
+                    "order_id": None,
+                    "quantity": 1,
+                    "created_at": start + timedelta(hours=n),
+                }
+            )
+    session.execute(insert(Event), rows)
+    session.commit()
+
+
+@pytest.fixture
+def trained(app: Flask, session: Session, shop: dict[str, Product]) -> list[User]:
+    users = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
+    session.commit()
+    _history(session, shop, users)
+    with app.app_context():
+        service().train(db.session)
+    return users
+
+
+def _section(html: str, placement: str) -> str:
+    match = re.search(rf'data-testid="recs-{placement}".*?</section>', html, re.S)
+    return match.group(0) if match else ""
+
+
+def _sign_in(client: FlaskClient, email: str) -> None:
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login",
+        data={"csrf_token": token, "email": email, "password": factories.PASSWORD},
+    )
+    assert response.status_code == 302
+
+
+def test_a_new_visitor_sees_popular_items_and_a_customer_personal_ones(
+    app: Flask, client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    home = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Popular right now" in home
+    assert "Lunch Bag Red Retrospot" not in home  # out of stock: never recommended
+    assert "Retired" not in home
+
+    _sign_in(client, trained[0].email)
+    page = client.get("/").get_data(as_text=True)
+    personal = _section(page, "home")
+    assert "Recommended for you" in personal
+    assert re.search(r'rec-reason">Because you bought [A-Z]', personal)
+    again = _section(page, "buy_again")
+    assert "Buy it again" in again and "You bought this before" in again
+
+
+def test_product_and_cart_placements_use_co_purchases(
+    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    page = client.get(f"/products/{shop['jumbo'].id}").get_data(as_text=True)
+    also = _section(page, "product")
+    assert "Shoppers who bought this also bought" in also
+    assert "Canvas Tote" in also or "Lunch Box" in also
+    assert "Often bought with Jumbo Bag Red Retrospot" in also
+    token = csrf_token(client, f"/products/{shop['heart'].id}")
+    client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": shop["heart"].id, "quantity": 1}
+    )
+    cart = _section(client.get("/cart").get_data(as_text=True), "cart")
+    assert "Frequently bought together" in cart
+    assert "Pillar Candle" in cart or "White Metal Lantern" in cart
+    assert 'product-name">White Hanging Heart' not in cart  # in the cart already
+
+
+def test_impressions_and_clicks_are_attributed_to_the_list(
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    page = client.get(f"/products/{shop['jumbo'].id}").get_data(as_text=True)
+    link = re.search(r'href="/products/(\d+)\?rec=([0-9a-f]{32})"', _section(page, "product"))
+    assert link
+    product_id, rec_id = int(link.group(1)), link.group(2)
+    session.rollback()
+    impression = session.scalar(select(Impression).where(Impression.rec_id == rec_id))
+    assert impression is not None
+    assert impression.placement == "product" and product_id in impression.product_ids
+    assert impression.model_version not in ("", "fallback-popularity")
+
+    assert client.get(f"/products/{product_id}?rec={rec_id}").status_code == 200
+    token = csrf_token(client, f"/products/{product_id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    session.rollback()
+    tagged = session.execute(
+        select(Event.kind, Event.product_id).where(Event.rec_id == rec_id).order_by(Event.id)
+    ).all()
+    assert tagged == [
+        ("rec_click", product_id),
+        ("product_view", product_id),
+        ("cart_add", product_id),
+    ]
+    assert client.get(f"/products/{product_id}?rec=not-an-id").status_code == 200
+
+
+def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
+    app: Flask, client: FlaskClient, session: Session, shop: dict[str, Product]
+) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Popular right now" in _section(page.get_data(as_text=True), "home")
+    product = client.get(f"/products/{shop['heart'].id}")
+    assert product.status_code == 200 and _section(product.get_data(as_text=True), "product") == ""
+
+    session.rollback()  # end the read snapshot taken before the requests wrote events
+    users = [factories.user(session, f"b{i}@example.com") for i in range(3)]
+    session.commit()
+    _history(session, shop, users)
+    with app.app_context():
+        version = service().train(db.session)
+        artifact = next(service().store.directory.glob(f"versions/{version}/*.npz"), None)
+    assert artifact is not None
+    artifact.write_bytes(b"not a model")
+    app.extensions["recommendations"].active._version = None  # as in a fresh process
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Popular right now" in _section(page.get_data(as_text=True), "home")
+
+
+def test_a_new_version_is_picked_up_without_a_restart(
+    app: Flask, client: FlaskClient, trained: list[User], shop: dict[str, Product]
+) -> None:
+    recs = app.extensions["recommendations"]
+    first = recs.store.active()
+    client.get("/")
+    with app.app_context():
+        second = recs.train(db.session)
+    assert second != first
+    client.get("/")
+    assert recs.model()[0] == second
+    recs.store.rollback()
+    client.get("/")
+    assert recs.model()[0] == first
+
+
+def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from shop.cart.services import CartOwner
+    from shop.payments.gateway import Intent
+    from shop.payments.services import apply_intent
+    from tests.checkout_support import emails, fresh, placed_order, settings
+
+    rec_id = "ab" * 16
+    session.execute(
+        insert(Event),
+        [
+            {
+                "kind": "cart_add",
+                "visitor_id": "visitor-1",
+                "product_id": shop["heart"].id,
+                "quantity": 1,
+                "rec_id": rec_id,
+                "created_at": utcnow(),
+            }
+        ],
+    )
+    session.commit()
+    order_id = placed_order(app, [(shop["heart"], 1)], owner=CartOwner(visitor_id="visitor-1"))
+    total = fresh(session, order_id).total_pence
+    intent = Intent("pi_rec", "succeeded", total, "GBP", metadata={"order_id": str(order_id)})
+    with app.app_context(), db.transaction() as tx:
+        assert apply_intent(tx, settings(app), intent, source="test") == "paid"
+    session.rollback()
+    purchase = session.scalar(
+        select(Event).where(Event.kind == "purchase", Event.order_id == order_id)
+    )
+    assert purchase is not None and purchase.rec_id == rec_id
+    [mail] = emails(session, "order_confirmation")
+    assert "You might also like" in mail.text_body
+    assert "?rec=" in mail.html_body
+    shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
+    assert shown is not None and shop["heart"].id not in shown.product_ids
