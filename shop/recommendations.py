@@ -501,6 +501,8 @@ def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
         times.append(_epoch(created_at))
         quantities.append(float(quantity) if quantity else np.nan)
         baskets.append(str(order_id) if order_id else "")
+    if not users:
+        return Interactions.empty()
     return Interactions.from_arrays(
         np.asarray(users),
         np.asarray(items, dtype=np.int64),

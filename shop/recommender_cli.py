@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from recommender.errors import ModelUnavailableError
+from recommender.evaluation import evaluate
+from recommender.interactions import Interactions
+from recommender.params import TrainingParams
+from recommender.splits import time_split
+from recommender.tuning import Trial, tune
 from shop.db import db
 from shop.personalization import service
+from shop.recommendations import load_interactions
+
+TUNED_PARAMS = "params.json"
 
 recommender_cli = AppGroup("recommender", help="Train, evaluate, tune and version the recommender.")
 
@@ -32,18 +45,109 @@ def progress_printer() -> Callable[[str, int, int], None]:
 @recommender_cli.command("train")
 @click.option("--no-activate", is_flag=True, help="Save the version without activating it.")
 def train_command(no_activate: bool) -> None:
-    """Train on every recorded view, cart addition and purchase; save and activate a version."""
+    """Train on every recorded view, cart addition and purchase; save and activate a version.
+
+    Uses the parameters chosen by `flask recommender tune` when there are any.
+    """
     started = time.perf_counter()
     assert db.session_factory is not None
     with db.session_factory() as session:
         try:
             version = service().train(
-                session, activate=not no_activate, progress=progress_printer()
+                session, _params(None), activate=not no_activate, progress=progress_printer()
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     state = "saved" if no_activate else "saved and activated"
     click.echo(f"Model version {version} {state} in {time.perf_counter() - started:.1f} s.")
+
+
+def _session() -> Session:
+    assert db.session_factory is not None
+    return db.session_factory()
+
+
+def _dataset_cutoff(cutoff: datetime) -> float:
+    """The cutoff as an instant in the shop's dates: shifted like the imported data."""
+    from shop.importer.models import ImportRun
+
+    with _session() as session:
+        shift = session.scalar(
+            select(ImportRun.date_shift_seconds)
+            .where(ImportRun.finished_at.is_not(None))
+            .order_by(ImportRun.id.desc())
+            .limit(1)
+        )
+    return cutoff.replace(tzinfo=UTC).timestamp() + float(shift or 0)
+
+
+def _purchases() -> Interactions:
+    with _session() as session:
+        return load_interactions(session).of_kinds(["purchase"])
+
+
+def _params(path: str | None) -> TrainingParams | None:
+    chosen = Path(path) if path else service().store.directory / TUNED_PARAMS
+    if not chosen.exists():
+        if path:
+            raise click.ClickException(f"no parameters file at {chosen}")
+        return None
+    try:
+        return TrainingParams.load(chosen)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{chosen} is not a parameters file: {exc}") from exc
+
+
+@recommender_cli.command("evaluate")
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2011-09-01",
+    show_default=True,
+    help="Train on purchases before this date (in the dataset's own dates), test after it.",
+)
+@click.option("--k", default=10, show_default=True, help="List length.")
+@click.option("--params", "params_path", help="A parameters file (default: the tuned one).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
+def evaluate_command(
+    cutoff: datetime, k: int, params_path: str | None, json_path: str | None
+) -> None:
+    """Evaluate the model against popularity and item-kNN on the shop's purchases.
+
+    Two views: only items new to each customer, and all items including re-purchases.
+    """
+    moment = _dataset_cutoff(cutoff)
+    split = time_split(_purchases(), moment)
+    report = evaluate(split, _params(params_path), k=k, progress=progress_printer())
+    click.echo(report.to_table())
+    if json_path:
+        Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        click.echo(f"JSON written to {json_path}")
+
+
+@recommender_cli.command("tune")
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2011-09-01",
+    show_default=True,
+    help="Tune only on purchases before this date, so the test period is never seen.",
+)
+@click.option("--trials", default=24, show_default=True, help="Parameter sets to try.")
+@click.option("--seed", default=0, show_default=True)
+def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
+    """Search factors, regularization, alpha and iterations; store the chosen parameters."""
+    training = _purchases().before(_dataset_cutoff(cutoff))
+    if not len(training):
+        raise click.ClickException("there are no purchases before the cutoff to tune on")
+
+    def report(trial: Trial, done: int, total: int) -> None:
+        click.echo(f"  trial {done}/{total}: {trial.stage} {trial.metrics}", err=True)
+
+    result = tune(training, _params(None), trials=trials, seed=seed, progress=report)
+    target = service().store.directory / TUNED_PARAMS
+    result.save(target)
+    click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
 
 
 @recommender_cli.command("versions")
