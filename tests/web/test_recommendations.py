@@ -232,3 +232,18 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
     assert "?rec=" in mail.html_body
     shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
     assert shown is not None and shop["heart"].id not in shown.product_ids
+
+
+def test_todays_clicks_change_the_next_page(
+    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    assert "Popular right now" in _section(client.get("/").get_data(as_text=True), "home")
+    client.get(f"/products/{shop['jumbo'].id}")
+    after_bag = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Recommended for you" in after_bag
+    assert "Because you viewed Jumbo Bag Red Retrospot" in after_bag
+    client.get(f"/products/{shop['heart'].id}")
+    client.get(f"/products/{shop['heart'].id}")
+    after_heart = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Because you viewed White Hanging Heart T-Light Holder" in after_heart
+    assert after_heart != after_bag
