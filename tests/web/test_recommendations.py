@@ -247,3 +247,11 @@ def test_todays_clicks_change_the_next_page(
     after_heart = _section(client.get("/").get_data(as_text=True), "home")
     assert "Because you viewed White Hanging Heart T-Light Holder" in after_heart
     assert after_heart != after_bag
+
+
+def test_an_empty_shop_and_unknown_products_never_fail(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'data-testid="recs-home"' not in page.get_data(as_text=True)
+    assert client.get("/products/999999").status_code == 404
+    assert client.get("/cart").status_code == 200
