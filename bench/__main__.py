@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import checkout_bench, import_bench, mail_bench, pages_bench
+from bench import (
+    checkout_bench,
+    home_bench,
+    import_bench,
+    mail_bench,
+    pages_bench,
+    recommender_bench,
+)
 from bench.common import RESULTS_DIR, log, machine_facts
 
 
@@ -33,6 +40,8 @@ def main() -> None:
     sections.append(pages_bench.report(pages_bench.run()))
     sections.append(mail_bench.report(mail_bench.run()))
     sections.append(checkout_bench.report(checkout_bench.run()))
+    sections.append(recommender_bench.report(recommender_bench.run()))
+    sections.append(home_bench.report(home_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
     text = "\n\n".join(sections) + "\n"

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from recommender.blending import BlendParams, blend
 from recommender.metrics import METRICS, MetricsAccumulator, RankingMetrics
 from recommender.models import ItemKNNModel, Model, Progress, create_model
 from recommender.models.base import check_k, top_k_rows
 from recommender.params import TrainingParams
-from recommender.blending import BlendParams, blend
 from recommender.repurchase import rebuy_matrix, repurchase_rates
 from recommender.splits import Split
 from recommender.training import popularity_scores, prepare
@@ -37,6 +37,7 @@ POPULARITY = "popularity"
 ITEM_KNN = "item_knn"
 BUY_AGAIN = "buy_again_only"
 BATCH_CELLS = 1 << 23  # scores computed per batch: users x items
+CACHE_CELLS = 1 << 27  # scores kept by `Evaluator.cached`: 512 MiB of float32
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,12 @@ class Evaluator:
         if half_life_days not in self._rebuy:
             users, items, timestamps = self._purchase_lines
             self._rebuy[half_life_days] = rebuy_matrix(
-                users, items, timestamps, self.matrix.shape, self.rates, self.matrix.now,
+                users,
+                items,
+                timestamps,
+                self.matrix.shape,
+                self.rates,
+                self.matrix.now,
                 half_life_days,
             )
         return self._rebuy[half_life_days]
@@ -210,16 +216,31 @@ class Evaluator:
         return lambda rows: model.score(self.matrix.user_items[rows])
 
     def blended_scorer(
-        self, model: Model, params: BlendParams, view: str
+        self, base: Callable[[np.ndarray], np.ndarray], params: BlendParams, view: str
     ) -> Callable[[np.ndarray], np.ndarray]:
-        """Model scores blended with popularity and, in view "all", the re-buy scores."""
+        """A base scorer's scores blended with popularity and, in view "all", re-buys."""
 
         def score(rows: np.ndarray) -> np.ndarray:
-            base = model.score(self.matrix.user_items[rows])
             rebuy = self.rebuy(params.buy_again_half_life_days)[rows] if view == "all" else None
-            return blend(base, params, popularity=self.popularity, rebuy=rebuy)
+            return blend(base(rows), params, popularity=self.popularity, rebuy=rebuy)
 
         return score
+
+    def cached(
+        self, scorer: Callable[[np.ndarray], np.ndarray]
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """Compute a scorer's scores for every test user once (when they fit in memory), so
+        that many blends can be evaluated on them cheaply."""
+        users = np.union1d(self.users("new"), self.users("all"))
+        if len(users) * self.matrix.shape[1] > CACHE_CELLS:
+            return scorer
+        batch = max(1, BATCH_CELLS // max(self.matrix.shape[1], 1))
+        scores = np.vstack(
+            [scorer(users[s : s + batch]) for s in range(0, len(users), batch)]
+        ).astype(np.float32)
+        position = np.full(self.matrix.shape[0], -1)
+        position[users] = np.arange(len(users))
+        return lambda rows: scores[position[rows]]
 
     def popularity_scorer(self) -> Callable[[np.ndarray], np.ndarray]:
         """The same recent popularity for everyone."""
@@ -287,7 +308,7 @@ def evaluate(
     for done, (view, name) in enumerate(steps):
         report("evaluate", done, len(steps))
         if name == MODEL:
-            scorer = evaluator.blended_scorer(model, params.blend, view)
+            scorer = evaluator.blended_scorer(evaluator.model_scorer(model), params.blend, view)
         elif name == POPULARITY:
             scorer = evaluator.popularity_scorer()
         elif name == ITEM_KNN:

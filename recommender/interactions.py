@@ -103,11 +103,25 @@ def timestamps_array(values: Any, size: int) -> np.ndarray:
     return out
 
 
+def _from_object(record: Any) -> Interaction:
+    """Read an interaction from an object's attributes."""
+    try:
+        user, item = record.user, record.item
+    except AttributeError:
+        raise ValueError(
+            f"an interaction must be a tuple or have .user and .item, not {record!r}"
+        ) from None
+    defaults = Interaction._field_defaults
+    return Interaction(
+        user, item, *(getattr(record, f, defaults[f]) for f in Interaction._fields[2:])
+    )
+
+
 def _column(values: Any, size: int, what: str, dtype: Any) -> np.ndarray:
     """Return values (or a scalar broadcast to size) as a 1-d array of dtype."""
     array = np.asarray(values)
     if array.ndim == 0:
-        return np.full(size, array.item(), dtype=dtype)
+        return np.full(size, array.item()).astype(dtype)  # np.full(..., dtype=str) truncates
     if array.shape != (size,):
         raise ValueError(f"{what} must have {size} values, not shape {array.shape}")
     return array.astype(dtype)
@@ -167,14 +181,9 @@ class Interactions:
         if quantities is None:
             amounts = np.full(size, np.nan)
         else:
-            amounts = _column(
-                [np.nan if q is None else q for q in quantities]
-                if isinstance(quantities, list)
-                else quantities,
-                size,
-                "quantities",
-                np.float64,
-            )
+            if isinstance(quantities, list | tuple) and None in quantities:
+                quantities = [np.nan if q is None else q for q in quantities]
+            amounts = _column(quantities, size, "quantities", np.float64)
         if baskets is None:
             basket_keys = np.full(size, "", dtype="<U1")
         else:
@@ -188,14 +197,18 @@ class Interactions:
 
     @classmethod
     def from_records(cls, records: Iterable[Interaction | tuple[Any, ...]]) -> Interactions:
-        """Build from `Interaction` tuples or plain tuples in the same field order.
+        """Build from `Interaction` tuples, plain tuples in the same field order, or objects
+        (dataclasses) with attributes of those names.
 
-        A tuple holds at least (user, item) and at most all six fields.
+        A tuple holds at least (user, item) and at most all six fields; an object needs
+        `user` and `item`, the other attributes are optional.
         """
-        rows = [tuple(r) for r in records]
+        rows = records if isinstance(records, list) else list(records)
         if not rows:
             return cls.empty()
-        widths = {len(r) for r in rows}
+        if not isinstance(rows[0], tuple | list):
+            rows = [_from_object(r) for r in rows]
+        widths = set(map(len, rows))
         if min(widths) < 2 or max(widths) > len(Interaction._fields):
             raise ValueError(
                 "each interaction needs 2 to 6 fields (user, item, kind, timestamp, "
@@ -203,16 +216,18 @@ class Interactions:
             )
         if len(widths) > 1:
             rows = [Interaction(*r) for r in rows]
-        columns = list(zip(*rows, strict=True))
+        columns: list[Any] = list(zip(*rows, strict=True))
         columns += [Interaction._field_defaults[f] for f in Interaction._fields[len(columns) :]]
         users, items, kinds, timestamps, quantities, baskets = columns
+        if quantities is not None and None in quantities:
+            quantities = [np.nan if q is None else q for q in quantities]
         return cls.from_arrays(
             users,
             items,
-            kinds=list(kinds) if isinstance(kinds, tuple) else kinds,
-            timestamps=None if timestamps is None else list(timestamps),
-            quantities=None if quantities is None else list(quantities),
-            baskets=None if baskets is None else list(baskets),
+            kinds=kinds,
+            timestamps=timestamps,
+            quantities=quantities,
+            baskets=baskets,
         )
 
     @classmethod

@@ -13,7 +13,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from recommender import reasons
+from recommender._blas import single_threaded_blas
 from recommender.association import BasketRules
+from recommender.blending import blend
 from recommender.errors import ArtifactError
 from recommender.interactions import Interaction, Interactions, Timestamp
 from recommender.keys import IdMap, Key
@@ -22,7 +24,6 @@ from recommender.models.base import check_k
 from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Recommendation
-from recommender.blending import blend
 
 FORMAT_VERSION = 1
 InteractionsLike = Interactions | Iterable[Interaction | tuple[Any, ...]]
@@ -129,16 +130,31 @@ class Recommender:
         list of Recommendation
             Best first. With no usable signal at all: recently popular items, with the
             reason "Popular right now".
+
+        Notes
+        -----
+        BLAS runs single-threaded during the call: for matrices this small, waking BLAS
+        threads costs more than it saves (and implicit runs its own threads).
         """
         check_k(k)
+        with single_threaded_blas():
+            return self._for_user(interactions, k, exclude, repurchase, exclude_seen, now)
+
+    def _for_user(
+        self,
+        interactions: InteractionsLike,
+        k: int,
+        exclude: Iterable[Key],
+        repurchase: bool,
+        exclude_seen: bool,
+        now: Timestamp,
+    ) -> list[Recommendation]:
         profile = self.profile(interactions, now)
         excluded = self._mask(exclude)
         if profile.is_empty:
-            return self.popular(k, excluded)
-        if profile.row.nnz:
-            scores = self.model.score(profile.row)[0]
-        else:
-            scores = self.popularity.copy()
+            return self._popular(k, excluded)
+        # A row can be empty while purchases exist when purchases weigh nothing.
+        scores = self.model.score(profile.row)[0] if profile.row.nnz else self.popularity.copy()
         bought = np.zeros(len(self.items), dtype=bool)
         bought[profile.purchased] = True
         if exclude_seen:
@@ -157,11 +173,7 @@ class Recommender:
             rebuy=rebuy[None, :] if repurchase else None,
         )[0]
         ids, values = top_k(scores, k, excluded)
-        results = self._explain(profile, ids, values, rebuy)
-        if len(results) < k:
-            excluded[ids] = True
-            results += self.popular(k - len(results), excluded)
-        return results
+        return self._explain(profile, ids, values, rebuy)
 
     def _explain(
         self,
@@ -189,13 +201,13 @@ class Recommender:
             results.append(Recommendation(key, float(value), reason))
         return results
 
-    def popular(
-        self, k: int = 10, exclude: Iterable[Key] | np.ndarray = ()
-    ) -> list[Recommendation]:
+    def popular(self, k: int = 10, exclude: Iterable[Key] = ()) -> list[Recommendation]:
         """The k most popular items of the recent window, labelled "Popular right now"."""
         check_k(k)
-        mask = exclude if isinstance(exclude, np.ndarray) else self._mask(exclude)
-        ids, values = top_k(self.popularity, k, mask)
+        return self._popular(k, self._mask(exclude))
+
+    def _popular(self, k: int, excluded: np.ndarray) -> list[Recommendation]:
+        ids, values = top_k(self.popularity, k, excluded)
         return [
             Recommendation(self.items.key_of(int(i)), float(v), reasons.popular())
             for i, v in zip(ids, values, strict=True)
@@ -210,7 +222,8 @@ class Recommender:
         if index is None:
             return []
         excluded = self._mask(exclude)
-        ids, values = self.model.similar_items(index, k + int(excluded.sum()))
+        with single_threaded_blas():
+            ids, values = self.model.similar_items(index, k + int(excluded.sum()))
         keep = ~excluded[ids]
         reason = reasons.similar_to(self.items.key_of(index))
         return [

@@ -23,13 +23,16 @@ import numpy as np
 from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from recommender.errors import ModelUnavailableError
-from recommender.interactions import Interactions
-from recommender.params import TrainingParams
-from recommender.reasons import Recommendation
-from recommender.serving import Recommender
-from recommender.store import ActiveModel, ModelStore
-from recommender.training import train as train_model
+from recommender import (
+    ActiveModel,
+    Interactions,
+    ModelStore,
+    ModelUnavailableError,
+    Recommendation,
+    Recommender,
+    TrainingParams,
+)
+from recommender import train as train_model
 from shop.catalog.models import Product
 from shop.db import utcnow
 from shop.recommendation_models import Impression
@@ -46,6 +49,21 @@ UNSELLABLE_TTL_S = 30.0
 CACHE_SIZE = 20_000
 MODEL_CHECK_S = 1.0
 CARD_TTL_S = 10.0
+
+
+# Chosen by `tune` on the Online Retail purchases before 2011-09-01 (see
+# docs/RECOMMENDER.md); `flask recommender tune` writes a file that replaces them.
+DEFAULT_PARAMS = {
+    "model": "als",
+    "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
+    "weighting": {"half_life_days": 90.0},
+    "blend": {"popular": 0.25, "buy_again": 2.0, "buy_again_half_life_days": 180.0},
+}
+
+
+def default_params() -> TrainingParams:
+    """The shop's training parameters when none have been tuned here."""
+    return TrainingParams.from_dict(DEFAULT_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -455,7 +473,7 @@ class RecommendationService:
         data = load_interactions(session)
         if not len(data):
             raise ValueError("there are no interactions to train on yet")
-        model = train_model(data, params, now=time.time(), progress=progress)
+        model = train_model(data, params or default_params(), now=time.time(), progress=progress)
         version = self.store.save(model, {"source": "shop", "trained_at": utcnow().isoformat()})
         if activate:
             self.store.activate(version)

@@ -13,15 +13,18 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recommender.errors import ModelUnavailableError
-from recommender.evaluation import evaluate
-from recommender.interactions import Interactions
-from recommender.params import TrainingParams
-from recommender.splits import time_split
-from recommender.tuning import Trial, tune
+from recommender import (
+    Interactions,
+    ModelUnavailableError,
+    TrainingParams,
+    Trial,
+    evaluate,
+    time_split,
+    tune,
+)
 from shop.db import db
 from shop.personalization import service
-from shop.recommendations import load_interactions
+from shop.recommendations import default_params, load_interactions
 
 TUNED_PARAMS = "params.json"
 
@@ -86,12 +89,12 @@ def _purchases() -> Interactions:
         return load_interactions(session).of_kinds(["purchase"])
 
 
-def _params(path: str | None) -> TrainingParams | None:
+def _params(path: str | None) -> TrainingParams:
     chosen = Path(path) if path else service().store.directory / TUNED_PARAMS
     if not chosen.exists():
         if path:
             raise click.ClickException(f"no parameters file at {chosen}")
-        return None
+        return default_params()
     try:
         return TrainingParams.load(chosen)
     except (ValueError, KeyError) as exc:

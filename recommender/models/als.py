@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -64,6 +65,7 @@ class ALSModel(Model):
         self.random_state = random_state
         self.num_threads = int(num_threads)
         self._als: AlternatingLeastSquares | None = None
+        self._als_one_row: AlternatingLeastSquares | None = None
         self._gram = np.zeros((0, 0))
         self._norms = np.zeros(0)
 
@@ -98,6 +100,10 @@ class ALSModel(Model):
         self._gram = fold.gram_matrix(als.item_factors)
         self._norms = fold.safe_norms(als.item_factors)
         als.YtY  # noqa: B018 - compute implicit's cache now, not during a request
+        # One row needs one thread: an idle OpenMP worker spinning after every request would
+        # steal a core from BLAS. The copy shares the factors and the cached YtY.
+        self._als_one_row = copy.copy(als)
+        self._als_one_row.num_threads = 1
 
     @property
     def item_factors(self) -> np.ndarray:
@@ -114,10 +120,11 @@ class ALSModel(Model):
     def user_vectors(self, user_items: csr_matrix) -> np.ndarray:
         """Recompute user vectors from rows of weights with implicit's recalculate_user."""
         rows = check_user_items(user_items, self.n_items)
-        assert self._als is not None
+        assert self._als is not None and self._als_one_row is not None
         if rows.shape[0] == 1:
-            return self._als.recalculate_user(0, rows)[None, :]
-        return self._als.recalculate_user(np.arange(rows.shape[0]), rows)
+            return self._als_one_row.recalculate_user(0, rows)[None, :]
+        with single_threaded_blas():
+            return self._als.recalculate_user(np.arange(rows.shape[0]), rows)
 
     def score(self, user_items: csr_matrix) -> np.ndarray:
         """Score every item for each row; see `Model.score`."""

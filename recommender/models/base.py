@@ -296,8 +296,10 @@ def top_k(
 
 
 def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Return the column indices of the k highest scores in each row, best first (-inf skipped
-    by the caller's mask; positions holding -inf come last)."""
+    """Return the column indices of the k highest scores in each row, best first.
+
+    Masked (-inf) scores sort last; callers drop them.
+    """
     k = min(k, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     rows = np.arange(scores.shape[0])[:, None]

@@ -37,6 +37,8 @@ class BPRModel(Model):
         Training epochs.
     fold_in_regularization : float
         L2 penalty when a user's vector is recomputed from their row at request time.
+    fold_in_alpha : float
+        Confidence scaling of the row in that fold-in (as ALS's alpha).
     random_state : int or None
         Seed.
     num_threads : int
@@ -54,10 +56,11 @@ class BPRModel(Model):
     def __init__(
         self,
         factors: int = 64,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.01,
         regularization: float = 0.01,
         iterations: int = 100,
         fold_in_regularization: float = 0.1,
+        fold_in_alpha: float = 10.0,
         random_state: int | None = 42,
         num_threads: int = 0,
     ) -> None:
@@ -68,6 +71,7 @@ class BPRModel(Model):
         self.fold_in_regularization = check_positive(
             fold_in_regularization, "fold_in_regularization"
         )
+        self.fold_in_alpha = check_positive(fold_in_alpha, "fold_in_alpha")
         self.random_state = random_state
         self.num_threads = int(num_threads)
         self._item_factors = np.zeros((0, self.factors + 1), dtype=np.float32)
@@ -108,9 +112,14 @@ class BPRModel(Model):
     def score(self, user_items: csr_matrix) -> np.ndarray:
         """Score every item for each row, folding each row in; see `Model.score`."""
         rows = check_user_items(user_items, self.n_items)
-        vectors = fold.fold_in(
-            self._item_factors, self._gram, rows, self.fold_in_regularization, 1.0
-        )
+        with single_threaded_blas():
+            vectors = fold.fold_in(
+                self._item_factors,
+                self._gram,
+                rows,
+                self.fold_in_regularization,
+                self.fold_in_alpha,
+            )
         return vectors @ self._item_factors.T
 
     def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +133,12 @@ class BPRModel(Model):
         row = check_user_items(user_items, self.n_items, single=True)
         targets = check_items(items, self.n_items)
         return fold.contributions(
-            self._item_factors, self._gram, row, targets, self.fold_in_regularization, 1.0
+            self._item_factors,
+            self._gram,
+            row,
+            targets,
+            self.fold_in_regularization,
+            self.fold_in_alpha,
         )
 
     def get_params(self) -> dict[str, Any]:
@@ -135,6 +149,7 @@ class BPRModel(Model):
             "regularization": self.regularization,
             "iterations": self.iterations,
             "fold_in_regularization": self.fold_in_regularization,
+            "fold_in_alpha": self.fold_in_alpha,
             "random_state": self.random_state,
             "num_threads": self.num_threads,
         }

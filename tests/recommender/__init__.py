@@ -1,0 +1,1 @@
+"""Tests of the recommender library (no app, no database)."""

@@ -1,0 +1,136 @@
+"""`python -m recommender`: every command runs on a CSV and explains itself with --help."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recommender import cli
+from recommender.interactions import Interactions
+from tests.recommender.conftest import START, make_interactions
+
+CUTOFF = datetime.fromtimestamp(START + 25 * 86_400, UTC).date().isoformat()
+SMALL_PARAMS = {"model": "als", "model_params": {"factors": 3, "iterations": 5}}
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic shop as user,item,weight,timestamp,basket, plus two bad rows."""
+    path = tmp_path_factory.mktemp("cli") / "interactions.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["user", "item", "weight", "timestamp", "kind", "basket"])
+        for r in make_interactions():
+            iso = datetime.fromtimestamp(float(r.timestamp), UTC).isoformat()  # type: ignore[arg-type]
+            writer.writerow([r.user, r.item, r.quantity or "", iso, r.kind, r.basket or ""])
+        writer.writerow(["broken"])
+        writer.writerow(["u", "i", "-1", "2020-01-01", "purchase", ""])
+    return path
+
+
+@pytest.fixture(scope="module")
+def params_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small params file."""
+    path = tmp_path_factory.mktemp("params") / "params.json"
+    path.write_text(json.dumps(SMALL_PARAMS))
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", ["evaluate", "tune", "train", "versions", "activate", "rollback"]
+)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: python -m recommender " + command in capsys.readouterr().out
+
+
+def test_evaluate_prints_a_table_and_writes_json(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    cli.main(
+        ["evaluate", str(data_csv), "--cutoff", CUTOFF, "--params", str(params_json), "-k", "5",
+         "--json", str(out)]
+    )  # fmt: skip
+    table = capsys.readouterr().out
+    assert "| new | als (model) |" in table and "| all | buy_again_only |" in table
+    report = json.loads(out.read_text())
+    assert report["data"]["bad_rows"] == 2
+    assert report["data"]["bad"] == {
+        "wrong number of fields": 1,
+        "weight is not a positive number": 1,
+    }
+    assert {r["view"] for r in report["results"]} == {"new", "all"}
+    assert report["k"] == 5
+
+
+def test_evaluate_other_splits_and_one_view(
+    data_csv: Path, params_json: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for split in ("random", "last"):
+        cli.main(
+            ["evaluate", str(data_csv), "--split", split, "--views", "new",
+             "--params", str(params_json), "--json", "-"]
+        )  # fmt: skip
+        report = json.loads(capsys.readouterr().out)
+        assert {r["view"] for r in report["results"]} == {"new"}
+        assert report["split"].startswith("random" if split == "random" else "leave last out")
+
+
+def test_tune_never_sees_the_test_period(
+    data_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+    real_tune = cli.tune
+
+    def spy(interactions: Interactions, *args: Any, **kwargs: Any) -> Any:
+        seen["last"] = interactions.time_span
+        kwargs["trials"] = 2
+        return real_tune(interactions, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "tune", spy)
+    out = tmp_path / "tuned.json"
+    cli.main(["tune", str(data_csv), "--cutoff", CUTOFF, "--output", str(out), "-k", "5"])
+    cutoff = datetime.fromisoformat(CUTOFF).replace(tzinfo=UTC).timestamp()
+    assert seen["last"][1] < cutoff
+    tuned = json.loads(out.read_text())
+    assert tuned["params"]["model"] == "als"
+    assert tuned["trials"]
+
+
+def test_train_saves_and_the_store_commands_manage_versions(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "models"
+    cli.main(["train", str(data_csv), "--store", str(store), "--params", str(params_json)])
+    first = capsys.readouterr().out.strip()
+    cli.main(
+        ["train", str(data_csv), "--store", str(store), "--params", str(params_json),
+         "--activate", "--until", CUTOFF]
+    )  # fmt: skip
+    second = capsys.readouterr().out.strip()
+    cli.main(["versions", "--store", str(store)])
+    listing = capsys.readouterr().out
+    assert f"* {second}" in listing and f"  {first}" in listing
+    cli.main(["activate", "--store", str(store), first])
+    assert capsys.readouterr().out.strip() == first
+    cli.main(["rollback", "--store", str(store)])
+    assert capsys.readouterr().out.strip() == second
+
+
+def test_input_errors_end_with_a_message(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"error: .*No such file"):
+        cli.main(["evaluate", str(tmp_path / "missing.csv")])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("user,item\n")
+    with pytest.raises(SystemExit, match="no usable interaction"):
+        cli.main(["evaluate", str(empty)])
+    with pytest.raises(SystemExit, match="--views"):
+        cli.main(["evaluate", str(empty), "--views", "fresh"])

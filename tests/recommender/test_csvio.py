@@ -1,0 +1,85 @@
+"""Reading interaction CSVs: header or not, bad rows counted, never a crash."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import pytest
+
+from recommender import read_interactions_csv
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    """A CSV file with the given text."""
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_positional_columns_without_a_header(tmp_path: Path) -> None:
+    data, report = read_interactions_csv(
+        write(tmp_path, "u1,i1\nu1,i2,3\nu2,i1,2,2011-09-01T10:00:00\nu3,i3,,1300000000\n")
+    )
+    assert report.header is None
+    assert report.loaded == 4 and report.bad_rows == 0
+    assert data.users.tolist() == ["u1", "u1", "u2", "u3"]
+    assert data.kinds.tolist() == ["purchase"] * 4
+    assert math.isnan(data.quantities[0]) and data.quantities[2] == 2.0
+    assert data.timestamps[3] == 1_300_000_000.0
+    assert math.isnan(data.timestamps[0])
+
+
+def test_a_header_names_columns_in_any_order(tmp_path: Path) -> None:
+    text = "Timestamp,Item,User,Kind,Order\n2011-01-01,i1,u1,view,\n2011-01-02,i2,u1,,o7\n"
+    data, report = read_interactions_csv(write(tmp_path, text), default_kind="purchase")
+    assert report.header == ["timestamp", "item", "user", "kind", "basket"]
+    assert data.items.tolist() == ["i1", "i2"]
+    assert data.kinds.tolist() == ["view", "purchase"]
+    assert data.baskets.tolist() == ["", "o7"]
+
+
+def test_bad_rows_are_counted_by_reason(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            "user,item,weight,timestamp",
+            "u1,i1,1,2011-01-01",
+            "u1,i2",  # wrong number of fields under a header
+            ",i3,1,2011-01-01",
+            "u2,i4,-3,2011-01-01",
+            "u2,i5,lots,2011-01-01",
+            "u2,i6,1,last tuesday",
+            "u3,i7,2,1300000000",
+            "",
+        ]
+    )
+    data, report = read_interactions_csv(write(tmp_path, text))
+    assert report.rows == 7
+    assert report.loaded == len(data) == 2
+    assert report.bad == {
+        "wrong number of fields": 1,
+        "missing user or item": 1,
+        "weight is not a positive number": 2,
+        "unreadable timestamp": 1,
+    }
+    assert len(report.examples) == 5
+    assert "5 bad" in report.summary()
+
+
+def test_gzip_files_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv.gz"
+    with gzip.open(path, "wt") as out:
+        out.write("u1,i1\nu2,i2\n")
+    data, _ = read_interactions_csv(path)
+    assert len(data) == 2
+
+
+def test_an_unusable_header_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unusable header"):
+        read_interactions_csv(write(tmp_path, "user,item,colour\nu,i,red\n"))
+
+
+def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_interactions_csv(tmp_path / "nope.csv")

@@ -1,0 +1,69 @@
+"""Offline evaluation: both views, the baselines, and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recommender import EvaluationReport, Interactions, TrainingParams, evaluate, time_split
+from recommender.evaluation import BUY_AGAIN, MODEL, POPULARITY
+from tests.recommender.conftest import START
+
+DAY = 86_400.0
+PARAMS = TrainingParams(model_params={"factors": 3, "iterations": 10, "regularization": 0.1})
+
+
+@pytest.fixture(scope="module")
+def report(interactions: Interactions) -> EvaluationReport:
+    """An evaluation of the synthetic shop split after day 25."""
+    return evaluate(time_split(interactions, START + 25 * DAY), PARAMS, k=5)
+
+
+def test_every_view_has_the_model_and_both_baselines(report: EvaluationReport) -> None:
+    rows = [(r.view, r.model) for r in report.rows]
+    assert rows == [
+        ("new", "model"),
+        ("new", "popularity"),
+        ("new", "item_knn"),
+        ("all", "model"),
+        ("all", "popularity"),
+        ("all", "item_knn"),
+        ("all", BUY_AGAIN),
+    ]
+
+
+def test_metrics_are_proportions(report: EvaluationReport) -> None:
+    for row in report.rows:
+        m = row.metrics
+        assert m.users > 0
+        for value in (m.precision, m.recall, m.ndcg, m.map, m.hit_rate, m.coverage):
+            assert 0.0 <= value <= 1.0
+
+
+def test_the_model_beats_popularity_on_clustered_data(report: EvaluationReport) -> None:
+    assert report.metric("new", MODEL) > 1.5 * report.metric("new", POPULARITY)
+    assert report.lift("new") == pytest.approx(
+        report.metric("new", MODEL) / report.metric("new", POPULARITY)
+    )
+
+
+def test_view_new_drops_users_without_new_purchases(report: EvaluationReport) -> None:
+    assert report.counts["test_users_new"] <= report.counts["test_users_all"]
+    new_users = {r.metrics.users for r in report.rows if r.view == "new"}
+    assert new_users == {report.counts["test_users_new"]}
+
+
+def test_report_as_json_and_table(report: EvaluationReport) -> None:
+    document = json.loads(json.dumps(report.to_dict()))
+    assert document["k"] == 5
+    assert len(document["results"]) == 7
+    assert set(document["lift_over_popularity"]) == {"new", "all"}
+    table = report.to_table()
+    assert "| new | als (model) |" in table
+    assert "precision@5" in table
+
+
+def test_an_unknown_view_is_a_value_error(interactions: Interactions) -> None:
+    with pytest.raises(ValueError, match="unknown view"):
+        evaluate(time_split(interactions, START + 25 * DAY), PARAMS, views=["fresh"])

@@ -1,0 +1,134 @@
+"""Model versions: save, activate atomically, roll back, load, and fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recommender import (
+    ActiveModel,
+    ArtifactError,
+    ModelStore,
+    ModelUnavailableError,
+    NoActiveVersionError,
+    Recommender,
+    VersionNotFoundError,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    """An empty store."""
+    return ModelStore(tmp_path / "models")
+
+
+def test_save_writes_artifact_and_metadata(store: ModelStore, trained: Recommender) -> None:
+    version = store.save(trained, {"metrics": {"precision@10": 0.12}})
+    metadata = store.metadata(version)
+    assert metadata["version"] == version
+    assert metadata["metrics"] == {"precision@10": 0.12}
+    assert metadata["model"] == "als"
+    assert metadata["params"]["model"] == "als"
+    assert metadata["training"]["users"] == trained.info["users"]
+    assert metadata["artifact"]["bytes"] > 0 and len(metadata["artifact"]["sha256"]) == 64
+    assert store.active() is None
+    assert [v.id for v in store.versions()] == [version]
+    assert not store.versions()[0].active
+
+
+def test_activate_load_and_rollback(store: ModelStore, trained: Recommender) -> None:
+    first = store.save(trained)
+    second = store.save(trained)
+    assert first < second or first != second
+    store.activate(first)
+    store.activate(second)
+    assert store.active() == second
+    assert [v.active for v in store.versions()] == [v.id == second for v in store.versions()]
+    loaded = store.load()
+    assert loaded.info == trained.info
+    assert store.rollback() == first
+    assert store.active() == first
+    with pytest.raises(NoActiveVersionError, match="no earlier version"):
+        store.rollback()
+
+
+def test_the_pointer_file_is_replaced_atomically(store: ModelStore, trained: Recommender) -> None:
+    version = store.save(trained)
+    store.activate(version)
+    pointer = json.loads((store.directory / "ACTIVE").read_text())
+    assert pointer == {"active": version, "history": []}
+    leftovers = [p.name for p in store.directory.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_loading_without_an_active_version(store: ModelStore) -> None:
+    with pytest.raises(NoActiveVersionError):
+        store.load()
+
+
+def test_unknown_versions(store: ModelStore) -> None:
+    with pytest.raises(VersionNotFoundError):
+        store.load("20990101T000000Z-abcdef")
+    with pytest.raises(VersionNotFoundError):
+        store.activate("../escape")
+
+
+def test_a_corrupt_artifact_cannot_be_activated_or_loaded(
+    store: ModelStore, trained: Recommender
+) -> None:
+    version = store.save(trained)
+    artifact = store.versions_dir / version / "model.npz"
+    artifact.write_bytes(artifact.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        store.activate(version)
+    with pytest.raises(ModelUnavailableError):
+        store.load(version)
+
+
+def test_a_missing_artifact_is_an_artifact_error(store: ModelStore, trained: Recommender) -> None:
+    version = store.save(trained)
+    (store.versions_dir / version / "model.npz").unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        store.load(version)
+
+
+def test_rollback_skips_broken_versions(store: ModelStore, trained: Recommender) -> None:
+    good, broken, current = (store.save(trained) for _ in range(3))
+    for version in (good, broken, current):
+        store.activate(version)
+    (store.versions_dir / broken / "model.npz").write_bytes(b"garbage")
+    assert store.rollback() == good
+
+
+def test_unserialisable_metadata_is_a_value_error(store: ModelStore, trained: Recommender) -> None:
+    with pytest.raises(ValueError, match="JSON-serialisable"):
+        store.save(trained, {"when": object()})
+    assert store.versions() == []
+
+
+def test_active_model_follows_activation(store: ModelStore, trained: Recommender) -> None:
+    live = ActiveModel(store)
+    with pytest.raises(NoActiveVersionError):
+        live.get()
+    first = store.save(trained)
+    store.activate(first)
+    version, recommender = live.get()
+    assert version == first
+    assert live.get()[1] is recommender  # not reloaded while nothing changed
+    second = store.save(trained)
+    store.activate(second)
+    assert live.get()[0] == second
+
+
+def test_active_model_reports_a_broken_version_every_time(
+    store: ModelStore, trained: Recommender
+) -> None:
+    version = store.save(trained)
+    store.activate(version)
+    (store.versions_dir / version / "model.npz").write_bytes(b"garbage")
+    live = ActiveModel(store)
+    for _ in range(2):
+        with pytest.raises(ArtifactError):
+            live.get()
