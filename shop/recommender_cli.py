@@ -101,14 +101,19 @@ def _params(path: str | None) -> TrainingParams:
         raise click.ClickException(f"{chosen} is not a parameters file: {exc}") from exc
 
 
+def cutoff_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The --cutoff option, a date in the dataset's own dates (the import shifts them)."""
+    return click.option(
+        "--cutoff",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default="2011-09-01",
+        show_default=True,
+        help=f"{help_text} A date in the dataset's own dates.",
+    )
+
+
 @recommender_cli.command("evaluate")
-@click.option(
-    "--cutoff",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default="2011-09-01",
-    show_default=True,
-    help="Train on purchases before this date (in the dataset's own dates), test after it.",
-)
+@cutoff_option("Train on purchases before this date, test on those after it.")
 @click.option("--k", default=10, show_default=True, help="List length.")
 @click.option("--params", "params_path", help="A parameters file (default: the tuned one).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
@@ -129,13 +134,7 @@ def evaluate_command(
 
 
 @recommender_cli.command("tune")
-@click.option(
-    "--cutoff",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default="2011-09-01",
-    show_default=True,
-    help="Tune only on purchases before this date, so the test period is never seen.",
-)
+@cutoff_option("Tune only on purchases before this date: the test period is never seen.")
 @click.option("--trials", default=24, show_default=True, help="Parameter sets to try.")
 @click.option("--seed", default=0, show_default=True)
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
