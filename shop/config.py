@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -78,6 +79,8 @@ class Config:
         self.TRACKING_BACKGROUND = env.get("SHOP_TRACKING_WRITER", "background") != "sync"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         self.RECOMMENDATIONS_ENABLED = env.get("SHOP_RECOMMENDATIONS", "on") != "off"
+        # Per-placement overrides as JSON, e.g. {"home": {"size": 6, "allow_repurchase": true}}
+        self.RECOMMENDER_PLACEMENTS = json.loads(env.get("SHOP_RECOMMENDER_PLACEMENTS") or "{}")
         # Links in e-mails are absolute, and e-mails are rendered outside any request.
         self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 from shop.db import WRITE_OPTION, db
 from shop.recommendation_models import Impression
 from shop.recommendations import (
+    PLACEMENTS,
     ModelStore,
     RecommendationList,
     RecommendationService,
     Shopper,
     model_directory,
+    with_placement,
 )
 from shop.tracking.recorder import event_writer
 from shop.tracking.writer import EventWriter
@@ -50,8 +52,14 @@ def init_app(app: Flask) -> None:
     if not app.config.get("RECOMMENDATIONS_ENABLED", True):
         app.extensions[EXTENSION] = NoRecommendations(ModelStore(directory))
         return
+    placements = dict(PLACEMENTS)
+    for name, changes in (app.config.get("RECOMMENDER_PLACEMENTS") or {}).items():
+        if name not in placements:
+            raise ValueError(f"RECOMMENDER_PLACEMENTS: unknown placement {name!r}")
+        placements = with_placement(placements, name, **changes)
     app.extensions[EXTENSION] = RecommendationService(
         store=ModelStore(directory),
+        placements=placements,
         pending_events=pending,
         log_impression=lambda row: impressions.submit([row]),
         model_check_s=float(app.config.get("RECOMMENDER_MODEL_CHECK_S", 1.0)),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.personalization import service
 from shop.recommendation_models import Impression
@@ -255,3 +256,25 @@ def test_an_empty_shop_and_unknown_products_never_fail(client: FlaskClient) -> N
     assert 'data-testid="recs-home"' not in page.get_data(as_text=True)
     assert client.get("/products/999999").status_code == 404
     assert client.get("/cart").status_code == 200
+
+
+def test_placements_are_configurable(
+    config: TestConfig, shop: dict[str, Product], session: Session
+) -> None:
+    from shop import create_app
+
+    config.RECOMMENDER_PLACEMENTS = {"home": {"size": 2, "allow_repurchase": True}}
+    app = create_app(config)
+    users = [factories.user(session, f"p{i}@example.com") for i in range(8)]
+    session.commit()
+    _history(session, shop, users)
+    with app.app_context():
+        service().train(db.session)
+        assert service().placements["home"].size == 2
+    client = app.test_client()
+    _sign_in(client, users[0].email)
+    home = _section(client.get("/").get_data(as_text=True), "home")
+    assert home.count('class="product-card"') == 2
+    config.RECOMMENDER_PLACEMENTS = {"nowhere": {"size": 1}}
+    with pytest.raises(ValueError, match="unknown placement"):
+        create_app(config)
