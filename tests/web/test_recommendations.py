@@ -4,6 +4,7 @@ fallbacks when the model is missing or broken, and hot-swapped versions."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.personalization import service
 from shop.recommendation_models import Impression
+from shop.recommendations import PLACEMENTS
 from shop.tracking.models import Event
 from tests import factories
 from tests.helpers import csrf_token
@@ -35,8 +37,7 @@ BASKETS = [
 ]
 
 
-@pytest.fixture
-def shop(session: Session) -> dict[str, Product]:
+def _catalogue(session: Session) -> dict[str, Product]:
     items = factories.small_catalogue(session)
     candles = items["heart"].category
     bags = items["jumbo"].category
@@ -45,6 +46,11 @@ def shop(session: Session) -> dict[str, Product]:
     items["lunchbox"] = factories.product(session, bags, sku="B2", name="Lunch Box", stock=9)
     session.commit()
     return items
+
+
+@pytest.fixture
+def shop(session: Session) -> dict[str, Product]:
+    return _catalogue(session)
 
 
 def _history(session: Session, items: dict[str, Product], users: list[User]) -> None:
@@ -258,23 +264,30 @@ def test_an_empty_shop_and_unknown_products_never_fail(client: FlaskClient) -> N
     assert client.get("/cart").status_code == 200
 
 
-def test_placements_are_configurable(
-    config: TestConfig, shop: dict[str, Product], session: Session
-) -> None:
+def test_placements_are_configurable(config: TestConfig) -> None:
     from shop import create_app
 
-    config.RECOMMENDER_PLACEMENTS = {"home": {"size": 2, "allow_repurchase": True}}
-    app = create_app(config)
-    users = [factories.user(session, f"p{i}@example.com") for i in range(8)]
-    session.commit()
-    _history(session, shop, users)
-    with app.app_context():
-        service().train(db.session)
-        assert service().placements["home"].size == 2
-    client = app.test_client()
-    _sign_in(client, users[0].email)
-    home = _section(client.get("/").get_data(as_text=True), "home")
-    assert home.count('class="product-card"') == 2
     config.RECOMMENDER_PLACEMENTS = {"nowhere": {"size": 1}}
     with pytest.raises(ValueError, match="unknown placement"):
         create_app(config)
+    db.dispose()  # the engine that create_app made before it refused
+    config.RECOMMENDER_PLACEMENTS = {"home": {"size": 2, "allow_repurchase": True}}
+    app = create_app(config)
+    try:
+        with app.app_context():
+            shop = _catalogue(db.session)
+            users = [factories.user(db.session, f"p{i}@example.com") for i in range(8)]
+            db.session.commit()
+            _history(db.session, shop, users)
+            service().train(db.session)
+            assert service().placements["home"] == replace(
+                PLACEMENTS["home"], size=2, allow_repurchase=True
+            )
+            email = users[0].email
+        client = app.test_client()
+        _sign_in(client, email)
+        home = _section(client.get("/").get_data(as_text=True), "home")
+        assert home.count('class="product-card"') == 2
+    finally:
+        db.session.remove()
+        db.dispose()
