@@ -33,8 +33,10 @@ from bench.common import (
     bench_config,
     copy_database,
     ensure_imported_database,
+    latency_row,
     log,
     sqlite_url,
+    verdict,
 )
 from bench.pages_bench import bare_app
 from shop.payments.gateway import (
@@ -357,18 +359,6 @@ def report(result: CheckoutResult) -> str:
     """Return the checkout section of the markdown report."""
     bare = result.bare
 
-    def row(name: str, stats: LatencyStats) -> str:
-        """One table row with ratios to the bare endpoint."""
-        return (
-            f"| {name} | {stats.n:,} | {stats.p50_ms:.2f} | {stats.p99_ms:.2f} "
-            f"| {stats.mean_ms:.2f} | {stats.p50_ms / bare.p50_ms:.1f}x "
-            f"| {stats.mean_ms / bare.mean_ms:.1f}x |"
-        )
-
-    def mark(ok: bool) -> str:
-        """The result column."""
-        return "pass" if ok else "**FAIL**"
-
     expected = result.checkouts + result.warmup
     return "\n".join(
         [
@@ -383,20 +373,20 @@ def report(result: CheckoutResult) -> str:
             "",
             "| step | requests | p50 ms | p99 ms | mean ms | p50 / bare | mean / bare |",
             "|---|---:|---:|---:|---:|---:|---:|",
-            row("place order `POST /checkout/place`", result.place),
-            row("pay `POST /checkout/pay/<token>`", result.pay),
-            row("place + pay", result.total),
-            row("bare Flask endpoint", result.bare),
+            latency_row("place order `POST /checkout/place`", result.place, bare),
+            latency_row("pay `POST /checkout/pay/<token>`", result.pay, bare),
+            latency_row("place + pay", result.total, bare),
+            latency_row("bare Flask endpoint", result.bare, bare),
             "",
             "| check | value | target | result |",
             "|---|---:|---:|---|",
             f"| place + pay p50 | {result.total.p50_ms:.2f} ms | < {TARGET_P50_MS:.0f} ms "
-            f"| {mark(result.fast)} |",
+            f"| {verdict(result.fast)} |",
             f"| paid orders / confirmations queued / gateway payments "
             f"| {result.orders_paid} / {result.emails_queued} / {result.gateway_payments} "
-            f"| {expected} each | {mark(result.consistent)} |",
+            f"| {expected} each | {verdict(result.consistent)} |",
             "",
-            f"Overall: {mark(result.ok)}.",
+            f"Overall: {verdict(result.ok)}.",
         ]
     )
 

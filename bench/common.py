@@ -69,6 +69,20 @@ class LatencyStats:
         )
 
 
+def latency_row(name: str, stats: LatencyStats, bare: LatencyStats | None = None) -> str:
+    """A markdown row: requests, p50, p99 and mean, plus p50 and mean ratios to `bare`."""
+    cells = [name, f"{stats.n:,}", f"{stats.p50_ms:.2f}", f"{stats.p99_ms:.2f}"]
+    cells.append(f"{stats.mean_ms:.2f}")
+    if bare is not None:
+        cells += [f"{stats.p50_ms / bare.p50_ms:.1f}x", f"{stats.mean_ms / bare.mean_ms:.1f}x"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def verdict(ok: bool) -> str:
+    """The result column of a target row."""
+    return "pass" if ok else "**FAIL**"
+
+
 def timed(call: Callable[[], object]) -> float:
     """Run call once and return how long it took, in seconds."""
     start = time.perf_counter()

@@ -18,8 +18,10 @@ from bench.common import (
     bench_config,
     copy_database,
     ensure_imported_database,
+    latency_row,
     log,
     sqlite_url,
+    verdict,
 )
 from bench.pages_bench import BLOCK, WARMUP, Series, interleave, popular_product_ids, warm_up
 
@@ -137,8 +139,8 @@ def run() -> HomeResult:
 
 def report(result: HomeResult) -> str:
     """The markdown section for the report."""
-    ratio_ok = "pass" if result.throughput_ratio >= THROUGHPUT_TARGET else "**FAIL**"
-    train_ok = "pass" if result.training_s < TRAINING_TARGET_S else "**FAIL**"
+    ratio_ok = verdict(result.throughput_ratio >= THROUGHPUT_TARGET)
+    train_ok = verdict(result.training_s < TRAINING_TARGET_S)
     return "\n".join(
         [
             "## Personalized home page and training through the shop",
@@ -155,20 +157,14 @@ def report(result: HomeResult) -> str:
             "",
             "| home page | requests | p50 ms | p99 ms | mean ms |",
             "|---|---:|---:|---:|---:|",
-            _row("with recommendations", result.with_recs),
-            _row("without", result.without_recs),
+            latency_row("with recommendations", result.with_recs),
+            latency_row("without", result.without_recs),
             "",
             "| measure | value | target | result |",
             "|---|---:|---:|---|",
             f"| throughput with / without | {result.throughput_ratio:.2f} | "
             f">= {THROUGHPUT_TARGET} | {ratio_ok} |",
         ]
-    )
-
-
-def _row(name: str, stats: LatencyStats) -> str:
-    return (
-        f"| {name} | {stats.n:,} | {stats.p50_ms:.2f} | {stats.p99_ms:.2f} | {stats.mean_ms:.2f} |"
     )
 
 

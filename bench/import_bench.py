@@ -24,6 +24,7 @@ from bench.common import (
     migrated_database,
     sqlite_url,
     store_imported,
+    verdict,
 )
 from shop.config import PROJECT_ROOT
 
@@ -183,21 +184,17 @@ def report(result: ImportResult) -> str:
     """Return the import section of the markdown report."""
     s = result.summary
 
-    def mark(ok: bool) -> str:
-        """Pass or FAIL."""
-        return "pass" if ok else "**FAIL**"
-
     lines = [
         "## Import (Online Retail, full file, fresh SQLite)",
         "",
         "| measure | value | target | result |",
         "|---|---:|---:|---|",
         f"| wall time, whole child process | {result.wall_s:.1f} s | < {TIME_TARGET_S:.0f} s "
-        f"| {mark(result.time_ok)} |",
+        f"| {verdict(result.time_ok)} |",
         f"| of which `import_online_retail` + commit | {result.import_s:.1f} s | | |",
         f"| of which migrations | {result.migrate_s:.1f} s | | |",
         f"| peak RSS (ru_maxrss) | {result.peak_rss_kib / 1024:.0f} MiB | < 1024 MiB "
-        f"| {mark(result.rss_ok)} |",
+        f"| {verdict(result.rss_ok)} |",
         f"| database file | {result.database_mib:.0f} MiB | | |",
         "",
         "| rows | count |",

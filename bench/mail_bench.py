@@ -19,7 +19,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from bench.common import bench_config, log, migrated_database, sqlite_url
+from bench.common import bench_config, log, migrated_database, sqlite_url, verdict
 
 EMAILS = 500
 BATCH = 100  # the CLI's default --limit
@@ -208,7 +208,7 @@ def run(emails: int = EMAILS, batch: int = BATCH) -> MailResult:
 
 def report(result: MailResult) -> str:
     """Return the outbox-throughput section of the markdown report."""
-    mark = "pass" if result.ok else "**FAIL**"
+    mark = verdict(result.ok)
     return "\n".join(
         [
             "## E-mail outbox throughput (SQLite, local aiosmtpd)",

@@ -28,8 +28,10 @@ from bench.common import (
     bench_config,
     copy_database,
     ensure_imported_database,
+    latency_row,
     log,
     sqlite_url,
+    verdict,
 )
 
 REQUESTS = 1_000  # measured requests per series
@@ -259,15 +261,7 @@ def report(result: PagesResult) -> str:
     """Return the page-latency section of the markdown report."""
     bare = result.bare
 
-    def row(name: str, stats: LatencyStats) -> str:
-        """One table row with ratios to the bare endpoint."""
-        return (
-            f"| {name} | {stats.n:,} | {stats.p50_ms:.2f} | {stats.p99_ms:.2f} "
-            f"| {stats.mean_ms:.2f} | {stats.p50_ms / bare.p50_ms:.1f}x "
-            f"| {stats.mean_ms / bare.mean_ms:.1f}x |"
-        )
-
-    mark = "pass" if result.tracking_ok else "**FAIL**"
+    mark = verdict(result.tracking_ok)
     return "\n".join(
         [
             "## Page latency (in process, `app.test_client()`, imported database)",
@@ -279,9 +273,9 @@ def report(result: PagesResult) -> str:
             "",
             "| endpoint | requests | p50 ms | p99 ms | mean ms | p50 / bare | mean / bare |",
             "|---|---:|---:|---:|---:|---:|---:|",
-            row("product page `/products/<id>`", result.product),
-            row("search `/search?q=...`", result.search),
-            row("bare Flask endpoint", result.bare),
+            latency_row("product page `/products/<id>`", result.product, bare),
+            latency_row("search `/search?q=...`", result.search, bare),
+            latency_row("bare Flask endpoint", result.bare, bare),
             "",
             "### Event recording overhead on the product page",
             "",

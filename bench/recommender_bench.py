@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import LatencyStats, dataset_path, log
+from bench.common import LatencyStats, dataset_path, log, verdict
 from bench.online_retail_interactions import convert
 from recommender import (
     ALSModel,
@@ -278,10 +278,6 @@ def run() -> RecommenderResult:
 def report(result: RecommenderResult) -> str:
     """Return the recommender section of the markdown report."""
 
-    def mark(ok: bool) -> str:
-        """A pass/fail cell."""
-        return "pass" if ok else "**FAIL**"
-
     def row(name: str, s: ServingResult) -> str:
         """A latency table row."""
         return (
@@ -311,12 +307,12 @@ def report(result: RecommenderResult) -> str:
             "| check | value | target | result |",
             "|---|---:|---:|---|",
             f"| training on {result.cores} cores | {result.train_s:.1f} s "
-            f"| < {TRAIN_TARGET_S:.0f} s | {mark(result.train_ok)} |",
+            f"| < {TRAIN_TARGET_S:.0f} s | {verdict(result.train_ok)} |",
             f"| for_user p99, demo size | {result.demo.latency.p99_ms:.2f} ms "
-            f"| < {DEMO_P99_TARGET_MS:.0f} ms | {mark(result.demo_ok)} |",
+            f"| < {DEMO_P99_TARGET_MS:.0f} ms | {verdict(result.demo_ok)} |",
             f"| for_user p99, {LARGE_ITEMS:,} items x {LARGE_USERS:,} users "
             f"| {result.large.latency.p99_ms:.2f} ms | < {LARGE_P99_TARGET_MS:.0f} ms "
-            f"| {mark(result.large_ok)} |",
+            f"| {verdict(result.large_ok)} |",
             "",
             f"`for_user` latency: {REQUESTS:,} requests per series after {WARMUP} warm-up ones, "
             f"k = {K}. Each request passes the shopper's whole history plus a view a minute ago; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from shop.checkout.services import ContactAddress, place_order
 from shop.db import db
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
+from shop.payments.services import PaymentOutcome, pay_order
 from shop.payments.setup import gateway
 from tests.stripe_support import CARD_OK, browser_card
 
@@ -78,3 +80,22 @@ def emails(session: Session, kind: str) -> list[OutboxEmail]:
     """Outbox rows of one kind."""
     session.rollback()
     return list(session.scalars(select(OutboxEmail).where(OutboxEmail.kind == kind)))
+
+
+def pay(app: Flask, order_id: int, card: str, **kwargs: Any) -> PaymentOutcome:
+    """Pay an order with a card through the app's gateway, as the payment page does."""
+    with app.app_context():
+        return pay_order(
+            db.transaction,
+            gateway(),
+            settings(app),
+            order_id=order_id,
+            payment_method=card,
+            **kwargs,
+        )
+
+
+def stock(session: Session, product: Product) -> int:
+    """The product's stock as stored now."""
+    session.rollback()
+    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)

@@ -15,10 +15,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from shop import create_app
+from shop.catalog.models import Product
 from shop.config import TestConfig, normalise_database_url
 from shop.db import db
 from shop.migrate import upgrade
 from shop.models import Base
+from tests import factories
 
 PG_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", ""))
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -101,3 +103,9 @@ def session(app: Flask) -> Iterator[Session]:
     with db.session_factory(expire_on_commit=True) as own:
         yield own
         own.rollback()
+
+
+@pytest.fixture
+def items(session: Session) -> dict[str, Product]:
+    """The small catalogue of tests/factories.py, committed."""
+    return factories.small_catalogue(session)

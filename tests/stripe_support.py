@@ -1,7 +1,8 @@
 """A real localstripe server for tests, and helpers that do what Stripe.js does in a browser.
 
 Import the fixtures into a test module with
-`from tests.stripe_support import localstripe_url, stripe_config  # noqa: F401`.
+`from tests.stripe_support import config, localstripe_url  # noqa: F401`: that module's
+`config` (and so its app) then talks to localstripe.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def use_localstripe(cfg: TestConfig, url: str) -> TestConfig:
 
 
 @pytest.fixture
-def stripe_config(config: TestConfig, localstripe_url: str) -> TestConfig:
-    """The test config pointed at localstripe (use it by overriding `config`)."""
+def config(config: TestConfig, localstripe_url: str) -> TestConfig:
+    """The shared test config, pointed at localstripe (overrides `config` where imported)."""
     return use_localstripe(config, localstripe_url)
 
 

@@ -54,23 +54,21 @@ def _user_id() -> int | None:
     return int(current_user.get_id()) if current_user.is_authenticated else None
 
 
-def _quote(method: str | None = None) -> services.Quote:
-    return services.quote(db.session, cart_owner(), _settings(), method)
-
-
-def _require_cart() -> Response | None:
-    if not _quote().cart.lines:
+def _priced_cart(method: str | None = None) -> services.Quote | Response:
+    """The cart priced for this step, or a redirect back to the cart when it is empty."""
+    priced = services.quote(db.session, cart_owner(), _settings(), method)
+    if not priced.cart.lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.show"))
-    return None
+    return priced
 
 
 @bp.route("", methods=["GET", "POST"])
 def details() -> Response | tuple[str, int]:
     """Step 1: contact details and shipping address (members may pick a saved one)."""
-    empty = _require_cart()
-    if empty is not None:
-        return empty
+    priced = _priced_cart()
+    if isinstance(priced, Response):
+        return priced
     user_id = _user_id()
     addresses = services.saved_addresses(db.session, user_id) if user_id else []
     saved = services.ContactAddress.from_dict(_state().get("contact"))
@@ -87,7 +85,7 @@ def details() -> Response | tuple[str, int]:
             return redirect(url_for("checkout.shipping"))
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "checkout/details.html", form=form, addresses=addresses, quote=_quote()
+        "checkout/details.html", form=form, addresses=addresses, quote=priced
     ), status
 
 
@@ -118,9 +116,9 @@ def _contact(form: DetailsForm, chosen: Any) -> services.ContactAddress:
 @bp.route("/shipping", methods=["GET", "POST"])
 def shipping() -> Response | tuple[str, int]:
     """Step 2: standard or express delivery, with prices."""
-    empty = _require_cart()
-    if empty is not None:
-        return empty
+    priced = _priced_cart()
+    if isinstance(priced, Response):
+        return priced
     if services.ContactAddress.from_dict(_state().get("contact")) is None:
         return redirect(url_for("checkout.details"))
     form = ShippingForm(method=_state().get("method", "standard"))
@@ -128,26 +126,27 @@ def shipping() -> Response | tuple[str, int]:
         _save_state(method=form.method.data)
         return redirect(url_for("checkout.review"))
     status = 400 if request.method == "POST" else 200
-    return render_template("checkout/shipping.html", form=form, quote=_quote()), status
+    return render_template("checkout/shipping.html", form=form, quote=priced), status
 
 
 @bp.get("/review")
 def review() -> Response | tuple[str, int]:
     """Step 3: everything at a glance before the order is placed."""
-    empty = _require_cart()
-    if empty is not None:
-        return empty
     state = _state()
+    method = state.get("method") if state.get("method") in ("standard", "express") else None
+    priced = _priced_cart(method)
+    if isinstance(priced, Response):
+        return priced
     contact = services.ContactAddress.from_dict(state.get("contact"))
     if contact is None:
         return redirect(url_for("checkout.details"))
-    if state.get("method") not in ("standard", "express"):
+    if method is None:
         return redirect(url_for("checkout.shipping"))
     token = state.get("token") or uuid.uuid4().hex
     _save_state(token=token)
     return render_template(
         "checkout/review.html",
-        quote=_quote(state["method"]),
+        quote=priced,
         contact=contact,
         form=PlaceOrderForm(token=token),
     ), 200

@@ -17,17 +17,7 @@ from shop.checkout.services import CheckoutError, OutOfStock, place_order, relea
 from shop.db import db, utcnow
 from shop.orders.models import Order
 from tests import factories
-from tests.checkout_support import CONTACT, fresh, placed_order, settings
-
-
-@pytest.fixture
-def items(session: Session) -> dict[str, Product]:
-    return factories.small_catalogue(session)
-
-
-def _stock(session: Session, product: Product) -> int:
-    session.rollback()
-    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)
+from tests.checkout_support import CONTACT, fresh, placed_order, settings, stock
 
 
 def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
@@ -70,7 +60,7 @@ def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(results) == ["placed"] + ["sold out"] * 7
-    assert _stock(session, last) == 0
+    assert stock(session, last) == 0
     assert session.scalar(select(func.count()).select_from(Order)) == 1
 
 
@@ -92,8 +82,8 @@ def test_an_order_that_cannot_be_filled_changes_nothing(
             checkout_token="t" * 32,
             settings=settings(app),
         )
-    assert _stock(session, items["heart"]) == 50  # the heart line was rolled back too
-    assert _stock(session, items["lantern"]) == 2
+    assert stock(session, items["heart"]) == 50  # the heart line was rolled back too
+    assert stock(session, items["lantern"]) == 2
     assert session.scalar(select(func.count()).select_from(Order)) == 1
 
 
@@ -117,12 +107,12 @@ def test_expired_holds_are_released_and_can_be_taken_again(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:
     order_id = placed_order(app, [(items["lantern"], 3)])
-    assert _stock(session, items["lantern"]) == 0
+    assert stock(session, items["lantern"]) == 0
     with app.app_context(), db.transaction() as tx:
         assert release_expired(tx, utcnow()) == 0
         assert release_expired(tx, utcnow() + timedelta(minutes=31)) == 1
         assert release_expired(tx, utcnow() + timedelta(minutes=31)) == 0
-    assert _stock(session, items["lantern"]) == 3
+    assert stock(session, items["lantern"]) == 3
     order = fresh(session, order_id)
     assert order.status == "pending_payment" and not order.stock_reserved
     assert "Stock hold expired" in [h.note for h in order.history]

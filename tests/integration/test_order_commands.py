@@ -4,47 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.config import TestConfig
 from shop.db import utcnow
 from shop.events.bus import order_paid
 from shop.events.models import DomainEvent
 from shop.orders.models import Order
-from tests import factories
-from tests.checkout_support import emails, fresh, new_card, placed_order, settings
-from tests.stripe_support import localstripe_url, stripe_config  # noqa: F401
-
-
-@pytest.fixture
-def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
-    return stripe_config
-
-
-@pytest.fixture
-def items(session: Session) -> dict[str, Product]:
-    return factories.small_catalogue(session)
+from tests.checkout_support import emails, fresh, new_card, pay, placed_order
+from tests.stripe_support import config, localstripe_url  # noqa: F401
 
 
 def _paid_order(app: Flask, items: dict[str, Product], url: str, qty: int = 2) -> Order:
     from shop.db import db
-    from shop.payments.services import pay_order
-    from shop.payments.setup import gateway
 
     order_id = placed_order(app, [(items["heart"], qty)])
-    with app.app_context():
-        outcome = pay_order(
-            db.transaction,
-            gateway(),
-            settings(app),
-            order_id=order_id,
-            payment_method=new_card(app, url),
-        )
-    assert outcome.ok
+    assert pay(app, order_id, new_card(app, url)).ok
     with app.app_context():
         found = db.session.get(Order, order_id)
         assert found is not None

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.cart.models import CartItem
 from shop.catalog.models import Product
-from shop.config import TestConfig
 from shop.db import db
 from shop.events.bus import order_paid, order_refunded
 from shop.payments import cards, services
@@ -25,24 +24,14 @@ from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from shop.tracking.models import Event
 from tests import factories
-from tests.checkout_support import emails, fresh, new_card, placed_order, settings
+from tests.checkout_support import emails, fresh, new_card, pay, placed_order, settings, stock
 from tests.stripe_support import (
     CARD_3DS,
     CARD_DECLINED,
     browser_3ds,
+    config,  # noqa: F401
     localstripe_url,  # noqa: F401
-    stripe_config,  # noqa: F401
 )
-
-
-@pytest.fixture
-def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
-    return stripe_config
-
-
-@pytest.fixture
-def items(session: Session) -> dict[str, Product]:
-    return factories.small_catalogue(session)
 
 
 @pytest.fixture
@@ -59,23 +48,6 @@ def received() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     order_refunded.disconnect(paid)
 
 
-def _pay(app: Flask, order_id: int, card: str, **kwargs: Any) -> services.PaymentOutcome:
-    with app.app_context():
-        return services.pay_order(
-            db.transaction,
-            gateway(),
-            settings(app),
-            order_id=order_id,
-            payment_method=card,
-            **kwargs,
-        )
-
-
-def _stock(session: Session, product: Product) -> int:
-    session.rollback()
-    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)
-
-
 def test_a_good_card_pays_the_order_once_with_everything_that_follows(
     app: Flask,
     session: Session,
@@ -84,8 +56,8 @@ def test_a_good_card_pays_the_order_once_with_everything_that_follows(
     received: list[tuple[str, dict[str, Any]]],
 ) -> None:
     order_id = placed_order(app, [(items["heart"], 2), (items["jumbo"], 1)])
-    assert _stock(session, items["heart"]) == 48
-    outcome = _pay(app, order_id, new_card(app, localstripe_url))
+    assert stock(session, items["heart"]) == 48
+    outcome = pay(app, order_id, new_card(app, localstripe_url))
     assert outcome.status == "paid"
 
     order = fresh(session, order_id)
@@ -103,7 +75,7 @@ def test_a_good_card_pays_the_order_once_with_everything_that_follows(
         "GBP",
         str(order_id),
     )
-    assert _stock(session, items["heart"]) == 48  # sold, not released
+    assert stock(session, items["heart"]) == 48  # sold, not released
     assert session.get(Product, items["heart"].id).order_count == 121  # type: ignore[union-attr]
     confirmation = emails(session, "order_confirmation")
     assert [e.to_address for e in confirmation] == ["guest@example.com"]
@@ -114,7 +86,7 @@ def test_a_good_card_pays_the_order_once_with_everything_that_follows(
     assert received == [("order_paid", received[0][1])]
     assert received[0][1]["order_id"] == order_id
 
-    again = _pay(app, order_id, new_card(app, localstripe_url))
+    again = pay(app, order_id, new_card(app, localstripe_url))
     assert again.status == "paid"
     session.rollback()
     assert session.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
@@ -128,19 +100,19 @@ def test_a_declined_card_keeps_the_order_and_the_shopper_can_retry(
     localstripe_url: str,  # noqa: F811
 ) -> None:
     order_id = placed_order(app, [(items["lantern"], 3)])
-    assert _stock(session, items["lantern"]) == 0
-    declined = _pay(app, order_id, new_card(app, localstripe_url, CARD_DECLINED))
+    assert stock(session, items["lantern"]) == 0
+    declined = pay(app, order_id, new_card(app, localstripe_url, CARD_DECLINED))
     assert declined.status == "declined"
     assert "declined" in declined.message.lower()
     order = fresh(session, order_id)
     assert order.status == "pending_payment"
     assert order.stock_reserved is False
-    assert _stock(session, items["lantern"]) == 3  # released for other shoppers
+    assert stock(session, items["lantern"]) == 3  # released for other shoppers
     assert len(emails(session, "payment_failed")) == 1
 
-    retry = _pay(app, order_id, new_card(app, localstripe_url))
+    retry = pay(app, order_id, new_card(app, localstripe_url))
     assert retry.status == "paid"
-    assert _stock(session, items["lantern"]) == 0
+    assert stock(session, items["lantern"]) == 0
     attempts = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)).all()
     assert [(a.attempt, a.status) for a in attempts] == [(1, "failed"), (2, "succeeded")]
 
@@ -152,11 +124,11 @@ def test_three_d_secure_finishes_in_the_browser_and_the_server_checks(
     localstripe_url: str,  # noqa: F811
 ) -> None:
     order_id = placed_order(app, [(items["heart"], 1)])
-    outcome = _pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
+    outcome = pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
     assert outcome.status == "requires_action" and outcome.client_secret
     assert fresh(session, order_id).status == "pending_payment"
     # A second click while the bank's dialog is open gives the same intent back.
-    again = _pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
+    again = pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
     assert again.client_secret == outcome.client_secret
     browser_3ds(localstripe_url, outcome.client_secret)
     with app.app_context():
@@ -181,7 +153,7 @@ def test_stripe_unreachable_keeps_the_order_pending_and_a_retry_uses_the_same_ke
         api_base="http://127.0.0.1:9",
         timeout_s=2,
     )
-    down = _pay(app, order_id, card)
+    down = pay(app, order_id, card)
     assert down.status == "unavailable"
     assert "try again" in down.message
     order = fresh(session, order_id)
@@ -190,7 +162,7 @@ def test_stripe_unreachable_keeps_the_order_pending_and_a_retry_uses_the_same_ke
     assert attempt is not None and attempt.status == "unknown"
 
     app.extensions["payment_gateway"] = real
-    assert _pay(app, order_id, card).status == "paid"
+    assert pay(app, order_id, card).status == "paid"
     session.rollback()
     attempts = session.scalars(select(PaymentAttempt)).all()
     assert [(a.attempt, a.idempotency_key, a.status) for a in attempts] == [
@@ -226,7 +198,7 @@ def test_partial_then_full_refunds_with_restocking(
     received: list[tuple[str, dict[str, Any]]],
 ) -> None:
     order_id = placed_order(app, [(items["heart"], 4)])
-    assert _pay(app, order_id, new_card(app, localstripe_url)).ok
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
     line_id = fresh(session, order_id).lines[0].id
     with app.app_context():
         first = refund_order(
@@ -239,7 +211,7 @@ def test_partial_then_full_refunds_with_restocking(
     assert first.status == "succeeded" and first.gateway_refund_id
     order = fresh(session, order_id)
     assert (order.status, order.refunded_pence) == ("partially_refunded", 295)
-    assert _stock(session, items["heart"]) == 47
+    assert stock(session, items["heart"]) == 47
     with app.app_context(), pytest.raises(RefundError, match="At most"):
         refund_order(
             db.transaction,
@@ -255,7 +227,7 @@ def test_partial_then_full_refunds_with_restocking(
     order = fresh(session, order_id)
     assert order.status == "refunded"
     assert order.refunded_pence == order.total_pence
-    assert _stock(session, items["heart"]) == 50
+    assert stock(session, items["heart"]) == 50
     keys = session.scalars(select(Refund.idempotency_key).order_by(Refund.id)).all()
     assert keys == [f"order-{order_id}-refund-1", f"order-{order_id}-refund-2"]
     assert len(emails(session, "order_refunded")) == 2
@@ -279,14 +251,14 @@ def test_a_member_saves_a_card_pays_with_it_and_removes_it(
     with app.app_context():
         customer = cards.ensure_customer(db.transaction, gateway(), member.id)
     card = new_card(app, localstripe_url, customer=customer)
-    assert _pay(app, first, card, save_card=True, user_id=member.id).ok
+    assert pay(app, first, card, save_card=True, user_id=member.id).ok
     session.rollback()
     saved = session.scalars(select(SavedCard)).all()
     assert [(c.user_id, c.last4, c.brand) for c in saved] == [(member.id, "4242", "visa")]
     assert session.get(User, member.id).stripe_customer_id == customer  # type: ignore[union-attr]
 
     second = placed_order(app, [(items["jumbo"], 1)], owner=owner)
-    assert _pay(app, second, saved[0].payment_method_id, user_id=member.id).ok
+    assert pay(app, second, saved[0].payment_method_id, user_id=member.id).ok
     session.rollback()
     with app.app_context():
         other = factories.user(session, "bob@example.com", "Bob")

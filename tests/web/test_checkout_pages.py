@@ -11,13 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.config import TestConfig
 from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card
 from tests.helpers import csrf_token
-from tests.stripe_support import localstripe_url, stripe_config  # noqa: F401
+from tests.stripe_support import config, localstripe_url  # noqa: F401
 
 ADDRESS = {
     "address_id": "new",
@@ -28,16 +27,6 @@ ADDRESS = {
     "postcode": "yo1 7hh",
     "country": "United Kingdom",
 }
-
-
-@pytest.fixture
-def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
-    return stripe_config
-
-
-@pytest.fixture
-def items(session: Session) -> dict[str, Product]:
-    return factories.small_catalogue(session)
 
 
 def _add(client: FlaskClient, product: Product, qty: int) -> None:

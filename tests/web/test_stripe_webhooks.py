@@ -11,26 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.config import TestConfig
 from shop.payments.models import PaymentAttempt, WebhookEvent
-from tests import factories
 from tests.checkout_support import emails, fresh, placed_order
 from tests.stripe_support import (
+    config,  # noqa: F401
     intent_event,
     localstripe_url,  # noqa: F401
     signed_webhook,
-    stripe_config,  # noqa: F401
 )
-
-
-@pytest.fixture
-def config(stripe_config: TestConfig) -> TestConfig:  # noqa: F811
-    return stripe_config
-
-
-@pytest.fixture
-def items(session: Session) -> dict[str, Product]:
-    return factories.small_catalogue(session)
 
 
 def _post(client: FlaskClient, payload: bytes, signature: str):  # type: ignore[no-untyped-def]
