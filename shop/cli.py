@@ -27,15 +27,20 @@ def upgrade_command(revision: str) -> None:
 def create_demo_accounts_command() -> None:
     """Create the demo logins (idempotent) and print them."""
     from shop.accounts.services import create_demo_accounts
+    from shop.console.staff import create_demo_staff
 
     with db.transaction() as session:
         accounts = create_demo_accounts(session)
+        staff = create_demo_staff(session)
     for account in accounts:
         click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
+    for email, password, what in staff:
+        click.echo(f"  {email:<24} {password:<20} {what}")
 
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from shop.console.cli import console_cli
     from shop.events.cli import events_cli
     from shop.importer.cli import import_online_retail_command
     from shop.mail.cli import mail_cli
@@ -46,5 +51,13 @@ def init_app(app: Flask) -> None:
     shop_cli.add_command(import_online_retail_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(shop_cli)
-    for group in (orders_cli, checkout_cli, payments_cli, events_cli, mail_cli, recommender_cli):
+    for group in (
+        console_cli,
+        orders_cli,
+        checkout_cli,
+        payments_cli,
+        events_cli,
+        mail_cli,
+        recommender_cli,
+    ):
         app.cli.add_command(group)

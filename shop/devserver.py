@@ -17,6 +17,7 @@ from sqlalchemy import select
 from shop import create_app, migrate, personalization
 from shop.accounts.services import create_demo_accounts
 from shop.config import load_config
+from shop.console.staff import create_demo_staff
 from shop.db import db
 from shop.devservices import background_worker, local_stripe, mail_catcher
 from shop.importer.models import ImportRun
@@ -72,9 +73,12 @@ def main() -> int:
         _train_if_needed(app)
         with app.app_context(), db.transaction() as session:
             accounts = create_demo_accounts(session)
+            staff = create_demo_staff(session)
         click.echo("\nDemo logins (e-mail / password):")
         for account in accounts:
             click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
+        for email, password, what in staff:
+            click.echo(f"  {email:<24} {password:<20} {what}, at http://{HOST}:{PORT}/console")
         with mail_catcher(app) as mail_dir, background_worker(app):
             if stripe_url:
                 click.echo(

@@ -3,10 +3,12 @@
 from shop.accounts.models import Address, User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, Product
+from shop.console.models import AuditEntry, TrainingJob
 from shop.db import Base
 from shop.events.models import DomainEvent
 from shop.importer.models import ImportRun
 from shop.mail.models import OutboxEmail
+from shop.merchandising.models import Experiment, MerchRevision
 from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments.models import PaymentAttempt, Refund, SavedCard, WebhookEvent
 from shop.recommendation_models import Impression
@@ -14,14 +16,17 @@ from shop.tracking.models import Event
 
 __all__ = [
     "Address",
+    "AuditEntry",
     "Base",
     "Cart",
     "CartItem",
     "Category",
     "DomainEvent",
     "Event",
+    "Experiment",
     "ImportRun",
     "Impression",
+    "MerchRevision",
     "Order",
     "OrderLine",
     "OrderStatusChange",
@@ -30,6 +35,7 @@ __all__ = [
     "Product",
     "Refund",
     "SavedCard",
+    "TrainingJob",
     "User",
     "WebhookEvent",
 ]

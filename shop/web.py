@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     from shop.cart.views import bp as cart_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.checkout.views import bp as checkout_bp
+    from shop.console.registry import console_blueprint
     from shop.orders.views import bp as orders_bp
     from shop.payments.views import cards_bp, webhooks_bp
 
@@ -38,3 +39,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(cards_bp)
+    app.register_blueprint(console_blueprint())

@@ -163,3 +163,11 @@ def paid_order_with_address(
     placed.country = "United Kingdom"
     session.flush()
     return placed
+
+
+def staff(session: Session, role: str, email: str | None = None) -> User:
+    """Create a console user ("admin" or "merchandiser") who signs in with PASSWORD."""
+    account = user(session, email or f"{role}@example.com", role.capitalize())
+    account.role = role
+    session.flush()
+    return account

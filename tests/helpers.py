@@ -15,3 +15,12 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
     match = CSRF_RE.search(response.get_data(as_text=True))
     assert match, f"no CSRF token on {path} (status {response.status_code})"
     return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str) -> None:
+    """Sign the client in through the login form; fail the test if that does not work."""
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login", data={"csrf_token": token, "email": email, "password": password}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]

@@ -25,6 +25,13 @@ class User(UserMixin, Base):
     tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # None for shoppers; "admin" or "merchandiser" for console staff.
+    role: Mapped[str | None] = mapped_column(String(20))
+
+    @property
+    def is_staff(self) -> bool:
+        """Staff may use the console."""
+        return self.role in ("admin", "merchandiser")
 
     @property
     def can_login(self) -> bool:

@@ -1,0 +1,78 @@
+"""The console's audit log: every change with who, what, when, before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.console.models import AuditEntry
+from shop.pagination import Page
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change (a staff user, or a command-line run)."""
+
+    id: int | None
+    email: str
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        """The actor for a signed-in staff user."""
+        return cls(user.id, user.email or f"user {user.id}")
+
+
+CLI_ACTOR = Actor(None, "command line")
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEntry:
+    """Add an audit entry to the caller's transaction (it commits with the change)."""
+    entry = AuditEntry(
+        actor_id=actor.id,
+        actor_email=actor.email,
+        action=action,
+        target=target[:160],
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values differ, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def audit_page(
+    session: Session,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> Page[AuditEntry]:
+    """The audit log filtered by action prefix and date, newest first."""
+    query = select(AuditEntry)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    if since is not None:
+        query = query.where(AuditEntry.created_at >= since)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    entries = session.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(list(entries), total, page, per_page)

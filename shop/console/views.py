@@ -1,0 +1,119 @@
+"""The console's shell: staff-only access for every /console route, dashboard, audit, staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug import Response
+
+from shop.console import audit, staff
+from shop.console.access import admin_required, staff_role
+from shop.console.forms import StaffForm
+from shop.db import db
+from shop.pagination import PageError, parse_page
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+# (label, endpoint, admin only); entries whose endpoint is not registered are hidden.
+NAV = (
+    ("Dashboard", "console.index", False),
+    ("Products", "console.products.index", False),
+    ("Orders", "console.orders.index", False),
+    ("Mail outbox", "console.orders.outbox", False),
+    ("Recommendations", "console.recs.index", False),
+    ("Rules", "console.recs.rules", False),
+    ("Preview", "console.recs.preview", False),
+    ("Models", "console.recs.versions", False),
+    ("Quality", "console.metrics.offline", False),
+    ("Online metrics", "console.metrics.online", False),
+    ("A/B tests", "console.experiments.index", False),
+    ("Audit log", "console.audit_log", False),
+    ("Staff", "console.staff_list", True),
+)
+
+
+@bp.before_request
+def _staff_only() -> None:
+    # Runs for this blueprint and every blueprint nested in it.
+    if staff_role() is None:
+        abort(404)
+
+
+@bp.app_context_processor
+def _console_nav() -> dict[str, object]:
+    if not request.blueprint or not request.blueprint.startswith("console"):
+        return {}
+    role = staff_role()
+    links = [
+        (label, endpoint)
+        for label, endpoint, admin_only in NAV
+        if endpoint in current_app.view_functions and (role == "admin" or not admin_only)
+    ]
+    return {"console_nav": links, "console_role": role}
+
+
+@bp.route("/")
+def index() -> str:
+    """The console's start page."""
+    return render_template("console/index.html")
+
+
+@bp.route("/audit")
+def audit_log() -> str | tuple[str, int]:
+    """Every console change, newest first, filterable by action and date."""
+    action = request.args.get("action", "").strip()[:80] or None
+    since_raw = request.args.get("since", "").strip()
+    try:
+        page = parse_page(request.args.get("page"))
+        since = datetime.fromisoformat(since_raw) if since_raw else None
+    except PageError as exc:
+        return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
+    except ValueError:
+        message = "The date must look like 2026-11-23."
+        return render_template("errors/error.html", status=400, message=message), 400
+    found = audit.audit_page(db.session, page=page, action=action, since=since)
+    return render_template("console/audit.html", page=found, action=action or "", since=since_raw)
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@admin_required
+def staff_list() -> Response | tuple[str, int]:
+    """Admins see the staff and grant roles."""
+    form = StaffForm()
+    if form.validate_on_submit():
+        try:
+            user = staff.grant_role(
+                db.session,
+                audit.Actor.of(current_user),
+                form.email.data,
+                form.role.data,
+                name=form.name.data or "",
+                password=form.password.data or None,
+            )
+        except staff.StaffError as exc:
+            db.session.rollback()
+            form.email.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"{user.email} is now {user.role}.", "success")
+            return redirect(url_for("console.staff_list"))
+    status = 400 if form.is_submitted() else 200
+    members = staff.staff_members(db.session)
+    return render_template("console/staff.html", form=form, members=members), status
+
+
+@bp.route("/staff/<int:user_id>/revoke", methods=["POST"])
+@admin_required
+def staff_revoke(user_id: int) -> Response | tuple[str, int]:
+    """Remove an account's console role."""
+    try:
+        user = staff.revoke_role(db.session, audit.Actor.of(current_user), user_id)
+    except staff.StaffError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.staff_list"))
+    db.session.commit()
+    flash(f"{user.email} no longer has console access.", "success")
+    return redirect(url_for("console.staff_list"))

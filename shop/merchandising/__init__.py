@@ -1,0 +1,1 @@
+"""Recommendation settings and rules: drafts, published revisions, preview and experiments."""

@@ -1,0 +1,121 @@
+"""Access control on every /console route, for every kind of visitor."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.console.models import AuditEntry
+from tests import factories
+from tests.console_support import client_as, concrete, console_rules, console_token
+
+
+def test_the_console_has_routes_for_each_area(app: Flask) -> None:
+    endpoints = {endpoint for _r, endpoint, _m, _a in console_rules(app)}
+    assert {"console.index", "console.audit_log", "console.staff_list"} <= endpoints
+
+
+@pytest.mark.parametrize("role", ["anonymous", "shopper"])
+def test_non_staff_get_404_on_every_console_route(app: Flask, session: Session, role: str) -> None:
+    client = client_as(app, session, role)
+    token = console_token(client, "/")
+    for rule, _endpoint, methods, _admin in console_rules(app):
+        url = concrete(rule)
+        for method in methods:
+            response = client.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 404, (role, method, url, response.status_code)
+            assert "console-nav" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["merchandiser", "admin"])
+def test_staff_open_every_console_page_without_parameters(
+    app: Flask, session: Session, role: str
+) -> None:
+    client = client_as(app, session, role)
+    for rule, endpoint, methods, admin_only in console_rules(app):
+        if "GET" not in methods or "<" in rule or endpoint.endswith("_json"):
+            continue
+        response = client.get(rule)
+        expected = 404 if admin_only and role == "merchandiser" else 200
+        assert response.status_code == expected, (role, rule, response.status_code)
+
+
+def test_merchandisers_get_404_on_admin_routes_even_when_posting(
+    app: Flask, session: Session
+) -> None:
+    client = client_as(app, session, "merchandiser")
+    token = console_token(client)
+    admin_rules = [(r, m) for r, _e, m, admin in console_rules(app) if admin]
+    assert admin_rules
+    for rule, methods in admin_rules:
+        for method in methods:
+            response = client.open(concrete(rule), method=method, data={"csrf_token": token})
+            assert response.status_code == 404, (method, rule)
+
+
+def test_only_admins_manage_staff_and_every_change_is_audited(app: Flask, session: Session) -> None:
+    admin = client_as(app, session, "admin")
+    token = console_token(admin, "/console/staff")
+    response = admin.post(
+        "/console/staff",
+        data={
+            "csrf_token": token,
+            "email": "newmerch@example.com",
+            "role": "merchandiser",
+            "name": "New Merch",
+            "password": "a long enough password",
+        },
+    )
+    assert response.status_code == 302
+    session.rollback()
+    created = session.scalar(select(User).where(User.email == "newmerch@example.com"))
+    assert created is not None and created.role == "merchandiser"
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "staff.grant"))
+    assert entry is not None
+    assert entry.actor_email == "admin@example.com"
+    assert entry.before is None and entry.after == "merchandiser"
+    page = admin.get("/console/audit").get_data(as_text=True)
+    assert "staff.grant" in page and "newmerch@example.com" in page
+
+    response = admin.post(f"/console/staff/{created.id}/revoke", data={"csrf_token": token})
+    assert response.status_code == 302
+    session.rollback()
+    assert session.get(User, created.id).role is None
+
+
+def test_staff_form_errors_are_shown_not_raised(app: Flask, session: Session) -> None:
+    admin = client_as(app, session, "admin")
+    token = console_token(admin, "/console/staff")
+    response = admin.post(
+        "/console/staff",
+        data={"csrf_token": token, "email": "nobody@example.com", "role": "merchandiser"},
+    )
+    assert response.status_code == 400
+    assert "give a password to create one" in response.get_data(as_text=True)
+    response = admin.post(
+        "/console/staff", data={"csrf_token": token, "email": "x@example.com", "role": "owner"}
+    )
+    assert response.status_code == 400
+    session.rollback()
+    assert session.scalar(select(User).where(User.email == "x@example.com")) is None
+
+
+def test_the_last_admin_cannot_lose_access(app: Flask, session: Session) -> None:
+    admin = client_as(app, session, "admin")
+    other = factories.staff(session, "admin", "second@example.com")
+    session.commit()
+    token = console_token(admin, "/console/staff")
+    assert (
+        admin.post(f"/console/staff/{other.id}/revoke", data={"csrf_token": token}).status_code
+        == 302
+    )
+    session.rollback()
+    my_id = session.scalar(select(User.id).where(User.email == "admin@example.com"))
+    session.rollback()
+    response = admin.post(f"/console/staff/{my_id}/revoke", data={"csrf_token": token})
+    assert response.status_code == 302
+    session.rollback()
+    assert session.get(User, my_id).role == "admin"
