@@ -5,7 +5,18 @@ Nesting puts each area under /console and behind the shell's staff-only check.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Blueprint
+
+# Each module has a blueprint named `bp`.
+AREA_MODULES = (
+    "shop.console.products",
+    "shop.console.orders",
+    "shop.merchandising.views",
+    "shop.analytics.views",
+    "shop.merchandising.experiment_views",
+)
 
 
 def console_blueprint() -> Blueprint:
@@ -13,12 +24,7 @@ def console_blueprint() -> Blueprint:
     from shop.console.views import bp
 
     if not getattr(bp, "_areas_registered", False):
-        for area in _areas():
-            bp.register_blueprint(area)
+        for name in AREA_MODULES:
+            bp.register_blueprint(import_module(name).bp)
         bp._areas_registered = True  # type: ignore[attr-defined]
     return bp
-
-
-def _areas() -> list[Blueprint]:
-    areas: list[Blueprint] = []
-    return areas

@@ -1,0 +1,1 @@
+"""Measuring the shop: recommendation quality offline and online, customer analytics."""
