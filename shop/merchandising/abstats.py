@@ -1,0 +1,200 @@
+"""A/B test statistics: proportions, means and their differences, with 95% intervals.
+
+No framework and no database: numbers in, numbers out.
+
+- A rate (click-through, conversion) is a `Proportion` with a Wilson score interval, which
+  behaves well for small counts and rates near 0 or 1 (unlike the plain Wald interval).
+- Two rates are compared with the two-proportion z-test (pooled standard error for the test,
+  unpooled for the interval of the difference).
+- A mean (revenue per visitor) is summarised by (n, sum, sum of squares), which a database
+  can compute with GROUP BY, and gets a normal-approximation interval; two means are
+  compared with Welch's t-test (unequal variances), whose t distribution becomes the normal
+  one for large samples.
+
+Differences are always treatment minus control.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from scipy import special
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+
+
+def z_value(confidence: float = CONFIDENCE) -> float:
+    """The two-sided standard normal quantile for a confidence level (1.96 for 95%)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def normal_p_value(z: float) -> float:
+    """The two-sided p-value of a standard normal statistic."""
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def t_p_value(t: float, df: float) -> float:
+    """The two-sided p-value of a t statistic with df degrees of freedom."""
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """successes out of trials, with the rate's confidence interval (low, high)."""
+
+    successes: int
+    trials: int
+    rate: float
+    low: float
+    high: float
+
+
+def wilson_interval(
+    successes: int, trials: int, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """The Wilson score interval of a proportion; (0, 1) when there are no trials."""
+    _check_counts(successes, trials)
+    if trials == 0:
+        return 0.0, 1.0
+    z = z_value(confidence)
+    p = successes / trials
+    z2n = z * z / trials
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / trials + z2n / (4 * trials))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
+
+
+def proportion(successes: int, trials: int, confidence: float = CONFIDENCE) -> Proportion:
+    """A rate with its Wilson interval (rate 0 when there are no trials)."""
+    low, high = wilson_interval(successes, trials, confidence)
+    return Proportion(successes, trials, successes / trials if trials else 0.0, low, high)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Treatment minus control: the difference, its interval, the test and its verdict."""
+
+    difference: float
+    low: float
+    high: float
+    statistic: float
+    p_value: float
+    significant: bool
+    relative: float | None  # difference / control value; None when the control is 0
+
+
+def two_proportion_ztest(
+    control: Proportion, treatment: Proportion, alpha: float = ALPHA
+) -> Comparison | None:
+    """Two-proportion z-test of treatment vs control; None when either has no trials."""
+    n1, n2 = control.trials, treatment.trials
+    if n1 == 0 or n2 == 0:
+        return None
+    p1, p2 = control.successes / n1, treatment.successes / n2
+    difference = p2 - p1
+    pooled = (control.successes + treatment.successes) / (n1 + n2)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = difference / se_pooled if se_pooled > 0 else 0.0
+    p_value = normal_p_value(z) if se_pooled > 0 else 1.0
+    half = z_value(1 - alpha) * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return Comparison(
+        difference,
+        difference - half,
+        difference + half,
+        z,
+        p_value,
+        p_value < alpha,
+        difference / p1 if p1 else None,
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A sample as count, sum and sum of squares (what SQL can GROUP BY)."""
+
+    n: int
+    total: float
+    total_sq: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Summary:
+        """The summary of a list of values."""
+        n, total, total_sq = 0, 0, 0
+        for value in values:
+            n += 1
+            total += value
+            total_sq += value * value
+        return cls(n, total, total_sq)
+
+    @property
+    def mean(self) -> float:
+        """The sample mean (0 for an empty sample)."""
+        return self.total / self.n if self.n else 0.0
+
+    @property
+    def variance(self) -> float:
+        """The sample variance (n - 1 denominator); 0 for fewer than two values."""
+        if self.n < 2:
+            return 0.0
+        # n * sum(x^2) - sum(x)^2 is exact for integers (pence), so no cancellation there.
+        spread = self.n * self.total_sq - self.total * self.total
+        return max(0.0, spread / (self.n * (self.n - 1)))
+
+
+@dataclass(frozen=True)
+class Mean:
+    """A sample mean with its normal-approximation interval (None for fewer than 2 values)."""
+
+    n: int
+    mean: float
+    sd: float
+    low: float | None
+    high: float | None
+
+
+def mean_interval(summary: Summary, confidence: float = CONFIDENCE) -> Mean:
+    """The mean with mean ± z * sd / sqrt(n); no interval for fewer than two values."""
+    sd = math.sqrt(summary.variance)
+    if summary.n < 2:
+        return Mean(summary.n, summary.mean, sd, None, None)
+    half = z_value(confidence) * sd / math.sqrt(summary.n)
+    return Mean(summary.n, summary.mean, sd, summary.mean - half, summary.mean + half)
+
+
+def welch_ttest(control: Summary, treatment: Summary, alpha: float = ALPHA) -> Comparison | None:
+    """Welch's t-test of treatment vs control means; None without 2+ values each or spread."""
+    if control.n < 2 or treatment.n < 2:
+        return None
+    difference = treatment.mean - control.mean
+    a, b = control.variance / control.n, treatment.variance / treatment.n
+    se = math.sqrt(a + b)
+    if se == 0:
+        if difference != 0:
+            return None  # both samples constant but different: no test applies
+        return Comparison(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0 if control.mean else None)
+    t = difference / se
+    df = (a + b) ** 2 / (a * a / (control.n - 1) + b * b / (treatment.n - 1))
+    p_value = t_p_value(t, df)
+    half = float(special.stdtrit(df, 1 - alpha / 2)) * se
+    return Comparison(
+        difference,
+        difference - half,
+        difference + half,
+        t,
+        p_value,
+        p_value < alpha,
+        difference / control.mean if control.mean else None,
+    )
+
+
+def _check_counts(successes: int, trials: int) -> None:
+    if trials < 0 or successes < 0 or successes > trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
