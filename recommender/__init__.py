@@ -18,7 +18,8 @@ See docs/RECOMMENDER.md for the weighting, the models and the evaluation protoco
 
 from recommender.association import BasketRules, Rule, RuleThresholds
 from recommender.blending import BlendParams
-from recommender.csvio import CsvReport, read_interactions_csv
+from recommender.content import ContentIndex, ContentParams, ItemFeatures
+from recommender.csvio import CsvReport, read_interactions_csv, read_item_features_csv
 from recommender.errors import (
     ArtifactError,
     ModelUnavailableError,
@@ -56,6 +57,8 @@ __all__ = [
     "BPRModel",
     "BasketRules",
     "BlendParams",
+    "ContentIndex",
+    "ContentParams",
     "CsvReport",
     "EvaluationReport",
     "Evaluator",
@@ -63,6 +66,7 @@ __all__ = [
     "Interaction",
     "InteractionMatrix",
     "Interactions",
+    "ItemFeatures",
     "ItemKNNModel",
     "Model",
     "ModelStore",
@@ -90,6 +94,7 @@ __all__ = [
     "leave_last_out",
     "random_split",
     "read_interactions_csv",
+    "read_item_features_csv",
     "time_split",
     "train",
     "tune",

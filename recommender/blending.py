@@ -1,10 +1,12 @@
-"""Blend the model's scores with recent popularity and, when re-buying is allowed, with the
-shopper's own purchase history ("buy it again").
+"""Blend the model's scores with recent popularity, content similarity (when item features
+were given) and, when re-buying is allowed, with the shopper's own purchase history ("buy it
+again").
 
 Each part is divided by its best value for the user, so every part's best item scores 1:
 
     final = model / max(model) + popular x popularity / max(popularity)
-            + buy_again x rebuy / max(rebuy)          (only when re-buying is allowed)
+            + content x content_score / max(content_score)   (only with item features)
+            + buy_again x rebuy / max(rebuy)                  (only when re-buying is allowed)
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class BlendParams:
     ----------
     popular : float
         Weight of recent popularity (0: off).
+    content : float
+        Weight of the content-similarity score (`recommender.content`; 0: off). It only
+        applies to a recommender trained with item features.
     buy_again : float
         Weight of the shopper's re-buy scores when re-buying is allowed (0: off).
     buy_again_half_life_days : float or None
@@ -36,9 +41,11 @@ class BlendParams:
     popular: float = 0.0
     buy_again: float = 1.0
     buy_again_half_life_days: float | None = 90.0
+    content: float = 0.0
 
     def __post_init__(self) -> None:
         check_positive(self.popular, "popular blend weight", allow_zero=True)
+        check_positive(self.content, "content blend weight", allow_zero=True)
         check_positive(self.buy_again, "buy_again blend weight", allow_zero=True)
         if self.buy_again_half_life_days is not None:
             check_positive(self.buy_again_half_life_days, "buy_again_half_life_days")
@@ -71,6 +78,7 @@ def blend(
     *,
     popularity: np.ndarray | None = None,
     rebuy: np.ndarray | csr_matrix | None = None,
+    content: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the blended scores, rows x items (see the module docstring).
 
@@ -84,14 +92,21 @@ def blend(
     rebuy : numpy.ndarray or scipy.sparse.csr_matrix, optional
         Rows x items re-buy scores (0 for items never bought); pass it only when re-buying
         is allowed.
+    content : numpy.ndarray, optional
+        Rows x items content-similarity scores (>= 0); used when params.content > 0.
     """
-    if params.popular <= 0 and (rebuy is None or params.buy_again <= 0):
+    use_content = content is not None and params.content > 0
+    if params.popular <= 0 and (rebuy is None or params.buy_again <= 0) and not use_content:
         return model_scores
     out = normalise_rows(model_scores)
     if params.popular > 0 and popularity is not None:
         top = float(popularity.max(initial=0.0))
         if top > 0:
             out += (params.popular / top) * popularity.astype(np.float32)[None, :]
+    if use_content:
+        similar = np.asarray(content, dtype=np.float32)
+        best = similar.max(axis=1, keepdims=True)
+        out += (params.content * similar / np.where(best > 0, best, 1.0)).astype(np.float32)
     if rebuy is not None and params.buy_again > 0:
         dense = rebuy.toarray() if isinstance(rebuy, csr_matrix) else np.asarray(rebuy)
         best = dense.max(axis=1, keepdims=True)

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recommender.csvio import CsvReport, parse_date, read_interactions_csv
+from recommender.content import ItemFeatures
+from recommender.csvio import (
+    CsvReport,
+    parse_date,
+    read_interactions_csv,
+    read_item_features_csv,
+)
 from recommender.evaluation import VIEWS, evaluate
 from recommender.interactions import Interactions
 from recommender.models import MODELS
@@ -45,6 +51,8 @@ def _trial_progress(trial: Trial, done: int, total: int) -> None:
     changed = trial.params["model_params"] if trial.stage == "model" else trial.params["blend"]
     if trial.stage == "model":
         changed = {**changed, "half_life_days": trial.params["weighting"]["half_life_days"]}
+    if trial.stage == "content":
+        changed = {"content": changed["content"], **trial.params["content"]}
     _log(
         f"tune {done}/{total} [{trial.stage}] precision={trial.metrics['precision']:.4f} "
         f"ndcg={trial.metrics['ndcg']:.4f} {json.dumps(changed)} ({trial.seconds:.1f}s)"
@@ -60,6 +68,12 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
         "--kind", default="purchase", help="interaction kind of rows without one (purchase)"
     )
     parser.add_argument("--delimiter", default=",", help="field separator (,)")
+    parser.add_argument(
+        "--items",
+        type=Path,
+        help="CSV of item features with a header: item,description (more text columns are "
+        "joined); adds the content-similarity blend (tuned by `tune`)",
+    )
 
 
 def _add_split(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +192,14 @@ def _load(args: argparse.Namespace) -> tuple[Interactions, CsvReport]:
     return data, report
 
 
+def _item_features(args: argparse.Namespace) -> ItemFeatures | None:
+    if args.items is None:
+        return None
+    features = read_item_features_csv(args.items, delimiter=args.delimiter)
+    _log(f"{len(features):,} items with features in {args.items}")
+    return features
+
+
 def _params(args: argparse.Namespace) -> TrainingParams:
     params = TrainingParams.load(args.params) if args.params else TrainingParams()
     if args.model and args.model != params.model:
@@ -195,7 +217,12 @@ def _split(args: argparse.Namespace, data: Interactions) -> Split:
     return split
 
 
-def _tune(args: argparse.Namespace, train_part: Interactions, method: str) -> TuningResult:
+def _tune(
+    args: argparse.Namespace,
+    train_part: Interactions,
+    method: str,
+    features: ItemFeatures | None = None,
+) -> TuningResult:
     _log(f"tuning on {len(train_part):,} training rows ({method} validation split)")
     result = tune(
         train_part,
@@ -206,8 +233,10 @@ def _tune(args: argparse.Namespace, train_part: Interactions, method: str) -> Tu
         k=args.k,
         seed=args.seed,
         progress=_trial_progress,
+        item_features=features,
     )
-    for stage in ("model", "popular", "buy_again"):
+    stages = ("model", "popular", "content", "buy_again")
+    for stage in (s for s in stages if any(t.stage == s for t in result.trials)):
         best = result.best(stage)
         _log(f"best {stage}: precision@{args.k}={best.metrics['precision']:.4f}")
     return result
@@ -220,13 +249,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if unknown or not views:
         raise SystemExit(f"error: --views takes {', '.join(VIEWS)}, not {args.views!r}")
     data, csv_report = _load(args)
+    features = _item_features(args)
     split = _split(args, data)
     params = _params(args)
     tuning = None
     if args.tune:
-        tuning = _tune(args, split.train, split.method)
+        tuning = _tune(args, split.train, split.method, features)
         params = tuning.params
-    report = evaluate(split, params, k=args.k, views=views, progress=_stage_progress())
+    report = evaluate(
+        split,
+        params,
+        k=args.k,
+        views=views,
+        progress=_stage_progress(),
+        item_features=features,
+    )
     document = {"data": csv_report.to_dict(), **report.to_dict()}
     if tuning:
         document["tuning"] = tuning.to_dict()
@@ -242,12 +279,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_tune(args: argparse.Namespace) -> None:
     """Tune on the training part and print (and save) the chosen parameters."""
     data, _ = _load(args)
+    features = _item_features(args)
     if args.cutoff or args.split:
         split = _split(args, data)
         train_part, method = split.train, split.method
     else:
         train_part, method = data, "time" if data.time_span else "random"
-    result = _tune(args, train_part, method)
+    result = _tune(args, train_part, method, features)
     text = json.dumps(result.params.to_dict(), indent=2)
     print(text)
     if args.output:
@@ -262,7 +300,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         data = data.before(parse_date(args.until))
         _log(f"{len(data):,} rows before {args.until}")
     params = _params(args)
-    recommender = train(data, params, progress=_stage_progress())
+    features = _item_features(args)
+    recommender = train(data, params, progress=_stage_progress(), item_features=features)
     store = ModelStore(args.store)
     version = store.save(recommender, {"source": str(args.data), "data": csv_report.to_dict()})
     _log(f"trained in {recommender.info['training_seconds']:.1f} s: {recommender!r}")

@@ -224,3 +224,32 @@ def parse_date(text: str) -> float:
         return to_epoch_seconds(datetime.fromisoformat(text.strip()))
     except ValueError:
         raise ValueError(f"not an ISO date: {text!r} (use e.g. 2011-09-01)") from None
+
+
+ITEM_KEY_COLUMNS = ("item", "item_id", "itemid", "product", "sku", "stockcode")
+
+
+def read_item_features_csv(path: str | Path, delimiter: str = ",") -> dict[str, str]:
+    """Read item features from a CSV with a header: an item column (item, sku, product...)
+    and one or more text columns (e.g. description, name, category), joined by spaces.
+
+    Rows without an item key are skipped; a repeated item keeps its first row.
+
+    Raises
+    ------
+    ValueError
+        When the file has no header or no item column.
+    """
+    with _open(Path(path)) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = [name.strip().lower().lstrip("\ufeff") for name in next(reader, [])]
+        key = next((i for i, name in enumerate(header) if name in ITEM_KEY_COLUMNS), None)
+        if key is None:
+            raise ValueError(f"{path}: the header needs an item column, e.g. item,description")
+        features: dict[str, str] = {}
+        for row in reader:
+            if len(row) <= key or not row[key].strip():
+                continue
+            text = " ".join(field.strip() for i, field in enumerate(row) if i != key)
+            features.setdefault(row[key].strip(), text.strip())
+    return features

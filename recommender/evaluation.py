@@ -23,6 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from recommender.blending import BlendParams, blend
+from recommender.content import ContentIndex, ContentParams, ItemFeatures
 from recommender.metrics import METRICS, MetricsAccumulator, RankingMetrics
 from recommender.models import ItemKNNModel, Model, Progress, create_model
 from recommender.models.base import check_k, top_k_rows
@@ -124,12 +125,22 @@ class Evaluator:
     params : TrainingParams
         Weighting, popularity window and buy-again settings.
     k : int
+    item_features : mapping of item key to str or iterable of str, optional
+        Item texts or tokens for the content-similarity blend (`content_index`).
     """
 
-    def __init__(self, split: Split, params: TrainingParams, k: int = 10) -> None:
+    def __init__(
+        self,
+        split: Split,
+        params: TrainingParams,
+        k: int = 10,
+        item_features: ItemFeatures | None = None,
+    ) -> None:
         self.k = check_k(k)
         self.split = split
         self.params = params
+        self.item_features = item_features
+        self._content: dict[ContentParams, ContentIndex] = {}
         prepared = prepare(split.train, params, split.now)
         self.matrix = prepared.matrix
         n_users, n_items = self.matrix.shape
@@ -167,6 +178,23 @@ class Evaluator:
                 half_life_days,
             )
         return self._rebuy[half_life_days]
+
+    def content_index(self, params: ContentParams | None = None) -> ContentIndex | None:
+        """The content similarity of the training catalogue (None without item features)."""
+        if self.item_features is None:
+            return None
+        params = params or self.params.content
+        if params not in self._content:
+            if self._content:
+                built = next(iter(self._content.values())).with_params(params)
+            else:
+                built = ContentIndex.build(self.matrix.items, self.item_features, params)
+            self._content[params] = built
+        return self._content[params]
+
+    def content_scorer(self, index: ContentIndex) -> Callable[[np.ndarray], np.ndarray]:
+        """Content-similarity scores of each user's training row."""
+        return lambda rows: index.scores(self.matrix.user_items[rows])
 
     def users(self, view: str) -> np.ndarray:
         """Row indices of the users with ground truth in a view."""
@@ -216,13 +244,21 @@ class Evaluator:
         return lambda rows: model.score(self.matrix.user_items[rows])
 
     def blended_scorer(
-        self, base: Callable[[np.ndarray], np.ndarray], params: BlendParams, view: str
+        self,
+        base: Callable[[np.ndarray], np.ndarray],
+        params: BlendParams,
+        view: str,
+        content: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Callable[[np.ndarray], np.ndarray]:
-        """A base scorer's scores blended with popularity and, in view "all", re-buys."""
+        """A base scorer's scores blended with popularity, content scores (when a content
+        scorer is given) and, in view "all", re-buys."""
 
         def score(rows: np.ndarray) -> np.ndarray:
             rebuy = self.rebuy(params.buy_again_half_life_days)[rows] if view == "all" else None
-            return blend(base(rows), params, popularity=self.popularity, rebuy=rebuy)
+            similar = content(rows) if content is not None and params.content > 0 else None
+            return blend(
+                base(rows), params, popularity=self.popularity, rebuy=rebuy, content=similar
+            )
 
         return score
 
@@ -271,6 +307,7 @@ def evaluate(
     views: Sequence[str] = VIEWS,
     knn_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    item_features: ItemFeatures | None = None,
 ) -> EvaluationReport:
     """Train on split.train and measure the model, popularity and item-kNN on split.test.
 
@@ -284,6 +321,9 @@ def evaluate(
     knn_params : mapping, optional
         Parameters of the item-kNN baseline (`ItemKNNModel`).
     progress : callable, optional
+    item_features : mapping of item key to str or iterable of str, optional
+        Item texts or tokens: the model row blends in content similarity by
+        `params.blend.content` (built with `params.content`), as `train` would.
 
     Returns
     -------
@@ -295,8 +335,10 @@ def evaluate(
             raise ValueError(f"unknown view {view!r}; choose from {VIEWS}")
     started = time.perf_counter()
     report = progress or (lambda _stage, _done, _total: None)
-    evaluator = Evaluator(split, params, k)
+    evaluator = Evaluator(split, params, k, item_features)
     model = evaluator.fit(params, progress)
+    index = evaluator.content_index()
+    content = evaluator.content_scorer(index) if index is not None else None
     knn = ItemKNNModel(**(knn_params or {})).fit(evaluator.matrix.user_items)
     result = EvaluationReport(
         k=k,
@@ -308,7 +350,9 @@ def evaluate(
     for done, (view, name) in enumerate(steps):
         report("evaluate", done, len(steps))
         if name == MODEL:
-            scorer = evaluator.blended_scorer(evaluator.model_scorer(model), params.blend, view)
+            scorer = evaluator.blended_scorer(
+                evaluator.model_scorer(model), params.blend, view, content
+            )
         elif name == POPULARITY:
             scorer = evaluator.popularity_scorer()
         elif name == ITEM_KNN:
@@ -318,6 +362,13 @@ def evaluate(
         result.rows.append(MetricsRow(view, name, evaluator.evaluate(scorer, view)))
     report("evaluate", len(steps), len(steps))
     result.seconds = time.perf_counter() - started
+    if index is not None:
+        result.notes.append(
+            f"content: {index.described:,} of {index.n_items:,} training items have features; "
+            f"blend weight {params.blend.content:g}, {params.content.neighbours} neighbours"
+        )
+    elif params.blend.content > 0:
+        result.notes.append("the content blend weight is ignored: no item features were given")
     if evaluator.dropped_test_rows:
         result.notes.append(
             f"{evaluator.dropped_test_rows:,} test purchases of items (or by users) outside the "

@@ -11,6 +11,7 @@ from typing import Any, Self
 
 from recommender.association import RuleThresholds
 from recommender.blending import BlendParams
+from recommender.content import ContentParams
 from recommender.models import DEFAULT_MODEL, create_model
 from recommender.weighting import Weighting
 
@@ -32,7 +33,10 @@ class TrainingParams:
     rules : RuleThresholds
         Thresholds for "bought together".
     blend : BlendParams
-        How recent popularity and, when re-buying is allowed, past purchases are mixed in.
+        How recent popularity, content similarity and, when re-buying is allowed, past
+        purchases are mixed in.
+    content : ContentParams
+        How the content similarity is built when `train` is given item features.
 
     Raises
     ------
@@ -46,6 +50,7 @@ class TrainingParams:
     popular_days: float = 30.0
     rules: RuleThresholds = field(default_factory=RuleThresholds)
     blend: BlendParams = field(default_factory=BlendParams)
+    content: ContentParams = field(default_factory=ContentParams)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_params", dict(self.model_params))
@@ -66,12 +71,13 @@ class TrainingParams:
             "popular_days": self.popular_days,
             "rules": self.rules.to_dict(),
             "blend": self.blend.to_dict(),
+            "content": self.content.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Read parameters written by `to_dict`; missing sections keep their defaults."""
-        known = {"model", "model_params", "weighting", "popular_days", "rules", "blend"}
+        known = {"model", "model_params", "weighting", "popular_days", "rules", "blend", "content"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown training parameters: {sorted(unknown)}")
@@ -84,6 +90,8 @@ class TrainingParams:
             values["rules"] = RuleThresholds.from_dict(data["rules"])
         if "blend" in data:
             values["blend"] = BlendParams.from_dict(data["blend"])
+        if "content" in data:
+            values["content"] = ContentParams.from_dict(data["content"])
         return cls(**values)
 
     def save(self, path: str | Path) -> None:

@@ -16,6 +16,7 @@ from recommender import reasons
 from recommender._blas import single_threaded_blas
 from recommender.association import BasketRules
 from recommender.blending import blend
+from recommender.content import ContentIndex
 from recommender.errors import ArtifactError
 from recommender.interactions import Interaction, Interactions, Timestamp
 from recommender.keys import IdMap, Key
@@ -50,6 +51,9 @@ class Recommender:
         Each item's smoothed repurchase rate.
     info : mapping
         Training facts (counts, data window, seconds), saved with the model.
+    content : ContentIndex, optional
+        Item-item content similarity from item features (blended by
+        `params.blend.content`); None when trained without features.
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class Recommender:
         rules: BasketRules,
         rebuy_rates: np.ndarray,
         info: Mapping[str, Any] | None = None,
+        content: ContentIndex | None = None,
     ) -> None:
         n = len(items)
         for what, size in (
@@ -69,6 +74,7 @@ class Recommender:
             ("popularity", len(popularity)),
             ("rules", rules.n_items),
             ("rebuy_rates", len(rebuy_rates)),
+            ("content", n if content is None else content.n_items),
         ):
             if size != n:
                 raise ValueError(f"{what} covers {size} items but the catalogue has {n}")
@@ -80,6 +86,7 @@ class Recommender:
         self.rules = rules
         self.rebuy_rates = np.asarray(rebuy_rates, dtype=np.float32)
         self.info = dict(info or {})
+        self.content = content
 
     # --- serving ----------------------------------------------------------------------------
 
@@ -166,11 +173,15 @@ class Recommender:
             )
         else:
             excluded |= bought
+        similar = None
+        if self.content is not None and self.params.blend.content > 0 and profile.row.nnz:
+            similar = self.content.scores(profile.row)
         scores = blend(
             scores[None, :],
             self.params.blend,
             popularity=self.popularity,
             rebuy=rebuy[None, :] if repurchase else None,
+            content=similar,
         )[0]
         ids, values = top_k(scores, k, excluded)
         return self._explain(profile, ids, values, rebuy)
@@ -268,12 +279,14 @@ class Recommender:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the loaded arrays (model, key maps, popularity, rules, rates)."""
+        """Bytes held by the loaded arrays (model, key maps, popularity, rules, rates, content)."""
         return sum(a.nbytes for a in self._arrays().values())
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"model.{k}": v for k, v in self.model.to_arrays().items()}
         arrays |= {f"rules.{k}": v for k, v in self.rules.to_arrays().items()}
+        if self.content is not None:
+            arrays |= {f"content.{k}": v for k, v in self.content.to_arrays().items()}
         arrays |= {
             "items": self.items.keys,
             "users": self.users.keys,
@@ -290,6 +303,7 @@ class Recommender:
             "model_params": self.model.get_params(),
             "params": self.params.to_dict(),
             "info": self.info,
+            "content": None if self.content is None else self.content.params.to_dict(),
         }
         np.savez(file, __header__=np.array(json.dumps(header)), **self._arrays())
 
@@ -312,6 +326,9 @@ class Recommender:
             model = model_class(header["model"]).from_arrays(
                 header["model_params"], _prefixed(arrays, "model.")
             )
+            content = None
+            if header.get("content") is not None:
+                content = ContentIndex.from_arrays(header["content"], _prefixed(arrays, "content."))
             return cls(
                 model,
                 IdMap(arrays["items"]),
@@ -321,6 +338,7 @@ class Recommender:
                 BasketRules.from_arrays(_prefixed(arrays, "rules.")),
                 arrays["rebuy_rates"],
                 header.get("info", {}),
+                content,
             )
         except ArtifactError:
             raise
@@ -330,9 +348,10 @@ class Recommender:
             raise ArtifactError(f"unreadable model artifact: {type(exc).__name__}: {exc}") from exc
 
     def __repr__(self) -> str:
+        content = f", content={self.content!r}" if self.content is not None else ""
         return (
             f"Recommender({self.model!r}, items={len(self.items)}, users={len(self.users)}, "
-            f"rules={self.rules.n_rules})"
+            f"rules={self.rules.n_rules}{content})"
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from recommender.association import BasketRules
+from recommender.content import ContentIndex, ItemFeatures
 from recommender.interactions import DAY_SECONDS, Interactions, Timestamp
 from recommender.models import PopularityModel, Progress, create_model
 from recommender.params import TrainingParams
@@ -60,6 +61,7 @@ def train(
     *,
     now: Timestamp = None,
     progress: Progress | None = None,
+    item_features: ItemFeatures | None = None,
 ) -> Recommender:
     """Train a recommender on interactions.
 
@@ -75,6 +77,10 @@ def train(
         window ends here. Defaults to the newest interaction.
     progress : callable, optional
         Called as progress(stage, done, total).
+    item_features : mapping of item key to str or iterable of str, optional
+        Each item's text (e.g. name and category) or tokens. The recommender keeps a content
+        similarity built from them (`params.content`) and saves it with the model; serving
+        blends it in by `params.blend.content`. Without features nothing changes.
 
     Returns
     -------
@@ -110,8 +116,15 @@ def train(
     rates = repurchase_rates(user_codes, item_codes[known], baskets, len(matrix.items))
     report("rules", 1, 1)
 
+    content = None
+    if item_features is not None:
+        content = ContentIndex.build(matrix.items, item_features, params.content)
     info = training_info(data, matrix, rules, time.perf_counter() - started)
-    return Recommender(model, matrix.items, matrix.users, params, popularity, rules, rates, info)
+    if content is not None:
+        info["items_with_features"] = content.described
+    return Recommender(
+        model, matrix.items, matrix.users, params, popularity, rules, rates, info, content
+    )
 
 
 def training_info(

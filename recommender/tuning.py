@@ -1,11 +1,14 @@
 """Choose training parameters on a validation split carved from the training data only.
 
-Three stages, each scored by precision@k on the validation split:
+Three stages (four with item features), each scored by precision@k on the validation split:
 
 1. model: a random sample of the model's grid (for ALS: factors, regularization, alpha
    and iterations) crossed with the weighting half-lives, in view "new";
 2. popularity blend: the weight of recent popularity next to the best model, in view "new";
-3. buy again: the weight and half-life of the re-buy signal, in view "all".
+3. content (only when item features are given): the content-similarity blend weight
+   crossed with the neighbours kept per item, in view "new"; weight 0 (off) is always a
+   candidate and wins ties;
+4. buy again: the weight and half-life of the re-buy signal, in view "all".
 
 The data given to `tune` must end before any test period: it never sees one.
 """
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from recommender.content import ContentParams, ItemFeatures
 from recommender.evaluation import Evaluator
 from recommender.interactions import Interactions
 from recommender.metrics import RankingMetrics
@@ -62,6 +66,10 @@ class SearchSpace:
     buy_again : sequence of float
         Re-buy blend weights.
     buy_again_half_life_days : sequence of float or None
+    content : sequence of float
+        Content-similarity blend weights (tried only with item features; 0 is always added).
+    content_neighbours : sequence of int
+        Neighbours kept per item in the content similarity.
     """
 
     model: Mapping[str, Sequence[Any]] | None = None
@@ -69,6 +77,8 @@ class SearchSpace:
     popular: Sequence[float] = (0.0, 0.1, 0.25, 0.5)
     buy_again: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     buy_again_half_life_days: Sequence[float | None] = (30.0, 90.0, 180.0, None)
+    content: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0)
+    content_neighbours: Sequence[int] = (20, 50, 200)
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ class TuningResult:
     trials: list[Trial] = field(default_factory=list)
 
     def best(self, stage: str) -> Trial:
-        """The best trial of a stage ("model", "popular" or "buy_again")."""
+        """The best trial of a stage ("model", "popular", "content" or "buy_again")."""
         return max(
             (t for t in self.trials if t.stage == stage),
             key=lambda t: (t.metrics["precision"], t.metrics["ndcg"]),
@@ -131,6 +141,7 @@ def tune(
     k: int = 10,
     seed: int = 0,
     progress: Callable[[Trial, int, int], None] | None = None,
+    item_features: ItemFeatures | None = None,
 ) -> TuningResult:
     """Search training parameters on a validation split of interactions.
 
@@ -151,6 +162,9 @@ def tune(
     seed : int
     progress : callable, optional
         Called as progress(trial, done, total) after every trial.
+    item_features : mapping of item key to str or iterable of str, optional
+        Item texts or tokens; with them the content blend weight and neighbours are tuned
+        too (stage "content"), otherwise they keep their values in params.
 
     Returns
     -------
@@ -170,7 +184,9 @@ def tune(
     grid = space.model or MODEL_GRIDS.get(params.model, {})
     candidates = _sample_grid(grid, trials, seed)
     half_lives = list(space.half_life_days) or [params.weighting.half_life_days]
-    total = len(candidates) * len(half_lives) + len(space.popular)
+    content_weights = sorted({0.0, *space.content}) if item_features is not None else []
+    content_grid = list(itertools.product(space.content_neighbours, content_weights))
+    total = len(candidates) * len(half_lives) + len(space.popular) + len(content_grid)
     total += len(space.buy_again) * len(space.buy_again_half_life_days)
     result = TuningResult(params, validation.description, k)
 
@@ -183,7 +199,7 @@ def tune(
     best: tuple[tuple[float, float], TrainingParams, Evaluator] | None = None
     for half_life in half_lives:
         weighting = replace(params.weighting, half_life_days=half_life)
-        evaluator = Evaluator(validation, replace(params, weighting=weighting), k)
+        evaluator = Evaluator(validation, replace(params, weighting=weighting), k, item_features)
         for model_params in candidates:
             began = time.perf_counter()
             tried = replace(params, weighting=weighting).with_model(**model_params)
@@ -207,12 +223,37 @@ def tune(
     if popular_scores:
         chosen = max(popular_scores, key=lambda pair: pair[0])[1]
 
+    content_scores = []
+    for neighbours in dict.fromkeys(n for n, _ in content_grid):
+        index = evaluator.content_index(ContentParams(neighbours=neighbours))
+        assert index is not None
+        similar = evaluator.cached(evaluator.content_scorer(index))
+        for weight in content_weights:
+            began = time.perf_counter()
+            tried = replace(
+                chosen,
+                blend=replace(chosen.blend, content=weight),
+                content=index.params,
+            )
+            scorer = evaluator.blended_scorer(base, tried.blend, "new", similar)
+            metrics = evaluator.evaluate(scorer, "new")
+            record("content", tried, metrics, began)
+            content_scores.append(((metrics.precision, metrics.ndcg), tried))
+    if content_scores:
+        # max keeps the first of equal scores: weight 0 (tried first) wins ties.
+        chosen = max(content_scores, key=lambda pair: pair[0])[1]
+
+    index = evaluator.content_index(chosen.content) if chosen.blend.content > 0 else None
+    chosen_content = (
+        evaluator.cached(evaluator.content_scorer(index)) if index is not None else None
+    )
     again_scores = []
     for weight, half_life in itertools.product(space.buy_again, space.buy_again_half_life_days):
         began = time.perf_counter()
         blend = replace(chosen.blend, buy_again=weight, buy_again_half_life_days=half_life)
         tried = replace(chosen, blend=blend)
-        metrics = evaluator.evaluate(evaluator.blended_scorer(base, blend, "all"), "all")
+        scorer = evaluator.blended_scorer(base, blend, "all", chosen_content)
+        metrics = evaluator.evaluate(scorer, "all")
         record("buy_again", tried, metrics, began)
         again_scores.append(((metrics.precision, metrics.ndcg), tried))
     if again_scores:
