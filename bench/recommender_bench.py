@@ -1,8 +1,9 @@
 """Recommender speed and memory: training on Online Retail, `for_user` latency with request-time
 recalculation at the demo size and at 100,000 items x 1,000,000 users, and model memory.
 
-The library only; no app, no database. Online Retail is converted to the generic CSV once
-(`bench.online_retail_interactions`), outside the timings.
+The library only; no app, no database. Online Retail is converted to the generic CSV (and
+its product descriptions to the item features CSV) once (`bench.online_retail_interactions`),
+outside the timings.
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from bench.common import LatencyStats, dataset_path, log, verdict
 from bench.online_retail_interactions import convert
 from recommender import (
     ALSModel,
     BasketRules,
+    ContentIndex,
+    ContentParams,
     IdMap,
     Interactions,
     Recommender,
     TrainingParams,
     read_interactions_csv,
+    read_item_features_csv,
     train,
 )
 
@@ -47,13 +52,14 @@ LARGE_FACTORS = 64
 LARGE_HISTORY = (5, 60)  # interactions per synthetic shopper, uniform in this range
 ANN_LIBRARIES = ("annoy", "nmslib", "faiss")
 History = list[tuple[object, ...]]  # one shopper's interactions, as the shop would pass them
-# Chosen by `python -m recommender tune ... --cutoff 2011-09-01 --validation-days 90` on the
-# data before the cutoff (see docs/RECOMMENDER.md).
+# Chosen by `python -m recommender tune ... --cutoff 2011-09-01 --validation-days 90 --items
+# ...` on the data before the cutoff (see docs/RECOMMENDER.md).
 TUNED = {
     "model": "als",
     "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
     "weighting": {"half_life_days": 90.0},
-    "blend": {"popular": 0.25, "buy_again": 2.0, "buy_again_half_life_days": 180.0},
+    "blend": {"popular": 0.25, "buy_again": 2.0, "buy_again_half_life_days": 90.0, "content": 0.25},
+    "content": {"neighbours": 20},
 }
 
 
@@ -197,21 +203,36 @@ def user_histories(data: Interactions, limit: int = 5_000) -> list[History]:
     return histories
 
 
+def synthetic_content(rng: np.random.Generator) -> ContentIndex:
+    """A content index with random item-item similarities, as many per item as TUNED keeps."""
+    neighbours = int(TUNED["content"]["neighbours"])  # type: ignore[index]
+    columns = rng.integers(0, LARGE_ITEMS, (LARGE_ITEMS, neighbours)).astype(np.int32)
+    values = rng.random((LARGE_ITEMS, neighbours), dtype=np.float32)
+    indptr = np.arange(0, LARGE_ITEMS * neighbours + 1, neighbours)
+    similarity = csr_matrix((values.ravel(), columns.ravel(), indptr), (LARGE_ITEMS,) * 2)
+    similarity.sum_duplicates()
+    vectors = csr_matrix((LARGE_ITEMS, 1), dtype=np.float32)
+    return ContentIndex(vectors, np.array(["synthetic"]), ContentParams(neighbours), similarity)
+
+
 def synthetic_recommender() -> Recommender:
-    """An ALS recommender with random factors: 100,000 items x 1,000,000 users."""
+    """An ALS recommender with random factors and random content similarities: 100,000 items
+    x 1,000,000 users, served with the TUNED blend."""
     rng = np.random.default_rng(SEED)
     factors = (rng.standard_normal((LARGE_ITEMS, LARGE_FACTORS)) * 0.1).astype(np.float32)
     model = ALSModel.from_factors(factors, regularization=1.0, alpha=1.0)
     popularity = rng.pareto(1.5, LARGE_ITEMS).astype(np.float32)
+    tuned = TrainingParams.from_dict(TUNED)
     return Recommender(
         model,
         IdMap(np.arange(LARGE_ITEMS)),
         IdMap(np.arange(LARGE_USERS)),
-        TrainingParams(),
+        TrainingParams(blend=tuned.blend, content=tuned.content),
         popularity,
         BasketRules.empty(LARGE_ITEMS),
         np.full(LARGE_ITEMS, 0.5, dtype=np.float32),
         {"synthetic": True},
+        synthetic_content(rng),
     )
 
 
@@ -241,15 +262,17 @@ def run() -> RecommenderResult:
     with tempfile.TemporaryDirectory(prefix="shop-bench-recommender-") as tmp:
         directory = Path(tmp)
         csv_path = directory / "interactions.csv"
+        items_path = directory / "items.csv"
         log("recommender: converting Online Retail to the generic CSV")
-        convert(dataset_path(), csv_path)
+        convert(dataset_path(), csv_path, items_path)
         began = time.perf_counter()
         data, report = read_interactions_csv(csv_path)
+        features = read_item_features_csv(items_path)
         read_s = time.perf_counter() - began
         log(f"recommender: {report.summary()} in {read_s:.1f} s; training")
         params = TrainingParams.from_dict(TUNED)
         began = time.perf_counter()
-        demo_model = train(data, params)
+        demo_model = train(data, params, item_features=features)
         train_s = time.perf_counter() - began
         info = demo_model.info
         log(f"recommender: trained in {train_s:.1f} s; for_user at the demo size")
@@ -301,7 +324,8 @@ def report(result: RecommenderResult) -> str:
             f"Training: `train()` on the {result.rows:,} Online Retail purchase interactions "
             f"({result.train_users:,} users x {result.train_items:,} items, "
             f"{result.train_nonzeros:,} non-zeros), ALS with the tuned parameters "
-            f"({TUNED['model_params']}), plus popularity, co-purchase rules and re-buy rates. "
+            f"({TUNED['model_params']}), plus popularity, co-purchase rules, re-buy rates and "
+            f"the content similarity of the product descriptions ({TUNED['content']}). "
             f"Reading the CSV took {result.read_s:.1f} s (not part of training).",
             "",
             "| check | value | target | result |",
@@ -317,9 +341,11 @@ def report(result: RecommenderResult) -> str:
             f"`for_user` latency: {REQUESTS:,} requests per series after {WARMUP} warm-up ones, "
             f"k = {K}. Each request passes the shopper's whole history plus a view a minute ago; "
             "the user's vector is recomputed from it (implicit's `recalculate_user`), every item "
-            "is scored, and reasons are computed. Demo size: the histories of Online Retail "
-            "customers drawn at random, on the trained model. Large: random factors "
-            f"({LARGE_FACTORS} per item), shoppers with {LARGE_HISTORY[0]}-{LARGE_HISTORY[1]} "
+            "is scored, the content similarity is blended in (blend "
+            f"{TUNED['blend']['content']}), and reasons are computed. "  # type: ignore[index]
+            "Demo size: the histories of Online Retail customers drawn at random, on the "
+            f"trained model. Large: random factors ({LARGE_FACTORS} per item) and random content "
+            f"similarities, shoppers with {LARGE_HISTORY[0]}-{LARGE_HISTORY[1]} "
             "random interactions.",
             "",
             "| model | items x users | interactions per request | p50 ms | p99 ms "
