@@ -3,20 +3,18 @@ event writer's not-yet-written events, and a batch writer for impressions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, current_app, g
 from flask import session as browser_session
 from flask_login import current_user
-from sqlalchemy.orm import Session
 
 from shop.db import WRITE_OPTION, db
+from shop.merchandising.live import LiveSettings
 from shop.recommendation_models import Impression
 from shop.recommendations import (
     PLACEMENTS,
     ModelStore,
-    RecommendationList,
     RecommendationService,
     Shopper,
     model_directory,
@@ -49,58 +47,22 @@ def init_app(app: Flask) -> None:
             )
         )
 
-    if not app.config.get("RECOMMENDATIONS_ENABLED", True):
-        app.extensions[EXTENSION] = NoRecommendations(ModelStore(directory))
-        return
     placements = dict(PLACEMENTS)
     for name, changes in (app.config.get("RECOMMENDER_PLACEMENTS") or {}).items():
         if name not in placements:
             raise ValueError(f"RECOMMENDER_PLACEMENTS: unknown placement {name!r}")
         placements = with_placement(placements, name, **changes)
-    app.extensions[EXTENSION] = RecommendationService(
+    check_s = float(app.config.get("RECOMMENDER_MODEL_CHECK_S", 1.0))
+    recs = RecommendationService(
         store=ModelStore(directory),
         placements=placements,
         pending_events=pending,
         log_impression=lambda row: impressions.submit([row]),
-        model_check_s=float(app.config.get("RECOMMENDER_MODEL_CHECK_S", 1.0)),
+        model_check_s=check_s,
+        enabled=bool(app.config.get("RECOMMENDATIONS_ENABLED", True)),
     )
-
-
-class NoRecommendations(RecommendationService):
-    """Recommendations switched off (RECOMMENDATIONS_ENABLED=False): every list is empty."""
-
-    def _off(self, name: str) -> RecommendationList:
-        return self._empty(self.placements[name])
-
-    def home(
-        self, session: Session, shopper: Shopper
-    ) -> tuple[RecommendationList, RecommendationList]:
-        """No lists."""
-        return self._off("home"), self._off("buy_again")
-
-    def for_product(
-        self, session: Session, shopper: Shopper, product_id: int
-    ) -> RecommendationList:
-        """No list."""
-        return self._off("product")
-
-    def for_cart(
-        self, session: Session, shopper: Shopper, product_ids: Sequence[int]
-    ) -> RecommendationList:
-        """No list."""
-        return self._off("cart")
-
-    def for_order(
-        self,
-        session: Session,
-        shopper: Shopper,
-        product_ids: Sequence[int],
-        placement_name: str = "order",
-        *,
-        log_in_session: bool = False,
-    ) -> RecommendationList:
-        """No list."""
-        return self._off(placement_name)
+    recs.live_config = LiveSettings(recs.config_from, check_s)
+    app.extensions[EXTENSION] = recs
 
 
 def service() -> RecommendationService:

@@ -1,9 +1,10 @@
 """The only adapter between the shop and `recommender/`.
 
-It reads events and orders, hands them to the library as interactions, and maps what comes
-back to products: business filters (active, in stock), per-placement settings, reason texts
-with product names, and an impression id on every list so clicks can be attributed.
-A missing or broken model never breaks a page: the shop then serves its best sellers.
+It hands the shopper's interactions to the library and maps what comes back to products:
+business filters (active, in stock), the merchandisers' placement settings and rules,
+A/B variants, reason texts with product names, and an impression id on every list so
+clicks can be attributed. A missing or broken model never breaks a page: the shop then
+serves its best sellers.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from recommender import (
@@ -28,6 +27,7 @@ from recommender import (
     Interactions,
     ModelStore,
     ModelUnavailableError,
+    Reason,
     Recommendation,
     Recommender,
     TrainingParams,
@@ -35,20 +35,26 @@ from recommender import (
 from recommender import train as train_model
 from shop.catalog.models import Product
 from shop.db import utcnow
+from shop.merchandising.config import MerchConfig, PlacementSettings
+from shop.merchandising.rules import Candidate, apply_rules
+from shop.recommendation_data import (
+    Shopper,
+    load_interactions,
+    newest_event_id,
+    shopper_interactions,
+)
 from shop.recommendation_models import Impression
-from shop.tracking.models import Event
 
 log = logging.getLogger(__name__)
 
-# Shop event kinds and the interaction kinds the recommender knows them as.
-KINDS = {"product_view": "view", "cart_add": "cart_add", "purchase": "purchase"}
 FALLBACK_VERSION = "fallback-popularity"
-PERSONAL_HISTORY_LIMIT = 500
-SESSION_WINDOW = timedelta(days=1)
 UNSELLABLE_TTL_S = 30.0
 CACHE_SIZE = 20_000
 MODEL_CHECK_S = 1.0
 CARD_TTL_S = 10.0
+VERSION_CACHE = 4
+# Ask the model for more than a list shows, so rules and filters can still fill it.
+CANDIDATE_FACTOR = 3
 
 
 # Chosen by `tune` on the Online Retail purchases before 2011-09-01 (see
@@ -74,6 +80,11 @@ class Placement:
     title: str
     size: int = 8
     allow_repurchase: bool = False
+    strategy: str = "personal"
+
+    def settings(self) -> PlacementSettings:
+        """The tunable part."""
+        return PlacementSettings(self.size, self.allow_repurchase, self.strategy)
 
 
 PLACEMENTS: dict[str, Placement] = {
@@ -87,14 +98,8 @@ PLACEMENTS: dict[str, Placement] = {
         Placement("order_email", "You might also like", 4),
     )
 }
-
-
-@dataclass(frozen=True)
-class Shopper:
-    """Who a list is for: an account, an anonymous visitor, or both."""
-
-    visitor_id: str
-    user_id: int | None = None
+POPULAR_TITLE = "Popular right now"
+_POPULAR_REASON = Reason("popular", POPULAR_TITLE)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class ProductCard:
     name: str
     price_pence: int
     currency: str
+    category_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class RecommendedProduct:
     score: float
     reason: str
     reason_code: str
+    moved_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,15 +142,47 @@ class RecommendationList:
     rec_id: str
     model_version: str
     strategy: str
+    variant: str | None = None
+    skipped_rules: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How one list is produced: which settings and rules, which model, and whether to log.
+
+    The storefront uses the live state (or the shopper's A/B variant); the console's preview
+    passes a draft, no logging and no cache.
+    """
+
+    config: MerchConfig
+    model: tuple[str, Recommender] | None
+    variant: str | None = None
+    record: bool = True
+    cached: bool = True
+    pending: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An A/B variant that changes how a placement is served for one visitor."""
+
+    label: str
+    model_version: str | None = None
+    config: MerchConfig | None = None
+    popularity_only: bool = False
 
 
 @dataclass
 class _Unsellable:
     ids: frozenset[int] = frozenset()
     loaded_at: float = -1e9
+
+
+def _no_assignment(_session: Session, _shopper: Shopper, _placement: str) -> Assignment | None:
+    return None
 
 
 @dataclass
@@ -155,6 +194,9 @@ class RecommendationService:
     pending_events: Callable[[Shopper], list[dict[str, Any]]] = lambda _s: []
     log_impression: Callable[[dict[str, Any]], None] = lambda _row: None
     model_check_s: float = MODEL_CHECK_S
+    live_config: Callable[[Session], MerchConfig] | None = None
+    assign: Callable[[Session, Shopper, str], Assignment | None] = _no_assignment
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         self.active = ActiveModel(self.store)
@@ -162,11 +204,12 @@ class RecommendationService:
         self._card_cache: dict[int, tuple[ProductCard, float]] = {}
         self._model: tuple[str, Recommender] | None = None
         self._model_checked = -1e9
+        self._versions: OrderedDict[str, Recommender] = OrderedDict()
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[Recommendation], str]] = OrderedDict()
         self._warned: str | None = None
 
-    # --- model access -----------------------------------------------------------------------
+    # --- model and settings -----------------------------------------------------------------
 
     def model(self) -> tuple[str, Recommender] | None:
         """The active (version, recommender), or None when there is no usable model.
@@ -183,14 +226,79 @@ class RecommendationService:
         except ModelUnavailableError as exc:
             with self._lock:
                 self._model, self._model_checked = None, now
-            message = str(exc)
-            if message != self._warned:  # log once per problem, not on every page
-                log.warning("recommendations fall back to best sellers: %s", message)
-                self._warned = message
+            self._warn(str(exc))
             return None
         with self._lock:
             self._model, self._model_checked = found, now
         return found
+
+    def version(self, version_id: str) -> tuple[str, Recommender] | None:
+        """A stored version by id (an A/B variant), or None when it cannot be loaded."""
+        with self._lock:
+            if version_id in self._versions:
+                self._versions.move_to_end(version_id)
+                return version_id, self._versions[version_id]
+        try:
+            loaded = self.store.load(version_id)
+        except ModelUnavailableError as exc:
+            self._warn(str(exc))
+            return None
+        with self._lock:
+            self._versions[version_id] = loaded
+            while len(self._versions) > VERSION_CACHE:
+                self._versions.popitem(last=False)
+        return version_id, loaded
+
+    def _warn(self, message: str) -> None:
+        if message != self._warned:  # log once per problem, not on every page
+            log.warning("recommendations fall back to best sellers: %s", message)
+            self._warned = message
+
+    def default_config(self) -> MerchConfig:
+        """The settings when nothing has been published: the app's placements, no rules."""
+        return MerchConfig(
+            training=default_params().to_dict(),
+            placements={name: p.settings() for name, p in self.placements.items()},
+        )
+
+    def config_from(self, data: Mapping[str, Any], revision_id: int | None = None) -> MerchConfig:
+        """A stored settings document read over this app's defaults."""
+        base = self.default_config()
+        return MerchConfig.from_dict(
+            data,
+            default_training=base.training,
+            default_placements=base.placements,
+            revision_id=revision_id,
+        )
+
+    def serving(self, session: Session, shopper: Shopper, placement: str) -> Serving:
+        """The live way to serve this shopper's placement, with their A/B variant if any."""
+        config = self.live_config(session) if self.live_config else self.default_config()
+        model = self.model()
+        assignment = self.assign(session, shopper, placement)
+        if assignment is None:
+            return Serving(config, model)
+        if assignment.config is not None:
+            config = assignment.config
+        if assignment.model_version is not None:
+            model = self.version(assignment.model_version) or model
+        if assignment.popularity_only:
+            settings = replace(config.placement(placement, self._settings(placement)))
+            placements = {**config.placements, placement: replace(settings, strategy="popular")}
+            config = replace(config, placements=placements)
+        return Serving(config, model, variant=assignment.label)
+
+    def _settings(self, name: str) -> PlacementSettings:
+        return self.placements[name].settings()
+
+    def _placement(self, serving: Serving, name: str) -> Placement:
+        settings = serving.config.placement(name, self._settings(name))
+        return replace(
+            self.placements[name],
+            size=settings.size,
+            allow_repurchase=settings.allow_repurchase,
+            strategy=settings.strategy,
+        )
 
     def unsellable(self, session: Session) -> frozenset[int]:
         """Ids of inactive or out-of-stock products (cached for a few seconds)."""
@@ -213,100 +321,199 @@ class RecommendationService:
     ) -> tuple[RecommendationList, RecommendationList]:
         """The home page's two lists: recommended for you, and buy it again."""
         state = self._state(session, shopper)
-        return self.for_home(session, shopper, state), self.buy_again(session, shopper, state)
+        return (
+            self.for_home(session, shopper, state=state),
+            self.buy_again(session, shopper, state=state),
+        )
 
     def for_home(
-        self, session: Session, shopper: Shopper, state: ShopperState | None = None
+        self,
+        session: Session,
+        shopper: Shopper,
+        *,
+        state: ShopperState | None = None,
+        serving: Serving | None = None,
     ) -> RecommendationList:
         """Recommended for you, or Popular right now for a visitor with no history."""
-        placement = self.placements["home"]
-        found = self.model()
-        if found is None:
-            return self._logged(shopper, self._fallback(session, placement, exclude=()))
-        version, model = found
+        serving = serving or self.serving(session, shopper, "home")
+        placement = self._placement(serving, "home")
+        if not self.enabled:
+            return self._empty(placement)
+        if serving.model is None:
+            return self._fallback(session, shopper, placement, serving, exclude=())
+        version, model = serving.model
+        if placement.strategy == "popular":
+            return self._popular(session, shopper, placement, serving, exclude=())
+        k = self._candidates(serving, placement)
 
         def compute(history: Interactions) -> tuple[list[Recommendation], str]:
             recs = model.for_user(
                 history,
-                k=placement.size,
+                k=k,
                 exclude=self.unsellable(session),
                 repurchase=placement.allow_repurchase,
             )
             return recs, "personal" if len(history) else "popular"
 
-        recs, strategy = self._personal(session, shopper, placement, version, compute, state)
-        title = placement.title if strategy == "personal" else "Popular right now"
-        return self._logged(shopper, self._list(session, placement, recs, version, strategy, title))
+        recs, strategy = self._personal(session, shopper, placement, serving, k, compute, state)
+        title = placement.title if strategy == "personal" else POPULAR_TITLE
+        return self._finish(session, shopper, placement, serving, recs, version, strategy, title)
 
     def buy_again(
-        self, session: Session, shopper: Shopper, state: ShopperState | None = None
+        self,
+        session: Session,
+        shopper: Shopper,
+        *,
+        state: ShopperState | None = None,
+        serving: Serving | None = None,
     ) -> RecommendationList:
         """Things the customer bought before and is likely to buy again."""
-        placement = self.placements["buy_again"]
-        found = self.model()
-        if found is None:
+        serving = serving or self.serving(session, shopper, "buy_again")
+        placement = self._placement(serving, "buy_again")
+        if not self.enabled or serving.model is None or placement.strategy == "popular":
             return self._empty(placement)
-        version, model = found
+        version, model = serving.model
+        k = self._candidates(serving, placement)
 
         def compute(history: Interactions) -> tuple[list[Recommendation], str]:
             bought = set(history.of_kinds(["purchase"]).items.tolist())
             if not bought:
                 return [], "buy_again"
             recs = model.for_user(
-                history, k=placement.size * 3, exclude=self.unsellable(session), repurchase=True
+                history, k=k * 3, exclude=self.unsellable(session), repurchase=True
             )
             picked = [
                 replace(r, reason=replace(r.reason, code="buy_again"))
                 for r in recs
                 if r.item in bought
             ]
-            return picked[: placement.size], "buy_again"
+            return picked[:k], "buy_again"
 
-        recs, strategy = self._personal(session, shopper, placement, version, compute, state)
+        recs, strategy = self._personal(session, shopper, placement, serving, k, compute, state)
         if not recs:
             return self._empty(placement)
-        return self._logged(shopper, self._list(session, placement, recs, version, strategy))
+        return self._finish(session, shopper, placement, serving, recs, version, strategy)
 
-    def _cards(self, session: Session, ids: set[int]) -> dict[int, ProductCard]:
-        """Names and prices of products, from a cache refreshed every CARD_TTL_S."""
-        now = time.monotonic()
-        with self._lock:
-            found = {
-                i: c for i in ids if (c := self._card_cache.get(i)) and now - c[1] < CARD_TTL_S
-            }
-        missing = ids - found.keys()
-        if missing:
-            loaded = {p.id: _card(p) for p in _products_by_id(session, missing).values()}
-            with self._lock:
-                for product_id, card in loaded.items():
-                    self._card_cache[product_id] = (card, now)
-            found |= {i: (c, now) for i, c in loaded.items()}
-        return {i: entry[0] for i, entry in found.items()}
+    def for_product(
+        self,
+        session: Session,
+        shopper: Shopper,
+        product_id: int,
+        *,
+        serving: Serving | None = None,
+    ) -> RecommendationList:
+        """Shoppers who bought this also bought: co-purchases, then similar items."""
+        serving = serving or self.serving(session, shopper, "product")
+        placement = self._placement(serving, "product")
+        if not self.enabled or serving.model is None:
+            return self._empty(placement)
+        if placement.strategy == "popular":
+            return self._popular(session, shopper, placement, serving, exclude=(product_id,))
+        version, model = serving.model
+        k = self._candidates(serving, placement)
+        exclude = set(self.unsellable(session)) | {product_id}
+        recs = model.bought_together(product_id, k=k, exclude=exclude)
+        strategy = "bought_together"
+        if len(recs) < k:
+            exclude |= {r.item for r in recs}
+            recs += model.similar_items(product_id, k=k - len(recs), exclude=exclude)
+            strategy = "bought_together+similar" if recs else "similar"
+        return self._finish(session, shopper, placement, serving, recs, version, strategy)
+
+    def for_cart(
+        self,
+        session: Session,
+        shopper: Shopper,
+        product_ids: Sequence[int],
+        *,
+        serving: Serving | None = None,
+    ) -> RecommendationList:
+        """Frequently bought together with everything in the cart."""
+        serving = serving or self.serving(session, shopper, "cart")
+        placement = self._placement(serving, "cart")
+        if not self.enabled or serving.model is None or not product_ids:
+            return self._empty(placement)
+        if placement.strategy == "popular":
+            return self._popular(session, shopper, placement, serving, exclude=product_ids)
+        version, model = serving.model
+        exclude = set(self.unsellable(session)) | set(product_ids)
+        k = self._candidates(serving, placement)
+        recs = model.bought_together(list(product_ids), k=k, exclude=exclude)
+        return self._finish(session, shopper, placement, serving, recs, version, "bought_together")
+
+    def for_order(
+        self,
+        session: Session,
+        shopper: Shopper,
+        product_ids: Sequence[int],
+        placement_name: str = "order",
+        *,
+        log_in_session: bool = False,
+        serving: Serving | None = None,
+    ) -> RecommendationList:
+        """You might also like, after an order (page or e-mail), without what was bought.
+
+        With log_in_session the impression is written in the caller's transaction (an
+        e-mail rendered while the order is being paid), not by the background writer.
+        """
+        serving = serving or self.serving(session, shopper, placement_name)
+        placement = self._placement(serving, placement_name)
+        if not self.enabled:
+            return self._empty(placement)
+        own = session if log_in_session else None
+        if serving.model is None:
+            return self._fallback(session, shopper, placement, serving, product_ids, own)
+        if placement.strategy == "popular":
+            return self._popular(session, shopper, placement, serving, product_ids, own)
+        version, model = serving.model
+        pending = serving.pending if serving.pending is not None else self.pending_events(shopper)
+        history = shopper_interactions(session, shopper, pending)
+        recs = model.for_user(
+            history,
+            k=self._candidates(serving, placement),
+            exclude=set(self.unsellable(session)) | set(product_ids),
+            repurchase=placement.allow_repurchase,
+        )
+        return self._finish(
+            session, shopper, placement, serving, recs, version, "personal", log_session=own
+        )
+
+    # --- building lists ---------------------------------------------------------------------
+
+    def _candidates(self, serving: Serving, placement: Placement) -> int:
+        pins = sum(1 for r in serving.config.rules if r.type == "pin")
+        return placement.size * CANDIDATE_FACTOR + pins
 
     def _state(self, session: Session, shopper: Shopper) -> ShopperState:
-        return ShopperState(self.pending_events(shopper), _newest_event_id(session, shopper))
+        return ShopperState(self.pending_events(shopper), newest_event_id(session, shopper))
 
     def _personal(
         self,
         session: Session,
         shopper: Shopper,
         placement: Placement,
-        version: str,
+        serving: Serving,
+        k: int,
         compute: Callable[[Interactions], tuple[list[Recommendation], str]],
         state: ShopperState | None,
     ) -> tuple[list[Recommendation], str]:
-        """A shopper's list, recomputed whenever they have done something new.
+        """A shopper's raw list, recomputed whenever they have done something new.
 
         The cache key holds the shopper's newest stored event id and their events still in
         the writer's buffer, so a click invalidates it at once; it also holds the stock
-        snapshot, so a sold-out product leaves the lists within UNSELLABLE_TTL_S.
+        snapshot, so a sold-out product leaves the lists within UNSELLABLE_TTL_S. Rules are
+        applied afterwards, on every request.
         """
+        if not serving.cached:
+            pending = serving.pending if serving.pending is not None else []
+            return compute(shopper_interactions(session, shopper, pending))
         state = state or self._state(session, shopper)
         self.unsellable(session)
         key = (
             placement.name,
-            placement.size,
-            version,
+            k,
+            placement.allow_repurchase,
+            serving.model[0] if serving.model else "",
             shopper,
             state.newest_event_id,
             len(state.pending),
@@ -324,130 +531,158 @@ class RecommendationService:
                 self._cache.popitem(last=False)
         return value
 
-    def for_product(
-        self, session: Session, shopper: Shopper, product_id: int
-    ) -> RecommendationList:
-        """Shoppers who bought this also bought: co-purchases, then similar items."""
-        placement = self.placements["product"]
-        found = self.model()
-        if found is None:
-            return self._empty(placement)
-        version, model = found
-        exclude = set(self.unsellable(session)) | {product_id}
-        recs = model.bought_together(product_id, k=placement.size, exclude=exclude)
-        strategy = "bought_together"
-        if len(recs) < placement.size:
-            exclude |= {r.item for r in recs}
-            recs += model.similar_items(product_id, k=placement.size - len(recs), exclude=exclude)
-            strategy = "bought_together+similar" if recs else "similar"
-        return self._logged(shopper, self._list(session, placement, recs, version, strategy))
+    def _cards(self, session: Session, ids: set[int]) -> dict[int, ProductCard]:
+        """Names and prices of products, from a cache refreshed every CARD_TTL_S."""
+        now = time.monotonic()
+        with self._lock:
+            found = {
+                i: c for i in ids if (c := self._card_cache.get(i)) and now - c[1] < CARD_TTL_S
+            }
+        missing = ids - found.keys()
+        if missing:
+            loaded = {p.id: _card(p) for p in _products_by_id(session, missing).values()}
+            with self._lock:
+                for product_id, card in loaded.items():
+                    self._card_cache[product_id] = (card, now)
+            found |= {i: (c, now) for i, c in loaded.items()}
+        return {i: entry[0] for i, entry in found.items()}
 
-    def for_cart(
-        self, session: Session, shopper: Shopper, product_ids: Sequence[int]
-    ) -> RecommendationList:
-        """Frequently bought together with everything in the cart."""
-        placement = self.placements["cart"]
-        found = self.model()
-        if found is None or not product_ids:
-            return self._empty(placement)
-        version, model = found
-        exclude = set(self.unsellable(session)) | set(product_ids)
-        recs = model.bought_together(list(product_ids), k=placement.size, exclude=exclude)
-        return self._logged(
-            shopper, self._list(session, placement, recs, version, "bought_together")
-        )
-
-    def for_order(
+    def _finish(
         self,
         session: Session,
         shopper: Shopper,
-        product_ids: Sequence[int],
-        placement_name: str = "order",
-        *,
-        log_in_session: bool = False,
-    ) -> RecommendationList:
-        """You might also like, after an order (page or e-mail), without what was bought.
-
-        With log_in_session the impression is written in the caller's transaction (an
-        e-mail rendered while the order is being paid), not by the background writer.
-        """
-        placement = self.placements[placement_name]
-        found = self.model()
-        if found is None:
-            shown = self._fallback(session, placement, exclude=product_ids)
-            return self._logged(shopper, shown, session if log_in_session else None)
-        version, model = found
-        history = shopper_interactions(session, shopper, self.pending_events(shopper))
-        recs = model.for_user(
-            history,
-            k=placement.size,
-            exclude=set(self.unsellable(session)) | set(product_ids),
-            repurchase=placement.allow_repurchase,
-        )
-        shown = self._list(session, placement, recs, version, "personal")
-        return self._logged(shopper, shown, session if log_in_session else None)
-
-    # --- building lists ---------------------------------------------------------------------
-
-    def _list(
-        self,
-        session: Session,
         placement: Placement,
+        serving: Serving,
         recs: Sequence[Recommendation],
         version: str,
         strategy: str,
         title: str | None = None,
+        *,
+        log_session: Session | None = None,
     ) -> RecommendationList:
-        ids = [int(r.item) for r in recs]
-        reason_ids = [int(r.reason.item) for r in recs if r.reason.item is not None]
-        products = self._cards(session, set(ids) | set(reason_ids))
-        sellable = self.unsellable(session)
-        items = [
-            RecommendedProduct(
-                products[int(r.item)], r.score, _reason_text(r, products), r.reason.code
+        """Map the model's items to products, apply the rules, cut to size and log it."""
+        rules = serving.config.rules_for(placement.name, utcnow())
+        pinned = {r.product_id for r in rules if r.type == "pin" and r.product_id is not None}
+        sellable_ids = {int(r.item) for r in recs} | pinned
+        reason_ids = {int(r.reason.item) for r in recs if r.reason.item is not None}
+        cards = self._cards(session, sellable_ids | reason_ids)
+        unsellable = self.unsellable(session)
+        candidates = [
+            Candidate(
+                int(r.item),
+                float(r.score),
+                _reason_text(r, cards),
+                r.reason.code,
+                cards[int(r.item)].category_id,
             )
             for r in recs
-            if int(r.item) in products and int(r.item) not in sellable
-        ][: placement.size]
-        return RecommendationList(
-            placement.name, title or placement.title, items, uuid.uuid4().hex, version, strategy
+            if int(r.item) in cards and int(r.item) not in unsellable
+        ]
+        pinnable = {
+            pid: Candidate(pid, 0.0, "Picked for you", "pinned", cards[pid].category_id)
+            for pid in pinned
+            if pid in cards and pid not in unsellable
+        }
+        outcome = apply_rules(candidates, rules, placement.size, pinnable)
+        for rule, why in outcome.skipped:
+            log.info("rule %s skipped on %s: %s", rule.id, placement.name, why)
+        items = [
+            RecommendedProduct(cards[c.product_id], c.score, c.reason, c.reason_code, c.moved_by)
+            for c in outcome.items
+        ]
+        shown = RecommendationList(
+            placement.name,
+            title or placement.title,
+            items,
+            uuid.uuid4().hex,
+            version,
+            strategy,
+            serving.variant,
+            tuple(f"{rule.label()}: {why}" for rule, why in outcome.skipped),
+        )
+        return self._logged(shopper, shown, serving, log_session)
+
+    def _popular(
+        self,
+        session: Session,
+        shopper: Shopper,
+        placement: Placement,
+        serving: Serving,
+        exclude: Iterable[int],
+        log_session: Session | None = None,
+    ) -> RecommendationList:
+        """Recently popular items from the model (the "popularity only" strategy)."""
+        assert serving.model is not None
+        version, model = serving.model
+        skip = set(self.unsellable(session)) | set(exclude)
+        recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
+        title = POPULAR_TITLE if placement.name == "home" else placement.title
+        return self._finish(
+            session,
+            shopper,
+            placement,
+            serving,
+            recs,
+            version,
+            "popular",
+            title,
+            log_session=log_session,
         )
 
     def _fallback(
-        self, session: Session, placement: Placement, exclude: Iterable[int]
+        self,
+        session: Session,
+        shopper: Shopper,
+        placement: Placement,
+        serving: Serving,
+        exclude: Iterable[int],
+        log_session: Session | None = None,
     ) -> RecommendationList:
+        """Best sellers from the catalogue, when there is no usable model."""
         skip = set(exclude)
         query = (
-            select(Product)
+            select(Product.id, Product.order_count)
             .where(Product.active.is_(True), Product.stock_qty > 0)
             .order_by(Product.order_count.desc(), Product.id)
-            .limit(placement.size + len(skip))
+            .limit(self._candidates(serving, placement) + len(skip))
         )
-        items = [
-            RecommendedProduct(_card(p), float(p.order_count), "Popular right now", "popular")
-            for p in session.scalars(query)
-            if p.id not in skip
-        ][: placement.size]
-        title = "Popular right now" if placement.name == "home" else placement.title
-        return RecommendationList(
-            placement.name, title, items, uuid.uuid4().hex, FALLBACK_VERSION, "popular"
+        recs = [
+            Recommendation(product_id, float(orders), _POPULAR_REASON)
+            for product_id, orders in session.execute(query)
+            if product_id not in skip
+        ]
+        title = POPULAR_TITLE if placement.name == "home" else placement.title
+        return self._finish(
+            session,
+            shopper,
+            placement,
+            serving,
+            recs,
+            FALLBACK_VERSION,
+            "popular",
+            title,
+            log_session=log_session,
         )
 
     def _empty(self, placement: Placement) -> RecommendationList:
         return RecommendationList(placement.name, placement.title, [], "", "", "none")
 
     def _logged(
-        self, shopper: Shopper, shown: RecommendationList, session: Session | None = None
+        self,
+        shopper: Shopper,
+        shown: RecommendationList,
+        serving: Serving,
+        session: Session | None = None,
     ) -> RecommendationList:
         """Record the impression: by the batch writer, or in the given session's transaction."""
-        if not shown.items:
+        if not shown.items or not serving.record:
             return shown
         row = {
             "rec_id": shown.rec_id,
             "placement": shown.placement,
             "model_version": shown.model_version,
             "strategy": shown.strategy,
-            "variant": None,
+            "variant": shown.variant,
             "visitor_id": shopper.visitor_id,
             "user_id": shopper.user_id,
             "product_ids": [item.product.id for item in shown.items],
@@ -459,6 +694,31 @@ class RecommendationService:
             self.log_impression(row)
         return shown
 
+    # --- preview ----------------------------------------------------------------------------
+
+    def preview(
+        self,
+        session: Session,
+        shopper: Shopper,
+        config: MerchConfig,
+        *,
+        product_id: int | None = None,
+        cart: Sequence[int] = (),
+        order: Sequence[int] = (),
+        pending: list[dict[str, Any]] | None = None,
+    ) -> dict[str, RecommendationList]:
+        """Every placement for one shopper under `config`, not logged and not cached."""
+        serving = Serving(config, self.model(), record=False, cached=False, pending=pending or [])
+        lists = {
+            "home": self.for_home(session, shopper, serving=serving),
+            "buy_again": self.buy_again(session, shopper, serving=serving),
+            "cart": self.for_cart(session, shopper, cart, serving=serving),
+            "order": self.for_order(session, shopper, order, serving=serving),
+        }
+        if product_id is not None:
+            lists["product"] = self.for_product(session, shopper, product_id, serving=serving)
+        return lists
+
     # --- training ---------------------------------------------------------------------------
 
     def train(
@@ -467,6 +727,7 @@ class RecommendationService:
         params: TrainingParams | None = None,
         *,
         activate: bool = True,
+        metadata: Mapping[str, Any] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> str:
         """Train on every recorded interaction, save a version and (by default) activate it."""
@@ -474,115 +735,20 @@ class RecommendationService:
         if not len(data):
             raise ValueError("there are no interactions to train on yet")
         model = train_model(data, params or default_params(), now=time.time(), progress=progress)
-        version = self.store.save(model, {"source": "shop", "trained_at": utcnow().isoformat()})
+        info = {"source": "shop", "trained_at": utcnow().isoformat(), **(metadata or {})}
+        version = self.store.save(model, info)
         if activate:
             self.store.activate(version)
         return version
-
-
-# --- reading interactions -------------------------------------------------------------------
-
-
-def _user_key(user_id: int | None, visitor_id: str) -> str:
-    return f"u{user_id}" if user_id is not None else f"v{visitor_id}"
-
-
-def _epoch(moment: datetime) -> float:
-    return moment.replace(tzinfo=UTC).timestamp()
-
-
-def _interaction_query() -> Select[Any]:
-    return select(
-        Event.user_id,
-        Event.visitor_id,
-        Event.product_id,
-        Event.kind,
-        Event.created_at,
-        Event.quantity,
-        Event.order_id,
-    ).where(Event.kind.in_(KINDS), Event.product_id.is_not(None))
-
-
-def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
-    """Every view, cart addition and purchase the shop recorded, as library interactions."""
-    users: list[str] = []
-    items: list[int] = []
-    kinds: list[str] = []
-    times: list[float] = []
-    quantities: list[float] = []
-    baskets: list[str] = []
-    rows = session.execute(_interaction_query().execution_options(yield_per=batch))
-    for user_id, visitor_id, product_id, kind, created_at, quantity, order_id in rows:
-        users.append(_user_key(user_id, visitor_id))
-        items.append(product_id)
-        kinds.append(KINDS[kind])
-        times.append(_epoch(created_at))
-        quantities.append(float(quantity) if quantity else np.nan)
-        baskets.append(str(order_id) if order_id else "")
-    if not users:
-        return Interactions.empty()
-    return Interactions.from_arrays(
-        np.asarray(users),
-        np.asarray(items, dtype=np.int64),
-        np.asarray(kinds),
-        np.asarray(times, dtype=np.float64),
-        np.asarray(quantities, dtype=np.float64),
-        baskets,
-    )
-
-
-def _newest_event_id(session: Session, shopper: Shopper) -> int:
-    """The id of the shopper's newest stored event (any kind); 0 when there is none."""
-    column = Event.user_id if shopper.user_id is not None else Event.visitor_id
-    value = shopper.user_id if shopper.user_id is not None else shopper.visitor_id
-    return int(session.scalar(select(func.max(Event.id)).where(column == value)) or 0)
-
-
-def shopper_interactions(
-    session: Session, shopper: Shopper, pending: Sequence[Mapping[str, Any]] = ()
-) -> Interactions:
-    """The shopper's recent interactions, including events not yet written to the database.
-
-    A member's newest PERSONAL_HISTORY_LIMIT interactions (anonymous events are linked to
-    the account at sign-in); an anonymous visitor's last day. Events still waiting in the
-    writer's buffer are added, which is what makes today's clicks count at once.
-    """
-    query = _interaction_query().limit(PERSONAL_HISTORY_LIMIT)
-    if shopper.user_id is not None:
-        query = query.where(Event.user_id == shopper.user_id).order_by(
-            Event.user_id, Event.created_at.desc()
-        )
-    else:
-        since = utcnow() - SESSION_WINDOW
-        query = query.where(
-            Event.visitor_id == shopper.visitor_id, Event.created_at >= since
-        ).order_by(Event.visitor_id, Event.created_at.desc())
-    rows = [
-        (product_id, KINDS[kind], _epoch(created_at), float(quantity) if quantity else np.nan)
-        for _u, _v, product_id, kind, created_at, quantity, _o in session.execute(query)
-    ]
-    rows += [
-        (int(row["product_id"]), KINDS[row["kind"]], _epoch(row["created_at"]), np.nan)
-        for row in pending
-        if row.get("kind") in KINDS and row.get("product_id") is not None
-    ]
-    if not rows:
-        return Interactions.empty()
-    items, kinds, times, quantities = zip(*rows, strict=True)
-    return Interactions.from_arrays(
-        np.full(len(rows), _user_key(shopper.user_id, shopper.visitor_id)),
-        np.asarray(items, dtype=np.int64),
-        np.asarray(kinds),
-        np.asarray(times, dtype=np.float64),
-        np.asarray(quantities, dtype=np.float64),
-    )
 
 
 # --- mapping results to products ------------------------------------------------------------
 
 
 def _card(product: Product) -> ProductCard:
-    return ProductCard(product.id, product.name, product.price_pence, product.currency)
+    return ProductCard(
+        product.id, product.name, product.price_pence, product.currency, product.category_id
+    )
 
 
 def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:

@@ -24,7 +24,8 @@ from recommender import (
 )
 from shop.db import db
 from shop.personalization import service
-from shop.recommendations import default_params, load_interactions
+from shop.recommendation_data import load_interactions
+from shop.recommendations import default_params
 
 TUNED_PARAMS = "params.json"
 

@@ -1,0 +1,183 @@
+"""Draft and published states of the merchandising settings and rules.
+
+Every edit changes the single draft. Publishing copies the draft into a new published
+revision (the newest published revision is live) and removes the draft; reverting publishes
+a copy of an earlier revision, so the history only ever grows.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop.console import audit
+from shop.db import utcnow
+from shop.merchandising.models import MerchRevision
+
+
+class RevisionError(ValueError):
+    """A draft or publish action that cannot be done; the message is safe to show."""
+
+
+def live_revision(session: Session) -> MerchRevision | None:
+    """The newest published revision, or None before the first publish."""
+    return session.scalar(
+        select(MerchRevision)
+        .where(MerchRevision.state == "published")
+        .order_by(MerchRevision.id.desc())
+        .limit(1)
+    )
+
+
+def live_revision_id(session: Session) -> int | None:
+    """The id of the live revision (a cheap query, used to notice a publish)."""
+    return session.scalar(
+        select(MerchRevision.id)
+        .where(MerchRevision.state == "published")
+        .order_by(MerchRevision.id.desc())
+        .limit(1)
+    )
+
+
+def draft_revision(session: Session) -> MerchRevision | None:
+    """The draft, or None when there are no unpublished changes."""
+    return session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+
+
+def live_data(session: Session) -> dict[str, Any]:
+    """The live document ({} before the first publish: every default applies)."""
+    live = live_revision(session)
+    return copy.deepcopy(live.data) if live else {}
+
+
+def draft_data(session: Session) -> dict[str, Any]:
+    """The draft document, or a copy of the live one when there is no draft."""
+    draft = draft_revision(session)
+    return copy.deepcopy(draft.data) if draft else live_data(session)
+
+
+def revision_data(session: Session, revision_id: int) -> dict[str, Any]:
+    """The document of a published revision; RevisionError if there is none."""
+    revision = session.get(MerchRevision, revision_id)
+    if revision is None or revision.state != "published":
+        raise RevisionError(f"There is no published revision {revision_id}.")
+    return copy.deepcopy(revision.data)
+
+
+def published_history(session: Session, limit: int = 50) -> list[MerchRevision]:
+    """Published revisions, newest first."""
+    return list(
+        session.scalars(
+            select(MerchRevision)
+            .where(MerchRevision.state == "published")
+            .order_by(MerchRevision.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def save_draft(
+    session: Session,
+    actor: audit.Actor,
+    data: dict[str, Any],
+    action: str,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+) -> MerchRevision:
+    """Store `data` as the draft and audit the edit (in the caller's transaction)."""
+    draft = draft_revision(session)
+    if draft is None:
+        draft = MerchRevision(state="draft", draft_slot=1, data=data, author_id=actor.id)
+        session.add(draft)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError as exc:
+            raise RevisionError(
+                "Someone else started a draft at the same moment; reload and try again."
+            ) from exc
+    else:
+        draft.data = data
+        draft.author_id = actor.id
+        draft.created_at = utcnow()
+    audit.record(session, actor, action, target, before, after)
+    session.flush()
+    return draft
+
+
+def publish(session: Session, actor: audit.Actor, note: str = "") -> MerchRevision:
+    """Make the draft live; RevisionError when there is nothing to publish."""
+    draft = draft_revision(session)
+    if draft is None:
+        raise RevisionError("There are no draft changes to publish.")
+    previous = live_revision_id(session)
+    revision = _published(session, actor, draft.data, note or "published the draft")
+    session.delete(draft)
+    audit.record(session, actor, "merch.publish", f"revision {revision.id}", previous, revision.id)
+    session.flush()
+    return revision
+
+
+def discard_draft(session: Session, actor: audit.Actor) -> None:
+    """Throw the draft away; the live state is unchanged."""
+    draft = draft_revision(session)
+    if draft is None:
+        raise RevisionError("There is no draft to discard.")
+    audit.record(session, actor, "merch.discard", "draft", draft.data, None)
+    session.execute(delete(MerchRevision).where(MerchRevision.id == draft.id))
+    session.flush()
+
+
+def revert_to(session: Session, actor: audit.Actor, revision_id: int) -> MerchRevision:
+    """Publish a copy of an earlier revision; a pending draft is discarded."""
+    data = revision_data(session, revision_id)
+    previous = live_revision_id(session)
+    if previous == revision_id:
+        raise RevisionError(f"Revision {revision_id} is already live.")
+    draft = draft_revision(session)
+    if draft is not None:
+        session.delete(draft)
+    revision = _published(session, actor, data, f"reverted to revision {revision_id}")
+    audit.record(session, actor, "merch.revert", f"revision {revision_id}", previous, revision.id)
+    session.flush()
+    return revision
+
+
+def publish_change(
+    session: Session,
+    actor: audit.Actor,
+    note: str,
+    change: Callable[[dict[str, Any]], None],
+) -> MerchRevision:
+    """Publish the live document changed by `change` (used to roll out an A/B winner).
+
+    The draft, if any, is left alone.
+    """
+    data = live_data(session)
+    before = copy.deepcopy(data)
+    change(data)
+    revision = _published(session, actor, data, note)
+    audit.record(session, actor, "merch.publish_change", note, before, data)
+    session.flush()
+    return revision
+
+
+def _published(
+    session: Session, actor: audit.Actor, data: dict[str, Any], note: str
+) -> MerchRevision:
+    revision = MerchRevision(
+        state="published",
+        data=copy.deepcopy(data),
+        note=note[:200],
+        author_id=actor.id,
+        published_at=utcnow(),
+    )
+    session.add(revision)
+    session.flush()
+    return revision

@@ -1,0 +1,128 @@
+"""Reading what shoppers did as recommender interactions (views, cart additions, purchases).
+
+Training reads everything (`load_interactions`); serving reads one shopper's recent history
+plus the events still waiting in the writer's buffer (`shopper_interactions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from recommender import Interactions
+from shop.db import utcnow
+from shop.tracking.models import Event
+
+# Shop event kinds and the interaction kinds the recommender knows them as.
+KINDS = {"product_view": "view", "cart_add": "cart_add", "purchase": "purchase"}
+PERSONAL_HISTORY_LIMIT = 500
+SESSION_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Who a list is for: an account, an anonymous visitor, or both."""
+
+    visitor_id: str
+    user_id: int | None = None
+
+
+def _user_key(user_id: int | None, visitor_id: str) -> str:
+    return f"u{user_id}" if user_id is not None else f"v{visitor_id}"
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def _interaction_query() -> Select[Any]:
+    return select(
+        Event.user_id,
+        Event.visitor_id,
+        Event.product_id,
+        Event.kind,
+        Event.created_at,
+        Event.quantity,
+        Event.order_id,
+    ).where(Event.kind.in_(KINDS), Event.product_id.is_not(None))
+
+
+def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
+    """Every view, cart addition and purchase the shop recorded, as library interactions."""
+    users: list[str] = []
+    items: list[int] = []
+    kinds: list[str] = []
+    times: list[float] = []
+    quantities: list[float] = []
+    baskets: list[str] = []
+    rows = session.execute(_interaction_query().execution_options(yield_per=batch))
+    for user_id, visitor_id, product_id, kind, created_at, quantity, order_id in rows:
+        users.append(_user_key(user_id, visitor_id))
+        items.append(product_id)
+        kinds.append(KINDS[kind])
+        times.append(_epoch(created_at))
+        quantities.append(float(quantity) if quantity else np.nan)
+        baskets.append(str(order_id) if order_id else "")
+    if not users:
+        return Interactions.empty()
+    return Interactions.from_arrays(
+        np.asarray(users),
+        np.asarray(items, dtype=np.int64),
+        np.asarray(kinds),
+        np.asarray(times, dtype=np.float64),
+        np.asarray(quantities, dtype=np.float64),
+        baskets,
+    )
+
+
+def newest_event_id(session: Session, shopper: Shopper) -> int:
+    """The id of the shopper's newest stored event (any kind); 0 when there is none."""
+    column = Event.user_id if shopper.user_id is not None else Event.visitor_id
+    value = shopper.user_id if shopper.user_id is not None else shopper.visitor_id
+    return int(session.scalar(select(func.max(Event.id)).where(column == value)) or 0)
+
+
+def shopper_interactions(
+    session: Session, shopper: Shopper, pending: Sequence[Mapping[str, Any]] = ()
+) -> Interactions:
+    """The shopper's recent interactions, including events not yet written to the database.
+
+    A member's newest PERSONAL_HISTORY_LIMIT interactions (anonymous events are linked to
+    the account at sign-in); an anonymous visitor's last day. Events still waiting in the
+    writer's buffer are added, which is what makes today's clicks count at once.
+    """
+    query = _interaction_query().limit(PERSONAL_HISTORY_LIMIT)
+    if shopper.user_id is not None:
+        query = query.where(Event.user_id == shopper.user_id).order_by(
+            Event.user_id, Event.created_at.desc()
+        )
+    else:
+        since = utcnow() - SESSION_WINDOW
+        query = query.where(
+            Event.visitor_id == shopper.visitor_id, Event.created_at >= since
+        ).order_by(Event.visitor_id, Event.created_at.desc())
+    rows = [
+        (product_id, KINDS[kind], _epoch(created_at), float(quantity) if quantity else np.nan)
+        for _u, _v, product_id, kind, created_at, quantity, _o in session.execute(query)
+    ]
+    rows += [
+        (int(row["product_id"]), KINDS[row["kind"]], _epoch(row["created_at"]), np.nan)
+        for row in pending
+        if row.get("kind") in KINDS and row.get("product_id") is not None
+    ]
+    if not rows:
+        return Interactions.empty()
+    items, kinds, times, quantities = zip(*rows, strict=True)
+    return Interactions.from_arrays(
+        np.full(len(rows), _user_key(shopper.user_id, shopper.visitor_id)),
+        np.asarray(items, dtype=np.int64),
+        np.asarray(kinds),
+        np.asarray(times, dtype=np.float64),
+        np.asarray(quantities, dtype=np.float64),
+    )
