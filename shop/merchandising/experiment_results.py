@@ -1,0 +1,191 @@
+"""What an experiment's variants did: counted in SQL, judged with `abstats`.
+
+For each variant, over the impressions logged with its label ("<experiment>:<variant>") in
+the experiment's placements between its start and its stop:
+
+- visitors: distinct visitor ids of those impressions;
+- impressions, clicks (rec_click events carrying one of their rec_ids) and CTR, the share
+  of impressions clicked at least once (a proportion, so it has a Wilson interval);
+- buyers: visitors with a purchase event attributed to one of their impressions, and
+  conversion = buyers / visitors;
+- attributed revenue: quantity x unit price of the order line for each attributed purchase
+  event (pence), and revenue per visitor, whose mean and variance come from per-visitor
+  sums (visitors who bought nothing count as 0).
+
+The first variant is the control; every other one is compared with it (z-tests for the
+rates, Welch's t-test for revenue per visitor). Purchases are attributed through the rec_id
+their cart addition carried, so revenue of a purchase later refunded still counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import Session
+
+from shop.merchandising.abstats import (
+    Comparison,
+    Mean,
+    Proportion,
+    Summary,
+    mean_interval,
+    proportion,
+    two_proportion_ztest,
+    welch_ttest,
+)
+from shop.merchandising.experiments import variant_label
+from shop.merchandising.models import Experiment
+from shop.orders.models import OrderLine
+from shop.recommendation_models import Impression
+from shop.tracking.models import Event
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant's counts, rates with intervals, and comparisons with the control."""
+
+    key: str
+    label: str
+    kind: str
+    weight: int
+    is_control: bool
+    visitors: int
+    impressions: int
+    clicks: int
+    clicked_impressions: int
+    buyers: int
+    revenue_pence: int
+    ctr: Proportion
+    conversion: Proportion
+    revenue_per_visitor: Mean
+    ctr_vs_control: Comparison | None
+    conversion_vs_control: Comparison | None
+    revenue_vs_control: Comparison | None
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Every variant's result, control first."""
+
+    experiment_key: str
+    variants: list[VariantResult]
+
+    @property
+    def control(self) -> VariantResult:
+        """The first variant, which the others are compared with."""
+        return self.variants[0]
+
+
+@dataclass
+class _Counts:
+    impressions: int = 0
+    visitors: int = 0
+    clicks: int = 0
+    clicked: int = 0
+    buyers: int = 0
+    revenue: int = 0
+    revenue_sq: int = 0
+
+
+def experiment_results(session: Session, experiment: Experiment) -> ExperimentResults:
+    """Per-variant visitors, CTR, conversion and revenue per visitor, with significance."""
+    counts = _count(session, experiment)
+    control_key = experiment.variants[0]["key"]
+    base = counts[control_key]
+    base_ctr = proportion(base.clicked, base.impressions)
+    base_conversion = proportion(base.buyers, base.visitors)
+    base_revenue = Summary(base.visitors, base.revenue, base.revenue_sq)
+    results = []
+    for variant in experiment.variants:
+        c = counts[variant["key"]]
+        is_control = variant["key"] == control_key
+        ctr = proportion(c.clicked, c.impressions)
+        conversion = proportion(c.buyers, c.visitors)
+        revenue = Summary(c.visitors, c.revenue, c.revenue_sq)
+        results.append(
+            VariantResult(
+                key=variant["key"],
+                label=variant.get("label") or variant["key"],
+                kind=variant["kind"],
+                weight=int(variant["weight"]),
+                is_control=is_control,
+                visitors=c.visitors,
+                impressions=c.impressions,
+                clicks=c.clicks,
+                clicked_impressions=c.clicked,
+                buyers=c.buyers,
+                revenue_pence=c.revenue,
+                ctr=ctr,
+                conversion=conversion,
+                revenue_per_visitor=mean_interval(revenue),
+                ctr_vs_control=None if is_control else two_proportion_ztest(base_ctr, ctr),
+                conversion_vs_control=(
+                    None if is_control else two_proportion_ztest(base_conversion, conversion)
+                ),
+                revenue_vs_control=None if is_control else welch_ttest(base_revenue, revenue),
+            )
+        )
+    return ExperimentResults(experiment.key, results)
+
+
+def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:
+    """Three grouped queries over the experiment's impressions; nothing loops over rows."""
+    by_label = {variant_label(experiment.key, v["key"]): v["key"] for v in experiment.variants}
+    conditions: list[Any] = [
+        Impression.variant.in_(list(by_label)),
+        Impression.placement.in_(list(experiment.placements)),
+        Impression.created_at >= experiment.started_at,
+    ]
+    if experiment.stopped_at is not None:
+        conditions.append(Impression.created_at <= experiment.stopped_at)
+    shown = (
+        select(Impression.variant, Impression.visitor_id, Impression.rec_id)
+        .where(*conditions)
+        .subquery("shown")
+    )
+    counts = {v["key"]: _Counts() for v in experiment.variants}
+
+    seen = select(shown.c.variant, func.count(), func.count(distinct(shown.c.visitor_id)))
+    for label, impressions, visitors in session.execute(seen.group_by(shown.c.variant)):
+        counts[by_label[label]].impressions = int(impressions)
+        counts[by_label[label]].visitors = int(visitors)
+
+    clicked = (
+        select(shown.c.variant, func.count(Event.id), func.count(distinct(Event.rec_id)))
+        .select_from(
+            shown.join(Event, and_(Event.rec_id == shown.c.rec_id, Event.kind == "rec_click"))
+        )
+        .group_by(shown.c.variant)
+    )
+    for label, clicks, lists in session.execute(clicked):
+        counts[by_label[label]].clicks = int(clicks)
+        counts[by_label[label]].clicked = int(lists)
+
+    unit_price = (
+        select(func.max(OrderLine.unit_price_pence))
+        .where(OrderLine.order_id == Event.order_id, OrderLine.product_id == Event.product_id)
+        .correlate(Event)
+        .scalar_subquery()
+    )
+    line_revenue = func.coalesce(Event.quantity, 1) * func.coalesce(unit_price, 0)
+    per_visitor = (
+        select(shown.c.variant, shown.c.visitor_id, func.sum(line_revenue).label("revenue"))
+        .select_from(
+            shown.join(Event, and_(Event.rec_id == shown.c.rec_id, Event.kind == "purchase"))
+        )
+        .group_by(shown.c.variant, shown.c.visitor_id)
+        .subquery("per_visitor")
+    )
+    bought = select(
+        per_visitor.c.variant,
+        func.count(),
+        func.sum(per_visitor.c.revenue),
+        func.sum(per_visitor.c.revenue * per_visitor.c.revenue),
+    ).group_by(per_visitor.c.variant)
+    for label, buyers, revenue, revenue_sq in session.execute(bought):
+        counts[by_label[label]].buyers = int(buyers)
+        counts[by_label[label]].revenue = int(revenue or 0)
+        counts[by_label[label]].revenue_sq = int(revenue_sq or 0)
+    return counts
