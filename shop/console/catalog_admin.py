@@ -1,0 +1,564 @@
+"""Catalogue administration for the console: listing, editing, creating and CSV in and out.
+
+Plain functions that take a session; every change adds an audit entry to the caller's
+transaction, so the change and its record commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shop.catalog.models import Category, Product
+from shop.console import audit
+from shop.pagination import Page, check_page
+
+LOW_STOCK = 5
+STOCK_FILTERS = {"in": "In stock", "out": "Out of stock", "low": f"Low (1 to {LOW_STOCK})"}
+MAX_PRICE_PENCE = 10_000_000  # £100,000.00
+MAX_STOCK = 1_000_000
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+MAX_IMPORT_ROWS = 20_000
+CSV_COLUMNS = ("sku", "name", "description", "category", "price", "stock", "active")
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+PRICE_RE = re.compile(r"^£?\s*(\d{1,7})(?:\.(\d{1,2}))?$")
+TRUE_WORDS = frozenset({"yes", "y", "true", "1", "active"})
+FALSE_WORDS = frozenset({"no", "n", "false", "0", "inactive"})
+# Cells a spreadsheet would run as a formula; the export prefixes them with an apostrophe.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CatalogAdminError(ValueError):
+    """A catalogue change that cannot be made; the message is safe to show."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CsvFileError(ValueError):
+    """A whole CSV file that cannot be read (encoding, size, header); nothing is applied."""
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+# --- parsing single values -------------------------------------------------------------
+
+
+def parse_price(text: str) -> int:
+    """Pounds as typed ('2.95', '£3', '10.5') to pence; raise ValueError with a clear message."""
+    match = PRICE_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text.strip()!r} is not a price in pounds, such as 2.95")
+    pence = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if pence <= 0:
+        raise ValueError("The price must be more than zero")
+    if pence > MAX_PRICE_PENCE:
+        raise ValueError("The price is too large")
+    return pence
+
+
+def format_price(pence: int) -> str:
+    """Pence as plain pounds for forms and CSV, e.g. 295 -> '2.95'."""
+    whole, frac = divmod(int(pence), 100)
+    return f"{whole}.{frac:02d}"
+
+
+def parse_stock(text: str) -> int:
+    """A whole number of units from 0 to MAX_STOCK; raise ValueError otherwise."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 7:
+        raise ValueError(f"{value!r} is not a whole number of units")
+    if int(value) > MAX_STOCK:
+        raise ValueError(f"stock may be at most {MAX_STOCK}")
+    return int(value)
+
+
+def parse_active(text: str) -> bool:
+    """yes/no, true/false, 1/0 (any case) to a bool; raise ValueError otherwise."""
+    value = text.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ValueError(f"{text.strip()!r} is not yes or no")
+
+
+def check_sku(text: str) -> str:
+    """A trimmed SKU of letters, digits and . _ / - (at most 40); raise ValueError otherwise."""
+    sku = text.strip()
+    if not sku:
+        raise ValueError("the SKU is missing")
+    if len(sku) > 40 or not SKU_RE.match(sku):
+        raise ValueError(f"{sku[:40]!r} is not a valid SKU (letters, digits, . _ / -; max 40)")
+    return sku
+
+
+# --- listing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """What the product list shows: search text, category id, active flag and stock level."""
+
+    q: str = ""
+    category_id: int | None = None
+    active: bool | None = None
+    stock: str | None = None  # "in" | "out" | "low"
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(filters: ProductFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    q = filters.q.strip()
+    if q:
+        pattern = _like(q)
+        conditions.append(
+            or_(
+                Product.name.ilike(pattern, escape="\\"),
+                Product.sku.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.category_id is not None:
+        conditions.append(Product.category_id == filters.category_id)
+    if filters.active is not None:
+        conditions.append(Product.active.is_(filters.active))
+    if filters.stock == "in":
+        conditions.append(Product.stock_qty > 0)
+    elif filters.stock == "out":
+        conditions.append(Product.stock_qty <= 0)
+    elif filters.stock == "low":
+        conditions.append(and_(Product.stock_qty > 0, Product.stock_qty <= LOW_STOCK))
+    return conditions
+
+
+def product_page(
+    session: Session, filters: ProductFilters, *, page: int = 1, per_page: int = 50
+) -> Page[Product]:
+    """One page of products matching the filters, by SKU; PageError(404) past the end."""
+    conditions = _conditions(filters)
+    total = session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
+    check_page(page, total, per_page)
+    products = session.scalars(
+        select(Product)
+        .where(*conditions)
+        .options(selectinload(Product.category))
+        .order_by(Product.sku)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return Page(list(products), total, page, per_page)
+
+
+def categories(session: Session) -> list[Category]:
+    """Every category in menu order."""
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def get_product(session: Session, product_id: int) -> Product | None:
+    """The product with this id, or None."""
+    return session.get(Product, product_id)
+
+
+# --- editing and creating --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductValues:
+    """The editable fields of a product (prices in pence)."""
+
+    name: str
+    description: str
+    price_pence: int
+    stock_qty: int
+    category_id: int | None
+    active: bool
+
+
+def snapshot(product: Product) -> dict[str, Any]:
+    """The audited fields of a product as plain JSON-able values."""
+    return {
+        "name": product.name,
+        "description": product.description,
+        "price_pence": product.price_pence,
+        "stock_qty": product.stock_qty,
+        "category_id": product.category_id,
+        "active": product.active,
+    }
+
+
+def _check_category(session: Session, category_id: int | None) -> None:
+    if category_id is not None and session.get(Category, category_id) is None:
+        raise CatalogAdminError("That category does not exist.", "category")
+
+
+def update_product(
+    session: Session,
+    actor: audit.Actor,
+    product_id: int,
+    values: ProductValues,
+    *,
+    stock_was: int | None = None,
+) -> Product:
+    """Change a product and audit the difference.
+
+    When `stock_was` is given, the stock is only overwritten if nobody (a checkout, say)
+    changed it since the form was loaded; otherwise CatalogAdminError names the new level.
+    """
+    product = session.get(Product, product_id)
+    if product is None:
+        raise CatalogAdminError("There is no such product.")
+    _check_category(session, values.category_id)
+    before = snapshot(product)
+    expected = product.stock_qty if stock_was is None else stock_was
+    if values.stock_qty != expected:  # untouched stock is left to checkouts
+        result = session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.stock_qty == expected)
+            .values(stock_qty=values.stock_qty)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            session.refresh(product)
+            raise CatalogAdminError(
+                f"The stock changed to {product.stock_qty} while you were editing "
+                "(an order, perhaps); check it and save again.",
+                "stock",
+            )
+        before["stock_qty"] = expected
+    product.name = values.name
+    product.description = values.description
+    product.price_pence = values.price_pence
+    product.category_id = values.category_id
+    product.active = values.active
+    session.flush()
+    session.refresh(product)
+    old, new = audit.changed(before, snapshot(product))
+    if new:
+        audit.record(session, actor, "product.update", f"product {product.sku}", old, new)
+    return product
+
+
+def create_product(
+    session: Session, actor: audit.Actor, sku: str, values: ProductValues
+) -> Product:
+    """Add a product with a new SKU; CatalogAdminError when the SKU is taken."""
+    try:
+        sku = check_sku(sku)
+    except ValueError as exc:
+        raise CatalogAdminError(_sentence(str(exc)), "sku") from exc
+    if session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
+        raise CatalogAdminError(f"A product with SKU {sku} already exists.", "sku")
+    _check_category(session, values.category_id)
+    product = Product(
+        sku=sku,
+        name=values.name,
+        description=values.description,
+        price_pence=values.price_pence,
+        stock_qty=values.stock_qty,
+        category_id=values.category_id,
+        active=values.active,
+    )
+    session.add(product)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another request took the SKU a moment ago
+        raise CatalogAdminError(f"A product with SKU {sku} already exists.", "sku") from exc
+    audit.record(session, actor, "product.create", f"product {sku}", None, snapshot(product))
+    return product
+
+
+# --- CSV export ------------------------------------------------------------------------
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def export_rows(session: Session) -> Iterable[list[str]]:
+    """The catalogue as CSV rows (header first), ordered by SKU."""
+    yield list(CSV_COLUMNS)
+    query = select(Product).options(selectinload(Product.category)).order_by(Product.sku)
+    for product in session.scalars(query):
+        yield [
+            _cell(product.sku),
+            _cell(product.name),
+            _cell(product.description or ""),
+            product.category.slug if product.category else "",
+            format_price(product.price_pence),
+            str(product.stock_qty),
+            "yes" if product.active else "no",
+        ]
+
+
+def export_csv(session: Session) -> str:
+    """The whole catalogue as CSV text: sku,name,description,category,price,stock,active."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(export_rows(session))
+    return out.getvalue()
+
+
+# --- CSV import ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A CSV row that was not applied: its row number in the file (header = 1) and why."""
+
+    row: int
+    sku: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """A parsed CSV row; None means the cell was blank (leave the field as it is)."""
+
+    row: int
+    sku: str
+    name: str | None = None
+    description: str | None = None
+    category: str | None = None
+    price_pence: int | None = None
+    stock_qty: int | None = None
+    active: bool | None = None
+
+
+@dataclass
+class ParsedCsv:
+    """The good rows and the row errors of one file."""
+
+    rows: list[ImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_IMPORT_BYTES:
+        raise CsvFileError(
+            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it up."
+        )
+    if b"\x00" in data:
+        raise CsvFileError("This is not a CSV text file (it contains binary data).")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvFileError(
+            f"The file is not UTF-8 text (bad byte at position {exc.start}); "
+            "save it as 'CSV UTF-8' and try again."
+        ) from exc
+
+
+def _unquote(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
+def _parse_row(number: int, record: Mapping[str, str], known_categories: set[str]) -> ImportRow:
+    def cell(name: str) -> str | None:
+        raw = record.get(name)
+        if raw is None or raw.strip() == "":
+            return None
+        return _unquote(raw.strip())
+
+    try:
+        sku = check_sku(_unquote((record.get("sku") or "").strip()))
+    except ValueError as exc:
+        raise ValueError(str(exc)) from exc
+    name = cell("name")
+    if name is not None and len(name) > 200:
+        raise ValueError("the name is longer than 200 characters")
+    description = cell("description")
+    if description is not None and len(description) > 5000:
+        raise ValueError("the description is longer than 5000 characters")
+    category = cell("category")
+    if category is not None:
+        category = category.lower()
+        if category not in known_categories:
+            raise ValueError(f"unknown category {category!r}")
+    price_text, stock_text, active_text = cell("price"), cell("stock"), cell("active")
+    try:
+        price = parse_price(price_text) if price_text is not None else None
+    except ValueError as exc:
+        raise ValueError(f"bad price: {exc}") from exc
+    try:
+        stock = parse_stock(stock_text) if stock_text is not None else None
+    except ValueError as exc:
+        raise ValueError(f"bad stock: {exc}") from exc
+    try:
+        active = parse_active(active_text) if active_text is not None else None
+    except ValueError as exc:
+        raise ValueError(f"bad active flag: {exc}") from exc
+    return ImportRow(number, sku, name, description, category, price, stock, active)
+
+
+def parse_catalog_csv(data: bytes, known_categories: Iterable[str]) -> ParsedCsv:
+    """Read a catalogue CSV; bad rows become RowErrors, a bad file raises CsvFileError.
+
+    The first line is a header naming some of CSV_COLUMNS (sku is required, any order).
+    A blank cell leaves that field unchanged for an existing product.
+    """
+    text = _decode(data)
+    if not text.strip():
+        raise CsvFileError("The file is empty.")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise CsvFileError(f"This is not a readable CSV file: {exc}.") from exc
+    columns = [name.strip().lower() for name in header]
+    unknown = [name for name in columns if name not in CSV_COLUMNS]
+    if "sku" not in columns or unknown:
+        raise CsvFileError(
+            "The first line must be a header with a sku column and only these columns: "
+            f"{', '.join(CSV_COLUMNS)}"
+            + (f" (unknown: {', '.join(repr(u) for u in unknown[:5])})" if unknown else "")
+            + "."
+        )
+    if len(set(columns)) != len(columns):
+        raise CsvFileError("The header names a column twice.")
+    known = {slug.lower() for slug in known_categories}
+    parsed = ParsedCsv()
+    seen: dict[str, int] = {}
+    number = 1
+    try:
+        for cells in reader:
+            number += 1
+            if number - 1 > MAX_IMPORT_ROWS:
+                raise CsvFileError(f"The file has more than {MAX_IMPORT_ROWS} rows; split it up.")
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(columns):
+                at = columns.index("sku")
+                sku = cells[at].strip()[:40] if len(cells) > at else ""
+                message = f"expected {len(columns)} cells, found {len(cells)}"
+                parsed.errors.append(RowError(number, sku, message))
+                continue
+            record = dict(zip(columns, cells, strict=True))
+            try:
+                row = _parse_row(number, record, known)
+            except ValueError as exc:
+                sku = (record.get("sku") or "").strip()[:40]
+                parsed.errors.append(RowError(number, sku, str(exc)))
+                continue
+            if row.sku in seen:
+                message = f"SKU {row.sku} already appeared in row {seen[row.sku]}"
+                parsed.errors.append(RowError(number, row.sku, message))
+                continue
+            seen[row.sku] = number
+            parsed.rows.append(row)
+    except csv.Error as exc:
+        raise CsvFileError(f"This is not a readable CSV file (row {number}): {exc}.") from exc
+    return parsed
+
+
+@dataclass
+class ImportReport:
+    """What an import did: SKUs created, updated and unchanged, and the rows it skipped."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def applied(self) -> int:
+        """Rows that changed the catalogue."""
+        return len(self.created) + len(self.updated)
+
+
+def _existing(session: Session, skus: list[str]) -> dict[str, Product]:
+    found: dict[str, Product] = {}
+    for start in range(0, len(skus), 500):
+        chunk = skus[start : start + 500]
+        for product in session.scalars(select(Product).where(Product.sku.in_(chunk))):
+            found[product.sku] = product
+    return found
+
+
+def import_catalog(session: Session, actor: audit.Actor, data: bytes) -> ImportReport:
+    """Create or update products by SKU from CSV bytes; good rows apply, bad ones are reported.
+
+    Raises CsvFileError (nothing applied) when the file as a whole cannot be read.
+    One audit entry records every change of the import, in the caller's transaction.
+    """
+    slugs = {slug.lower(): id_ for slug, id_ in session.execute(select(Category.slug, Category.id))}
+    parsed = parse_catalog_csv(data, slugs)
+    report = ImportReport(errors=list(parsed.errors))
+    existing = _existing(session, [row.sku for row in parsed.rows])
+    before_all: dict[str, Any] = {}
+    after_all: dict[str, Any] = {}
+    for row in parsed.rows:
+        category_id = slugs[row.category] if row.category is not None else None
+        product = existing.get(row.sku)
+        if product is None:
+            missing = [n for n, v in (("name", row.name), ("price", row.price_pence)) if v is None]
+            if missing:
+                report.errors.append(
+                    RowError(row.row, row.sku, f"a new product needs a {' and a '.join(missing)}")
+                )
+                continue
+            assert row.name is not None and row.price_pence is not None
+            product = Product(
+                sku=row.sku,
+                name=row.name,
+                description=row.description or "",
+                price_pence=row.price_pence,
+                stock_qty=row.stock_qty or 0,
+                category_id=category_id,
+                active=True if row.active is None else row.active,
+            )
+            session.add(product)
+            report.created.append(row.sku)
+            after_all[row.sku] = {
+                "name": row.name,
+                "price_pence": row.price_pence,
+                "stock_qty": product.stock_qty,
+                "category_id": category_id,
+                "active": product.active,
+            }
+            continue
+        before = snapshot(product)
+        for attr, value in (
+            ("name", row.name),
+            ("description", row.description),
+            ("price_pence", row.price_pence),
+            ("stock_qty", row.stock_qty),
+            ("category_id", category_id if row.category is not None else None),
+            ("active", row.active),
+        ):
+            if value is not None:
+                setattr(product, attr, value)
+        old, new = audit.changed(before, snapshot(product))
+        if new:
+            report.updated.append(row.sku)
+            before_all[row.sku], after_all[row.sku] = old, new
+        else:
+            report.unchanged += 1
+    session.flush()
+    report.errors.sort(key=lambda e: e.row)
+    if report.applied:
+        audit.record(
+            session,
+            actor,
+            "product.import",
+            f"CSV import: {len(report.created)} created, {len(report.updated)} updated",
+            before_all,
+            {"created": report.created, "changes": after_all, "errors": len(report.errors)},
+        )
+    return report

@@ -1,0 +1,111 @@
+"""Forms of the console's product pages: filters, edit/create and CSV import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from shop.catalog.models import Category
+from shop.console import catalog_admin
+from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
+    """Select choices for categories by id (value -> label), with a blank first choice."""
+    return {"": blank} | {str(c.id): f"{c.name} ({c.slug})" for c in cats}
+
+
+class ProductFilterForm(FlaskForm):
+    """The product list's filters (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name or SKU", filters=[_strip], validators=[Optional(), Length(max=100)])
+    category = SelectField("Category", choices={"": "Any"}, default="")
+    active = SelectField("Active", choices={"": "Any", "yes": "Yes", "no": "No"}, default="")
+    stock = SelectField("Stock", choices={"": "Any", **STOCK_FILTERS}, default="")
+
+    def filters(self) -> catalog_admin.ProductFilters:
+        """The validated filters for the catalogue service."""
+        return catalog_admin.ProductFilters(
+            q=self.q.data or "",
+            category_id=int(self.category.data) if self.category.data else None,
+            active={"yes": True, "no": False}.get(self.active.data or ""),
+            stock=self.stock.data or None,
+        )
+
+
+def _price(_form: FlaskForm, field: Field) -> None:
+    try:
+        field.pence = catalog_admin.parse_price(field.data or "")
+    except ValueError as exc:
+        raise ValidationError(f"{exc}.") from exc
+
+
+class ProductForm(FlaskForm):
+    """Edit a product's details; prices are typed in pounds (2.95) and stored in pence."""
+
+    name = StringField(
+        "Name", filters=[_strip], validators=[InputRequired("Enter a name."), Length(max=200)]
+    )
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    price = StringField(
+        "Price (£)", filters=[_strip], validators=[InputRequired("Enter a price."), _price]
+    )
+    stock = IntegerField(
+        "Stock",
+        validators=[
+            InputRequired("Enter the stock, a whole number."),
+            NumberRange(min=0, max=MAX_STOCK, message=f"Use a whole number from 0 to {MAX_STOCK}."),
+        ],
+    )
+    stock_was = HiddenField()
+    category = SelectField("Category", choices={"": "None"}, default="")
+    active = BooleanField("Active (on sale in the shop)")
+
+    def values(self) -> ProductValues:
+        """The validated values for the catalogue service."""
+        return ProductValues(
+            name=self.name.data or "",
+            description=(self.description.data or "").strip(),
+            price_pence=self.price.pence,  # type: ignore[attr-defined]
+            stock_qty=int(self.stock.data or 0),
+            category_id=int(self.category.data) if self.category.data else None,
+            active=bool(self.active.data),
+        )
+
+    def stock_before(self) -> int | None:
+        """The stock level shown when the form was loaded, if it came back intact."""
+        raw = (self.stock_was.data or "").strip()
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
+
+
+class NewProductForm(ProductForm):
+    """Create a product: the edit fields plus a SKU that no other product has."""
+
+    sku = StringField(
+        "SKU", filters=[_strip], validators=[InputRequired("Enter a SKU."), Length(max=40)]
+    )
+
+
+class ImportForm(FlaskForm):
+    """Upload a catalogue CSV."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
