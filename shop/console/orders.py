@@ -2,6 +2,204 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from shop.checkout.pricing import CheckoutSettings
+from shop.console import audit, order_admin
+from shop.console.catalog_admin import format_price
+from shop.console.order_admin import OrderAdminError
+from shop.console.order_forms import (
+    CancelForm,
+    OrderFilterForm,
+    RefundForm,
+    RetryForm,
+    ShipForm,
+    refund_form,
+)
+from shop.db import db
+from shop.money import format_money
+from shop.orders import states
+from shop.pagination import Page, PageError, parse_page
+from shop.payments.gateway import GatewayError
+from shop.payments.setup import PaymentsNotConfigured, gateway
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+PER_PAGE = 50
+
+
+def _settings() -> CheckoutSettings:
+    return CheckoutSettings.from_config(current_app.config)
+
+
+def _error(status: int, message: str) -> tuple[str, int]:
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+@bp.route("/")
+def index() -> str | tuple[str, int]:
+    """Orders, newest first, filtered by status, dates and customer or number."""
+    form = OrderFilterForm(request.args)
+    try:
+        page = parse_page(request.args.get("page"))
+    except PageError as exc:
+        return _error(exc.status, str(exc))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    if not form.validate():
+        empty: Page[object] = Page([], 0, 1, PER_PAGE)
+        return render_template(
+            "console/orders/index.html", form=form, page=empty, args=args, labels=states.LABELS
+        ), 400
+    try:
+        found = order_admin.order_page(db.session, form.filters(), page=page, per_page=PER_PAGE)
+    except PageError as exc:
+        return _error(exc.status, str(exc))
+    return render_template(
+        "console/orders/index.html", form=form, page=found, args=args, labels=states.LABELS
+    )
+
+
+def _detail_page(
+    order_id: int,
+    *,
+    ship_form: ShipForm | None = None,
+    cancel_form: CancelForm | None = None,
+    refund: RefundForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    detail = order_admin.order_detail(db.session, order_id)
+    if detail is None:
+        abort(404)
+    if refund is None:
+        refund = refund_form(detail.order, formdata=None)
+        refund.amount.data = format_price(detail.refundable_pence)
+    return render_template(
+        "console/orders/detail.html",
+        detail=detail,
+        order=detail.order,
+        labels=states.LABELS,
+        ship_form=ship_form or ShipForm(formdata=None),
+        cancel_form=cancel_form or CancelForm(formdata=None),
+        refund_form=refund,
+    ), status
+
+
+@bp.route("/<int:order_id>")
+def detail(order_id: int) -> tuple[str, int]:
+    """One order: lines, totals, address, timeline, payments, refunds and e-mails."""
+    return _detail_page(order_id)
+
+
+def _fail(form: FlaskForm, field_name: str, message: str) -> None:
+    target = form[field_name]
+    target.errors = [*target.errors, message]
+
+
+@bp.route("/<int:order_id>/ship", methods=["POST"])
+def ship(order_id: int) -> Response | tuple[str, int]:
+    """Mark the order shipped and queue the shopper's e-mail."""
+    form = ShipForm()
+    if form.validate():
+        try:
+            order = order_admin.ship(
+                db.session,
+                audit.Actor.of(current_user),
+                _settings(),
+                order_id,
+                form.tracking.data or "",
+            )
+        except OrderAdminError as exc:
+            db.session.rollback()
+            _fail(form, "tracking", str(exc))
+        else:
+            number = order.number
+            db.session.commit()
+            flash(f"Order {number} is marked shipped; the customer's e-mail is queued.", "success")
+            return redirect(url_for(".detail", order_id=order_id))
+    return _detail_page(order_id, ship_form=form, status=400)
+
+
+@bp.route("/<int:order_id>/cancel", methods=["POST"])
+def cancel(order_id: int) -> Response | tuple[str, int]:
+    """Cancel an unpaid order and put its stock back."""
+    form = CancelForm()
+    if form.validate():
+        try:
+            order = order_admin.cancel(
+                db.session, audit.Actor.of(current_user), order_id, form.reason.data or ""
+            )
+        except OrderAdminError as exc:
+            db.session.rollback()
+            _fail(form, "reason", str(exc))
+        else:
+            number = order.number
+            db.session.commit()
+            flash(f"Order {number} is cancelled and its stock is back.", "success")
+            return redirect(url_for(".detail", order_id=order_id))
+    return _detail_page(order_id, cancel_form=form, status=400)
+
+
+@bp.route("/<int:order_id>/refund", methods=["POST"])
+def refund(order_id: int) -> Response | tuple[str, int]:
+    """Refund part or all of the order through the payment provider."""
+    found = order_admin.order_detail(db.session, order_id)
+    if found is None:
+        abort(404)
+    form = refund_form(found.order)
+    if form.validate():
+        amount, restock = form.amount.pence, form.restock()  # type: ignore[attr-defined]
+        db.session.close()  # the refund runs its own transactions around the gateway call
+        try:
+            made = order_admin.refund(
+                db.transaction,
+                gateway(),
+                _settings(),
+                audit.Actor.of(current_user),
+                order_id,
+                amount,
+                restock=restock,
+                reason=form.reason.data or "",
+            )
+        except (OrderAdminError, GatewayError, PaymentsNotConfigured) as exc:
+            _fail(form, "amount", str(exc))
+        else:
+            flash(f"Refunded {format_money(made.amount_pence, made.currency)}.", "success")
+            return redirect(url_for(".detail", order_id=order_id))
+    return _detail_page(order_id, refund=form, status=400)
+
+
+@bp.route("/outbox")
+def outbox() -> str:
+    """The mail outbox: counts by status, failed e-mails (with retry) and pending ones."""
+    overview = order_admin.outbox_overview(db.session)
+    return render_template("console/orders/outbox.html", overview=overview, form=RetryForm())
+
+
+@bp.route("/outbox/<int:email_id>/retry", methods=["POST"])
+def retry_email(email_id: int) -> Response:
+    """Queue a failed e-mail again."""
+    form = RetryForm()
+    if not form.validate():
+        abort(400)
+    try:
+        row = order_admin.retry_email(db.session, audit.Actor.of(current_user), email_id)
+    except OrderAdminError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        to = row.to_address
+        db.session.commit()
+        flash(f"The e-mail to {to} is queued again.", "success")
+    return redirect(url_for(".outbox"))

@@ -1,0 +1,335 @@
+"""Order administration for the console: find orders, ship, cancel, refund, retry e-mails.
+
+Plain functions that take a session (or, for refunds, a transaction factory, because the
+gateway call must happen between transactions). Every change adds an audit entry in the
+same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from shop.accounts.models import User
+from shop.checkout.pricing import CheckoutSettings
+from shop.console import audit
+from shop.mail import outbox
+from shop.mail.models import OutboxEmail
+from shop.money import format_money
+from shop.orders import fulfilment, states
+from shop.orders.models import Order
+from shop.pagination import Page, check_page
+from shop.payments.gateway import PaymentGateway
+from shop.payments.models import PaymentAttempt, Refund
+from shop.payments.refunds import (
+    REFUNDABLE,
+    RefundError,
+    RefundRequest,
+    refund_order,
+    refundable_pence,
+)
+from shop.payments.services import Transaction
+
+STATUSES = tuple(states.LABELS)
+
+
+class OrderAdminError(ValueError):
+    """An order action that cannot be done; the message is safe to show."""
+
+
+# --- finding orders --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What the order list shows: status, placed between two dates, and a customer or number.
+
+    `customer` is an e-mail address, a customer (user) id, or an order number.
+    """
+
+    status: str | None = None
+    placed_from: date | None = None
+    placed_to: date | None = None
+    customer: str = ""
+
+
+def _customer_condition(text: str) -> ColumnElement[bool]:
+    value = text.strip()
+    if "@" in value:
+        email = value.lower()
+        user_ids = select(User.id).where(func.lower(User.email) == email)
+        return or_(func.lower(Order.email) == email, Order.user_id.in_(user_ids))
+    if value.isascii() and value.isdigit() and len(value) < 10:
+        return or_(Order.user_id == int(value), Order.number == value)
+    return func.upper(Order.number) == value.upper()
+
+
+def _conditions(filters: OrderFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status:
+        conditions.append(Order.status == filters.status)
+    if filters.placed_from is not None:
+        conditions.append(Order.placed_at >= datetime.combine(filters.placed_from, time.min))
+    if filters.placed_to is not None:
+        end = datetime.combine(filters.placed_to + timedelta(days=1), time.min)
+        conditions.append(Order.placed_at < end)
+    if filters.customer.strip():
+        conditions.append(_customer_condition(filters.customer))
+    return conditions
+
+
+def order_page(
+    session: Session, filters: OrderFilters, *, page: int = 1, per_page: int = 50
+) -> Page[Order]:
+    """One page of matching orders, newest first; PageError(404) past the last page."""
+    conditions = _conditions(filters)
+    total = session.scalar(select(func.count(Order.id)).where(*conditions)) or 0
+    check_page(page, total, per_page)
+    orders = session.scalars(
+        select(Order)
+        .where(*conditions)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return Page(list(orders), total, page, per_page)
+
+
+@dataclass
+class OrderDetail:
+    """An order with everything the detail page shows."""
+
+    order: Order
+    customer: User | None
+    attempts: list[PaymentAttempt] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    emails: list[OutboxEmail] = field(default_factory=list)
+
+    @property
+    def refundable_pence(self) -> int:
+        """How much can still be refunded."""
+        return refundable_pence(self.order)
+
+    @property
+    def can_ship(self) -> bool:
+        """True when the state machine lets the order be shipped."""
+        return states.can_transition(self.order.status, states.SHIPPED)
+
+    @property
+    def can_cancel(self) -> bool:
+        """True for unpaid orders (paid ones are refunded instead)."""
+        return self.order.status == states.PENDING_PAYMENT
+
+    @property
+    def can_refund(self) -> bool:
+        """True when a card payment can still be (partly) refunded."""
+        return (
+            self.order.kind == "sale"
+            and self.order.status in REFUNDABLE
+            and self.refundable_pence > 0
+            and any(a.status == "succeeded" for a in self.attempts)
+        )
+
+
+def order_detail(session: Session, order_id: int) -> OrderDetail | None:
+    """The order with its lines, timeline, payment attempts, refunds and e-mails; or None."""
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.history))
+    )
+    if order is None:
+        return None
+    customer = session.get(User, order.user_id) if order.user_id else None
+    attempts = session.scalars(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.order_id == order_id)
+        .order_by(PaymentAttempt.attempt)
+    ).all()
+    refunds = session.scalars(
+        select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)
+    ).all()
+    emails = session.scalars(
+        select(OutboxEmail).where(OutboxEmail.order_id == order_id).order_by(OutboxEmail.id)
+    ).all()
+    return OrderDetail(order, customer, list(attempts), list(refunds), list(emails))
+
+
+def _order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise OrderAdminError("There is no such order.")
+    return order
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
+def ship(
+    session: Session,
+    actor: audit.Actor,
+    settings: CheckoutSettings,
+    order_id: int,
+    tracking: str = "",
+) -> Order:
+    """Mark the order shipped (the shopper's e-mail is queued) and audit it."""
+    order = _order(session, order_id)
+    before = order.status
+    if not states.can_transition(before, states.SHIPPED):
+        label = states.LABELS.get(before, before)
+        raise OrderAdminError(f"Order {order.number} is {label.lower()}; it cannot be shipped.")
+    fulfilment.ship_order(session, settings, order, tracking.strip())
+    after = {"status": order.status, "tracking": tracking.strip() or None}
+    audit.record(session, actor, "order.ship", f"order {order.number}", {"status": before}, after)
+    return order
+
+
+def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = "") -> Order:
+    """Cancel an unpaid order, putting its stock back, and audit it."""
+    order = _order(session, order_id)
+    before = order.status
+    if before != states.PENDING_PAYMENT:
+        label = states.LABELS.get(before, before).lower()
+        hint = " Refund it instead." if order.status in REFUNDABLE else ""
+        raise OrderAdminError(
+            f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
+        )
+    try:
+        fulfilment.cancel_unpaid_order(session, order, reason.strip())
+    except states.IllegalTransition as exc:
+        raise OrderAdminError(str(exc)) from exc
+    audit.record(
+        session,
+        actor,
+        "order.cancel",
+        f"order {order.number}",
+        {"status": before},
+        {"status": order.status, "reason": reason.strip() or None},
+    )
+    return order
+
+
+def _auditing(transaction: Transaction, actor: audit.Actor, order_id: int) -> Transaction:
+    """A transaction factory that audits each refund of the order booked inside it."""
+    audited: set[int] = set()
+
+    def succeeded(session: Session) -> list[Refund]:
+        return list(
+            session.scalars(
+                select(Refund).where(Refund.order_id == order_id, Refund.status == "succeeded")
+            )
+        )
+
+    with transaction() as session:
+        audited.update(r.id for r in succeeded(session))
+
+    @contextmanager
+    def wrapped() -> Iterator[Session]:
+        with transaction() as session:
+            yield session
+            session.flush()
+            for row in succeeded(session):
+                if row.id in audited:
+                    continue
+                audited.add(row.id)
+                order = session.get(Order, order_id)
+                assert order is not None
+                audit.record(
+                    session,
+                    actor,
+                    "order.refund",
+                    f"order {order.number}",
+                    {"refunded_pence": order.refunded_pence - row.amount_pence},
+                    {
+                        "refund_id": row.id,
+                        "amount_pence": row.amount_pence,
+                        "refunded_pence": order.refunded_pence,
+                        "status": order.status,
+                        "restock": row.restock,
+                        "reason": row.reason or None,
+                    },
+                )
+
+    return wrapped
+
+
+def refund(
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    settings: CheckoutSettings,
+    actor: audit.Actor,
+    order_id: int,
+    amount_pence: int,
+    *,
+    restock: Mapping[int, int] | None = None,
+    reason: str = "",
+) -> Refund:
+    """Refund part or all of an order through the gateway, restock chosen lines, audit it."""
+    with transaction() as session:
+        order = _order(session, order_id)
+        left = refundable_pence(order)
+        number, currency = order.number, order.currency
+    if amount_pence <= 0:
+        raise OrderAdminError("The refund amount must be more than zero.")
+    if amount_pence > left:
+        raise OrderAdminError(
+            f"At most {format_money(left, currency)} of order {number} can still be refunded."
+        )
+    wanted = {line_id: qty for line_id, qty in (restock or {}).items() if qty > 0}
+    request = RefundRequest(
+        amount_pence=amount_pence, restock=wanted or None, reason=reason.strip(), source="console"
+    )
+    try:
+        return refund_order(
+            _auditing(transaction, actor, order_id), gateway, settings, order_id, request
+        )
+    except RefundError as exc:
+        raise OrderAdminError(str(exc)) from exc
+
+
+# --- the mail outbox -------------------------------------------------------------------
+
+
+@dataclass
+class OutboxOverview:
+    """Counts by status and the e-mails that need attention."""
+
+    counts: dict[str, int]
+    failed: list[OutboxEmail]
+    pending: list[OutboxEmail]
+
+
+def outbox_overview(session: Session, limit: int = 100) -> OutboxOverview:
+    """How many e-mails are in each status, with the newest failed and pending ones."""
+    return OutboxOverview(
+        counts=outbox.outbox_counts(session),
+        failed=outbox.outbox_rows(session, "failed", limit),
+        pending=outbox.outbox_rows(session, "pending", limit),
+    )
+
+
+def retry_email(session: Session, actor: audit.Actor, email_id: int) -> OutboxEmail:
+    """Queue a failed e-mail again with fresh attempts, and audit it."""
+    before = session.scalar(select(OutboxEmail).where(OutboxEmail.id == email_id))
+    if before is None:
+        raise OrderAdminError("There is no such e-mail.")
+    old = {"status": before.status, "attempts": before.attempts, "last_error": before.last_error}
+    try:
+        row = outbox.retry_email(session, email_id)
+    except outbox.OutboxError as exc:
+        message = str(exc)
+        raise OrderAdminError(message[:1].upper() + message[1:] + ".") from exc
+    audit.record(
+        session,
+        actor,
+        "mail.retry",
+        f"e-mail {row.id} to {row.to_address}",
+        old,
+        {"status": row.status, "attempts": row.attempts},
+    )
+    return row

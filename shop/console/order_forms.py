@@ -1,0 +1,136 @@
+"""Forms of the console's order pages: filters, ship, cancel, refund and e-mail retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, Field, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from shop.console.order_admin import OrderFilters
+from shop.money import to_minor
+from shop.orders import states
+from shop.orders.models import Order
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class OrderFilterForm(FlaskForm):
+    """The order list's filters (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices={"": "Any", **states.LABELS}, default="")
+    placed_from = DateField("Placed from", validators=[Optional()])
+    placed_to = DateField("Placed to", validators=[Optional()])
+    customer = StringField(
+        "Customer e-mail, customer id or order number",
+        filters=[_strip],
+        validators=[Optional(), Length(max=254)],
+    )
+
+    def validate_placed_to(self, field: Field) -> None:
+        """The range must not end before it starts."""
+        if field.data and self.placed_from.data and field.data < self.placed_from.data:
+            raise ValidationError("The end date is before the start date.")
+
+    def filters(self) -> OrderFilters:
+        """The validated filters for the order service."""
+        return OrderFilters(
+            status=self.status.data or None,
+            placed_from=self.placed_from.data,
+            placed_to=self.placed_to.data,
+            customer=self.customer.data or "",
+        )
+
+
+class ShipForm(FlaskForm):
+    """Mark an order shipped, with an optional carrier and tracking reference."""
+
+    tracking = StringField(
+        "Carrier and tracking reference (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=120)],
+    )
+
+
+class CancelForm(FlaskForm):
+    """Cancel an unpaid order."""
+
+    reason = StringField(
+        "Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+    )
+
+
+class RetryForm(FlaskForm):
+    """Retry a failed e-mail (only the CSRF token)."""
+
+
+def _amount(_form: FlaskForm, field: Field) -> None:
+    text = (field.data or "").replace("£", "").strip()
+    if not text or not all(c.isdigit() or c == "." for c in text) or text.count(".") > 1:
+        raise ValidationError("Enter an amount in pounds, such as 4.50.")
+    if "." in text and len(text.split(".")[1]) > 2:
+        raise ValidationError("Use at most two decimal places (pence).")
+    field.pence = to_minor(text)
+    if field.pence <= 0:
+        raise ValidationError("The refund amount must be more than zero.")
+
+
+class RefundForm(FlaskForm):
+    """Refund an amount in pounds, optionally putting chosen lines back in stock.
+
+    Build it with `refund_form(order)`: it adds a `restock_<line id>` field per line.
+    """
+
+    amount = StringField(
+        "Amount to refund (£)",
+        filters=[_strip],
+        validators=[
+            InputRequired("Enter an amount in pounds, such as 4.50."),
+            Length(max=12),
+            _amount,
+        ],
+    )
+    reason = StringField(
+        "Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+    )
+
+    def restock_fields(self) -> list[tuple[int, Field]]:
+        """(line id, field) for each order line's restock quantity."""
+        return [
+            (int(name.removeprefix("restock_")), fld)
+            for name, fld in self._fields.items()
+            if name.startswith("restock_")
+        ]
+
+    def restock(self) -> dict[int, int]:
+        """Line id -> quantity to put back, for lines with a quantity above zero."""
+        return {line_id: int(f.data) for line_id, f in self.restock_fields() if f.data}
+
+
+def refund_form(order: Order, **kwargs: Any) -> RefundForm:
+    """A RefundForm for this order, with a restock quantity field per line."""
+
+    class OrderRefundForm(RefundForm):
+        pass
+
+    for line in order.lines:
+        left = line.quantity - line.restocked_qty
+        setattr(
+            OrderRefundForm,
+            f"restock_{line.id}",
+            IntegerField(
+                f"Put back {line.sku}",
+                default=0,
+                validators=[
+                    Optional(),
+                    NumberRange(min=0, max=max(left, 0), message=f"Between 0 and {left}."),
+                ],
+            ),
+        )
+    return OrderRefundForm(**kwargs)

@@ -1,0 +1,260 @@
+"""The console's order pages (list, detail, ship, cancel, refund) and the mail outbox.
+
+Refunds go through a real localstripe server, as in tests/integration/test_payments.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.console.models import AuditEntry
+from shop.mail.models import OutboxEmail
+from shop.payments.models import Refund
+from shop.payments.stripe_gateway import StripeGateway
+from tests import factories
+from tests.checkout_support import emails, fresh, new_card, pay, placed_order, stock
+from tests.console_support import client_as, console_token
+from tests.stripe_support import config, localstripe_url  # noqa: F401
+
+
+def order_numbers(html: str) -> list[str]:
+    return [
+        part.split("</a>")[0].split(">")[-1]
+        for part in html.split('href="/console/orders/')[1:]
+        if part.split('"')[0].isdigit()
+    ]
+
+
+def test_the_list_filters_by_status_date_and_customer(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    ann = factories.user(session, "ann@example.com", "Ann")
+    old = factories.order(session, ann, "536365", [(items["heart"], 1)])
+    old.placed_at = datetime(2026, 10, 1, 9, 0)
+    paid = factories.paid_order_with_address(session, "HP-2001", "zoe@example.com")
+    paid.placed_at = datetime(2026, 11, 20, 12, 0)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    response = client.get("/console/orders/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert order_numbers(html) == ["HP-2001", "536365"] and "2 orders." in html
+    assert "£11.80" in html  # 2 x 2.95 + 1.95 + 3.95 shipping
+    for query, expected in (
+        ("status=paid", ["HP-2001"]),
+        ("status=delivered", ["536365"]),
+        ("placed_from=2026-11-01&placed_to=2026-11-30", ["HP-2001"]),
+        ("placed_to=2026-10-01", ["536365"]),
+        ("customer=ann%40example.com", ["536365"]),
+        ("customer=zoe%40example.com", ["HP-2001"]),
+        (f"customer={ann.id}", ["536365"]),
+        ("customer=HP-2001", ["HP-2001"]),
+        ("customer=nobody%40example.com", []),
+    ):
+        got = order_numbers(client.get(f"/console/orders/?{query}").get_data(as_text=True))
+        assert got == expected, query
+    for bad in (
+        "placed_from=yesterday",
+        "status=lost",
+        "placed_from=2026-11-02&placed_to=2026-11-01",
+    ):
+        response = client.get(f"/console/orders/?{bad}")
+        assert response.status_code == 400, bad
+        assert "Please fix the following" in response.get_data(as_text=True)
+    assert "before the start date" in client.get(
+        "/console/orders/?placed_from=2026-11-02&placed_to=2026-11-01"
+    ).get_data(as_text=True)
+    assert client.get("/console/orders/?page=x").status_code == 400
+    assert client.get("/console/orders/?page=2").status_code == 404
+
+
+def test_the_detail_page_shows_the_whole_order(app: Flask, session: Session) -> None:
+    order = factories.paid_order_with_address(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    response = client.get(f"/console/orders/{order.id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for text in (
+        "Order HP-1001",
+        "White Hanging Heart T-Light Holder",
+        "Jumbo Bag Red Retrospot",
+        "1 High Street",
+        "YO1 7HH",
+        "£11.80",
+        "ann@example.com",
+        "No card payments.",
+        "No refunds.",
+        "Mark shipped",
+    ):
+        assert text in html, text
+    assert "Refund</button>" not in html  # nothing was paid by card
+    assert client.get("/console/orders/999").status_code == 404
+
+
+def test_shipping_from_the_console(app: Flask, session: Session) -> None:
+    order = factories.paid_order_with_address(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order.id}"
+    token = console_token(client, path)
+    response = client.post(f"{path}/ship", data={"csrf_token": token, "tracking": "DPD 1234"})
+    assert response.status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert "is marked shipped" in html and "Shipped (DPD 1234)" in html
+    assert fresh(session, order.id).status == "shipped"
+    assert len(emails(session, "order_shipped")) == 1
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.ship"))
+    assert entry is not None and entry.actor_email == "merchandiser@example.com"
+    again = client.post(f"{path}/ship", data={"csrf_token": token})
+    assert again.status_code == 400
+    assert "it cannot be shipped" in again.get_data(as_text=True)
+    assert len(emails(session, "order_shipped")) == 1
+    long = client.post(f"{path}/ship", data={"csrf_token": token, "tracking": "x" * 200})
+    assert long.status_code == 400
+
+
+def test_cancel_only_where_the_state_machine_allows(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    paid = factories.paid_order_with_address(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    token = console_token(client, f"/console/orders/{paid.id}")
+    refused = client.post(f"/console/orders/{paid.id}/cancel", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert "only unpaid orders can be cancelled" in refused.get_data(as_text=True)
+    assert fresh(session, paid.id).status == "paid"
+
+    unpaid_id = placed_order(app, [(items["lantern"], 2)])
+    assert stock(session, items["lantern"]) == 1
+    assert "Cancel the order" in client.get(f"/console/orders/{unpaid_id}").get_data(as_text=True)
+    response = client.post(
+        f"/console/orders/{unpaid_id}/cancel", data={"csrf_token": token, "reason": "duplicate"}
+    )
+    assert response.status_code == 302
+    assert fresh(session, unpaid_id).status == "cancelled"
+    assert stock(session, items["lantern"]) == 3
+    actions = session.scalars(select(AuditEntry.action)).all()
+    assert actions == ["order.cancel"]
+
+
+def test_refunds_in_part_with_restock_and_clear_errors(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 2), (items["jumbo"], 1)])
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order = fresh(session, order_id)
+    heart_line = next(line for line in order.lines if line.sku == "85123A")
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order_id}"
+    page = client.get(path).get_data(as_text=True)
+    assert 'value="11.80"' in page and "succeeded" in page  # prefilled with what is left
+    token = console_token(client, path)
+    for amount, message in (
+        ("abc", "Enter an amount in pounds"),
+        ("0", "more than zero"),
+        ("-5", "Enter an amount in pounds"),
+        ("1.234", "at most two decimal places"),
+        ("11.81", "At most £11.80 of order"),
+        ("", "Enter an amount in pounds"),
+    ):
+        response = client.post(f"{path}/refund", data={"csrf_token": token, "amount": amount})
+        assert response.status_code == 400, amount
+        assert message in response.get_data(as_text=True), amount
+    too_many = client.post(
+        f"{path}/refund",
+        data={"csrf_token": token, "amount": "1", f"restock_{heart_line.id}": "3"},
+    )
+    assert too_many.status_code == 400 and "Between 0 and 2." in too_many.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(Refund)) is None
+
+    response = client.post(
+        f"{path}/refund",
+        data={
+            "csrf_token": token,
+            "amount": "2.95",
+            "reason": "arrived broken",
+            f"restock_{heart_line.id}": "1",
+        },
+    )
+    assert response.status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert "Refunded £2.95." in html and "arrived broken" in html
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("partially_refunded", 295)
+    assert stock(session, items["heart"]) == 49
+    assert len(emails(session, "order_refunded")) == 1
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.refund"))
+    assert entry is not None and entry.after["amount_pence"] == 295
+
+    real = app.extensions["payment_gateway"]
+    app.extensions["payment_gateway"] = StripeGateway(
+        secret_key="sk_test_suite",
+        publishable_key="pk",
+        webhook_secret="",
+        api_base="http://127.0.0.1:9",
+        timeout_s=2,
+    )
+    try:
+        failed = client.post(f"{path}/refund", data={"csrf_token": token, "amount": "1.00"})
+    finally:
+        app.extensions["payment_gateway"] = real
+    assert failed.status_code == 400
+    assert "The payment provider refused the refund" in failed.get_data(as_text=True)
+    assert fresh(session, order_id).refunded_pence == 295
+
+    rest = client.post(f"{path}/refund", data={"csrf_token": token, "amount": "8.85"})
+    assert rest.status_code == 302
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("refunded", order.total_pence)
+    assert len(session.scalars(select(AuditEntry)).all()) == 2
+
+
+def test_the_outbox_lists_failed_mail_and_retries_it(app: Flask, session: Session) -> None:
+    order = factories.paid_order_with_address(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    token = console_token(client, f"/console/orders/{order.id}")
+    assert (
+        client.post(f"/console/orders/{order.id}/ship", data={"csrf_token": token}).status_code
+        == 302
+    )
+    session.rollback()
+    session.execute(
+        update(OutboxEmail).values(status="failed", attempts=5, last_error="550 mailbox full")
+    )
+    session.commit()
+    email_id = session.scalar(select(OutboxEmail.id))
+    response = client.get("/console/orders/outbox")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<td class="num" data-status="failed">1</td>' in html
+    assert "550 mailbox full" in html and "ann@example.com" in html
+    assert "Your order HP-1001 is on its way" in html
+    retried = client.post(f"/console/orders/outbox/{email_id}/retry", data={"csrf_token": token})
+    assert retried.status_code == 302
+    html = client.get("/console/orders/outbox").get_data(as_text=True)
+    assert "queued again" in html and "No failed e-mails." in html
+    assert '<td class="num" data-status="pending">1</td>' in html
+    session.rollback()
+    row = session.get(OutboxEmail, email_id)
+    assert row is not None and (row.status, row.attempts) == ("pending", 0)
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "mail.retry"))
+    assert entry is not None and entry.before["last_error"] == "550 mailbox full"
+    again = client.post(
+        f"/console/orders/outbox/{email_id}/retry",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert again.status_code == 200
+    assert "only failed e-mails can be retried" in again.get_data(as_text=True)
