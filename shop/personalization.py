@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask, current_app, g
 from flask import session as browser_session
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
+from recommender import TrainingParams
 from shop.db import WRITE_OPTION, db
 from shop.merchandising.live import LiveSettings
 from shop.recommendation_models import Impression
@@ -68,6 +70,13 @@ def init_app(app: Flask) -> None:
 def service() -> RecommendationService:
     """The current app's recommendation service."""
     return current_app.extensions[EXTENSION]
+
+
+def live_training_params(session: Session) -> TrainingParams:
+    """The training settings merchandisers published (the tuned defaults until then)."""
+    recs = service()
+    config = recs.live_config(session) if recs.live_config else recs.default_config()
+    return TrainingParams.from_dict(config.training)
 
 
 def current_shopper() -> Shopper:

@@ -126,3 +126,20 @@ def shopper_interactions(
         np.asarray(times, dtype=np.float64),
         np.asarray(quantities, dtype=np.float64),
     )
+
+
+def dataset_instant(session: Session, moment: datetime) -> float:
+    """A date in the imported dataset's own calendar as an instant in the shop's dates.
+
+    The importer shifts the Online Retail dates so the demo looks recent; without an
+    import the shift is 0.
+    """
+    from shop.importer.models import ImportRun
+
+    shift = session.scalar(
+        select(ImportRun.date_shift_seconds)
+        .where(ImportRun.finished_at.is_not(None))
+        .order_by(ImportRun.id.desc())
+        .limit(1)
+    )
+    return moment.replace(tzinfo=UTC).timestamp() + float(shift or 0)

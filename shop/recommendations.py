@@ -67,6 +67,9 @@ DEFAULT_PARAMS = {
 }
 
 
+TUNED_PARAMS = "params.json"
+
+
 def default_params() -> TrainingParams:
     """The shop's training parameters when none have been tuned here."""
     return TrainingParams.from_dict(DEFAULT_PARAMS)
@@ -254,10 +257,20 @@ class RecommendationService:
             log.warning("recommendations fall back to best sellers: %s", message)
             self._warned = message
 
+    def tuned_params(self) -> TrainingParams:
+        """The parameters `flask recommender tune` stored, or the shop's defaults."""
+        path = self.store.directory / TUNED_PARAMS
+        if path.exists():
+            try:
+                return TrainingParams.load(path)
+            except (ValueError, KeyError) as exc:
+                self._warn(f"{TUNED_PARAMS} is unreadable ({exc}); using the defaults")
+        return default_params()
+
     def default_config(self) -> MerchConfig:
         """The settings when nothing has been published: the app's placements, no rules."""
         return MerchConfig(
-            training=default_params().to_dict(),
+            training=self.tuned_params().to_dict(),
             placements={name: p.settings() for name, p in self.placements.items()},
         )
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recommender import (
@@ -23,11 +22,9 @@ from recommender import (
     tune,
 )
 from shop.db import db
-from shop.personalization import service
-from shop.recommendation_data import load_interactions
-from shop.recommendations import default_params
-
-TUNED_PARAMS = "params.json"
+from shop.personalization import live_training_params, service
+from shop.recommendation_data import dataset_instant, load_interactions
+from shop.recommendations import TUNED_PARAMS
 
 recommender_cli = AppGroup("recommender", help="Train, evaluate, tune and version the recommender.")
 
@@ -73,16 +70,8 @@ def _session() -> Session:
 
 def _dataset_cutoff(cutoff: datetime) -> float:
     """The cutoff as an instant in the shop's dates: shifted like the imported data."""
-    from shop.importer.models import ImportRun
-
     with _session() as session:
-        shift = session.scalar(
-            select(ImportRun.date_shift_seconds)
-            .where(ImportRun.finished_at.is_not(None))
-            .order_by(ImportRun.id.desc())
-            .limit(1)
-        )
-    return cutoff.replace(tzinfo=UTC).timestamp() + float(shift or 0)
+        return dataset_instant(session, cutoff)
 
 
 def _purchases() -> Interactions:
@@ -91,11 +80,12 @@ def _purchases() -> Interactions:
 
 
 def _params(path: str | None) -> TrainingParams:
-    chosen = Path(path) if path else service().store.directory / TUNED_PARAMS
+    if path is None:
+        with _session() as session:
+            return live_training_params(session)
+    chosen = Path(path)
     if not chosen.exists():
-        if path:
-            raise click.ClickException(f"no parameters file at {chosen}")
-        return default_params()
+        raise click.ClickException(f"no parameters file at {chosen}")
     try:
         return TrainingParams.load(chosen)
     except (ValueError, KeyError) as exc:

@@ -96,9 +96,9 @@ def save_draft(
         draft = MerchRevision(state="draft", draft_slot=1, data=data, author_id=actor.id)
         session.add(draft)
         try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError as exc:
+            session.flush()
+        except IntegrityError as exc:  # another first edit created the draft meanwhile
+            session.rollback()
             raise RevisionError(
                 "Someone else started a draft at the same moment; reload and try again."
             ) from exc

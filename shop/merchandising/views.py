@@ -2,6 +2,318 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug import Response
+
+from recommender import ModelUnavailableError
+from shop.catalog.models import Category
+from shop.console import audit
+from shop.console.models import TrainingJob
+from shop.db import db
+from shop.merchandising import editing, revisions, training_jobs
+from shop.merchandising.config import Rule
+from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
+from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
+from shop.personalization import service
 
 bp = Blueprint("recs", __name__, url_prefix="/recommendations")
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user)
+
+
+def _placement_names() -> list[str]:
+    return list(service().placements)
+
+
+def _draft_document() -> dict[str, Any]:
+    return service().config_from(revisions.draft_data(db.session)).to_dict()
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index() -> Response | tuple[str, int]:
+    """Training and placement settings (edited in the draft), publishing and history."""
+    names = _placement_names()
+    form = settings_form(names, _draft_document())
+    if form.validate_on_submit():
+        entered = editing.SettingsInput(
+            kind_weights={k: float(form[f"weight_{k}"].data) for k in editing.KIND_NAMES},
+            half_life_days=(
+                float(form.half_life_days.data) if form.half_life_days.data is not None else None
+            ),
+            model=form.model.data,
+            model_params={
+                name: float(form[name].data)
+                for name in editing.MODEL_PARAM_RANGES
+                if form[name].data is not None
+            },
+            placements={
+                name: {
+                    "size": form[f"size_{name}"].data,
+                    "allow_repurchase": form[f"repurchase_{name}"].data,
+                    "strategy": form[f"strategy_{name}"].data,
+                }
+                for name in names
+            },
+        )
+        try:
+            editing.update_settings(db.session, _actor(), entered, names)
+        except (editing.EditError, revisions.RevisionError) as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                "Settings saved in the draft. Preview, then publish to make them live.", "success"
+            )
+            return redirect(url_for("console.recs.index"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/recs/index.html", form=form, **_state()), status
+
+
+def _attach(form: Any, exc: Exception) -> None:
+    """Show a service error next to its field (or at the top of the form)."""
+    field = getattr(exc, "field", None)
+    if field and field in form:
+        form[field].errors = [*form[field].errors, str(exc)]
+    else:
+        form.form_errors.append(str(exc))
+
+
+def _state() -> dict[str, Any]:
+    session = db.session
+    draft = revisions.draft_revision(session)
+    return {
+        "draft": draft,
+        "live": revisions.live_revision(session),
+        "history": revisions.published_history(session),
+        "note_form": NoteForm(),
+        "placement_names": _placement_names(),
+    }
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+def rules() -> Response | tuple[str, int]:
+    """The draft's rules, the live ones, and a form to add a rule."""
+    form = RuleForm()
+    categories = db.session.execute(select(Category.id, Category.name).order_by(Category.position))
+    form.set_options(_placement_names(), categories.all())
+    if form.validate_on_submit():
+        try:
+            entered = editing.RuleInput(
+                type=form.type.data,
+                placements=tuple(form.placements.data or ()),
+                product_id=editing.product_by_reference(db.session, form.product.data or ""),
+                category_id=int(form.category.data) if form.category.data else None,
+                position=form.position.data,
+                factor=float(form.factor.data) if form.factor.data is not None else None,
+                max_per_category=form.max_per_category.data,
+                starts_at=form.starts_at.data,
+                ends_at=form.ends_at.data,
+                note=form.note.data or "",
+            )
+            rule = editing.add_rule(db.session, _actor(), entered, _placement_names())
+        except (editing.EditError, revisions.RevisionError) as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Added to the draft: {rule.label()}.", "success")
+            return redirect(url_for("console.recs.rules"))
+    status = 400 if form.is_submitted() else 200
+    live_rules = [Rule.from_dict(r) for r in revisions.live_data(db.session).get("rules") or ()]
+    return render_template(
+        "console/recs/rules.html",
+        form=form,
+        draft_rules=editing.draft_rules(db.session),
+        live_rules=live_rules,
+        **_state(),
+    ), status
+
+
+@bp.route("/rules/<rule_id>/delete", methods=["POST"])
+def delete_rule(rule_id: str) -> Response:
+    """Remove a rule from the draft."""
+    if not NoteForm().validate_on_submit():
+        abort(400)
+    try:
+        rule = editing.remove_rule(db.session, _actor(), rule_id[:20])
+    except (editing.EditError, revisions.RevisionError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"Removed from the draft: {rule.label()}.", "success")
+    return redirect(url_for("console.recs.rules"))
+
+
+def _revision_action(action: Any, success: str) -> Response:
+    if not NoteForm().validate_on_submit():
+        abort(400)
+    try:
+        action()
+    except revisions.RevisionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    back = request.form.get("back") or ""
+    safe = back.startswith("/console/") and "//" not in back and "\\" not in back
+    return redirect(back if safe else url_for("console.recs.index"))
+
+
+@bp.route("/publish", methods=["POST"])
+def publish() -> Response:
+    """Make the draft live."""
+    note = (request.form.get("note") or "").strip()
+    return _revision_action(
+        lambda: revisions.publish(db.session, _actor(), note),
+        "Published: the storefront now serves these settings and rules.",
+    )
+
+
+@bp.route("/discard", methods=["POST"])
+def discard() -> Response:
+    """Throw the draft away."""
+    return _revision_action(
+        lambda: revisions.discard_draft(db.session, _actor()), "The draft was discarded."
+    )
+
+
+@bp.route("/revert/<int:revision_id>", methods=["POST"])
+def revert(revision_id: int) -> Response:
+    """Publish a copy of an earlier revision."""
+    return _revision_action(
+        lambda: revisions.revert_to(db.session, _actor(), revision_id),
+        f"Reverted: revision {revision_id}'s settings and rules are live again.",
+    )
+
+
+@bp.route("/preview")
+def preview() -> str | tuple[str, int]:
+    """Live and draft lists side by side for a shopper or a described anonymous session."""
+    form = PreviewForm(request.args)
+    result = None
+    status = 200
+    if (form.shopper.data or form.viewed.data) and form.validate():
+        try:
+            if form.shopper.data:
+                user = find_shopper(db.session, form.shopper.data)
+                target = shopper_target(db.session, user, form.product.data or "")
+            else:
+                target = session_target(db.session, form.viewed.data, form.product.data or "")
+            result = build_preview(db.session, service(), target)
+        except editing.EditError as exc:
+            _attach(form, exc)
+            status = 400
+    elif form.errors:
+        status = 400
+    return render_template("console/recs/preview.html", form=form, preview=result), status
+
+
+@bp.route("/versions")
+def versions() -> str:
+    """Model versions with their evaluation, retraining and activation."""
+    store = service().store
+    try:
+        active = store.active()
+    except ModelUnavailableError:
+        active = None
+    return render_template(
+        "console/recs/versions.html",
+        versions=list(reversed(store.versions())),
+        active=active,
+        jobs=training_jobs.latest_jobs(db.session),
+        form=TrainForm(),
+        note_form=NoteForm(),
+    )
+
+
+@bp.route("/train", methods=["POST"])
+def train() -> Response | tuple[str, int]:
+    """Start a retrain in the background; the versions page shows its progress."""
+    form = TrainForm()
+    if not form.validate_on_submit():
+        flash("Choose which settings to train with.", "error")
+        return redirect(url_for("console.recs.versions"))
+    recs = service()
+    try:
+        job = training_jobs.start_training(
+            db.session, _actor(), recs, settings=form.settings.data, activate=form.activate.data
+        )
+    except training_jobs.TrainingBusy as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.recs.versions"))
+    db.session.commit()
+    assert db.session_factory is not None
+    training_jobs.launch(db.session_factory, recs, job.id)
+    flash("Retraining started. You can leave this page; the job keeps running.", "success")
+    return redirect(url_for("console.recs.versions", job=job.id))
+
+
+@bp.route("/train/<int:job_id>.json")
+def job_json(job_id: int) -> Response:
+    """A job's progress, polled by the versions page."""
+    job = db.session.get(TrainingJob, job_id)
+    if job is None:
+        return jsonify(error=f"There is no training job {job_id}."), 404  # type: ignore[return-value]
+    return jsonify(
+        id=job.id,
+        status=job.status,
+        progress=job.progress,
+        message=job.message,
+        version=job.version_id,
+        error=job.error,
+        metrics=job.metrics,
+    )
+
+
+@bp.route("/versions/<version_id>/activate", methods=["POST"])
+def activate(version_id: str) -> Response:
+    """Serve a stored version from now on."""
+    if not NoteForm().validate_on_submit():
+        abort(400)
+    store = service().store
+    before = _active_or_none()
+    try:
+        store.activate(version_id[:64])
+    except (ModelUnavailableError, ValueError) as exc:
+        flash(f"Version {version_id[:64]} cannot be activated: {exc}", "error")
+        return redirect(url_for("console.recs.versions"))
+    audit.record(
+        db.session, _actor(), "model.activate", f"version {version_id}", before, version_id
+    )
+    db.session.commit()
+    flash(f"Version {version_id} is now live.", "success")
+    return redirect(url_for("console.recs.versions"))
+
+
+@bp.route("/versions/rollback", methods=["POST"])
+def rollback() -> Response:
+    """Go back to the previously active version."""
+    if not NoteForm().validate_on_submit():
+        abort(400)
+    before = _active_or_none()
+    try:
+        version = service().store.rollback()
+    except (ModelUnavailableError, ValueError) as exc:
+        flash(f"Nothing to roll back to: {exc}", "error")
+        return redirect(url_for("console.recs.versions"))
+    audit.record(db.session, _actor(), "model.rollback", f"version {version}", before, version)
+    db.session.commit()
+    flash(f"Rolled back: version {version} is live again.", "success")
+    return redirect(url_for("console.recs.versions"))
+
+
+def _active_or_none() -> str | None:
+    try:
+        return service().store.active()
+    except ModelUnavailableError:
+        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -23,65 +22,7 @@ from shop.recommendations import PLACEMENTS
 from shop.tracking.models import Event
 from tests import factories
 from tests.helpers import csrf_token
-
-# Baskets of an imaginary history: candles go with candles, bags with bags.
-BASKETS = [
-    ["heart", "lantern", "candle"],
-    ["heart", "candle"],
-    ["heart", "lantern"],
-    ["lantern", "candle"],
-    ["jumbo", "tote", "lunchbox"],
-    ["jumbo", "tote"],
-    ["tote", "lunchbox"],
-    ["jumbo", "lunchbox"],
-]
-
-
-def _catalogue(session: Session) -> dict[str, Product]:
-    items = factories.small_catalogue(session)
-    candles = items["heart"].category
-    bags = items["jumbo"].category
-    items["candle"] = factories.product(session, candles, sku="C1", name="Pillar Candle", stock=9)
-    items["tote"] = factories.product(session, bags, sku="B1", name="Canvas Tote", stock=9)
-    items["lunchbox"] = factories.product(session, bags, sku="B2", name="Lunch Box", stock=9)
-    session.commit()
-    return items
-
-
-@pytest.fixture
-def shop(session: Session) -> dict[str, Product]:
-    return _catalogue(session)
-
-
-def _history(session: Session, items: dict[str, Product], users: list[User]) -> None:
-    start = utcnow() - timedelta(days=30)
-    rows = []
-    for n, basket in enumerate(BASKETS * 3):
-        buyer = users[n % len(users)]
-        for name in basket:
-            rows.append(
-                {
-                    "kind": "purchase",
-                    "visitor_id": "import",
-                    "user_id": buyer.id,
-                    "product_id": items[name].id,
-                    "order_id": None,
-                    "quantity": 1,
-                    "created_at": start + timedelta(hours=n),
-                }
-            )
-    session.execute(insert(Event), rows)
-    session.commit()
-
-
-@pytest.fixture
-def trained(app: Flask, session: Session, shop: dict[str, Product]) -> list[User]:
-    users = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
-    session.commit()
-    _history(session, shop, users)
-    with app.app_context():
-        service().train(db.session)
-    return users
+from tests.recommendation_support import catalogue, history
 
 
 def _section(html: str, placement: str) -> str:
@@ -173,7 +114,7 @@ def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
     session.rollback()  # end the read snapshot taken before the requests wrote events
     users = [factories.user(session, f"b{i}@example.com") for i in range(3)]
     session.commit()
-    _history(session, shop, users)
+    history(session, shop, users)
     with app.app_context():
         version = service().train(db.session)
         artifact = next(service().store.directory.glob(f"versions/{version}/*.npz"), None)
@@ -275,10 +216,10 @@ def test_placements_are_configurable(config: TestConfig) -> None:
     app = create_app(config)
     try:
         with app.app_context():
-            shop = _catalogue(db.session)
+            shop = catalogue(db.session)
             users = [factories.user(db.session, f"p{i}@example.com") for i in range(8)]
             db.session.commit()
-            _history(db.session, shop, users)
+            history(db.session, shop, users)
             service().train(db.session)
             assert service().placements["home"] == replace(
                 PLACEMENTS["home"], size=2, allow_repurchase=True

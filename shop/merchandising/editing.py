@@ -1,0 +1,266 @@
+"""Editing the draft: validated rules and settings, each edit audited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recommender import MODELS, TrainingParams
+from shop.catalog.models import Category, Product
+from shop.console import audit
+from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
+from shop.merchandising.revisions import draft_data, save_draft
+
+KIND_NAMES = ("view", "cart_add", "purchase")
+MODEL_PARAM_RANGES: dict[str, tuple[float, float, bool]] = {
+    # name: (minimum, maximum, whole number)
+    "factors": (2, 512, True),
+    "regularization": (0.0001, 1000, False),
+    "alpha": (0.01, 100, False),
+    "iterations": (1, 200, True),
+    "learning_rate": (0.0001, 1, False),
+    "neighbours": (2, 500, True),
+}
+MODEL_PARAMS = {
+    "als": ("factors", "regularization", "alpha", "iterations"),
+    "bpr": ("factors", "regularization", "learning_rate", "iterations"),
+    "item_knn": ("neighbours",),
+    "popularity": (),
+}
+
+
+class EditError(ValueError):
+    """An edit that is not valid; `field` names the form field the message belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """A rule as entered in the console, before validation."""
+
+    type: str
+    placements: tuple[str, ...] = ()
+    product_id: int | None = None
+    category_id: int | None = None
+    position: int | None = None
+    factor: float | None = None
+    max_per_category: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    note: str = ""
+
+
+def draft_rules(session: Session) -> list[Rule]:
+    """The draft's rules, in order."""
+    return [Rule.from_dict(r) for r in draft_data(session).get("rules") or ()]
+
+
+def _windows_overlap(a: Rule, b: Rule) -> bool:
+    a_start, b_start = a.starts_at or datetime.min, b.starts_at or datetime.min
+    a_end, b_end = a.ends_at or datetime.max, b.ends_at or datetime.max
+    return a_start < b_end and b_start < a_end
+
+
+def _placements_overlap(a: Rule, b: Rule) -> bool:
+    return not a.placements or not b.placements or bool(set(a.placements) & set(b.placements))
+
+
+def validate_rule(
+    session: Session, rule: Rule, existing: Sequence[Rule], placement_names: Sequence[str]
+) -> None:
+    """Raise EditError (with the field at fault) unless the rule can be saved."""
+    if rule.type not in RULE_TYPES:
+        raise EditError("type", f"Choose one of: {', '.join(RULE_TYPES)}.")
+    unknown = [p for p in rule.placements if p not in placement_names]
+    if unknown:
+        raise EditError("placements", f"Unknown placement: {', '.join(unknown)}.")
+    if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
+        raise EditError("ends_at", "The end must be after the start.")
+    if rule.type == "diversity":
+        if not rule.max_per_category or rule.max_per_category < 1:
+            raise EditError("max_per_category", "Allow at least 1 item per category.")
+        return
+    if (rule.product_id is None) == (rule.category_id is None):
+        if rule.type == "pin":
+            raise EditError("product", "A pin needs a product.")
+        raise EditError("product", "Choose a product or a category (one of them).")
+    if rule.product_id is not None:
+        product = session.get(Product, rule.product_id)
+        if product is None:
+            raise EditError("product", f"There is no product {rule.product_id}.")
+        if rule.type == "pin" and not product.active:
+            raise EditError("product", f"{product.name} is inactive and cannot be pinned.")
+    if rule.category_id is not None:
+        if rule.type == "pin":
+            raise EditError("category", "A pin needs a product, not a category.")
+        if session.get(Category, rule.category_id) is None:
+            raise EditError("category", f"There is no category {rule.category_id}.")
+    if rule.type in ("boost", "bury") and (rule.factor is None or rule.factor <= 0):
+        raise EditError("factor", "The factor must be greater than 0.")
+    if rule.type == "pin":
+        _check_pin(rule, existing)
+
+
+def _check_pin(rule: Rule, existing: Sequence[Rule]) -> None:
+    if rule.position is None or not 1 <= rule.position <= MAX_LIST_SIZE:
+        raise EditError("position", f"The position must be between 1 and {MAX_LIST_SIZE}.")
+    for other in existing:
+        if other.type != "pin" or not _placements_overlap(rule, other):
+            continue
+        if not _windows_overlap(rule, other):
+            continue
+        if other.position == rule.position:
+            raise EditError(
+                "position",
+                f"Position {rule.position} is already pinned by rule {other.id} "
+                f"({other.target_text()}) in an overlapping placement and period.",
+            )
+        if other.product_id == rule.product_id:
+            raise EditError("product", f"That product is already pinned by rule {other.id}.")
+
+
+def add_rule(
+    session: Session, actor: audit.Actor, entered: RuleInput, placement_names: Sequence[str]
+) -> Rule:
+    """Validate a rule and add it to the draft."""
+    data = draft_data(session)
+    existing = [Rule.from_dict(r) for r in data.get("rules") or ()]
+    taken = {r.id for r in existing}
+    number = len(existing) + 1
+    while f"r{number}" in taken:
+        number += 1
+    placements = () if entered.type == "never" else entered.placements
+    rule = Rule(
+        id=f"r{number}",
+        type=entered.type,
+        placements=placements,
+        product_id=entered.product_id,
+        category_id=entered.category_id,
+        position=entered.position if entered.type == "pin" else None,
+        factor=entered.factor if entered.type in ("boost", "bury") else None,
+        max_per_category=entered.max_per_category if entered.type == "diversity" else None,
+        starts_at=entered.starts_at,
+        ends_at=entered.ends_at,
+        note=entered.note.strip()[:200],
+    )
+    if rule.type == "diversity":
+        rule = Rule(**{**rule.__dict__, "product_id": None, "category_id": None})
+    validate_rule(session, rule, existing, placement_names)
+    data["rules"] = [*(r.to_dict() for r in existing), rule.to_dict()]
+    save_draft(session, actor, data, "merch.rule.add", rule.label(), None, rule.to_dict())
+    return rule
+
+
+def remove_rule(session: Session, actor: audit.Actor, rule_id: str) -> Rule:
+    """Remove a rule from the draft; EditError if it is not there."""
+    data = draft_data(session)
+    rules = [Rule.from_dict(r) for r in data.get("rules") or ()]
+    found = next((r for r in rules if r.id == rule_id), None)
+    if found is None:
+        raise EditError("rule", f"There is no rule {rule_id} in the draft.")
+    data["rules"] = [r.to_dict() for r in rules if r.id != rule_id]
+    save_draft(session, actor, data, "merch.rule.remove", found.label(), found.to_dict(), None)
+    return found
+
+
+@dataclass(frozen=True)
+class SettingsInput:
+    """Training and placement settings as entered in the console."""
+
+    kind_weights: Mapping[str, float]
+    half_life_days: float | None
+    model: str
+    model_params: Mapping[str, float]
+    placements: Mapping[str, Mapping[str, Any]]
+
+
+def _checked_model_params(model: str, raw: Mapping[str, float]) -> dict[str, float | int]:
+    params: dict[str, float | int] = {}
+    for name in MODEL_PARAMS[model]:
+        value = raw.get(name)
+        if value is None:
+            continue
+        low, high, whole = MODEL_PARAM_RANGES[name]
+        if whole and float(value) != int(value):
+            raise EditError(name, "Enter a whole number.")
+        if not low <= value <= high:
+            raise EditError(name, f"Enter a value from {low:g} to {high:g}.")
+        params[name] = int(value) if whole else float(value)
+    return params
+
+
+def update_settings(
+    session: Session, actor: audit.Actor, entered: SettingsInput, placement_names: Sequence[str]
+) -> dict[str, Any]:
+    """Validate the settings and save them in the draft; return the new draft document."""
+    for kind, weight in entered.kind_weights.items():
+        if kind not in KIND_NAMES:
+            raise EditError("weights", f"Unknown event kind {kind}.")
+        if weight < 0 or weight > 100:
+            raise EditError(f"weight_{kind}", "Weights go from 0 to 100.")
+    if not any(entered.kind_weights.values()):
+        raise EditError("weight_purchase", "At least one event kind needs a weight above 0.")
+    if entered.half_life_days is not None and not 1 <= entered.half_life_days <= 3650:
+        raise EditError("half_life_days", "The half-life goes from 1 to 3,650 days (or empty).")
+    if entered.model not in MODELS:
+        raise EditError("model", f"Choose one of: {', '.join(MODELS)}.")
+    data = draft_data(session)
+    before = {"training": data.get("training"), "placements": data.get("placements")}
+    training = dict(data.get("training") or {})
+    weighting = dict(training.get("weighting") or {})
+    weighting["kind_weights"] = dict(entered.kind_weights)
+    weighting["half_life_days"] = entered.half_life_days
+    training["weighting"] = weighting
+    if training.get("model") != entered.model:
+        training["model_params"] = {}
+    training["model"] = entered.model
+    training["model_params"] = {
+        **(training.get("model_params") or {}),
+        **_checked_model_params(entered.model, entered.model_params),
+    }
+    try:
+        training = TrainingParams.from_dict(training).to_dict()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise EditError("model", f"These model settings are not valid: {exc}") from exc
+    placements = dict(data.get("placements") or {})
+    for name, values in entered.placements.items():
+        if name not in placement_names:
+            raise EditError("placements", f"Unknown placement {name}.")
+        size = int(values["size"])
+        if not 1 <= size <= MAX_LIST_SIZE:
+            raise EditError(f"size_{name}", f"Show from 1 to {MAX_LIST_SIZE} items.")
+        if values.get("strategy", "personal") not in STRATEGIES:
+            raise EditError(f"strategy_{name}", f"Choose one of: {', '.join(STRATEGIES)}.")
+        placements[name] = {
+            "size": size,
+            "allow_repurchase": bool(values.get("allow_repurchase")),
+            "strategy": values.get("strategy", "personal"),
+        }
+    data["training"], data["placements"] = training, placements
+    after = {"training": training, "placements": placements}
+    changed_before, changed_after = audit.changed(before, after)
+    save_draft(session, actor, data, "merch.settings", "settings", changed_before, changed_after)
+    return data
+
+
+def product_by_reference(session: Session, reference: str) -> int | None:
+    """A product id from an id or a SKU as typed in a form; None when nothing matches."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    found = session.scalar(
+        select(Product.id).where(Product.sku.in_({reference, reference.upper()})).limit(1)
+    )
+    if found is None and reference.isdigit():
+        found = session.scalar(select(Product.id).where(Product.id == int(reference)))
+    if found is None:
+        raise EditError("product", f"There is no product with id or SKU {reference!r}.")
+    return found

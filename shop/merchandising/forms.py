@@ -1,0 +1,185 @@
+"""Forms of the recommendation console: settings, rules, publishing, preview, retraining."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from shop.merchandising.config import MAX_LIST_SIZE, RULE_LABELS, RULE_TYPES, STRATEGIES
+from shop.merchandising.editing import KIND_NAMES, MODEL_PARAM_RANGES
+
+LOCAL_TIME = "%Y-%m-%dT%H:%M"
+
+
+def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class RuleForm(FlaskForm):
+    """Add a rule to the draft."""
+
+    type = SelectField(
+        "Rule", choices=choices((t, RULE_LABELS[t]) for t in RULE_TYPES), default="pin"
+    )
+    placements = SelectMultipleField(
+        "Placements (none ticked: every placement)",
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validate_choice=True,
+    )
+    product = StringField("Product (id or SKU)", validators=[Optional(), Length(max=40)])
+    category = SelectField("Category", validators=[Optional()])
+    position = IntegerField(
+        "Position (pin; 1 = first)",
+        validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
+    )
+    factor = DecimalField(
+        "Factor (boost multiplies, bury divides)", places=None, validators=[Optional()]
+    )
+    max_per_category = IntegerField(
+        "At most this many per category (diversity)",
+        validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
+    )
+    starts_at = DateTimeLocalField(
+        "Starts (UTC, optional)", format=LOCAL_TIME, validators=[Optional()]
+    )
+    ends_at = DateTimeLocalField("Ends (UTC, optional)", format=LOCAL_TIME, validators=[Optional()])
+    note = StringField("Note", validators=[Optional(), Length(max=200)])
+
+    def set_options(self, placements: Iterable[str], categories: Iterable[tuple[int, str]]) -> None:
+        """Fill the placement and category options."""
+        self.placements.choices = choices((p, p) for p in placements)
+        self.category.choices = choices(
+            [("", "(none)"), *((str(i), name) for i, name in categories)]
+        )
+
+
+class NoteForm(FlaskForm):
+    """Publish the draft (with an optional note), or any button-only action."""
+
+    note = StringField("Note", validators=[Optional(), Length(max=200)])
+
+
+class TrainForm(FlaskForm):
+    """Start a retrain."""
+
+    settings = RadioField(
+        "Train with",
+        choices=choices((("draft", "the draft settings"), ("live", "the live settings"))),
+        default="draft",
+    )
+    activate = BooleanField("Activate the new version when it is ready")
+
+
+class PreviewForm(FlaskForm):
+    """Whose recommendations to preview (read from the query string)."""
+
+    class Meta:
+        csrf = False
+
+    shopper = StringField(
+        "Shopper (e-mail, customer id or account number)", validators=[Optional(), Length(max=254)]
+    )
+    viewed = StringField(
+        "Or an anonymous session that viewed (ids or SKUs, comma-separated)",
+        validators=[Optional(), Length(max=400)],
+    )
+    product = StringField(
+        "Product page for (id or SKU, optional)", validators=[Optional(), Length(max=40)]
+    )
+
+
+def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> FlaskForm:
+    """A settings form with one size / re-purchase / strategy trio per placement."""
+    names = list(placements)
+
+    class SettingsForm(FlaskForm):
+        pass
+
+    for kind in KIND_NAMES:
+        setattr(
+            SettingsForm,
+            f"weight_{kind}",
+            DecimalField(
+                f"Weight of {kind.replace('_', ' ')}",
+                places=None,
+                validators=[InputRequired("Enter a weight."), NumberRange(0, 100)],
+            ),
+        )
+    SettingsForm.half_life_days = DecimalField(
+        "Decay half-life in days (empty: no decay)", places=None, validators=[Optional()]
+    )
+    SettingsForm.model = SelectField(
+        "Model",
+        choices=choices(
+            (
+                ("als", "ALS"),
+                ("bpr", "BPR"),
+                ("item_knn", "Item k-NN"),
+                ("popularity", "Popularity"),
+            )
+        ),
+    )
+    for name, (low, high, whole) in MODEL_PARAM_RANGES.items():
+        field_class = IntegerField if whole else DecimalField
+        extra = {} if whole else {"places": None}
+        setattr(
+            SettingsForm,
+            name,
+            field_class(
+                f"{name.replace('_', ' ').capitalize()} ({low:g}-{high:g})",
+                validators=[Optional(), NumberRange(low, high)],
+                **extra,
+            ),
+        )
+    for name in names:
+        setattr(
+            SettingsForm,
+            f"size_{name}",
+            IntegerField(
+                f"{name}: items",
+                validators=[InputRequired("Enter a size."), NumberRange(1, MAX_LIST_SIZE)],
+            ),
+        )
+        setattr(SettingsForm, f"repurchase_{name}", BooleanField(f"{name}: allow re-purchases"))
+        setattr(
+            SettingsForm,
+            f"strategy_{name}",
+            SelectField(f"{name}: strategy", choices=choices((s, s) for s in STRATEGIES)),
+        )
+    form = SettingsForm(data=_settings_values(names, data))
+    form.placement_names = names  # type: ignore[attr-defined]
+    return form
+
+
+def _settings_values(names: list[str], data: Mapping[str, Any]) -> dict[str, Any]:
+    training = data["training"]
+    weighting = training.get("weighting") or {}
+    values: dict[str, Any] = {
+        f"weight_{kind}": (weighting.get("kind_weights") or {}).get(kind, 0) for kind in KIND_NAMES
+    }
+    values["half_life_days"] = weighting.get("half_life_days")
+    values["model"] = training.get("model", "als")
+    values.update(training.get("model_params") or {})
+    for name in names:
+        placement = data["placements"][name]
+        values[f"size_{name}"] = placement["size"]
+        values[f"repurchase_{name}"] = placement["allow_repurchase"]
+        values[f"strategy_{name}"] = placement["strategy"]
+    return values

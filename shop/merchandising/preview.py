@@ -1,0 +1,154 @@
+"""Preview: live and draft recommendations side by side for one shopper or a described session."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.cart.models import Cart, CartItem
+from shop.db import utcnow
+from shop.merchandising.editing import EditError, product_by_reference
+from shop.merchandising.revisions import draft_data, draft_revision
+from shop.orders.models import Order, OrderLine
+from shop.recommendation_data import Shopper
+from shop.recommendations import RecommendationList, RecommendationService
+from shop.tracking.models import Event
+
+MAX_VIEWED = 20
+
+
+@dataclass(frozen=True)
+class PreviewTarget:
+    """Who the preview is for, and the context each placement needs."""
+
+    label: str
+    shopper: Shopper
+    product_id: int | None
+    cart: list[int]
+    order: list[int]
+    pending: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One placement: the live list next to the draft list."""
+
+    placement: str
+    live: RecommendationList
+    draft: RecommendationList
+
+    @property
+    def differs(self) -> bool:
+        """True when the draft would show other products or another order."""
+        return [i.product.id for i in self.live.items] != [i.product.id for i in self.draft.items]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Every placement for one target, and whether there is a draft at all."""
+
+    target: PreviewTarget
+    rows: list[PreviewRow]
+    has_draft: bool
+
+
+def find_shopper(session: Session, text: str) -> User:
+    """A customer by e-mail, account id or imported customer number; EditError if none."""
+    text = text.strip()
+    query = select(User).where(
+        or_(
+            User.email == text.lower(),
+            User.external_ref == text,
+            User.id == (int(text) if text.isdigit() else -1),
+        )
+    )
+    user = session.scalar(query.order_by(User.id).limit(1))
+    if user is None:
+        raise EditError("shopper", f"No customer matches {text!r}.")
+    return user
+
+
+def shopper_target(session: Session, user: User, product_ref: str = "") -> PreviewTarget:
+    """A real customer: their cart, their last order and (by default) their last viewed product."""
+    cart = list(
+        session.scalars(
+            select(CartItem.product_id)
+            .join(Cart, Cart.id == CartItem.cart_id)
+            .where(Cart.user_id == user.id)
+        )
+    )
+    last_order = session.scalar(
+        select(Order.id)
+        .where(Order.user_id == user.id, Order.kind == "sale")
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+    order = (
+        list(session.scalars(select(OrderLine.product_id).where(OrderLine.order_id == last_order)))
+        if last_order
+        else []
+    )
+    product_id = product_by_reference(session, product_ref)
+    if product_id is None:
+        product_id = session.scalar(
+            select(Event.product_id)
+            .where(Event.user_id == user.id, Event.product_id.is_not(None))
+            .order_by(Event.created_at.desc(), Event.id.desc())
+            .limit(1)
+        )
+    label = f"{user.email or user.name or 'customer'} (customer {user.external_ref or user.id})"
+    return PreviewTarget(
+        label, Shopper(f"preview-{user.id}", user.id), product_id, cart, [p for p in order if p], []
+    )
+
+
+def session_target(session: Session, viewed: str, product_ref: str = "") -> PreviewTarget:
+    """An anonymous visitor who viewed these products (ids or SKUs), oldest first."""
+    refs = [r for r in (part.strip() for part in viewed.split(",")) if r]
+    if not refs:
+        raise EditError("viewed", "List at least one product id or SKU.")
+    if len(refs) > MAX_VIEWED:
+        raise EditError("viewed", f"List at most {MAX_VIEWED} products.")
+    ids = [product_by_reference(session, ref) for ref in refs]
+    now = utcnow()
+    pending = [
+        {"kind": "product_view", "product_id": pid, "created_at": now - timedelta(minutes=n)}
+        for n, pid in enumerate(reversed(ids))
+    ]
+    product_id = product_by_reference(session, product_ref) or ids[-1]
+    shopper = Shopper(f"preview-{uuid.uuid4().hex}")
+    return PreviewTarget(
+        f"an anonymous visitor who viewed {', '.join(refs)}",
+        shopper,
+        product_id,
+        [],
+        [],
+        pending,  # type: ignore[arg-type]
+    )
+
+
+def build_preview(session: Session, recs: RecommendationService, target: PreviewTarget) -> Preview:
+    """Render every placement twice: with the live settings and with the draft."""
+    live = recs.live_config(session) if recs.live_config else recs.default_config()
+    draft = recs.config_from(draft_data(session))
+    lists = {}
+    for name, config in (("live", live), ("draft", draft)):
+        lists[name] = recs.preview(
+            session,
+            target.shopper,
+            config,
+            product_id=target.product_id,
+            cart=target.cart,
+            order=target.order,
+            pending=list(target.pending),  # type: ignore[arg-type]
+        )
+    rows = [
+        PreviewRow(placement, lists["live"][placement], lists["draft"][placement])
+        for placement in lists["live"]
+    ]
+    return Preview(target, rows, draft_revision(session) is not None)

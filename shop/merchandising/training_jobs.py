@@ -1,0 +1,201 @@
+"""Retraining from the console: one job at a time, run in a background thread.
+
+The job row is the progress bar's source: the thread writes its stage and progress in
+short transactions, and the page polls it. `running_slot` is 1 (and unique) while a job
+runs, so a second start fails at the database, not only in a check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from recommender import TrainingParams, evaluate, time_split
+from shop.console import audit
+from shop.console.models import TrainingJob
+from shop.db import utcnow
+from shop.merchandising.revisions import draft_data, live_data
+from shop.recommendation_data import dataset_instant, load_interactions
+from shop.recommendations import RecommendationService
+
+log = logging.getLogger(__name__)
+
+# The evaluation protocol of docs/RECOMMENDER.md: the Online Retail cutoff, in its own dates.
+DATASET_CUTOFF = datetime(2011, 9, 1)
+STALE_AFTER = timedelta(hours=2)
+PROGRESS_EVERY_S = 0.5
+
+
+class TrainingBusy(ValueError):
+    """A retrain was asked for while another one runs."""
+
+
+def start_training(
+    session: Session,
+    actor: audit.Actor,
+    recs: RecommendationService,
+    *,
+    settings: str = "draft",
+    activate: bool = False,
+) -> TrainingJob:
+    """Record a new running job with the draft's (or live) training settings."""
+    _fail_stale(session)
+    data = draft_data(session) if settings == "draft" else live_data(session)
+    params = recs.config_from(data).training
+    job = TrainingJob(
+        status="running",
+        running_slot=1,
+        params={"training": dict(params), "settings": settings, "activate": activate},
+        message="Waiting to start",
+        started_by=actor.id,
+    )
+    running = session.scalar(select(TrainingJob).where(TrainingJob.running_slot == 1))
+    if running is not None:
+        raise TrainingBusy(
+            f"A retrain is already running since {running.started_at:%H:%M} UTC; "
+            "wait for it to finish."
+        )
+    session.add(job)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another start won the race for the running slot
+        session.rollback()
+        raise TrainingBusy("A retrain is already running; wait for it to finish.") from exc
+    audit.record(session, actor, "model.train", f"job {job.id}", None, job.params)
+    return job
+
+
+def _fail_stale(session: Session) -> None:
+    """A job still 'running' long after it started died with its process."""
+    session.execute(
+        update(TrainingJob)
+        .where(TrainingJob.running_slot == 1, TrainingJob.started_at < utcnow() - STALE_AFTER)
+        .values(status="failed", running_slot=None, error="interrupted", finished_at=utcnow())
+    )
+
+
+def latest_jobs(session: Session, limit: int = 10) -> list[TrainingJob]:
+    """The newest jobs first."""
+    return list(session.scalars(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)))
+
+
+class _Progress:
+    """Writes a job's progress, at most every PROGRESS_EVERY_S, in its own transactions."""
+
+    def __init__(self, sessions: Callable[[], Session], job_id: int) -> None:
+        self.sessions, self.job_id, self.written = sessions, job_id, -1e9
+
+    def __call__(self, fraction: float, message: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.written < PROGRESS_EVERY_S:
+            return
+        self.written = now
+        self.write(progress=round(min(max(fraction, 0.0), 1.0), 3), message=message[:200])
+
+    def write(self, **values: Any) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(TrainingJob).where(TrainingJob.id == self.job_id).values(**values)
+            )
+
+    def stage(self, start: float, end: float, label: str) -> Callable[[str, int, int], None]:
+        """A library progress callback mapped onto [start, end] of the bar."""
+
+        def report(stage: str, done: int, total: int) -> None:
+            share = done / total if total else 0.0
+            self(start + (end - start) * share, f"{label}: {stage} {done}/{total}")
+
+        return report
+
+
+def evaluation_cutoff(session: Session, timestamps: np.ndarray) -> float:
+    """Where to split purchases for the version's evaluation.
+
+    The documented Online Retail cutoff when the demo data is loaded; otherwise the
+    instant four fifths of the way through the shop's purchase history.
+    """
+    cutoff = dataset_instant(session, DATASET_CUTOFF)
+    if len(timestamps) and timestamps.min() < cutoff < timestamps.max():
+        return cutoff
+    return float(np.quantile(timestamps, 0.8)) if len(timestamps) else cutoff
+
+
+def run_training(sessions: Callable[[], Session], recs: RecommendationService, job_id: int) -> None:
+    """Train, evaluate and save a version for the job; record success or failure."""
+    progress = _Progress(sessions, job_id)
+    try:
+        with sessions() as session:
+            job = session.get(TrainingJob, job_id)
+            assert job is not None
+            params = TrainingParams.from_dict(job.params["training"])
+            activate = bool(job.params.get("activate"))
+            progress(0.02, "Reading interactions", force=True)
+            data = load_interactions(session)
+            purchases = data.of_kinds(["purchase"])
+            cutoff = evaluation_cutoff(session, purchases.timestamps)
+        report = None
+        split = time_split(purchases, cutoff) if len(purchases) else None
+        if split is not None and len(split.train) and len(split.test):
+            progress(0.05, "Evaluating on a time split", force=True)
+            try:
+                report = evaluate(split, params, k=10, progress=progress.stage(0.05, 0.6, "eval"))
+            except ValueError as exc:  # too little data to evaluate: still train
+                log.warning("job %s: no evaluation: %s", job_id, exc)
+        progress(0.6, "Training on all interactions", force=True)
+        metadata = {"source": "console", "job": job_id}
+        if report is not None:
+            metadata["evaluation"] = report.to_dict()
+        with sessions() as session:
+            version = recs.train(
+                session,
+                params,
+                activate=activate,
+                metadata=metadata,
+                progress=progress.stage(0.6, 0.98, "train"),
+            )
+        summary = None
+        if report is not None:
+            summary = {
+                "precision_new": report.metric("new", "model", "precision"),
+                "lift_new": report.lift("new"),
+                "precision_all": report.metric("all", "model", "precision"),
+                "lift_all": report.lift("all"),
+            }
+        progress.write(
+            status="succeeded",
+            running_slot=None,
+            progress=1.0,
+            message=f"Saved version {version}" + (" and activated it" if activate else ""),
+            version_id=version,
+            metrics=summary,
+            finished_at=utcnow(),
+        )
+    except Exception as exc:  # the job must end, whatever went wrong
+        log.exception("training job %s failed", job_id)
+        progress.write(
+            status="failed",
+            running_slot=None,
+            message="Failed",
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=utcnow(),
+        )
+
+
+def launch(
+    sessions: Callable[[], Session], recs: RecommendationService, job_id: int
+) -> threading.Thread:
+    """Run the job in a background thread (the request returns at once)."""
+    thread = threading.Thread(
+        target=run_training, args=(sessions, recs, job_id), name=f"train-{job_id}", daemon=True
+    )
+    thread.start()
+    return thread

@@ -1,0 +1,272 @@
+"""The recommendation console: settings and rules in a draft, preview, publish, revert,
+retraining in the background, and the storefront serving exactly what the preview showed."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.console.models import AuditEntry, TrainingJob
+from shop.merchandising.models import MerchRevision
+from shop.personalization import service
+from tests import factories
+from tests.console_support import client_as, console_token
+from tests.helpers import sign_in
+
+RULES = "/console/recommendations/rules"
+
+
+def _add_rule(client: FlaskClient, **fields: object) -> tuple[int, str]:
+    token = console_token(client, RULES)
+    response = client.post(RULES, data={"csrf_token": token, **fields})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def _publish(client: FlaskClient, note: str = "") -> None:
+    token = console_token(client, RULES)
+    response = client.post(
+        "/console/recommendations/publish", data={"csrf_token": token, "note": note}
+    )
+    assert response.status_code == 302
+
+
+def _ids(html: str, testid: str) -> list[int]:
+    match = re.search(rf'data-testid="{testid}".*?</ol>', html, re.S)
+    assert match, f"no list {testid}"
+    return [int(i) for i in re.findall(r'data-product-id="(\d+)"', match.group(0))]
+
+
+def _storefront_home_ids(html: str) -> list[int]:
+    match = re.search(r'data-testid="recs-home".*?</section>', html, re.S)
+    assert match
+    return [int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', match.group(0))]
+
+
+def test_a_pin_is_previewed_in_the_draft_then_served_exactly_after_publishing(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    target = shop["retired"].id  # inactive: cannot be pinned
+    status, page = _add_rule(merch, type="pin", placements=["home"], product=target, position=1)
+    assert status == 400 and "is inactive and cannot be pinned" in page
+
+    pinned = shop["lunchbox"]
+    status, page = _add_rule(merch, type="pin", placements=["home"], product=pinned.sku, position=1)
+    assert status == 302, page
+    shopper = trained[4]  # a bag buyer: lunch box is not new to the cluster, pin it first anyway
+    preview = merch.get(f"/console/recommendations/preview?shopper={shopper.email}")
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    draft, live = _ids(html, "preview-draft-home"), _ids(html, "preview-live-home")
+    assert draft[0] == pinned.id
+    assert "pin at 1 product" in html and "draft differs" in html
+    assert live != draft
+
+    shopper_client = app.test_client()
+    sign_in(shopper_client, shopper.email, factories.PASSWORD)
+    before = _storefront_home_ids(shopper_client.get("/").get_data(as_text=True))
+    assert before == live  # the live column is what the storefront serves now
+
+    _publish(merch, "pin the lunch box")
+    after_publish = merch.get(f"/console/recommendations/preview?shopper={shopper.email}")
+    live_now = _ids(after_publish.get_data(as_text=True), "preview-live-home")
+    assert live_now == draft
+    served = _storefront_home_ids(shopper_client.get("/").get_data(as_text=True))
+    assert served == live_now
+
+    session.rollback()
+    actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-2:] == ["merch.rule.add", "merch.publish"]
+    assert session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1)) is None
+
+
+def test_rule_form_errors_are_clear_and_nothing_is_saved(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    heart, jumbo = shop["heart"], shop["jumbo"]
+    cases = [
+        ({"type": "pin", "product": "NOPE", "position": 1}, "There is no product"),
+        ({"type": "pin", "position": 1}, "A pin needs a product"),
+        ({"type": "boost", "product": heart.sku, "factor": "0"}, "greater than 0"),
+        ({"type": "bury", "product": heart.sku, "factor": "-2"}, "greater than 0"),
+        (
+            {
+                "type": "exclude",
+                "product": heart.sku,
+                "starts_at": "2026-12-10T00:00",
+                "ends_at": "2026-12-01T00:00",
+            },
+            "The end must be after the start",
+        ),
+        ({"type": "diversity"}, "Allow at least 1 item per category"),
+        ({"type": "pin", "product": heart.sku, "position": 99}, "From 1 to 24"),
+    ]
+    for fields, message in cases:
+        status, page = _add_rule(merch, **fields)
+        assert status == 400, fields
+        assert message in page, (fields, message)
+    status, _ = _add_rule(merch, type="pin", product=heart.sku, position=2)
+    assert status == 302
+    status, page = _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=2)
+    assert status == 400 and "Position 2 is already pinned by rule r1" in page
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None and [r["id"] for r in draft.data["rules"]] == ["r1"]
+
+
+def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get("/console/recommendations/").get_data(as_text=True)
+    token = console_token(merch, "/console/recommendations/")
+    values = {
+        m.group(1): m.group(2)
+        for tag in re.findall(r"<input[^>]*>", page)
+        if (m := re.search(r'name="(\w+)".*value="([^"]*)"', tag))
+    }
+    assert values["size_home"] == "8" and values["weight_purchase"] == "5.0"
+    form = {
+        "csrf_token": token,
+        "weight_view": "1",
+        "weight_cart_add": "3",
+        "weight_purchase": "5",
+        "half_life_days": "60",
+        "model": "als",
+        "factors": "16",
+        **{f"size_{name}": "2" for name in service_placements(app)},
+        **{f"strategy_{name}": "personal" for name in service_placements(app)},
+    }
+    bad = merch.post("/console/recommendations/", data={**form, "weight_view": "-1"})
+    assert bad.status_code == 400 and "Number must be between 0 and 100" in bad.get_data(True)
+    bad = merch.post("/console/recommendations/", data={**form, "size_home": "0"})
+    assert bad.status_code == 400
+    assert merch.post("/console/recommendations/", data=form).status_code == 302
+
+    shopper_client = app.test_client()
+    sign_in(shopper_client, trained[0].email, factories.PASSWORD)
+    assert len(_storefront_home_ids(shopper_client.get("/").get_data(as_text=True))) > 2
+    _publish(merch)
+    assert len(_storefront_home_ids(shopper_client.get("/").get_data(as_text=True))) == 2
+    session.rollback()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "merch.settings"))
+    assert entry is not None
+    assert entry.after["training"]["weighting"]["half_life_days"] == 60.0
+    assert entry.after["training"]["model_params"]["factors"] == 16
+
+
+def service_placements(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(service().placements)
+
+
+def test_revert_to_an_earlier_revision_and_discard_a_draft(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    assert _add_rule(merch, type="exclude", product=shop["heart"].sku)[0] == 302
+    _publish(merch, "first")
+    assert _add_rule(merch, type="never", product=shop["jumbo"].sku)[0] == 302
+    _publish(merch, "second")
+    session.rollback()
+    first, second = session.scalars(
+        select(MerchRevision).where(MerchRevision.state == "published").order_by(MerchRevision.id)
+    ).all()
+    assert len(second.data["rules"]) == 2
+    assert _add_rule(merch, type="diversity", max_per_category=1)[0] == 302
+    token = console_token(merch, RULES)
+    response = merch.post(f"/console/recommendations/revert/{first.id}", data={"csrf_token": token})
+    assert response.status_code == 302
+    session.rollback()
+    live = session.scalars(
+        select(MerchRevision).where(MerchRevision.state == "published").order_by(MerchRevision.id)
+    ).all()[-1]
+    assert [r["id"] for r in live.data["rules"]] == ["r1"]
+    assert session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1)) is None
+    page = merch.get("/console/recommendations/").get_data(as_text=True)
+    assert "reverted to revision" in page
+    response = merch.post("/console/recommendations/discard", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert "There is no draft to discard" in merch.get("/console/recommendations/").get_data(True)
+
+
+def test_preview_an_anonymous_session_and_bad_preview_input(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    viewed = f"{shop['jumbo'].sku},{shop['tote'].sku}"
+    page = merch.get(f"/console/recommendations/preview?viewed={viewed}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "an anonymous visitor who viewed" in html
+    ids = _ids(html, "preview-live-home")
+    assert shop["lunchbox"].id in ids  # the bag cluster
+    assert _ids(html, "preview-live-product")  # the last viewed product's page
+    missing = merch.get("/console/recommendations/preview?shopper=nobody@example.com")
+    assert missing.status_code == 400 and "No customer matches" in missing.get_data(True)
+    bad = merch.get("/console/recommendations/preview?viewed=NOPE")
+    assert bad.status_code == 400 and "There is no product" in bad.get_data(True)
+
+
+def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    token = console_token(merch, "/console/recommendations/versions")
+    response = merch.post(
+        "/console/recommendations/train", data={"csrf_token": token, "settings": "draft"}
+    )
+    assert response.status_code == 302
+    job_id = int(re.search(r"job=(\d+)", response.headers["Location"]).group(1))
+    deadline = time.monotonic() + 60
+    while True:
+        state = merch.get(f"/console/recommendations/train/{job_id}.json").get_json()
+        if state["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state["status"] == "succeeded", state
+    assert state["progress"] == 1.0 and state["version"]
+    with app.app_context():
+        metadata = service().store.metadata(state["version"])
+        assert metadata["source"] == "console"
+        assert {r["model"] for r in metadata["evaluation"]["results"]} >= {"model", "popularity"}
+        assert service().store.active() != state["version"]  # not activated unless asked
+    page = merch.get("/console/recommendations/versions").get_data(as_text=True)
+    assert state["version"] in page
+
+    session.add(TrainingJob(status="running", running_slot=1, params={}, message="busy"))
+    session.commit()
+    response = merch.post(
+        "/console/recommendations/train",
+        data={"csrf_token": token, "settings": "live"},
+        follow_redirects=True,
+    )
+    assert "A retrain is already running" in response.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(TrainingJob.id).order_by(TrainingJob.id.desc())) == job_id + 1
+    assert merch.get("/console/recommendations/train/999.json").status_code == 404
+
+    response = merch.post(
+        f"/console/recommendations/versions/{state['version']}/activate",
+        data={"csrf_token": token},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert service().store.active() == state["version"]
+    merch.post("/console/recommendations/versions/rollback", data={"csrf_token": token})
+    with app.app_context():
+        assert service().store.active() != state["version"]
+    bad = merch.post(
+        "/console/recommendations/versions/nope/activate",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert bad.status_code == 200 and "cannot be activated" in bad.get_data(as_text=True)
