@@ -48,8 +48,20 @@ class OrderFilterForm(FlaskForm):
         )
 
 
-class ShipForm(FlaskForm):
+class _ActionForm(FlaskForm):
+    """A form on the order page; its prefix keeps its field names and ids apart."""
+
+    form_prefix = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", self.form_prefix)
+        super().__init__(*args, **kwargs)
+
+
+class ShipForm(_ActionForm):
     """Mark an order shipped, with an optional carrier and tracking reference."""
+
+    form_prefix = "ship"
 
     tracking = StringField(
         "Carrier and tracking reference (optional)",
@@ -58,8 +70,10 @@ class ShipForm(FlaskForm):
     )
 
 
-class CancelForm(FlaskForm):
+class CancelForm(_ActionForm):
     """Cancel an unpaid order."""
+
+    form_prefix = "cancel"
 
     reason = StringField(
         "Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
@@ -81,11 +95,13 @@ def _amount(_form: FlaskForm, field: Field) -> None:
         raise ValidationError("The refund amount must be more than zero.")
 
 
-class RefundForm(FlaskForm):
+class RefundForm(_ActionForm):
     """Refund an amount in pounds, optionally putting chosen lines back in stock.
 
     Build it with `refund_form(order)`: it adds a `restock_<line id>` field per line.
     """
+
+    form_prefix = "refund"
 
     amount = StringField(
         "Amount to refund (£)",

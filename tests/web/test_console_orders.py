@@ -103,7 +103,9 @@ def test_shipping_from_the_console(app: Flask, session: Session) -> None:
     client = client_as(app, session, "merchandiser")
     path = f"/console/orders/{order.id}"
     token = console_token(client, path)
-    response = client.post(f"{path}/ship", data={"csrf_token": token, "tracking": "DPD 1234"})
+    response = client.post(
+        f"{path}/ship", data={"ship-csrf_token": token, "ship-tracking": "DPD 1234"}
+    )
     assert response.status_code == 302
     html = client.get(path).get_data(as_text=True)
     assert "is marked shipped" in html and "Shipped (DPD 1234)" in html
@@ -111,11 +113,11 @@ def test_shipping_from_the_console(app: Flask, session: Session) -> None:
     assert len(emails(session, "order_shipped")) == 1
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.ship"))
     assert entry is not None and entry.actor_email == "merchandiser@example.com"
-    again = client.post(f"{path}/ship", data={"csrf_token": token})
+    again = client.post(f"{path}/ship", data={"ship-csrf_token": token})
     assert again.status_code == 400
     assert "it cannot be shipped" in again.get_data(as_text=True)
     assert len(emails(session, "order_shipped")) == 1
-    long = client.post(f"{path}/ship", data={"csrf_token": token, "tracking": "x" * 200})
+    long = client.post(f"{path}/ship", data={"ship-csrf_token": token, "ship-tracking": "x" * 200})
     assert long.status_code == 400
 
 
@@ -126,7 +128,7 @@ def test_cancel_only_where_the_state_machine_allows(
     session.commit()
     client = client_as(app, session, "merchandiser")
     token = console_token(client, f"/console/orders/{paid.id}")
-    refused = client.post(f"/console/orders/{paid.id}/cancel", data={"csrf_token": token})
+    refused = client.post(f"/console/orders/{paid.id}/cancel", data={"cancel-csrf_token": token})
     assert refused.status_code == 400
     assert "only unpaid orders can be cancelled" in refused.get_data(as_text=True)
     assert fresh(session, paid.id).status == "paid"
@@ -135,7 +137,8 @@ def test_cancel_only_where_the_state_machine_allows(
     assert stock(session, items["lantern"]) == 1
     assert "Cancel the order" in client.get(f"/console/orders/{unpaid_id}").get_data(as_text=True)
     response = client.post(
-        f"/console/orders/{unpaid_id}/cancel", data={"csrf_token": token, "reason": "duplicate"}
+        f"/console/orders/{unpaid_id}/cancel",
+        data={"cancel-csrf_token": token, "cancel-reason": "duplicate"},
     )
     assert response.status_code == 302
     assert fresh(session, unpaid_id).status == "cancelled"
@@ -167,12 +170,18 @@ def test_refunds_in_part_with_restock_and_clear_errors(
         ("11.81", "At most £11.80 of order"),
         ("", "Enter an amount in pounds"),
     ):
-        response = client.post(f"{path}/refund", data={"csrf_token": token, "amount": amount})
+        response = client.post(
+            f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": amount}
+        )
         assert response.status_code == 400, amount
         assert message in response.get_data(as_text=True), amount
     too_many = client.post(
         f"{path}/refund",
-        data={"csrf_token": token, "amount": "1", f"restock_{heart_line.id}": "3"},
+        data={
+            "refund-csrf_token": token,
+            "refund-amount": "1",
+            f"refund-restock_{heart_line.id}": "3",
+        },
     )
     assert too_many.status_code == 400 and "Between 0 and 2." in too_many.get_data(as_text=True)
     session.rollback()
@@ -181,10 +190,10 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     response = client.post(
         f"{path}/refund",
         data={
-            "csrf_token": token,
-            "amount": "2.95",
-            "reason": "arrived broken",
-            f"restock_{heart_line.id}": "1",
+            "refund-csrf_token": token,
+            "refund-amount": "2.95",
+            "refund-reason": "arrived broken",
+            f"refund-restock_{heart_line.id}": "1",
         },
     )
     assert response.status_code == 302
@@ -206,14 +215,16 @@ def test_refunds_in_part_with_restock_and_clear_errors(
         timeout_s=2,
     )
     try:
-        failed = client.post(f"{path}/refund", data={"csrf_token": token, "amount": "1.00"})
+        failed = client.post(
+            f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": "1.00"}
+        )
     finally:
         app.extensions["payment_gateway"] = real
     assert failed.status_code == 400
     assert "The payment provider refused the refund" in failed.get_data(as_text=True)
     assert fresh(session, order_id).refunded_pence == 295
 
-    rest = client.post(f"{path}/refund", data={"csrf_token": token, "amount": "8.85"})
+    rest = client.post(f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": "8.85"})
     assert rest.status_code == 302
     order = fresh(session, order_id)
     assert (order.status, order.refunded_pence) == ("refunded", order.total_pence)
@@ -226,7 +237,7 @@ def test_the_outbox_lists_failed_mail_and_retries_it(app: Flask, session: Sessio
     client = client_as(app, session, "merchandiser")
     token = console_token(client, f"/console/orders/{order.id}")
     assert (
-        client.post(f"/console/orders/{order.id}/ship", data={"csrf_token": token}).status_code
+        client.post(f"/console/orders/{order.id}/ship", data={"ship-csrf_token": token}).status_code
         == 302
     )
     session.rollback()
