@@ -8,6 +8,7 @@ import time
 
 from bench import (
     checkout_bench,
+    console_preview_bench,
     home_bench,
     import_bench,
     mail_bench,
@@ -42,6 +43,7 @@ def main() -> None:
     sections.append(checkout_bench.report(checkout_bench.run()))
     sections.append(recommender_bench.report(recommender_bench.run()))
     sections.append(home_bench.report(home_bench.run()))
+    sections.append(console_preview_bench.report(console_preview_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
     text = "\n\n".join(sections) + "\n"
