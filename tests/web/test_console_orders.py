@@ -110,7 +110,9 @@ def test_shipping_from_the_console(app: Flask, session: Session) -> None:
     html = client.get(path).get_data(as_text=True)
     assert "is marked shipped" in html and "Shipped (DPD 1234)" in html
     assert fresh(session, order.id).status == "shipped"
-    assert len(emails(session, "order_shipped")) == 1
+    [shipped] = emails(session, "order_shipped")
+    assert "Tracking reference: DPD 1234" in shipped.text_body
+    assert "DPD 1234" in shipped.html_body
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.ship"))
     assert entry is not None and entry.actor_email == "merchandiser@example.com"
     again = client.post(f"{path}/ship", data={"ship-csrf_token": token})
