@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from recommender import ModelStore, ModelUnavailableError
 from shop.console import audit
@@ -113,9 +113,9 @@ def published_revisions(session: Session) -> list[tuple[int, str]]:
     return [(rev_id, note or "") for rev_id, note in rows]
 
 
-def model_versions(store: ModelStore) -> list[str]:
-    """Ids of the saved model versions, newest first."""
-    return [v.id for v in reversed(store.versions())]
+def model_versions(store: ModelStore) -> list[tuple[str, str]]:
+    """Saved model versions as (id, label), newest first; the label marks the active one."""
+    return [(v.id, f"{v.id} (active)" if v.active else v.id) for v in reversed(store.versions())]
 
 
 # --- creating ---------------------------------------------------------------------------
@@ -321,7 +321,8 @@ def clear_cache() -> None:
 def _changed(session: Session) -> None:
     """Drop the cache now and again when the change commits (a read in between re-caches)."""
     clear_cache()
-    event.listen(session, "after_commit", lambda _session: clear_cache(), once=True)
+    target = session() if isinstance(session, scoped_session) else session
+    event.listen(target, "after_commit", lambda _session: clear_cache(), once=True)
 
 
 def assignment_for(session: Session, visitor_id: str, placement: str) -> Assignment | None:

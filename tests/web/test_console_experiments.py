@@ -1,0 +1,314 @@
+"""The console's A/B test pages: list, create (with errors as 400s), results, stop, roll out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from recommender import ModelStore
+from shop.catalog.models import Product
+from shop.console.models import AuditEntry
+from shop.db import db, utcnow
+from shop.merchandising import experiments
+from shop.merchandising.models import Experiment
+from shop.personalization import service
+from shop.recommendation_models import Impression
+from shop.tracking.models import Event
+from tests import factories
+from tests.console_support import client_as, console_token
+
+
+@pytest.fixture
+def store(app: Flask, session: Session, items: dict[str, Product]) -> Iterator[ModelStore]:
+    """The app's model store with two trained versions; the first is active."""
+    buyer = factories.user(session, "buyer@example.com", "Buyer")
+    session.commit()
+    start = utcnow() - timedelta(days=5)
+    baskets = [["heart", "lantern"], ["jumbo", "lunch"], ["heart", "jumbo"]] * 2
+    session.execute(
+        insert(Event),
+        [
+            {
+                "kind": "purchase",
+                "visitor_id": "import",
+                "user_id": buyer.id,
+                "product_id": items[name].id,
+                "quantity": 1,
+                "created_at": start + timedelta(hours=n),
+            }
+            for n, basket in enumerate(baskets)
+            for name in basket
+        ],
+    )
+    session.commit()
+    with app.app_context():
+        recs = service()
+        recs.train(db.session)
+        recs.train(db.session, activate=False)
+        yield recs.store
+
+
+def newest(store: ModelStore) -> str:
+    """The version that is not active (trained second)."""
+    return next(v.id for v in store.versions() if not v.active)
+
+
+@pytest.fixture
+def merch(app: Flask, session: Session) -> FlaskClient:
+    return client_as(app, session, "merchandiser")
+
+
+def form_data(client: FlaskClient, store: ModelStore, **changes: Any) -> dict[str, Any]:
+    """A valid create form: popularity control vs the newest model, 50/50, on home."""
+    data: dict[str, Any] = {
+        "csrf_token": console_token(client, "/console/experiments/new"),
+        "name": "Home model test",
+        "placements": ["home"],
+        "variants-0-key": "control",
+        "variants-0-label": "Best sellers",
+        "variants-0-kind": "popularity",
+        "variants-0-weight": "50",
+        "variants-1-key": "model",
+        "variants-1-label": "New model",
+        "variants-1-kind": "model",
+        "variants-1-model_version": newest(store),
+        "variants-1-weight": "50",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def create(client: FlaskClient, store: ModelStore, **changes: Any) -> int:
+    response = client.post("/console/experiments/new", data=form_data(client, store, **changes))
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    match = re.search(r"/console/experiments/(\d+)$", response.headers["Location"])
+    assert match
+    return int(match.group(1))
+
+
+def test_the_list_and_the_form_open_for_staff(merch: FlaskClient, store: ModelStore) -> None:
+    page = merch.get("/console/experiments/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No experiments yet" in html
+    assert 'href="/console/experiments/"' in html  # the console nav links here
+    form = merch.get("/console/experiments/new").get_data(as_text=True)
+    assert 'name="placements" type="checkbox" value="home"' in form
+    assert f'<option value="{newest(store)}">{newest(store)}</option>' in form
+    assert f"{store.active()} (active)</option>" in form
+    assert form.count('name="variants-3-key"') == 1
+
+
+def test_creating_an_experiment_starts_it_and_audits_it(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    experiment_id = create(merch, store)
+    session.rollback()
+    experiment = session.get(Experiment, experiment_id)
+    assert experiment is not None
+    assert (experiment.key, experiment.status, experiment.placements) == (
+        "home-model-test",
+        "running",
+        ["home"],
+    )
+    assert [v["key"] for v in experiment.variants] == ["control", "model"]
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "experiment.create"))
+    assert entry is not None and entry.actor_email == "merchandiser@example.com"
+    listing = merch.get("/console/experiments/").get_data(as_text=True)
+    assert "Home model test" in listing and "running" in listing
+    found = experiments.assignment_for(session, "someone", "home")
+    assert found is not None and found.experiment_key == "home-model-test"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"variants-1-weight": "60"}, "add up to 110%"),
+        ({"variants-1-model_version": "not-a-version"}, "unknown model version"),
+        ({"variants-1-key": "control"}, "repeated: control"),
+        (
+            {
+                "variants-1-key": "",
+                "variants-1-label": "",
+                "variants-1-kind": "",
+                "variants-1-weight": "",
+                "variants-0-weight": "100",
+            },
+            "at least two variants",
+        ),
+        ({"placements": None}, "Choose at least one placement"),
+        ({"placements": ["nowhere"]}, "&#39;nowhere&#39; is not a valid choice"),
+        ({"variants-1-weight": "half"}, "Traffic %: Not a valid integer value.</li>\n"),
+        ({"variants-1-kind": "magic"}, "Not a valid choice"),
+        ({"variants-1-weight": "150"}, "From 0 to 100"),
+        ({"name": ""}, "Give the experiment a name"),
+        ({"variants-2-label": "forgotten"}, "Variant row 3: give the variant a key"),
+        ({"variants-1-kind": ""}, "Variant &#39;model&#39;: choose what it serves"),
+        ({"variants-1-kind": "rules"}, "unknown published revision None"),
+        ({"variants-1-kind": "rules", "variants-1-revision_id": "x"}, "choose a published"),
+        ({"variants-0-key": "Bad Key!"}, "Variant key &#39;bad key!&#39;"),
+    ],
+)
+def test_bad_input_is_a_400_with_the_reason(
+    merch: FlaskClient,
+    session: Session,
+    store: ModelStore,
+    changes: dict[str, Any],
+    message: str,
+) -> None:
+    response = merch.post("/console/experiments/new", data=form_data(merch, store, **changes))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html, re.findall(r"<li>.*?</li>", html)
+    assert 'data-testid="form-errors"' in html
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Experiment)) == 0
+
+
+def test_a_placement_in_a_running_experiment_is_refused(
+    merch: FlaskClient, store: ModelStore
+) -> None:
+    create(merch, store)
+    response = merch.post(
+        "/console/experiments/new",
+        data=form_data(merch, store, name="Another", placements=["home", "cart"]),
+    )
+    assert response.status_code == 400
+    assert "already in a running experiment: home" in response.get_data(as_text=True)
+
+
+def _impressions(label: str, count: int, clicked: int, prefix: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "rec_id": f"{prefix}{n:030d}",
+            "placement": "home",
+            "model_version": "v",
+            "strategy": "popular",
+            "variant": label,
+            "visitor_id": f"{prefix}-visitor-{n}",
+            "user_id": None,
+            "product_ids": [1],
+            "created_at": utcnow(),
+        }
+        for n in range(count)
+    ], [
+        {
+            "kind": "rec_click",
+            "visitor_id": f"{prefix}-visitor-{n}",
+            "rec_id": f"{prefix}{n:030d}",
+            "created_at": utcnow(),
+        }
+        for n in range(clicked)
+    ]
+
+
+def test_the_results_page_shows_rates_intervals_and_significance(
+    merch: FlaskClient, session: Session, store: ModelStore, items: dict[str, Product]
+) -> None:
+    experiment_id = create(merch, store)
+    session.rollback()
+    experiment = session.get(Experiment, experiment_id)
+    assert experiment is not None
+    experiment.started_at = utcnow() - timedelta(minutes=5)
+    session.commit()
+    shown_a, clicks_a = _impressions(f"{experiment.key}:control", 200, 20, "a")
+    shown_b, clicks_b = _impressions(f"{experiment.key}:model", 200, 50, "b")
+    session.execute(insert(Impression), shown_a + shown_b)
+    session.execute(insert(Event), clicks_a + clicks_b)
+    order = factories.order(session, None, "AB-9", [(items["heart"], 2)])
+    session.execute(
+        insert(Event),
+        [
+            {
+                "kind": "purchase",
+                "visitor_id": "b-visitor-1",
+                "rec_id": f"b{1:030d}",
+                "order_id": order.id,
+                "product_id": items["heart"].id,
+                "quantity": 2,
+                "created_at": utcnow(),
+            }
+        ],
+    )
+    session.commit()
+
+    page = merch.get(f"/console/experiments/{experiment_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S))
+    assert set(rows) == {"control", "model"}
+    control, model = rows["control"], rows["model"]
+    assert re.search(r'data-metric="visitors">200<', control)
+    assert re.search(r'data-metric="clicks">20<', control)
+    assert "10.0% <span" in control  # CTR 20/200
+    assert "vs control" not in control
+    assert "25.0% <span" in model  # CTR 50/200
+    # CTR: +15 points, p < 0.001; conversion 0 vs 1 of 200 and revenue: not significant.
+    assert "+15.0 pp" in model
+    ctr_cell = re.search(r'data-metric="ctr">(.*?)</td>', model, re.S)
+    assert ctr_cell and 'data-verdict="significant"' in ctr_cell.group(1)
+    assert "p &lt; 0.001" in ctr_cell.group(1)
+    conversion_cell = re.search(r'data-metric="conversion">(.*?)</td>', model, re.S)
+    assert conversion_cell and 'data-verdict="not significant"' in conversion_cell.group(1)
+    assert re.search(r'data-metric="revenue">£5.90<', model)
+    assert "£0.03" in model  # revenue per visitor 590 / 200 = 2.95p, shown rounded
+    assert "Stop the experiment" in html and "Roll out the winner" in html
+
+
+def test_unknown_experiments_are_404(merch: FlaskClient) -> None:
+    token = console_token(merch)
+    assert merch.get("/console/experiments/999").status_code == 404
+    assert (
+        merch.post("/console/experiments/999/stop", data={"csrf_token": token}).status_code == 404
+    )
+    response = merch.post(
+        "/console/experiments/999/rollout", data={"csrf_token": token, "variant": "a"}
+    )
+    assert response.status_code == 404
+
+
+def test_stop_then_roll_out_the_winner(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    experiment_id = create(merch, store)
+    token = console_token(merch)
+    url = f"/console/experiments/{experiment_id}"
+    assert merch.post(f"{url}/stop", data={}).status_code == 400  # no CSRF token
+    assert merch.post(f"{url}/stop", data={"csrf_token": token}).status_code == 302
+    session.rollback()
+    assert session.get(Experiment, experiment_id).status == "stopped"
+    again = merch.post(f"{url}/stop", data={"csrf_token": token})
+    assert again.status_code == 400
+    assert "already been stopped" in again.get_data(as_text=True)
+    assert experiments.assignment_for(session, "someone", "home") is None
+
+    bad = merch.post(f"{url}/rollout", data={"csrf_token": token, "variant": "nope"})
+    assert bad.status_code == 400
+    assert "Not a valid choice" in bad.get_data(as_text=True)
+
+    version = newest(store)
+    done = merch.post(f"{url}/rollout", data={"csrf_token": token, "variant": "model"})
+    assert done.status_code == 302
+    assert store.active() == version
+    session.rollback()
+    assert session.get(Experiment, experiment_id).winner == "model"
+    page = merch.get(url).get_data(as_text=True)
+    assert 'data-testid="winner">model<' in page
+    assert "Roll out the winner" not in page and "Stop the experiment" not in page
+    twice = merch.post(f"{url}/rollout", data={"csrf_token": token, "variant": "control"})
+    assert twice.status_code == 400
+    assert "already been rolled out" in twice.get_data(as_text=True)
+    actions = session.scalars(
+        select(AuditEntry.action)
+        .where(AuditEntry.action.startswith("experiment."))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert actions == ["experiment.create", "experiment.stop", "experiment.rollout"]
