@@ -143,3 +143,15 @@ def dataset_instant(session: Session, moment: datetime) -> float:
         .limit(1)
     )
     return moment.replace(tzinfo=UTC).timestamp() + float(shift or 0)
+
+
+def item_features(session: Session) -> dict[int, str]:
+    """Each product's name and category name: the text the content similarity reads."""
+    from shop.catalog.models import Category, Product
+
+    rows = session.execute(
+        select(Product.id, Product.name, Category.name).outerjoin(
+            Category, Category.id == Product.category_id
+        )
+    )
+    return {pid: f"{name} {category or ''}".strip() for pid, name, category in rows}

@@ -39,6 +39,7 @@ from shop.merchandising.config import MerchConfig, PlacementSettings
 from shop.merchandising.rules import Candidate, apply_rules
 from shop.recommendation_data import (
     Shopper,
+    item_features,
     load_interactions,
     newest_event_id,
     shopper_interactions,
@@ -63,7 +64,13 @@ DEFAULT_PARAMS = {
     "model": "als",
     "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
     "weighting": {"half_life_days": 90.0},
-    "blend": {"popular": 0.25, "buy_again": 2.0, "buy_again_half_life_days": 180.0},
+    "blend": {
+        "popular": 0.25,
+        "buy_again": 2.0,
+        "buy_again_half_life_days": 90.0,
+        "content": 0.25,
+    },
+    "content": {"neighbours": 20},
 }
 
 
@@ -747,7 +754,13 @@ class RecommendationService:
         data = load_interactions(session)
         if not len(data):
             raise ValueError("there are no interactions to train on yet")
-        model = train_model(data, params or default_params(), now=time.time(), progress=progress)
+        model = train_model(
+            data,
+            params or default_params(),
+            now=time.time(),
+            progress=progress,
+            item_features=item_features(session),
+        )
         info = {"source": "shop", "trained_at": utcnow().isoformat(), **(metadata or {})}
         version = self.store.save(model, info)
         if activate:

@@ -23,7 +23,7 @@ from recommender import (
 )
 from shop.db import db
 from shop.personalization import live_training_params, service
-from shop.recommendation_data import dataset_instant, load_interactions
+from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendations import TUNED_PARAMS
 
 recommender_cli = AppGroup("recommender", help="Train, evaluate, tune and version the recommender.")
@@ -74,6 +74,11 @@ def _dataset_cutoff(cutoff: datetime) -> float:
         return dataset_instant(session, cutoff)
 
 
+def _features() -> dict[int, str]:
+    with _session() as session:
+        return item_features(session)
+
+
 def _purchases() -> Interactions:
     with _session() as session:
         return load_interactions(session).of_kinds(["purchase"])
@@ -117,7 +122,9 @@ def evaluate_command(
     """
     moment = _dataset_cutoff(cutoff)
     split = time_split(_purchases(), moment)
-    report = evaluate(split, _params(params_path), k=k, progress=progress_printer())
+    report = evaluate(
+        split, _params(params_path), k=k, progress=progress_printer(), item_features=_features()
+    )
     click.echo(report.to_table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -137,7 +144,14 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     def report(trial: Trial, done: int, total: int) -> None:
         click.echo(f"  trial {done}/{total}: {trial.stage} {trial.metrics}", err=True)
 
-    result = tune(training, _params(None), trials=trials, seed=seed, progress=report)
+    result = tune(
+        training,
+        _params(None),
+        trials=trials,
+        seed=seed,
+        progress=report,
+        item_features=_features(),
+    )
     target = service().store.directory / TUNED_PARAMS
     result.save(target)
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")

@@ -24,7 +24,7 @@ from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import utcnow
 from shop.merchandising.revisions import draft_data, live_data
-from shop.recommendation_data import dataset_instant, load_interactions
+from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendations import RecommendationService
 
 log = logging.getLogger(__name__)
@@ -142,12 +142,19 @@ def run_training(sessions: Callable[[], Session], recs: RecommendationService, j
             data = load_interactions(session)
             purchases = data.of_kinds(["purchase"])
             cutoff = evaluation_cutoff(session, purchases.timestamps)
+            features = item_features(session)
         report = None
         split = time_split(purchases, cutoff) if len(purchases) else None
         if split is not None and len(split.train) and len(split.test):
             progress(0.05, "Evaluating on a time split", force=True)
             try:
-                report = evaluate(split, params, k=10, progress=progress.stage(0.05, 0.6, "eval"))
+                report = evaluate(
+                    split,
+                    params,
+                    k=10,
+                    progress=progress.stage(0.05, 0.6, "eval"),
+                    item_features=features,
+                )
             except ValueError as exc:  # too little data to evaluate: still train
                 log.warning("job %s: no evaluation: %s", job_id, exc)
         progress(0.6, "Training on all interactions", force=True)
