@@ -472,7 +472,11 @@ def _publish(
 
 
 def _experiment(session: Session, experiment_id: int) -> Experiment:
-    experiment = session.get(Experiment, experiment_id)
+    """The experiment, locked for this transaction on PostgreSQL (a stop and a roll-out
+    at the same moment then run one after the other; SQLite writers are serialised anyway)."""
+    experiment = session.get(
+        Experiment, experiment_id, with_for_update=True, populate_existing=True
+    )
     if experiment is None:
         raise ExperimentNotFoundError(f"There is no experiment {experiment_id}.")
     return experiment
