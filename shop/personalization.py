@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from recommender import TrainingParams
 from shop.db import WRITE_OPTION, db
-from shop.merchandising.live import LiveSettings
+from shop.merchandising.live import LiveSettings, experiment_assigner
 from shop.recommendation_models import Impression
 from shop.recommendations import (
     PLACEMENTS,
@@ -63,7 +63,10 @@ def init_app(app: Flask) -> None:
         model_check_s=check_s,
         enabled=bool(app.config.get("RECOMMENDATIONS_ENABLED", True)),
     )
-    recs.live_config = LiveSettings(recs.config_from, check_s)
+    settings = LiveSettings(recs.config_from, check_s)
+    recs.live_config = settings
+    if app.config.get("EXPERIMENTS_ENABLED", True):
+        recs.assign = experiment_assigner(settings)
     app.extensions[EXTENSION] = recs
 
 

@@ -69,7 +69,7 @@ def experiment_assigner(
         found = assignment_for(session, shopper.visitor_id, placement)
         if found is None:
             return None
-        label = f"{found.experiment_key}:{found.variant_key}"
+        label = found.label
         if found.kind == "model":
             return Assignment(label, model_version=found.model_version)
         if found.kind == "rules" and found.revision_id is not None:
