@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from shop.analytics.offline import VIEWS, UnknownVersionError, metric_labels, offline_page
+from shop.analytics.offline import UnknownVersionError, metric_labels, offline_page
 from shop.analytics.online import MetricsInputError, online_report, parse_period, parse_placement
 from shop.db import db, utcnow
 from shop.personalization import service
@@ -20,7 +20,7 @@ def _arg(name: str) -> str:
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"metric_labels": metric_labels, "view_labels": VIEWS}
+    return {"metric_labels": metric_labels}
 
 
 @bp.get("/offline")

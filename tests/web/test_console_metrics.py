@@ -288,6 +288,8 @@ def test_offline_shows_the_active_versions_report(merch: FlaskClient, versions: 
         report.metric("all", "model", "precision")
     )
     assert "/static/vendor/chart.umd.min.js" in page
+    chosen = re.findall(r'<option value="([^"]+)" selected>', page)
+    assert sorted(chosen) == sorted([versions["small"], versions["larger"]])  # evaluated ones
 
 
 def test_offline_shows_a_chosen_version(merch: FlaskClient, versions: dict) -> None:

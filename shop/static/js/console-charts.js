@@ -12,7 +12,7 @@
 
   function formatter(format) {
     if (format === "percent") {
-      return function (value) { return (value * 100).toFixed(value < 0.1 ? 2 : 1) + "%"; };
+      return function (value) { return (value * 100).toFixed(Math.abs(value) < 0.01 ? 2 : 1) + "%"; };
     }
     if (format === "pence") {
       // Display only: the page's tables show the exact amounts.
