@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from recommender import ModelVersion
-
 METRICS: tuple[tuple[str, str], ...] = (
     ("precision", "Precision"),
     ("recall", "Recall"),
@@ -38,10 +36,20 @@ MODEL_LABELS: dict[str, str] = {
 MODEL_ORDER = tuple(MODEL_LABELS)
 
 
+class SavedVersion(Protocol):
+    """What this module reads of a `recommender.ModelVersion` (shop/recommendations.py stays
+    the only module that talks to the library; this one only reads what it returns)."""
+
+    id: str
+    created_at: str
+    metadata: dict[str, Any]
+    active: bool
+
+
 class VersionStore(Protocol):
     """What this module needs of a `recommender.ModelStore`."""
 
-    def versions(self) -> list[ModelVersion]:
+    def versions(self) -> Sequence[SavedVersion]:
         """Every saved version, oldest first."""
         ...
 
@@ -196,7 +204,7 @@ class VersionSummary:
         return row.metrics[metric] if row else None
 
 
-def summarise(version: ModelVersion) -> VersionSummary:
+def summarise(version: SavedVersion) -> VersionSummary:
     """A version's summary from its metadata."""
     raw = version.metadata.get("evaluation")
     created = version.created_at or str(version.metadata.get("created_at", ""))
