@@ -8,6 +8,7 @@ import time
 
 from bench import (
     checkout_bench,
+    console_metrics_bench,
     console_preview_bench,
     home_bench,
     import_bench,
@@ -44,6 +45,7 @@ def main() -> None:
     sections.append(recommender_bench.report(recommender_bench.run()))
     sections.append(home_bench.report(home_bench.run()))
     sections.append(console_preview_bench.report(console_preview_bench.run()))
+    sections.append(console_metrics_bench.report(console_metrics_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
     text = "\n\n".join(sections) + "\n"
