@@ -29,6 +29,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bench.common import (
+    CSRF_RE,
     LatencyStats,
     bench_config,
     copy_database,
@@ -53,7 +54,7 @@ POPULAR_PRODUCTS = 200  # the product is drawn from this many best sellers
 MIN_STOCK = 50  # ... that have at least this much stock, so none sells out during the run
 SEED = 20111209
 TARGET_P50_MS = 50.0  # place + pay, median
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
 REVIEW_TOKEN_RE = re.compile(r'name="token" type="hidden" value="([0-9a-f]+)"')
 ADDRESS = {
     "address_id": "new",

@@ -6,6 +6,7 @@ import hashlib
 import math
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import sys
@@ -17,8 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shop.config import PROJECT_ROOT, TestConfig
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
 
 DATASET_RELATIVE = Path("online-retail") / "online_retail.csv.gz"
 CACHE_ROOT = Path(tempfile.gettempdir()) / "shop-bench"
@@ -223,3 +229,21 @@ def machine_facts() -> dict[str, str]:
         "flask": version("flask"),
         "sqlalchemy": version("sqlalchemy"),
     }
+
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def signed_in(app: Flask, email: str, password: str) -> FlaskClient:
+    """A test client signed in through the login form; RuntimeError if that fails."""
+    client = app.test_client()
+    match = CSRF_RE.search(client.get("/account/login").get_data(as_text=True))
+    if match is None:
+        raise RuntimeError("no CSRF token on the login page")
+    response = client.post(
+        "/account/login",
+        data={"csrf_token": match.group(1), "email": email, "password": password},
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"could not sign in as {email}")
+    return client

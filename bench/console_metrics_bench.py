@@ -16,7 +16,6 @@ in the same run; and the aggregation alone (`online_report`) for 90 days.
 from __future__ import annotations
 
 import random
-import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bench.common import (
     ensure_imported_database,
     latency_row,
     log,
+    signed_in,
     sqlite_url,
     verdict,
 )
@@ -62,7 +62,6 @@ SEED = 20261123
 BATCH = 20_000
 STAFF_EMAIL = "bench-merch@example.com"
 STAFF_PASSWORD = "bench merchandiser password"
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 @dataclass
@@ -250,19 +249,6 @@ def _event(
     return row
 
 
-def _signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    match = CSRF_RE.search(client.get("/account/login").get_data(as_text=True))
-    assert match
-    response = client.post(
-        "/account/login",
-        data={"csrf_token": match.group(1), "email": STAFF_EMAIL, "password": STAFF_PASSWORD},
-    )
-    if response.status_code != 302:
-        raise RuntimeError("could not sign the bench merchandiser in")
-    return client
-
-
 def _time_get(client: FlaskClient, url: str, requests: int, warmup: int = WARMUP) -> LatencyStats:
     samples = []
     for i in range(warmup + requests):
@@ -313,7 +299,7 @@ def run() -> MetricsResult:
 
             total_events = int(db.session.scalar(text("SELECT count(*) FROM events")) or 0)
             db.session.rollback()
-        client = _signed_in(app)
+        client = signed_in(app, STAFF_EMAIL, STAFF_PASSWORD)
         first = (today - timedelta(days=DAYS - 1)).date().isoformat()
         last = today.date().isoformat()
         url_90 = f"/console/metrics/online?start={first}&end={last}"

@@ -18,10 +18,10 @@ from bench.common import (
     ensure_imported_database,
     latency_row,
     log,
+    signed_in,
     sqlite_url,
     verdict,
 )
-from bench.home_bench import CSRF_RE
 from bench.pages_bench import bare_app
 
 REQUESTS = 60
@@ -89,18 +89,6 @@ def _prepare(app: Flask) -> int:
     return len(rules)
 
 
-def _signed_in(app: Flask, email: str, password: str) -> FlaskClient:
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/account/login").get_data(as_text=True))
-    assert token
-    response = client.post(
-        "/account/login", data={"csrf_token": token.group(1), "email": email, "password": password}
-    )
-    if response.status_code != 302:
-        raise RuntimeError(f"could not sign in as {email}")
-    return client
-
-
 def _time(client: FlaskClient, url: str, n: int) -> list[float]:
     samples = []
     for _ in range(n):
@@ -122,7 +110,7 @@ def run() -> PreviewResult:
         app = _app(copy_database(source, root), root)
         log("preview: training and writing a draft with rules")
         rules = _prepare(app)
-        merch = _signed_in(app, "merchandiser@demo.shop", DEMO_STAFF_PASSWORD)
+        merch = signed_in(app, "merchandiser@demo.shop", DEMO_STAFF_PASSWORD)
         bare = bare_app().test_client()
         urls = {
             f"customer {email}": f"/console/recommendations/preview?shopper={email}"

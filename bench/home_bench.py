@@ -4,7 +4,6 @@ through the shop on the demo data (`python -m bench.home_bench`)."""
 from __future__ import annotations
 
 import random
-import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from bench.common import (
     ensure_imported_database,
     latency_row,
     log,
+    signed_in,
     sqlite_url,
     verdict,
 )
@@ -28,7 +28,6 @@ from bench.pages_bench import BLOCK, WARMUP, Series, interleave, popular_product
 REQUESTS = 600
 THROUGHPUT_TARGET = 0.75
 TRAINING_TARGET_S = 20.0
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 DEMO_PASSWORD = "demo-shopper-2026"
 
 
@@ -74,20 +73,6 @@ def _train(app: Flask) -> tuple[float, float]:
         return seconds, model.nbytes / 1024 / 1024
 
 
-def _signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/account/login").get_data(as_text=True)
-    match = CSRF_RE.search(page)
-    assert match
-    response = client.post(
-        "/account/login",
-        data={"csrf_token": match.group(1), "email": email, "password": DEMO_PASSWORD},
-    )
-    if response.status_code != 302:
-        raise RuntimeError(f"could not sign in as {email}")
-    return client
-
-
 def _shoppers(app: Flask, product_ids: list[int]) -> list[FlaskClient]:
     """A mix: two real customers, and anonymous visitors who viewed a few products."""
     from shop.accounts.services import create_demo_accounts
@@ -95,7 +80,10 @@ def _shoppers(app: Flask, product_ids: list[int]) -> list[FlaskClient]:
 
     with app.app_context(), db.transaction() as session:
         create_demo_accounts(session)
-    clients = [_signed_in(app, "regular@demo.shop"), _signed_in(app, "occasional@demo.shop")]
+    clients = [
+        signed_in(app, "regular@demo.shop", DEMO_PASSWORD),
+        signed_in(app, "occasional@demo.shop", DEMO_PASSWORD),
+    ]
     rng = random.Random(7)
     for views in (0, 1, 3, 5):
         visitor = app.test_client()
