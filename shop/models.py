@@ -1,6 +1,18 @@
 """Imports every model so that the metadata is complete (Alembic and tests use this)."""
 
-from shop.accounts.models import Address, User
+from loyalty.models import (
+    Campaign,
+    CampaignSend,
+    CommunicationPreference,
+    FavouriteCategory,
+    LoyaltyNotice,
+    LoyaltySettings,
+    Membership,
+    PointsEntry,
+    Tier,
+    TierChange,
+)
+from shop.accounts.models import AccountToken, Address, ConsentRecord, User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, Product
 from shop.console.models import AuditEntry, TrainingJob
@@ -15,26 +27,38 @@ from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 
 __all__ = [
+    "AccountToken",
     "Address",
     "AuditEntry",
     "Base",
+    "Campaign",
+    "CampaignSend",
     "Cart",
     "CartItem",
     "Category",
+    "CommunicationPreference",
+    "ConsentRecord",
     "DomainEvent",
     "Event",
     "Experiment",
+    "FavouriteCategory",
     "ImportRun",
     "Impression",
+    "LoyaltyNotice",
+    "LoyaltySettings",
+    "Membership",
     "MerchRevision",
     "Order",
     "OrderLine",
     "OrderStatusChange",
     "OutboxEmail",
     "PaymentAttempt",
+    "PointsEntry",
     "Product",
     "Refund",
     "SavedCard",
+    "Tier",
+    "TierChange",
     "TrainingJob",
     "User",
     "WebhookEvent",

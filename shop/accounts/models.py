@@ -25,6 +25,9 @@ class User(UserMixin, Base):
     tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    # Set when the account was deleted: personal data is gone, orders stay for accounting.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     # None for shoppers; "admin" or "merchandiser" for console staff.
     role: Mapped[str | None] = mapped_column(String(20))
 
@@ -64,3 +67,35 @@ class Address(Base):
         """The address on one line, for pickers."""
         parts = [self.name, self.line1, self.line2, self.city, self.postcode, self.country]
         return ", ".join(p for p in parts if p)
+
+
+class AccountToken(Base):
+    """A single-use, time-limited link token (password reset, e-mail change); only its hash
+    is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    new_email: Mapped[str | None] = mapped_column(String(254))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ConsentRecord(Base):
+    """A consent given or withdrawn (programme terms, marketing topic, personalization)."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    visitor_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

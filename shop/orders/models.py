@@ -40,6 +40,12 @@ class Order(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     shipping_method: Mapped[str | None] = mapped_column(String(20))
     discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    # Parts of discount_pence, and the points spent on it (loyalty benefits at checkout).
+    tier_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    points_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    # The marketing campaign (Campaign.key) the shopper came from, for attribution.
+    campaign: Mapped[str | None] = mapped_column(String(40), index=True)
     refunded_pence: Mapped[int] = mapped_column(Integer, default=0)
     stock_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)

@@ -46,4 +46,6 @@ class Event(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     # The recommendation list (Impression.rec_id) this event came from, for attribution.
     rec_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The marketing campaign (Campaign.key) a visit came from, for attribution.
+    campaign: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
