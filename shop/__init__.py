@@ -32,6 +32,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
+    from loyalty import app as loyalty_app
     from shop import cli, errors, templating, web
     from shop.db import db
     from shop.events import bus
@@ -47,4 +48,5 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    loyalty_app.init_app(app)
     return app

@@ -16,6 +16,8 @@ AREA_MODULES = (
     "shop.merchandising.views",
     "shop.analytics.views",
     "shop.merchandising.experiment_views",
+    "loyalty.console_views",
+    "loyalty.campaign_views",
 )
 
 

@@ -29,6 +29,8 @@ NAV = (
     ("Quality", "console.metrics.offline", False),
     ("Online metrics", "console.metrics.online", False),
     ("A/B tests", "console.experiments.index", False),
+    ("Campaigns", "console.campaigns.index", False),
+    ("Loyalty tiers", "console.loyalty.tiers", True),
     ("Audit log", "console.audit_log", False),
     ("Staff", "console.staff_list", True),
 )

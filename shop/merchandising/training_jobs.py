@@ -8,6 +8,7 @@ runs, so a second start fails at the database, not only in a check.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from recommender import TrainingParams, evaluate, time_split
+from recommender import EvaluationReport, TrainingParams, evaluate, time_split
 from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import utcnow
@@ -169,14 +170,7 @@ def run_training(sessions: Callable[[], Session], recs: RecommendationService, j
                 metadata=metadata,
                 progress=progress.stage(0.6, 0.98, "train"),
             )
-        summary = None
-        if report is not None:
-            summary = {
-                "precision_new": report.metric("new", "model", "precision"),
-                "lift_new": report.lift("new"),
-                "precision_all": report.metric("all", "model", "precision"),
-                "lift_all": report.lift("all"),
-            }
+        summary = _summary(report) if report is not None else None
         progress.write(
             status="succeeded",
             running_slot=None,
@@ -195,6 +189,17 @@ def run_training(sessions: Callable[[], Session], recs: RecommendationService, j
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=utcnow(),
         )
+
+
+def _summary(report: EvaluationReport) -> dict[str, float | None]:
+    """Headline figures; a lift over a zero baseline is None (JSON has no infinity)."""
+    figures = {
+        "precision_new": report.metric("new", "model", "precision"),
+        "lift_new": report.lift("new"),
+        "precision_all": report.metric("all", "model", "precision"),
+        "lift_all": report.lift("all"),
+    }
+    return {k: v if math.isfinite(v) else None for k, v in figures.items()}
 
 
 def launch(

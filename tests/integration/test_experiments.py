@@ -140,6 +140,7 @@ def test_a_long_name_gives_a_key_that_fits_the_impression_column(
 def test_invalid_experiments_are_refused_with_a_clear_message(
     session: Session, store: ModelStore, change: dict[str, Any], message: str
 ) -> None:
+    change = dict(change)  # the same parameter object is reused for every backend
     arms = two_arms(store, change.pop("weights", (50, 50)))
     variants = {
         "one": [replace(arms[0], weight=100)],
