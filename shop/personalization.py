@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from flask import session as browser_session
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from recommender import TrainingParams
+from shop.accounts.models import User
 from shop.db import WRITE_OPTION, db
 from shop.merchandising.live import LiveSettings, experiment_assigner
 from shop.recommendation_models import Impression
@@ -83,14 +84,24 @@ def live_training_params(session: Session) -> TrainingParams:
 
 
 def current_shopper() -> Shopper:
-    """The visitor (and account) of this request."""
+    """The visitor (and account) of this request, and whether they allow personalization."""
     user_id = int(current_user.get_id()) if current_user.is_authenticated else None
-    return Shopper(visitor_id=g.get("visitor_id") or "unknown", user_id=user_id)
+    opted_out = request.cookies.get(current_app.config["TRACKING_COOKIE"]) == "off" or (
+        current_user.is_authenticated and not current_user.tracking_enabled
+    )
+    return Shopper(
+        visitor_id=g.get("visitor_id") or "unknown", user_id=user_id, personalized=not opted_out
+    )
 
 
-def email_shopper(order: Any) -> Shopper:
+def email_shopper(session: Session, order: Any) -> Shopper:
     """The shopper behind an order, for lists rendered into its e-mails."""
-    return Shopper(visitor_id=order.visitor_id or f"order-{order.number}", user_id=order.user_id)
+    user = session.get(User, order.user_id) if order.user_id else None
+    return Shopper(
+        visitor_id=order.visitor_id or f"order-{order.number}",
+        user_id=order.user_id,
+        personalized=user is None or user.tracking_enabled,
+    )
 
 
 def remember_click(product_id: int, rec_id: str) -> None:

@@ -31,6 +31,8 @@ class Shopper:
 
     visitor_id: str
     user_id: int | None = None
+    # False when they switched tracking-based personalization off: popular lists only.
+    personalized: bool = True
 
 
 def _user_key(user_id: int | None, visitor_id: str) -> str:

@@ -362,7 +362,7 @@ class RecommendationService:
         if serving.model is None:
             return self._fallback(session, shopper, placement, serving, exclude=())
         version, model = serving.model
-        if placement.strategy == "popular":
+        if placement.strategy == "popular" or not shopper.personalized:
             return self._popular(session, shopper, placement, serving, exclude=())
         k = self._candidates(serving, placement)
 
@@ -390,7 +390,12 @@ class RecommendationService:
         """Things the customer bought before and is likely to buy again."""
         serving = serving or self.serving(session, shopper, "buy_again")
         placement = self._placement(serving, "buy_again")
-        if not self.enabled or serving.model is None or placement.strategy == "popular":
+        if (
+            not self.enabled
+            or serving.model is None
+            or placement.strategy == "popular"
+            or not shopper.personalized
+        ):
             return self._empty(placement)
         version, model = serving.model
         k = self._candidates(serving, placement)
@@ -483,7 +488,7 @@ class RecommendationService:
         own = session if log_in_session else None
         if serving.model is None:
             return self._fallback(session, shopper, placement, serving, product_ids, own)
-        if placement.strategy == "popular":
+        if placement.strategy == "popular" or not shopper.personalized:
             return self._popular(session, shopper, placement, serving, product_ids, own)
         version, model = serving.model
         pending = serving.pending if serving.pending is not None else self.pending_events(shopper)
@@ -636,7 +641,8 @@ class RecommendationService:
         version, model = serving.model
         skip = set(self.unsellable(session)) | set(exclude)
         recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
-        title = POPULAR_TITLE if placement.name == "home" else placement.title
+        personal_place = placement.name in ("home", "order", "order_email")
+        title = POPULAR_TITLE if personal_place else placement.title
         return self._finish(
             session,
             shopper,

@@ -65,7 +65,7 @@ def _suggestions(
     try:
         shown = service().for_order(
             session,
-            email_shopper(order),
+            email_shopper(session, order),
             [line.product_id for line in order.lines if line.product_id is not None],
             placement_name="order_email",
             log_in_session=True,

@@ -232,3 +232,20 @@ def test_placements_are_configurable(config: TestConfig) -> None:
     finally:
         db.session.remove()
         db.dispose()
+
+
+def test_without_personalization_consent_lists_are_popular_and_labelled(
+    app: Flask, client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    _sign_in(client, trained[0].email)
+    assert "Recommended for you" in client.get("/").get_data(as_text=True)
+    session.rollback()
+    session.get(User, trained[0].id).tracking_enabled = False
+    session.commit()
+    page = client.get("/").get_data(as_text=True)
+    home = _section(page, "home")
+    assert "Popular right now" in home and "Because you" not in home
+    assert _section(page, "buy_again") == ""
+    visitor = app.test_client()
+    visitor.set_cookie("tracking", "off")
+    assert "Popular right now" in _section(visitor.get("/").get_data(as_text=True), "home")
