@@ -35,7 +35,7 @@ from recommender import (
 from recommender import train as train_model
 from shop.catalog.models import Product
 from shop.db import utcnow
-from shop.merchandising.config import MerchConfig, PlacementSettings
+from shop.merchandising.config import MerchConfig, PlacementSettings, Rule
 from shop.merchandising.rules import Candidate, apply_rules
 from shop.recommendation_data import (
     Shopper,
@@ -54,6 +54,7 @@ CACHE_SIZE = 20_000
 MODEL_CHECK_S = 1.0
 CARD_TTL_S = 10.0
 VERSION_CACHE = 4
+FAVOURITE_BOOST = 1.5
 # Ask the model for more than a list shows, so rules and filters can still fill it.
 CANDIDATE_FACTOR = 3
 
@@ -206,6 +207,7 @@ class RecommendationService:
     model_check_s: float = MODEL_CHECK_S
     live_config: Callable[[Session], MerchConfig] | None = None
     assign: Callable[[Session, Shopper, str], Assignment | None] = _no_assignment
+    favourites: Callable[[Session, int], frozenset[int]] = lambda _s, _u: frozenset()
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -586,7 +588,9 @@ class RecommendationService:
         log_session: Session | None = None,
     ) -> RecommendationList:
         """Map the model's items to products, apply the rules, cut to size and log it."""
-        rules = serving.config.rules_for(placement.name, utcnow())
+        rules = self._favourite_boosts(session, shopper) + serving.config.rules_for(
+            placement.name, utcnow()
+        )
         pinned = {r.product_id for r in rules if r.type == "pin" and r.product_id is not None}
         sellable_ids = {int(r.item) for r in recs} | pinned
         reason_ids = {int(r.reason.item) for r in recs if r.reason.item is not None}
@@ -626,6 +630,16 @@ class RecommendationService:
             tuple(f"{rule.label()}: {why}" for rule, why in outcome.skipped),
         )
         return self._logged(shopper, shown, serving, log_session)
+
+    def _favourite_boosts(self, session: Session, shopper: Shopper) -> list[Rule]:
+        """A boost for each category the member chose as a favourite (before the
+        merchandisers' rules, so their pins and exclusions still win)."""
+        if shopper.user_id is None or not shopper.personalized:
+            return []
+        return [
+            Rule(f"favourite-{category}", "boost", category_id=category, factor=FAVOURITE_BOOST)
+            for category in sorted(self.favourites(session, shopper.user_id))
+        ]
 
     def _popular(
         self,

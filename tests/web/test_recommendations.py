@@ -249,3 +249,25 @@ def test_without_personalization_consent_lists_are_popular_and_labelled(
     visitor = app.test_client()
     visitor.set_cookie("tracking", "off")
     assert "Popular right now" in _section(visitor.get("/").get_data(as_text=True), "home")
+
+
+def test_a_members_favourite_categories_are_boosted(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from shop.db import db as database
+    from shop.recommendations import Shopper
+
+    bags = shop["jumbo"].category_id
+    member = Shopper("v-fav", trained[0].id)  # a candle buyer
+    with app.app_context():
+        recs = service()
+        plain = {i.product.id: i for i in recs.for_home(database.session, member).items}
+        recs.favourites = lambda _session, user_id: frozenset({bags} if user_id else ())
+        boosted = {i.product.id: i for i in recs.for_home(database.session, member).items}
+    moved = [i for i in boosted.values() if i.moved_by]
+    assert moved and all(i.product.category_id == bags for i in moved)
+    for item in moved:
+        assert item.moved_by == (f"boost x1.5 category {bags} (rule favourite-{bags})",)
+        if item.product.id in plain and plain[item.product.id].score > 0:
+            assert item.score == pytest.approx(plain[item.product.id].score * 1.5)
+    assert not any(i.moved_by for i in plain.values())
