@@ -1,9 +1,66 @@
-"""(Being built.)"""
+"""`flask loyalty send-weekly`: queue this week's deals e-mail for opted-in members."""
 
 from __future__ import annotations
 
-from flask import Flask
+import time
+
+import click
+from flask import Flask, current_app
+
+from loyalty import campaigns
+from loyalty.cli import loyalty_cli, register
+from loyalty.preferences import links_from_config
+from shop.db import db, utcnow
+
+
+@loyalty_cli.command("send-weekly")
+@click.option(
+    "--week",
+    metavar="YYYY-Www",
+    default=None,
+    help="The ISO week to send for, e.g. 2026-W48 (default: the current week).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=campaigns.BATCH_SIZE,
+    show_default=True,
+    help="Members per transaction (the work is committed after each batch).",
+)
+def send_weekly_command(week: str | None, batch_size: int) -> None:
+    """Queue the weekly deals e-mail for every active member who confirmed weekly deals.
+
+    Each member gets their top recommendations with reasons and their tier perks, with
+    links carrying the campaign key (weekly-YYYY-Www) for attribution. A member already
+    sent to for the week is skipped, so re-running (or running twice at once) is safe.
+    The e-mails go to the outbox; `flask mail send` delivers them.
+    """
+    try:
+        chosen = campaigns.IsoWeek.parse(week) if week else campaigns.IsoWeek.of(utcnow().date())
+    except campaigns.CampaignError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 2 or done >= total:
+            last[0] = now
+            click.echo(f"  {done}/{total} members", err=True)
+
+    report = campaigns.send_weekly(
+        db.transaction,
+        chosen,
+        links_from_config(current_app.config),
+        batch_size=batch_size,
+        progress=progress,
+    )
+    click.echo(
+        f"Campaign {report.key}: {report.queued} e-mails queued, {report.skipped} already sent, "
+        f"{report.failed} failed, in {time.perf_counter() - started:.1f} s."
+    )
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to wire yet."""
+    """Add `flask loyalty send-weekly`."""
+    register(app)

@@ -1,12 +1,189 @@
-"""Communication preferences, double opt-in, one-click unsubscribe and favourite categories."""
+"""Communication preferences, double opt-in, one-click unsubscribe and favourite categories;
+and remembering which campaign e-mail a visit came from (?cmp=)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug import Response
+from wtforms import BooleanField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from loyalty import campaigns
+from loyalty import preferences as prefs
+from shop.db import db
+from shop.extensions import csrf
 
 bp = Blueprint("preferences", __name__)
 
+CAMPAIGN_SESSION_KEY = "campaign"
+
+
+class TopicsForm(FlaskForm):
+    """Tick the marketing e-mails you want (each needs confirming by e-mail)."""
+
+    weekly_deals = BooleanField(prefs.TOPIC_LABELS["weekly_deals"])
+    recommendations = BooleanField(prefs.TOPIC_LABELS["recommendations"])
+    tier_news = BooleanField(prefs.TOPIC_LABELS["tier_news"])
+
+    def chosen(self) -> list[str]:
+        """The ticked topics."""
+        return [topic for topic in prefs.MARKETING_TOPICS if self[topic].data]
+
+
+class FavouritesForm(FlaskForm):
+    """Tick your favourite categories."""
+
+    categories = SelectMultipleField(
+        "Favourite categories",
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+    )
+
+
+def _links() -> prefs.MailLinks:
+    return prefs.links_from_config(current_app.config)
+
+
+def _user_id() -> int:
+    return int(current_user.get_id())
+
+
+def _page(topics: TopicsForm, favourites: FavouritesForm, status: int = 200) -> tuple[str, int]:
+    states = prefs.preferences(db.session, _user_id())
+    return render_template(
+        "loyalty/preferences.html",
+        topics_form=topics,
+        favourites_form=favourites,
+        states=states,
+        transactional=prefs.TRANSACTIONAL,
+    ), status
+
+
+def _current_topics() -> TopicsForm:
+    states = prefs.preferences(db.session, _user_id())
+    return TopicsForm(formdata=None, **{s.topic: s.status in ("on", "pending") for s in states})
+
+
+def _favourites_form(**kwargs: object) -> FavouritesForm:
+    form = FavouritesForm(**kwargs)
+    form.categories.choices = [(c.id, c.name) for c in prefs.categories(db.session)]
+    return form
+
+
+@bp.route("/account/preferences", methods=["GET", "POST"])
+@login_required
+def index() -> Response | tuple[str, int]:
+    """The member's e-mail topics (double opt-in) and favourite categories."""
+    user_id = _user_id()
+    form = TopicsForm()
+    if form.validate_on_submit():
+        changes = prefs.update_preferences(
+            db.session, current_user._get_current_object(), form.chosen(), _links()
+        )
+        db.session.commit()
+        for topic in changes.requested:
+            flash(
+                f"Nearly done: we've sent you an e-mail to confirm "
+                f"{prefs.TOPIC_LABELS[topic].lower()}. Nothing is sent until you confirm.",
+                "success",
+            )
+        for topic in changes.stopped:
+            flash(f"You will no longer get {prefs.TOPIC_LABELS[topic].lower()}.", "success")
+        if not changes.requested and not changes.stopped:
+            flash("Your e-mail choices are unchanged.", "info")
+        return redirect(url_for("preferences.index"))
+    if form.is_submitted():
+        return _page(form, _favourites_form(), 400)
+    favourites = _favourites_form(
+        formdata=None, categories=sorted(prefs.favourite_ids(db.session, user_id))
+    )
+    return _page(_current_topics(), favourites)
+
+
+@bp.post("/account/preferences/favourites")
+@login_required
+def favourites() -> Response | tuple[str, int]:
+    """Save the member's favourite categories."""
+    form = _favourites_form()
+    if form.validate_on_submit():
+        try:
+            prefs.set_favourites(db.session, _user_id(), form.categories.data or [])
+        except prefs.PreferenceError as exc:
+            db.session.rollback()
+            form.categories.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash("Your favourite categories are saved.", "success")
+            return redirect(url_for("preferences.index"))
+    if not form.categories.errors and not form.errors:
+        form.categories.errors = ["Please choose categories from the list."]
+    return _page(_current_topics(), form, 400)
+
+
+@bp.get("/preferences/confirm/<token>")
+def confirm(token: str) -> tuple[str, int]:
+    """Follow the opt-in link: the topic goes on. A used or unknown link changes nothing."""
+    try:
+        with db.transaction() as tx:
+            topic = prefs.confirm_opt_in(tx, token, _links())
+    except prefs.LinkError as exc:
+        return render_template(
+            "loyalty/preferences_link.html", ok=False, message=str(exc), status=exc.status
+        ), exc.status
+    return render_template(
+        "loyalty/preferences_link.html", ok=True, topic_label=prefs.TOPIC_LABELS[topic]
+    ), 200
+
+
+@csrf.exempt
+@bp.route("/preferences/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> tuple[str, int]:
+    """One-click unsubscribe: GET asks to confirm, POST (also RFC 8058's) switches it off."""
+    secret = current_app.config["SECRET_KEY"]
+    if request.method == "GET":
+        topic = prefs.unsubscribe_topic(secret, token)
+        state = "confirm"
+    else:
+        topic = prefs.unsubscribe(db.session, secret, token)
+        db.session.commit()
+        state = "done"
+    if topic is None:
+        return render_template("loyalty/preferences_unsubscribe.html", state="invalid"), 400
+    return render_template(
+        "loyalty/preferences_unsubscribe.html",
+        state=state,
+        topic_label=prefs.TOPIC_LABELS[topic],
+        token=token,
+    ), 200
+
+
+def remember_campaign() -> None:
+    """Keep a known ?cmp= campaign key in the session for the visit; expose it as g.campaign."""
+    if request.endpoint == "static":
+        return
+    raw = request.args.get("cmp")
+    if raw is not None and campaigns.valid_key(raw) and campaigns.is_known(db.session, raw):
+        session[CAMPAIGN_SESSION_KEY] = raw
+    kept = session.get(CAMPAIGN_SESSION_KEY)
+    g.campaign = kept if isinstance(kept, str) and campaigns.valid_key(kept) else None
+
 
 def init_app(app: Flask) -> None:
-    """Register the preference pages."""
+    """Register the preference pages and the campaign attribution hook."""
     app.register_blueprint(bp)
+    app.before_request(remember_campaign)

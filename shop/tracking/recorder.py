@@ -31,6 +31,7 @@ def record(kind: str, **fields: Any) -> None:
         "result_count": None,
         "quantity": None,
         "rec_id": None,
+        "campaign": g.get("campaign"),  # set from ?cmp= by loyalty.preference_views
         "created_at": utcnow(),
     }
     event.update(fields)

@@ -1,0 +1,346 @@
+"""Marketing campaigns: the weekly deals e-mail and the numbers behind attribution.
+
+`send_weekly` e-mails every active member who confirmed "weekly_deals" and has no send for
+the week's campaign yet: their top recommendations with reasons, their tier perks, and
+links carrying the campaign key (?cmp=). The CampaignSend row (unique per campaign and
+member) and the outbox row are written in the same transaction, so a re-run, or a second
+run at the same time, never sends anyone the same week twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
+from loyalty.preferences import MailLinks
+from shop.accounts.models import User
+from shop.db import utcnow
+from shop.mail.outbox import OutboxError, enqueue_email
+from shop.money import format_money
+from shop.orders.models import Order
+from shop.tracking.models import Event
+
+log = logging.getLogger(__name__)
+
+KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
+TOPIC = "weekly_deals"
+KIND = "weekly_deals"
+BATCH_SIZE = 200
+# Orders that were paid (and not wholly undone); their totals are the campaign's revenue.
+PAID_STATUSES = ("paid", "shipped", "delivered", "partially_refunded")
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+class CampaignError(ValueError):
+    """A campaign argument that cannot be used (for example a malformed week)."""
+
+
+@dataclass(frozen=True)
+class IsoWeek:
+    """An ISO year and week number."""
+
+    year: int
+    week: int
+
+    @property
+    def key(self) -> str:
+        """The campaign key, e.g. "weekly-2026-W48"."""
+        return f"weekly-{self.year}-W{self.week:02d}"
+
+    @classmethod
+    def of(cls, day: date) -> IsoWeek:
+        """The ISO week a day falls in."""
+        iso = day.isocalendar()
+        return cls(iso.year, iso.week)
+
+    @classmethod
+    def parse(cls, text: str) -> IsoWeek:
+        """Parse "YYYY-Www"; raise CampaignError when it is not a real ISO week."""
+        match = WEEK_RE.fullmatch(text.strip())
+        if not match:
+            raise CampaignError(f"{text!r} is not a week like 2026-W48")
+        year, week = int(match.group(1)), int(match.group(2))
+        try:
+            date.fromisocalendar(year, week, 1)
+        except ValueError:
+            raise CampaignError(f"{year} has no week {week}") from None
+        return cls(year, week)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What a run did: e-mails queued, members already sent to, failures (kept out)."""
+
+    key: str
+    queued: int
+    skipped: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """One campaign's attribution numbers."""
+
+    key: str
+    kind: str
+    created_at: Any
+    sends: int
+    clicks: int
+    orders: int
+    revenue_pence: int
+
+
+def valid_key(raw: str) -> bool:
+    """True for a well-formed campaign key (letters, digits, "-" and "_", at most 40)."""
+    return bool(KEY_RE.fullmatch(raw))
+
+
+def is_known(session: Session, key: str) -> bool:
+    """True when a campaign with this key exists."""
+    return session.scalar(select(Campaign.id).where(Campaign.key == key)) is not None
+
+
+def ensure_campaign(transaction: Transaction, key: str, kind: str = KIND) -> int:
+    """The id of the campaign with this key, created if needed (safe against a race)."""
+    with transaction() as tx:
+        found = tx.scalar(select(Campaign.id).where(Campaign.key == key))
+        if found is not None:
+            return found
+        try:
+            with tx.begin_nested():
+                campaign = Campaign(key=key, kind=kind, created_at=utcnow())
+                tx.add(campaign)
+                tx.flush()
+                return campaign.id
+        except IntegrityError:
+            pass
+        created = tx.scalar(select(Campaign.id).where(Campaign.key == key))
+        assert created is not None
+        return created
+
+
+def tier_perks(tier: Tier) -> list[str]:
+    """A tier's benefits in words, for e-mails."""
+    perks = []
+    if tier.discount_bp:
+        perks.append(f"{tier.discount_bp / 100:g}% off every order")
+    if tier.multiplier_pct and tier.multiplier_pct != 100:
+        perks.append(f"{tier.multiplier_pct / 100:g}x points on every order")
+    if tier.free_shipping:
+        perks.append("Free standard delivery")
+    if tier.priority_support:
+        perks.append("Priority support")
+    if tier.early_access:
+        perks.append("Early access to new products and sales")
+    return perks
+
+
+def _recipients(campaign_id: int, after: int, limit: int) -> Any:
+    """Opted-in active members without a send for the campaign, by user id from `after`."""
+    return (
+        select(
+            User.id,
+            User.email,
+            User.name,
+            Membership.number,
+            Membership.tier_id,
+            Membership.points_balance,
+        )
+        .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
+        .join(
+            CommunicationPreference,
+            and_(
+                CommunicationPreference.user_id == User.id,
+                CommunicationPreference.topic == TOPIC,
+                CommunicationPreference.status == "on",
+            ),
+        )
+        .where(
+            User.id > after,
+            User.email.is_not(None),
+            User.deleted_at.is_(None),
+            ~exists().where(
+                CampaignSend.campaign_id == campaign_id, CampaignSend.user_id == User.id
+            ),
+        )
+        .order_by(User.id)
+        .limit(limit)
+    )
+
+
+def _recommendations(
+    session: Session, user_id: int, key: str, base_url: str
+) -> list[dict[str, str]]:
+    """The member's top picks with reasons; the impression is logged in this transaction."""
+    from shop.personalization import service
+    from shop.recommendation_data import Shopper
+
+    shopper = Shopper(visitor_id=f"campaign-{user_id}", user_id=user_id)
+    try:
+        with session.begin_nested():
+            shown = service().for_order(
+                session, shopper, [], placement_name="order_email", log_in_session=True
+            )
+    except Exception:
+        log.exception("no recommendations for member %s in %s", user_id, key)
+        return []
+    return [
+        {
+            "name": item.product.name,
+            "price": format_money(item.product.price_pence, item.product.currency),
+            "reason": item.reason,
+            "url": f"{base_url}/products/{item.product.id}?rec={shown.rec_id}&cmp={key}",
+        }
+        for item in shown.items
+    ]
+
+
+def _send_one(
+    session: Session,
+    campaign_id: int,
+    week: IsoWeek,
+    recipient: Any,
+    tier: Tier | None,
+    links: MailLinks,
+) -> None:
+    """Insert the send and queue the member's e-mail (inside the caller's savepoint)."""
+    user_id, email, name, number, _tier_id, points = recipient
+    send = CampaignSend(campaign_id=campaign_id, user_id=user_id, created_at=utcnow())
+    session.add(send)
+    session.flush()  # the unique (campaign, user) decides who sends; a duplicate raises here
+    key = week.key
+    context = {
+        "name": name,
+        "week": week.week,
+        "year": week.year,
+        "member_number": number,
+        "tier_name": tier.name if tier else "",
+        "perks": tier_perks(tier) if tier else [],
+        "points": points,
+        "items": _recommendations(session, user_id, key, links.base_url),
+        "shop_url": f"{links.base_url}/?cmp={key}",
+        "member_url": f"{links.base_url}/account/loyalty?cmp={key}",
+        "preferences_url": links.preferences_url(),
+        "unsubscribe_url": links.unsubscribe_url(user_id, TOPIC),
+        "campaign": key,
+    }
+    row = enqueue_email(
+        session,
+        kind=KIND,
+        to=email,
+        subject=f"Your weekly deals: week {week.week}",
+        template="weekly_deals",
+        context=context,
+        user_id=user_id,
+        headers=links.headers(user_id, TOPIC),
+    )
+    session.flush()
+    send.outbox_email_id = row.id
+
+
+def send_weekly(
+    transaction: Transaction,
+    week: IsoWeek,
+    links: MailLinks,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> SendReport:
+    """Queue the week's deals e-mail for every opted-in member not sent to yet, committing
+    every `batch_size` members. Safe to re-run and to run twice at once."""
+    if batch_size < 1:
+        raise CampaignError("the batch size must be at least 1")
+    campaign_id = ensure_campaign(transaction, week.key)
+    with transaction() as tx:
+        total = tx.scalar(select(func.count()).select_from(_recipients(campaign_id, 0, 10**9)))
+    queued = skipped = failed = 0
+    after = 0
+    while True:
+        with transaction() as tx:
+            batch = tx.execute(_recipients(campaign_id, after, batch_size)).all()
+            if not batch:
+                break
+            tiers = {t.id: t for t in tx.scalars(select(Tier))}
+            for recipient in batch:
+                try:
+                    with tx.begin_nested():
+                        _send_one(tx, campaign_id, week, recipient, tiers.get(recipient[4]), links)
+                except IntegrityError:
+                    skipped += 1  # another run sent it first
+                except OutboxError as exc:
+                    failed += 1
+                    log.warning("weekly deals not queued for member %s: %s", recipient[0], exc)
+                else:
+                    queued += 1
+            after = batch[-1][0]
+        if progress is not None:
+            progress(queued + skipped + failed, total or 0)
+    return SendReport(week.key, queued, skipped, failed)
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+
+def campaign_stats(session: Session, limit: int = 100) -> list[CampaignStats]:
+    """Sends, click-throughs (distinct visitors), paid orders and revenue per campaign,
+    newest campaign first; each number is one GROUP BY query joined to the campaigns."""
+    sends = (
+        select(CampaignSend.campaign_id.label("campaign_id"), func.count().label("n"))
+        .group_by(CampaignSend.campaign_id)
+        .subquery()
+    )
+    clicks = (
+        select(
+            Event.campaign.label("key"),
+            func.count(func.distinct(Event.visitor_id)).label("n"),
+        )
+        .where(Event.campaign.is_not(None))
+        .group_by(Event.campaign)
+        .subquery()
+    )
+    orders = (
+        select(
+            Order.campaign.label("key"),
+            func.count().label("n"),
+            func.coalesce(func.sum(Order.total_pence), 0).label("revenue"),
+        )
+        .where(
+            Order.campaign.is_not(None),
+            Order.kind == "sale",
+            Order.status.in_(PAID_STATUSES),
+        )
+        .group_by(Order.campaign)
+        .subquery()
+    )
+    query = (
+        select(
+            Campaign.key,
+            Campaign.kind,
+            Campaign.created_at,
+            func.coalesce(sends.c.n, 0),
+            func.coalesce(clicks.c.n, 0),
+            func.coalesce(orders.c.n, 0),
+            func.coalesce(orders.c.revenue, 0),
+        )
+        .outerjoin(sends, sends.c.campaign_id == Campaign.id)
+        .outerjoin(clicks, clicks.c.key == Campaign.key)
+        .outerjoin(orders, orders.c.key == Campaign.key)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(limit)
+    )
+    return [
+        CampaignStats(key, kind, created, int(s), int(c), int(o), int(r))
+        for key, kind, created, s, c, o, r in session.execute(query)
+    ]

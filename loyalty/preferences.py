@@ -1,0 +1,381 @@
+"""Communication preferences: double opt-in for marketing topics, one-click unsubscribe
+tokens, and favourite categories.
+
+Order and account messages are transactional and always sent; only the marketing topics
+below can be switched. Switching one on makes it "pending" and e-mails a single-use link;
+nothing marketing is sent until that link is followed. Switching off is immediate.
+Services take a session and plain values; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from loyalty.models import CommunicationPreference, FavouriteCategory
+from shop.accounts.models import ConsentRecord, User
+from shop.catalog.models import Category
+from shop.db import utcnow
+from shop.mail.outbox import enqueue_email
+
+MARKETING_TOPICS = ("weekly_deals", "recommendations", "tier_news")
+TOPIC_LABELS = {
+    "weekly_deals": "Weekly deals",
+    "recommendations": "Personal recommendations",
+    "tier_news": "Tier news and member offers",
+}
+TOPIC_DESCRIPTIONS = {
+    "weekly_deals": "One e-mail a week with picks for you and your member perks.",
+    "recommendations": "Now and then, products we think you will like.",
+    "tier_news": "News about your tier, new perks and member-only offers.",
+}
+# Shown on the page as always on; they are not marketing and cannot be switched off.
+TRANSACTIONAL = (
+    ("Orders", "Confirmations, dispatch and refund notices for your orders."),
+    ("Account and security", "Password, e-mail address and membership changes."),
+)
+OPT_IN_VALID = timedelta(days=7)
+UNSUBSCRIBE_SALT = "marketing-unsubscribe"
+UNSUBSCRIBE_PATH = "/preferences/unsubscribe/"
+CONFIRM_PATH = "/preferences/confirm/"
+
+
+class PreferenceError(ValueError):
+    """A preference change that cannot be made as asked."""
+
+
+class LinkError(PreferenceError):
+    """A confirmation link that is unknown (400), already used or expired (410)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class MailLinks:
+    """What links in marketing e-mails are built from: the shop's base URL and secret."""
+
+    base_url: str
+    secret: str
+    shop_name: str = ""
+
+    def unsubscribe_url(self, user_id: int, topic: str) -> str:
+        """The one-click unsubscribe link for one member and topic (on the base URL)."""
+        return self.base_url + UNSUBSCRIBE_PATH + unsubscribe_token(self.secret, user_id, topic)
+
+    def headers(self, user_id: int, topic: str) -> dict[str, str]:
+        """RFC 2369 / RFC 8058 headers: List-Unsubscribe (https) with one-click POST."""
+        token = unsubscribe_token(self.secret, user_id, topic)
+        return {
+            "List-Unsubscribe": f"<{https_url(self.base_url)}{UNSUBSCRIBE_PATH}{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def preferences_url(self) -> str:
+        """The member's preferences page."""
+        return f"{self.base_url}/account/preferences"
+
+
+def links_from_config(config: Mapping[str, Any]) -> MailLinks:
+    """Mail links from a Flask config (SHOP_BASE_URL, SECRET_KEY, SHOP_NAME)."""
+    return MailLinks(
+        base_url=str(config["SHOP_BASE_URL"]).rstrip("/"),
+        secret=str(config["SECRET_KEY"]),
+        shop_name=str(config.get("SHOP_NAME", "")),
+    )
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """One marketing topic as the preferences page shows it."""
+
+    topic: str
+    label: str
+    description: str
+    status: str  # off | pending | on
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a preferences update did."""
+
+    requested: tuple[str, ...] = ()  # opt-in e-mails sent
+    stopped: tuple[str, ...] = ()  # switched off
+
+
+def https_url(base_url: str) -> str:
+    """The base URL with an https scheme (List-Unsubscribe must be https for one-click)."""
+    parts = urlsplit(base_url.rstrip("/"))
+    return urlunsplit(("https", parts.netloc, parts.path, "", ""))
+
+
+def hash_token(token: str) -> str:
+    """The sha256 hex digest stored instead of a link token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unsubscribe_token(secret: str, user_id: int, topic: str) -> str:
+    """A signed token naming a member and a topic (it does not expire)."""
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps([int(user_id), topic])
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str] | None:
+    """The (user id, topic) inside a token, or None when it is malformed or tampered with."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        value = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
+    except (BadSignature, UnicodeDecodeError, ValueError):
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or isinstance(value[0], bool)
+        or value[1] not in MARKETING_TOPICS
+    ):
+        return None
+    return value[0], value[1]
+
+
+def _row(session: Session, user_id: int, topic: str) -> CommunicationPreference | None:
+    return session.scalar(
+        select(CommunicationPreference).where(
+            CommunicationPreference.user_id == user_id, CommunicationPreference.topic == topic
+        )
+    )
+
+
+def _check_topic(topic: str) -> None:
+    if topic not in MARKETING_TOPICS:
+        raise PreferenceError(f"unknown topic {topic!r}; use one of {', '.join(MARKETING_TOPICS)}")
+
+
+def preferences(session: Session, user_id: int) -> list[TopicState]:
+    """Every marketing topic with the member's status (off when never set)."""
+    rows = session.scalars(
+        select(CommunicationPreference).where(CommunicationPreference.user_id == user_id)
+    )
+    status = {row.topic: row.status for row in rows}
+    return [
+        TopicState(t, TOPIC_LABELS[t], TOPIC_DESCRIPTIONS[t], status.get(t, "off"))
+        for t in MARKETING_TOPICS
+    ]
+
+
+def topic_status(session: Session, user_id: int, topic: str) -> str:
+    """The member's status for one topic: off, pending or on."""
+    _check_topic(topic)
+    row = _row(session, user_id, topic)
+    return row.status if row is not None else "off"
+
+
+def request_opt_in(session: Session, user: User, topic: str, links: MailLinks) -> bool:
+    """Make a topic pending and e-mail a single-use confirmation link.
+
+    Returns False (and sends nothing) when the topic is already on or pending.
+    """
+    _check_topic(topic)
+    if not user.email:
+        raise PreferenceError("this account has no e-mail address")
+    row = _row(session, user.id, topic)
+    if row is not None and row.status in ("on", "pending"):
+        return False
+    now = utcnow()
+    if row is None:
+        row = CommunicationPreference(user_id=user.id, topic=topic)
+        session.add(row)
+    token = secrets.token_urlsafe(32)
+    row.status = "pending"
+    row.token_hash = hash_token(token)
+    row.requested_at = now
+    row.confirmed_at = None
+    row.updated_at = now
+    session.flush()
+    enqueue_email(
+        session,
+        kind="marketing_optin",
+        to=user.email,
+        subject=f"Please confirm: {TOPIC_LABELS[topic].lower()} e-mails",
+        template="marketing_optin",
+        context={
+            "name": user.name,
+            "topic_label": TOPIC_LABELS[topic],
+            "topic_description": TOPIC_DESCRIPTIONS[topic],
+            "confirm_url": links.base_url + CONFIRM_PATH + token,
+            "valid_days": OPT_IN_VALID.days,
+        },
+        user_id=user.id,
+    )
+    return True
+
+
+def opt_out(session: Session, user_id: int, topic: str, detail: str) -> bool:
+    """Switch a topic off at once and record the withdrawal; False if it was already off."""
+    _check_topic(topic)
+    row = _row(session, user_id, topic)
+    if row is None or row.status == "off":
+        return False
+    was_on = row.status == "on"
+    row.status = "off"
+    row.updated_at = utcnow()
+    if was_on:
+        session.add(
+            ConsentRecord(
+                user_id=user_id, kind=f"marketing:{topic}", granted=False, detail=detail[:200]
+            )
+        )
+    session.flush()
+    return True
+
+
+def update_preferences(
+    session: Session, user: User, wanted: Iterable[str], links: MailLinks
+) -> Changes:
+    """Apply the ticked topics: opt-in e-mails for new ones, immediate stop for unticked."""
+    chosen = set(wanted)
+    for topic in chosen:
+        _check_topic(topic)
+    requested = []
+    stopped = []
+    for topic in MARKETING_TOPICS:
+        if topic in chosen:
+            if request_opt_in(session, user, topic, links):
+                requested.append(topic)
+        elif opt_out(session, user.id, topic, "preferences page"):
+            stopped.append(topic)
+    return Changes(tuple(requested), tuple(stopped))
+
+
+def confirm_opt_in(session: Session, token: str, links: MailLinks) -> str:
+    """Follow a confirmation link: the topic goes on, consent is recorded, a confirmation
+    e-mail is queued. Returns the topic; raises LinkError for an unknown, used or expired link.
+    """
+    unknown = LinkError(
+        "This confirmation link is not valid. Please check that you copied all of it.", 400
+    )
+    if not token or len(token) > 100:
+        raise unknown
+    row = session.scalar(
+        select(CommunicationPreference).where(
+            CommunicationPreference.token_hash == hash_token(token)
+        )
+    )
+    if row is None:
+        raise unknown
+    if row.status != "pending":
+        raise LinkError(
+            "This confirmation link has already been used. "
+            "You can check your choices on your preferences page.",
+            410,
+        )
+    now = utcnow()
+    if row.requested_at is None or now - row.requested_at > OPT_IN_VALID:
+        raise LinkError(
+            "This confirmation link has expired. Please tick the topic again on your "
+            "preferences page and we will send a new one.",
+            410,
+        )
+    row.status = "on"
+    row.confirmed_at = now
+    row.updated_at = now
+    session.add(
+        ConsentRecord(
+            user_id=row.user_id,
+            kind=f"marketing:{row.topic}",
+            granted=True,
+            detail="confirmed by e-mail link",
+        )
+    )
+    user = session.get(User, row.user_id)
+    if user is not None and user.email:
+        enqueue_email(
+            session,
+            kind="marketing_subscribed",
+            to=user.email,
+            subject=f"You're subscribed to {TOPIC_LABELS[row.topic].lower()}",
+            template="marketing_subscribed",
+            context={
+                "name": user.name,
+                "topic_label": TOPIC_LABELS[row.topic],
+                "topic_description": TOPIC_DESCRIPTIONS[row.topic],
+                "preferences_url": links.preferences_url(),
+                "unsubscribe_url": links.unsubscribe_url(user.id, row.topic),
+            },
+            user_id=user.id,
+            headers=links.headers(user.id, row.topic),
+        )
+    session.flush()
+    return row.topic
+
+
+def unsubscribe(session: Session, secret: str, token: str) -> str | None:
+    """One-click unsubscribe: switch the token's topic off. Returns the topic, or None for
+    an invalid token. A valid token for an account that no longer exists, or a topic that is
+    already off, returns the topic too, so the answer never tells whether an account exists.
+    """
+    found = read_unsubscribe_token(secret, token)
+    if found is None:
+        return None
+    user_id, topic = found
+    opt_out(session, user_id, topic, "one-click unsubscribe link")
+    return topic
+
+
+def unsubscribe_topic(secret: str, token: str) -> str | None:
+    """The topic a valid unsubscribe token is for (for the confirm page), else None."""
+    found = read_unsubscribe_token(secret, token)
+    return found[1] if found else None
+
+
+# --- favourite categories ---------------------------------------------------------------------
+
+
+def categories(session: Session) -> list[Category]:
+    """Every category, in shop order, to choose favourites from."""
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def favourite_ids(session: Session, user_id: int) -> set[int]:
+    """The ids of the member's favourite categories."""
+    return set(
+        session.scalars(
+            select(FavouriteCategory.category_id).where(FavouriteCategory.user_id == user_id)
+        )
+    )
+
+
+def set_favourites(session: Session, user_id: int, category_ids: Iterable[int]) -> set[int]:
+    """Replace the member's favourite categories; raise PreferenceError for unknown ids."""
+    wanted = {int(i) for i in category_ids}
+    if wanted:
+        known = set(session.scalars(select(Category.id).where(Category.id.in_(wanted))))
+        if known != wanted:
+            raise PreferenceError("Please choose categories from the list.")
+    current = favourite_ids(session, user_id)
+    gone = current - wanted
+    if gone:
+        session.execute(
+            delete(FavouriteCategory).where(
+                FavouriteCategory.user_id == user_id, FavouriteCategory.category_id.in_(gone)
+            )
+        )
+    for category_id in sorted(wanted - current):
+        session.add(FavouriteCategory(user_id=user_id, category_id=category_id))
+    session.flush()
+    return wanted
+
+
+def is_subscribed(session: Session, user_id: int, topic: str) -> bool:
+    """True only when the member confirmed the topic (pending does not count)."""
+    return topic_status(session, user_id, topic) == "on"
