@@ -9,7 +9,8 @@ from shop import personalization
 from shop.cart import services
 from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
-from shop.checkout.pricing import CheckoutSettings, shipping_options
+from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.services import quote
 from shop.db import db
 from shop.tracking.recorder import record
 from shop.web_context import cart_owner
@@ -24,21 +25,26 @@ def _product_id(raw: str | None) -> int:
 
 
 def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
-    cart = services.view_cart(db.session, cart_owner(), current_app.config["CURRENCY"])
+    settings = CheckoutSettings.from_config(current_app.config)
+    # Priced as the checkout will price it: standard delivery and any member benefits.
+    priced = quote(db.session, cart_owner(), settings, "standard")
+    cart = priced.cart
     forms = {
         line.product.id: UpdateLineForm(product_id=line.product.id, quantity=line.quantity)
         for line in cart.lines
     }
-    settings = CheckoutSettings.from_config(current_app.config)
-    shipping = shipping_options(settings, cart.subtotal_pence)[0]
     return render_template(
         "shop/cart.html",
         cart=cart,
         forms=forms,
         remove_form=RemoveLineForm(),
         errors=errors or {},
-        shipping=shipping,
-        free_shipping_gap=settings.free_threshold_pence - cart.subtotal_pence,
+        shipping=priced.shipping,
+        totals=priced.totals,
+        benefits=priced.benefits,
+        free_shipping_gap=0
+        if priced.benefits.free_shipping
+        else settings.free_threshold_pence - cart.subtotal_pence,
         together=personalization.service().for_cart(
             db.session,
             personalization.current_shopper(),

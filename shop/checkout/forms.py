@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 COUNTRIES = (
     "United Kingdom",
@@ -99,3 +99,33 @@ class PlaceOrderForm(FlaskForm):
     """Step 3: confirm the order; the token makes a double submit place one order."""
 
     token = HiddenField(validators=[InputRequired(), Length(min=16, max=64)])
+
+
+MAX_POINTS_INPUT = 10_000_000
+
+
+class RedeemPointsForm(FlaskForm):
+    """Review step: how many loyalty points to use (0 or empty: none)."""
+
+    points = StringField("Use points", filters=[_strip], validators=[Length(max=20)])
+
+    @property
+    def amount(self) -> int:
+        """The validated number of points (call after `validate_on_submit`)."""
+        return int(self.points.data or 0)
+
+    def validate_points(self, field: StringField) -> None:
+        """A whole number of points, 0 or more."""
+        raw = (field.data or "").replace(",", "")
+        if not raw:
+            field.data = "0"
+            return
+        if raw.startswith("-"):
+            raise ValidationError("Enter a number of points of 0 or more.")
+        if not (raw.isascii() and raw.isdigit()):
+            if raw.replace(".", "", 1).isdigit():
+                raise ValidationError("Points are whole numbers: leave out the decimals.")
+            raise ValidationError("Enter a whole number of points, such as 500.")
+        if int(raw) > MAX_POINTS_INPUT:
+            raise ValidationError("That is more points than anyone has.")
+        field.data = str(int(raw))

@@ -45,11 +45,20 @@ class ShippingOption:
 
 @dataclass(frozen=True)
 class Totals:
-    """Subtotal, shipping, discount and total of an order, in pence."""
+    """Subtotal, shipping, discount and total of an order, in pence.
+
+    `discount_pence` is the whole discount on the goods: any plain discount plus the
+    member's tier discount plus the points redeemed (`points_redeemed` points worth
+    `points_discount_pence`).
+    """
 
     subtotal_pence: int
     shipping_pence: int
     discount_pence: int = 0
+    tier_discount_pence: int = 0
+    points_discount_pence: int = 0
+    points_redeemed: int = 0
+    free_shipping: bool = False
 
     @property
     def total_pence(self) -> int:
@@ -57,39 +66,128 @@ class Totals:
         return max(self.subtotal_pence - self.discount_pence, 0) + self.shipping_pence
 
 
+@dataclass(frozen=True)
+class RedemptionRules:
+    """How points turn into a discount: their value, and the limits per order."""
+
+    point_value_pence: int = 1
+    min_points: int = 500
+    max_points: int = 20_000
+    max_share_pct: int = 50  # at most this share of the goods (after the tier discount)
+
+
+class RedemptionError(ValueError):
+    """Points that cannot be used on this order; the message is safe to show."""
+
+
 class UnknownShippingMethod(ValueError):
     """A shipping method code that the shop does not offer."""
 
 
-def shipping_options(settings: CheckoutSettings, subtotal_pence: int) -> list[ShippingOption]:
-    """The shipping methods on offer; standard is free from the threshold up."""
-    free = subtotal_pence >= settings.free_threshold_pence
+def shipping_options(
+    settings: CheckoutSettings, subtotal_pence: int, *, free_standard: bool = False
+) -> list[ShippingOption]:
+    """The shipping methods on offer; standard is free from the threshold up.
+
+    `free_standard` makes standard delivery free whatever the subtotal (a member benefit);
+    express is always charged.
+    """
+    over_threshold = subtotal_pence >= settings.free_threshold_pence
+    free = free_standard or over_threshold
+    if free_standard and not over_threshold:
+        note = ", free for you as a member"
+    elif free:
+        note = ""
+    else:
+        note = f", free on orders over £{settings.free_threshold_pence / 100:g}"
     return [
         ShippingOption(
             "standard",
             "Standard delivery",
-            "3 to 5 working days"
-            + ("" if free else f", free on orders over £{settings.free_threshold_pence / 100:g}"),
+            "3 to 5 working days" + note,
             0 if free else settings.standard_pence,
         ),
         ShippingOption("express", "Express delivery", "Next working day", settings.express_pence),
     ]
 
 
-def shipping_option(settings: CheckoutSettings, code: str, subtotal_pence: int) -> ShippingOption:
+def shipping_option(
+    settings: CheckoutSettings, code: str, subtotal_pence: int, *, free_standard: bool = False
+) -> ShippingOption:
     """The option with this code; raise UnknownShippingMethod for anything else."""
-    for option in shipping_options(settings, subtotal_pence):
+    for option in shipping_options(settings, subtotal_pence, free_standard=free_standard):
         if option.code == code:
             return option
     raise UnknownShippingMethod(f"unknown shipping method {code!r}")
 
 
+def tier_discount(goods_pence: int, discount_bp: int) -> int:
+    """A percentage discount (basis points, 500 = 5%) on the goods, rounded down to a penny."""
+    if goods_pence <= 0 or discount_bp <= 0:
+        return 0
+    return goods_pence * min(discount_bp, 10_000) // 10_000
+
+
+def max_points_for(goods_pence: int, rules: RedemptionRules) -> int:
+    """The most points this order's goods (after the tier discount) can take."""
+    if goods_pence <= 0 or rules.point_value_pence <= 0:
+        return 0
+    by_share = goods_pence * max(rules.max_share_pct, 0) // 100 // rules.point_value_pence
+    return max(min(by_share, rules.max_points), 0)
+
+
+def check_redemption(requested: int, balance: int, goods_pence: int, rules: RedemptionRules) -> int:
+    """The points discount in pence for `requested` points; raise RedemptionError if not allowed.
+
+    Zero points is always allowed (no redemption). Otherwise the points must be a whole
+    number within the member's balance, at least the minimum, and at most the maximum for
+    this order (the programme's maximum, and `max_share_pct` of the goods).
+    """
+    if isinstance(requested, bool) or not isinstance(requested, int):
+        raise RedemptionError("Enter a whole number of points.")
+    if requested < 0:
+        raise RedemptionError("Enter a number of points of 0 or more.")
+    if requested == 0:
+        return 0
+    if requested > balance:
+        raise RedemptionError(f"You have only {max(balance, 0):,} points.")
+    if requested < rules.min_points:
+        raise RedemptionError(f"Use at least {rules.min_points:,} points, or none.")
+    most = max_points_for(goods_pence, rules)
+    if most < rules.min_points:
+        raise RedemptionError(
+            f"This order is too small to use points on: at least {rules.min_points:,} points "
+            f"can be used, worth up to {rules.max_share_pct}% of the goods."
+        )
+    if requested > most:
+        raise RedemptionError(f"You can use at most {most:,} points on this order.")
+    return requested * rules.point_value_pence
+
+
 def totals(
-    line_totals: Sequence[int], shipping: ShippingOption | None, discount_pence: int = 0
+    line_totals: Sequence[int],
+    shipping: ShippingOption | None,
+    discount_pence: int = 0,
+    *,
+    tier_discount_pence: int = 0,
+    points_discount_pence: int = 0,
+    points_redeemed: int = 0,
+    free_shipping: bool = False,
 ) -> Totals:
-    """Add up an order from its line totals and shipping option."""
+    """Add up an order from its line totals, shipping option and discounts.
+
+    The discounts never take the goods below zero: the tier discount is capped at the
+    goods, and the points discount at what is left after it.
+    """
+    subtotal = sum(line_totals)
+    tier = min(max(tier_discount_pence, 0), subtotal)
+    points = min(max(points_discount_pence, 0), subtotal - tier)
     return Totals(
-        subtotal_pence=sum(line_totals),
+        subtotal_pence=subtotal,
         shipping_pence=shipping.price_pence if shipping else 0,
-        discount_pence=discount_pence,
+        discount_pence=discount_pence + tier + points,
+        tier_discount_pence=tier,
+        points_discount_pence=points,
+        points_redeemed=points_redeemed if points else 0,
+        free_shipping=free_shipping,
     )

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import Address
 from shop.cart.services import CartOwner, CartView, view_cart
 from shop.catalog.models import Product
+from shop.checkout import adjustments
+from shop.checkout.adjustments import NO_BENEFITS, BenefitQuote, CheckoutBenefits
 from shop.checkout.pricing import (
     CheckoutSettings,
     ShippingOption,
@@ -22,6 +24,7 @@ from shop.checkout.pricing import (
     totals,
 )
 from shop.db import utcnow
+from shop.events.bus import record_event
 from shop.orders import states
 from shop.orders.models import Order, OrderLine
 
@@ -41,6 +44,23 @@ class OutOfStock(CheckoutError):
         super().__init__(message)
         self.name = name
         self.available = available
+
+
+class BenefitNotHeld(OutOfStock):
+    """A benefit the order uses (points) can no longer be held.
+
+    It is an OutOfStock so that every caller that handles a failed hold (placing the
+    order, paying it after its hold was released) handles this one the same way.
+    """
+
+    def __init__(self, message: str) -> None:
+        CheckoutError.__init__(self, message)
+        self.name = ""
+        self.available = 0
+
+
+class BenefitRefused(CheckoutError):
+    """The benefits asked for (e.g. points to redeem) cannot be applied to this cart."""
 
 
 @dataclass(frozen=True)
@@ -79,20 +99,51 @@ class Quote:
     options: list[ShippingOption]
     shipping: ShippingOption | None
     totals: Totals
+    benefits: BenefitQuote = NO_BENEFITS
 
 
 def quote(
-    session: Session, owner: CartOwner, settings: CheckoutSettings, method: str | None = None
+    session: Session,
+    owner: CartOwner,
+    settings: CheckoutSettings,
+    method: str | None = None,
+    *,
+    redeem_points: int = 0,
+    benefits: CheckoutBenefits | None = None,
 ) -> Quote:
-    """Price the owner's cart with the chosen shipping method (if any)."""
+    """Price the owner's cart with the chosen shipping method (if any) and benefits.
+
+    `benefits` defaults to the app's registered provider (none: no benefits). Points the
+    provider refuses are reported in `Quote.benefits.errors` and not applied.
+    """
     cart = view_cart(session, owner, settings.currency)
     subtotal = cart.subtotal_pence
-    chosen = shipping_option(settings, method, subtotal) if method else None
+    provider = benefits if benefits is not None else adjustments.registered()
+    offered = NO_BENEFITS
+    if provider is not None and cart.lines:
+        offered = provider.quote(
+            session,
+            owner.user_id,
+            subtotal,
+            shipping_options(settings, subtotal),
+            redeem_points,
+        )
+    free = offered.free_shipping
+    chosen = shipping_option(settings, method, subtotal, free_standard=free) if method else None
+    use_points = not offered.errors
     return Quote(
         cart=cart,
-        options=shipping_options(settings, subtotal),
+        options=shipping_options(settings, subtotal, free_standard=free),
         shipping=chosen,
-        totals=totals([line.line_total_pence for line in cart.lines], chosen),
+        totals=totals(
+            [line.line_total_pence for line in cart.lines],
+            chosen,
+            tier_discount_pence=offered.tier_discount_pence,
+            points_discount_pence=offered.points_discount_pence if use_points else 0,
+            points_redeemed=offered.points_redeemed if use_points else 0,
+            free_shipping=free,
+        ),
+        benefits=offered,
     )
 
 
@@ -107,20 +158,30 @@ def place_order(
     save_address: bool = False,
     visitor_id: str | None = None,
     now: datetime | None = None,
+    redeem_points: int = 0,
+    campaign: str | None = None,
+    benefits: CheckoutBenefits | None = None,
 ) -> Order:
-    """Turn the cart into an order awaiting payment, holding its stock.
+    """Turn the cart into an order awaiting payment, holding its stock and benefits.
 
     The same checkout token always gives the same order, so a double submit places one
-    order. Raises CheckoutError (or OutOfStock) and changes nothing when it cannot.
+    order. Benefits (tier discount, free shipping, `redeem_points` points) come from
+    `benefits`, by default the app's registered provider, which holds the points in this
+    transaction. `campaign` is the marketing campaign key the shopper came from.
+    Raises CheckoutError (OutOfStock, BenefitRefused, BenefitNotHeld) and changes nothing
+    when it cannot.
     """
     existing = order_by_checkout_token(session, checkout_token)
     if existing is not None:
         return existing
     now = now or utcnow()
     release_expired(session, now)
-    priced = quote(session, owner, settings, method)
+    provider = benefits if benefits is not None else adjustments.registered()
+    priced = quote(session, owner, settings, method, redeem_points=redeem_points, benefits=provider)
     if not priced.cart.lines:
         raise CheckoutError("Your cart is empty.")
+    if priced.benefits.errors:
+        raise BenefitRefused(" ".join(priced.benefits.errors))
     for line in priced.cart.lines:
         if not line.product.active:
             raise CheckoutError(f"{line.product.name} is no longer sold; remove it to continue.")
@@ -136,7 +197,11 @@ def place_order(
         subtotal_pence=priced.totals.subtotal_pence,
         shipping_pence=priced.totals.shipping_pence,
         discount_pence=priced.totals.discount_pence,
+        tier_discount_pence=priced.totals.tier_discount_pence,
+        points_discount_pence=priced.totals.points_discount_pence,
+        points_redeemed=priced.totals.points_redeemed,
         total_pence=priced.totals.total_pence,
+        campaign=_campaign_key(campaign),
         placed_at=now,
         access_token=secrets.token_urlsafe(24),
         checkout_token=checkout_token,
@@ -163,47 +228,78 @@ def place_order(
     states.start(order, "Order placed")
     session.add(order)
     session.flush()
-    reserve_stock(session, order, settings, now)
+    reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
     if save_address and owner.user_id is not None:
         remember_address(session, owner.user_id, contact)
     return order
 
 
 def reserve_stock(
-    session: Session, order: Order, settings: CheckoutSettings, now: datetime | None = None
+    session: Session,
+    order: Order,
+    settings: CheckoutSettings,
+    now: datetime | None = None,
+    *,
+    benefits: CheckoutBenefits | None = None,
+    quote: BenefitQuote | None = None,
 ) -> None:
-    """Take the order's quantities out of stock, or raise OutOfStock.
+    """Take the order's quantities out of stock and hold its benefits, or raise OutOfStock.
 
-    Each product is decremented with a conditional update (`stock >= n`), in product-id
-    order so that concurrent checkouts lock rows in the same order. On OutOfStock the
-    caller's transaction must roll back, which undoes the lines already taken.
+    The order row is claimed first (`stock_reserved` false -> true, a conditional update),
+    so two payments of one released order never take its stock twice. Each product is then
+    decremented with a conditional update (`stock >= n`), in product-id order so that
+    concurrent checkouts lock rows in the same order, and the benefits provider (by
+    default the app's) holds the order's points. All of it happens in a savepoint: on
+    OutOfStock (or BenefitNotHeld) nothing is taken.
     """
     now = now or utcnow()
     if not order.stock_reserved:
-        for line in sorted(order.lines, key=lambda ln: ln.product_id or 0):
-            if line.product_id is None:
-                continue
-            taken = session.execute(
-                update(Product)
-                .where(
-                    Product.id == line.product_id,
-                    Product.active.is_(True),
-                    Product.stock_qty >= line.quantity,
-                )
-                .values(stock_qty=Product.stock_qty - line.quantity)
+        provider = benefits if benefits is not None else adjustments.registered()
+        with session.begin_nested():
+            claimed = session.execute(
+                update(Order)
+                .where(Order.id == order.id, Order.stock_reserved.is_(False))
+                .values(stock_reserved=True)
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount != 1:
-                available = session.scalar(
-                    select(Product.stock_qty).where(Product.id == line.product_id)
-                )
-                raise OutOfStock(line.name, line.quantity, int(available or 0))
-        order.stock_reserved = True
+            if claimed.rowcount == 1:
+                _take_stock(session, order)
+                if provider is not None:
+                    try:
+                        provider.hold(session, order, quote)
+                    except adjustments.BenefitUnavailable as exc:
+                        raise BenefitNotHeld(str(exc)) from exc
+        session.refresh(order, ["stock_reserved"])
     order.reserved_until = now + timedelta(minutes=settings.reservation_minutes)
 
 
+def _take_stock(session: Session, order: Order) -> None:
+    for line in sorted(order.lines, key=lambda ln: ln.product_id or 0):
+        if line.product_id is None:
+            continue
+        taken = session.execute(
+            update(Product)
+            .where(
+                Product.id == line.product_id,
+                Product.active.is_(True),
+                Product.stock_qty >= line.quantity,
+            )
+            .values(stock_qty=Product.stock_qty - line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            available = session.scalar(
+                select(Product.stock_qty).where(Product.id == line.product_id)
+            )
+            raise OutOfStock(line.name, line.quantity, int(available or 0))
+
+
 def release_stock(session: Session, order: Order, note: str) -> bool:
-    """Put an unpaid order's held stock back; False when it holds none (already released)."""
+    """Put an unpaid order's held stock back; False when it holds none (already released).
+
+    Records the domain event `order_released` in the same transaction, so that whoever
+    holds something for the order (the loyalty programme: redeemed points) gives it back.
+    """
     released = session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stock_reserved.is_(True))
@@ -223,6 +319,16 @@ def release_stock(session: Session, order: Order, note: str) -> bool:
     session.refresh(order, ["stock_reserved", "reserved_until"])
     if note:
         states.note(order, note)
+    record_event(
+        session,
+        "order_released",
+        {
+            "order_id": order.id,
+            "number": order.number,
+            "user_id": order.user_id,
+            "points_redeemed": order.points_redeemed or 0,
+        },
+    )
     return True
 
 
@@ -279,6 +385,13 @@ def order_by_token(session: Session, token: str) -> Order | None:
 def order_by_checkout_token(session: Session, token: str) -> Order | None:
     """The order already placed from this review page, if any."""
     return session.scalar(select(Order).where(Order.checkout_token == token))
+
+
+def _campaign_key(campaign: str | None) -> str | None:
+    """A campaign key worth storing (1 to 40 characters), or None."""
+    if isinstance(campaign, str) and 0 < len(campaign.strip()) <= 40:
+        return campaign.strip()
+    return None
 
 
 def _new_order_number(now: datetime) -> str:

@@ -22,7 +22,7 @@ from flask_login import current_user
 from werkzeug import Response
 
 from shop.checkout import services
-from shop.checkout.forms import DetailsForm, PlaceOrderForm, ShippingForm
+from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
 from shop.orders.models import Order
@@ -54,9 +54,17 @@ def _user_id() -> int | None:
     return int(current_user.get_id()) if current_user.is_authenticated else None
 
 
-def _priced_cart(method: str | None = None) -> services.Quote | Response:
+def _redeem_points() -> int:
+    raw = _state().get("redeem_points", 0)
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else 0
+
+
+def _priced_cart(
+    method: str | None = None, redeem_points: int | None = None
+) -> services.Quote | Response:
     """The cart priced for this step, or a redirect back to the cart when it is empty."""
-    priced = services.quote(db.session, cart_owner(), _settings(), method)
+    points = _redeem_points() if redeem_points is None else redeem_points
+    priced = services.quote(db.session, cart_owner(), _settings(), method, redeem_points=points)
     if not priced.cart.lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.show"))
@@ -129,12 +137,19 @@ def shipping() -> Response | tuple[str, int]:
     return render_template("checkout/shipping.html", form=form, quote=priced), status
 
 
-@bp.get("/review")
+@bp.route("/review", methods=["GET", "POST"])
 def review() -> Response | tuple[str, int]:
-    """Step 3: everything at a glance before the order is placed."""
+    """Step 3: everything at a glance before the order is placed; members may use points."""
     state = _state()
     method = state.get("method") if state.get("method") in ("standard", "express") else None
-    priced = _priced_cart(method)
+    wanted: int | None
+    if request.method == "POST":
+        redeem = RedeemPointsForm()
+        wanted = redeem.amount if redeem.validate_on_submit() else None
+    else:
+        redeem = RedeemPointsForm(points=str(_redeem_points() or ""))
+        wanted = _redeem_points()
+    priced = _priced_cart(method, wanted or 0)
     if isinstance(priced, Response):
         return priced
     contact = services.ContactAddress.from_dict(state.get("contact"))
@@ -142,6 +157,16 @@ def review() -> Response | tuple[str, int]:
         return redirect(url_for("checkout.details"))
     if method is None:
         return redirect(url_for("checkout.shipping"))
+    errors = list(redeem.points.errors) if wanted is None else _points_errors(priced, wanted)
+    if request.method == "POST" and not errors:
+        _save_state(redeem_points=wanted)
+        return redirect(url_for("checkout.review"))
+    if errors:  # show them, and the totals without points
+        redeem.points.errors = errors
+        _save_state(redeem_points=0)
+        priced = _priced_cart(method, 0)
+        if isinstance(priced, Response):
+            return priced
     token = state.get("token") or uuid.uuid4().hex
     _save_state(token=token)
     return render_template(
@@ -149,7 +174,14 @@ def review() -> Response | tuple[str, int]:
         quote=priced,
         contact=contact,
         form=PlaceOrderForm(token=token),
-    ), 200
+        redeem=redeem,
+    ), 400 if request.method == "POST" else 200
+
+
+def _points_errors(priced: services.Quote, wanted: int) -> list[str]:
+    if wanted and not priced.benefits.is_member:
+        return ["Only members of our loyalty programme can use points."]
+    return list(priced.benefits.errors)
 
 
 @bp.post("/place")
@@ -176,8 +208,15 @@ def place() -> Response | tuple[str, int]:
             settings=_settings(),
             save_address=bool(state.get("save_address")),
             visitor_id=g.get("visitor_id"),
+            redeem_points=_redeem_points(),
+            campaign=session.get("campaign"),
         )
         db.session.commit()
+    except (services.BenefitRefused, services.BenefitNotHeld) as exc:
+        db.session.rollback()
+        _save_state(redeem_points=0)
+        flash(str(exc), "error")
+        return redirect(url_for("checkout.review"))
     except services.CheckoutError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -27,8 +27,14 @@ order_paid = signals.signal("order_paid")
 order_refunded = signals.signal("order_refunded")
 customer_registered = signals.signal("customer_registered")
 profile_changed = signals.signal("profile_changed")
+# An unpaid order's hold ended (cancelled, expired, payment declined): give back what it
+# held. Payload: order_id, number, user_id, points_redeemed.
+order_released = signals.signal("order_released")
 
-KNOWN = {s.name: s for s in (order_paid, order_refunded, customer_registered, profile_changed)}
+KNOWN = {
+    s.name: s
+    for s in (order_paid, order_refunded, customer_registered, profile_changed, order_released)
+}
 MAX_ATTEMPTS = 10
 PENDING_FLAG = "domain_events_pending"
 
