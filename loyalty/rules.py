@@ -290,7 +290,7 @@ def calibrated_thresholds(
         return list(fallback)
     found = [0]
     for pct in percentiles[1:]:
-        found.append(round(percentile(spends, pct) / 100) * 100)
+        found.append(int(percentile(spends, pct) + 50) // 100 * 100)  # half up
     if any(b <= a for a, b in pairwise(found)):
         return list(fallback)
     return found

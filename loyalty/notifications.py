@@ -1,0 +1,138 @@
+"""Member e-mails of the programme (joining, tier changes, points about to expire).
+
+Each goes through the outbox in the caller's transaction, so it commits with the change it
+confirms. These are service messages about the membership, sent whatever the marketing
+preferences. Members without an e-mail address (imported customers) get none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from loyalty.models import Membership, Tier
+from shop.accounts.models import User
+from shop.mail.outbox import enqueue_email
+from shop.money import format_money
+
+
+def benefit_lines(tier: Tier) -> list[str]:
+    """A tier's benefits as short sentences, for pages and e-mails."""
+    lines: list[str] = []
+    if tier.discount_bp:
+        lines.append(f"{_percent(tier.discount_bp)} off every order")
+    if tier.multiplier_pct != 100:
+        lines.append(f"{_multiplier(tier.multiplier_pct)} points on every order")
+    else:
+        lines.append("Points on every order")
+    if tier.free_shipping:
+        lines.append("Free shipping")
+    if tier.priority_support:
+        lines.append("Priority support")
+    if tier.early_access:
+        lines.append("Early access to new products and sales")
+    return lines
+
+
+def _percent(basis_points: int) -> str:
+    whole, frac = divmod(basis_points, 100)
+    return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
+
+
+def _multiplier(pct: int) -> str:
+    whole, frac = divmod(pct, 100)
+    return f"{whole}x" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "x"
+
+
+def member_page_url() -> str:
+    """The absolute address of the member page, for e-mails."""
+    base = str(current_app.config.get("SHOP_BASE_URL", "")).rstrip("/")
+    return f"{base}/account/loyalty"
+
+
+def _send(
+    session: Session, user: User, kind: str, subject: str, template: str, context: dict[str, Any]
+) -> bool:
+    if not user.email or user.deleted_at is not None:
+        return False
+    enqueue_email(
+        session,
+        kind=kind,
+        to=user.email,
+        subject=subject,
+        template=template,
+        context={"name": user.name, "member_url": member_page_url(), **context},
+        user_id=user.id,
+    )
+    return True
+
+
+def send_welcome(session: Session, user: User, member: Membership, tier: Tier) -> bool:
+    """Queue the welcome e-mail confirming that the customer joined."""
+    return _send(
+        session,
+        user,
+        "loyalty_welcome",
+        f"Welcome to the programme: membership {member.number}",
+        "loyalty_welcome",
+        {
+            "number": member.number,
+            "tier": tier.name,
+            "benefits": benefit_lines(tier),
+            "terms_version": member.terms_version,
+        },
+    )
+
+
+def send_tier_changed(
+    session: Session,
+    user: User,
+    member: Membership,
+    old: Tier | None,
+    new: Tier,
+    reason: str,
+) -> bool:
+    """Queue the e-mail confirming an upgrade or a downgrade."""
+    upgrade = old is None or new.rank > old.rank
+    subject = f"You are now {new.name}" if upgrade else f"Your tier is now {new.name}"
+    return _send(
+        session,
+        user,
+        "loyalty_tier_changed",
+        subject,
+        "loyalty_tier_changed",
+        {
+            "number": member.number,
+            "old_tier": old.name if old else None,
+            "tier": new.name,
+            "upgrade": upgrade,
+            "reason": reason,
+            "benefits": benefit_lines(new),
+        },
+    )
+
+
+def send_points_expiring(
+    session: Session, user: User, member: Membership, points: int, expires_on: str
+) -> bool:
+    """Queue the reminder that some points expire on a date."""
+    return _send(
+        session,
+        user,
+        "loyalty_points_expiring",
+        f"{points:,} points expire on {expires_on}",
+        "loyalty_points_expiring",
+        {
+            "number": member.number,
+            "points": points,
+            "expires_on": expires_on,
+            "balance": member.points_balance,
+        },
+    )
+
+
+def money(pence: int) -> str:
+    """Pence as '£12.34' (the shop's currency)."""
+    return format_money(pence, str(current_app.config.get("CURRENCY", "GBP")))
