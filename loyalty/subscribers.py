@@ -1,9 +1,37 @@
-"""(Being built.)"""
+"""Domain-event receivers: points and immediate upgrades on `order_paid`, reversals on
+`order_refunded`. Each runs in its own transaction and is idempotent (the ledger's unique
+reference per order and per refund), so a retried event changes nothing twice."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+
+from loyalty import earning
+from shop.db import db
+from shop.events.bus import order_paid, order_refunded
+
+
+def on_order_paid(_sender: object, **payload: Any) -> None:
+    """Award the member's points for the order and upgrade them if it crossed a threshold."""
+    with db.transaction() as session:
+        earning.award_for_order(session, int(payload["order_id"]))
+
+
+def on_order_refunded(_sender: object, **payload: Any) -> None:
+    """Take back points in proportion to the refund."""
+    with db.transaction() as session:
+        earning.reverse_for_refund(
+            session,
+            int(payload["order_id"]),
+            int(payload["refund_id"]),
+            int(payload["refunded_pence"]),
+            int(payload["total_pence"]),
+        )
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to wire yet."""
+    """Subscribe to the shop's events (connecting twice is harmless)."""
+    order_paid.connect(on_order_paid)
+    order_refunded.connect(on_order_refunded)

@@ -1,0 +1,158 @@
+"""Points for paid orders and their reversal on refunds (called by the event subscribers)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty import ledger, rules, tiers
+from loyalty.membership import find_membership
+from loyalty.models import Membership, PointsEntry, Tier
+from loyalty.settings import load_settings
+from shop.db import utcnow
+from shop.orders.models import Order
+
+log = logging.getLogger(__name__)
+
+
+def order_reference(order_id: int) -> str:
+    """The ledger reference of the points an order earned."""
+    return f"order:{order_id}"
+
+
+def refund_reference(refund_id: int) -> str:
+    """The ledger reference of the points a refund took back."""
+    return f"refund:{refund_id}"
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a paid order earned (0 points for non-members or when already awarded)."""
+
+    points: int
+    already_awarded: bool = False
+    upgraded_to: str | None = None
+
+
+def award_for_order(session: Session, order_id: int, *, now: datetime | None = None) -> Award:
+    """Award a member's points for a paid order once, then upgrade them if they crossed a
+    threshold. A non-member's order earns nothing; a second call does nothing."""
+    order = session.get(Order, order_id)
+    if order is None or order.user_id is None or order.kind != "sale":
+        return Award(0)
+    if order.status not in tiers.PAID_STATUSES:
+        return Award(0)
+    member = find_membership(session, order.user_id)
+    if member is None:
+        return Award(0)
+    moment = now or utcnow()
+    settings = load_settings(session)
+    tier = session.get(Tier, member.tier_id)
+    multiplier = tier.multiplier_pct if tier is not None else 100
+    goods = rules.goods_paid_pence(order.total_pence, order.shipping_pence)
+    points = rules.points_for_order(goods, settings.points_per_pound, multiplier)
+    if points > 0:
+        try:
+            ledger.append(
+                session,
+                member.id,
+                points,
+                "earn",
+                order_reference(order.id),
+                description=f"Order {order.number}",
+                order_id=order.id,
+                expires_at=rules.add_months(moment, settings.expiry_months),
+            )
+        except ledger.DuplicateEntry:
+            return Award(0, already_awarded=True)
+    change = tiers.upgrade_if_crossed(session, member, now=moment, settings=settings)
+    upgraded = session.get(Tier, change.to_tier_id).name if change is not None else None
+    return Award(points, upgraded_to=upgraded)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """What a refund took back, and what the balance could not cover."""
+
+    points: int
+    shortfall: int = 0
+
+
+def reverse_for_refund(
+    session: Session,
+    order_id: int,
+    refund_id: int,
+    refunded_total_pence: int,
+    order_total_pence: int,
+) -> Reversal:
+    """Take back points in proportion to a refund, never more than the order earned.
+
+    When points were spent meanwhile, takes what the balance allows and notes the shortfall
+    in the entry's description; the event still succeeds.
+    """
+    order = session.get(Order, order_id)
+    if order is None or order.user_id is None:
+        return Reversal(0)
+    member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
+    if member is None:
+        return Reversal(0)
+    reference = refund_reference(refund_id)
+    if _entry_exists(session, member.id, "refund", reference):
+        return Reversal(0)
+    awarded = _sum(session, member.id, "earn", order_id)
+    already = -_sum(session, member.id, "refund", order_id)
+    due = rules.points_to_reverse(awarded, already, refunded_total_pence, order_total_pence)
+    for _attempt in range(3):
+        session.refresh(member, ["points_balance"])
+        take = min(due, max(member.points_balance, 0))
+        shortfall = due - take
+        if take <= 0:
+            if due > 0:
+                log.warning(
+                    "refund %s of order %s: %d points due back, but the balance is empty",
+                    refund_id,
+                    order.number,
+                    due,
+                )
+            return Reversal(0, shortfall)
+        note = f"Refund on order {order.number}"
+        if shortfall:
+            note += f" ({shortfall} points could not be taken back: already spent)"
+        try:
+            ledger.append(
+                session, member.id, -take, "refund", reference, description=note, order_id=order_id
+            )
+        except ledger.InsufficientPoints:
+            continue  # spent at this very moment: read the balance again
+        except ledger.DuplicateEntry:
+            return Reversal(0)
+        return Reversal(take, shortfall)
+    return Reversal(0, due)
+
+
+def _entry_exists(session: Session, membership_id: int, reason: str, reference: str) -> bool:
+    return (
+        session.scalar(
+            select(PointsEntry.id).where(
+                PointsEntry.membership_id == membership_id,
+                PointsEntry.reason == reason,
+                PointsEntry.reference == reference,
+            )
+        )
+        is not None
+    )
+
+
+def _sum(session: Session, membership_id: int, reason: str, order_id: int) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+            PointsEntry.membership_id == membership_id,
+            PointsEntry.reason == reason,
+            PointsEntry.order_id == order_id,
+        )
+    )
+    return int(total or 0)

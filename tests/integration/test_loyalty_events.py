@@ -1,0 +1,225 @@
+"""Points on order_paid (once), immediate upgrades, proportional reversal on order_refunded,
+through the real event bus (stored event, dispatched after commit)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty import ledger, membership, subscribers, tiers
+from loyalty.models import Membership, PointsEntry, Tier, TierChange
+from shop.db import db, utcnow
+from shop.events.bus import record_event
+from shop.events.models import DomainEvent
+from shop.mail.models import OutboxEmail
+from shop.orders.models import Order
+from tests import factories
+
+_numbers = itertools.count(1)
+
+
+def _member(app: Flask, session: Session, email: str = "ann@example.com") -> int:
+    user = factories.user(session, email)
+    session.commit()
+    user_id = user.id
+    with app.app_context(), db.transaction() as own:
+        tiers.ensure_default_tiers(own)  # £0 / £100 / £500 / £1,500
+        membership.join(own, user_id, consent=True)
+    session.rollback()
+    return user_id
+
+
+def _order(session: Session, user_id: int | None, goods: int, shipping: int = 395) -> Order:
+    session.rollback()  # end the read snapshot before writing
+    placed = Order(
+        number=f"W-{next(_numbers)}",
+        user_id=user_id,
+        status="paid",
+        subtotal_pence=goods,
+        shipping_pence=shipping,
+        total_pence=goods + shipping,
+        placed_at=utcnow(),
+    )
+    session.add(placed)
+    session.commit()
+    return placed
+
+
+def _publish(app: Flask, name: str, payload: dict[str, Any]) -> None:
+    with app.app_context(), db.transaction() as own:
+        record_event(own, name, payload)
+
+
+def _paid(app: Flask, order: Order) -> None:
+    payload = {
+        "order_id": order.id,
+        "number": order.number,
+        "user_id": order.user_id,
+        "email": "ann@example.com",
+        "total_pence": order.total_pence,
+        "currency": "GBP",
+        "intent_id": "pi_test",
+    }
+    _publish(app, "order_paid", payload)
+
+
+def _refunded(app: Flask, order: Order, refund_id: int, amount: int, refunded: int) -> None:
+    payload = {
+        "order_id": order.id,
+        "number": order.number,
+        "user_id": order.user_id,
+        "refund_id": refund_id,
+        "amount_pence": amount,
+        "refunded_pence": refunded,
+        "total_pence": order.total_pence,
+        "currency": "GBP",
+    }
+    _publish(app, "order_refunded", payload)
+
+
+def _member_row(session: Session, user_id: int) -> Membership:
+    session.rollback()
+    found = session.scalar(select(Membership).where(Membership.user_id == user_id))
+    assert found is not None
+    return found
+
+
+def _entries(session: Session, reason: str) -> list[PointsEntry]:
+    session.rollback()
+    return list(session.scalars(select(PointsEntry).where(PointsEntry.reason == reason)))
+
+
+def test_a_paid_order_earns_points_on_goods_only(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=4_250)
+    _paid(app, order)
+    [entry] = _entries(session, "earn")
+    assert entry.points == 42  # £42.50 at 1 point per pound, shipping excluded
+    assert entry.reference == f"order:{order.id}"
+    assert entry.order_id == order.id
+    assert entry.expires_at is not None and entry.expires_at > utcnow().replace(
+        year=utcnow().year + 1
+    )
+    assert _member_row(session, user_id).points_balance == 42
+    event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_paid"))
+    assert event is not None and event.dispatched_at is not None
+
+
+def test_the_same_event_twice_awards_once(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=5_000)
+    _paid(app, order)
+    _paid(app, order)  # a second event for the same order
+    with app.app_context():  # and a retried delivery straight to the receiver
+        subscribers.on_order_paid("order_paid", order_id=order.id)
+    assert [e.points for e in _entries(session, "earn")] == [50]
+    assert _member_row(session, user_id).points_balance == 50
+
+
+def test_a_non_member_earns_nothing(app: Flask, session: Session) -> None:
+    _member(app, session)
+    stranger = factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    _paid(app, _order(session, stranger.id, goods=9_000))
+    _paid(app, _order(session, None, goods=9_000))  # a guest
+    assert _entries(session, "earn") == []
+
+
+def test_the_tier_multiplier_applies(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    gold = session.scalar(select(Tier).where(Tier.name == "Gold"))
+    assert gold is not None
+    member = _member_row(session, user_id)
+    member.tier_id = gold.id
+    session.commit()
+    _paid(app, _order(session, user_id, goods=1_000))
+    assert [e.points for e in _entries(session, "earn")] == [15]
+
+
+def test_crossing_a_threshold_upgrades_at_once_with_history_and_email(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    _paid(app, _order(session, user_id, goods=6_000))  # £60: still Member
+    assert session.get(Tier, _member_row(session, user_id).tier_id).name == "Member"
+    _paid(app, _order(session, user_id, goods=5_000))  # £110: crosses Silver's £100
+    member = _member_row(session, user_id)
+    assert session.get(Tier, member.tier_id).name == "Silver"
+    changes = list(session.scalars(select(TierChange).where(TierChange.membership_id == member.id)))
+    assert len(changes) == 2  # joined, then upgraded
+    assert "£110.00" in changes[-1].reason
+    mail = session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "loyalty_tier_changed"))
+    assert mail is not None and "Silver" in mail.subject and "Member" in mail.text_body
+
+
+def test_a_big_order_can_jump_several_tiers(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    _paid(app, _order(session, user_id, goods=200_000))
+    member = _member_row(session, user_id)
+    assert session.get(Tier, member.tier_id).name == "Platinum"
+
+
+def test_a_partial_refund_reverses_points_in_proportion(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=9_605, shipping=395)  # total £100, 96 points
+    _paid(app, order)
+    _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)
+    [reversal] = _entries(session, "refund")
+    assert reversal.points == -24  # 25% of 96
+    assert reversal.reference == "refund:1"
+    _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)  # same refund again
+    assert len(_entries(session, "refund")) == 1
+    _refunded(app, order, refund_id=2, amount=7_500, refunded=10_000)  # the rest
+    assert sum(e.points for e in _entries(session, "refund")) == -96
+    assert _member_row(session, user_id).points_balance == 0
+
+
+def test_refunds_never_reverse_more_than_awarded(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=700, shipping=300)  # total £10, 7 points
+    _paid(app, order)
+    for refund_id, refunded in enumerate((333, 666, 999, 1_000), start=1):
+        _refunded(app, order, refund_id, 333, refunded)
+    assert sum(e.points for e in _entries(session, "refund")) == -7
+
+
+def test_a_refund_after_points_were_spent_takes_what_is_left(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=10_000, shipping=0)
+    _paid(app, order)
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -80, "redeem", "order:spent")
+    session.commit()
+    _refunded(app, order, refund_id=5, amount=10_000, refunded=10_000)
+    [reversal] = _entries(session, "refund")
+    assert reversal.points == -20
+    assert "80 points could not be taken back" in reversal.description
+    assert _member_row(session, user_id).points_balance == 0
+    event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
+    assert event is not None and event.dispatched_at is not None  # the event did not fail
+
+
+def test_a_refund_with_nothing_left_succeeds_without_an_entry(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=10_000, shipping=0)
+    _paid(app, order)
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -100, "redeem", "order:spent")
+    session.commit()
+    _refunded(app, order, refund_id=6, amount=5_000, refunded=5_000)
+    assert _entries(session, "refund") == []
+    event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
+    assert event is not None and event.dispatched_at is not None
+
+
+def test_a_refund_of_a_non_member_order_does_nothing(app: Flask, session: Session) -> None:
+    stranger = factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    order = _order(session, stranger.id, goods=1_000)
+    _refunded(app, order, refund_id=1, amount=1_000, refunded=1_000)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(PointsEntry)) == 0
