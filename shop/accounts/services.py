@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.accounts.models import User
 from shop.cart.services import merge_visitor_cart
+from shop.events.bus import record_event
 from shop.orders.models import Order
 from shop.tracking.services import link_visitor_events
 
@@ -41,13 +42,14 @@ def register(session: Session, name: str, email: str, password: str) -> User:
         raise AccountError(
             "An account with this e-mail address already exists. Please sign in."
         ) from exc
+    record_event(session, "customer_registered", {"user_id": user.id})
     return user
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
     """Return the account for these credentials; raise AccountError with a generic message."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None or not user.password_hash:
+    if user is None or not user.password_hash or user.deleted_at is not None:
         check_password_hash(_DUMMY_HASH, password)
         raise AccountError("Incorrect e-mail address or password.")
     if not check_password_hash(user.password_hash, password):
@@ -56,17 +58,16 @@ def authenticate(session: Session, email: str, password: str) -> User:
 
 
 def adopt_visitor(session: Session, user: User, visitor_id: str | None) -> None:
-    """Link a visitor's anonymous events and cart to the account they just signed in to."""
+    """Link a visitor's anonymous events and cart to the account they just signed in to.
+
+    An account that switched personalization off keeps its history free of browsing done
+    elsewhere: the events stay anonymous, only the cart comes along.
+    """
     if not visitor_id:
         return
-    link_visitor_events(session, visitor_id, user.id)
+    if user.tracking_enabled:
+        link_visitor_events(session, visitor_id, user.id)
     merge_visitor_cart(session, visitor_id, user.id)
-
-
-def set_tracking(session: Session, user: User, enabled: bool) -> None:
-    """Record the account's choice about tracking-based personalization."""
-    user.tracking_enabled = enabled
-    session.flush()
 
 
 @dataclass(frozen=True)

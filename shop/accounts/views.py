@@ -1,6 +1,11 @@
-"""Sign-up, sign-in, sign-out, the account page and the tracking switch."""
+"""Sign-up, sign-in, sign-out, the account page, profile and address book, password and
+e-mail changes, password reset, the personalization switch, data export and deletion."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -12,19 +17,42 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from werkzeug import Response
 
-from shop.accounts import services
-from shop.accounts.forms import LoginForm, RegisterForm, TrackingForm
-from shop.db import db
+from shop.accounts import privacy, profile, security, services, tokens
+from shop.accounts.forms import (
+    ActionForm,
+    AddressForm,
+    DeleteAccountForm,
+    EmailChangeForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TrackingForm,
+)
+from shop.accounts.models import User
+from shop.db import db, utcnow
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
+from shop.payments.setup import gateway
 from shop.tracking.recorder import record
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+FINGERPRINT_KEY = "_pwfp"
+RESET_SENT = (
+    "If an account exists for that address, we have sent a link to reset the password. "
+    "It works once, for one hour."
+)
+T = TypeVar("T")
 
 
 def _safe_next(target: str | None) -> str:
@@ -34,12 +62,55 @@ def _safe_next(target: str | None) -> str:
     return url_for("accounts.overview")
 
 
-def _signed_in(user: services.User, remember: bool, event: str) -> None:
+def _base_url() -> str:
+    return str(current_app.config.get("SHOP_BASE_URL") or request.host_url.rstrip("/"))
+
+
+def _me() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _pin_session(user: User) -> None:
+    """Tie this browser session to the account's current password."""
+    session[FINGERPRINT_KEY] = security.session_fingerprint(user, current_app.config["SECRET_KEY"])
+
+
+@bp.before_app_request
+def _end_stale_sessions() -> None:
+    """Sign out sessions made before the password last changed (elsewhere)."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    expected = security.session_fingerprint(_me(), current_app.config["SECRET_KEY"])
+    pinned = session.get(FINGERPRINT_KEY)
+    if pinned is None:  # a session from before fingerprints existed, or a remember-me cookie
+        session[FINGERPRINT_KEY] = expected
+    elif pinned != expected:
+        logout_user()
+        session.pop(FINGERPRINT_KEY, None)
+
+
+def _signed_in(user: User, remember: bool, event: str) -> None:
     services.adopt_visitor(db.session, user, g.get("visitor_id"))
     db.session.commit()
     login_user(user, remember=remember)
+    _pin_session(user)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
+
+
+def _status(form: FlaskForm) -> int:
+    return 400 if form.is_submitted() else 200
+
+
+def _commit(action: Callable[[], T]) -> T:
+    """Run a service call in the request's session and commit; roll back on any error."""
+    try:
+        result = action()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -58,8 +129,7 @@ def register() -> Response | tuple[str, int]:
             _signed_in(user, remember=False, event="register")
             flash("Welcome! Your account is ready.", "success")
             return redirect(_safe_next(request.args.get("next")))
-    status = 400 if form.is_submitted() else 200
-    return render_template("account/register.html", form=form), status
+    return render_template("account/register.html", form=form), _status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -76,14 +146,14 @@ def login() -> Response | tuple[str, int]:
             _signed_in(user, remember=bool(form.remember.data), event="login")
             flash("You are signed in.", "success")
             return redirect(_safe_next(request.args.get("next")))
-    status = 400 if form.is_submitted() else 200
-    return render_template("account/login.html", form=form, error=error), status
+    return render_template("account/login.html", form=form, error=error), _status(form)
 
 
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out."""
     logout_user()
+    session.pop(FINGERPRINT_KEY, None)
     flash("You are signed out.", "info")
     return redirect(url_for("catalog.home"))
 
@@ -91,17 +161,20 @@ def logout() -> Response:
 @bp.get("")
 @login_required
 def overview() -> str:
-    """The account page: details and order history, including imported orders."""
+    """The account page: details, links to every setting, and order history."""
     try:
         page = order_history(
             db.session, int(current_user.get_id()), page=parse_page(request.args.get("page"))
         )
     except PageError as exc:
         abort(exc.status, str(exc))
+    views = current_app.view_functions
     return render_template(
         "account/overview.html",
         orders=page,
         tracking_form=TrackingForm(enabled=current_user.tracking_enabled),
+        loyalty_url=url_for("loyalty.member") if "loyalty.member" in views else None,
+        preferences_url=url_for("preferences.index") if "preferences.index" in views else None,
     )
 
 
@@ -116,6 +189,229 @@ def order(number: str) -> str:
     return render_template("account/order.html", order=found)
 
 
+# ---------------------------------------------------------------------------- profile
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def edit_profile() -> Response | tuple[str, int]:
+    """Change name and phone number."""
+    me = _me()
+    form = ProfileForm(obj=me)
+    if form.validate_on_submit():
+        changed = _commit(
+            lambda: profile.update_details(
+                db.session, me, form.name.data, form.phone.data or "", _base_url()
+            )
+        )
+        flash("Your details were saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for("accounts.overview"))
+    return render_template("account/profile.html", form=form), _status(form)
+
+
+@bp.get("/addresses")
+@login_required
+def addresses() -> str:
+    """The address book."""
+    book = profile.addresses(db.session, int(current_user.get_id()))
+    return render_template("account/addresses.html", addresses=book, form=ActionForm())
+
+
+@bp.route("/addresses/new", methods=["GET", "POST"])
+@login_required
+def new_address() -> Response | tuple[str, int]:
+    """Add an address."""
+    form = AddressForm()
+    if form.validate_on_submit():
+        fields = _address_fields(form)
+        _commit(
+            lambda: profile.add_address(
+                db.session, _me(), fields, bool(form.make_default.data), _base_url()
+            )
+        )
+        flash("The address was added.", "success")
+        return redirect(url_for("accounts.addresses"))
+    return render_template("account/address_form.html", form=form, address=None), _status(form)
+
+
+@bp.route("/addresses/<int:address_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_address(address_id: int) -> Response | tuple[str, int]:
+    """Change one of the account's addresses; anyone else's is a 404."""
+    try:
+        found = profile.address(db.session, int(current_user.get_id()), address_id)
+    except profile.AddressNotFound as exc:
+        abort(404, str(exc))
+    form = AddressForm(obj=found)
+    if request.method == "GET":
+        form.make_default.data = found.is_default
+    if form.validate_on_submit():
+        fields = _address_fields(form)
+        _commit(
+            lambda: profile.update_address(
+                db.session, _me(), address_id, fields, bool(form.make_default.data), _base_url()
+            )
+        )
+        flash("The address was saved.", "success")
+        return redirect(url_for("accounts.addresses"))
+    return render_template("account/address_form.html", form=form, address=found), _status(form)
+
+
+@bp.post("/addresses/<int:address_id>/delete")
+@login_required
+def delete_address(address_id: int) -> Response:
+    """Remove one of the account's addresses."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    try:
+        _commit(lambda: profile.delete_address(db.session, _me(), address_id, _base_url()))
+    except profile.AddressNotFound as exc:
+        abort(404, str(exc))
+    flash("The address was removed.", "success")
+    return redirect(url_for("accounts.addresses"))
+
+
+@bp.post("/addresses/<int:address_id>/default")
+@login_required
+def default_address(address_id: int) -> Response:
+    """Make one of the account's addresses the default."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    try:
+        _commit(lambda: profile.set_default_address(db.session, _me(), address_id))
+    except profile.AddressNotFound as exc:
+        abort(404, str(exc))
+    flash("That is now your default address.", "success")
+    return redirect(url_for("accounts.addresses"))
+
+
+def _address_fields(form: AddressForm) -> profile.AddressFields:
+    return profile.AddressFields(
+        name=form.name.data or "",
+        line1=form.line1.data or "",
+        line2=form.line2.data or "",
+        city=form.city.data or "",
+        postcode=form.postcode.data or "",
+        country=form.country.data or "",
+        phone=form.phone.data or "",
+    )
+
+
+# --------------------------------------------------------------------------- security
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    """Change the password; other signed-in browsers are signed out, this one stays."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        me = _me()
+        try:
+            _commit(
+                lambda: security.change_password(
+                    db.session,
+                    me,
+                    form.current_password.data,
+                    form.new_password.data,
+                    _base_url(),
+                )
+            )
+        except security.WrongPassword as exc:
+            form.current_password.errors = [str(exc)]
+        else:
+            _pin_session(me)
+            flash("Your password was changed.", "success")
+            return redirect(url_for("accounts.overview"))
+    return render_template("account/password.html", form=form), _status(form)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+def change_email() -> Response | tuple[str, int]:
+    """Ask for a new e-mail address; it takes effect when the link sent to it is opened."""
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            new_email = _commit(
+                lambda: security.request_email_change(
+                    db.session,
+                    _me(),
+                    form.current_password.data,
+                    form.new_email.data,
+                    _base_url(),
+                )
+            )
+        except security.WrongPassword as exc:
+            form.current_password.errors = [str(exc)]
+        except services.AccountError as exc:
+            form.new_email.errors = [str(exc)]
+        else:
+            flash(
+                f"We have sent a link to {new_email}. Your address changes when you open it.",
+                "success",
+            )
+            return redirect(url_for("accounts.overview"))
+    return render_template("account/email.html", form=form), _status(form)
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> Response | tuple[str, int]:
+    """The link sent to a new address: a button (mail scanners only follow GETs)."""
+    form = ActionForm()
+    try:
+        new_email = security.pending_email_change(db.session, token)
+        if form.validate_on_submit():
+            _commit(lambda: security.confirm_email_change(db.session, token, _base_url()))
+            flash(f"Your e-mail address is now {new_email}.", "success")
+            target = "accounts.overview" if current_user.is_authenticated else "accounts.login"
+            return redirect(url_for(target))
+    except tokens.TokenError as exc:
+        return _link_error(exc)
+    except security.EmailTaken as exc:
+        return render_template("account/link_error.html", message=str(exc)), 409
+    if form.is_submitted():
+        abort(400, "The form expired; please open the link again.")
+    return render_template("account/email_confirm.html", form=form, new_email=new_email), 200
+
+
+def _link_error(exc: tokens.TokenError) -> tuple[str, int]:
+    return render_template("account/link_error.html", message=str(exc)), exc.status
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset_request() -> Response | tuple[str, int]:
+    """Ask for a reset link; the answer never tells whether the account exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        _commit(lambda: security.request_password_reset(db.session, form.email.data, _base_url()))
+        flash(RESET_SENT, "info")
+        return redirect(url_for("accounts.reset_request"))
+    return render_template("account/reset_request.html", form=form), _status(form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Response | tuple[str, int]:
+    """Choose a new password through a reset link (once, within the hour)."""
+    form = ResetPasswordForm()
+    try:
+        security.check_reset_token(db.session, token)
+        if form.validate_on_submit():
+            _commit(
+                lambda: security.reset_password(db.session, token, form.password.data, _base_url())
+            )
+            logout_user()
+            session.pop(FINGERPRINT_KEY, None)
+            flash("Your password was changed. Please sign in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    except tokens.TokenError as exc:
+        return _link_error(exc)
+    return render_template("account/reset_password.html", form=form), _status(form)
+
+
+# ---------------------------------------------------------------------------- privacy
+
+
 @bp.post("/tracking")
 def tracking() -> Response:
     """Switch tracking-based personalization on or off, for a visitor or an account."""
@@ -123,9 +419,12 @@ def tracking() -> Response:
     if not form.validate_on_submit():
         abort(400)
     enabled = bool(form.enabled.data)
-    if current_user.is_authenticated:
-        services.set_tracking(db.session, current_user._get_current_object(), enabled)
-        db.session.commit()
+    user = _me() if current_user.is_authenticated else None
+    _commit(
+        lambda: privacy.set_personalization(
+            db.session, user, g.get("visitor_id"), enabled, source="account" if user else "visitor"
+        )
+    )
     flash(
         "Personalization is on."
         if enabled
@@ -139,3 +438,50 @@ def tracking() -> Response:
     else:
         response.set_cookie(cookie, "off", max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
     return response
+
+
+@bp.get("/privacy")
+@login_required
+def privacy_page() -> str:
+    """Download my data, delete my account, and the personalization switch."""
+    return render_template(
+        "account/privacy.html", tracking_form=TrackingForm(enabled=current_user.tracking_enabled)
+    )
+
+
+@bp.get("/privacy/export")
+@login_required
+def export() -> Response:
+    """Everything we hold about the account, as a JSON download."""
+    data = privacy.export_data(db.session, int(current_user.get_id()))
+    body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    response = make_response(body)
+    response.mimetype = "application/json"
+    filename = f"my-data-{utcnow():%Y-%m-%d}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete_account() -> Response | tuple[str, int]:
+    """Delete the account: personal data is removed, orders stay without it."""
+    form = DeleteAccountForm()
+    error = None
+    if form.validate_on_submit():
+        user_id = int(current_user.get_id())
+        db.session.close()  # the service uses transactions of its own
+        try:
+            privacy.delete_account(db.transaction, gateway, user_id, form.password.data)
+        except security.WrongPassword as exc:
+            form.password.errors = [str(exc)]
+        except services.AccountError as exc:
+            error = str(exc)
+        else:
+            logout_user()
+            session.pop(FINGERPRINT_KEY, None)
+            flash("Your account has been deleted. Goodbye, and thank you.", "success")
+            return redirect(url_for("catalog.home"))
+    status = 503 if error and form.is_submitted() else _status(form)
+    return render_template("account/delete.html", form=form, error=error), status

@@ -1,0 +1,404 @@
+"""Privacy self-service: the personalization switch (with a consent record), "Download my
+data" (everything held about an account as JSON) and "Delete my account" (anonymization:
+orders stay for accounting, without personal data)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from shop.accounts import notices
+from shop.accounts.models import AccountToken, Address, ConsentRecord, User
+from shop.accounts.security import verify_password
+from shop.accounts.services import AccountError
+from shop.cart.models import Cart, CartItem
+from shop.catalog.models import Category, Product
+from shop.db import utcnow
+from shop.events.models import DomainEvent
+from shop.mail.models import OutboxEmail
+from shop.orders.models import Order, OrderLine
+from shop.payments import cards
+from shop.payments.gateway import GatewayError, PaymentGateway
+from shop.payments.models import SavedCard
+from shop.payments.services import Transaction
+from shop.recommendation_models import Impression
+from shop.tracking.models import Event
+
+PERSONALIZATION = "personalization"
+DELETED_DOMAIN = "deleted.invalid"  # RFC 2606: can never be delivered
+REDACTED = "(removed when the account was deleted)"
+FORMAT_VERSION = 1
+
+
+class PaymentProviderUnavailable(AccountError):
+    """Saved cards could not be removed at the payment provider; nothing was deleted."""
+
+
+# ---------------------------------------------------------------------------- consent
+
+
+def set_personalization(
+    session: Session, user: User | None, visitor_id: str | None, enabled: bool, source: str
+) -> ConsentRecord:
+    """Switch tracking-based personalization for an account or a visitor; keep a record."""
+    if user is not None:
+        user.tracking_enabled = enabled
+    record = ConsentRecord(
+        user_id=user.id if user is not None else None,
+        visitor_id=visitor_id,
+        kind=PERSONALIZATION,
+        granted=enabled,
+        detail=source[:200],
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def personalization_refused(session: Session, user_id: int | None, visitor_id: str | None) -> bool:
+    """True when the account, or the visitor's latest choice, switched personalization off.
+
+    For code that stores events outside a request (the purchase events of a paid order):
+    inside a request `g.tracking_on` already says this.
+    """
+    if user_id is not None:
+        enabled = session.scalar(select(User.tracking_enabled).where(User.id == user_id))
+        if enabled is False:
+            return True
+    if visitor_id:
+        latest = session.scalar(
+            select(ConsentRecord.granted)
+            .where(ConsentRecord.visitor_id == visitor_id, ConsentRecord.kind == PERSONALIZATION)
+            .order_by(ConsentRecord.id.desc())
+            .limit(1)
+        )
+        if latest is False:
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _rows(objects: Iterable[Any], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{name: _iso(getattr(obj, name)) for name in fields} for obj in objects]
+
+
+def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
+    # Read the loyalty tables directly; the programme may not be running or may be empty.
+    from loyalty.models import (
+        CommunicationPreference,
+        FavouriteCategory,
+        Membership,
+        PointsEntry,
+        Tier,
+        TierChange,
+    )
+
+    tiers = {tier.id: tier.name for tier in session.scalars(select(Tier))}
+    membership = session.scalar(select(Membership).where(Membership.user_id == user_id))
+    section: dict[str, Any] = {
+        "membership": None,
+        "points_ledger": [],
+        "tier_history": [],
+        "communication_preferences": _rows(
+            session.scalars(
+                select(CommunicationPreference)
+                .where(CommunicationPreference.user_id == user_id)
+                .order_by(CommunicationPreference.topic)
+            ),
+            ("topic", "status", "requested_at", "confirmed_at", "updated_at"),
+        ),
+        "favourite_categories": [
+            {"id": category_id, "name": name}
+            for category_id, name in session.execute(
+                select(Category.id, Category.name)
+                .join(FavouriteCategory, FavouriteCategory.category_id == Category.id)
+                .where(FavouriteCategory.user_id == user_id)
+                .order_by(Category.name)
+            )
+        ],
+    }
+    if membership is None:
+        return section
+    section["membership"] = {
+        "number": membership.number,
+        "tier": tiers.get(membership.tier_id),
+        "status": membership.status,
+        "points_balance": membership.points_balance,
+        "terms_version": membership.terms_version,
+        "joined_at": _iso(membership.joined_at),
+        "tier_since": _iso(membership.tier_since),
+    }
+    section["points_ledger"] = _rows(
+        session.scalars(
+            select(PointsEntry)
+            .where(PointsEntry.membership_id == membership.id)
+            .order_by(PointsEntry.id)
+        ),
+        ("points", "reason", "reference", "description", "expires_at", "created_at"),
+    )
+    section["tier_history"] = [
+        {
+            "from": tiers.get(change.from_tier_id) if change.from_tier_id else None,
+            "to": tiers.get(change.to_tier_id),
+            "reason": change.reason,
+            "created_at": _iso(change.created_at),
+        }
+        for change in session.scalars(
+            select(TierChange)
+            .where(TierChange.membership_id == membership.id)
+            .order_by(TierChange.id)
+        )
+    ]
+    return section
+
+
+def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
+    orders = list(
+        session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.placed_at))
+    )
+    lines: dict[int, list[OrderLine]] = {}
+    for line in session.scalars(
+        select(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.user_id == user_id)
+        .order_by(OrderLine.id)
+    ):
+        lines.setdefault(line.order_id, []).append(line)
+    fields = (
+        "number",
+        "kind",
+        "status",
+        "placed_at",
+        "email",
+        "ship_name",
+        "ship_line1",
+        "ship_line2",
+        "ship_city",
+        "ship_postcode",
+        "country",
+        "phone",
+        "shipping_method",
+        "currency",
+        "subtotal_pence",
+        "shipping_pence",
+        "discount_pence",
+        "tier_discount_pence",
+        "points_discount_pence",
+        "points_redeemed",
+        "total_pence",
+        "refunded_pence",
+    )
+    line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence")
+    exported = []
+    for order in orders:
+        row = {name: _iso(getattr(order, name)) for name in fields}
+        row["lines"] = _rows(lines.get(order.id, []), line_fields)
+        exported.append(row)
+    return exported
+
+
+def export_data(session: Session, user_id: int) -> dict[str, Any]:
+    """Everything held about the account, as JSON-ready data."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError("Unknown account.")
+    cart_items = session.execute(
+        select(Product.id, Product.name, CartItem.quantity)
+        .join(CartItem, CartItem.product_id == Product.id)
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(Cart.user_id == user_id)
+        .order_by(CartItem.id)
+    )
+    return {
+        "format_version": FORMAT_VERSION,
+        "exported_at": _iso(utcnow()),
+        "profile": {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "phone": user.phone,
+            "country": user.country,
+            "customer_number": user.external_ref,
+            "created_at": _iso(user.created_at),
+            "personalization": user.tracking_enabled,
+        },
+        "addresses": _rows(
+            session.scalars(select(Address).where(Address.user_id == user_id).order_by(Address.id)),
+            (
+                "name",
+                "line1",
+                "line2",
+                "city",
+                "postcode",
+                "country",
+                "phone",
+                "is_default",
+                "created_at",
+            ),
+        ),
+        "saved_cards": _rows(
+            cards.saved_cards(session, user_id), ("brand", "last4", "exp_month", "exp_year")
+        ),
+        "cart": [
+            {"product_id": pid, "name": name, "quantity": qty} for pid, name, qty in cart_items
+        ],
+        "orders": _orders(session, user_id),
+        "events": _rows(
+            session.scalars(select(Event).where(Event.user_id == user_id).order_by(Event.id)),
+            (
+                "kind",
+                "created_at",
+                "product_id",
+                "category_id",
+                "order_id",
+                "query",
+                "quantity",
+                "campaign",
+            ),
+        ),
+        "loyalty": _loyalty(session, user_id),
+        "consents": _rows(
+            session.scalars(
+                select(ConsentRecord)
+                .where(ConsentRecord.user_id == user_id)
+                .order_by(ConsentRecord.id)
+            ),
+            ("kind", "granted", "detail", "created_at"),
+        ),
+        "emails": _rows(
+            session.scalars(
+                select(OutboxEmail).where(OutboxEmail.user_id == user_id).order_by(OutboxEmail.id)
+            ),
+            ("kind", "to_address", "subject", "status", "created_at", "sent_at"),
+        ),
+    }
+
+
+# ----------------------------------------------------------------------------- delete
+
+
+def deleted_email(user_id: int) -> str:
+    """The placeholder address of a deleted account: unique and never deliverable."""
+    return f"deleted-{user_id}@{DELETED_DOMAIN}"
+
+
+def delete_account(
+    transaction: Transaction,
+    gateway: Callable[[], PaymentGateway],
+    user_id: int,
+    password: str,
+) -> None:
+    """Check the password, remove saved cards at the provider, then anonymize the account.
+
+    Raise WrongPassword (nothing changes) or PaymentProviderUnavailable (only cards already
+    removed at the provider are gone).
+    """
+    with transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or user.deleted_at is not None:
+            raise AccountError("Unknown account.")
+        verify_password(user, password)
+        card_ids = [card.id for card in cards.saved_cards(session, user_id)]
+    if card_ids:
+        try:
+            provider = gateway()
+            for card_id in card_ids:
+                cards.remove_card(transaction, provider, user_id, card_id)
+        except (GatewayError, RuntimeError) as exc:
+            raise PaymentProviderUnavailable(
+                "We could not remove your saved cards at our payment provider, so your "
+                "account was not deleted. Please try again later."
+            ) from exc
+    with transaction() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        anonymize(session, user)
+
+
+def anonymize(session: Session, user: User, now: datetime | None = None) -> None:
+    """Remove the account's personal data in the caller's transaction; orders stay."""
+    from loyalty.models import CommunicationPreference, FavouriteCategory, Membership
+
+    now = now or utcnow()
+    uid = user.id
+    if user.email and not user.email.endswith("@" + DELETED_DOMAIN):
+        notices.send(session, "account_deleted", to=user.email, user_id=uid, name=user.name)
+    user.name = ""
+    user.email = deleted_email(uid)
+    user.phone = ""
+    user.password_hash = None
+    user.country = None
+    user.stripe_customer_id = None
+    user.tracking_enabled = False
+    user.role = None
+    user.deleted_at = now
+    session.execute(delete(Address).where(Address.user_id == uid))
+    session.execute(delete(AccountToken).where(AccountToken.user_id == uid))
+    session.execute(delete(SavedCard).where(SavedCard.user_id == uid))
+    session.execute(delete(Cart).where(Cart.user_id == uid))
+    session.execute(
+        update(Order)
+        .where(Order.user_id == uid)
+        .values(
+            email=None,
+            ship_name=None,
+            ship_line1=None,
+            ship_line2=None,
+            ship_city=None,
+            ship_postcode=None,
+            phone=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Events stay for popularity counts, but neither the account nor the browser's visitor
+    # id can be found from them any more.
+    anonymous = f"deleted-{uuid.uuid4().hex[:16]}"
+    for model in (Event, Impression):
+        session.execute(
+            update(model)
+            .where(model.user_id == uid)
+            .values(user_id=None, visitor_id=anonymous)
+            .execution_options(synchronize_session=False)
+        )
+    # Sent (or given-up) e-mails lose their address and text; pending ones, such as the
+    # goodbye message queued above, are still delivered.
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.user_id == uid, OutboxEmail.status.in_(("sent", "failed")))
+        .values(to_address=user.email, text_body=REDACTED, html_body=REDACTED)
+        .execution_options(synchronize_session=False)
+    )
+    for event in session.scalars(
+        select(DomainEvent).where(DomainEvent.payload["user_id"].as_integer() == uid)
+    ):
+        if event.payload.get("email"):
+            event.payload = {**event.payload, "email": None}
+    session.execute(
+        update(Membership)
+        .where(Membership.user_id == uid)
+        .values(status="closed")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(CommunicationPreference)
+        .where(CommunicationPreference.user_id == uid)
+        .values(status="off", token_hash=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(FavouriteCategory).where(FavouriteCategory.user_id == uid))
+    session.add(
+        ConsentRecord(user_id=uid, kind=PERSONALIZATION, granted=False, detail="account deleted")
+    )
+    notices.profile_changed(session, uid, "deleted", ["account"])
+    session.flush()

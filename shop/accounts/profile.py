@@ -1,0 +1,172 @@
+"""Profile self-service: name and phone, and the address book (one default at a time).
+
+Every change records a `profile_changed` event in the same transaction; details and
+address changes also queue a short confirmation e-mail. An address is always looked up
+together with its owner, so one account can never read or change another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.accounts import notices
+from shop.accounts.models import Address, User
+
+
+class AddressNotFound(LookupError):
+    """No such address in this account's book (it may belong to someone else)."""
+
+
+@dataclass(frozen=True)
+class AddressFields:
+    """What a customer types for an address."""
+
+    name: str
+    line1: str
+    city: str
+    postcode: str
+    country: str
+    line2: str = ""
+    phone: str = ""
+
+    def cleaned(self) -> dict[str, str]:
+        """The fields trimmed, ready for the model."""
+        return {key: (value or "").strip() for key, value in self.__dict__.items()}
+
+
+def _confirm(session: Session, user: User, summary: str, base_url: str) -> None:
+    if user.email:
+        notices.send(
+            session,
+            "account_profile_changed",
+            to=user.email,
+            user_id=user.id,
+            name=user.name,
+            summary=summary,
+            account_url=f"{base_url}/account",
+        )
+
+
+def update_details(session: Session, user: User, name: str, phone: str, base_url: str) -> bool:
+    """Change name and phone; return False (and send nothing) when nothing changed."""
+    name, phone = name.strip(), phone.strip()
+    changed = [
+        field
+        for field, old, new in (("name", user.name, name), ("phone", user.phone or "", phone))
+        if old != new
+    ]
+    if not changed:
+        return False
+    user.name, user.phone = name, phone
+    notices.profile_changed(session, user.id, "details", changed)
+    _confirm(session, user, "Your " + " and ".join(changed) + " changed.", base_url)
+    session.flush()
+    return True
+
+
+def addresses(session: Session, user_id: int) -> list[Address]:
+    """The account's address book, the default first."""
+    return list(
+        session.scalars(
+            select(Address)
+            .where(Address.user_id == user_id)
+            .order_by(Address.is_default.desc(), Address.id.desc())
+        )
+    )
+
+
+def address(session: Session, user_id: int, address_id: int) -> Address:
+    """One address of this account; raise AddressNotFound for anyone else's."""
+    found = session.scalar(
+        select(Address).where(Address.id == address_id, Address.user_id == user_id)
+    )
+    if found is None:
+        raise AddressNotFound("We couldn't find that address in your account.")
+    return found
+
+
+def _make_default(session: Session, user_id: int, address_id: int) -> None:
+    session.execute(
+        update(Address)
+        .where(Address.user_id == user_id, Address.id != address_id, Address.is_default)
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.execute(
+        update(Address)
+        .where(Address.user_id == user_id, Address.id == address_id)
+        .values(is_default=True)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def add_address(
+    session: Session, user: User, fields: AddressFields, make_default: bool, base_url: str
+) -> Address:
+    """Add an address; the first one (or one asked for) becomes the default."""
+    has_default = session.scalar(
+        select(Address.id).where(Address.user_id == user.id, Address.is_default).limit(1)
+    )
+    added = Address(user_id=user.id, is_default=False, **fields.cleaned())
+    session.add(added)
+    session.flush()
+    if make_default or has_default is None:
+        _make_default(session, user.id, added.id)
+    notices.profile_changed(session, user.id, "address_added", ["addresses"])
+    _confirm(session, user, "An address was added to your address book.", base_url)
+    session.flush()
+    return added
+
+
+def update_address(
+    session: Session,
+    user: User,
+    address_id: int,
+    fields: AddressFields,
+    make_default: bool,
+    base_url: str,
+) -> Address:
+    """Change one of the account's addresses."""
+    found = address(session, user.id, address_id)
+    for key, value in fields.cleaned().items():
+        setattr(found, key, value)
+    session.flush()
+    if make_default and not found.is_default:
+        _make_default(session, user.id, found.id)
+    notices.profile_changed(session, user.id, "address_changed", ["addresses"])
+    _confirm(session, user, "An address in your address book was changed.", base_url)
+    session.flush()
+    return found
+
+
+def delete_address(session: Session, user: User, address_id: int, base_url: str) -> None:
+    """Remove one of the account's addresses; the newest other one becomes the default."""
+    found = address(session, user.id, address_id)
+    was_default = found.is_default
+    session.delete(found)
+    session.flush()
+    if was_default:
+        successor = session.scalar(
+            select(Address.id)
+            .where(Address.user_id == user.id)
+            .order_by(Address.id.desc())
+            .limit(1)
+        )
+        if successor is not None:
+            _make_default(session, user.id, successor)
+    notices.profile_changed(session, user.id, "address_deleted", ["addresses"])
+    _confirm(session, user, "An address was removed from your address book.", base_url)
+    session.flush()
+
+
+def set_default_address(session: Session, user: User, address_id: int) -> None:
+    """Make one of the account's addresses the default (no e-mail for this one)."""
+    found = address(session, user.id, address_id)
+    if found.is_default:
+        return
+    _make_default(session, user.id, found.id)
+    notices.profile_changed(session, user.id, "default_address", ["addresses"])
+    session.flush()

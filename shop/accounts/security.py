@@ -1,0 +1,218 @@
+"""Password and e-mail changes, and password reset by e-mail link.
+
+Changing the password or the e-mail address needs the current password. A new e-mail
+address takes effect only when the link sent to it is opened; the old address is told
+at once. Password-reset requests answer the same way whether or not an account exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.accounts import notices, tokens
+from shop.accounts.models import User
+from shop.accounts.services import AccountError, normalise_email
+from shop.db import utcnow
+from shop.mail.outbox import render_email
+
+# At most this many reset e-mails per account per hour; more requests get the same answer
+# but send nothing (no mail-bombing an address through the form).
+RESET_EMAILS_PER_HOUR = 3
+EMAIL_CHANGES_PER_HOUR = 5
+TAKEN = "That e-mail address is already used by another account."
+
+
+class WrongPassword(AccountError):
+    """The current password did not match."""
+
+
+class EmailTaken(AccountError):
+    """The new e-mail address belongs to another account."""
+
+
+class Throttled(AccountError):
+    """Too many requests of this kind for the account in the last hour."""
+
+
+def verify_password(user: User, password: str) -> None:
+    """Raise WrongPassword unless this is the account's current password."""
+    if not user.password_hash or not check_password_hash(user.password_hash, password or ""):
+        raise WrongPassword("Your current password is not correct.")
+
+
+def session_fingerprint(user: User, secret: str) -> str:
+    """A short keyed digest of the password hash: sessions made before a change stop matching."""
+    message = f"{user.id}:{user.password_hash or ''}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
+
+
+def _email_taken(session: Session, email: str, user_id: int) -> bool:
+    return (
+        session.scalar(select(User.id).where(User.email == email, User.id != user_id)) is not None
+    )
+
+
+def change_password(session: Session, user: User, current: str, new: str, base_url: str) -> None:
+    """Set a new password after checking the current one; e-mail the account's address."""
+    verify_password(user, current)
+    user.password_hash = generate_password_hash(new)
+    # Any reset link still in an inbox must not undo this change.
+    tokens.void_all(session, user.id, tokens.PASSWORD_RESET)
+    notices.profile_changed(session, user.id, "password", ["password"])
+    if user.email:
+        notices.send(
+            session,
+            "account_password_changed",
+            to=user.email,
+            user_id=user.id,
+            name=user.name,
+            reset_url=f"{base_url}/account/password/reset",
+        )
+    session.flush()
+
+
+def request_email_change(
+    session: Session, user: User, current: str, new_email: str, base_url: str
+) -> str:
+    """Check the password, then send a link to the new address and a notice to the old one.
+
+    Return the new address. Nothing changes on the account until the link is opened.
+    """
+    verify_password(user, current)
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise AccountError("That is already your e-mail address.")
+    if _email_taken(session, new_email, user.id):
+        raise EmailTaken(TAKEN)
+    window = timedelta(hours=1)
+    if tokens.recent_count(session, user.id, tokens.EMAIL_CHANGE, window) >= EMAIL_CHANGES_PER_HOUR:
+        raise Throttled("You have asked for several changes in the last hour; please wait a bit.")
+    # Only the newest request counts.
+    tokens.void_all(session, user.id, tokens.EMAIL_CHANGE)
+    token = tokens.issue(session, user.id, tokens.EMAIL_CHANGE, new_email=new_email)
+    hours = int(tokens.LIFETIMES[tokens.EMAIL_CHANGE].total_seconds() // 3600)
+    if user.email:
+        notices.send(
+            session,
+            "account_email_change_requested",
+            to=user.email,
+            user_id=user.id,
+            name=user.name,
+            new_email=new_email,
+            reset_url=f"{base_url}/account/password/reset",
+        )
+    notices.send(
+        session,
+        "account_email_confirm",
+        to=new_email,
+        user_id=user.id,
+        name=user.name,
+        confirm_url=f"{base_url}/account/email/confirm/{token}",
+        hours=hours,
+    )
+    session.flush()
+    return new_email
+
+
+def pending_email_change(session: Session, token: str) -> str:
+    """The new address a still-usable e-mail-change link would set (raise a TokenError)."""
+    row = tokens.find(session, token, tokens.EMAIL_CHANGE)
+    return row.new_email or ""
+
+
+def confirm_email_change(session: Session, token: str, base_url: str) -> User:
+    """Open the link: the account's address becomes the new one, once."""
+    row = tokens.find(session, token, tokens.EMAIL_CHANGE)
+    user = session.get(User, row.user_id)
+    if user is None or user.deleted_at is not None or not row.new_email:
+        raise tokens.TokenInvalid("This link is not valid.")
+    if _email_taken(session, row.new_email, user.id):
+        raise EmailTaken(TAKEN)
+    tokens.consume(session, token, tokens.EMAIL_CHANGE)
+    tokens.void_all(session, user.id, tokens.EMAIL_CHANGE)
+    # A reset link sent to the old address must not give the account back to it.
+    tokens.void_all(session, user.id, tokens.PASSWORD_RESET)
+    old_email, user.email = user.email, row.new_email
+    try:
+        session.flush()
+    except IntegrityError as exc:  # someone registered the address a moment ago
+        raise EmailTaken(TAKEN) from exc
+    notices.profile_changed(session, user.id, "email", ["email"])
+    if old_email:
+        notices.send(
+            session,
+            "account_profile_changed",
+            to=old_email,
+            user_id=user.id,
+            name=user.name,
+            summary=f"Your e-mail address is now {user.email}.",
+            account_url=f"{base_url}/account",
+        )
+    session.flush()
+    return user
+
+
+def request_password_reset(session: Session, email: str, base_url: str) -> None:
+    """Send a reset link if an account has this address; behave the same way if not."""
+    user = session.scalar(
+        select(User).where(User.email == normalise_email(email), User.deleted_at.is_(None))
+    )
+    window = timedelta(hours=1)
+    if (
+        user is None
+        or tokens.recent_count(session, user.id, tokens.PASSWORD_RESET, window)
+        >= RESET_EMAILS_PER_HOUR
+    ):
+        # Do comparable work (a token, a hash, a rendered e-mail) so that timing does not
+        # tell an existing address from an unknown one.
+        token = tokens.hash_token(tokens.new_token())
+        render_email(
+            "account_password_reset",
+            {"name": "", "reset_url": f"{base_url}/account/password/reset/{token}", "minutes": 60},
+        )
+        return
+    token = tokens.issue(session, user.id, tokens.PASSWORD_RESET)
+    notices.send(
+        session,
+        "account_password_reset",
+        to=user.email or "",
+        user_id=user.id,
+        name=user.name,
+        reset_url=f"{base_url}/account/password/reset/{token}",
+        minutes=int(tokens.LIFETIMES[tokens.PASSWORD_RESET].total_seconds() // 60),
+    )
+    session.flush()
+
+
+def check_reset_token(session: Session, token: str) -> None:
+    """Raise a TokenError unless the reset link can still be used."""
+    tokens.find(session, token, tokens.PASSWORD_RESET)
+
+
+def reset_password(session: Session, token: str, new: str, base_url: str) -> User:
+    """Set a new password through a reset link; that link and every older one become void."""
+    row = tokens.consume(session, token, tokens.PASSWORD_RESET)
+    user = session.get(User, row.user_id)
+    if user is None or user.deleted_at is not None:
+        raise tokens.TokenInvalid("This link is not valid.")
+    tokens.void_all(session, user.id, tokens.PASSWORD_RESET, row.used_at or utcnow())
+    user.password_hash = generate_password_hash(new)
+    notices.profile_changed(session, user.id, "password_reset", ["password"])
+    if user.email:
+        notices.send(
+            session,
+            "account_password_changed",
+            to=user.email,
+            user_id=user.id,
+            name=user.name,
+            reset_url=f"{base_url}/account/password/reset",
+        )
+    session.flush()
+    return user
