@@ -147,7 +147,7 @@ def tier_perks(tier: Tier) -> list[str]:
     return perks
 
 
-def _recipients(campaign_id: int, after: int, limit: int) -> Any:
+def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
     """Opted-in active members without a send for the campaign, by user id from `after`."""
     return (
         select(
@@ -264,7 +264,9 @@ def send_weekly(
         raise CampaignError("the batch size must be at least 1")
     campaign_id = ensure_campaign(transaction, week.key)
     with transaction() as tx:
-        total = tx.scalar(select(func.count()).select_from(_recipients(campaign_id, 0, 10**9)))
+        total = tx.scalar(
+            select(func.count()).select_from(_recipients(campaign_id, 0, None).subquery())
+        )
     queued = skipped = failed = 0
     after = 0
     while True:

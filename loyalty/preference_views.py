@@ -130,7 +130,7 @@ def favourites() -> Response | tuple[str, int]:
             db.session.commit()
             flash("Your favourite categories are saved.", "success")
             return redirect(url_for("preferences.index"))
-    if not form.categories.errors and not form.errors:
+    if form.categories.errors:  # WTForms says "'x' is not a valid choice"; say it plainly
         form.categories.errors = ["Please choose categories from the list."]
     return _page(_current_topics(), form, 400)
 

@@ -1,0 +1,332 @@
+"""E-mail preferences: double opt-in through the outbox, one-click unsubscribe, favourite
+categories, and that one member can never change another's choices."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty.favourites import favourite_category_ids
+from loyalty.models import CommunicationPreference, FavouriteCategory
+from loyalty.preferences import unsubscribe_token
+from shop.accounts.models import ConsentRecord, User
+from shop.mail.models import OutboxEmail
+from tests import factories
+from tests.helpers import csrf_token, sign_in
+
+SECRET = "test-secret-key-not-for-production-use"
+CONFIRM_RE = re.compile(r"https?://[^/\s]+(/preferences/confirm/[A-Za-z0-9_-]+)")
+UNSUB_RE = re.compile(r"https?://[^/\s]+(/preferences/unsubscribe/[A-Za-z0-9_.-]+)")
+
+
+def _emails(session: Session, kind: str) -> list[OutboxEmail]:
+    session.rollback()
+    return list(
+        session.scalars(
+            select(OutboxEmail).where(OutboxEmail.kind == kind).order_by(OutboxEmail.id)
+        )
+    )
+
+
+def _status(session: Session, user_id: int, topic: str) -> str:
+    session.rollback()
+    row = session.scalar(
+        select(CommunicationPreference).where(
+            CommunicationPreference.user_id == user_id, CommunicationPreference.topic == topic
+        )
+    )
+    return row.status if row else "off"
+
+
+def _consents(session: Session, user_id: int) -> list[tuple[str, bool]]:
+    session.rollback()
+    rows = session.scalars(
+        select(ConsentRecord).where(ConsentRecord.user_id == user_id).order_by(ConsentRecord.id)
+    )
+    return [(r.kind, r.granted) for r in rows]
+
+
+def _member(client: FlaskClient, session: Session, email: str, name: str) -> int:
+    user = factories.user(session, email, name)
+    user_id = user.id
+    session.commit()
+    sign_in(client, email, factories.PASSWORD)
+    session.rollback()
+    return user_id
+
+
+def _save_topics(client: FlaskClient, *topics: str) -> int:
+    token = csrf_token(client, "/account/preferences")
+    data = {"csrf_token": token, **dict.fromkeys(topics, "y")}
+    return client.post("/account/preferences", data=data).status_code
+
+
+def _path(pattern: re.Pattern[str], text: str) -> str:
+    match = pattern.search(text)
+    assert match, text[:800]
+    return match.group(1)
+
+
+def test_page_needs_sign_in(client: FlaskClient) -> None:
+    response = client.get("/account/preferences")
+    assert response.status_code == 302
+    assert "/account/login" in response.headers["Location"]
+
+
+def test_page_shows_transactional_as_always_sent(client: FlaskClient, session: Session) -> None:
+    _member(client, session, "ann@example.com", "Ann")
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert "always sent" in page
+    assert 'data-testid="transactional"' in page
+    for topic in ("weekly_deals", "recommendations", "tier_news"):
+        assert f'data-testid="topic-{topic}" data-status="off"' in page
+
+
+def test_double_opt_in_through_the_outbox_link(client: FlaskClient, session: Session) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    assert _save_topics(client, "weekly_deals") == 302
+    assert _status(session, ann, "weekly_deals") == "pending"
+    assert _consents(session, ann) == []  # nothing granted until the link is followed
+    [optin] = _emails(session, "marketing_optin")
+    assert optin.to_address == "ann@example.com"
+    path = _path(CONFIRM_RE, optin.text_body)
+    assert path in optin.html_body
+    token = path.rsplit("/", 1)[1]
+    row = session.scalar(
+        select(CommunicationPreference).where(CommunicationPreference.user_id == ann)
+    )
+    assert row is not None
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in (row.token_hash or "")
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert 'data-status="pending"' in page and "check your inbox" in page
+    # Ticking it again while pending sends no second e-mail.
+    assert _save_topics(client, "weekly_deals") == 302
+    assert len(_emails(session, "marketing_optin")) == 1
+
+    confirmed = client.get(path)
+    assert confirmed.status_code == 200
+    assert "You're subscribed" in confirmed.get_data(as_text=True)
+    assert _status(session, ann, "weekly_deals") == "on"
+    assert _consents(session, ann) == [("marketing:weekly_deals", True)]
+    [welcome] = _emails(session, "marketing_subscribed")
+    assert welcome.to_address == "ann@example.com"
+    assert welcome.headers["List-Unsubscribe"].startswith("<https://")
+    assert welcome.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/preferences/unsubscribe/" in welcome.text_body
+
+    # The link works once: a second use is a clear 410 and changes nothing.
+    again = client.get(path)
+    assert again.status_code == 410
+    text = again.get_data(as_text=True)
+    assert "already been used" in text
+    assert "ann@example.com" not in text and "Ann" not in text
+    assert _consents(session, ann) == [("marketing:weekly_deals", True)]
+    assert len(_emails(session, "marketing_subscribed")) == 1
+
+
+def test_unknown_confirmation_link_is_400_and_anonymous(client: FlaskClient) -> None:
+    response = client.get("/preferences/confirm/" + "x" * 43)
+    assert response.status_code == 400
+    assert "not valid" in response.get_data(as_text=True)
+    assert client.get("/preferences/confirm/" + "y" * 300).status_code == 400
+
+
+def test_reused_link_after_opting_out_does_not_resubscribe(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "tier_news")
+    path = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
+    assert client.get(path).status_code == 200
+    assert _save_topics(client) == 302  # untick everything: off at once
+    assert _status(session, ann, "tier_news") == "off"
+    assert _consents(session, ann) == [
+        ("marketing:tier_news", True),
+        ("marketing:tier_news", False),
+    ]
+    assert client.get(path).status_code == 410
+    assert _status(session, ann, "tier_news") == "off"
+
+
+def test_nothing_marketing_is_sent_while_pending(client: FlaskClient, session: Session) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "weekly_deals", "recommendations", "tier_news")
+    for topic in ("weekly_deals", "recommendations", "tier_news"):
+        assert _status(session, ann, topic) == "pending"
+    kinds = {e.kind for e in _emails(session, "marketing_optin")}
+    assert kinds == {"marketing_optin"}
+    assert len(_emails(session, "marketing_optin")) == 3
+    assert _emails(session, "marketing_subscribed") == []
+
+
+def _subscribed(client: FlaskClient, session: Session, topic: str = "weekly_deals") -> int:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, topic)
+    client.get(_path(CONFIRM_RE, _emails(session, "marketing_optin")[-1].text_body))
+    assert _status(session, ann, topic) == "on"
+    return ann
+
+
+def test_unsubscribe_link_asks_then_unsubscribes(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    ann = _subscribed(client, session)
+    path = _path(UNSUB_RE, _emails(session, "marketing_subscribed")[0].text_body)
+    visitor = app.test_client()  # the link works without signing in
+    asked = visitor.get(path)
+    assert asked.status_code == 200
+    text = asked.get_data(as_text=True)
+    assert "Stop receiving weekly deals" in text
+    assert "ann@example.com" not in text
+    assert _status(session, ann, "weekly_deals") == "on"  # a GET changes nothing
+    done = visitor.post(path)  # the page's button: no CSRF token needed
+    assert done.status_code == 200
+    assert "You're unsubscribed" in done.get_data(as_text=True)
+    assert _status(session, ann, "weekly_deals") == "off"
+    assert _consents(session, ann)[-1] == ("marketing:weekly_deals", False)
+
+
+def test_rfc8058_one_click_post(app: Flask, client: FlaskClient, session: Session) -> None:
+    ann = _subscribed(client, session)
+    welcome = _emails(session, "marketing_subscribed")[0]
+    header = welcome.headers["List-Unsubscribe"]
+    path = re.search(r"<https://[^/>]+(/[^>]+)>", header).group(1)  # type: ignore[union-attr]
+    mail_client = app.test_client()
+    response = mail_client.post(
+        path,
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert _status(session, ann, "weekly_deals") == "off"
+    # A second one-click POST is harmless.
+    assert mail_client.post(path, data="List-Unsubscribe=One-Click").status_code == 200
+
+
+def test_tampered_and_unknown_unsubscribe_links_leak_nothing(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    ann = _subscribed(client, session)
+    real = unsubscribe_token(SECRET, ann, "weekly_deals")
+    tampered = real[:-3] + ("AAA" if not real.endswith("AAA") else "BBB")
+    forged = unsubscribe_token("another-secret", ann, "weekly_deals")
+    visitor = app.test_client()
+    for token in (tampered, forged, "nonsense", "x" * 500, real.replace(".", "")):
+        for method in (visitor.get, visitor.post):
+            response = method(f"/preferences/unsubscribe/{token}")
+            assert response.status_code == 400, token
+            text = response.get_data(as_text=True)
+            assert "This unsubscribe link is not valid" in text
+            assert "ann@example.com" not in text
+    assert _status(session, ann, "weekly_deals") == "on"
+
+    # A well-signed link for an account that does not exist reads exactly like a real one.
+    ghost = unsubscribe_token(SECRET, 999_999, "weekly_deals")
+    other = unsubscribe_token(SECRET, ann, "weekly_deals")
+    for method in ("get", "post"):
+        ghost_page = getattr(visitor, method)(f"/preferences/unsubscribe/{ghost}")
+        real_page = getattr(visitor, method)(f"/preferences/unsubscribe/{other}")
+        assert ghost_page.status_code == real_page.status_code == 200
+        assert ghost_page.get_data(as_text=True).replace(ghost, "") == real_page.get_data(
+            as_text=True
+        ).replace(other, "")
+
+
+def test_favourite_categories_are_saved(client: FlaskClient, session: Session) -> None:
+    candles = factories.category(session, "candles", "Candles")
+    bags = factories.category(session, "bags", "Bags")
+    cards = factories.category(session, "cards", "Cards")
+    ids = (candles.id, bags.id, cards.id)
+    session.commit()
+    ann = _member(client, session, "ann@example.com", "Ann")
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert "Candles" in page and "Bags" in page
+    token = csrf_token(client, "/account/preferences")
+    response = client.post(
+        "/account/preferences/favourites",
+        data={"csrf_token": token, "categories": [str(ids[0]), str(ids[1])]},
+    )
+    assert response.status_code == 302
+    session.rollback()
+    assert favourite_category_ids(session, ann) == frozenset({ids[0], ids[1]})
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert re.search(rf'value="{ids[0]}"[^>]*checked|checked[^>]*value="{ids[0]}"', page)
+
+    # Change the choice: one removed, one added.
+    response = client.post(
+        "/account/preferences/favourites",
+        data={"csrf_token": token, "categories": [str(ids[1]), str(ids[2])]},
+    )
+    assert response.status_code == 302
+    session.rollback()
+    assert favourite_category_ids(session, ann) == frozenset({ids[1], ids[2]})
+    assert favourite_category_ids(session, None) == frozenset()
+
+    # An unknown category is a clear 400 and keeps the old choice.
+    bad = client.post(
+        "/account/preferences/favourites",
+        data={"csrf_token": token, "categories": ["999999"]},
+    )
+    assert bad.status_code == 400
+    assert "Please choose categories from the list" in bad.get_data(as_text=True)
+    bad = client.post(
+        "/account/preferences/favourites", data={"csrf_token": token, "categories": ["abc"]}
+    )
+    assert bad.status_code == 400
+    session.rollback()
+    assert favourite_category_ids(session, ann) == frozenset({ids[1], ids[2]})
+
+    # No box ticked clears them.
+    assert (
+        client.post("/account/preferences/favourites", data={"csrf_token": token}).status_code
+        == 302
+    )
+    session.rollback()
+    assert favourite_category_ids(session, ann) == frozenset()
+
+
+def test_member_cannot_change_another_members_preferences(app: Flask, session: Session) -> None:
+    cat = factories.category(session, "candles", "Candles")
+    cat_id = cat.id
+    session.commit()
+    ann_client = app.test_client()
+    ann = _member(ann_client, session, "ann@example.com", "Ann")
+    _save_topics(ann_client, "weekly_deals")
+    ann_client.get(_path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body))
+    assert _status(session, ann, "weekly_deals") == "on"
+
+    bob_client = app.test_client()
+    bob = _member(bob_client, session, "bob@example.com", "Bob")
+    token = csrf_token(bob_client, "/account/preferences")
+    # Bob posts with Ann's id in every shape he can think of: only his own account changes.
+    for extra in ({"user_id": str(ann)}, {"user": str(ann)}, {"id": str(ann)}):
+        bob_client.post("/account/preferences", data={"csrf_token": token, **extra})
+        bob_client.post(
+            f"/account/preferences?user_id={ann}",
+            data={"csrf_token": token, "tier_news": "y", **extra},
+        )
+        bob_client.post(
+            "/account/preferences/favourites",
+            data={"csrf_token": token, "categories": [str(cat_id)], **extra},
+        )
+    assert _status(session, ann, "weekly_deals") == "on"
+    assert _status(session, ann, "tier_news") == "off"
+    assert _status(session, bob, "tier_news") == "pending"
+    assert favourite_category_ids(session, ann) == frozenset()
+    assert favourite_category_ids(session, bob) == frozenset({cat_id})
+    # Bob's page shows his own choices, not Ann's.
+    page = bob_client.get("/account/preferences").get_data(as_text=True)
+    assert 'data-testid="topic-weekly_deals" data-status="off"' in page
+    assert session.scalar(select(func.count()).select_from(FavouriteCategory)) == 1
+    # And only Bob was e-mailed about his opt-in.
+    to = [e.to_address for e in _emails(session, "marketing_optin")]
+    assert to[0] == "ann@example.com"
+    assert set(to[1:]) == {"bob@example.com"}
+    session.rollback()
+    assert session.get(User, ann) is not None
