@@ -1,0 +1,425 @@
+"""Password change, e-mail change by confirmed link, password reset: wrong passwords,
+expired and reused links, no account-existence leak, and tokens that belong to one account."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+from werkzeug.test import TestResponse
+
+from shop.accounts import tokens
+from shop.accounts.models import AccountToken, User
+from shop.db import utcnow
+from shop.events.models import DomainEvent
+from shop.mail.models import OutboxEmail
+from tests import factories
+from tests.helpers import csrf_token, sign_in
+
+NEW_PASSWORD = "a brand new passphrase"
+LINK_RE = re.compile(r"(https?://\S+/account/(?:email/confirm|password/reset)/[A-Za-z0-9_\-]+)")
+
+
+def _member(app: Flask, session: Session, email: str = "ann@example.com") -> FlaskClient:
+    if session.scalar(select(User.id).where(User.email == email)) is None:
+        factories.user(session, email, email.split("@")[0].capitalize())
+        session.commit()
+    client = app.test_client()
+    sign_in(client, email, factories.PASSWORD)
+    session.rollback()
+    return client
+
+
+def _user(session: Session, user_id: int) -> User:
+    session.rollback()
+    user = session.get(User, user_id)
+    assert user is not None
+    session.refresh(user)
+    return user
+
+
+def _id(session: Session, email: str) -> int:
+    session.rollback()
+    found = session.scalar(select(User.id).where(User.email == email))
+    assert found is not None
+    return found
+
+
+def _outbox(session: Session, kind: str | None = None) -> list[OutboxEmail]:
+    session.rollback()
+    query = select(OutboxEmail).order_by(OutboxEmail.id)
+    if kind:
+        query = query.where(OutboxEmail.kind == kind)
+    return list(session.scalars(query))
+
+
+def _link(mail: OutboxEmail) -> str:
+    """The path of the link in an e-mail (text and HTML carry the same one)."""
+    match = LINK_RE.search(mail.text_body)
+    assert match, mail.text_body
+    assert match.group(1) in mail.html_body
+    return urlsplit(match.group(1)).path
+
+
+def _changes(session: Session) -> list[str]:
+    session.rollback()
+    rows = session.scalars(
+        select(DomainEvent).where(DomainEvent.name == "profile_changed").order_by(DomainEvent.id)
+    )
+    return [str(row.payload["change"]) for row in rows]
+
+
+def _can_sign_in(app: Flask, email: str, password: str) -> bool:
+    client = app.test_client()
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login", data={"csrf_token": token, "email": email, "password": password}
+    )
+    return response.status_code == 302
+
+
+def _change_password(client: FlaskClient, current: str, new: str = NEW_PASSWORD) -> TestResponse:
+    token = csrf_token(client, "/account/password")
+    return client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": current,
+            "new_password": new,
+            "confirm": new,
+        },
+    )
+
+
+def _request_email_change(client: FlaskClient, new_email: str, password: str) -> TestResponse:
+    token = csrf_token(client, "/account/email")
+    return client.post(
+        "/account/email",
+        data={"csrf_token": token, "new_email": new_email, "current_password": password},
+    )
+
+
+def _request_reset(client: FlaskClient, email: str) -> TestResponse:
+    token = csrf_token(client, "/account/password/reset")
+    return client.post(
+        "/account/password/reset", data={"csrf_token": token, "email": email}, follow_redirects=True
+    )
+
+
+def _reset(client: FlaskClient, path: str, password: str = NEW_PASSWORD) -> TestResponse:
+    token = csrf_token(client, "/account/password/reset")
+    return client.post(path, data={"csrf_token": token, "password": password, "confirm": password})
+
+
+# ----------------------------------------------------------------------- password change
+
+
+def test_wrong_current_password_changes_nothing(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    before = _user(session, user_id).password_hash
+    response = _change_password(client, "not my password")
+    assert response.status_code == 400
+    assert "Your current password is not correct." in response.get_data(as_text=True)
+    assert _user(session, user_id).password_hash == before
+    assert _outbox(session) == [] and _changes(session) == []
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(
+    app: Flask, session: Session
+) -> None:
+    other_browser = _member(app, session)
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    assert other_browser.get("/account").status_code == 200
+
+    response = _change_password(client, factories.PASSWORD)
+    assert response.status_code == 302
+    user = _user(session, user_id)
+    assert check_password_hash(user.password_hash or "", NEW_PASSWORD)
+    assert client.get("/account").status_code == 200  # still signed in here
+    gone = other_browser.get("/account")
+    assert gone.status_code == 302 and "/account/login" in gone.headers["Location"]
+
+    (mail,) = _outbox(session, "account_password_changed")
+    assert mail.to_address == "ann@example.com" and mail.user_id == user_id
+    assert _changes(session) == ["password"]
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+    assert not _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+
+
+def test_password_change_form_errors(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    token = csrf_token(client, "/account/password")
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": factories.PASSWORD,
+            "new_password": "short",
+            "confirm": "other",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "at least 10 characters" in html and "don&#39;t match" in html
+    assert _outbox(session) == []
+
+
+# -------------------------------------------------------------------------- e-mail change
+
+
+def test_email_change_takes_effect_only_through_the_link(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    response = _request_email_change(client, "Ann.New@Example.com", factories.PASSWORD)
+    assert response.status_code == 302
+    assert _user(session, user_id).email == "ann@example.com"  # not yet
+
+    (notice,) = _outbox(session, "account_email_change_requested")
+    assert notice.to_address == "ann@example.com"
+    assert "ann.new@example.com" in notice.text_body
+    (confirm,) = _outbox(session, "account_email_confirm")
+    assert confirm.to_address == "ann.new@example.com"
+    path = _link(confirm)
+
+    # Only the hash of the token is stored.
+    raw = path.rsplit("/", 1)[1]
+    session.rollback()
+    row = session.scalar(select(AccountToken).where(AccountToken.user_id == user_id))
+    assert row is not None and row.purpose == "email_change"
+    assert row.token_hash == tokens.hash_token(raw) and raw not in row.token_hash
+    assert row.new_email == "ann.new@example.com"
+
+    # Opening the link shows a button; a GET alone (a mail scanner) changes nothing.
+    page = client.get(path)
+    assert page.status_code == 200 and "ann.new@example.com" in page.get_data(as_text=True)
+    assert _user(session, user_id).email == "ann@example.com"
+    token = csrf_token(client, "/")
+    assert client.post(path, data={"csrf_token": token}).status_code == 302
+    assert _user(session, user_id).email == "ann.new@example.com"
+    assert _changes(session) == ["email"]
+    (after,) = _outbox(session, "account_profile_changed")
+    assert after.to_address == "ann@example.com"  # the old address hears about it
+
+    # The link works once.
+    again = client.post(path, data={"csrf_token": token})
+    assert again.status_code == 410
+    assert "already been used" in again.get_data(as_text=True)
+    assert client.get(path).status_code == 410
+    assert _can_sign_in(app, "ann.new@example.com", factories.PASSWORD)
+    assert not _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+
+
+def test_email_change_needs_the_current_password(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    response = _request_email_change(client, "other@example.com", "wrong password")
+    assert response.status_code == 400
+    assert "Your current password is not correct." in response.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(AccountToken)) is None
+    assert _outbox(session) == []
+
+
+def test_email_change_to_a_taken_address_is_refused(app: Flask, session: Session) -> None:
+    factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    client = _member(app, session)
+    response = _request_email_change(client, "BOB@example.com", factories.PASSWORD)
+    assert response.status_code == 400
+    assert "already used by another account" in response.get_data(as_text=True)
+    assert _outbox(session) == []
+    same = _request_email_change(client, "ann@example.com", factories.PASSWORD)
+    assert "already your e-mail address" in same.get_data(as_text=True)
+
+
+def test_address_taken_before_the_link_is_opened(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "new@example.com", factories.PASSWORD)
+    path = _link(_outbox(session, "account_email_confirm")[0])
+    factories.user(session, "new@example.com", "Someone else")
+    session.commit()
+    response = client.post(path, data={"csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 409
+    assert "already used by another account" in response.get_data(as_text=True)
+    assert _user(session, user_id).email == "ann@example.com"
+
+
+def test_expired_email_link_changes_nothing(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "new@example.com", factories.PASSWORD)
+    path = _link(_outbox(session, "account_email_confirm")[0])
+    session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    page = client.get(path)
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    response = client.post(path, data={"csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 410
+    assert _user(session, user_id).email == "ann@example.com"
+
+
+def test_only_the_newest_email_change_link_works(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "first@example.com", factories.PASSWORD)
+    _request_email_change(client, "second@example.com", factories.PASSWORD)
+    first, second = _outbox(session, "account_email_confirm")
+    token = csrf_token(client, "/")
+    assert client.post(_link(first), data={"csrf_token": token}).status_code == 410
+    assert client.post(_link(second), data={"csrf_token": token}).status_code == 302
+    assert _user(session, user_id).email == "second@example.com"
+
+
+def test_a_link_belongs_to_the_account_it_was_sent_for(app: Flask, session: Session) -> None:
+    bob = _member(app, session, "bob@example.com")
+    bob_id = _id(session, "bob@example.com")
+    _request_email_change(bob, "bob.new@example.com", factories.PASSWORD)
+    bob_link = _link(_outbox(session, "account_email_confirm")[0])
+
+    ann = _member(app, session, "ann@example.com")
+    ann_id = _id(session, "ann@example.com")
+    token = csrf_token(ann, "/")
+    # An e-mail-change token is not a password-reset token.
+    reset_path = bob_link.replace("/account/email/confirm/", "/account/password/reset/")
+    assert ann.get(reset_path).status_code == 400
+    assert (
+        ann.post(
+            reset_path, data={"csrf_token": token, "password": "x" * 12, "confirm": "x" * 12}
+        ).status_code
+        == 400
+    )
+    # Guessed and forged tokens are refused without a 500.
+    for forged in (
+        "/account/email/confirm/1",
+        "/account/email/confirm/" + "A" * 43,
+        "/account/email/confirm/" + "x" * 500,
+    ):
+        assert ann.get(forged).status_code == 400
+    # Whoever opens Bob's link can only ever change Bob's address, never theirs.
+    assert ann.post(bob_link, data={"csrf_token": token}).status_code == 302
+    assert _user(session, ann_id).email == "ann@example.com"
+    assert _user(session, bob_id).email == "bob.new@example.com"
+    assert check_password_hash(_user(session, bob_id).password_hash or "", factories.PASSWORD)
+
+
+# ------------------------------------------------------------------------- password reset
+
+
+def test_reset_request_does_not_reveal_whether_an_account_exists(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    known = _request_reset(app.test_client(), "ann@example.com")
+    unknown = _request_reset(app.test_client(), "nobody@example.com")
+    assert known.status_code == unknown.status_code == 200
+    for response in (known, unknown):
+        html = response.get_data(as_text=True)
+        assert "If an account exists for that address, we have sent a link" in html
+    strip = re.compile(r'(name="csrf[-_]token"[^>]*value|content)="[^"]+"')
+    assert strip.sub("", known.get_data(as_text=True)) == strip.sub(
+        "", unknown.get_data(as_text=True)
+    )
+    mails = _outbox(session, "account_password_reset")
+    assert [m.to_address for m in mails] == ["ann@example.com"]
+
+
+def test_reset_flow_then_the_link_is_spent(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    signed_in = _member(app, session)
+    client = app.test_client()
+    _request_reset(client, "ANN@example.com ")
+    (mail,) = _outbox(session, "account_password_reset")
+    path = _link(mail)
+    assert "60 minutes" in mail.text_body
+
+    assert client.get(path).status_code == 200
+    response = _reset(client, path)
+    assert response.status_code == 302
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+    assert not _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+    assert _outbox(session, "account_password_changed")[0].to_address == "ann@example.com"
+    assert _changes(session) == ["password_reset"]
+    # Browsers signed in with the old password are signed out.
+    assert signed_in.get("/account").status_code == 302
+
+    reused = _reset(client, path, "yet another password")
+    assert reused.status_code == 410
+    assert "already been used" in reused.get_data(as_text=True)
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+
+
+def test_expired_reset_link_changes_nothing(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    _request_reset(client, "ann@example.com")
+    path = _link(_outbox(session, "account_password_reset")[0])
+    session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(minutes=1)))
+    session.commit()
+    page = client.get(path)
+    assert page.status_code == 410 and "This link has expired." in page.get_data(as_text=True)
+    assert _reset(client, path).status_code == 410
+    assert _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+
+
+def test_a_reset_voids_older_reset_links(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    _request_reset(client, "ann@example.com")
+    _request_reset(client, "ann@example.com")
+    older, newer = (_link(m) for m in _outbox(session, "account_password_reset"))
+    assert _reset(client, newer).status_code == 302
+    response = _reset(client, older, "the older link's password")
+    assert response.status_code == 410
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+
+
+def test_a_password_change_voids_reset_links(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    _request_reset(app.test_client(), "ann@example.com")
+    path = _link(_outbox(session, "account_password_reset")[0])
+    _change_password(client, factories.PASSWORD)
+    assert _reset(app.test_client(), path, "an attacker's password").status_code == 410
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+
+
+def test_reset_form_errors_keep_the_link_usable(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    _request_reset(client, "ann@example.com")
+    path = _link(_outbox(session, "account_password_reset")[0])
+    token = csrf_token(client, "/")
+    bad = client.post(path, data={"csrf_token": token, "password": "short", "confirm": "short"})
+    assert bad.status_code == 400 and "at least 10 characters" in bad.get_data(as_text=True)
+    assert _reset(client, path).status_code == 302
+
+
+def test_reset_emails_are_throttled_per_account(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    for _ in range(5):
+        html = _request_reset(client, "ann@example.com").get_data(as_text=True)
+        assert "If an account exists for that address" in html
+    assert len(_outbox(session, "account_password_reset")) == 3
+
+
+def test_reset_request_form_errors(client: FlaskClient) -> None:
+    token = csrf_token(client, "/account/password/reset")
+    response = client.post("/account/password/reset", data={"csrf_token": token, "email": "nope"})
+    assert response.status_code == 400
+    assert "look like an e-mail address" in response.get_data(as_text=True)
+    login = client.get("/account/login").get_data(as_text=True)
+    assert 'href="/account/password/reset"' in login
