@@ -1,0 +1,16 @@
+"""The member pages' form: joining with consent to the programme terms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+
+class JoinForm(FlaskForm):
+    """Join the programme; the terms must be accepted explicitly."""
+
+    consent = BooleanField(
+        "I have read and accept the programme terms",
+        validators=[DataRequired("Please accept the programme terms to join.")],
+    )
