@@ -358,6 +358,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
             ship_city=None,
             ship_postcode=None,
             phone=None,
+            visitor_id=None,
         )
         .execution_options(synchronize_session=False)
     )
