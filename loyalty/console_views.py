@@ -1,7 +1,91 @@
-"""Console: loyalty tiers and programme settings (admins)."""
+"""Console: loyalty tiers and programme settings (admins only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug import Response
+
+from loyalty import programme_admin, tiers
+from loyalty.settings import load_settings
+from loyalty.tier_forms import ProgrammeForm, TierForm
+from shop.console import audit
+from shop.console.access import admin_required
+from shop.db import db
 
 bp = Blueprint("loyalty", __name__, url_prefix="/loyalty")
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user)
+
+
+def _overview(programme_form: ProgrammeForm | None = None, status: int = 200) -> tuple[str, int]:
+    settings = load_settings(db.session)
+    form = programme_form or ProgrammeForm(data=settings.as_dict())
+    return render_template(
+        "console/loyalty/tiers.html",
+        tiers=tiers.all_tiers(db.session),
+        members=programme_admin.members_per_tier(db.session),
+        settings=settings,
+        form=form,
+    ), status
+
+
+@bp.get("/", endpoint="tiers")
+@admin_required
+def tiers_page() -> tuple[str, int]:
+    """The tiers with their thresholds, benefits and members, and the programme settings."""
+    return _overview()
+
+
+@bp.route("/tiers/new", methods=["GET", "POST"])
+@admin_required
+def new_tier() -> Response | tuple[str, int]:
+    """Add a tier; the whole configuration must stay valid."""
+    basis = load_settings(db.session).tier_basis
+    form = TierForm(basis=basis)
+    return _save(form, None)
+
+
+@bp.route("/tiers/<int:tier_id>", methods=["GET", "POST"])
+@admin_required
+def edit_tier(tier_id: int) -> Response | tuple[str, int]:
+    """Edit a tier's name, rank, threshold and benefits."""
+    found = next((t for t in tiers.all_tiers(db.session) if t.id == tier_id), None)
+    if found is None:
+        abort(404)
+    basis = load_settings(db.session).tier_basis
+    form = TierForm(basis=basis)
+    if not form.is_submitted():
+        form = TierForm.for_tier(tiers.tier_spec(found), basis)
+    return _save(form, tier_id)
+
+
+def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
+    if form.validate_on_submit():
+        try:
+            tier = tiers.save_tier(db.session, _actor(), tier_id, form.spec())
+        except tiers.TierConfigError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            name = tier.name
+            db.session.commit()
+            flash(f"Tier {name} saved.", "success")
+            return redirect(url_for("console.loyalty.tiers"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/loyalty/tier_form.html", form=form, tier_id=tier_id), status
+
+
+@bp.post("/settings")
+@admin_required
+def save_settings() -> Response | tuple[str, int]:
+    """Save the programme settings (earning, redemption, expiry, tier basis, terms)."""
+    form = ProgrammeForm()
+    if not form.validate_on_submit():
+        return _overview(form, 400)
+    changed = programme_admin.save_programme(db.session, _actor(), form.settings())
+    db.session.commit()
+    flash("Programme settings saved." if changed else "Nothing changed.", "success")
+    return redirect(url_for("console.loyalty.tiers"))

@@ -1,0 +1,194 @@
+"""Console forms: a tier (threshold in pounds or points, benefits) and programme settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
+
+from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
+from loyalty.settings import ProgrammeSettings
+
+MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
+MAX_THRESHOLD_POINTS = 10_000_000
+MAX_RANK = 99
+
+
+def _strip(value: Any) -> Any:
+    return value.strip().replace(",", "") if isinstance(value, str) else value
+
+
+def _decimal(text: str, places: int, what: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValidationError(f"Enter {what} as a number, such as 1.5.") from exc
+    if not value.is_finite():
+        raise ValidationError(f"Enter {what} as a number, such as 1.5.")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise ValidationError(f"Use at most {places} decimal places for {what}.")
+    return value
+
+
+class TierForm(FlaskForm):
+    """A tier: name, rank, qualifying threshold and benefits."""
+
+    name = StringField(
+        "Name",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[InputRequired("Enter a name."), Length(max=40)],
+    )
+    rank = IntegerField(
+        "Rank (1 is the entry tier; higher ranks need more)",
+        validators=[
+            InputRequired("Enter the rank, a whole number."),
+            NumberRange(min=1, max=MAX_RANK, message=f"Use a whole number from 1 to {MAX_RANK}."),
+        ],
+    )
+    threshold = StringField(
+        "Threshold", filters=[_strip], validators=[InputRequired("Enter the threshold.")]
+    )
+    discount = StringField(
+        "Discount (%)",
+        filters=[_strip],
+        default="0",
+        validators=[InputRequired("Enter 0 for none.")],
+    )
+    multiplier = StringField(
+        "Points multiplier (x)",
+        filters=[_strip],
+        default="1",
+        validators=[InputRequired("Enter 1 for the base rate.")],
+    )
+    free_shipping = BooleanField("Free shipping")
+    priority_support = BooleanField("Priority support (shown to staff on orders)")
+    early_access = BooleanField("Early access")
+
+    def __init__(self, *args: Any, basis: str = "spend", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.basis = basis
+        self.threshold.label.text = (
+            "Threshold (points over 12 months)"
+            if basis == "points"
+            else "Threshold (£ spent over 12 months)"
+        )
+
+    def validate_threshold(self, field: Field) -> None:
+        """Pounds with up to 2 decimals (spend basis) or whole points."""
+        if self.basis == "points":
+            value = _decimal(field.data or "", 0, "the threshold")
+            if not 0 <= value <= MAX_THRESHOLD_POINTS:
+                raise ValidationError(f"Use whole points from 0 to {MAX_THRESHOLD_POINTS:,}.")
+            field.value = int(value)
+        else:
+            value = _decimal(field.data or "", 2, "the threshold")
+            pence = int(value * 100)
+            if not 0 <= pence <= MAX_THRESHOLD_PENCE:
+                raise ValidationError("Use an amount from £0 to £1,000,000.")
+            field.value = pence
+
+    def validate_discount(self, field: Field) -> None:
+        """0 to 50 percent, at most 2 decimals."""
+        value = _decimal(field.data or "", 2, "the discount")
+        if not 0 <= value * 100 <= MAX_DISCOUNT_BP:
+            raise ValidationError("Use a discount from 0% to 50%.")
+        field.value = int(value * 100)
+
+    def validate_multiplier(self, field: Field) -> None:
+        """1x to 10x, at most 2 decimals."""
+        value = _decimal(field.data or "", 2, "the multiplier")
+        if not 100 <= value * 100 <= MAX_MULTIPLIER_PCT:
+            raise ValidationError("Use a multiplier from 1 to 10.")
+        field.value = int(value * 100)
+
+    def spec(self) -> TierSpec:
+        """The validated tier."""
+        return TierSpec(
+            name=self.name.data or "",
+            rank=int(self.rank.data or 0),
+            threshold=self.threshold.value,  # type: ignore[attr-defined]
+            discount_bp=self.discount.value,  # type: ignore[attr-defined]
+            multiplier_pct=self.multiplier.value,  # type: ignore[attr-defined]
+            free_shipping=bool(self.free_shipping.data),
+            priority_support=bool(self.priority_support.data),
+            early_access=bool(self.early_access.data),
+        )
+
+    @classmethod
+    def for_tier(cls, spec: TierSpec, basis: str) -> TierForm:
+        """A form filled in from a tier (on GET)."""
+        threshold = str(spec.threshold) if basis == "points" else f"{spec.threshold / 100:.2f}"
+        return cls(
+            basis=basis,
+            data={
+                "name": spec.name,
+                "rank": spec.rank,
+                "threshold": threshold,
+                "discount": f"{Decimal(spec.discount_bp) / 100:g}",
+                "multiplier": f"{Decimal(spec.multiplier_pct) / 100:g}",
+                "free_shipping": spec.free_shipping,
+                "priority_support": spec.priority_support,
+                "early_access": spec.early_access,
+            },
+        )
+
+
+def _whole(label: str, low: int, high: int, unit: str = "") -> IntegerField:
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(f"Enter a whole number{unit}."),
+            NumberRange(min=low, max=high, message=f"Use a whole number from {low} to {high:,}."),
+        ],
+    )
+
+
+class ProgrammeForm(FlaskForm):
+    """The programme's numbers: earning, redemption, expiry, tier basis and terms version."""
+
+    points_per_pound = _whole("Points per £1 of goods (before the tier multiplier)", 1, 100)
+    point_value_pence = _whole("Value of one point when spent (pence)", 1, 100)
+    min_redeem_points = _whole("Fewest points spent at once", 1, 1_000_000)
+    max_redeem_points = _whole("Most points spent on one order", 1, 10_000_000)
+    max_redeem_share_pct = _whole("Points may pay at most this % of the goods", 1, 100)
+    expiry_months = _whole("Points expire after (months)", 1, 120)
+    expiry_reminder_days = _whole("Reminder e-mail this many days before expiry", 1, 365)
+    tier_basis = SelectField(
+        "Tiers are based on",
+        choices={"spend": "Spend over 12 months (£)", "points": "Points over 12 months"},
+    )
+    downgrade_grace_days = _whole("Grace period before a downgrade (days)", 0, 365)
+    terms_version = StringField(
+        "Terms version",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[
+            InputRequired("Enter the version of the programme terms."),
+            Length(max=20),
+            Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots and dashes only."),
+        ],
+    )
+
+    def validate_max_redeem_points(self, field: Field) -> None:
+        """The most points spent at once may not be below the fewest."""
+        low = self.min_redeem_points.data
+        if isinstance(low, int) and isinstance(field.data, int) and field.data < low:
+            raise ValidationError("Must be at least the fewest points spent at once.")
+
+    def settings(self) -> ProgrammeSettings:
+        """The validated settings."""
+        return ProgrammeSettings(
+            points_per_pound=int(self.points_per_pound.data),
+            point_value_pence=int(self.point_value_pence.data),
+            min_redeem_points=int(self.min_redeem_points.data),
+            max_redeem_points=int(self.max_redeem_points.data),
+            max_redeem_share_pct=int(self.max_redeem_share_pct.data),
+            expiry_months=int(self.expiry_months.data),
+            expiry_reminder_days=int(self.expiry_reminder_days.data),
+            tier_basis=str(self.tier_basis.data),
+            downgrade_grace_days=int(self.downgrade_grace_days.data),
+            terms_version=str(self.terms_version.data),
+        )

@@ -1,0 +1,210 @@
+"""Console loyalty pages: tiers listed, edited and added with validation (overlapping or
+non-increasing thresholds are clear form errors), programme settings, audit, admin only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty import tiers
+from loyalty.models import Tier
+from loyalty.settings import load_settings
+from shop.console.models import AuditEntry
+from tests.console_support import client_as, console_token
+from tests.helpers import csrf_token
+
+TIER_FIELDS = {
+    "name": "Silver",
+    "rank": "2",
+    "threshold": "100.00",
+    "discount": "3",
+    "multiplier": "1.25",
+}
+SETTINGS = {
+    "points_per_pound": "2",
+    "point_value_pence": "1",
+    "min_redeem_points": "500",
+    "max_redeem_points": "20000",
+    "max_redeem_share_pct": "50",
+    "expiry_months": "18",
+    "expiry_reminder_days": "30",
+    "tier_basis": "spend",
+    "downgrade_grace_days": "45",
+    "terms_version": "2026-12",
+}
+
+
+def _with_tiers(session: Session) -> dict[str, int]:
+    created = tiers.ensure_default_tiers(session)  # £0 / £100 / £500 / £1,500
+    session.commit()
+    return {t.name: t.id for t in created}
+
+
+def _post(client: FlaskClient, url: str, data: dict[str, Any]) -> Any:
+    token = console_token(client, "/console/loyalty/")
+    return client.post(url, data={"csrf_token": token, **data})
+
+
+def test_admins_see_the_tiers(app: Flask, session: Session) -> None:
+    _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    page = admin.get("/console/loyalty/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for name, threshold in (("Silver", "£100.00"), ("Gold", "£500.00"), ("Platinum", "£1,500.00")):
+        assert name in html and threshold in html
+    assert 'data-testid="programme-form"' in html
+
+
+def test_merchandisers_and_shoppers_get_404(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    for role in ("merchandiser", "shopper"):
+        client = client_as(app, session, role)
+        assert client.get("/console/loyalty/").status_code == 404
+        assert client.get(f"/console/loyalty/tiers/{ids['Gold']}").status_code == 404
+        response = _post_any(client, f"/console/loyalty/tiers/{ids['Gold']}", TIER_FIELDS)
+        assert response.status_code == 404
+    session.rollback()
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action.like("loyalty.%"))) is None
+
+
+def _post_any(client: FlaskClient, url: str, data: dict[str, Any]) -> Any:
+    return client.post(url, data={"csrf_token": csrf_token(client, "/"), **data})
+
+
+def test_edit_a_tier_is_saved_and_audited(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    form = admin.get(f"/console/loyalty/tiers/{ids['Gold']}").get_data(as_text=True)
+    assert 'value="500.00"' in form and 'value="1.5"' in form
+    data = {
+        "name": "Gold",
+        "rank": "3",
+        "threshold": "750",
+        "discount": "6.5",
+        "multiplier": "1.75",
+        "free_shipping": "y",
+        "early_access": "y",
+    }
+    response = _post(admin, f"/console/loyalty/tiers/{ids['Gold']}", data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session.rollback()
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None
+    assert (gold.threshold, gold.discount_bp, gold.multiplier_pct) == (75_000, 650, 175)
+    assert gold.free_shipping and gold.early_access and not gold.priority_support
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "loyalty.tier.update"))
+    assert entry is not None and entry.actor_email == "admin@example.com"
+    assert entry.before["threshold"] == 50_000 and entry.after["threshold"] == 75_000
+
+
+def test_overlapping_thresholds_are_a_clear_form_error(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    data = {**TIER_FIELDS, "name": "Gold", "rank": "3", "threshold": "50"}  # below Silver
+    response = _post(admin, f"/console/loyalty/tiers/{ids['Gold']}", data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Thresholds overlap" in html and "Gold" in html
+    session.rollback()
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None and gold.threshold == 50_000
+    audit = session.scalar(select(AuditEntry).where(AuditEntry.action.like("loyalty.%")))
+    assert audit is None
+
+
+def test_a_duplicate_threshold_or_name_is_refused(app: Flask, session: Session) -> None:
+    _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    same_threshold = {**TIER_FIELDS, "name": "Bronze", "rank": "5", "threshold": "1500"}
+    response = _post(admin, "/console/loyalty/tiers/new", same_threshold)
+    assert response.status_code == 400
+    assert "Thresholds overlap" in response.get_data(as_text=True)
+    same_name = {**TIER_FIELDS, "name": "gold", "rank": "5", "threshold": "3000"}
+    response = _post(admin, "/console/loyalty/tiers/new", same_name)
+    assert response.status_code == 400
+    assert "unique" in response.get_data(as_text=True)
+
+
+def test_add_a_tier(app: Flask, session: Session) -> None:
+    _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    data = {**TIER_FIELDS, "name": "Diamond", "rank": "5", "threshold": "5,000"}
+    response = _post(admin, "/console/loyalty/tiers/new", {**data, "priority_support": "y"})
+    assert response.status_code == 302
+    session.rollback()
+    diamond = session.scalar(select(Tier).where(Tier.name == "Diamond"))
+    assert diamond is not None and diamond.threshold == 500_000 and diamond.priority_support
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "loyalty.tier.create"))
+
+
+def test_bad_numbers_are_form_errors(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    url = f"/console/loyalty/tiers/{ids['Silver']}"
+    cases = [
+        ({"threshold": "-5"}, "from £0"),
+        ({"threshold": "1.234"}, "decimal places"),
+        ({"threshold": "lots"}, "as a number"),
+        ({"discount": "75"}, "0% to 50%"),
+        ({"multiplier": "0.5"}, "from 1 to 10"),
+        ({"rank": "1.5"}, "Rank"),
+        ({"name": ""}, "Enter a name"),
+    ]
+    for change, message in cases:
+        response = _post(admin, url, {**TIER_FIELDS, **change})
+        assert response.status_code == 400, change
+        assert message in response.get_data(as_text=True), change
+
+
+def test_the_first_tier_must_start_at_zero(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    data = {**TIER_FIELDS, "name": "Member", "rank": "1", "threshold": "10"}
+    response = _post(admin, f"/console/loyalty/tiers/{ids['Member']}", data)
+    assert response.status_code == 400
+    assert "threshold of 0" in response.get_data(as_text=True)
+
+
+def test_an_unknown_tier_is_404(app: Flask, session: Session) -> None:
+    _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    assert admin.get("/console/loyalty/tiers/999").status_code == 404
+
+
+def test_programme_settings_are_saved_and_audited(app: Flask, session: Session) -> None:
+    admin = client_as(app, session, "admin")
+    response = _post(admin, "/console/loyalty/settings", SETTINGS)
+    assert response.status_code == 302
+    session.rollback()
+    settings = load_settings(session)
+    assert (settings.points_per_pound, settings.expiry_months) == (2, 18)
+    assert (settings.downgrade_grace_days, settings.terms_version) == (45, "2026-12")
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "loyalty.settings.update"))
+    assert entry is not None
+    assert entry.after == {
+        "points_per_pound": 2,
+        "expiry_months": 18,
+        "downgrade_grace_days": 45,
+        "terms_version": "2026-12",
+    }
+
+
+def test_bad_programme_settings_are_form_errors(app: Flask, session: Session) -> None:
+    admin = client_as(app, session, "admin")
+    for change, message in (
+        ({"points_per_pound": "-1"}, "from 1 to 100"),
+        ({"expiry_months": "1.5"}, "Not a valid integer"),
+        ({"min_redeem_points": "900", "max_redeem_points": "800"}, "at least the fewest"),
+        ({"tier_basis": "vibes"}, "Not a valid choice"),
+        ({"terms_version": "v 1!"}, "letters, digits"),
+    ):
+        response = _post(admin, "/console/loyalty/settings", {**SETTINGS, **change})
+        assert response.status_code == 400, change
+        assert message in response.get_data(as_text=True), change
+    session.rollback()
+    assert load_settings(session).points_per_pound == 1
