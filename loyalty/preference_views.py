@@ -92,9 +92,14 @@ def index() -> Response | tuple[str, int]:
     user_id = _user_id()
     form = TopicsForm()
     if form.validate_on_submit():
-        changes = prefs.update_preferences(
-            db.session, current_user._get_current_object(), form.chosen(), _links()
-        )
+        try:
+            changes = prefs.update_preferences(
+                db.session, current_user._get_current_object(), form.chosen(), _links()
+            )
+        except prefs.PreferenceError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+            return _page(form, _favourites_form(), 400)
         db.session.commit()
         for topic in changes.requested:
             flash(

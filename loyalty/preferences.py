@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -135,7 +135,7 @@ def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str] | None:
         return None
     try:
         value = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
-    except (BadSignature, UnicodeDecodeError, ValueError):
+    except (BadData, UnicodeDecodeError, ValueError):
         return None
     if (
         not isinstance(value, list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -135,6 +136,25 @@ def test_unknown_confirmation_link_is_400_and_anonymous(client: FlaskClient) -> 
     assert response.status_code == 400
     assert "not valid" in response.get_data(as_text=True)
     assert client.get("/preferences/confirm/" + "y" * 300).status_code == 400
+
+
+def test_expired_confirmation_link_is_410_and_changes_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "recommendations")
+    path = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
+    row = session.scalar(
+        select(CommunicationPreference).where(CommunicationPreference.user_id == ann)
+    )
+    assert row is not None and row.requested_at is not None
+    row.requested_at -= timedelta(days=8)
+    session.commit()
+    response = client.get(path)
+    assert response.status_code == 410
+    assert "expired" in response.get_data(as_text=True)
+    assert _status(session, ann, "recommendations") == "pending"
+    assert _consents(session, ann) == []
 
 
 def test_reused_link_after_opting_out_does_not_resubscribe(
