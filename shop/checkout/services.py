@@ -46,17 +46,8 @@ class OutOfStock(CheckoutError):
         self.available = available
 
 
-class BenefitNotHeld(OutOfStock):
-    """A benefit the order uses (points) can no longer be held.
-
-    It is an OutOfStock so that every caller that handles a failed hold (placing the
-    order, paying it after its hold was released) handles this one the same way.
-    """
-
-    def __init__(self, message: str) -> None:
-        CheckoutError.__init__(self, message)
-        self.name = ""
-        self.available = 0
+class BenefitNotHeld(CheckoutError):
+    """A benefit the order uses (points) can no longer be held."""
 
 
 class BenefitRefused(CheckoutError):

@@ -16,7 +16,7 @@ from shop.accounts.models import User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
 from shop.checkout.pricing import CheckoutSettings
-from shop.checkout.services import OutOfStock, release_stock, reserve_stock
+from shop.checkout.services import CheckoutError, release_stock, reserve_stock
 from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders import states
@@ -107,7 +107,7 @@ def pay_order(
         customer = _customer_for(session, user_id, payment_method, save_card)
         try:
             reserve_stock(session, order, settings)
-        except OutOfStock as exc:
+        except CheckoutError as exc:  # out of stock, or the points can no longer be held
             return PaymentOutcome("closed", str(exc))
         attempt = _attempt_for(session, order, open_attempt, payment_method, save_card)
         ref = (order.id, order.number, attempt.attempt, attempt.idempotency_key)
