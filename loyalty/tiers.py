@@ -297,7 +297,7 @@ def _evaluate_batch(
     reasons: dict[int, str] = {}
     for member_id, tier_id, tier_since, below_since in rows:
         result.members += 1
-        if tier_since is not None and tier_since > started:
+        if tier_since is not None and tier_since > max(started, moment):
             result.skipped += 1
             continue
         current = by_id.get(tier_id)
