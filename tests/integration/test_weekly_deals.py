@@ -4,6 +4,7 @@ personal picks with reasons, tier perks, campaign links and List-Unsubscribe hea
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 from typing import Any
 
@@ -170,6 +171,34 @@ def test_a_racing_run_is_stopped_by_the_unique_constraint(
     assert (report.queued, report.skipped) == (0, 3)
     assert _sends(session) == 3
     assert len(_emails(session)) == 3
+
+
+def test_two_runs_at_once_send_each_member_once(app: Flask, session: Session) -> None:
+    tier = _tier(session)
+    for n in range(30):
+        _member(session, f"m{n}@example.com", tier)
+    session.commit()
+    reports: list[campaigns.SendReport] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(_run(app, batch_size=4))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert sum(r.queued for r in reports) == 30
+    assert _sends(session) == 30
+    emails = _emails(session)
+    assert len(emails) == 30
+    assert len({e.to_address for e in emails}) == 30
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 1
 
 
 def test_email_links_headers_and_perks(app: Flask, session: Session) -> None:
