@@ -18,6 +18,11 @@ MODULES = (
 
 
 def init_app(app: Flask) -> None:
-    """Initialise every loyalty module."""
+    """Initialise every loyalty module, and let recommendations boost favourite categories."""
+    from loyalty.favourites import favourite_category_ids
+
     for name in MODULES:
         import_module(name).init_app(app)
+    recommendations = app.extensions.get("recommendations")
+    if recommendations is not None:
+        recommendations.favourites = favourite_category_ids

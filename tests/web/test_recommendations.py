@@ -271,3 +271,15 @@ def test_a_members_favourite_categories_are_boosted(
         if item.product.id in plain and plain[item.product.id].score > 0:
             assert item.score == pytest.approx(plain[item.product.id].score * 1.5)
     assert not any(i.moved_by for i in plain.values())
+
+
+def test_favourites_chosen_by_a_member_reach_serving(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from loyalty.models import FavouriteCategory
+
+    session.add(FavouriteCategory(user_id=trained[0].id, category_id=shop["jumbo"].category_id))
+    session.commit()
+    with app.app_context():
+        favourites = service().favourites(db.session, trained[0].id)
+    assert favourites == frozenset({shop["jumbo"].category_id})
