@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from flask import (
@@ -48,6 +49,7 @@ from shop.tracking.recorder import record
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 FINGERPRINT_KEY = "_pwfp"
+REMEMBER_FINGERPRINT_COOKIE = "remember_pin"
 RESET_SENT = (
     "If an account exists for that address, we have sent a link to reset the password. "
     "It works once, for one hour."
@@ -70,30 +72,64 @@ def _me() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
-def _pin_session(user: User) -> None:
-    """Tie this browser session to the account's current password."""
-    session[FINGERPRINT_KEY] = security.session_fingerprint(user, current_app.config["SECRET_KEY"])
+def _pin_session(user: User, remember: bool = False) -> None:
+    """Tie this browser session (and its remember-me cookie) to the current password."""
+    fingerprint = security.session_fingerprint(user, current_app.config["SECRET_KEY"])
+    session[FINGERPRINT_KEY] = fingerprint
+    if remember or request.cookies.get(REMEMBER_FINGERPRINT_COOKIE):
+        g.remember_fingerprint = fingerprint
 
 
 @bp.before_app_request
 def _end_stale_sessions() -> None:
-    """Sign out sessions made before the password last changed (elsewhere)."""
+    """Sign out sessions (and remember-me cookies) made before the password last changed."""
     if request.endpoint == "static" or not current_user.is_authenticated:
         return
     expected = security.session_fingerprint(_me(), current_app.config["SECRET_KEY"])
     pinned = session.get(FINGERPRINT_KEY)
-    if pinned is None:  # a session from before fingerprints existed, or a remember-me cookie
-        session[FINGERPRINT_KEY] = expected
-    elif pinned != expected:
-        logout_user()
-        session.pop(FINGERPRINT_KEY, None)
+    if pinned is None:  # restored from a remember-me cookie: it carries its own pin
+        pinned = request.cookies.get(REMEMBER_FINGERPRINT_COOKIE)
+        if pinned == expected:
+            session[FINGERPRINT_KEY] = expected
+    if pinned != expected:
+        _sign_out()
+
+
+def _sign_out() -> None:
+    logout_user()
+    session.pop(FINGERPRINT_KEY, None)
+    g.forget_fingerprint = True
+
+
+def _remember_seconds() -> int:
+    duration = current_app.config.get("REMEMBER_COOKIE_DURATION")
+    if isinstance(duration, timedelta):
+        return int(duration.total_seconds())
+    return int(duration or 365 * 24 * 3600)
+
+
+@bp.after_app_request
+def _remember_fingerprint(response: Response) -> Response:
+    """Keep the remember-me cookie's pin next to it (set at sign-in, renewed on change)."""
+    if g.get("remember_fingerprint"):
+        response.set_cookie(
+            REMEMBER_FINGERPRINT_COOKIE,
+            g.remember_fingerprint,
+            max_age=_remember_seconds(),
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE", False)),
+        )
+    elif g.get("forget_fingerprint"):
+        response.delete_cookie(REMEMBER_FINGERPRINT_COOKIE)
+    return response
 
 
 def _signed_in(user: User, remember: bool, event: str) -> None:
     services.adopt_visitor(db.session, user, g.get("visitor_id"))
     db.session.commit()
     login_user(user, remember=remember)
-    _pin_session(user)
+    _pin_session(user, remember)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
 
@@ -152,8 +188,7 @@ def login() -> Response | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out."""
-    logout_user()
-    session.pop(FINGERPRINT_KEY, None)
+    _sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("catalog.home"))
 
@@ -400,8 +435,7 @@ def reset_password(token: str) -> Response | tuple[str, int]:
             _commit(
                 lambda: security.reset_password(db.session, token, form.password.data, _base_url())
             )
-            logout_user()
-            session.pop(FINGERPRINT_KEY, None)
+            _sign_out()
             flash("Your password was changed. Please sign in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     except tokens.TokenError as exc:
@@ -479,8 +513,7 @@ def delete_account() -> Response | tuple[str, int]:
         except services.AccountError as exc:
             error = str(exc)
         else:
-            logout_user()
-            session.pop(FINGERPRINT_KEY, None)
+            _sign_out()
             flash("Your account has been deleted. Goodbye, and thank you.", "success")
             return redirect(url_for("catalog.home"))
     status = 503 if error and form.is_submitted() else _status(form)

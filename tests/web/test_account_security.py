@@ -423,3 +423,63 @@ def test_reset_request_form_errors(client: FlaskClient) -> None:
     assert "look like an e-mail address" in response.get_data(as_text=True)
     login = client.get("/account/login").get_data(as_text=True)
     assert 'href="/account/password/reset"' in login
+
+
+def _remembered(app: Flask, email: str = "ann@example.com") -> FlaskClient:
+    client = app.test_client()
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login",
+        data={
+            "csrf_token": token,
+            "email": email,
+            "password": factories.PASSWORD,
+            "remember": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get_cookie("remember_token") is not None
+    assert client.get_cookie("remember_pin") is not None
+    return client
+
+
+def _restart_browser(client: FlaskClient) -> None:
+    """Drop the session cookie, keep the long-lived ones (as a browser restart does)."""
+    client.delete_cookie("session")
+
+
+def test_remember_me_survives_a_restart_until_the_password_changes(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    remembered = _remembered(app)
+    _restart_browser(remembered)
+    assert remembered.get("/account").status_code == 200
+
+    client = _member(app, session)
+    _change_password(client, factories.PASSWORD)
+    _restart_browser(remembered)
+    gone = remembered.get("/account")
+    assert gone.status_code == 302 and "/account/login" in gone.headers["Location"]
+    assert remembered.get_cookie("remember_pin") is None
+
+
+def test_remember_me_cookie_without_its_pin_is_not_enough(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    remembered = _remembered(app)
+    remembered.delete_cookie("remember_pin")
+    _restart_browser(remembered)
+    assert remembered.get("/account").status_code == 302
+
+
+def test_changing_the_password_renews_this_browsers_remember_me(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    remembered = _remembered(app)
+    assert _change_password(remembered, factories.PASSWORD).status_code == 302
+    _restart_browser(remembered)
+    assert remembered.get("/account").status_code == 200
