@@ -191,7 +191,7 @@ def _recommendations(
     try:
         with session.begin_nested():
             shown = service().for_order(
-                session, shopper, [], placement_name="order_email", log_in_session=True
+                session, shopper, [], placement_name="weekly_email", log_in_session=True
             )
     except Exception:
         log.exception("no recommendations for member %s in %s", user_id, key)

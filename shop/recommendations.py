@@ -107,6 +107,7 @@ PLACEMENTS: dict[str, Placement] = {
         Placement("cart", "Frequently bought together", 6),
         Placement("order", "You might also like", 4),
         Placement("order_email", "You might also like", 4),
+        Placement("weekly_email", "Picked for you this week", 6),
     )
 }
 POPULAR_TITLE = "Popular right now"
@@ -655,7 +656,7 @@ class RecommendationService:
         version, model = serving.model
         skip = set(self.unsellable(session)) | set(exclude)
         recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
-        personal_place = placement.name in ("home", "order", "order_email")
+        personal_place = placement.name in ("home", "order", "order_email", "weekly_email")
         title = POPULAR_TITLE if personal_place else placement.title
         return self._finish(
             session,

@@ -258,6 +258,7 @@ def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session
     rec_id = links[0][1]
     impression = session.scalar(select(Impression).where(Impression.rec_id == rec_id))
     assert impression is not None and impression.user_id == buyer_id
+    assert impression.placement == "weekly_email"
     shown = {int(p) for p, _r, _c in links}
     assert shown <= set(impression.product_ids)
 
