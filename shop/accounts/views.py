@@ -4,6 +4,7 @@ e-mail changes, password reset, the personalization switch, data export and dele
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -54,6 +55,7 @@ RESET_SENT = (
     "If an account exists for that address, we have sent a link to reset the password. "
     "It works once, for one hour."
 )
+RESET_MIN_SECONDS = 0.15
 T = TypeVar("T")
 
 
@@ -419,7 +421,11 @@ def reset_request() -> Response | tuple[str, int]:
     """Ask for a reset link; the answer never tells whether the account exists."""
     form = ResetRequestForm()
     if form.validate_on_submit():
+        started = time.monotonic()
         _commit(lambda: security.request_password_reset(db.session, form.email.data, _base_url()))
+        # Answer after the same minimum time either way: response times reveal nothing.
+        floor = float(current_app.config.get("PASSWORD_RESET_MIN_SECONDS", RESET_MIN_SECONDS))
+        time.sleep(max(0.0, floor - (time.monotonic() - started)))
         flash(RESET_SENT, "info")
         return redirect(url_for("accounts.reset_request"))
     return render_template("account/reset_request.html", form=form), _status(form)
