@@ -3,6 +3,7 @@ e-mail changes, password reset, the personalization switch, data export and dele
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -90,10 +91,11 @@ def _end_stale_sessions() -> None:
     expected = security.session_fingerprint(_me(), current_app.config["SECRET_KEY"])
     pinned = session.get(FINGERPRINT_KEY)
     if pinned is None:  # restored from a remember-me cookie: it carries its own pin
-        pinned = request.cookies.get(REMEMBER_FINGERPRINT_COOKIE)
-        if pinned == expected:
+        pinned = request.cookies.get(REMEMBER_FINGERPRINT_COOKIE) or ""
+        pinned = pinned if pinned.isascii() else ""
+        if hmac.compare_digest(pinned, expected):
             session[FINGERPRINT_KEY] = expected
-    if pinned != expected:
+    if not hmac.compare_digest(str(pinned), expected):
         _sign_out()
 
 

@@ -477,6 +477,10 @@ def test_remember_me_cookie_without_its_pin_is_not_enough(app: Flask, session: S
     remembered.delete_cookie("remember_pin")
     _restart_browser(remembered)
     assert remembered.get("/account").status_code == 302
+    forged = _remembered(app)
+    forged.set_cookie("remember_pin", "f\u00e4lschung")
+    _restart_browser(forged)
+    assert forged.get("/account").status_code == 302
 
 
 def test_changing_the_password_renews_this_browsers_remember_me(
