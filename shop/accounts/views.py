@@ -207,14 +207,21 @@ def overview() -> str:
         )
     except PageError as exc:
         abort(exc.status, str(exc))
-    views = current_app.view_functions
     return render_template(
         "account/overview.html",
         orders=page,
         tracking_form=TrackingForm(enabled=current_user.tracking_enabled),
-        loyalty_url=url_for("loyalty.member") if "loyalty.member" in views else None,
-        preferences_url=url_for("preferences.index") if "preferences.index" in views else None,
+        loyalty_url=_link_if_present("loyalty.member", "loyalty.index"),
+        preferences_url=_link_if_present("preferences.index"),
     )
+
+
+def _link_if_present(*endpoints: str) -> str | None:
+    """The URL of the first of these endpoints the app has (loyalty pages are optional)."""
+    for endpoint in endpoints:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return None
 
 
 @bp.get("/orders/<number>")
