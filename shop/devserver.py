@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from loyalty.tiers import ensure_default_tiers
 from shop import create_app, migrate, personalization
 from shop.accounts.services import create_demo_accounts
 from shop.config import load_config
@@ -74,6 +75,7 @@ def main() -> int:
         with app.app_context(), db.transaction() as session:
             accounts = create_demo_accounts(session)
             staff = create_demo_staff(session)
+            ensure_default_tiers(session)
         click.echo("\nDemo logins (e-mail / password):")
         for account in accounts:
             click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")

@@ -26,6 +26,7 @@ DEV_STRIPE_ENV = {
     "STRIPE_WEBHOOK_SECRET": "whsec_localstripe_dev",
 }
 HOUSEKEEPING_EVERY_S = 60
+DAILY_EVERY_S = 24 * 3600
 
 
 def port_open(host: str, port: int) -> bool:
@@ -109,12 +110,24 @@ def _housekeeping(app: Flask) -> None:
         release_expired(session)
 
 
+def _daily(app: Flask) -> None:
+    """What production runs from cron once a day: tier evaluation and points expiry."""
+    from loyalty.expiry import expire_points
+    from loyalty.tiers import evaluate_tiers
+    from shop.db import db
+
+    with app.app_context():
+        log.info("daily: %s", evaluate_tiers(db.transaction).summary())
+        log.info("daily: %s", expire_points(db.transaction).summary())
+
+
 def _worker(app: Flask, stop: threading.Event) -> None:
     from shop.db import db
     from shop.events.bus import dispatch_pending
     from shop.mail.sender import send_pending
 
     last_housekeeping = 0.0
+    last_daily = -DAILY_EVERY_S
     while not stop.wait(2.0):
         try:
             with app.app_context():
@@ -124,13 +137,17 @@ def _worker(app: Flask, stop: threading.Event) -> None:
             if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY_S:
                 _housekeeping(app)
                 last_housekeeping = time.monotonic()
+            if time.monotonic() - last_daily > DAILY_EVERY_S:
+                last_daily = time.monotonic()
+                _daily(app)
         except Exception:
             log.exception("background worker pass failed; trying again shortly")
 
 
 @contextmanager
 def background_worker(app: Flask) -> Iterator[None]:
-    """Send mail, publish events and release expired holds every few seconds."""
+    """Send mail, publish events and release expired holds every few seconds; evaluate
+    loyalty tiers and expire points on start and then daily."""
     stop = threading.Event()
     thread = threading.Thread(target=_worker, args=(app, stop), name="dev-worker", daemon=True)
     thread.start()

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from loyalty.membership import member_badge
 from shop.accounts.models import User
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit
@@ -109,6 +110,7 @@ class OrderDetail:
     attempts: list[PaymentAttempt] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     emails: list[OutboxEmail] = field(default_factory=list)
+    member_badge: str | None = None
 
     @property
     def refundable_pence(self) -> int:
@@ -157,7 +159,8 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
     emails = session.scalars(
         select(OutboxEmail).where(OutboxEmail.order_id == order_id).order_by(OutboxEmail.id)
     ).all()
-    return OrderDetail(order, customer, list(attempts), list(refunds), list(emails))
+    badge = member_badge(session, order.user_id) if order.user_id else None
+    return OrderDetail(order, customer, list(attempts), list(refunds), list(emails), badge)
 
 
 def _order(session: Session, order_id: int) -> Order:

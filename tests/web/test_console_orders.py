@@ -271,3 +271,21 @@ def test_the_outbox_lists_failed_mail_and_retries_it(app: Flask, session: Sessio
     )
     assert again.status_code == 200
     assert "only failed e-mails can be retried" in again.get_data(as_text=True)
+
+
+def test_the_order_page_shows_the_customers_tier_and_priority_support(
+    app: Flask, session: Session
+) -> None:
+    from loyalty.models import Membership, Tier
+
+    order = factories.paid_order_with_address(session)
+    tier = Tier(name="Platinum", rank=4, threshold=0, priority_support=True)
+    session.add(tier)
+    session.flush()
+    session.add(
+        Membership(user_id=order.user_id, number="HP-00000042", tier_id=tier.id, terms_version="t")
+    )
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
+    assert "Member: Platinum · priority support" in html
