@@ -724,8 +724,9 @@ class RecommendationService:
             "model_version": shown.model_version,
             "strategy": shown.strategy,
             "variant": shown.variant,
-            "visitor_id": shopper.visitor_id,
-            "user_id": shopper.user_id,
+            # Lists shown to someone who refused personalization are counted, not linked.
+            "visitor_id": shopper.visitor_id if shopper.personalized else "anonymous",
+            "user_id": shopper.user_id if shopper.personalized else None,
             "product_ids": [item.product.id for item in shown.items],
             "created_at": utcnow(),
         }

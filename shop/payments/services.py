@@ -428,7 +428,9 @@ def _record_purchases(session: Session, order: Order, now: object) -> None:
         for line in order.lines
         if line.product_id is not None
     ]
-    if rows:
+    from shop.accounts.privacy import personalization_refused  # privacy imports payments
+
+    if rows and not personalization_refused(session, order.user_id, order.visitor_id):
         session.execute(insert(Event), rows)
 
 

@@ -301,3 +301,20 @@ def test_reconcile_finds_a_payment_whose_confirmation_was_lost(
     assert report.checked == 1 and report.outcomes == {"paid": 1}
     assert fresh(session, order_id).status == "paid"
     assert len(emails(session, "order_confirmation")) == 1
+
+
+def test_a_paid_order_stores_no_purchase_events_for_a_shopper_who_opted_out(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.cart.services import CartOwner
+
+    member = factories.user(session)
+    member.tracking_enabled = False
+    session.commit()
+    order_id = placed_order(app, [(items["heart"], 1)], owner=CartOwner(user_id=member.id))
+    assert pay(app, order_id, new_card(app, localstripe_url), user_id=member.id).ok
+    assert fresh(session, order_id).status == "paid"
+    assert session.scalars(select(Event).where(Event.kind == "purchase")).all() == []

@@ -246,6 +246,9 @@ def test_without_personalization_consent_lists_are_popular_and_labelled(
     home = _section(page, "home")
     assert "Popular right now" in home and "Because you" not in home
     assert _section(page, "buy_again") == ""
+    session.rollback()
+    newest = session.scalar(select(Impression).order_by(Impression.id.desc()).limit(1))
+    assert newest is not None and newest.user_id is None and newest.visitor_id == "anonymous"
     visitor = app.test_client()
     visitor.set_cookie("tracking", "off")
     assert "Popular right now" in _section(visitor.get("/").get_data(as_text=True), "home")
