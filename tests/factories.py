@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from loyalty import ledger
+from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.catalog.models import Category, Product
 from shop.orders.models import Order, OrderLine
@@ -170,4 +173,45 @@ def staff(session: Session, role: str, email: str | None = None) -> User:
     account = user(session, email or f"{role}@example.com", role.capitalize())
     account.role = role
     session.flush()
+    return account
+
+
+def member(
+    session: Session,
+    email: str = "mia@example.com",
+    *,
+    points: int = 0,
+    discount_bp: int = 0,
+    free_shipping: bool = False,
+    tier: str = "Member",
+) -> User:
+    """A customer with an active loyalty membership of a tier (created when new) and a
+    starting points balance, committed."""
+    account = user(session, email, email.split("@")[0].title())
+    level = session.scalar(select(Tier).where(Tier.name == tier))
+    if level is None:
+        rank = (session.scalar(select(func.max(Tier.rank))) or 0) + 1
+        level = Tier(
+            name=tier,
+            rank=rank,
+            threshold=0,
+            discount_bp=discount_bp,
+            multiplier_pct=100,
+            free_shipping=free_shipping,
+        )
+        session.add(level)
+        session.flush()
+    membership = Membership(
+        user_id=account.id,
+        number=f"M{account.id:07d}",
+        tier_id=level.id,
+        status="active",
+        points_balance=0,
+        terms_version="2026-11",
+    )
+    session.add(membership)
+    session.flush()
+    if points:
+        ledger.append(session, membership.id, points, "adjust", "welcome")
+    session.commit()
     return account

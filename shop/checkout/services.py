@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import Address
+from shop.accounts.profile import addresses
 from shop.cart.services import CartOwner, CartView, view_cart
 from shop.catalog.models import Product
 from shop.checkout import adjustments
@@ -336,17 +337,6 @@ def release_expired(session: Session, now: datetime | None = None) -> int:
     return sum(release_stock(session, order, "Stock hold expired") for order in expired)
 
 
-def saved_addresses(session: Session, user_id: int) -> list[Address]:
-    """A member's address book, the default first."""
-    return list(
-        session.scalars(
-            select(Address)
-            .where(Address.user_id == user_id)
-            .order_by(Address.is_default.desc(), Address.id.desc())
-        )
-    )
-
-
 def remember_address(session: Session, user_id: int, contact: ContactAddress) -> Address:
     """Add the address to the member's book unless the same one is already there."""
     fields = {
@@ -357,10 +347,10 @@ def remember_address(session: Session, user_id: int, contact: ContactAddress) ->
         "postcode": contact.postcode,
         "country": contact.country,
     }
-    for address in saved_addresses(session, user_id):
+    for address in addresses(session, user_id):
         if all(getattr(address, key) == value for key, value in fields.items()):
             return address
-    first = not saved_addresses(session, user_id)
+    first = not addresses(session, user_id)
     address = Address(user_id=user_id, phone=contact.phone, is_default=first, **fields)
     session.add(address)
     return address

@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug import Response
 
+from shop.accounts import profile
 from shop.checkout import services
 from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
 from shop.checkout.pricing import CheckoutSettings
@@ -78,7 +79,7 @@ def details() -> Response | tuple[str, int]:
     if isinstance(priced, Response):
         return priced
     user_id = _user_id()
-    addresses = services.saved_addresses(db.session, user_id) if user_id else []
+    addresses = profile.addresses(db.session, user_id) if user_id else []
     saved = services.ContactAddress.from_dict(_state().get("contact"))
     form = DetailsForm(data=saved.as_dict() if saved and request.method == "GET" else None)
     if request.method == "GET" and user_id and not saved:

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import ledger
 from loyalty.checkout_benefits import release_points_of
-from loyalty.models import LoyaltyNotice, Membership, PointsEntry, Tier
-from shop.accounts.models import User
+from loyalty.models import LoyaltyNotice, Membership, PointsEntry
 from shop.cart.services import CartOwner, add_item
 from shop.catalog.models import Product
 from shop.checkout import adjustments
@@ -34,49 +33,9 @@ from shop.orders.fulfilment import cancel_unpaid_order
 from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt
 from shop.payments.stripe_gateway import StripeGateway
-from tests import factories
 from tests.checkout_support import CONTACT, emails, fresh, new_card, pay, settings, stock
+from tests.factories import member
 from tests.stripe_support import CARD_DECLINED, config, localstripe_url  # noqa: F401
-
-
-def member(
-    session: Session,
-    email: str = "mia@example.com",
-    *,
-    points: int = 0,
-    discount_bp: int = 0,
-    free_shipping: bool = False,
-    tier: str = "Member",
-) -> User:
-    """A customer with an active membership of a new tier and a starting balance."""
-    user = factories.user(session, email, email.split("@")[0].title())
-    level = session.scalar(select(Tier).where(Tier.name == tier))
-    if level is None:
-        rank = (session.scalar(select(func.max(Tier.rank))) or 0) + 1
-        level = Tier(
-            name=tier,
-            rank=rank,
-            threshold=0,
-            discount_bp=discount_bp,
-            multiplier_pct=100,
-            free_shipping=free_shipping,
-        )
-        session.add(level)
-        session.flush()
-    membership = Membership(
-        user_id=user.id,
-        number=f"M{user.id:07d}",
-        tier_id=level.id,
-        status="active",
-        points_balance=0,
-        terms_version="2026-11",
-    )
-    session.add(membership)
-    session.flush()
-    if points:
-        ledger.append(session, membership.id, points, "adjust", "welcome")
-    session.commit()
-    return user
 
 
 def membership_of(session: Session, user_id: int) -> Membership:

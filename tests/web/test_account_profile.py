@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import Address, User
-from shop.checkout.services import saved_addresses
+from shop.accounts.profile import addresses as saved_addresses
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from tests import factories

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty import ledger
-from loyalty.models import Membership, PointsEntry, Tier
-from shop.accounts.models import User
+from loyalty.models import Membership, PointsEntry
 from shop.catalog.models import Product
 from shop.orders.models import Order
 from tests import factories
+from tests.factories import member
 from tests.helpers import csrf_token, sign_in
 
 MINUS = "\N{MINUS SIGN}"
@@ -29,46 +29,6 @@ ADDRESS = {
     "postcode": "YO1 7HH",
     "country": "United Kingdom",
 }
-
-
-def member(
-    session: Session,
-    email: str,
-    *,
-    points: int = 0,
-    discount_bp: int = 0,
-    free_shipping: bool = False,
-    tier: str = "Member",
-) -> User:
-    """A customer with an active membership of a tier and a starting balance."""
-    user = factories.user(session, email, email.split("@")[0].title())
-    level = session.scalar(select(Tier).where(Tier.name == tier))
-    if level is None:
-        rank = (session.scalar(select(func.max(Tier.rank))) or 0) + 1
-        level = Tier(
-            name=tier,
-            rank=rank,
-            threshold=0,
-            discount_bp=discount_bp,
-            multiplier_pct=100,
-            free_shipping=free_shipping,
-        )
-        session.add(level)
-        session.flush()
-    membership = Membership(
-        user_id=user.id,
-        number=f"M{user.id:07d}",
-        tier_id=level.id,
-        status="active",
-        points_balance=0,
-        terms_version="2026-11",
-    )
-    session.add(membership)
-    session.flush()
-    if points:
-        ledger.append(session, membership.id, points, "adjust", "welcome")
-    session.commit()
-    return user
 
 
 def balance(session: Session, user_id: int) -> int:
