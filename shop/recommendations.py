@@ -27,7 +27,6 @@ from recommender import (
     Interactions,
     ModelStore,
     ModelUnavailableError,
-    Reason,
     Recommendation,
     Recommender,
     TrainingParams,
@@ -45,6 +44,22 @@ from shop.recommendation_data import (
     shopper_interactions,
 )
 from shop.recommendation_models import Impression
+from shop.recommendation_types import (
+    PLACEMENTS,
+    POPULAR_REASON,
+    POPULAR_TITLE,
+    TUNED_PARAMS,
+    Assignment,
+    Placement,
+    ProductCard,
+    RecommendationList,
+    RecommendedProduct,
+    Serving,
+    ShopperState,
+    default_params,
+    product_card,
+    reason_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,134 +72,6 @@ VERSION_CACHE = 4
 FAVOURITE_BOOST = 1.5
 # Ask the model for more than a list shows, so rules and filters can still fill it.
 CANDIDATE_FACTOR = 3
-
-
-# Chosen by `tune` on the Online Retail purchases before 2011-09-01 (see
-# docs/RECOMMENDER.md); `flask recommender tune` writes a file that replaces them.
-DEFAULT_PARAMS = {
-    "model": "als",
-    "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
-    "weighting": {"half_life_days": 90.0},
-    "blend": {
-        "popular": 0.25,
-        "buy_again": 2.0,
-        "buy_again_half_life_days": 90.0,
-        "content": 0.25,
-    },
-    "content": {"neighbours": 20},
-}
-
-
-TUNED_PARAMS = "params.json"
-
-
-def default_params() -> TrainingParams:
-    """The shop's training parameters when none have been tuned here."""
-    return TrainingParams.from_dict(DEFAULT_PARAMS)
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a list is shown, with its merchandiser-tunable behaviour."""
-
-    name: str
-    title: str
-    size: int = 8
-    allow_repurchase: bool = False
-    strategy: str = "personal"
-
-    def settings(self) -> PlacementSettings:
-        """The tunable part."""
-        return PlacementSettings(self.size, self.allow_repurchase, self.strategy)
-
-
-PLACEMENTS: dict[str, Placement] = {
-    p.name: p
-    for p in (
-        Placement("home", "Recommended for you", 8),
-        Placement("buy_again", "Buy it again", 8, allow_repurchase=True),
-        Placement("product", "Shoppers who bought this also bought", 6),
-        Placement("cart", "Frequently bought together", 6),
-        Placement("order", "You might also like", 4),
-        Placement("order_email", "You might also like", 4),
-        Placement("weekly_email", "Picked for you this week", 6),
-    )
-}
-POPULAR_TITLE = "Popular right now"
-_POPULAR_REASON = Reason("popular", POPULAR_TITLE)
-
-
-@dataclass(frozen=True)
-class ShopperState:
-    """What identifies a shopper's history right now: newest stored event, unwritten ones."""
-
-    pending: list[dict[str, Any]]
-    newest_event_id: int
-
-
-@dataclass(frozen=True)
-class ProductCard:
-    """What a recommendation card shows of a product (kept briefly in memory)."""
-
-    id: int
-    name: str
-    price_pence: int
-    currency: str
-    category_id: int | None = None
-
-
-@dataclass(frozen=True)
-class RecommendedProduct:
-    """A product in a recommendation list, with the reason to show."""
-
-    product: ProductCard
-    score: float
-    reason: str
-    reason_code: str
-    moved_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RecommendationList:
-    """A list to render; `rec_id` goes on every link so clicks can be attributed."""
-
-    placement: str
-    title: str
-    items: list[RecommendedProduct]
-    rec_id: str
-    model_version: str
-    strategy: str
-    variant: str | None = None
-    skipped_rules: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-
-@dataclass(frozen=True)
-class Serving:
-    """How one list is produced: which settings and rules, which model, and whether to log.
-
-    The storefront uses the live state (or the shopper's A/B variant); the console's preview
-    passes a draft, no logging and no cache.
-    """
-
-    config: MerchConfig
-    model: tuple[str, Recommender] | None
-    variant: str | None = None
-    record: bool = True
-    cached: bool = True
-    pending: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """An A/B variant that changes how a placement is served for one visitor."""
-
-    label: str
-    model_version: str | None = None
-    config: MerchConfig | None = None
-    popularity_only: bool = False
 
 
 @dataclass
@@ -568,7 +455,7 @@ class RecommendationService:
             }
         missing = ids - found.keys()
         if missing:
-            loaded = {p.id: _card(p) for p in _products_by_id(session, missing).values()}
+            loaded = {p.id: product_card(p) for p in _products_by_id(session, missing).values()}
             with self._lock:
                 for product_id, card in loaded.items():
                     self._card_cache[product_id] = (card, now)
@@ -601,7 +488,7 @@ class RecommendationService:
             Candidate(
                 int(r.item),
                 float(r.score),
-                _reason_text(r, cards),
+                reason_text(r, cards),
                 r.reason.code,
                 cards[int(r.item)].category_id,
             )
@@ -688,7 +575,7 @@ class RecommendationService:
             .limit(self._candidates(serving, placement) + len(skip))
         )
         recs = [
-            Recommendation(product_id, float(orders), _POPULAR_REASON)
+            Recommendation(product_id, float(orders), POPULAR_REASON)
             for product_id, orders in session.execute(query)
             if product_id not in skip
         ]
@@ -793,36 +680,10 @@ class RecommendationService:
 # --- mapping results to products ------------------------------------------------------------
 
 
-def _card(product: Product) -> ProductCard:
-    return ProductCard(
-        product.id, product.name, product.price_pence, product.currency, product.category_id
-    )
-
-
 def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:
     if not ids:
         return {}
     return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
-
-
-REASON_TEXTS = {
-    ("buy_again", None): "You bought this before",
-    ("personal", "purchase"): "Because you bought {name}",
-    ("personal", "view"): "Because you viewed {name}",
-    ("personal", "cart_add"): "Because you added {name} to your cart",
-    ("similar", None): "Similar to {name}",
-    ("bought_together", None): "Often bought with {name}",
-}
-
-
-def _reason_text(rec: Recommendation, products: Mapping[int, ProductCard]) -> str:
-    """The library's reason, with the product's name in place of its id."""
-    reason = rec.reason
-    source = products.get(int(reason.item)) if reason.item is not None else None
-    if source is None:
-        return reason.text
-    template = REASON_TEXTS.get((reason.code, reason.kind)) or REASON_TEXTS.get((reason.code, None))
-    return template.format(name=source.name) if template else reason.text
 
 
 def model_directory(instance_path: str | Path) -> Path:

@@ -24,7 +24,7 @@ from recommender import (
 from shop.db import db
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
-from shop.recommendations import TUNED_PARAMS
+from shop.recommendation_types import TUNED_PARAMS
 
 recommender_cli = AppGroup("recommender", help="Train, evaluate, tune and version the recommender.")
 

@@ -16,7 +16,7 @@ from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import ExperimentError, ExperimentNotFoundError
 from shop.merchandising.models import Experiment
 from shop.personalization import service
-from shop.recommendations import PLACEMENTS
+from shop.recommendation_types import PLACEMENTS
 
 bp = Blueprint("experiments", __name__, url_prefix="/experiments")
 

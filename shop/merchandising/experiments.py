@@ -30,7 +30,7 @@ from shop.console import audit
 from shop.db import utcnow
 from shop.merchandising import assignment, revisions
 from shop.merchandising.models import Experiment, MerchRevision
-from shop.recommendations import PLACEMENTS
+from shop.recommendation_types import PLACEMENTS
 
 Kind = Literal["model", "rules", "popularity"]
 KINDS: tuple[Kind, ...] = ("model", "rules", "popularity")

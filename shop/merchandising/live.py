@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from shop.merchandising.config import MerchConfig
 from shop.merchandising.revisions import RevisionError, live_revision_id, revision_data
 from shop.recommendation_data import Shopper
-from shop.recommendations import Assignment
+from shop.recommendation_types import Assignment
 
 ConfigFrom = Callable[[Mapping[str, Any], int | None], MerchConfig]
 

@@ -16,7 +16,8 @@ from shop.merchandising.editing import EditError, product_by_reference
 from shop.merchandising.revisions import draft_data, draft_revision
 from shop.orders.models import Order, OrderLine
 from shop.recommendation_data import Shopper
-from shop.recommendations import RecommendationList, RecommendationService
+from shop.recommendation_types import RecommendationList
+from shop.recommendations import RecommendationService
 from shop.tracking.models import Event
 
 MAX_VIEWED = 20

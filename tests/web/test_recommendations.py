@@ -18,7 +18,7 @@ from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.personalization import service
 from shop.recommendation_models import Impression
-from shop.recommendations import PLACEMENTS
+from shop.recommendation_types import PLACEMENTS
 from shop.tracking.models import Event
 from tests import factories
 from tests.helpers import csrf_token
@@ -258,7 +258,7 @@ def test_a_members_favourite_categories_are_boosted(
     app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     from shop.db import db as database
-    from shop.recommendations import Shopper
+    from shop.recommendation_data import Shopper
 
     bags = shop["jumbo"].category_id
     member = Shopper("v-fav", trained[0].id)  # a candle buyer
