@@ -10,7 +10,6 @@ from flask import session as browser_session
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from recommender import TrainingParams
 from shop.accounts.models import User
 from shop.db import WRITE_OPTION, db
 from shop.merchandising.live import LiveSettings, experiment_assigner
@@ -20,6 +19,7 @@ from shop.recommendations import (
     ModelStore,
     RecommendationService,
     Shopper,
+    TrainingParams,
     model_directory,
     with_placement,
 )

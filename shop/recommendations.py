@@ -23,13 +23,19 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from recommender import (
+    MODELS,
     ActiveModel,
+    EvaluationReport,
     Interactions,
     ModelStore,
     ModelUnavailableError,
     Recommendation,
     Recommender,
     TrainingParams,
+    Trial,
+    evaluate,
+    time_split,
+    tune,
 )
 from recommender import train as train_model
 from shop.catalog.models import Product
@@ -60,6 +66,29 @@ from shop.recommendation_types import (
     product_card,
     reason_text,
 )
+
+# The rest of the shop reaches the library only through this module (and its two helper
+# modules, recommendation_data and recommendation_types).
+__all__ = [
+    "MODELS",
+    "PLACEMENTS",
+    "TUNED_PARAMS",
+    "EvaluationReport",
+    "Interactions",
+    "ModelStore",
+    "ModelUnavailableError",
+    "RecommendationList",
+    "RecommendationService",
+    "Shopper",
+    "TrainingParams",
+    "Trial",
+    "default_params",
+    "evaluate",
+    "model_directory",
+    "time_split",
+    "tune",
+    "with_placement",
+]
 
 log = logging.getLogger(__name__)
 

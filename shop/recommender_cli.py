@@ -12,7 +12,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
-from recommender import (
+from shop.db import db
+from shop.personalization import live_training_params, service
+from shop.recommendation_data import dataset_instant, item_features, load_interactions
+from shop.recommendation_types import TUNED_PARAMS
+from shop.recommendations import (
     Interactions,
     ModelUnavailableError,
     TrainingParams,
@@ -21,10 +25,6 @@ from recommender import (
     time_split,
     tune,
 )
-from shop.db import db
-from shop.personalization import live_training_params, service
-from shop.recommendation_data import dataset_instant, item_features, load_interactions
-from shop.recommendation_types import TUNED_PARAMS
 
 recommender_cli = AppGroup("recommender", help="Train, evaluate, tune and version the recommender.")
 

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recommender import MODELS, TrainingParams
 from shop.catalog.models import Category, Product
 from shop.console import audit
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
 from shop.merchandising.revisions import draft_data, save_draft
+from shop.recommendations import MODELS, TrainingParams
 
 KIND_NAMES = ("view", "cart_add", "purchase")
 MODEL_PARAM_RANGES: dict[str, tuple[float, float, bool]] = {

@@ -25,12 +25,12 @@ from typing import Any, Literal
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, scoped_session
 
-from recommender import ModelStore, ModelUnavailableError
 from shop.console import audit
 from shop.db import utcnow
 from shop.merchandising import assignment, revisions
 from shop.merchandising.models import Experiment, MerchRevision
 from shop.recommendation_types import PLACEMENTS
+from shop.recommendations import ModelStore, ModelUnavailableError
 
 Kind = Literal["model", "rules", "popularity"]
 KINDS: tuple[Kind, ...] = ("model", "rules", "popularity")

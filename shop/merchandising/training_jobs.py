@@ -20,13 +20,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from recommender import EvaluationReport, TrainingParams, evaluate, time_split
 from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import utcnow
 from shop.merchandising.revisions import draft_data, live_data
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
-from shop.recommendations import RecommendationService
+from shop.recommendations import (
+    EvaluationReport,
+    RecommendationService,
+    TrainingParams,
+    evaluate,
+    time_split,
+)
 
 log = logging.getLogger(__name__)
 

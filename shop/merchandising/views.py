@@ -9,7 +9,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug import Response
 
-from recommender import ModelUnavailableError
 from shop.catalog.models import Category
 from shop.console import audit
 from shop.console.models import TrainingJob
@@ -19,6 +18,7 @@ from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
 from shop.personalization import service
+from shop.recommendations import ModelUnavailableError
 
 bp = Blueprint("recs", __name__, url_prefix="/recommendations")
 
