@@ -104,6 +104,11 @@ def _dispatch_one(session_factory: Callable[[], Session], event_id: int) -> int:
 
 
 def _after_commit(session: Session) -> None:
+    root = session.get_transaction()
+    if root is not None and root.is_active:
+        # A savepoint was released (begin_nested): the outer transaction, which holds the
+        # events and the write lock, has not committed yet.
+        return
     recorded = session.info.pop(PENDING_FLAG, None)
     if not recorded:
         return

@@ -92,3 +92,29 @@ def test_concurrent_debits_never_spend_the_same_points(app: Flask, session: Sess
     assert sorted(outcomes) == ["ok", "ok", "refused", "refused", "refused", "refused"]
     assert ledger.balance(session, member_id) == 200
     assert session.get(Membership, member_id).points_balance == 200
+
+
+def test_events_are_not_published_when_only_a_savepoint_commits(app: Flask) -> None:
+    from shop.accounts.services import register
+    from shop.events.bus import customer_registered
+    from shop.events.models import DomainEvent
+
+    seen: list[int] = []
+
+    def receiver(_sender: object, **payload: int) -> None:
+        seen.append(payload["user_id"])
+
+    customer_registered.connect(receiver)
+    try:
+        with app.app_context(), db.transaction() as session:
+            user = register(session, "Sam", "sam@example.com", "long enough password")
+            with session.begin_nested():  # as the ledger and default tiers do
+                session.add(Tier(name="Member", rank=1, threshold=0))
+            assert seen == []  # not while the outer transaction is open
+            user_id = user.id
+        assert seen == [user_id]
+        with app.app_context():
+            event = db.session.scalar(select(DomainEvent))
+            assert event is not None and event.dispatched_at is not None
+    finally:
+        customer_registered.disconnect(receiver)
