@@ -43,6 +43,10 @@ class TopicsForm(FlaskForm):
         return [topic for topic in prefs.MARKETING_TOPICS if self[topic].data]
 
 
+class ConfirmForm(FlaskForm):
+    """The button that confirms a marketing opt-in."""
+
+
 class FavouritesForm(FlaskForm):
     """Tick your favourite categories."""
 
@@ -140,18 +144,30 @@ def favourites() -> Response | tuple[str, int]:
     return _page(_current_topics(), form, 400)
 
 
-@bp.get("/preferences/confirm/<token>")
+@bp.route("/preferences/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> tuple[str, int]:
-    """Follow the opt-in link: the topic goes on. A used or unknown link changes nothing."""
+    """The opt-in link: GET asks (mail scanners that open links confirm nothing), POST
+    turns the topic on. A used or unknown link changes nothing."""
     try:
-        with db.transaction() as tx:
-            topic = prefs.confirm_opt_in(tx, token, _links())
+        if request.method == "GET":
+            topic = prefs.pending_opt_in(db.session, token).topic
+            return render_template(
+                "loyalty/preferences_link.html",
+                state="ask",
+                topic_label=prefs.TOPIC_LABELS[topic],
+                form=ConfirmForm(),
+            ), 200
+        if not ConfirmForm().validate_on_submit():
+            raise prefs.LinkError("This form has expired. Please open the link again.", 400)
+        topic = prefs.confirm_opt_in(db.session, token, _links())
+        db.session.commit()
     except prefs.LinkError as exc:
+        db.session.rollback()
         return render_template(
-            "loyalty/preferences_link.html", ok=False, message=str(exc), status=exc.status
+            "loyalty/preferences_link.html", state="invalid", message=str(exc)
         ), exc.status
     return render_template(
-        "loyalty/preferences_link.html", ok=True, topic_label=prefs.TOPIC_LABELS[topic]
+        "loyalty/preferences_link.html", state="done", topic_label=prefs.TOPIC_LABELS[topic]
     ), 200
 
 

@@ -257,10 +257,9 @@ def update_preferences(
     return Changes(tuple(requested), tuple(stopped))
 
 
-def confirm_opt_in(session: Session, token: str, links: MailLinks) -> str:
-    """Follow a confirmation link: the topic goes on, consent is recorded, a confirmation
-    e-mail is queued. Returns the topic; raises LinkError for an unknown, used or expired link.
-    """
+def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
+    """The preference an opt-in link confirms; raises LinkError for an unknown, used or
+    expired link. Reading it changes nothing (the confirm page asks before confirming)."""
     unknown = LinkError(
         "This confirmation link is not valid. Please check that you copied all of it.", 400
     )
@@ -286,6 +285,15 @@ def confirm_opt_in(session: Session, token: str, links: MailLinks) -> str:
             "preferences page and we will send a new one.",
             410,
         )
+    return row
+
+
+def confirm_opt_in(session: Session, token: str, links: MailLinks) -> str:
+    """Confirm an opt-in link: the topic goes on, consent is recorded, a confirmation
+    e-mail is queued. Returns the topic; raises LinkError for an unknown, used or expired link.
+    """
+    row = pending_opt_in(session, token)
+    now = utcnow()
     row.status = "on"
     row.confirmed_at = now
     row.updated_at = now

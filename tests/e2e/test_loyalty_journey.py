@@ -307,6 +307,8 @@ def test_a_member_joins_buys_earns_points_and_confirms_weekly_deals(page: Page, 
     assert links[0].startswith(f"{shop.url}/preferences/confirm/")
 
     page.goto(links[0])
+    expect(heading(page)).to_have_text("Confirm your subscription")
+    page.get_by_role("button", name="Yes, send me weekly deals").click()
     expect(heading(page)).to_have_text("You're subscribed")
     expect(page.get_by_test_id("confirm-result")).to_contain_text("you will now get weekly deals")
     page.get_by_role("link", name="Your e-mail preferences").click()

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from loyalty.favourites import favourite_category_ids
 from loyalty.models import CommunicationPreference, FavouriteCategory
@@ -73,6 +74,11 @@ def _path(pattern: re.Pattern[str], text: str) -> str:
     return match.group(1)
 
 
+def _confirm(client: FlaskClient, path: str) -> TestResponse:
+    """Open an opt-in link and press its confirm button."""
+    return client.post(path, data={"csrf_token": csrf_token(client, path)})
+
+
 def test_page_needs_sign_in(client: FlaskClient) -> None:
     response = client.get("/account/preferences")
     assert response.status_code == 302
@@ -110,7 +116,11 @@ def test_double_opt_in_through_the_outbox_link(client: FlaskClient, session: Ses
     assert _save_topics(client, "weekly_deals") == 302
     assert len(_emails(session, "marketing_optin")) == 1
 
-    confirmed = client.get(path)
+    # Opening the link (as a mail scanner would) only asks; the button confirms.
+    asked = client.get(path)
+    assert asked.status_code == 200 and "Confirm your subscription" in asked.get_data(True)
+    assert _status(session, ann, "weekly_deals") == "pending"
+    confirmed = _confirm(client, path)
     assert confirmed.status_code == 200
     assert "You're subscribed" in confirmed.get_data(as_text=True)
     assert _status(session, ann, "weekly_deals") == "on"
@@ -122,6 +132,7 @@ def test_double_opt_in_through_the_outbox_link(client: FlaskClient, session: Ses
     assert "/preferences/unsubscribe/" in welcome.text_body
 
     # The link works once: a second use is a clear 410 and changes nothing.
+    assert _confirm(client, path).status_code == 410
     again = client.get(path)
     assert again.status_code == 410
     text = again.get_data(as_text=True)
@@ -163,7 +174,7 @@ def test_reused_link_after_opting_out_does_not_resubscribe(
     ann = _member(client, session, "ann@example.com", "Ann")
     _save_topics(client, "tier_news")
     path = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
-    assert client.get(path).status_code == 200
+    assert _confirm(client, path).status_code == 200
     assert _save_topics(client) == 302  # untick everything: off at once
     assert _status(session, ann, "tier_news") == "off"
     assert _consents(session, ann) == [
@@ -188,7 +199,7 @@ def test_nothing_marketing_is_sent_while_pending(client: FlaskClient, session: S
 def _subscribed(client: FlaskClient, session: Session, topic: str = "weekly_deals") -> int:
     ann = _member(client, session, "ann@example.com", "Ann")
     _save_topics(client, topic)
-    client.get(_path(CONFIRM_RE, _emails(session, "marketing_optin")[-1].text_body))
+    _confirm(client, _path(CONFIRM_RE, _emails(session, "marketing_optin")[-1].text_body))
     assert _status(session, ann, topic) == "on"
     return ann
 
@@ -318,7 +329,7 @@ def test_member_cannot_change_another_members_preferences(app: Flask, session: S
     ann_client = app.test_client()
     ann = _member(ann_client, session, "ann@example.com", "Ann")
     _save_topics(ann_client, "weekly_deals")
-    ann_client.get(_path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body))
+    _confirm(ann_client, _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body))
     assert _status(session, ann, "weekly_deals") == "on"
 
     bob_client = app.test_client()
