@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import notices
@@ -293,6 +293,10 @@ def deleted_email(user_id: int) -> str:
     return f"deleted-{user_id}@{DELETED_DOMAIN}"
 
 
+class LastAdminError(AccountError):
+    """The shop's only admin tried to delete their account."""
+
+
 def delete_account(
     transaction: Transaction,
     gateway: Callable[[], PaymentGateway],
@@ -309,6 +313,15 @@ def delete_account(
         if user is None or user.deleted_at is not None:
             raise AccountError("Unknown account.")
         verify_password(user, password)
+        if user.role == "admin":
+            admins = session.scalar(
+                select(func.count()).where(User.role == "admin", User.deleted_at.is_(None))
+            )
+            if (admins or 0) <= 1:
+                raise LastAdminError(
+                    "You are the shop's only admin, so this account can't be deleted. "
+                    "Make someone else an admin in the console first."
+                )
         card_ids = [card.id for card in cards.saved_cards(session, user_id)]
     if card_ids:
         try:

@@ -517,7 +517,7 @@ def export() -> Response:
 def delete_account() -> Response | tuple[str, int]:
     """Delete the account: personal data is removed, orders stay without it."""
     form = DeleteAccountForm()
-    error = None
+    error, conflict = None, False
     if form.validate_on_submit():
         user_id = int(current_user.get_id())
         db.session.close()  # the service uses transactions of its own
@@ -525,11 +525,13 @@ def delete_account() -> Response | tuple[str, int]:
             privacy.delete_account(db.transaction, gateway, user_id, form.password.data)
         except security.WrongPassword as exc:
             form.password.errors = [str(exc)]
+        except privacy.LastAdminError as exc:
+            error, conflict = str(exc), True
         except services.AccountError as exc:
             error = str(exc)
         else:
             _sign_out()
             flash("Your account has been deleted. Goodbye, and thank you.", "success")
             return redirect(url_for("catalog.home"))
-    status = 503 if error and form.is_submitted() else _status(form)
+    status = (409 if conflict else 503) if error and form.is_submitted() else _status(form)
     return render_template("account/delete.html", form=form, error=error), status

@@ -477,3 +477,18 @@ def test_a_member_switches_off_and_nothing_is_stored_for_them(
     client.get(f"/products/{items['heart'].id}")
     assert [e.user_id for e in _events(session)][-1] == ann.id
     assert [c[2] for c in _consents(session)] == [False, True]
+
+
+def test_the_only_admin_cannot_delete_their_account(app: Flask, session: Session) -> None:
+    from tests.console_support import client_as
+
+    client = client_as(app, session, "admin")
+    response = _delete(client, factories.PASSWORD)
+    assert response.status_code == 409
+    assert "only admin" in response.get_data(as_text=True)
+    session.rollback()
+    admin = session.scalar(select(User).where(User.role == "admin"))
+    assert admin is not None and admin.deleted_at is None
+    factories.staff(session, "admin", "second@example.com")
+    session.commit()
+    assert _delete(client, factories.PASSWORD).status_code == 302
