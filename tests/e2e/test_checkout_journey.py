@@ -7,27 +7,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.message import EmailMessage
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Locator, Page, expect
-from werkzeug.serving import make_server
+from sqlalchemy.orm import Session
 
-from shop import create_app
-from shop.config import TestConfig
-from shop.db import db
-from shop.mail.sender import SendReport, send_pending
-from shop.migrate import upgrade
-from tests.e2e.conftest import LiveServer
+from tests.e2e.mail_shop import MailShop, mail_shop, smtp_server, text_body
 from tests.factories import small_catalogue
 from tests.mail_smtp import SmtpServer
 from tests.stripe_support import (
     CARD_DECLINED,
     CARD_OK,
     localstripe_url,  # noqa: F401  (a fixture)
-    use_localstripe,
 )
 
 HEART = "White Hanging Heart T-Light Holder"
@@ -47,33 +38,16 @@ DETAIL_LABELS = (
 )
 
 
-@dataclass
-class Shop:
-    """The live shop and the mail server its outbox is delivered to."""
-
-    app: Flask
-    url: str
-    smtp: SmtpServer
-
-    def deliver_mail(self) -> SendReport:
-        """Send the pending outbox e-mails, as `flask mail send` does."""
-        with self.app.app_context():
-            return send_pending(self.app)
-
-    def mail_to(self, address: str) -> list[EmailMessage]:
-        """The messages the SMTP server received for one address."""
-        return [m.message for m in self.smtp.messages if address in m.rcpt_tos]
+def _seed(session: Session) -> str:
+    small_catalogue(session)
+    return ""
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    """An aiosmtpd server for this module's tests, keeping what it receives."""
-    server = SmtpServer()
-    server.start()
-    try:
+    """An aiosmtpd server for this module's tests."""
+    with smtp_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -81,36 +55,14 @@ def shop(
     tmp_path_factory: pytest.TempPathFactory,
     localstripe_url: str,  # noqa: F811
     smtp: SmtpServer,
-) -> Iterator[Shop]:
-    """The shop on a fresh, migrated and seeded SQLite file, paying through localstripe
-    and sending mail to the module's SMTP server."""
-    root = tmp_path_factory.mktemp("e2e-checkout")
-    database = root / "shop.sqlite3"
-    upgrade(f"sqlite:///{database}")
-
-    config = use_localstripe(TestConfig(), localstripe_url)
-    config.DATABASE_URL = f"sqlite:///{database}"
-    config.INSTANCE_PATH = root / "instance"
-    config.SHOP_DATA_DIR = root / "data"
-    config.SMTP_HOST = smtp.host
-    config.SMTP_PORT = smtp.port
-    app = create_app(config)
-    with app.app_context():
-        small_catalogue(db.session)
-
-    live = LiveServer(make_server("127.0.0.1", 0, app, threaded=True))
-    app.config["SHOP_BASE_URL"] = live.url  # links in e-mails point at this server
-    live.start()
-    try:
-        yield Shop(app=app, url=live.url, smtp=smtp)
-    finally:
-        live.stop()
-        db.session.remove()
-        db.dispose()
+) -> Iterator[MailShop]:
+    """The live shop for this module's journeys (see tests/e2e/mail_shop.py)."""
+    with mail_shop(tmp_path_factory.mktemp("e2e-checkout"), localstripe_url, smtp, _seed) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
-def live_server(shop: Shop) -> str:
+def live_server(shop: MailShop) -> str:
     """The base URL the `page` fixture opens (overrides the conftest's plain shop)."""
     return shop.url
 
@@ -200,14 +152,7 @@ def expect_paid(page: Page) -> tuple[str, str]:
     return number, page.url.rsplit("/", 1)[1]
 
 
-def text_body(message: EmailMessage) -> str:
-    """The plain-text part of a message."""
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None, message
-    return str(part.get_content())
-
-
-def test_a_guest_pays_by_card_and_gets_a_confirmation_email(page: Page, shop: Shop) -> None:
+def test_a_guest_pays_by_card_and_gets_a_confirmation_email(page: Page, shop: MailShop) -> None:
     """Cart, details, express delivery, review, card payment, order page, then the e-mail."""
     email = guest_email()
     add_heart_to_cart(page)
@@ -228,7 +173,7 @@ def test_a_guest_pays_by_card_and_gets_a_confirmation_email(page: Page, shop: Sh
     assert f"{shop.url}/orders/{token}" in body
 
 
-def test_a_declined_card_shows_an_error_and_another_card_pays(page: Page, shop: Shop) -> None:
+def test_a_declined_card_shows_an_error_and_another_card_pays(page: Page, shop: MailShop) -> None:
     """A decline is shown on the payment page; the shopper fixes the card and pays."""
     email = guest_email()
     add_heart_to_cart(page)

@@ -8,28 +8,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.message import EmailMessage
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Locator, Page, expect
-from werkzeug.serving import make_server
+from sqlalchemy.orm import Session
 
 from loyalty.tiers import ensure_default_tiers
-from shop import create_app
-from shop.config import TestConfig
-from shop.db import db
-from shop.mail.sender import SendReport, send_pending
-from shop.migrate import upgrade
 from tests import factories
-from tests.e2e.conftest import LiveServer
+from tests.e2e.mail_shop import MailShop, mail_shop, smtp_server, text_body
 from tests.factories import small_catalogue
 from tests.mail_smtp import SmtpServer
 from tests.stripe_support import (
     CARD_OK,
     localstripe_url,  # noqa: F401  (a fixture)
-    use_localstripe,
 )
 
 HEART = "White Hanging Heart T-Light Holder"
@@ -46,34 +37,19 @@ PAYMENT_TIMEOUT_MS = 15_000
 CONFIRM_LINK = re.compile(r"https?://\S+/preferences/confirm/[A-Za-z0-9_-]+")
 
 
-@dataclass
-class Shop:
-    """The live shop, the mail server its outbox is delivered to, and the shopper."""
-
-    app: Flask
-    url: str
-    smtp: SmtpServer
-    email: str
-
-    def deliver_mail(self) -> SendReport:
-        """Send the pending outbox e-mails, as `flask mail send` does."""
-        with self.app.app_context():
-            return send_pending(self.app)
-
-    def mail_to(self, address: str) -> list[EmailMessage]:
-        """The messages the SMTP server received for one address."""
-        return [m.message for m in self.smtp.messages if address in m.rcpt_tos]
+def _seed(session: Session) -> str:
+    email = f"lena-{uuid.uuid4().hex[:10]}@example.com"
+    small_catalogue(session)
+    ensure_default_tiers(session)
+    factories.user(session, email=email, name="Lena Loyal")
+    return email
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    """An aiosmtpd server for this module, keeping what it receives."""
-    server = SmtpServer()
-    server.start()
-    try:
+    """An aiosmtpd server for this module's tests."""
+    with smtp_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -81,40 +57,14 @@ def shop(
     tmp_path_factory: pytest.TempPathFactory,
     localstripe_url: str,  # noqa: F811
     smtp: SmtpServer,
-) -> Iterator[Shop]:
-    """The shop on a fresh, migrated SQLite file with a small catalogue, the default tiers
-    and one registered shopper, paying through localstripe and sending mail over SMTP."""
-    root = tmp_path_factory.mktemp("e2e-loyalty")
-    database = root / "shop.sqlite3"
-    upgrade(f"sqlite:///{database}")
-
-    config = use_localstripe(TestConfig(), localstripe_url)
-    config.DATABASE_URL = f"sqlite:///{database}"
-    config.INSTANCE_PATH = root / "instance"
-    config.SHOP_DATA_DIR = root / "data"
-    config.SMTP_HOST = smtp.host
-    config.SMTP_PORT = smtp.port
-    app = create_app(config)
-    email = f"lena-{uuid.uuid4().hex[:10]}@example.com"
-    with app.app_context():
-        small_catalogue(db.session)
-        ensure_default_tiers(db.session)
-        factories.user(db.session, email=email, name="Lena Loyal")
-        db.session.commit()
-
-    live = LiveServer(make_server("127.0.0.1", 0, app, threaded=True))
-    app.config["SHOP_BASE_URL"] = live.url  # links in e-mails point at this server
-    live.start()
-    try:
-        yield Shop(app=app, url=live.url, smtp=smtp, email=email)
-    finally:
-        live.stop()
-        db.session.remove()
-        db.dispose()
+) -> Iterator[MailShop]:
+    """The live shop for this module's journeys (see tests/e2e/mail_shop.py)."""
+    with mail_shop(tmp_path_factory.mktemp("e2e-loyalty"), localstripe_url, smtp, _seed) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
-def live_server(shop: Shop) -> str:
+def live_server(shop: MailShop) -> str:
     """The base URL the `page` fixture opens (overrides the conftest's plain shop)."""
     return shop.url
 
@@ -127,13 +77,6 @@ def heading(page: Page) -> Locator:
 def flash(page: Page) -> Locator:
     """The flashed messages."""
     return page.get_by_role("status")
-
-
-def text_body(message: EmailMessage) -> str:
-    """The plain-text part of a message."""
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None, message
-    return str(part.get_content())
 
 
 def sign_in(page: Page, email: str) -> None:
@@ -261,7 +204,9 @@ def topic(page: Page, name: str) -> Locator:
     return page.get_by_test_id(f"topic-{name}")
 
 
-def test_a_member_joins_buys_earns_points_and_confirms_weekly_deals(page: Page, shop: Shop) -> None:
+def test_a_member_joins_buys_earns_points_and_confirms_weekly_deals(
+    page: Page, shop: MailShop
+) -> None:
     """Join, pay by card, see points and tier progress, opt in to weekly deals and
     confirm from the e-mail; the preferences page then shows the topic on."""
     sign_in(page, shop.email)
