@@ -62,10 +62,15 @@ def _email_taken(session: Session, email: str, user_id: int) -> bool:
 def change_password(session: Session, user: User, current: str, new: str, base_url: str) -> None:
     """Set a new password after checking the current one; e-mail the account's address."""
     verify_password(user, current)
-    user.password_hash = generate_password_hash(new)
     # Any reset link still in an inbox must not undo this change.
     tokens.void_all(session, user.id, tokens.PASSWORD_RESET)
-    notices.profile_changed(session, user.id, "password", ["password"])
+    _set_password(session, user, new, "password", base_url)
+
+
+def _set_password(session: Session, user: User, new: str, change: str, base_url: str) -> None:
+    """Store the new hash, record the change and e-mail the account's address."""
+    user.password_hash = generate_password_hash(new)
+    notices.profile_changed(session, user.id, change, ["password"])
     if user.email:
         notices.send(
             session,
@@ -203,16 +208,5 @@ def reset_password(session: Session, token: str, new: str, base_url: str) -> Use
     if user is None or user.deleted_at is not None:
         raise tokens.TokenInvalid("This link is not valid.")
     tokens.void_all(session, user.id, tokens.PASSWORD_RESET, row.used_at or utcnow())
-    user.password_hash = generate_password_hash(new)
-    notices.profile_changed(session, user.id, "password_reset", ["password"])
-    if user.email:
-        notices.send(
-            session,
-            "account_password_changed",
-            to=user.email,
-            user_id=user.id,
-            name=user.name,
-            reset_url=f"{base_url}/account/password/reset",
-        )
-    session.flush()
+    _set_password(session, user, new, "password_reset", base_url)
     return user
