@@ -230,6 +230,13 @@ class RecommendationService:
     def _settings(self, name: str) -> PlacementSettings:
         return self.placements[name].settings()
 
+    def _resolve(
+        self, session: Session, shopper: Shopper, name: str, serving: Serving | None
+    ) -> tuple[Serving, Placement]:
+        """The given way of serving (a preview) or the live one, and the placement under it."""
+        serving = serving or self.serving(session, shopper, name)
+        return serving, self._placement(serving, name)
+
     def _placement(self, serving: Serving, name: str) -> Placement:
         settings = serving.config.placement(name, self._settings(name))
         return replace(
@@ -274,8 +281,7 @@ class RecommendationService:
         serving: Serving | None = None,
     ) -> RecommendationList:
         """Recommended for you, or Popular right now for a visitor with no history."""
-        serving = serving or self.serving(session, shopper, "home")
-        placement = self._placement(serving, "home")
+        serving, placement = self._resolve(session, shopper, "home", serving)
         if not self.enabled:
             return self._empty(placement)
         if serving.model is None:
@@ -307,8 +313,7 @@ class RecommendationService:
         serving: Serving | None = None,
     ) -> RecommendationList:
         """Things the customer bought before and is likely to buy again."""
-        serving = serving or self.serving(session, shopper, "buy_again")
-        placement = self._placement(serving, "buy_again")
+        serving, placement = self._resolve(session, shopper, "buy_again", serving)
         if (
             not self.enabled
             or serving.model is None
@@ -347,8 +352,7 @@ class RecommendationService:
         serving: Serving | None = None,
     ) -> RecommendationList:
         """Shoppers who bought this also bought: co-purchases, then similar items."""
-        serving = serving or self.serving(session, shopper, "product")
-        placement = self._placement(serving, "product")
+        serving, placement = self._resolve(session, shopper, "product", serving)
         if not self.enabled or serving.model is None:
             return self._empty(placement)
         if placement.strategy == "popular":
@@ -373,8 +377,7 @@ class RecommendationService:
         serving: Serving | None = None,
     ) -> RecommendationList:
         """Frequently bought together with everything in the cart."""
-        serving = serving or self.serving(session, shopper, "cart")
-        placement = self._placement(serving, "cart")
+        serving, placement = self._resolve(session, shopper, "cart", serving)
         if not self.enabled or serving.model is None or not product_ids:
             return self._empty(placement)
         if placement.strategy == "popular":
@@ -400,8 +403,7 @@ class RecommendationService:
         With log_in_session the impression is written in the caller's transaction (an
         e-mail rendered while the order is being paid), not by the background writer.
         """
-        serving = serving or self.serving(session, shopper, placement_name)
-        placement = self._placement(serving, placement_name)
+        serving, placement = self._resolve(session, shopper, placement_name, serving)
         if not self.enabled:
             return self._empty(placement)
         own = session if log_in_session else None
