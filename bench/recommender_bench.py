@@ -32,6 +32,8 @@ from recommender import (
     ContentParams,
     IdMap,
     Interactions,
+    NeighbourIndex,
+    NeighbourParams,
     Recommender,
     TrainingParams,
     read_interactions_csv,
@@ -58,8 +60,16 @@ TUNED = {
     "model": "als",
     "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
     "weighting": {"half_life_days": 90.0},
-    "blend": {"popular": 0.25, "buy_again": 2.0, "buy_again_half_life_days": 90.0, "content": 0.25},
+    "blend": {
+        "popular": 0.25,
+        "buy_again": 0.5,
+        "buy_again_half_life_days": 180.0,
+        "content": 0.25,
+        "neighbours": 1.0,
+        "popularity_penalty": 0.3,
+    },
     "content": {"neighbours": 20},
+    "neighbours": {"neighbours": 200, "recent_days": 30.0},
 }
 
 
@@ -215,24 +225,45 @@ def synthetic_content(rng: np.random.Generator) -> ContentIndex:
     return ContentIndex(vectors, np.array(["synthetic"]), ContentParams(neighbours), similarity)
 
 
+def synthetic_neighbours(rng: np.random.Generator) -> NeighbourIndex:
+    """Random training rows for every synthetic shopper (as many items as LARGE_HISTORY
+    allows), one in six of them also a recent purchase."""
+    counts = rng.integers(*LARGE_HISTORY, LARGE_USERS)
+    indptr = np.r_[0, np.cumsum(counts)]
+    items = rng.integers(0, LARGE_ITEMS, int(indptr[-1])).astype(np.int32)
+    weights = rng.random(len(items), dtype=np.float32) + 0.1
+    rows = csr_matrix((weights, items, indptr), shape=(LARGE_USERS, LARGE_ITEMS))
+    rows.sum_duplicates()
+    recent = rows.copy()
+    recent.data = (rng.random(recent.nnz) < 1 / 6).astype(np.float32)
+    recent.eliminate_zeros()
+    params = NeighbourParams.from_dict(TUNED["neighbours"])  # type: ignore[arg-type]
+    return NeighbourIndex.build(rows, recent, params)
+
+
 def synthetic_recommender() -> Recommender:
-    """An ALS recommender with random factors and random content similarities: 100,000 items
-    x 1,000,000 users, served with the TUNED blend."""
+    """An ALS recommender with random factors, random content similarities and random
+    shoppers for the shoppers-like-you signal: 100,000 items x 1,000,000 users, served with
+    the TUNED blend."""
     rng = np.random.default_rng(SEED)
     factors = (rng.standard_normal((LARGE_ITEMS, LARGE_FACTORS)) * 0.1).astype(np.float32)
     model = ALSModel.from_factors(factors, regularization=1.0, alpha=1.0)
     popularity = rng.pareto(1.5, LARGE_ITEMS).astype(np.float32)
     tuned = TrainingParams.from_dict(TUNED)
+    content = synthetic_content(rng)
+    neighbours = synthetic_neighbours(rng)
     return Recommender(
         model,
         IdMap(np.arange(LARGE_ITEMS)),
         IdMap(np.arange(LARGE_USERS)),
-        TrainingParams(blend=tuned.blend, content=tuned.content),
+        TrainingParams(blend=tuned.blend, content=tuned.content, neighbours=tuned.neighbours),
         popularity,
         BasketRules.empty(LARGE_ITEMS),
         np.full(LARGE_ITEMS, 0.5, dtype=np.float32),
         {"synthetic": True},
-        synthetic_content(rng),
+        content,
+        neighbours=neighbours,
+        item_users=np.diff(neighbours.item_users.indptr),
     )
 
 
@@ -325,7 +356,8 @@ def report(result: RecommenderResult) -> str:
             f"({result.train_users:,} users x {result.train_items:,} items, "
             f"{result.train_nonzeros:,} non-zeros), ALS with the tuned parameters "
             f"({TUNED['model_params']}), plus popularity, co-purchase rules, re-buy rates and "
-            f"the content similarity of the product descriptions ({TUNED['content']}). "
+            f"the content similarity of the product descriptions ({TUNED['content']}) and the "
+            f"shoppers-like-you index ({TUNED['neighbours']}). "
             f"Reading the CSV took {result.read_s:.1f} s (not part of training).",
             "",
             "| check | value | target | result |",
@@ -341,11 +373,13 @@ def report(result: RecommenderResult) -> str:
             f"`for_user` latency: {REQUESTS:,} requests per series after {WARMUP} warm-up ones, "
             f"k = {K}. Each request passes the shopper's whole history plus a view a minute ago; "
             "the user's vector is recomputed from it (implicit's `recalculate_user`), every item "
-            "is scored, the content similarity is blended in (blend "
-            f"{TUNED['blend']['content']}), and reasons are computed. "  # type: ignore[index]
+            "is scored, the content similarity and what the 200 most similar shoppers bought "
+            "recently are blended in with the popularity penalty (blend "
+            f"{TUNED['blend']}), and reasons are computed. "
             "Demo size: the histories of Online Retail customers drawn at random, on the "
-            f"trained model. Large: random factors ({LARGE_FACTORS} per item) and random content "
-            f"similarities, shoppers with {LARGE_HISTORY[0]}-{LARGE_HISTORY[1]} "
+            f"trained model. Large: random factors ({LARGE_FACTORS} per item), random content "
+            "similarities and random training rows for all 1,000,000 users (the "
+            f"shoppers-like-you index), shoppers with {LARGE_HISTORY[0]}-{LARGE_HISTORY[1]} "
             "random interactions.",
             "",
             "| model | items x users | interactions per request | p50 ms | p99 ms "
@@ -363,8 +397,10 @@ def report(result: RecommenderResult) -> str:
             memory("demo (Online Retail)", result.demo),
             memory("large (synthetic)", result.large),
             "",
-            "Only item factors are kept (a shopper's vector is recomputed per request), so user "
-            "count costs only the user key map: 8 bytes per integer key.",
+            "Only item factors are kept (a shopper's vector is recomputed per request); what "
+            "grows with the users is the key map (8 bytes per integer key) and the "
+            "shoppers-like-you index: every training user's normalised row (8 bytes per "
+            "non-zero) and recent purchases (4 bytes each).",
         ]
     )
 

@@ -39,6 +39,7 @@ from recommender.models import (
     PopularityModel,
     create_model,
 )
+from recommender.neighbours import NeighbourIndex, NeighbourParams
 from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Reason, Recommendation
@@ -72,6 +73,8 @@ __all__ = [
     "ModelStore",
     "ModelUnavailableError",
     "ModelVersion",
+    "NeighbourIndex",
+    "NeighbourParams",
     "NoActiveVersionError",
     "PopularityModel",
     "RankingMetrics",

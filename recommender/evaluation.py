@@ -22,15 +22,22 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from recommender.blending import BlendParams, blend
+from recommender.blending import BlendParams, blend, popularity_factor
 from recommender.content import ContentIndex, ContentParams, ItemFeatures
 from recommender.metrics import METRICS, MetricsAccumulator, RankingMetrics
 from recommender.models import ItemKNNModel, Model, Progress, create_model
 from recommender.models.base import check_k, top_k_rows
+from recommender.neighbours import NeighbourIndex, NeighbourParams
 from recommender.params import TrainingParams
 from recommender.repurchase import rebuy_matrix, repurchase_rates
 from recommender.splits import Split
-from recommender.training import popularity_scores, prepare
+from recommender.training import (
+    TrainingData,
+    item_user_counts,
+    neighbour_index,
+    popularity_scores,
+    prepare,
+)
 
 VIEWS = ("new", "all")
 MODEL = "model"
@@ -141,10 +148,13 @@ class Evaluator:
         self.params = params
         self.item_features = item_features
         self._content: dict[ContentParams, ContentIndex] = {}
+        self._neighbours: dict[NeighbourParams, NeighbourIndex] = {}
         prepared = prepare(split.train, params, split.now)
+        self._prepared: TrainingData = prepared
         self.matrix = prepared.matrix
         n_users, n_items = self.matrix.shape
         self.popularity = popularity_scores(prepared.recent, params)
+        self.item_users = item_user_counts(self.matrix)
 
         purchases = prepared.purchases
         user_codes = self.matrix.users.indices_of(purchases.users)
@@ -191,6 +201,25 @@ class Evaluator:
                 built = ContentIndex.build(self.matrix.items, self.item_features, params)
             self._content[params] = built
         return self._content[params]
+
+    def neighbour_index(self, params: NeighbourParams | None = None) -> NeighbourIndex:
+        """The shoppers-like-you index of the training data."""
+        params = params or self.params.neighbours
+        if params not in self._neighbours:
+            same_window = [
+                built
+                for built in self._neighbours.values()
+                if built.params.recent_days == params.recent_days
+            ]
+            if same_window:
+                self._neighbours[params] = same_window[0].with_params(params)
+            else:
+                self._neighbours[params] = neighbour_index(self._prepared, params)
+        return self._neighbours[params]
+
+    def neighbour_scorer(self, index: NeighbourIndex) -> Callable[[np.ndarray], np.ndarray]:
+        """Shoppers-like-you scores of each user's training row, their own row left out."""
+        return lambda rows: index.scores(self.matrix.user_items[rows], exclude_users=rows)
 
     def content_scorer(self, index: ContentIndex) -> Callable[[np.ndarray], np.ndarray]:
         """Content-similarity scores of each user's training row."""
@@ -249,15 +278,26 @@ class Evaluator:
         params: BlendParams,
         view: str,
         content: Callable[[np.ndarray], np.ndarray] | None = None,
+        neighbours: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Callable[[np.ndarray], np.ndarray]:
         """A base scorer's scores blended with popularity, content scores (when a content
-        scorer is given) and, in view "all", re-buys."""
+        scorer is given), shoppers-like-you scores (when a neighbour scorer is given), the
+        popularity penalty and, in view "all", re-buys."""
+
+        penalty = popularity_factor(self.item_users, params.popularity_penalty)
 
         def score(rows: np.ndarray) -> np.ndarray:
             rebuy = self.rebuy(params.buy_again_half_life_days)[rows] if view == "all" else None
             similar = content(rows) if content is not None and params.content > 0 else None
+            peers = neighbours(rows) if neighbours is not None and params.neighbours > 0 else None
             return blend(
-                base(rows), params, popularity=self.popularity, rebuy=rebuy, content=similar
+                base(rows),
+                params,
+                popularity=self.popularity,
+                rebuy=rebuy,
+                content=similar,
+                neighbours=peers,
+                penalty=penalty,
             )
 
         return score
@@ -339,6 +379,9 @@ def evaluate(
     model = evaluator.fit(params, progress)
     index = evaluator.content_index()
     content = evaluator.content_scorer(index) if index is not None else None
+    peers = None
+    if params.blend.neighbours > 0:
+        peers = evaluator.neighbour_scorer(evaluator.neighbour_index())
     knn = ItemKNNModel(**(knn_params or {})).fit(evaluator.matrix.user_items)
     result = EvaluationReport(
         k=k,
@@ -351,7 +394,7 @@ def evaluate(
         report("evaluate", done, len(steps))
         if name == MODEL:
             scorer = evaluator.blended_scorer(
-                evaluator.model_scorer(model), params.blend, view, content
+                evaluator.model_scorer(model), params.blend, view, content, peers
             )
         elif name == POPULARITY:
             scorer = evaluator.popularity_scorer()
@@ -369,6 +412,13 @@ def evaluate(
         )
     elif params.blend.content > 0:
         result.notes.append("the content blend weight is ignored: no item features were given")
+    if params.blend.neighbours > 0:
+        result.notes.append(
+            f"shoppers like you: weight {params.blend.neighbours:g}, "
+            f"{params.neighbours.neighbours} neighbours, purchases of the last "
+            f"{params.neighbours.recent_days:g} days; popularity penalty "
+            f"{params.blend.popularity_penalty:g}"
+        )
     if evaluator.dropped_test_rows:
         result.notes.append(
             f"{evaluator.dropped_test_rows:,} test purchases of items (or by users) outside the "

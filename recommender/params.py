@@ -13,6 +13,7 @@ from recommender.association import RuleThresholds
 from recommender.blending import BlendParams
 from recommender.content import ContentParams
 from recommender.models import DEFAULT_MODEL, create_model
+from recommender.neighbours import NeighbourParams
 from recommender.weighting import Weighting
 
 
@@ -37,6 +38,8 @@ class TrainingParams:
         purchases are mixed in.
     content : ContentParams
         How the content similarity is built when `train` is given item features.
+    neighbours : NeighbourParams
+        How the shoppers-like-you signal is built (when `blend.neighbours` > 0).
 
     Raises
     ------
@@ -51,6 +54,7 @@ class TrainingParams:
     rules: RuleThresholds = field(default_factory=RuleThresholds)
     blend: BlendParams = field(default_factory=BlendParams)
     content: ContentParams = field(default_factory=ContentParams)
+    neighbours: NeighbourParams = field(default_factory=NeighbourParams)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_params", dict(self.model_params))
@@ -72,12 +76,22 @@ class TrainingParams:
             "rules": self.rules.to_dict(),
             "blend": self.blend.to_dict(),
             "content": self.content.to_dict(),
+            "neighbours": self.neighbours.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Read parameters written by `to_dict`; missing sections keep their defaults."""
-        known = {"model", "model_params", "weighting", "popular_days", "rules", "blend", "content"}
+        known = {
+            "model",
+            "model_params",
+            "weighting",
+            "popular_days",
+            "rules",
+            "blend",
+            "content",
+            "neighbours",
+        }
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown training parameters: {sorted(unknown)}")
@@ -92,6 +106,8 @@ class TrainingParams:
             values["blend"] = BlendParams.from_dict(data["blend"])
         if "content" in data:
             values["content"] = ContentParams.from_dict(data["content"])
+        if "neighbours" in data:
+            values["neighbours"] = NeighbourParams.from_dict(data["neighbours"])
         return cls(**values)
 
     def save(self, path: str | Path) -> None:

@@ -12,6 +12,7 @@ BUY_AGAIN = "buy_again"
 POPULAR = "popular"
 SIMILAR = "similar"
 BOUGHT_TOGETHER = "bought_together"
+LIKE_YOU = "like_you"
 
 BECAUSE_TEMPLATES: Mapping[str, str] = {
     "purchase": "Because you bought {item}",
@@ -20,6 +21,7 @@ BECAUSE_TEMPLATES: Mapping[str, str] = {
 }
 GENERIC_BECAUSE = "Because of your interest in {item}"
 POPULAR_TEXT = "Popular right now"
+LIKE_YOU_TEXT = "Shoppers like you bought this recently"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Reason:
     Attributes
     ----------
     code : str
-        "personal", "buy_again", "popular", "similar" or "bought_together".
+        "personal", "buy_again", "like_you", "popular", "similar" or "bought_together".
     text : str
         A sentence for the shopper, naming the item by its key (the shop may re-render it
         with the product's name from `item` and `kind`).
@@ -80,6 +82,11 @@ def buy_again(item: Key) -> Reason:
 def popular() -> Reason:
     """No personal signal: a recently popular item."""
     return Reason(POPULAR, POPULAR_TEXT)
+
+
+def like_you() -> Reason:
+    """Shoppers most similar to this one bought the item recently."""
+    return Reason(LIKE_YOU, LIKE_YOU_TEXT)
 
 
 def similar_to(item: Key) -> Reason:

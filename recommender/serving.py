@@ -15,13 +15,14 @@ import numpy as np
 from recommender import reasons
 from recommender._blas import single_threaded_blas
 from recommender.association import BasketRules
-from recommender.blending import blend
+from recommender.blending import blend, normalise_rows, popularity_factor
 from recommender.content import ContentIndex
 from recommender.errors import ArtifactError
 from recommender.interactions import Interaction, Interactions, Timestamp
 from recommender.keys import IdMap, Key
 from recommender.models import Model, model_class, top_k
 from recommender.models.base import check_k
+from recommender.neighbours import NeighbourIndex
 from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Recommendation
@@ -54,6 +55,12 @@ class Recommender:
     content : ContentIndex, optional
         Item-item content similarity from item features (blended by
         `params.blend.content`); None when trained without features.
+    neighbours : NeighbourIndex, optional
+        Training users' rows and recent purchases for the shoppers-like-you signal (blended
+        by `params.blend.neighbours`); None when that weight is 0.
+    item_users : numpy.ndarray, optional
+        Per item, the training users who interacted with it (for
+        `params.blend.popularity_penalty`); zeros when not given.
     """
 
     def __init__(
@@ -67,14 +74,21 @@ class Recommender:
         rebuy_rates: np.ndarray,
         info: Mapping[str, Any] | None = None,
         content: ContentIndex | None = None,
+        *,
+        neighbours: NeighbourIndex | None = None,
+        item_users: np.ndarray | None = None,
     ) -> None:
         n = len(items)
+        if item_users is None:
+            item_users = np.zeros(n, dtype=np.int64)
         for what, size in (
             ("the model", model.n_items),
             ("popularity", len(popularity)),
             ("rules", rules.n_items),
             ("rebuy_rates", len(rebuy_rates)),
             ("content", n if content is None else content.n_items),
+            ("neighbours", n if neighbours is None else neighbours.n_items),
+            ("item_users", len(item_users)),
         ):
             if size != n:
                 raise ValueError(f"{what} covers {size} items but the catalogue has {n}")
@@ -87,6 +101,9 @@ class Recommender:
         self.rebuy_rates = np.asarray(rebuy_rates, dtype=np.float32)
         self.info = dict(info or {})
         self.content = content
+        self.neighbours = neighbours
+        self.item_users = np.asarray(item_users, dtype=np.int64)
+        self._penalty = popularity_factor(self.item_users, params.blend.popularity_penalty)
 
     # --- serving ----------------------------------------------------------------------------
 
@@ -119,7 +136,9 @@ class Recommender:
         Parameters
         ----------
         interactions : Interactions or iterable of Interaction or tuple
-            The shopper's interactions (their user key is not used).
+            The shopper's interactions. When they all carry one user key that was in the
+            training data, that user's own training row is not counted among the
+            shoppers like them.
         k : int
             Number of items.
         exclude : iterable of item keys
@@ -156,7 +175,8 @@ class Recommender:
         exclude_seen: bool,
         now: Timestamp,
     ) -> list[Recommendation]:
-        profile = self.profile(interactions, now)
+        data = Interactions.coerce(interactions)
+        profile = self.profile(data, now)
         excluded = self._mask(exclude)
         if profile.is_empty:
             return self._popular(k, excluded)
@@ -173,18 +193,37 @@ class Recommender:
             )
         else:
             excluded |= bought
+        params = self.params.blend
         similar = None
-        if self.content is not None and self.params.blend.content > 0 and profile.row.nnz:
+        if self.content is not None and params.content > 0 and profile.row.nnz:
             similar = self.content.scores(profile.row)
-        scores = blend(
+        like_you = None
+        if self.neighbours is not None and params.neighbours > 0 and profile.row.nnz:
+            like_you = self.neighbours.scores(profile.row, self._own_row(data))
+        blended = blend(
             scores[None, :],
-            self.params.blend,
+            params,
             popularity=self.popularity,
             rebuy=rebuy[None, :] if repurchase else None,
             content=similar,
+            neighbours=like_you,
+            penalty=self._penalty,
         )[0]
-        ids, values = top_k(scores, k, excluded)
-        return self._explain(profile, ids, values, rebuy)
+        ids, values = top_k(blended, k, excluded)
+        peers = np.zeros(len(self.items), dtype=np.float32)
+        if like_you is not None and like_you.max() > 0:
+            # Where the peers' part outweighs the model's, the reason names the peers.
+            peers = (
+                params.neighbours * like_you[0] / like_you.max()
+                - normalise_rows(scores[None, :])[0]
+            )
+        return self._explain(profile, ids, values, rebuy, peers)
+
+    def _own_row(self, data: Interactions) -> np.ndarray:
+        """The training row of the shopper these interactions belong to, or -1."""
+        keys = np.unique(data.users)
+        index = self.users.index_of(keys[0]) if len(keys) == 1 else None
+        return np.array([-1 if index is None else index])
 
     def _explain(
         self,
@@ -192,6 +231,7 @@ class Recommender:
         ids: np.ndarray,
         values: np.ndarray,
         rebuy: np.ndarray,
+        peers: np.ndarray,
     ) -> list[Recommendation]:
         """Attach a reason to each recommended item."""
         if profile.row.nnz:
@@ -205,6 +245,8 @@ class Recommender:
             key = self.items.key_of(int(item))
             if rebuy[item] > 0 and weight * rebuy[item] / best_rebuy >= 0.5 * value:
                 reason = reasons.buy_again(key)
+            elif peers[item] > 0:
+                reason = reasons.like_you()
             elif source >= 0:
                 reason = reasons.because(self.items.key_of(int(source)), profile.kind_of(source))
             else:
@@ -287,7 +329,10 @@ class Recommender:
         arrays |= {f"rules.{k}": v for k, v in self.rules.to_arrays().items()}
         if self.content is not None:
             arrays |= {f"content.{k}": v for k, v in self.content.to_arrays().items()}
+        if self.neighbours is not None:
+            arrays |= {f"neighbours.{k}": v for k, v in self.neighbours.to_arrays().items()}
         arrays |= {
+            "item_users": self.item_users,
             "items": self.items.keys,
             "users": self.users.keys,
             "popularity": self.popularity,
@@ -304,6 +349,7 @@ class Recommender:
             "params": self.params.to_dict(),
             "info": self.info,
             "content": None if self.content is None else self.content.params.to_dict(),
+            "neighbours": None if self.neighbours is None else self.neighbours.params.to_dict(),
         }
         np.savez(file, __header__=np.array(json.dumps(header)), **self._arrays())
 
@@ -329,6 +375,11 @@ class Recommender:
             content = None
             if header.get("content") is not None:
                 content = ContentIndex.from_arrays(header["content"], _prefixed(arrays, "content."))
+            neighbours = None
+            if header.get("neighbours") is not None:
+                neighbours = NeighbourIndex.from_arrays(
+                    header["neighbours"], _prefixed(arrays, "neighbours.")
+                )
             return cls(
                 model,
                 IdMap(arrays["items"]),
@@ -339,6 +390,8 @@ class Recommender:
                 arrays["rebuy_rates"],
                 header.get("info", {}),
                 content,
+                neighbours=neighbours,
+                item_users=arrays.get("item_users"),
             )
         except ArtifactError:
             raise
@@ -349,6 +402,8 @@ class Recommender:
 
     def __repr__(self) -> str:
         content = f", content={self.content!r}" if self.content is not None else ""
+        if self.neighbours is not None:
+            content += f", neighbours={self.neighbours!r}"
         return (
             f"Recommender({self.model!r}, items={len(self.items)}, users={len(self.users)}, "
             f"rules={self.rules.n_rules}{content})"

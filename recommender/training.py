@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from recommender.association import BasketRules
 from recommender.content import ContentIndex, ItemFeatures
 from recommender.interactions import DAY_SECONDS, Interactions, Timestamp
 from recommender.models import PopularityModel, Progress, create_model
+from recommender.neighbours import NeighbourIndex, NeighbourParams
 from recommender.params import TrainingParams
 from recommender.repurchase import repurchase_rates
 from recommender.serving import InteractionsLike, Recommender
@@ -53,6 +55,28 @@ def popularity_scores(recent: InteractionMatrix, params: TrainingParams) -> np.n
     purchase = max(weighting.kind_weights.get(k, 0.0) for k in weighting.purchase_kinds)
     cap = float(weighting.totals(np.array([purchase or 1.0]))[0])
     return PopularityModel(cap=cap).fit(recent.user_items).item_scores
+
+
+def item_user_counts(matrix: InteractionMatrix) -> np.ndarray:
+    """Per item, the training users who interacted with it."""
+    user_items = matrix.user_items
+    return np.bincount(user_items.indices[user_items.data > 0], minlength=user_items.shape[1])
+
+
+def neighbour_index(data: TrainingData, params: NeighbourParams) -> NeighbourIndex:
+    """The shoppers-like-you index: training rows and the purchases of the recent window."""
+    matrix = data.matrix
+    purchases = data.purchases
+    if matrix.now is not None:
+        purchases = purchases.since(matrix.now - params.recent_days * DAY_SECONDS)
+    users = matrix.users.indices_of(purchases.users)
+    items = matrix.items.indices_of(purchases.items)
+    known = (users >= 0) & (items >= 0)
+    recent = csr_matrix(
+        (np.ones(int(known.sum()), dtype=np.float32), (users[known], items[known])),
+        shape=matrix.shape,
+    )
+    return NeighbourIndex.build(matrix.user_items, recent, params)
 
 
 def train(
@@ -119,11 +143,24 @@ def train(
     content = None
     if item_features is not None:
         content = ContentIndex.build(matrix.items, item_features, params.content)
+    neighbours = None
+    if params.blend.neighbours > 0:
+        neighbours = neighbour_index(prepared, params.neighbours)
     info = training_info(data, matrix, rules, time.perf_counter() - started)
     if content is not None:
         info["items_with_features"] = content.described
     return Recommender(
-        model, matrix.items, matrix.users, params, popularity, rules, rates, info, content
+        model,
+        matrix.items,
+        matrix.users,
+        params,
+        popularity,
+        rules,
+        rates,
+        info,
+        content,
+        neighbours=neighbours,
+        item_users=item_user_counts(matrix),
     )
 
 

@@ -1,6 +1,6 @@
 """Choose training parameters on a validation split carved from the training data only.
 
-Three stages (four with item features), each scored by precision@k on the validation split:
+Four stages (five with item features), each scored by precision@k on the validation split:
 
 1. model: a random sample of the model's grid (for ALS: factors, regularization, alpha
    and iterations) crossed with the weighting half-lives, in view "new";
@@ -8,7 +8,11 @@ Three stages (four with item features), each scored by precision@k on the valida
 3. content (only when item features are given): the content-similarity blend weight
    crossed with the neighbours kept per item, in view "new"; weight 0 (off) is always a
    candidate and wins ties;
-4. buy again: the weight and half-life of the re-buy signal, in view "all".
+4. shoppers like you: the weight of what the most similar shoppers bought recently
+   (`recommender.neighbours`), crossed with the neighbours kept, the recent window, the
+   popularity penalty and, again, the popularity weight, in view "new"; the parameters
+   chosen so far are tried first and win ties;
+5. buy again: the weight and half-life of the re-buy signal, in view "all".
 
 The data given to `tune` must end before any test period: it never sees one.
 """
@@ -29,6 +33,7 @@ from recommender.evaluation import Evaluator
 from recommender.interactions import Interactions
 from recommender.metrics import RankingMetrics
 from recommender.models.base import check_k
+from recommender.neighbours import NeighbourParams
 from recommender.params import TrainingParams
 from recommender.splits import Split, validation_split
 
@@ -70,6 +75,14 @@ class SearchSpace:
         Content-similarity blend weights (tried only with item features; 0 is always added).
     content_neighbours : sequence of int
         Neighbours kept per item in the content similarity.
+    neighbours : sequence of float
+        Shoppers-like-you blend weights (0 is always added).
+    neighbour_counts : sequence of int
+        Similar shoppers kept per shopper.
+    neighbour_recent_days : sequence of float
+        Windows whose purchases the similar shoppers contribute.
+    popularity_penalty : sequence of float
+        Exponents of the popularity penalty (0 is always added).
     """
 
     model: Mapping[str, Sequence[Any]] | None = None
@@ -79,6 +92,10 @@ class SearchSpace:
     buy_again_half_life_days: Sequence[float | None] = (30.0, 90.0, 180.0, None)
     content: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0)
     content_neighbours: Sequence[int] = (20, 50, 200)
+    neighbours: Sequence[float] = (0.0, 0.5, 1.0, 2.0)
+    neighbour_counts: Sequence[int] = (50, 200)
+    neighbour_recent_days: Sequence[float] = (30.0, 60.0)
+    popularity_penalty: Sequence[float] = (0.0, 0.1, 0.2, 0.3)
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,8 @@ class TuningResult:
     trials: list[Trial] = field(default_factory=list)
 
     def best(self, stage: str) -> Trial:
-        """The best trial of a stage ("model", "popular", "content" or "buy_again")."""
+        """The best trial of a stage ("model", "popular", "content", "neighbours" or
+        "buy_again")."""
         return max(
             (t for t in self.trials if t.stage == stage),
             key=lambda t: (t.metrics["precision"], t.metrics["ndcg"]),
@@ -186,7 +204,19 @@ def tune(
     half_lives = list(space.half_life_days) or [params.weighting.half_life_days]
     content_weights = sorted({0.0, *space.content}) if item_features is not None else []
     content_grid = list(itertools.product(space.content_neighbours, content_weights))
+    peer_params = [
+        NeighbourParams(neighbours=n, recent_days=d)
+        for d, n in itertools.product(space.neighbour_recent_days, space.neighbour_counts)
+    ]
+    peer_grid = list(
+        itertools.product(
+            space.popular,
+            sorted({0.0, *space.neighbours}),
+            sorted({0.0, *space.popularity_penalty}),
+        )
+    )
     total = len(candidates) * len(half_lives) + len(space.popular) + len(content_grid)
+    total += (1 + len(peer_params) * len(peer_grid)) if peer_grid else 0
     total += len(space.buy_again) * len(space.buy_again_half_life_days)
     result = TuningResult(params, validation.description, k)
 
@@ -247,12 +277,40 @@ def tune(
     chosen_content = (
         evaluator.cached(evaluator.content_scorer(index)) if index is not None else None
     )
+
+    def peers_trial(tried: TrainingParams, peers: Any) -> tuple[tuple[float, float], Any]:
+        began = time.perf_counter()
+        scorer = evaluator.blended_scorer(base, tried.blend, "new", chosen_content, peers)
+        metrics = evaluator.evaluate(scorer, "new")
+        record("neighbours", tried, metrics, began)
+        return (metrics.precision, metrics.ndcg), tried
+
+    # The parameters chosen so far go first: max keeps the first of equal scores.
+    peer_scores = [peers_trial(chosen, None)] if peer_grid else []
+    for peer_params_tried in peer_params if peer_grid else []:
+        peers = evaluator.cached(
+            evaluator.neighbour_scorer(evaluator.neighbour_index(peer_params_tried))
+        )
+        for popular, weight, penalty in peer_grid:
+            blend = replace(
+                chosen.blend, popular=popular, neighbours=weight, popularity_penalty=penalty
+            )
+            tried = replace(chosen, blend=blend, neighbours=peer_params_tried)
+            peer_scores.append(peers_trial(tried, peers))
+    if peer_scores:
+        chosen = max(peer_scores, key=lambda pair: pair[0])[1]
+    chosen_peers = None
+    if chosen.blend.neighbours > 0:
+        chosen_peers = evaluator.cached(
+            evaluator.neighbour_scorer(evaluator.neighbour_index(chosen.neighbours))
+        )
+
     again_scores = []
     for weight, half_life in itertools.product(space.buy_again, space.buy_again_half_life_days):
         began = time.perf_counter()
         blend = replace(chosen.blend, buy_again=weight, buy_again_half_life_days=half_life)
         tried = replace(chosen, blend=blend)
-        scorer = evaluator.blended_scorer(base, blend, "all", chosen_content)
+        scorer = evaluator.blended_scorer(base, blend, "all", chosen_content, chosen_peers)
         metrics = evaluator.evaluate(scorer, "all")
         record("buy_again", tried, metrics, began)
         again_scores.append(((metrics.precision, metrics.ndcg), tried))

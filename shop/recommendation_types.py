@@ -20,11 +20,14 @@ DEFAULT_PARAMS = {
     "weighting": {"half_life_days": 90.0},
     "blend": {
         "popular": 0.25,
-        "buy_again": 2.0,
-        "buy_again_half_life_days": 90.0,
+        "buy_again": 0.5,
+        "buy_again_half_life_days": 180.0,
         "content": 0.25,
+        "neighbours": 1.0,
+        "popularity_penalty": 0.3,
     },
     "content": {"neighbours": 20},
+    "neighbours": {"neighbours": 200, "recent_days": 30.0},
 }
 
 

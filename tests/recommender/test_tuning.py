@@ -14,7 +14,14 @@ SPACE = SearchSpace(
     popular=(0.0, 0.5),
     buy_again=(0.5, 2.0),
     buy_again_half_life_days=(30.0,),
+    neighbours=(0.5,),
+    neighbour_counts=(5,),
+    neighbour_recent_days=(30.0,),
+    popularity_penalty=(0.2,),
 )
+# The neighbours stage: the chosen params first, then 2 popular x 2 weights x 2 penalties.
+NEIGHBOUR_TRIALS = 1 + 2 * 2 * 2
+TRIALS = 3 + 2 + NEIGHBOUR_TRIALS + 2
 
 
 def run(interactions: Interactions) -> tuple[TuningResult, list[tuple[int, int]]]:
@@ -31,15 +38,20 @@ def run(interactions: Interactions) -> tuple[TuningResult, list[tuple[int, int]]
 def test_tune_tries_every_stage_and_reports_progress(interactions: Interactions) -> None:
     result, calls = run(interactions)
     stages = [t.stage for t in result.trials]
-    assert stages == ["model"] * 3 + ["popular"] * 2 + ["buy_again"] * 2
-    assert calls == [(i, 7) for i in range(1, 8)]
+    assert stages == (
+        ["model"] * 3 + ["popular"] * 2 + ["neighbours"] * NEIGHBOUR_TRIALS + ["buy_again"] * 2
+    )
+    assert calls == [(i, TRIALS) for i in range(1, TRIALS + 1)]
 
 
 def test_the_chosen_params_are_the_best_trials(interactions: Interactions) -> None:
     result, _ = run(interactions)
     best_model = result.best("model")
     assert result.params.model_params == best_model.params["model_params"]
-    assert result.params.blend.popular == result.best("popular").params["blend"]["popular"]
+    peers = result.best("neighbours").params
+    assert result.params.blend.popular == peers["blend"]["popular"]
+    assert result.params.blend.neighbours == peers["blend"]["neighbours"]
+    assert result.params.blend.popularity_penalty == peers["blend"]["popularity_penalty"]
     assert result.params.blend.buy_again == result.best("buy_again").params["blend"]["buy_again"]
     assert result.params.model_params["factors"] in (2, 4)
 
@@ -56,5 +68,5 @@ def test_result_round_trips_as_params(interactions: Interactions, tmp_path: Path
     result, _ = run(interactions)
     path = tmp_path / "params.json"
     result.save(path)
-    assert len(json.loads(path.read_text())["trials"]) == 7
+    assert len(json.loads(path.read_text())["trials"]) == TRIALS
     assert TrainingParams.load(path) == result.params
