@@ -40,6 +40,7 @@ from recommender import (
     read_item_features_csv,
     train,
 )
+from shop.recommendation_types import DEFAULT_PARAMS
 
 TRAIN_TARGET_S = 20.0
 DEMO_P99_TARGET_MS = 5.0
@@ -55,22 +56,8 @@ LARGE_HISTORY = (5, 60)  # interactions per synthetic shopper, uniform in this r
 ANN_LIBRARIES = ("annoy", "nmslib", "faiss")
 History = list[tuple[object, ...]]  # one shopper's interactions, as the shop would pass them
 # Chosen by `python -m recommender tune ... --cutoff 2011-09-01 --validation-days 90 --items
-# ...` on the data before the cutoff (see docs/RECOMMENDER.md).
-TUNED = {
-    "model": "als",
-    "model_params": {"factors": 64, "regularization": 10.0, "alpha": 0.25, "iterations": 30},
-    "weighting": {"half_life_days": 90.0},
-    "blend": {
-        "popular": 0.25,
-        "buy_again": 0.5,
-        "buy_again_half_life_days": 180.0,
-        "content": 0.25,
-        "neighbours": 1.0,
-        "popularity_penalty": 0.3,
-    },
-    "content": {"neighbours": 20},
-    "neighbours": {"neighbours": 200, "recent_days": 30.0},
-}
+# ...` on the data before the cutoff (see docs/RECOMMENDER.md): the shop's defaults.
+TUNED = DEFAULT_PARAMS
 
 
 @dataclass

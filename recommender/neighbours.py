@@ -183,13 +183,22 @@ class NeighbourIndex:
     def scores(self, user_items: csr_matrix, exclude_users: np.ndarray | None = None) -> np.ndarray:
         """Rows x items: the similarity-weighted count of neighbours who recently bought each
         item (see the module docstring)."""
-        out = np.zeros((user_items.shape[0], self.n_items), dtype=np.float32)
+        return self.scores_and_buyers(user_items, exclude_users)[0]
+
+    def scores_and_buyers(
+        self, user_items: csr_matrix, exclude_users: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`scores`, and rows x items: how many of the neighbours bought each item recently
+        (what the reason quotes)."""
+        shape = (user_items.shape[0], self.n_items)
+        scores = np.zeros(shape, dtype=np.float32)
+        buyers = np.zeros(shape, dtype=np.int32)
         for row, (users, sims) in enumerate(self._rows(user_items, exclude_users)):
             positions, owner = _gather(self.recent.indptr, users)
-            out[row] = np.bincount(
-                self.recent.indices[positions], sims[owner], minlength=self.n_items
-            )
-        return out
+            items = self.recent.indices[positions]
+            scores[row] = np.bincount(items, sims[owner], minlength=self.n_items)
+            buyers[row] = np.bincount(items, minlength=self.n_items)
+        return scores, buyers
 
     @property
     def nbytes(self) -> int:

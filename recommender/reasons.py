@@ -21,7 +21,6 @@ BECAUSE_TEMPLATES: Mapping[str, str] = {
 }
 GENERIC_BECAUSE = "Because of your interest in {item}"
 POPULAR_TEXT = "Popular right now"
-LIKE_YOU_TEXT = "Shoppers like you bought this recently"
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,11 @@ def popular() -> Reason:
     return Reason(POPULAR, POPULAR_TEXT)
 
 
-def like_you() -> Reason:
-    """Shoppers most similar to this one bought the item recently."""
-    return Reason(LIKE_YOU, LIKE_YOU_TEXT)
+def like_you(buyers: int) -> Reason:
+    """Some of the shoppers most similar to this one bought the item recently."""
+    if buyers == 1:
+        return Reason(LIKE_YOU, "Bought recently by a shopper like you")
+    return Reason(LIKE_YOU, f"Bought recently by {buyers} shoppers like you")
 
 
 def similar_to(item: Key) -> Reason:

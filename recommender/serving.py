@@ -197,9 +197,7 @@ class Recommender:
         similar = None
         if self.content is not None and params.content > 0 and profile.row.nnz:
             similar = self.content.scores(profile.row)
-        like_you = None
-        if self.neighbours is not None and params.neighbours > 0 and profile.row.nnz:
-            like_you = self.neighbours.scores(profile.row, self._own_row(data))
+        like_you, buyers = self._like_you(profile, data)
         blended = blend(
             scores[None, :],
             params,
@@ -210,14 +208,21 @@ class Recommender:
             penalty=self._penalty,
         )[0]
         ids, values = top_k(blended, k, excluded)
-        peers = np.zeros(len(self.items), dtype=np.float32)
-        if like_you is not None and like_you.max() > 0:
-            # Where the peers' part outweighs the model's, the reason names the peers.
-            peers = (
-                params.neighbours * like_you[0] / like_you.max()
-                - normalise_rows(scores[None, :])[0]
-            )
-        return self._explain(profile, ids, values, rebuy, peers)
+        if like_you is not None:
+            # Where the peers' part outweighs the model's, the reason quotes the peers.
+            peers_part = params.neighbours * like_you[0] / max(float(like_you.max()), 1e-12)
+            buyers = np.where(peers_part > normalise_rows(scores[None, :])[0], buyers, 0)
+        return self._explain(profile, ids, values, rebuy, buyers)
+
+    def _like_you(
+        self, profile: UserProfile, data: Interactions
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Shoppers-like-you scores (1 x items; None when off) and, per item, how many of the
+        peers bought it recently."""
+        if self.neighbours is None or self.params.blend.neighbours <= 0 or not profile.row.nnz:
+            return None, np.zeros(len(self.items), dtype=np.int32)
+        scores, buyers = self.neighbours.scores_and_buyers(profile.row, self._own_row(data))
+        return scores, buyers[0]
 
     def _own_row(self, data: Interactions) -> np.ndarray:
         """The training row of the shopper these interactions belong to, or -1."""
@@ -233,7 +238,8 @@ class Recommender:
         rebuy: np.ndarray,
         peers: np.ndarray,
     ) -> list[Recommendation]:
-        """Attach a reason to each recommended item."""
+        """Attach a reason to each recommended item (peers: per item, the peers to quote, 0
+        where the peers' part does not lead)."""
         if profile.row.nnz:
             contributors, _ = self.model.top_contributors(profile.row, ids)
         else:
@@ -246,7 +252,7 @@ class Recommender:
             if rebuy[item] > 0 and weight * rebuy[item] / best_rebuy >= 0.5 * value:
                 reason = reasons.buy_again(key)
             elif peers[item] > 0:
-                reason = reasons.like_you()
+                reason = reasons.like_you(int(peers[item]))
             elif source >= 0:
                 reason = reasons.because(self.items.key_of(int(source)), profile.kind_of(source))
             else:

@@ -43,6 +43,14 @@ def test_scores_follow_what_similar_shoppers_bought_recently(cluster_matrix: csr
     assert np.count_nonzero(scores) == 1
 
 
+def test_buyers_count_the_neighbours_who_bought(cluster_matrix: csr_matrix) -> None:
+    bought = recent(cluster_matrix.shape, {1: [5], 3: [5], 4: [6], 40: [15]})
+    index = NeighbourIndex.build(cluster_matrix, bought)
+    scores, buyers = index.scores_and_buyers(csr_matrix(cluster_matrix[2]))
+    assert buyers[0, 5] == 2 and buyers[0, 6] == 1 and buyers[0, 15] == 0
+    np.testing.assert_array_equal(scores, index.scores(csr_matrix(cluster_matrix[2])))
+
+
 def test_a_shoppers_own_row_is_left_out(cluster_matrix: csr_matrix) -> None:
     index = NeighbourIndex.build(cluster_matrix, recent(cluster_matrix.shape, {1: [5]}))
     own = csr_matrix(cluster_matrix[1])
@@ -156,7 +164,14 @@ def test_a_shopper_like_the_buyers_is_shown_the_launch(with_peers: Recommender) 
     recs = with_peers.for_user(history, k=5)
     launch = next(r for r in recs if r.item == "sku-launch")
     assert launch.reason.code == "like_you"
-    assert launch.reason.text == "Shoppers like you bought this recently"
+    # The reason quotes how many of the 10 peers bought it.
+    index = with_peers.neighbours
+    assert index is not None
+    own = np.array([with_peers.users.index_of("user-0-25")])
+    peers = index.neighbours(with_peers.profile(history).row, own).indices
+    bought = index.recent[peers, with_peers.items.index_of("sku-launch")].nnz
+    assert 0 < bought <= 10
+    assert launch.reason.text == f"Bought recently by {bought} shoppers like you"
     assert recs[0].item == "sku-launch"
 
 
