@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recommender.content import ContentParams, ItemFeatures
 from recommender.evaluation import Evaluator
 from recommender.interactions import Interactions
@@ -278,7 +280,9 @@ def tune(
         evaluator.cached(evaluator.content_scorer(index)) if index is not None else None
     )
 
-    def peers_trial(tried: TrainingParams, peers: Any) -> tuple[tuple[float, float], Any]:
+    def peers_trial(
+        tried: TrainingParams, peers: Callable[[np.ndarray], np.ndarray] | None
+    ) -> tuple[tuple[float, float], TrainingParams]:
         began = time.perf_counter()
         scorer = evaluator.blended_scorer(base, tried.blend, "new", chosen_content, peers)
         metrics = evaluator.evaluate(scorer, "new")
