@@ -29,6 +29,7 @@ from recommender import (
     Interactions,
     ModelStore,
     ModelUnavailableError,
+    Reason,
     Recommendation,
     Recommender,
     TrainingParams,
@@ -331,8 +332,9 @@ class RecommendationService:
             recs = model.for_user(
                 history, k=k * 3, exclude=self.unsellable(session), repurchase=True
             )
+            # Whatever ranked a past purchase here, the reason shown is the purchase itself.
             picked = [
-                replace(r, reason=replace(r.reason, code="buy_again"))
+                replace(r, reason=Reason("buy_again", "You bought this before", r.item, "purchase"))
                 for r in recs
                 if r.item in bought
             ]
