@@ -71,6 +71,19 @@ def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.arange(int(lengths.sum())) + offsets, owner
 
 
+LINK_CANDIDATES = 50  # the shopper's heaviest items a reason may name
+
+
+@dataclass(frozen=True)
+class Peers:
+    """One shopper's row (items and weights) and their most similar training users."""
+
+    items: np.ndarray
+    weights: np.ndarray
+    users: np.ndarray
+    sims: np.ndarray
+
+
 class NeighbourIndex:
     """Training users' normalised rows (item -> users) and their recent purchases.
 
@@ -133,31 +146,30 @@ class NeighbourIndex:
             )
         return csr_matrix(user_items)
 
-    def _peers(
-        self, items: np.ndarray, weights: np.ndarray, exclude: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One row's most similar training users and their cosine similarities."""
+    def peers(self, user_row: csr_matrix, exclude_user: int = -1) -> Peers:
+        """One row's most similar training users (exclude_user: a training user to leave
+        out, e.g. the shopper's own row; -1: none)."""
+        row = self._check(user_row)
+        if row.shape[0] != 1:
+            raise ValueError(f"peers takes one row, not {row.shape[0]}")
+        return self._peers(row.indices, row.data, exclude_user)
+
+    def _peers(self, items: np.ndarray, weights: np.ndarray, exclude: int) -> Peers:
         norm = float(np.sqrt(np.square(weights, dtype=np.float64).sum()))
         if norm == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        # numpy gathers instead of a sparse product: scipy's checks cost more than the work.
-        positions, owner = _gather(self.item_users.indptr, items)
-        sims = np.bincount(
-            self.item_users.indices[positions],
-            self.item_users.data[positions] * (weights / norm)[owner],
-            minlength=self.n_users,
-        )
-        if exclude >= 0:
-            sims[exclude] = 0.0
-        users = np.flatnonzero(sims > 0)
-        keep = self.params.neighbours
-        if len(users) > keep:
-            users = users[np.argpartition(-sims[users], keep - 1)[:keep]]
-        return users, sims[users].astype(np.float32)
+            return Peers(items, weights, np.empty(0, np.int64), np.empty(0, np.float32))
+        unit = (weights / norm).astype(np.float32)
+        row = csr_matrix((unit, items, [0, len(items)]), shape=(1, self.n_items))
+        product = row @ self.item_users  # sparse x sparse: only the row's items are read
+        users, sims = product.indices, product.data
+        keep = (sims > 0) & (users != exclude)
+        users, sims = users[keep], sims[keep]
+        if len(users) > self.params.neighbours:
+            best = np.argpartition(-sims, self.params.neighbours - 1)[: self.params.neighbours]
+            users, sims = users[best], sims[best]
+        return Peers(items, weights, users.astype(np.int64), sims.astype(np.float32))
 
-    def _rows(
-        self, user_items: csr_matrix, exclude_users: np.ndarray | None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _rows(self, user_items: csr_matrix, exclude_users: np.ndarray | None) -> Iterator[Peers]:
         user_items = self._check(user_items)
         excluded = np.full(user_items.shape[0], -1) if exclude_users is None else exclude_users
         for row in range(user_items.shape[0]):
@@ -175,9 +187,9 @@ class NeighbourIndex:
         shopper's own training row.
         """
         found = list(self._rows(user_items, exclude_users))
-        indptr = np.r_[0, np.cumsum([len(users) for users, _ in found])]
-        users = np.concatenate([u for u, _ in found]) if found else np.empty(0, np.int64)
-        sims = np.concatenate([s for _, s in found]) if found else np.empty(0, np.float32)
+        indptr = np.r_[0, np.cumsum([len(p.users) for p in found])]
+        users = np.concatenate([p.users for p in found]) if found else np.empty(0, np.int64)
+        sims = np.concatenate([p.sims for p in found]) if found else np.empty(0, np.float32)
         return csr_matrix((sims, users, indptr), shape=(len(found), self.n_users))
 
     def scores(self, user_items: csr_matrix, exclude_users: np.ndarray | None = None) -> np.ndarray:
@@ -193,12 +205,45 @@ class NeighbourIndex:
         shape = (user_items.shape[0], self.n_items)
         scores = np.zeros(shape, dtype=np.float32)
         buyers = np.zeros(shape, dtype=np.int32)
-        for row, (users, sims) in enumerate(self._rows(user_items, exclude_users)):
-            positions, owner = _gather(self.recent.indptr, users)
-            items = self.recent.indices[positions]
-            scores[row] = np.bincount(items, sims[owner], minlength=self.n_items)
-            buyers[row] = np.bincount(items, minlength=self.n_items)
+        for row, peers in enumerate(self._rows(user_items, exclude_users)):
+            scores[row], buyers[row] = self.bought_by(peers)
         return scores, buyers
+
+    def bought_by(self, peers: Peers) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, one row's score (see the module docstring) and how many of its peers
+        bought it recently."""
+        positions, owner = _gather(self.recent.indptr, peers.users)
+        items = self.recent.indices[positions]
+        scores = np.bincount(items, peers.sims[owner], minlength=self.n_items)
+        return scores.astype(np.float32), np.bincount(items, minlength=self.n_items)
+
+    def links(self, peers: Peers, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each target item, the item of the shopper's row held by most of the peers who
+        bought the target recently, and how many of them hold it (-1 and 0 when none): what
+        the reason names. Only the shopper's LINK_CANDIDATES heaviest items are candidates."""
+        targets = np.asarray(targets, dtype=np.int64)
+        none = np.full(len(targets), -1), np.zeros(len(targets), dtype=np.int64)
+        if not len(peers.users) or not len(targets):
+            return none
+        order = np.argsort(-peers.weights, kind="stable")[:LINK_CANDIDATES]
+        items = peers.items[order]
+        column = np.full(self.n_users, -1)
+        column[peers.users] = np.arange(len(peers.users))
+        positions, owner = _gather(self.item_users.indptr, items)
+        peer = column[self.item_users.indices[positions]]
+        shared = np.zeros((len(items), len(peers.users)), dtype=np.float32)
+        shared[owner[peer >= 0], peer[peer >= 0]] = 1.0
+        target_column = np.full(self.n_items, -1)
+        target_column[targets] = np.arange(len(targets))
+        positions, buyer = _gather(self.recent.indptr, peers.users)
+        target = target_column[self.recent.indices[positions]]
+        bought = np.zeros((len(peers.users), len(targets)), dtype=np.float32)
+        bought[buyer[target >= 0], target[target >= 0]] = 1.0
+        counts = shared @ bought  # candidate items x targets: peers who hold one, bought other
+        # Among equal counts, the item the shopper cares most about (items are by weight).
+        best = np.argmax(counts, axis=0)
+        found = counts[best, np.arange(len(targets))].astype(np.int64)
+        return np.where(found > 0, items[best], -1), found
 
     @property
     def nbytes(self) -> int:

@@ -83,11 +83,14 @@ def popular() -> Reason:
     return Reason(POPULAR, POPULAR_TEXT)
 
 
-def like_you(buyers: int) -> Reason:
-    """Some of the shoppers most similar to this one bought the item recently."""
-    if buyers == 1:
-        return Reason(LIKE_YOU, "Bought recently by a shopper like you")
-    return Reason(LIKE_YOU, f"Bought recently by {buyers} shoppers like you")
+def like_you(buyers: int, item: Key | None = None, kind: str | None = None) -> Reason:
+    """Some of the shoppers most similar to this one bought the item recently; item is the
+    shopper's item those shoppers share most (kind: the shopper's interaction with it)."""
+    if item is None:
+        who = "a shopper like you" if buyers == 1 else f"{buyers} shoppers like you"
+        return Reason(LIKE_YOU, f"Bought recently by {who}")
+    who = "A shopper" if buyers == 1 else f"{buyers} shoppers"
+    return Reason(LIKE_YOU, f"{who} who liked {item} bought this recently", item, kind)
 
 
 def similar_to(item: Key) -> Reason:

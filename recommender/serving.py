@@ -22,7 +22,7 @@ from recommender.interactions import Interaction, Interactions, Timestamp
 from recommender.keys import IdMap, Key
 from recommender.models import Model, model_class, top_k
 from recommender.models.base import check_k
-from recommender.neighbours import NeighbourIndex
+from recommender.neighbours import NeighbourIndex, Peers
 from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Recommendation
@@ -197,7 +197,11 @@ class Recommender:
         similar = None
         if self.content is not None and params.content > 0 and profile.row.nnz:
             similar = self.content.scores(profile.row)
-        like_you, buyers = self._like_you(profile, data)
+        peers = self._peers(profile, data)
+        like_you, buyers = None, np.zeros(len(self.items), dtype=np.int64)
+        if peers is not None and self.neighbours is not None:
+            peer_scores, buyers = self.neighbours.bought_by(peers)
+            like_you = peer_scores[None, :]
         blended = blend(
             scores[None, :],
             params,
@@ -208,27 +212,43 @@ class Recommender:
             penalty=self._penalty,
         )[0]
         ids, values = top_k(blended, k, excluded)
-        if like_you is not None:
-            # Where the peers' part outweighs the model's, the reason quotes the peers.
-            peers_part = params.neighbours * like_you[0] / max(float(like_you.max()), 1e-12)
-            buyers = np.where(peers_part > normalise_rows(scores[None, :])[0], buyers, 0)
-        return self._explain(profile, ids, values, rebuy, buyers)
+        quoted, links = self._peer_reasons(peers, like_you, buyers, scores, ids)
+        return self._explain(profile, ids, values, rebuy, quoted, links)
 
-    def _like_you(
-        self, profile: UserProfile, data: Interactions
-    ) -> tuple[np.ndarray | None, np.ndarray]:
-        """Shoppers-like-you scores (1 x items; None when off) and, per item, how many of the
-        peers bought it recently."""
+    def _peer_reasons(
+        self,
+        peers: Peers | None,
+        like_you: np.ndarray | None,
+        buyers: np.ndarray,
+        scores: np.ndarray,
+        ids: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the peers to quote (0 where the peers' part does not outweigh the
+        model's) and the shopper's item to name with them (-1: none, and the count quoted
+        is then every peer who bought the item)."""
+        links = np.full(len(self.items), -1)
+        if peers is None or like_you is None or self.neighbours is None:
+            return np.zeros(len(self.items), dtype=np.int64), links
+        part = self.params.blend.neighbours * like_you[0] / max(float(like_you.max()), 1e-12)
+        quoted = np.where(part > normalise_rows(scores[None, :])[0], buyers, 0)
+        led = ids[quoted[ids] > 0]
+        if len(led):
+            named, holders = self.neighbours.links(peers, led)
+            links[led] = named
+            quoted[led] = np.where(named >= 0, holders, quoted[led])
+        return quoted, links
+
+    def _peers(self, profile: UserProfile, data: Interactions) -> Peers | None:
+        """The shopper's most similar training users (None when that signal is off)."""
         if self.neighbours is None or self.params.blend.neighbours <= 0 or not profile.row.nnz:
-            return None, np.zeros(len(self.items), dtype=np.int32)
-        scores, buyers = self.neighbours.scores_and_buyers(profile.row, self._own_row(data))
-        return scores, buyers[0]
+            return None
+        return self.neighbours.peers(profile.row, self._own_row(data))
 
-    def _own_row(self, data: Interactions) -> np.ndarray:
+    def _own_row(self, data: Interactions) -> int:
         """The training row of the shopper these interactions belong to, or -1."""
         keys = np.unique(data.users)
         index = self.users.index_of(keys[0]) if len(keys) == 1 else None
-        return np.array([-1 if index is None else index])
+        return -1 if index is None else index
 
     def _explain(
         self,
@@ -237,9 +257,10 @@ class Recommender:
         values: np.ndarray,
         rebuy: np.ndarray,
         peers: np.ndarray,
+        links: np.ndarray,
     ) -> list[Recommendation]:
         """Attach a reason to each recommended item (peers: per item, the peers to quote, 0
-        where the peers' part does not lead)."""
+        where the peers' part does not lead; links: the shopper's item to name with them)."""
         if profile.row.nnz:
             contributors, _ = self.model.top_contributors(profile.row, ids)
         else:
@@ -249,15 +270,20 @@ class Recommender:
         results = []
         for item, value, source in zip(ids, values, contributors, strict=True):
             key = self.items.key_of(int(item))
+            details: dict[str, float] = {}
             if rebuy[item] > 0 and weight * rebuy[item] / best_rebuy >= 0.5 * value:
                 reason = reasons.buy_again(key)
             elif peers[item] > 0:
-                reason = reasons.like_you(int(peers[item]))
+                link = int(links[item])
+                named = self.items.key_of(link) if link >= 0 else None
+                kind = profile.kind_of(link) if link >= 0 else None
+                reason = reasons.like_you(int(peers[item]), named, kind)
+                details = {"peers": float(peers[item])}
             elif source >= 0:
                 reason = reasons.because(self.items.key_of(int(source)), profile.kind_of(source))
             else:
                 reason = reasons.popular()
-            results.append(Recommendation(key, float(value), reason))
+            results.append(Recommendation(key, float(value), reason, details))
         return results
 
     def popular(self, k: int = 10, exclude: Iterable[Key] = ()) -> list[Recommendation]:

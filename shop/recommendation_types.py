@@ -156,6 +156,8 @@ REASON_TEXTS = {
     ("personal", "cart_add"): "Because you added {name} to your cart",
     ("similar", None): "Similar to {name}",
     ("bought_together", None): "Often bought with {name}",
+    ("like_you", None): "{peers} shoppers who liked {name} bought this recently",
+    ("like_you", "one"): "A shopper who liked {name} bought this recently",
 }
 
 
@@ -165,5 +167,7 @@ def reason_text(rec: Recommendation, products: Mapping[int, ProductCard]) -> str
     source = products.get(int(reason.item)) if reason.item is not None else None
     if source is None:
         return reason.text
-    template = REASON_TEXTS.get((reason.code, reason.kind)) or REASON_TEXTS.get((reason.code, None))
-    return template.format(name=source.name) if template else reason.text
+    peers = int(rec.details.get("peers", 0))
+    kind = "one" if reason.code == "like_you" and peers == 1 else reason.kind
+    template = REASON_TEXTS.get((reason.code, kind)) or REASON_TEXTS.get((reason.code, None))
+    return template.format(name=source.name, peers=peers) if template else reason.text

@@ -51,6 +51,23 @@ def test_buyers_count_the_neighbours_who_bought(cluster_matrix: csr_matrix) -> N
     np.testing.assert_array_equal(scores, index.scores(csr_matrix(cluster_matrix[2])))
 
 
+def test_links_name_the_item_the_buying_peers_share_with_the_shopper() -> None:
+    rows = csr_matrix(
+        (np.ones(8, np.float32), ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 0, 2, 0, 3, 1, 4])),
+        shape=(4, 8),
+    )
+    bought = recent((4, 8), {1: [5], 2: [5], 3: [6]})
+    index = NeighbourIndex.build(rows, bought)
+    peers = index.peers(csr_matrix(rows[0]), exclude_user=0)
+    assert sorted(peers.users) == [1, 2, 3]
+    named, holders = index.links(peers, np.array([5, 6, 7]))
+    np.testing.assert_array_equal(named, [0, 1, -1])
+    np.testing.assert_array_equal(holders, [2, 1, 0])
+    assert [len(part) for part in index.links(peers, np.array([], dtype=np.int64))] == [0, 0]
+    with pytest.raises(ValueError, match="one row"):
+        index.peers(rows)
+
+
 def test_a_shoppers_own_row_is_left_out(cluster_matrix: csr_matrix) -> None:
     index = NeighbourIndex.build(cluster_matrix, recent(cluster_matrix.shape, {1: [5]}))
     own = csr_matrix(cluster_matrix[1])
@@ -164,14 +181,24 @@ def test_a_shopper_like_the_buyers_is_shown_the_launch(with_peers: Recommender) 
     recs = with_peers.for_user(history, k=5)
     launch = next(r for r in recs if r.item == "sku-launch")
     assert launch.reason.code == "like_you"
-    # The reason quotes how many of the 10 peers bought it.
+    # The reason names the shopper's item held by most of the peers who bought the launch,
+    # and quotes how many of them hold it.
     index = with_peers.neighbours
     assert index is not None
     own = np.array([with_peers.users.index_of("user-0-25")])
     peers = index.neighbours(with_peers.profile(history).row, own).indices
-    bought = index.recent[peers, with_peers.items.index_of("sku-launch")].nnz
-    assert 0 < bought <= 10
-    assert launch.reason.text == f"Bought recently by {bought} shoppers like you"
+    launch_buyers = peers[
+        index.recent[peers, with_peers.items.index_of("sku-launch")].toarray()[:, 0] > 0
+    ]
+    named = with_peers.items.index_of(launch.reason.item)
+    assert named is not None and launch.reason.item in {r.item for r in history}
+    holders = len(set(index.item_users[named].indices) & set(launch_buyers))
+    assert 0 < holders <= len(launch_buyers) <= 10
+    assert launch.details == {"peers": holders}
+    assert launch.reason.kind in ("purchase", "view")
+    assert launch.reason.text == (
+        f"{holders} shoppers who liked {launch.reason.item} bought this recently"
+    )
     assert recs[0].item == "sku-launch"
 
 
@@ -182,9 +209,9 @@ def test_a_shopper_of_another_range_is_not(with_peers: Recommender) -> None:
 
 def test_a_known_shoppers_own_row_is_not_their_neighbour(with_peers: Recommender) -> None:
     own = Interactions.from_records([r for r in launch_rows() if r.user == "user-0-03"])
-    assert with_peers._own_row(own)[0] == with_peers.users.index_of("user-0-03")
+    assert with_peers._own_row(own) == with_peers.users.index_of("user-0-03")
     session = Interactions.from_records([("session-1", "sku-01", "view", START)])
-    assert with_peers._own_row(session)[0] == -1
+    assert with_peers._own_row(session) == -1
 
 
 def test_save_and_load_keep_the_index(with_peers: Recommender) -> None:
