@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from shop.form_fields import email_field, phone_field, strip
 
 MIN_PASSWORD = 10
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class RegisterForm(FlaskForm):
@@ -19,15 +17,7 @@ class RegisterForm(FlaskForm):
     name = StringField(
         "Your name", validators=[InputRequired("Please tell us your name."), Length(max=120)]
     )
-    email = EmailField(
-        "E-mail address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Please enter your e-mail address."),
-            Email("That doesn't look like an e-mail address."),
-            Length(max=254),
-        ],
-    )
+    email = email_field()
     password = PasswordField(
         "Password",
         validators=[
@@ -45,7 +35,7 @@ class LoginForm(FlaskForm):
 
     email = EmailField(
         "E-mail address",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter your e-mail address."), Length(max=254)],
     )
     password = PasswordField(
@@ -58,10 +48,6 @@ class TrackingForm(FlaskForm):
     """Switch tracking-based personalization on or off."""
 
     enabled = BooleanField("Personalize my shop using what I browse")
-
-
-PHONE_RE = r"^[0-9+()\-. ]*$"
-PHONE_MESSAGE = "Use digits, spaces and + ( ) - only."
 
 
 def _new_password(label: str) -> PasswordField:
@@ -86,14 +72,10 @@ class ProfileForm(FlaskForm):
 
     name = StringField(
         "Your name",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please tell us your name."), Length(max=120)],
     )
-    phone = StringField(
-        "Phone (optional)",
-        filters=[_strip],
-        validators=[Optional(), Length(max=40), Regexp(PHONE_RE, message=PHONE_MESSAGE)],
-    )
+    phone = phone_field()
 
 
 class AddressForm(FlaskForm):
@@ -101,38 +83,34 @@ class AddressForm(FlaskForm):
 
     name = StringField(
         "Full name",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter the recipient's name."), Length(max=120)],
     )
     line1 = StringField(
         "Address line 1",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter the first line of the address."), Length(max=200)],
     )
     line2 = StringField(
-        "Address line 2 (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+        "Address line 2 (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
     )
     city = StringField(
         "Town or city",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter the town or city."), Length(max=100)],
     )
     postcode = StringField(
         "Postcode",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter the postcode."), Length(max=20)],
     )
     country = StringField(
         "Country",
         default="United Kingdom",
-        filters=[_strip],
+        filters=[strip],
         validators=[InputRequired("Please enter the country."), Length(max=60)],
     )
-    phone = StringField(
-        "Phone (optional)",
-        filters=[_strip],
-        validators=[Optional(), Length(max=40), Regexp(PHONE_RE, message=PHONE_MESSAGE)],
-    )
+    phone = phone_field()
     make_default = BooleanField("Use as my default address")
 
 
@@ -150,30 +128,14 @@ class PasswordChangeForm(FlaskForm):
 class EmailChangeForm(FlaskForm):
     """Ask for a new e-mail address (needs the current password)."""
 
-    new_email = EmailField(
-        "New e-mail address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Please enter the new e-mail address."),
-            Email("That doesn't look like an e-mail address."),
-            Length(max=254),
-        ],
-    )
+    new_email = email_field("New e-mail address", "Please enter the new e-mail address.")
     current_password = _current_password()
 
 
 class ResetRequestForm(FlaskForm):
     """Ask for a password-reset link."""
 
-    email = EmailField(
-        "E-mail address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Please enter your e-mail address."),
-            Email("That doesn't look like an e-mail address."),
-            Length(max=254),
-        ],
-    )
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+
+from shop.form_fields import email_field, strip
 
 COUNTRIES = (
     "United Kingdom",
@@ -26,33 +28,21 @@ COUNTRIES = (
 )
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 class DetailsForm(FlaskForm):
     """Step 1: who the order is for and where it goes."""
 
     # A saved address id, or "new"; the radio buttons are rendered from the address book.
     address_id = StringField("Ship to", default="new", validators=[Length(max=20)])
-    email = EmailField(
-        "E-mail address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Please enter your e-mail address."),
-            Email("That doesn't look like an e-mail address."),
-            Length(max=254),
-        ],
-    )
-    name = StringField("Full name", filters=[_strip], validators=[Optional(), Length(max=120)])
-    line1 = StringField("Address", filters=[_strip], validators=[Optional(), Length(max=200)])
+    email = email_field()
+    name = StringField("Full name", filters=[strip], validators=[Optional(), Length(max=120)])
+    line1 = StringField("Address", filters=[strip], validators=[Optional(), Length(max=200)])
     line2 = StringField(
-        "Address line 2 (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+        "Address line 2 (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
     )
-    city = StringField("Town or city", filters=[_strip], validators=[Optional(), Length(max=100)])
+    city = StringField("Town or city", filters=[strip], validators=[Optional(), Length(max=100)])
     postcode = StringField(
         "Postcode",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,10}$", message="Please check the postcode."),
@@ -61,7 +51,7 @@ class DetailsForm(FlaskForm):
     country = SelectField("Country", choices=list(COUNTRIES), default="United Kingdom")
     phone = StringField(
         "Phone (optional, for the courier)",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Regexp(r"^[0-9+()\- ]{6,40}$", message="Use digits, spaces and + ( ) - only."),
@@ -107,7 +97,7 @@ MAX_POINTS_INPUT = 10_000_000
 class RedeemPointsForm(FlaskForm):
     """Review step: how many loyalty points to use (0 or empty: none)."""
 
-    points = StringField("Use points", filters=[_strip], validators=[Length(max=20)])
+    points = StringField("Use points", filters=[strip], validators=[Length(max=20)])
 
     @property
     def amount(self) -> int:

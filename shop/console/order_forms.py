@@ -9,13 +9,10 @@ from wtforms import DateField, Field, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
+from shop.form_fields import strip
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 class OrderFilterForm(FlaskForm):
@@ -29,7 +26,7 @@ class OrderFilterForm(FlaskForm):
     placed_to = DateField("Placed to", validators=[Optional()])
     customer = StringField(
         "Customer e-mail, customer id or order number",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=254)],
     )
 
@@ -65,7 +62,7 @@ class ShipForm(_ActionForm):
 
     tracking = StringField(
         "Carrier and tracking reference (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=120)],
     )
 
@@ -76,7 +73,7 @@ class CancelForm(_ActionForm):
     form_prefix = "cancel"
 
     reason = StringField(
-        "Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+        "Reason (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
     )
 
 
@@ -105,7 +102,7 @@ class RefundForm(_ActionForm):
 
     amount = StringField(
         "Amount to refund (£)",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             InputRequired("Enter an amount in pounds, such as 4.50."),
             Length(max=12),
@@ -113,7 +110,7 @@ class RefundForm(_ActionForm):
         ],
     )
     reason = StringField(
-        "Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=200)]
+        "Reason (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
     )
 
     def restock_fields(self) -> list[tuple[int, Field]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -20,10 +18,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+from shop.form_fields import strip
 
 
 def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
@@ -37,7 +32,7 @@ class ProductFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Name or SKU", filters=[_strip], validators=[Optional(), Length(max=100)])
+    q = StringField("Name or SKU", filters=[strip], validators=[Optional(), Length(max=100)])
     category = SelectField("Category", choices={"": "Any"}, default="")
     active = SelectField("Active", choices={"": "Any", "yes": "Yes", "no": "No"}, default="")
     stock = SelectField("Stock", choices={"": "Any", **STOCK_FILTERS}, default="")
@@ -63,11 +58,11 @@ class ProductForm(FlaskForm):
     """Edit a product's details; prices are typed in pounds (2.95) and stored in pence."""
 
     name = StringField(
-        "Name", filters=[_strip], validators=[InputRequired("Enter a name."), Length(max=200)]
+        "Name", filters=[strip], validators=[InputRequired("Enter a name."), Length(max=200)]
     )
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     price = StringField(
-        "Price (£)", filters=[_strip], validators=[InputRequired("Enter a price."), _price]
+        "Price (£)", filters=[strip], validators=[InputRequired("Enter a price."), _price]
     )
     stock = IntegerField(
         "Stock",
@@ -101,7 +96,7 @@ class NewProductForm(ProductForm):
     """Create a product: the edit fields plus a SKU that no other product has."""
 
     sku = StringField(
-        "SKU", filters=[_strip], validators=[InputRequired("Enter a SKU."), Length(max=40)]
+        "SKU", filters=[strip], validators=[InputRequired("Enter a SKU."), Length(max=40)]
     )
 
 
