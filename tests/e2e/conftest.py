@@ -7,6 +7,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -142,19 +143,30 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         db.dispose()
 
 
-@pytest.fixture
-def page(
-    browser: Browser, live_server: str, request: pytest.FixtureRequest, tmp_path: Path
+@contextmanager
+def browser_page(
+    browser: Browser, base_url: str, request: pytest.FixtureRequest, shot: Path, who: str
 ) -> Iterator[Page]:
-    """A page in a fresh browser context (its own cookies) whose base URL is the live shop."""
-    context = browser.new_context(base_url=live_server, locale="en-GB")
+    """A page in a fresh browser context (its own cookies); when the test fails, a
+    screenshot of it is saved to `shot` and its path printed."""
+    context = browser.new_context(base_url=base_url, locale="en-GB")
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     tab = context.new_page()
     try:
         yield tab
     finally:
         if request.node.stash.get(FAILED_KEY, False) and not tab.is_closed():
-            shot = tmp_path / "failure.png"
             tab.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot of the failed page: {shot} ({tab.url})")
+            print(f"screenshot of {who}: {shot} ({tab.url})")
         context.close()
+
+
+@pytest.fixture
+def page(
+    browser: Browser, live_server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Page]:
+    """A page in a fresh browser context (its own cookies) whose base URL is the live shop."""
+    with browser_page(
+        browser, live_server, request, tmp_path / "failure.png", "the failed page"
+    ) as tab:
+        yield tab

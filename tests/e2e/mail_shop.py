@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -88,3 +89,35 @@ def text_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None, message
     return str(part.get_content())
+
+
+# Module-scoped fixtures `smtp`, `shop` and `live_server` for a journey module: import
+# `smtp_fixture`, `shop_fixture` and `live_server_fixture` (with `localstripe_url` from
+# tests.stripe_support) and define `seed_shop(session)`, which fills the database and
+# returns the shopper's e-mail (or "").
+
+
+@pytest.fixture(scope="module", name="smtp")
+def smtp_fixture() -> Iterator[SmtpServer]:
+    """An aiosmtpd server for the module's tests."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", name="shop")
+def shop_fixture(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    localstripe_url: str,
+    smtp: SmtpServer,
+) -> Iterator[MailShop]:
+    """The module's live shop, seeded by the module's `seed_shop`."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with mail_shop(root, localstripe_url, smtp, request.module.seed_shop) as live:
+        yield live
+
+
+@pytest.fixture(scope="module", name="live_server")
+def live_server_fixture(shop: MailShop) -> str:
+    """The base URL the `page` fixture opens (overrides the conftest's plain shop)."""
+    return shop.url

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.orm import Session
 
-from tests.e2e.mail_shop import MailShop, mail_shop, smtp_server, text_body
+from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtures)
+    MailShop,
+    live_server_fixture,
+    shop_fixture,
+    smtp_fixture,
+    text_body,
+)
 from tests.factories import small_catalogue
-from tests.mail_smtp import SmtpServer
 from tests.stripe_support import (
     CARD_DECLINED,
     CARD_OK,
@@ -38,33 +41,9 @@ DETAIL_LABELS = (
 )
 
 
-def _seed(session: Session) -> str:
+def seed_shop(session: Session) -> str:
     small_catalogue(session)
     return ""
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    """An aiosmtpd server for this module's tests."""
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shop(
-    tmp_path_factory: pytest.TempPathFactory,
-    localstripe_url: str,  # noqa: F811
-    smtp: SmtpServer,
-) -> Iterator[MailShop]:
-    """The live shop for this module's journeys (see tests/e2e/mail_shop.py)."""
-    with mail_shop(tmp_path_factory.mktemp("e2e-checkout"), localstripe_url, smtp, _seed) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def live_server(shop: MailShop) -> str:
-    """The base URL the `page` fixture opens (overrides the conftest's plain shop)."""
-    return shop.url
 
 
 def guest_email() -> str:

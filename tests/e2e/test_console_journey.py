@@ -22,7 +22,7 @@ from shop.migrate import upgrade
 from shop.personalization import service
 from shop.tracking.models import Event
 from tests import factories
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, FAILED_KEY, LiveServer
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, LiveServer, browser_page
 from tests.recommendation_support import catalogue, history
 
 WAIT_MS = ACTION_TIMEOUT_MS
@@ -96,17 +96,9 @@ def shopper_page(
     browser: Browser, console_shop: ConsoleShop, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Page]:
     """A second browser context, with its own cookies, for the shopper."""
-    context = browser.new_context(base_url=console_shop.url, locale="en-GB")
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    tab = context.new_page()
-    try:
+    shot = tmp_path / "shopper-failure.png"
+    with browser_page(browser, console_shop.url, request, shot, "the shopper's page") as tab:
         yield tab
-    finally:
-        if request.node.stash.get(FAILED_KEY, False) and not tab.is_closed():
-            shot = tmp_path / "shopper-failure.png"
-            tab.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot of the shopper's page: {shot} ({tab.url})")
-        context.close()
 
 
 def sign_in(page: Page, email: str) -> None:

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.orm import Session
 
 from loyalty.tiers import ensure_default_tiers
 from tests import factories
-from tests.e2e.mail_shop import MailShop, mail_shop, smtp_server, text_body
+from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtures)
+    MailShop,
+    live_server_fixture,
+    shop_fixture,
+    smtp_fixture,
+    text_body,
+)
 from tests.factories import small_catalogue
-from tests.mail_smtp import SmtpServer
 from tests.stripe_support import (
     CARD_OK,
     localstripe_url,  # noqa: F401  (a fixture)
@@ -37,36 +40,12 @@ PAYMENT_TIMEOUT_MS = 15_000
 CONFIRM_LINK = re.compile(r"https?://\S+/preferences/confirm/[A-Za-z0-9_-]+")
 
 
-def _seed(session: Session) -> str:
+def seed_shop(session: Session) -> str:
     email = f"lena-{uuid.uuid4().hex[:10]}@example.com"
     small_catalogue(session)
     ensure_default_tiers(session)
     factories.user(session, email=email, name="Lena Loyal")
     return email
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    """An aiosmtpd server for this module's tests."""
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shop(
-    tmp_path_factory: pytest.TempPathFactory,
-    localstripe_url: str,  # noqa: F811
-    smtp: SmtpServer,
-) -> Iterator[MailShop]:
-    """The live shop for this module's journeys (see tests/e2e/mail_shop.py)."""
-    with mail_shop(tmp_path_factory.mktemp("e2e-loyalty"), localstripe_url, smtp, _seed) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def live_server(shop: MailShop) -> str:
-    """The base URL the `page` fixture opens (overrides the conftest's plain shop)."""
-    return shop.url
 
 
 def heading(page: Page) -> Locator:
