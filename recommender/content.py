@@ -24,6 +24,7 @@ from scipy.sparse import csr_matrix
 
 from recommender.keys import IdMap, Key
 from recommender.models.base import check_k
+from recommender.sparse import l2_normalised_rows
 
 ItemFeatures = Mapping[Key, str | Iterable[str]]
 """Item key -> a text (tokenised here) or its tokens."""
@@ -98,12 +99,7 @@ def _weigh(counts: csr_matrix) -> csr_matrix:
     idf = np.log(max(described, 1) / np.maximum(df, 1)) + 1.0
     weighted = csr_matrix(counts, dtype=np.float32, copy=True)
     weighted.data *= idf[weighted.indices].astype(np.float32)
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    scale = np.repeat(
-        np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0), np.diff(weighted.indptr)
-    )
-    weighted.data *= scale.astype(np.float32)
-    return weighted
+    return l2_normalised_rows(weighted)
 
 
 def neighbour_similarity(vectors: csr_matrix, neighbours: int) -> csr_matrix:

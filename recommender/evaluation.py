@@ -206,15 +206,14 @@ class Evaluator:
         """The shoppers-like-you index of the training data."""
         params = params or self.params.neighbours
         if params not in self._neighbours:
-            same_window = [
-                built
-                for built in self._neighbours.values()
-                if built.params.recent_days == params.recent_days
-            ]
-            if same_window:
-                self._neighbours[params] = same_window[0].with_params(params)
-            else:
-                self._neighbours[params] = neighbour_index(self._prepared, params)
+            # Indexes of the same window share their matrices; only the neighbour count differs.
+            window = params.recent_days
+            built = next(
+                (i for i in self._neighbours.values() if i.params.recent_days == window), None
+            )
+            self._neighbours[params] = (
+                built.with_params(params) if built else neighbour_index(self._prepared, params)
+            )
         return self._neighbours[params]
 
     def neighbour_scorer(self, index: NeighbourIndex) -> Callable[[np.ndarray], np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from recommender.models.base import check_k, check_positive
+from recommender.sparse import gather_rows, l2_normalised_rows
 
 
 @dataclass(frozen=True)
@@ -52,23 +53,6 @@ class NeighbourParams:
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Read parameters written by `to_dict`."""
         return cls(**data)
-
-
-def _normalised_rows(matrix: csr_matrix) -> csr_matrix:
-    matrix = csr_matrix(matrix, dtype=np.float32, copy=True)
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    matrix.data /= np.repeat(np.where(norms > 0, norms, 1.0), np.diff(matrix.indptr))
-    return matrix
-
-
-def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the given rows' entries in a CSR matrix's indices and data, and the
-    position in rows each entry belongs to."""
-    starts = indptr[rows]
-    lengths = indptr[np.asarray(rows) + 1] - starts
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(int(lengths.sum())) + offsets, owner
 
 
 LINK_CANDIDATES = 50  # the shopper's heaviest items a reason may name
@@ -119,7 +103,7 @@ class NeighbourIndex:
         bought = csr_matrix(recent, dtype=np.float32, copy=True)
         bought.eliminate_zeros()
         bought.data[:] = 1.0
-        return cls(_normalised_rows(user_items).T.tocsr(), bought, params)
+        return cls(l2_normalised_rows(user_items).T.tocsr(), bought, params)
 
     @property
     def n_items(self) -> int:
@@ -212,7 +196,7 @@ class NeighbourIndex:
     def bought_by(self, peers: Peers) -> tuple[np.ndarray, np.ndarray]:
         """Per item, one row's score (see the module docstring) and how many of its peers
         bought it recently."""
-        positions, owner = _gather(self.recent.indptr, peers.users)
+        positions, owner = gather_rows(self.recent.indptr, peers.users)
         items = self.recent.indices[positions]
         scores = np.bincount(items, peers.sims[owner], minlength=self.n_items)
         return scores.astype(np.float32), np.bincount(items, minlength=self.n_items)
@@ -229,13 +213,13 @@ class NeighbourIndex:
         items = peers.items[order]
         column = np.full(self.n_users, -1)
         column[peers.users] = np.arange(len(peers.users))
-        positions, owner = _gather(self.item_users.indptr, items)
+        positions, owner = gather_rows(self.item_users.indptr, items)
         peer = column[self.item_users.indices[positions]]
         shared = np.zeros((len(items), len(peers.users)), dtype=np.float32)
         shared[owner[peer >= 0], peer[peer >= 0]] = 1.0
         target_column = np.full(self.n_items, -1)
         target_column[targets] = np.arange(len(targets))
-        positions, buyer = _gather(self.recent.indptr, peers.users)
+        positions, buyer = gather_rows(self.recent.indptr, peers.users)
         target = target_column[self.recent.indices[positions]]
         bought = np.zeros((len(peers.users), len(targets)), dtype=np.float32)
         bought[buyer[target >= 0], target[target >= 0]] = 1.0

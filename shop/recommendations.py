@@ -29,12 +29,12 @@ from recommender import (
     Interactions,
     ModelStore,
     ModelUnavailableError,
-    Reason,
     Recommendation,
     Recommender,
     TrainingParams,
     Trial,
     evaluate,
+    reasons,
     time_split,
     tune,
 )
@@ -334,9 +334,7 @@ class RecommendationService:
             )
             # Whatever ranked a past purchase here, the reason shown is the purchase itself.
             picked = [
-                replace(r, reason=Reason("buy_again", "You bought this before", r.item, "purchase"))
-                for r in recs
-                if r.item in bought
+                replace(r, reason=reasons.buy_again(r.item)) for r in recs if r.item in bought
             ]
             return picked[:k], "buy_again"
 
