@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -143,12 +144,19 @@ class SmtpServer:
         return self.messages
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1 and a free port, stopped after the test."""
+@contextmanager
+def running_smtp_server() -> Iterator[SmtpServer]:
+    """An SMTP server on 127.0.0.1 and a free port, stopped on leaving the block."""
     server = SmtpServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server on 127.0.0.1 and a free port, stopped after the test."""
+    with running_smtp_server() as server:
+        yield server

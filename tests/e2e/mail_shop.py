@@ -20,7 +20,7 @@ from shop.db import db
 from shop.mail.sender import SendReport, send_pending
 from shop.migrate import upgrade
 from tests.e2e.conftest import LiveServer
-from tests.mail_smtp import SmtpServer
+from tests.mail_smtp import SmtpServer, running_smtp_server
 from tests.stripe_support import use_localstripe
 
 
@@ -41,17 +41,6 @@ class MailShop:
     def mail_to(self, address: str) -> list[EmailMessage]:
         """The messages the SMTP server received for one address."""
         return [m.message for m in self.smtp.messages if address in m.rcpt_tos]
-
-
-@contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
-    """An aiosmtpd server that keeps what it receives."""
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @contextmanager
@@ -100,7 +89,7 @@ def text_body(message: EmailMessage) -> str:
 @pytest.fixture(scope="module", name="smtp")
 def smtp_fixture() -> Iterator[SmtpServer]:
     """An aiosmtpd server for the module's tests."""
-    with smtp_server() as server:
+    with running_smtp_server() as server:
         yield server
 
 
