@@ -1,4 +1,6 @@
-"""Points for paid orders and their reversal on refunds (called by the event subscribers)."""
+"""Points for paid orders, and what a refund moves back: the points the order earned are
+taken back and the points spent on it are returned, both in proportion (called by the event
+subscribers)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, rules, tiers
+from loyalty import ledger, notifications, rules, tiers
 from loyalty.membership import find_membership
 from loyalty.models import Membership, PointsEntry, Tier
 from loyalty.settings import load_settings
+from shop.accounts.models import User
 from shop.db import utcnow
 from shop.orders.models import Order
 
@@ -132,6 +135,90 @@ def reverse_for_refund(
             return Reversal(0)
         return Reversal(take, shortfall)
     return Reversal(0, due)
+
+
+def return_redeemed_for_refund(
+    session: Session,
+    order_id: int,
+    refund_id: int,
+    refunded_total_pence: int,
+    order_total_pence: int,
+) -> int:
+    """Give back the points spent on an order in proportion to a refund (all of them once
+    the order is refunded in full); return how many came back now.
+
+    Returned points never expire, like the points of a cancelled order.
+    """
+    order = session.get(Order, order_id)
+    if order is None or order.user_id is None or not order.points_redeemed:
+        return 0
+    member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
+    if member is None:
+        return 0
+    reference = refund_reference(refund_id)
+    if _entry_exists(session, member.id, "redeem_refund", reference):
+        return 0
+    # Holds a cancelled checkout released are not spent: their reversals cancel them out.
+    spent = -(_sum(session, member.id, "redeem", order_id))
+    spent -= _sum(session, member.id, "redeem_reversal", order_id)
+    already = _sum(session, member.id, "redeem_refund", order_id)
+    due = rules.points_to_reverse(spent, already, refunded_total_pence, order_total_pence)
+    if due <= 0:
+        return 0
+    try:
+        ledger.append(
+            session,
+            member.id,
+            due,
+            "redeem_refund",
+            reference,
+            description=f"From the refund on order {order.number}",
+            order_id=order_id,
+        )
+    except ledger.DuplicateEntry:
+        return 0
+    return due
+
+
+@dataclass(frozen=True)
+class RefundPoints:
+    """What one refund moved: points returned, points taken back, and what could not be."""
+
+    returned: int
+    reversal: Reversal
+
+
+def settle_refund(
+    session: Session,
+    order_id: int,
+    refund_id: int,
+    refunded_total_pence: int,
+    order_total_pence: int,
+) -> RefundPoints:
+    """Return the points spent on the order, then take back the points it earned (so the
+    returned points can cover them), and confirm any change to the member by e-mail."""
+    amounts = (order_id, refund_id, refunded_total_pence, order_total_pence)
+    returned = return_redeemed_for_refund(session, *amounts)
+    reversal = reverse_for_refund(session, *amounts)
+    if returned or reversal.points or reversal.shortfall:
+        _confirm_refund_points(session, order_id, returned, reversal)
+    return RefundPoints(returned, reversal)
+
+
+def _confirm_refund_points(
+    session: Session, order_id: int, returned: int, reversal: Reversal
+) -> None:
+    order = session.get(Order, order_id)
+    if order is None or order.user_id is None:
+        return
+    user = session.get(User, order.user_id)
+    member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
+    if user is None or member is None:
+        return
+    session.refresh(member, ["points_balance"])
+    notifications.send_refund_points(
+        session, user, member, order.number, returned, reversal.points, reversal.shortfall
+    )
 
 
 def _entry_exists(session: Session, membership_id: int, reason: str, reference: str) -> bool:

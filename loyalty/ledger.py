@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Membership, PointsEntry
 
-REASONS = ("earn", "refund", "redeem", "redeem_reversal", "expire", "adjust")
+REASONS = ("earn", "refund", "redeem", "redeem_reversal", "redeem_refund", "expire", "adjust")
 
 
 class InsufficientPoints(ValueError):

@@ -1,4 +1,5 @@
-"""Member e-mails of the programme (joining, tier changes, points about to expire).
+"""Member e-mails of the programme (joining, tier changes, points about to expire, points
+moved by a refund).
 
 Each goes through the outbox in the caller's transaction, so it commits with the change it
 confirms. These are service messages about the membership, sent whatever the marketing
@@ -128,6 +129,33 @@ def send_points_expiring(
             "number": member.number,
             "points": points,
             "expires_on": expires_on,
+            "balance": member.points_balance,
+        },
+    )
+
+
+def send_refund_points(
+    session: Session,
+    user: User,
+    member: Membership,
+    order_number: str,
+    returned: int,
+    taken_back: int,
+    shortfall: int,
+) -> bool:
+    """Queue the e-mail saying what a refund did to the member's points."""
+    return _send(
+        session,
+        user,
+        "loyalty_refund_points",
+        f"Your points after the refund on order {order_number}",
+        "loyalty_refund_points",
+        {
+            "number": member.number,
+            "order_number": order_number,
+            "returned": returned,
+            "taken_back": taken_back,
+            "shortfall": shortfall,
             "balance": member.points_balance,
         },
     )

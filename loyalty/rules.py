@@ -170,7 +170,8 @@ def validate_tiers(tiers: Sequence[TierSpec]) -> list[str]:
 def points_to_reverse(
     awarded: int, already_reversed: int, refunded_total_pence: int, order_total_pence: int
 ) -> int:
-    """Points to take back for a refund, in proportion to the refunded share of the order.
+    """Points a refund moves back, in proportion to the refunded share of the order: the
+    points it earned (taken back) or the points spent on it (returned).
 
     Works on the cumulative refunded amount: after refunds totalling R of an order of T,
     round(R / T * awarded) points are reversed in all (every point once R reaches T). The

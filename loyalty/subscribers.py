@@ -1,6 +1,7 @@
-"""Domain-event receivers: points and immediate upgrades on `order_paid`, reversals on
-`order_refunded`. Each runs in its own transaction and is idempotent (the ledger's unique
-reference per order and per refund), so a retried event changes nothing twice."""
+"""Domain-event receivers: points and immediate upgrades on `order_paid`; on
+`order_refunded`, spent points returned and earned points reversed. Each runs in its own
+transaction and is idempotent (the ledger's unique reference per order and per refund), so
+a retried event changes nothing twice."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ def on_order_paid(_sender: object, **payload: Any) -> None:
 
 
 def on_order_refunded(_sender: object, **payload: Any) -> None:
-    """Take back points in proportion to the refund."""
+    """Return spent points and take back earned points in proportion to the refund."""
     with db.transaction() as session:
-        earning.reverse_for_refund(
+        earning.settle_refund(
             session,
             int(payload["order_id"]),
             int(payload["refund_id"]),

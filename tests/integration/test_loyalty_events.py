@@ -223,3 +223,94 @@ def test_a_refund_of_a_non_member_order_does_nothing(app: Flask, session: Sessio
     _refunded(app, order, refund_id=1, amount=1_000, refunded=1_000)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(PointsEntry)) == 0
+
+
+def _order_paid_with_points(app: Flask, session: Session, user_id: int, points: int) -> Order:
+    """A £100 paid order (goods £96.05 + £3.95 delivery) on which `points` points were spent."""
+    order = _order(session, user_id, goods=9_605, shipping=395)
+    order.points_redeemed = points
+    session.commit()
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, points, "adjust", "gift")
+    ledger.append(session, member.id, -points, "redeem", f"order:{order.id}", order_id=order.id)
+    session.commit()
+    _paid(app, order)
+    return order
+
+
+def _refund_mail(session: Session) -> OutboxEmail:
+    session.rollback()
+    mails = list(
+        session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "loyalty_refund_points"))
+    )
+    assert len(mails) == 1
+    return mails[0]
+
+
+def test_a_full_refund_returns_the_points_spent_and_takes_back_the_points_earned(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order_paid_with_points(app, session, user_id, 1_000)
+    assert _member_row(session, user_id).points_balance == 96  # 1,000 spent, 96 earned
+    _refunded(app, order, refund_id=7, amount=10_000, refunded=10_000)
+    [returned] = _entries(session, "redeem_refund")
+    assert (returned.points, returned.reference, returned.order_id) == (1_000, "refund:7", order.id)
+    assert returned.expires_at is None
+    assert sum(e.points for e in _entries(session, "refund")) == -96
+    assert _member_row(session, user_id).points_balance == 1_000
+    mail = _refund_mail(session)
+    assert mail.subject == f"Your points after the refund on order {order.number}"
+    assert "1,000 points you used on this order are back" in mail.text_body
+    assert "96 points this order earned were taken back" in mail.text_body
+    assert "balance is now 1,000 points" in mail.text_body
+    assert "could not be taken back" not in mail.text_body
+
+
+def test_returned_points_cover_the_reversal_when_the_balance_is_empty(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order_paid_with_points(app, session, user_id, 1_000)
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -96, "redeem", "order:elsewhere")  # spends what it earned
+    session.commit()
+    _refunded(app, order, refund_id=8, amount=10_000, refunded=10_000)
+    [reversal] = _entries(session, "refund")
+    assert reversal.points == -96 and "could not" not in reversal.description
+    assert _member_row(session, user_id).points_balance == 904
+
+
+def test_partial_refunds_return_spent_points_in_proportion_once_each(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order_paid_with_points(app, session, user_id, 1_000)
+    _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)
+    _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)  # the same event again
+    assert [e.points for e in _entries(session, "redeem_refund")] == [250]
+    _refunded(app, order, refund_id=2, amount=3_333, refunded=5_833)
+    _refunded(app, order, refund_id=3, amount=4_167, refunded=10_000)
+    assert sorted(e.points for e in _entries(session, "redeem_refund")) == [250, 333, 417]
+    assert _member_row(session, user_id).points_balance == 1_000
+    session.rollback()
+    mails = session.scalar(
+        select(func.count())
+        .select_from(OutboxEmail)
+        .where(OutboxEmail.kind == "loyalty_refund_points")
+    )
+    assert mails == 3  # one per refund, none for the repeated event
+
+
+def test_points_given_back_when_the_checkout_was_cancelled_are_not_returned_again(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order_paid_with_points(app, session, user_id, 500)
+    member = _member_row(session, user_id)
+    ledger.append(
+        session, member.id, 500, "redeem_reversal", f"order:{order.id}", order_id=order.id
+    )
+    session.commit()
+    _refunded(app, order, refund_id=9, amount=10_000, refunded=10_000)
+    assert _entries(session, "redeem_refund") == []

@@ -104,6 +104,28 @@ def test_points_history_is_paginated(app: Flask, session: Session) -> None:
     assert client.get("/account/loyalty?history_page=-1").status_code == 400
 
 
+def test_points_returned_by_a_refund_are_labelled_in_the_history(
+    app: Flask, session: Session
+) -> None:
+    client, user_id = _client(app, session, "ann@example.com", "Ann")
+    member = _member_via_service(app, user_id)
+    with app.app_context(), db.transaction() as own:
+        ledger.append(own, member.id, 300, "adjust", "gift", description="Welcome gift")
+        ledger.append(own, member.id, -300, "redeem", "order:1", description="Used on order W-1")
+        ledger.append(
+            own,
+            member.id,
+            300,
+            "redeem_refund",
+            "refund:1",
+            description="From the refund on order W-1",
+        )
+    html = client.get("/account/loyalty").get_data(as_text=True)
+    assert "Returned: From the refund on order W-1" in html
+    assert "Spent: Used on order W-1" in html
+    assert 'data-testid="points-balance">300<' in html
+
+
 def test_member_a_never_sees_member_b(app: Flask, session: Session) -> None:
     client_a, a_id = _client(app, session, "ann@example.com", "Ann")
     _client_b, b_id = _client(app, session, "bob@example.com", "Bob")
