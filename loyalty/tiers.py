@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,19 +68,22 @@ def all_tiers(session: Session) -> list[Tier]:
 
 
 def net_spend_pence() -> object:
-    """SQL for what one order counts towards a tier: paid goods less refunds, never below 0."""
+    """SQL for what one order counts towards a tier: a sale's paid goods less refunds (never
+    below 0), and a credit note's total taken off."""
     net = Order.total_pence - Order.shipping_pence - Order.refunded_pence
-    return case((net > 0, net), else_=0)
+    return case((Order.kind == "return", -func.abs(Order.total_pence)), (net > 0, net), else_=0)
 
 
 def _spend_filter(since: datetime) -> object:
-    return and_(Order.kind == "sale", Order.status.in_(PAID_STATUSES), Order.placed_at >= since)
+    paid_sale = and_(Order.kind == "sale", Order.status.in_(PAID_STATUSES))
+    return and_(or_(paid_sale, Order.kind == "return"), Order.placed_at >= since)
 
 
 def spend_by_membership(
     session: Session, now: datetime, membership_ids: Iterable[int] | None = None
 ) -> dict[int, int]:
-    """12-month spend (pence) per member, in one grouped query; members without any are absent."""
+    """12-month spend (pence, never below 0) per member, in one grouped query; members
+    without any order in the window are absent."""
     query = (
         select(Membership.id, func.sum(net_spend_pence()))
         .join(Order, Order.user_id == Membership.user_id)
@@ -89,7 +92,7 @@ def spend_by_membership(
     )
     if membership_ids is not None:
         query = query.where(Membership.id.in_(list(membership_ids)))
-    return {int(mid): int(total or 0) for mid, total in session.execute(query)}
+    return {int(mid): max(int(total or 0), 0) for mid, total in session.execute(query)}
 
 
 def points_by_membership(
@@ -125,7 +128,7 @@ def user_spend(session: Session, user_id: int, now: datetime) -> int:
             Order.user_id == user_id, _spend_filter(now - WINDOW)
         )
     )
-    return int(total or 0)
+    return max(int(total or 0), 0)
 
 
 def describe_value(value: int, basis: str) -> str:

@@ -107,11 +107,31 @@ def test_only_paid_sales_in_the_last_twelve_months_count(app: Flask, session: Se
     _spend(session, user, 40_000, days_ago=400)  # too old
     _spend(session, user, 40_000, status="pending_payment")
     _spend(session, user, 40_000, status="cancelled")
-    _spend(session, user, -40_000, kind="return", status="refunded")
     _spend(session, user, 8_000, shipping_pence=500, total_pence=8_500)  # shipping not counted
     _spend(session, user, 5_000, refunded_pence=3_000, status="partially_refunded")
     session.commit()
     assert tiers.user_spend(session, user.id, utcnow()) == 8_000 + 2_000
+
+
+def test_credit_notes_of_the_last_twelve_months_are_taken_off(app: Flask, session: Session) -> None:
+    user = factories.user(session)
+    _spend(session, user, 50_000)
+    _spend(session, user, -12_000, kind="return", status="refunded")
+    _spend(session, user, -30_000, kind="return", status="refunded", days_ago=400)  # too old
+    other = factories.user(session, "bob@example.com", "Bob")
+    _spend(session, other, 10_000)
+    _spend(session, other, -25_000, kind="return", status="refunded")
+    session.commit()
+    now = utcnow()
+    assert tiers.user_spend(session, user.id, now) == 38_000
+    assert tiers.user_spend(session, other.id, now) == 0  # never below zero
+    _join(app, user.id)
+    _join(app, other.id)
+    session.rollback()
+    members = {m.user_id: m.id for m in session.scalars(select(Membership))}
+    spends = tiers.spend_by_membership(session, now)
+    assert spends == {members[user.id]: 38_000, members[other.id]: 0}
+    assert tiers.customer_spends(session, now) == [38_000]
 
 
 def test_default_tiers_fall_back_to_fixed_thresholds_for_a_small_shop(session: Session) -> None:
