@@ -303,10 +303,11 @@ def delete_account(
     user_id: int,
     password: str,
 ) -> None:
-    """Check the password, remove saved cards at the provider, then anonymize the account.
+    """Check the password, remove saved cards and the customer record at the provider, then
+    anonymize the account.
 
-    Raise WrongPassword (nothing changes) or PaymentProviderUnavailable (only cards already
-    removed at the provider are gone).
+    Raise WrongPassword (nothing changes) or PaymentProviderUnavailable (only what was already
+    removed at the provider is gone).
     """
     with transaction() as session:
         user = session.get(User, user_id)
@@ -323,15 +324,18 @@ def delete_account(
                     "Make someone else an admin in the console first."
                 )
         card_ids = [card.id for card in cards.saved_cards(session, user_id)]
-    if card_ids:
+        customer = user.stripe_customer_id
+    if card_ids or customer:
         try:
             provider = gateway()
             for card_id in card_ids:
                 cards.remove_card(transaction, provider, user_id, card_id)
+            if customer:
+                provider.delete_customer(customer)
         except (GatewayError, RuntimeError) as exc:
             raise PaymentProviderUnavailable(
-                "We could not remove your saved cards at our payment provider, so your "
-                "account was not deleted. Please try again later."
+                "We could not remove your saved cards and payment details at our payment "
+                "provider, so your account was not deleted. Please try again later."
             ) from exc
     with transaction() as session:
         user = session.get(User, user_id)

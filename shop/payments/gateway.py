@@ -146,6 +146,10 @@ class PaymentGateway(Protocol):
         """Remove a saved card from its customer."""
         ...
 
+    def delete_customer(self, customer: str) -> None:
+        """Delete a customer record with its saved cards; one already gone is not an error."""
+        ...
+
     def parse_webhook(self, payload: bytes, signature: str) -> GatewayEvent:
         """Verify a webhook's signature and timestamp and return its event."""
         ...

@@ -158,6 +158,15 @@ class StripeGateway:
         """Remove a saved card from its customer."""
         _call(lambda: self._client.v1.payment_methods.detach(payment_method))
 
+    def delete_customer(self, customer: str) -> None:
+        """Delete a Stripe Customer (Stripe detaches its cards); one already gone is fine."""
+        try:
+            _call(lambda: self._client.v1.customers.delete(customer))
+        except GatewayError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404):
+                raise
+
     def parse_webhook(self, payload: bytes, signature: str) -> GatewayEvent:
         """Verify the signature (and its timestamp) over the raw body; return the event."""
         if not self._webhook_secret:

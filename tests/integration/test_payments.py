@@ -28,6 +28,7 @@ from tests.checkout_support import emails, fresh, new_card, pay, placed_order, s
 from tests.stripe_support import (
     CARD_3DS,
     CARD_DECLINED,
+    SECRET_KEY,
     browser_3ds,
     config,  # noqa: F401
     localstripe_url,  # noqa: F401
@@ -267,6 +268,28 @@ def test_a_member_saves_a_card_pays_with_it_and_removes_it(
         assert cards.remove_card(db.transaction, gateway(), member.id, saved[0].id)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
+
+
+def test_a_customer_deleted_at_stripe_is_gone_and_deleting_again_is_harmless(
+    app: Flask,
+    session: Session,
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    import stripe
+
+    member = factories.user(session)
+    session.commit()
+    with app.app_context():
+        provider = gateway()
+        customer = cards.ensure_customer(db.transaction, provider, member.id)
+        card = new_card(app, localstripe_url)
+        provider.attach(card, customer)
+        assert provider.card(card).customer == customer
+        provider.delete_customer(customer)
+        provider.delete_customer(customer)  # already gone: not an error
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})  # type: ignore[arg-type]
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.retrieve(customer)
 
 
 def test_reconcile_finds_a_payment_whose_confirmation_was_lost(

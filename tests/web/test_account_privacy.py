@@ -29,6 +29,7 @@ from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.models import Base
 from shop.orders.models import Order
+from shop.payments.gateway import GatewayUnavailable
 from shop.payments.models import SavedCard
 from shop.payments.setup import EXTENSION
 from shop.tracking.models import Event
@@ -45,17 +46,22 @@ VISITOR = "visitor-of-zelda-0001"
 
 @dataclass
 class FakeGateway:
-    """Stands in for Stripe: records which cards were detached."""
+    """Stands in for Stripe: records which cards were detached and which customers deleted."""
 
     detached: list[str] = field(default_factory=list)
+    deleted_customers: list[str] = field(default_factory=list)
     fail: bool = False
+    fail_customer: bool = False
 
     def detach(self, payment_method: str) -> None:
-        from shop.payments.gateway import GatewayUnavailable
-
         if self.fail:
             raise GatewayUnavailable("Stripe is down")
         self.detached.append(payment_method)
+
+    def delete_customer(self, customer: str) -> None:
+        if self.fail or self.fail_customer:
+            raise GatewayUnavailable("Stripe is down")
+        self.deleted_customers.append(customer)
 
 
 def _sign_in(app: Flask, session: Session, email: str) -> FlaskClient:
@@ -292,6 +298,7 @@ def test_delete_anonymizes_everything_personal(
     assert response.status_code == 302
     assert client.get("/account").status_code == 302  # signed out
     assert fake.detached == ["pm_zelda"]
+    assert fake.deleted_customers == ["cus_zelda"]
 
     session.rollback()
     user = session.get(User, zelda.id)
@@ -400,6 +407,26 @@ def test_delete_stops_when_the_payment_provider_is_down(
     session.rollback()
     user = session.get(User, zelda.id)
     assert user is not None and user.deleted_at is None and user.name == NAME
+
+
+def test_delete_stops_when_the_customer_record_cannot_be_removed(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    fake = FakeGateway(fail_customer=True)
+    app.extensions[EXTENSION] = fake
+    zelda = _zelda(session, items)
+    client = _sign_in(app, session, EMAIL)
+    response = _delete(client, factories.PASSWORD)
+    assert response.status_code == 503
+    assert "your account was not deleted" in response.get_data(as_text=True)
+    assert fake.detached == ["pm_zelda"] and fake.deleted_customers == []
+    session.rollback()
+    user = session.get(User, zelda.id)
+    assert user is not None and user.deleted_at is None
+    assert user.stripe_customer_id == "cus_zelda"  # kept, so a retry deletes it
+    fake.fail_customer = False
+    assert _delete(client, factories.PASSWORD).status_code == 302
+    assert fake.deleted_customers == ["cus_zelda"]
 
 
 # ------------------------------------------------------------------------ personalization
