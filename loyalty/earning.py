@@ -200,7 +200,9 @@ def settle_refund(
     amounts = (order_id, refund_id, refunded_total_pence, order_total_pence)
     returned = return_redeemed_for_refund(session, *amounts)
     reversal = reverse_for_refund(session, *amounts)
-    if returned or reversal.points or reversal.shortfall:
+    # Only when an entry was written: the ledger's unique keys then keep a retried event
+    # from sending the e-mail twice.
+    if returned or reversal.points:
         _confirm_refund_points(session, order_id, returned, reversal)
     return RefundPoints(returned, reversal)
 

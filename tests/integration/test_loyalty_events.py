@@ -198,6 +198,7 @@ def test_a_refund_after_points_were_spent_takes_what_is_left(app: Flask, session
     [reversal] = _entries(session, "refund")
     assert reversal.points == -20
     assert "80 points could not be taken back" in reversal.description
+    assert "80 more points it earned could not be taken back" in _refund_mail(session).text_body
     assert _member_row(session, user_id).points_balance == 0
     event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
     assert event is not None and event.dispatched_at is not None  # the event did not fail
@@ -212,6 +213,14 @@ def test_a_refund_with_nothing_left_succeeds_without_an_entry(app: Flask, sessio
     session.commit()
     _refunded(app, order, refund_id=6, amount=5_000, refunded=5_000)
     assert _entries(session, "refund") == []
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxEmail)
+            .where(OutboxEmail.kind == "loyalty_refund_points")
+        )
+        == 0
+    )  # nothing moved, so nothing to confirm
     event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
     assert event is not None and event.dispatched_at is not None
 
