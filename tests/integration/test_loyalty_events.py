@@ -213,14 +213,7 @@ def test_a_refund_with_nothing_left_succeeds_without_an_entry(app: Flask, sessio
     session.commit()
     _refunded(app, order, refund_id=6, amount=5_000, refunded=5_000)
     assert _entries(session, "refund") == []
-    assert (
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxEmail)
-            .where(OutboxEmail.kind == "loyalty_refund_points")
-        )
-        == 0
-    )  # nothing moved, so nothing to confirm
+    assert _refund_mails(session) == []  # nothing moved, so nothing to confirm
     event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
     assert event is not None and event.dispatched_at is not None
 
@@ -247,13 +240,15 @@ def _order_paid_with_points(app: Flask, session: Session, user_id: int, points: 
     return order
 
 
-def _refund_mail(session: Session) -> OutboxEmail:
+def _refund_mails(session: Session) -> list[OutboxEmail]:
     session.rollback()
-    mails = list(
-        session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "loyalty_refund_points"))
-    )
-    assert len(mails) == 1
-    return mails[0]
+    query = select(OutboxEmail).where(OutboxEmail.kind == "loyalty_refund_points")
+    return list(session.scalars(query))
+
+
+def _refund_mail(session: Session) -> OutboxEmail:
+    [mail] = _refund_mails(session)
+    return mail
 
 
 def test_a_full_refund_returns_the_points_spent_and_takes_back_the_points_earned(
@@ -302,13 +297,7 @@ def test_partial_refunds_return_spent_points_in_proportion_once_each(
     _refunded(app, order, refund_id=3, amount=4_167, refunded=10_000)
     assert sorted(e.points for e in _entries(session, "redeem_refund")) == [250, 333, 417]
     assert _member_row(session, user_id).points_balance == 1_000
-    session.rollback()
-    mails = session.scalar(
-        select(func.count())
-        .select_from(OutboxEmail)
-        .where(OutboxEmail.kind == "loyalty_refund_points")
-    )
-    assert mails == 3  # one per refund, none for the repeated event
+    assert len(_refund_mails(session)) == 3  # one per refund, none for the repeated event
 
 
 def test_points_given_back_when_the_checkout_was_cancelled_are_not_returned_again(
