@@ -33,7 +33,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     from loyalty import app as loyalty_app
-    from shop import cli, errors, templating, web
+    from shop import cli, errors, rate_limits, templating, web
     from shop.db import db
     from shop.events import bus
     from shop.extensions import csrf, login_manager
@@ -44,6 +44,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     payments.init_app(app)
     web.init_app(app)  # first, so even a CSRF failure page knows its visitor
     csrf.init_app(app)
+    rate_limits.init_app(app)
     login_manager.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

@@ -63,6 +63,7 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     SQLITE_BUSY_TIMEOUT_MS = 5000
+    RATELIMIT_HEADERS_ENABLED = True  # Retry-After (and X-RateLimit-*) on limited responses
 
     def __init__(self) -> None:
         env = os.environ
@@ -109,6 +110,20 @@ class Config:
         self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 10)  # about 3 h of retries
         self.MAIL_BACKOFF_BASE_S = _env_int("MAIL_BACKOFF_BASE_S", 30)
 
+        # Brute-force protection (shop/rate_limits.py): POSTs per client address. memory://
+        # counts in each process; with several processes or hosts point it at redis://.
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
+        self.SIGN_IN_RATE_LIMIT = env.get("SHOP_SIGN_IN_RATE_LIMIT") or "10 per minute;50 per hour"
+        self.REGISTER_RATE_LIMIT = env.get("SHOP_REGISTER_RATE_LIMIT") or "5 per minute;20 per hour"
+        self.PASSWORD_RESET_RATE_LIMIT = (
+            env.get("SHOP_PASSWORD_RESET_RATE_LIMIT") or "5 per minute;20 per hour"
+        )
+        # Shared by the forms that check the signed-in account's password.
+        self.PASSWORD_CHECK_RATE_LIMIT = (
+            env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"
+        )
+
     def database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in instance/."""
         return self.DATABASE_URL or default_sqlite_url(self.INSTANCE_PATH)
@@ -135,6 +150,7 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key-not-for-production-use"
         self.TRACKING_BACKGROUND = False
         self.RECOMMENDER_MODEL_CHECK_S = 0.0  # see a newly activated model at once
+        self.RATELIMIT_ENABLED = False  # the suite signs in many times from one address
 
 
 class ProductionConfig(Config):

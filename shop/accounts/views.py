@@ -27,6 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug import Response
 
+from shop import rate_limits
 from shop.accounts import privacy, profile, security, services, tokens
 from shop.accounts.forms import (
     ActionForm,
@@ -58,6 +59,14 @@ RESET_SENT = (
 )
 RESET_MIN_SECONDS = 0.15
 T = TypeVar("T")
+
+# Brute-force protection on the POSTs that check a password or send mail (GETs are free).
+_sign_in_limit = rate_limits.post_limit("SIGN_IN_RATE_LIMIT")
+_register_limit = rate_limits.post_limit("REGISTER_RATE_LIMIT")
+_reset_limit = rate_limits.post_limit("PASSWORD_RESET_RATE_LIMIT")
+# Changing the password or e-mail and deleting the account share one budget, so guessing
+# the current password through three forms gets no more tries than through one.
+_password_check_limit = rate_limits.post_limit("PASSWORD_CHECK_RATE_LIMIT", "password-check")
 
 
 def _safe_next(target: str | None) -> str:
@@ -154,6 +163,7 @@ def _commit(action: Callable[[], T]) -> T:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@_register_limit
 def register() -> Response | tuple[str, int]:
     """Create an account; the visitor's cart and history come along."""
     form = RegisterForm()
@@ -173,6 +183,7 @@ def register() -> Response | tuple[str, int]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@_sign_in_limit
 def login() -> Response | tuple[str, int]:
     """Sign in with e-mail and password."""
     form = LoginForm()
@@ -348,6 +359,7 @@ def _address_fields(form: AddressForm) -> profile.AddressFields:
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@_password_check_limit
 def change_password() -> Response | tuple[str, int]:
     """Change the password; other signed-in browsers are signed out, this one stays."""
     form = PasswordChangeForm()
@@ -374,6 +386,7 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.route("/email", methods=["GET", "POST"])
 @login_required
+@_password_check_limit
 def change_email() -> Response | tuple[str, int]:
     """Ask for a new e-mail address; it takes effect when the link sent to it is opened."""
     form = EmailChangeForm()
@@ -426,6 +439,7 @@ def _link_error(exc: tokens.TokenError) -> tuple[str, int]:
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])
+@_reset_limit
 def reset_request() -> Response | tuple[str, int]:
     """Ask for a reset link; the answer never tells whether the account exists."""
     form = ResetRequestForm()
@@ -514,6 +528,7 @@ def export() -> Response:
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
+@_password_check_limit
 def delete_account() -> Response | tuple[str, int]:
     """Delete the account: personal data is removed, orders stay without it."""
     form = DeleteAccountForm()

@@ -1,0 +1,239 @@
+"""Brute-force protection: the POSTs of sign-in, registration, password reset and the forms
+that check the current password are limited per client address; GETs never are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+from werkzeug.test import TestResponse
+
+from shop import create_app
+from shop.accounts.models import User
+from shop.config import TestConfig
+from shop.db import db
+from tests import factories
+from tests.helpers import csrf_token
+
+MINUTE_MESSAGE = "Too many attempts. Please wait a minute and try again."
+ATTACKER = "203.0.113.5"
+NEIGHBOUR = "198.51.100.7"
+
+
+@pytest.fixture
+def app(config: TestConfig) -> Iterator[Flask]:
+    """The shop with rate limiting on (the suite's other tests run with it off)."""
+    config.RATELIMIT_ENABLED = True
+    application = create_app(config)
+    application.config["PASSWORD_RESET_MIN_SECONDS"] = 0.0
+    yield application
+    db.session.remove()
+    db.dispose()
+
+
+@pytest.fixture
+def ann(session: Session) -> User:
+    """A customer who signs in with factories.PASSWORD."""
+    user = factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    return user
+
+
+def _client(app: Flask, address: str = ATTACKER) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _sign_in(
+    client: FlaskClient, password: str, email: str = "ann@example.com", **kwargs: object
+) -> TestResponse:
+    token = csrf_token(client, "/account/login")
+    return client.post(
+        "/account/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        **kwargs,
+    )
+
+
+def _register(client: FlaskClient, email: str) -> TestResponse:
+    token = csrf_token(client, "/account/register")
+    password = "a-long-password"
+    return client.post(
+        "/account/register",
+        data={
+            "csrf_token": token,
+            "name": "Nia",
+            "email": email,
+            "password": password,
+            "confirm": password,
+        },
+    )
+
+
+def _request_reset(client: FlaskClient, email: str = "ann@example.com") -> TestResponse:
+    token = csrf_token(client, "/account/password/reset")
+    return client.post("/account/password/reset", data={"csrf_token": token, "email": email})
+
+
+def _exhaust_sign_in(client: FlaskClient) -> None:
+    for attempt in range(10):
+        response = _sign_in(client, f"guess number {attempt}")
+        assert response.status_code == 400, attempt
+        assert "Incorrect e-mail address or password." in response.get_data(as_text=True)
+
+
+def _assert_limited(response: TestResponse) -> None:
+    """A 429 on the shop's error page, saying (and telling clients) to wait up to a minute."""
+    assert response.status_code == 429
+    html = response.get_data(as_text=True)
+    assert "Please slow down" in html and MINUTE_MESSAGE in html
+    assert 0 < int(response.headers["Retry-After"]) <= 61
+
+
+def test_eleventh_failed_sign_in_within_a_minute_gets_429(app: Flask, ann: User) -> None:
+    client = _client(app)
+    _exhaust_sign_in(client)
+
+    _assert_limited(_sign_in(client, "guess number 10"))
+    # Even the right password is refused now, and nobody gets signed in.
+    _assert_limited(_sign_in(client, factories.PASSWORD))
+    assert client.get("/account").status_code == 302
+
+
+def test_json_clients_get_a_json_429(app: Flask, ann: User) -> None:
+    client = _client(app)
+    _exhaust_sign_in(client)
+
+    response = _sign_in(client, "guess", headers={"Accept": "application/json"})
+    assert response.status_code == 429
+    assert response.get_json() == {"error": MINUTE_MESSAGE}
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_hourly_limit_says_how_long_to_wait(app: Flask, ann: User) -> None:
+    app.config["SIGN_IN_RATE_LIMIT"] = "100 per minute;3 per hour"
+    client = _client(app)
+    for attempt in range(3):
+        assert _sign_in(client, f"guess number {attempt}").status_code == 400
+
+    response = _sign_in(client, factories.PASSWORD)
+    assert response.status_code == 429
+    assert "Please wait 60 minutes and try again." in response.get_data(as_text=True)
+    assert 3500 < int(response.headers["Retry-After"]) <= 3601
+
+
+def test_getting_the_sign_in_page_is_not_limited(app: Flask, ann: User) -> None:
+    client = _client(app)
+    for _ in range(30):
+        response = client.get("/account/login")
+        assert response.status_code == 200
+        assert "Retry-After" not in response.headers
+    assert _sign_in(client, factories.PASSWORD).status_code == 302
+
+    # Once the POSTs are limited, the page itself still loads.
+    limited = _client(app, NEIGHBOUR)
+    _exhaust_sign_in(limited)
+    assert _sign_in(limited, "guess").status_code == 429
+    assert limited.get("/account/login").status_code == 200
+
+
+def test_the_limit_is_per_client_address(app: Flask, session: Session, ann: User) -> None:
+    attacker = _client(app, ATTACKER)
+    _exhaust_sign_in(attacker)
+    _assert_limited(_sign_in(attacker, factories.PASSWORD))
+
+    neighbour = _client(app, NEIGHBOUR)
+    assert _sign_in(neighbour, factories.PASSWORD).status_code == 302
+    assert "ann@example.com" in neighbour.get("/account").get_data(as_text=True)
+
+    # Being limited stored nothing and lost nothing: Ann's account and password stand.
+    session.rollback()
+    stored = session.scalar(select(User).where(User.email == "ann@example.com"))
+    assert stored is not None and stored.id == ann.id
+    assert check_password_hash(stored.password_hash or "", factories.PASSWORD)
+
+
+def test_registration_is_limited(app: Flask, session: Session) -> None:
+    for number in range(5):
+        assert _register(_client(app), f"shopper{number}@example.com").status_code == 302
+
+    response = _register(_client(app), "shopper5@example.com")
+    _assert_limited(response)
+
+    session.rollback()
+    emails = set(session.scalars(select(User.email)))
+    assert emails == {f"shopper{number}@example.com" for number in range(5)}
+    assert _register(_client(app, NEIGHBOUR), "shopper5@example.com").status_code == 302
+
+
+def test_password_reset_requests_are_limited(app: Flask, ann: User) -> None:
+    client = _client(app)
+    for _ in range(5):
+        assert _request_reset(client).status_code == 302
+    _assert_limited(_request_reset(client))
+    assert client.get("/account/password/reset").status_code == 200
+    # Each form has its own budget: signing in from the same address still works.
+    assert _sign_in(client, factories.PASSWORD).status_code == 302
+
+
+def test_forms_that_check_the_password_share_one_budget(
+    app: Flask, session: Session, ann: User
+) -> None:
+    client = _client(app)
+    assert _sign_in(client, factories.PASSWORD).status_code == 302
+
+    def post(path: str, data: dict[str, str]) -> TestResponse:
+        return client.post(path, data={"csrf_token": csrf_token(client, path), **data})
+
+    wrong = "not my password"
+    new = "a brand new passphrase"
+    change = {"current_password": wrong, "new_password": new, "confirm": new}
+    attempts = [
+        ("/account/password", change),
+        ("/account/password", change),
+        ("/account/email", {"new_email": "ann.new@example.com", "current_password": wrong}),
+        ("/account/email", {"new_email": "ann.new@example.com", "current_password": wrong}),
+        ("/account/delete", {"password": wrong, "confirm": "y"}),
+    ]
+    for path, data in attempts:
+        assert post(path, data).status_code == 400, path
+
+    right = {**change, "current_password": factories.PASSWORD}
+    _assert_limited(post("/account/password", right))
+    _assert_limited(post("/account/delete", {"password": factories.PASSWORD, "confirm": "y"}))
+    assert client.get("/account/password").status_code == 200
+
+    session.rollback()
+    stored = session.get(User, ann.id)
+    assert stored is not None and stored.deleted_at is None
+    session.refresh(stored)
+    assert check_password_hash(stored.password_hash or "", factories.PASSWORD)
+
+
+def test_limits_are_off_in_the_test_config(config: TestConfig) -> None:
+    assert TestConfig().RATELIMIT_ENABLED is False
+    app = create_app(config)
+    try:
+        client = app.test_client()
+        statuses = {_sign_in(client, "guess").status_code for _ in range(15)}
+        assert statuses == {400}
+        assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    finally:
+        db.session.remove()
+        db.dispose()
+
+
+def test_a_malformed_limit_stops_the_app_from_starting(config: TestConfig) -> None:
+    config.SIGN_IN_RATE_LIMIT = "ten per minute"
+    try:
+        with pytest.raises(ValueError, match="SIGN_IN_RATE_LIMIT is not a rate limit"):
+            create_app(config)
+    finally:
+        db.session.remove()
+        db.dispose()
