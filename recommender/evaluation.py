@@ -14,6 +14,7 @@ exist in the training catalogue (no model can recommend an unseen item).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from scipy.sparse import csr_matrix
 
 from recommender.blending import BlendParams, blend, popularity_factor
 from recommender.content import ContentIndex, ContentParams, ItemFeatures
-from recommender.metrics import METRICS, MetricsAccumulator, RankingMetrics
+from recommender.metrics import METRICS, MetricsAccumulator, RankingMetrics, ratio_interval
 from recommender.models import ItemKNNModel, Model, Progress, create_model
 from recommender.models.base import check_k, top_k_rows
 from recommender.neighbours import NeighbourIndex, NeighbourParams
@@ -68,18 +69,31 @@ class EvaluationReport:
     rows: list[MetricsRow] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # Per view, the 95% paired bootstrap interval of the precision lift (`lift_interval`).
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def metric(self, view: str, model: str, name: str = "precision") -> float:
         """One figure, e.g. report.metric("new", "model", "precision")."""
-        for row in self.rows:
-            if row.view == view and row.model == model:
-                return float(getattr(row.metrics, name))
-        raise KeyError(f"no {model!r} row in view {view!r}")
+        return float(getattr(self._row(view, model).metrics, name))
 
     def lift(self, view: str, name: str = "precision") -> float:
         """The model's metric over the popularity baseline's."""
         base = self.metric(view, POPULARITY, name)
         return self.metric(view, MODEL, name) / base if base else float("inf")
+
+    def lift_interval(
+        self, view: str, confidence: float = 0.95, resamples: int = 1000
+    ) -> tuple[float, float]:
+        """A paired bootstrap interval (over test users) of the precision lift in a view."""
+        model = self._row(view, MODEL).metrics.per_user_precision
+        base = self._row(view, POPULARITY).metrics.per_user_precision
+        return ratio_interval(model, base, resamples=resamples, confidence=confidence)
+
+    def _row(self, view: str, model: str) -> MetricsRow:
+        for row in self.rows:
+            if row.view == view and row.model == model:
+                return row
+        raise KeyError(f"no {model!r} row in view {view!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -95,6 +109,10 @@ class EvaluationReport:
             ],
             "lift_over_popularity": {
                 view: round(self.lift(view), 3) for view in dict.fromkeys(r.view for r in self.rows)
+            },
+            "lift_interval_95": {  # JSON has no infinity: an unbounded side is null
+                view: [round(b, 3) if math.isfinite(b) else None for b in span]
+                for view, span in self.intervals.items()
             },
         }
 
@@ -117,6 +135,13 @@ class EvaluationReport:
                 f"| {row.view} | {label} | {row.metrics.users:,} | {values} | {ratio:.2f}x |"
             )
         lines += ["", "vs popularity: precision over the popularity baseline's, same view."]
+        if self.intervals:
+            spans = "; ".join(
+                f"{view} {low:.2f}x to {high:.2f}x" for view, (low, high) in self.intervals.items()
+            )
+            lines.append(
+                f"Model vs popularity, 95% paired bootstrap interval over test users: {spans}."
+            )
         return "\n".join(lines + [f"Note: {note}" for note in self.notes])
 
 
@@ -403,6 +428,9 @@ def evaluate(
             scorer = evaluator.rebuy_scorer()
         result.rows.append(MetricsRow(view, name, evaluator.evaluate(scorer, view)))
     report("evaluate", len(steps), len(steps))
+    for view in views:
+        if evaluator.users(view).size:
+            result.intervals[view] = result.lift_interval(view)
     result.seconds = time.perf_counter() - started
     if index is not None:
         result.notes.append(

@@ -88,6 +88,8 @@ class Evaluation:
     rows: list[ResultRow]
     lift: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    # Per view, the 95% bootstrap interval of the precision lift (high is None: unbounded).
+    intervals: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
     @property
     def views(self) -> list[str]:
@@ -180,7 +182,25 @@ def read_evaluation(data: Any) -> Evaluation:
         rows=rows,
         lift=lift,
         notes=notes,
+        intervals=_intervals(data.get("lift_interval_95")),
     )
+
+
+def _intervals(raw: Any) -> dict[str, tuple[float, float | None]]:
+    """Read `lift_interval_95`; an interval that is not [number, number or null] is left out."""
+    found: dict[str, tuple[float, float | None]] = {}
+    for view, span in raw.items() if isinstance(raw, Mapping) else ():
+        if not isinstance(span, Sequence) or isinstance(span, str) or len(span) != 2:
+            continue
+        low, high = span
+        try:
+            found[str(view)] = (
+                _number(low, "low"),
+                None if high is None else _number(high, "high"),
+            )
+        except EvaluationFormatError:
+            continue
+    return found
 
 
 @dataclass(frozen=True)

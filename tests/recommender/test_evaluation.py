@@ -62,6 +62,21 @@ def test_report_as_json_and_table(report: EvaluationReport) -> None:
     table = report.to_table()
     assert "| new | als (model) |" in table
     assert "precision@5" in table
+    for view in ("new", "all"):
+        low, high = document["lift_interval_95"][view]
+        assert low <= document["lift_over_popularity"][view] <= high
+        low, high = report.intervals[view]
+        assert f"{view} {low:.2f}x to {high:.2f}x" in table
+
+
+def test_the_lift_interval_pairs_the_same_users(report: EvaluationReport) -> None:
+    model = report.rows[0].metrics.per_user_precision
+    base = report.rows[1].metrics.per_user_precision
+    assert len(model) == len(base) == report.counts["test_users_new"]
+    assert model.mean() == pytest.approx(report.metric("new", MODEL))
+    low, high = report.lift_interval("new")
+    assert low <= report.lift("new") <= high
+    assert report.intervals["new"] == (low, high)  # the same seed gives the same interval
 
 
 def test_an_unknown_view_is_a_value_error(interactions: Interactions) -> None:

@@ -112,6 +112,23 @@ def test_a_real_report_is_read_row_by_row(versions: dict) -> None:
     assert model is not None and model.users > 0 and model.label == "This version"
     ratio = evaluation.versus_popularity(model)
     assert ratio == pytest.approx(report.lift("new"))
+    for view in ("new", "all"):
+        low, high = evaluation.intervals[view]
+        assert high is not None and low <= evaluation.lift[view] <= high
+
+
+def test_malformed_intervals_are_left_out_not_raised() -> None:
+    data = {
+        "k": 5,
+        "results": [{"view": "new", "model": "model", **dict.fromkeys(METRIC_NAMES, 0.1)}],
+        "lift_interval_95": {
+            "new": [1.5, None],
+            "all": [1.0, "a lot"],
+            "other": [2.0],
+            "odd": "1 to 2",
+        },
+    }
+    assert read_evaluation(data).intervals == {"new": (1.5, None)}
 
 
 def test_chart_data_matches_the_rows(versions: dict) -> None:

@@ -282,6 +282,11 @@ def test_offline_shows_the_active_versions_report(merch: FlaskClient, versions: 
     assert model[-1] == f"{report.lift('new'):.2f}x"
     popularity = _row(page, "data-model", "popularity")
     assert popularity[-1] == "1.00x"
+    low, high = report.intervals["new"]
+    assert (
+        'data-testid="interval-new">95% interval of the version\'s precision vs popularity' in page
+    )
+    assert f"{low:.2f}x to {high:.2f}x." in page
     chart = _chart(page, "offline-all")
     assert [d["label"] for d in chart["datasets"]][-1] == "Buy again only"
     assert chart["datasets"][0]["data"][0] == pytest.approx(
