@@ -27,6 +27,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(settings["INSTANCE_PATH"]),
     )
     app.config.update(settings)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = default_sqlite_url(Path(app.instance_path))
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -123,6 +123,9 @@ class Config:
         self.PASSWORD_CHECK_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"
         )
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0:
+        # none). Without this, behind a proxy every visitor shares the proxy's address.
+        self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0)
 
     def database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in instance/."""

@@ -237,3 +237,31 @@ def test_a_malformed_limit_stops_the_app_from_starting(config: TestConfig) -> No
     finally:
         db.session.remove()
         db.dispose()
+
+
+def test_behind_trusted_proxies_the_forwarded_client_address_counts(
+    config: TestConfig, ann: User
+) -> None:
+    config.RATELIMIT_ENABLED = True
+    config.TRUSTED_PROXIES = 1
+    behind_proxy = create_app(config)
+    try:
+        proxy = "10.0.0.2"  # every request arrives from the proxy
+        attacker = _client(behind_proxy, proxy)
+        attacker.environ_base["HTTP_X_FORWARDED_FOR"] = ATTACKER
+        _exhaust_sign_in(attacker)
+        _assert_limited(_sign_in(attacker, factories.PASSWORD))
+
+        neighbour = _client(behind_proxy, proxy)
+        neighbour.environ_base["HTTP_X_FORWARDED_FOR"] = NEIGHBOUR
+        assert _sign_in(neighbour, factories.PASSWORD).status_code == 302
+    finally:
+        db.session.remove()
+        db.dispose()
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(app: Flask, ann: User) -> None:
+    client = _client(app)
+    _exhaust_sign_in(client)
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = NEIGHBOUR  # a spoofed header changes nothing
+    _assert_limited(_sign_in(client, factories.PASSWORD))
