@@ -147,7 +147,7 @@ class PaymentGateway(Protocol):
         ...
 
     def delete_customer(self, customer: str) -> None:
-        """Delete a customer record with its saved cards; one already gone is not an error."""
+        """Delete a customer record; one that is already gone is not an error."""
         ...
 
     def parse_webhook(self, payload: bytes, signature: str) -> GatewayEvent:

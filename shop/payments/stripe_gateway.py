@@ -159,7 +159,7 @@ class StripeGateway:
         _call(lambda: self._client.v1.payment_methods.detach(payment_method))
 
     def delete_customer(self, customer: str) -> None:
-        """Delete a Stripe Customer (Stripe detaches its cards); one already gone is fine."""
+        """Delete a Stripe Customer; one that is already gone is fine."""
         try:
             _call(lambda: self._client.v1.customers.delete(customer))
         except GatewayError as exc:
