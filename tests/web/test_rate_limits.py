@@ -26,9 +26,11 @@ NEIGHBOUR = "198.51.100.7"
 
 
 @pytest.fixture
-def app(config: TestConfig) -> Iterator[Flask]:
-    """The shop with rate limiting on (the suite's other tests run with it off)."""
+def app(config: TestConfig, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The shop with rate limiting on (the suite's other tests run with it off); an indirect
+    parameter sets how many reverse proxies it trusts."""
     config.RATELIMIT_ENABLED = True
+    config.TRUSTED_PROXIES = getattr(request, "param", 0)
     application = create_app(config)
     application.config["PASSWORD_RESET_MIN_SECONDS"] = 0.0
     yield application
@@ -239,25 +241,17 @@ def test_a_malformed_limit_stops_the_app_from_starting(config: TestConfig) -> No
         db.dispose()
 
 
-def test_behind_trusted_proxies_the_forwarded_client_address_counts(
-    config: TestConfig, ann: User
-) -> None:
-    config.RATELIMIT_ENABLED = True
-    config.TRUSTED_PROXIES = 1
-    behind_proxy = create_app(config)
-    try:
-        proxy = "10.0.0.2"  # every request arrives from the proxy
-        attacker = _client(behind_proxy, proxy)
-        attacker.environ_base["HTTP_X_FORWARDED_FOR"] = ATTACKER
-        _exhaust_sign_in(attacker)
-        _assert_limited(_sign_in(attacker, factories.PASSWORD))
+@pytest.mark.parametrize("app", [1], indirect=True)
+def test_behind_trusted_proxies_the_forwarded_client_address_counts(app: Flask, ann: User) -> None:
+    proxy = "10.0.0.2"  # every request arrives from the proxy
+    attacker = _client(app, proxy)
+    attacker.environ_base["HTTP_X_FORWARDED_FOR"] = ATTACKER
+    _exhaust_sign_in(attacker)
+    _assert_limited(_sign_in(attacker, factories.PASSWORD))
 
-        neighbour = _client(behind_proxy, proxy)
-        neighbour.environ_base["HTTP_X_FORWARDED_FOR"] = NEIGHBOUR
-        assert _sign_in(neighbour, factories.PASSWORD).status_code == 302
-    finally:
-        db.session.remove()
-        db.dispose()
+    neighbour = _client(app, proxy)
+    neighbour.environ_base["HTTP_X_FORWARDED_FOR"] = NEIGHBOUR
+    assert _sign_in(neighbour, factories.PASSWORD).status_code == 302
 
 
 def test_without_trusted_proxies_a_forwarded_address_is_ignored(app: Flask, ann: User) -> None:
