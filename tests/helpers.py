@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -24,3 +25,20 @@ def sign_in(client: FlaskClient, email: str, password: str) -> None:
         "/account/login", data={"csrf_token": token, "email": email, "password": password}
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def register(
+    client: FlaskClient, email: str = "new@example.com", password: str = "a-long-password"
+) -> TestResponse:
+    """Post the registration form (name "Nia") and return the response."""
+    token = csrf_token(client, "/account/register")
+    return client.post(
+        "/account/register",
+        data={
+            "csrf_token": token,
+            "name": "Nia",
+            "email": email,
+            "password": password,
+            "confirm": password,
+        },
+    )

@@ -8,23 +8,7 @@ from werkzeug.test import TestResponse
 from shop.accounts.models import User
 from shop.cart.models import Cart
 from tests import factories
-from tests.helpers import csrf_token
-
-
-def _register(
-    client: FlaskClient, email: str = "new@example.com", password: str = "a-long-password"
-) -> TestResponse:
-    token = csrf_token(client, "/account/register")
-    return client.post(
-        "/account/register",
-        data={
-            "csrf_token": token,
-            "name": "Nia",
-            "email": email,
-            "password": password,
-            "confirm": password,
-        },
-    )
+from tests.helpers import csrf_token, register
 
 
 def _login(client: FlaskClient, email: str, password: str) -> TestResponse:
@@ -35,7 +19,7 @@ def _login(client: FlaskClient, email: str, password: str) -> TestResponse:
 
 
 def test_register_signs_in_with_a_strong_hash(client: FlaskClient, session: Session) -> None:
-    response = _register(client, "Nia@Example.com ")
+    response = register(client, "Nia@Example.com ")
     assert response.status_code == 302
     user = session.scalar(select(User).where(User.email == "nia@example.com"))
     assert user is not None
@@ -47,7 +31,7 @@ def test_register_signs_in_with_a_strong_hash(client: FlaskClient, session: Sess
 def test_duplicate_registration_email(client: FlaskClient, session: Session) -> None:
     factories.user(session, "ann@example.com")
     session.commit()
-    response = _register(client, "ANN@example.com")
+    response = register(client, "ANN@example.com")
     assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
     assert session.scalar(select(User).where(User.name == "Nia")) is None

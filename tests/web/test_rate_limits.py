@@ -18,7 +18,7 @@ from shop.accounts.models import User
 from shop.config import TestConfig
 from shop.db import db
 from tests import factories
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, register
 
 MINUTE_MESSAGE = "Too many attempts. Please wait a minute and try again."
 ATTACKER = "203.0.113.5"
@@ -60,21 +60,6 @@ def _sign_in(
         "/account/login",
         data={"csrf_token": token, "email": email, "password": password},
         **kwargs,
-    )
-
-
-def _register(client: FlaskClient, email: str) -> TestResponse:
-    token = csrf_token(client, "/account/register")
-    password = "a-long-password"
-    return client.post(
-        "/account/register",
-        data={
-            "csrf_token": token,
-            "name": "Nia",
-            "email": email,
-            "password": password,
-            "confirm": password,
-        },
     )
 
 
@@ -163,15 +148,15 @@ def test_the_limit_is_per_client_address(app: Flask, session: Session, ann: User
 
 def test_registration_is_limited(app: Flask, session: Session) -> None:
     for number in range(5):
-        assert _register(_client(app), f"shopper{number}@example.com").status_code == 302
+        assert register(_client(app), f"shopper{number}@example.com").status_code == 302
 
-    response = _register(_client(app), "shopper5@example.com")
+    response = register(_client(app), "shopper5@example.com")
     _assert_limited(response)
 
     session.rollback()
     emails = set(session.scalars(select(User.email)))
     assert emails == {f"shopper{number}@example.com" for number in range(5)}
-    assert _register(_client(app, NEIGHBOUR), "shopper5@example.com").status_code == 302
+    assert register(_client(app, NEIGHBOUR), "shopper5@example.com").status_code == 302
 
 
 def test_password_reset_requests_are_limited(app: Flask, ann: User) -> None:
