@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -19,6 +20,9 @@ from shop.config import TestConfig
 from shop.db import db
 from shop.migrate import upgrade
 from tests.factories import small_catalogue
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 E2E_DIR = Path(__file__).resolve().parent
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -91,10 +95,32 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def _closed_at_the_end(response: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        yield from response
+    finally:
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
+
+
+def closing_responses(app: WSGIApplication) -> WSGIApplication:
+    """Wrap a WSGI app so that each response is closed even when the browser goes away
+    mid-response: werkzeug's server then stops iterating without calling close(), and the
+    open static file would fail the suite with a ResourceWarning. The generator's own
+    finaliser closes the response once the server drops it."""
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return _closed_at_the_end(app(environ, start_response))
+
+    return wrapped
+
+
 class LiveServer:
     """A real HTTP server for the app in a daemon thread."""
 
     def __init__(self, server: BaseWSGIServer) -> None:
+        server.app = closing_responses(server.app)
         self.server = server
         self.thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
