@@ -27,6 +27,10 @@ class GatewayUnavailable(GatewayError):
     """The gateway could not be reached; the outcome of the request is unknown."""
 
 
+class GatewayNotFound(GatewayError):
+    """The object the request names does not exist at the gateway (or no longer does)."""
+
+
 class InvalidWebhook(GatewayError):
     """A webhook whose signature or timestamp does not verify."""
 

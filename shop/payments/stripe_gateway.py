@@ -9,6 +9,7 @@ needs 3-D Secure comes back as `requires_action`; the browser finishes it with
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from shop.payments.gateway import (
     ChargeRefunds,
     GatewayError,
     GatewayEvent,
+    GatewayNotFound,
     GatewayUnavailable,
     Intent,
     InvalidWebhook,
@@ -160,12 +162,8 @@ class StripeGateway:
 
     def delete_customer(self, customer: str) -> None:
         """Delete a Stripe Customer; one that is already gone is fine."""
-        try:
+        with contextlib.suppress(GatewayNotFound):
             _call(lambda: self._client.v1.customers.delete(customer))
-        except GatewayError as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404):
-                raise
 
     def parse_webhook(self, payload: bytes, signature: str) -> GatewayEvent:
         """Verify the signature (and its timestamp) over the raw body; return the event."""
@@ -202,6 +200,10 @@ def _call(request: Callable[[], T]) -> T:
         raise GatewayUnavailable(str(exc.user_message or exc)) from exc
     except stripe.APIError as exc:
         raise GatewayUnavailable(str(exc.user_message or exc)) from exc
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise GatewayNotFound(str(exc.user_message or exc)) from exc
+        raise GatewayError(str(exc.user_message or exc)) from exc
     except stripe.StripeError as exc:
         raise GatewayError(str(exc.user_message or exc)) from exc
 
