@@ -85,9 +85,10 @@ class Reversal:
     shortfall: int = 0
 
 
-def reverse_for_refund(
+def _reverse_earned(
     session: Session,
-    order_id: int,
+    order: Order,
+    member: Membership,
     refund_id: int,
     refunded_total_pence: int,
     order_total_pence: int,
@@ -97,17 +98,11 @@ def reverse_for_refund(
     When points were spent meanwhile, takes what the balance allows and notes the shortfall
     in the entry's description; the event still succeeds.
     """
-    order = session.get(Order, order_id)
-    if order is None or order.user_id is None:
-        return Reversal(0)
-    member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
-    if member is None:
-        return Reversal(0)
     reference = refund_reference(refund_id)
     if _entry_exists(session, member.id, "refund", reference):
         return Reversal(0)
-    awarded = _sum(session, member.id, "earn", order_id)
-    already = -_sum(session, member.id, "refund", order_id)
+    awarded = _sum(session, member.id, "earn", order.id)
+    already = -_sum(session, member.id, "refund", order.id)
     due = rules.points_to_reverse(awarded, already, refunded_total_pence, order_total_pence)
     for _attempt in range(3):
         session.refresh(member, ["points_balance"])
@@ -127,7 +122,7 @@ def reverse_for_refund(
             note += f" ({shortfall} points could not be taken back: already spent)"
         try:
             ledger.append(
-                session, member.id, -take, "refund", reference, description=note, order_id=order_id
+                session, member.id, -take, "refund", reference, description=note, order_id=order.id
             )
         except ledger.InsufficientPoints:
             continue  # spent at this very moment: read the balance again
@@ -137,9 +132,10 @@ def reverse_for_refund(
     return Reversal(0, due)
 
 
-def return_redeemed_for_refund(
+def _return_redeemed(
     session: Session,
-    order_id: int,
+    order: Order,
+    member: Membership,
     refund_id: int,
     refunded_total_pence: int,
     order_total_pence: int,
@@ -149,19 +145,15 @@ def return_redeemed_for_refund(
 
     Returned points never expire, like the points of a cancelled order.
     """
-    order = session.get(Order, order_id)
-    if order is None or order.user_id is None or not order.points_redeemed:
-        return 0
-    member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
-    if member is None:
+    if not order.points_redeemed:
         return 0
     reference = refund_reference(refund_id)
     if _entry_exists(session, member.id, "redeem_refund", reference):
         return 0
     # Holds a cancelled checkout released are not spent: their reversals cancel them out.
-    spent = -(_sum(session, member.id, "redeem", order_id))
-    spent -= _sum(session, member.id, "redeem_reversal", order_id)
-    already = _sum(session, member.id, "redeem_refund", order_id)
+    spent = -(_sum(session, member.id, "redeem", order.id))
+    spent -= _sum(session, member.id, "redeem_reversal", order.id)
+    already = _sum(session, member.id, "redeem_refund", order.id)
     due = rules.points_to_reverse(spent, already, refunded_total_pence, order_total_pence)
     if due <= 0:
         return 0
@@ -173,7 +165,7 @@ def return_redeemed_for_refund(
             "redeem_refund",
             reference,
             description=f"From the refund on order {order.number}",
-            order_id=order_id,
+            order_id=order.id,
         )
     except ledger.DuplicateEntry:
         return 0
@@ -196,31 +188,26 @@ def settle_refund(
     order_total_pence: int,
 ) -> RefundPoints:
     """Return the points spent on the order, then take back the points it earned (so the
-    returned points can cover them), and confirm any change to the member by e-mail."""
-    amounts = (order_id, refund_id, refunded_total_pence, order_total_pence)
-    returned = return_redeemed_for_refund(session, *amounts)
-    reversal = reverse_for_refund(session, *amounts)
-    # Only when an entry was written: the ledger's unique keys then keep a retried event
-    # from sending the e-mail twice.
-    if returned or reversal.points:
-        _confirm_refund_points(session, order_id, returned, reversal)
-    return RefundPoints(returned, reversal)
-
-
-def _confirm_refund_points(
-    session: Session, order_id: int, returned: int, reversal: Reversal
-) -> None:
+    returned points can cover them), and confirm any change to the member by e-mail. A
+    non-member's order moves nothing."""
     order = session.get(Order, order_id)
     if order is None or order.user_id is None:
-        return
-    user = session.get(User, order.user_id)
+        return RefundPoints(0, Reversal(0))
     member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
-    if user is None or member is None:
-        return
-    session.refresh(member, ["points_balance"])
-    notifications.send_refund_points(
-        session, user, member, order.number, returned, reversal.points, reversal.shortfall
-    )
+    if member is None:
+        return RefundPoints(0, Reversal(0))
+    amounts = (refund_id, refunded_total_pence, order_total_pence)
+    returned = _return_redeemed(session, order, member, *amounts)
+    reversal = _reverse_earned(session, order, member, *amounts)
+    # Only when an entry was written: the ledger's unique keys then keep a retried event
+    # from sending the e-mail twice.
+    user = session.get(User, order.user_id)
+    if (returned or reversal.points) and user is not None:
+        session.refresh(member, ["points_balance"])
+        notifications.send_refund_points(
+            session, user, member, order.number, returned, reversal.points, reversal.shortfall
+        )
+    return RefundPoints(returned, reversal)
 
 
 def _entry_exists(session: Session, membership_id: int, reason: str, reference: str) -> bool:
