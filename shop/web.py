@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from shop import personalization, visitor
 from shop.accounts.models import User
 from shop.db import db
 from shop.extensions import login_manager
 from shop.tracking import recorder
+
+DATABASE_ID_MAX = 2**63 - 1  # the largest INTEGER SQLite (and PostgreSQL's bigint) can hold
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number too long for a database id is a 404 like any
+    unknown id, rather than an overflow in the database driver (a 500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", DATABASE_ID_MAX)
+        super().__init__(url_map, *args, **kwargs)
 
 
 @login_manager.user_loader
@@ -29,6 +43,7 @@ def init_app(app: Flask) -> None:
     from shop.orders.views import bp as orders_bp
     from shop.payments.views import cards_bp, webhooks_bp
 
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     visitor.init_app(app)
     recorder.init_app(app)
     personalization.init_app(app)

@@ -59,6 +59,19 @@ def test_unknown_category_and_product_are_404_pages(client: FlaskClient, session
     assert client.get("/products/abc").status_code == 404
 
 
+def test_ids_too_long_for_the_database_are_404s(client: FlaskClient, session: Session) -> None:
+    factories.small_catalogue(session)
+    for path in (
+        "/products/9223372036854775808",
+        "/products/99999999999999999999999",
+        "/products/9223372036854775808/image.svg",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "Back to the shop" in response.get_data(as_text=True)
+    assert client.get("/products/9223372036854775807").status_code == 404  # the largest id
+
+
 def test_product_page_shows_price_stock_and_form(client: FlaskClient, session: Session) -> None:
     items = factories.small_catalogue(session)
     html = client.get(f"/products/{items['lantern'].id}").get_data(as_text=True)
