@@ -1,11 +1,13 @@
-"""Form pieces that several areas' forms share: the whitespace filter and the e-mail and
-phone fields, so each is validated (and worded) the same way everywhere."""
+"""Form pieces that several areas' forms share: the whitespace filter, the e-mail and
+phone fields and a decimal field for finite numbers, so each is validated (and worded) the
+same way everywhere."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from wtforms import EmailField, StringField
+from wtforms import DecimalField, EmailField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 PHONE_RE = r"^[0-9+()\-. ]*$"
@@ -39,3 +41,15 @@ def phone_field() -> StringField:
         filters=[strip],
         validators=[Optional(), Length(max=40), Regexp(PHONE_RE, message=PHONE_MESSAGE)],
     )
+
+
+class FiniteDecimalField(DecimalField):
+    """A DecimalField that turns "NaN", "sNaN" and "Infinity" into a form error: wtforms
+    accepts them as decimals, and a signalling NaN even crashes its NumberRange check."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse the submitted text, refusing numbers that are not finite."""
+        super().process_formdata(valuelist)
+        if isinstance(self.data, Decimal) and not self.data.is_finite():
+            self.data = None
+            raise ValueError("Enter a number, such as 1.5.")

@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    DecimalField,
     IntegerField,
     RadioField,
     SelectField,
@@ -20,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from shop.form_fields import FiniteDecimalField
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_LABELS, RULE_TYPES, STRATEGIES
 from shop.merchandising.editing import KIND_NAMES, MODEL_PARAM_RANGES
 
@@ -49,7 +49,7 @@ class RuleForm(FlaskForm):
         "Position (pin; 1 = first)",
         validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
     )
-    factor = DecimalField(
+    factor = FiniteDecimalField(
         "Factor (boost multiplies, bury divides)", places=None, validators=[Optional()]
     )
     max_per_category = IntegerField(
@@ -116,13 +116,13 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> FlaskFo
         setattr(
             SettingsForm,
             f"weight_{kind}",
-            DecimalField(
+            FiniteDecimalField(
                 f"Weight of {kind.replace('_', ' ')}",
                 places=None,
                 validators=[InputRequired("Enter a weight."), NumberRange(0, 100)],
             ),
         )
-    SettingsForm.half_life_days = DecimalField(
+    SettingsForm.half_life_days = FiniteDecimalField(
         "Decay half-life in days (empty: no decay)", places=None, validators=[Optional()]
     )
     SettingsForm.model = SelectField(
@@ -137,7 +137,7 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> FlaskFo
         ),
     )
     for name, (low, high, whole) in MODEL_PARAM_RANGES.items():
-        field_class = IntegerField if whole else DecimalField
+        field_class = IntegerField if whole else FiniteDecimalField
         extra = {} if whole else {"places": None}
         setattr(
             SettingsForm,

@@ -97,6 +97,7 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
         ({"type": "pin", "position": 1}, "A pin needs a product"),
         ({"type": "boost", "product": heart.sku, "factor": "0"}, "greater than 0"),
         ({"type": "bury", "product": heart.sku, "factor": "-2"}, "greater than 0"),
+        ({"type": "boost", "product": heart.sku, "factor": "sNaN"}, "Enter a number"),
         (
             {
                 "type": "exclude",
@@ -149,6 +150,10 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
     assert bad.status_code == 400 and "Number must be between 0 and 100" in bad.get_data(True)
     bad = merch.post("/console/recommendations/", data={**form, "size_home": "0"})
     assert bad.status_code == 400
+    for field, text in (("weight_view", "sNaN"), ("half_life_days", "Infinity"), ("alpha", "NaN")):
+        bad = merch.post("/console/recommendations/", data={**form, field: text})
+        assert bad.status_code == 400, (field, text)
+        assert "Enter a number, such as 1.5." in bad.get_data(True)
     assert merch.post("/console/recommendations/", data=form).status_code == 302
 
     shopper_client = app.test_client()
