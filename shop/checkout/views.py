@@ -262,6 +262,9 @@ def pay_setup(token: str) -> tuple[Response, int]:
     _order_for_payment(token)
     body = request.get_json(silent=True) or {}
     user_id = _user_id()
+    # ensure_customer writes in a transaction of its own; on SQLite this request's write
+    # session would otherwise hold the lock it waits for, until "database is locked".
+    db.session.close()
     try:
         customer = (
             cards.ensure_customer(db.transaction, gateway(), user_id)

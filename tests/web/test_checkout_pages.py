@@ -10,12 +10,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.orders.models import Order
-from shop.payments.models import PaymentAttempt
+from shop.payments.models import PaymentAttempt, SavedCard
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
 ADDRESS = {
@@ -61,6 +62,35 @@ def _place(client: FlaskClient, order_token: str, **extra: str) -> str:
 
 def _json(client: FlaskClient, url: str, body: object):  # type: ignore[no-untyped-def]
     return client.post(url, json=body, headers={"X-CSRFToken": csrf_token(client, "/cart")})
+
+
+def test_a_member_saves_the_card_they_pay_with(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    member = factories.user(session, "saver@example.com", "Sam Saver")
+    session.commit()
+    sign_in(client, member.email, factories.PASSWORD)
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    setup = _json(client, f"/checkout/pay/{access}/setup", {"save_card": True})
+    assert setup.status_code == 200, setup.get_json()
+    session.rollback()
+    customer = session.get(User, member.id).stripe_customer_id  # type: ignore[union-attr]
+    assert customer and customer.startswith("cus_")
+    from tests.stripe_support import browser_card
+
+    card = browser_card(localstripe_url, setup.get_json()["client_secret"])
+    paid = _json(client, f"/checkout/pay/{access}", {"payment_method": card, "save_card": True})
+    assert paid.status_code == 200 and paid.get_json()["status"] == "paid"
+    session.rollback()
+    saved = session.scalars(select(SavedCard).where(SavedCard.user_id == member.id)).all()
+    assert [card.last4 for card in saved] == ["4242"]
+    page = client.get("/account/cards").get_data(as_text=True)
+    assert page.count('data-testid="saved-card"') == 1 and "ending 4242" in page
 
 
 def test_the_cart_shows_subtotal_shipping_and_total(
