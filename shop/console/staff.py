@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from shop.accounts.models import User
 from shop.accounts.services import AccountError, normalise_email, register
@@ -32,7 +31,8 @@ def grant_role(
     name: str = "",
     password: str | None = None,
 ) -> User:
-    """Give an account a console role, creating the account when a password is given."""
+    """Give an account a console role, creating the account when a password is given (an
+    existing account's password is never changed here)."""
     if role not in ROLES:
         raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
@@ -43,8 +43,14 @@ def grant_role(
             user = register(session, name or email.split("@")[0], email, password)
         except AccountError as exc:
             raise StaffError(str(exc)) from exc
-    elif password:
-        user.password_hash = generate_password_hash(password)
+    else:
+        if password:
+            raise StaffError(
+                "That account already exists and keeps its own password; "
+                "leave the password empty to change only its role."
+            )
+        if user.role != role:
+            _check_may_lose_role(session, actor, user, "change your own role")
     before = user.role
     user.role = role
     session.flush()
@@ -52,17 +58,22 @@ def grant_role(
     return user
 
 
+def _check_may_lose_role(session: Session, actor: audit.Actor, user: User, what: str) -> None:
+    """Nobody changes their own role, and the last admin stays an admin."""
+    if user.id == actor.id:
+        raise StaffError(f"You cannot {what}.")
+    if user.role == "admin":
+        admins = session.scalars(select(User.id).where(User.role == "admin")).all()
+        if len(admins) <= 1:
+            raise StaffError("The last admin must stay an admin.")
+
+
 def revoke_role(session: Session, actor: audit.Actor, user_id: int) -> User:
     """Take an account's console role away; the last admin cannot be removed."""
     user = session.get(User, user_id)
     if user is None or user.role is None:
         raise StaffError("That account is not on the staff list.")
-    if user.id == actor.id:
-        raise StaffError("You cannot remove your own console access.")
-    if user.role == "admin":
-        admins = session.scalars(select(User.id).where(User.role == "admin")).all()
-        if len(admins) <= 1:
-            raise StaffError("The last admin cannot be removed.")
+    _check_may_lose_role(session, actor, user, "remove your own console access")
     before = user.role
     user.role = None
     session.flush()

@@ -119,3 +119,50 @@ def test_the_last_admin_cannot_lose_access(app: Flask, session: Session) -> None
     assert response.status_code == 302
     session.rollback()
     assert session.get(User, my_id).role == "admin"
+
+
+def test_the_staff_form_never_changes_a_password_or_the_admins_own_role(
+    app: Flask, session: Session
+) -> None:
+    admin = client_as(app, session, "admin")
+    shopper = factories.user(session, "shopper@example.com", "Sam")
+    session.commit()
+    old_hash = shopper.password_hash
+    token = console_token(admin, "/console/staff")
+    response = admin.post(
+        "/console/staff",
+        data={
+            "csrf_token": token,
+            "email": "shopper@example.com",
+            "role": "merchandiser",
+            "password": "a new password for someone else",
+        },
+    )
+    assert response.status_code == 400
+    assert "keeps its own password" in response.get_data(as_text=True)
+    session.rollback()
+    unchanged = session.get(User, shopper.id)
+    assert unchanged is not None and unchanged.password_hash == old_hash and unchanged.role is None
+
+    response = admin.post(
+        "/console/staff",
+        data={"csrf_token": token, "email": "admin@example.com", "role": "merchandiser"},
+    )
+    assert response.status_code == 400
+    assert "You cannot change your own role." in response.get_data(as_text=True)
+    session.rollback()
+    me = session.scalar(select(User).where(User.email == "admin@example.com"))
+    assert me is not None and me.role == "admin"
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "staff.grant")) is None
+
+
+def test_the_last_admin_cannot_be_demoted_through_the_form(app: Flask, session: Session) -> None:
+    from shop.console import audit, staff
+
+    lone = factories.staff(session, "admin", "lone@example.com")
+    session.commit()
+    other = audit.Actor(None, "someone else")
+    with pytest.raises(staff.StaffError, match="The last admin must stay an admin"):
+        staff.grant_role(session, other, "lone@example.com", "merchandiser")
+    session.rollback()
+    assert session.get(User, lone.id).role == "admin"  # type: ignore[union-attr]
