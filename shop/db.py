@@ -29,6 +29,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+ID_MAX = 2**63 - 1  # the largest INTEGER SQLite (and PostgreSQL's bigint) can hold
+
+
+def parse_id(text: str) -> int | None:
+    """A database id given as text: ASCII digits that fit an id column, else None."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(ID_MAX)):
+        return None
+    value = int(text)
+    return value if value <= ID_MAX else None
+
+
 def utcnow() -> datetime:
     """Return the current time as a naive UTC datetime (how the schema stores times)."""
     return datetime.now(UTC).replace(tzinfo=None)

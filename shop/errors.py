@@ -24,8 +24,9 @@ MESSAGES = {
 
 
 def wants_json() -> bool:
-    """True for API routes and clients that ask for JSON rather than HTML."""
-    if request.path.startswith(("/api/", "/webhooks/")) or request.is_json:
+    """True for API routes (and `.json` ones) and clients that ask for JSON rather than HTML."""
+    path = request.path
+    if path.startswith(("/api/", "/webhooks/")) or path.endswith(".json") or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

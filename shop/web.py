@@ -9,11 +9,9 @@ from werkzeug.routing import IntegerConverter, Map
 
 from shop import personalization, visitor
 from shop.accounts.models import User
-from shop.db import db
+from shop.db import ID_MAX, db
 from shop.extensions import login_manager
 from shop.tracking import recorder
-
-DATABASE_ID_MAX = 2**63 - 1  # the largest INTEGER SQLite (and PostgreSQL's bigint) can hold
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -21,7 +19,7 @@ class DatabaseIdConverter(IntegerConverter):
     unknown id, rather than an overflow in the database driver (a 500)."""
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", DATABASE_ID_MAX)
+        kwargs.setdefault("max", ID_MAX)
         super().__init__(url_map, *args, **kwargs)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalog.models import Category, Product
 from shop.console import audit
+from shop.db import parse_id
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
 from shop.merchandising.revisions import draft_data, save_draft
 from shop.recommendations import MODELS, TrainingParams
@@ -259,8 +260,9 @@ def product_by_reference(session: Session, reference: str) -> int | None:
     found = session.scalar(
         select(Product.id).where(Product.sku.in_({reference, reference.upper()})).limit(1)
     )
-    if found is None and reference.isdigit():
-        found = session.scalar(select(Product.id).where(Product.id == int(reference)))
+    product_id = parse_id(reference)
+    if found is None and product_id is not None:
+        found = session.scalar(select(Product.id).where(Product.id == product_id))
     if found is None:
         raise EditError("product", f"There is no product with id or SKU {reference!r}.")
     return found

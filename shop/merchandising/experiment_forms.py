@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from shop.db import parse_id
 from shop.merchandising.experiments import (
     KIND_LABELS,
     KINDS,
@@ -106,10 +107,9 @@ class ExperimentForm(FlaskForm):
                 raise ExperimentError(f"Variant {key!r}: give its traffic weight in percent.")
             revision_id = None
             if row.kind.data == "rules" and row.revision_id.data:
-                try:
-                    revision_id = int(row.revision_id.data)
-                except ValueError as exc:
-                    raise ExperimentError(f"Variant {key!r}: choose a published revision.") from exc
+                revision_id = parse_id(str(row.revision_id.data))
+                if revision_id is None:
+                    raise ExperimentError(f"Variant {key!r}: choose a published revision.")
             specs.append(
                 VariantSpec(
                     key=key,

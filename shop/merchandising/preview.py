@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.cart.models import Cart, CartItem
-from shop.db import utcnow
+from shop.db import parse_id, utcnow
 from shop.merchandising.editing import EditError, product_by_reference
 from shop.merchandising.revisions import draft_data, draft_revision
 from shop.orders.models import Order, OrderLine
@@ -65,7 +65,7 @@ def find_shopper(session: Session, text: str) -> User:
         or_(
             User.email == text.lower(),
             User.external_ref == text,
-            User.id == (int(text) if text.isdigit() else -1),
+            User.id == (parse_id(text) or -1),
         )
     )
     user = session.scalar(query.order_by(User.id).limit(1))

@@ -17,7 +17,7 @@ from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
 from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import CheckoutError, release_stock, reserve_stock
-from shop.db import utcnow
+from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
 from shop.orders import states
 from shop.orders.models import Order
@@ -342,8 +342,7 @@ def _fail(
 
 
 def _order_id(intent: Intent) -> int | None:
-    raw = intent.metadata.get("order_id", "")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(str(intent.metadata.get("order_id", "")))
 
 
 def _attempt_of(session: Session, order: Order, intent: Intent) -> PaymentAttempt | None:

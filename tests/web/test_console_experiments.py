@@ -154,6 +154,10 @@ def test_creating_an_experiment_starts_it_and_audits_it(
         ({"variants-1-kind": ""}, "Variant &#39;model&#39;: choose what it serves"),
         ({"variants-1-kind": "rules"}, "unknown published revision None"),
         ({"variants-1-kind": "rules", "variants-1-revision_id": "x"}, "choose a published"),
+        (
+            {"variants-1-kind": "rules", "variants-1-revision_id": "99999999999999999999999"},
+            "choose a published",
+        ),
         ({"variants-0-key": "Bad Key!"}, "Variant key &#39;bad key!&#39;"),
     ],
 )

@@ -99,6 +99,10 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
         ({"type": "bury", "product": heart.sku, "factor": "-2"}, "greater than 0"),
         ({"type": "boost", "product": heart.sku, "factor": "sNaN"}, "Enter a number"),
         (
+            {"type": "pin", "product": "99999999999999999999999", "position": 1},
+            "There is no product",
+        ),
+        (
             {
                 "type": "exclude",
                 "product": heart.sku,
@@ -219,6 +223,15 @@ def test_preview_an_anonymous_session_and_bad_preview_input(
     assert missing.status_code == 400 and "No customer matches" in missing.get_data(True)
     bad = merch.get("/console/recommendations/preview?viewed=NOPE")
     assert bad.status_code == 400 and "There is no product" in bad.get_data(True)
+    huge = "99999999999999999999999"
+    for query in (
+        f"shopper={huge}",
+        f"viewed={huge}",
+        f"viewed={shop['jumbo'].sku}&product={huge}",
+    ):
+        bad = merch.get(f"/console/recommendations/preview?{query}")
+        assert bad.status_code == 400, query
+        assert huge in bad.get_data(True), query
 
 
 def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
@@ -258,6 +271,8 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     session.rollback()
     assert session.scalar(select(TrainingJob.id).order_by(TrainingJob.id.desc())) == job_id + 1
     assert merch.get("/console/recommendations/train/999.json").status_code == 404
+    too_long = merch.get("/console/recommendations/train/99999999999999999999999.json")
+    assert too_long.status_code == 404 and "error" in too_long.get_json()
 
     response = merch.post(
         f"/console/recommendations/versions/{state['version']}/activate",
