@@ -15,6 +15,7 @@ from loyalty.settings import ProgrammeSettings
 MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
 MAX_THRESHOLD_POINTS = 10_000_000
 MAX_RANK = 99
+MAX_DIGITS = 10  # integer digits any tier figure may have
 
 
 def _strip(value: Any) -> Any:
@@ -28,6 +29,8 @@ def _decimal(text: str, places: int, what: str) -> Decimal:
         raise ValidationError(f"Enter {what} as a number, such as 1.5.") from exc
     if not value.is_finite():
         raise ValidationError(f"Enter {what} as a number, such as 1.5.")
+    if value.adjusted() >= MAX_DIGITS:  # beyond every range; 1E+999999 would overflow below
+        raise ValidationError(f"That number is far too large for {what}.")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
         raise ValidationError(f"Use at most {places} decimal places for {what}.")

@@ -154,6 +154,11 @@ def test_bad_numbers_are_form_errors(app: Flask, session: Session) -> None:
         ({"multiplier": "0.5"}, "from 1 to 10"),
         ({"rank": "1.5"}, "Rank"),
         ({"name": ""}, "Enter a name"),
+        ({"threshold": "1E+999999"}, "far too large for the threshold"),
+        ({"discount": "1E+999999"}, "far too large for the discount"),
+        ({"multiplier": "99999999999"}, "far too large for the multiplier"),
+        ({"multiplier": "999999999"}, "from 1 to 10"),
+        ({"threshold": "sNaN"}, "as a number"),
     ]
     for change, message in cases:
         response = _post(admin, url, {**TIER_FIELDS, **change})
