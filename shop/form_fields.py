@@ -4,12 +4,17 @@ same way everywhere."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from wtforms import DecimalField, EmailField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
+# The dates a filter accepts: wide enough for any real order, and narrow enough that the
+# days added or taken off (an inclusive end, a default start) never overflow `date`.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+DATE_RANGE_MESSAGE = "Choose a date from 1 January 1900 to 31 December 2999."
 PHONE_RE = r"^[0-9+()\-. ]*$"
 PHONE_MESSAGE = "Use digits, spaces and + ( ) - only."
 
@@ -53,3 +58,8 @@ class FiniteDecimalField(DecimalField):
         if isinstance(self.data, Decimal) and not self.data.is_finite():
             self.data = None
             raise ValueError("Enter a number, such as 1.5.")
+
+
+def date_in_range(day: date) -> bool:
+    """True when a filter's date lies within EARLIEST_DATE and LATEST_DATE."""
+    return EARLIEST_DATE <= day <= LATEST_DATE

@@ -31,6 +31,7 @@ from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range
 from shop.orders.models import OrderLine
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
@@ -73,11 +74,14 @@ class Period:
 
 def _parse_day(raw: str, name: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise MetricsInputError(
             f"The {name} date {raw[:20]!r} is not a date like 2026-11-23."
         ) from None
+    if not date_in_range(day):
+        raise MetricsInputError(DATE_RANGE_MESSAGE)
+    return day
 
 
 def parse_period(

@@ -9,7 +9,7 @@ from wtforms import DateField, Field, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
-from shop.form_fields import strip
+from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range, strip
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
@@ -30,8 +30,15 @@ class OrderFilterForm(FlaskForm):
         validators=[Optional(), Length(max=254)],
     )
 
+    def validate_placed_from(self, field: Field) -> None:
+        """A date a real order could have."""
+        if field.data and not date_in_range(field.data):
+            raise ValidationError(DATE_RANGE_MESSAGE)
+
     def validate_placed_to(self, field: Field) -> None:
         """The range must not end before it starts."""
+        if field.data and not date_in_range(field.data):
+            raise ValidationError(DATE_RANGE_MESSAGE)
         if field.data and self.placed_from.data and field.data < self.placed_from.data:
             raise ValidationError("The end date is before the start date.")
 

@@ -202,6 +202,8 @@ def test_online_with_no_data_is_a_page_not_an_error(merch: FlaskClient) -> None:
         ("?end=2026-13-40", "The end date &#39;2026-13-40&#39; is not a date"),
         ("?start=2026-11-03&end=2026-11-01", "The end date 2026-11-01 is before the start date"),
         ("?start=2025-01-01&end=2026-11-01", "choose at most 365 days"),
+        ("?end=9999-12-31", "Choose a date from 1 January 1900 to 31 December 2999."),
+        ("?end=0001-01-05", "Choose a date from 1 January 1900 to 31 December 2999."),
         ("?placement=attic", "Unknown placement &#39;attic&#39;; choose one of buy_again, cart"),
         ("?placement=%3Cscript%3E", "Unknown placement &#39;&lt;script&gt;&#39;"),
     ],

@@ -69,6 +69,10 @@ def test_the_list_filters_by_status_date_and_customer(
     assert "before the start date" in client.get(
         "/console/orders/?placed_from=2026-11-02&placed_to=2026-11-01"
     ).get_data(as_text=True)
+    for far in ("placed_to=9999-12-31", "placed_from=0001-01-01"):
+        response = client.get(f"/console/orders/?{far}")
+        assert response.status_code == 400, far
+        assert "Choose a date from 1 January 1900" in response.get_data(as_text=True)
     assert client.get("/console/orders/?page=x").status_code == 400
     assert client.get("/console/orders/?page=2").status_code == 404
 
