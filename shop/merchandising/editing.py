@@ -74,6 +74,11 @@ def _placements_overlap(a: Rule, b: Rule) -> bool:
     return not a.placements or not b.placements or bool(set(a.placements) & set(b.placements))
 
 
+# A boost or bury stronger than 1,000 times (or weaker than 1%) is a typo, not a rule: it
+# would only push scores to numbers too small or too large to show.
+MIN_FACTOR, MAX_FACTOR = 0.01, 1000.0
+
+
 def validate_rule(
     session: Session, rule: Rule, existing: Sequence[Rule], placement_names: Sequence[str]
 ) -> None:
@@ -104,8 +109,11 @@ def validate_rule(
             raise EditError("category", "A pin needs a product, not a category.")
         if session.get(Category, rule.category_id) is None:
             raise EditError("category", f"There is no category {rule.category_id}.")
-    if rule.type in ("boost", "bury") and (rule.factor is None or rule.factor <= 0):
-        raise EditError("factor", "The factor must be greater than 0.")
+    if rule.type in ("boost", "bury"):
+        if rule.factor is None or not rule.factor > 0:  # NaN is not > 0 either
+            raise EditError("factor", "The factor must be greater than 0.")
+        if not MIN_FACTOR <= rule.factor <= MAX_FACTOR:
+            raise EditError("factor", f"The factor goes from {MIN_FACTOR:g} to {MAX_FACTOR:,g}.")
     if rule.type == "pin":
         _check_pin(rule, existing)
 

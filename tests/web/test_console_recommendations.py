@@ -98,6 +98,9 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
         ({"type": "boost", "product": heart.sku, "factor": "0"}, "greater than 0"),
         ({"type": "bury", "product": heart.sku, "factor": "-2"}, "greater than 0"),
         ({"type": "boost", "product": heart.sku, "factor": "sNaN"}, "Enter a number"),
+        ({"type": "boost", "product": heart.sku, "factor": "NaN"}, "Enter a number"),
+        ({"type": "bury", "product": heart.sku, "factor": "1e-320"}, "from 0.01 to 1,000"),
+        ({"type": "boost", "product": heart.sku, "factor": "5000"}, "from 0.01 to 1,000"),
         (
             {"type": "pin", "product": "99999999999999999999999", "position": 1},
             "There is no product",
