@@ -7,7 +7,14 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+    ValidationError,
+)
 
 from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
 from loyalty.settings import ProgrammeSettings
@@ -43,7 +50,7 @@ class TierForm(FlaskForm):
     name = StringField(
         "Name",
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
-        validators=[InputRequired("Enter a name."), Length(max=40)],
+        validators=[DataRequired("Enter a name."), Length(max=40)],
     )
     rank = IntegerField(
         "Rank (1 is the entry tier; higher ranks need more)",
@@ -53,19 +60,19 @@ class TierForm(FlaskForm):
         ],
     )
     threshold = StringField(
-        "Threshold", filters=[_strip], validators=[InputRequired("Enter the threshold.")]
+        "Threshold", filters=[_strip], validators=[DataRequired("Enter the threshold.")]
     )
     discount = StringField(
         "Discount (%)",
         filters=[_strip],
         default="0",
-        validators=[InputRequired("Enter 0 for none.")],
+        validators=[DataRequired("Enter 0 for none.")],
     )
     multiplier = StringField(
         "Points multiplier (x)",
         filters=[_strip],
         default="1",
-        validators=[InputRequired("Enter 1 for the base rate.")],
+        validators=[DataRequired("Enter 1 for the base rate.")],
     )
     free_shipping = BooleanField("Free shipping")
     priority_support = BooleanField("Priority support (shown to staff on orders)")
@@ -169,7 +176,7 @@ class ProgrammeForm(FlaskForm):
         "Terms version",
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
-            InputRequired("Enter the version of the programme terms."),
+            DataRequired("Enter the version of the programme terms."),
             Length(max=20),
             Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots and dashes only."),
         ],

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from wtforms import DecimalField, EmailField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 # The dates a filter accepts: wide enough for any real order, and narrow enough that the
 # days added or taken off (an inclusive end, a default start) never overflow `date`.
@@ -32,7 +32,7 @@ def email_field(
         label,
         filters=[strip],
         validators=[
-            InputRequired(required),
+            DataRequired(required),
             Email("That doesn't look like an e-mail address."),
             Length(max=254),
         ],

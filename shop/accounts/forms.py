@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from shop.form_fields import email_field, phone_field, strip
 
@@ -36,7 +36,7 @@ class LoginForm(FlaskForm):
     email = EmailField(
         "E-mail address",
         filters=[strip],
-        validators=[InputRequired("Please enter your e-mail address."), Length(max=254)],
+        validators=[DataRequired("Please enter your e-mail address."), Length(max=254)],
     )
     password = PasswordField(
         "Password", validators=[InputRequired("Please enter your password."), Length(max=200)]
@@ -73,7 +73,7 @@ class ProfileForm(FlaskForm):
     name = StringField(
         "Your name",
         filters=[strip],
-        validators=[InputRequired("Please tell us your name."), Length(max=120)],
+        validators=[DataRequired("Please tell us your name."), Length(max=120)],
     )
     phone = phone_field()
 
@@ -84,12 +84,12 @@ class AddressForm(FlaskForm):
     name = StringField(
         "Full name",
         filters=[strip],
-        validators=[InputRequired("Please enter the recipient's name."), Length(max=120)],
+        validators=[DataRequired("Please enter the recipient's name."), Length(max=120)],
     )
     line1 = StringField(
         "Address line 1",
         filters=[strip],
-        validators=[InputRequired("Please enter the first line of the address."), Length(max=200)],
+        validators=[DataRequired("Please enter the first line of the address."), Length(max=200)],
     )
     line2 = StringField(
         "Address line 2 (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
@@ -97,18 +97,18 @@ class AddressForm(FlaskForm):
     city = StringField(
         "Town or city",
         filters=[strip],
-        validators=[InputRequired("Please enter the town or city."), Length(max=100)],
+        validators=[DataRequired("Please enter the town or city."), Length(max=100)],
     )
     postcode = StringField(
         "Postcode",
         filters=[strip],
-        validators=[InputRequired("Please enter the postcode."), Length(max=20)],
+        validators=[DataRequired("Please enter the postcode."), Length(max=20)],
     )
     country = StringField(
         "Country",
         default="United Kingdom",
         filters=[strip],
-        validators=[InputRequired("Please enter the country."), Length(max=60)],
+        validators=[DataRequired("Please enter the country."), Length(max=60)],
     )
     phone = phone_field()
     make_default = BooleanField("Use as my default address")

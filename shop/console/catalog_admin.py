@@ -95,8 +95,9 @@ def parse_active(text: str) -> bool:
 
 
 def check_sku(text: str) -> str:
-    """A trimmed SKU of letters, digits and . _ / - (at most 40); raise ValueError otherwise."""
-    sku = text.strip()
+    """A trimmed, upper-cased SKU of letters, digits and . _ / - (at most 40), as the importer
+    stores them, so "abc-1" and "ABC-1" are one product; raise ValueError otherwise."""
+    sku = text.strip().upper()
     if not sku:
         raise ValueError("the SKU is missing")
     if len(sku) > 40 or not SKU_RE.match(sku):

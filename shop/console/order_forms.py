@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
 from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range, strip
@@ -111,7 +111,7 @@ class RefundForm(_ActionForm):
         "Amount to refund (£)",
         filters=[strip],
         validators=[
-            InputRequired("Enter an amount in pounds, such as 4.50."),
+            DataRequired("Enter an amount in pounds, such as 4.50."),
             Length(max=12),
             _amount,
         ],

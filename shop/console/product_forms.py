@@ -13,7 +13,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from shop.catalog.models import Category
 from shop.console import catalog_admin
@@ -58,11 +65,11 @@ class ProductForm(FlaskForm):
     """Edit a product's details; prices are typed in pounds (2.95) and stored in pence."""
 
     name = StringField(
-        "Name", filters=[strip], validators=[InputRequired("Enter a name."), Length(max=200)]
+        "Name", filters=[strip], validators=[DataRequired("Enter a name."), Length(max=200)]
     )
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     price = StringField(
-        "Price (£)", filters=[strip], validators=[InputRequired("Enter a price."), _price]
+        "Price (£)", filters=[strip], validators=[DataRequired("Enter a price."), _price]
     )
     stock = IntegerField(
         "Stock",
@@ -96,7 +103,7 @@ class NewProductForm(ProductForm):
     """Create a product: the edit fields plus a SKU that no other product has."""
 
     sku = StringField(
-        "SKU", filters=[strip], validators=[InputRequired("Enter a SKU."), Length(max=40)]
+        "SKU", filters=[strip], validators=[DataRequired("Enter a SKU."), Length(max=40)]
     )
 
 

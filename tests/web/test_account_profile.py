@@ -198,6 +198,11 @@ def test_address_form_errors_are_400s(app: Flask, session: Session) -> None:
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Please enter the first line of the address." in html
+    blank = client.post(
+        "/account/addresses/new", data={"csrf_token": token, **ADDRESS, "name": "   "}
+    )
+    assert blank.status_code == 400
+    assert "Please enter the recipient&#39;s name." in blank.get_data(as_text=True)
     assert _addresses(session, _user(session, "ann@example.com").id) == []
     assert client.get("/account/addresses/999999/edit").status_code == 404
 

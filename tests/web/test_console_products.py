@@ -176,6 +176,11 @@ def test_creating_a_product_and_a_duplicate_sku(
     again = client.post("/console/products/new", data={**data, "name": "Other"})
     assert again.status_code == 400
     assert "A product with SKU NEW-1 already exists." in again.get_data(as_text=True)
+    lower = client.post("/console/products/new", data={**data, "sku": "new-1", "name": "Other"})
+    assert lower.status_code == 400
+    assert "A product with SKU NEW-1 already exists." in lower.get_data(as_text=True)
+    blank = client.post("/console/products/new", data={**data, "sku": "NEW-2", "name": "   "})
+    assert blank.status_code == 400 and "Enter a name." in blank.get_data(as_text=True)
     session.rollback()
     assert len(session.scalars(select(Product).where(Product.sku == "NEW-1")).all()) == 1
     actions = session.scalars(select(AuditEntry.action)).all()
