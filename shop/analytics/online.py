@@ -9,7 +9,9 @@ happened a day later.
 Definitions (all per impression, i.e. per list shown):
 
 * impressions: lists shown (rows of `recommendation_impressions`);
-* clicks: `rec_click` events carrying an impression's `rec_id`; CTR = clicks / impressions;
+* clicks: `rec_click` events carrying an impression's `rec_id`; lists clicked: impressions
+  with at least one click; CTR = lists clicked / impressions (at most 100%, the same
+  definition as the A/B results; a list clicked twice is two clicks but one list clicked);
 * cart adds: `cart_add` events carrying a `rec_id`; add-to-cart rate = cart adds / impressions;
 * purchases: `purchase` events carrying a `rec_id` (one per paid order line);
   conversion = purchases / impressions; purchases per click = purchases / clicks;
@@ -135,6 +137,7 @@ class Funnel:
     cart_adds: int = 0
     purchases: int = 0
     revenue_pence: int = 0
+    lists_clicked: int = 0
 
     def __add__(self, other: Funnel) -> Funnel:
         return Funnel(
@@ -143,12 +146,13 @@ class Funnel:
             self.cart_adds + other.cart_adds,
             self.purchases + other.purchases,
             self.revenue_pence + other.revenue_pence,
+            self.lists_clicked + other.lists_clicked,
         )
 
     @property
     def ctr(self) -> float | None:
-        """Clicks per impression (None without impressions)."""
-        return _ratio(self.clicks, self.impressions)
+        """The share of lists clicked at least once (None without impressions)."""
+        return _ratio(self.lists_clicked, self.impressions)
 
     @property
     def add_to_cart_rate(self) -> float | None:
@@ -220,12 +224,14 @@ def attributed_counts(
     by: Sequence[ColumnElement[Any]],
     where: Sequence[ColumnElement[bool]] = (),
 ) -> dict[tuple[Any, ...], dict[str, int]]:
-    """Attribution: clicks, cart adds, purchases and revenue (pence) of the period's lists.
+    """Attribution: clicks, lists clicked, cart adds, purchases and revenue (pence) of the
+    period's lists.
 
     Events are joined to their impression on `rec_id` and grouped by `by` (expressions on
     Impression, e.g. placement, variant, a day bucket), so any breakdown of impressions gets
-    the matching events. Returns {group: {"rec_click", "cart_add", "purchase",
-    "revenue_pence"}}.
+    the matching events. Returns {group: {"rec_click", "lists_clicked", "cart_add",
+    "purchase", "revenue_pence"}}. A rec_id belongs to one impression, so lists clicked add
+    up across groups.
     """
     low, _high = period.bounds()
     # "+ 0" keeps the product out of the index choice: without statistics SQLite otherwise
@@ -250,6 +256,7 @@ def attributed_counts(
             counted(CART_ADD),
             counted(PURCHASE),
             func.coalesce(func.sum(revenue), 0),
+            func.count(func.distinct(case((Event.kind == CLICK, Event.rec_id)))),
         )
         .select_from(Event)
         .join(Impression, Impression.rec_id == Event.rec_id)
@@ -265,12 +272,13 @@ def attributed_counts(
     found: dict[tuple[Any, ...], dict[str, int]] = {}
     width = len(by)
     for row in session.execute(query):
-        clicks, cart_adds, purchases, revenue_pence = row[width:]
+        clicks, cart_adds, purchases, revenue_pence, lists_clicked = row[width:]
         found[tuple(row[:width])] = {
             CLICK: int(clicks),
             CART_ADD: int(cart_adds),
             PURCHASE: int(purchases),
             "revenue_pence": int(revenue_pence),
+            "lists_clicked": int(lists_clicked),
         }
     return found
 
@@ -294,6 +302,7 @@ def funnel_by(
             cart_adds=counts.get(CART_ADD, 0),
             purchases=counts.get(PURCHASE, 0),
             revenue_pence=counts.get("revenue_pence", 0),
+            lists_clicked=counts.get("lists_clicked", 0),
         )
     return result
 

@@ -139,13 +139,15 @@ def test_per_placement_and_day(session: Session, shown: None) -> None:
     cells = {(row.day, row.placement): row.funnel for row in report.rows}
     assert cells == {
         (NOV1, "home"): Funnel(
-            impressions=4, clicks=3, cart_adds=1, purchases=1, revenue_pence=590
+            impressions=4, clicks=3, cart_adds=1, purchases=1, revenue_pence=590, lists_clicked=2
         ),
-        (NOV1, "product"): Funnel(impressions=2, clicks=1),
-        (NOV2, "home"): Funnel(impressions=1, clicks=1, purchases=1, revenue_pence=750),
+        (NOV1, "product"): Funnel(impressions=2, clicks=1, lists_clicked=1),
+        (NOV2, "home"): Funnel(
+            impressions=1, clicks=1, purchases=1, revenue_pence=750, lists_clicked=1
+        ),
     }
     home = cells[(NOV1, "home")]
-    assert home.ctr == pytest.approx(0.75)
+    assert home.ctr == pytest.approx(0.5)  # lists 1 (clicked twice) and 4 of 4 lists
     assert home.add_to_cart_rate == pytest.approx(0.25)
     assert home.conversion == pytest.approx(0.25)
     assert home.purchases_per_click == pytest.approx(1 / 3)
@@ -157,22 +159,22 @@ def test_per_placement_and_day(session: Session, shown: None) -> None:
 def test_totals_per_day_and_per_placement(session: Session, shown: None) -> None:
     report = online_report(session, PERIOD)
     assert report.totals == Funnel(
-        impressions=7, clicks=5, cart_adds=1, purchases=2, revenue_pence=1340
+        impressions=7, clicks=5, cart_adds=1, purchases=2, revenue_pence=1340, lists_clicked=4
     )
     assert isinstance(report.totals.revenue_pence, int)
     assert report.placements == ["home", "product"]
-    assert report.by_placement()["home"] == Funnel(5, 4, 1, 2, 1340)
-    assert report.by_placement()["product"] == Funnel(2, 1, 0, 0, 0)
+    assert report.by_placement()["home"] == Funnel(5, 4, 1, 2, 1340, 3)
+    assert report.by_placement()["product"] == Funnel(2, 1, 0, 0, 0, 1)
     days = report.by_day()
     assert [day for day, _f in days] == [NOV1, NOV2, NOV3]
-    assert days[0][1] == Funnel(6, 4, 1, 1, 590)
+    assert days[0][1] == Funnel(6, 4, 1, 1, 590, 3)
     assert days[2][1] == Funnel()  # a day without lists is still on the trend
     assert days[2][1].ctr is None
 
 
 def test_placement_filter(session: Session, shown: None) -> None:
     report = online_report(session, PERIOD, "product")
-    assert report.totals == Funnel(impressions=2, clicks=1)
+    assert report.totals == Funnel(impressions=2, clicks=1, lists_clicked=1)
     assert report.placements == ["product"]
 
 
@@ -181,14 +183,16 @@ def test_chart_data_follows_the_table(session: Session, shown: None) -> None:
     assert charts["impressions"]["labels"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
     home = charts["impressions"]["datasets"][0]
     assert home == {"label": "home", "data": [4, 1, 0]}
-    assert charts["ctr"]["datasets"][0]["data"] == [0.75, 1.0, None]
+    assert charts["ctr"]["datasets"][0]["data"] == [0.5, 1.0, None]
     assert charts["revenue"]["datasets"][0]["data"] == [590, 750, 0]
     assert charts["rates"]["datasets"][2]["data"] == [pytest.approx(1 / 6, abs=1e-6), 1.0, None]
 
 
 def test_a_single_day_period(session: Session, shown: None) -> None:
     report = online_report(session, Period(NOV2, NOV2))
-    assert report.totals == Funnel(impressions=1, clicks=1, purchases=1, revenue_pence=750)
+    assert report.totals == Funnel(
+        impressions=1, clicks=1, purchases=1, revenue_pence=750, lists_clicked=1
+    )
 
 
 def test_any_breakdown_of_impressions_for_example_by_variant(session: Session, shown: None) -> None:
@@ -199,8 +203,15 @@ def test_any_breakdown_of_impressions_for_example_by_variant(session: Session, s
         where=[Impression.placement == "home"],
     )
     assert found == {
-        ("A",): Funnel(impressions=3, clicks=3, cart_adds=1, purchases=2, revenue_pence=1340),
-        ("B",): Funnel(impressions=2, clicks=1),
+        ("A",): Funnel(
+            impressions=3,
+            clicks=3,
+            cart_adds=1,
+            purchases=2,
+            revenue_pence=1340,
+            lists_clicked=2,
+        ),
+        ("B",): Funnel(impressions=2, clicks=1, lists_clicked=1),
     }
 
 
