@@ -63,6 +63,11 @@ def percent(basis_points: int) -> str:
     return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
 
 
+def member_label(tier_name: str) -> str:
+    """The tier as a label: "Silver member", but "Member" rather than "Member member"."""
+    return tier_name if tier_name.lower().endswith("member") else f"{tier_name} member"
+
+
 def active_membership(session: Session, user_id: int) -> tuple[Membership, Tier] | None:
     """The user's active membership and its tier, or None."""
     row = session.execute(
@@ -128,14 +133,14 @@ class MemberBenefits:
             points_off = check_redemption(redeem_points, balance, goods, rules)
         except RedemptionError as exc:
             errors = (str(exc),)
-        labels = [f"{tier.name} member"]
+        labels = [member_label(tier.name)]
         if tier_off:
             labels.append(f"{percent(tier.discount_bp)} off the goods")
         if tier.free_shipping:
             labels.append("free standard delivery")
         return BenefitQuote(
             tier_discount_pence=tier_off,
-            tier_label=f"{tier.name} member discount ({percent(tier.discount_bp)})",
+            tier_label=f"{member_label(tier.name)} discount ({percent(tier.discount_bp)})",
             free_shipping=tier.free_shipping,
             points_redeemed=redeem_points if points_off else 0,
             points_discount_pence=points_off,

@@ -193,7 +193,7 @@ def member_summary(
         tier=tier,
         benefits=notifications.benefit_lines(tier),
         next_tier=upcoming,
-        progress=rules.progress(value, tier, upcoming),
+        progress=rules.progress(value, upcoming),
         basis=settings.tier_basis,
         points=points_history(session, member.id, page=points_page, size=page_size),
         history=tier_history(session, member.id, page=history_page, size=page_size),

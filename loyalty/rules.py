@@ -104,20 +104,22 @@ class Progress:
     value: int  # their qualifying spend (pence) or points
     next_threshold: int | None  # None at the top tier
     remaining: int  # how much more is needed (0 at the top)
-    percent: int  # 0..100 of the way from the current tier's threshold to the next
+    percent: int  # 0..100: value as a share of the next tier's threshold
 
 
-def progress(value: int, current: TierLike, upcoming: TierLike | None) -> Progress:
-    """Progress from the current tier's threshold to the next tier's (100% at the top)."""
+def progress(value: int, upcoming: TierLike | None) -> Progress:
+    """Progress towards the next tier's threshold (100% at the top).
+
+    The percentage is the value over the next threshold, the figure members read next to
+    "£664.43 of £1,967.00", not the share of the gap from the current tier.
+    """
     if upcoming is None:
         return Progress(value, None, 0, 100)
     remaining = max(upcoming.threshold - value, 0)
-    span = upcoming.threshold - current.threshold
-    if span <= 0:
-        percent = 100 if remaining == 0 else 0
+    if upcoming.threshold <= 0:
+        percent = 100
     else:
-        done = min(max(value - current.threshold, 0), span)
-        percent = done * 100 // span
+        percent = min(max(value, 0), upcoming.threshold) * 100 // upcoming.threshold
     return Progress(value, upcoming.threshold, remaining, percent)
 
 

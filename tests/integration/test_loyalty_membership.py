@@ -169,7 +169,7 @@ def test_member_summary_shows_progress_and_history(app: Flask, session: Session)
     assert summary.tier.name == "Silver"
     assert summary.next_tier is not None and summary.next_tier.name == "Gold"
     assert summary.progress.remaining == 20_000
-    assert summary.progress.percent == 50
+    assert summary.progress.percent == 60
     assert summary.history.total == 1 and summary.points.total == 0
     assert "3% off every order" in summary.benefits
 

@@ -79,20 +79,22 @@ def test_next_tier_and_progress() -> None:
     gold = rules.next_tier(silver, TIERS)
     assert gold is not None and gold.name == "Gold"
     assert rules.next_tier(TIERS[3], TIERS) is None
-    progress = rules.progress(30_000, silver, gold)
+    progress = rules.progress(30_000, gold)
     assert progress.remaining == 20_000
-    assert progress.percent == 50
+    assert progress.percent == 60  # 30,000 of 50,000, as the page says it
     assert progress.next_threshold == 50_000
 
 
 def test_progress_at_the_top_is_complete() -> None:
-    progress = rules.progress(200_000, TIERS[3], None)
+    progress = rules.progress(200_000, None)
     assert (progress.percent, progress.remaining, progress.next_threshold) == (100, 0, None)
 
 
 def test_progress_is_clamped_while_in_grace() -> None:
-    # A Gold member whose spend fell below Gold's threshold shows 0%, not a negative number.
-    assert rules.progress(20_000, TIERS[2], TIERS[3]).percent == 0
+    # A Gold member whose spend fell below Gold's threshold: 20,000 of Platinum's 150,000.
+    assert rules.progress(20_000, TIERS[3]).percent == 13
+    assert rules.progress(-500, TIERS[1]).percent == 0
+    assert rules.progress(10**9, TIERS[1]).percent == 100
 
 
 # Tier configuration -------------------------------------------------------------------

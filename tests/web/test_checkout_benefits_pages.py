@@ -115,6 +115,8 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
     mia = member(session, "mia@example.com", points=1500)
     sign_in(client, "mia@example.com", factories.PASSWORD)
     _add(client, items["heart"], 10)
+    cart = client.get("/cart").get_data(as_text=True)
+    assert "<p>Member</p>" in cart and "Member member" not in cart
     review = _to_review(client)
     assert "You have <strong>1,500 points</strong>" in review
     assert "You can use 500 to 1,475 points on this order." in review
