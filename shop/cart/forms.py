@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, StopValidation
 
 QTY_MESSAGE = "Enter a whole number from 1 to 999. To take an item out, use Remove."
+
+
+class QuantityField(IntegerField):
+    """A cart quantity: anything but a whole number from 1 to 999 gets one message, once."""
+
+    def __init__(self, label: str = "Quantity", **kwargs: Any) -> None:
+        validators = [InputRequired(QTY_MESSAGE), NumberRange(min=1, max=999, message=QTY_MESSAGE)]
+        super().__init__(label, validators=validators, **kwargs)
+
+    def pre_validate(self, form: object) -> None:
+        """Text that is not a whole number stops here, so the range adds no second message."""
+        if self.process_errors:
+            self.errors[:] = [QTY_MESSAGE]
+            raise StopValidation()
 
 
 class AddToCartForm(FlaskForm):
     """Add a product to the cart."""
 
     product_id = HiddenField()
-    quantity = IntegerField(
-        "Quantity",
-        default=1,
-        validators=[InputRequired(QTY_MESSAGE), NumberRange(min=1, max=999, message=QTY_MESSAGE)],
-    )
+    quantity = QuantityField(default=1)
 
 
 class UpdateLineForm(FlaskForm):
     """Change the quantity of a cart line."""
 
     product_id = HiddenField()
-    quantity = IntegerField(
-        "Quantity",
-        validators=[InputRequired(QTY_MESSAGE), NumberRange(min=1, max=999, message=QTY_MESSAGE)],
-    )
+    quantity = QuantityField()
 
 
 class RemoveLineForm(FlaskForm):

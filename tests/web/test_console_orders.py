@@ -5,12 +5,14 @@ Refunds go through a real localstripe server, as in tests/integration/test_payme
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
 from shop.mail.models import OutboxEmail
@@ -75,6 +77,17 @@ def test_the_list_filters_by_status_date_and_customer(
         assert "Choose a date from 1 January 1900" in response.get_data(as_text=True)
     assert client.get("/console/orders/?page=x").status_code == 400
     assert client.get("/console/orders/?page=2").status_code == 404
+
+
+def test_an_imported_customer_without_an_e_mail_shows_no_none(app: Flask, session: Session) -> None:
+    order = factories.paid_order_with_address(session)
+    owner = session.get(User, order.user_id)
+    assert owner is not None
+    owner.email = None
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
+    assert re.search(rf"Account {owner.id}: Ann\s*<", html) and "(None)" not in html
 
 
 def test_the_detail_page_shows_the_whole_order(app: Flask, session: Session) -> None:
