@@ -18,7 +18,7 @@ from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
 from shop.personalization import service
-from shop.recommendations import ModelUnavailableError
+from shop.recommendations import ModelUnavailableError, VersionNotFoundError
 
 bp = Blueprint("recs", __name__, url_prefix="/recommendations")
 
@@ -284,6 +284,9 @@ def activate(version_id: str) -> Response:
     before = _active_or_none()
     try:
         store.activate(version_id[:64])
+    except VersionNotFoundError:  # its message names the model directory on the server
+        flash(f"Version {version_id[:64]} cannot be activated: there is no such version.", "error")
+        return redirect(url_for("console.recs.versions"))
     except (ModelUnavailableError, ValueError) as exc:
         flash(f"Version {version_id[:64]} cannot be activated: {exc}", "error")
         return redirect(url_for("console.recs.versions"))

@@ -293,3 +293,12 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
         follow_redirects=True,
     )
     assert bad.status_code == 200 and "cannot be activated" in bad.get_data(as_text=True)
+    missing = merch.post(
+        "/console/recommendations/versions/20991231T000000Z-abcdef/activate",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    text = missing.get_data(as_text=True)
+    assert "cannot be activated: there is no such version." in text
+    with app.app_context():
+        assert str(service().store.directory) not in text
