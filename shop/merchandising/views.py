@@ -153,8 +153,12 @@ def delete_rule(rule_id: str) -> Response:
 
 
 def _revision_action(action: Any, success: str) -> Response:
-    if not NoteForm().validate_on_submit():
-        abort(400)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        if set(form.errors) != {"note"}:
+            abort(400)
+        flash(f"The note is too long: {form.note.errors[0]}", "error")
+        return _back()
     try:
         action()
     except revisions.RevisionError as exc:
@@ -163,6 +167,10 @@ def _revision_action(action: Any, success: str) -> Response:
     else:
         db.session.commit()
         flash(success, "success")
+    return _back()
+
+
+def _back() -> Response:
     back = request.form.get("back") or ""
     safe = back.startswith("/console/") and "//" not in back and "\\" not in back
     return redirect(back if safe else url_for("console.recs.index"))

@@ -157,6 +157,8 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
     assert bad.status_code == 400 and "Number must be between 0 and 100" in bad.get_data(True)
     bad = merch.post("/console/recommendations/", data={**form, "size_home": "0"})
     assert bad.status_code == 400
+    bad = merch.post("/console/recommendations/", data={**form, "strategy_home": "evil"})
+    assert bad.status_code == 400 and "Not a valid choice." in bad.get_data(True)
     for field, text in (("weight_view", "sNaN"), ("half_life_days", "Infinity"), ("alpha", "NaN")):
         bad = merch.post("/console/recommendations/", data={**form, field: text})
         assert bad.status_code == 400, (field, text)
@@ -165,6 +167,15 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
 
     shopper_client = app.test_client()
     sign_in(shopper_client, trained[0].email, factories.PASSWORD)
+    assert len(_storefront_home_ids(shopper_client.get("/").get_data(as_text=True))) > 2
+    token = console_token(merch, RULES)
+    too_long = merch.post(
+        "/console/recommendations/publish",
+        data={"csrf_token": token, "note": "x" * 201},
+        follow_redirects=True,
+    )
+    assert too_long.status_code == 200
+    assert "The note is too long" in too_long.get_data(as_text=True)
     assert len(_storefront_home_ids(shopper_client.get("/").get_data(as_text=True))) > 2
     _publish(merch)
     assert len(_storefront_home_ids(shopper_client.get("/").get_data(as_text=True))) == 2
