@@ -115,7 +115,10 @@ def session_target(session: Session, viewed: str, product_ref: str = "") -> Prev
         raise EditError("viewed", "List at least one product id or SKU.")
     if len(refs) > MAX_VIEWED:
         raise EditError("viewed", f"List at most {MAX_VIEWED} products.")
-    ids = [product_by_reference(session, ref) for ref in refs]
+    try:
+        ids = [product_by_reference(session, ref) for ref in refs]
+    except EditError as exc:
+        raise EditError("viewed", str(exc)) from exc
     now = utcnow()
     pending = [
         {"kind": "product_view", "product_id": pid, "created_at": now - timedelta(minutes=n)}

@@ -237,6 +237,12 @@ def test_preview_an_anonymous_session_and_bad_preview_input(
     assert missing.status_code == 400 and "No customer matches" in missing.get_data(True)
     bad = merch.get("/console/recommendations/preview?viewed=NOPE")
     assert bad.status_code == 400 and "There is no product" in bad.get_data(True)
+    page = bad.get_data(True)  # the message sits under the field that holds NOPE
+    assert (
+        page.index('name="viewed"')
+        < page.index("There is no product")
+        < page.index('name="product"')
+    )
     huge = "99999999999999999999999"
     for query in (
         f"shopper={huge}",
