@@ -157,13 +157,21 @@ def publish_change(
 ) -> MerchRevision:
     """Publish the live document changed by `change` (used to roll out an A/B winner).
 
-    The draft, if any, is left alone.
+    A pending draft gets the same change (audited as "merch.draft_change"), so publishing
+    it later does not silently undo what was just published.
     """
     data = live_data(session)
     before = copy.deepcopy(data)
     change(data)
     revision = _published(session, actor, data, note)
     audit.record(session, actor, "merch.publish_change", note, before, data)
+    draft = draft_revision(session)
+    if draft is not None:
+        draft_before = copy.deepcopy(draft.data)
+        changed = copy.deepcopy(draft.data)
+        change(changed)
+        draft.data = changed
+        audit.record(session, actor, "merch.draft_change", note, draft_before, changed)
     session.flush()
     return revision
 

@@ -460,6 +460,10 @@ def test_rolling_out_popularity_makes_the_covered_placements_popular(
     revisions.publish_change(
         session, ACTOR, "sizes", lambda d: d.update(placements={"home": {"size": 5}})
     )
+    # A colleague's unpublished draft, started before the roll-out.
+    revisions.save_draft(
+        session, ACTOR, {"placements": {"home": {"size": 7}}}, "merch.settings", "settings"
+    )
     session.commit()
     experiment = create(session, store, placements=["home", "cart"])
     experiments.roll_out(session, ACTOR, experiment.id, "control", store=store)
@@ -468,4 +472,13 @@ def test_rolling_out_popularity_makes_the_covered_placements_popular(
         "home": {"size": 5, "strategy": "popular"},
         "cart": {"strategy": "popular"},
     }
+    # Publishing the draft later keeps the roll-out and the draft's own edit.
+    revisions.publish(session, ACTOR)
+    session.commit()
+    assert revisions.live_data(session)["placements"] == {
+        "home": {"size": 7, "strategy": "popular"},
+        "cart": {"strategy": "popular"},
+    }
+    actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert "merch.draft_change" in actions
     assert store.active() == versions(store)[0]  # the model is left alone
