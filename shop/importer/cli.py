@@ -65,7 +65,8 @@ def default_dataset_path() -> Path:
     "--no-shift-dates",
     is_flag=True,
     help="Keep the dataset's own dates (2010-12-01 to 2011-12-09) instead of moving them "
-    "so that the last invoice falls on today. Only the first import decides the shift.",
+    "so that the last invoice falls on today (or yesterday, if its time of day is still "
+    "ahead). Only the first import decides the shift.",
 )
 @with_appcontext
 def import_online_retail_command(path: Path | None, no_shift_dates: bool) -> None:

@@ -32,7 +32,9 @@ Stock rule (deterministic; "the end" is the date of the last invoice in the file
   still 0 or less, the stock is 0.
 
 Demo dates: by default every timestamp moves forward by a whole number of days so that the
-last invoice falls on `today`, keeping the time of day. The shift is stored on the ImportRun;
+last invoice falls on `today` (by default the current UTC day, or the day before when the
+invoice's time of day is still ahead, so no order lies in the future), keeping the time of
+day. The shift is stored on the ImportRun;
 later runs reuse the first run's shift whatever their arguments, so a re-run changes nothing.
 `shift_dates=False` on a first run keeps the dataset's own dates.
 
@@ -157,7 +159,7 @@ def import_online_retail(
     shift_seconds = _first_shift_seconds(session)
     if shift_seconds is None:
         last = data.last_invoice_at
-        days = date_shift_days(last, today or date.today()) if shift_dates and last else 0
+        days = date_shift_days(last, today or utcnow()) if shift_dates and last else 0
         shift_seconds = days * DAY_SECONDS
     shift = timedelta(seconds=shift_seconds)
     skipped = {reason: data.skipped[reason] for reason in SKIP_REASONS if data.skipped[reason]}

@@ -278,9 +278,13 @@ def stock_level(daily_net_units: dict[date, int], last_sale: date | None, data_e
     return 0
 
 
-def date_shift_days(last_invoice: datetime, today: date) -> int:
-    """Whole days to add to every timestamp so that the last invoice falls on `today`."""
-    return (today - last_invoice.date()).days
+def date_shift_days(last_invoice: datetime, now: date | datetime) -> int:
+    """Whole days to add to every timestamp so that the last invoice falls on the day of
+    `now` (a date: that day), or the day before when its time of day is still ahead, so no
+    imported order is placed in the future."""
+    moment = now if isinstance(now, datetime) else datetime.combine(now, datetime.max.time())
+    days = (moment.date() - last_invoice.date()).days
+    return days - 1 if last_invoice.time() > moment.time() else days
 
 
 def product_description(category: str, orders: int, customers: int, quantity: int | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -239,6 +239,10 @@ def test_date_shift_days() -> None:
     assert date_shift_days(last, date(2011, 12, 10)) == 1
     assert date_shift_days(last, date(2024, 1, 31)) == 4436
     assert date_shift_days(last, date(2011, 12, 1)) == -8
+    # At a moment before 12:50, the last invoice goes to the day before: never in the future.
+    assert date_shift_days(last, datetime(2026, 11, 24, 0, 47)) == 5463
+    assert date_shift_days(last, datetime(2026, 11, 24, 12, 50)) == 5464
+    assert datetime(2011, 12, 9, 12, 50) + timedelta(days=5463) < datetime(2026, 11, 24, 0, 47)
 
 
 def test_product_description() -> None:
