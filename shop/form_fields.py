@@ -8,13 +8,32 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from wtforms import DecimalField, EmailField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import DecimalField, EmailField, SelectField, StringField
+from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
 # The dates a filter accepts: wide enough for any real order, and narrow enough that the
 # days added or taken off (an inclusive end, a default start) never overflow `date`.
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 DATE_RANGE_MESSAGE = "Choose a date from 1 January 1900 to 31 December 2999."
+# Where the shop delivers: checkout and the address book offer the same list.
+COUNTRIES = (
+    "United Kingdom",
+    "Ireland",
+    "France",
+    "Germany",
+    "Netherlands",
+    "Belgium",
+    "Spain",
+    "Portugal",
+    "Italy",
+    "Switzerland",
+    "Austria",
+    "Denmark",
+    "Norway",
+    "Sweden",
+    "Finland",
+    "Poland",
+)
 PHONE_RE = r"^[0-9+()\-. ]*$"
 PHONE_MESSAGE = "Use digits, spaces and + ( ) - only."
 
@@ -63,3 +82,14 @@ class FiniteDecimalField(DecimalField):
 def date_in_range(day: date) -> bool:
     """True when a filter's date lies within EARLIEST_DATE and LATEST_DATE."""
     return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def country_field() -> SelectField:
+    """The delivery country, one of COUNTRIES."""
+    return SelectField(
+        "Country",
+        choices=list(COUNTRIES),
+        default="United Kingdom",
+        validate_choice=False,
+        validators=[AnyOf(COUNTRIES, message="Choose one of the countries we deliver to.")],
+    )

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
-from shop.form_fields import email_field, phone_field, strip
+from shop.form_fields import country_field, email_field, phone_field, strip
 
 MIN_PASSWORD = 10
 
@@ -104,12 +104,7 @@ class AddressForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired("Please enter the postcode."), Length(max=20)],
     )
-    country = StringField(
-        "Country",
-        default="United Kingdom",
-        filters=[strip],
-        validators=[DataRequired("Please enter the country."), Length(max=60)],
-    )
+    country = country_field()
     phone = phone_field()
     make_default = BooleanField("Use as my default address")
 

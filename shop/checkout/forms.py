@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from shop.form_fields import email_field, strip
-
-COUNTRIES = (
-    "United Kingdom",
-    "Ireland",
-    "France",
-    "Germany",
-    "Netherlands",
-    "Belgium",
-    "Spain",
-    "Portugal",
-    "Italy",
-    "Switzerland",
-    "Austria",
-    "Denmark",
-    "Norway",
-    "Sweden",
-    "Finland",
-    "Poland",
-)
+from shop.form_fields import country_field, email_field, strip
 
 
 class DetailsForm(FlaskForm):
@@ -48,7 +29,7 @@ class DetailsForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,10}$", message="Please check the postcode."),
         ],
     )
-    country = SelectField("Country", choices=list(COUNTRIES), default="United Kingdom")
+    country = country_field()
     phone = StringField(
         "Phone (optional, for the courier)",
         filters=[strip],

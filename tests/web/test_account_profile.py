@@ -203,6 +203,11 @@ def test_address_form_errors_are_400s(app: Flask, session: Session) -> None:
     )
     assert blank.status_code == 400
     assert "Please enter the recipient&#39;s name." in blank.get_data(as_text=True)
+    narnia = client.post(
+        "/account/addresses/new", data={"csrf_token": token, **ADDRESS, "country": "Narnia"}
+    )
+    assert narnia.status_code == 400
+    assert "Choose one of the countries we deliver to." in narnia.get_data(as_text=True)
     assert _addresses(session, _user(session, "ann@example.com").id) == []
     assert client.get("/account/addresses/999999/edit").status_code == 404
 
