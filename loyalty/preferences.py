@@ -272,6 +272,12 @@ def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
     )
     if row is None:
         raise unknown
+    if row.status == "off" and row.confirmed_at is None:
+        raise LinkError(
+            "This confirmation link no longer works: the topic was unticked before it was "
+            "confirmed. You can tick it again on your preferences page.",
+            410,
+        )
     if row.status != "pending":
         raise LinkError(
             "This confirmation link has already been used. "

@@ -142,6 +142,20 @@ def test_double_opt_in_through_the_outbox_link(client: FlaskClient, session: Ses
     assert len(_emails(session, "marketing_subscribed")) == 1
 
 
+def test_a_link_for_a_topic_unticked_before_confirming_says_so(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "recommendations")
+    path = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
+    _save_topics(client)
+    response = client.get(path)
+    assert response.status_code == 410
+    text = response.get_data(as_text=True)
+    assert "unticked before it was confirmed" in text and "already been used" not in text
+    assert _status(session, ann, "recommendations") == "off"
+
+
 def test_unknown_confirmation_link_is_400_and_anonymous(client: FlaskClient) -> None:
     response = client.get("/preferences/confirm/" + "x" * 43)
     assert response.status_code == 400
