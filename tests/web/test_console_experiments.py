@@ -126,6 +126,8 @@ def test_creating_an_experiment_starts_it_and_audits_it(
     assert "Home model test" in listing and "running" in listing
     found = experiments.assignment_for(session, "someone", "home")
     assert found is not None and found.experiment_key == "home-model-test"
+    fresh = merch.get(f"/console/experiments/{experiment_id}").get_data(as_text=True)
+    assert "(0.0% to 100.0%)" not in fresh and 'title="No lists shown yet">—' in fresh
 
 
 @pytest.mark.parametrize(
