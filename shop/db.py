@@ -29,7 +29,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-ID_MAX = 2**63 - 1  # the largest INTEGER SQLite (and PostgreSQL's bigint) can hold
+ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL (SQLite: 2**63 - 1)
 
 
 def parse_id(text: str) -> int | None:

@@ -62,6 +62,7 @@ def test_unknown_category_and_product_are_404_pages(client: FlaskClient, session
 def test_ids_too_long_for_the_database_are_404s(client: FlaskClient, session: Session) -> None:
     factories.small_catalogue(session)
     for path in (
+        "/products/2147483648",
         "/products/9223372036854775808",
         "/products/99999999999999999999999",
         "/products/9223372036854775808/image.svg",
@@ -69,7 +70,7 @@ def test_ids_too_long_for_the_database_are_404s(client: FlaskClient, session: Se
         response = client.get(path)
         assert response.status_code == 404, path
         assert "Back to the shop" in response.get_data(as_text=True)
-    assert client.get("/products/9223372036854775807").status_code == 404  # the largest id
+    assert client.get("/products/2147483647").status_code == 404  # the largest id, unknown
 
 
 def test_product_page_shows_price_stock_and_form(client: FlaskClient, session: Session) -> None:
