@@ -90,7 +90,8 @@ class RetryForm(FlaskForm):
 
 def _amount(_form: FlaskForm, field: Field) -> None:
     text = (field.data or "").replace("£", "").strip()
-    if not text or not all(c.isdigit() or c == "." for c in text) or text.count(".") > 1:
+    digits = text.replace(".", "", 1)
+    if not digits or not digits.isascii() or not digits.isdigit():
         raise ValidationError("Enter an amount in pounds, such as 4.50.")
     if "." in text and len(text.split(".")[1]) > 2:
         raise ValidationError("Use at most two decimal places (pence).")

@@ -183,6 +183,9 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     token = console_token(client, path)
     for amount, message in (
         ("abc", "Enter an amount in pounds"),
+        (".", "Enter an amount in pounds"),
+        ("£.", "Enter an amount in pounds"),
+        ("١٢", "Enter an amount in pounds"),
         ("0", "more than zero"),
         ("-5", "Enter an amount in pounds"),
         ("1.234", "at most two decimal places"),
