@@ -68,8 +68,11 @@ def change_password(session: Session, user: User, current: str, new: str, base_u
 
 
 def _set_password(session: Session, user: User, new: str, change: str, base_url: str) -> None:
-    """Store the new hash, record the change and e-mail the account's address."""
+    """Store the new hash, record the change and e-mail the account's address. A pending
+    e-mail change is cancelled: its notice to the old address promises that a password
+    reset stops it, and the new password's owner decides again."""
     user.password_hash = generate_password_hash(new)
+    tokens.void_all(session, user.id, tokens.EMAIL_CHANGE)
     notices.profile_changed(session, user.id, change, ["password"])
     if user.email:
         notices.send(

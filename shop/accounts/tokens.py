@@ -64,10 +64,16 @@ def looks_like_token(token: str) -> bool:
     return bool(token) and len(token) <= MAX_TOKEN_LENGTH and token.isascii()
 
 
+USED_MESSAGE = (
+    "This link has already been used or was replaced "
+    "(a newer request or a password change makes older links void)."
+)
+
+
 def check_usable(used_at: datetime | None, expires_at: datetime, now: datetime) -> None:
     """Raise TokenUsed or TokenExpired unless a token with these times may still be used."""
     if used_at is not None:
-        raise TokenUsed("This link has already been used.")
+        raise TokenUsed(USED_MESSAGE)
     if now >= expires_at:
         raise TokenExpired("This link has expired.")
 
@@ -128,7 +134,7 @@ def consume(
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
-        raise TokenUsed("This link has already been used.")
+        raise TokenUsed(USED_MESSAGE)
     row.used_at = now
     return row
 

@@ -279,6 +279,36 @@ def test_only_the_newest_email_change_link_works(app: Flask, session: Session) -
     assert _user(session, user_id).email == "second@example.com"
 
 
+def test_a_password_reset_cancels_a_pending_email_change(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "thief@example.com", factories.PASSWORD)
+    (notice,) = _outbox(session, "account_email_change_requested")
+    assert "reset" in notice.text_body.lower()
+    (confirm,) = _outbox(session, "account_email_confirm")
+    # The owner follows the notice's advice and resets the password.
+    _request_reset(app.test_client(), "ann@example.com")
+    (reset_mail,) = _outbox(session, "account_password_reset")
+    assert _reset(app.test_client(), _link(reset_mail)).status_code == 302
+    stranger = app.test_client()
+    response = stranger.post(_link(confirm), data={"csrf_token": csrf_token(stranger, "/")})
+    assert response.status_code == 410
+    assert "a password change makes older links void" in response.get_data(as_text=True)
+    assert _user(session, user_id).email == "ann@example.com"
+    assert _can_sign_in(app, "ann@example.com", NEW_PASSWORD)
+
+
+def test_a_password_change_cancels_a_pending_email_change(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "new@example.com", factories.PASSWORD)
+    (confirm,) = _outbox(session, "account_email_confirm")
+    assert _change_password(client, factories.PASSWORD).status_code == 302
+    token = csrf_token(client, "/")
+    assert client.post(_link(confirm), data={"csrf_token": token}).status_code == 410
+    assert _user(session, user_id).email == "ann@example.com"
+
+
 def test_a_link_belongs_to_the_account_it_was_sent_for(app: Flask, session: Session) -> None:
     bob = _member(app, session, "bob@example.com")
     bob_id = _id(session, "bob@example.com")
