@@ -87,7 +87,8 @@ def pay_order(
 
     A double submit reuses the open attempt (same idempotency key), so at most one charge
     is ever created per attempt. A decline releases the held stock and keeps the order, so
-    the shopper can try again with another card.
+    the shopper can try again with another card. While a 3-D Secure check is open, the same
+    card resumes it and another card replaces it (`_resume_or_replace`).
     """
     if not payment_method or len(payment_method) > 100:
         raise PaymentError("Please enter your card details.")
@@ -96,14 +97,33 @@ def pay_order(
         if closed is not None:
             return closed
         open_attempt = latest_attempt(session, order_id)
-        if open_attempt is not None and open_attempt.status in OPEN:
-            if open_attempt.status == "requires_action" and open_attempt.intent_id:
-                intent_id = open_attempt.intent_id
-                return _requires_action(gateway.retrieve(intent_id))
-            if open_attempt.status in ("creating", "processing") and (
-                utcnow() - open_attempt.created_at < STALE_CREATING
-            ):
-                return PaymentOutcome("processing", "Your payment is being processed.")
+        if (
+            open_attempt is not None
+            and open_attempt.status == "requires_action"
+            and open_attempt.intent_id
+        ):
+            waiting = _Waiting(
+                open_attempt.attempt, open_attempt.intent_id, open_attempt.payment_method_id
+            )
+        else:
+            waiting = None
+    if waiting is not None:
+        outcome = _resume_or_replace(
+            transaction, gateway, settings, order_id, waiting, payment_method
+        )
+        if outcome is not None:
+            return outcome
+    with transaction() as session:
+        order, closed = _payable(session, order_id)
+        if closed is not None:
+            return closed
+        open_attempt = latest_attempt(session, order_id)
+        if (
+            open_attempt is not None
+            and open_attempt.status in ("creating", "processing")
+            and utcnow() - open_attempt.created_at < STALE_CREATING
+        ):
+            return PaymentOutcome("processing", "Your payment is being processed.")
         customer = _customer_for(session, user_id, payment_method, save_card)
         try:
             reserve_stock(session, order, settings)
@@ -141,6 +161,66 @@ def pay_order(
         status = apply_intent(session, settings, intent, source="checkout")
     if status == "paid" and save_card and user_id is not None:
         _save_card_quietly(transaction, gateway, user_id, intent)
+    return _outcome_for(status, intent)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """An attempt waiting for the shopper's 3-D Secure check."""
+
+    number: int
+    intent_id: str
+    payment_method: str | None
+
+
+def _same_card(gateway: PaymentGateway, old: str | None, new: str) -> bool:
+    # The browser makes a new PaymentMethod on every click, so a double click with the same
+    # card has a new id: compare what the card is.
+    if old is None or old == new:
+        return True
+    try:
+        before, after = gateway.card(old), gateway.card(new)
+    except GatewayError:
+        return True  # cannot tell: resume the open check rather than risk two charges
+    same = ("brand", "last4", "exp_month", "exp_year")
+    return all(getattr(before, name) == getattr(after, name) for name in same)
+
+
+def _resume_or_replace(
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    settings: CheckoutSettings,
+    order_id: int,
+    waiting: _Waiting,
+    payment_method: str,
+) -> PaymentOutcome | None:
+    """The same card resumes the open 3-D Secure check. Another card cancels it, and None
+    tells the caller to charge the new card (unless the old one was paid meanwhile)."""
+    if _same_card(gateway, waiting.payment_method, payment_method):
+        return _requires_action(gateway.retrieve(waiting.intent_id))
+    with transaction() as session:
+        _set_attempt(
+            session, order_id, waiting.number, status="failed", error="replaced by another card"
+        )
+    try:
+        intent = gateway.cancel(waiting.intent_id)
+    except GatewayError:
+        try:
+            intent = gateway.retrieve(waiting.intent_id)
+        except GatewayError:
+            intent = None
+        if intent is None or intent.status == "requires_action":
+            with transaction() as session:
+                _set_attempt(session, order_id, waiting.number, status="requires_action")
+            return PaymentOutcome(
+                "unavailable",
+                "We could not switch to the new card just now; nothing was charged. "
+                "Please try again in a moment.",
+            )
+    if intent.status == "canceled":
+        return None
+    with transaction() as session:  # it succeeded before the cancel reached it
+        status = apply_intent(session, settings, intent, source="checkout")
     return _outcome_for(status, intent)
 
 

@@ -138,6 +138,31 @@ def test_three_d_secure_finishes_in_the_browser_and_the_server_checks(
     assert fresh(session, order_id).status == "paid"
 
 
+def test_another_card_replaces_an_unfinished_three_d_secure_check(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 1)])
+    waiting = pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
+    assert waiting.status == "requires_action"
+    held = stock(session, items["heart"])
+    # The shopper closes the bank's dialog and pays with another card instead.
+    other = new_card(app, localstripe_url)
+    paid = pay(app, order_id, other)
+    assert paid.status == "paid"
+    assert fresh(session, order_id).status == "paid"
+    attempts = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)).all()
+    assert [(a.attempt, a.status) for a in attempts] == [(1, "failed"), (2, "succeeded")]
+    assert attempts[0].error == "replaced by another card"
+    assert attempts[1].payment_method_id == other
+    with app.app_context():
+        first = gateway().retrieve(attempts[0].intent_id)
+    assert first.status == "canceled"  # the old card can no longer be charged
+    assert stock(session, items["heart"]) == held  # taken once, not twice
+
+
 def test_stripe_unreachable_keeps_the_order_pending_and_a_retry_uses_the_same_key(
     app: Flask,
     session: Session,
