@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
+from shop.form_fields import ShopForm
 
-class JoinForm(FlaskForm):
+
+class JoinForm(ShopForm):
     """Join the programme; the terms must be accepted explicitly."""
 
     consent = BooleanField(

@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from werkzeug import Response
 from wtforms import BooleanField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -25,13 +24,14 @@ from loyalty import campaigns
 from loyalty import preferences as prefs
 from shop.db import db
 from shop.extensions import csrf
+from shop.form_fields import ShopForm
 
 bp = Blueprint("preferences", __name__)
 
 CAMPAIGN_SESSION_KEY = "campaign"
 
 
-class TopicsForm(FlaskForm):
+class TopicsForm(ShopForm):
     """Tick the marketing e-mails you want (each needs confirming by e-mail)."""
 
     weekly_deals = BooleanField(prefs.TOPIC_LABELS["weekly_deals"])
@@ -43,11 +43,11 @@ class TopicsForm(FlaskForm):
         return [topic for topic in prefs.MARKETING_TOPICS if self[topic].data]
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(ShopForm):
     """The button that confirms a marketing opt-in."""
 
 
-class FavouritesForm(FlaskForm):
+class FavouritesForm(ShopForm):
     """Tick your favourite categories."""
 
     categories = SelectMultipleField(

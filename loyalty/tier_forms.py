@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, IntegerField, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
@@ -18,6 +17,7 @@ from wtforms.validators import (
 
 from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
 from loyalty.settings import ProgrammeSettings
+from shop.form_fields import ShopForm
 
 MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
 MAX_THRESHOLD_POINTS = 10_000_000
@@ -44,7 +44,7 @@ def _decimal(text: str, places: int, what: str) -> Decimal:
     return value
 
 
-class TierForm(FlaskForm):
+class TierForm(ShopForm):
     """A tier: name, rank, qualifying threshold and benefits."""
 
     name = StringField(
@@ -157,7 +157,7 @@ def _whole(label: str, low: int, high: int, unit: str = "") -> IntegerField:
     )
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(ShopForm):
     """The programme's numbers: earning, redemption, expiry, tier basis and terms version."""
 
     points_per_pound = _whole("Points per £1 of goods (before the tier multiplier)", 1, 100)

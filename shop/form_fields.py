@@ -1,6 +1,6 @@
-"""Form pieces that several areas' forms share: the whitespace filter, the e-mail and
-phone fields and a decimal field for finite numbers, so each is validated (and worded) the
-same way everywhere."""
+"""Form pieces that several areas' forms share: the base form, the whitespace filter, the
+e-mail, phone and country fields and a decimal field for finite numbers, so each is
+validated (and worded) the same way everywhere."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask import request
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import DecimalField, EmailField, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
@@ -36,6 +39,43 @@ COUNTRIES = (
 )
 PHONE_RE = r"^[0-9+()\-. ]*$"
 PHONE_MESSAGE = "Use digits, spaces and + ( ) - only."
+
+
+SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def json_formdata(body: Any) -> MultiDict[str, str]:
+    """A JSON body as a browser would have posted it: text values, a list as repeated
+    values, and nothing for anything that is not a JSON object."""
+    data: MultiDict[str, str] = MultiDict()
+    if not isinstance(body, dict):
+        return data
+    for key, value in body.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                if item:
+                    data.add(str(key), "y")
+            elif isinstance(item, str | int | float):
+                data.add(str(key), str(item))
+    return data
+
+
+class ShopForm(FlaskForm):
+    """The shop's base form. Flask-WTF reads a JSON body's values as they are, so a number
+    reached string-only filters and checks as an int (a 500); here JSON is read as text."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """The submitted data; a JSON body's values as text."""
+            automatic = not hasattr(formdata, "getlist") and formdata is not None
+            if (
+                automatic
+                and request.method in SUBMIT_METHODS
+                and request.is_json
+                and not (request.form or request.files)
+            ):
+                return json_formdata(request.get_json(silent=True))
+            return super().wrap_formdata(form, formdata)
 
 
 def strip(value: Any) -> Any:

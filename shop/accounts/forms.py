@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
-from shop.form_fields import country_field, email_field, phone_field, strip
+from shop.form_fields import ShopForm, country_field, email_field, phone_field, strip
 
 MIN_PASSWORD = 10
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(ShopForm):
     """Create an account."""
 
     name = StringField(
@@ -30,7 +29,7 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(ShopForm):
     """Sign in."""
 
     email = EmailField(
@@ -44,7 +43,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in")
 
 
-class TrackingForm(FlaskForm):
+class TrackingForm(ShopForm):
     """Switch tracking-based personalization on or off."""
 
     enabled = BooleanField("Personalize my shop using what I browse")
@@ -67,7 +66,7 @@ def _current_password() -> PasswordField:
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(ShopForm):
     """Name and contact details."""
 
     name = StringField(
@@ -78,7 +77,7 @@ class ProfileForm(FlaskForm):
     phone = phone_field()
 
 
-class AddressForm(FlaskForm):
+class AddressForm(ShopForm):
     """One address of the address book."""
 
     name = StringField(
@@ -109,7 +108,7 @@ class AddressForm(FlaskForm):
     make_default = BooleanField("Use as my default address")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(ShopForm):
     """Change the password (needs the current one)."""
 
     current_password = _current_password()
@@ -120,20 +119,20 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(ShopForm):
     """Ask for a new e-mail address (needs the current password)."""
 
     new_email = email_field("New e-mail address", "Please enter the new e-mail address.")
     current_password = _current_password()
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(ShopForm):
     """Ask for a password-reset link."""
 
     email = email_field()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(ShopForm):
     """Choose a new password through a reset link."""
 
     password = _new_password("New password")
@@ -142,7 +141,7 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(ShopForm):
     """Delete the account (needs the password and an explicit tick)."""
 
     password = PasswordField(
@@ -155,5 +154,5 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ShopForm):
     """A button that only needs the CSRF token (delete, make default, confirm)."""

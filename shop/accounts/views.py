@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug import Response
 
 from shop import rate_limits
@@ -44,6 +43,7 @@ from shop.accounts.forms import (
 )
 from shop.accounts.models import User
 from shop.db import db, utcnow
+from shop.form_fields import ShopForm
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
@@ -147,7 +147,7 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
     record(event)
 
 
-def _status(form: FlaskForm) -> int:
+def _status(form: ShopForm) -> int:
     return 400 if form.is_submitted() else 200
 
 

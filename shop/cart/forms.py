@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange, StopValidation
+
+from shop.form_fields import ShopForm
 
 QTY_MESSAGE = "Enter a whole number from 1 to 999. To take an item out, use Remove."
 
@@ -25,21 +26,21 @@ class QuantityField(IntegerField):
             raise StopValidation()
 
 
-class AddToCartForm(FlaskForm):
+class AddToCartForm(ShopForm):
     """Add a product to the cart."""
 
     product_id = HiddenField()
     quantity = QuantityField(default=1)
 
 
-class UpdateLineForm(FlaskForm):
+class UpdateLineForm(ShopForm):
     """Change the quantity of a cart line."""
 
     product_id = HiddenField()
     quantity = QuantityField()
 
 
-class RemoveLineForm(FlaskForm):
+class RemoveLineForm(ShopForm):
     """Remove a cart line."""
 
     product_id = HiddenField()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from shop.form_fields import country_field, email_field, strip
+from shop.form_fields import ShopForm, country_field, email_field, strip
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(ShopForm):
     """Step 1: who the order is for and where it goes."""
 
     # A saved address id, or "new"; the radio buttons are rendered from the address book.
@@ -55,7 +54,7 @@ class DetailsForm(FlaskForm):
         return ok
 
 
-class ShippingForm(FlaskForm):
+class ShippingForm(ShopForm):
     """Step 2: the shipping method."""
 
     method = RadioField(
@@ -66,7 +65,7 @@ class ShippingForm(FlaskForm):
     )
 
 
-class PlaceOrderForm(FlaskForm):
+class PlaceOrderForm(ShopForm):
     """Step 3: confirm the order; the token makes a double submit place one order."""
 
     token = HiddenField(validators=[InputRequired(), Length(min=16, max=64)])
@@ -75,7 +74,7 @@ class PlaceOrderForm(FlaskForm):
 MAX_POINTS_INPUT = 10_000_000
 
 
-class RedeemPointsForm(FlaskForm):
+class RedeemPointsForm(ShopForm):
     """Review step: how many loyalty points to use (0 or empty: none)."""
 
     points = StringField("Use points", filters=[strip], validators=[Length(max=20)])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from shop.accounts.forms import MIN_PASSWORD
 from shop.console.models import ROLES
+from shop.form_fields import ShopForm
 
 
-class StaffForm(FlaskForm):
+class StaffForm(ShopForm):
     """Give an account a console role (creating it when a password is given)."""
 
     email = EmailField(

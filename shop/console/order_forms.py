@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, Field, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
-from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range, strip
+from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, date_in_range, strip
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
 
 
-class OrderFilterForm(FlaskForm):
+class OrderFilterForm(ShopForm):
     """The order list's filters (a GET form: no CSRF token)."""
 
     class Meta:
@@ -52,7 +51,7 @@ class OrderFilterForm(FlaskForm):
         )
 
 
-class _ActionForm(FlaskForm):
+class _ActionForm(ShopForm):
     """A form on the order page; its prefix keeps its field names and ids apart."""
 
     form_prefix = ""
@@ -84,11 +83,11 @@ class CancelForm(_ActionForm):
     )
 
 
-class RetryForm(FlaskForm):
+class RetryForm(ShopForm):
     """Retry a failed e-mail (only the CSRF token)."""
 
 
-def _amount(_form: FlaskForm, field: Field) -> None:
+def _amount(_form: ShopForm, field: Field) -> None:
     text = (field.data or "").replace("£", "").strip()
     digits = text.replace(".", "", 1)
     if not digits or not digits.isascii() or not digits.isdigit():

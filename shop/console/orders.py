@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit, order_admin
@@ -29,6 +28,7 @@ from shop.console.order_forms import (
     refund_form,
 )
 from shop.db import db
+from shop.form_fields import ShopForm
 from shop.money import format_money
 from shop.orders import states
 from shop.pagination import Page, PageError, parse_page
@@ -102,7 +102,7 @@ def detail(order_id: int) -> tuple[str, int]:
     return _detail_page(order_id)
 
 
-def _fail(form: FlaskForm, field_name: str, message: str) -> None:
+def _fail(form: ShopForm, field_name: str, message: str) -> None:
     target = form[field_name]
     target.errors = [*target.errors, message]
 

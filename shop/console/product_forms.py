@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -25,7 +24,7 @@ from wtforms.validators import (
 from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
-from shop.form_fields import strip
+from shop.form_fields import ShopForm, strip
 
 
 def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
@@ -33,7 +32,7 @@ def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
     return {"": blank} | {str(c.id): f"{c.name} ({c.slug})" for c in cats}
 
 
-class ProductFilterForm(FlaskForm):
+class ProductFilterForm(ShopForm):
     """The product list's filters (a GET form: no CSRF token)."""
 
     class Meta:
@@ -54,14 +53,14 @@ class ProductFilterForm(FlaskForm):
         )
 
 
-def _price(_form: FlaskForm, field: Field) -> None:
+def _price(_form: ShopForm, field: Field) -> None:
     try:
         field.pence = catalog_admin.parse_price(field.data or "")
     except ValueError as exc:
         raise ValidationError(f"{exc}.") from exc
 
 
-class ProductForm(FlaskForm):
+class ProductForm(ShopForm):
     """Edit a product's details; prices are typed in pounds (2.95) and stored in pence."""
 
     name = StringField(
@@ -107,7 +106,7 @@ class NewProductForm(ProductForm):
     )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(ShopForm):
     """Upload a catalogue CSV."""
 
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])

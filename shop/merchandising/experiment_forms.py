@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     FieldList,
     Form,
@@ -20,6 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from shop.db import parse_id
+from shop.form_fields import ShopForm
 from shop.merchandising.experiments import (
     KIND_LABELS,
     KINDS,
@@ -62,7 +62,7 @@ class VariantRow(Form):
         )
 
 
-class ExperimentForm(FlaskForm):
+class ExperimentForm(ShopForm):
     """Start an A/B test: a name, placements, and two to four variants."""
 
     name = StringField(
@@ -125,11 +125,11 @@ class ExperimentForm(FlaskForm):
         return specs
 
 
-class StopForm(FlaskForm):
+class StopForm(ShopForm):
     """Stop a running experiment (a button with a CSRF token)."""
 
 
-class RolloutForm(FlaskForm):
+class RolloutForm(ShopForm):
     """Roll out one variant to every visitor."""
 
     variant = SelectField("Variant to roll out", validators=[InputRequired()])

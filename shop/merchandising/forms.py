@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -19,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from shop.form_fields import FiniteDecimalField
+from shop.form_fields import FiniteDecimalField, ShopForm
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_LABELS, RULE_TYPES, STRATEGIES
 from shop.merchandising.editing import KIND_NAMES, MODEL_PARAM_RANGES
 
@@ -31,7 +30,7 @@ def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class RuleForm(FlaskForm):
+class RuleForm(ShopForm):
     """Add a rule to the draft."""
 
     type = SelectField(
@@ -70,13 +69,13 @@ class RuleForm(FlaskForm):
         )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(ShopForm):
     """Publish the draft (with an optional note), or any button-only action."""
 
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 
 
-class TrainForm(FlaskForm):
+class TrainForm(ShopForm):
     """Start a retrain."""
 
     settings = RadioField(
@@ -87,7 +86,7 @@ class TrainForm(FlaskForm):
     activate = BooleanField("Activate the new version when it is ready")
 
 
-class PreviewForm(FlaskForm):
+class PreviewForm(ShopForm):
     """Whose recommendations to preview (read from the query string)."""
 
     class Meta:
@@ -105,11 +104,11 @@ class PreviewForm(FlaskForm):
     )
 
 
-def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> FlaskForm:
+def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> ShopForm:
     """A settings form with one size / re-purchase / strategy trio per placement."""
     names = list(placements)
 
-    class SettingsForm(FlaskForm):
+    class SettingsForm(ShopForm):
         pass
 
     for kind in KIND_NAMES:

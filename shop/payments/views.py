@@ -14,12 +14,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from werkzeug import Response
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
 from shop.extensions import csrf
+from shop.form_fields import ShopForm
 from shop.payments import cards
 from shop.payments.gateway import GatewayError
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -59,14 +59,14 @@ def stripe_webhook() -> tuple[Response, int]:
 def index() -> tuple[str, int]:
     """The member's saved cards."""
     saved = cards.saved_cards(db.session, int(current_user.get_id()))
-    return render_template("account/cards.html", cards=saved, form=FlaskForm()), 200
+    return render_template("account/cards.html", cards=saved, form=ShopForm()), 200
 
 
 @cards_bp.post("/<int:card_id>/remove")
 @login_required
 def remove(card_id: int) -> Response:
     """Remove a saved card, at Stripe too."""
-    if not FlaskForm().validate_on_submit():
+    if not ShopForm().validate_on_submit():
         abort(400, "The form expired; please try again.")
     db.session.close()
     try:
