@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -243,9 +244,14 @@ def load_claimed(session_factory: SessionFactory, ids: Sequence[int]) -> list[Ou
     return rows
 
 
+# RFC 5322 allows 998 characters a line. At the default 78, a List-Unsubscribe URL (one long
+# word) was RFC 2047-encoded whole, and mail programs could no longer find its <https://...>.
+MESSAGE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def build_message(email: Outgoing, mail_from: str) -> EmailMessage:
     """Build the multipart/alternative message (text, then HTML) for an outbox row."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["From"] = mail_from
     msg["To"] = email.to_address
     msg["Subject"] = email.subject

@@ -90,3 +90,11 @@ def test_send_report_summary_and_adding() -> None:
     assert (total.claimed, total.sent, total.retrying, total.failed) == (4, 2, 1, 1)
     assert total.summary() == "sent 2, retrying 1, failed 1"
     assert total.errors == ["1: refused", "2: 550"]
+
+
+def test_a_long_list_unsubscribe_url_stays_readable() -> None:
+    url = "<https://shop.example/preferences/unsubscribe/" + "A1b2C3d4" * 6 + ">"
+    message = build_message(_outgoing(headers={"List-Unsubscribe": url}), "orders@shop.example")
+    raw = message.as_bytes().decode()
+    assert f"List-Unsubscribe: {url}\r\n" in raw  # not =?utf-8?q?...?= encoded
+    assert "Subject: Your order =?utf-8?" in raw  # a non-ASCII subject is still encoded
