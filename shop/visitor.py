@@ -35,6 +35,13 @@ def tracking_allowed() -> bool:
     return not (current_user.is_authenticated and not current_user.tracking_enabled)
 
 
+def start_new_visitor() -> None:
+    """From this response on, this browser is a new anonymous visitor (used at sign-out, so
+    the next person at a shared computer is not shown what the member browsed)."""
+    g.visitor_id = uuid.uuid4().hex
+    g.new_visitor = True
+
+
 def init_app(app: Flask) -> None:
     """Give every visitor an id and decide, per request, whether to record events."""
 

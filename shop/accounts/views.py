@@ -26,7 +26,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug import Response
 
-from shop import rate_limits
+from shop import rate_limits, visitor
 from shop.accounts import privacy, profile, security, services, tokens
 from shop.accounts.forms import (
     ActionForm,
@@ -110,7 +110,8 @@ def _end_stale_sessions() -> None:
 
 def _sign_out() -> None:
     logout_user()
-    session.pop(FINGERPRINT_KEY, None)
+    session.clear()  # recent clicks, checkout progress: nothing of the member stays behind
+    visitor.start_new_visitor()
     g.forget_fingerprint = True
 
 

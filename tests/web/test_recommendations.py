@@ -199,6 +199,22 @@ def test_todays_clicks_change_the_next_page(
     assert after_heart != after_bag
 
 
+def test_after_signing_out_the_browser_is_a_new_visitor(
+    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    _sign_in(client, trained[0].email)
+    client.get(f"/products/{shop['jumbo'].id}")
+    assert "Recommended for you" in _section(client.get("/").get_data(as_text=True), "home")
+    before = client.get_cookie("vid")
+    token = csrf_token(client, "/")
+    assert client.post("/account/logout", data={"csrf_token": token}).status_code == 302
+    after = client.get_cookie("vid")
+    assert before is not None and after is not None and after.value != before.value
+    # The next person at this computer sees nothing of what the member browsed.
+    home = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Popular right now" in home and "Because you viewed" not in home
+
+
 def test_an_empty_shop_and_unknown_products_never_fail(client: FlaskClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
