@@ -69,6 +69,9 @@ class PlaceOrderForm(ShopForm):
     """Step 3: confirm the order; the token makes a double submit place one order."""
 
     token = HiddenField(validators=[InputRequired(), Length(min=16, max=64)])
+    # The total the review page showed: an order that would cost something else (the cart
+    # changed in another tab) goes back to the review instead of being placed.
+    total = HiddenField(validators=[Length(max=20)])
 
 
 MAX_POINTS_INPUT = 10_000_000

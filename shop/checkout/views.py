@@ -174,7 +174,7 @@ def review() -> Response | tuple[str, int]:
         "checkout/review.html",
         quote=priced,
         contact=contact,
-        form=PlaceOrderForm(token=token),
+        form=PlaceOrderForm(token=token, total=str(priced.totals.total_pence)),
         redeem=redeem,
     ), 400 if request.method == "POST" else 200
 
@@ -212,6 +212,14 @@ def place() -> Response | tuple[str, int]:
             redeem_points=_redeem_points(),
             campaign=session.get("campaign"),
         )
+        if form.total.data and form.total.data != str(order.total_pence):
+            db.session.rollback()
+            flash(
+                "Your order changed since you reviewed it (the cart was changed elsewhere). "
+                "Please check it again before placing it.",
+                "error",
+            )
+            return redirect(url_for("checkout.review"))
         db.session.commit()
     except (services.BenefitRefused, services.BenefitNotHeld) as exc:
         db.session.rollback()

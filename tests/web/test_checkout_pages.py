@@ -170,6 +170,38 @@ def test_a_double_submitted_place_order_makes_one_order(
     assert session.get(Product, items["heart"].id).stock_qty == 49  # type: ignore[union-attr]
 
 
+def test_a_cart_changed_after_the_review_goes_back_to_the_review(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 1)
+    review_token = _through_review(client)
+    review = client.get("/checkout/review").get_data(as_text=True)
+    shown = re.search(r'name="total" type="hidden" value="(\d+)"', review)
+    assert shown and shown.group(1) == "690"  # 2.95 + 3.95 standard delivery
+    _add(client, items["jumbo"], 10)  # in another tab
+    token = csrf_token(client, "/cart")
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": review_token, "total": shown.group(1)},
+        follow_redirects=True,
+    )
+    assert response.request.path == "/checkout/review"
+    assert "Your order changed since you reviewed it" in response.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    # Placing from the new review works.
+    _place(client, review_token, total=_review_total(client))
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def _review_total(client: FlaskClient) -> str:
+    review = client.get("/checkout/review").get_data(as_text=True)
+    match = re.search(r'name="total" type="hidden" value="(\d+)"', review)
+    assert match, review
+    return match.group(1)
+
+
 def test_tampered_prices_quantities_and_currency_are_ignored(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
