@@ -68,7 +68,7 @@ def audit_page(
     """The audit log filtered by action prefix and date, newest first."""
     query = select(AuditEntry)
     if action:
-        query = query.where(AuditEntry.action.startswith(action))
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if since is not None:
         query = query.where(AuditEntry.created_at >= since)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -70,6 +70,8 @@ def audit_log() -> str | tuple[str, int]:
     try:
         page = parse_page(request.args.get("page"))
         since = datetime.fromisoformat(since_raw) if since_raw else None
+        if since is not None and since.tzinfo is not None:  # the log is kept in UTC
+            since = since.astimezone(UTC).replace(tzinfo=None)
     except PageError as exc:
         return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
     except ValueError:

@@ -166,3 +166,28 @@ def test_the_last_admin_cannot_be_demoted_through_the_form(app: Flask, session: 
         staff.grant_role(session, other, "lone@example.com", "merchandiser")
     session.rollback()
     assert session.get(User, lone.id).role == "admin"  # type: ignore[union-attr]
+
+
+def test_audit_filters_match_text_literally_and_read_offsets_as_utc(
+    app: Flask, session: Session
+) -> None:
+    from datetime import datetime
+
+    from shop.console import audit
+
+    admin = client_as(app, session, "admin")
+    entry = audit.record(session, audit.CLI_ACTOR, "merch.publish", "revision 1")
+    entry.created_at = datetime(2026, 11, 24, 12, 0)
+    session.commit()
+
+    def rows(query: str) -> int:
+        page = admin.get(f"/console/audit?{query}")
+        assert page.status_code == 200, query
+        return page.get_data(as_text=True).count("revision 1")
+
+    assert rows("action=merch.pub") == 1
+    assert rows("action=%25publish") == 0 and rows("action=%25") == 0 and rows("action=_") == 0
+    assert rows("since=2026-11-24T11:30") == 1 and rows("since=2026-11-24T12:30") == 0
+    # 13:30 at +02:00 is 11:30 UTC, before the entry; 08:30 at -05:00 is 13:30 UTC, after it.
+    assert rows("since=2026-11-24T13:30%2B02:00") == 1
+    assert rows("since=2026-11-24T08:30-05:00") == 0
