@@ -286,8 +286,14 @@ def create_product(
 # --- CSV export ------------------------------------------------------------------------
 
 
+# A cell a spreadsheet would run as a formula gets a leading apostrophe, and so does one that
+# already starts with an apostrophe, so that the import (`_unquote`) gives back exactly what
+# was exported.
+ESCAPED_START = (*FORMULA_START, "'")
+
+
 def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
+    return "'" + value if value.startswith(ESCAPED_START) else value
 
 
 def export_rows(session: Session) -> Iterable[list[str]]:
@@ -365,7 +371,7 @@ def _decode(data: bytes) -> str:
 
 
 def _unquote(value: str) -> str:
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+    if value.startswith("'") and value[1:].startswith(ESCAPED_START):
         return value[1:]
     return value
 

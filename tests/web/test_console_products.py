@@ -202,6 +202,28 @@ def test_the_export_is_a_csv_of_the_catalogue(
     assert len(rows) == 6
 
 
+def test_exporting_then_importing_changes_nothing(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    heart = session.get(Product, items["heart"].id)
+    assert heart is not None
+    heart.name, heart.description = "'=quoted name", '\'+desc, "with" quotes'
+    jumbo = session.get(Product, items["jumbo"].id)
+    assert jumbo is not None
+    jumbo.name = "=SUM(A1)"
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    exported = client.get("/console/products/export.csv").get_data()
+    response = upload(client, exported)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    session.rollback()
+    again = session.get(Product, items["heart"].id)
+    assert again is not None
+    assert (again.name, again.description) == ("'=quoted name", '\'+desc, "with" quotes')
+    assert session.get(Product, items["jumbo"].id).name == "=SUM(A1)"  # type: ignore[union-attr]
+    assert client.get("/console/products/export.csv").get_data() == exported
+
+
 def upload(client, data: bytes, name: str = "catalogue.csv"):  # type: ignore[no-untyped-def]
     token = console_token(client, "/console/products/import")
     return client.post(
