@@ -78,6 +78,7 @@ def _suggestions(
             "name": item.product.name,
             "price": format_money(item.product.price_pence, item.product.currency),
             "url": f"{settings.base_url}/products/{item.product.id}?rec={shown.rec_id}",
+            "reason": item.reason,
         }
         for item in shown.items
     ]

@@ -180,6 +180,11 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
     [mail] = emails(session, "order_confirmation")
     assert "You might also like" in mail.text_body
     assert "?rec=" in mail.html_body
+    # Each suggestion says why, in both parts, as on the order page.
+    suggested = mail.text_body.split("You might also like", 1)[1]
+    reasons = re.findall(r"^  (\S.*)$", suggested, re.M)
+    assert reasons and len(reasons) == len(re.findall(r"^- ", suggested, re.M)), reasons
+    assert reasons[0] in mail.html_body.replace("&#39;", "'")
     shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
     assert shown is not None and shop["heart"].id not in shown.product_ids
 
