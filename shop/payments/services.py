@@ -96,18 +96,8 @@ def pay_order(
         order, closed = _payable(session, order_id)
         if closed is not None:
             return closed
-        open_attempt = latest_attempt(session, order_id)
-        if (
-            open_attempt is not None
-            and open_attempt.status == "requires_action"
-            and open_attempt.intent_id
-        ):
-            waiting = _Waiting(
-                open_attempt.attempt, open_attempt.intent_id, open_attempt.payment_method_id
-            )
-        else:
-            waiting = None
-    if waiting is not None:
+        waiting = _waiting(latest_attempt(session, order_id))
+    if waiting is not None:  # a 3-D Secure check is open: resume it, or replace it
         outcome = _resume_or_replace(
             transaction, gateway, settings, order_id, waiting, payment_method
         )
@@ -162,6 +152,12 @@ def pay_order(
     if status == "paid" and save_card and user_id is not None:
         _save_card_quietly(transaction, gateway, user_id, intent)
     return _outcome_for(status, intent)
+
+
+def _waiting(attempt: PaymentAttempt | None) -> _Waiting | None:
+    if attempt is None or attempt.status != "requires_action" or not attempt.intent_id:
+        return None
+    return _Waiting(attempt.attempt, attempt.intent_id, attempt.payment_method_id)
 
 
 @dataclass(frozen=True)
