@@ -202,6 +202,7 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
         raise OrderAdminError(
             f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
         )
+    held = {line.sku: line.quantity for line in order.lines} if order.stock_reserved else {}
     try:
         fulfilment.cancel_unpaid_order(session, order, reason.strip())
     except states.IllegalTransition as exc:
@@ -212,13 +213,16 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
         "order.cancel",
         f"order {order.number}",
         {"status": before},
-        {"status": order.status, "reason": reason.strip() or None},
+        {"status": order.status, "reason": reason.strip() or None, "stock_returned": held},
     )
     return order
 
 
-def _auditing(transaction: Transaction, actor: audit.Actor, order_id: int) -> Transaction:
-    """A transaction factory that audits each refund of the order booked inside it."""
+def _auditing(
+    transaction: Transaction, actor: audit.Actor, order_id: int, restock: Mapping[int, int]
+) -> Transaction:
+    """A transaction factory that audits each refund of the order booked inside it, with
+    the order's status before and after and the quantities put back in stock (by SKU)."""
     audited: set[int] = set()
 
     def succeeded(session: Session) -> list[Refund]:
@@ -230,6 +234,9 @@ def _auditing(transaction: Transaction, actor: audit.Actor, order_id: int) -> Tr
 
     with transaction() as session:
         audited.update(r.id for r in succeeded(session))
+        first = session.get(Order, order_id)
+        status_before = first.status if first is not None else None
+        skus = {line.id: line.sku for line in first.lines} if first is not None else {}
 
     @contextmanager
     def wrapped() -> Iterator[Session]:
@@ -247,13 +254,17 @@ def _auditing(transaction: Transaction, actor: audit.Actor, order_id: int) -> Tr
                     actor,
                     "order.refund",
                     f"order {order.number}",
-                    {"refunded_pence": order.refunded_pence - row.amount_pence},
+                    {
+                        "refunded_pence": order.refunded_pence - row.amount_pence,
+                        "status": status_before,
+                    },
                     {
                         "refund_id": row.id,
                         "amount_pence": row.amount_pence,
                         "refunded_pence": order.refunded_pence,
                         "status": order.status,
                         "restock": row.restock,
+                        "restocked": {skus.get(i, str(i)): q for i, q in restock.items()},
                         "reason": row.reason or None,
                     },
                 )
@@ -289,7 +300,7 @@ def refund(
     )
     try:
         return refund_order(
-            _auditing(transaction, actor, order_id), gateway, settings, order_id, request
+            _auditing(transaction, actor, order_id, wanted), gateway, settings, order_id, request
         )
     except RefundError as exc:
         raise OrderAdminError(str(exc)) from exc

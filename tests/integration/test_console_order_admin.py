@@ -100,7 +100,11 @@ def test_cancelling_an_unpaid_order_puts_the_stock_back(
     assert stock(session, items["heart"]) == 50
     entry = session.scalar(select(AuditEntry))
     assert entry is not None and entry.action == "order.cancel"
-    assert entry.after == {"status": "cancelled", "reason": "customer asked"}
+    assert entry.after == {
+        "status": "cancelled",
+        "reason": "customer asked",
+        "stock_returned": {items["heart"].sku: 3},
+    }
 
 
 def test_refunds_check_the_amount_restock_and_audit(
@@ -131,7 +135,8 @@ def test_refunds_check_the_amount_restock_and_audit(
     assert stock(session, items["heart"]) == 47
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.refund"))
     assert entry is not None
-    assert entry.before == {"refunded_pence": 0}
+    assert entry.before == {"refunded_pence": 0, "status": "paid"}
+    assert entry.after["restocked"] == {items["heart"].sku: 1}
     assert entry.after["amount_pence"] == 295 and entry.after["restock"] is True
     assert entry.after["status"] == "partially_refunded"
 

@@ -164,6 +164,9 @@ def test_cancel_only_where_the_state_machine_allows(
     assert stock(session, items["lantern"]) == 3
     actions = session.scalars(select(AuditEntry.action)).all()
     assert actions == ["order.cancel"]
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.cancel"))
+    assert entry is not None
+    assert entry.after["stock_returned"] == {items["lantern"].sku: 2}
 
 
 def test_refunds_in_part_with_restock_and_clear_errors(
@@ -227,6 +230,9 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     assert len(emails(session, "order_refunded")) == 1
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.refund"))
     assert entry is not None and entry.after["amount_pence"] == 295
+    assert entry.before == {"refunded_pence": 0, "status": "paid"}
+    assert entry.after["restocked"] == {items["heart"].sku: 1}
+    assert entry.after["status"] == "partially_refunded"
 
     real = app.extensions["payment_gateway"]
     app.extensions["payment_gateway"] = StripeGateway(
