@@ -24,7 +24,7 @@ from shop.mail.models import OutboxEmail
 from shop.orders.models import Order, OrderLine
 from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
-from shop.payments.models import SavedCard
+from shop.payments.models import Refund, SavedCard
 from shop.payments.services import Transaction
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
@@ -200,10 +200,20 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         "refunded_pence",
     )
     line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence")
+    refunds: dict[int, list[Refund]] = {}
+    for refund in session.scalars(
+        select(Refund)
+        .join(Order, Order.id == Refund.order_id)
+        .where(Order.user_id == user_id)
+        .order_by(Refund.id)
+    ):
+        refunds.setdefault(refund.order_id, []).append(refund)
+    refund_fields = ("amount_pence", "currency", "status", "reason", "restock", "created_at")
     exported = []
     for order in orders:
         row = {name: _iso(getattr(order, name)) for name in fields}
         row["lines"] = _rows(lines.get(order.id, []), line_fields)
+        row["refunds"] = _rows(refunds.get(order.id, []), refund_fields)
         exported.append(row)
     return exported
 
@@ -266,6 +276,12 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
                 "quantity",
                 "campaign",
             ),
+        ),
+        "recommendations_shown": _rows(
+            session.scalars(
+                select(Impression).where(Impression.user_id == user_id).order_by(Impression.id)
+            ),
+            ("placement", "strategy", "product_ids", "created_at"),
         ),
         "loyalty": _loyalty(session, user_id),
         "consents": _rows(

@@ -30,8 +30,9 @@ from shop.mail.models import OutboxEmail
 from shop.models import Base
 from shop.orders.models import Order
 from shop.payments.gateway import GatewayUnavailable
-from shop.payments.models import SavedCard
+from shop.payments.models import Refund, SavedCard
 from shop.payments.setup import EXTENSION
+from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from tests import factories
 from tests.helpers import csrf_token, sign_in
@@ -188,11 +189,40 @@ def _someone_else(session: Session, items: dict[str, Product]) -> User:
 # ------------------------------------------------------------------------------ export
 
 
+def _refund_and_lists_shown(session: Session, zelda: User, bob: User) -> None:
+    for user, number in ((zelda, "W-ZELDA-1"), (bob, "W-BOB-1")):
+        order = session.scalar(select(Order).where(Order.number == number))
+        assert order is not None
+        session.add(
+            Refund(
+                order_id=order.id,
+                amount_pence=295,
+                currency="GBP",
+                idempotency_key=f"refund-{number}",
+                status="succeeded",
+                reason="broken" if user is zelda else "bobs refund",
+            )
+        )
+        session.add(
+            Impression(
+                rec_id=f"rec{user.id:029d}",
+                placement="home" if user is zelda else "cart",
+                model_version="v1",
+                strategy="personal",
+                visitor_id=f"visitor-{user.id}",
+                user_id=user.id,
+                product_ids=[order.lines[0].product_id],
+            )
+        )
+    session.commit()
+
+
 def test_export_holds_everything_about_the_member_and_nothing_else(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:
     zelda = _zelda(session, items)
-    _someone_else(session, items)
+    bob = _someone_else(session, items)
+    _refund_and_lists_shown(session, zelda, bob)
     client = _sign_in(app, session, EMAIL)
     response = client.get("/account/privacy/export")
     assert response.status_code == 200
@@ -211,6 +241,9 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
     (order,) = data["orders"]
     assert order["number"] == "W-ZELDA-1" and order["ship_postcode"] == POSTCODE
     assert order["lines"][0]["quantity"] == 2 and order["lines"][0]["sku"] == items["heart"].sku
+    assert [(r["amount_pence"], r["reason"]) for r in order["refunds"]] == [(295, "broken")]
+    assert [s["placement"] for s in data["recommendations_shown"]] == ["home"]
+    assert data["recommendations_shown"][0]["product_ids"] == [items["heart"].id]
     kinds = sorted(e["kind"] for e in data["events"])
     assert "product_view" in kinds and "search" in kinds
     assert data["loyalty"]["membership"]["number"] == "HP-000042"
@@ -230,6 +263,7 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
     text = response.get_data(as_text=True)
     for secret in (
         "bobsecret",
+        "bobs refund",
         "1 Bob Street",
         "W-BOB-1",
         "scrypt",
