@@ -96,32 +96,39 @@ def pay_order(
         order, closed = _payable(session, order_id)
         if closed is not None:
             return closed
-        waiting = _waiting(latest_attempt(session, order_id))
+        open_attempt = latest_attempt(session, order_id)
+        waiting = _waiting(open_attempt)
+        if waiting is None:
+            if (
+                open_attempt is not None
+                and open_attempt.status in ("creating", "processing")
+                and utcnow() - open_attempt.created_at < STALE_CREATING
+            ):
+                return PaymentOutcome("processing", "Your payment is being processed.")
+            customer = _customer_for(session, user_id, payment_method, save_card)
+            try:
+                reserve_stock(session, order, settings)
+            except CheckoutError as exc:  # out of stock, or the points can no longer be held
+                return PaymentOutcome("closed", str(exc))
+            attempt = _attempt_for(session, order, open_attempt, payment_method, save_card)
+            ref = (order.id, order.number, attempt.attempt, attempt.idempotency_key)
+            amount, currency = attempt.amount_pence, attempt.currency
     if waiting is not None:  # a 3-D Secure check is open: resume it, or replace it
         outcome = _resume_or_replace(
             transaction, gateway, settings, order_id, waiting, payment_method
         )
         if outcome is not None:
             return outcome
-    with transaction() as session:
-        order, closed = _payable(session, order_id)
-        if closed is not None:
-            return closed
-        open_attempt = latest_attempt(session, order_id)
-        if (
-            open_attempt is not None
-            and open_attempt.status in ("creating", "processing")
-            and utcnow() - open_attempt.created_at < STALE_CREATING
-        ):
-            return PaymentOutcome("processing", "Your payment is being processed.")
-        customer = _customer_for(session, user_id, payment_method, save_card)
-        try:
-            reserve_stock(session, order, settings)
-        except CheckoutError as exc:  # out of stock, or the points can no longer be held
-            return PaymentOutcome("closed", str(exc))
-        attempt = _attempt_for(session, order, open_attempt, payment_method, save_card)
-        ref = (order.id, order.number, attempt.attempt, attempt.idempotency_key)
-        amount, currency = attempt.amount_pence, attempt.currency
+        # The check was cancelled and its attempt failed, so this call starts a new one.
+        return pay_order(
+            transaction,
+            gateway,
+            settings,
+            order_id=order_id,
+            payment_method=payment_method,
+            save_card=save_card,
+            user_id=user_id,
+        )
     try:
         intent = gateway.pay(
             amount=amount,
