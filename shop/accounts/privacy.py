@@ -163,18 +163,24 @@ def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
     return section
 
 
+def _per_order(session: Session, model: Any, user_id: int) -> dict[int, list[Any]]:
+    """Rows of a per-order table (order lines, refunds) of the member's orders, by order."""
+    grouped: dict[int, list[Any]] = {}
+    for row in session.scalars(
+        select(model)
+        .join(Order, Order.id == model.order_id)
+        .where(Order.user_id == user_id)
+        .order_by(model.id)
+    ):
+        grouped.setdefault(row.order_id, []).append(row)
+    return grouped
+
+
 def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
     orders = list(
         session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.placed_at))
     )
-    lines: dict[int, list[OrderLine]] = {}
-    for line in session.scalars(
-        select(OrderLine)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.user_id == user_id)
-        .order_by(OrderLine.id)
-    ):
-        lines.setdefault(line.order_id, []).append(line)
+    lines = _per_order(session, OrderLine, user_id)
     fields = (
         "number",
         "kind",
@@ -200,14 +206,7 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         "refunded_pence",
     )
     line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence")
-    refunds: dict[int, list[Refund]] = {}
-    for refund in session.scalars(
-        select(Refund)
-        .join(Order, Order.id == Refund.order_id)
-        .where(Order.user_id == user_id)
-        .order_by(Refund.id)
-    ):
-        refunds.setdefault(refund.order_id, []).append(refund)
+    refunds = _per_order(session, Refund, user_id)
     refund_fields = ("amount_pence", "currency", "status", "reason", "restock", "created_at")
     exported = []
     for order in orders:
