@@ -190,6 +190,11 @@ def _check_variants(
         assignment.check_weights([v.weight for v in variants])
     except assignment.WeightError as exc:
         raise ExperimentError(str(exc)) from exc
+    idle = [v.key.strip() for v in variants if v.weight == 0]
+    if idle:
+        raise ExperimentError(
+            f"Variant {idle[0]!r} would get no traffic; give every variant at least 1%."
+        )
     versions: set[str] | None = None
     checked = []
     for variant, key in zip(variants, keys, strict=True):

@@ -129,6 +129,7 @@ def test_a_long_name_gives_a_key_that_fits_the_impression_column(
         ({"placements": []}, "at least one placement"),
         ({"placements": ["home", "sidebar"]}, "Unknown placement: sidebar"),
         ({"weights": (60, 50)}, "add up to 110%"),
+        ({"weights": (100, 0)}, "'new-model' would get no traffic"),
         ({"variants": "one"}, "at least two variants"),
         ({"variants": "duplicate"}, "repeated: control"),
         ({"variants": "bad key"}, "Variant key 'Has Space'"),

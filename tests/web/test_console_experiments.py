@@ -134,6 +134,10 @@ def test_creating_an_experiment_starts_it_and_audits_it(
     ("changes", "message"),
     [
         ({"variants-1-weight": "60"}, "add up to 110%"),
+        (
+            {"variants-0-weight": "100", "variants-1-weight": "0"},
+            "Variant &#39;model&#39; would get no traffic",
+        ),
         ({"variants-1-model_version": "not-a-version"}, "unknown model version"),
         ({"variants-1-key": "control"}, "repeated: control"),
         (
