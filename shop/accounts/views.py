@@ -27,7 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug import Response
 
 from shop import rate_limits, visitor
-from shop.accounts import privacy, profile, security, services, tokens
+from shop.accounts import privacy, profile, redirects, security, services, tokens
 from shop.accounts.forms import (
     ActionForm,
     AddressForm,
@@ -71,9 +71,7 @@ _password_check_limit = rate_limits.post_limit("PASSWORD_CHECK_RATE_LIMIT", "pas
 
 def _safe_next(target: str | None) -> str:
     """Only follow ?next= to a path on this site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("accounts.overview")
+    return redirects.local_path(target) or url_for("accounts.overview")
 
 
 def _base_url() -> str:

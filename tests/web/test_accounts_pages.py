@@ -1,5 +1,6 @@
 """Register, sign in and out, the account page, order visibility and cart merging."""
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -106,14 +107,18 @@ def test_orders_of_other_customers_are_404(client: FlaskClient, session: Session
     assert "536999" not in client.get("/account").get_data(as_text=True)
 
 
-def test_next_parameter_cannot_redirect_off_site(client: FlaskClient, session: Session) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/", "/%09/evil.example/phish", "/%0a/evil"])
+def test_next_parameter_cannot_redirect_off_site(
+    client: FlaskClient, session: Session, target: str
+) -> None:
     factories.user(session, "ann@example.com")
     session.commit()
     token = csrf_token(client, "/account/login")
     response = client.post(
-        "/account/login?next=//evil.example/",
+        f"/account/login?next={target}",
         data={"csrf_token": token, "email": "ann@example.com", "password": factories.PASSWORD},
     )
+    assert response.status_code == 302
     assert response.headers["Location"] == "/account"
 
 

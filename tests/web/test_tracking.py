@@ -136,3 +136,12 @@ def test_a_tracking_failure_never_breaks_the_page_and_loses_nothing(
     client.get(f"/products/{items['lantern'].id}")
     views = [e for e in _events(session) if e.kind == "product_view"]
     assert sorted(e.product_id for e in views) == sorted([items["heart"].id, items["lantern"].id])
+
+
+def test_tracking_switch_never_redirects_off_site(client: FlaskClient) -> None:
+    token = csrf_token(client, "/")
+    response = client.post(
+        "/account/tracking", data={"csrf_token": token, "next": "/\t/evil.example"}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
