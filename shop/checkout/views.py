@@ -268,7 +268,11 @@ def pay(token: str) -> Response | tuple[str, int]:
 def pay_setup(token: str) -> tuple[Response, int]:
     """Start collecting a card in the browser: a SetupIntent's client secret (JSON)."""
     _order_for_payment(token)
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    elif not isinstance(body, dict):
+        return jsonify(error="Send the card options as a JSON object."), 400
     user_id = _user_id()
     # ensure_customer writes in a transaction of its own; on SQLite this request's write
     # session would otherwise hold the lock it waits for, until "database is locked".

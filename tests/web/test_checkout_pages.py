@@ -336,6 +336,10 @@ def test_payment_json_errors_are_clear(
         response = _json(client, f"/checkout/pay/{access}", body)
         assert response.status_code == 400
         assert response.get_json()["error"] == "Please enter your card details."
+    for body in ([1], "x", 42, True):
+        response = _json(client, f"/checkout/pay/{access}/setup", body)
+        assert response.status_code == 400
+        assert response.get_json() == {"error": "Send the card options as a JSON object."}
     declined = _json(
         client,
         f"/checkout/pay/{access}",
