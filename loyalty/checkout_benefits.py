@@ -33,7 +33,7 @@ from shop.checkout.pricing import (
     max_points_for,
     tier_discount,
 )
-from shop.db import db
+from shop.db import db, utcnow
 from shop.events.bus import order_paid, order_released
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
@@ -192,6 +192,7 @@ class MemberBenefits:
         if member is None:
             return 0
         released = 0
+        min_days = load_settings(session).expiry_reminder_days
         for hold in _open_holds(_order_entries(session, member.id, order.id)):
             try:
                 ledger.append(
@@ -202,6 +203,7 @@ class MemberBenefits:
                     hold.reference,
                     description=f"Returned from order {order.number}",
                     order_id=order.id,
+                    expires_at=ledger.expiry_for_return(session, hold, utcnow(), min_days),
                 )
             except ledger.DuplicateEntry:
                 continue

@@ -143,7 +143,8 @@ def _return_redeemed(
     """Give back the points spent on an order in proportion to a refund (all of them once
     the order is refunded in full); return how many came back now.
 
-    Returned points never expire, like the points of a cancelled order.
+    Returned points keep the expiry date of the points the order spent
+    (`ledger.expiry_for_return`), like the points of a cancelled order.
     """
     if not order.points_redeemed:
         return 0
@@ -157,6 +158,20 @@ def _return_redeemed(
     due = rules.points_to_reverse(spent, already, refunded_total_pence, order_total_pence)
     if due <= 0:
         return 0
+    spending = session.scalar(
+        select(PointsEntry)
+        .where(
+            PointsEntry.membership_id == member.id,
+            PointsEntry.order_id == order.id,
+            PointsEntry.reason == "redeem",
+        )
+        .order_by(PointsEntry.id.desc())
+        .limit(1)
+    )
+    expires_at = None
+    if spending is not None:
+        min_days = load_settings(session).expiry_reminder_days
+        expires_at = ledger.expiry_for_return(session, spending, utcnow(), min_days)
     try:
         ledger.append(
             session,
@@ -166,6 +181,7 @@ def _return_redeemed(
             reference,
             description=f"From the refund on order {order.number}",
             order_id=order.id,
+            expires_at=expires_at,
         )
     except ledger.DuplicateEntry:
         return 0

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from loyalty import rules
 from loyalty.models import Membership, PointsEntry
 
 REASONS = ("earn", "refund", "redeem", "redeem_reversal", "redeem_refund", "expire", "adjust")
@@ -85,3 +86,19 @@ def append(
     if member is not None:
         session.refresh(member, ["points_balance"])
     return entry
+
+
+def expiry_for_return(
+    session: Session, debit: PointsEntry, now: datetime, min_days: int
+) -> datetime | None:
+    """The expiry date for points given back from `debit` (a redemption): that of the points
+    it used up, so returning spent points never makes them last longer than earned ones."""
+    lines = [
+        rules.LedgerLine(points, expires_at, created_at)
+        for points, expires_at, created_at in session.execute(
+            select(PointsEntry.points, PointsEntry.expires_at, PointsEntry.created_at).where(
+                PointsEntry.membership_id == debit.membership_id, PointsEntry.id < debit.id
+            )
+        )
+    ]
+    return rules.returned_expiry(lines, -debit.points, now, min_days)

@@ -218,9 +218,8 @@ _FAR_FUTURE = datetime.max
 def remaining_lots(lines: Iterable[LedgerLine]) -> list[Lot]:
     """FIFO: every debit consumes the credits that expire first; return what is left.
 
-    Credits without an expiry date (adjustments, reversed redemptions) never expire and
-    are consumed last. Past "expire" entries are debits too, so points that expired once
-    are never expired again.
+    Credits without an expiry date (adjustments) never expire and are consumed last. Past
+    "expire" entries are debits too, so points that expired once are never expired again.
     """
     every = list(lines)
     credits = [line for line in every if line.points > 0]
@@ -233,6 +232,26 @@ def remaining_lots(lines: Iterable[LedgerLine]) -> list[Lot]:
         if credit.points - used > 0:
             lots.append(Lot(credit.expires_at, credit.points - used))
     return lots
+
+
+def returned_expiry(
+    lines_before: Sequence[LedgerLine], spent: int, now: datetime, min_days: int
+) -> datetime | None:
+    """When points given back from a debit of `spent` expire: the latest expiry of the lots
+    that debit used up (None when one of them never expires), but not within `min_days` of
+    `now`, so that the member can be reminded before they go."""
+    latest: datetime | None = None
+    left = spent
+    for lot in remaining_lots(lines_before):
+        if left <= 0:
+            break
+        if lot.expires_at is None:
+            return None
+        left -= lot.remaining
+        latest = lot.expires_at if latest is None else max(latest, lot.expires_at)
+    if latest is None:
+        return None
+    return max(latest, now + timedelta(days=min_days))
 
 
 def points_to_expire(lines: Sequence[LedgerLine], now: datetime) -> int:

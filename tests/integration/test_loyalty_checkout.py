@@ -232,6 +232,26 @@ def test_an_expired_hold_gives_the_points_back(
     assert order.status == "pending_payment" and not order.stock_reserved
 
 
+def test_points_a_cancelled_order_gives_back_keep_their_expiry_date(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    mia = member(session)
+    held = membership_of(session, mia.id)
+    expiry = (utcnow() + timedelta(days=300)).replace(microsecond=0)
+    ledger.append(session, held.id, 2000, "earn", "order:earlier", expires_at=expiry)
+    session.commit()
+    fill_cart(app, CartOwner(user_id=mia.id), [(items["heart"], 10)])
+    order_id = place(app, mia.id, points=1200)
+    with app.app_context(), db.transaction() as tx:
+        order = tx.get(Order, order_id)
+        assert order is not None
+        cancel_unpaid_order(tx, order, "changed my mind")
+    session.rollback()
+    returned = session.scalar(select(PointsEntry).where(PointsEntry.reason == "redeem_reversal"))
+    assert returned is not None and returned.points == 1200
+    assert returned.expires_at == expiry
+
+
 def test_a_guest_order_released_records_the_event_without_points(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:

@@ -4,13 +4,14 @@ through the real event bus (stored event, dispatched after commit)."""
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, membership, subscribers, tiers
+from loyalty import ledger, membership, rules, subscribers, tiers
 from loyalty.models import Membership, PointsEntry, Tier, TierChange
 from shop.db import db, utcnow
 from shop.events.bus import record_event
@@ -298,6 +299,30 @@ def test_partial_refunds_return_spent_points_in_proportion_once_each(
     assert sorted(e.points for e in _entries(session, "redeem_refund")) == [250, 333, 417]
     assert _member_row(session, user_id).points_balance == 1_000
     assert len(_refund_mails(session)) == 3  # one per refund, none for the repeated event
+
+
+def test_points_returned_by_a_refund_keep_the_expiry_of_the_points_spent(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    member = _member_row(session, user_id)
+    soon, later = utcnow() + timedelta(days=200), utcnow() + timedelta(days=400)
+    ledger.append(session, member.id, 600, "earn", "old", expires_at=soon)
+    ledger.append(session, member.id, 600, "earn", "new", expires_at=later)
+    session.commit()
+    order = _order(session, user_id, goods=9_605, shipping=395)
+    order.points_redeemed = 1_000
+    ledger.append(session, member.id, -1_000, "redeem", f"order:{order.id}", order_id=order.id)
+    session.commit()
+    _refunded(app, order, refund_id=9, amount=10_000, refunded=10_000)
+    [returned] = _entries(session, "redeem_refund")
+    assert returned.points == 1_000 and returned.expires_at == later
+    lines = [
+        rules.LedgerLine(e.points, e.expires_at, e.created_at)
+        for e in session.scalars(select(PointsEntry).where(PointsEntry.membership_id == member.id))
+    ]
+    # Before the fix the returned points carried no date and would never have expired.
+    assert rules.points_to_expire(lines, later + timedelta(days=1)) == 1_200
 
 
 def test_points_given_back_when_the_checkout_was_cancelled_are_not_returned_again(

@@ -233,6 +233,33 @@ def test_what_expires_within_some_days_by_date() -> None:
     assert rules.expiring_within(lines, NOW, 5) == {}
 
 
+def test_returned_points_keep_the_latest_expiry_of_the_points_spent() -> None:
+    first, second, third = _earn(600, 300), _earn(600, 200), _earn(600, 100)
+    spent = 1_000  # all of the first lot and 400 of the second
+    expiry = rules.returned_expiry([first, second, third], spent, NOW, 30)
+    assert expiry == second.expires_at
+    # Points already used by an earlier debit are not the ones this debit spent.
+    earlier = LedgerLine(-600)
+    assert rules.returned_expiry([first, second, third, earlier], 100, NOW, 30) == (
+        second.expires_at
+    )
+    assert rules.returned_expiry([first, second, third, earlier], 700, NOW, 30) == (
+        third.expires_at
+    )
+
+
+def test_returned_points_are_not_due_before_a_reminder_could_go_out() -> None:
+    nearly_gone = LedgerLine(500, NOW + timedelta(days=3), NOW - timedelta(days=700))
+    assert rules.returned_expiry([nearly_gone], 500, NOW, 30) == NOW + timedelta(days=30)
+    assert rules.returned_expiry([nearly_gone], 500, NOW, 0) == NOW + timedelta(days=3)
+
+
+def test_returned_points_spent_from_undated_credits_never_expire() -> None:
+    gift = LedgerLine(100, None, NOW - timedelta(days=5))
+    assert rules.returned_expiry([_earn(50, 10), gift], 120, NOW, 30) is None
+    assert rules.returned_expiry([], 120, NOW, 30) is None
+
+
 def test_add_months_clamps_the_day() -> None:
     assert rules.add_months(datetime(2026, 1, 31, 9), 1) == datetime(2026, 2, 28, 9)
     assert rules.add_months(datetime(2026, 11, 23), 24) == datetime(2028, 11, 23)
