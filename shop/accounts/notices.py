@@ -22,7 +22,15 @@ SUBJECTS = {
 }
 
 
-def send(session: Session, kind: str, *, to: str, user_id: int | None, **context: Any) -> None:
+def send(
+    session: Session,
+    kind: str,
+    *,
+    to: str,
+    user_id: int | None,
+    forget_after_send: bool = False,
+    **context: Any,
+) -> None:
     """Queue one account e-mail (kind = template name) in the caller's transaction."""
     enqueue_email(
         session,
@@ -32,6 +40,7 @@ def send(session: Session, kind: str, *, to: str, user_id: int | None, **context
         template=kind,
         context=context,
         user_id=user_id,
+        forget_after_send=forget_after_send,
     )
 
 

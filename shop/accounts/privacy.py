@@ -21,6 +21,7 @@ from shop.catalog.models import Category, Product
 from shop.db import utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
+from shop.mail.outbox import forgotten_values
 from shop.orders.models import Order, OrderLine
 from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
@@ -31,7 +32,7 @@ from shop.tracking.models import Event
 
 PERSONALIZATION = "personalization"
 DELETED_DOMAIN = "deleted.invalid"  # RFC 2606: can never be delivered
-REDACTED = "(removed when the account was deleted)"
+NOT_SENT = "Not sent: the account was deleted."
 FORMAT_VERSION = 1
 
 
@@ -358,14 +359,38 @@ def delete_account(
         anonymize(session, user)
 
 
+def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
+    """Sent and failed e-mails lose their address and text; pending ones are not sent; one
+    being sent right now is forgotten once the sender records it."""
+    mine = OutboxEmail.user_id == user_id
+    session.execute(
+        update(OutboxEmail)
+        .where(mine, OutboxEmail.status.in_(("sent", "failed")), OutboxEmail.forgotten_at.is_(None))
+        .values(**forgotten_values(now))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxEmail)
+        .where(mine, OutboxEmail.status == "pending")
+        .values(status="failed", last_error=NOT_SENT, **forgotten_values(now))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxEmail)
+        .where(mine, OutboxEmail.status == "sending")
+        .values(forget_after_send=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def anonymize(session: Session, user: User, now: datetime | None = None) -> None:
     """Remove the account's personal data in the caller's transaction; orders stay."""
     from loyalty.models import CommunicationPreference, FavouriteCategory, Membership
 
     now = now or utcnow()
     uid = user.id
-    if user.email and not user.email.endswith("@" + DELETED_DOMAIN):
-        notices.send(session, "account_deleted", to=user.email, user_id=uid, name=user.name)
+    goodbye_to = user.email if not user.email.endswith("@" + DELETED_DOMAIN) else ""
+    goodbye_name = user.name
     user.name = ""
     user.email = deleted_email(uid)
     user.phone = ""
@@ -404,14 +429,16 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
             .values(user_id=None, visitor_id=anonymous)
             .execution_options(synchronize_session=False)
         )
-    # Sent (or given-up) e-mails lose their address and text; pending ones, such as the
-    # goodbye message queued above, are still delivered.
-    session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.user_id == uid, OutboxEmail.status.in_(("sent", "failed")))
-        .values(to_address=user.email, text_body=REDACTED, html_body=REDACTED)
-        .execution_options(synchronize_session=False)
-    )
+    _forget_emails(session, uid, now)
+    if goodbye_to:
+        notices.send(
+            session,
+            "account_deleted",
+            to=goodbye_to,
+            user_id=uid,
+            forget_after_send=True,
+            name=goodbye_name,
+        )
     for event in session.scalars(
         select(DomainEvent).where(DomainEvent.payload["user_id"].as_integer() == uid)
     ):

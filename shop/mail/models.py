@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db import Base, utcnow
@@ -39,3 +39,7 @@ class OutboxEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set for a message to someone whose data must go (a deleted account's goodbye): once
+    # it is sent or has failed for good, its address and text are removed (forgotten_at).
+    forget_after_send: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    forgotten_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,8 @@ RESERVED_HEADERS = frozenset(
     }
 )
 MAX_LIST_LIMIT = 1000
+FORGOTTEN_ADDRESS = "removed@forgotten.invalid"  # RFC 2606: can never be delivered
+FORGOTTEN_TEXT = "(removed: the recipient's data was deleted)"
 
 
 class OutboxError(ValueError):
@@ -103,8 +106,13 @@ def enqueue_email(
     order_id: int | None = None,
     user_id: int | None = None,
     headers: dict[str, str] | None = None,
+    forget_after_send: bool = False,
 ) -> OutboxEmail:
-    """Render an e-mail and add it to the session as a pending outbox row (needs an app context)."""
+    """Render an e-mail and add it to the session as a pending outbox row (needs an app context).
+
+    With `forget_after_send`, its address and text are removed once it is sent or has
+    failed for good.
+    """
     to_address = _check_single_line("recipient", to, 254)
     if "@" not in to_address:
         raise OutboxError(f"recipient {to_address!r} is not an e-mail address")
@@ -126,16 +134,46 @@ def enqueue_email(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        forget_after_send=forget_after_send,
     )
     session.add(row)
     return row
+
+
+def forgotten_values(now: datetime) -> dict[str, Any]:
+    """The column values of a row whose address and text have been removed."""
+    return {
+        "to_address": FORGOTTEN_ADDRESS,
+        "text_body": FORGOTTEN_TEXT,
+        "html_body": FORGOTTEN_TEXT,
+        "headers": {},
+        "forgotten_at": now,
+    }
+
+
+def forget_if_asked(session: Session, email_id: int, now: datetime) -> None:
+    """Remove the address and text of a finished row that asked for it (caller commits)."""
+    session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.id == email_id,
+            OutboxEmail.forget_after_send.is_(True),
+            OutboxEmail.forgotten_at.is_(None),
+        )
+        .values(**forgotten_values(now))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def retry_email(session: Session, email_id: int) -> OutboxEmail:
     """Put a failed e-mail back in the queue with a fresh set of attempts (caller commits)."""
     result = session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.status == "failed")
+        .where(
+            OutboxEmail.id == email_id,
+            OutboxEmail.status == "failed",
+            OutboxEmail.forgotten_at.is_(None),
+        )
         .values(
             status="pending",
             attempts=0,
@@ -149,6 +187,10 @@ def retry_email(session: Session, email_id: int) -> OutboxEmail:
     if row is None:
         raise OutboxError(f"there is no e-mail with id {email_id}")
     if getattr(result, "rowcount", 0) != 1:
+        if row.forgotten_at is not None:
+            raise OutboxError(
+                f"e-mail {email_id}'s address and text were removed; it can't be sent"
+            )
         raise OutboxError(f"e-mail {email_id} is {row.status}; only failed e-mails can be retried")
     return row
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
-from shop.mail.outbox import RESERVED_HEADERS
+from shop.mail.outbox import RESERVED_HEADERS, forget_if_asked
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,10 @@ def record_sent(
             .values(status="sent", sent_at=now, attempts=email.attempts + 1, last_error=None),
             execution_options={"synchronize_session": False},
         )
-    return getattr(result, "rowcount", 0) == 1
+        done = getattr(result, "rowcount", 0) == 1
+        if done:
+            forget_if_asked(session, email.id, now)
+    return done
 
 
 def record_failure(
@@ -419,7 +422,10 @@ def record_failure(
             ),
             execution_options={"synchronize_session": False},
         )
-    return status if getattr(result, "rowcount", 0) == 1 else None
+        held = getattr(result, "rowcount", 0) == 1
+        if held and status == "failed":
+            forget_if_asked(session, email.id, now)
+    return status if held else None
 
 
 def _count_failure(report: SendReport, status: str | None, email: Outgoing, error: str) -> None:

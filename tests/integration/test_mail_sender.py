@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
-from shop.mail.outbox import enqueue_email, retry_email
+from shop.mail.outbox import (
+    FORGOTTEN_ADDRESS,
+    FORGOTTEN_TEXT,
+    OutboxError,
+    enqueue_email,
+    retry_email,
+)
 from shop.mail.sender import claim_batch, run_loop, send_pending
 from shop.orders.models import Order
 from tests.factories import paid_order_with_address
@@ -369,3 +375,46 @@ def test_cli_send_reports_an_unreachable_relay(app: Flask, session: Session, ord
     result = app.test_cli_runner().invoke(args=["mail", "send", "--limit", "5"])
     assert result.exit_code == 0, result.output
     assert "retrying 1" in result.output
+
+
+def test_a_message_asked_to_be_forgotten_loses_address_and_text_once_sent(
+    app: Flask,
+    session: Session,
+    order: Order,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    forget, keep = (
+        _enqueue(app, session, order, forget_after_send=True)[0],
+        _enqueue(app, session, order)[0],
+    )
+    assert send_pending(app).sent == 2
+    received = smtp_server.wait_for(2)
+    assert [m.rcpt_tos for m in received] == [["customer0@example.com"]] * 2
+    gone = _row(session, forget)
+    assert (gone.status, gone.to_address, gone.text_body, gone.html_body, gone.headers) == (
+        "sent",
+        FORGOTTEN_ADDRESS,
+        FORGOTTEN_TEXT,
+        FORGOTTEN_TEXT,
+        {},
+    )
+    assert gone.forgotten_at is not None
+    kept = _row(session, keep)
+    assert kept.to_address == "customer0@example.com" and kept.forgotten_at is None
+
+
+def test_a_forgotten_message_that_failed_for_good_cannot_be_retried(
+    app: Flask,
+    session: Session,
+    order: Order,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    smtp_server.handler.refuse.add("customer0@example.com")
+    [email_id] = _enqueue(app, session, order, forget_after_send=True)
+    send_pending(app)
+    row = _row(session, email_id)
+    assert (row.status, row.to_address) == ("failed", FORGOTTEN_ADDRESS)
+    with pytest.raises(OutboxError, match="address and text were removed"):
+        retry_email(session, email_id)
+    session.rollback()
+    assert _row(session, email_id).status == "failed"

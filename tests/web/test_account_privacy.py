@@ -27,6 +27,7 @@ from shop.cart.models import Cart
 from shop.catalog.models import Product
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
+from shop.mail.sender import send_pending
 from shop.models import Base
 from shop.orders.models import Order
 from shop.payments.gateway import GatewayUnavailable
@@ -36,6 +37,7 @@ from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from tests import factories
 from tests.helpers import csrf_token, sign_in
+from tests.mail_smtp import SmtpServer, smtp_server  # noqa: F401
 
 NAME = "Zelda Quixote"
 EMAIL = "zelda.q@example.com"
@@ -138,6 +140,17 @@ def _zelda(session: Session, items: dict[str, Product]) -> User:
                 headers={},
                 user_id=user.id,
                 status="sent",
+            ),
+            OutboxEmail(
+                message_id="<pending-zelda@shop.local>",
+                kind="loyalty_weekly",
+                to_address=EMAIL,
+                subject="This week's picks",
+                text_body=f"Hello {NAME}, picks for you",
+                html_body=f"<p>Hello {NAME}</p>",
+                headers={"List-Unsubscribe": f"<https://shop.example/u?e={EMAIL}>"},
+                user_id=user.id,
+                status="pending",
             ),
         ]
     )
@@ -320,8 +333,12 @@ def _personal_values_left(session: Session, values: list[str]) -> list[str]:
 
 
 def test_delete_anonymizes_everything_personal(
-    app: Flask, session: Session, items: dict[str, Product]
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
+    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, SMTP_TIMEOUT_S=5)
     fake = FakeGateway()
     app.extensions[EXTENSION] = fake
     zelda = _zelda(session, items)
@@ -363,11 +380,17 @@ def test_delete_anonymizes_everything_personal(
     )
     assert pref is not None and (pref.status, pref.token_hash) == ("off", None)
 
-    # Nothing personal is left anywhere, except the goodbye e-mail waiting to be sent.
+    # The e-mail still waiting is not sent; the goodbye is, and is then forgotten too.
+    (unsent,) = session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "loyalty_weekly"))
+    assert (unsent.status, unsent.last_error) == ("failed", "Not sent: the account was deleted.")
     (goodbye,) = session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "account_deleted"))
     assert goodbye.to_address == EMAIL and goodbye.status == "pending"
-    goodbye.to_address, goodbye.text_body, goodbye.html_body = "x@x", "", ""
-    session.flush()
+    session.rollback()
+    assert send_pending(app).sent == 1
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == [EMAIL] and NAME in received.message.get_body().get_content()
+    session.rollback()
+    assert session.get(OutboxEmail, goodbye.id, populate_existing=True).status == "sent"
     left = _personal_values_left(
         session, [NAME, EMAIL, PHONE, LINE1, POSTCODE, VISITOR, "pm_zelda"]
     )
