@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.console.models import AuditEntry
+from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range
 from shop.pagination import Page
 
 
@@ -28,6 +29,22 @@ class Actor:
 
 
 CLI_ACTOR = Actor(None, "command line")
+SINCE_FORMAT_MESSAGE = "The date must look like 2026-11-23."
+
+
+def parse_since(text: str) -> datetime | None:
+    """The audit filter's "since" as naive UTC (the log's time); ValueError with a message."""
+    if not text:
+        return None
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(SINCE_FORMAT_MESSAGE) from None
+    if not date_in_range(since.date()):
+        raise ValueError(DATE_RANGE_MESSAGE)
+    if since.tzinfo is not None:
+        since = since.astimezone(UTC).replace(tzinfo=None)
+    return since
 
 
 def record(

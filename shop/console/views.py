@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug import Response
@@ -69,14 +67,11 @@ def audit_log() -> str | tuple[str, int]:
     since_raw = request.args.get("since", "").strip()
     try:
         page = parse_page(request.args.get("page"))
-        since = datetime.fromisoformat(since_raw) if since_raw else None
-        if since is not None and since.tzinfo is not None:  # the log is kept in UTC
-            since = since.astimezone(UTC).replace(tzinfo=None)
+        since = audit.parse_since(since_raw)
     except PageError as exc:
         return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
-    except ValueError:
-        message = "The date must look like 2026-11-23."
-        return render_template("errors/error.html", status=400, message=message), 400
+    except ValueError as exc:
+        return render_template("errors/error.html", status=400, message=str(exc)), 400
     found = audit.audit_page(db.session, page=page, action=action, since=since)
     return render_template("console/audit.html", page=found, action=action or "", since=since_raw)
 

@@ -191,3 +191,10 @@ def test_audit_filters_match_text_literally_and_read_offsets_as_utc(
     # 13:30 at +02:00 is 11:30 UTC, before the entry; 08:30 at -05:00 is 13:30 UTC, after it.
     assert rows("since=2026-11-24T13:30%2B02:00") == 1
     assert rows("since=2026-11-24T08:30-05:00") == 0
+    for bad, message in (
+        ("0001-01-01T00:00:00%2B14:00", "from 1 January 1900"),
+        ("9999-12-31T23:59:59-14:00", "from 1 January 1900"),
+        ("yesterday", "must look like 2026-11-23"),
+    ):
+        page = admin.get(f"/console/audit?since={bad}")
+        assert page.status_code == 400 and message in page.get_data(as_text=True), bad
