@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from werkzeug import Response
 
@@ -34,11 +35,18 @@ NAV = (
 )
 
 
-@bp.before_request
 def _staff_only() -> None:
-    # Runs for this blueprint and every blueprint nested in it.
-    if staff_role() is None:
+    # An app-wide hook, run before any other: a blueprint's hook would come after the CSRF
+    # check (a 400) and never run for a wrong method (a 405), and both would tell someone
+    # who isn't staff that a console page exists.
+    path = request.path
+    if (path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")) and staff_role() is None:
         abort(404)
+
+
+@bp.record_once
+def _guard_every_console_path(state: BlueprintSetupState) -> None:
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _staff_only)
 
 
 @bp.app_context_processor

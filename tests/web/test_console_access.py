@@ -30,6 +30,20 @@ def test_non_staff_get_404_on_every_console_route(app: Flask, session: Session, 
             assert "console-nav" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("role", ["anonymous", "shopper"])
+def test_non_staff_cannot_tell_console_routes_from_missing_ones(
+    app: Flask, session: Session, role: str
+) -> None:
+    client = client_as(app, session, role)
+    methods = ("GET", "POST", "PUT", "DELETE", "PATCH")
+    for rule, _endpoint, _methods, _admin in console_rules(app):
+        for method in methods:  # no CSRF token, and methods the route doesn't take
+            response = client.open(concrete(rule), method=method)
+            assert response.status_code == 404, (role, method, rule, response.status_code)
+    assert client.post("/console").status_code == 404
+    assert client.get("/console/no-such-page").status_code == 404
+
+
 @pytest.mark.parametrize("role", ["merchandiser", "admin"])
 def test_staff_open_every_console_page_without_parameters(
     app: Flask, session: Session, role: str
