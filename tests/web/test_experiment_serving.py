@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console import audit
-from shop.merchandising import experiments, revisions
+from shop.merchandising import assignment, experiments, revisions
 from shop.merchandising.experiments import VariantSpec
 from shop.personalization import service
 from shop.recommendation_models import Impression
@@ -36,8 +37,17 @@ def _start(app: Flask, session: Session, variants: list[VariantSpec]) -> str:
     return experiment.key
 
 
+def _everyone_in_bucket(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
+    """Put every visitor in one bucket, so that a test knows which variant they get."""
+    monkeypatch.setattr(assignment, "bucket", lambda _experiment, _visitor: position)
+
+
 def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
-    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+    app: Flask,
+    session: Session,
+    shop: dict[str, Product],
+    trained: list[User],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = app.test_client()
     sign_in(client, trained[0].email, factories.PASSWORD)
@@ -48,10 +58,11 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
         app,
         session,
         [
-            VariantSpec("pop", "Popularity", "popularity", 100),
-            VariantSpec("model", "Model", "model", 0, model_version=version),
+            VariantSpec("pop", "Popularity", "popularity", 99),
+            VariantSpec("model", "Model", "model", 1, model_version=version),
         ],
     )
+    _everyone_in_bucket(monkeypatch, 0)
     page = client.get("/").get_data(as_text=True)
     assert "Popular right now" in page and "Recommended for you" not in page
     session.rollback()
@@ -63,7 +74,11 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
 
 
 def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
-    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+    app: Flask,
+    session: Session,
+    shop: dict[str, Product],
+    trained: list[User],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = app.test_client()
     sign_in(client, trained[0].email, factories.PASSWORD)
@@ -87,10 +102,11 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
         app,
         session,
         [
-            VariantSpec("live", "Live", "popularity", 0),
-            VariantSpec("rules", "Exclusion", "rules", 100, revision_id=revision.id),
+            VariantSpec("live", "Live", "popularity", 1),
+            VariantSpec("rules", "Exclusion", "rules", 99, revision_id=revision.id),
         ],
     )
+    _everyone_in_bucket(monkeypatch, assignment.BUCKETS - 1)
     assert hidden not in _home_ids(client.get("/").get_data(as_text=True))
     session.rollback()
     variant = session.scalar(
