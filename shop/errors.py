@@ -40,8 +40,27 @@ def error_response(status: int, message: str | None = None) -> tuple[Response | 
     return render_template("errors/error.html", status=status, message=text), status
 
 
+NUL_MESSAGE = "That request contained a NUL character, which no field can hold."
+
+
+def _refuse_nul() -> tuple[Response | str, int] | None:
+    # PostgreSQL cannot store NUL in text, so one in any field would be a 500 there.
+    if request.path.startswith("/webhooks/"):
+        return None  # signed raw bodies: read once, by the webhook itself
+    values = request.args.listvalues()
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values = [*values, *request.form.listvalues()]
+    for listed in values:
+        if any("\x00" in value for value in listed):
+            return error_response(400, NUL_MESSAGE)
+    return None
+
+
 def init_app(app: Flask) -> None:
-    """Register handlers for HTTP errors, CSRF failures and unexpected exceptions."""
+    """Register handlers for HTTP errors, CSRF failures and unexpected exceptions, and
+    refuse requests with a NUL character in a field."""
+
+    app.before_request(_refuse_nul)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[Response | str, int]:

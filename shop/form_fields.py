@@ -11,7 +11,7 @@ from typing import Any
 from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import DecimalField, EmailField, SelectField, StringField
+from wtforms import DecimalField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
 # The dates a filter accepts: wide enough for any real order, and narrow enough that the
@@ -60,9 +60,35 @@ def json_formdata(body: Any) -> MultiDict[str, str]:
     return data
 
 
+CONTROL_MESSAGE = "Remove the control characters (such as tabs or line breaks) from this field."
+MULTILINE_CONTROL_MESSAGE = "Remove the control characters from this field."
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def control_characters(text: str, *, multiline: bool = False) -> bool:
+    """True when text holds a control character (C0 or DEL); tabs and line breaks are
+    allowed in multi-line text."""
+    return any((ch < " " or ch == "\x7f") and not (multiline and ch in _LINE_BREAKS) for ch in text)
+
+
 class ShopForm(FlaskForm):
     """The shop's base form. Flask-WTF reads a JSON body's values as they are, so a number
-    reached string-only filters and checks as an int (a 500); here JSON is read as text."""
+    reached string-only filters and checks as an int (a 500); here JSON is read as text.
+    No text field accepts control characters (a NUL in a name reached e-mails, and
+    PostgreSQL refuses it); multi-line fields keep tabs and line breaks."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields' own checks, then no control characters in any text field."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if not isinstance(field, StringField) or not isinstance(field.data, str):
+                continue
+            multiline = isinstance(field, TextAreaField)
+            if control_characters(field.data, multiline=multiline):
+                message = MULTILINE_CONTROL_MESSAGE if multiline else CONTROL_MESSAGE
+                field.errors = [*field.errors, message]
+                valid = False
+        return valid
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form: Any, formdata: Any) -> Any:
