@@ -267,7 +267,7 @@ def send_weekly(
         total = tx.scalar(
             select(func.count()).select_from(_recipients(campaign_id, 0, None).subquery())
         )
-    queued = skipped = failed = 0
+    queued = failed = processed = 0
     after = 0
     while True:
         with transaction() as tx:
@@ -280,16 +280,24 @@ def send_weekly(
                     with tx.begin_nested():
                         _send_one(tx, campaign_id, week, recipient, tiers.get(recipient[4]), links)
                 except IntegrityError:
-                    skipped += 1  # another run sent it first
+                    pass  # another run sent it first: counted with the earlier sends below
                 except OutboxError as exc:
                     failed += 1
                     log.warning("weekly deals not queued for member %s: %s", recipient[0], exc)
                 else:
                     queued += 1
             after = batch[-1][0]
+            processed += len(batch)
         if progress is not None:
-            progress(queued + skipped + failed, total or 0)
-    return SendReport(week.key, queued, skipped, failed)
+            progress(processed, total or 0)
+    with transaction() as tx:
+        sent = tx.scalar(
+            select(func.count())
+            .select_from(CampaignSend)
+            .where(CampaignSend.campaign_id == campaign_id)
+        )
+    # Members sent to by earlier runs of the week, or by a run racing this one.
+    return SendReport(week.key, queued, int(sent or 0) - queued, failed)
 
 
 # --- attribution ------------------------------------------------------------------------------
