@@ -73,6 +73,7 @@ class NoteForm(ShopForm):
     """Publish the draft (with an optional note), or any button-only action."""
 
     note = StringField("Note", validators=[Optional(), Length(max=200)])
+    discard_draft = BooleanField("Discard my draft")
 
 
 class TrainForm(ShopForm):

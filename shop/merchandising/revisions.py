@@ -134,14 +134,33 @@ def discard_draft(session: Session, actor: audit.Actor) -> None:
     session.flush()
 
 
-def revert_to(session: Session, actor: audit.Actor, revision_id: int) -> MerchRevision:
-    """Publish a copy of an earlier revision; a pending draft is discarded."""
+DRAFT_IN_THE_WAY = (
+    'There are unpublished changes in the draft. Tick "Discard my draft" to revert anyway, '
+    "or publish or discard the draft first."
+)
+
+
+def revert_to(
+    session: Session, actor: audit.Actor, revision_id: int, *, discard_draft: bool = False
+) -> MerchRevision:
+    """Publish a copy of an earlier revision. A pending draft is only thrown away when the
+    merchandiser said so, and is then audited as discarded."""
     data = revision_data(session, revision_id)
     previous = live_revision_id(session)
     if previous == revision_id:
         raise RevisionError(f"Revision {revision_id} is already live.")
     draft = draft_revision(session)
     if draft is not None:
+        if not discard_draft:
+            raise RevisionError(DRAFT_IN_THE_WAY)
+        audit.record(
+            session,
+            actor,
+            "merch.discard",
+            f"draft, reverting to revision {revision_id}",
+            draft.data,
+            None,
+        )
         session.delete(draft)
     revision = _published(session, actor, data, f"reverted to revision {revision_id}")
     audit.record(session, actor, "merch.revert", f"revision {revision_id}", previous, revision.id)

@@ -160,7 +160,7 @@ def _revision_action(action: Any, success: str) -> Response:
         flash(f"The note is too long: {form.note.errors[0]}", "error")
         return _back()
     try:
-        action()
+        action(form)
     except revisions.RevisionError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -181,7 +181,7 @@ def publish() -> Response:
     """Make the draft live."""
     note = (request.form.get("note") or "").strip()
     return _revision_action(
-        lambda: revisions.publish(db.session, _actor(), note),
+        lambda _form: revisions.publish(db.session, _actor(), note),
         "Published: the storefront now serves these settings and rules.",
     )
 
@@ -190,7 +190,7 @@ def publish() -> Response:
 def discard() -> Response:
     """Throw the draft away."""
     return _revision_action(
-        lambda: revisions.discard_draft(db.session, _actor()), "The draft was discarded."
+        lambda _form: revisions.discard_draft(db.session, _actor()), "The draft was discarded."
     )
 
 
@@ -198,7 +198,9 @@ def discard() -> Response:
 def revert(revision_id: int) -> Response:
     """Publish a copy of an earlier revision."""
     return _revision_action(
-        lambda: revisions.revert_to(db.session, _actor(), revision_id),
+        lambda form: revisions.revert_to(
+            db.session, _actor(), revision_id, discard_draft=form.discard_draft.data
+        ),
         f"Reverted: revision {revision_id}'s settings and rules are live again.",
     )
 

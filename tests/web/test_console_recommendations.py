@@ -206,9 +206,26 @@ def test_revert_to_an_earlier_revision_and_discard_a_draft(
     assert len(second.data["rules"]) == 2
     assert _add_rule(merch, type="diversity", max_per_category=1)[0] == 302
     token = console_token(merch, RULES)
+    page = merch.get("/console/recommendations/").get_data(as_text=True)
+    assert f'id="discard-draft-{first.id}"' in page  # offered only while there is a draft
+    # A draft is never thrown away silently: reverting needs "Discard my draft" ticked.
     response = merch.post(f"/console/recommendations/revert/{first.id}", data={"csrf_token": token})
     assert response.status_code == 302
+    page = merch.get("/console/recommendations/").get_data(as_text=True)
+    assert "There are unpublished changes in the draft" in page
     session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None and [r["type"] for r in draft.data["rules"]][-1] == "diversity"
+    response = merch.post(
+        f"/console/recommendations/revert/{first.id}",
+        data={"csrf_token": token, "discard_draft": "y"},
+    )
+    assert response.status_code == 302
+    session.rollback()
+    discarded = session.scalar(select(AuditEntry).where(AuditEntry.action == "merch.discard"))
+    assert discarded is not None and discarded.target.startswith("draft, reverting to revision")
+    assert discarded.before is not None
+    assert [r["type"] for r in discarded.before["rules"]][-1] == "diversity"
     live = session.scalars(
         select(MerchRevision).where(MerchRevision.state == "published").order_by(MerchRevision.id)
     ).all()[-1]
