@@ -95,17 +95,23 @@ def latest_jobs(session: Session, limit: int = 10) -> list[TrainingJob]:
 
 
 class _Progress:
-    """Writes a job's progress, at most every PROGRESS_EVERY_S, in its own transactions."""
+    """Writes a job's progress, at most every PROGRESS_EVERY_S, in its own transactions.
+
+    The bar only moves forward: the library reports each of its stages (fitting, then each
+    evaluation) from 0 to 1 again, and mapping every one onto the same band made it jump back.
+    """
 
     def __init__(self, sessions: Callable[[], Session], job_id: int) -> None:
         self.sessions, self.job_id, self.written = sessions, job_id, -1e9
+        self.reached = 0.0
 
     def __call__(self, fraction: float, message: str, *, force: bool = False) -> None:
+        self.reached = max(self.reached, min(max(fraction, 0.0), 1.0))
         now = time.monotonic()
         if not force and now - self.written < PROGRESS_EVERY_S:
             return
         self.written = now
-        self.write(progress=round(min(max(fraction, 0.0), 1.0), 3), message=message[:200])
+        self.write(progress=round(self.reached, 3), message=message[:200])
 
     def write(self, **values: Any) -> None:
         with self.sessions() as session, session.begin():
