@@ -389,7 +389,9 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
 
     now = now or utcnow()
     uid = user.id
-    goodbye_to = user.email if not user.email.endswith("@" + DELETED_DOMAIN) else ""
+    goodbye_to = user.email or ""
+    if goodbye_to.endswith("@" + DELETED_DOMAIN):
+        goodbye_to = ""
     goodbye_name = user.name
     user.name = ""
     user.email = deleted_email(uid)
