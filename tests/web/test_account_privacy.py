@@ -22,7 +22,7 @@ from loyalty.models import (
     TierChange,
 )
 from shop.accounts.models import AccountToken, Address, ConsentRecord, User
-from shop.accounts.privacy import personalization_refused
+from shop.accounts.privacy import anonymize, personalization_refused
 from shop.cart.models import Cart
 from shop.catalog.models import Product
 from shop.events.models import DomainEvent
@@ -576,3 +576,15 @@ def test_the_only_admin_cannot_delete_their_account(app: Flask, session: Session
     factories.staff(session, "admin", "second@example.com")
     session.commit()
     assert _delete(client, factories.PASSWORD).status_code == 302
+
+
+def test_an_account_without_an_address_is_anonymised_without_a_goodbye(
+    app: Flask, session: Session
+) -> None:
+    imported = User(email=None, name="Imported Customer")
+    session.add(imported)
+    session.commit()
+    anonymize(session, imported)
+    session.commit()
+    assert imported.deleted_at is not None and imported.name == ""
+    assert session.scalars(select(OutboxEmail)).all() == []
