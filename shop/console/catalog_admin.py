@@ -207,51 +207,92 @@ def _check_category(session: Session, category_id: int | None) -> None:
         raise CatalogAdminError("That category does not exist.", "category")
 
 
+# What a save checks against the form as it was opened. Stock is checked only when the form
+# changes it: checkouts move it all the time, and a form that leaves it alone does not write it.
+CHECKED_FIELDS = ("name", "description", "price_pence", "category_id", "active")
+
+
+class EditConflict(CatalogAdminError):
+    """The product changed after the form was opened, so nothing was saved.
+
+    `saved` is the product as it is now; `fields` names the ProductValues fields that differ
+    from the opened form (empty when the form did not say what it showed).
+    """
+
+    def __init__(self, saved: ProductValues, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(
+            "This product was changed after you opened this page, so nothing was saved; "
+            "check the form and save again."
+        )
+        self.saved = saved
+        self.fields = fields
+
+
+def product_values(product: Product) -> ProductValues:
+    """The editable fields of a product as they are now."""
+    return ProductValues(
+        name=product.name,
+        description=product.description,
+        price_pence=product.price_pence,
+        stock_qty=product.stock_qty,
+        category_id=product.category_id,
+        active=product.active,
+    )
+
+
+def _unchanged_since(attr: str, value: object) -> ColumnElement[bool]:
+    column = getattr(Product, attr)
+    return column.is_(None) if value is None else column == value
+
+
 def update_product(
     session: Session,
     actor: audit.Actor,
     product_id: int,
     values: ProductValues,
     *,
-    stock_was: int | None = None,
+    opened: ProductValues,
 ) -> Product:
-    """Change a product and audit the difference.
+    """Save an edit form and audit the difference, unless the product changed meanwhile.
 
-    When `stock_was` is given, the stock is only overwritten if nobody (a checkout, say)
-    changed it since the form was loaded; otherwise CatalogAdminError names the new level.
+    `opened` is the product as the form showed it. The change is a single UPDATE that only
+    matches while the name, description, price, category and active flag are still as opened
+    (and the stock, when the form changes it), so a save never undoes a change that someone
+    else committed after the form was opened, however close together the two saves are.
+    Otherwise nothing is written and EditConflict says what is saved now.
     """
     product = session.get(Product, product_id)
     if product is None:
         raise CatalogAdminError("There is no such product.")
     _check_category(session, values.category_id)
-    before = snapshot(product)
-    expected = product.stock_qty if stock_was is None else stock_was
-    if values.stock_qty != expected:  # untouched stock is left to checkouts
-        result = session.execute(
-            update(Product)
-            .where(Product.id == product_id, Product.stock_qty == expected)
-            .values(stock_qty=values.stock_qty)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            session.refresh(product)
-            raise CatalogAdminError(
-                f"The stock changed to {product.stock_qty} while you were editing "
-                "(an order, perhaps); check it and save again.",
-                "stock",
-            )
-        before["stock_qty"] = expected
-    product.name = values.name
-    product.description = values.description
-    product.price_pence = values.price_pence
-    product.category_id = values.category_id
-    product.active = values.active
-    session.flush()
-    session.refresh(product)
-    old, new = audit.changed(before, snapshot(product))
+    changes: dict[str, Any] = {attr: getattr(values, attr) for attr in CHECKED_FIELDS}
+    conditions = [_unchanged_since(attr, getattr(opened, attr)) for attr in CHECKED_FIELDS]
+    edits_stock = values.stock_qty != opened.stock_qty
+    if edits_stock:
+        changes["stock_qty"] = values.stock_qty
+        conditions.append(Product.stock_qty == opened.stock_qty)
+    result = session.execute(
+        update(Product)
+        .where(Product.id == product_id, *conditions)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    current = session.get(Product, product_id, populate_existing=True)
+    if current is None:
+        raise CatalogAdminError("There is no such product.")
+    if getattr(result, "rowcount", 0) != 1:
+        saved = product_values(current)
+        fields = [attr for attr in CHECKED_FIELDS if getattr(saved, attr) != getattr(opened, attr)]
+        if edits_stock and saved.stock_qty != opened.stock_qty:
+            fields.append("stock_qty")
+        raise EditConflict(saved, tuple(fields))
+    # The UPDATE matched, so the row held the opened values (and its present stock, if the
+    # form left that alone) just before it.
+    before = snapshot(current) | {attr: getattr(opened, attr) for attr in changes}
+    old, new = audit.changed(before, snapshot(current))
     if new:
-        audit.record(session, actor, "product.update", f"product {product.sku}", old, new)
-    return product
+        audit.record(session, actor, "product.update", f"product {current.sku}", old, new)
+    return current
 
 
 def create_product(

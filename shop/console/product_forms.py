@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -24,6 +27,7 @@ from wtforms.validators import (
 from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
+from shop.db import ID_MAX
 from shop.form_fields import ShopForm, strip
 
 
@@ -77,7 +81,8 @@ class ProductForm(ShopForm):
             NumberRange(min=0, max=MAX_STOCK, message=f"Use a whole number from 0 to {MAX_STOCK}."),
         ],
     )
-    stock_was = HiddenField()
+    # The product as this form showed it (JSON), so a save can tell whether it changed since.
+    opened = HiddenField()
     category = SelectField("Category", choices={"": "None"}, default="")
     active = BooleanField("Active (on sale in the shop)")
 
@@ -92,14 +97,72 @@ class ProductForm(ShopForm):
             active=bool(self.active.data),
         )
 
-    def stock_before(self) -> int | None:
-        """The stock level shown when the form was loaded, if it came back intact."""
-        raw = (self.stock_was.data or "").strip()
-        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
+    def opened_values(self) -> ProductValues | None:
+        """The product as the form was opened, or None if that did not come back intact."""
+        return values_from_token(self.opened.data or "")
+
+
+def opened_token(values: ProductValues) -> str:
+    """A product's editable fields as the text of an edit form's `opened` field.
+
+    JSON escapes line breaks and control characters, so the text comes back from the browser
+    exactly as sent (a browser submits a raw line break in a hidden field as CR LF).
+    """
+    return json.dumps(
+        {
+            "name": values.name,
+            "description": values.description,
+            "price_pence": values.price_pence,
+            "stock_qty": values.stock_qty,
+            "category_id": values.category_id,
+            "active": values.active,
+        },
+        separators=(",", ":"),
+    )
+
+
+def values_from_token(text: str) -> ProductValues | None:
+    """The ProductValues of an `opened` field's text, or None if it is not one."""
+    try:
+        data: Any = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    name, description = data.get("name"), data.get("description")
+    price, stock = data.get("price_pence"), data.get("stock_qty")
+    category_id, active = data.get("category_id"), data.get("active")
+    if not (
+        _stored_text(name)
+        and _stored_text(description)
+        and _whole(price)
+        and _whole(stock)
+        and (category_id is None or _whole(category_id))
+        and isinstance(active, bool)
+    ):
+        return None
+    return ProductValues(name, description, price, stock, category_id, active)
+
+
+def _whole(value: object) -> bool:
+    # An int that fits an INTEGER column: an edited field must not crash the query.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= ID_MAX
+
+
+def _stored_text(value: object) -> bool:
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a "\\ud800" escape
+        return False
+    return True
 
 
 class NewProductForm(ProductForm):
     """Create a product: the edit fields plus a SKU that no other product has."""
+
+    opened = None  # type: ignore[assignment]  # nothing to have changed yet
 
     sku = StringField(
         "SKU", filters=[strip], validators=[DataRequired("Enter a SKU."), Length(max=40)]

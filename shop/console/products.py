@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from shop.catalog.models import Category
 from shop.console import audit, catalog_admin
-from shop.console.catalog_admin import MAX_IMPORT_BYTES, CatalogAdminError, CsvFileError
+from shop.console.catalog_admin import (
+    MAX_IMPORT_BYTES,
+    CatalogAdminError,
+    CsvFileError,
+    EditConflict,
+    ProductValues,
+)
 from shop.console.product_forms import (
     ImportForm,
     NewProductForm,
     ProductFilterForm,
     ProductForm,
     category_choices,
+    opened_token,
 )
 from shop.db import db
 from shop.pagination import Page, PageError, parse_page
@@ -59,33 +68,33 @@ def index() -> str | tuple[str, int]:
 
 @bp.route("/<int:product_id>", methods=["GET", "POST"])
 def edit(product_id: int) -> Response | str | tuple[str, int]:
-    """Edit one product's name, description, price, stock, category and active flag."""
+    """Edit one product's name, description, price, stock, category and active flag.
+
+    The form carries the product as it was shown; if someone saved the product after that,
+    nothing is saved and the page (409) says what changed, rather than undoing their change.
+    """
     product = catalog_admin.get_product(db.session, product_id)
     if product is None:
         abort(404)
+    cats = catalog_admin.categories(db.session)
     form = ProductForm()
-    form.category.choices = category_choices(catalog_admin.categories(db.session), "None")
+    form.category.choices = category_choices(cats, "None")
     if not form.is_submitted():
-        form.process(
-            data={
-                "name": product.name,
-                "description": product.description,
-                "price": catalog_admin.format_price(product.price_pence),
-                "stock": product.stock_qty,
-                "stock_was": str(product.stock_qty),
-                "category": str(product.category_id or ""),
-                "active": product.active,
-            }
-        )
+        form.process(data=_form_data(catalog_admin.product_values(product)))
     elif form.validate():
+        typed, opened = form.values(), form.opened_values()
         try:
+            if opened is None:  # the form did not say what it showed: it cannot be checked
+                raise EditConflict(catalog_admin.product_values(product))
             catalog_admin.update_product(
-                db.session,
-                audit.Actor.of(current_user),
-                product_id,
-                form.values(),
-                stock_was=form.stock_before(),
+                db.session, audit.Actor.of(current_user), product_id, typed, opened=opened
             )
+        except EditConflict as exc:
+            db.session.rollback()
+            form, conflict = _after_conflict(form, typed, opened, exc, cats)
+            return render_template(
+                "console/products/edit.html", form=form, product=product, conflict=conflict
+            ), 409
         except CatalogAdminError as exc:
             db.session.rollback()
             _field_error(form, exc)
@@ -95,6 +104,117 @@ def edit(product_id: int) -> Response | str | tuple[str, int]:
             return redirect(url_for(".edit", product_id=product_id))
     status = 400 if form.is_submitted() else 200
     return render_template("console/products/edit.html", form=form, product=product), status
+
+
+# The form field of each ProductValues field, in the form's order.
+FORM_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "price_pence": "price",
+    "stock_qty": "stock",
+    "category_id": "category",
+    "active": "active",
+}
+
+
+def _form_data(values: ProductValues) -> dict[str, object]:
+    return {
+        "name": values.name,
+        "description": values.description,
+        "price": catalog_admin.format_price(values.price_pence),
+        "stock": values.stock_qty,
+        "category": str(values.category_id or ""),
+        "active": values.active,
+        "opened": opened_token(values),
+    }
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """A field whose saved value is not what the user last saw: as opened, now and typed."""
+
+    label: str
+    opened: str | None  # None when the form did not say
+    saved: str
+    typed: str
+    kept_typed: bool  # the form shows what was typed (otherwise the saved value)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """What the edit page says after a save that found the product changed."""
+
+    checked: bool  # False when the form did not say what it was opened with
+    rows: list[ConflictRow]
+
+
+def _after_conflict(
+    typed_form: ProductForm,
+    typed: ProductValues,
+    opened: ProductValues | None,
+    exc: EditConflict,
+    cats: list[Category],
+) -> tuple[ProductForm, Conflict]:
+    """The form to show after a conflict, and what to say about it.
+
+    Fields the user changed keep what they typed; the others show the saved value, so saving
+    again does not undo anyone's change unseen. The form is now opened at the saved values.
+    """
+    saved = exc.saved
+
+    def typed_it(attr: str) -> bool:
+        return opened is None or getattr(typed, attr) != getattr(opened, attr)
+
+    shown = replace(saved, **{attr: getattr(typed, attr) for attr in FORM_FIELDS if typed_it(attr)})
+    data = _form_data(shown) | {"opened": opened_token(saved)}
+    if typed_it("price_pence"):
+        data["price"] = typed_form.price.data  # as typed
+    form = ProductForm(formdata=None, data=data)
+    form.category.choices = category_choices(cats, "None")
+    names = {c.id: c.name for c in cats}
+
+    def text(attr: str, values: ProductValues) -> str:
+        value = getattr(values, attr)
+        if attr == "price_pence":
+            return f"£{catalog_admin.format_price(value)}"
+        if attr == "category_id":
+            return names.get(value, f"category {value}") if value is not None else "None"
+        if attr == "active":
+            return "yes" if value else "no"
+        if attr == "description":
+            value = value if len(value) <= 200 else value[:200] + "…"
+            return value or "(empty)"
+        return str(value)
+
+    if opened is None:
+        changed = [a for a in FORM_FIELDS if getattr(saved, a) != getattr(typed, a)]
+    else:
+        changed = [a for a in FORM_FIELDS if a in exc.fields]
+    rows = []
+    for attr in changed:
+        field = form[FORM_FIELDS[attr]]
+        rows.append(
+            ConflictRow(
+                label=field.label.text,
+                opened=text(attr, opened) if opened is not None else None,
+                saved=text(attr, saved),
+                typed=text(attr, typed),
+                kept_typed=typed_it(attr),
+            )
+        )
+        if typed_it(attr) and getattr(typed, attr) != getattr(saved, attr):
+            if attr == "stock_qty" and opened is not None:
+                message = (
+                    f"The stock changed to {saved.stock_qty} while you were editing "
+                    "(an order, perhaps); check it and save again."
+                )
+            else:
+                message = (
+                    f"Saved as {text(attr, saved)} now; saving again replaces it with "
+                    "what you typed."
+                )
+            field.errors = [*field.errors, message]
+    return form, Conflict(checked=opened is not None, rows=rows)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Category, Product
@@ -14,6 +15,7 @@ from shop.console import audit, catalog_admin
 from shop.console.catalog_admin import (
     CatalogAdminError,
     CsvFileError,
+    EditConflict,
     ProductFilters,
     ProductValues,
 )
@@ -62,7 +64,7 @@ def test_an_update_is_audited_with_only_what_changed(
 ) -> None:
     heart = items["heart"]
     catalog_admin.update_product(
-        session, ACTOR, heart.id, values(heart, price_pence=350, active=False), stock_was=50
+        session, ACTOR, heart.id, values(heart, price_pence=350, active=False), opened=values(heart)
     )
     session.commit()
     stored = session.get(Product, heart.id)
@@ -86,20 +88,85 @@ def test_a_stock_edit_does_not_overwrite_a_sale_made_meanwhile(
     session: Session, items: dict[str, Product]
 ) -> None:
     lantern = items["lantern"]
+    opened = values(lantern)  # stock 3
     session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=2))
     session.commit()
-    with pytest.raises(CatalogAdminError, match="stock changed to 2"):
+    with pytest.raises(EditConflict, match="nothing was saved") as conflict:
         catalog_admin.update_product(
-            session, ACTOR, lantern.id, values(lantern, stock_qty=40), stock_was=3
+            session, ACTOR, lantern.id, replace(opened, stock_qty=40), opened=opened
         )
+    assert conflict.value.fields == ("stock_qty",) and conflict.value.saved.stock_qty == 2
     session.rollback()
     # Editing only the price leaves the changed stock alone.
     catalog_admin.update_product(
-        session, ACTOR, lantern.id, values(lantern, price_pence=400, stock_qty=3), stock_was=3
+        session, ACTOR, lantern.id, replace(opened, price_pence=400), opened=opened
     )
     session.commit()
     stored = session.get(Product, lantern.id)
     assert stored is not None and (stored.stock_qty, stored.price_pence) == (2, 400)
+    entry = session.scalar(select(AuditEntry))
+    assert entry is not None and (entry.before, entry.after) == (
+        {"price_pence": 339},
+        {"price_pence": 400},
+    )
+
+
+def test_an_edit_from_a_stale_form_changes_nothing(
+    session: Session, items: dict[str, Product]
+) -> None:
+    heart = items["heart"]
+    opened = values(heart)
+    bags = items["jumbo"].category_id
+    session.execute(
+        update(Product)
+        .where(Product.id == heart.id)
+        .values(price_pence=350, active=False, category_id=bags)
+    )
+    session.commit()
+    with pytest.raises(EditConflict) as conflict:
+        catalog_admin.update_product(
+            session, ACTOR, heart.id, replace(opened, name="Heart holder"), opened=opened
+        )
+    assert conflict.value.fields == ("price_pence", "category_id", "active")
+    assert conflict.value.saved == replace(opened, price_pence=350, active=False, category_id=bags)
+    session.rollback()
+    stored = session.get(Product, heart.id)
+    assert stored is not None
+    assert (stored.name, stored.price_pence, stored.active) == (opened.name, 350, False)
+    assert session.scalar(select(AuditEntry)) is None
+
+
+def test_an_edit_checks_the_row_as_it_is_when_written(
+    session: Session, items: dict[str, Product], database_url: str
+) -> None:
+    """Another save committed after the product was read but before the UPDATE still wins."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("on SQLite a request's write transaction holds the lock from its first read")
+    heart = items["heart"]
+    opened = values(heart)
+    session.get(Product, heart.id)  # this transaction has read the product as opened
+    engine = session.get_bind()
+    done: list[bool] = []
+
+    def someone_else_saves(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE products") and not done:
+            done.append(True)
+            with engine.begin() as other:
+                other.execute(update(Product).where(Product.id == heart.id).values(price_pence=350))
+
+    event.listen(engine, "before_cursor_execute", someone_else_saves)
+    try:
+        with pytest.raises(EditConflict) as conflict:
+            catalog_admin.update_product(
+                session, ACTOR, heart.id, replace(opened, name="Heart holder"), opened=opened
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", someone_else_saves)
+    assert done
+    assert conflict.value.fields == ("price_pence",)
+    session.rollback()
+    stored = session.get(Product, heart.id)
+    assert stored is not None and (stored.name, stored.price_pence) == (opened.name, 350)
 
 
 def test_create_needs_a_new_valid_sku(session: Session, items: dict[str, Product]) -> None:
