@@ -468,7 +468,7 @@ def parse_catalog_csv(data: bytes, known_categories: Iterable[str]) -> ParsedCsv
     try:
         header = next(reader)
     except csv.Error as exc:
-        raise CsvFileError(f"This is not a readable CSV file: {exc}.") from exc
+        raise CsvFileError(_unreadable(1, exc)) from exc
     columns = [name.strip().lower() for name in header]
     unknown = [name for name in columns if name not in CSV_COLUMNS]
     if "sku" not in columns or unknown:
@@ -483,7 +483,7 @@ def parse_catalog_csv(data: bytes, known_categories: Iterable[str]) -> ParsedCsv
     known = {slug.lower() for slug in known_categories}
     parsed = ParsedCsv()
     seen: dict[str, int] = {}
-    number = 1
+    number = 1  # the row last read, counted as in RowError (a quoted line break is one row)
     try:
         for cells in reader:
             number += 1
@@ -510,9 +510,17 @@ def parse_catalog_csv(data: bytes, known_categories: Iterable[str]) -> ParsedCsv
                 continue
             seen[row.sku] = number
             parsed.rows.append(row)
-    except csv.Error as exc:
-        raise CsvFileError(f"This is not a readable CSV file (row {number}): {exc}.") from exc
+    except csv.Error as exc:  # raised while reading the row after `number`
+        raise CsvFileError(_unreadable(number + 1, exc)) from exc
     return parsed
+
+
+def _unreadable(row: int, exc: csv.Error) -> str:
+    if str(exc).startswith("field larger than field limit"):
+        problem = f"a value is longer than {csv.field_size_limit()} characters"
+    else:
+        problem = f"this is not readable CSV ({exc})"
+    return f"Row {row}: {problem}, so nothing was imported."
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from shop.console.catalog_admin import (
@@ -120,10 +122,40 @@ def test_a_utf8_bom_and_formula_guards_are_handled() -> None:
         (b"name,price\nHeart,2.95\n", "sku column"),
         (b"sku,colour\nX,red\n", "unknown: 'colour'"),
         (b"sku,sku\nX,Y\n", "twice"),
-        (b'sku,name\nX,"' + b"a" * 140_000 + b'"\n', "not a readable CSV"),
         (b"x" * (MAX_IMPORT_BYTES + 1), "larger than"),
     ],
 )
 def test_files_that_cannot_be_read_are_refused_as_a_whole(data: bytes, message: str) -> None:
     with pytest.raises(CsvFileError, match=message):
         parse_catalog_csv(data, CATS)
+
+
+LIMIT = csv.field_size_limit()
+HUGE = b"a" * 140_000
+
+
+@pytest.mark.parametrize(
+    ("data", "row"),
+    [
+        (b"sku,name\nA1,One\nA2,Two\nA3,Three\nA4," + HUGE + b"\n", 5),
+        (b"sku,name\nA1," + HUGE + b"\n", 2),
+        (b'sku,name\nA1,"' + HUGE + b'"\n', 2),
+        (b"sku,name\nA1,One\n\nA2," + HUGE + b"\nA3,Three\n", 4),  # a blank line is a row
+        # A quoted cell over several lines is one row, as in the per-row errors.
+        (b'sku,description\nA1,"two\nlines"\nA2,' + HUGE + b"\n", 3),
+        (b"sku," + HUGE + b"\nA1,One\n", 1),
+    ],
+)
+def test_an_oversized_cell_names_its_row(data: bytes, row: int) -> None:
+    with pytest.raises(CsvFileError) as refused:
+        parse_catalog_csv(data, CATS)
+    assert str(refused.value) == (
+        f"Row {row}: a value is longer than {LIMIT} characters, so nothing was imported."
+    )
+
+
+def test_rows_are_numbered_alike_in_row_errors_and_file_errors() -> None:
+    rows = b"sku,price\nA1,1.00\nA2,nope\n"
+    assert [e.row for e in parse_catalog_csv(rows, CATS).errors] == [3]
+    with pytest.raises(CsvFileError, match=r"^Row 3: "):
+        parse_catalog_csv(b"sku,price\nA1,1.00\nA2," + HUGE + b"\n", CATS)

@@ -257,6 +257,10 @@ def test_unreadable_uploads_get_a_clear_message(
         ("sku,name\n85123A,Caf\xe9\n".encode("cp1252"), "not UTF-8"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not a CSV text file"),
         (b"name,price\nx,1\n", "header with a sku column"),
+        (
+            b"sku,name\n85123A,A\n71053,B\n20725,C\n85099B," + b"x" * 140_000 + b"\n",
+            "Row 5: a value is longer than 131072 characters, so nothing was imported.",
+        ),
     ):
         response = upload(client, data, "upload.bin")
         assert response.status_code == 400, message
