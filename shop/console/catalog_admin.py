@@ -581,13 +581,7 @@ def import_catalog(session: Session, actor: audit.Actor, data: bytes) -> ImportR
             )
             session.add(product)
             report.created.append(row.sku)
-            after_all[row.sku] = {
-                "name": row.name,
-                "price_pence": row.price_pence,
-                "stock_qty": product.stock_qty,
-                "category_id": category_id,
-                "active": product.active,
-            }
+            after_all[row.sku] = snapshot(product)  # as the form's create records it
             continue
         before = snapshot(product)
         for attr, value in (

@@ -260,3 +260,43 @@ def test_an_unreadable_file_changes_nothing(session: Session, items: dict[str, P
     heart = session.get(Product, items["heart"].id)
     assert heart is not None and heart.name == "White Hanging Heart T-Light Holder"
     assert session.scalar(select(AuditEntry)) is None
+
+
+def test_import_audits_the_same_fields_as_the_form(
+    session: Session, items: dict[str, Product]
+) -> None:
+    heart = items["heart"]
+    heart_description, candles = heart.description, heart.category_id
+    catalog_admin.create_product(
+        session, ACTOR, "FORM-1", values(heart, name="Paper star", description="Gold card.")
+    )
+    session.commit()
+    by_form = session.scalar(select(AuditEntry).where(AuditEntry.action == "product.create"))
+    assert by_form is not None and by_form.after["description"] == "Gold card."
+    data = (
+        b"sku,name,description,category,price,stock,active\n"
+        b"CSV-1,Tin star,Silver tin.,candles,1.50,4,no\n"
+        b"CSV-2,Felt star,,,2.00,,\n"
+        b"85123A,,Now in white and cream.,,,,\n"
+    )
+    catalog_admin.import_catalog(session, ACTOR, data)
+    session.commit()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "product.import"))
+    assert entry is not None
+    changes = entry.after["changes"]
+    assert changes["CSV-1"] == {
+        "name": "Tin star",
+        "description": "Silver tin.",
+        "price_pence": 150,
+        "stock_qty": 4,
+        "category_id": candles,
+        "active": False,
+    }
+    assert changes["CSV-2"]["description"] == ""
+    for sku in ("CSV-1", "CSV-2"):
+        assert changes[sku].keys() == by_form.after.keys()
+        made = session.scalar(select(Product).where(Product.sku == sku))
+        assert made is not None and changes[sku] == catalog_admin.snapshot(made)
+    assert "CSV-1" not in entry.before and "CSV-2" not in entry.before
+    assert entry.before["85123A"] == {"description": heart_description}
+    assert changes["85123A"] == {"description": "Now in white and cream."}

@@ -247,6 +247,14 @@ def test_importing_a_csv_applies_good_rows_and_lists_bad_ones(
     assert robot is not None and robot.category_id == items["jumbo"].category_id
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "product.import"))
     assert entry is not None and entry.after["created"] == ["NEW-9"]
+    assert entry.after["changes"]["NEW-9"] == {
+        "name": "Tin robot",
+        "description": "",
+        "price_pence": 450,
+        "stock_qty": 3,
+        "category_id": items["jumbo"].category_id,
+        "active": True,
+    }
 
 
 def test_unreadable_uploads_get_a_clear_message(
