@@ -11,7 +11,10 @@ No framework and no database: numbers in, numbers out.
   compared with Welch's t-test (unequal variances), whose t distribution becomes the normal
   one for large samples.
 
-Differences are always treatment minus control.
+Differences are always treatment minus control. A difference that cannot be estimated is
+None, never a zero-width interval with p = 1: when either arm has fewer than MIN_SAMPLE
+trials or values, or when there is no spread to measure (no successes in either arm, every
+trial a success, zero variance in both samples). The console says "too little data" then.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from scipy import special
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
+# Fewer trials (or values) than this in an arm leave its variance unknown: no comparison.
+MIN_SAMPLE = 2
 
 
 def z_value(confidence: float = CONFIDENCE) -> float:
@@ -94,17 +99,25 @@ class Comparison:
 def two_proportion_ztest(
     control: Proportion, treatment: Proportion, alpha: float = ALPHA
 ) -> Comparison | None:
-    """Two-proportion z-test of treatment vs control; None when either has no trials."""
+    """Two-proportion z-test of treatment vs control; None when it cannot be estimated.
+
+    That is when either arm has fewer than MIN_SAMPLE trials, or when both rates are 0 or 1
+    (say no clicks in either arm): the standard error is then 0, and an interval of width 0
+    with p = 1 would claim a certainty the data do not have.
+    """
     n1, n2 = control.trials, treatment.trials
-    if n1 == 0 or n2 == 0:
+    if n1 < MIN_SAMPLE or n2 < MIN_SAMPLE:
         return None
     p1, p2 = control.successes / n1, treatment.successes / n2
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    if se == 0:  # also makes the pooled standard error below greater than 0
+        return None
     difference = p2 - p1
     pooled = (control.successes + treatment.successes) / (n1 + n2)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = difference / se_pooled if se_pooled > 0 else 0.0
-    p_value = normal_p_value(z) if se_pooled > 0 else 1.0
-    half = z_value(1 - alpha) * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = difference / se_pooled
+    p_value = normal_p_value(z)
+    half = z_value(1 - alpha) * se
     return Comparison(
         difference,
         difference - half,
@@ -151,7 +164,8 @@ class Summary:
 
 @dataclass(frozen=True)
 class Mean:
-    """A sample mean with its normal-approximation interval (None for fewer than 2 values)."""
+    """A sample mean with its normal-approximation interval (None for fewer than MIN_SAMPLE
+    values or no spread)."""
 
     n: int
     mean: float
@@ -161,25 +175,31 @@ class Mean:
 
 
 def mean_interval(summary: Summary, confidence: float = CONFIDENCE) -> Mean:
-    """The mean with mean ± z * sd / sqrt(n); no interval for fewer than two values."""
+    """The mean with mean ± z * sd / sqrt(n).
+
+    No interval for fewer than MIN_SAMPLE values, nor when they are all equal (say nobody
+    bought anything): the sample's spread of 0 says nothing about the true one.
+    """
     sd = math.sqrt(summary.variance)
-    if summary.n < 2:
+    if summary.n < MIN_SAMPLE or sd == 0:
         return Mean(summary.n, summary.mean, sd, None, None)
     half = z_value(confidence) * sd / math.sqrt(summary.n)
     return Mean(summary.n, summary.mean, sd, summary.mean - half, summary.mean + half)
 
 
 def welch_ttest(control: Summary, treatment: Summary, alpha: float = ALPHA) -> Comparison | None:
-    """Welch's t-test of treatment vs control means; None without 2+ values each or spread."""
-    if control.n < 2 or treatment.n < 2:
+    """Welch's t-test of treatment vs control means; None when it cannot be estimated.
+
+    That is when either sample has fewer than MIN_SAMPLE values, or both have no spread
+    (say no revenue in either arm): the standard error is then 0.
+    """
+    if control.n < MIN_SAMPLE or treatment.n < MIN_SAMPLE:
         return None
     difference = treatment.mean - control.mean
     a, b = control.variance / control.n, treatment.variance / treatment.n
     se = math.sqrt(a + b)
     if se == 0:
-        if difference != 0:
-            return None  # both samples constant but different: no test applies
-        return Comparison(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0 if control.mean else None)
+        return None
     t = difference / se
     df = (a + b) ** 2 / (a * a / (control.n - 1) + b * b / (treatment.n - 1))
     p_value = t_p_value(t, df)

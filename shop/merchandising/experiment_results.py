@@ -13,8 +13,10 @@ the experiment's placements between its start and its stop:
   sums (visitors who bought nothing count as 0).
 
 The first variant is the control; every other one is compared with it (z-tests for the
-rates, Welch's t-test for revenue per visitor). Purchases are attributed through the rec_id
-their cart addition carried, so revenue of a purchase later refunded still counts.
+rates, Welch's t-test for revenue per visitor); a comparison is None when `abstats` cannot
+estimate it (too few lists or visitors, or no clicks or purchases in either arm).
+Purchases are attributed through the rec_id their cart addition carried, so revenue of a
+purchase later refunded still counts.
 """
 
 from __future__ import annotations

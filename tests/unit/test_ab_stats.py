@@ -86,9 +86,9 @@ def test_z_test_agrees_with_the_uncorrected_chi_square_test() -> None:
 
 def test_z_test_edge_cases() -> None:
     assert two_proportion_ztest(proportion(0, 0), proportion(3, 10)) is None
-    same = two_proportion_ztest(proportion(0, 50), proportion(0, 60))
-    assert same is not None
-    assert (same.p_value, same.significant, same.relative) == (1.0, False, None)
+    one_sided = two_proportion_ztest(proportion(0, 50), proportion(3, 60))
+    assert one_sided is not None and one_sided.relative is None  # no rate to compare with
+    assert one_sided.low < one_sided.difference < one_sided.high
     assert normal_p_value(0.0) == 1.0
     assert normal_p_value(1.959964) == pytest.approx(0.05, abs=1e-6)
 
@@ -156,9 +156,40 @@ def test_welch_on_large_samples_is_close_to_a_z_test() -> None:
     assert result.p_value == pytest.approx(normal_p_value(result.statistic), rel=1e-3)
 
 
-def test_welch_needs_two_values_each_and_handles_no_spread() -> None:
+@pytest.mark.parametrize(
+    ("control", "treatment"),
+    [
+        ((0, 50), (0, 60)),  # no clicks in either arm
+        ((0, 5000), (0, 5000)),  # however many visitors
+        ((40, 40), (25, 25)),  # every list clicked in both
+        ((0, 30), (30, 30)),  # each arm all one way: both variances are 0
+        ((1, 1), (3, 10)),  # one trial: that arm's variance is unknown
+        ((0, 0), (0, 0)),
+    ],
+)
+def test_a_difference_without_spread_or_data_is_not_estimated(
+    control: tuple[int, int], treatment: tuple[int, int]
+) -> None:
+    # Not "+0.0 pp (+0.0 to +0.0), p = 1.000": a zero-width interval would claim certainty.
+    assert two_proportion_ztest(proportion(*control), proportion(*treatment)) is None
+
+
+def test_welch_needs_two_values_each_and_some_spread() -> None:
     assert welch_ttest(Summary.of([1]), Summary.of([1, 2, 3])) is None
-    nothing = welch_ttest(Summary.of([0, 0, 0]), Summary.of([0, 0]))
-    assert nothing is not None
-    assert (nothing.p_value, nothing.significant) == (1.0, False)
+    assert welch_ttest(Summary.of([1, 2, 3]), Summary.of([])) is None
+    # Nobody bought in either arm: not "+£0.00 (+£0.00 to +£0.00)" with p = 1.
+    assert welch_ttest(Summary.of([0, 0, 0]), Summary.of([0, 0])) is None
+    assert welch_ttest(Summary(400, 0, 0), Summary(380, 0, 0)) is None
     assert welch_ttest(Summary.of([1, 1]), Summary.of([2, 2])) is None
+    # One arm without spread is fine: the other arm's variance carries the test.
+    result = welch_ttest(Summary.of([0, 0, 0, 0]), Summary.of([0, 500, 0, 900]))
+    expected = stats.ttest_ind([0, 500, 0, 900], [0, 0, 0, 0], equal_var=False)
+    assert result is not None
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert result.low < result.difference < result.high
+
+
+def test_a_mean_without_spread_has_no_interval() -> None:
+    nobody_bought = mean_interval(Summary.of([0] * 200))
+    assert (nobody_bought.n, nobody_bought.mean, nobody_bought.sd) == (200, 0.0, 0.0)
+    assert (nobody_bought.low, nobody_bought.high) == (None, None)

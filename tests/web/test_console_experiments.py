@@ -273,6 +273,42 @@ def test_the_results_page_shows_rates_intervals_and_significance(
     assert "Stop the experiment" in html and "Roll out the winner" in html
 
 
+def test_comparisons_without_events_say_too_little_data(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    experiment_id = create(merch, store)
+    session.rollback()
+    experiment = session.get(Experiment, experiment_id)
+    assert experiment is not None
+    experiment.started_at = utcnow() - timedelta(minutes=5)
+    session.commit()
+    # Lists shown to 60 and 50 visitors; nobody clicked or bought anything.
+    shown_a, _ = _impressions(f"{experiment.key}:control", 60, 0, "a")
+    shown_b, _ = _impressions(f"{experiment.key}:model", 50, 0, "b")
+    session.execute(insert(Impression), shown_a + shown_b)
+    session.commit()
+
+    page = merch.get(f"/console/experiments/{experiment_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S))
+    assert re.search(r'data-metric="visitors">60<', rows["control"])
+    assert re.search(r'data-metric="visitors">50<', rows["model"])
+    for metric in ("ctr", "conversion", "revenue_per_visitor"):
+        cell = re.search(rf'data-metric="{metric}">(.*?)</td>', rows["model"], re.S)
+        assert cell, metric
+        assert "vs control: too little data" in cell.group(1), metric
+        assert 'data-verdict="too little data"' in cell.group(1)
+        assert "significant" not in cell.group(1)
+    # No zero-width difference and no p-value...
+    assert "+0.0 pp" not in html and "p = " not in html
+    assert "+£0.00" not in html
+    # ...and no zero-width interval for an arm's revenue either; each arm's CTR keeps its
+    # own (wide) interval.
+    assert "(£0.00 to £0.00)" not in html
+    assert re.search(r"0\.0% <span class=\"ab-muted\">\(0\.0% to \d+\.\d%\)", rows["model"])
+
+
 def test_unknown_experiments_are_404(merch: FlaskClient) -> None:
     token = console_token(merch)
     assert merch.get("/console/experiments/999").status_code == 404
