@@ -4,7 +4,9 @@ An experiment covers one or more placements and splits their visitors between tw
 variants by whole-percent weights (see `assignment`). A variant serves either a model
 version from the model store, a published merchandising revision (rules), or popularity
 only. Serving asks `assignment_for` on every list and writes the variant into the
-impression as "<experiment key>:<variant key>", which is what the results count.
+impression as "<experiment key>:<variant key>", which is what the results count. Visitors
+who switched personalization off are left out of every experiment (see
+`live.experiment_assigner`): they get the default lists and are in no arm's counts.
 
 A placement is in at most one running experiment at a time. Every change is audited in the
 caller's transaction.

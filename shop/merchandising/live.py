@@ -62,10 +62,17 @@ class LiveSettings:
 def experiment_assigner(
     settings: LiveSettings,
 ) -> Callable[[Session, Shopper, str], Assignment | None]:
-    """Serving's hook into running A/B tests: the shopper's variant for a placement."""
+    """Serving's hook into running A/B tests: the shopper's variant for a placement.
+
+    A shopper who switched personalization (tracking) off is in no experiment: they get the
+    lists everyone outside an experiment gets, and their impressions carry no variant, so
+    no arm counts them (they are logged as "anonymous" and could not be told apart anyway).
+    """
     from shop.merchandising.experiments import assignment_for
 
     def assign(session: Session, shopper: Shopper, placement: str) -> Assignment | None:
+        if not shopper.personalized:
+            return None
         found = assignment_for(session, shopper.visitor_id, placement)
         if found is None:
             return None

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 
-import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console import audit
-from shop.merchandising import assignment, experiments, revisions
+from shop.merchandising import experiments, revisions
+from shop.merchandising.assignment import bucket
+from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import VariantSpec
+from shop.merchandising.models import Experiment
 from shop.personalization import service
 from shop.recommendation_models import Impression
+from shop.visitor import _serializer, read_visitor_id
 from tests import factories
+from tests.console_support import client_as
 from tests.helpers import sign_in
 
 
@@ -34,20 +41,41 @@ def _start(app: Flask, session: Session, variants: list[VariantSpec]) -> str:
         session, audit.CLI_ACTOR, "Home test", ["home"], variants, store=store
     )
     session.commit()
+    assert experiment.key == "home-test"  # what _steer hashes with
     return experiment.key
 
 
-def _everyone_in_bucket(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
-    """Put every visitor in one bucket, so that a test knows which variant they get."""
-    monkeypatch.setattr(assignment, "bucket", lambda _experiment, _visitor: position)
+def _visitor_id(app: Flask, client: FlaskClient) -> str:
+    """The visitor id in the client's signed visitor cookie."""
+    cookie = client.get_cookie(app.config["VISITOR_COOKIE"])
+    assert cookie is not None
+    with app.test_request_context():
+        found = read_visitor_id(cookie.value)
+    assert found
+    return found
+
+
+def _browser(app: Flask, visitor_id: str) -> FlaskClient:
+    """A test client whose browser carries this visitor id, signed as the shop signs it."""
+    client = app.test_client()
+    with app.test_request_context():
+        value = _serializer().dumps(visitor_id)
+    client.set_cookie(app.config["VISITOR_COOKIE"], value)
+    return client
+
+
+def _steer(units: Sequence[str], wanted: VariantSpec, other: VariantSpec) -> list[VariantSpec]:
+    """Two arms weighted 99% and 1% (every arm needs 1%), in the order that puts every unit
+    in `wanted` in the experiment "Home test" (key "home-test")."""
+    buckets = [bucket("home-test", unit) for unit in units]
+    if all(b < 9900 for b in buckets):
+        return [replace(wanted, weight=99), replace(other, weight=1)]
+    assert all(b >= 100 for b in buckets), "choose other visitor ids"
+    return [replace(other, weight=1), replace(wanted, weight=99)]
 
 
 def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
-    app: Flask,
-    session: Session,
-    shop: dict[str, Product],
-    trained: list[User],
-    monkeypatch: pytest.MonkeyPatch,
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     client = app.test_client()
     sign_in(client, trained[0].email, factories.PASSWORD)
@@ -57,12 +85,12 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
     key = _start(
         app,
         session,
-        [
+        _steer(
+            [_visitor_id(app, client)],
             VariantSpec("pop", "Popularity", "popularity", 99),
             VariantSpec("model", "Model", "model", 1, model_version=version),
-        ],
+        ),
     )
-    _everyone_in_bucket(monkeypatch, 0)
     page = client.get("/").get_data(as_text=True)
     assert "Popular right now" in page and "Recommended for you" not in page
     session.rollback()
@@ -74,11 +102,7 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
 
 
 def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
-    app: Flask,
-    session: Session,
-    shop: dict[str, Product],
-    trained: list[User],
-    monkeypatch: pytest.MonkeyPatch,
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     client = app.test_client()
     sign_in(client, trained[0].email, factories.PASSWORD)
@@ -101,12 +125,12 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
     key = _start(
         app,
         session,
-        [
-            VariantSpec("live", "Live", "popularity", 1),
+        _steer(
+            [_visitor_id(app, client)],
             VariantSpec("rules", "Exclusion", "rules", 99, revision_id=revision.id),
-        ],
+            VariantSpec("live", "Live", "popularity", 1),
+        ),
     )
-    _everyone_in_bucket(monkeypatch, assignment.BUCKETS - 1)
     assert hidden not in _home_ids(client.get("/").get_data(as_text=True))
     session.rollback()
     variant = session.scalar(
@@ -116,3 +140,64 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
         .limit(1)
     )
     assert variant == f"{key}:rules"
+
+
+def test_visitors_who_switched_personalization_off_are_in_no_arm(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    refused = _browser(app, "refuser-1")
+    refused.set_cookie(app.config["TRACKING_COOKIE"], "off")
+    member = _browser(app, "member-browser-1")
+    sign_in(member, trained[0].email, factories.PASSWORD)
+    session.rollback()
+    session.get(User, trained[0].id).tracking_enabled = False
+    session.commit()
+    shown = _home_ids(refused.get("/").get_data(as_text=True))
+    assert shown and _home_ids(member.get("/").get_data(as_text=True)) == shown
+    hidden = shown[0]
+    session.rollback()
+    revision = revisions.publish_change(
+        session,
+        audit.CLI_ACTOR,
+        "exclude the top item",
+        lambda data: data.setdefault("rules", []).append(
+            {"id": "r1", "type": "exclude", "product_id": hidden}
+        ),
+    )
+    revisions.publish_change(session, audit.CLI_ACTOR, "back", lambda data: data.update(rules=[]))
+    session.commit()
+    # Both would hash into the arm that hides the top item, whatever their unit.
+    units = ["refuser-1", "member-browser-1", f"user:{trained[0].id}"]
+    key = _start(
+        app,
+        session,
+        _steer(
+            units,
+            VariantSpec("rules", "Exclusion", "rules", 99, revision_id=revision.id),
+            VariantSpec("pop", "Popularity", "popularity", 1),
+        ),
+    )
+    first_new = _newest_impression_id(session)
+    for client in (refused, member):
+        response = client.get("/")
+        assert response.status_code == 200
+        # The default (live) list: the arm's exclusion does not apply to them.
+        assert _home_ids(response.get_data(as_text=True)) == shown
+    session.rollback()
+    logged = session.scalars(
+        select(Impression).where(Impression.id > first_new, Impression.placement == "home")
+    ).all()
+    assert len(logged) == 2
+    assert [(i.variant, i.visitor_id, i.user_id) for i in logged] == [(None, "anonymous", None)] * 2
+
+    experiment = session.scalar(select(Experiment).where(Experiment.key == key))
+    assert experiment is not None
+    assert [v.visitors for v in experiment_results(session, experiment).variants] == [0, 0]
+    page = client_as(app, session, "merchandiser").get(f"/console/experiments/{experiment.id}")
+    assert page.status_code == 200
+    assert re.findall(r'data-metric="visitors">(\d+)<', page.get_data(as_text=True)) == ["0", "0"]
+
+
+def _newest_impression_id(session: Session) -> int:
+    session.rollback()
+    return session.scalar(select(Impression.id).order_by(Impression.id.desc()).limit(1)) or 0
