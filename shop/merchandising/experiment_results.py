@@ -3,7 +3,9 @@
 For each variant, over the impressions logged with its label ("<experiment>:<variant>") in
 the experiment's placements between its start and its stop:
 
-- visitors: distinct visitor ids of those impressions;
+- visitors: distinct assignment units of those impressions: the account for lists shown to
+  a signed-in shopper ("user:<id>", so one account in several browsers is one visitor),
+  the visitor id otherwise, exactly as `assignment.assignment_unit` assigns them;
 - impressions, clicks (rec_click events carrying one of their rec_ids) and CTR, the share
   of impressions clicked at least once (a proportion, so it has a Wilson interval);
 - buyers: visitors with a purchase event attributed to one of their impressions, and
@@ -24,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import String, and_, case, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from shop.merchandising.abstats import (
     Comparison,
@@ -37,6 +40,7 @@ from shop.merchandising.abstats import (
     two_proportion_ztest,
     welch_ttest,
 )
+from shop.merchandising.assignment import USER_UNIT_PREFIX
 from shop.merchandising.experiments import variant_label
 from shop.merchandising.models import Experiment
 from shop.orders.models import OrderLine
@@ -132,6 +136,13 @@ def experiment_results(session: Session, experiment: Experiment) -> ExperimentRe
     return ExperimentResults(experiment.key, results)
 
 
+def impression_unit() -> ColumnElement[str]:
+    """An impression's assignment unit in SQL: "user:<user_id>" when it has a user id, else
+    its visitor id (`assignment.assignment_unit` on the columns serving logged)."""
+    account = literal(USER_UNIT_PREFIX, String) + cast(Impression.user_id, String)
+    return case((Impression.user_id.is_not(None), account), else_=Impression.visitor_id)
+
+
 def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:
     """Three grouped queries over the experiment's impressions; nothing loops over rows."""
     by_label = {variant_label(experiment.key, v["key"]): v["key"] for v in experiment.variants}
@@ -143,13 +154,13 @@ def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:
     if experiment.stopped_at is not None:
         conditions.append(Impression.created_at <= experiment.stopped_at)
     shown = (
-        select(Impression.variant, Impression.visitor_id, Impression.rec_id)
+        select(Impression.variant, impression_unit().label("unit"), Impression.rec_id)
         .where(*conditions)
         .subquery("shown")
     )
     counts = {v["key"]: _Counts() for v in experiment.variants}
 
-    seen = select(shown.c.variant, func.count(), func.count(distinct(shown.c.visitor_id)))
+    seen = select(shown.c.variant, func.count(), func.count(distinct(shown.c.unit)))
     for label, impressions, visitors in session.execute(seen.group_by(shown.c.variant)):
         counts[by_label[label]].impressions = int(impressions)
         counts[by_label[label]].visitors = int(visitors)
@@ -173,11 +184,11 @@ def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:
     )
     line_revenue = func.coalesce(Event.quantity, 1) * func.coalesce(unit_price, 0)
     per_visitor = (
-        select(shown.c.variant, shown.c.visitor_id, func.sum(line_revenue).label("revenue"))
+        select(shown.c.variant, shown.c.unit, func.sum(line_revenue).label("revenue"))
         .select_from(
             shown.join(Event, and_(Event.rec_id == shown.c.rec_id, Event.kind == "purchase"))
         )
-        .group_by(shown.c.variant, shown.c.visitor_id)
+        .group_by(shown.c.variant, shown.c.unit)
         .subquery("per_visitor")
     )
     bought = select(

@@ -1,7 +1,8 @@
 """A/B tests of recommendations: create, assign visitors, stop, and roll out the winner.
 
 An experiment covers one or more placements and splits their visitors between two or more
-variants by whole-percent weights (see `assignment`). A variant serves either a model
+variants by whole-percent weights (see `assignment`): a signed-in shopper by their account,
+an anonymous one by their browser's visitor id. A variant serves either a model
 version from the model store, a published merchandising revision (rules), or popularity
 only. Serving asks `assignment_for` on every list and writes the variant into the
 impression as "<experiment key>:<variant key>", which is what the results count. Visitors
@@ -332,8 +333,10 @@ def _changed(session: Session) -> None:
     event.listen(target, "after_commit", lambda _session: clear_cache(), once=True)
 
 
-def assignment_for(session: Session, visitor_id: str, placement: str) -> Assignment | None:
-    """The variant this visitor gets on this placement, or None when no experiment covers it.
+def assignment_for(session: Session, unit: str, placement: str) -> Assignment | None:
+    """The variant this unit gets on this placement, or None when no experiment covers it.
+
+    `unit` is the shopper's `assignment.assignment_unit`.
 
     The running experiments are cached per process (and database) for RUNNING_CACHE_S
     seconds: a change committed by this process applies at once, one made by another worker
@@ -344,9 +347,7 @@ def assignment_for(session: Session, visitor_id: str, placement: str) -> Assignm
         if placement not in experiment.placements:
             continue
         variants = experiment.variants
-        index = assignment.variant_index(
-            experiment.key, visitor_id, [int(v["weight"]) for v in variants]
-        )
+        index = assignment.variant_index(experiment.key, unit, [int(v["weight"]) for v in variants])
         chosen = variants[index]
         return Assignment(
             experiment.key,

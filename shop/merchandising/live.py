@@ -64,16 +64,21 @@ def experiment_assigner(
 ) -> Callable[[Session, Shopper, str], Assignment | None]:
     """Serving's hook into running A/B tests: the shopper's variant for a placement.
 
+    A signed-in shopper is assigned by their account, an anonymous one by visitor id (see
+    `assignment.assignment_unit`).
+
     A shopper who switched personalization (tracking) off is in no experiment: they get the
     lists everyone outside an experiment gets, and their impressions carry no variant, so
     no arm counts them (they are logged as "anonymous" and could not be told apart anyway).
     """
+    from shop.merchandising.assignment import assignment_unit
     from shop.merchandising.experiments import assignment_for
 
     def assign(session: Session, shopper: Shopper, placement: str) -> Assignment | None:
         if not shopper.personalized:
             return None
-        found = assignment_for(session, shopper.visitor_id, placement)
+        unit = assignment_unit(shopper.user_id, shopper.visitor_id)
+        found = assignment_for(session, unit, placement)
         if found is None:
             return None
         label = found.label

@@ -19,8 +19,14 @@ from shop.console import audit
 from shop.console.models import AuditEntry
 from shop.db import db, utcnow
 from shop.merchandising import experiments, revisions
-from shop.merchandising.abstats import Summary, proportion, two_proportion_ztest, welch_ttest
-from shop.merchandising.assignment import assign
+from shop.merchandising.abstats import (
+    Summary,
+    mean_interval,
+    proportion,
+    two_proportion_ztest,
+    welch_ttest,
+)
+from shop.merchandising.assignment import assign, assignment_unit
 from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import ExperimentError, VariantSpec
 from shop.merchandising.models import Experiment
@@ -252,7 +258,7 @@ def _impression(
         "strategy": "personal",
         "variant": label,
         "visitor_id": visitor,
-        "user_id": None,
+        "user_id": extra.get("user_id"),
         "product_ids": [1, 2],
         "created_at": extra.get("created_at", utcnow()),
     }
@@ -346,6 +352,54 @@ def test_results_count_visitors_clicks_buyers_and_revenue_exactly(
     expected = stats.ttest_ind([634, 585, 0], [785, 0, 0], equal_var=False)
     assert revenue.p_value == pytest.approx(expected.pvalue)
     assert not revenue.significant
+
+
+def test_results_count_a_signed_in_shopper_once_across_browsers(
+    session: Session, store: ModelStore, items: dict[str, Product]
+) -> None:
+    experiment = create(session, store)
+    experiment.started_at = utcnow() - timedelta(hours=1)
+    ann = factories.user(session, "ann@example.com", "Ann")
+    bob = factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    control, treat = f"{experiment.key}:control", f"{experiment.key}:new-model"
+    session.execute(
+        insert(Impression),
+        [
+            # Ann, signed in on her laptop and her phone: one visitor.
+            _impression("a1", "laptop", control, user_id=ann.id),
+            _impression("a2", "phone", control, user_id=ann.id),
+            _impression("a3", "phone", control, "product", user_id=ann.id),
+            # Bob on his browser; and a tablet nobody signed in on.
+            _impression("b1", "bob-browser", control, user_id=bob.id),
+            _impression("c1", "tablet", control),
+            # The phone before Ann signed in there: an anonymous visitor of its own, in the
+            # arm its visitor id hashes to.
+            _impression("t1", "phone", treat),
+        ],
+    )
+    heart, jumbo = items["heart"], items["jumbo"]  # 295p and 195p
+    order = factories.order(session, None, "AB-5", [(heart, 2), (jumbo, 1)])
+    session.execute(
+        insert(Event),
+        [
+            _event("rec_click", "a1"),
+            _event("rec_click", "a2"),
+            _event("purchase", "a1", order_id=order.id, product_id=heart.id, quantity=2),
+            _event("purchase", "a2", order_id=order.id, product_id=jumbo.id, quantity=1),
+        ],
+    )
+    session.commit()
+
+    base, new = experiment_results(session, experiment).variants
+    assert (base.visitors, base.impressions, base.buyers, base.revenue_pence) == (3, 5, 1, 785)
+    assert base.conversion == proportion(1, 3)
+    # Ann's purchases from both browsers are one visitor's revenue.
+    assert base.revenue_per_visitor == mean_interval(Summary.of([785, 0, 0]))
+    assert (new.visitors, new.impressions, new.buyers) == (1, 1, 0)
+    # The unit counted is the one serving assigns by.
+    assert assignment_unit(ann.id, "phone") == f"user:{ann.id}"
+    assert assignment_unit(None, "phone") == "phone"
 
 
 def test_results_of_an_experiment_without_traffic(session: Session, store: ModelStore) -> None:

@@ -11,6 +11,7 @@ from shop.merchandising.assignment import (
     BUCKETS,
     WeightError,
     assign,
+    assignment_unit,
     bucket,
     check_weights,
     variant_index,
@@ -103,3 +104,13 @@ def test_bad_weights_are_rejected(weights: list[int], message: str) -> None:
         check_weights(weights)
     with pytest.raises(ValueError):
         variant_index("k", "v", weights)
+
+
+def test_a_signed_in_shopper_is_assigned_by_account_in_every_browser() -> None:
+    assert assignment_unit(42, "0f3c9a") == "user:42"
+    assert assignment_unit(None, "0f3c9a") == "0f3c9a"
+    variants = [("a", 50), ("b", 50)]
+    browsers = [f"browser-{n}" for n in range(50)]
+    # Anonymous, the browsers fall into both variants; signed in, into the account's one.
+    assert {assign("exp", assignment_unit(None, b), variants) for b in browsers} == {"a", "b"}
+    assert len({assign("exp", assignment_unit(42, b), variants) for b in browsers}) == 1

@@ -15,13 +15,13 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console import audit
 from shop.merchandising import experiments, revisions
-from shop.merchandising.assignment import bucket
+from shop.merchandising.assignment import bucket, variant_index
 from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import VariantSpec
 from shop.merchandising.models import Experiment
 from shop.personalization import service
 from shop.recommendation_models import Impression
-from shop.visitor import _serializer, read_visitor_id
+from shop.visitor import _serializer
 from tests import factories
 from tests.console_support import client_as
 from tests.helpers import sign_in
@@ -43,16 +43,6 @@ def _start(app: Flask, session: Session, variants: list[VariantSpec]) -> str:
     session.commit()
     assert experiment.key == "home-test"  # what _steer hashes with
     return experiment.key
-
-
-def _visitor_id(app: Flask, client: FlaskClient) -> str:
-    """The visitor id in the client's signed visitor cookie."""
-    cookie = client.get_cookie(app.config["VISITOR_COOKIE"])
-    assert cookie is not None
-    with app.test_request_context():
-        found = read_visitor_id(cookie.value)
-    assert found
-    return found
 
 
 def _browser(app: Flask, visitor_id: str) -> FlaskClient:
@@ -86,7 +76,7 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
         app,
         session,
         _steer(
-            [_visitor_id(app, client)],
+            [f"user:{trained[0].id}"],  # signed in: assigned by account
             VariantSpec("pop", "Popularity", "popularity", 99),
             VariantSpec("model", "Model", "model", 1, model_version=version),
         ),
@@ -126,7 +116,7 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
         app,
         session,
         _steer(
-            [_visitor_id(app, client)],
+            [f"user:{trained[0].id}"],  # signed in: assigned by account
             VariantSpec("rules", "Exclusion", "rules", 99, revision_id=revision.id),
             VariantSpec("live", "Live", "popularity", 1),
         ),
@@ -201,3 +191,72 @@ def test_visitors_who_switched_personalization_off_are_in_no_arm(
 def _newest_impression_id(session: Session) -> int:
     session.rollback()
     return session.scalar(select(Impression.id).order_by(Impression.id.desc()).limit(1)) or 0
+
+
+def _browsers_in(arm: int, count: int) -> list[str]:
+    """Visitor ids that "Home test" at 50/50 puts in arm `arm` (0 or 1)."""
+    found = [
+        f"browser-{n}"
+        for n in range(200)
+        if variant_index("home-test", f"browser-{n}", [50, 50]) == arm
+    ]
+    return found[:count]
+
+
+def test_a_signed_in_shopper_gets_the_same_arm_in_every_browser_and_counts_once(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    with app.app_context():
+        version = service().store.active()
+    ann = trained[0]
+    arms = [
+        VariantSpec("pop", "Popularity", "popularity", 50),
+        VariantSpec("model", "Model", "model", 50, model_version=version),
+    ]
+    mine = variant_index("home-test", f"user:{ann.id}", [50, 50])
+    other = 1 - mine
+    title = {0: "Popular right now", 1: "Recommended for you"}
+    # A laptop whose visitor id hashes to Ann's arm, a phone whose id hashes to the other.
+    (laptop_id,) = _browsers_in(mine, 1)
+    (phone_id,) = _browsers_in(other, 1)
+    key = _start(app, session, arms)
+    labels = [f"{key}:{arms[mine].key}", f"{key}:{arms[other].key}"]
+
+    laptop = _browser(app, laptop_id)
+    sign_in(laptop, ann.email, factories.PASSWORD)
+    phone = _browser(app, phone_id)
+    seen = _newest_impression_id(session)
+    assert phone.get("/").status_code == 200  # browsing anonymously first: the phone's arm
+    session.rollback()
+    before = session.scalars(select(Impression).where(Impression.id > seen)).all()
+    assert {(i.variant, i.visitor_id, i.user_id) for i in before} == {(labels[1], phone_id, None)}
+
+    sign_in(phone, ann.email, factories.PASSWORD)  # signs in mid-experiment
+    seen = _newest_impression_id(session)
+    for client in (laptop, phone):
+        page = client.get("/")
+        assert page.status_code == 200
+        home = re.search(r'data-testid="recs-home".*?</section>', page.get_data(as_text=True), re.S)
+        assert home and title[mine] in home.group(0) and title[other] not in home.group(0)
+    session.rollback()
+    after = session.scalars(
+        select(Impression).where(Impression.id > seen, Impression.placement == "home")
+    ).all()
+    assert {(i.variant, i.visitor_id, i.user_id) for i in after} == {
+        (labels[0], laptop_id, ann.id),
+        (labels[0], phone_id, ann.id),
+    }
+    assert len(after) == 2
+
+    # Ann is one visitor in her arm; the phone before signing in, one in the other.
+    experiment = session.scalar(select(Experiment).where(Experiment.key == key))
+    assert experiment is not None
+    counted = {v.key: v.visitors for v in experiment_results(session, experiment).variants}
+    assert counted == {arms[mine].key: 1, arms[other].key: 1}
+    page = client_as(app, session, "merchandiser").get(f"/console/experiments/{experiment.id}")
+    assert page.status_code == 200
+    rows = dict(
+        re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', page.get_data(as_text=True), re.S)
+    )
+    for arm in arms:
+        assert re.search(r'data-metric="visitors">1<', rows[arm.key]), arm.key
