@@ -214,14 +214,21 @@ class RecommendationService:
         )
 
     def serving(self, session: Session, shopper: Shopper, placement: str) -> Serving:
-        """The live way to serve this shopper's placement, with their A/B variant if any."""
+        """The live way to serve this shopper's placement, with their A/B variant if any.
+
+        A variant may bring other settings and rules (a published revision), another model
+        version or popularity only; the live never-recommend and exclude rules apply in
+        every variant.
+        """
         config = self.live_config(session) if self.live_config else self.default_config()
         model = self.model()
         assignment = self.assign(session, shopper, placement)
         if assignment is None:
             return Serving(config, model)
         if assignment.config is not None:
-            config = assignment.config
+            # An arm's own published revision; the live never-recommend and exclude rules
+            # still apply, so a product banned since the experiment started stays out.
+            config = assignment.config.with_safety_rules_of(config)
         if assignment.model_version is not None:
             model = self.version(assignment.model_version) or model
         if assignment.popularity_only:

@@ -20,6 +20,9 @@ RULE_LABELS = {
     "diversity": "Diversity",
     "never": "Never recommend",
 }
+# Rules that keep products out of lists. The live revision's always apply, also to an A/B
+# arm that serves an older revision (see MerchConfig.with_safety_rules_of).
+SAFETY_RULE_TYPES = ("never", "exclude")
 STRATEGIES = ("personal", "popular")
 MAX_LIST_SIZE = 24
 
@@ -147,6 +150,16 @@ class MerchConfig:
     def with_rules(self, rules: tuple[Rule, ...]) -> MerchConfig:
         """A copy with other rules."""
         return replace(self, rules=rules)
+
+    def with_safety_rules_of(self, live: MerchConfig) -> MerchConfig:
+        """A copy that also applies `live`'s never-recommend and exclude rules.
+
+        An A/B arm that serves an older published revision gets them, so that a product the
+        live settings ban or exclude is out of that arm's lists too, however old its rules.
+        Its own rules, including its own exclusions, apply as they are.
+        """
+        added = tuple(r for r in live.rules if r.type in SAFETY_RULE_TYPES and r not in self.rules)
+        return replace(self, rules=(*self.rules, *added)) if added else self
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, as stored in a revision."""

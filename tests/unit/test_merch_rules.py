@@ -132,3 +132,38 @@ def test_config_round_trips_through_its_json_form() -> None:
     assert again.rules == (rule,)
     assert again.placements["home"] == PlacementSettings(6, True, "popular")
     assert again.training == {"model": "als"} and again.revision_id == 7
+
+
+def test_an_older_rule_set_gets_the_live_never_and_exclude_rules() -> None:
+    placements = {"home": PlacementSettings(8)}
+    arm = MerchConfig(
+        {},
+        placements,
+        (Rule("r1", "bury", product_id=1, factor=2.0), Rule("r2", "exclude", product_id=5)),
+        revision_id=3,
+    )
+    live = MerchConfig(
+        {},
+        placements,
+        (
+            Rule("r1", "never", product_id=2),
+            Rule("r2", "exclude", product_id=5),  # the arm has it already
+            Rule("r3", "exclude", category_id=2, placements=("cart",)),
+            Rule("r4", "boost", product_id=4, factor=9.0),  # not a safety rule
+            Rule("r5", "pin", product_id=2, position=1),
+        ),
+        revision_id=7,
+    )
+    merged = arm.with_safety_rules_of(live)
+    assert merged.revision_id == 3 and merged.placements == arm.placements
+    assert [(r.id, r.type) for r in merged.rules] == [
+        ("r1", "bury"),
+        ("r2", "exclude"),
+        ("r1", "never"),
+        ("r3", "exclude"),
+    ]
+    now = datetime(2024, 1, 1)
+    assert ids(apply_rules(LIST, merged.rules_for("home", now), 5)) == [3, 4, 1]
+    assert ids(apply_rules(LIST, merged.rules_for("cart", now), 5)) == [1]
+    nothing_new = MerchConfig({}, placements, (Rule("r9", "pin", product_id=1, position=1),))
+    assert arm.with_safety_rules_of(nothing_new) is arm

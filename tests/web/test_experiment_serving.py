@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -130,6 +132,66 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
         .limit(1)
     )
     assert variant == f"{key}:rules"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"type": "never"},
+        {"type": "exclude", "placements": ["home"]},
+    ],
+)
+def test_a_rules_arm_applies_never_and_exclude_rules_published_after_it_started(
+    app: Flask,
+    session: Session,
+    shop: dict[str, Product],
+    trained: list[User],
+    rule: dict[str, Any],
+) -> None:
+    client = app.test_client()
+    sign_in(client, trained[0].email, factories.PASSWORD)
+    session.rollback()
+    other = shop["jumbo"].id
+    older = revisions.publish_change(
+        session,
+        audit.CLI_ACTOR,
+        "the arm's rules",
+        lambda data: data.update(rules=[{"id": "r1", "type": "bury", "product_id": other}]),
+    )
+    session.commit()
+    key = _start(
+        app,
+        session,
+        _steer(
+            [f"user:{trained[0].id}"],
+            VariantSpec("rules", "Older rules", "rules", 99, revision_id=older.id),
+            VariantSpec("pop", "Popularity", "popularity", 1),
+        ),
+    )
+    shown = _home_ids(client.get("/").get_data(as_text=True))
+    assert len(shown) > 1
+    banned = shown[0]
+    # Since the experiment started, the merchandiser bans the arm's top product.
+    session.rollback()
+    revisions.publish_change(
+        session,
+        audit.CLI_ACTOR,
+        "ban it",
+        lambda data: data.update(rules=[{"id": "r1", "product_id": banned, **rule}]),
+    )
+    session.commit()
+    seen = _newest_impression_id(session)
+    page = client.get("/")
+    assert page.status_code == 200
+    now = _home_ids(page.get_data(as_text=True))
+    assert banned not in now
+    assert now[: len(shown) - 1] == shown[1:]  # otherwise still the arm's list
+    session.rollback()
+    logged = session.scalar(
+        select(Impression).where(Impression.id > seen, Impression.placement == "home")
+    )
+    assert logged is not None and logged.variant == f"{key}:rules"
+    assert banned not in logged.product_ids
 
 
 def test_visitors_who_switched_personalization_off_are_in_no_arm(
