@@ -22,7 +22,7 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import event, select, text
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, scoped_session
 from shop.console import audit
 from shop.db import utcnow
 from shop.merchandising import assignment, revisions
+from shop.merchandising.config import SAFETY_RULE_TYPES, Rule
 from shop.merchandising.models import Experiment, MerchRevision
 from shop.recommendation_types import PLACEMENTS
 from shop.recommendations import ModelStore, ModelUnavailableError
@@ -397,7 +398,8 @@ def roll_out(
     """Make a variant what every visitor gets, stopping the experiment first; audited.
 
     A model variant's version is activated in the model store; a rules variant's revision
-    is published again as the live settings; a popularity variant sets the strategy of
+    is published again as the live settings, keeping the live never-recommend and exclude
+    rules it lacks (the arm served those as well); a popularity variant sets the strategy of
     the covered placements to "popular" in a newly published revision. The model store is
     a file, not part of the transaction, so it is changed last: a failure there rolls the
     database changes back.
@@ -446,16 +448,44 @@ def roll_out(
 
 
 def _replace_with_revision(session: Session, revision_id: int) -> Callable[[dict[str, Any]], None]:
+    """Replace a document with the revision's, keeping the document's never-recommend and
+    exclude rules: the arm served them too, and a ban must survive the roll-out."""
     try:
         data = revisions.revision_data(session, revision_id)
     except revisions.RevisionError as exc:
         raise ExperimentError(str(exc)) from exc
 
-    def change(live: dict[str, Any]) -> None:
-        live.clear()
-        live.update(copy.deepcopy(data))
+    def change(document: dict[str, Any]) -> None:
+        kept = _safety_rules_missing(document.get("rules") or [], data.get("rules") or [])
+        document.clear()
+        document.update(copy.deepcopy(data))
+        if kept:
+            document["rules"] = [*document.get("rules", []), *kept]
 
     return change
+
+
+def _safety_rules_missing(
+    current: list[dict[str, Any]], target: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The never-recommend and exclude rules of `current` that `target` lacks, renumbered
+    where their id is taken in `target` (ids are unique within a document)."""
+    same = {replace(Rule.from_dict(r), id="") for r in target}
+    taken = {str(r["id"]) for r in target}
+    missing = []
+    for raw in current:
+        rule = Rule.from_dict(raw)
+        if rule.type not in SAFETY_RULE_TYPES or replace(rule, id="") in same:
+            continue
+        if rule.id in taken:
+            number = len(taken) + 1
+            while f"r{number}" in taken:
+                number += 1
+            raw = {**raw, "id": f"r{number}"}
+        taken.add(str(raw["id"]))
+        same.add(replace(rule, id=""))
+        missing.append(copy.deepcopy(raw))
+    return missing
 
 
 def _popular_on(placements: Iterable[str]) -> Callable[[dict[str, Any]], None]:

@@ -509,6 +509,29 @@ def test_rolling_out_a_rules_variant_publishes_its_revision(
     assert actions[-3:] == ["experiment.stop", "merch.publish_change", "experiment.rollout"]
 
 
+def test_rolling_out_a_rules_variant_keeps_the_live_never_and_exclude_rules(
+    session: Session, store: ModelStore
+) -> None:
+    bury = {"id": "r1", "type": "bury", "product_id": 3, "factor": 2.0}
+    exclude = {"id": "r2", "type": "exclude", "product_id": 5, "placements": ["home"]}
+    chosen = revisions.publish_change(
+        session, ACTOR, "older", lambda d: d.update(rules=[bury, exclude])
+    )
+    session.commit()
+    arms = [two_arms(store)[0], VariantSpec("rules", "Rules", "rules", 50, revision_id=chosen.id)]
+    experiment = create(session, store, variants=arms)
+    # Published while the experiment ran: a ban, the same exclusion, and a boost.
+    never = {"id": "r1", "type": "never", "product_id": 9}
+    same = {**exclude, "id": "r7"}
+    boost = {"id": "r3", "type": "boost", "product_id": 4, "factor": 3.0}
+    revisions.publish_change(session, ACTOR, "ban", lambda d: d.update(rules=[never, same, boost]))
+    session.commit()
+    experiments.roll_out(session, ACTOR, experiment.id, "rules", store=store)
+    session.commit()
+    # The arm's rules, plus the ban (renumbered: r1 is the arm's bury); not the boost.
+    assert revisions.live_data(session)["rules"] == [bury, exclude, {**never, "id": "r3"}]
+
+
 def test_rolling_out_popularity_makes_the_covered_placements_popular(
     session: Session, store: ModelStore
 ) -> None:
