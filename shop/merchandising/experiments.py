@@ -117,6 +117,42 @@ def published_revisions(session: Session) -> list[tuple[int, str]]:
     return [(rev_id, note or "") for rev_id, note in rows]
 
 
+@dataclass(frozen=True)
+class RulesArm:
+    """An arm of a running experiment that serves a published revision's settings and rules
+    (plus the live never-recommend and exclude rules) instead of the live ones."""
+
+    experiment_id: int
+    experiment_name: str
+    variant_key: str
+    variant_label: str
+    weight: int
+    revision_id: int
+    placements: tuple[str, ...]
+
+
+def running_rules_arms(session: Session) -> list[RulesArm]:
+    """The rules arms of running experiments, oldest experiment first (read now, not from
+    serving's cache), for the console's notices on its rules and publish pages."""
+    running = session.scalars(
+        select(Experiment).where(Experiment.status == "running").order_by(Experiment.id)
+    )
+    return [
+        RulesArm(
+            experiment.id,
+            experiment.name,
+            variant["key"],
+            variant.get("label") or variant["key"],
+            int(variant["weight"]),
+            int(variant["revision_id"]),
+            tuple(experiment.placements),
+        )
+        for experiment in running
+        for variant in experiment.variants
+        if variant["kind"] == "rules" and variant.get("revision_id") is not None
+    ]
+
+
 def model_versions(store: ModelStore) -> list[tuple[str, str]]:
     """Saved model versions as (id, label), newest first; the label marks the active one."""
     return [(v.id, f"{v.id} (active)" if v.active else v.id) for v in reversed(store.versions())]

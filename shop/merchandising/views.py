@@ -13,7 +13,7 @@ from shop.catalog.models import Category
 from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import db
-from shop.merchandising import editing, revisions, training_jobs
+from shop.merchandising import editing, experiments, revisions, training_jobs
 from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
@@ -94,6 +94,7 @@ def _state() -> dict[str, Any]:
         "history": revisions.published_history(session),
         "note_form": NoteForm(),
         "placement_names": _placement_names(),
+        "rule_arms": experiments.running_rules_arms(session),
     }
 
 
@@ -224,7 +225,13 @@ def preview() -> str | tuple[str, int]:
             status = 400
     elif form.errors:
         status = 400
-    return render_template("console/recs/preview.html", form=form, preview=result), status
+    return render_template(
+        "console/recs/preview.html",
+        form=form,
+        preview=result,
+        live=revisions.live_revision(db.session),
+        rule_arms=experiments.running_rules_arms(db.session),
+    ), status
 
 
 @bp.route("/versions")

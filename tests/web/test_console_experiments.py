@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from recommender import ModelStore
 from shop.catalog.models import Product
+from shop.console import audit
 from shop.console.models import AuditEntry
 from shop.db import db, utcnow
-from shop.merchandising import experiments
+from shop.merchandising import experiments, revisions
 from shop.merchandising.models import Experiment
 from shop.personalization import service
 from shop.recommendation_models import Impression
@@ -358,3 +359,62 @@ def test_stop_then_roll_out_the_winner(
         .order_by(AuditEntry.id)
     ).all()
     assert actions == ["experiment.create", "experiment.stop", "experiment.rollout"]
+
+
+def _notice(html: str) -> str:
+    match = re.search(r'data-testid="experiment-rules-notice">(.*?)</div>', html, re.S)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def test_rules_pages_and_preview_say_which_placements_an_older_rule_set_serves(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    older = revisions.publish_change(
+        session,
+        audit.CLI_ACTOR,
+        "older",
+        lambda d: d.update(rules=[{"id": "r1", "type": "bury", "product_id": 1, "factor": 2}]),
+    )
+    live = revisions.publish_change(session, audit.CLI_ACTOR, "newer", lambda d: d.update(rules=[]))
+    session.commit()
+    db.session.remove()  # the store fixture's session still reads from before the publishes
+    pages = ("/console/recommendations/rules", "/console/recommendations/")
+    for path in pages:
+        page = merch.get(path)
+        assert page.status_code == 200 and 'data-testid="publish-bar"' in page.get_data(True)
+        assert _notice(page.get_data(as_text=True)) == ""
+
+    experiment_id = create(
+        merch,
+        store,
+        name="Older rules test",
+        placements=["home", "cart"],
+        **{"variants-1-kind": "rules", "variants-1-revision_id": str(older.id)},
+        **{"variants-1-key": "old-rules", "variants-1-label": "Older rules"},
+    )
+    for path in pages:
+        page = merch.get(path)
+        assert page.status_code == 200
+        notice = _notice(page.get_data(as_text=True))
+        assert "only the live never-recommend and exclude rules apply in every arm" in notice
+        assert (
+            f'<a href="/console/experiments/{experiment_id}">Older rules test</a>: arm Older '
+            f"rules (<code>old-rules</code>, 50% of visitors) serves revision {older.id} "
+            f"(the live one is {live.id}) on home, cart." in notice
+        )
+        assert "control" not in notice  # a popularity arm serves the live rules
+
+    preview = merch.get("/console/recommendations/preview?shopper=buyer@example.com")
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert f"serves revision {older.id} (the live one is {live.id}) on home, cart." in _notice(html)
+    rows = dict(re.findall(r'data-testid="preview-row-([a-z_]+)">(.*?)</section>', html, re.S))
+    badge = f"A/B arm old-rules of Older rules test serves revision {older.id} here, not the live"
+    assert badge in rows["home"] and badge in rows["cart"]
+    assert "A/B arm" not in rows["buy_again"] and "A/B arm" not in rows["order"]
+
+    token = console_token(merch)
+    stop = merch.post(f"/console/experiments/{experiment_id}/stop", data={"csrf_token": token})
+    assert stop.status_code == 302
+    for path in pages:
+        assert _notice(merch.get(path).get_data(as_text=True)) == ""
