@@ -157,6 +157,7 @@ def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
             Membership.number,
             Membership.tier_id,
             Membership.points_balance,
+            User.tracking_enabled,
         )
         .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
         .join(
@@ -181,13 +182,14 @@ def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
 
 
 def _recommendations(
-    session: Session, user_id: int, key: str, base_url: str
+    session: Session, user_id: int, personalized: bool, key: str, base_url: str
 ) -> list[dict[str, str]]:
-    """The member's top picks with reasons; the impression is logged in this transaction."""
+    """The member's top picks with reasons (popular ones, labelled so, for a member who
+    switched personalization off); the impression is logged in this transaction."""
     from shop.personalization import service
     from shop.recommendation_data import Shopper
 
-    shopper = Shopper(visitor_id=f"campaign-{user_id}", user_id=user_id)
+    shopper = Shopper(visitor_id=f"campaign-{user_id}", user_id=user_id, personalized=personalized)
     try:
         with session.begin_nested():
             shown = service().for_order(
@@ -216,7 +218,7 @@ def _send_one(
     links: MailLinks,
 ) -> None:
     """Insert the send and queue the member's e-mail (inside the caller's savepoint)."""
-    user_id, email, name, number, _tier_id, points = recipient
+    user_id, email, name, number, _tier_id, points, personalized = recipient
     send = CampaignSend(campaign_id=campaign_id, user_id=user_id, created_at=utcnow())
     session.add(send)
     session.flush()  # the unique (campaign, user) decides who sends; a duplicate raises here
@@ -229,7 +231,7 @@ def _send_one(
         "tier_name": tier.name if tier else "",
         "perks": tier_perks(tier) if tier else [],
         "points": points,
-        "items": _recommendations(session, user_id, key, links.base_url),
+        "items": _recommendations(session, user_id, personalized, key, links.base_url),
         "shop_url": f"{links.base_url}/?cmp={key}",
         "member_url": f"{links.base_url}/account/loyalty?cmp={key}",
         "preferences_url": links.preferences_url(),

@@ -159,6 +159,7 @@ def test_a_racing_run_is_stopped_by_the_unique_constraint(
                 Membership.number,
                 Membership.tier_id,
                 Membership.points_balance,
+                User.tracking_enabled,
             )
             .join(Membership, Membership.user_id == User.id)
             .where(User.id > after)
@@ -266,6 +267,32 @@ def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session
     assert shown <= set(impression.product_ids)
 
 
+def test_a_member_who_switched_personalization_off_gets_popular_picks(
+    app: Flask, session: Session
+) -> None:
+    items = catalogue(session)
+    buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
+    session.commit()
+    history(session, items, buyers)
+    with app.app_context():
+        service().train(db.session)
+    tier = _tier(session)
+    buyer = session.get(User, buyers[0].id)
+    assert buyer is not None
+    buyer.tracking_enabled = False
+    _member(session, "", tier, user=buyer)
+    session.commit()
+
+    assert _run(app).queued == 1
+    [email] = _emails(session)
+    assert "Popular right now" in email.text_body
+    assert not re.search(r"Because you|shoppers? who liked|Buy it again", email.text_body)
+    rec_id = re.findall(r"\?rec=([0-9a-f]{32})", email.text_body)[0]
+    impression = session.scalar(select(Impression).where(Impression.rec_id == rec_id))
+    assert impression is not None and impression.strategy == "popular"
+    assert impression.user_id is None  # not linked to the person, as on the website
+
+
 def test_cli_command(app: Flask, session: Session) -> None:
     tier = _tier(session)
     _member(session, "ann@example.com", tier)
@@ -275,7 +302,7 @@ def test_cli_command(app: Flask, session: Session) -> None:
     assert result.exit_code == 0, result.output
     assert f"Campaign {KEY}: 1 e-mails queued, 0 already sent" in result.output
     result = runner.invoke(args=["loyalty", "send-weekly", "--week", "2026-W48"])
-    assert "0 e-mails queued" in result.output
+    assert f"Campaign {KEY}: 0 e-mails queued, 1 already sent" in result.output
     bad = runner.invoke(args=["loyalty", "send-weekly", "--week", "2026-W99"])
     assert bad.exit_code == 2
     assert "has no week 99" in bad.output
