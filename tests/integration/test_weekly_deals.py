@@ -233,7 +233,9 @@ def test_email_links_headers_and_perks(app: Flask, session: Session) -> None:
     assert _run(app, IsoWeek(2026, 49)).queued == 0  # unsubscribed: nothing next week
 
 
-def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session: Session) -> None:
+def _trained_shop_member(app: Flask, session: Session, *, personalized: bool = True) -> int:
+    """Eight shoppers with a history and a trained model; the first one is an opted-in
+    member (with personalization on or off). Returns that member's user id."""
     items = catalogue(session)
     buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
     session.commit()
@@ -243,9 +245,14 @@ def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session
     tier = _tier(session)
     buyer = session.get(User, buyers[0].id)
     assert buyer is not None
+    buyer.tracking_enabled = personalized
     _member(session, "", tier, user=buyer)
-    buyer_id = buyer.id
     session.commit()
+    return buyer.id
+
+
+def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session: Session) -> None:
+    buyer_id = _trained_shop_member(app, session)
 
     assert _run(app).queued == 1
     [email] = _emails(session)
@@ -270,18 +277,7 @@ def test_personal_picks_with_reasons_when_a_model_is_trained(app: Flask, session
 def test_a_member_who_switched_personalization_off_gets_popular_picks(
     app: Flask, session: Session
 ) -> None:
-    items = catalogue(session)
-    buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
-    session.commit()
-    history(session, items, buyers)
-    with app.app_context():
-        service().train(db.session)
-    tier = _tier(session)
-    buyer = session.get(User, buyers[0].id)
-    assert buyer is not None
-    buyer.tracking_enabled = False
-    _member(session, "", tier, user=buyer)
-    session.commit()
+    _trained_shop_member(app, session, personalized=False)
 
     assert _run(app).queued == 1
     [email] = _emails(session)
