@@ -20,7 +20,7 @@ from shop.merchandising import experiments, revisions
 from shop.merchandising.assignment import bucket, variant_index
 from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import VariantSpec
-from shop.merchandising.models import Experiment
+from shop.merchandising.models import Experiment, MerchRevision
 from shop.personalization import service
 from shop.recommendation_models import Impression
 from shop.visitor import _serializer
@@ -93,6 +93,22 @@ def test_a_popularity_variant_serves_popular_items_and_labels_the_impression(
     assert impression.variant == f"{key}:pop" and impression.strategy == "popular"
 
 
+def _older_revision_excluding(session: Session, product_id: int) -> MerchRevision:
+    """Publish a revision that excludes the product, then one without rules (live now)."""
+    session.rollback()
+    older = revisions.publish_change(
+        session,
+        audit.CLI_ACTOR,
+        "exclude the top item",
+        lambda data: data.setdefault("rules", []).append(
+            {"id": "r1", "type": "exclude", "product_id": product_id}
+        ),
+    )
+    revisions.publish_change(session, audit.CLI_ACTOR, "back", lambda data: data.update(rules=[]))
+    session.commit()
+    return older
+
+
 def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
     app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
@@ -101,18 +117,8 @@ def test_a_rules_variant_serves_that_revision_while_others_see_the_live_rules(
     shown = _home_ids(client.get("/").get_data(as_text=True))
     assert shown
     hidden = shown[0]
-    session.rollback()
-    revision = revisions.publish_change(
-        session,
-        audit.CLI_ACTOR,
-        "exclude the top item",
-        lambda data: data.setdefault("rules", []).append(
-            {"id": "r1", "type": "exclude", "product_id": hidden}
-        ),
-    )
     # Live goes back to no rules; the experiment's "rules" arm keeps the exclusion.
-    revisions.publish_change(session, audit.CLI_ACTOR, "back", lambda data: data.update(rules=[]))
-    session.commit()
+    revision = _older_revision_excluding(session, hidden)
     assert hidden in _home_ids(client.get("/").get_data(as_text=True))
     key = _start(
         app,
@@ -207,17 +213,7 @@ def test_visitors_who_switched_personalization_off_are_in_no_arm(
     shown = _home_ids(refused.get("/").get_data(as_text=True))
     assert shown and _home_ids(member.get("/").get_data(as_text=True)) == shown
     hidden = shown[0]
-    session.rollback()
-    revision = revisions.publish_change(
-        session,
-        audit.CLI_ACTOR,
-        "exclude the top item",
-        lambda data: data.setdefault("rules", []).append(
-            {"id": "r1", "type": "exclude", "product_id": hidden}
-        ),
-    )
-    revisions.publish_change(session, audit.CLI_ACTOR, "back", lambda data: data.update(rules=[]))
-    session.commit()
+    revision = _older_revision_excluding(session, hidden)
     # Both would hash into the arm that hides the top item, whatever their unit.
     units = ["refuser-1", "member-browser-1", f"user:{trained[0].id}"]
     key = _start(
