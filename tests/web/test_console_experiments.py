@@ -221,15 +221,32 @@ def _impressions(label: str, count: int, clicked: int, prefix: str) -> list[dict
     ]
 
 
-def test_the_results_page_shows_rates_intervals_and_significance(
-    merch: FlaskClient, session: Session, store: ModelStore, items: dict[str, Product]
-) -> None:
+def _started_five_minutes_ago(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> Experiment:
+    """A running experiment created through the console, started five minutes ago."""
     experiment_id = create(merch, store)
     session.rollback()
     experiment = session.get(Experiment, experiment_id)
     assert experiment is not None
     experiment.started_at = utcnow() - timedelta(minutes=5)
     session.commit()
+    return experiment
+
+
+def _results_page(merch: FlaskClient, experiment_id: int) -> tuple[str, dict[str, str]]:
+    """The results page's HTML and its table rows by variant key."""
+    page = merch.get(f"/console/experiments/{experiment_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    return html, dict(re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S))
+
+
+def test_the_results_page_shows_rates_intervals_and_significance(
+    merch: FlaskClient, session: Session, store: ModelStore, items: dict[str, Product]
+) -> None:
+    experiment = _started_five_minutes_ago(merch, session, store)
+    experiment_id = experiment.id
     shown_a, clicks_a = _impressions(f"{experiment.key}:control", 200, 20, "a")
     shown_b, clicks_b = _impressions(f"{experiment.key}:model", 200, 50, "b")
     session.execute(insert(Impression), shown_a + shown_b)
@@ -251,10 +268,7 @@ def test_the_results_page_shows_rates_intervals_and_significance(
     )
     session.commit()
 
-    page = merch.get(f"/console/experiments/{experiment_id}")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S))
+    html, rows = _results_page(merch, experiment_id)
     assert set(rows) == {"control", "model"}
     control, model = rows["control"], rows["model"]
     assert re.search(r'data-metric="visitors">200<', control)
@@ -277,22 +291,15 @@ def test_the_results_page_shows_rates_intervals_and_significance(
 def test_comparisons_without_events_say_too_little_data(
     merch: FlaskClient, session: Session, store: ModelStore
 ) -> None:
-    experiment_id = create(merch, store)
-    session.rollback()
-    experiment = session.get(Experiment, experiment_id)
-    assert experiment is not None
-    experiment.started_at = utcnow() - timedelta(minutes=5)
-    session.commit()
+    experiment = _started_five_minutes_ago(merch, session, store)
+    experiment_id = experiment.id
     # Lists shown to 60 and 50 visitors; nobody clicked or bought anything.
     shown_a, _ = _impressions(f"{experiment.key}:control", 60, 0, "a")
     shown_b, _ = _impressions(f"{experiment.key}:model", 50, 0, "b")
     session.execute(insert(Impression), shown_a + shown_b)
     session.commit()
 
-    page = merch.get(f"/console/experiments/{experiment_id}")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S))
+    html, rows = _results_page(merch, experiment_id)
     assert re.search(r'data-metric="visitors">60<', rows["control"])
     assert re.search(r'data-metric="visitors">50<', rows["model"])
     for metric in ("ctr", "conversion", "revenue_per_visitor"):
