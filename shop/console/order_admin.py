@@ -7,8 +7,7 @@ same transaction as the change itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -29,6 +28,7 @@ from shop.payments.gateway import PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund
 from shop.payments.refunds import (
     REFUNDABLE,
+    BookedHook,
     RefundError,
     RefundRequest,
     refund_order,
@@ -218,58 +218,30 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
     return order
 
 
-def _auditing(
-    transaction: Transaction, actor: audit.Actor, order_id: int, restock: Mapping[int, int]
-) -> Transaction:
-    """A transaction factory that audits each refund of the order booked inside it, with
-    the order's status before and after and the quantities put back in stock (by SKU)."""
-    audited: set[int] = set()
+def _audit_refund(actor: audit.Actor, restock: Mapping[int, int]) -> BookedHook:
+    """A hook that audits the refund this request booked, with the order's status before
+    and after and the quantities put back in stock (by SKU)."""
 
-    def succeeded(session: Session) -> list[Refund]:
-        return list(
-            session.scalars(
-                select(Refund).where(Refund.order_id == order_id, Refund.status == "succeeded")
-            )
+    def booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
+        skus = {line.id: line.sku for line in order.lines}
+        audit.record(
+            session,
+            actor,
+            "order.refund",
+            f"order {order.number}",
+            {"refunded_pence": order.refunded_pence - row.amount_pence, "status": status_before},
+            {
+                "refund_id": row.id,
+                "amount_pence": row.amount_pence,
+                "refunded_pence": order.refunded_pence,
+                "status": order.status,
+                "restock": row.restock,
+                "restocked": {skus.get(i, str(i)): q for i, q in restock.items()},
+                "reason": row.reason or None,
+            },
         )
 
-    with transaction() as session:
-        audited.update(r.id for r in succeeded(session))
-        first = session.get(Order, order_id)
-        status_before = first.status if first is not None else None
-        skus = {line.id: line.sku for line in first.lines} if first is not None else {}
-
-    @contextmanager
-    def wrapped() -> Iterator[Session]:
-        with transaction() as session:
-            yield session
-            session.flush()
-            for row in succeeded(session):
-                if row.id in audited:
-                    continue
-                audited.add(row.id)
-                order = session.get(Order, order_id)
-                assert order is not None
-                audit.record(
-                    session,
-                    actor,
-                    "order.refund",
-                    f"order {order.number}",
-                    {
-                        "refunded_pence": order.refunded_pence - row.amount_pence,
-                        "status": status_before,
-                    },
-                    {
-                        "refund_id": row.id,
-                        "amount_pence": row.amount_pence,
-                        "refunded_pence": order.refunded_pence,
-                        "status": order.status,
-                        "restock": row.restock,
-                        "restocked": {skus.get(i, str(i)): q for i, q in restock.items()},
-                        "reason": row.reason or None,
-                    },
-                )
-
-    return wrapped
+    return booked
 
 
 def refund(
@@ -300,7 +272,12 @@ def refund(
     )
     try:
         return refund_order(
-            _auditing(transaction, actor, order_id, wanted), gateway, settings, order_id, request
+            transaction,
+            gateway,
+            settings,
+            order_id,
+            request,
+            on_booked=_audit_refund(actor, wanted),
         )
     except RefundError as exc:
         raise OrderAdminError(str(exc)) from exc

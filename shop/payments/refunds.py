@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -21,6 +21,9 @@ from shop.payments.services import Transaction
 REFUNDABLE = frozenset(
     {states.PAID, states.SHIPPED, states.DELIVERED, states.PARTIALLY_REFUNDED, states.CANCELLED}
 )
+
+
+BookedHook = Callable[[Session, Order, Refund, str], None]
 
 
 class RefundError(ValueError):
@@ -52,8 +55,19 @@ def refund_order(
     settings: CheckoutSettings,
     order_id: int,
     request: RefundRequest,
+    *,
+    on_booked: BookedHook | None = None,
 ) -> Refund:
-    """Refund an order through the gateway; the order, stock, e-mail and event follow."""
+    """Refund an order through the gateway; the order, stock, e-mail and event follow.
+
+    `on_booked(session, order, refund, status_before)` runs in the transaction that books
+    the refund, and only in the request that booked it (the console audits it there).
+
+    Safe against a double submit: the order row is locked while a refund is started and
+    while it is booked, a second refund of the same amount reuses the first one's
+    idempotency key (the gateway refunds once), and only the request that moves the refund
+    from pending to succeeded books it and restocks.
+    """
     with transaction() as session:
         order = _refundable_order(session, order_id)
         amount = _amount(order, request.amount_pence)
@@ -71,13 +85,21 @@ def refund_order(
             row.reason = (row.reason + f" [failed: {exc}]")[:300]
         raise RefundError(f"The payment provider refused the refund: {exc}") from exc
     with transaction() as session:
-        row = session.get(Refund, refund_id)
-        order = session.get(Order, order_id)
+        order = session.get(Order, order_id, with_for_update=True)
+        won = session.execute(
+            update(Refund)
+            .where(Refund.id == refund_id, Refund.status == "pending")
+            .values(status="succeeded", gateway_refund_id=result.id)
+            .execution_options(synchronize_session=False)
+        )
+        row = session.get(Refund, refund_id, populate_existing=True)
         assert row is not None and order is not None
-        row.gateway_refund_id = result.id
-        row.status = "succeeded"
-        _book(session, settings, order, row)
-        _restock(session, order, request)
+        if getattr(won, "rowcount", 0) == 1:  # else a concurrent request booked it already
+            status_before = order.status
+            _book(session, settings, order, row)
+            _restock(session, order, request)
+            if on_booked is not None:
+                on_booked(session, order, row, status_before)
         return row
 
 
@@ -89,10 +111,18 @@ def record_gateway_refunds(
 ) -> int:
     """Book refunds made outside the shop (e.g. in Stripe's dashboard); return how many."""
     booked = 0
+    session.refresh(order, with_for_update=True)
+    in_flight = set(
+        session.scalars(
+            select(Refund.amount_pence).where(
+                Refund.order_id == order.id, Refund.status == "pending"
+            )
+        )
+    )
     for gateway_id, amount in refunds:
         known = session.scalar(select(Refund.id).where(Refund.gateway_refund_id == gateway_id))
-        if known is not None:
-            continue
+        if known is not None or amount in in_flight:
+            continue  # booked, or the shop's own refund in flight, which books itself
         row = Refund(
             order_id=order.id,
             amount_pence=amount,
@@ -111,7 +141,7 @@ def record_gateway_refunds(
 
 
 def _refundable_order(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id)
+    order = session.get(Order, order_id, with_for_update=True)
     if order is None or order.kind != "sale":
         raise RefundError("There is no such order.")
     if order.status not in REFUNDABLE:
@@ -153,16 +183,22 @@ def _paid_intent(session: Session, order_id: int) -> str:
 
 
 def _pending_refund(session: Session, order: Order, amount: int, request: RefundRequest) -> Refund:
-    """Reuse a refund of the same amount whose outcome is unknown, else start a new one."""
-    pending = session.scalar(
-        select(Refund).where(
-            Refund.order_id == order.id,
-            Refund.status == "pending",
-            Refund.amount_pence == amount,
+    """Reuse a refund of the same amount whose outcome is unknown (a retry, or a double
+    submit), else start a new one; refuse while a refund of another amount is unfinished."""
+    pending = list(
+        session.scalars(
+            select(Refund).where(Refund.order_id == order.id, Refund.status == "pending")
         )
     )
-    if pending is not None:
-        return pending
+    for refund in pending:
+        if refund.amount_pence == amount:
+            return refund
+    if pending:
+        other = pending[0].amount_pence
+        raise RefundError(
+            f"A refund of {other / 100:.2f} {order.currency} on order {order.number} has not "
+            "finished yet. Refund that amount again to complete it, or try again in a moment."
+        )
     number = (
         session.scalar(select(func.count()).select_from(Refund).where(Refund.order_id == order.id))
         or 0
@@ -212,7 +248,9 @@ def _restock(session: Session, order: Order, request: RefundRequest) -> None:
     if request.restock_all:
         wanted = {line.id: line.quantity - line.restocked_qty for line in order.lines}
     for line in order.lines:
-        qty = wanted.get(line.id, 0)
+        # Never more than is left to put back, whatever was checked before the gateway call.
+        qty = min(wanted.get(line.id, 0), line.quantity - line.restocked_qty)
+        wanted[line.id] = max(qty, 0)
         if qty <= 0 or line.product_id is None:
             continue
         line.restocked_qty += qty
@@ -222,5 +260,5 @@ def _restock(session: Session, order: Order, request: RefundRequest) -> None:
             .values(stock_qty=Product.stock_qty + qty)
             .execution_options(synchronize_session=False)
         )
-    if wanted:
+    if any(wanted.values()):
         states.note(order, f"Restocked {sum(wanted.values())} item(s)")

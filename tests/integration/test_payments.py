@@ -3,6 +3,7 @@ real localstripe server through the official stripe SDK."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.cart.models import CartItem
 from shop.catalog.models import Product
+from shop.console import audit, order_admin
+from shop.console.models import AuditEntry
 from shop.db import db
 from shop.events.bus import order_paid, order_refunded
 from shop.payments import cards, services
@@ -260,6 +263,106 @@ def test_partial_then_full_refunds_with_restocking(
     assert [name for name, _ in received] == ["order_paid", "order_refunded", "order_refunded"]
     with app.app_context(), pytest.raises(RefundError, match="cannot be refunded"):
         refund_order(db.transaction, gateway(), settings(app), order_id, RefundRequest())
+
+
+class _BothAtOnce:
+    """The real gateway, but no refund call returns before two have been made: a double
+    submit whose requests both got past their checks before either was booked."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.barrier = inner, threading.Barrier(2, timeout=10)
+
+    def refund(self, **kwargs: Any) -> Any:
+        result = self.inner.refund(**kwargs)
+        self.barrier.wait()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_double_submitted_refund_is_booked_and_restocked_once(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 2)])
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order = fresh(session, order_id)
+    line_id, total = order.lines[0].id, order.total_pence
+    session.rollback()
+    with app.app_context():
+        both = _BothAtOnce(gateway())
+    results: list[object] = []
+
+    def submit() -> None:
+        with app.app_context():
+            try:  # through the console, which audits what it books
+                results.append(
+                    order_admin.refund(
+                        db.transaction,
+                        both,
+                        settings(app),
+                        audit.CLI_ACTOR,
+                        order_id,
+                        total,
+                        restock={line_id: 2},
+                    )
+                )
+            except Exception as exc:  # the test reports what each request did
+                results.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(isinstance(r, Refund) for r in results), results
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("refunded", total)
+    assert order.lines[0].restocked_qty == 2
+    assert stock(session, items["heart"]) == 50
+    assert session.scalar(select(func.count()).select_from(Refund)) == 1
+    assert len(emails(session, "order_refunded")) == 1
+    assert [h.note for h in order.history].count("Restocked 2 item(s)") == 1
+    refunds_audited = select(func.count()).where(AuditEntry.action == "order.refund")
+    assert session.scalar(refunds_audited) == 1
+
+
+def test_a_refund_of_another_amount_waits_for_an_unfinished_one(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 2)])
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    session.rollback()  # end the read snapshot before writing
+    session.add(
+        Refund(
+            order_id=order_id,
+            amount_pence=100,
+            currency="GBP",
+            idempotency_key=f"order-{order_id}-refund-1",
+            status="pending",
+        )
+    )
+    session.commit()
+    with (
+        app.app_context(),
+        pytest.raises(RefundError, match=r"1\.00 GBP on order \S+ has not finished"),
+    ):
+        refund_order(
+            db.transaction, gateway(), settings(app), order_id, RefundRequest(amount_pence=200)
+        )
+    with app.app_context():  # the same amount completes the unfinished refund
+        done = refund_order(
+            db.transaction, gateway(), settings(app), order_id, RefundRequest(amount_pence=100)
+        )
+    assert done.status == "succeeded" and done.idempotency_key == f"order-{order_id}-refund-1"
+    assert fresh(session, order_id).refunded_pence == 100
 
 
 def test_a_member_saves_a_card_pays_with_it_and_removes_it(

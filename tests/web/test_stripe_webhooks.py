@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.payments.models import PaymentAttempt, WebhookEvent
+from shop.payments.models import PaymentAttempt, Refund, WebhookEvent
 from tests.checkout_support import emails, fresh, placed_order
 from tests.stripe_support import (
     config,  # noqa: F401
@@ -207,3 +207,21 @@ def test_a_refund_made_in_the_stripe_dashboard_is_booked_once(
     assert _post(client, again, again_sig).get_json()["outcome"] == "booked 0 refund(s)"
     assert fresh(session, order_id).refunded_pence == 295
     assert len(emails(session, "order_refunded")) == 1
+    # A webhook that arrives while the shop's own refund of that amount is still being
+    # booked leaves it to that request, rather than booking the money twice.
+    session.rollback()
+    session.add(
+        Refund(
+            order_id=order_id,
+            amount_pence=195,
+            currency="GBP",
+            idempotency_key=f"order-{order_id}-refund-2",
+            status="pending",
+        )
+    )
+    session.commit()
+    in_flight = {"id": "re_2", "object": "refund", "amount": 195, "status": "succeeded"}
+    charge["data"]["object"]["refunds"]["data"].append(in_flight)  # type: ignore[index]
+    early, early_sig = signed_webhook({**charge, "id": "evt_refund_early"})
+    assert _post(client, early, early_sig).get_json()["outcome"] == "booked 0 refund(s)"
+    assert fresh(session, order_id).refunded_pence == 295
