@@ -29,6 +29,7 @@ from shop.mail.outbox import OutboxError, enqueue_email
 from shop.money import format_money
 from shop.orders.models import Order
 from shop.tracking.models import Event
+from shop.tracking.units import person_key
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,12 @@ class CampaignStats:
     clicks: int
     orders: int
     revenue_pence: int
+    recipients_clicked: int = 0
+
+    @property
+    def click_rate(self) -> float | None:
+        """The share of recipients who came through a link (signed in then or later)."""
+        return self.recipients_clicked / self.sends if self.sends else None
 
 
 def valid_key(raw: str) -> bool:
@@ -306,8 +313,9 @@ def send_weekly(
 
 
 def campaign_stats(session: Session, limit: int = 100) -> list[CampaignStats]:
-    """Sends, click-throughs (distinct visitors), paid orders and revenue per campaign,
-    newest campaign first; each number is one GROUP BY query joined to the campaigns."""
+    """Sends, click-throughs (distinct people: an account once, however many browsers),
+    recipients who clicked, paid orders and revenue per campaign, newest campaign first;
+    each number is one GROUP BY query joined to the campaigns."""
     sends = (
         select(CampaignSend.campaign_id.label("campaign_id"), func.count().label("n"))
         .group_by(CampaignSend.campaign_id)
@@ -316,10 +324,24 @@ def campaign_stats(session: Session, limit: int = 100) -> list[CampaignStats]:
     clicks = (
         select(
             Event.campaign.label("key"),
-            func.count(func.distinct(Event.visitor_id)).label("n"),
+            func.count(func.distinct(person_key(Event.user_id, Event.visitor_id))).label("n"),
         )
         .where(Event.campaign.is_not(None))
         .group_by(Event.campaign)
+        .subquery()
+    )
+    # A recipient's visit is theirs once its events carry their account: signed in when
+    # they clicked, or later (signing in links the visit's earlier events to the account).
+    clicked = (
+        select(
+            CampaignSend.campaign_id.label("campaign_id"),
+            func.count(func.distinct(CampaignSend.user_id)).label("n"),
+        )
+        .join(Campaign, Campaign.id == CampaignSend.campaign_id)
+        .where(
+            exists().where(Event.user_id == CampaignSend.user_id, Event.campaign == Campaign.key)
+        )
+        .group_by(CampaignSend.campaign_id)
         .subquery()
     )
     orders = (
@@ -345,14 +367,16 @@ def campaign_stats(session: Session, limit: int = 100) -> list[CampaignStats]:
             func.coalesce(clicks.c.n, 0),
             func.coalesce(orders.c.n, 0),
             func.coalesce(orders.c.revenue, 0),
+            func.coalesce(clicked.c.n, 0),
         )
         .outerjoin(sends, sends.c.campaign_id == Campaign.id)
+        .outerjoin(clicked, clicked.c.campaign_id == Campaign.id)
         .outerjoin(clicks, clicks.c.key == Campaign.key)
         .outerjoin(orders, orders.c.key == Campaign.key)
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
         .limit(limit)
     )
     return [
-        CampaignStats(key, kind, created, int(s), int(c), int(o), int(r))
-        for key, kind, created, s, c, o, r in session.execute(query)
+        CampaignStats(key, kind, created, int(s), int(c), int(o), int(r), int(rc))
+        for key, kind, created, s, c, o, r, rc in session.execute(query)
     ]

@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from shop.tracking.units import ACCOUNT_PREFIX
+
 BUCKETS = 10_000
 BUCKETS_PER_PERCENT = BUCKETS // 100
 
@@ -34,9 +36,9 @@ class WeightError(ValueError):
     """Weights that cannot split traffic: not whole percents in 0..100 summing to 100."""
 
 
-# The assignment unit of a signed-in shopper is this prefix and the account id; visitor ids
-# (hex, "order-<number>", ...) never contain a colon, so the two kinds cannot collide.
-USER_UNIT_PREFIX = "user:"
+# The assignment unit of a signed-in shopper is this prefix and the account id, as the
+# results count it in SQL (`shop.tracking.units.person_key`).
+USER_UNIT_PREFIX = ACCOUNT_PREFIX
 
 
 def assignment_unit(user_id: int | None, visitor_id: str) -> str:

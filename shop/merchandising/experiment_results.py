@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,12 +40,12 @@ from shop.merchandising.abstats import (
     two_proportion_ztest,
     welch_ttest,
 )
-from shop.merchandising.assignment import USER_UNIT_PREFIX
 from shop.merchandising.experiments import variant_label
 from shop.merchandising.models import Experiment
 from shop.orders.models import OrderLine
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
+from shop.tracking.units import person_key
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,9 @@ def experiment_results(session: Session, experiment: Experiment) -> ExperimentRe
 
 
 def impression_unit() -> ColumnElement[str]:
-    """An impression's assignment unit in SQL: "user:<user_id>" when it has a user id, else
-    its visitor id (`assignment.assignment_unit` on the columns serving logged)."""
-    account = literal(USER_UNIT_PREFIX, String) + cast(Impression.user_id, String)
-    return case((Impression.user_id.is_not(None), account), else_=Impression.visitor_id)
+    """An impression's assignment unit in SQL (`assignment.assignment_unit` on the columns
+    serving logged)."""
+    return person_key(Impression.user_id, Impression.visitor_id)
 
 
 def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:

@@ -147,6 +147,37 @@ def test_console_shows_exact_numbers(
     assert 'href="/console/campaigns/"' in page  # in the console's navigation
 
 
+def test_clicks_count_an_account_once_and_the_click_rate_never_exceeds_all(
+    app: Flask, session: Session
+) -> None:
+    week48 = _campaign(session, KEY, datetime(2026, 11, 23))
+    reader, quiet = (factories.user(session, f"r{n}@example.com", f"R{n}") for n in range(2))
+    for account in (reader, quiet):
+        session.add(CampaignSend(campaign_id=week48.id, user_id=account.id))
+    now = datetime(2026, 11, 24, 9, 0)
+    clicks = [(reader.id, "phone"), (reader.id, "laptop"), (reader.id, "laptop")]
+    clicks += [(None, "forwarded-1"), (None, "forwarded-2"), (None, "forwarded-3")]
+    for user_id, visitor in clicks:
+        session.add(
+            Event(
+                kind="product_view",
+                user_id=user_id,
+                visitor_id=visitor,
+                campaign=KEY,
+                created_at=now,
+            )
+        )
+    session.commit()
+
+    [stats] = campaign_stats(session)
+    # The reader once (two browsers), three people the e-mail was forwarded to.
+    assert (stats.sends, stats.clicks, stats.recipients_clicked) == (2, 4, 1)
+    assert stats.click_rate == 0.5
+    page = client_as(app, session, "merchandiser").get("/console/campaigns/")
+    row = page.get_data(as_text=True).split(f'data-key="{KEY}"')[1].split("</tr>")[0]
+    assert 'data-col="clicks">4<' in row and 'data-col="click-rate">50.0%<' in row
+
+
 def test_console_page_is_staff_only(app: Flask, session: Session) -> None:
     for role in ("anonymous", "shopper"):
         session.rollback()
