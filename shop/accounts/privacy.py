@@ -18,6 +18,7 @@ from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, Product
+from shop.console import audit
 from shop.db import utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
@@ -393,6 +394,9 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     if goodbye_to.endswith("@" + DELETED_DOMAIN):
         goodbye_to = ""
     goodbye_name = user.name
+    if user.role:  # a staff member deleting their account loses console access: audited
+        target = f"user {uid} {user.email}"
+        audit.record(session, audit.Actor.of(user), "staff.revoke", target, user.role, None)
     user.name = ""
     user.email = deleted_email(uid)
     user.phone = ""

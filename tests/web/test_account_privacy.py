@@ -25,6 +25,7 @@ from shop.accounts.models import AccountToken, Address, ConsentRecord, User
 from shop.accounts.privacy import anonymize, personalization_refused
 from shop.cart.models import Cart
 from shop.catalog.models import Product
+from shop.console.models import AuditEntry
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.sender import send_pending
@@ -576,6 +577,11 @@ def test_the_only_admin_cannot_delete_their_account(app: Flask, session: Session
     factories.staff(session, "admin", "second@example.com")
     session.commit()
     assert _delete(client, factories.PASSWORD).status_code == 302
+    # Leaving the console by deleting the account is in the audit log like a revoke.
+    session.rollback()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "staff.revoke"))
+    assert entry is not None and entry.actor_id == admin.id
+    assert (entry.before, entry.after) == ("admin", None)
 
 
 def test_an_account_without_an_address_is_anonymised_without_a_goodbye(
