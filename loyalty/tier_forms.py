@@ -188,6 +188,18 @@ class ProgrammeForm(ShopForm):
         if isinstance(low, int) and isinstance(field.data, int) and field.data < low:
             raise ValidationError("Must be at least the fewest points spent at once.")
 
+    def validate_expiry_reminder_days(self, field: Field) -> None:
+        """The reminder must go out after the points were earned: fewer days than the
+        shortest expiry period (its months at 28 days each)."""
+        months = self.expiry_months.data
+        if isinstance(months, int) and isinstance(field.data, int) and months > 0:
+            shortest = months * 28
+            if field.data >= shortest:
+                raise ValidationError(
+                    f"Points that expire after {months} month{'s' * (months != 1)} need a "
+                    f"reminder fewer than {shortest} days before."
+                )
+
     def settings(self) -> ProgrammeSettings:
         """The validated settings."""
         return ProgrammeSettings(

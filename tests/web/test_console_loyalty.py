@@ -207,6 +207,11 @@ def test_bad_programme_settings_are_form_errors(app: Flask, session: Session) ->
         ({"min_redeem_points": "900", "max_redeem_points": "800"}, "at least the fewest"),
         ({"tier_basis": "vibes"}, "Not a valid choice"),
         ({"terms_version": "v 1!"}, "letters, digits"),
+        (
+            {"expiry_months": "1", "expiry_reminder_days": "365"},
+            "expire after 1 month need a reminder fewer than 28 days before",
+        ),
+        ({"expiry_months": "2", "expiry_reminder_days": "56"}, "fewer than 56 days"),
     ):
         response = _post(admin, "/console/loyalty/settings", {**SETTINGS, **change})
         assert response.status_code == 400, change
