@@ -84,6 +84,15 @@ def test_z_test_agrees_with_the_uncorrected_chi_square_test() -> None:
     assert not result.significant  # p = 0.075
 
 
+def test_a_difference_whose_interval_includes_zero_is_not_called_significant() -> None:
+    # Few events: the pooled test says p = 0.026, but the unpooled interval includes 0.
+    result = two_proportion_ztest(proportion(0, 26), proportion(3, 17))
+    assert result is not None
+    assert result.p_value == pytest.approx(0.026, abs=5e-4)
+    assert result.low < 0 < result.high
+    assert not result.significant
+
+
 def test_z_test_edge_cases() -> None:
     assert two_proportion_ztest(proportion(0, 0), proportion(3, 10)) is None
     one_sided = two_proportion_ztest(proportion(0, 50), proportion(3, 60))
