@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,14 +119,32 @@ class _Progress:
                 update(TrainingJob).where(TrainingJob.id == self.job_id).values(**values)
             )
 
-    def stage(self, start: float, end: float, label: str) -> Callable[[str, int, int], None]:
-        """A library progress callback mapped onto [start, end] of the bar."""
+    def stage(
+        self, start: float, end: float, label: str, parts: Mapping[str, float]
+    ) -> Callable[[str, int, int], None]:
+        """A library progress callback mapped onto [start, end] of the bar.
+
+        `parts` gives each library stage its share of the band, in the order the library
+        runs them; a stage not named there is the model's own fit ("als", "bpr"...), which
+        takes the share of `FIT`.
+        """
+        offsets, offset = {}, 0.0
+        for name, share in parts.items():
+            offsets[name], offset = offset, offset + share
 
         def report(stage: str, done: int, total: int) -> None:
-            share = done / total if total else 0.0
-            self(start + (end - start) * share, f"{label}: {stage} {done}/{total}")
+            name = stage if stage in parts else FIT
+            within = done / total if total else 0.0
+            fraction = offsets[name] + parts[name] * within
+            self(start + (end - start) * fraction, f"{label}: {stage} {done}/{total}")
 
         return report
+
+
+FIT = "fit"
+# Rough shares of the library's stages in an evaluation and in training (Online Retail).
+EVALUATION_PARTS = {FIT: 0.5, "evaluate": 0.5}
+TRAINING_PARTS = {"matrix": 0.05, FIT: 0.8, "rules": 0.15}
 
 
 def evaluation_cutoff(session: Session, timestamps: np.ndarray) -> float:
@@ -164,7 +182,7 @@ def run_training(sessions: Callable[[], Session], recs: RecommendationService, j
                     split,
                     params,
                     k=10,
-                    progress=progress.stage(0.05, 0.6, "eval"),
+                    progress=progress.stage(0.05, 0.6, "eval", EVALUATION_PARTS),
                     item_features=features,
                 )
             except ValueError as exc:  # too little data to evaluate: still train
@@ -179,7 +197,7 @@ def run_training(sessions: Callable[[], Session], recs: RecommendationService, j
                 params,
                 activate=activate,
                 metadata=metadata,
-                progress=progress.stage(0.6, 0.98, "train"),
+                progress=progress.stage(0.6, 0.98, "train", TRAINING_PARTS),
             )
         summary = _summary(report) if report is not None else None
         progress.write(
