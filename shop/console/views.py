@@ -36,9 +36,9 @@ NAV = (
 
 
 def _staff_only() -> None:
-    # An app-wide hook, run before any other: a blueprint's hook would come after the CSRF
-    # check (a 400) and never run for a wrong method (a 405), and both would tell someone
-    # who isn't staff that a console page exists.
+    # An app-wide hook: a blueprint's hook would come after the CSRF check (a 400) and never
+    # run for a wrong method (a 405), and both would tell someone who isn't staff that a
+    # console page exists.
     path = request.path
     if (path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")) and staff_role() is None:
         abort(404)
@@ -46,7 +46,10 @@ def _staff_only() -> None:
 
 @bp.record_once
 def _guard_every_console_path(state: BlueprintSetupState) -> None:
-    state.app.before_request_funcs.setdefault(None, []).insert(0, _staff_only)
+    # Appended when the storefront registers the console: after the visitor hooks, so the
+    # 404 page is the same as any other (cookie and footer), and before CSRFProtect's hook,
+    # which the app factory adds later.
+    state.app.before_request_funcs.setdefault(None, []).append(_staff_only)
 
 
 @bp.app_context_processor

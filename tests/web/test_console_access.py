@@ -42,6 +42,14 @@ def test_non_staff_cannot_tell_console_routes_from_missing_ones(
             assert response.status_code == 404, (role, method, rule, response.status_code)
     assert client.post("/console").status_code == 404
     assert client.get("/console/no-such-page").status_code == 404
+    # The same page as any missing one, from a fresh browser too (footer, visitor cookie).
+    for browser in (client, app.test_client()):
+        console, missing = browser.get("/console/products/"), browser.get("/no-such-page")
+        page = console.get_data(as_text=True).replace("/console/products/", "/no-such-page")
+        assert page == missing.get_data(as_text=True)
+    fresh, other = app.test_client(), app.test_client()
+    console, missing = fresh.get("/console/products/"), other.get("/no-such-page")
+    assert ("Set-Cookie" in console.headers) == ("Set-Cookie" in missing.headers)
 
 
 @pytest.mark.parametrize("role", ["merchandiser", "admin"])
