@@ -14,6 +14,7 @@ from shop.catalog.models import Category, Product
 from shop.console import audit
 from shop.db import parse_id
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
+from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import draft_data, save_draft
 from shop.recommendations import MODELS, TrainingParams
 
@@ -136,16 +137,30 @@ def _check_pin(rule: Rule, existing: Sequence[Rule]) -> None:
             raise EditError("product", f"That product is already pinned by rule {other.id}.")
 
 
+LAST_RULE = "last_rule_number"  # in the settings document: the highest rule number given
+
+
+def _next_rule_number(session: Session, draft: Mapping[str, Any]) -> int:
+    """One more than any rule number ever used: in any revision, or in the draft, whose
+    LAST_RULE remembers rules added and removed again before publishing. So "r4" in the
+    audit log or in an A/B arm's revision always means the same rule."""
+    used = [str(rule.get("id", "")) for rule in draft.get("rules") or ()]
+    for data in session.scalars(select(MerchRevision.data)):
+        used += [str(rule.get("id", "")) for rule in (data or {}).get("rules") or ()]
+    numbers = [int(i[1:]) for i in used if i.startswith("r") and i[1:].isdigit()]
+    remembered = draft.get(LAST_RULE)
+    if isinstance(remembered, int) and not isinstance(remembered, bool):
+        numbers.append(remembered)
+    return max(numbers, default=0) + 1
+
+
 def add_rule(
     session: Session, actor: audit.Actor, entered: RuleInput, placement_names: Sequence[str]
 ) -> Rule:
     """Validate a rule and add it to the draft."""
     data = draft_data(session)
     existing = [Rule.from_dict(r) for r in data.get("rules") or ()]
-    taken = {r.id for r in existing}
-    number = len(existing) + 1
-    while f"r{number}" in taken:
-        number += 1
+    number = _next_rule_number(session, data)
     placements = () if entered.type == "never" else entered.placements
     rule = Rule(
         id=f"r{number}",
@@ -164,6 +179,7 @@ def add_rule(
         rule = Rule(**{**rule.__dict__, "product_id": None, "category_id": None})
     validate_rule(session, rule, existing, placement_names)
     data["rules"] = [*(r.to_dict() for r in existing), rule.to_dict()]
+    data[LAST_RULE] = number
     save_draft(session, actor, data, "merch.rule.add", rule.label(), None, rule.to_dict())
     return rule
 

@@ -336,3 +336,29 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     assert "cannot be activated: there is no such version." in text
     with app.app_context():
         assert str(service().store.directory) not in text
+
+
+def test_a_rule_number_is_never_given_to_another_rule(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+
+    def draft_ids() -> list[str]:
+        session.rollback()
+        draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+        return [r["id"] for r in (draft.data["rules"] if draft else [])]
+
+    def remove(rule_id: str) -> None:
+        token = console_token(merch, RULES)
+        url = f"{RULES}/{rule_id}/delete"
+        assert merch.post(url, data={"csrf_token": token}).status_code == 302
+
+    assert _add_rule(merch, type="exclude", product=shop["heart"].sku)[0] == 302
+    assert _add_rule(merch, type="never", product=shop["jumbo"].sku)[0] == 302
+    _publish(merch, "two rules")
+    remove("r2")  # published as r2: the next rule is r3, not r2 again
+    assert _add_rule(merch, type="never", product=shop["tote"].sku)[0] == 302
+    assert draft_ids() == ["r1", "r3"]
+    remove("r3")  # never published, but in the audit log as r3
+    assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
+    assert draft_ids() == ["r1", "r4"]
