@@ -64,6 +64,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SQLITE_BUSY_TIMEOUT_MS = 5000
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After (and X-RateLimit-*) on limited responses
+    # No request body may be larger (a 413 page or JSON error): room for the 2 MB catalogue
+    # CSV upload and its form fields, far more than any other form or JSON call needs.
+    MAX_CONTENT_LENGTH = 4 * 1024 * 1024
 
     def __init__(self) -> None:
         env = os.environ

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -56,10 +58,23 @@ def _refuse_nul() -> tuple[Response | str, int] | None:
     return None
 
 
-def init_app(app: Flask) -> None:
-    """Register handlers for HTTP errors, CSRF failures and unexpected exceptions, and
-    refuse requests with a NUL character in a field."""
+class ShopJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply to parse is invalid JSON (a
+    ValueError, so `get_json(silent=True)` returns None) rather than a RecursionError (a 500)."""
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON text; ValueError for text nested beyond the interpreter's recursion limit."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def init_app(app: Flask) -> None:
+    """Register handlers for HTTP errors, CSRF failures and unexpected exceptions, refuse
+    requests with a NUL character in a field, and read JSON bodies safely."""
+
+    app.json = ShopJSONProvider(app)
     app.before_request(_refuse_nul)
 
     @app.errorhandler(CSRFError)
