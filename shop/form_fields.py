@@ -65,10 +65,16 @@ MULTILINE_CONTROL_MESSAGE = "Remove the control characters from this field."
 _LINE_BREAKS = frozenset("\t\n\r")
 
 
+def _is_control(ch: str) -> bool:
+    # C0, DEL and C1 (U+0085 is a line break in e-mail clients), and the Unicode line and
+    # paragraph separators, which split a name across lines just the same.
+    return ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029"
+
+
 def control_characters(text: str, *, multiline: bool = False) -> bool:
-    """True when text holds a control character (C0 or DEL); tabs and line breaks are
-    allowed in multi-line text."""
-    return any((ch < " " or ch == "\x7f") and not (multiline and ch in _LINE_BREAKS) for ch in text)
+    """True when text holds a control character (C0, DEL, C1) or a Unicode line or
+    paragraph separator; tabs and line breaks are allowed in multi-line text."""
+    return any(_is_control(ch) and not (multiline and ch in _LINE_BREAKS) for ch in text)
 
 
 class ShopForm(FlaskForm):

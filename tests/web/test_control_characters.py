@@ -43,7 +43,10 @@ def test_a_nul_in_the_query_string_is_a_400(client: FlaskClient, url: str) -> No
     assert "NUL character" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name", ["Nia\x01", "Ni\x1ba", "Nia\x7fX", "Ni\ta", "Ni\na"])
+@pytest.mark.parametrize(
+    "name",
+    ["Nia\x01", "Ni\x1ba", "Nia\x7fX", "Ni\ta", "Ni\na", "Ann\x85Lee", "Ni\x9ba", "Ni\u2028a"],
+)
 def test_other_control_characters_are_a_form_error(
     client: FlaskClient, session: Session, name: str
 ) -> None:
@@ -80,3 +83,5 @@ def test_multi_line_text_keeps_line_breaks_and_tabs() -> None:
     assert control_characters("line one\x00", multiline=True)
     assert control_characters("one\ttwo")
     assert not control_characters("Zoë O'Brien 北京")
+    assert control_characters("Ann\u2029Lee", multiline=True)
+    assert control_characters("Ann\x85Lee", multiline=True)
