@@ -252,7 +252,9 @@ def confirm_redemption(session: Session, order_id: int) -> bool:
     try:
         PROVIDER.hold(session, order, None)  # normally a no-op: the points are held
     except BenefitUnavailable:
+        # The payment flagged the order for staff; never confirm points nobody debited.
         log.warning("order %s was paid but its points could not be held", order.number)
+        return False
     try:
         with session.begin_nested():
             session.add(LoyaltyNotice(membership_id=member.id, kind=NOTICE_KIND, key=str(order.id)))

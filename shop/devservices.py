@@ -103,11 +103,20 @@ def mail_catcher(app: Flask) -> Iterator[Path | None]:
 
 
 def _housekeeping(app: Flask) -> None:
+    from shop.checkout.pricing import CheckoutSettings
     from shop.checkout.services import release_expired
     from shop.db import db
+    from shop.payments.services import expire_waiting_payments
+    from shop.payments.setup import PaymentsNotConfigured, gateway
 
-    with app.app_context(), db.transaction() as session:
-        release_expired(session)
+    with app.app_context():
+        with db.transaction() as session:
+            release_expired(session)
+        try:  # holds kept for an open 3-D Secure check: cancel the check, then release
+            settings = CheckoutSettings.from_config(app.config)
+            expire_waiting_payments(db.transaction, gateway(), settings)
+        except PaymentsNotConfigured:
+            pass
 
 
 def _daily(app: Flask) -> None:

@@ -325,13 +325,28 @@ def release_stock(session: Session, order: Order, note: str) -> bool:
 
 
 def release_expired(session: Session, now: datetime | None = None) -> int:
-    """Release the stock of unpaid orders whose hold has run out; return how many."""
+    """Release the stock of unpaid orders whose hold has run out; return how many.
+
+    An order with a 3-D Secure check still open keeps its hold: the shopper could finish
+    the check (and pay) at any time, so its intent must be cancelled at the gateway before
+    its stock and points go back; `payments.services.expire_waiting_payments` does that,
+    outside any transaction. (Releasing here and cancelling later would leave a window in
+    which the shopper pays for stock someone else has bought.)
+    """
+    from shop.payments.models import PaymentAttempt  # payments builds on the checkout
+
     now = now or utcnow()
+    waiting = select(PaymentAttempt.id).where(
+        PaymentAttempt.order_id == Order.id,
+        PaymentAttempt.status == "requires_action",
+        PaymentAttempt.intent_id.is_not(None),
+    )
     expired = session.scalars(
         select(Order).where(
             Order.status == states.PENDING_PAYMENT,
             Order.stock_reserved.is_(True),
             Order.reserved_until < now,
+            ~waiting.exists(),
         )
     ).all()
     return sum(release_stock(session, order, "Stock hold expired") for order in expired)

@@ -30,7 +30,7 @@ from shop.console.order_forms import (
 from shop.db import db
 from shop.form_fields import ShopForm
 from shop.money import format_money
-from shop.orders import states
+from shop.orders import fulfilment, states
 from shop.pagination import Page, PageError, parse_page
 from shop.payments.gateway import GatewayError
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -146,6 +146,9 @@ def cancel(order_id: int) -> Response | tuple[str, int]:
         else:
             number = order.number
             db.session.commit()
+            fulfilment.cancel_open_payments_of(
+                CheckoutSettings.from_config(current_app.config), order_id
+            )
             flash(f"Order {number} is cancelled and its stock is back.", "success")
             return redirect(url_for(".detail", order_id=order_id))
     return _detail_page(order_id, cancel_form=form, status=400)

@@ -11,6 +11,8 @@ from shop.checkout.services import release_expired
 from shop.db import db
 from shop.orders import fulfilment
 from shop.orders.states import IllegalTransition
+from shop.payments.services import expire_waiting_payments
+from shop.payments.setup import PaymentsNotConfigured, gateway
 
 orders_cli = AppGroup("orders", help="Move orders on: ship, deliver, cancel unpaid ones.")
 checkout_cli = AppGroup("checkout", help="Checkout housekeeping: release expired stock holds.")
@@ -27,9 +29,11 @@ def _run(number: str, action: str, reason: str = "") -> None:
                 fulfilment.deliver_order(order)
             else:
                 fulfilment.cancel_unpaid_order(session, order, reason)
-            status = order.status
+            status, order_id = order.status, order.id
     except (fulfilment.OrderNotFound, IllegalTransition) as exc:
         raise click.ClickException(str(exc)) from exc
+    if action == "cancel":
+        fulfilment.cancel_open_payments_of(settings, order_id)
     click.echo(f"Order {number} is now {status}.")
 
 
@@ -61,4 +65,18 @@ def release_expired_command() -> None:
     """Put back the stock held by unpaid orders whose hold has run out."""
     with db.transaction() as session:
         released = release_expired(session)
+    kept = 0
+    try:
+        waiting, kept = expire_waiting_payments(
+            db.transaction, gateway(), CheckoutSettings.from_config(current_app.config)
+        )
+        released += waiting
+    except PaymentsNotConfigured:
+        pass
     click.echo(f"Released the stock of {released} unpaid order(s).")
+    if kept:
+        click.echo(
+            f"Kept the hold of {kept} order(s) whose bank check could not be cancelled "
+            "(try again later).",
+            err=True,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,6 +12,8 @@ from shop.checkout.services import release_stock
 from shop.orders import states
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
+
+log = logging.getLogger(__name__)
 
 
 class OrderNotFound(LookupError):
@@ -41,7 +45,13 @@ def deliver_order(order: Order) -> Order:
 
 
 def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Order:
-    """Cancel an order that was never paid and put its stock back."""
+    """Cancel an order that was never paid and put its stock back.
+
+    A payment may still be open at the gateway (a 3-D Secure check the shopper has not
+    finished): once this transaction has committed, call `cancel_open_payments_of` so it
+    can no longer take the money. That is kept out of this transaction on purpose: the
+    cancellation never waits for, or fails with, the payment provider.
+    """
     if order.status != states.PENDING_PAYMENT:
         raise states.IllegalTransition(
             f"order {order.number} is {order.status}; refund it instead of cancelling"
@@ -49,3 +59,19 @@ def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Ord
     release_stock(session, order, "")
     states.transition(order, states.CANCELLED, f"Cancelled{f': {reason}' if reason else ''}")
     return order
+
+
+def cancel_open_payments_of(settings: CheckoutSettings, order_id: int) -> None:
+    """After a cancellation committed: cancel the order's open payment intents at the
+    gateway (best effort). What cannot be settled now is left to `flask payments
+    reconcile`, which also looks at cancelled orders with open attempts."""
+    from shop.db import db
+    from shop.payments.services import cancel_open_payments
+    from shop.payments.setup import PaymentsNotConfigured, gateway
+
+    try:
+        cancel_open_payments(db.transaction, gateway(), settings, order_id)
+    except PaymentsNotConfigured:
+        return
+    except Exception:  # the order is cancelled whatever the gateway does
+        log.exception("could not cancel the open payments of order %s", order_id)

@@ -12,7 +12,7 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.db import utcnow
 from shop.orders import states
 from shop.orders.models import Order
-from shop.payments.gateway import GatewayError, PaymentGateway
+from shop.payments.gateway import GatewayError, GatewayUnavailable, Intent, PaymentGateway
 from shop.payments.models import PaymentAttempt
 from shop.payments.services import OPEN, Transaction, apply_intent
 
@@ -33,21 +33,27 @@ def reconcile(
     *,
     min_age_minutes: int = 5,
 ) -> ReconcileReport:
-    """Ask the gateway about every unpaid order with an open attempt older than min_age."""
+    """Ask the gateway about every unpaid or cancelled order with an open attempt older
+    than min_age.
+
+    A cancelled order's open intents are cancelled at the gateway (so a bank check left
+    open can no longer take the money); one that took the money anyway is recorded and the
+    order flagged for a refund.
+    """
     cutoff = utcnow() - timedelta(minutes=min_age_minutes)
     with transaction() as session:
         rows = session.execute(
-            select(PaymentAttempt.order_id, Order.number, PaymentAttempt.intent_id)
+            select(PaymentAttempt.order_id, Order.number, Order.status, PaymentAttempt.intent_id)
             .join(Order, Order.id == PaymentAttempt.order_id)
             .where(
-                Order.status == states.PENDING_PAYMENT,
+                Order.status.in_((states.PENDING_PAYMENT, states.CANCELLED)),
                 PaymentAttempt.status.in_(OPEN),
                 PaymentAttempt.updated_at <= cutoff,
             )
             .order_by(PaymentAttempt.order_id)
         ).all()
     report = ReconcileReport()
-    for order_id, number, intent_id in rows:
+    for order_id, number, status, intent_id in rows:
         report.checked += 1
         try:
             if intent_id:
@@ -55,6 +61,8 @@ def reconcile(
             else:
                 # The number is unique across databases too (ids restart in a fresh shop).
                 intents = gateway.find_by_metadata("order_number", number)
+            if status == states.CANCELLED:
+                intents = [_cancel_if_open(gateway, intent) for intent in intents]
         except GatewayError as exc:
             report.errors.append(f"order {order_id}: {exc}")
             continue
@@ -67,6 +75,18 @@ def reconcile(
                 outcome = apply_intent(session, settings, intent, source="reconcile")
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
     return report
+
+
+def _cancel_if_open(gateway: PaymentGateway, intent: Intent) -> Intent:
+    """A cancelled order's intent, cancelled at the gateway unless it is already final."""
+    if intent.status in ("succeeded", "canceled", "processing"):
+        return intent
+    try:
+        return gateway.cancel(intent.id)
+    except GatewayUnavailable:
+        raise
+    except GatewayError:  # it moved on meanwhile (succeeded, say): what is it now?
+        return gateway.retrieve(intent.id)
 
 
 def _close_lost_attempts(session: Session, order_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +15,14 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
+from shop.checkout.adjustments import BenefitQuote
 from shop.checkout.pricing import CheckoutSettings
-from shop.checkout.services import CheckoutError, release_stock, reserve_stock
+from shop.checkout.services import (
+    BenefitNotHeld,
+    CheckoutError,
+    release_stock,
+    reserve_stock,
+)
 from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
 from shop.orders import states
@@ -49,7 +55,10 @@ class PaymentError(ValueError):
 class PaymentOutcome:
     """What the shopper's browser should do next."""
 
-    status: str  # paid | requires_action | declined | unavailable | processing | closed
+    # paid | requires_action | declined | unavailable | processing | closed | refused
+    # ("refused": the order is still unpaid but its stock or points cannot be held again;
+    # the message says why, and the shopper may cancel the order).
+    status: str
     message: str = ""
     client_secret: str | None = None
 
@@ -98,6 +107,14 @@ def pay_order(
             return closed
         open_attempt = latest_attempt(session, order_id)
         waiting = _waiting(open_attempt)
+        refused = None
+        if waiting is not None and not order.stock_reserved:
+            # The hold ended while the bank check was open: hold the stock and points again
+            # before the shopper may finish it, as a new payment would.
+            try:
+                reserve_stock(session, order, settings)
+            except CheckoutError as exc:
+                refused = str(exc)
         if waiting is None:
             if (
                 open_attempt is not None
@@ -109,10 +126,19 @@ def pay_order(
             try:
                 reserve_stock(session, order, settings)
             except CheckoutError as exc:  # out of stock, or the points can no longer be held
-                return PaymentOutcome("closed", str(exc))
+                return PaymentOutcome("refused", str(exc))
             attempt = _attempt_for(session, order, open_attempt, payment_method, save_card)
             ref = (order.id, order.number, attempt.attempt, attempt.idempotency_key)
             amount, currency = attempt.amount_pence, attempt.currency
+    if refused is not None:  # the open check must not be finished for an order not held
+        assert waiting is not None
+        intent = _cancel_or_retrieve(gateway, waiting.intent_id)
+        if intent is not None:
+            with transaction() as session:
+                status = apply_intent(session, settings, intent, source="checkout")
+            if status in ("paid", "flagged"):
+                return _outcome_for(status, intent)
+        return PaymentOutcome("refused", refused)
     if waiting is not None:  # a 3-D Secure check is open: resume it, or replace it
         outcome = _resume_or_replace(
             transaction, gateway, settings, order_id, waiting, payment_method
@@ -227,18 +253,142 @@ def _resume_or_replace(
     return _outcome_for(status, intent)
 
 
+def _cancel_or_retrieve(gateway: PaymentGateway, intent_id: str) -> Intent | None:
+    """Cancel an intent at the gateway; when it cannot be cancelled (it succeeded, is being
+    processed or is already cancelled), its current state; None when the gateway is down."""
+    try:
+        return gateway.cancel(intent_id)
+    except GatewayError:
+        try:
+            return gateway.retrieve(intent_id)
+        except GatewayError:
+            return None
+
+
+def _settle_cancelled(
+    transaction: Transaction, gateway: PaymentGateway, settings: CheckoutSettings, intent_id: str
+) -> PaymentOutcome | None:
+    """Settle an open attempt of a cancelled order: cancel it at the gateway, or record and
+    flag money already taken. None when the gateway could not be asked."""
+    intent = _cancel_or_retrieve(gateway, intent_id)
+    if intent is None:
+        return None
+    with transaction() as session:
+        status = apply_intent(session, settings, intent, source="cancelled order")
+    if status == "flagged":
+        return PaymentOutcome(
+            "closed",
+            "This order was cancelled before your payment went through; "
+            "we will refund the payment.",
+        )
+    return None
+
+
+def cancel_open_payments(
+    transaction: Transaction, gateway: PaymentGateway, settings: CheckoutSettings, order_id: int
+) -> int:
+    """After an unpaid order was cancelled (and committed): cancel its open payment intents
+    at the gateway, so a bank check left open can no longer take the money. Best effort:
+    an intent the gateway cannot be asked about stays open for reconciliation. Money taken
+    before the cancel reached the gateway is recorded and the order flagged for a refund.
+    Returns how many open attempts were settled."""
+    with transaction() as session:
+        intent_ids = list(
+            session.scalars(
+                select(PaymentAttempt.intent_id).where(
+                    PaymentAttempt.order_id == order_id,
+                    PaymentAttempt.status.in_(OPEN),
+                    PaymentAttempt.intent_id.is_not(None),
+                )
+            )
+        )
+    settled = 0
+    for intent_id in intent_ids:
+        intent = _cancel_or_retrieve(gateway, intent_id)
+        if intent is None:
+            continue
+        with transaction() as session:
+            apply_intent(session, settings, intent, source="cancelled order")
+        settled += 1
+    return settled
+
+
+def expire_waiting_payments(
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    settings: CheckoutSettings,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Release the expired holds that `release_expired` keeps because a 3-D Secure check is
+    open: cancel the check at the gateway first, then put the stock and points back.
+
+    In that order the shopper can never finish the check for stock that is no longer held.
+    A check that succeeded meanwhile marks the order paid (its stock is still held); one the
+    gateway cannot be asked about keeps its hold until the next run. Returns (released,
+    kept).
+    """
+    now = now or utcnow()
+    with transaction() as session:
+        rows = session.execute(
+            select(Order.id, PaymentAttempt.attempt, PaymentAttempt.intent_id)
+            .join(PaymentAttempt, PaymentAttempt.order_id == Order.id)
+            .where(
+                Order.status == states.PENDING_PAYMENT,
+                Order.stock_reserved.is_(True),
+                Order.reserved_until < now,
+                PaymentAttempt.status == "requires_action",
+                PaymentAttempt.intent_id.is_not(None),
+            )
+            .order_by(Order.id)
+        ).all()
+    released = kept = 0
+    for order_id, number, intent_id in rows:
+        intent = _cancel_or_retrieve(gateway, intent_id)
+        if intent is None:
+            kept += 1
+            continue
+        with transaction() as session:
+            if intent.status != "canceled":
+                apply_intent(session, settings, intent, source="hold expiry")
+                kept += 1
+                continue
+            session.execute(
+                update(PaymentAttempt)
+                .where(
+                    PaymentAttempt.order_id == order_id,
+                    PaymentAttempt.attempt == number,
+                    PaymentAttempt.status.in_(OPEN),
+                )
+                .values(status="failed", error=HOLD_EXPIRED, updated_at=utcnow())
+            )
+            order = session.get(Order, order_id)
+            if order is not None and order.status == states.PENDING_PAYMENT:
+                released += release_stock(session, order, "Stock hold expired")
+    return released, kept
+
+
+HOLD_EXPIRED = "The bank check was not finished in time, so your items were no longer held for you."
+
+
 def complete_payment(
     transaction: Transaction, gateway: PaymentGateway, settings: CheckoutSettings, order_id: int
 ) -> PaymentOutcome:
-    """After the browser finished 3-D Secure: ask the gateway and apply what it says."""
+    """After the browser finished 3-D Secure: ask the gateway and apply what it says.
+
+    For an order cancelled meanwhile, the open attempt is still settled with the gateway
+    (cancelled there, or, when the money was already taken, recorded and flagged for a
+    refund), so a payment that went through is never left unseen.
+    """
     with transaction() as session:
         order, closed = _payable(session, order_id)
-        if closed is not None:
-            return closed
         attempt = latest_attempt(session, order_id)
         if attempt is None or not attempt.intent_id:
-            return PaymentOutcome("declined", "No payment was started for this order.")
+            return closed or PaymentOutcome("declined", "No payment was started for this order.")
+        if closed is not None and (order.status != states.CANCELLED or attempt.status not in OPEN):
+            return closed
         intent_id, save_card, user_id = attempt.intent_id, attempt.save_card, order.user_id
+    if closed is not None:  # cancelled with the check still open: settle it with the gateway
+        return _settle_cancelled(transaction, gateway, settings, intent_id) or closed
     intent = gateway.retrieve(intent_id)
     with transaction() as session:
         status = apply_intent(session, settings, intent, source="return")
@@ -463,7 +613,14 @@ def _flag(order: Order, problem: str) -> None:
 def _mark_paid(
     session: Session, settings: CheckoutSettings, order: Order, intent: Intent, source: str
 ) -> None:
-    """The one place an order becomes paid: status, stock, cart, e-mail and event together."""
+    """The one place an order becomes paid: status, stock, cart, e-mail and event together.
+
+    The money was taken, so the order is paid; but an order whose hold had ended (expired,
+    or released after a decline) holds no stock or points, so they are taken again here.
+    What cannot be taken is flagged for staff instead of being silently oversold.
+    """
+    if not order.stock_reserved:
+        _hold_again_for_payment(session, settings, order, intent)
     states.transition(order, states.PAID, f"Payment received ({source})")
     order.reserved_until = None
     now = utcnow()
@@ -491,6 +648,47 @@ def _mark_paid(
             "currency": order.currency,
             "intent_id": intent.id,
         },
+    )
+
+
+class _NoBenefits:
+    """A benefits provider that holds nothing: take the stock alone."""
+
+    def quote(self, *args: object, **kwargs: object) -> BenefitQuote:  # never asked
+        raise NotImplementedError
+
+    def hold(self, session: Session, order: Order, quote: BenefitQuote | None) -> None:
+        return None
+
+    def release(self, session: Session, order: Order) -> int:
+        return 0
+
+
+def _hold_again_for_payment(
+    session: Session, settings: CheckoutSettings, order: Order, intent: Intent
+) -> None:
+    try:
+        reserve_stock(session, order, settings)
+        return
+    except BenefitNotHeld as exc:
+        points = str(exc)
+    except CheckoutError as exc:
+        _flag(
+            order,
+            f"paid (intent {intent.id}) after its hold had ended, and its stock could not be "
+            f"taken again ({exc}); restock or refund it",
+        )
+        return
+    # The stock is there but the points are not: take the stock, flag the points.
+    try:
+        reserve_stock(session, order, settings, benefits=_NoBenefits())
+    except CheckoutError as exc:
+        points = f"{points} {exc}"
+    _flag(
+        order,
+        f"paid (intent {intent.id}) after its hold had ended, and its "
+        f"{order.points_redeemed:,} points could not be debited again ({points}); "
+        "recover the points discount or refund it",
     )
 
 
