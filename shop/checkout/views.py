@@ -26,6 +26,7 @@ from shop.checkout import services
 from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
+from shop.orders import fulfilment
 from shop.orders.models import Order
 from shop.payments import cards
 from shop.payments import services as payments
@@ -333,13 +334,32 @@ def pay_complete(token: str) -> tuple[Response, int]:
     return _outcome_json(outcome, token)
 
 
+@bp.post("/pay/<token>/cancel")
+def pay_cancel(token: str) -> Response:
+    """Give up an unpaid order (e.g. one whose stock or points can no longer be held):
+    cancel it, releasing what it holds, and go back to the cart, which still has its items."""
+    order = _order_for_payment(token)
+    if order.status != "pending_payment":
+        return redirect(url_for("orders.show", token=token))
+    order_id, number = order.id, order.number
+    fulfilment.cancel_unpaid_order(db.session, order, "by the shopper on the payment page")
+    db.session.commit()
+    fulfilment.cancel_open_payments_of(_settings(), order_id)
+    flash(f"Order {number} is cancelled; nothing was charged. Your cart is as you left it.", "info")
+    return redirect(url_for("cart.show"))
+
+
 def _outcome_json(outcome: payments.PaymentOutcome, token: str) -> tuple[Response, int]:
     body: dict[str, Any] = {"status": outcome.status, "message": outcome.message}
     if outcome.client_secret:
         body["client_secret"] = outcome.client_secret
     if outcome.status in ("paid", "processing", "closed"):
         body["redirect"] = url_for("orders.show", token=token)
-    code = {"declined": 402, "unavailable": 503}.get(outcome.status, 200)
+    if outcome.status == "closed" and outcome.message:
+        flash(outcome.message, "info")  # shown on the order page the browser goes to
+    if outcome.status == "refused":  # stay on the page: say why, and offer to cancel
+        body["cancel_url"] = url_for("checkout.pay_cancel", token=token)
+    code = {"declined": 402, "unavailable": 503, "refused": 409}.get(outcome.status, 200)
     if code != 200:
         body["error"] = outcome.message
     return jsonify(body), code

@@ -48,6 +48,10 @@
       return handle(await post(form.dataset.completeUrl, {}));
     }
     fail(result.error || result.message);
+    if (result.cancel_url) {  // the order can no longer be held: point at the way out
+      const cancel = document.getElementById("cancel-order");
+      if (cancel) { cancel.scrollIntoView({block: "nearest"}); cancel.querySelector("button").focus(); }
+    }
   }
 
   form.addEventListener("submit", async function (event) {
