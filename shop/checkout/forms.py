@@ -72,6 +72,9 @@ class PlaceOrderForm(ShopForm):
     # The total the review page showed: an order that would cost something else (the cart
     # changed in another tab) goes back to the review instead of being placed.
     total = HiddenField(validators=[Length(max=20)])
+    # A digest of everything the review page showed (lines, delivery, discounts, total):
+    # an order that differs in any of it, even at the same total, goes back to the review.
+    fingerprint = HiddenField(validators=[Length(max=64)])
 
 
 MAX_POINTS_INPUT = 10_000_000

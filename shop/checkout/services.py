@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -92,6 +94,62 @@ class Quote:
     shipping: ShippingOption | None
     totals: Totals
     benefits: BenefitQuote = NO_BENEFITS
+
+
+def _fingerprint(
+    currency: str,
+    lines: list[tuple[int | None, int, int]],
+    delivery: tuple[str | None, int],
+    discounts: tuple[int, int, int, int],
+    total_pence: int,
+) -> str:
+    canonical = {
+        "currency": currency,
+        "lines": sorted(lines, key=lambda line: (line[0] or 0, line[1], line[2])),
+        "delivery": delivery,
+        "discounts": discounts,
+        "total": total_pence,
+    }
+    text = json.dumps(canonical, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def quote_fingerprint(priced: Quote) -> str:
+    """A digest of what the review page shows: each line (product id, quantity, unit
+    price), the delivery method and price, the discounts and points, and the total.
+
+    `order_fingerprint` of the order placed from the same cart gives the same digest, so
+    placing can tell that the order is exactly what the shopper reviewed.
+    """
+    shown = priced.totals
+    return _fingerprint(
+        priced.cart.currency,
+        [(ln.product.id, ln.quantity, ln.product.price_pence) for ln in priced.cart.lines],
+        (priced.shipping.code if priced.shipping else None, shown.shipping_pence),
+        (
+            shown.discount_pence,
+            shown.tier_discount_pence,
+            shown.points_discount_pence,
+            shown.points_redeemed,
+        ),
+        shown.total_pence,
+    )
+
+
+def order_fingerprint(order: Order) -> str:
+    """The `quote_fingerprint` of the review this order matches (see there)."""
+    return _fingerprint(
+        order.currency,
+        [(ln.product_id, ln.quantity, ln.unit_price_pence) for ln in order.lines],
+        (order.shipping_method, order.shipping_pence),
+        (
+            order.discount_pence,
+            order.tier_discount_pence,
+            order.points_discount_pence,
+            order.points_redeemed,
+        ),
+        order.total_pence,
+    )
 
 
 def quote(

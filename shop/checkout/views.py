@@ -175,7 +175,11 @@ def review() -> Response | tuple[str, int]:
         "checkout/review.html",
         quote=priced,
         contact=contact,
-        form=PlaceOrderForm(token=token, total=str(priced.totals.total_pence)),
+        form=PlaceOrderForm(
+            token=token,
+            total=str(priced.totals.total_pence),
+            fingerprint=services.quote_fingerprint(priced),
+        ),
         redeem=redeem,
     ), 400 if request.method == "POST" else 200
 
@@ -213,7 +217,10 @@ def place() -> Response | tuple[str, int]:
             redeem_points=_redeem_points(),
             campaign=session.get("campaign"),
         )
-        if form.total.data and form.total.data != str(order.total_pence):
+        changed = (form.total.data and form.total.data != str(order.total_pence)) or (
+            form.fingerprint.data != services.order_fingerprint(order)
+        )
+        if changed:  # not what the review page showed: show the up-to-date review
             db.session.rollback()
             flash(
                 "Your order changed since you reviewed it (the cart was changed elsewhere). "

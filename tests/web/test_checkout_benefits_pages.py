@@ -64,8 +64,13 @@ def _place(client: FlaskClient) -> str:
     review = client.get("/checkout/review").get_data(as_text=True)
     match = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
     assert match, review
+    shown = re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', review)
+    assert shown, review
     token = csrf_token(client, "/cart")
-    response = client.post("/checkout/place", data={"csrf_token": token, "token": match.group(1)})
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": match.group(1), "fingerprint": shown.group(1)},
+    )
     assert response.status_code == 302
     return str(response.headers["Location"])
 
@@ -194,10 +199,17 @@ def test_a_member_cannot_redeem_another_members_points_by_tampering(
     token = csrf_token(client, "/cart")
     review = client.get("/checkout/review").get_data(as_text=True)
     order_token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
-    assert order_token
+    shown = re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', review)
+    assert order_token and shown
     placed = client.post(
         "/checkout/place",
-        data={"csrf_token": token, "token": order_token.group(1), "points": "1000", **forged},
+        data={
+            "csrf_token": token,
+            "token": order_token.group(1),
+            "fingerprint": shown.group(1),
+            "points": "1000",
+            **forged,
+        },
     )
     assert placed.status_code == 302
     assert balance(session, rich.id) == 50_000

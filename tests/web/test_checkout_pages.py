@@ -49,10 +49,19 @@ def _through_review(client: FlaskClient, method: str = "standard") -> str:
     return match.group(1)
 
 
+def _shown(client: FlaskClient) -> dict[str, str]:
+    """The hidden fields the review page posts with "Place order": its total and fingerprint."""
+    review = client.get("/checkout/review").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(total|fingerprint)" type="hidden" value="([^"]*)"', review))
+    assert set(fields) == {"total", "fingerprint"}, review
+    return fields
+
+
 def _place(client: FlaskClient, order_token: str, **extra: str) -> str:
     token = csrf_token(client, "/cart")
     response = client.post(
-        "/checkout/place", data={"csrf_token": token, "token": order_token, **extra}
+        "/checkout/place",
+        data={"csrf_token": token, "token": order_token, **_shown(client), **extra},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     location = response.headers["Location"]
@@ -193,6 +202,77 @@ def test_a_cart_changed_after_the_review_goes_back_to_the_review(
     _place(client, review_token, total=_review_total(client))
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_cart_swapped_for_other_items_at_the_same_total_goes_back_to_the_review(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    twin = factories.product(
+        session, None, sku="TWIN-295", name="Blue Hanging Heart", price=295, stock=5
+    )
+    session.commit()
+    _add(client, items["heart"], 1)
+    review_token = _through_review(client)
+    shown = _shown(client)
+    assert shown["total"] == "690"
+    # In another tab: the heart is swapped for another item of the same price.
+    token = csrf_token(client, "/cart")
+    client.post("/cart/remove", data={"csrf_token": token, "product_id": items["heart"].id})
+    _add(client, twin, 1)
+    assert (
+        _shown(client)["total"] == "690" and _shown(client)["fingerprint"] != shown["fingerprint"]
+    )
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": review_token, **shown},
+        follow_redirects=True,
+    )
+    assert response.request.path == "/checkout/review"
+    page = response.get_data(as_text=True)
+    assert "Your order changed since you reviewed it" in page
+    assert "1 \u00d7 Blue Hanging Heart" in page and "White Hanging Heart" not in page
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    assert session.get(Product, twin.id).stock_qty == 5  # type: ignore[union-attr]
+    # Without a fingerprint nothing shows what was reviewed: back to the review, too.
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": review_token, "total": "690"},
+    )
+    assert response.headers["Location"] == "/checkout/review"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    # Placing from the up-to-date review places what it shows.
+    access = _place(client, review_token)
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None
+    assert [(line.product_id, line.quantity) for line in order.lines] == [(twin.id, 1)]
+
+
+@pytest.mark.parametrize("change", ["quantity", "delivery"])
+def test_a_review_of_other_quantities_or_delivery_is_not_placed(
+    client: FlaskClient, session: Session, items: dict[str, Product], change: str
+) -> None:
+    _add(client, items["heart"], 2)
+    review_token = _through_review(client)
+    shown = _shown(client)
+    token = csrf_token(client, "/cart")
+    if change == "quantity":
+        client.post(
+            "/cart/update",
+            data={"csrf_token": token, "product_id": items["heart"].id, "quantity": 3},
+        )
+    else:
+        client.post("/checkout/shipping", data={"csrf_token": token, "method": "express"})
+    # The fingerprint alone catches it (the total is checked as well when posted).
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": review_token, "fingerprint": shown["fingerprint"]},
+    )
+    assert response.headers["Location"] == "/checkout/review"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
 
 
 def _review_total(client: FlaskClient) -> str:
