@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
+from shop.orders.models import Order
 
 DEFAULT_MAX_QTY = 999
 
@@ -209,3 +210,39 @@ def merge_visitor_cart(
     session.delete(visitor_cart)
     session.flush()
     return merged
+
+
+def remove_bought(session: Session, order: Order) -> None:
+    """Take what an order bought out of the cart it was placed from.
+
+    Only the quantities bought are subtracted, so units of the same product added later
+    (in another tab, while the order waited for payment) stay; a line goes when nothing
+    of it is left. The cart is the account's for a member's order and the visitor's for
+    a guest's.
+    """
+    if order.user_id is not None:
+        owner = CartOwner(user_id=order.user_id)
+    elif order.visitor_id:
+        owner = CartOwner(visitor_id=order.visitor_id)
+    else:
+        return
+    cart_id = session.scalar(select(Cart.id).where(owner.clause()))
+    if cart_id is None:
+        return
+    bought: dict[int, int] = {}
+    for line in order.lines:
+        if line.product_id is not None:
+            bought[line.product_id] = bought.get(line.product_id, 0) + line.quantity
+    for product_id, quantity in sorted(bought.items()):
+        where = (CartItem.cart_id == cart_id, CartItem.product_id == product_id)
+        session.execute(
+            update(CartItem)
+            .where(*where)
+            .values(quantity=CartItem.quantity - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(CartItem)
+            .where(*where, CartItem.quantity <= 0)
+            .execution_options(synchronize_session=False)
+        )

@@ -8,12 +8,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
-from shop.cart.models import Cart, CartItem
+from shop.cart.services import remove_bought
 from shop.catalog.models import Product
 from shop.checkout.adjustments import BenefitQuote
 from shop.checkout.pricing import CheckoutSettings
@@ -624,7 +624,6 @@ def _mark_paid(
     states.transition(order, states.PAID, f"Payment received ({source})")
     order.reserved_until = None
     now = utcnow()
-    product_ids = [line.product_id for line in order.lines if line.product_id is not None]
     for line in order.lines:
         if line.product_id is not None:
             session.execute(
@@ -634,7 +633,7 @@ def _mark_paid(
                 .execution_options(synchronize_session=False)
             )
     _record_purchases(session, order, now)
-    _clear_cart(session, order, product_ids)
+    remove_bought(session, order)
     queue_order_email(session, order, "order_confirmation", settings)
     record_event(
         session,
@@ -736,22 +735,6 @@ def _recommendation_ids(session: Session, order: Order) -> dict[int, str]:
         .order_by(Event.id)
     )
     return {product_id: rec_id for product_id, rec_id in rows}
-
-
-def _clear_cart(session: Session, order: Order, product_ids: list[int]) -> None:
-    owners = []
-    if order.user_id is not None:
-        owners.append(Cart.user_id == order.user_id)
-    if order.visitor_id:
-        owners.append(Cart.visitor_id == order.visitor_id)
-    for owner in owners:
-        cart_id = session.scalar(select(Cart.id).where(owner))
-        if cart_id is not None and product_ids:
-            session.execute(
-                delete(CartItem).where(
-                    CartItem.cart_id == cart_id, CartItem.product_id.in_(product_ids)
-                )
-            )
 
 
 def _save_card_quietly(

@@ -97,6 +97,32 @@ def test_a_good_card_pays_the_order_once_with_everything_that_follows(
     assert len(emails(session, "order_confirmation")) == 1
 
 
+@pytest.mark.parametrize("member", [False, True])
+def test_paying_takes_only_the_bought_quantities_out_of_the_cart(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+    member: bool,
+) -> None:
+    from shop.cart.services import CartOwner, add_item, view_cart
+
+    if member:
+        user = factories.user(session)
+        session.commit()
+        owner = CartOwner(user_id=user.id)
+    else:
+        owner = CartOwner(visitor_id="visitor-with-two-tabs")
+    order_id = placed_order(app, [(items["heart"], 1), (items["lantern"], 1)], owner=owner)
+    with app.app_context(), db.transaction() as tx:  # meanwhile, in another tab
+        add_item(tx, owner, items["heart"].id, 2)
+        add_item(tx, owner, items["jumbo"].id, 1)
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    session.rollback()
+    left = {line.product.id: line.quantity for line in view_cart(session, owner).lines}
+    assert left == {items["heart"].id: 2, items["jumbo"].id: 1}
+
+
 def test_a_declined_card_keeps_the_order_and_the_shopper_can_retry(
     app: Flask,
     session: Session,
