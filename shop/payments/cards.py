@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
-from shop.payments.gateway import GatewayError, Intent, PaymentGateway
+from shop.payments.gateway import CardDetails, GatewayError, Intent, PaymentGateway
 from shop.payments.models import SavedCard
 from shop.payments.services import PaymentError, Transaction
 
@@ -43,10 +43,29 @@ def ensure_customer(transaction: Transaction, gateway: PaymentGateway, user_id: 
     return customer
 
 
+def same_card(saved: SavedCard, card: CardDetails) -> bool:
+    """True when a saved card and a gateway card are the same real card: by the gateway's
+    fingerprint when both have one, otherwise by brand, last four digits and expiry."""
+    if saved.fingerprint and card.fingerprint:
+        return saved.fingerprint == card.fingerprint
+    return (saved.brand, saved.last4, saved.exp_month, saved.exp_year) == (
+        card.brand,
+        card.last4,
+        card.exp_month,
+        card.exp_year,
+    )
+
+
 def save_card_after_payment(
     transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent
 ) -> SavedCard | None:
-    """Keep the card that paid `intent` for next time; a failure here never fails the order."""
+    """Keep the card that paid `intent` for next time; a failure here never fails the order.
+
+    A member keeps one saved card per real card (`same_card`): saving a card they have
+    already saved points their entry at the new payment method (the newest card details,
+    such as a new expiry, win) and detaches the older payment methods at the gateway, as
+    removing a card does.
+    """
     if not intent.payment_method:
         return None
     try:
@@ -63,16 +82,25 @@ def save_card_after_payment(
         )
         if existing is not None:
             return existing
-        saved = SavedCard(
-            user_id=user_id,
-            payment_method_id=card.payment_method,
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
+        same = [saved for saved in saved_cards(session, user_id) if same_card(saved, card)]
+        replaced = [saved.payment_method_id for saved in same]
+        for duplicate in same[1:]:
+            session.delete(duplicate)
+        session.flush()
+        saved = same[0] if same else SavedCard(user_id=user_id)
+        saved.payment_method_id = card.payment_method
+        saved.brand = card.brand
+        saved.last4 = card.last4
+        saved.exp_month = card.exp_month
+        saved.exp_year = card.exp_year
+        saved.fingerprint = card.fingerprint
         session.add(saved)
-        return saved
+    for payment_method in replaced:
+        try:
+            gateway.detach(payment_method)
+        except GatewayError:
+            log.exception("could not detach the replaced card %s", payment_method)
+    return saved
 
 
 def remove_card(

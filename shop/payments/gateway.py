@@ -64,6 +64,9 @@ class CardDetails:
     exp_month: int
     exp_year: int
     customer: str | None
+    # The gateway's id of the card number itself (the same for every payment method made
+    # from one card), when it gives one.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ class StripeGateway:
             exp_month=int(card.exp_month),
             exp_year=int(card.exp_year),
             customer=customer,
+            fingerprint=str(getattr(card, "fingerprint", None) or "") or None,
         )
 
     def attach(self, payment_method: str, customer: str) -> None:

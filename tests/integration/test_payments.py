@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -422,6 +422,55 @@ def test_a_member_saves_a_card_pays_with_it_and_removes_it(
         assert cards.remove_card(db.transaction, gateway(), member.id, saved[0].id)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
+
+
+def test_saving_the_same_card_again_keeps_one_saved_card(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.cart.services import CartOwner
+
+    member = factories.user(session)
+    session.commit()
+    owner = CartOwner(user_id=member.id)
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), member.id)
+
+    def pay_and_save(number: str) -> str:
+        order_id = placed_order(app, [(items["jumbo"], 1)], owner=owner)
+        card = new_card(app, localstripe_url, number, customer=customer)
+        assert pay(app, order_id, card, save_card=True, user_id=member.id).ok
+        return card
+
+    def saved() -> list[tuple[str, str, int, int, str | None]]:
+        session.rollback()
+        rows = session.scalars(select(SavedCard).order_by(SavedCard.id)).all()
+        return [
+            (c.payment_method_id, c.last4, c.exp_month, c.exp_year, c.fingerprint) for c in rows
+        ]
+
+    first = pay_and_save("4242424242424242")
+    [(_, _, _, _, fingerprint)] = saved()
+    assert fingerprint  # localstripe gives one, as Stripe does
+    second = pay_and_save("4242424242424242")  # the same card, typed in again
+    assert saved() == [(second, "4242", 12, 2034, fingerprint)]
+    with app.app_context():
+        assert gateway().card(first).customer is None  # the replaced one is detached
+        assert gateway().card(second).customer == customer
+    other = pay_and_save("5555555555554444")
+    assert [row[0] for row in saved()] == [second, other]
+
+    # A card saved before fingerprints were kept matches by brand, last4 and expiry.
+    session.execute(
+        update(SavedCard).where(SavedCard.payment_method_id == other).values(fingerprint=None)
+    )
+    session.commit()
+    again = pay_and_save("5555555555554444")
+    assert [row[0] for row in saved()] == [second, again]
+    page_cards = cards.saved_cards(session, member.id)
+    assert [(c.last4, c.exp_year) for c in page_cards] == [("4444", 2034), ("4242", 2034)]
 
 
 def test_a_customer_deleted_at_stripe_is_gone_and_deleting_again_is_harmless(
