@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import Address
@@ -427,6 +427,52 @@ def remember_address(session: Session, user_id: int, contact: ContactAddress) ->
     address = Address(user_id=user_id, phone=contact.phone, is_default=first, **fields)
     session.add(address)
     return address
+
+
+def pending_checkout_order(
+    session: Session,
+    *,
+    user_id: int | None,
+    access_token: str | None = None,
+    now: datetime | None = None,
+) -> Order | None:
+    """The shopper's unpaid order from the checkout whose stock is still held, if any.
+
+    That is the newest order placed from the checkout, awaiting payment, with its hold
+    not yet run out, and either the member's (`user_id`, on any device) or the one this
+    browser session placed (`access_token`, for guests; never another member's order).
+    While there is one, the checkout points the shopper to it rather than placing a
+    second order that would hold the same stock again.
+    """
+    now = now or utcnow()
+    whose = []
+    if user_id is not None:
+        whose.append(Order.user_id == user_id)
+    if access_token:
+        mine = Order.user_id.is_(None) if user_id is None else Order.user_id == user_id
+        whose.append((Order.access_token == access_token) & mine)
+    if not whose:
+        return None
+    return session.scalar(
+        select(Order)
+        .where(
+            or_(*whose),
+            Order.status == states.PENDING_PAYMENT,
+            Order.checkout_token.is_not(None),
+            Order.stock_reserved.is_(True),
+            Order.reserved_until > now,
+        )
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+
+
+def same_items(order: Order, cart: CartView) -> bool:
+    """True when the order has exactly the cart's products and quantities."""
+    ordered: dict[int | None, int] = {}
+    for line in order.lines:
+        ordered[line.product_id] = ordered.get(line.product_id, 0) + line.quantity
+    return ordered == {line.product.id: line.quantity for line in cart.lines}
 
 
 def order_by_token(session: Session, token: str) -> Order | None:

@@ -22,10 +22,12 @@ from flask_login import current_user
 from werkzeug import Response
 
 from shop.accounts import profile
+from shop.cart.services import view_cart
 from shop.checkout import services
 from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
+from shop.form_fields import ShopForm
 from shop.orders import fulfilment
 from shop.orders.models import Order
 from shop.payments import cards
@@ -54,6 +56,18 @@ def _save_state(**values: Any) -> None:
 
 def _user_id() -> int | None:
     return int(current_user.get_id()) if current_user.is_authenticated else None
+
+
+PLACED = "checkout_order"  # the access token of the order this browser session placed
+
+
+def _pending() -> Order | None:
+    """The unpaid order this shopper placed from the checkout and has not paid, while its
+    stock is held (see `services.pending_checkout_order`)."""
+    placed = session.get(PLACED)
+    return services.pending_checkout_order(
+        db.session, user_id=_user_id(), access_token=placed if isinstance(placed, str) else None
+    )
 
 
 def _redeem_points() -> int:
@@ -95,7 +109,7 @@ def details() -> Response | tuple[str, int]:
             return redirect(url_for("checkout.shipping"))
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "checkout/details.html", form=form, addresses=addresses, quote=priced
+        "checkout/details.html", form=form, addresses=addresses, quote=priced, pending=_pending()
     ), status
 
 
@@ -136,7 +150,9 @@ def shipping() -> Response | tuple[str, int]:
         _save_state(method=form.method.data)
         return redirect(url_for("checkout.review"))
     status = 400 if request.method == "POST" else 200
-    return render_template("checkout/shipping.html", form=form, quote=priced), status
+    return render_template(
+        "checkout/shipping.html", form=form, quote=priced, pending=_pending()
+    ), status
 
 
 @bp.route("/review", methods=["GET", "POST"])
@@ -181,6 +197,7 @@ def review() -> Response | tuple[str, int]:
             fingerprint=services.quote_fingerprint(priced),
         ),
         redeem=redeem,
+        pending=_pending(),
     ), 400 if request.method == "POST" else 200
 
 
@@ -192,13 +209,35 @@ def _points_errors(priced: services.Quote, wanted: int) -> list[str]:
 
 @bp.post("/place")
 def place() -> Response | tuple[str, int]:
-    """Place the order (holding its stock) and go to payment."""
+    """Place the order (holding its stock) and go to payment.
+
+    One unpaid order at a time: while the shopper has one from the checkout whose stock
+    is still held (say they pressed Back after placing it), placing does not make a
+    second. The same items go to that order's payment page; other items go back to the
+    review, whose notice offers to pay for that order or to cancel it and start again.
+    """
     form = PlaceOrderForm()
     if not form.validate_on_submit():
         abort(400, "The form expired; please review your order again.")
     placed = services.order_by_checkout_token(db.session, form.token.data)
     if placed is not None:  # a second click on "Place order"
         return redirect(url_for("checkout.pay", token=placed.access_token))
+    pending = _pending()
+    if pending is not None:
+        cart = view_cart(db.session, cart_owner(), _settings().currency)
+        if services.same_items(pending, cart):
+            flash(
+                f"Order {pending.number} with these items is already placed and waiting "
+                "for payment.",
+                "info",
+            )
+            return redirect(url_for("checkout.pay", token=pending.access_token))
+        flash(
+            f"Order {pending.number} is still waiting for payment. Pay for it, or cancel it "
+            "to place an order with your cart as it is now.",
+            "error",
+        )
+        return redirect(url_for("checkout.review"))
     state = _state()
     contact = services.ContactAddress.from_dict(state.get("contact"))
     if contact is None or not state.get("method"):
@@ -238,8 +277,40 @@ def place() -> Response | tuple[str, int]:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("cart.show"))
-    session.pop(STATE, None)
+    # Keep the details and delivery for a new order (after cancelling this one, say);
+    # the next review gets a new token, and points are chosen again.
+    state = _state()
+    for key in ("token", "redeem_points"):
+        state.pop(key, None)
+    session[STATE] = state
+    session[PLACED] = order.access_token
     return redirect(url_for("checkout.pay", token=order.access_token))
+
+
+@bp.post("/pending/<token>/cancel")
+def cancel_pending(token: str) -> Response:
+    """Cancel the shopper's unpaid order (putting its stock back) to start again."""
+    form = ShopForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    order = _pending()
+    if order is None or order.access_token != token:
+        flash("That order is no longer waiting for payment here.", "info")
+        return redirect(url_for("checkout.details"))
+    number = _cancel_unpaid(order, "cancelled by the shopper to start again")
+    session.pop(PLACED, None)
+    flash(f"Order {number} is cancelled and its items are no longer held for you.", "info")
+    return redirect(url_for("checkout.review"))
+
+
+def _cancel_unpaid(order: Order, note: str) -> str:
+    """Cancel an unpaid order (its stock and points go back), then any payment left open
+    for it at the gateway, so a bank check finished later cannot take the money."""
+    order_id, number = order.id, order.number
+    fulfilment.cancel_unpaid_order(db.session, order, note)
+    db.session.commit()
+    fulfilment.cancel_open_payments_of(_settings(), order_id)
+    return number
 
 
 def _order_for_payment(token: str) -> Order:
@@ -348,10 +419,7 @@ def pay_cancel(token: str) -> Response:
     order = _order_for_payment(token)
     if order.status != "pending_payment":
         return redirect(url_for("orders.show", token=token))
-    order_id, number = order.id, order.number
-    fulfilment.cancel_unpaid_order(db.session, order, "by the shopper on the payment page")
-    db.session.commit()
-    fulfilment.cancel_open_payments_of(_settings(), order_id)
+    number = _cancel_unpaid(order, "by the shopper on the payment page")
     flash(f"Order {number} is cancelled; nothing was charged. Your cart is as you left it.", "info")
     return redirect(url_for("cart.show"))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -431,3 +432,139 @@ def test_payment_json_errors_are_clear(
     assert "Your last payment did not go through" in page
     no_csrf = client.post(f"/checkout/pay/{access}", json={"payment_method": "pm_x"})
     assert no_csrf.status_code == 400
+
+
+def _pending_notice(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    return html if 'data-testid="pending-order"' in html else ""
+
+
+def _order_count(session: Session) -> int:
+    session.rollback()
+    return int(session.scalar(select(func.count()).select_from(Order)) or 0)
+
+
+def test_after_placing_the_checkout_points_to_the_unpaid_order_and_holds_its_stock_once(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["lantern"], 3)  # the last three
+    access = _place(client, _through_review(client))
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None
+    # The Back button: every step points to the order waiting for payment.
+    for path in ("/checkout", "/checkout/shipping", "/checkout/review"):
+        notice = _pending_notice(client, path)
+        assert f'href="/checkout/pay/{access}"' in notice, path
+        assert f"Pay for order {order.number}" in notice
+        assert f'action="/checkout/pending/{access}/cancel"' in notice
+    assert 'action="/checkout/place"' not in client.get("/checkout/review").get_data(as_text=True)
+    assert "1 Market Street" in client.get("/checkout").get_data(as_text=True)  # details kept
+    # Placing the same cart again (from a review page still open) goes to that order.
+    token = csrf_token(client, "/cart")
+    again = client.post("/checkout/place", data={"csrf_token": token, "token": "a" * 32})
+    assert again.headers["Location"] == f"/checkout/pay/{access}"
+    assert _order_count(session) == 1
+    assert session.get(Product, items["lantern"].id).stock_qty == 0  # type: ignore[union-attr]
+    # Another cart is not placed while that order holds stock: back to the review.
+    _add(client, items["heart"], 1)
+    other = client.post(
+        "/checkout/place", data={"csrf_token": token, "token": "b" * 32}, follow_redirects=True
+    )
+    assert other.request.path == "/checkout/review"
+    assert f"Order {order.number} is still waiting for payment" in other.get_data(as_text=True)
+    assert _order_count(session) == 1
+
+
+def test_cancelling_the_unpaid_order_puts_its_stock_back_and_starts_again(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["lantern"], 3)
+    first = _place(client, _through_review(client))
+    token = csrf_token(client, "/checkout/review")
+    response = client.post(
+        f"/checkout/pending/{first}/cancel", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert response.request.path == "/checkout/review"
+    page = response.get_data(as_text=True)
+    assert "is cancelled and its items are no longer held" in page
+    assert 'data-testid="pending-order"' not in page and 'action="/checkout/place"' in page
+    session.rollback()
+    cancelled = session.scalar(select(Order).where(Order.access_token == first))
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert session.get(Product, items["lantern"].id).stock_qty == 3  # type: ignore[union-attr]
+    # The shopper places the same cart again: the last three are theirs, not "sold out".
+    review = client.get("/checkout/review").get_data(as_text=True)
+    new_token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
+    assert new_token
+    second = _place(client, new_token.group(1))
+    assert second != first and _order_count(session) == 2
+    assert session.get(Product, items["lantern"].id).stock_qty == 0  # type: ignore[union-attr]
+    # Cancelling needs the form's CSRF token, and only the shopper's own pending order.
+    assert client.post(f"/checkout/pending/{second}/cancel").status_code == 400
+    stranger = app.test_client()
+    _add(stranger, items["heart"], 1)
+    token = csrf_token(stranger, "/cart")
+    refused = stranger.post(f"/checkout/pending/{second}/cancel", data={"csrf_token": token})
+    assert refused.headers["Location"] == "/checkout"
+    session.rollback()
+    assert session.scalar(select(Order.status).where(Order.access_token == second)) == (
+        "pending_payment"
+    )
+
+
+def test_an_order_with_a_bank_check_open_is_cancelled_from_the_checkout_too(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None
+    session.add(
+        PaymentAttempt(
+            order_id=order.id,
+            attempt=1,
+            idempotency_key=f"order-{order.id}-attempt-1",
+            status="requires_action",
+            amount_pence=order.total_pence,
+            currency="GBP",
+        )
+    )
+    session.commit()
+    token = csrf_token(client, "/cart")
+    # The open check is cancelled at the gateway after the order (as from the pay page), so
+    # finishing it later cannot take the money; a payment already taken would be flagged.
+    response = client.post(f"/checkout/pending/{access}/cancel", data={"csrf_token": token})
+    assert response.headers["Location"] == "/checkout/review"
+    session.rollback()
+    assert fresh(session, order.id).status == "cancelled"
+
+
+def test_a_members_unpaid_order_is_shown_on_their_other_devices_until_its_hold_ends(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    member = factories.user(session, "mo@example.com", "Mo")
+    session.commit()
+    sign_in(client, member.email, factories.PASSWORD)
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    phone = app.test_client()
+    sign_in(phone, member.email, factories.PASSWORD)
+    assert f'href="/checkout/pay/{access}"' in _pending_notice(phone, "/checkout")
+    guest = app.test_client()  # another shopper sees nothing of it
+    _add(guest, items["heart"], 1)
+    assert _pending_notice(guest, "/checkout") == ""
+    # Once the hold has run out, the order no longer blocks a new one.
+    session.rollback()
+    session.execute(
+        update(Order)
+        .where(Order.access_token == access)
+        .values(reserved_until=datetime(2000, 1, 1))
+    )
+    session.commit()
+    assert _pending_notice(client, "/checkout") == ""
+    _place(client, _through_review(client))
+    assert _order_count(session) == 2
