@@ -55,7 +55,8 @@ MIN_STOCK = 50  # ... that have at least this much stock, so none sells out duri
 SEED = 20111209
 TARGET_P50_MS = 50.0  # place + pay, median
 
-REVIEW_TOKEN_RE = re.compile(r'name="token" type="hidden" value="([0-9a-f]+)"')
+PLACE_FORM_RE = re.compile(r'<form method="post" action="/checkout/place".*?</form>', re.S)
+HIDDEN_RE = re.compile(r'<input id="[^"]*" name="([^"]+)" type="hidden" value="([^"]*)">')
 ADDRESS = {
     "address_id": "new",
     "name": "Grace Bench",
@@ -183,7 +184,7 @@ class Checkout:
 
     client: FlaskClient
     csrf: str
-    review_token: str
+    place_fields: dict[str, str]  # the review page's hidden fields, posted as a browser would
 
 
 def shop_app(database: Path, instance: Path, gateway: FakeGateway) -> Flask:
@@ -240,10 +241,11 @@ def prepare(app: Flask, product_id: int, n: int) -> Checkout:
     _expect(shipping.status_code, 302, "POST /checkout/shipping")
     review = client.get("/checkout/review")
     _expect(review.status_code, 200, "GET /checkout/review")
-    match = REVIEW_TOKEN_RE.search(review.get_data(as_text=True))
-    if not match:
-        raise RuntimeError("checkout bench: no order token on the review page")
-    return Checkout(client, csrf, match.group(1))
+    form = PLACE_FORM_RE.search(review.get_data(as_text=True))
+    fields = dict(HIDDEN_RE.findall(form.group(0))) if form else {}
+    if "token" not in fields or "fingerprint" not in fields:
+        raise RuntimeError("checkout bench: no place-order form on the review page")
+    return Checkout(client, csrf, fields)
 
 
 def place_and_pay(checkout: Checkout, n: int) -> tuple[float, float]:
@@ -251,7 +253,7 @@ def place_and_pay(checkout: Checkout, n: int) -> tuple[float, float]:
     client = checkout.client
     began = time.perf_counter()
     placed = client.post(
-        "/checkout/place", data={"csrf_token": checkout.csrf, "token": checkout.review_token}
+        "/checkout/place", data={**checkout.place_fields, "csrf_token": checkout.csrf}
     )
     place_s = time.perf_counter() - began
     _expect(placed.status_code, 302, "POST /checkout/place")
