@@ -18,6 +18,8 @@ class CheckoutSettings:
     base_url: str = "http://127.0.0.1:5000"
     currency: str = "GBP"
     shop_name: str = "Hearth & Parcel"
+    # Stripe refuses card payments below this (30p for GBP); smaller orders can't be paid.
+    min_charge_pence: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CheckoutSettings:
@@ -31,6 +33,17 @@ class CheckoutSettings:
             currency=str(config.get("CURRENCY", "GBP")),
             shop_name=str(config.get("SHOP_NAME", "Hearth & Parcel")),
         )
+
+
+def below_minimum_charge(total_pence: int, settings: CheckoutSettings) -> str | None:
+    """Why an order of this total cannot be paid by card (below the minimum), or None."""
+    if total_pence >= settings.min_charge_pence:
+        return None
+    least = settings.min_charge_pence / 100
+    return (
+        f"Card payments start at £{least:.2f}, and this order comes to less. "
+        "Add something to your basket, or use fewer points."
+    )
 
 
 @dataclass(frozen=True)

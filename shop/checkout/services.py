@@ -22,6 +22,7 @@ from shop.checkout.pricing import (
     CheckoutSettings,
     ShippingOption,
     Totals,
+    below_minimum_charge,
     shipping_option,
     shipping_options,
     totals,
@@ -34,6 +35,10 @@ from shop.orders.models import Order, OrderLine
 
 class CheckoutError(ValueError):
     """A checkout step that cannot go ahead; the message is safe to show to the shopper."""
+
+
+class BelowMinimumCharge(CheckoutError):
+    """The order's total is below the smallest card payment; change the basket or points."""
 
 
 class OutOfStock(CheckoutError):
@@ -235,6 +240,9 @@ def place_order(
     for line in priced.cart.lines:
         if not line.product.active:
             raise CheckoutError(f"{line.product.name} is no longer sold; remove it to continue.")
+    too_small = below_minimum_charge(priced.totals.total_pence, settings)
+    if too_small is not None:
+        raise BelowMinimumCharge(too_small)
     order = Order(
         number=_new_order_number(now),
         kind="sale",

@@ -25,7 +25,7 @@ from shop.accounts import profile
 from shop.cart.services import view_cart
 from shop.checkout import services
 from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
-from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.pricing import CheckoutSettings, below_minimum_charge
 from shop.db import db
 from shop.form_fields import ShopForm
 from shop.orders import fulfilment
@@ -190,6 +190,7 @@ def review() -> Response | tuple[str, int]:
     return render_template(
         "checkout/review.html",
         quote=priced,
+        too_small=below_minimum_charge(priced.totals.total_pence, _settings()),
         contact=contact,
         form=PlaceOrderForm(
             token=token,
@@ -272,6 +273,9 @@ def place() -> Response | tuple[str, int]:
         db.session.rollback()
         _save_state(redeem_points=0)
         flash(str(exc), "error")
+        return redirect(url_for("checkout.review"))
+    except services.BelowMinimumCharge:  # the review page says so, next to the totals
+        db.session.rollback()
         return redirect(url_for("checkout.review"))
     except services.CheckoutError as exc:
         db.session.rollback()
