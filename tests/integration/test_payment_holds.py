@@ -111,6 +111,24 @@ def _release(app: Flask, order_id: int) -> None:
         assert release_stock(tx, order, "Stock hold expired")
 
 
+def _at_bank_check(
+    app: Flask, lines: list[tuple[Product, int]], base_url: str, *, released: bool = False
+) -> tuple[int, str]:
+    """An order placed and paid with the 3-D Secure card, stopped at the bank check (its
+    hold released too, when `released`); return its id and the check's client secret."""
+    order_id = placed_order(app, lines)
+    secret = _waiting(app, order_id, base_url)
+    if released:
+        _release(app, order_id)
+    return order_id, secret
+
+
+def _sold_elsewhere(app: Flask, lines: list[tuple[Product, int]], base_url: str) -> None:
+    """Another shopper places and pays for these items."""
+    other = placed_order(app, lines)
+    assert pay(app, other, new_card(app, base_url)).ok
+
+
 def _balance(session: Session, user_id: int) -> int:
     session.rollback()
     return int(
@@ -143,8 +161,7 @@ def test_cancelling_an_order_cancels_its_open_bank_check_at_stripe(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 1)])
-    secret = _waiting(app, order_id, localstripe_url)
+    order_id, secret = _at_bank_check(app, [(items["heart"], 1)], localstripe_url)
     number = fresh(session, order_id).number
     session.rollback()
     result = app.test_cli_runner().invoke(args=["orders", "cancel", number])
@@ -166,8 +183,7 @@ def test_money_taken_after_a_cancellation_is_recorded_and_flagged_on_return(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 1)])
-    secret = _waiting(app, order_id, localstripe_url)
+    order_id, secret = _at_bank_check(app, [(items["heart"], 1)], localstripe_url)
     with _Down(app):  # Stripe is unreachable: the cancellation goes ahead all the same
         result = app.test_cli_runner().invoke(
             args=["orders", "cancel", fresh(session, order_id).number]
@@ -222,8 +238,7 @@ def test_an_expired_hold_cancels_the_open_check_before_giving_the_stock_back(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["lantern"], 3)])
-    secret = _waiting(app, order_id, localstripe_url)
+    order_id, secret = _at_bank_check(app, [(items["lantern"], 3)], localstripe_url)
     with app.app_context(), db.transaction() as tx:
         assert release_expired(tx, utcnow() + LATER) == 0  # kept: the check is open
     assert stock(session, items["lantern"]) == 0
@@ -254,9 +269,7 @@ def test_resuming_a_check_whose_hold_ended_holds_the_stock_again_first(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["lantern"], 3)])
-    secret = _waiting(app, order_id, localstripe_url)
-    _release(app, order_id)
+    order_id, secret = _at_bank_check(app, [(items["lantern"], 3)], localstripe_url, released=True)
     resumed = pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
     assert resumed.status == "requires_action" and resumed.client_secret == secret
     assert fresh(session, order_id).stock_reserved
@@ -274,11 +287,8 @@ def test_resuming_a_check_for_sold_out_stock_is_refused_and_the_check_cancelled(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["lantern"], 3)])
-    secret = _waiting(app, order_id, localstripe_url)
-    _release(app, order_id)
-    other = placed_order(app, [(items["lantern"], 3)])  # someone else buys them
-    assert pay(app, other, new_card(app, localstripe_url)).ok
+    order_id, secret = _at_bank_check(app, [(items["lantern"], 3)], localstripe_url, released=True)
+    _sold_elsewhere(app, [(items["lantern"], 3)], localstripe_url)  # someone else buys them
 
     resumed = pay(app, order_id, new_card(app, localstripe_url, CARD_3DS))
     assert resumed.status == "refused"
@@ -296,11 +306,8 @@ def test_money_for_an_order_whose_stock_was_sold_meanwhile_is_flagged(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["lantern"], 3)])
-    secret = _waiting(app, order_id, localstripe_url)
-    _release(app, order_id)
-    other = placed_order(app, [(items["lantern"], 3)])
-    assert pay(app, other, new_card(app, localstripe_url)).ok
+    order_id, secret = _at_bank_check(app, [(items["lantern"], 3)], localstripe_url, released=True)
+    _sold_elsewhere(app, [(items["lantern"], 3)], localstripe_url)
     assert _finish_3ds(localstripe_url, secret)  # the money is taken all the same
 
     assert _complete(app, order_id).status == "paid"
@@ -317,9 +324,7 @@ def test_money_for_an_order_after_its_hold_ended_takes_the_stock_again(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 4)])
-    secret = _waiting(app, order_id, localstripe_url)
-    _release(app, order_id)
+    order_id, secret = _at_bank_check(app, [(items["heart"], 4)], localstripe_url, released=True)
     assert stock(session, items["heart"]) == 50
     assert _finish_3ds(localstripe_url, secret)
     with app.app_context():  # the return was lost: reconciliation finds the payment
