@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.cart.models import CartItem
+from shop.cart.services import CartOwner
 from shop.catalog.models import Product
 from shop.console import audit, order_admin
 from shop.console.models import AuditEntry
@@ -105,7 +106,7 @@ def test_paying_takes_only_the_bought_quantities_out_of_the_cart(
     localstripe_url: str,  # noqa: F811
     member: bool,
 ) -> None:
-    from shop.cart.services import CartOwner, add_item, view_cart
+    from shop.cart.services import add_item, view_cart
 
     if member:
         user = factories.user(session)
@@ -391,20 +392,23 @@ def test_a_refund_of_another_amount_waits_for_an_unfinished_one(
     assert fresh(session, order_id).refunded_pence == 100
 
 
+def _member_at_stripe(app: Flask, session: Session) -> tuple[User, CartOwner, str]:
+    """A member with a cart owner and a customer record at Stripe (for saved cards)."""
+    member = factories.user(session)
+    session.commit()
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), member.id)
+    return member, CartOwner(user_id=member.id), customer
+
+
 def test_a_member_saves_a_card_pays_with_it_and_removes_it(
     app: Flask,
     session: Session,
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    from shop.cart.services import CartOwner
-
-    member = factories.user(session)
-    session.commit()
-    owner = CartOwner(user_id=member.id)
+    member, owner, customer = _member_at_stripe(app, session)
     first = placed_order(app, [(items["heart"], 1)], owner=owner)
-    with app.app_context():
-        customer = cards.ensure_customer(db.transaction, gateway(), member.id)
     card = new_card(app, localstripe_url, customer=customer)
     assert pay(app, first, card, save_card=True, user_id=member.id).ok
     session.rollback()
@@ -430,13 +434,7 @@ def test_saving_the_same_card_again_keeps_one_saved_card(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    from shop.cart.services import CartOwner
-
-    member = factories.user(session)
-    session.commit()
-    owner = CartOwner(user_id=member.id)
-    with app.app_context():
-        customer = cards.ensure_customer(db.transaction, gateway(), member.id)
+    member, owner, customer = _member_at_stripe(app, session)
 
     def pay_and_save(number: str) -> str:
         order_id = placed_order(app, [(items["jumbo"], 1)], owner=owner)
@@ -535,7 +533,6 @@ def test_a_paid_order_stores_no_purchase_events_for_a_shopper_who_opted_out(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    from shop.cart.services import CartOwner
 
     member = factories.user(session)
     member.tracking_enabled = False
