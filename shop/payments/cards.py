@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -76,12 +77,32 @@ def save_card_after_payment(
     except GatewayError:
         log.exception("could not save the card of intent %s", intent.id)
         return None
+    try:
+        saved, replaced = _keep_card(transaction, user_id, card)
+    except IntegrityError:  # the constraint's backstop; the member lock makes this rare
+        log.exception("could not save the card of intent %s", intent.id)
+        return None
+    for payment_method in replaced:
+        try:
+            gateway.detach(payment_method)
+        except GatewayError:
+            log.exception("could not detach the replaced card %s", payment_method)
+    return saved
+
+
+def _keep_card(
+    transaction: Transaction, user_id: int, card: CardDetails
+) -> tuple[SavedCard, list[str]]:
+    """Store `card` as the member's entry for that real card; the payment methods replaced."""
     with transaction() as session:
+        # Two payments saving the same card at once must not both see "not saved yet":
+        # the member's row is the lock they queue on.
+        session.get(User, user_id, with_for_update=True)
         existing = session.scalar(
             select(SavedCard).where(SavedCard.payment_method_id == card.payment_method)
         )
         if existing is not None:
-            return existing
+            return existing, []
         same = [saved for saved in saved_cards(session, user_id) if same_card(saved, card)]
         replaced = [saved.payment_method_id for saved in same]
         for duplicate in same[1:]:
@@ -95,12 +116,7 @@ def save_card_after_payment(
         saved.exp_year = card.exp_year
         saved.fingerprint = card.fingerprint
         session.add(saved)
-    for payment_method in replaced:
-        try:
-            gateway.detach(payment_method)
-        except GatewayError:
-            log.exception("could not detach the replaced card %s", payment_method)
-    return saved
+    return saved, replaced
 
 
 def remove_card(

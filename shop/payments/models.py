@@ -67,6 +67,9 @@ class SavedCard(Base):
     """A card a member saved with Stripe (only the display details live here)."""
 
     __tablename__ = "saved_cards"
+    __table_args__ = (
+        UniqueConstraint("user_id", "fingerprint", name="uq_saved_cards_user_fingerprint"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
