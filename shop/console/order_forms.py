@@ -134,12 +134,13 @@ class RefundForm(_ActionForm):
 
 
 def refund_form(order: Order, **kwargs: Any) -> RefundForm:
-    """A RefundForm for this order, with a restock quantity field per line."""
+    """A RefundForm for this order, with a restock quantity field per line (none when the
+    order never took its items out of stock)."""
 
     class OrderRefundForm(RefundForm):
         pass
 
-    for line in order.lines:
+    for line in order.lines if order.stock_reserved else []:
         left = line.quantity - line.restocked_qty
         setattr(
             OrderRefundForm,

@@ -160,6 +160,11 @@ def _amount(order: Order, wanted: int | None) -> int:
 
 
 def _check_restock(order: Order, request: RefundRequest) -> None:
+    if (request.restock or request.restock_all) and not order.stock_reserved:
+        raise RefundError(
+            f"Order {order.number} never took its items out of stock (it was paid after its "
+            "hold had ended), so none can go back. Refund it without putting items back."
+        )
     lines = {line.id: line for line in order.lines}
     for line_id, qty in (request.restock or {}).items():
         line = lines.get(line_id)

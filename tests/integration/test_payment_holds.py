@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from urllib.error import HTTPError
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from shop.orders.models import Order
 from shop.payments import services
 from shop.payments.models import PaymentAttempt
 from shop.payments.reconcile import reconcile
+from shop.payments.refunds import RefundError, RefundRequest, refund_order
 from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from tests.checkout_support import (
@@ -316,6 +318,17 @@ def test_money_for_an_order_whose_stock_was_sold_meanwhile_is_flagged(
     assert "its stock could not be taken again" in (order.payment_flag or "")
     assert "sold out" in (order.payment_flag or "")
     assert stock(session, items["lantern"]) == 0  # never below zero
+
+    # Its items never left stock, so a refund cannot put them back.
+    with app.app_context():
+        with pytest.raises(RefundError, match="never took its items out of stock"):
+            refund_order(
+                db.transaction, gateway(), settings(app), order_id, RefundRequest(restock_all=True)
+            )
+        refund_order(db.transaction, gateway(), settings(app), order_id, RefundRequest())
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("refunded", order.total_pence)
+    assert stock(session, items["lantern"]) == 0
 
 
 def test_money_for_an_order_after_its_hold_ended_takes_the_stock_again(

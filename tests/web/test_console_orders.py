@@ -16,6 +16,7 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
 from shop.mail.models import OutboxEmail
+from shop.orders.models import Order
 from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
@@ -315,3 +316,34 @@ def test_the_order_page_shows_the_customers_tier_and_priority_support(
     client = client_as(app, session, "merchandiser")
     html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
     assert "Member: Platinum · priority support" in html
+
+
+def test_an_order_that_never_took_its_stock_offers_no_restock(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 2)])
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    line_id = fresh(session, order_id).lines[0].id
+    # As when money arrived after the hold had ended and the stock was sold meanwhile.
+    session.execute(update(Order).where(Order.id == order_id).values(stock_reserved=False))
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order_id}"
+    page = client.get(path).get_data(as_text=True)
+    assert "Nothing can go back in stock" in page
+    assert f"refund-restock_{line_id}" not in page
+    token = console_token(client, path)
+    response = client.post(
+        f"{path}/refund",
+        data={
+            "refund-csrf_token": token,
+            "refund-amount": "1.00",
+            f"refund-restock_{line_id}": "2",  # a stale form still asking for it
+        },
+    )
+    assert response.status_code == 302
+    assert stock(session, items["heart"]) == 48
+    assert fresh(session, order_id).lines[0].restocked_qty == 0
