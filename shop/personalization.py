@@ -90,7 +90,10 @@ def current_shopper() -> Shopper:
         current_user.is_authenticated and not current_user.tracking_enabled
     )
     return Shopper(
-        visitor_id=g.get("visitor_id") or "unknown", user_id=user_id, personalized=not opted_out
+        visitor_id=g.get("visitor_id") or "unknown",
+        user_id=user_id,
+        personalized=not opted_out,
+        recorded=bool(current_app.config.get("TRACKING_ENABLED", True)),
     )
 
 

@@ -33,6 +33,9 @@ class Shopper:
     user_id: int | None = None
     # False when they switched tracking-based personalization off: popular lists only.
     personalized: bool = True
+    # False when the shop records nothing (SHOP_TRACKING=off): lists shown are counted but
+    # not linked to the visitor or account.
+    recorded: bool = True
 
 
 def _user_key(user_id: int | None, visitor_id: str) -> str:

@@ -645,6 +645,7 @@ class RecommendationService:
         """Record the impression: by the batch writer, or in the given session's transaction."""
         if not shown.items or not serving.record:
             return shown
+        linked = shopper.personalized and shopper.recorded
         row = {
             "rec_id": shown.rec_id,
             "placement": shown.placement,
@@ -652,8 +653,8 @@ class RecommendationService:
             "strategy": shown.strategy,
             "variant": shown.variant,
             # Lists shown to someone who refused personalization are counted, not linked.
-            "visitor_id": shopper.visitor_id if shopper.personalized else "anonymous",
-            "user_id": shopper.user_id if shopper.personalized else None,
+            "visitor_id": shopper.visitor_id if linked else "anonymous",
+            "user_id": shopper.user_id if linked else None,
             "product_ids": [item.product.id for item in shown.items],
             "created_at": utcnow(),
         }

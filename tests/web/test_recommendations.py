@@ -277,6 +277,17 @@ def test_without_personalization_consent_lists_are_popular_and_labelled(
     assert "Popular right now" in _section(visitor.get("/").get_data(as_text=True), "home")
 
 
+def test_with_recording_switched_off_lists_are_counted_but_not_linked(
+    app: Flask, client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    _sign_in(client, trained[0].email)
+    app.config["TRACKING_ENABLED"] = False  # SHOP_TRACKING=off
+    assert "Recommended for you" in _section(client.get("/").get_data(as_text=True), "home")
+    session.rollback()
+    newest = session.scalar(select(Impression).order_by(Impression.id.desc()).limit(1))
+    assert newest is not None and newest.user_id is None and newest.visitor_id == "anonymous"
+
+
 def test_a_members_favourite_categories_are_boosted(
     app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
