@@ -223,9 +223,18 @@ def _checked_model_params(model: str, raw: Mapping[str, float]) -> dict[str, flo
 
 
 def update_settings(
-    session: Session, actor: audit.Actor, entered: SettingsInput, placement_names: Sequence[str]
+    session: Session,
+    actor: audit.Actor,
+    entered: SettingsInput,
+    placement_names: Sequence[str],
+    default_training: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Validate the settings and save them in the draft; return the new draft document."""
+    """Validate the settings and save them in the draft; return the new draft document.
+
+    What the form does not edit (the blend of signals, parameters left empty) keeps its
+    current value: the draft's, or `default_training` (the shop's tuned settings) before
+    anything was saved.
+    """
     for kind, weight in entered.kind_weights.items():
         if kind not in KIND_NAMES:
             raise EditError("weights", f"Unknown event kind {kind}.")
@@ -239,13 +248,14 @@ def update_settings(
         raise EditError("model", f"Choose one of: {', '.join(MODELS)}.")
     data = draft_data(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
-    training = dict(data.get("training") or {})
+    training = dict(data.get("training") or default_training)
     weighting = dict(training.get("weighting") or {})
     weighting["kind_weights"] = dict(entered.kind_weights)
     weighting["half_life_days"] = entered.half_life_days
     training["weighting"] = weighting
     if training.get("model") != entered.model:
-        training["model_params"] = {}
+        same_as_default = default_training.get("model") == entered.model
+        training["model_params"] = default_training.get("model_params") if same_as_default else {}
     training["model"] = entered.model
     training["model_params"] = {
         **(training.get("model_params") or {}),

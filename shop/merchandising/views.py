@@ -62,7 +62,9 @@ def index() -> Response | tuple[str, int]:
             },
         )
         try:
-            editing.update_settings(db.session, _actor(), entered, names)
+            editing.update_settings(
+                db.session, _actor(), entered, names, service().default_config().training
+            )
         except (editing.EditError, revisions.RevisionError) as exc:
             db.session.rollback()
             _attach(form, exc)

@@ -186,6 +186,44 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
     assert entry.after["training"]["model_params"]["factors"] == 16
 
 
+def test_saving_settings_keeps_the_tuned_settings_the_form_does_not_show(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    with app.app_context():
+        tuned = dict(service().default_config().training)
+    assert tuned["blend"]["content"] > 0 and tuned["model_params"]["regularization"] != 0.05
+    merch = client_as(app, session, "merchandiser")
+    token = console_token(merch, "/console/recommendations/")
+    form = {
+        "csrf_token": token,
+        "weight_view": "1",
+        "weight_cart_add": "3",
+        "weight_purchase": "5",
+        "half_life_days": "90",
+        **{f"size_{name}": "8" for name in service_placements(app)},
+        **{f"strategy_{name}": "personal" for name in service_placements(app)},
+    }
+
+    def draft_training() -> dict[str, object]:
+        session.rollback()
+        draft = session.scalar(select(MerchRevision).where(MerchRevision.state == "draft"))
+        assert draft is not None
+        return dict(draft.data["training"])
+
+    assert merch.post("/console/recommendations/", data={**form, "model": "als"}).status_code == 302
+    saved = draft_training()
+    assert saved["blend"] == tuned["blend"] and saved["content"] == tuned["content"]
+    assert saved["model_params"] == tuned["model_params"]
+
+    # Another model and back, with the parameter fields left empty: the tuned ones return.
+    for model in ("popularity", "als"):
+        response = merch.post("/console/recommendations/", data={**form, "model": model})
+        assert response.status_code == 302
+    saved = draft_training()
+    assert saved["model"] == "als" and saved["model_params"] == tuned["model_params"]
+    assert saved["blend"] == tuned["blend"]
+
+
 def service_placements(app: Flask) -> list[str]:
     with app.app_context():
         return list(service().placements)
