@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FALLBACK_VERSION = "fallback-popularity"
+OWN_PRODUCT_SKIP = (
+    "the product is the one this list goes with (on the page, in the cart or the order)"
+)
 UNSELLABLE_TTL_S = 30.0
 CACHE_SIZE = 20_000
 MODEL_CHECK_S = 1.0
@@ -375,7 +378,9 @@ class RecommendationService:
             exclude |= {r.item for r in recs}
             recs += model.similar_items(product_id, k=k - len(recs), exclude=exclude)
             strategy = "bought_together+similar" if recs else "similar"
-        return self._finish(session, shopper, placement, serving, recs, version, strategy)
+        return self._finish(
+            session, shopper, placement, serving, recs, version, strategy, shown_with={product_id}
+        )
 
     def for_cart(
         self,
@@ -395,7 +400,16 @@ class RecommendationService:
         exclude = set(self.unsellable(session)) | set(product_ids)
         k = self._candidates(serving, placement)
         recs = model.bought_together(list(product_ids), k=k, exclude=exclude)
-        return self._finish(session, shopper, placement, serving, recs, version, "bought_together")
+        return self._finish(
+            session,
+            shopper,
+            placement,
+            serving,
+            recs,
+            version,
+            "bought_together",
+            shown_with=set(product_ids),
+        )
 
     def for_order(
         self,
@@ -430,7 +444,15 @@ class RecommendationService:
             repurchase=placement.allow_repurchase,
         )
         return self._finish(
-            session, shopper, placement, serving, recs, version, "personal", log_session=own
+            session,
+            shopper,
+            placement,
+            serving,
+            recs,
+            version,
+            "personal",
+            log_session=own,
+            shown_with=set(product_ids),
         )
 
     # --- building lists ---------------------------------------------------------------------
@@ -514,11 +536,18 @@ class RecommendationService:
         title: str | None = None,
         *,
         log_session: Session | None = None,
+        shown_with: Collection[int] = (),
     ) -> RecommendationList:
-        """Map the model's items to products, apply the rules, cut to size and log it."""
+        """Map the model's items to products, apply the rules, cut to size and log it.
+
+        `shown_with` are the products the list accompanies (the product page's own product,
+        the cart's, the order's): the model leaves them out, and so must a pin.
+        """
         rules = self._favourite_boosts(session, shopper) + serving.config.rules_for(
             placement.name, utcnow()
         )
+        own_pins = [r for r in rules if r.type == "pin" and r.product_id in shown_with]
+        rules = [r for r in rules if r not in own_pins]
         pinned = {r.product_id for r in rules if r.type == "pin" and r.product_id is not None}
         sellable_ids = {int(r.item) for r in recs} | pinned
         reason_ids = {int(r.reason.item) for r in recs if r.reason.item is not None}
@@ -541,7 +570,8 @@ class RecommendationService:
             if pid in cards and pid not in unsellable
         }
         outcome = apply_rules(candidates, rules, placement.size, pinnable)
-        for rule, why in outcome.skipped:
+        skipped = [(rule, OWN_PRODUCT_SKIP) for rule in own_pins] + list(outcome.skipped)
+        for rule, why in skipped:
             log.info("rule %s skipped on %s: %s", rule.id, placement.name, why)
         items = [
             RecommendedProduct(cards[c.product_id], c.score, c.reason, c.reason_code, c.moved_by)
@@ -555,7 +585,7 @@ class RecommendationService:
             version,
             strategy,
             serving.variant,
-            tuple(f"{rule.label()}: {why}" for rule, why in outcome.skipped),
+            tuple(f"{rule.label()}: {why}" for rule, why in skipped),
         )
         return self._logged(shopper, shown, serving, log_session)
 
@@ -595,6 +625,7 @@ class RecommendationService:
             "popular",
             title,
             log_session=log_session,
+            shown_with=set(exclude),
         )
 
     def _fallback(
@@ -630,6 +661,7 @@ class RecommendationService:
             "popular",
             title,
             log_session=log_session,
+            shown_with=skip,
         )
 
     def _empty(self, placement: Placement) -> RecommendationList:

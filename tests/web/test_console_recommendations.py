@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry, TrainingJob
+from shop.db import db
 from shop.merchandising.models import MerchRevision
 from shop.personalization import service
+from shop.recommendation_data import Shopper
 from tests import factories
 from tests.console_support import client_as, console_token
 from tests.helpers import sign_in
@@ -85,6 +87,41 @@ def test_a_pin_is_previewed_in_the_draft_then_served_exactly_after_publishing(
     actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-2:] == ["merch.rule.add", "merch.publish"]
     assert session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1)) is None
+
+
+def _storefront_ids(html: str, placement: str) -> list[int]:
+    match = re.search(rf'data-testid="recs-{placement}".*?</section>', html, re.S)
+    return (
+        [int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', match.group(0))]
+        if match
+        else []
+    )
+
+
+def test_a_pin_never_brings_back_the_product_its_list_goes_with(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    pinned = shop["jumbo"]
+    status, page = _add_rule(
+        merch, type="pin", placements=["product", "cart", "order"], product=pinned.id, position=1
+    )
+    assert status == 302, page
+    _publish(merch)
+    visitor = app.test_client()
+    elsewhere = visitor.get(f"/products/{shop['heart'].id}").get_data(as_text=True)
+    assert _storefront_ids(elsewhere, "product")[0] == pinned.id  # the pin works
+    own_page = visitor.get(f"/products/{pinned.id}").get_data(as_text=True)
+    assert pinned.id not in _storefront_ids(own_page, "product")
+    token = console_token(visitor, f"/products/{pinned.id}")
+    visitor.post("/cart/add", data={"csrf_token": token, "product_id": pinned.id, "quantity": 1})
+    cart = _storefront_ids(visitor.get("/cart").get_data(as_text=True), "cart")
+    assert cart and pinned.id not in cart
+
+    with app.app_context():
+        after_order = service().for_order(db.session, Shopper("v", trained[0].id), [pinned.id])
+    assert after_order.items and pinned.id not in [i.product.id for i in after_order.items]
+    assert any("the one this list goes with" in why for why in after_order.skipped_rules)
 
 
 def test_rule_form_errors_are_clear_and_nothing_is_saved(
