@@ -44,4 +44,6 @@ class TrainingJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Written every HEARTBEAT_EVERY while the job's thread lives (training_jobs).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,8 +37,12 @@ log = logging.getLogger(__name__)
 
 # The evaluation protocol of docs/RECOMMENDER.md: the Online Retail cutoff, in its own dates.
 DATASET_CUTOFF = datetime(2011, 9, 1)
-STALE_AFTER = timedelta(hours=2)
+# A running job's thread writes a heartbeat every HEARTBEAT_EVERY_S; one silent for
+# STALE_AFTER died with its server (a restart, a crash) and no longer blocks retraining.
+HEARTBEAT_EVERY_S = 30.0
+STALE_AFTER = timedelta(minutes=5)
 PROGRESS_EVERY_S = 0.5
+INTERRUPTED = "interrupted: the server stopped while it ran; start it again"
 
 
 class TrainingBusy(ValueError):
@@ -54,7 +58,7 @@ def start_training(
     activate: bool = False,
 ) -> TrainingJob:
     """Record a new running job with the draft's (or live) training settings."""
-    _fail_stale(session)
+    fail_interrupted(session)
     data = draft_data(session) if settings == "draft" else live_data(session)
     params = recs.config_from(data).training
     job = TrainingJob(
@@ -80,13 +84,36 @@ def start_training(
     return job
 
 
-def _fail_stale(session: Session) -> None:
-    """A job still 'running' long after it started died with its process."""
-    session.execute(
+def _silent_since(now: datetime) -> Any:
+    last_sign = func.coalesce(TrainingJob.heartbeat_at, TrainingJob.started_at)
+    return (TrainingJob.running_slot == 1) & (last_sign < now - STALE_AFTER)
+
+
+def fail_interrupted(session: Session) -> int:
+    """Mark failed the running job whose heartbeat stopped; how many there were."""
+    now = utcnow()
+    ended = session.execute(
         update(TrainingJob)
-        .where(TrainingJob.running_slot == 1, TrainingJob.started_at < utcnow() - STALE_AFTER)
-        .values(status="failed", running_slot=None, error="interrupted", finished_at=utcnow())
+        .where(_silent_since(now))
+        .values(status="failed", running_slot=None, error=INTERRUPTED, finished_at=now)
+        .execution_options(synchronize_session=False)
     )
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def any_interrupted(session: Session) -> bool:
+    """True when a job still marked running has stopped beating (a cheap read first)."""
+    return (
+        session.scalar(select(TrainingJob.id).where(_silent_since(utcnow())).limit(1)) is not None
+    )
+
+
+def end_interrupted(session: Session, transaction: Callable[[], Any]) -> None:
+    """Before showing jobs: mark failed, in a write transaction, any that stopped beating."""
+    if any_interrupted(session):
+        session.rollback()  # end the read snapshot, so the jobs read next are current
+        with transaction() as tx:
+            fail_interrupted(tx)
 
 
 def latest_jobs(session: Session, limit: int = 10) -> list[TrainingJob]:
@@ -116,8 +143,18 @@ class _Progress:
     def write(self, **values: Any) -> None:
         with self.sessions() as session, session.begin():
             session.execute(
-                update(TrainingJob).where(TrainingJob.id == self.job_id).values(**values)
+                update(TrainingJob)
+                .where(TrainingJob.id == self.job_id)
+                .values(heartbeat_at=utcnow(), **values)
             )
+
+    def beat_until(self, stop: threading.Event, every_s: float = HEARTBEAT_EVERY_S) -> None:
+        """Write the heartbeat every `every_s` until `stop` is set (in its own thread)."""
+        while not stop.wait(every_s):
+            try:
+                self.write()
+            except Exception:  # a missed beat is harmless; the next one may succeed
+                log.exception("training job %s: heartbeat not written", self.job_id)
 
     def stage(
         self, start: float, end: float, label: str, parts: Mapping[str, float]
@@ -162,6 +199,19 @@ def evaluation_cutoff(session: Session, timestamps: np.ndarray) -> float:
 def run_training(sessions: Callable[[], Session], recs: RecommendationService, job_id: int) -> None:
     """Train, evaluate and save a version for the job; record success or failure."""
     progress = _Progress(sessions, job_id)
+    stop = threading.Event()
+    threading.Thread(
+        target=progress.beat_until, args=(stop,), name=f"train-{job_id}-heartbeat", daemon=True
+    ).start()
+    try:
+        _run(sessions, recs, job_id, progress)
+    finally:
+        stop.set()
+
+
+def _run(
+    sessions: Callable[[], Session], recs: RecommendationService, job_id: int, progress: _Progress
+) -> None:
     try:
         with sessions() as session:
             job = session.get(TrainingJob, job_id)

@@ -239,6 +239,7 @@ def preview() -> str | tuple[str, int]:
 @bp.route("/versions")
 def versions() -> str:
     """Model versions with their evaluation, retraining and activation."""
+    training_jobs.end_interrupted(db.session, db.transaction)
     store = service().store
     try:
         active = store.active()
@@ -280,6 +281,7 @@ def train() -> Response | tuple[str, int]:
 @bp.route("/train/<int:job_id>.json")
 def job_json(job_id: int) -> Response:
     """A job's progress, polled by the versions page."""
+    training_jobs.end_interrupted(db.session, db.transaction)
     job = db.session.get(TrainingJob, job_id)
     if job is None:
         return jsonify(error=f"There is no training job {job_id}."), 404  # type: ignore[return-value]

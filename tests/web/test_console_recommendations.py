@@ -4,7 +4,9 @@ retraining in the background, and the storefront serving exactly what the previe
 from __future__ import annotations
 
 import re
+import threading
 import time
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,7 +16,8 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry, TrainingJob
-from shop.db import db
+from shop.db import db, utcnow
+from shop.merchandising import training_jobs
 from shop.merchandising.models import MerchRevision
 from shop.personalization import service
 from shop.recommendation_data import Shopper
@@ -411,6 +414,69 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     assert "cannot be activated: there is no such version." in text
     with app.app_context():
         assert str(service().store.directory) not in text
+
+
+def test_a_retrain_that_died_with_its_server_stops_blocking_within_minutes(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    now = utcnow()
+    dead = TrainingJob(
+        status="running",
+        running_slot=1,
+        params={},
+        message="Evaluating on a time split",
+        started_at=now - timedelta(minutes=7),
+        heartbeat_at=now - timedelta(minutes=6),
+    )
+    session.add(dead)
+    session.commit()
+    merch = client_as(app, session, "merchandiser")
+    state = merch.get(f"/console/recommendations/train/{dead.id}.json").get_json()
+    assert state["status"] == "failed" and "the server stopped while it ran" in state["error"]
+    session.rollback()
+    assert session.get(TrainingJob, dead.id).running_slot is None
+
+    # One that beat a moment ago is alive, however long ago it started.
+    alive = TrainingJob(
+        status="running",
+        running_slot=1,
+        params={},
+        started_at=now - timedelta(hours=3),
+        heartbeat_at=utcnow(),
+    )
+    session.add(alive)
+    session.commit()
+    page = merch.get("/console/recommendations/versions").get_data(as_text=True)
+    assert f'data-job="{alive.id}" data-poll=' in page
+    token = console_token(merch, "/console/recommendations/versions")
+    response = merch.post(
+        "/console/recommendations/train",
+        data={"csrf_token": token, "settings": "live"},
+        follow_redirects=True,
+    )
+    assert "A retrain is already running" in response.get_data(as_text=True)
+
+
+def test_a_running_job_writes_its_heartbeat(app: Flask, session: Session) -> None:
+    job = TrainingJob(status="running", running_slot=1, params={})
+    session.add(job)
+    session.commit()
+    assert job.heartbeat_at is None
+    stop = threading.Event()
+    assert db.session_factory is not None
+    beat = threading.Thread(
+        target=training_jobs._Progress(db.session_factory, job.id).beat_until, args=(stop, 0.01)
+    )
+    beat.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        session.rollback()
+        if session.get(TrainingJob, job.id, populate_existing=True).heartbeat_at is not None:
+            break
+        time.sleep(0.01)
+    stop.set()
+    beat.join()
+    assert session.get(TrainingJob, job.id).heartbeat_at is not None
 
 
 def test_a_rule_number_is_never_given_to_another_rule(
