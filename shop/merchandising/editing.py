@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalog.models import Category, Product
 from shop.console import audit
+from shop.console.models import AuditEntry
 from shop.db import parse_id
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
 from shop.merchandising.models import MerchRevision
@@ -141,12 +142,17 @@ LAST_RULE = "last_rule_number"  # in the settings document: the highest rule num
 
 
 def _next_rule_number(session: Session, draft: Mapping[str, Any]) -> int:
-    """One more than any rule number ever used: in any revision, or in the draft, whose
-    LAST_RULE remembers rules added and removed again before publishing. So "r4" in the
-    audit log or in an A/B arm's revision always means the same rule."""
+    """One more than any rule number ever used: in any revision, in the draft (whose
+    LAST_RULE remembers rules added and removed again before publishing), or in the audit
+    log's rule additions (rules of drafts since discarded). So "r4" in the audit log or in an
+    A/B arm's revision always means the same rule."""
     used = [str(rule.get("id", "")) for rule in draft.get("rules") or ()]
     for data in session.scalars(select(MerchRevision.data)):
         used += [str(rule.get("id", "")) for rule in (data or {}).get("rules") or ()]
+    for added in session.scalars(
+        select(AuditEntry.after).where(AuditEntry.action == "merch.rule.add")
+    ):
+        used.append(str((added or {}).get("id", "")))
     numbers = [int(i[1:]) for i in used if i.startswith("r") and i[1:].isdigit()]
     remembered = draft.get(LAST_RULE)
     if isinstance(remembered, int) and not isinstance(remembered, bool):

@@ -26,6 +26,7 @@ from tests.console_support import client_as, console_token
 from tests.helpers import sign_in
 
 RULES = "/console/recommendations/rules"
+DISCARD = "/console/recommendations/discard"
 
 
 def _add_rule(client: FlaskClient, **fields: object) -> tuple[int, str]:
@@ -503,3 +504,8 @@ def test_a_rule_number_is_never_given_to_another_rule(
     remove("r3")  # never published, but in the audit log as r3
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r4"]
+    token = console_token(merch, RULES)  # the whole draft thrown away: r4 stays taken
+    assert merch.post(DISCARD, data={"csrf_token": token}).status_code == 302
+    assert draft_ids() == []
+    assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
+    assert draft_ids() == ["r1", "r2", "r5"]
