@@ -374,7 +374,8 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
         assert {r["model"] for r in metadata["evaluation"]["results"]} >= {"model", "popularity"}
         assert service().store.active() != state["version"]  # not activated unless asked
     page = merch.get("/console/recommendations/versions").get_data(as_text=True)
-    assert state["version"] in page
+    row = re.search(rf"<tr>\s*<td>{state['version']}.*?</tr>", page, re.S)
+    assert row and "<td>console</td>" in row.group(0) and "<td>als</td>" in row.group(0)
 
     session.add(TrainingJob(status="running", running_slot=1, params={}, message="busy"))
     session.commit()
