@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from recommender import Interactions
@@ -21,7 +21,7 @@ from shop.tracking.models import Event
 
 # Shop event kinds and the interaction kinds the recommender knows them as.
 KINDS = {"product_view": "view", "cart_add": "cart_add", "purchase": "purchase"}
-PERSONAL_HISTORY_LIMIT = 500
+VISITOR_HISTORY_LIMIT = 500
 SESSION_WINDOW = timedelta(days=1)
 
 
@@ -96,40 +96,55 @@ def newest_event_id(session: Session, shopper: Shopper) -> int:
 def shopper_interactions(
     session: Session, shopper: Shopper, pending: Sequence[Mapping[str, Any]] = ()
 ) -> Interactions:
-    """The shopper's recent interactions, including events not yet written to the database.
+    """The shopper's interactions, including events not yet written to the database.
 
-    A member's newest PERSONAL_HISTORY_LIMIT interactions (anonymous events are linked to
-    the account at sign-in); an anonymous visitor's last day. Events still waiting in the
-    writer's buffer are added, which is what makes today's clicks count at once.
+    All of a member's interactions, as training sees them (anonymous events are linked to
+    the account at sign-in), so every past purchase is known to the "already bought"
+    filter and to buy-again; an anonymous visitor's last day, at most
+    VISITOR_HISTORY_LIMIT events. Events still waiting in the writer's buffer are added,
+    which is what makes today's clicks count at once.
     """
-    query = _interaction_query().limit(PERSONAL_HISTORY_LIMIT)
+    # The time as the driver gives it (SQLite: text; PostgreSQL: a datetime), for numpy to
+    # convert in one pass below: parsing each row's datetime separately dominated the read.
+    moment = type_coerce(Event.created_at, String)
+    query = select(Event.product_id, Event.kind, moment, Event.quantity).where(
+        Event.kind.in_(KINDS), Event.product_id.is_not(None)
+    )
     if shopper.user_id is not None:
-        query = query.where(Event.user_id == shopper.user_id).order_by(
-            Event.user_id, Event.created_at.desc()
-        )
+        query = query.where(Event.user_id == shopper.user_id)
     else:
         since = utcnow() - SESSION_WINDOW
-        query = query.where(
-            Event.visitor_id == shopper.visitor_id, Event.created_at >= since
-        ).order_by(Event.visitor_id, Event.created_at.desc())
-    rows = [
-        (product_id, KINDS[kind], _epoch(created_at), float(quantity) if quantity else np.nan)
-        for _u, _v, product_id, kind, created_at, quantity, _o in session.execute(query)
-    ]
+        query = (
+            query.where(Event.visitor_id == shopper.visitor_id, Event.created_at >= since)
+            .order_by(Event.visitor_id, Event.created_at.desc())
+            .limit(VISITOR_HISTORY_LIMIT)
+        )
+    rows = [tuple(row) for row in session.execute(query)]
+    stored = len(rows)
     rows += [
-        (int(row["product_id"]), KINDS[row["kind"]], _epoch(row["created_at"]), np.nan)
+        (int(row["product_id"]), row["kind"], row["created_at"], None)
         for row in pending
         if row.get("kind") in KINDS and row.get("product_id") is not None
     ]
     if not rows:
         return Interactions.empty()
-    items, kinds, times, quantities = zip(*rows, strict=True)
+    items, kinds, moments, quantities = zip(*rows, strict=True)
+    # Naive UTC times to Unix seconds in one numpy pass (a member may have thousands).
+    times = (
+        np.concatenate(
+            [
+                np.asarray(moments[:stored], dtype="datetime64[us]"),
+                np.asarray(moments[stored:], dtype="datetime64[us]"),
+            ]
+        ).astype(np.int64)
+        / 1e6
+    )
     return Interactions.from_arrays(
         np.full(len(rows), _user_key(shopper.user_id, shopper.visitor_id)),
         np.asarray(items, dtype=np.int64),
-        np.asarray(kinds),
-        np.asarray(times, dtype=np.float64),
-        np.asarray(quantities, dtype=np.float64),
+        np.asarray([KINDS[kind] for kind in kinds]),
+        times,
+        np.asarray([float(q) if q else np.nan for q in quantities], dtype=np.float64),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -187,6 +188,32 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
     assert reasons[0] in mail.html_body.replace("&#39;", "'")
     shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
     assert shown is not None and shop["heart"].id not in shown.product_ids
+
+
+def test_a_long_history_still_knows_every_old_purchase(
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    member = trained[0]  # bought the heart, the lantern and the candle a month ago
+    since = utcnow() - timedelta(days=1)
+    views = [
+        {
+            "kind": "product_view",
+            "visitor_id": "v-long",
+            "user_id": member.id,
+            "product_id": shop["tote"].id,
+            "created_at": since + timedelta(seconds=n),
+        }
+        for n in range(600)  # far more browsing since then than any cut-off would keep
+    ]
+    session.execute(insert(Event), views)
+    session.commit()
+    _sign_in(client, member.email)
+    page = client.get("/").get_data(as_text=True)
+    home = _section(page, "home")
+    assert "Recommended for you" in home
+    for bought in ("White Hanging Heart", "White Metal Lantern", "Pillar Candle"):
+        assert bought not in home  # no re-purchases on home
+        assert bought in _section(page, "buy_again")
 
 
 def test_todays_clicks_change_the_next_page(
