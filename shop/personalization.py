@@ -10,7 +10,7 @@ from flask import session as browser_session
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from shop.accounts.models import User
+from shop.accounts.privacy import personalization_refused
 from shop.db import WRITE_OPTION, db
 from shop.merchandising.live import LiveSettings, experiment_assigner
 from shop.recommendation_models import Impression
@@ -99,11 +99,12 @@ def current_shopper() -> Shopper:
 
 def email_shopper(session: Session, order: Any) -> Shopper:
     """The shopper behind an order, for lists rendered into its e-mails."""
-    user = session.get(User, order.user_id) if order.user_id else None
+    refused = personalization_refused(session, order.user_id, order.visitor_id)
     return Shopper(
         visitor_id=order.visitor_id or f"order-{order.number}",
         user_id=order.user_id,
-        personalized=user is None or user.tracking_enabled,
+        personalized=not refused,
+        recorded=bool(current_app.config.get("TRACKING_ENABLED", True)),
     )
 
 

@@ -190,6 +190,36 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
     assert shown is not None and shop["heart"].id not in shown.product_ids
 
 
+def test_a_guest_who_refused_personalization_gets_popular_picks_by_e_mail(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from shop.accounts.models import ConsentRecord
+    from shop.cart.services import CartOwner
+    from shop.payments.gateway import Intent
+    from shop.payments.services import apply_intent
+    from tests.checkout_support import emails, fresh, placed_order, settings
+
+    viewed = {  # browsed before switching personalization off
+        "kind": "product_view",
+        "visitor_id": "visitor-2",
+        "product_id": shop["tote"].id,
+        "created_at": utcnow(),
+    }
+    session.execute(insert(Event), [viewed])
+    session.add(ConsentRecord(visitor_id="visitor-2", kind="personalization", granted=False))
+    session.commit()
+    order_id = placed_order(app, [(shop["heart"], 1)], owner=CartOwner(visitor_id="visitor-2"))
+    total = fresh(session, order_id).total_pence
+    intent = Intent("pi_guest", "succeeded", total, "GBP", metadata={"order_id": str(order_id)})
+    with app.app_context(), db.transaction() as tx:
+        assert apply_intent(tx, settings(app), intent, source="test") == "paid"
+    [mail] = emails(session, "order_confirmation")
+    assert "You might also like" in mail.text_body and "Because you" not in mail.text_body
+    shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
+    assert shown is not None and shown.strategy == "popular"
+    assert (shown.visitor_id, shown.user_id) == ("anonymous", None)
+
+
 def test_a_long_history_still_knows_every_old_purchase(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
