@@ -86,6 +86,16 @@ def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
     )
 
 
+def bought_products(session: Session, shopper: Shopper) -> set[int]:
+    """Every product the member (or, without an account, the visitor) ever bought."""
+    column = Event.user_id if shopper.user_id is not None else Event.visitor_id
+    value = shopper.user_id if shopper.user_id is not None else shopper.visitor_id
+    query = select(Event.product_id).where(
+        column == value, Event.kind == "purchase", Event.product_id.is_not(None)
+    )
+    return set(session.scalars(query.distinct()))
+
+
 def newest_event_id(session: Session, shopper: Shopper) -> int:
     """The id of the shopper's newest stored event (any kind); 0 when there is none."""
     column = Event.user_id if shopper.user_id is not None else Event.visitor_id

@@ -46,6 +46,7 @@ from shop.merchandising.config import MerchConfig, PlacementSettings, Rule
 from shop.merchandising.rules import Candidate, apply_rules
 from shop.recommendation_data import (
     Shopper,
+    bought_products,
     item_features,
     load_interactions,
     newest_event_id,
@@ -367,11 +368,14 @@ class RecommendationService:
         serving, placement = self._resolve(session, shopper, "product", serving)
         if not self.enabled or serving.model is None:
             return self._empty(placement)
+        already = self._already_bought(session, shopper, placement)
         if placement.strategy == "popular":
-            return self._popular(session, shopper, placement, serving, exclude=(product_id,))
+            return self._popular(
+                session, shopper, placement, serving, exclude=(product_id,), skip=already
+            )
         version, model = serving.model
         k = self._candidates(serving, placement)
-        exclude = set(self.unsellable(session)) | {product_id}
+        exclude = set(self.unsellable(session)) | {product_id} | already
         recs = model.bought_together(product_id, k=k, exclude=exclude)
         strategy = "bought_together"
         if len(recs) < k:
@@ -394,10 +398,13 @@ class RecommendationService:
         serving, placement = self._resolve(session, shopper, "cart", serving)
         if not self.enabled or serving.model is None or not product_ids:
             return self._empty(placement)
+        already = self._already_bought(session, shopper, placement)
         if placement.strategy == "popular":
-            return self._popular(session, shopper, placement, serving, exclude=product_ids)
+            return self._popular(
+                session, shopper, placement, serving, exclude=product_ids, skip=already
+            )
         version, model = serving.model
-        exclude = set(self.unsellable(session)) | set(product_ids)
+        exclude = set(self.unsellable(session)) | set(product_ids) | already
         k = self._candidates(serving, placement)
         recs = model.bought_together(list(product_ids), k=k, exclude=exclude)
         return self._finish(
@@ -456,6 +463,13 @@ class RecommendationService:
         )
 
     # --- building lists ---------------------------------------------------------------------
+
+    def _already_bought(self, session: Session, shopper: Shopper, placement: Placement) -> set[int]:
+        """What the shopper bought, when this placement leaves re-purchases out (only with
+        their consent to personalization: otherwise their history is not read)."""
+        if placement.allow_repurchase or not shopper.personalized:
+            return set()
+        return bought_products(session, shopper)
 
     def _candidates(self, serving: Serving, placement: Placement) -> int:
         pins = sum(1 for r in serving.config.rules if r.type == "pin")
@@ -607,11 +621,16 @@ class RecommendationService:
         serving: Serving,
         exclude: Iterable[int],
         log_session: Session | None = None,
+        skip: Collection[int] = (),
     ) -> RecommendationList:
-        """Recently popular items from the model (the "popularity only" strategy)."""
+        """Recently popular items from the model (the "popularity only" strategy).
+
+        `exclude` are the products the list goes with; `skip` others to leave out.
+        """
         assert serving.model is not None
         version, model = serving.model
-        skip = set(self.unsellable(session)) | set(exclude)
+        exclude = set(exclude)
+        skip = set(self.unsellable(session)) | exclude | set(skip)
         recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
         personal_place = placement.name in ("home", "order", "order_email", "weekly_email")
         title = POPULAR_TITLE if personal_place else placement.title
@@ -625,7 +644,7 @@ class RecommendationService:
             "popular",
             title,
             log_session=log_session,
-            shown_with=set(exclude),
+            shown_with=exclude,
         )
 
     def _fallback(

@@ -77,6 +77,28 @@ def test_product_and_cart_placements_use_co_purchases(
     assert 'product-name">White Hanging Heart' not in cart  # in the cart already
 
 
+def test_product_and_cart_lists_leave_out_what_the_member_bought(
+    app: Flask, client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    visitor = app.test_client()
+    heart_page = f"/products/{shop['heart'].id}"
+    anonymous = _section(visitor.get(heart_page).get_data(as_text=True), "product")
+    assert "White Metal Lantern" in anonymous and "Pillar Candle" in anonymous
+    _sign_in(client, trained[0].email)  # bought the heart, the lantern and the candle
+    mine = _section(client.get(heart_page).get_data(as_text=True), "product")
+    assert "White Metal Lantern" not in mine and "Pillar Candle" not in mine
+
+    bags = app.test_client()
+    _sign_in(bags, trained[4].email)  # bought the jumbo bag, the tote and the lunch box
+    for shopper in (visitor, bags):
+        token = csrf_token(shopper, "/cart")
+        shopper.post(
+            "/cart/add", data={"csrf_token": token, "product_id": shop["jumbo"].id, "quantity": 1}
+        )
+    assert "Canvas Tote" in _section(visitor.get("/cart").get_data(as_text=True), "cart")
+    assert "Canvas Tote" not in _section(bags.get("/cart").get_data(as_text=True), "cart")
+
+
 def test_impressions_and_clicks_are_attributed_to_the_list(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
