@@ -492,8 +492,9 @@ class RecommendationService:
 
         The cache key holds the shopper's newest stored event id and their events still in
         the writer's buffer, so a click invalidates it at once; it also holds the stock
-        snapshot, so a sold-out product leaves the lists within UNSELLABLE_TTL_S. Rules are
-        applied afterwards, on every request.
+        snapshot, refreshed every UNSELLABLE_TTL_S (a product sold out meanwhile is dropped
+        by `_finish`, which checks the shown products afresh). Rules are applied afterwards,
+        on every request.
         """
         if not serving.cached:
             pending = serving.pending if serving.pending is not None else []
@@ -566,7 +567,9 @@ class RecommendationService:
         sellable_ids = {int(r.item) for r in recs} | pinned
         reason_ids = {int(r.reason.item) for r in recs if r.reason.item is not None}
         cards = self._cards(session, sellable_ids | reason_ids)
-        unsellable = self.unsellable(session)
+        # The cached set keeps most unsellable products out cheaply; a product deactivated
+        # or sold out since it was cached is caught here, so its dead link is never shown.
+        unsellable = self.unsellable(session) | unsellable_now(session, sellable_ids)
         candidates = [
             Candidate(
                 int(r.item),
@@ -770,6 +773,16 @@ class RecommendationService:
 
 
 # --- mapping results to products ------------------------------------------------------------
+
+
+def unsellable_now(session: Session, ids: Collection[int]) -> frozenset[int]:
+    """Which of these products are inactive or out of stock right now (one indexed query)."""
+    if not ids:
+        return frozenset()
+    query = select(Product.id).where(
+        Product.id.in_(list(ids)), or_(Product.active.is_(False), Product.stock_qty <= 0)
+    )
+    return frozenset(session.scalars(query))
 
 
 def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:

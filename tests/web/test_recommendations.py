@@ -99,6 +99,20 @@ def test_product_and_cart_lists_leave_out_what_the_member_bought(
     assert "Canvas Tote" not in _section(bags.get("/cart").get_data(as_text=True), "cart")
 
 
+def test_a_product_deactivated_or_sold_out_leaves_the_lists_at_once(
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    heart_page = f"/products/{shop['heart'].id}"
+    listed = _section(client.get(heart_page).get_data(as_text=True), "product")
+    assert "White Metal Lantern" in listed and "Pillar Candle" in listed
+    session.rollback()
+    session.get(Product, shop["lantern"].id).active = False
+    session.get(Product, shop["candle"].id).stock_qty = 0
+    session.commit()
+    listed = _section(client.get(heart_page).get_data(as_text=True), "product")
+    assert "White Metal Lantern" not in listed and "Pillar Candle" not in listed
+
+
 def test_impressions_and_clicks_are_attributed_to_the_list(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
