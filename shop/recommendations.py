@@ -312,7 +312,7 @@ class RecommendationService:
                 exclude=self.unsellable(session),
                 repurchase=placement.allow_repurchase,
             )
-            return recs, "personal" if len(history) else "popular"
+            return recs, personal_or_popular(recs)
 
         recs, strategy = self._personal(session, shopper, placement, serving, k, compute, state)
         title = placement.title if strategy == "personal" else POPULAR_TITLE
@@ -457,7 +457,7 @@ class RecommendationService:
             serving,
             recs,
             version,
-            "personal",
+            personal_or_popular(recs),
             log_session=own,
             shown_with=set(product_ids),
         )
@@ -773,6 +773,12 @@ class RecommendationService:
 
 
 # --- mapping results to products ------------------------------------------------------------
+
+
+def personal_or_popular(recs: Sequence[Recommendation]) -> str:
+    """The strategy a personal list really used: a history of products the model does not
+    know yet (or none) gives popular items only."""
+    return "personal" if any(r.reason.code != POPULAR_REASON.code for r in recs) else "popular"
 
 
 def unsellable_now(session: Session, ids: Collection[int]) -> frozenset[int]:

@@ -113,6 +113,21 @@ def test_a_product_deactivated_or_sold_out_leaves_the_lists_at_once(
     assert "White Metal Lantern" not in listed and "Pillar Candle" not in listed
 
 
+def test_a_history_the_model_does_not_know_gets_popular_items_so_titled(
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    newer = factories.product(session, shop["heart"].category, sku="NEW-1", name="Brand New Mug")
+    session.commit()  # added after the model was trained
+    assert client.get(f"/products/{newer.id}").status_code == 200
+    home = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Popular right now" in home and "Recommended for you" not in home
+    session.rollback()
+    shown = session.scalar(
+        select(Impression).where(Impression.placement == "home").order_by(Impression.id.desc())
+    )
+    assert shown is not None and shown.strategy == "popular"
+
+
 def test_impressions_and_clicks_are_attributed_to_the_list(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
