@@ -14,6 +14,7 @@ from shop.cart.services import merge_visitor_cart
 from shop.events.bus import record_event
 from shop.orders.models import Order
 from shop.tracking.services import link_visitor_events
+from shop.tracking.writer import EventWriter
 
 # Compared against when no account matches, so a wrong e-mail costs as much time as a
 # wrong password and response times don't reveal which accounts exist.
@@ -57,15 +58,20 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
-def adopt_visitor(session: Session, user: User, visitor_id: str | None) -> None:
+def adopt_visitor(
+    session: Session, user: User, visitor_id: str | None, queued: EventWriter | None = None
+) -> None:
     """Link a visitor's anonymous events and cart to the account they just signed in to.
 
+    Events still `queued` in the writer (made a moment before signing in) are linked too.
     An account that switched personalization off keeps its history free of browsing done
     elsewhere: the events stay anonymous, only the cart comes along.
     """
     if not visitor_id:
         return
     if user.tracking_enabled:
+        if queued is not None:
+            queued.adopt(visitor_id, user.id)
         link_visitor_events(session, visitor_id, user.id)
     merge_visitor_cart(session, visitor_id, user.id)
 

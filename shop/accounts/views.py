@@ -47,7 +47,7 @@ from shop.form_fields import ShopForm
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
-from shop.tracking.recorder import record
+from shop.tracking.recorder import event_writer, record
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -138,7 +138,7 @@ def _remember_fingerprint(response: Response) -> Response:
 
 
 def _signed_in(user: User, remember: bool, event: str) -> None:
-    services.adopt_visitor(db.session, user, g.get("visitor_id"))
+    services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
     db.session.commit()
     login_user(user, remember=remember)
     _pin_session(user, remember)

@@ -77,6 +77,22 @@ class EventWriter:
         with self._lock:
             return [dict(row) for row in self._pending if keep(row)]
 
+    def adopt(self, visitor_id: str, user_id: int) -> int:
+        """Give a visitor's queued anonymous rows to the account they signed in to.
+
+        Waits for a batch being written, so that afterwards each of the visitor's rows is
+        either in the database (for the caller's UPDATE to link) or queued with the account.
+        """
+        with self._write_lock, self._lock:
+            mine = [
+                row
+                for row in self._pending
+                if row.get("visitor_id") == visitor_id and row.get("user_id") is None
+            ]
+            for row in mine:
+                row["user_id"] = user_id
+            return len(mine)
+
     def flush(self) -> int:
         """Write everything queued now; return how many rows were stored."""
         with self._write_lock:

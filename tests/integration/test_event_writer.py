@@ -89,3 +89,22 @@ def test_the_buffer_is_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("shop.tracking.writer.insert", lambda *_a: 1 / 0)
     bounded.submit([_row("a"), _row("b"), _row("c")])
     assert [r["visitor_id"] for r in bounded.pending(lambda _r: True)] == ["b", "c"]
+
+
+def test_signing_in_links_the_visitors_events_still_queued(
+    writer: EventWriter, session: Session
+) -> None:
+    from shop.accounts.services import adopt_visitor
+    from tests import factories
+
+    ann = factories.user(session)
+    session.commit()
+    writer.submit([_row("v1")])  # stored a moment ago
+    writer.flush()
+    writer.submit([_row("v1"), _row("v2")])  # still queued when Ann signs in
+    adopt_visitor(session, ann, "v1", writer)
+    session.commit()
+    writer.close()
+    session.rollback()
+    owners = session.execute(select(Event.visitor_id, Event.user_id).order_by(Event.id)).all()
+    assert owners == [("v1", ann.id), ("v1", ann.id), ("v2", None)]
