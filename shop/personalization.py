@@ -54,7 +54,12 @@ def init_app(app: Flask) -> None:
     for name, changes in (app.config.get("RECOMMENDER_PLACEMENTS") or {}).items():
         if name not in placements:
             raise ValueError(f"RECOMMENDER_PLACEMENTS: unknown placement {name!r}")
-        placements = with_placement(placements, name, **changes)
+        if not isinstance(changes, dict):
+            raise ValueError(f"RECOMMENDER_PLACEMENTS: {name!r} needs an object of settings")
+        try:
+            placements = with_placement(placements, name, **changes)
+        except ValueError as exc:
+            raise ValueError(f"RECOMMENDER_PLACEMENTS: {exc}") from exc
     check_s = float(app.config.get("RECOMMENDER_MODEL_CHECK_S", 1.0))
     recs = RecommendationService(
         store=ModelStore(directory),

@@ -42,7 +42,13 @@ from recommender import (
 from recommender import train as train_model
 from shop.catalog.models import Product
 from shop.db import utcnow
-from shop.merchandising.config import MerchConfig, PlacementSettings, Rule
+from shop.merchandising.config import (
+    MAX_LIST_SIZE,
+    STRATEGIES,
+    MerchConfig,
+    PlacementSettings,
+    Rule,
+)
 from shop.merchandising.rules import Candidate, apply_rules
 from shop.recommendation_data import (
     Shopper,
@@ -805,7 +811,23 @@ def model_directory(instance_path: str | Path) -> Path:
 def with_placement(
     placements: Mapping[str, Placement], name: str, **changes: Any
 ) -> dict[str, Placement]:
-    """A copy of the placements with one of them changed (size, repurchase)."""
+    """A copy of the placements with one of them changed (title, size, repurchase, strategy);
+    ValueError names what is wrong with a change."""
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "title": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty text"),
+        "size": (
+            lambda v: type(v) is int and 1 <= v <= MAX_LIST_SIZE,
+            f"a whole number from 1 to {MAX_LIST_SIZE}",
+        ),
+        "allow_repurchase": (lambda v: isinstance(v, bool), "true or false"),
+        "strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+    }
+    for key, value in changes.items():
+        if key not in checks:
+            raise ValueError(f"placement {name!r}: unknown setting {key!r}")
+        valid, expected = checks[key]
+        if not valid(value):
+            raise ValueError(f"placement {name!r}: {key} must be {expected}, not {value!r}")
     updated = dict(placements)
     updated[name] = replace(updated[name], **changes)
     return updated

@@ -339,10 +339,20 @@ def test_an_empty_shop_and_unknown_products_never_fail(client: FlaskClient) -> N
 def test_placements_are_configurable(config: TestConfig) -> None:
     from shop import create_app
 
-    config.RECOMMENDER_PLACEMENTS = {"nowhere": {"size": 1}}
-    with pytest.raises(ValueError, match="unknown placement"):
-        create_app(config)
-    db.dispose()  # the engine that create_app made before it refused
+    for wrong, message in (
+        ({"nowhere": {"size": 1}}, "unknown placement 'nowhere'"),
+        ({"home": {"size": "abc"}}, "size must be a whole number from 1 to 24, not 'abc'"),
+        ({"home": {"size": 0}}, "size must be a whole number from 1 to 24, not 0"),
+        ({"home": {"size": True}}, "size must be a whole number"),
+        ({"home": {"allow_repurchase": "yes"}}, "allow_repurchase must be true or false"),
+        ({"home": {"strategy": "random"}}, "strategy must be one of personal, popular"),
+        ({"home": {"colour": "red"}}, "unknown setting 'colour'"),
+        ({"home": 3}, "'home' needs an object of settings"),
+    ):
+        config.RECOMMENDER_PLACEMENTS = wrong
+        with pytest.raises(ValueError, match=re.escape(message)):
+            create_app(config)
+        db.dispose()  # the engine that create_app made before it refused
     config.RECOMMENDER_PLACEMENTS = {"home": {"size": 2, "allow_repurchase": True}}
     app = create_app(config)
     try:
