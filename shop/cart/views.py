@@ -9,6 +9,7 @@ from shop import personalization
 from shop.cart import services
 from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
+from shop.catalog.views import render_product_page
 from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import quote
 from shop.db import db
@@ -83,7 +84,7 @@ def add() -> Response | tuple[str, int]:
         except NotFoundError as exc:
             abort(404, str(exc))
         form.quantity.errors = [error]
-        return render_template("shop/product.html", product=product, form=form), 400
+        return render_product_page(product, form), 400
     db.session.commit()
     record(
         "cart_add",

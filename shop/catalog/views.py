@@ -8,6 +8,7 @@ from shop import personalization
 from shop.cart.forms import AddToCartForm
 from shop.catalog import services
 from shop.catalog.images import product_svg
+from shop.catalog.models import Product
 from shop.catalog.search import active_product_count, search_products
 from shop.db import db
 from shop.pagination import PageError, parse_page
@@ -66,7 +67,12 @@ def product(product_id: int) -> str:
         record("rec_click", product_id=item.id, rec_id=rec_id)
         personalization.remember_click(item.id, rec_id)
     record("product_view", product_id=item.id, category_id=item.category_id, rec_id=rec_id)
-    form = AddToCartForm(product_id=item.id, quantity=1)
+    return render_product_page(item, AddToCartForm(product_id=item.id, quantity=1))
+
+
+def render_product_page(item: Product, form: AddToCartForm) -> str:
+    """The product page with its form (fresh, or showing why an add failed) and the
+    shoppers-who-bought-this list."""
     also_bought = personalization.service().for_product(
         db.session, personalization.current_shopper(), item.id
     )

@@ -128,6 +128,18 @@ def test_a_history_the_model_does_not_know_gets_popular_items_so_titled(
     assert shown is not None and shown.strategy == "popular"
 
 
+def test_a_failed_add_to_cart_shows_the_product_page_with_its_list(
+    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    token = csrf_token(client, f"/products/{shop['heart'].id}")
+    response = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": shop["heart"].id, "quantity": 0}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Shoppers who bought this also bought" in _section(page, "product")
+
+
 def test_impressions_and_clicks_are_attributed_to_the_list(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
