@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask import session as browser_session
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.privacy import personalization_refused
@@ -131,3 +132,17 @@ def valid_rec_id(raw: str | None) -> str | None:
     if raw and len(raw) == 32 and all(c in "0123456789abcdef" for c in raw):
         return raw
     return None
+
+
+def clicked_rec_id(session: Session, raw: str | None, product_id: int) -> str | None:
+    """The recommendation id of a click on `product_id`, when that list really showed it
+    (a made-up or copied id is not attributed); None otherwise."""
+    rec_id = valid_rec_id(raw)
+    if rec_id is None:
+        return None
+    shown = session.scalar(select(Impression.product_ids).where(Impression.rec_id == rec_id))
+    if shown is None:  # shown a moment ago: the impression may still be queued
+        writer = current_app.extensions["impression_writer"]
+        queued = writer.pending(lambda row: row["rec_id"] == rec_id)
+        shown = queued[0]["product_ids"] if queued else None
+    return rec_id if shown is not None and product_id in shown else None

@@ -62,7 +62,7 @@ def product(product_id: int) -> str:
         item = services.get_product(db.session, product_id)
     except services.NotFoundError as exc:
         abort(404, str(exc))
-    rec_id = personalization.valid_rec_id(request.args.get("rec"))
+    rec_id = personalization.clicked_rec_id(db.session, request.args.get("rec"), item.id)
     if rec_id:
         record("rec_click", product_id=item.id, rec_id=rec_id)
         personalization.remember_click(item.id, rec_id)

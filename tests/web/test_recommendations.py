@@ -167,6 +167,14 @@ def test_impressions_and_clicks_are_attributed_to_the_list(
     ]
     assert client.get(f"/products/{product_id}?rec=not-an-id").status_code == 200
 
+    # A made-up id, or a real one on a product its list did not show, is not a click.
+    elsewhere = next(p.id for p in shop.values() if p.id not in impression.product_ids)
+    for path in (f"/products/{product_id}?rec={'aa' * 16}", f"/products/{elsewhere}?rec={rec_id}"):
+        assert client.get(path).status_code == 200
+    session.rollback()
+    clicks = session.scalars(select(Event.rec_id).where(Event.kind == "rec_click")).all()
+    assert clicks == [rec_id]
+
 
 def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
     app: Flask, client: FlaskClient, session: Session, shop: dict[str, Product]
