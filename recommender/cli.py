@@ -21,6 +21,7 @@ from recommender.csvio import (
     read_interactions_csv,
     read_item_features_csv,
 )
+from recommender.errors import ModelUnavailableError
 from recommender.evaluation import VIEWS, evaluate
 from recommender.interactions import Interactions
 from recommender.models import MODELS
@@ -293,6 +294,16 @@ def cmd_tune(args: argparse.Namespace) -> None:
         _log(f"parameters and {len(result.trials)} trials written to {args.output}")
 
 
+def _store(args: argparse.Namespace) -> ModelStore:
+    """The model store of --store; an unusable directory ends with a message."""
+    try:
+        return ModelStore(args.store)
+    except OSError as exc:
+        raise SystemExit(
+            f"error: --store {args.store} cannot hold model versions: {exc.strerror or exc}"
+        ) from None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train on the whole CSV and save a version."""
     data, csv_report = _load(args)
@@ -301,8 +312,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         _log(f"{len(data):,} rows before {args.until}")
     params = _params(args)
     features = _item_features(args)
+    store = _store(args)  # before training, which may take long
     recommender = train(data, params, progress=_stage_progress(), item_features=features)
-    store = ModelStore(args.store)
     version = store.save(recommender, {"source": str(args.data), "data": csv_report.to_dict()})
     _log(f"trained in {recommender.info['training_seconds']:.1f} s: {recommender!r}")
     if args.activate:
@@ -313,7 +324,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_versions(args: argparse.Namespace) -> None:
     """List versions."""
-    for version in ModelStore(args.store).versions():
+    for version in _store(args).versions():
         marker = "*" if version.active else " "
         training = version.metadata.get("training", {})
         print(
@@ -325,13 +336,13 @@ def cmd_versions(args: argparse.Namespace) -> None:
 
 def cmd_activate(args: argparse.Namespace) -> None:
     """Activate a version."""
-    ModelStore(args.store).activate(args.version)
+    _store(args).activate(args.version)
     print(args.version)
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     """Roll back to the previous version."""
-    print(ModelStore(args.store).rollback())
+    print(_store(args).rollback())
 
 
 COMMANDS = {
@@ -349,5 +360,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
+    except OSError as exc:  # a missing file, a directory given as a file, no permission...
+        raise SystemExit(f"error: {_describe_os_error(exc)}") from None
+    except (ValueError, ModelUnavailableError) as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.filename is None or exc.strerror is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror}"
