@@ -6,7 +6,7 @@ optionally timestamp. A header row (detected when its first two fields are named
 "user" and "item") may name the columns in any order: user, item, weight (or quantity),
 timestamp (or time, date), kind, basket (or order). The weight is read as the interaction's
 quantity, so it is log-scaled like one (1 + ln w). Timestamps are seconds since the epoch or
-ISO 8601 dates/times (naive means UTC).
+ISO 8601 dates/times (naive means UTC), from 1970-01-01 up to 2200-01-01.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ ALIASES = {
 }
 POSITIONAL = ("user", "item", "weight", "timestamp")
 EXAMPLES = 5
+# Timestamps outside [1970-01-01, 2200-01-01) are a unit mistake (milliseconds) or garbage:
+# one of them would move "now" by centuries and fade every weight to nothing.
+EARLIEST_TIMESTAMP = 0.0
+LATEST_TIMESTAMP = 7_258_118_400.0  # 2200-01-01T00:00:00Z
+OUT_OF_RANGE = "timestamp outside 1970-2199"
 
 
 @dataclass
@@ -179,6 +184,9 @@ def read_interactions_csv(
             moment = parse_timestamp(stamp) if stamp else math.nan
             if stamp and math.isnan(moment):
                 report.reject("unreadable timestamp", number, row)
+                continue
+            if stamp and not EARLIEST_TIMESTAMP <= moment < LATEST_TIMESTAMP:
+                report.reject(OUT_OF_RANGE, number, row)
                 continue
             users.append(user)
             items.append(item)

@@ -83,3 +83,20 @@ def test_an_unusable_header_is_a_value_error(tmp_path: Path) -> None:
 def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_interactions_csv(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(
+    "stamp", ["1e400", "inf", "-inf", "99999999999999", "1300000000000", "-1e15", "2200-01-01"]
+)
+def test_a_timestamp_outside_1970_to_2199_is_a_bad_row(tmp_path: Path, stamp: str) -> None:
+    text = f"u1,i1,1,2011-01-01\nu2,i2,2,{stamp}\nu3,i3,1,1300000000\n"
+    data, report = read_interactions_csv(write(tmp_path, text))
+    assert report.bad == {"timestamp outside 1970-2199": 1}
+    assert report.examples == [f"line 2: timestamp outside 1970-2199: u2,i2,2,{stamp}"]
+    assert data.users.tolist() == ["u1", "u3"]
+    assert data.time_span == (1_293_840_000.0, 1_300_000_000.0)
+
+
+def test_timestamps_at_the_ends_of_the_range_are_kept(tmp_path: Path) -> None:
+    data, report = read_interactions_csv(write(tmp_path, "u1,i1,1,0\nu2,i2,1,2199-12-31T23:59\n"))
+    assert report.bad_rows == 0 and len(data) == 2
