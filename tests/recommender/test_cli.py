@@ -186,3 +186,34 @@ def test_errors_reach_stderr_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr == f"error: no model version 'nope' in {tmp_path}\n"
     assert done.stdout == ""
+
+
+def test_evaluate_counts_rows_it_cannot_use_and_uses_the_rest(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    messy = tmp_path / "messy.csv"
+    lines = data_csv.read_bytes().splitlines(keepends=True)
+    messy.write_bytes(
+        b"".join(lines[:-2])  # without the fixture's own bad rows
+        + b"user-0-01,sku-01,1,1e400,purchase,\n"
+        + b"user-0-01,sku-01,1,99999999999999,purchase,\n"
+        + "user-0-01,Zoë,1,2020-10-01,purchase,\n".encode("latin-1")
+        + b"user-0-01,"
+        + b"x" * 200_000
+        + b",1,2020-10-01,purchase,\n"
+    )
+    cli.main(
+        ["evaluate", str(messy), "--cutoff", CUTOFF, "--params", str(params_json), "-k", "5",
+         "--views", "new", "--json", "-"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)["data"]
+    assert data["loaded"] == len(lines) - 3
+    assert data["bad"] == {
+        "timestamp outside 1970-2199": 2,
+        "not UTF-8 text": 1,
+        "unreadable CSV row: field larger than field limit (131072)": 1,
+    }
+    first = len(lines) - 1  # the first appended row's line number
+    assert [e.split(":")[0] for e in data["examples"]] == [f"line {first + n}" for n in range(4)]
+    assert "4 bad" in captured.err and "Traceback" not in captured.err
