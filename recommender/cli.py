@@ -215,7 +215,22 @@ def _split(args: argparse.Namespace, data: Interactions) -> Split:
     cutoff = parse_date(args.cutoff) if args.cutoff else None
     split = make_split(data, method, cutoff=cutoff, ratio=args.ratio, seed=args.seed)
     _log(f"{split.description}: {len(split.train):,} train / {len(split.test):,} test rows")
+    if not len(split.train):  # only a time split can leave it empty
+        raise SystemExit(f"error: no interaction before the cutoff {args.cutoff} to train on")
     return split
+
+
+def _require_test_rows(args: argparse.Namespace, split: Split) -> None:
+    """End with a message when the split left nothing to test on (every figure would be 0)."""
+    if len(split.test):
+        return
+    if split.method == "time":
+        why = f"no interaction on or after the cutoff {args.cutoff} by a user seen before it"
+    elif split.method == "random":
+        why = "no user has two or more distinct items to split between train and test"
+    else:
+        why = "no user has interactions at two or more moments"
+    raise SystemExit(f"error: no test interactions: {why}")
 
 
 def _tune(
@@ -252,6 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     data, csv_report = _load(args)
     features = _item_features(args)
     split = _split(args, data)
+    _require_test_rows(args, split)
     params = _params(args)
     tuning = None
     if args.tune:

@@ -188,6 +188,25 @@ def test_errors_reach_stderr_without_a_traceback(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+def test_evaluate_without_training_or_test_data_says_so(data_csv: Path, tmp_path: Path) -> None:
+    assert error_of(["evaluate", str(data_csv), "--cutoff", "2000-01-01"]) == (
+        "error: no interaction before the cutoff 2000-01-01 to train on"
+    )
+    assert error_of(["evaluate", str(data_csv), "--cutoff", "2030-01-01"]) == (
+        "error: no test interactions: no interaction on or after the cutoff 2030-01-01 "
+        "by a user seen before it"
+    )
+    one = tmp_path / "one.csv"
+    one.write_text("u1,i1,1,2011-01-01\nu2,i2,1,2011-01-02\n")
+    assert error_of(["evaluate", str(one)]) == (
+        "error: no test interactions: no user has two or more distinct items to split "
+        "between train and test"
+    )
+    assert error_of(["evaluate", str(one), "--split", "last"]) == (
+        "error: no test interactions: no user has interactions at two or more moments"
+    )
+
+
 def test_evaluate_counts_rows_it_cannot_use_and_uses_the_rest(
     data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
