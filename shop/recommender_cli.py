@@ -110,7 +110,7 @@ def cutoff_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..
 
 @recommender_cli.command("evaluate")
 @cutoff_option("Train on purchases before this date, test on those after it.")
-@click.option("--k", default=10, show_default=True, help="List length.")
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True, help="List length.")
 @click.option("--params", "params_path", help="A parameters file (default: the tuned one).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def evaluate_command(
@@ -120,11 +120,24 @@ def evaluate_command(
 
     Two views: only items new to each customer, and all items including re-purchases.
     """
-    moment = _dataset_cutoff(cutoff)
-    split = time_split(_purchases(), moment)
-    report = evaluate(
-        split, _params(params_path), k=k, progress=progress_printer(), item_features=_features()
-    )
+    purchases = _purchases()
+    if not len(purchases):
+        raise click.ClickException("there are no purchases to evaluate on yet")
+    split = time_split(purchases, _dataset_cutoff(cutoff))
+    day = f"{cutoff:%Y-%m-%d}"
+    if not len(split.train):
+        raise click.ClickException(f"there are no purchases before the cutoff {day} to train on")
+    if not len(split.test):
+        raise click.ClickException(
+            f"there are no test purchases: none on or after the cutoff {day} "
+            "by a customer who bought before it"
+        )
+    try:
+        report = evaluate(
+            split, _params(params_path), k=k, progress=progress_printer(), item_features=_features()
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(report.to_table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -133,7 +146,13 @@ def evaluate_command(
 
 @recommender_cli.command("tune")
 @cutoff_option("Tune only on purchases before this date: the test period is never seen.")
-@click.option("--trials", default=24, show_default=True, help="Parameter sets to try.")
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Parameter sets to try.",
+)
 @click.option("--seed", default=0, show_default=True)
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     """Search factors, regularization, alpha and iterations; store the chosen parameters."""
@@ -144,14 +163,17 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     def report(trial: Trial, done: int, total: int) -> None:
         click.echo(f"  trial {done}/{total}: {trial.stage} {trial.metrics}", err=True)
 
-    result = tune(
-        training,
-        _params(None),
-        trials=trials,
-        seed=seed,
-        progress=report,
-        item_features=_features(),
-    )
+    try:
+        result = tune(
+            training,
+            _params(None),
+            trials=trials,
+            seed=seed,
+            progress=report,
+            item_features=_features(),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     target = service().store.directory / TUNED_PARAMS
     result.save(target)
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")

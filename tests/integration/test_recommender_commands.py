@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -89,3 +90,55 @@ def test_evaluate_reports_both_views_against_the_baselines(
     views = {(row["view"], row["model"]) for row in report["results"]}
     assert {("new", "model"), ("new", "popularity"), ("all", "item_knn")} <= views
     assert report["counts"]
+
+
+def failed_cleanly(result: Result, exit_code: int = 1) -> str:
+    """The output of a command that failed with a message: no exception, no traceback."""
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [("evaluate", "--k", "0"), ("evaluate", "--k", "-3"), ("tune", "--trials", "0")],
+)
+def test_evaluate_and_tune_refuse_counts_below_one(
+    app: Flask, command: str, option: str, value: str
+) -> None:
+    result = app.test_cli_runner().invoke(args=["recommender", command, option, value])
+    output = failed_cleanly(result, exit_code=2)
+    assert f"Invalid value for '{option}': {value} is not in the range x>=1." in output
+
+
+def test_evaluate_and_tune_on_an_empty_shop_say_so(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    evaluated = runner.invoke(args=["recommender", "evaluate"])
+    assert "Error: there are no purchases to evaluate on yet" in failed_cleanly(evaluated)
+    tuned = runner.invoke(args=["recommender", "tune"])
+    assert "Error: there are no purchases before the cutoff to tune on" in failed_cleanly(tuned)
+
+
+def test_evaluate_with_nothing_on_one_side_of_the_cutoff_says_so(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    early = runner.invoke(args=["recommender", "evaluate", "--cutoff", "1999-01-01"])
+    assert "Error: there are no purchases before the cutoff 1999-01-01 to train on" in (
+        failed_cleanly(early)
+    )
+    late = runner.invoke(args=["recommender", "evaluate", "--cutoff", "2031-01-01"])
+    output = failed_cleanly(late)
+    assert (
+        "Error: there are no test purchases: none on or after the cutoff 2031-01-01 "
+        "by a customer who bought before it"
+    ) in output
+    assert "infx" not in output and "| new |" not in output
+
+
+def test_tune_on_too_little_data_says_so(app: Flask, purchases: None) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "tune", "--cutoff", "2011-06-02", "--trials", "1"]
+    )
+    assert "Error: the validation split has no test interactions" in failed_cleanly(result)
