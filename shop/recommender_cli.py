@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
@@ -188,11 +190,34 @@ def versions_command() -> None:
         return
     for version in versions:
         mark = "*" if version.active else " "
-        info = version.metadata.get("info", {})
-        counts = ", ".join(
-            f"{k} {v:,}" for k, v in info.items() if isinstance(v, int) and k.startswith("n_")
-        )
-        click.echo(f"{mark} {version.id}  {version.created_at}  {counts}")
+        click.echo(f"{mark} {version.id}  {describe_version(version)}")
+
+
+def describe_version(version: SavedVersion) -> str:
+    """Model, creation time, counts, training time and, when evaluated, precision on new items."""
+    metadata = version.metadata
+    training = metadata.get("training")
+    training = training if isinstance(training, dict) else {}
+    parts = [str(metadata.get("model", "?")), version.created_at or "?"]
+    counts = [
+        f"{training[name]:,} {name}"
+        for name in ("users", "items", "interactions")
+        if isinstance(training.get(name), int)
+    ]
+    if counts:
+        parts.append(", ".join(counts))
+    seconds = training.get("training_seconds")
+    if isinstance(seconds, int | float):
+        parts.append(f"trained in {seconds:.1f} s")
+    summary = summarise(version)
+    precision = summary.headline("new")
+    if summary.evaluation is not None and precision is not None:
+        text = f"precision@{summary.evaluation.k} new {precision:.4f}"
+        lift = summary.evaluation.lift.get("new")
+        if lift is not None and math.isfinite(lift):
+            text += f" ({lift:.2f}x popularity)"
+        parts.append(text)
+    return "  ".join(parts)
 
 
 @recommender_cli.command("activate")
