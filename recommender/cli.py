@@ -21,6 +21,7 @@ from recommender.csvio import (
     read_interactions_csv,
     read_item_features_csv,
 )
+from recommender.errors import ModelUnavailableError
 from recommender.evaluation import VIEWS, evaluate
 from recommender.interactions import Interactions
 from recommender.models import MODELS
@@ -214,7 +215,22 @@ def _split(args: argparse.Namespace, data: Interactions) -> Split:
     cutoff = parse_date(args.cutoff) if args.cutoff else None
     split = make_split(data, method, cutoff=cutoff, ratio=args.ratio, seed=args.seed)
     _log(f"{split.description}: {len(split.train):,} train / {len(split.test):,} test rows")
+    if not len(split.train):  # only a time split can leave it empty
+        raise SystemExit(f"error: no interaction before the cutoff {args.cutoff} to train on")
     return split
+
+
+def _require_test_rows(args: argparse.Namespace, split: Split) -> None:
+    """End with a message when the split left nothing to test on (every figure would be 0)."""
+    if len(split.test):
+        return
+    if split.method == "time":
+        why = f"no interaction on or after the cutoff {args.cutoff} by a user seen before it"
+    elif split.method == "random":
+        why = "no user has two or more distinct items to split between train and test"
+    else:
+        why = "no user has interactions at two or more moments"
+    raise SystemExit(f"error: no test interactions: {why}")
 
 
 def _tune(
@@ -251,6 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     data, csv_report = _load(args)
     features = _item_features(args)
     split = _split(args, data)
+    _require_test_rows(args, split)
     params = _params(args)
     tuning = None
     if args.tune:
@@ -293,6 +310,16 @@ def cmd_tune(args: argparse.Namespace) -> None:
         _log(f"parameters and {len(result.trials)} trials written to {args.output}")
 
 
+def _store(args: argparse.Namespace) -> ModelStore:
+    """The model store of --store; an unusable directory ends with a message."""
+    try:
+        return ModelStore(args.store)
+    except OSError as exc:
+        raise SystemExit(
+            f"error: --store {args.store} cannot hold model versions: {exc.strerror or exc}"
+        ) from None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train on the whole CSV and save a version."""
     data, csv_report = _load(args)
@@ -301,8 +328,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         _log(f"{len(data):,} rows before {args.until}")
     params = _params(args)
     features = _item_features(args)
+    store = _store(args)  # before training, which may take long
     recommender = train(data, params, progress=_stage_progress(), item_features=features)
-    store = ModelStore(args.store)
     version = store.save(recommender, {"source": str(args.data), "data": csv_report.to_dict()})
     _log(f"trained in {recommender.info['training_seconds']:.1f} s: {recommender!r}")
     if args.activate:
@@ -313,7 +340,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_versions(args: argparse.Namespace) -> None:
     """List versions."""
-    for version in ModelStore(args.store).versions():
+    for version in _store(args).versions():
         marker = "*" if version.active else " "
         training = version.metadata.get("training", {})
         print(
@@ -325,13 +352,13 @@ def cmd_versions(args: argparse.Namespace) -> None:
 
 def cmd_activate(args: argparse.Namespace) -> None:
     """Activate a version."""
-    ModelStore(args.store).activate(args.version)
+    _store(args).activate(args.version)
     print(args.version)
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     """Roll back to the previous version."""
-    print(ModelStore(args.store).rollback())
+    print(_store(args).rollback())
 
 
 COMMANDS = {
@@ -349,5 +376,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
+    except OSError as exc:  # a missing file, a directory given as a file, no permission...
+        raise SystemExit(f"error: {_describe_os_error(exc)}") from None
+    except (ValueError, ModelUnavailableError) as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.filename is None or exc.strerror is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror}"

@@ -6,7 +6,7 @@ optionally timestamp. A header row (detected when its first two fields are named
 "user" and "item") may name the columns in any order: user, item, weight (or quantity),
 timestamp (or time, date), kind, basket (or order). The weight is read as the interaction's
 quantity, so it is log-scaled like one (1 + ln w). Timestamps are seconds since the epoch or
-ISO 8601 dates/times (naive means UTC).
+ISO 8601 dates/times (naive means UTC), from 1970-01-01 up to 2200-01-01.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import csv
 import gzip
 import io
 import math
+import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +52,12 @@ ALIASES = {
 }
 POSITIONAL = ("user", "item", "weight", "timestamp")
 EXAMPLES = 5
+# Timestamps outside [1970-01-01, 2200-01-01) are a unit mistake (milliseconds) or garbage:
+# one of them would move "now" by centuries and fade every weight to nothing.
+EARLIEST_TIMESTAMP = 0.0
+LATEST_TIMESTAMP = 7_258_118_400.0  # 2200-01-01T00:00:00Z
+OUT_OF_RANGE = "timestamp outside 1970-2199"
+NOT_UTF8 = "not UTF-8 text"
 
 
 @dataclass
@@ -72,7 +79,8 @@ class CsvReport:
         """Count a bad row and keep a few examples."""
         self.bad[reason] += 1
         if len(self.examples) < EXAMPLES:
-            self.examples.append(f"line {line}: {reason}: {','.join(row)[:120]}")
+            text = _printable(",".join(row)[:120])
+            self.examples.append(f"line {line}: {reason}" + (f": {text}" if text else ""))
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
@@ -93,10 +101,54 @@ class CsvReport:
         return text
 
 
-def _open(path: Path) -> TextIO:
+def _open(path: Path, errors: str = "strict") -> TextIO:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors, newline="")
+    return path.open(encoding="utf-8", errors=errors, newline="")
+
+
+def _printable(text: str) -> str:
+    """Text with the bytes that were not UTF-8 (kept as lone surrogates) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _is_utf8(row: list[str]) -> bool:
+    """False when a field holds bytes that were not UTF-8 (read as lone surrogates)."""
+    text = "".join(row)
+    if text.isascii():  # constant time in CPython, and most rows are
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _records(
+    handle: TextIO, delimiter: str, report: CsvReport, path: Path
+) -> Iterator[tuple[int, list[str]]]:
+    """The CSV rows with the line each starts on; a row the csv module cannot split (a field
+    over its size limit...) is counted as bad and skipped.
+
+    Raises
+    ------
+    ValueError
+        When a .gz file cannot be decompressed.
+    """
+    reader = csv.reader(handle, delimiter=delimiter)
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.rows += 1
+            report.reject(f"unreadable CSV row: {exc}", line, [])
+            continue
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(f"{path}: cannot decompress line {line} onwards: {exc}") from None
+        yield line, row
 
 
 def _header_columns(first: list[str]) -> list[str] | None:
@@ -129,7 +181,9 @@ def read_interactions_csv(
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When the header names unknown columns (rows themselves never raise).
+        When the header names unknown columns or a .gz file cannot be decompressed (rows
+        themselves never raise: a row that is not UTF-8 or that the csv module cannot
+        split is a bad row).
     """
     path = Path(path)
     report = CsvReport()
@@ -140,10 +194,10 @@ def read_interactions_csv(
     parse_timestamp = _timestamp_parser()
     kinds: list[str] = []
     baskets: list[str] = []
-    with _open(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+    # surrogateescape: bytes that are not UTF-8 spoil only their own row (`_is_utf8`).
+    with _open(path, errors="surrogateescape") as handle:
         columns: list[str] | None = None
-        for number, row in enumerate(reader, start=1):
+        for number, row in _records(handle, delimiter, report, path):
             if number == 1:
                 columns = _header_columns(row)
                 if columns is not None:
@@ -152,6 +206,9 @@ def read_interactions_csv(
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             report.rows += 1
+            if not _is_utf8(row):
+                report.reject(NOT_UTF8, number, row)
+                continue
             if columns is not None:
                 if len(row) != len(columns):
                     report.reject("wrong number of fields", number, row)
@@ -179,6 +236,9 @@ def read_interactions_csv(
             moment = parse_timestamp(stamp) if stamp else math.nan
             if stamp and math.isnan(moment):
                 report.reject("unreadable timestamp", number, row)
+                continue
+            if stamp and not EARLIEST_TIMESTAMP <= moment < LATEST_TIMESTAMP:
+                report.reject(OUT_OF_RANGE, number, row)
                 continue
             users.append(user)
             items.append(item)

@@ -128,13 +128,15 @@ class EvaluationReport:
         ]
         for row in self.rows:
             base = self.metric(row.view, POPULARITY)
-            ratio = row.metrics.precision / base if base else float("inf")
+            ratio = f"{row.metrics.precision / base:.2f}x" if base else "n/a"
             label = f"{model_name} (model)" if row.model == MODEL else row.model
             values = " | ".join(f"{getattr(row.metrics, m):.4f}" for m in METRICS)
-            lines.append(
-                f"| {row.view} | {label} | {row.metrics.users:,} | {values} | {ratio:.2f}x |"
-            )
-        lines += ["", "vs popularity: precision over the popularity baseline's, same view."]
+            lines.append(f"| {row.view} | {label} | {row.metrics.users:,} | {values} | {ratio} |")
+        lines += [
+            "",
+            "vs popularity: precision over the popularity baseline's, same view "
+            "(n/a when the baseline's is 0).",
+        ]
         if self.intervals:
             spans = "; ".join(
                 f"{view} {low:.2f}x to {high:.2f}x" for view, (low, high) in self.intervals.items()

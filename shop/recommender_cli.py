@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
@@ -110,7 +112,7 @@ def cutoff_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..
 
 @recommender_cli.command("evaluate")
 @cutoff_option("Train on purchases before this date, test on those after it.")
-@click.option("--k", default=10, show_default=True, help="List length.")
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True, help="List length.")
 @click.option("--params", "params_path", help="A parameters file (default: the tuned one).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def evaluate_command(
@@ -120,11 +122,24 @@ def evaluate_command(
 
     Two views: only items new to each customer, and all items including re-purchases.
     """
-    moment = _dataset_cutoff(cutoff)
-    split = time_split(_purchases(), moment)
-    report = evaluate(
-        split, _params(params_path), k=k, progress=progress_printer(), item_features=_features()
-    )
+    purchases = _purchases()
+    if not len(purchases):
+        raise click.ClickException("there are no purchases to evaluate on yet")
+    split = time_split(purchases, _dataset_cutoff(cutoff))
+    day = f"{cutoff:%Y-%m-%d}"
+    if not len(split.train):
+        raise click.ClickException(f"there are no purchases before the cutoff {day} to train on")
+    if not len(split.test):
+        raise click.ClickException(
+            f"there are no test purchases: none on or after the cutoff {day} "
+            "by a customer who bought before it"
+        )
+    try:
+        report = evaluate(
+            split, _params(params_path), k=k, progress=progress_printer(), item_features=_features()
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(report.to_table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -133,7 +148,13 @@ def evaluate_command(
 
 @recommender_cli.command("tune")
 @cutoff_option("Tune only on purchases before this date: the test period is never seen.")
-@click.option("--trials", default=24, show_default=True, help="Parameter sets to try.")
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Parameter sets to try.",
+)
 @click.option("--seed", default=0, show_default=True)
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     """Search factors, regularization, alpha and iterations; store the chosen parameters."""
@@ -144,14 +165,17 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     def report(trial: Trial, done: int, total: int) -> None:
         click.echo(f"  trial {done}/{total}: {trial.stage} {trial.metrics}", err=True)
 
-    result = tune(
-        training,
-        _params(None),
-        trials=trials,
-        seed=seed,
-        progress=report,
-        item_features=_features(),
-    )
+    try:
+        result = tune(
+            training,
+            _params(None),
+            trials=trials,
+            seed=seed,
+            progress=report,
+            item_features=_features(),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     target = service().store.directory / TUNED_PARAMS
     result.save(target)
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
@@ -166,11 +190,34 @@ def versions_command() -> None:
         return
     for version in versions:
         mark = "*" if version.active else " "
-        info = version.metadata.get("info", {})
-        counts = ", ".join(
-            f"{k} {v:,}" for k, v in info.items() if isinstance(v, int) and k.startswith("n_")
-        )
-        click.echo(f"{mark} {version.id}  {version.created_at}  {counts}")
+        click.echo(f"{mark} {version.id}  {describe_version(version)}")
+
+
+def describe_version(version: SavedVersion) -> str:
+    """Model, creation time, counts, training time and, when evaluated, precision on new items."""
+    metadata = version.metadata
+    training = metadata.get("training")
+    training = training if isinstance(training, dict) else {}
+    parts = [str(metadata.get("model", "?")), version.created_at or "?"]
+    counts = [
+        f"{training[name]:,} {name}"
+        for name in ("users", "items", "interactions")
+        if isinstance(training.get(name), int)
+    ]
+    if counts:
+        parts.append(", ".join(counts))
+    seconds = training.get("training_seconds")
+    if isinstance(seconds, int | float):
+        parts.append(f"trained in {seconds:.1f} s")
+    summary = summarise(version)
+    precision = summary.headline("new")
+    if summary.evaluation is not None and precision is not None:
+        text = f"precision@{summary.evaluation.k} new {precision:.4f}"
+        lift = summary.evaluation.lift.get("new")
+        if lift is not None and math.isfinite(lift):
+            text += f" ({lift:.2f}x popularity)"
+        parts.append(text)
+    return "  ".join(parts)
 
 
 @recommender_cli.command("activate")

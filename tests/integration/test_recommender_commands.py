@@ -7,10 +7,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from recommender import ModelVersion
+from shop.personalization import service
+from shop.recommender_cli import describe_version
 from shop.tracking.models import Event
 from tests import factories
 
@@ -89,3 +93,120 @@ def test_evaluate_reports_both_views_against_the_baselines(
     views = {(row["view"], row["model"]) for row in report["results"]}
     assert {("new", "model"), ("new", "popularity"), ("all", "item_knn")} <= views
     assert report["counts"]
+
+
+def failed_cleanly(result: Result, exit_code: int = 1) -> str:
+    """The output of a command that failed with a message: no exception, no traceback."""
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [("evaluate", "--k", "0"), ("evaluate", "--k", "-3"), ("tune", "--trials", "0")],
+)
+def test_evaluate_and_tune_refuse_counts_below_one(
+    app: Flask, command: str, option: str, value: str
+) -> None:
+    result = app.test_cli_runner().invoke(args=["recommender", command, option, value])
+    output = failed_cleanly(result, exit_code=2)
+    assert f"Invalid value for '{option}': {value} is not in the range x>=1." in output
+
+
+def test_evaluate_and_tune_on_an_empty_shop_say_so(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    evaluated = runner.invoke(args=["recommender", "evaluate"])
+    assert "Error: there are no purchases to evaluate on yet" in failed_cleanly(evaluated)
+    tuned = runner.invoke(args=["recommender", "tune"])
+    assert "Error: there are no purchases before the cutoff to tune on" in failed_cleanly(tuned)
+
+
+def test_evaluate_with_nothing_on_one_side_of_the_cutoff_says_so(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    early = runner.invoke(args=["recommender", "evaluate", "--cutoff", "1999-01-01"])
+    assert "Error: there are no purchases before the cutoff 1999-01-01 to train on" in (
+        failed_cleanly(early)
+    )
+    late = runner.invoke(args=["recommender", "evaluate", "--cutoff", "2031-01-01"])
+    output = failed_cleanly(late)
+    assert (
+        "Error: there are no test purchases: none on or after the cutoff 2031-01-01 "
+        "by a customer who bought before it"
+    ) in output
+    assert "infx" not in output and "| new |" not in output
+
+
+def test_tune_on_too_little_data_says_so(app: Flask, purchases: None) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "tune", "--cutoff", "2011-06-02", "--trials", "1"]
+    )
+    assert "Error: the validation split has no test interactions" in failed_cleanly(result)
+
+
+def test_versions_show_model_counts_training_time_and_evaluation(
+    app: Flask, purchases: None, session: Session, tmp_path: Path
+) -> None:
+    runner = app.test_cli_runner()
+    out = tmp_path / "eval.json"
+    evaluated = runner.invoke(
+        args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--json", str(out)]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    plain = runner.invoke(args=["recommender", "train"])
+    assert plain.exit_code == 0, plain.output
+    evaluation = json.loads(out.read_text())
+    with app.app_context():
+        evaluated_id = service().train(session, metadata={"evaluation": evaluation})
+        versions = service().store.versions()
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert len(lines) == 2
+    for line, version in zip(lines, versions, strict=True):
+        training = version.metadata["training"]
+        assert line.startswith(f"{'*' if version.active else ' '} {version.id}  als  ")
+        assert version.created_at in line
+        assert (
+            f"{training['users']:,} users, {training['items']:,} items, "
+            f"{training['interactions']:,} interactions"
+        ) in line
+        assert f"trained in {training['training_seconds']:.1f} s" in line
+        if version.id != evaluated_id:
+            assert "precision@" not in line
+    precision = next(
+        row["precision"]
+        for row in evaluation["results"]
+        if row["view"] == "new" and row["model"] == "model"
+    )
+    evaluated = next(line for line in lines if evaluated_id in line)
+    assert evaluated.endswith(f"precision@10 new {precision:.4f}"), evaluated
+
+
+def test_a_version_line_shows_the_lift_and_leaves_out_what_is_unknown() -> None:
+    def result(model: str, precision: float) -> dict[str, object]:
+        metrics = dict.fromkeys(("recall", "ndcg", "map", "hit_rate", "coverage"), 0.5)
+        return {"view": "new", "model": model, "users": 40, "precision": precision, **metrics}
+
+    evaluation = {
+        "k": 10,
+        "split": "time split at 2011-09-01T00:00:00",
+        "results": [result("model", 0.1154), result("popularity", 0.0566)],
+        "lift_over_popularity": {"new": 2.04},
+    }
+    training = {"users": 4334, "items": 3656, "interactions": 396511, "training_seconds": 12.34}
+    version = ModelVersion(
+        "20260101T000000Z-abcdef",
+        "2026-01-01T00:00:00+00:00",
+        {"model": "als", "training": training, "evaluation": evaluation},
+        active=True,
+    )
+    assert describe_version(version) == (
+        "als  2026-01-01T00:00:00+00:00  4,334 users, 3,656 items, 396,511 interactions  "
+        "trained in 12.3 s  precision@10 new 0.1154 (2.04x popularity)"
+    )
+    bare = ModelVersion("v", "", {}, active=False)
+    assert describe_version(bare) == "?  ?"

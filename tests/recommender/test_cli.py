@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,3 +136,103 @@ def test_input_errors_end_with_a_message(tmp_path: Path) -> None:
         cli.main(["evaluate", str(empty)])
     with pytest.raises(SystemExit, match="--views"):
         cli.main(["evaluate", str(empty), "--views", "fresh"])
+
+
+def error_of(args: list[str]) -> str:
+    """The message a failing command ends with (Python prints it to stderr and exits with 1)."""
+    with pytest.raises(SystemExit) as done:
+        cli.main(args)
+    assert isinstance(done.value.code, str), done.value.code
+    return done.value.code
+
+
+def test_store_errors_end_with_a_message(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "models")
+    assert error_of(["rollback", "--store", store]) == "error: no earlier version to roll back to"
+    assert error_of(["activate", "--store", store, "nope"]).startswith(
+        "error: no model version 'nope' in "
+    )
+    assert error_of(["activate", "--store", store, "../x"]) == "error: not a version id: '../x'"
+    cli.main(["train", str(data_csv), "--store", store, "--params", str(params_json)])
+    assert error_of(["rollback", "--store", store]) == "error: no earlier version to roll back to"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_file_given_as_the_store_ends_with_a_message_before_training(
+    data_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("")
+    expected = f"error: --store {a_file} cannot hold model versions: Not a directory"
+    for command in (["versions"], ["rollback"], ["activate", "v1"]):
+        assert error_of([*command, "--store", str(a_file)]) == expected
+    monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("trained for nothing"))
+    assert error_of(["train", str(data_csv), "--store", str(a_file)]) == expected
+
+
+def test_a_directory_given_as_the_data_ends_with_a_message(tmp_path: Path) -> None:
+    assert error_of(["evaluate", str(tmp_path)]) == f"error: {tmp_path}: Is a directory"
+
+
+def test_errors_reach_stderr_without_a_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender", "activate", "--store", str(tmp_path), "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"error: no model version 'nope' in {tmp_path}\n"
+    assert done.stdout == ""
+
+
+def test_evaluate_without_training_or_test_data_says_so(data_csv: Path, tmp_path: Path) -> None:
+    assert error_of(["evaluate", str(data_csv), "--cutoff", "2000-01-01"]) == (
+        "error: no interaction before the cutoff 2000-01-01 to train on"
+    )
+    assert error_of(["evaluate", str(data_csv), "--cutoff", "2030-01-01"]) == (
+        "error: no test interactions: no interaction on or after the cutoff 2030-01-01 "
+        "by a user seen before it"
+    )
+    one = tmp_path / "one.csv"
+    one.write_text("u1,i1,1,2011-01-01\nu2,i2,1,2011-01-02\n")
+    assert error_of(["evaluate", str(one)]) == (
+        "error: no test interactions: no user has two or more distinct items to split "
+        "between train and test"
+    )
+    assert error_of(["evaluate", str(one), "--split", "last"]) == (
+        "error: no test interactions: no user has interactions at two or more moments"
+    )
+
+
+def test_evaluate_counts_rows_it_cannot_use_and_uses_the_rest(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    messy = tmp_path / "messy.csv"
+    lines = data_csv.read_bytes().splitlines(keepends=True)
+    messy.write_bytes(
+        b"".join(lines[:-2])  # without the fixture's own bad rows
+        + b"user-0-01,sku-01,1,1e400,purchase,\n"
+        + b"user-0-01,sku-01,1,99999999999999,purchase,\n"
+        + "user-0-01,Zoë,1,2020-10-01,purchase,\n".encode("latin-1")
+        + b"user-0-01,"
+        + b"x" * 200_000
+        + b",1,2020-10-01,purchase,\n"
+    )
+    cli.main(
+        ["evaluate", str(messy), "--cutoff", CUTOFF, "--params", str(params_json), "-k", "5",
+         "--views", "new", "--json", "-"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)["data"]
+    assert data["loaded"] == len(lines) - 3
+    assert data["bad"] == {
+        "timestamp outside 1970-2199": 2,
+        "not UTF-8 text": 1,
+        "unreadable CSV row: field larger than field limit (131072)": 1,
+    }
+    first = len(lines) - 1  # the first appended row's line number
+    assert [e.split(":")[0] for e in data["examples"]] == [f"line {first + n}" for n in range(4)]
+    assert "4 bad" in captured.err and "Traceback" not in captured.err

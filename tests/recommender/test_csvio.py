@@ -83,3 +83,59 @@ def test_an_unusable_header_is_a_value_error(tmp_path: Path) -> None:
 def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_interactions_csv(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(
+    "stamp", ["1e400", "inf", "-inf", "99999999999999", "1300000000000", "-1e15", "2200-01-01"]
+)
+def test_a_timestamp_outside_1970_to_2199_is_a_bad_row(tmp_path: Path, stamp: str) -> None:
+    text = f"u1,i1,1,2011-01-01\nu2,i2,2,{stamp}\nu3,i3,1,1300000000\n"
+    data, report = read_interactions_csv(write(tmp_path, text))
+    assert report.bad == {"timestamp outside 1970-2199": 1}
+    assert report.examples == [f"line 2: timestamp outside 1970-2199: u2,i2,2,{stamp}"]
+    assert data.users.tolist() == ["u1", "u3"]
+    assert data.time_span == (1_293_840_000.0, 1_300_000_000.0)
+
+
+def test_timestamps_at_the_ends_of_the_range_are_kept(tmp_path: Path) -> None:
+    data, report = read_interactions_csv(write(tmp_path, "u1,i1,1,0\nu2,i2,1,2199-12-31T23:59\n"))
+    assert report.bad_rows == 0 and len(data) == 2
+
+
+def test_a_field_over_the_csv_size_limit_is_a_bad_row(tmp_path: Path) -> None:
+    text = "user,item\nu1,i1\nu2," + "x" * 200_000 + "\nu3,i3\n"
+    data, report = read_interactions_csv(write(tmp_path, text))
+    assert report.rows == 3 and report.loaded == 2
+    assert report.bad == {"unreadable CSV row: field larger than field limit (131072)": 1}
+    assert report.examples == ["line 3: unreadable CSV row: field larger than field limit (131072)"]
+    assert data.users.tolist() == ["u1", "u3"]
+
+
+def test_a_row_that_is_not_utf8_is_a_bad_row_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    # A long first part puts the bad byte past the decoder's first chunk, as in a real file.
+    good = "".join(f"u{n},i{n % 7},1,2011-01-01\n" for n in range(2000)).encode()
+    path.write_bytes(good + "Zoë,i1,1,2011-01-02\n".encode("latin-1") + b"u9,i9\n")
+    data, report = read_interactions_csv(path)
+    assert report.rows == 2002 and report.loaded == 2001
+    assert report.bad == {"not UTF-8 text": 1}
+    assert report.examples == ["line 2001: not UTF-8 text: Zo\ufffd,i1,1,2011-01-02"]
+    assert data.users.tolist()[-1] == "u9"
+
+
+def test_utf8_text_is_read_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "utf8.csv"
+    path.write_bytes("Zoë,café\n".encode())
+    data, report = read_interactions_csv(path)
+    assert report.bad_rows == 0
+    assert (data.users.tolist(), data.items.tolist()) == (["Zoë"], ["café"])
+
+
+def test_a_gzip_file_that_cannot_be_decompressed_is_a_value_error(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(b"u1,i1\n" * 1000)[:30])
+    with pytest.raises(ValueError, match=r"cut\.csv\.gz: cannot decompress line \d+ onwards"):
+        read_interactions_csv(cut)
+    plain = write(tmp_path, "u1,i1\n", "plain.csv.gz")
+    with pytest.raises(ValueError, match=r"plain\.csv\.gz: cannot decompress line 1 onwards"):
+        read_interactions_csv(plain)

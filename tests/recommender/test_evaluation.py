@@ -69,6 +69,20 @@ def test_report_as_json_and_table(report: EvaluationReport) -> None:
         assert f"{view} {low:.2f}x to {high:.2f}x" in table
 
 
+def test_the_table_shows_no_ratio_over_a_baseline_of_zero() -> None:
+    bought = [("a", 1), ("b", 2), ("a", 40)]  # after the cutoff (day 30), only re-purchases
+    data = Interactions.from_records(
+        [(f"u{n}", item, "purchase", START + day * DAY) for n in range(4) for item, day in bought]
+    )
+    report = evaluate(time_split(data, START + 30 * DAY), TrainingParams(model="popularity"), k=2)
+    assert report.counts["test_users_new"] == 0
+    table = report.to_table()
+    new_rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| new |")]
+    assert len(new_rows) == 3
+    assert {(cells[2], cells[-1]) for cells in new_rows} == {("0", "n/a |")}
+    assert "inf" not in table
+
+
 def test_the_lift_interval_pairs_the_same_users(report: EvaluationReport) -> None:
     model = report.rows[0].metrics.per_user_precision
     base = report.rows[1].metrics.per_user_precision
