@@ -95,6 +95,7 @@ def validate_rule(
     if rule.type == "diversity":
         if not rule.max_per_category or rule.max_per_category < 1:
             raise EditError("max_per_category", "Allow at least 1 item per category.")
+        _check_not_repeated(rule, existing)
         return
     if (rule.product_id is None) == (rule.category_id is None):
         if rule.type == "pin":
@@ -118,6 +119,26 @@ def validate_rule(
             raise EditError("factor", f"The factor goes from {MIN_FACTOR:g} to {MAX_FACTOR:,g}.")
     if rule.type == "pin":
         _check_pin(rule, existing)
+    else:
+        _check_not_repeated(rule, existing)
+
+
+def _check_not_repeated(rule: Rule, existing: Sequence[Rule]) -> None:
+    """A second rule of the same kind on the same target, where and when the first one
+    applies, would stack (two x2 boosts make x4) or do nothing: refuse it."""
+    for other in existing:
+        same_target = (other.product_id, other.category_id) == (rule.product_id, rule.category_id)
+        if (
+            other.type == rule.type
+            and same_target
+            and _placements_overlap(rule, other)
+            and _windows_overlap(rule, other)
+        ):
+            raise EditError(
+                "type",
+                f"That repeats {other.label()}, which already applies in an overlapping "
+                "placement and period. Change or remove that rule instead.",
+            )
 
 
 def _check_pin(rule: Rule, existing: Sequence[Rule]) -> None:

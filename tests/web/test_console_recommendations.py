@@ -166,9 +166,22 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
     assert status == 302
     status, page = _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=2)
     assert status == 400 and "Position 2 is already pinned by rule r1" in page
+    # The same rule twice would stack (x2 and x2 make x4): refused where they overlap.
+    assert _add_rule(merch, type="boost", product=jumbo.sku, factor="2")[0] == 302
+    status, page = _add_rule(
+        merch, type="boost", placements=["cart"], product=jumbo.sku, factor="3"
+    )
+    assert status == 400 and "That repeats boost x2 product" in page
+    assert _add_rule(merch, type="diversity", placements=["home"], max_per_category="2")[0] == 302
+    status, page = _add_rule(merch, type="diversity", placements=["home"], max_per_category="1")
+    assert status == 400 and "at most 2 per category (rule r3)" in page
+    # Another kind of rule, or the same one elsewhere, is a rule of its own.
+    assert _add_rule(merch, type="bury", product=jumbo.sku, factor="2")[0] == 302
+    assert _add_rule(merch, type="diversity", placements=["cart"], max_per_category="1")[0] == 302
     session.rollback()
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
-    assert draft is not None and [r["id"] for r in draft.data["rules"]] == ["r1"]
+    assert draft is not None
+    assert [r["id"] for r in draft.data["rules"]] == ["r1", "r2", "r3", "r4", "r5"]
 
 
 def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
