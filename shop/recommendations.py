@@ -744,6 +744,9 @@ class RecommendationService:
             "buy_again": self.buy_again(session, shopper, serving=serving),
             "cart": self.for_cart(session, shopper, cart, serving=serving),
             "order": self.for_order(session, shopper, order, serving=serving),
+            "order_email": self.for_order(session, shopper, order, "order_email", serving=serving),
+            # What the weekly e-mail (loyalty.campaigns) asks for: no order to go with.
+            "weekly_email": self.for_order(session, shopper, [], "weekly_email", serving=serving),
         }
         if product_id is not None:
             lists["product"] = self.for_product(session, shopper, product_id, serving=serving)
