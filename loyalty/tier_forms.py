@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wtforms import BooleanField, Field, IntegerField, SelectField, StringField
+from wtforms import BooleanField, Field, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -17,7 +17,7 @@ from wtforms.validators import (
 
 from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
 from loyalty.settings import ProgrammeSettings
-from shop.form_fields import ShopForm
+from shop.form_fields import ShopForm, WholeNumberField
 
 MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
 MAX_THRESHOLD_POINTS = 10_000_000
@@ -52,7 +52,7 @@ class TierForm(ShopForm):
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[DataRequired("Enter a name."), Length(max=40)],
     )
-    rank = IntegerField(
+    rank = WholeNumberField(
         "Rank (1 is the entry tier; higher ranks need more)",
         validators=[
             InputRequired("Enter the rank, a whole number."),
@@ -147,8 +147,8 @@ class TierForm(ShopForm):
         )
 
 
-def _whole(label: str, low: int, high: int, unit: str = "") -> IntegerField:
-    return IntegerField(
+def _whole(label: str, low: int, high: int, unit: str = "") -> WholeNumberField:
+    return WholeNumberField(
         label,
         validators=[
             InputRequired(f"Enter a whole number{unit}."),

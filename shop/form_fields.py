@@ -4,15 +4,32 @@ validated (and worded) the same way everywhere."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import re
+from datetime import date, datetime
 from typing import Any
 
 from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import DecimalField, EmailField, SelectField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    DecimalField,
+    EmailField,
+    Field,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    Length,
+    Optional,
+    Regexp,
+    StopValidation,
+    ValidationError,
+)
 
 # The dates a filter accepts: wide enough for any real order, and narrow enough that the
 # days added or taken off (an inclusive end, a default start) never overflow `date`.
@@ -139,21 +156,58 @@ def phone_field() -> StringField:
     )
 
 
-class FiniteDecimalField(DecimalField):
-    """A DecimalField that turns "NaN", "sNaN" and "Infinity" into a form error: wtforms
-    accepts them as decimals, and a signalling NaN even crashes its NumberRange check."""
+# What a number field accepts: ASCII digits only. Python's int() and Decimal() also take
+# "1_0" (ten) and other scripts' digits, which no one means in a form.
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class _NumberField(Field):
+    """Refuses text outside `plain` as unreadable, and when the text was unreadable, stops
+    there: the range check would only add a second message about the same mistake."""
+
+    plain: re.Pattern[str]
+    unreadable: str
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        """Parse the submitted text, refusing numbers that are not finite."""
-        super().process_formdata(valuelist)
-        if isinstance(self.data, Decimal) and not self.data.is_finite():
+        """Parse the submitted text; anything but a plain number is unreadable."""
+        text = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if text and not self.plain.fullmatch(text):
             self.data = None
-            raise ValueError("Enter a number, such as 1.5.")
+            raise ValueError(self.unreadable)
+        super().process_formdata(valuelist)  # type: ignore[misc]
+
+    def pre_validate(self, form: Any) -> None:
+        """Unreadable text has its message already; the validators need not run."""
+        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
+            raise StopValidation()
+
+
+class WholeNumberField(_NumberField, IntegerField):
+    """An IntegerField for whole numbers written with the digits 0-9."""
+
+    plain = _WHOLE_NUMBER
+    unreadable = "Not a valid integer value."
+
+
+class FiniteDecimalField(_NumberField, DecimalField):
+    """A DecimalField for finite numbers: wtforms accepts "NaN", "sNaN" and "Infinity" as
+    decimals, and a signalling NaN even crashes its NumberRange check."""
+
+    plain = _DECIMAL_NUMBER  # which leaves out NaN and Infinity
+    unreadable = "Enter a number, such as 1.5."
 
 
 def date_in_range(day: date) -> bool:
     """True when a filter's date lies within EARLIEST_DATE and LATEST_DATE."""
     return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def within_date_range(_form: Any, field: Field) -> None:
+    """A form validator: a date (or a date and time) from EARLIEST_DATE to LATEST_DATE."""
+    day = field.data.date() if isinstance(field.data, datetime) else field.data
+    if day is not None and not date_in_range(day):
+        raise ValidationError(DATE_RANGE_MESSAGE)
 
 
 def country_field() -> SelectField:

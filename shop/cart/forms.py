@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import HiddenField, IntegerField
+from wtforms import HiddenField
 from wtforms.validators import InputRequired, NumberRange, StopValidation
 
-from shop.form_fields import ShopForm
+from shop.form_fields import ShopForm, WholeNumberField
 
 QTY_MESSAGE = "Enter a whole number from 1 to 999. To take an item out, use Remove."
 
 
-class QuantityField(IntegerField):
+class QuantityField(WholeNumberField):
     """A cart quantity: anything but a whole number from 1 to 999 gets one message, once."""
 
     def __init__(self, label: str = "Quantity", **kwargs: Any) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import DateField, Field, IntegerField, SelectField, StringField
+from wtforms import DateField, Field, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
-from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, date_in_range, strip
+from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, WholeNumberField, date_in_range, strip
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
@@ -145,7 +145,7 @@ def refund_form(order: Order, **kwargs: Any) -> RefundForm:
         setattr(
             OrderRefundForm,
             f"restock_{line.id}",
-            IntegerField(
+            WholeNumberField(
                 f"Put back {line.sku}",
                 default=0,
                 validators=[

@@ -10,7 +10,6 @@ from wtforms import (
     BooleanField,
     Field,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -28,7 +27,7 @@ from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
 from shop.db import ID_MAX
-from shop.form_fields import ShopForm, strip
+from shop.form_fields import ShopForm, WholeNumberField, strip
 
 
 def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
@@ -74,7 +73,7 @@ class ProductForm(ShopForm):
     price = StringField(
         "Price (£)", filters=[strip], validators=[DataRequired("Enter a price."), _price]
     )
-    stock = IntegerField(
+    stock = WholeNumberField(
         "Stock",
         validators=[
             InputRequired("Enter the stock, a whole number."),

@@ -9,7 +9,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -19,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from shop.db import parse_id
-from shop.form_fields import ShopForm
+from shop.form_fields import ShopForm, WholeNumberField
 from shop.merchandising.experiments import (
     KIND_LABELS,
     KINDS,
@@ -32,7 +31,7 @@ VARIANT_ROWS = 4
 CHOOSE = SelectChoice("", "(choose)")
 
 
-def _percent(_form: Form, field: IntegerField) -> None:
+def _percent(_form: Form, field: WholeNumberField) -> None:
     """A whole percent (checked only when the value parsed as a number)."""
     if field.data is not None and not 0 <= field.data <= 100:
         raise ValidationError("From 0 to 100.")
@@ -50,7 +49,7 @@ class VariantRow(Form):
     )
     model_version = SelectField("Model version", choices=[CHOOSE], validate_choice=False)
     revision_id = SelectField("Rules revision", choices=[CHOOSE], validate_choice=False)
-    weight = IntegerField("Traffic %", validators=[Optional(), _percent])
+    weight = WholeNumberField("Traffic %", validators=[Optional(), _percent])
 
     def is_empty(self) -> bool:
         """True when the merchandiser left the row blank."""

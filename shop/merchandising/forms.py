@@ -8,7 +8,6 @@ from typing import Any
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -18,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from shop.form_fields import FiniteDecimalField, ShopForm
+from shop.form_fields import FiniteDecimalField, ShopForm, WholeNumberField, within_date_range
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_LABELS, RULE_TYPES, STRATEGIES
 from shop.merchandising.editing import KIND_NAMES, MODEL_PARAM_RANGES
 
@@ -44,21 +43,23 @@ class RuleForm(ShopForm):
     )
     product = StringField("Product (id or SKU)", validators=[Optional(), Length(max=40)])
     category = SelectField("Category", validators=[Optional()])
-    position = IntegerField(
+    position = WholeNumberField(
         "Position (pin; 1 = first)",
         validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
     )
     factor = FiniteDecimalField(
         "Factor (boost multiplies, bury divides)", places=None, validators=[Optional()]
     )
-    max_per_category = IntegerField(
+    max_per_category = WholeNumberField(
         "At most this many per category (diversity)",
         validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
     )
     starts_at = DateTimeLocalField(
-        "Starts (UTC, optional)", format=LOCAL_TIME, validators=[Optional()]
+        "Starts (UTC, optional)", format=LOCAL_TIME, validators=[Optional(), within_date_range]
     )
-    ends_at = DateTimeLocalField("Ends (UTC, optional)", format=LOCAL_TIME, validators=[Optional()])
+    ends_at = DateTimeLocalField(
+        "Ends (UTC, optional)", format=LOCAL_TIME, validators=[Optional(), within_date_range]
+    )
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 
     def set_options(self, placements: Iterable[str], categories: Iterable[tuple[int, str]]) -> None:
@@ -137,7 +138,7 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> ShopFor
         ),
     )
     for name, (low, high, whole) in MODEL_PARAM_RANGES.items():
-        field_class = IntegerField if whole else FiniteDecimalField
+        field_class = WholeNumberField if whole else FiniteDecimalField
         extra = {} if whole else {"places": None}
         setattr(
             SettingsForm,
@@ -152,7 +153,7 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> ShopFor
         setattr(
             SettingsForm,
             f"size_{name}",
-            IntegerField(
+            WholeNumberField(
                 f"{name}: items",
                 validators=[InputRequired("Enter a size."), NumberRange(1, MAX_LIST_SIZE)],
             ),

@@ -159,6 +159,15 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
             "The end must be after the start",
         ),
         ({"type": "diversity"}, "Allow at least 1 item per category"),
+        (
+            {"type": "exclude", "product": heart.sku, "starts_at": "0001-01-01T00:00"},
+            "Choose a date from 1 January 1900 to 31 December 2999",
+        ),
+        (
+            {"type": "exclude", "product": heart.sku, "ends_at": "9999-12-31T23:59"},
+            "Choose a date from 1 January 1900 to 31 December 2999",
+        ),
+        ({"type": "diversity", "max_per_category": "1_0"}, "Not a valid integer value."),
         ({"type": "pin", "product": heart.sku, "position": 99}, "From 1 to 24"),
     ]
     for fields, message in cases:
