@@ -188,7 +188,7 @@ def versions_command() -> None:
     if not versions:
         click.echo("No trained versions yet: run `flask recommender train`.")
         return
-    for version in versions:
+    for version in reversed(versions):
         mark = "*" if version.active else " "
         click.echo(f"{mark} {version.id}  {describe_version(version)}")
 

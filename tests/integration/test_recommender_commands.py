@@ -166,7 +166,7 @@ def test_versions_show_model_counts_training_time_and_evaluation(
     assert listing.exit_code == 0, listing.output
     lines = listing.output.splitlines()
     assert len(lines) == 2
-    for line, version in zip(lines, versions, strict=True):
+    for line, version in zip(lines, reversed(versions), strict=True):
         training = version.metadata["training"]
         assert line.startswith(f"{'*' if version.active else ' '} {version.id}  als  ")
         assert version.created_at in line
