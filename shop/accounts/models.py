@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db import Base, utcnow
@@ -23,6 +23,8 @@ class User(UserMixin, Base):
     external_ref: Mapped[str | None] = mapped_column(String(40), unique=True)
     country: Mapped[str | None] = mapped_column(String(60))
     tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised by "sign out everywhere else": sessions pinned to an older one end.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone: Mapped[str] = mapped_column(String(40), default="")

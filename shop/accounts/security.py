@@ -48,9 +48,19 @@ def verify_password(user: User, password: str) -> None:
 
 
 def session_fingerprint(user: User, secret: str) -> str:
-    """A short keyed digest of the password hash: sessions made before a change stop matching."""
-    message = f"{user.id}:{user.password_hash or ''}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
+    """A short keyed digest of the password hash and session generation: sessions made
+    before a password change, or before "sign out everywhere else", stop matching."""
+    message = f"{user.id}:{user.password_hash or ''}"
+    if user.session_generation:  # generation 0 keeps the sessions made before it existed
+        message += f":{user.session_generation}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def end_other_sessions(session: Session, user: User) -> None:
+    """Sign out every browser signed in to the account (the caller re-pins its own)."""
+    user.session_generation = (user.session_generation or 0) + 1
+    notices.profile_changed(session, user.id, "sessions", ["sessions"])
+    session.flush()
 
 
 def _email_taken(session: Session, email: str, user_id: int) -> bool:

@@ -221,6 +221,7 @@ def overview() -> str:
         "account/overview.html",
         orders=page,
         tracking_form=TrackingForm(enabled=current_user.tracking_enabled),
+        sessions_form=ActionForm(),
         loyalty_url=_link_if_present("loyalty.member", "loyalty.index"),
         preferences_url=_link_if_present("preferences.index"),
     )
@@ -381,6 +382,19 @@ def change_password() -> Response | tuple[str, int]:
             flash("Your password was changed.", "success")
             return redirect(url_for("accounts.overview"))
     return render_template("account/password.html", form=form), _status(form)
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    """Sign out every other browser signed in to the account; this one stays."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired. Please try again.")
+    me = _me()
+    _commit(lambda: security.end_other_sessions(db.session, me))
+    _pin_session(me)
+    flash("Every other browser signed in to your account is now signed out.", "success")
+    return redirect(url_for("accounts.overview"))
 
 
 @bp.route("/email", methods=["GET", "POST"])

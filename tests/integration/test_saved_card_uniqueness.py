@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,11 +41,27 @@ def test_the_migration_keeps_cards_saved_twice_before_it(tmp_path: Path) -> None
     url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
     upgrade(url, "0008")
     engine = create_engine(url)
-    with Session(engine) as session:
-        ann = factories.user(session)
-        session.add_all([_card(ann.id, f"pm_{n}", "fp") for n in (1, 2, 3)])
-        session.add(_card(ann.id, "pm_other", "fp_other"))
-        session.commit()
+    with engine.begin() as conn:  # the schema as it was then, not as the models are now
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, tracking_enabled, created_at, phone)"
+                " VALUES (1, 'ann@example.com', 'Ann', 1, '2026-11-01 00:00:00', '')"
+            )
+        )
+        for payment_method, fingerprint in (
+            ("pm_1", "fp"),
+            ("pm_2", "fp"),
+            ("pm_3", "fp"),
+            ("pm_other", "fp_other"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO saved_cards (user_id, payment_method_id, brand, last4,"
+                    " exp_month, exp_year, fingerprint, created_at) VALUES (1, :pm, 'visa',"
+                    " '4242', 12, 2034, :fp, '2026-11-01 00:00:00')"
+                ),
+                {"pm": payment_method, "fp": fingerprint},
+            )
     upgrade(url)
     with Session(engine) as session:
         rows = session.execute(select(SavedCard.payment_method_id, SavedCard.fingerprint))

@@ -522,3 +522,28 @@ def test_changing_the_password_renews_this_browsers_remember_me(
     assert _change_password(remembered, factories.PASSWORD).status_code == 302
     _restart_browser(remembered)
     assert remembered.get("/account").status_code == 200
+
+
+def test_signing_out_every_other_browser_keeps_this_one(app: Flask, session: Session) -> None:
+    other_browser = _member(app, session)
+    copied = app.test_client()  # a copy of that browser's cookies, say on another machine
+    for cookie in ("session",):
+        copied.set_cookie(cookie, other_browser.get_cookie(cookie).value)  # type: ignore[union-attr]
+    remembered = _remembered(app)
+    client = _member(app, session)
+    assert copied.get("/account").status_code == 200
+    page = client.get("/account").get_data(as_text=True)
+    assert "Sign out of every other browser" in page
+
+    token = csrf_token(client, "/account")
+    assert client.post("/account/sessions/end-others").status_code == 400  # no token
+    response = client.post("/account/sessions/end-others", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert client.get("/account").status_code == 200  # still signed in here
+    for gone in (other_browser, copied):
+        ended = gone.get("/account")
+        assert ended.status_code == 302 and "/account/login" in ended.headers["Location"]
+    _restart_browser(remembered)
+    assert remembered.get("/account").status_code == 302
+    assert _changes(session) == ["sessions"]
+    assert _can_sign_in(app, "ann@example.com", factories.PASSWORD)  # the password still works
