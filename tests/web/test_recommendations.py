@@ -216,13 +216,27 @@ def test_a_new_version_is_picked_up_without_a_restart(
     assert recs.model()[0] == first
 
 
-def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
-    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
-) -> None:
+def _guest_pays_for(app: Flask, session: Session, product: Product, visitor_id: str) -> int:
+    """A guest visitor's order for one item, paid (the confirmation e-mail is queued)."""
     from shop.cart.services import CartOwner
     from shop.payments.gateway import Intent
     from shop.payments.services import apply_intent
-    from tests.checkout_support import emails, fresh, placed_order, settings
+    from tests.checkout_support import fresh, placed_order, settings
+
+    order_id = placed_order(app, [(product, 1)], owner=CartOwner(visitor_id=visitor_id))
+    total = fresh(session, order_id).total_pence
+    metadata = {"order_id": str(order_id)}
+    intent = Intent(f"pi_{visitor_id}", "succeeded", total, "GBP", metadata=metadata)
+    with app.app_context(), db.transaction() as tx:
+        assert apply_intent(tx, settings(app), intent, source="test") == "paid"
+    session.rollback()
+    return order_id
+
+
+def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from tests.checkout_support import emails
 
     rec_id = "ab" * 16
     session.execute(
@@ -239,12 +253,7 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
         ],
     )
     session.commit()
-    order_id = placed_order(app, [(shop["heart"], 1)], owner=CartOwner(visitor_id="visitor-1"))
-    total = fresh(session, order_id).total_pence
-    intent = Intent("pi_rec", "succeeded", total, "GBP", metadata={"order_id": str(order_id)})
-    with app.app_context(), db.transaction() as tx:
-        assert apply_intent(tx, settings(app), intent, source="test") == "paid"
-    session.rollback()
+    order_id = _guest_pays_for(app, session, shop["heart"], "visitor-1")
     purchase = session.scalar(
         select(Event).where(Event.kind == "purchase", Event.order_id == order_id)
     )
@@ -265,10 +274,7 @@ def test_a_guest_who_refused_personalization_gets_popular_picks_by_e_mail(
     app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     from shop.accounts.models import ConsentRecord
-    from shop.cart.services import CartOwner
-    from shop.payments.gateway import Intent
-    from shop.payments.services import apply_intent
-    from tests.checkout_support import emails, fresh, placed_order, settings
+    from tests.checkout_support import emails
 
     viewed = {  # browsed before switching personalization off
         "kind": "product_view",
@@ -279,11 +285,7 @@ def test_a_guest_who_refused_personalization_gets_popular_picks_by_e_mail(
     session.execute(insert(Event), [viewed])
     session.add(ConsentRecord(visitor_id="visitor-2", kind="personalization", granted=False))
     session.commit()
-    order_id = placed_order(app, [(shop["heart"], 1)], owner=CartOwner(visitor_id="visitor-2"))
-    total = fresh(session, order_id).total_pence
-    intent = Intent("pi_guest", "succeeded", total, "GBP", metadata={"order_id": str(order_id)})
-    with app.app_context(), db.transaction() as tx:
-        assert apply_intent(tx, settings(app), intent, source="test") == "paid"
+    _guest_pays_for(app, session, shop["heart"], "visitor-2")
     [mail] = emails(session, "order_confirmation")
     assert "You might also like" in mail.text_body and "Because you" not in mail.text_body
     shown = session.scalar(select(Impression).where(Impression.placement == "order_email"))
