@@ -326,6 +326,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.until:
         data = data.before(parse_date(args.until))
         _log(f"{len(data):,} rows before {args.until}")
+        if not len(data):
+            raise ValueError(f"no interaction before --until {args.until}: nothing to train on")
     params = _params(args)
     features = _item_features(args)
     store = _store(args)  # before training, which may take long

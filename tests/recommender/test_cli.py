@@ -172,6 +172,11 @@ def test_a_file_given_as_the_store_ends_with_a_message_before_training(
     assert error_of(["train", str(data_csv), "--store", str(a_file)]) == expected
 
 
+def test_training_before_all_data_says_so(data_csv: Path, tmp_path: Path) -> None:
+    args = ["train", str(data_csv), "--store", str(tmp_path / "m"), "--until", "1999-01-01"]
+    assert "no interaction before --until 1999-01-01" in error_of(args)
+
+
 def test_a_directory_given_as_the_data_ends_with_a_message(tmp_path: Path) -> None:
     assert error_of(["evaluate", str(tmp_path)]) == f"error: {tmp_path}: Is a directory"
 
