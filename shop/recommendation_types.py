@@ -67,6 +67,7 @@ PLACEMENTS: dict[str, Placement] = {
     )
 }
 POPULAR_TITLE = "Popular right now"
+SIMILAR_TITLE = "You may also like"  # a product page's list with similar items in it
 POPULAR_REASON = Reason("popular", POPULAR_TITLE)
 
 

@@ -63,6 +63,7 @@ from shop.recommendation_types import (
     PLACEMENTS,
     POPULAR_REASON,
     POPULAR_TITLE,
+    SIMILAR_TITLE,
     TUNED_PARAMS,
     Assignment,
     Placement,
@@ -385,12 +386,17 @@ class RecommendationService:
         recs = model.bought_together(product_id, k=k, exclude=exclude)
         strategy = "bought_together"
         if len(recs) < k:
-            exclude |= {r.item for r in recs}
-            recs += model.similar_items(product_id, k=k - len(recs), exclude=exclude)
             strategy = "bought_together+similar" if recs else "similar"
-        return self._finish(
+            exclude |= {r.item for r in recs}
+            similar = model.similar_items(product_id, k=k - len(recs), exclude=exclude)
+            recs += below(similar, min((r.score for r in recs), default=None))
+        shown = self._finish(
             session, shopper, placement, serving, recs, version, strategy, shown_with={product_id}
         )
+        if any(item.reason_code == "similar" for item in shown.items):
+            # "Shoppers who bought this also bought" would not be true of similar items.
+            shown = replace(shown, title=SIMILAR_TITLE)
+        return shown
 
     def for_cart(
         self,
@@ -782,6 +788,15 @@ class RecommendationService:
 
 
 # --- mapping results to products ------------------------------------------------------------
+
+
+def below(recs: Sequence[Recommendation], floor: float | None) -> list[Recommendation]:
+    """The same best-first list, rescored to rank under `floor` in its own order: fill-ins
+    from another signal, whose scores are on another scale, come after what they complete."""
+    if floor is None:
+        return list(recs)
+    step = max(abs(floor), 1.0) / (len(recs) + 1)
+    return [replace(r, score=floor - (rank + 1) * step) for rank, r in enumerate(recs)]
 
 
 def personal_or_popular(recs: Sequence[Recommendation]) -> str:
