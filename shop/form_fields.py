@@ -210,6 +210,21 @@ def within_date_range(_form: Any, field: Field) -> None:
         raise ValidationError(DATE_RANGE_MESSAGE)
 
 
+# A UK postcode: outward code (area, district) and inward code (sector, unit); and the
+# Girobank's GIR 0AA. Other countries' postcodes only get the general shape check.
+_UK_POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})|GIR ?0AA", re.ASCII)
+POSTCODE_SHAPE = r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,10}$"
+
+
+def postcode_for_country(form: Any, field: Field) -> None:
+    """A form validator: a UK address needs a real UK postcode's shape."""
+    country = getattr(form, "country", None)
+    in_uk = country is not None and country.data == "United Kingdom"
+    text = (field.data or "").strip().upper()
+    if in_uk and text and not _UK_POSTCODE.fullmatch(text):
+        raise ValidationError("Enter a UK postcode, such as SW1A 1AA.")
+
+
 def country_field() -> SelectField:
     """The delivery country, one of COUNTRIES."""
     return SelectField(

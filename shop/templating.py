@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from flask_wtf.csrf import generate_csrf
@@ -25,12 +26,25 @@ def product_image_path(product_id: int) -> str:
     return f"{request.script_root}/products/{int(product_id)}/image.svg"
 
 
+def return_path() -> str:
+    """Where to come back to after a form in the page frame (sign in, the personalization
+    switch): this page with its query; for a page shown in answer to a POST (a form
+    error), the page the form was on, since its URL only takes POSTs."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return "/"
+
+
 def init_app(app: Flask) -> None:
     """Register the money filter and the layout's context (categories, cart badge)."""
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["product_path"] = product_path
     app.jinja_env.globals["product_image_path"] = product_image_path
+    app.jinja_env.globals["return_path"] = return_path
 
     @app.context_processor
     def _layout_context() -> dict[str, Any]:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp
 
-from shop.form_fields import ShopForm, country_field, email_field, phone_field, strip
+from shop.form_fields import (
+    POSTCODE_SHAPE,
+    ShopForm,
+    country_field,
+    email_field,
+    phone_field,
+    postcode_for_country,
+    strip,
+)
 
 MIN_PASSWORD = 10
 
@@ -101,7 +109,11 @@ class AddressForm(ShopForm):
     postcode = StringField(
         "Postcode",
         filters=[strip],
-        validators=[DataRequired("Please enter the postcode."), Length(max=20)],
+        validators=[
+            DataRequired("Please enter the postcode."),
+            Regexp(POSTCODE_SHAPE, message="Please check the postcode."),
+            postcode_for_country,
+        ],
     )
     country = country_field()
     phone = phone_field()

@@ -138,6 +138,15 @@ def _remember_fingerprint(response: Response) -> Response:
 
 
 def _signed_in(user: User, remember: bool, event: str) -> None:
+    if (
+        request.cookies.get(current_app.config["TRACKING_COOKIE"]) == "off"
+        and user.tracking_enabled
+    ):
+        # Switched off in this browser before signing in: the account follows, so the
+        # account's switch shows the setting in force (and nothing browsed here is linked).
+        privacy.set_personalization(
+            db.session, user, g.get("visitor_id"), False, source="browser, at sign-in"
+        )
     services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
     db.session.commit()
     login_user(user, remember=remember)
@@ -381,6 +390,11 @@ def change_password() -> Response | tuple[str, int]:
             _pin_session(me)
             flash("Your password was changed.", "success")
             return redirect(url_for("accounts.overview"))
+    elif form.is_submitted() and form.current_password.data and not form.current_password.errors:
+        try:  # report a wrong current password now too, not on the next try
+            security.verify_password(_me(), form.current_password.data)
+        except security.WrongPassword as exc:
+            form.current_password.errors = [str(exc)]
     return render_template("account/password.html", form=form), _status(form)
 
 

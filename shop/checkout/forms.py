@@ -5,7 +5,14 @@ from __future__ import annotations
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from shop.form_fields import ShopForm, country_field, email_field, strip
+from shop.form_fields import (
+    POSTCODE_SHAPE,
+    ShopForm,
+    country_field,
+    email_field,
+    postcode_for_country,
+    strip,
+)
 
 
 class DetailsForm(ShopForm):
@@ -25,7 +32,8 @@ class DetailsForm(ShopForm):
         filters=[strip],
         validators=[
             Optional(),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,10}$", message="Please check the postcode."),
+            Regexp(POSTCODE_SHAPE, message="Please check the postcode."),
+            postcode_for_country,
         ],
     )
     country = country_field()

@@ -101,9 +101,10 @@ def details() -> Response | tuple[str, int]:
         form.email.data = current_user.email
         if addresses:
             form.address_id.data = str(addresses[0].id)
-    if form.validate_on_submit():
+    if form.is_submitted():
+        valid = form.validate()  # every error at once: the address is checked either way
         chosen = next((a for a in addresses if str(a.id) == form.address_id.data), None)
-        if chosen is not None or form.validate_new_address():
+        if (chosen is not None or form.validate_new_address()) and valid:
             contact = _contact(form, chosen)
             _save_state(contact=contact.as_dict(), save_address=bool(form.save_address.data))
             return redirect(url_for("checkout.shipping"))

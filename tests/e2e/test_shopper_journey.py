@@ -11,7 +11,7 @@ from playwright.sync_api import Locator, Page, expect
 CART_SCREENSHOT = "/tmp/e2e-cart.png"
 HEART = "White Hanging Heart T-Light Holder"
 LANTERN = "White Metal Lantern"
-QTY_MESSAGE = "Enter a whole number from 1 to 999. To take an item out, use Remove."
+ADD_QTY_MESSAGE = "Enter a whole number from 1 to 999."  # the product page has no Remove
 
 
 def cart_badge(page: Page) -> Locator:
@@ -130,7 +130,7 @@ def test_quantities_the_shop_cannot_accept_show_a_clear_error(page: Page) -> Non
     expect(page.get_by_role("heading", level=1)).to_have_text(LANTERN)
     expect(page.get_by_text("In stock: only 3 left")).to_be_visible()
 
-    expect(add_to_cart_expecting_error(page, "0")).to_have_text(QTY_MESSAGE)
+    expect(add_to_cart_expecting_error(page, "0")).to_have_text(ADD_QTY_MESSAGE)
     expect(cart_badge(page)).to_have_text("0")
 
     alert = add_to_cart_expecting_error(page, "4")
@@ -157,3 +157,40 @@ def test_out_of_stock_product_has_no_add_to_cart_button(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Lunch Bag Red Retrospot")
     expect(page.get_by_text("Out of stock")).to_be_visible()
     expect(page.get_by_role("button", name="Add to cart")).to_have_count(0)
+
+
+CONTRAST = """(element) => {
+  const channels = (css) => css.match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((c) => {
+      c /= 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const style = getComputedStyle(element);
+  const [a, b] = [luminance(channels(style.color)), luminance(channels(style.backgroundColor))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_on_a_phone_nothing_scrolls_sideways_and_the_checkout_button_is_legible(
+    page: Page,
+) -> None:
+    """At 375 px the cart and a long search stay within the screen; white on the
+    checkout button meets WCAG AA contrast (4.5:1)."""
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto("/search?q=" + "candle" * 40)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.goto("/")
+    search(page, "lantern")
+    product_link(page, LANTERN).click()
+    page.get_by_role("button", name="Add to cart").click()
+    expect(cart_badge(page)).to_have_text("1")
+    page.goto("/cart")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    total_cell = page.locator('td[data-label="Line total"]').first
+    label = total_cell.evaluate("(td) => getComputedStyle(td, '::before').content")
+    assert label == '"Line total: "'  # the column headings are hidden on a phone
+    checkout = page.get_by_role("link", name="Go to checkout")
+    assert checkout.evaluate(CONTRAST) >= 4.5

@@ -139,7 +139,8 @@ def test_member_a_never_sees_member_b(app: Flask, session: Session) -> None:
         f"?number={b.number}",
         f"?id={b.id}",
     ):
-        html = client_a.get(f"/account/loyalty{query}").get_data(as_text=True)
+        page = client_a.get(f"/account/loyalty{query}").get_data(as_text=True)
+        html = page.split("<main", 1)[1].split("</main>", 1)[0]  # the frame echoes the URL
         assert a.number in html
         assert b.number not in html and "Order B2" not in html
     for path in (

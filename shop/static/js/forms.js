@@ -10,3 +10,21 @@ document.addEventListener("submit", function (event) {
     button.classList.add("is-busy");
   });
 });
+
+// A page restored by Back (the browser's page cache) gets its forms back in working order.
+window.addEventListener("pageshow", function (event) {
+  if (!event.persisted) { return; }
+  document.querySelectorAll("form[data-once]").forEach(function (form) {
+    delete form.dataset.sent;
+    form.querySelectorAll(".is-busy").forEach(function (button) {
+      button.removeAttribute("aria-disabled");
+      button.classList.remove("is-busy");
+    });
+  });
+});
+
+// After a form comes back with errors, start at the first field to correct.
+document.addEventListener("DOMContentLoaded", function () {
+  const first = document.querySelector('main [aria-invalid="true"]');
+  if (first instanceof HTMLElement) { first.focus(); }
+});
