@@ -85,25 +85,59 @@ class Reversal:
     shortfall: int = 0
 
 
-def _reverse_earned(
-    session: Session,
-    order: Order,
-    member: Membership,
-    refund_id: int,
-    refunded_total_pence: int,
-    order_total_pence: int,
-) -> Reversal:
-    """Take back points in proportion to a refund, never more than the order earned.
+@dataclass(frozen=True)
+class RefundedGoods:
+    """The goods part of an order's refunds: earning ignores shipping, so reversals do too.
 
-    When points were spent meanwhile, takes what the balance allows and notes the shortfall
-    in the entry's description; the event still succeeds.
+    A refund is taken to pay back the goods first, shipping last.
+    """
+
+    before: int  # refunded goods before this refund
+    after: int  # refunded goods with it
+    total: int  # the order's goods
+
+    @classmethod
+    def of(cls, order: Order, refunded_total: int, amount: int, order_total: int) -> RefundedGoods:
+        """Split an order's cumulative refunds into goods, given this refund's amount."""
+        goods = order_total - (order.shipping_pence or 0)
+        goods = goods if goods > 0 else order_total
+        return cls(
+            before=min(max(refunded_total - amount, 0), goods),
+            after=min(refunded_total, goods),
+            total=goods,
+        )
+
+
+def _reverse_earned(
+    session: Session, order: Order, member: Membership, refund_id: int, goods: RefundedGoods
+) -> Reversal:
+    """Take back points in proportion to the goods a refund pays back, never more than the
+    order earned.
+
+    Each refund takes back its own share: round(after / total x A) - round(before / total x
+    A). When points were spent meanwhile, it takes what the balance allows and notes the
+    shortfall in the entry's description; that shortfall is written off, not taken by a
+    later refund. Points that expired are gone already: nothing is taken back for them.
+    The event still succeeds.
     """
     reference = refund_reference(refund_id)
     if _entry_exists(session, member.id, "refund", reference):
         return Reversal(0)
-    awarded = _sum(session, member.id, "earn", order.id)
-    already = -_sum(session, member.id, "refund", order.id)
-    due = rules.points_to_reverse(awarded, already, refunded_total_pence, order_total_pence)
+    earned = session.execute(
+        select(PointsEntry.points, PointsEntry.expires_at).where(
+            PointsEntry.membership_id == member.id,
+            PointsEntry.reason == "earn",
+            PointsEntry.order_id == order.id,
+        )
+    ).first()
+    if earned is None:
+        return Reversal(0)
+    awarded, expires_at = int(earned.points), earned.expires_at
+    if expires_at is not None and expires_at <= utcnow():
+        log.info("refund %s of order %s: its points had expired", refund_id, order.number)
+        return Reversal(0)
+    shares_before = rules.points_to_reverse(awarded, 0, goods.before, goods.total)
+    due = rules.points_to_reverse(awarded, shares_before, goods.after, goods.total)
     for _attempt in range(3):
         session.refresh(member, ["points_balance"])
         take = min(due, max(member.points_balance, 0))
@@ -133,15 +167,10 @@ def _reverse_earned(
 
 
 def _return_redeemed(
-    session: Session,
-    order: Order,
-    member: Membership,
-    refund_id: int,
-    refunded_total_pence: int,
-    order_total_pence: int,
+    session: Session, order: Order, member: Membership, refund_id: int, goods: RefundedGoods
 ) -> int:
-    """Give back the points spent on an order in proportion to a refund (all of them once
-    the order is refunded in full); return how many came back now.
+    """Give back the points spent on an order in proportion to the goods refunded (all of
+    them once the goods are refunded in full); return how many came back now.
 
     Returned points keep the expiry date of the points the order spent
     (`ledger.expiry_for_return`), like the points of a cancelled order.
@@ -155,7 +184,7 @@ def _return_redeemed(
     spent = -(_sum(session, member.id, "redeem", order.id))
     spent -= _sum(session, member.id, "redeem_reversal", order.id)
     already = _sum(session, member.id, "redeem_refund", order.id)
-    due = rules.points_to_reverse(spent, already, refunded_total_pence, order_total_pence)
+    due = rules.points_to_reverse(spent, already, goods.after, goods.total)
     if due <= 0:
         return 0
     spending = session.scalar(
@@ -202,19 +231,21 @@ def settle_refund(
     refund_id: int,
     refunded_total_pence: int,
     order_total_pence: int,
+    amount_pence: int,
 ) -> RefundPoints:
     """Return the points spent on the order, then take back the points it earned (so the
     returned points can cover them), and confirm any change to the member by e-mail. A
-    non-member's order moves nothing."""
+    non-member's order moves nothing. `refunded_total_pence` includes this refund of
+    `amount_pence`."""
     order = session.get(Order, order_id)
     if order is None or order.user_id is None:
         return RefundPoints(0, Reversal(0))
     member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
     if member is None:
         return RefundPoints(0, Reversal(0))
-    amounts = (refund_id, refunded_total_pence, order_total_pence)
-    returned = _return_redeemed(session, order, member, *amounts)
-    reversal = _reverse_earned(session, order, member, *amounts)
+    goods = RefundedGoods.of(order, refunded_total_pence, amount_pence, order_total_pence)
+    returned = _return_redeemed(session, order, member, refund_id, goods)
+    reversal = _reverse_earned(session, order, member, refund_id, goods)
     # Only when an entry was written: the ledger's unique keys then keep a retried event
     # from sending the e-mail twice.
     user = session.get(User, order.user_id)

@@ -29,6 +29,7 @@ def on_order_refunded(_sender: object, **payload: Any) -> None:
             int(payload["refund_id"]),
             int(payload["refunded_pence"]),
             int(payload["total_pence"]),
+            int(payload["amount_pence"]),
         )
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, membership, rules, subscribers, tiers
@@ -170,13 +170,63 @@ def test_a_partial_refund_reverses_points_in_proportion(app: Flask, session: Ses
     _paid(app, order)
     _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)
     [reversal] = _entries(session, "refund")
-    assert reversal.points == -24  # 25% of 96
+    assert reversal.points == -25  # £25 of £96.05 of goods (shipping earns nothing): 24.99
     assert reversal.reference == "refund:1"
     _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)  # same refund again
     assert len(_entries(session, "refund")) == 1
     _refunded(app, order, refund_id=2, amount=7_500, refunded=10_000)  # the rest
     assert sum(e.points for e in _entries(session, "refund")) == -96
     assert _member_row(session, user_id).points_balance == 0
+
+
+def test_refunding_all_the_goods_but_not_the_delivery_takes_back_every_point(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=1_645, shipping=395)  # £20.40, 16 points
+    _paid(app, order)
+    _refunded(app, order, refund_id=1, amount=1_645, refunded=1_645)
+    assert sum(e.points for e in _entries(session, "refund")) == -16
+    _refunded(app, order, refund_id=2, amount=395, refunded=2_040)  # then the delivery
+    assert sum(e.points for e in _entries(session, "refund")) == -16
+
+
+def test_a_shortfall_is_written_off_not_taken_by_a_later_refund(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=10_000, shipping=0)  # 100 points
+    _paid(app, order)
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -90, "redeem", "order:spent")  # 10 points left
+    session.commit()
+    _refunded(app, order, refund_id=1, amount=5_000, refunded=5_000)  # 50 due, 10 taken
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, 30, "earn", "order:other")  # earned by another order
+    session.commit()
+    _refunded(app, order, refund_id=2, amount=100, refunded=5_100)  # its own share: 1
+    assert sorted(e.points for e in _entries(session, "refund")) == [-10, -1]
+    assert _member_row(session, user_id).points_balance == 29
+
+
+def test_points_that_expired_are_not_taken_back_by_a_refund(app: Flask, session: Session) -> None:
+    user_id = _member(app, session)
+    order = _order(session, user_id, goods=10_000, shipping=0)  # 100 points
+    _paid(app, order)
+    session.rollback()
+    session.execute(
+        update(PointsEntry)
+        .where(PointsEntry.reason == "earn")
+        .values(expires_at=utcnow() - timedelta(days=1))
+    )
+    session.commit()
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -100, "expire", "expire:yesterday")
+    ledger.append(session, member.id, 16, "earn", "order:other")  # another order's points
+    session.commit()
+    _refunded(app, order, refund_id=1, amount=10_000, refunded=10_000)
+    assert _entries(session, "refund") == []
+    assert _member_row(session, user_id).points_balance == 16
 
 
 def test_refunds_never_reverse_more_than_awarded(app: Flask, session: Session) -> None:
@@ -293,10 +343,11 @@ def test_partial_refunds_return_spent_points_in_proportion_once_each(
     order = _order_paid_with_points(app, session, user_id, 1_000)
     _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)
     _refunded(app, order, refund_id=1, amount=2_500, refunded=2_500)  # the same event again
-    assert [e.points for e in _entries(session, "redeem_refund")] == [250]
-    _refunded(app, order, refund_id=2, amount=3_333, refunded=5_833)
-    _refunded(app, order, refund_id=3, amount=4_167, refunded=10_000)
-    assert sorted(e.points for e in _entries(session, "redeem_refund")) == [250, 333, 417]
+    # In proportion to the goods (£96.05): £25 of them gives back 260 of the 1,000 points.
+    assert [e.points for e in _entries(session, "redeem_refund")] == [260]
+    _refunded(app, order, refund_id=2, amount=3_333, refunded=5_833)  # 607 in all
+    _refunded(app, order, refund_id=3, amount=4_167, refunded=10_000)  # every point
+    assert sorted(e.points for e in _entries(session, "redeem_refund")) == [260, 347, 393]
     assert _member_row(session, user_id).points_balance == 1_000
     assert len(_refund_mails(session)) == 3  # one per refund, none for the repeated event
 
