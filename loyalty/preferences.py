@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -183,15 +183,18 @@ def topic_status(session: Session, user_id: int, topic: str) -> str:
 def request_opt_in(session: Session, user: User, topic: str, links: MailLinks) -> bool:
     """Make a topic pending and e-mail a single-use confirmation link.
 
-    Returns False (and sends nothing) when the topic is already on or pending.
+    Returns False (and sends nothing) when the topic is already on, or pending with a link
+    that still works; a pending topic whose link has expired gets a new one.
     """
     _check_topic(topic)
     if not user.email:
         raise PreferenceError("this account has no e-mail address")
     row = _row(session, user.id, topic)
-    if row is not None and row.status in ("on", "pending"):
-        return False
     now = utcnow()
+    if row is not None and (
+        row.status == "on" or (row.status == "pending" and _link_works(row, now))
+    ):
+        return False
     if row is None:
         row = CommunicationPreference(user_id=user.id, topic=topic)
         session.add(row)
@@ -218,6 +221,10 @@ def request_opt_in(session: Session, user: User, topic: str, links: MailLinks) -
         user_id=user.id,
     )
     return True
+
+
+def _link_works(row: CommunicationPreference, now: datetime) -> bool:
+    return row.requested_at is not None and now - row.requested_at <= OPT_IN_VALID
 
 
 def opt_out(session: Session, user_id: int, topic: str, detail: str) -> bool:
@@ -284,8 +291,7 @@ def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
             "You can check your choices on your preferences page.",
             410,
         )
-    now = utcnow()
-    if row.requested_at is None or now - row.requested_at > OPT_IN_VALID:
+    if not _link_works(row, utcnow()):
         raise LinkError(
             "This confirmation link has expired. Please tick the topic again on your "
             "preferences page and we will send a new one.",

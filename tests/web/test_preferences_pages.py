@@ -181,6 +181,15 @@ def test_expired_confirmation_link_is_410_and_changes_nothing(
     assert _status(session, ann, "recommendations") == "pending"
     assert _consents(session, ann) == []
 
+    # As the page says: ticking the topic again sends a new link, and that one works.
+    _save_topics(client, "recommendations")
+    mails = _emails(session, "marketing_optin")
+    assert len(mails) == 2
+    fresh = _path(CONFIRM_RE, mails[1].text_body)
+    assert fresh != path
+    assert _confirm(client, fresh).status_code == 200
+    assert _status(session, ann, "recommendations") == "on"
+
 
 def test_reused_link_after_opting_out_does_not_resubscribe(
     client: FlaskClient, session: Session
