@@ -131,7 +131,12 @@ def favourites() -> Response | tuple[str, int]:
     form = _favourites_form()
     if form.validate_on_submit():
         try:
-            prefs.set_favourites(db.session, _user_id(), form.categories.data or [])
+            prefs.set_favourites(
+                db.session,
+                current_user._get_current_object(),
+                form.categories.data or [],
+                _links().base_url,
+            )
         except prefs.PreferenceError as exc:
             db.session.rollback()
             form.categories.errors = [str(exc)]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import CommunicationPreference, FavouriteCategory
 from shop.accounts.models import ConsentRecord, User
+from shop.accounts.profile import confirm_change
 from shop.catalog.models import Category
 from shop.db import utcnow
 from shop.mail.outbox import enqueue_email
@@ -261,6 +262,9 @@ def update_preferences(
                 requested.append(topic)
         elif opt_out(session, user.id, topic, "preferences page"):
             stopped.append(topic)
+    if stopped:  # (a one-click unsubscribe is confirmed on its page, not by more e-mail)
+        labels = " and ".join(TOPIC_LABELS[topic].lower() for topic in stopped)
+        confirm_change(session, user, f"You will no longer get {labels} e-mails.", links.base_url)
     return Changes(tuple(requested), tuple(stopped))
 
 
@@ -375,8 +379,12 @@ def favourite_ids(session: Session, user_id: int) -> set[int]:
     )
 
 
-def set_favourites(session: Session, user_id: int, category_ids: Iterable[int]) -> set[int]:
-    """Replace the member's favourite categories; raise PreferenceError for unknown ids."""
+def set_favourites(
+    session: Session, user: User, category_ids: Iterable[int], base_url: str
+) -> set[int]:
+    """Replace the member's favourite categories, confirming a change by e-mail; raise
+    PreferenceError for unknown ids."""
+    user_id = user.id
     wanted = {int(i) for i in category_ids}
     if wanted:
         known = set(session.scalars(select(Category.id).where(Category.id.in_(wanted))))
@@ -392,6 +400,8 @@ def set_favourites(session: Session, user_id: int, category_ids: Iterable[int]) 
         )
     for category_id in sorted(wanted - current):
         session.add(FavouriteCategory(user_id=user_id, category_id=category_id))
+    if wanted != current:
+        confirm_change(session, user, "Your favourite categories changed.", base_url)
     session.flush()
     return wanted
 

@@ -1,7 +1,7 @@
 """Profile self-service: name and phone, and the address book (one default at a time).
 
-Every change records a `profile_changed` event in the same transaction; details and
-address changes also queue a short confirmation e-mail. An address is always looked up
+Every change records a `profile_changed` event in the same transaction and queues a short
+confirmation e-mail. An address is always looked up
 together with its owner, so one account can never read or change another's.
 """
 
@@ -37,7 +37,8 @@ class AddressFields:
         return {key: (value or "").strip() for key, value in self.__dict__.items()}
 
 
-def _confirm(session: Session, user: User, summary: str, base_url: str) -> None:
+def confirm_change(session: Session, user: User, summary: str, base_url: str) -> None:
+    """Queue the short "your account was changed" e-mail (when the account has an address)."""
     if user.email:
         notices.send(
             session,
@@ -62,7 +63,7 @@ def update_details(session: Session, user: User, name: str, phone: str, base_url
         return False
     user.name, user.phone = name, phone
     notices.profile_changed(session, user.id, "details", changed)
-    _confirm(session, user, "Your " + " and ".join(changed) + " changed.", base_url)
+    confirm_change(session, user, "Your " + " and ".join(changed) + " changed.", base_url)
     session.flush()
     return True
 
@@ -116,7 +117,7 @@ def add_address(
     if make_default or has_default is None:
         _make_default(session, user.id, added.id)
     notices.profile_changed(session, user.id, "address_added", ["addresses"])
-    _confirm(session, user, "An address was added to your address book.", base_url)
+    confirm_change(session, user, "An address was added to your address book.", base_url)
     session.flush()
     return added
 
@@ -137,7 +138,7 @@ def update_address(
     if make_default and not found.is_default:
         _make_default(session, user.id, found.id)
     notices.profile_changed(session, user.id, "address_changed", ["addresses"])
-    _confirm(session, user, "An address in your address book was changed.", base_url)
+    confirm_change(session, user, "An address in your address book was changed.", base_url)
     session.flush()
     return found
 
@@ -158,15 +159,16 @@ def delete_address(session: Session, user: User, address_id: int, base_url: str)
         if successor is not None:
             _make_default(session, user.id, successor)
     notices.profile_changed(session, user.id, "address_deleted", ["addresses"])
-    _confirm(session, user, "An address was removed from your address book.", base_url)
+    confirm_change(session, user, "An address was removed from your address book.", base_url)
     session.flush()
 
 
-def set_default_address(session: Session, user: User, address_id: int) -> None:
-    """Make one of the account's addresses the default (no e-mail for this one)."""
+def set_default_address(session: Session, user: User, address_id: int, base_url: str) -> None:
+    """Make one of the account's addresses the default."""
     found = address(session, user.id, address_id)
     if found.is_default:
         return
     _make_default(session, user.id, found.id)
     notices.profile_changed(session, user.id, "default_address", ["addresses"])
+    confirm_change(session, user, "Your default address changed.", base_url)
     session.flush()

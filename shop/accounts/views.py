@@ -344,7 +344,7 @@ def default_address(address_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; please try again.")
     try:
-        _commit(lambda: profile.set_default_address(db.session, _me(), address_id))
+        _commit(lambda: profile.set_default_address(db.session, _me(), address_id, _base_url()))
     except profile.AddressNotFound as exc:
         abort(404, str(exc))
     flash("That is now your default address.", "success")

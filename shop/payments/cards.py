@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
+from shop.accounts.profile import confirm_change
 from shop.payments.gateway import CardDetails, GatewayError, Intent, PaymentGateway
 from shop.payments.models import SavedCard
 from shop.payments.services import PaymentError, Transaction
@@ -58,7 +59,11 @@ def same_card(saved: SavedCard, card: CardDetails) -> bool:
 
 
 def save_card_after_payment(
-    transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    user_id: int,
+    intent: Intent,
+    base_url: str,
 ) -> SavedCard | None:
     """Keep the card that paid `intent` for next time; a failure here never fails the order.
 
@@ -78,7 +83,7 @@ def save_card_after_payment(
         log.exception("could not save the card of intent %s", intent.id)
         return None
     try:
-        saved, replaced = _keep_card(transaction, user_id, card)
+        saved, replaced = _keep_card(transaction, user_id, card, base_url)
     except IntegrityError:  # the constraint's backstop; the member lock makes this rare
         log.exception("could not save the card of intent %s", intent.id)
         return None
@@ -91,13 +96,14 @@ def save_card_after_payment(
 
 
 def _keep_card(
-    transaction: Transaction, user_id: int, card: CardDetails
+    transaction: Transaction, user_id: int, card: CardDetails, base_url: str
 ) -> tuple[SavedCard, list[str]]:
-    """Store `card` as the member's entry for that real card; the payment methods replaced."""
+    """Store `card` as the member's entry for that real card; the payment methods replaced.
+    The member is told by e-mail when a card is new to their account."""
     with transaction() as session:
         # Two payments saving the same card at once must not both see "not saved yet":
         # the member's row is the lock they queue on.
-        session.get(User, user_id, with_for_update=True)
+        user = session.get(User, user_id, with_for_update=True)
         existing = session.scalar(
             select(SavedCard).where(SavedCard.payment_method_id == card.payment_method)
         )
@@ -109,6 +115,9 @@ def _keep_card(
             session.delete(duplicate)
         session.flush()
         saved = same[0] if same else SavedCard(user_id=user_id)
+        if not same and user is not None:
+            summary = f"{_card_text(card)} was saved to your account."
+            confirm_change(session, user, summary, base_url)
         saved.payment_method_id = card.payment_method
         saved.brand = card.brand
         saved.last4 = card.last4
@@ -120,9 +129,17 @@ def _keep_card(
 
 
 def remove_card(
-    transaction: Transaction, gateway: PaymentGateway, user_id: int, card_id: int
+    transaction: Transaction,
+    gateway: PaymentGateway,
+    user_id: int,
+    card_id: int,
+    base_url: str | None = None,
 ) -> bool:
-    """Detach a member's card at Stripe and forget it; False when it is not theirs."""
+    """Detach a member's card at Stripe and forget it; False when it is not theirs.
+
+    With `base_url` the member is told by e-mail (not when the account itself is being
+    deleted: its goodbye e-mail says it all).
+    """
     with transaction() as session:
         card = session.get(SavedCard, card_id)
         if card is None or card.user_id != user_id:
@@ -131,6 +148,15 @@ def remove_card(
     gateway.detach(payment_method)
     with transaction() as session:
         card = session.get(SavedCard, card_id)
+        user = session.get(User, user_id)
         if card is not None:
             session.delete(card)
+            if user is not None and base_url is not None:
+                summary = f"{_card_text(card)} was removed from your account."
+                confirm_change(session, user, summary, base_url)
     return True
+
+
+def _card_text(card: SavedCard | CardDetails) -> str:
+    brand = (card.brand or "card").capitalize()
+    return f"A {brand} card ending {card.last4}"

@@ -183,7 +183,7 @@ def pay_order(
     with transaction() as session:
         status = apply_intent(session, settings, intent, source="checkout")
     if status == "paid" and save_card and user_id is not None:
-        _save_card_quietly(transaction, gateway, user_id, intent)
+        _save_card_quietly(transaction, gateway, user_id, intent, settings.base_url)
     return _outcome_for(status, intent)
 
 
@@ -393,7 +393,7 @@ def complete_payment(
     with transaction() as session:
         status = apply_intent(session, settings, intent, source="return")
     if status == "paid" and save_card and user_id is not None:
-        _save_card_quietly(transaction, gateway, user_id, intent)
+        _save_card_quietly(transaction, gateway, user_id, intent, settings.base_url)
     return _outcome_for(status, intent)
 
 
@@ -738,8 +738,8 @@ def _recommendation_ids(session: Session, order: Order) -> dict[int, str]:
 
 
 def _save_card_quietly(
-    transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent
+    transaction: Transaction, gateway: PaymentGateway, user_id: int, intent: Intent, base_url: str
 ) -> None:
     from shop.payments.cards import save_card_after_payment
 
-    save_card_after_payment(transaction, gateway, user_id, intent)
+    save_card_after_payment(transaction, gateway, user_id, intent, base_url)

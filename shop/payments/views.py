@@ -70,7 +70,13 @@ def remove(card_id: int) -> Response:
         abort(400, "The form expired; please try again.")
     db.session.close()
     try:
-        removed = cards.remove_card(db.transaction, gateway(), int(current_user.get_id()), card_id)
+        removed = cards.remove_card(
+            db.transaction,
+            gateway(),
+            int(current_user.get_id()),
+            card_id,
+            str(current_app.config["SHOP_BASE_URL"]),
+        )
     except (GatewayError, PaymentsNotConfigured):
         flash("We could not reach our payment provider; please try again later.", "error")
         return redirect(url_for("cards.index"))

@@ -422,10 +422,15 @@ def test_a_member_saves_a_card_pays_with_it_and_removes_it(
     with app.app_context():
         other = factories.user(session, "bob@example.com", "Bob")
         session.commit()
-        assert not cards.remove_card(db.transaction, gateway(), other.id, saved[0].id)
-        assert cards.remove_card(db.transaction, gateway(), member.id, saved[0].id)
+        base = settings(app).base_url
+        assert not cards.remove_card(db.transaction, gateway(), other.id, saved[0].id, base)
+        assert cards.remove_card(db.transaction, gateway(), member.id, saved[0].id, base)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
+    notices = [m.text_body for m in emails(session, "account_profile_changed")]
+    assert len(notices) == 2  # one when the card was saved, one when it was removed
+    assert "A Visa card ending 4242 was saved to your account." in notices[0]
+    assert "A Visa card ending 4242 was removed from your account." in notices[1]
 
 
 def test_saving_the_same_card_again_keeps_one_saved_card(
@@ -469,6 +474,8 @@ def test_saving_the_same_card_again_keeps_one_saved_card(
     assert [row[0] for row in saved()] == [second, again]
     page_cards = cards.saved_cards(session, member.id)
     assert [(c.last4, c.exp_year) for c in page_cards] == [("4444", 2034), ("4242", 2034)]
+    notices = [m.text_body for m in emails(session, "account_profile_changed")]
+    assert len(notices) == 2  # each real card once, however often it is typed in again
 
 
 def test_a_customer_deleted_at_stripe_is_gone_and_deleting_again_is_harmless(

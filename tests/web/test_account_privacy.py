@@ -353,6 +353,8 @@ def test_delete_anonymizes_everything_personal(
     assert fake.deleted_customers == ["cus_zelda"]
 
     session.rollback()
+    kinds = session.scalars(select(OutboxEmail.kind).where(OutboxEmail.user_id == zelda.id))
+    assert "account_profile_changed" not in set(kinds)  # no "card removed" on deletion
     user = session.get(User, zelda.id)
     assert user is not None and user.deleted_at is not None
     assert user.email == f"deleted-{zelda.id}@deleted.invalid"

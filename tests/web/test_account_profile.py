@@ -166,7 +166,9 @@ def test_address_book_keeps_exactly_one_default(app: Flask, session: Session) ->
         "default_address",
         "address_deleted",
     ]
-    assert len(_outbox(session, "account_profile_changed")) == 4  # not for "make default"
+    mails = [m.text_body for m in _outbox(session, "account_profile_changed")]
+    assert len(mails) == 5  # one per change
+    assert "Your default address changed." in mails[3]
 
 
 def test_edit_an_address(app: Flask, session: Session) -> None:

@@ -343,6 +343,18 @@ def test_favourite_categories_are_saved(client: FlaskClient, session: Session) -
     )
     session.rollback()
     assert favourite_category_ids(session, ann) == frozenset()
+    # Each change was confirmed by e-mail; the refused ones changed nothing and sent nothing.
+    notices = [m.text_body for m in _emails(session, "account_profile_changed")]
+    assert len(notices) == 3 and all("Your favourite categories changed." in n for n in notices)
+
+
+def test_switching_a_topic_off_on_the_page_is_confirmed_by_e_mail(
+    client: FlaskClient, session: Session
+) -> None:
+    _subscribed(client, session, "weekly_deals")
+    assert _save_topics(client) == 302
+    [notice] = _emails(session, "account_profile_changed")
+    assert "You will no longer get weekly deals e-mails." in notice.text_body
 
 
 def test_member_cannot_change_another_members_preferences(app: Flask, session: Session) -> None:
