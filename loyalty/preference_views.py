@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from loyalty import campaigns
 from loyalty import preferences as prefs
+from loyalty.membership import find_membership
 from shop.db import db
 from shop.extensions import csrf
 from shop.form_fields import ShopForm
@@ -75,6 +76,8 @@ def _page(topics: TopicsForm, favourites: FavouritesForm, status: int = 200) -> 
         favourites_form=favourites,
         states=states,
         transactional=prefs.TRANSACTIONAL,
+        members_only=prefs.MEMBERS_ONLY_TOPICS,
+        is_member=find_membership(db.session, _user_id()) is not None,
     ), status
 
 

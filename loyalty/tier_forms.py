@@ -17,7 +17,7 @@ from wtforms.validators import (
 
 from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
 from loyalty.settings import ProgrammeSettings
-from shop.form_fields import ShopForm, WholeNumberField
+from shop.form_fields import PLAIN_DECIMAL, ShopForm, WholeNumberField
 
 MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
 MAX_THRESHOLD_POINTS = 10_000_000
@@ -30,6 +30,8 @@ def _strip(value: Any) -> Any:
 
 
 def _decimal(text: str, places: int, what: str) -> Decimal:
+    if not PLAIN_DECIMAL.fullmatch(text.strip()):  # Decimal() also reads "1_0" and "١٢"
+        raise ValidationError(f"Enter {what} as a number, such as 1.5.")
     try:
         value = Decimal(text)
     except InvalidOperation as exc:

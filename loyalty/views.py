@@ -51,6 +51,8 @@ def index() -> str | tuple[str, int]:
 @login_required
 def join() -> Response | tuple[str, int]:
     """Join with consent to the terms; members who join again land on their page."""
+    if membership.find_membership(db.session, int(current_user.get_id())) is not None:
+        return redirect(url_for("loyalty.index"))  # a stale join form: nothing to do
     form = JoinForm()
     if not form.validate_on_submit():
         return _join_page(form, 400)

@@ -159,7 +159,7 @@ def phone_field() -> StringField:
 # What a number field accepts: ASCII digits only. Python's int() and Decimal() also take
 # "1_0" (ten) and other scripts' digits, which no one means in a form.
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class _NumberField(Field):
@@ -194,7 +194,7 @@ class FiniteDecimalField(_NumberField, DecimalField):
     """A DecimalField for finite numbers: wtforms accepts "NaN", "sNaN" and "Infinity" as
     decimals, and a signalling NaN even crashes its NumberRange check."""
 
-    plain = _DECIMAL_NUMBER  # which leaves out NaN and Infinity
+    plain = PLAIN_DECIMAL  # which leaves out NaN and Infinity
     unreadable = "Enter a number, such as 1.5."
 
 

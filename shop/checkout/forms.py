@@ -107,7 +107,7 @@ class RedeemPointsForm(ShopForm):
         if raw.startswith("-"):
             raise ValidationError("Enter a number of points of 0 or more.")
         if not (raw.isascii() and raw.isdigit()):
-            if raw.replace(".", "", 1).isdigit():
+            if raw.isascii() and raw.replace(".", "", 1).isdigit():
                 raise ValidationError("Points are whole numbers: leave out the decimals.")
             raise ValidationError("Enter a whole number of points, such as 500.")
         if int(raw) > MAX_POINTS_INPUT:

@@ -149,6 +149,8 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
         ("2.5", "Points are whole numbers"),
         ("lots", "Enter a whole number of points"),
         ("1e3", "Enter a whole number of points"),
+        ("\u0661\u0662\u0663", "Enter a whole number of points"),
+        ("\u0661.\u0665", "Enter a whole number of points"),
         ("5000", "You have only 1,500 points."),
         ("100", "Use at least 500 points, or none."),
         ("1480", "You can use at most 1,475 points on this order."),

@@ -159,6 +159,10 @@ def test_bad_numbers_are_form_errors(app: Flask, session: Session) -> None:
         ({"multiplier": "99999999999"}, "far too large for the multiplier"),
         ({"multiplier": "999999999"}, "from 1 to 10"),
         ({"threshold": "sNaN"}, "as a number"),
+        ({"threshold": "1_000"}, "as a number"),  # Decimal() would read a thousand
+        ({"threshold": "\uff11\uff12\uff13"}, "as a number"),
+        ({"discount": "\u0665"}, "as a number"),
+        ({"rank": "1_0"}, "Not a valid integer"),
     ]
     for change, message in cases:
         response = _post(admin, url, {**TIER_FIELDS, **change})

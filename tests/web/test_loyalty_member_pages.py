@@ -84,6 +84,8 @@ def test_joining_again_shows_the_member_page(app: Flask, session: Session) -> No
     assert _join(client).status_code == 302
     again = _join(client)
     assert again.status_code == 302
+    stale = _join(client, consent=False)  # an old join tab, box not ticked
+    assert stale.status_code == 302 and stale.headers["Location"].endswith("/account/loyalty")
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Membership)) == 1
     assert "Your membership" in client.get("/account/loyalty").get_data(as_text=True)

@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from loyalty import membership, tiers
 from loyalty.favourites import favourite_category_ids
 from loyalty.models import CommunicationPreference, FavouriteCategory
 from loyalty.preferences import unsubscribe_token
 from shop.accounts.models import ConsentRecord, User
+from shop.db import db
 from shop.mail.models import OutboxEmail
 from tests import factories
 from tests.helpers import csrf_token, sign_in
@@ -346,6 +348,20 @@ def test_favourite_categories_are_saved(client: FlaskClient, session: Session) -
     # Each change was confirmed by e-mail; the refused ones changed nothing and sent nothing.
     notices = [m.text_body for m in _emails(session, "account_profile_changed")]
     assert len(notices) == 3 and all("Your favourite categories changed." in n for n in notices)
+
+
+def test_weekly_deals_say_they_go_to_members_only(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert 'data-testid="members-only-weekly_deals"' in page
+    assert 'data-testid="members-only-tier_news"' not in page
+    with app.app_context(), db.transaction() as own:
+        tiers.ensure_default_tiers(own)
+        membership.join(own, ann, consent=True)
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert "members-only-weekly_deals" not in page
 
 
 def test_switching_a_topic_off_on_the_page_is_confirmed_by_e_mail(
