@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from recommender import Reason, Recommendation, Recommender, TrainingParams
+from recommender import Interactions, Reason, Recommendation, Recommender, TrainingParams
 from shop.catalog.models import Product
 from shop.merchandising.config import MerchConfig, PlacementSettings
 
@@ -132,6 +132,8 @@ class Serving:
     record: bool = True
     cached: bool = True
     pending: list[dict[str, Any]] | None = None
+    # The shopper's history, read once for every list of a preview (which has no cache).
+    history: Interactions | None = None
 
 
 @dataclass(frozen=True)

@@ -454,8 +454,7 @@ class RecommendationService:
         if placement.strategy == "popular" or not shopper.personalized:
             return self._popular(session, shopper, placement, serving, product_ids, own)
         version, model = serving.model
-        pending = serving.pending if serving.pending is not None else self.pending_events(shopper)
-        history = shopper_interactions(session, shopper, pending)
+        history = self._history(session, shopper, serving, None)
         recs = model.for_user(
             history,
             k=self._candidates(serving, placement),
@@ -509,8 +508,7 @@ class RecommendationService:
         on every request.
         """
         if not serving.cached:
-            pending = serving.pending if serving.pending is not None else []
-            return compute(shopper_interactions(session, shopper, pending))
+            return compute(self._history(session, shopper, serving, []))
         state = state or self._state(session, shopper)
         self.unsellable(session)
         key = (
@@ -534,6 +532,23 @@ class RecommendationService:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return value
+
+    def _history(
+        self,
+        session: Session,
+        shopper: Shopper,
+        serving: Serving,
+        pending: list[dict[str, Any]] | None,
+    ) -> Interactions:
+        """The shopper's interactions for one list: the serving's own copy when it has one,
+        else read with the serving's pending events (or `pending`, or the writer's)."""
+        if serving.history is not None:
+            return serving.history
+        if serving.pending is not None:
+            pending = serving.pending
+        elif pending is None:
+            pending = self.pending_events(shopper)
+        return shopper_interactions(session, shopper, pending)
 
     def _cards(self, session: Session, ids: set[int]) -> dict[int, ProductCard]:
         """Names and prices of products, from a cache refreshed every CARD_TTL_S."""
@@ -743,8 +758,17 @@ class RecommendationService:
         order: Sequence[int] = (),
         pending: list[dict[str, Any]] | None = None,
     ) -> dict[str, RecommendationList]:
-        """Every placement for one shopper under `config`, not logged and not cached."""
-        serving = Serving(config, self.model(), record=False, cached=False, pending=pending or [])
+        """Every placement for one shopper under `config`, not logged and not cached (the
+        shopper's history is read once for all of them)."""
+        history = shopper_interactions(session, shopper, pending or [])
+        serving = Serving(
+            config,
+            self.model(),
+            record=False,
+            cached=False,
+            pending=pending or [],
+            history=history if shopper.personalized else None,
+        )
         lists = {
             "home": self.for_home(session, shopper, serving=serving),
             "buy_again": self.buy_again(session, shopper, serving=serving),
