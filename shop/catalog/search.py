@@ -62,11 +62,18 @@ def search_terms(query: str, max_chars: int = 200, max_terms: int = 12) -> list[
     return terms[:max_terms]
 
 
+# A one-letter word matches whole words only: as a prefix ("a"*) it matches nearly
+# every product.
+MIN_PREFIX_CHARS = 2
+
+
 def _match_expression(dialect: str, terms: list[str], operator: str) -> str:
     if dialect == "postgresql":
         joiner = " & " if operator == "AND" else " | "
-        return joiner.join(f"{term}:*" for term in terms)
-    return f" {operator} ".join(f'"{term}"*' for term in terms)
+        return joiner.join(f"{t}:*" if len(t) >= MIN_PREFIX_CHARS else t for t in terms)
+    return f" {operator} ".join(
+        f'"{t}"*' if len(t) >= MIN_PREFIX_CHARS else f'"{t}"' for t in terms
+    )
 
 
 def _run(
@@ -99,7 +106,10 @@ def search_products(
     products, total = _run(session, terms, "AND", page, size)
     matched_all = True
     if total == 0 and len(terms) > 1:
-        products, total = _run(session, terms, "OR", page, size)
+        # Any of the words, leaving out one-letter ones (stray letters, parts of tags)
+        # when there are longer words to go by.
+        longer = [t for t in terms if len(t) >= MIN_PREFIX_CHARS] or terms
+        products, total = _run(session, longer, "OR", page, size)
         matched_all = False
     if total == 0:
         check_page(page, 0, size)

@@ -65,3 +65,20 @@ def test_paging_and_totals(session: Session) -> None:
     second = search_products(session, "mug", page=2, size=5)
     assert (first.page.total, len(first.page.items), len(second.page.items)) == (7, 5, 2)
     assert first.page.items[0].name == "Mug number 6"  # equal relevance: most ordered first
+
+
+def test_a_one_letter_word_matches_whole_words_only(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="A", name="Bold Candle Holder")
+    factories.product(session, cat, sku="B", name="Blue Bag")
+    factories.product(session, cat, sku="C", name="Set of 3 Heart Candles")
+    session.commit()
+    assert _names(session, "b") == []  # not every word that starts with b
+    # "<b>bold</b> candle": no product has all three words; the stray "b" is left out of
+    # the any-word fallback instead of matching "Blue Bag".
+    fallback = search_products(session, "<b>bold</b> candle")
+    assert sorted(p.name for p in fallback.page.items) == [
+        "Bold Candle Holder",
+        "Set of 3 Heart Candles",
+    ]
+    assert _names(session, "set of 3") == ["Set of 3 Heart Candles"]
