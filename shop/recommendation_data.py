@@ -137,7 +137,6 @@ def shopper_interactions(
             .limit(VISITOR_HISTORY_LIMIT)
         )
     rows = [tuple(row) for row in session.execute(query)]
-    stored = len(rows)
     rows += [
         (int(row["product_id"]), row["kind"], row["created_at"], None)
         for row in pending
@@ -146,16 +145,9 @@ def shopper_interactions(
     if not rows:
         return Interactions.empty()
     items, kinds, moments, quantities = zip(*rows, strict=True)
-    # Naive UTC times to Unix seconds in one numpy pass (a member may have thousands).
-    times = (
-        np.concatenate(
-            [
-                np.asarray(moments[:stored], dtype="datetime64[us]"),
-                np.asarray(moments[stored:], dtype="datetime64[us]"),
-            ]
-        ).astype(np.int64)
-        / 1e6
-    )
+    # Naive UTC times (text or datetimes) to Unix seconds in one numpy pass: a member may
+    # have thousands.
+    times = np.asarray(moments, dtype="datetime64[us]").astype(np.int64) / 1e6
     return Interactions.from_arrays(
         np.full(len(rows), _user_key(shopper.user_id, shopper.visitor_id)),
         np.asarray(items, dtype=np.int64),

@@ -762,12 +762,7 @@ class RecommendationService:
         shopper's history is read once for all of them)."""
         history = shopper_interactions(session, shopper, pending or [])
         serving = Serving(
-            config,
-            self.model(),
-            record=False,
-            cached=False,
-            pending=pending or [],
-            history=history if shopper.personalized else None,
+            config, self.model(), record=False, cached=False, pending=pending or [], history=history
         )
         lists = {
             "home": self.for_home(session, shopper, serving=serving),

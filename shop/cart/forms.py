@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import HiddenField
-from wtforms.validators import InputRequired, NumberRange, StopValidation
+from wtforms.validators import InputRequired, NumberRange
 
 from shop.form_fields import ShopForm, WholeNumberField
 
@@ -14,18 +14,13 @@ QTY_MESSAGE = f"{ADD_QTY_MESSAGE} To take an item out, use Remove."
 
 
 class QuantityField(WholeNumberField):
-    """A cart quantity: anything but a whole number from 1 to 999 gets one message, once."""
+    """A cart quantity: anything but a whole number from 1 to 999 gets one message, once
+    (unreadable text stops at its own message, see WholeNumberField)."""
 
     def __init__(self, label: str = "Quantity", message: str = QTY_MESSAGE, **kwargs: Any) -> None:
         validators = [InputRequired(message), NumberRange(min=1, max=999, message=message)]
         super().__init__(label, validators=validators, **kwargs)
-        self.message = message
-
-    def pre_validate(self, form: object) -> None:
-        """Text that is not a whole number stops here, so the range adds no second message."""
-        if self.process_errors:
-            self.errors[:] = [self.message]
-            raise StopValidation()
+        self.unreadable = message
 
 
 class AddToCartForm(ShopForm):
