@@ -67,6 +67,13 @@ def new_card(app: Flask, base_url: str, number: str = CARD_OK, customer: str | N
     return browser_card(base_url, secret, number)
 
 
+def paid_order(app: Flask, items: list[tuple[Product, int]], base_url: str) -> int:
+    """An order placed by a visitor and paid with a good card; return its id."""
+    order_id = placed_order(app, items)
+    assert pay(app, order_id, new_card(app, base_url)).ok
+    return order_id
+
+
 def fresh(session: Session, order_id: int) -> Order:
     """The order as stored now."""
     session.rollback()

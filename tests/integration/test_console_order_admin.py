@@ -21,7 +21,14 @@ from shop.payments.models import Refund
 from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
-from tests.checkout_support import emails, fresh, new_card, pay, placed_order, settings, stock
+from tests.checkout_support import (
+    emails,
+    fresh,
+    paid_order,
+    placed_order,
+    settings,
+    stock,
+)
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
 ACTOR = audit.Actor(None, "tester@example.com")
@@ -113,8 +120,7 @@ def test_refunds_check_the_amount_restock_and_audit(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 4)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 4)], localstripe_url)
     order = fresh(session, order_id)
     line_id, total = order.lines[0].id, order.total_pence
 

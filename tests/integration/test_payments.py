@@ -28,7 +28,16 @@ from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from shop.tracking.models import Event
 from tests import factories
-from tests.checkout_support import emails, fresh, new_card, pay, placed_order, settings, stock
+from tests.checkout_support import (
+    emails,
+    fresh,
+    new_card,
+    paid_order,
+    pay,
+    placed_order,
+    settings,
+    stock,
+)
 from tests.stripe_support import (
     CARD_3DS,
     CARD_DECLINED,
@@ -253,8 +262,7 @@ def test_partial_then_full_refunds_with_restocking(
     localstripe_url: str,  # noqa: F811
     received: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 4)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 4)], localstripe_url)
     line_id = fresh(session, order_id).lines[0].id
     with app.app_context():
         first = refund_order(
@@ -314,8 +322,7 @@ def test_a_double_submitted_refund_is_booked_and_restocked_once(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 2)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 2)], localstripe_url)
     order = fresh(session, order_id)
     line_id, total = order.lines[0].id, order.total_pence
     session.rollback()
@@ -364,8 +371,7 @@ def test_a_refund_of_another_amount_waits_for_an_unfinished_one(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 2)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 2)], localstripe_url)
     session.rollback()  # end the read snapshot before writing
     session.add(
         Refund(

@@ -20,7 +20,7 @@ from shop.orders.models import Order
 from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
-from tests.checkout_support import emails, fresh, new_card, pay, placed_order, stock
+from tests.checkout_support import emails, fresh, paid_order, placed_order, stock
 from tests.console_support import client_as, console_token
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
@@ -176,8 +176,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 2), (items["jumbo"], 1)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 2), (items["jumbo"], 1)], localstripe_url)
     order = fresh(session, order_id)
     heart_line = next(line for line in order.lines if line.sku == "85123A")
     client = client_as(app, session, "merchandiser")
@@ -324,8 +323,7 @@ def test_an_order_that_never_took_its_stock_offers_no_restock(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = placed_order(app, [(items["heart"], 2)])
-    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    order_id = paid_order(app, [(items["heart"], 2)], localstripe_url)
     line_id = fresh(session, order_id).lines[0].id
     # As when money arrived after the hold had ended and the stock was sold meanwhile.
     session.execute(update(Order).where(Order.id == order_id).values(stock_reserved=False))
