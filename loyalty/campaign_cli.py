@@ -1,13 +1,15 @@
-"""`flask loyalty send-weekly`: queue this week's deals e-mail for opted-in members."""
+"""`flask loyalty send-weekly` and `send-picks`: queue this week's deals e-mail for opted-in
+members, or this month's personal picks for everyone who asked for them."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
 
-from loyalty import campaigns
+from loyalty import campaigns, picks
 from loyalty.cli import loyalty_cli, register
 from loyalty.preferences import links_from_config
 from shop.db import db, utcnow
@@ -39,6 +41,57 @@ def send_weekly_command(week: str | None, batch_size: int) -> None:
         chosen = campaigns.IsoWeek.parse(week) if week else campaigns.IsoWeek.of(utcnow().date())
     except campaigns.CampaignError as exc:
         raise click.BadParameter(str(exc), param_hint="--week") from None
+    _run_and_report(
+        lambda progress: campaigns.send_weekly(
+            db.transaction,
+            chosen,
+            links_from_config(current_app.config),
+            batch_size=batch_size,
+            progress=progress,
+        )
+    )
+
+
+@loyalty_cli.command("send-picks")
+@click.option(
+    "--month",
+    metavar="YYYY-MM",
+    default=None,
+    help="The month to send for, e.g. 2026-11 (default: the current month).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=campaigns.BATCH_SIZE,
+    show_default=True,
+    help="People per transaction (the work is committed after each batch).",
+)
+def send_picks_command(month: str | None, batch_size: int) -> None:
+    """Queue the personal recommendations e-mail for everyone who confirmed that topic.
+
+    Members and other customers alike get their top personal picks with reasons, with
+    links carrying the campaign key (picks-YYYY-MM). Someone without personal picks
+    (personalization switched off, or no history the model can use) is left out and
+    counted. A person already sent to for the month is skipped, so re-running is safe.
+    The e-mails go to the outbox; `flask mail send` delivers them.
+    """
+    try:
+        chosen = picks.Month.parse(month) if month else picks.Month.of(utcnow().date())
+    except campaigns.CampaignError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    _run_and_report(
+        lambda progress: picks.send_picks(
+            db.transaction,
+            chosen,
+            links_from_config(current_app.config),
+            batch_size=batch_size,
+            progress=progress,
+        )
+    )
+
+
+def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendReport]) -> None:
+    """Run a send with progress on stderr (at most every 2 s), then print its report."""
     started = time.perf_counter()
     last = [0.0]
 
@@ -46,21 +99,16 @@ def send_weekly_command(week: str | None, batch_size: int) -> None:
         now = time.perf_counter()
         if now - last[0] >= 2 or done >= total:
             last[0] = now
-            click.echo(f"  {done}/{total} members", err=True)
+            click.echo(f"  {done}/{total} recipients", err=True)
 
-    report = campaigns.send_weekly(
-        db.transaction,
-        chosen,
-        links_from_config(current_app.config),
-        batch_size=batch_size,
-        progress=progress,
-    )
+    report = send(progress)
+    left_out = f", {report.no_picks} without personal picks" if report.no_picks else ""
     click.echo(
         f"Campaign {report.key}: {report.queued} e-mails queued, {report.skipped} already sent, "
-        f"{report.failed} failed, in {time.perf_counter() - started:.1f} s."
+        f"{report.failed} failed{left_out}, in {time.perf_counter() - started:.1f} s."
     )
 
 
 def init_app(app: Flask) -> None:
-    """Add `flask loyalty send-weekly`."""
+    """Add `flask loyalty send-weekly` and `send-picks`."""
     register(app)

@@ -1,19 +1,20 @@
-"""Marketing campaigns: the weekly deals e-mail and the numbers behind attribution.
+"""Marketing campaigns: mailings with personal picks, and the numbers behind attribution.
 
-`send_weekly` e-mails every active member who confirmed "weekly_deals" and has no send for
-the week's campaign yet: their top recommendations with reasons, their tier perks, and
-links carrying the campaign key (?cmp=). The CampaignSend row (unique per campaign and
-member) and the outbox row are written in the same transaction, so a re-run, or a second
-run at the same time, never sends anyone the same week twice.
+`send_mailing` e-mails everyone who confirmed the mailing's topic (members only, for the
+weekly deals) and has no send for its campaign yet: their top recommendations with
+reasons, their tier perks if they are members, and links carrying the campaign key
+(?cmp=). The CampaignSend row (unique per campaign and person) and the outbox row are
+written in the same transaction, so a re-run, or a second run at the same time, never
+sends anyone the same campaign twice. `send_weekly` is the weekly deals mailing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -81,13 +82,49 @@ class IsoWeek:
 
 
 @dataclass(frozen=True)
+class Mailing:
+    """One campaign's e-mail: who may get it (the topic they confirmed, members only or
+    not), what it says, and which placement picks its products."""
+
+    key: str
+    kind: str
+    topic: str
+    subject: str
+    template: str
+    placement: str
+    members_only: bool = True
+    # Leave out people without personal picks (no usable history, or personalization off).
+    personal_only: bool = False
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def weekly_mailing(week: IsoWeek) -> Mailing:
+    """The weekly deals e-mail of one ISO week (members only)."""
+    return Mailing(
+        key=week.key,
+        kind=KIND,
+        topic=TOPIC,
+        subject=f"Your weekly deals: week {week.week}",
+        template="weekly_deals",
+        placement="weekly_email",
+        context={"week": week.week, "year": week.year},
+    )
+
+
+@dataclass(frozen=True)
 class SendReport:
-    """What a run did: e-mails queued, members already sent to, failures (kept out)."""
+    """What a run did: e-mails queued, people already sent to, failures (kept out), and
+    people left out for having no personal picks."""
 
     key: str
     queued: int
     skipped: int
     failed: int
+    no_picks: int = 0
+
+
+class _NoPersonalPicks(Exception):
+    """Raised inside a recipient's savepoint to undo it: nothing personal to send."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +191,11 @@ def tier_perks(tier: Tier) -> list[str]:
     return perks
 
 
-def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
-    """Opted-in active members without a send for the campaign, by user id from `after`."""
-    return (
+def _recipients(mailing: Mailing, campaign_id: int, after: int, limit: int | None) -> Any:
+    """People who confirmed the mailing's topic (active members only, if it is for them)
+    without a send for the campaign, by user id from `after`."""
+    active_member = and_(Membership.user_id == User.id, Membership.status == "active")
+    query = (
         select(
             User.id,
             User.email,
@@ -166,12 +205,11 @@ def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
             Membership.points_balance,
             User.tracking_enabled,
         )
-        .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
         .join(
             CommunicationPreference,
             and_(
                 CommunicationPreference.user_id == User.id,
-                CommunicationPreference.topic == TOPIC,
+                CommunicationPreference.topic == mailing.topic,
                 CommunicationPreference.status == "on",
             ),
         )
@@ -186,13 +224,19 @@ def _recipients(campaign_id: int, after: int, limit: int | None) -> Any:
         .order_by(User.id)
         .limit(limit)
     )
+    if mailing.members_only:
+        query = query.join(Membership, active_member)
+    else:
+        query = query.outerjoin(Membership, active_member)
+    return query
 
 
 def _recommendations(
-    session: Session, user_id: int, personalized: bool, key: str, base_url: str
-) -> list[dict[str, str]]:
-    """The member's top picks with reasons (popular ones, labelled so, for a member who
-    switched personalization off); the impression is logged in this transaction."""
+    session: Session, user_id: int, personalized: bool, mailing: Mailing, base_url: str
+) -> tuple[list[dict[str, str]], bool]:
+    """The person's top picks with reasons (popular ones, labelled so, for someone who
+    switched personalization off), and whether they are personal; the impression is
+    logged in this transaction."""
     from shop.personalization import service
     from shop.recommendation_data import Shopper
 
@@ -200,12 +244,13 @@ def _recommendations(
     try:
         with session.begin_nested():
             shown = service().for_order(
-                session, shopper, [], placement_name="weekly_email", log_in_session=True
+                session, shopper, [], placement_name=mailing.placement, log_in_session=True
             )
     except Exception:
-        log.exception("no recommendations for member %s in %s", user_id, key)
-        return []
-    return [
+        log.exception("no recommendations for member %s in %s", user_id, mailing.key)
+        return [], False
+    key = mailing.key
+    items = [
         {
             "name": item.product.name,
             "price": format_money(item.product.price_pence, item.product.currency),
@@ -214,46 +259,49 @@ def _recommendations(
         }
         for item in shown.items
     ]
+    return items, shown.strategy == "personal"
 
 
 def _send_one(
     session: Session,
     campaign_id: int,
-    week: IsoWeek,
+    mailing: Mailing,
     recipient: Any,
     tier: Tier | None,
     links: MailLinks,
 ) -> None:
-    """Insert the send and queue the member's e-mail (inside the caller's savepoint)."""
+    """Insert the send and queue the person's e-mail (inside the caller's savepoint)."""
     user_id, email, name, number, _tier_id, points, personalized = recipient
     send = CampaignSend(campaign_id=campaign_id, user_id=user_id, created_at=utcnow())
     session.add(send)
     session.flush()  # the unique (campaign, user) decides who sends; a duplicate raises here
-    key = week.key
+    key = mailing.key
+    items, personal = _recommendations(session, user_id, personalized, mailing, links.base_url)
+    if mailing.personal_only and not personal:
+        raise _NoPersonalPicks
     context = {
+        **mailing.context,
         "name": name,
-        "week": week.week,
-        "year": week.year,
         "member_number": number,
         "tier_name": tier.name if tier else "",
         "perks": tier_perks(tier) if tier else [],
         "points": points,
-        "items": _recommendations(session, user_id, personalized, key, links.base_url),
+        "items": items,
         "shop_url": f"{links.base_url}/?cmp={key}",
         "member_url": f"{links.base_url}/account/loyalty?cmp={key}",
         "preferences_url": links.preferences_url(),
-        "unsubscribe_url": links.unsubscribe_url(user_id, TOPIC),
+        "unsubscribe_url": links.unsubscribe_url(user_id, mailing.topic),
         "campaign": key,
     }
     row = enqueue_email(
         session,
-        kind=KIND,
+        kind=mailing.kind,
         to=email,
-        subject=f"Your weekly deals: week {week.week}",
-        template="weekly_deals",
+        subject=mailing.subject,
+        template=mailing.template,
         context=context,
         user_id=user_id,
-        headers=links.headers(user_id, TOPIC),
+        headers=links.headers(user_id, mailing.topic),
     )
     session.flush()
     send.outbox_email_id = row.id
@@ -269,30 +317,48 @@ def send_weekly(
 ) -> SendReport:
     """Queue the week's deals e-mail for every opted-in member not sent to yet, committing
     every `batch_size` members. Safe to re-run and to run twice at once."""
+    return send_mailing(
+        transaction, weekly_mailing(week), links, batch_size=batch_size, progress=progress
+    )
+
+
+def send_mailing(
+    transaction: Transaction,
+    mailing: Mailing,
+    links: MailLinks,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> SendReport:
+    """Queue the mailing for everyone who confirmed its topic and has no send for it yet,
+    committing every `batch_size` people. Safe to re-run and to run twice at once."""
     if batch_size < 1:
         raise CampaignError("the batch size must be at least 1")
-    campaign_id = ensure_campaign(transaction, week.key)
+    campaign_id = ensure_campaign(transaction, mailing.key, mailing.kind)
     with transaction() as tx:
         total = tx.scalar(
-            select(func.count()).select_from(_recipients(campaign_id, 0, None).subquery())
+            select(func.count()).select_from(_recipients(mailing, campaign_id, 0, None).subquery())
         )
-    queued = failed = processed = 0
+    queued = failed = no_picks = processed = 0
     after = 0
     while True:
         with transaction() as tx:
-            batch = tx.execute(_recipients(campaign_id, after, batch_size)).all()
+            batch = tx.execute(_recipients(mailing, campaign_id, after, batch_size)).all()
             if not batch:
                 break
             tiers = {t.id: t for t in tx.scalars(select(Tier))}
             for recipient in batch:
+                tier = tiers.get(recipient[4])
                 try:
                     with tx.begin_nested():
-                        _send_one(tx, campaign_id, week, recipient, tiers.get(recipient[4]), links)
+                        _send_one(tx, campaign_id, mailing, recipient, tier, links)
                 except IntegrityError:
                     pass  # another run sent it first: counted with the earlier sends below
+                except _NoPersonalPicks:
+                    no_picks += 1
                 except OutboxError as exc:
                     failed += 1
-                    log.warning("weekly deals not queued for member %s: %s", recipient[0], exc)
+                    log.warning("%s not queued for user %s: %s", mailing.key, recipient[0], exc)
                 else:
                     queued += 1
             after = batch[-1][0]
@@ -305,8 +371,8 @@ def send_weekly(
             .select_from(CampaignSend)
             .where(CampaignSend.campaign_id == campaign_id)
         )
-    # Members sent to by earlier runs of the week, or by a run racing this one.
-    return SendReport(week.key, queued, int(sent or 0) - queued, failed)
+    # People sent to by earlier runs, or by a run racing this one.
+    return SendReport(mailing.key, queued, int(sent or 0) - queued, failed, no_picks)
 
 
 # --- attribution ------------------------------------------------------------------------------

@@ -38,7 +38,10 @@ TOPIC_LABELS = {
 }
 TOPIC_DESCRIPTIONS = {
     "weekly_deals": "One e-mail a week with picks for you and your member perks.",
-    "recommendations": "Now and then, products we think you will like.",
+    "recommendations": (
+        "Once a month at most, products picked for you from what you browse and buy"
+        " (only while personalization is switched on)."
+    ),
     "tier_news": "News about your tier, new perks and member-only offers.",
 }
 # Shown on the page as always on; they are not marketing and cannot be switched off.

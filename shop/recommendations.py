@@ -115,6 +115,8 @@ VERSION_CACHE = 4
 FAVOURITE_BOOST = 1.5
 # Ask the model for more than a list shows, so rules and filters can still fill it.
 CANDIDATE_FACTOR = 3
+# Lists that promise personal picks: titled "Popular right now" when they fall back.
+PERSONAL_PLACEMENTS = frozenset({"home", "order", "order_email", "weekly_email", "picks_email"})
 
 
 @dataclass
@@ -662,7 +664,7 @@ class RecommendationService:
         exclude = set(exclude)
         skip = set(self.unsellable(session)) | exclude | set(skip)
         recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
-        personal_place = placement.name in ("home", "order", "order_email", "weekly_email")
+        personal_place = placement.name in PERSONAL_PLACEMENTS
         title = POPULAR_TITLE if personal_place else placement.title
         return self._finish(
             session,
@@ -772,6 +774,8 @@ class RecommendationService:
             "order_email": self.for_order(session, shopper, order, "order_email", serving=serving),
             # What the weekly e-mail (loyalty.campaigns) asks for: no order to go with.
             "weekly_email": self.for_order(session, shopper, [], "weekly_email", serving=serving),
+            # ... and the monthly personal picks e-mail (loyalty.picks).
+            "picks_email": self.for_order(session, shopper, [], "picks_email", serving=serving),
         }
         if product_id is not None:
             lists["product"] = self.for_product(session, shopper, product_id, serving=serving)
