@@ -65,14 +65,15 @@ def edit_tier(tier_id: int) -> Response | tuple[str, int]:
 def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
-            tier = tiers.save_tier(db.session, _actor(), tier_id, form.spec())
+            saved = tiers.save_tier(db.session, _actor(), tier_id, form.spec())
         except tiers.TierConfigError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
         else:
-            name = tier.name
+            name, told = saved.tier.name, saved.members_told
             db.session.commit()
-            flash(f"Tier {name} saved.", "success")
+            told_text = f" {told} member{'s' if told != 1 else ''} told by e-mail." if told else ""
+            flash(f"Tier {name} saved.{told_text}", "success")
             return redirect(url_for("console.loyalty.tiers"))
     status = 400 if form.is_submitted() else 200
     return render_template("console/loyalty/tier_form.html", form=form, tier_id=tier_id), status

@@ -23,9 +23,9 @@ def benefit_lines(tier: Tier) -> list[str]:
     """A tier's benefits as short sentences, for pages and e-mails."""
     lines: list[str] = []
     if tier.discount_bp:
-        lines.append(f"{_percent(tier.discount_bp)} off every order")
+        lines.append(f"{percent_text(tier.discount_bp)} off every order")
     if tier.multiplier_pct != 100:
-        lines.append(f"{_multiplier(tier.multiplier_pct)} points on every order")
+        lines.append(f"{times_text(tier.multiplier_pct)} points on every order")
     else:
         lines.append("Points on every order")
     if tier.free_shipping:
@@ -37,12 +37,14 @@ def benefit_lines(tier: Tier) -> list[str]:
     return lines
 
 
-def _percent(basis_points: int) -> str:
+def percent_text(basis_points: int) -> str:
+    """Basis points as a percentage in words, e.g. 250 -> "2.5%"."""
     whole, frac = divmod(basis_points, 100)
     return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
 
 
-def _multiplier(pct: int) -> str:
+def times_text(pct: int) -> str:
+    """A multiplier in percent as "1.5x"."""
     whole, frac = divmod(pct, 100)
     return f"{whole}x" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "x"
 

@@ -29,8 +29,8 @@ from shop.db import utcnow
 from shop.mail.outbox import enqueue_email
 
 MARKETING_TOPICS = ("weekly_deals", "recommendations", "tier_news")
-# Sent only to loyalty members (`campaigns` picks its recipients among them).
-MEMBERS_ONLY_TOPICS = frozenset({"weekly_deals"})
+# Sent only to loyalty members (the weekly deals, and news about their tier).
+MEMBERS_ONLY_TOPICS = frozenset({"weekly_deals", "tier_news"})
 TOPIC_LABELS = {
     "weekly_deals": "Weekly deals",
     "recommendations": "Personal recommendations",

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty import notifications, rules
+from loyalty import notifications, rules, tier_news
 from loyalty.models import Membership, PointsEntry, Tier, TierChange
 from loyalty.settings import ProgrammeSettings, load_settings
 from shop.accounts.models import User
@@ -450,13 +450,22 @@ def tier_spec(tier: Tier) -> rules.TierSpec:
     )
 
 
+@dataclass(frozen=True)
+class SavedTier:
+    """A saved tier and how many members were e-mailed about the change."""
+
+    tier: Tier
+    members_told: int
+
+
 def save_tier(
     session: Session, actor: audit.Actor, tier_id: int | None, spec: rules.TierSpec
-) -> Tier:
+) -> SavedTier:
     """Create (tier_id None) or update a tier after checking the whole configuration.
 
     Raises TierConfigError with every problem (overlapping thresholds, duplicate names or
-    ranks, benefits out of range) and changes nothing then. Audited.
+    ranks, benefits out of range) and changes nothing then. Audited. When an existing
+    tier's benefits or name change, its members are told (`tier_news`).
     """
     tiers = all_tiers(session)
     tier = None
@@ -469,7 +478,8 @@ def save_tier(
     errors = rules.validate_tiers(proposed)
     if errors:
         raise TierConfigError(errors)
-    before = asdict(tier_spec(tier)) if tier is not None else None
+    old_spec = tier_spec(tier) if tier is not None else None
+    before = asdict(old_spec) if old_spec is not None else None
     if tier is None:
         tier = Tier(**asdict(spec))
         session.add(tier)
@@ -485,4 +495,7 @@ def save_tier(
     if before is not None:
         before, after = audit.changed(before, after)
     audit.record(session, actor, action, f"tier {tier.id} {tier.name}", before, after)
-    return tier
+    if old_spec is None:
+        return SavedTier(tier, 0)
+    change = tier_news.benefit_change(old_spec, spec)
+    return SavedTier(tier, tier_news.tell_members(session, tier, change))

@@ -350,18 +350,19 @@ def test_favourite_categories_are_saved(client: FlaskClient, session: Session) -
     assert len(notices) == 3 and all("Your favourite categories changed." in n for n in notices)
 
 
-def test_weekly_deals_say_they_go_to_members_only(
+def test_weekly_deals_and_tier_news_say_they_go_to_members_only(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
     ann = _member(client, session, "ann@example.com", "Ann")
     page = client.get("/account/preferences").get_data(as_text=True)
     assert 'data-testid="members-only-weekly_deals"' in page
-    assert 'data-testid="members-only-tier_news"' not in page
+    assert 'data-testid="members-only-tier_news"' in page
+    assert 'data-testid="members-only-recommendations"' not in page  # for every customer
     with app.app_context(), db.transaction() as own:
         tiers.ensure_default_tiers(own)
         membership.join(own, ann, consent=True)
     page = client.get("/account/preferences").get_data(as_text=True)
-    assert "members-only-weekly_deals" not in page
+    assert "members-only-weekly_deals" not in page and "members-only-tier_news" not in page
 
 
 def test_switching_a_topic_off_on_the_page_is_confirmed_by_e_mail(

@@ -1,0 +1,173 @@
+"""Telling a tier's members when the programme changes its benefits or its name.
+
+A change that only improves the tier (a perk added, a bigger discount, more points, a new
+name) is news: it goes to the tier's members who confirmed "Tier news and member offers",
+as a campaign (links carry ?cmp=, one-click unsubscribe). A change that lowers or ends a
+benefit changes what members joined for: every member of the tier is told, whatever their
+marketing preferences, as a service message. Either way the e-mails are queued in the
+transaction that saves the tier, so they go out exactly when the change commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
+from loyalty.notifications import benefit_lines, percent_text, times_text
+from loyalty.preferences import MailLinks, links_from_config
+from loyalty.rules import TierSpec
+from shop.accounts.models import User
+from shop.db import utcnow
+from shop.mail.outbox import enqueue_email
+
+TOPIC = "tier_news"
+NEWS_KIND = "tier_news"
+NOTICE_KIND = "loyalty_tier_benefits"
+FLAGS = (
+    ("free_shipping", "Free shipping"),
+    ("priority_support", "Priority support"),
+    ("early_access", "Early access to new products and sales"),
+)
+
+
+@dataclass(frozen=True)
+class BenefitChange:
+    """What changed for a tier's members, in words: better, worse, and the old name."""
+
+    better: tuple[str, ...]
+    worse: tuple[str, ...]
+    old_name: str | None  # set when the tier was renamed
+
+    @property
+    def worth_telling(self) -> bool:
+        """True when members would notice the change."""
+        return bool(self.better or self.worse or self.old_name)
+
+
+def benefit_change(before: TierSpec, after: TierSpec) -> BenefitChange:
+    """Compare two versions of a tier (only what members get, and the name)."""
+    better: list[str] = []
+    worse: list[str] = []
+    if after.discount_bp != before.discount_bp:
+        side = better if after.discount_bp > before.discount_bp else worse
+        was = f" (was {percent_text(before.discount_bp)})" if before.discount_bp else ""
+        if after.discount_bp:
+            side.append(f"{percent_text(after.discount_bp)} off every order{was}")
+        else:
+            side.append(f"No discount on orders any more{was}")
+    if after.multiplier_pct != before.multiplier_pct:
+        side = better if after.multiplier_pct > before.multiplier_pct else worse
+        side.append(
+            f"{times_text(after.multiplier_pct)} points on every order"
+            f" (was {times_text(before.multiplier_pct)})"
+        )
+    for attribute, label in FLAGS:
+        had, has = getattr(before, attribute), getattr(after, attribute)
+        if has and not had:
+            better.append(label)
+        elif had and not has:
+            worse.append(f"{label}: ended")
+    renamed = before.name if before.name != after.name else None
+    return BenefitChange(tuple(better), tuple(worse), renamed)
+
+
+def _members(session: Session, tier_id: int, only_topic: bool) -> Sequence[tuple[int, str, str]]:
+    """(user id, e-mail, name) of the tier's active members who can be e-mailed."""
+    query = (
+        select(User.id, User.email, User.name)
+        .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
+        .where(
+            Membership.tier_id == tier_id,
+            User.email.is_not(None),
+            User.email != "",
+            User.deleted_at.is_(None),
+        )
+        .order_by(User.id)
+    )
+    if only_topic:
+        query = query.join(
+            CommunicationPreference,
+            and_(
+                CommunicationPreference.user_id == User.id,
+                CommunicationPreference.topic == TOPIC,
+                CommunicationPreference.status == "on",
+            ),
+        )
+    return [(user_id, email, name) for user_id, email, name in session.execute(query)]
+
+
+def tell_members(session: Session, tier: Tier, change: BenefitChange) -> int:
+    """Queue the e-mails a change calls for (see the module docstring); returns how many."""
+    if not change.worth_telling:
+        return 0
+    notice = bool(change.worse)
+    members = _members(session, tier.id, only_topic=not notice)
+    if not members:
+        return 0
+    links = links_from_config(current_app.config)
+    context = {
+        "tier": tier.name,
+        "old_name": change.old_name,
+        "better": change.better,
+        "worse": change.worse,
+        "benefits": benefit_lines(tier),
+        "notice": notice,
+    }
+    if notice:
+        member_url = f"{links.base_url}/account/loyalty"
+        for user_id, email, name in members:
+            enqueue_email(
+                session,
+                kind=NOTICE_KIND,
+                to=email,
+                subject=f"Changes to your {tier.name} benefits",
+                template="loyalty_tier_news",
+                context={**context, "name": name, "member_url": member_url},
+                user_id=user_id,
+            )
+        return len(members)
+    return _send_news(session, tier, members, context, links)
+
+
+def _send_news(
+    session: Session,
+    tier: Tier,
+    members: Sequence[tuple[int, str, str]],
+    context: dict[str, object],
+    links: MailLinks,
+) -> int:
+    """The marketing version: a campaign, a send per member, links with ?cmp=."""
+    now = utcnow()
+    campaign = Campaign(key=f"tier-{tier.id}-{now:%Y%m%d%H%M%S%f}", kind=NEWS_KIND, created_at=now)
+    session.add(campaign)
+    session.flush()
+    sent = []
+    for user_id, email, name in members:
+        row = enqueue_email(
+            session,
+            kind=NEWS_KIND,
+            to=email,
+            subject=f"News about your tier: {tier.name}",
+            template="loyalty_tier_news",
+            context={
+                **context,
+                "name": name,
+                "member_url": f"{links.base_url}/account/loyalty?cmp={campaign.key}",
+                "unsubscribe_url": links.unsubscribe_url(user_id, TOPIC),
+                "preferences_url": links.preferences_url(),
+            },
+            user_id=user_id,
+            headers=links.headers(user_id, TOPIC),
+        )
+        send = CampaignSend(campaign_id=campaign.id, user_id=user_id, created_at=now)
+        session.add(send)
+        sent.append((send, row))
+    session.flush()
+    for send, row in sent:
+        send.outbox_email_id = row.id
+    return len(sent)
