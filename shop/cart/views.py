@@ -25,7 +25,11 @@ def _product_id(raw: str | None) -> int:
     return int(raw)
 
 
-def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
+def _render_cart(
+    status: int = 200, errors: dict[int, str] | None = None, typed: dict[int, str] | None = None
+) -> tuple[str, int]:
+    """The cart page; `errors` and `typed` hold a refused line's message and what was typed
+    there, shown again so the shopper can correct it."""
     settings = CheckoutSettings.from_config(current_app.config)
     # Priced as the checkout will price it: standard delivery and any member benefits.
     priced = quote(db.session, cart_owner(), settings, "standard")
@@ -40,6 +44,7 @@ def _render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tup
         forms=forms,
         remove_form=RemoveLineForm(),
         errors=errors or {},
+        typed=typed or {},
         shipping=priced.shipping,
         totals=priced.totals,
         benefits=priced.benefits,
@@ -101,8 +106,9 @@ def update() -> Response | tuple[str, int]:
     """Change a line's quantity."""
     form = UpdateLineForm()
     product_id = _product_id(form.product_id.data)
+    typed = {product_id: str((form.quantity.raw_data or [""])[0])[:20]}
     if not form.validate_on_submit():
-        return _render_cart(400, {product_id: "; ".join(form.quantity.errors)})
+        return _render_cart(400, {product_id: "; ".join(form.quantity.errors)}, typed)
     try:
         services.set_quantity(
             db.session,
@@ -113,7 +119,7 @@ def update() -> Response | tuple[str, int]:
         )
     except services.CartError as exc:
         db.session.rollback()
-        return _render_cart(400, {product_id: str(exc)})
+        return _render_cart(400, {product_id: str(exc)}, typed)
     db.session.commit()
     flash("Your cart was updated.", "success")
     return redirect(url_for("cart.show"))

@@ -95,8 +95,26 @@ def test_bad_update_quantities_keep_the_line(
         data={"csrf_token": token, "product_id": items["heart"].id, "quantity": quantity},
     )
     assert response.status_code == 400
-    assert 'role="alert"' in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert 'role="alert"' in html
+    # The field shows what was typed, next to its message, not the old quantity.
+    heart = items["heart"].id
+    assert f'id="qty-{heart}" type="number" name="quantity" value="{quantity}"' in html
     assert _quantities(session) == [2]
+
+
+def test_a_quantity_over_the_stock_is_shown_as_typed(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    lantern = items["lantern"].id  # three in stock
+    _add(client, lantern, 1)
+    token = csrf_token(client, "/cart")
+    data = {"csrf_token": token, "product_id": lantern, "quantity": 7}
+    response = client.post("/cart/update", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "left in stock" in html
+    assert f'id="qty-{lantern}" type="number" name="quantity" value="7"' in html
+    assert _quantities(session) == [1]
 
 
 def test_post_without_csrf_token_is_refused(client: FlaskClient, session: Session) -> None:
