@@ -1,7 +1,8 @@
 """Relevance-ranked full-text product search: FTS5 (bm25) on SQLite, tsvector on PostgreSQL.
 
-Every word must match (as a prefix, after stemming). When no product matches every word,
-the search falls back to products matching any word and says so.
+Every word must match (as a prefix, after stemming), two neighbouring words also when the
+product writes them as one. When no product matches every word, the search falls back to
+products matching any word and says so.
 """
 
 from __future__ import annotations
@@ -67,12 +68,31 @@ def search_terms(query: str, max_chars: int = 200, max_terms: int = 12) -> list[
 MIN_PREFIX_CHARS = 2
 
 
+def joined_alternatives(terms: list[str]) -> list[list[str]]:
+    """The words as typed, then each pair of neighbours written as one word ("cake stand"
+    also finds "Cakestand")."""
+    alternatives = [terms]
+    for i in range(len(terms) - 1):
+        joined = (terms[i] + terms[i + 1])[:MAX_TERM_CHARS]
+        alternatives.append([*terms[:i], joined, *terms[i + 2 :]])
+    return alternatives
+
+
 def _match_expression(dialect: str, terms: list[str], operator: str) -> str:
-    if dialect == "postgresql":
-        joiner = " & " if operator == "AND" else " | "
-        return joiner.join(f"{t}:*" if len(t) >= MIN_PREFIX_CHARS else t for t in terms)
-    return f" {operator} ".join(
-        f'"{t}"*' if len(t) >= MIN_PREFIX_CHARS else f'"{t}"' for t in terms
+    postgres = dialect == "postgresql"
+
+    def word(t: str) -> str:
+        prefix = len(t) >= MIN_PREFIX_CHARS
+        if postgres:
+            return f"{t}:*" if prefix else t
+        return f'"{t}"*' if prefix else f'"{t}"'
+
+    if operator == "OR":
+        return (" | " if postgres else " OR ").join(word(t) for t in terms)
+    both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
+    return either.join(
+        "(" + both.join(word(t) for t in alternative) + ")"
+        for alternative in joined_alternatives(terms)
     )
 
 

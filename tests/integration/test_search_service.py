@@ -82,3 +82,20 @@ def test_a_one_letter_word_matches_whole_words_only(session: Session) -> None:
         "Set of 3 Heart Candles",
     ]
     assert _names(session, "set of 3") == ["Set of 3 Heart Candles"]
+
+
+def test_two_words_also_find_the_product_that_writes_them_as_one(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="A", name="Regency Cakestand 3 Tier", orders=9)
+    factories.product(session, cat, sku="B", name="Cake Tin", orders=5)
+    factories.product(session, cat, sku="C", name="Vintage Cake Stand Sign", orders=1)
+    session.commit()
+    found = search_products(session, "cake stand")
+    assert sorted(p.name for p in found.page.items) == [
+        "Regency Cakestand 3 Tier",
+        "Vintage Cake Stand Sign",
+    ]
+    assert found.matched_all_terms
+    assert _names(session, "regency cake stand") == ["Regency Cakestand 3 Tier"]
+    assert _names(session, "cake stand tier") == ["Regency Cakestand 3 Tier"]
+    assert _names(session, "cake tin") == ["Cake Tin"]  # "caketin" adds nothing wrong

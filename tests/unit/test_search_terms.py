@@ -1,4 +1,4 @@
-from shop.catalog.search import search_terms
+from shop.catalog.search import joined_alternatives, search_terms
 
 
 def test_terms_are_lower_case_unique_words() -> None:
@@ -18,3 +18,12 @@ def test_long_queries_are_cut() -> None:
 
 def test_empty_query_has_no_terms() -> None:
     assert search_terms("  !!  ") == []
+
+
+def test_neighbouring_words_are_also_tried_as_one() -> None:
+    assert joined_alternatives(["cake", "stand", "tier"]) == [
+        ["cake", "stand", "tier"],
+        ["cakestand", "tier"],
+        ["cake", "standtier"],
+    ]
+    assert joined_alternatives(["mug"]) == [["mug"]]
