@@ -254,8 +254,13 @@ def refund(
     *,
     restock: Mapping[int, int] | None = None,
     reason: str = "",
+    refunded_before: int | None = None,
 ) -> Refund:
-    """Refund part or all of an order through the gateway, restock chosen lines, audit it."""
+    """Refund part or all of an order through the gateway, restock chosen lines, audit it.
+
+    With `refunded_before` (the refunded total the merchandiser saw), a refund booked since
+    then refuses this one instead of refunding twice.
+    """
     with transaction() as session:
         order = _order(session, order_id)
         left = refundable_pence(order)
@@ -268,7 +273,11 @@ def refund(
         )
     wanted = {line_id: qty for line_id, qty in (restock or {}).items() if qty > 0}
     request = RefundRequest(
-        amount_pence=amount_pence, restock=wanted or None, reason=reason.strip(), source="console"
+        amount_pence=amount_pence,
+        restock=wanted or None,
+        reason=reason.strip(),
+        source="console",
+        refunded_before=refunded_before,
     )
     try:
         return refund_order(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import DateField, Field, SelectField, StringField
+from wtforms import DateField, Field, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.console.order_admin import OrderFilters
@@ -99,6 +99,12 @@ def _amount(_form: ShopForm, field: Field) -> None:
         raise ValidationError("The refund amount must be more than zero.")
 
 
+def _refunded_before(_form: ShopForm, field: Field) -> None:
+    text = field.data or ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise ValidationError("This form is out of date: open the order again and retry.")
+
+
 class RefundForm(_ActionForm):
     """Refund an amount in pounds, optionally putting chosen lines back in stock.
 
@@ -119,6 +125,9 @@ class RefundForm(_ActionForm):
     reason = StringField(
         "Reason (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
     )
+    # What had been refunded when the page was opened: a refund booked since then (a
+    # second submit of this form, or another merchandiser) refuses this one.
+    refunded_before = HiddenField(validators=[_refunded_before])
 
     def restock_fields(self) -> list[tuple[int, Field]]:
         """(line id, field) for each order line's restock quantity."""

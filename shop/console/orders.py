@@ -85,6 +85,8 @@ def _detail_page(
     if refund is None:
         refund = refund_form(detail.order, formdata=None)
         refund.amount.data = format_price(detail.refundable_pence)
+    # Always what the page shows now, so that a refused form can be checked and sent again.
+    refund.refunded_before.data = str(detail.order.refunded_pence)
     return render_template(
         "console/orders/detail.html",
         detail=detail,
@@ -174,6 +176,7 @@ def refund(order_id: int) -> Response | tuple[str, int]:
                 amount,
                 restock=restock,
                 reason=form.reason.data or "",
+                refunded_before=int(form.refunded_before.data),
             )
         except (OrderAdminError, GatewayError, PaymentsNotConfigured) as exc:
             _fail(form, "amount", str(exc))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from shop.catalog.models import Product
 from shop.checkout.pricing import CheckoutSettings
 from shop.events.bus import record_event
+from shop.money import format_money
 from shop.orders import states
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
@@ -35,6 +36,7 @@ class RefundRequest:
     """What to refund: an amount (None for everything left) and what goes back to stock.
 
     `restock` maps order-line ids to quantities; `restock_all` puts back every line.
+    `refunded_before`, when given, is the refunded total the refund was decided on.
     """
 
     amount_pence: int | None = None
@@ -42,6 +44,7 @@ class RefundRequest:
     restock: Mapping[int, int] | None = None
     reason: str = ""
     source: str = "cli"
+    refunded_before: int | None = None
 
 
 def refundable_pence(order: Order) -> int:
@@ -66,10 +69,13 @@ def refund_order(
     Safe against a double submit: the order row is locked while a refund is started and
     while it is booked, a second refund of the same amount reuses the first one's
     idempotency key (the gateway refunds once), and only the request that moves the refund
-    from pending to succeeded books it and restocks.
+    from pending to succeeded books it and restocks. A request made on a refunded total
+    that has changed since (`refunded_before`) is refused: a submit repeated after the
+    first one finished would otherwise refund again.
     """
     with transaction() as session:
         order = _refundable_order(session, order_id)
+        _check_unchanged(order, request)
         amount = _amount(order, request.amount_pence)
         _check_restock(order, request)
         intent_id = _paid_intent(session, order.id)
@@ -147,6 +153,17 @@ def _refundable_order(session: Session, order_id: int) -> Order:
     if order.status not in REFUNDABLE:
         raise RefundError(f"Order {order.number} is {order.status}; it cannot be refunded.")
     return order
+
+
+def _check_unchanged(order: Order, request: RefundRequest) -> None:
+    if request.refunded_before is None or order.refunded_pence == request.refunded_before:
+        return
+    refunded = format_money(order.refunded_pence, order.currency)
+    raise RefundError(
+        f"Order {order.number} was refunded since this page was opened ({refunded} refunded "
+        "in all now), so this refund was not made. Check the refunds below and submit again "
+        "if another refund is needed."
+    )
 
 
 def _amount(order: Order, wanted: int | None) -> int:

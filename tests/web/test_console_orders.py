@@ -170,6 +170,14 @@ def test_cancel_only_where_the_state_machine_allows(
     assert entry.after["stock_returned"] == {items["lantern"].sku: 2}
 
 
+def seen(refunded_pence: int) -> dict[str, str]:
+    """The refund form's record of what had been refunded when the page was opened."""
+    return {"refund-refunded_before": str(refunded_pence)}
+
+
+SEEN_NOTHING = seen(0)
+
+
 def test_refunds_in_part_with_restock_and_clear_errors(
     app: Flask,
     session: Session,
@@ -196,7 +204,8 @@ def test_refunds_in_part_with_restock_and_clear_errors(
         ("", "Enter an amount in pounds"),
     ):
         response = client.post(
-            f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": amount}
+            f"{path}/refund",
+            data={"refund-csrf_token": token, "refund-amount": amount, **SEEN_NOTHING},
         )
         assert response.status_code == 400, amount
         assert message in response.get_data(as_text=True), amount
@@ -206,6 +215,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
             "refund-csrf_token": token,
             "refund-amount": "1",
             f"refund-restock_{heart_line.id}": "3",
+            **SEEN_NOTHING,
         },
     )
     assert too_many.status_code == 400 and "Between 0 and 2." in too_many.get_data(as_text=True)
@@ -219,6 +229,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
             "refund-amount": "2.95",
             "refund-reason": "arrived broken",
             f"refund-restock_{heart_line.id}": "1",
+            **SEEN_NOTHING,
         },
     )
     assert response.status_code == 302
@@ -244,7 +255,8 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     )
     try:
         failed = client.post(
-            f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": "1.00"}
+            f"{path}/refund",
+            data={"refund-csrf_token": token, "refund-amount": "1.00", **seen(295)},
         )
     finally:
         app.extensions["payment_gateway"] = real
@@ -252,7 +264,10 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     assert "The payment provider refused the refund" in failed.get_data(as_text=True)
     assert fresh(session, order_id).refunded_pence == 295
 
-    rest = client.post(f"{path}/refund", data={"refund-csrf_token": token, "refund-amount": "8.85"})
+    rest = client.post(
+        f"{path}/refund",
+        data={"refund-csrf_token": token, "refund-amount": "8.85", **seen(295)},
+    )
     assert rest.status_code == 302
     order = fresh(session, order_id)
     assert (order.status, order.refunded_pence) == ("refunded", order.total_pence)
@@ -340,8 +355,47 @@ def test_an_order_that_never_took_its_stock_offers_no_restock(
             "refund-csrf_token": token,
             "refund-amount": "1.00",
             f"refund-restock_{line_id}": "2",  # a stale form still asking for it
+            **SEEN_NOTHING,
         },
     )
     assert response.status_code == 302
     assert stock(session, items["heart"]) == 48
     assert fresh(session, order_id).lines[0].restocked_qty == 0
+
+
+def test_a_refund_form_sent_again_after_it_was_made_refunds_nothing_more(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = paid_order(app, [(items["heart"], 2)], localstripe_url)
+    session.rollback()
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order_id}"
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="refund-refunded_before" type="hidden" value="0"' in page
+    assert page.count("data-once") >= 2  # ship and refund forms send once
+    assert "js/forms.js" in page
+    token = console_token(client, path)
+    form = {"refund-csrf_token": token, "refund-amount": "2.00", **SEEN_NOTHING}
+    assert client.post(f"{path}/refund", data=form).status_code == 302
+
+    again = client.post(f"{path}/refund", data=form)  # a re-post, or a second click
+    assert again.status_code == 400
+    html = again.get_data(as_text=True)
+    assert "was refunded since this page was opened (£2.00 refunded in all now)" in html
+    assert 'name="refund-refunded_before" type="hidden" value="200"' in html
+    session.rollback()
+    assert [r.amount_pence for r in session.scalars(select(Refund))] == [200]
+    assert fresh(session, order_id).refunded_pence == 200
+
+    # Checked and sent again on purpose, from the page that said so: a second refund.
+    assert client.post(f"{path}/refund", data={**form, **seen(200)}).status_code == 302
+    assert fresh(session, order_id).refunded_pence == 400
+
+    stale = {"refund-csrf_token": token, "refund-amount": "1.00"}  # no record of the page
+    response = client.post(f"{path}/refund", data=stale)
+    assert response.status_code == 400
+    assert "This form is out of date" in response.get_data(as_text=True)
+    assert fresh(session, order_id).refunded_pence == 400
