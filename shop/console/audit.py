@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.console.models import AuditEntry
 from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range
-from shop.pagination import Page
+from shop.pagination import Page, check_page
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,16 @@ def audit_page(
     action: str | None = None,
     since: datetime | None = None,
 ) -> Page[AuditEntry]:
-    """The audit log filtered by action prefix and date, newest first."""
+    """The audit log filtered by action prefix and date, newest first; PageError(404)
+    for a page past the last."""
     query = select(AuditEntry)
     if action:
         query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if since is not None:
         query = query.where(AuditEntry.created_at >= since)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if total:
+        check_page(page, total, per_page)
     entries = session.scalars(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()

@@ -29,7 +29,7 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
 CSV_COLUMNS = ("sku", "name", "description", "category", "price", "stock", "active")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
-PRICE_RE = re.compile(r"^£?\s*(\d{1,7})(?:\.(\d{1,2}))?$")
+PRICE_RE = re.compile(r"^£?\s*([0-9]{1,7})(?:\.([0-9]{1,2}))?$")
 TRUE_WORDS = frozenset({"yes", "y", "true", "1", "active"})
 FALSE_WORDS = frozenset({"no", "n", "false", "0", "inactive"})
 # Cells a spreadsheet would run as a formula; the export prefixes them with an apostrophe.

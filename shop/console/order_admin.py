@@ -66,7 +66,11 @@ def _customer_condition(text: str) -> ColumnElement[bool]:
         user_ids = select(User.id).where(func.lower(User.email) == email)
         return or_(func.lower(Order.email) == email, Order.user_id.in_(user_ids))
     if value.isascii() and value.isdigit() and len(value) < 10:
-        return or_(Order.user_id == int(value), Order.number == value)
+        # An account id, a customer number (imported customers) or an order number.
+        by_number = select(User.id).where(User.external_ref == value)
+        return or_(
+            Order.user_id == int(value), Order.user_id.in_(by_number), Order.number == value
+        )
     return func.upper(Order.number) == value.upper()
 
 

@@ -24,7 +24,7 @@ class OrderFilterForm(ShopForm):
     placed_from = DateField("Placed from", validators=[Optional()])
     placed_to = DateField("Placed to", validators=[Optional()])
     customer = StringField(
-        "Customer e-mail, customer id or order number",
+        "Customer e-mail, customer number or order number",
         filters=[strip],
         validators=[Optional(), Length(max=254)],
     )

@@ -79,11 +79,11 @@ def audit_log() -> str | tuple[str, int]:
     try:
         page = parse_page(request.args.get("page"))
         since = audit.parse_since(since_raw)
+        found = audit.audit_page(db.session, page=page, action=action, since=since)
     except PageError as exc:
         return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
     except ValueError as exc:
         return render_template("errors/error.html", status=400, message=str(exc)), 400
-    found = audit.audit_page(db.session, page=page, action=action, since=since)
     return render_template("console/audit.html", page=found, action=action or "", since=since_raw)
 
 

@@ -213,6 +213,9 @@ def test_audit_filters_match_text_literally_and_read_offsets_as_utc(
     # 13:30 at +02:00 is 11:30 UTC, before the entry; 08:30 at -05:00 is 13:30 UTC, after it.
     assert rows("since=2026-11-24T13:30%2B02:00") == 1
     assert rows("since=2026-11-24T08:30-05:00") == 0
+    past_the_end = admin.get("/console/audit?page=99")
+    assert past_the_end.status_code == 404
+    assert "There is no page 99" in past_the_end.get_data(as_text=True)
     for bad, message in (
         ("0001-01-01T00:00:00%2B14:00", "from 1 January 1900"),
         ("9999-12-31T23:59:59-14:00", "from 1 January 1900"),

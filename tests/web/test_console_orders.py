@@ -37,6 +37,7 @@ def test_the_list_filters_by_status_date_and_customer(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:
     ann = factories.user(session, "ann@example.com", "Ann")
+    ann.external_ref = "12748"  # an imported customer's number
     old = factories.order(session, ann, "536365", [(items["heart"], 1)])
     old.placed_at = datetime(2026, 10, 1, 9, 0)
     paid = factories.paid_order_with_address(session, "HP-2001", "zoe@example.com")
@@ -56,6 +57,7 @@ def test_the_list_filters_by_status_date_and_customer(
         ("customer=ann%40example.com", ["536365"]),
         ("customer=zoe%40example.com", ["HP-2001"]),
         (f"customer={ann.id}", ["536365"]),
+        ("customer=12748", ["536365"]),
         ("customer=HP-2001", ["HP-2001"]),
         ("customer=nobody%40example.com", []),
     ):
