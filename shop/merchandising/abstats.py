@@ -180,8 +180,11 @@ class Mean:
     high: float | None
 
 
-def mean_interval(summary: Summary, confidence: float = CONFIDENCE) -> Mean:
-    """The mean with mean ± z * sd / sqrt(n).
+def mean_interval(
+    summary: Summary, confidence: float = CONFIDENCE, floor: float | None = None
+) -> Mean:
+    """The mean with mean ± z * sd / sqrt(n), cut at `floor` when values cannot be lower
+    (revenue is never below 0, however skewed the sample makes the approximation).
 
     No interval for fewer than MIN_SAMPLE values, nor when they are all equal (say nobody
     bought anything): the sample's spread of 0 says nothing about the true one.
@@ -190,7 +193,8 @@ def mean_interval(summary: Summary, confidence: float = CONFIDENCE) -> Mean:
     if summary.n < MIN_SAMPLE or sd == 0:
         return Mean(summary.n, summary.mean, sd, None, None)
     half = z_value(confidence) * sd / math.sqrt(summary.n)
-    return Mean(summary.n, summary.mean, sd, summary.mean - half, summary.mean + half)
+    low = summary.mean - half if floor is None else max(floor, summary.mean - half)
+    return Mean(summary.n, summary.mean, sd, low, summary.mean + half)
 
 
 def welch_ttest(control: Summary, treatment: Summary, alpha: float = ALPHA) -> Comparison | None:

@@ -125,7 +125,7 @@ def experiment_results(session: Session, experiment: Experiment) -> ExperimentRe
                 revenue_pence=c.revenue,
                 ctr=ctr,
                 conversion=conversion,
-                revenue_per_visitor=mean_interval(revenue),
+                revenue_per_visitor=mean_interval(revenue, floor=0.0),
                 ctr_vs_control=None if is_control else two_proportion_ztest(base_ctr, ctr),
                 conversion_vs_control=(
                     None if is_control else two_proportion_ztest(base_conversion, conversion)

@@ -125,6 +125,14 @@ def test_mean_interval_is_normal_approximation() -> None:
     assert (single.mean, single.low, single.high) == (300.0, None, None)
 
 
+def test_a_revenue_interval_never_goes_below_zero() -> None:
+    skewed = Summary.of([0] * 40 + [800])  # one buyer among 41 visitors
+    plain = mean_interval(skewed)
+    assert plain.low is not None and plain.low < 0  # what the approximation alone gives
+    cut = mean_interval(skewed, floor=0.0)
+    assert (cut.low, cut.high, cut.mean) == (0.0, plain.high, plain.mean)
+
+
 @pytest.mark.parametrize(
     ("control", "treatment"),
     [
