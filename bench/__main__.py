@@ -12,6 +12,7 @@ from bench import (
     console_preview_bench,
     home_bench,
     import_bench,
+    loyalty_tier_news_bench,
     loyalty_tiers_bench,
     loyalty_weekly_bench,
     mail_bench,
@@ -49,6 +50,7 @@ def main() -> None:
     sections.append(console_preview_bench.report(console_preview_bench.run()))
     sections.append(console_metrics_bench.report(console_metrics_bench.run()))
     sections.append(loyalty_tiers_bench.report(loyalty_tiers_bench.run()))
+    sections.append(loyalty_tier_news_bench.report(loyalty_tier_news_bench.run()))
     sections.append(loyalty_weekly_bench.report(loyalty_weekly_bench.run()))
     elapsed = time.perf_counter() - started
     sections.append(f"_Benchmarks took {elapsed:.0f} s in all._")
