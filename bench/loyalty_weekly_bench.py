@@ -217,7 +217,7 @@ def report(result: WeeklyResult) -> str:
             f"{result.members - result.imported:,} new accounts with no history, who get "
             "popular picks), a model trained through the shop "
             f"({result.training_s:.1f} s, not counted). Each e-mail carries the member's picks "
-            "with reasons (`for_order` on the `order_email` placement, impression logged in "
+            "with reasons (`for_order` on the `weekly_email` placement, impression logged in "
             "the same transaction), tier perks, campaign links and List-Unsubscribe headers; "
             f"the send row and the outbox row commit together, {result.batch_size} members "
             "per transaction.",
