@@ -68,9 +68,7 @@ def _customer_condition(text: str) -> ColumnElement[bool]:
     if value.isascii() and value.isdigit() and len(value) < 10:
         # An account id, a customer number (imported customers) or an order number.
         by_number = select(User.id).where(User.external_ref == value)
-        return or_(
-            Order.user_id == int(value), Order.user_id.in_(by_number), Order.number == value
-        )
+        return or_(Order.user_id == int(value), Order.user_id.in_(by_number), Order.number == value)
     return func.upper(Order.number) == value.upper()
 
 
