@@ -23,6 +23,8 @@ from shop.db import utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import forgotten_values
+from shop.orders import states
+from shop.orders.fulfilment import cancel_unpaid_order
 from shop.orders.models import Order, OrderLine
 from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
@@ -319,9 +321,10 @@ def delete_account(
     gateway: Callable[[], PaymentGateway],
     user_id: int,
     password: str,
-) -> None:
+) -> list[int]:
     """Check the password, remove saved cards and the customer record at the provider, then
-    anonymize the account.
+    cancel the account's unpaid orders (their stock goes back) and anonymize it. Returns
+    the cancelled orders' ids: their open payments are to be cancelled once this commits.
 
     Raise WrongPassword (nothing changes) or PaymentProviderUnavailable (only what was already
     removed at the provider is gone).
@@ -357,7 +360,15 @@ def delete_account(
     with transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
+        unpaid = session.scalars(
+            select(Order)
+            .where(Order.user_id == user_id, Order.status == states.PENDING_PAYMENT)
+            .with_for_update()
+        ).all()
+        for order in unpaid:
+            cancel_unpaid_order(session, order, "the customer deleted their account")
         anonymize(session, user)
+        return [order.id for order in unpaid]
 
 
 def _forget_emails(session: Session, user_id: int, now: datetime) -> None:

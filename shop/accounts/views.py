@@ -42,8 +42,10 @@ from shop.accounts.forms import (
     TrackingForm,
 )
 from shop.accounts.models import User
+from shop.checkout.pricing import CheckoutSettings
 from shop.db import db, utcnow
 from shop.form_fields import ShopForm
+from shop.orders import fulfilment
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
@@ -564,7 +566,7 @@ def delete_account() -> Response | tuple[str, int]:
         user_id = int(current_user.get_id())
         db.session.close()  # the service uses transactions of its own
         try:
-            privacy.delete_account(db.transaction, gateway, user_id, form.password.data)
+            cancelled = privacy.delete_account(db.transaction, gateway, user_id, form.password.data)
         except security.WrongPassword as exc:
             form.password.errors = [str(exc)]
         except privacy.LastAdminError as exc:
@@ -572,6 +574,10 @@ def delete_account() -> Response | tuple[str, int]:
         except services.AccountError as exc:
             error = str(exc)
         else:
+            for order_id in cancelled:
+                fulfilment.cancel_open_payments_of(
+                    CheckoutSettings.from_config(current_app.config), order_id
+                )
             _sign_out()
             flash("Your account has been deleted. Goodbye, and thank you.", "success")
             return redirect(url_for("catalog.home"))

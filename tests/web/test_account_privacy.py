@@ -596,3 +596,25 @@ def test_an_account_without_an_address_is_anonymised_without_a_goodbye(
     session.commit()
     assert imported.deleted_at is not None and imported.name == ""
     assert session.scalars(select(OutboxEmail)).all() == []
+
+
+def test_deleting_an_account_cancels_its_unpaid_order_and_gives_the_stock_back(
+    app: Flask, session: Session
+) -> None:
+    from shop.cart.services import CartOwner
+    from tests.checkout_support import fresh, placed_order, stock
+
+    items = factories.small_catalogue(session)
+    ann = factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    lantern, ann_id = items["lantern"], ann.id
+    before = stock(session, lantern)
+    unpaid = placed_order(app, [(lantern, 2)], owner=CartOwner(user_id=ann_id))
+    assert stock(session, lantern) == before - 2  # held for the unpaid order
+    client = _sign_in(app, session, "ann@example.com")
+
+    assert _delete(client, factories.PASSWORD).status_code == 302
+    order = fresh(session, unpaid)
+    assert order.status == "cancelled"
+    assert "the customer deleted their account" in order.history[-1].note
+    assert stock(session, lantern) == before
