@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import Flask
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
-from shop.db import utcnow
+from shop.db import db, utcnow
+from shop.personalization import service
 from shop.tracking.models import Event
 from tests import factories
 
@@ -56,3 +58,14 @@ def history(session: Session, items: dict[str, Product], users: list[User]) -> N
             )
     session.execute(insert(Event), rows)
     session.commit()
+
+
+def trained_buyers(app: Flask, session: Session) -> list[User]:
+    """Eight buyers with the history above and a model trained on it through the shop."""
+    items = catalogue(session)
+    buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
+    session.commit()
+    history(session, items, buyers)
+    with app.app_context():
+        service().train(db.session)
+    return buyers

@@ -18,10 +18,9 @@ from loyalty.preferences import links_from_config
 from shop.accounts.models import User
 from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
-from shop.personalization import service
 from shop.recommendation_models import Impression
 from tests import factories
-from tests.recommendation_support import catalogue, history
+from tests.recommendation_support import trained_buyers
 
 MONTH = Month(2026, 11)
 KEY = "picks-2026-11"
@@ -31,17 +30,6 @@ def _opt_in(
     session: Session, user: User, topic: str = "recommendations", status: str = "on"
 ) -> None:
     session.add(CommunicationPreference(user_id=user.id, topic=topic, status=status))
-
-
-def _shop_with_buyers(app: Flask, session: Session) -> list[User]:
-    """Eight buyers with a history and a trained model."""
-    items = catalogue(session)
-    buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
-    session.commit()
-    history(session, items, buyers)
-    with app.app_context():
-        service().train(db.session)
-    return buyers
 
 
 def _run(app: Flask, month: Month = MONTH) -> SendReport:
@@ -67,7 +55,7 @@ def test_month_keys() -> None:
 def test_only_people_who_confirmed_and_have_personal_picks_get_it(
     app: Flask, session: Session
 ) -> None:
-    buyers = _shop_with_buyers(app, session)
+    buyers = trained_buyers(app, session)
     tier = Tier(name="Gold", rank=3, threshold=0)
     session.add(tier)
     session.flush()
@@ -104,7 +92,7 @@ def test_only_people_who_confirmed_and_have_personal_picks_get_it(
 def test_the_email_has_personal_picks_with_reasons_and_a_working_unsubscribe(
     app: Flask, session: Session
 ) -> None:
-    buyers = _shop_with_buyers(app, session)
+    buyers = trained_buyers(app, session)
     _opt_in(session, buyers[0])
     ann_id = buyers[0].id
     session.commit()
@@ -140,7 +128,7 @@ def test_the_email_has_personal_picks_with_reasons_and_a_working_unsubscribe(
 
 
 def test_once_per_person_and_month(app: Flask, session: Session) -> None:
-    buyers = _shop_with_buyers(app, session)
+    buyers = trained_buyers(app, session)
     for buyer in buyers[:3]:
         _opt_in(session, buyer)
     session.commit()
@@ -167,7 +155,7 @@ def test_without_a_trained_model_nobody_gets_popular_items_as_personal_picks(
 
 
 def test_cli_command(app: Flask, session: Session) -> None:
-    buyers = _shop_with_buyers(app, session)
+    buyers = trained_buyers(app, session)
     _opt_in(session, buyers[0])
     newcomer = factories.user(session, "new@example.com", "New")
     _opt_in(session, newcomer)

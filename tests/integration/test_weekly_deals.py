@@ -20,10 +20,9 @@ from loyalty.preferences import links_from_config
 from shop.accounts.models import User
 from shop.db import db
 from shop.mail.models import OutboxEmail
-from shop.personalization import service
 from shop.recommendation_models import Impression
 from tests import factories
-from tests.recommendation_support import catalogue, history
+from tests.recommendation_support import trained_buyers
 
 WEEK = IsoWeek(2026, 48)
 KEY = "weekly-2026-W48"
@@ -236,12 +235,7 @@ def test_email_links_headers_and_perks(app: Flask, session: Session) -> None:
 def _trained_shop_member(app: Flask, session: Session, *, personalized: bool = True) -> int:
     """Eight shoppers with a history and a trained model; the first one is an opted-in
     member (with personalization on or off). Returns that member's user id."""
-    items = catalogue(session)
-    buyers = [factories.user(session, f"buyer{i}@example.com", f"Buyer {i}") for i in range(8)]
-    session.commit()
-    history(session, items, buyers)
-    with app.app_context():
-        service().train(db.session)
+    buyers = trained_buyers(app, session)
     tier = _tier(session)
     buyer = session.get(User, buyers[0].id)
     assert buyer is not None
