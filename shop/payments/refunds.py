@@ -161,7 +161,7 @@ def _check_unchanged(order: Order, request: RefundRequest) -> None:
     refunded = format_money(order.refunded_pence, order.currency)
     raise RefundError(
         f"Order {order.number} was refunded since this page was opened ({refunded} refunded "
-        "in all now), so this refund was not made. Check the refunds below and submit again "
+        "in all now), so this refund was not made. Check the refunds on the order and submit again "
         "if another refund is needed."
     )
 
