@@ -135,3 +135,25 @@ def test_bad_product_reference(client: FlaskClient, session: Session) -> None:
         "/cart/add", data={"csrf_token": token, "product_id": 987654, "quantity": 1}
     )
     assert missing.status_code == 404
+
+
+def test_a_product_no_longer_sold_is_flagged_in_the_cart_and_at_checkout(
+    client: FlaskClient, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    heart, lantern = items["heart"], items["lantern"]
+    _add(client, heart.id, 1)
+    _add(client, lantern.id, 1)
+    assert 'data-testid="line-unavailable"' not in client.get("/cart").get_data(as_text=True)
+    session.rollback()
+    heart.active = False  # the merchandiser stops selling it
+    session.commit()
+
+    page = client.get("/cart").get_data(as_text=True)
+    assert page.count('data-testid="line-unavailable"') == 1
+    assert "No longer sold: remove it to check out." in page
+    details = client.get("/checkout")
+    assert details.status_code == 200
+    summary = details.get_data(as_text=True)
+    assert summary.count('data-testid="summary-unavailable"') == 1
+    assert "no longer sold: remove it from your cart" in summary
