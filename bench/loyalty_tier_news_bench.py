@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask
-from sqlalchemy import String, cast, func, insert, select, update
+from sqlalchemy import String, cast, func, select, update
 
 from bench.common import (
     bench_config,
@@ -36,6 +36,7 @@ from bench.common import (
     sqlite_url,
     verdict,
 )
+from bench.members import enrol_members, top_up_accounts
 
 if TYPE_CHECKING:
     from loyalty.rules import TierSpec
@@ -119,7 +120,6 @@ def _members(app: Flask, count: int) -> tuple[int, int, int]:
     confirmed, each with a made-up e-mail address (imported customers have none), topped
     up with new accounts to `count`. Returns (members, imported customers, tier id)."""
     from loyalty import tiers
-    from loyalty.models import CommunicationPreference, Membership
     from loyalty.tier_news import TOPIC
     from shop.accounts.models import User
     from shop.db import db, utcnow
@@ -135,47 +135,8 @@ def _members(app: Flask, count: int) -> tuple[int, int, int]:
         )
         ids = list(session.scalars(select(User.id).where(*customers).order_by(User.id)))
         imported = len(ids)
-        extra = count - imported
-        if extra > 0:  # the dataset has fewer customers: new accounts
-            session.execute(
-                insert(User),
-                [
-                    {"email": f"new-{n}@bench.example", "name": f"New {n}", "created_at": now}
-                    for n in range(extra)
-                ],
-            )
-            ids += session.scalars(
-                select(User.id).where(User.email.like("new-%@bench.example"))
-            ).all()
-        session.execute(
-            insert(Membership),
-            [
-                {
-                    "user_id": uid,
-                    "number": f"TN-{uid:08d}",
-                    "tier_id": tier_id,
-                    "status": "active",
-                    "points_balance": 0,
-                    "terms_version": "bench",
-                    "joined_at": now,
-                    "tier_since": now,
-                }
-                for uid in ids
-            ],
-        )
-        session.execute(
-            insert(CommunicationPreference),
-            [
-                {
-                    "user_id": uid,
-                    "topic": TOPIC,
-                    "status": "on",
-                    "confirmed_at": now,
-                    "updated_at": now,
-                }
-                for uid in ids
-            ],
-        )
+        ids = top_up_accounts(session, ids, count, now)
+        enrol_members(session, ids, tier_id, TOPIC, now, "TN-")
         return len(ids), imported, tier_id
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from bench.common import (
     bench_config,
@@ -20,6 +20,7 @@ from bench.common import (
     sqlite_url,
     verdict,
 )
+from bench.members import enrol_members, top_up_accounts
 
 MEMBERS = 5_000
 TARGET_S = 60.0
@@ -74,7 +75,7 @@ def _members(app: Flask, count: int) -> tuple[int, int]:
     """Make `count` accounts members with weekly deals on: every imported customer with an
     order (they have no e-mail address, so each gets a made-up one), topped up with new
     accounts that have no history when the dataset has fewer customers."""
-    from loyalty.models import CommunicationPreference, Membership, Tier
+    from loyalty.models import Tier
     from shop.accounts.models import User
     from shop.db import db, utcnow
     from shop.orders.models import Order
@@ -101,48 +102,10 @@ def _members(app: Flask, count: int) -> tuple[int, int]:
             [{"id": i, "email": f"customer-{i}@bench.example"} for i in ids],
         )
         now = utcnow()
-        extra = count - len(ids)
-        if extra > 0:  # the dataset has fewer customers: new accounts with no history yet
-            session.execute(
-                insert(User),
-                [
-                    {"email": f"new-{n}@bench.example", "name": f"New {n}", "created_at": now}
-                    for n in range(extra)
-                ],
-            )
-            ids += session.scalars(
-                select(User.id).where(User.email.like("new-%@bench.example"))
-            ).all()
-        session.execute(
-            insert(Membership),
-            [
-                {
-                    "user_id": i,
-                    "number": f"B{i:08d}",
-                    "tier_id": tier_id,
-                    "status": "active",
-                    "points_balance": 0,
-                    "terms_version": "bench",
-                    "joined_at": now,
-                    "tier_since": now,
-                }
-                for i in ids
-            ],
-        )
-        session.execute(
-            insert(CommunicationPreference),
-            [
-                {
-                    "user_id": i,
-                    "topic": "weekly_deals",
-                    "status": "on",
-                    "confirmed_at": now,
-                    "updated_at": now,
-                }
-                for i in ids
-            ],
-        )
-        return len(ids), len(ids) - max(0, extra)
+        imported = len(ids)
+        ids = top_up_accounts(session, ids, count, now)
+        enrol_members(session, ids, tier_id, "weekly_deals", now, "B")
+        return len(ids), imported
 
 
 def _send(app: Flask, batch_size: int) -> tuple[float, int]:

@@ -18,6 +18,13 @@ from shop.accounts.models import User
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
 
+# A tier's on/off benefits, with how they are put to members.
+BENEFIT_FLAGS = (
+    ("free_shipping", "Free shipping"),
+    ("priority_support", "Priority support"),
+    ("early_access", "Early access to new products and sales"),
+)
+
 
 def benefit_lines(tier: Tier) -> list[str]:
     """A tier's benefits as short sentences, for pages and e-mails."""
@@ -28,12 +35,7 @@ def benefit_lines(tier: Tier) -> list[str]:
         lines.append(f"{times_text(tier.multiplier_pct)} points on every order")
     else:
         lines.append("Points on every order")
-    if tier.free_shipping:
-        lines.append("Free shipping")
-    if tier.priority_support:
-        lines.append("Priority support")
-    if tier.early_access:
-        lines.append("Early access to new products and sales")
+    lines.extend(label for attribute, label in BENEFIT_FLAGS if getattr(tier, attribute))
     return lines
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
-from loyalty.notifications import benefit_lines, percent_text, times_text
+from loyalty.notifications import BENEFIT_FLAGS, benefit_lines, percent_text, times_text
 from loyalty.preferences import MailLinks, links_from_config
 from loyalty.rules import TierSpec
 from shop.accounts.models import User
@@ -28,11 +28,6 @@ from shop.mail.outbox import enqueue_email
 TOPIC = "tier_news"
 NEWS_KIND = "tier_news"
 NOTICE_KIND = "loyalty_tier_benefits"
-FLAGS = (
-    ("free_shipping", "Free shipping"),
-    ("priority_support", "Priority support"),
-    ("early_access", "Early access to new products and sales"),
-)
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ def benefit_change(before: TierSpec, after: TierSpec) -> BenefitChange:
             f"{times_text(after.multiplier_pct)} points on every order"
             f" (was {times_text(before.multiplier_pct)})"
         )
-    for attribute, label in FLAGS:
+    for attribute, label in BENEFIT_FLAGS:
         had, has = getattr(before, attribute), getattr(after, attribute)
         if has and not had:
             better.append(label)

@@ -574,10 +574,9 @@ def delete_account() -> Response | tuple[str, int]:
         except services.AccountError as exc:
             error = str(exc)
         else:
+            settings = CheckoutSettings.from_config(current_app.config)
             for order_id in cancelled:
-                fulfilment.cancel_open_payments_of(
-                    CheckoutSettings.from_config(current_app.config), order_id
-                )
+                fulfilment.cancel_open_payments_of(settings, order_id)
             _sign_out()
             flash("Your account has been deleted. Goodbye, and thank you.", "success")
             return redirect(url_for("catalog.home"))
