@@ -25,10 +25,10 @@ from shop.mail.models import OutboxEmail
 from shop.mail.outbox import forgotten_values
 from shop.orders import states
 from shop.orders.fulfilment import cancel_unpaid_order
-from shop.orders.models import Order, OrderLine
+from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
-from shop.payments.models import Refund, SavedCard
+from shop.payments.models import PaymentAttempt, Refund, SavedCard
 from shop.payments.services import Transaction
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
@@ -168,7 +168,7 @@ def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
 
 
 def _per_order(session: Session, model: Any, user_id: int) -> dict[int, list[Any]]:
-    """Rows of a per-order table (order lines, refunds) of the member's orders, by order."""
+    """Rows of a per-order table (lines, status changes, payments, refunds), by order."""
     grouped: dict[int, list[Any]] = {}
     for row in session.scalars(
         select(model)
@@ -212,10 +212,16 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
     line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence")
     refunds = _per_order(session, Refund, user_id)
     refund_fields = ("amount_pence", "currency", "status", "reason", "restock", "created_at")
+    timeline = _per_order(session, OrderStatusChange, user_id)
+    timeline_fields = ("from_status", "to_status", "note", "created_at")
+    payments = _per_order(session, PaymentAttempt, user_id)
+    payment_fields = ("attempt", "status", "amount_pence", "currency", "error", "created_at")
     exported = []
     for order in orders:
         row = {name: _iso(getattr(order, name)) for name in fields}
         row["lines"] = _rows(lines.get(order.id, []), line_fields)
+        row["status_history"] = _rows(timeline.get(order.id, []), timeline_fields)
+        row["payment_attempts"] = _rows(payments.get(order.id, []), payment_fields)
         row["refunds"] = _rows(refunds.get(order.id, []), refund_fields)
         exported.append(row)
     return exported

@@ -30,9 +30,9 @@ from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.sender import send_pending
 from shop.models import Base
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderStatusChange
 from shop.payments.gateway import GatewayUnavailable
-from shop.payments.models import Refund, SavedCard
+from shop.payments.models import PaymentAttempt, Refund, SavedCard
 from shop.payments.setup import EXTENSION
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
@@ -218,6 +218,27 @@ def _refund_and_lists_shown(session: Session, zelda: User, bob: User) -> None:
             )
         )
         session.add(
+            OrderStatusChange(
+                order_id=order.id,
+                from_status="paid",
+                to_status="shipped",
+                note="Royal Mail" if user is zelda else "bobs parcel",
+            )
+        )
+        session.add(
+            PaymentAttempt(
+                order_id=order.id,
+                attempt=1,
+                idempotency_key=f"pay-{number}",
+                intent_id=f"pi_{number}",
+                payment_method_id=f"pm_{number}",
+                status="failed",
+                amount_pence=590,
+                currency="GBP",
+                error="Your card was declined." if user is zelda else "bobs card declined",
+            )
+        )
+        session.add(
             Impression(
                 rec_id=f"rec{user.id:029d}",
                 placement="home" if user is zelda else "cart",
@@ -256,6 +277,19 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
     assert order["number"] == "W-ZELDA-1" and order["ship_postcode"] == POSTCODE
     assert order["lines"][0]["quantity"] == 2 and order["lines"][0]["sku"] == items["heart"].sku
     assert [(r["amount_pence"], r["reason"]) for r in order["refunds"]] == [(295, "broken")]
+    assert [(c["from_status"], c["to_status"], c["note"]) for c in order["status_history"]] == [
+        ("paid", "shipped", "Royal Mail")
+    ]
+    assert order["payment_attempts"] == [
+        {
+            "attempt": 1,
+            "status": "failed",
+            "amount_pence": 590,
+            "currency": "GBP",
+            "error": "Your card was declined.",
+            "created_at": order["payment_attempts"][0]["created_at"],
+        }
+    ]
     assert [s["placement"] for s in data["recommendations_shown"]] == ["home"]
     assert data["recommendations_shown"][0]["product_ids"] == [items["heart"].id]
     kinds = sorted(e["kind"] for e in data["events"])
@@ -278,6 +312,11 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
     for secret in (
         "bobsecret",
         "bobs refund",
+        "bobs parcel",
+        "bobs card declined",
+        "pi_W-",
+        "pm_W-",
+        "pay-W-",
         "1 Bob Street",
         "W-BOB-1",
         "scrypt",
