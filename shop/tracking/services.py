@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from shop.accounts.models import User
 from shop.tracking.models import Event
+
+SIGN_IN_KINDS = ("login", "register")
+# How long a row may wait in another server process's writer (or for a database that was
+# down) and still be linked to the sign-in that followed it.
+LATE_ROW_WINDOW = timedelta(minutes=10)
 
 
 def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:
@@ -14,5 +24,63 @@ def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:
         update(Event)
         .where(Event.visitor_id == visitor_id, Event.user_id.is_(None))
         .values(user_id=user_id)
+    )
+    return int(result.rowcount or 0)
+
+
+def link_late_events(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Attach anonymous events stored after their visitor's sign-in to that account.
+
+    Signing in links the events already stored, and those queued in the same process. A
+    row queued in another server process is stored later, and so may be the sign-in event
+    itself: whichever of the two is stored last links them here. An event goes to the first
+    sign-in at or after it, of an account that still allows personalization.
+    """
+    rows = list(rows)
+    visitors = {r["visitor_id"] for r in rows if r["user_id"] is None or r["kind"] in SIGN_IN_KINDS}
+    if not visitors:
+        return 0
+    since = min(r["created_at"] for r in rows) - LATE_ROW_WINDOW
+    events = Event.__table__
+    # Recent sign-ins first (a short scan of the kind/time index), so that a busy anonymous
+    # visitor costs one cheap query and no per-row subquery.
+    signed_in = set(
+        conn.scalars(
+            select(events.c.visitor_id)
+            .where(
+                events.c.kind.in_(SIGN_IN_KINDS),
+                events.c.created_at >= since,
+                events.c.user_id.is_not(None),
+                events.c.visitor_id.in_(visitors),
+            )
+            .distinct()
+        )
+    )
+    if not signed_in:
+        return 0
+    sign_in = events.alias("sign_in")
+    account = (
+        select(sign_in.c.user_id)
+        .join(User.__table__, User.__table__.c.id == sign_in.c.user_id)
+        .where(
+            sign_in.c.visitor_id == events.c.visitor_id,
+            sign_in.c.kind.in_(SIGN_IN_KINDS),
+            sign_in.c.created_at >= events.c.created_at,
+            User.__table__.c.tracking_enabled.is_(True),
+            User.__table__.c.deleted_at.is_(None),
+        )
+        .order_by(sign_in.c.created_at, sign_in.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = conn.execute(
+        update(events)
+        .where(
+            events.c.visitor_id.in_(signed_in),
+            events.c.user_id.is_(None),
+            events.c.created_at >= since,
+            account.is_not(None),
+        )
+        .values(user_id=account)
     )
     return int(result.rowcount or 0)

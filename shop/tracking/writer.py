@@ -10,13 +10,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Connection, Engine, Table, insert
 
 from shop.tracking.models import Event
 
 log = logging.getLogger(__name__)
 
 EventRow = dict[str, Any]
+AfterInsert = Callable[[Connection, list[EventRow]], object]
 
 
 class EventWriter:
@@ -24,6 +25,8 @@ class EventWriter:
 
     With `background=False` every `submit` writes at once (tests and the CLI use this).
     A failed insert keeps its rows for the next attempt, up to `max_pending` rows.
+    `after_insert` runs with each stored batch in a transaction of its own; if it fails, it
+    is logged and the batch stays stored.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class EventWriter:
         batch_size: int = 200,
         interval_s: float = 0.5,
         max_pending: int = 50_000,
+        after_insert: AfterInsert | None = None,
     ) -> None:
         self._engine = engine
         self._table = table if table is not None else Event.__table__
@@ -42,6 +46,7 @@ class EventWriter:
         self._batch_size = batch_size
         self._interval_s = interval_s
         self._max_pending = max_pending
+        self._after_insert = after_insert
         self._pending: list[EventRow] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -110,7 +115,17 @@ class EventWriter:
                 with self._lock:
                     self._pending[:0] = batch
                 return 0
+            if self._after_insert is not None:
+                self._run_after_insert(batch)
             return len(batch)
+
+    def _run_after_insert(self, batch: list[EventRow]) -> None:
+        assert self._after_insert is not None
+        try:
+            with self._engine.begin() as conn:
+                self._after_insert(conn, batch)
+        except Exception:
+            log.exception("follow-up of %d stored %s rows failed", len(batch), self._table.name)
 
     def close(self) -> None:
         """Stop the background thread and write what is left."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -108,3 +109,110 @@ def test_signing_in_links_the_visitors_events_still_queued(
     session.rollback()
     owners = session.execute(select(Event.visitor_id, Event.user_id).order_by(Event.id)).all()
     assert owners == [("v1", ann.id), ("v1", ann.id), ("v2", None)]
+
+
+def _owners(session: Session) -> list[tuple[str, str, int | None]]:
+    session.rollback()
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Event.kind, Event.visitor_id, Event.user_id).order_by(Event.id)
+        )
+    ]
+
+
+@pytest.fixture
+def two_processes(app: Flask) -> tuple[EventWriter, EventWriter]:
+    """The event writers of two server processes, linking late rows as the app's does."""
+    from shop.tracking.services import link_late_events
+
+    assert db.engine is not None
+    return tuple(  # type: ignore[return-value]
+        EventWriter(db.engine, batch_size=50, interval_s=60, after_insert=link_late_events)
+        for _ in range(2)
+    )
+
+
+def test_a_view_queued_in_another_process_is_linked_when_it_is_stored_after_the_sign_in(
+    two_processes: tuple[EventWriter, EventWriter], session: Session
+) -> None:
+    from shop.accounts.services import adopt_visitor
+    from tests import factories
+
+    first, second = two_processes
+    ann = factories.user(session)
+    session.commit()
+    first.submit([_row("v1"), _row("v2")])  # a view in process 1, still queued
+    adopt_visitor(session, ann, "v1", second)  # Ann signs in through process 2
+    session.commit()
+    second.submit([_row("v1", kind="login", user_id=ann.id)])
+    second.flush()
+    first.flush()
+    assert _owners(session) == [
+        ("login", "v1", ann.id),
+        ("product_view", "v1", ann.id),
+        ("product_view", "v2", None),
+    ]
+
+
+def test_a_sign_in_stored_after_the_other_process_view_links_it(
+    two_processes: tuple[EventWriter, EventWriter], session: Session
+) -> None:
+    from shop.accounts.services import adopt_visitor
+    from tests import factories
+
+    first, second = two_processes
+    ann = factories.user(session)
+    session.commit()
+    first.submit([_row("v1")])
+    adopt_visitor(session, ann, "v1", second)
+    session.commit()
+    second.submit([_row("v1", kind="login", user_id=ann.id)])
+    first.flush()  # the view is stored before the sign-in event
+    assert _owners(session) == [("product_view", "v1", None)]
+    second.flush()
+    assert _owners(session) == [("product_view", "v1", ann.id), ("login", "v1", ann.id)]
+
+
+def test_late_rows_after_the_sign_in_or_of_an_account_without_personalization_stay_anonymous(
+    two_processes: tuple[EventWriter, EventWriter], session: Session
+) -> None:
+    from tests import factories
+
+    first, second = two_processes
+    ann = factories.user(session, "ann@example.com")
+    bob = factories.user(session, "bob@example.com")
+    bob.tracking_enabled = False
+    session.commit()
+    signed_in = utcnow()
+    second.submit(
+        [
+            _row("v1", kind="login", user_id=ann.id, created_at=signed_in),
+            _row("v2", kind="login", user_id=bob.id, created_at=signed_in),
+        ]
+    )
+    second.flush()
+    later = signed_in + timedelta(seconds=5)  # after Ann signed out again
+    first.submit([_row("v1", created_at=later), _row("v2", created_at=signed_in)])
+    first.flush()
+    assert _owners(session) == [
+        ("login", "v1", ann.id),
+        ("login", "v2", bob.id),
+        ("product_view", "v1", None),
+        ("product_view", "v2", None),
+    ]
+
+
+def test_a_failed_link_keeps_the_stored_batch(
+    app: Flask, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert db.engine is not None
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    writer = EventWriter(db.engine, background=False, after_insert=broken)
+    writer.submit([_row("v1")])
+    assert _owners(session) == [("product_view", "v1", None)]
+    assert writer.pending(lambda _r: True) == []
+    assert "follow-up of 1 stored events rows failed" in caplog.text
