@@ -1,8 +1,9 @@
 """Relevance-ranked full-text product search: FTS5 (bm25) on SQLite, tsvector on PostgreSQL.
 
 Every word must match (as a prefix, after stemming), two neighbouring words also when the
-product writes them as one. When no product matches every word, the search falls back to
-products matching any word and says so.
+product writes them as one. When nothing matches, a word may also be read as two ("tlight"
+finds "T-Light", "lunchbag" finds "Lunch Bag"). When still no product matches every word,
+the search falls back to products matching any word and says so.
 """
 
 from __future__ import annotations
@@ -78,20 +79,52 @@ def joined_alternatives(terms: list[str]) -> list[list[str]]:
     return alternatives
 
 
+# Words this long or shorter are not read as two (the alternatives grow with the length).
+MAX_SPLIT_CHARS = 20
+
+
+def split_alternatives(term: str) -> list[tuple[str, str]]:
+    """Ways to read one word as two, the second long enough to match as a prefix
+    ("tlight" as "t light", ...)."""
+    if len(term) > MAX_SPLIT_CHARS:
+        return []
+    return [(term[:i], term[i:]) for i in range(1, len(term) - MIN_PREFIX_CHARS + 1)]
+
+
+def _word(postgres: bool, t: str) -> str:
+    prefix = len(t) >= MIN_PREFIX_CHARS
+    if postgres:
+        return f"{t}:*" if prefix else t
+    return f'"{t}"*' if prefix else f'"{t}"'
+
+
+def _two_words(postgres: bool, first: str, second: str) -> list[str]:
+    if not postgres:
+        # FTS5 splits "T-Light" into two tokens, so one phrase covers both spellings.
+        return [f'"{first} {second}"*']
+    hyphenated = [f"{first}-{second}:*"]
+    # A one-letter first half is often an English stop word ("t", "s") that PostgreSQL
+    # drops from a phrase, which would leave the second half matching on its own.
+    return hyphenated + ([f"{first} <-> {second}:*"] if len(first) > 1 else [])
+
+
 def _match_expression(dialect: str, terms: list[str], operator: str) -> str:
     postgres = dialect == "postgresql"
-
-    def word(t: str) -> str:
-        prefix = len(t) >= MIN_PREFIX_CHARS
-        if postgres:
-            return f"{t}:*" if prefix else t
-        return f'"{t}"*' if prefix else f'"{t}"'
-
-    if operator == "OR":
-        return (" | " if postgres else " OR ").join(word(t) for t in terms)
     both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
+    if operator == "OR":
+        return either.join(_word(postgres, t) for t in terms)
+    if operator == "SPLIT":
+        return both.join(
+            "("
+            + either.join(
+                [_word(postgres, t)]
+                + [alt for pair in split_alternatives(t) for alt in _two_words(postgres, *pair)]
+            )
+            + ")"
+            for t in terms
+        )
     return either.join(
-        "(" + both.join(word(t) for t in alternative) + ")"
+        "(" + both.join(_word(postgres, t) for t in alternative) + ")"
         for alternative in joined_alternatives(terms)
     )
 
@@ -124,6 +157,8 @@ def search_products(
     if not terms:
         return SearchResults(query[:max_chars], [], Page([], 0, 1, size), True)
     products, total = _run(session, terms, "AND", page, size)
+    if total == 0 and any(split_alternatives(t) for t in terms):
+        products, total = _run(session, terms, "SPLIT", page, size)
     matched_all = True
     if total == 0 and len(terms) > 1:
         # Any of the words, leaving out one-letter ones (stray letters, parts of tags)

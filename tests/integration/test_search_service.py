@@ -99,3 +99,24 @@ def test_two_words_also_find_the_product_that_writes_them_as_one(session: Sessio
     assert _names(session, "regency cake stand") == ["Regency Cakestand 3 Tier"]
     assert _names(session, "cake stand tier") == ["Regency Cakestand 3 Tier"]
     assert _names(session, "cake tin") == ["Cake Tin"]  # "caketin" adds nothing wrong
+
+
+def test_a_word_is_also_read_as_two_when_nothing_matches_it(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="A", name="White Hanging Heart T-Light Holder", orders=9)
+    factories.product(session, cat, sku="B", name="Red Retrospot Lunch Bag", orders=5)
+    factories.product(session, cat, sku="C", name="Light Garland", orders=7)
+    factories.product(session, cat, sku="D", name="Tea Light Candles", orders=3)
+    session.commit()
+    assert _names(session, "tlight") == ["White Hanging Heart T-Light Holder"]
+    found = search_products(session, "tlight holder")
+    assert [p.name for p in found.page.items] == ["White Hanging Heart T-Light Holder"]
+    assert found.matched_all_terms
+    assert _names(session, "lunchbag") == ["Red Retrospot Lunch Bag"]
+    assert _names(session, "tealights") == ["Tea Light Candles"]
+    assert sorted(_names(session, "light")) == [
+        "Light Garland",
+        "Tea Light Candles",
+        "White Hanging Heart T-Light Holder",
+    ]
+    assert _names(session, "xqzlight") == []
