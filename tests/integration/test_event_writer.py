@@ -216,3 +216,17 @@ def test_a_failed_link_keeps_the_stored_batch(
     assert _owners(session) == [("product_view", "v1", None)]
     assert writer.pending(lambda _r: True) == []
     assert "follow-up of 1 stored events rows failed" in caplog.text
+
+
+def test_the_apps_writer_links_late_rows(app: Flask, session: Session) -> None:
+    from shop.tracking.recorder import event_writer
+    from tests import factories
+
+    ann = factories.user(session)
+    session.commit()
+    viewed = utcnow()
+    writer = event_writer(app)
+    writer.submit([_row("v1", kind="login", user_id=ann.id, created_at=viewed)])
+    writer.submit([_row("v1", created_at=viewed - timedelta(seconds=1))])
+    writer.flush()
+    assert _owners(session) == [("login", "v1", ann.id), ("product_view", "v1", ann.id)]
