@@ -7,7 +7,9 @@ Input is a CSV of user,item[,weight][,timestamp] (header optional; see
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -212,6 +214,8 @@ def _params(args: argparse.Namespace) -> TrainingParams:
 
 def _split(args: argparse.Namespace, data: Interactions) -> Split:
     method = args.split or ("time" if args.cutoff else "random")
+    if args.cutoff and method != "time":
+        raise SystemExit(f"error: --cutoff only applies to --split time, not --split {method}")
     cutoff = parse_date(args.cutoff) if args.cutoff else None
     split = make_split(data, method, cutoff=cutoff, ratio=args.ratio, seed=args.seed)
     _log(f"{split.description}: {len(split.train):,} train / {len(split.test):,} test rows")
@@ -264,6 +268,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     unknown = set(views) - set(VIEWS)
     if unknown or not views:
         raise SystemExit(f"error: --views takes {', '.join(VIEWS)}, not {args.views!r}")
+    _check_output(args.json)
     data, csv_report = _load(args)
     features = _item_features(args)
     split = _split(args, data)
@@ -293,8 +298,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         _log(f"JSON report written to {args.json}")
 
 
+def _check_output(path: Path | None) -> None:
+    """End with a message before any work when a report could not be written to path."""
+    if path is None or str(path) == "-":
+        return
+    if path.is_dir():
+        raise SystemExit(f"error: cannot write {path}: it is a folder")
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise SystemExit(f"error: cannot write {path}: {folder} is not a writable folder")
+
+
 def cmd_tune(args: argparse.Namespace) -> None:
     """Tune on the training part and print (and save) the chosen parameters."""
+    _check_output(args.output)
     data, _ = _load(args)
     features = _item_features(args)
     if args.cutoff or args.split:
@@ -310,14 +327,20 @@ def cmd_tune(args: argparse.Namespace) -> None:
         _log(f"parameters and {len(result.trials)} trials written to {args.output}")
 
 
-def _store(args: argparse.Namespace) -> ModelStore:
-    """The model store of --store; an unusable directory ends with a message."""
+def _store(args: argparse.Namespace, *, create: bool = False) -> ModelStore:
+    """The model store of --store (made when `create`); an unusable path ends with a
+    message. Reading commands never create it."""
+    path = Path(args.store)
     try:
-        return ModelStore(args.store)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SystemExit(
             f"error: --store {args.store} cannot hold model versions: {exc.strerror or exc}"
         ) from None
+    return ModelStore(path)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -330,7 +353,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise ValueError(f"no interaction before --until {args.until}: nothing to train on")
     params = _params(args)
     features = _item_features(args)
-    store = _store(args)  # before training, which may take long
+    store = _store(args, create=True)  # before training, which may take long
     recommender = train(data, params, progress=_stage_progress(), item_features=features)
     version = store.save(recommender, {"source": str(args.data), "data": csv_report.to_dict()})
     _log(f"trained in {recommender.info['training_seconds']:.1f} s: {recommender!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -37,6 +38,9 @@ ARTIFACT = "model.npz"
 METADATA = "metadata.json"
 POINTER = "ACTIVE"
 HISTORY_LIMIT = 50
+# Ids made by `save` look like "20240131T120000Z-1a2b3c"; anything else is refused before it
+# reaches the file system (no separators, no leading dot, not too long for a file name).
+VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,13 @@ class ModelStore:
     Parameters
     ----------
     directory : str or pathlib.Path
-        Created when missing.
+        Created when the first version is saved; reading a store that does not exist finds
+        no versions.
     """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.versions_dir = self.directory / "versions"
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -106,6 +110,7 @@ class ModelStore:
             text = json.dumps(document, indent=2, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"metadata must be JSON-serialisable: {exc}") from exc
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.versions_dir))
         try:
             artifact = staging / ARTIFACT
@@ -129,12 +134,17 @@ class ModelStore:
     def activate(self, version_id: str) -> None:
         """Make version_id the active version, after checking its artifact is intact.
 
+        An unreadable pointer file is replaced (without the earlier versions to roll back to).
+
         Raises
         ------
         VersionNotFoundError, ArtifactError
         """
         self.verify(version_id)
-        pointer = self._read_pointer()
+        try:
+            pointer = self._read_pointer()
+        except ArtifactError:
+            pointer = {}  # an unreadable pointer is replaced; its history is lost with it
         history = list(pointer.get("history", []))
         current = pointer.get("active")
         if current and current != version_id:
@@ -169,14 +179,31 @@ class ModelStore:
         """The active version id, or None."""
         return self._read_pointer().get("active")
 
+    def pointer_error(self) -> str | None:
+        """Why the pointer to the active version cannot be read, or None when it can."""
+        try:
+            self._read_pointer()
+        except ArtifactError as exc:
+            return str(exc)
+        return None
+
     def versions(self) -> list[ModelVersion]:
-        """Every saved version, oldest first."""
-        active = self.active()
+        """Every saved version, oldest first (none is active while the pointer is
+        unreadable; see `pointer_error`)."""
+        try:
+            active = self.active()
+        except ArtifactError:
+            active = None
+        if not self.versions_dir.is_dir():
+            return []
         found = []
         for path in sorted(self.versions_dir.iterdir()):
             if path.name.startswith(".") or not path.is_dir():
                 continue
-            metadata = self._metadata(path)
+            try:
+                metadata = self._metadata(path)
+            except ArtifactError as exc:
+                metadata = {"error": str(exc)}  # still listed, so it can be seen and removed
             found.append(
                 ModelVersion(
                     path.name, str(metadata.get("created_at", "")), metadata, path.name == active
@@ -228,11 +255,22 @@ class ModelStore:
         self.verify(version_id)
         return Recommender.load(self._path(version_id) / ARTIFACT)
 
+    def file_state(self, version_id: str) -> tuple[object, ...]:
+        """What changes when the pointer is rewritten or a version's files are replaced or
+        edited: (version id, then device, inode, size and mtime of each file; None if
+        missing)."""
+        directory = self.versions_dir / version_id if VERSION_ID.fullmatch(version_id) else None
+        files = [self.directory / POINTER]
+        if directory is not None:
+            files += [directory / ARTIFACT, directory / METADATA]
+        return (version_id, *(_stat(path) for path in files))
+
     # --- internals ----------------------------------------------------------------------
 
     def _path(self, version_id: str) -> Path:
-        if not version_id or "/" in version_id or "\\" in version_id or version_id.startswith("."):
-            raise VersionNotFoundError(f"not a version id: {version_id!r}")
+        if not isinstance(version_id, str) or not VERSION_ID.fullmatch(version_id):
+            shown = version_id if len(str(version_id)) <= 80 else f"{str(version_id)[:80]}..."
+            raise VersionNotFoundError(f"not a version id: {shown!r}")
         path = self.versions_dir / version_id
         if not path.is_dir():
             raise VersionNotFoundError(f"no model version {version_id!r} in {self.directory}")
@@ -259,6 +297,7 @@ class ModelStore:
         return data if isinstance(data, dict) else {}
 
     def _write_pointer(self, data: Mapping[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".active-", dir=self.directory)
         try:
             with os.fdopen(fd, "w") as out:
@@ -283,7 +322,7 @@ class ActiveModel:
         self._lock = threading.Lock()
         self._version: str | None = None
         self._recommender: Recommender | None = None
-        self._failed: tuple[str, ModelUnavailableError] | None = None
+        self._failed: tuple[tuple[object, ...], ModelUnavailableError] | None = None
 
     def get(self) -> tuple[str, Recommender]:
         """Return (version id, recommender) of the active version.
@@ -300,15 +339,27 @@ class ActiveModel:
         with self._lock:
             if version == self._version and self._recommender is not None:
                 return version, self._recommender
-            if self._failed and self._failed[0] == version:
-                raise self._failed[1]  # a broken version is not re-read on every request
+            # A broken version is not re-read on every request, only once its files or the
+            # pointer change (it was mended, or activated again).
+            state = self.store.file_state(version)
+            if self._failed and self._failed[0] == state:
+                raise self._failed[1]
             try:
                 self._recommender = self.store.load(version)
             except ModelUnavailableError as exc:
-                self._failed = (version, exc)
+                self._failed = (state, exc)
                 raise
+            self._failed = None
             self._version = version
             return version, self._recommender
+
+
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _sha256(path: Path) -> str:

@@ -36,6 +36,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = default_sqlite_url(Path(app.instance_path))
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # Alembic names each of its plugins at INFO as it loads them, before every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from loyalty import app as loyalty_app
     from shop import cli, errors, rate_limits, templating, web

@@ -48,9 +48,13 @@ def _import_if_needed(app: Flask) -> None:
 
 def _train_if_needed(app: Flask) -> None:
     with app.app_context():
-        if personalization.service().store.active() is not None:
+        store = personalization.service().store
+        problem = store.pointer_error()
+        if problem is None and store.active() is not None:
             click.echo("Recommender already trained; using the active model version.")
             return
+        if problem is not None:
+            click.secho(f"{problem}; training a new version to replace it.", fg="yellow")
     click.echo("Training the recommender (first run only)...")
     result = app.test_cli_runner().invoke(args=["recommender", "train"], catch_exceptions=False)
     click.echo(result.output)

@@ -184,7 +184,16 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
 @recommender_cli.command("versions")
 def versions_command() -> None:
     """List the trained versions, newest first; the active one is marked."""
-    versions = service().store.versions()
+    store = service().store
+    problem = store.pointer_error()
+    if problem is not None:
+        click.secho(
+            f"Warning: {problem}. No version is active; `flask recommender activate VERSION`"
+            " repairs it.",
+            fg="yellow",
+            err=True,
+        )
+    versions = store.versions()
     if not versions:
         click.echo("No trained versions yet: run `flask recommender train`.")
         return

@@ -458,7 +458,10 @@ def roll_out(
             store.verify(version)
         except ModelUnavailableError as exc:
             raise ExperimentError(f"Model version {version!r} cannot be activated: {exc}") from exc
-        before["active_model"] = store.active()
+        try:
+            before["active_model"] = store.active()
+        except ModelUnavailableError:
+            before["active_model"] = None  # an unreadable pointer: nothing was active
         after["active_model"] = version
 
         def activate() -> None:

@@ -249,6 +249,7 @@ def versions() -> str:
         "console/recs/versions.html",
         versions=list(reversed(store.versions())),
         active=active,
+        pointer_error=store.pointer_error(),
         jobs=training_jobs.latest_jobs(db.session),
         form=TrainForm(),
         note_form=NoteForm(),

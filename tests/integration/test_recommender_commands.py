@@ -210,3 +210,43 @@ def test_a_version_line_shows_the_lift_and_leaves_out_what_is_unknown() -> None:
     )
     bare = ModelVersion("v", "", {}, active=False)
     assert describe_version(bare) == "?  ?"
+
+
+def test_an_unreadable_active_pointer_is_reported_and_training_replaces_it(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["recommender", "train"]).exit_code == 0
+    with app.app_context():
+        store = service().store
+    (store.directory / "ACTIVE").write_text("{garbage")
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert listing.exit_code == 0 and listing.exception is None
+    assert "Warning: unreadable pointer file ACTIVE" in listing.output
+    assert not any(line.startswith("*") for line in listing.output.splitlines())
+    long_id = runner.invoke(args=["recommender", "activate", "x" * 300])
+    assert "not a version id" in failed_cleanly(long_id)
+    trained = runner.invoke(args=["recommender", "train"])
+    assert trained.exit_code == 0, trained.output
+    assert "saved and activated" in trained.output
+    assert store.pointer_error() is None and store.active() is not None
+
+
+def test_commands_are_not_preceded_by_alembic_plugin_chatter(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SHOP_INSTANCE_PATH": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "shop", "recommender", "versions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "No trained versions yet" in done.stdout
+    assert "setup plugin" not in done.stderr

@@ -241,3 +241,29 @@ def test_evaluate_counts_rows_it_cannot_use_and_uses_the_rest(
     first = len(lines) - 1  # the first appended row's line number
     assert [e.split(":")[0] for e in data["examples"]] == [f"line {first + n}" for n in range(4)]
     assert "4 bad" in captured.err and "Traceback" not in captured.err
+
+
+def test_odd_ids_and_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    typo = str(tmp_path / "typo")
+    assert error_of(["rollback", "--store", typo]) == "error: no earlier version to roll back to"
+    assert error_of(["activate", "--store", typo, "x" * 300]).startswith(
+        "error: not a version id: 'xxxx"
+    )
+    assert not (tmp_path / "typo").exists()  # reading commands create nothing
+
+
+def test_options_that_cannot_apply_end_before_any_work(
+    data_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "evaluate", lambda *a, **k: pytest.fail("evaluated for nothing"))
+    monkeypatch.setattr(cli, "tune", lambda *a, **k: pytest.fail("tuned for nothing"))
+    assert error_of(["evaluate", str(data_csv), "--split", "last", "--cutoff", "2011-05-01"]) == (
+        "error: --cutoff only applies to --split time, not --split last"
+    )
+    missing = tmp_path / "nowhere" / "report.json"
+    assert error_of(["evaluate", str(data_csv), "--json", str(missing)]) == (
+        f"error: cannot write {missing}: {missing.parent} is not a writable folder"
+    )
+    assert error_of(["tune", str(data_csv), "--output", str(tmp_path)]) == (
+        f"error: cannot write {tmp_path}: it is a folder"
+    )

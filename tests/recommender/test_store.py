@@ -132,3 +132,85 @@ def test_active_model_reports_a_broken_version_every_time(
     for _ in range(2):
         with pytest.raises(ArtifactError):
             live.get()
+
+
+def test_a_mended_and_reactivated_version_is_loaded_again(
+    store: ModelStore, trained: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = store.save(trained)
+    store.activate(version)
+    artifact = store.versions_dir / version / "model.npz"
+    good = artifact.read_bytes()
+    artifact.write_bytes(good[:1000])
+    live = ActiveModel(store)
+    loads: list[str | None] = []
+    real_load = store.load
+    monkeypatch.setattr(store, "load", lambda v=None: loads.append(v) or real_load(v))
+    for _ in range(3):
+        with pytest.raises(ArtifactError, match="checksum"):
+            live.get()
+    assert loads == [version]  # a broken version is not re-read while nothing changes
+    artifact.write_bytes(good)  # mended
+    store.activate(version)  # and activated again
+    assert live.get()[0] == version
+    assert live.get()[0] == version
+    assert loads == [version, version]
+
+
+def test_a_mended_artifact_is_loaded_without_reactivation(
+    store: ModelStore, trained: Recommender
+) -> None:
+    version = store.save(trained)
+    store.activate(version)
+    artifact = store.versions_dir / version / "model.npz"
+    good = artifact.read_bytes()
+    artifact.unlink()
+    live = ActiveModel(store)
+    with pytest.raises(ArtifactError, match="missing"):
+        live.get()
+    artifact.write_bytes(good)
+    assert live.get()[0] == version
+
+
+def test_an_unreadable_pointer_is_reported_and_repaired_by_activating(
+    store: ModelStore, trained: Recommender
+) -> None:
+    first, second = store.save(trained), store.save(trained)
+    store.activate(first)
+    (store.directory / "ACTIVE").write_text("{garbage")
+    assert [v.active for v in store.versions()] == [False, False]
+    assert "unreadable pointer file ACTIVE" in (store.pointer_error() or "")
+    with pytest.raises(ArtifactError):
+        store.active()
+    with pytest.raises(ArtifactError):
+        store.rollback()
+    store.activate(second)
+    assert store.pointer_error() is None
+    assert store.active() == second
+    with pytest.raises(NoActiveVersionError):
+        store.rollback()  # the history went with the broken file
+
+
+def test_a_version_with_unreadable_metadata_is_still_listed(
+    store: ModelStore, trained: Recommender
+) -> None:
+    version = store.save(trained)
+    (store.versions_dir / version / "metadata.json").write_text("[")
+    (listed,) = store.versions()
+    assert listed.id == version and "unreadable metadata.json" in listed.metadata["error"]
+
+
+def test_odd_version_ids_are_refused_before_the_file_system(store: ModelStore) -> None:
+    for odd in ("x" * 300, "", ".hidden", "a/b", "a\\b", "a b", "ü"):
+        with pytest.raises(VersionNotFoundError, match="not a version id"):
+            store.activate(odd)
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    missing = ModelStore(tmp_path / "typo")
+    assert missing.versions() == [] and missing.active() is None
+    with pytest.raises(NoActiveVersionError):
+        missing.rollback()
+    with pytest.raises(VersionNotFoundError):
+        missing.activate("20990101T000000Z-abcdef")
+    assert not (tmp_path / "typo").exists()

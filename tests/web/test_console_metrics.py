@@ -19,7 +19,7 @@ from shop.personalization import service
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from tests import factories
-from tests.console_support import client_as
+from tests.console_support import client_as, console_token
 from tests.unit.test_analytics_offline import LARGER, SMALL, evaluated_version, plain_version
 
 ONLINE = "/console/metrics/online"
@@ -340,3 +340,23 @@ def test_offline_bad_input(
     page = _text(merch, OFFLINE + query.format(small=versions["small"]), status)
     assert 'role="alert"' in page and message in page
     assert "x" * 101 not in page
+
+
+def test_an_unreadable_active_pointer_is_flagged_and_activating_repairs_it(
+    merch: FlaskClient, store: ModelStore, versions: dict
+) -> None:
+    (store.directory / "ACTIVE").write_text("{garbage")
+    page = _text(merch, "/console/recommendations/versions")
+    assert 'data-testid="pointer-error"' in page
+    assert "unreadable pointer file ACTIVE" in page
+    assert "badge ok" not in page  # no version is shown as active
+    offline = _text(merch, OFFLINE)
+    assert versions["larger"] in offline
+    token = console_token(merch, "/console/recommendations/versions")
+    response = merch.post(
+        f"/console/recommendations/versions/{versions['small']}/activate",
+        data={"csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert store.active() == versions["small"]
+    assert 'data-testid="pointer-error"' not in _text(merch, "/console/recommendations/versions")
