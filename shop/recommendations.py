@@ -117,6 +117,9 @@ FAVOURITE_BOOST = 1.5
 CANDIDATE_FACTOR = 3
 # Lists that promise personal picks: titled "Popular right now" when they fall back.
 PERSONAL_PLACEMENTS = frozenset({"home", "order", "order_email", "weekly_email", "picks_email"})
+# Placements whose own title would promise more than best sellers ("Recommended for you",
+# "Shoppers who bought this also bought"): without a model they say "Popular right now".
+BEST_SELLER_TITLED = frozenset({"home", "product", "cart"})
 
 
 @dataclass
@@ -337,15 +340,12 @@ class RecommendationService:
     ) -> RecommendationList:
         """Things the customer bought before and is likely to buy again."""
         serving, placement = self._resolve(session, shopper, "buy_again", serving)
-        if (
-            not self.enabled
-            or serving.model is None
-            or placement.strategy == "popular"
-            or not shopper.personalized
-        ):
+        if not self.enabled or placement.strategy == "popular" or not shopper.personalized:
             return self._empty(placement)
-        version, model = serving.model
         k = self._candidates(serving, placement)
+        if serving.model is None:
+            return self._buy_again_without_model(session, shopper, placement, serving, k)
+        version, model = serving.model
 
         def compute(history: Interactions) -> tuple[list[Recommendation], str]:
             bought = set(history.of_kinds(["purchase"]).items.tolist())
@@ -375,9 +375,11 @@ class RecommendationService:
     ) -> RecommendationList:
         """Shoppers who bought this also bought: co-purchases, then similar items."""
         serving, placement = self._resolve(session, shopper, "product", serving)
-        if not self.enabled or serving.model is None:
+        if not self.enabled:
             return self._empty(placement)
         already = self._already_bought(session, shopper, placement)
+        if serving.model is None:
+            return self._fallback(session, shopper, placement, serving, (product_id,), skip=already)
         if placement.strategy == "popular":
             return self._popular(
                 session, shopper, placement, serving, exclude=(product_id,), skip=already
@@ -410,9 +412,11 @@ class RecommendationService:
     ) -> RecommendationList:
         """Frequently bought together with everything in the cart."""
         serving, placement = self._resolve(session, shopper, "cart", serving)
-        if not self.enabled or serving.model is None or not product_ids:
+        if not self.enabled or not product_ids:
             return self._empty(placement)
         already = self._already_bought(session, shopper, placement)
+        if serving.model is None:
+            return self._fallback(session, shopper, placement, serving, product_ids, skip=already)
         if placement.strategy == "popular":
             return self._popular(
                 session, shopper, placement, serving, exclude=product_ids, skip=already
@@ -687,9 +691,14 @@ class RecommendationService:
         serving: Serving,
         exclude: Iterable[int],
         log_session: Session | None = None,
+        skip: Collection[int] = (),
     ) -> RecommendationList:
-        """Best sellers from the catalogue, when there is no usable model."""
-        skip = set(exclude)
+        """Best sellers from the catalogue, when there is no usable model.
+
+        `exclude` are the products the list goes with; `skip` others to leave out.
+        """
+        exclude = set(exclude)
+        skip = exclude | set(skip)
         query = (
             select(Product.id, Product.order_count)
             .where(Product.active.is_(True), Product.stock_qty > 0)
@@ -701,7 +710,7 @@ class RecommendationService:
             for product_id, orders in session.execute(query)
             if product_id not in skip
         ]
-        title = POPULAR_TITLE if placement.name == "home" else placement.title
+        title = POPULAR_TITLE if placement.name in BEST_SELLER_TITLED else placement.title
         return self._finish(
             session,
             shopper,
@@ -712,7 +721,29 @@ class RecommendationService:
             "popular",
             title,
             log_session=log_session,
-            shown_with=skip,
+            shown_with=exclude,
+        )
+
+    def _buy_again_without_model(
+        self, session: Session, shopper: Shopper, placement: Placement, serving: Serving, k: int
+    ) -> RecommendationList:
+        """The shopper's own purchases, most often bought first, when there is no model."""
+        history = self._history(session, shopper, serving, None).of_kinds(["purchase"])
+        counts: dict[Any, tuple[int, float]] = {}
+        for item, when in zip(history.items.tolist(), history.timestamps.tolist(), strict=True):
+            times, last = counts.get(item, (0, float("-inf")))
+            counts[item] = (times + 1, max(last, when))
+        unsellable = self.unsellable(session)
+        ranked = sorted(
+            (item for item in counts if int(item) not in unsellable),
+            key=lambda item: counts[item],
+            reverse=True,
+        )[:k]
+        recs = [Recommendation(i, float(counts[i][0]), reasons.buy_again(i)) for i in ranked]
+        if not recs:
+            return self._empty(placement)
+        return self._finish(
+            session, shopper, placement, serving, recs, FALLBACK_VERSION, "buy_again"
         )
 
     def _empty(self, placement: Placement) -> RecommendationList:

@@ -200,8 +200,18 @@ def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
     page = client.get("/")
     assert page.status_code == 200
     assert "Popular right now" in _section(page.get_data(as_text=True), "home")
-    product = client.get(f"/products/{shop['heart'].id}")
-    assert product.status_code == 200 and _section(product.get_data(as_text=True), "product") == ""
+    heart = shop["heart"].id
+    product = client.get(f"/products/{heart}")
+    assert product.status_code == 200
+    also = _section(product.get_data(as_text=True), "product")
+    # Best sellers, not claimed to be co-purchases, and never the product itself.
+    assert "Popular right now" in also and "Shoppers who bought" not in also
+    assert "?rec=" in also and f'href="/products/{heart}?rec=' not in also
+    token = csrf_token(client, f"/products/{heart}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": heart, "quantity": 1})
+    cart = _section(client.get("/cart").get_data(as_text=True), "cart")
+    assert "Popular right now" in cart and "Frequently bought together" not in cart
+    assert "?rec=" in cart and f'href="/products/{heart}?rec=' not in cart
 
     session.rollback()  # end the read snapshot taken before the requests wrote events
     users = [factories.user(session, f"b{i}@example.com") for i in range(3)]
@@ -216,6 +226,20 @@ def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
     page = client.get("/")
     assert page.status_code == 200
     assert "Popular right now" in _section(page.get_data(as_text=True), "home")
+    # A customer still finds what they bought before, from their own history.
+    _sign_in(client, users[0].email)
+    home = client.get("/").get_data(as_text=True)
+    again = _section(home, "buy_again")
+    bought = set(
+        session.scalars(
+            select(Event.product_id).where(Event.user_id == users[0].id, Event.kind == "purchase")
+        )
+    )
+    shown = {int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', again)}
+    assert shown and shown <= bought, (shown, bought)
+    assert "You bought this before" in again
+    versions = set(session.scalars(select(Impression.model_version)))
+    assert versions == {"fallback-popularity"}
 
 
 def test_a_new_version_is_picked_up_without_a_restart(
