@@ -133,24 +133,33 @@ def two_processes(app: Flask) -> tuple[EventWriter, EventWriter]:
     )
 
 
-def test_a_view_queued_in_another_process_is_linked_when_it_is_stored_after_the_sign_in(
-    two_processes: tuple[EventWriter, EventWriter], session: Session
-) -> None:
+def _views_then_sign_in(
+    session: Session, first: EventWriter, second: EventWriter, views: list[str]
+) -> int:
+    """Views queued in process 1, then Ann signs in through process 2 (her sign-in event
+    queued there too); returns Ann's id."""
     from shop.accounts.services import adopt_visitor
     from tests import factories
 
-    first, second = two_processes
     ann = factories.user(session)
     session.commit()
-    first.submit([_row("v1"), _row("v2")])  # a view in process 1, still queued
-    adopt_visitor(session, ann, "v1", second)  # Ann signs in through process 2
+    first.submit([_row(visitor) for visitor in views])
+    adopt_visitor(session, ann, "v1", second)
     session.commit()
     second.submit([_row("v1", kind="login", user_id=ann.id)])
+    return ann.id
+
+
+def test_a_view_queued_in_another_process_is_linked_when_it_is_stored_after_the_sign_in(
+    two_processes: tuple[EventWriter, EventWriter], session: Session
+) -> None:
+    first, second = two_processes
+    ann = _views_then_sign_in(session, first, second, ["v1", "v2"])
     second.flush()
     first.flush()
     assert _owners(session) == [
-        ("login", "v1", ann.id),
-        ("product_view", "v1", ann.id),
+        ("login", "v1", ann),
+        ("product_view", "v1", ann),
         ("product_view", "v2", None),
     ]
 
@@ -158,20 +167,12 @@ def test_a_view_queued_in_another_process_is_linked_when_it_is_stored_after_the_
 def test_a_sign_in_stored_after_the_other_process_view_links_it(
     two_processes: tuple[EventWriter, EventWriter], session: Session
 ) -> None:
-    from shop.accounts.services import adopt_visitor
-    from tests import factories
-
     first, second = two_processes
-    ann = factories.user(session)
-    session.commit()
-    first.submit([_row("v1")])
-    adopt_visitor(session, ann, "v1", second)
-    session.commit()
-    second.submit([_row("v1", kind="login", user_id=ann.id)])
+    ann = _views_then_sign_in(session, first, second, ["v1"])
     first.flush()  # the view is stored before the sign-in event
     assert _owners(session) == [("product_view", "v1", None)]
     second.flush()
-    assert _owners(session) == [("product_view", "v1", ann.id), ("login", "v1", ann.id)]
+    assert _owners(session) == [("product_view", "v1", ann), ("login", "v1", ann)]
 
 
 def test_late_rows_after_the_sign_in_or_of_an_account_without_personalization_stay_anonymous(
