@@ -85,10 +85,11 @@ class EventWriter:
     def adopt(self, visitor_id: str, user_id: int) -> int:
         """Give a visitor's queued anonymous rows to the account they signed in to.
 
-        Waits for a batch being written, so that afterwards each of the visitor's rows is
-        either in the database (for the caller's UPDATE to link) or queued with the account.
+        Never waits for a batch being written: on SQLite the signing-in request may hold the
+        write lock that batch needs. Rows in that batch are linked once stored, by the
+        follow-up (`after_insert`) of the batch that stores the sign-in event.
         """
-        with self._write_lock, self._lock:
+        with self._lock:
             mine = [
                 row
                 for row in self._pending

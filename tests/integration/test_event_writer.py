@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -231,3 +232,25 @@ def test_the_apps_writer_links_late_rows(app: Flask, session: Session) -> None:
     writer.submit([_row("v1", created_at=viewed - timedelta(seconds=1))])
     writer.flush()
     assert _owners(session) == [("login", "v1", ann.id), ("product_view", "v1", ann.id)]
+
+
+def test_adopting_never_waits_for_a_batch_being_written(
+    writer: EventWriter, session: Session
+) -> None:
+    from tests import factories
+
+    ann = factories.user(session).id
+    session.commit()
+    writer.submit([_row("v1")])
+    adopted: list[int] = []
+    # As while the writer thread stores a batch (and, on SQLite, waits for the write lock
+    # that the signing-in request holds).
+    with writer._write_lock:
+        signing_in = threading.Thread(target=lambda: adopted.append(writer.adopt("v1", ann)))
+        signing_in.start()
+        signing_in.join(timeout=2)
+        assert not signing_in.is_alive()
+    assert adopted == [1]
+    assert [r["user_id"] for r in writer.pending(lambda _r: True)] == [ann]
+    writer.close()
+    assert _owners(session) == [("product_view", "v1", ann)]
