@@ -82,15 +82,21 @@ MULTILINE_CONTROL_MESSAGE = "Remove the control characters from this field."
 _LINE_BREAKS = frozenset("\t\n\r")
 
 
+# Bidirectional embeddings, overrides and isolates: U+202E makes the rest of a name read
+# backwards in every e-mail and page it reaches, which can disguise what it says.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _is_control(ch: str) -> bool:
     # C0, DEL and C1 (U+0085 is a line break in e-mail clients), and the Unicode line and
     # paragraph separators, which split a name across lines just the same.
-    return ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029"
+    return ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029" or ch in _BIDI_CONTROLS
 
 
 def control_characters(text: str, *, multiline: bool = False) -> bool:
-    """True when text holds a control character (C0, DEL, C1) or a Unicode line or
-    paragraph separator; tabs and line breaks are allowed in multi-line text."""
+    """True when text holds a control character (C0, DEL, C1), a Unicode line or
+    paragraph separator or a bidirectional override; tabs and line breaks are allowed in
+    multi-line text."""
     return any(_is_control(ch) and not (multiline and ch in _LINE_BREAKS) for ch in text)
 
 

@@ -22,7 +22,9 @@ class RegisterForm(ShopForm):
     """Create an account."""
 
     name = StringField(
-        "Your name", validators=[InputRequired("Please tell us your name."), Length(max=120)]
+        "Your name",
+        filters=[strip],
+        validators=[DataRequired("Please tell us your name."), Length(max=120)],
     )
     email = email_field()
     password = PasswordField(

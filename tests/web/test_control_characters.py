@@ -45,7 +45,18 @@ def test_a_nul_in_the_query_string_is_a_400(client: FlaskClient, url: str) -> No
 
 @pytest.mark.parametrize(
     "name",
-    ["Nia\x01", "Ni\x1ba", "Nia\x7fX", "Ni\ta", "Ni\na", "Ann\x85Lee", "Ni\x9ba", "Ni\u2028a"],
+    [
+        "Nia\x01",
+        "Ni\x1ba",
+        "Nia\x7fX",
+        "Ni\ta",
+        "Ni\na",
+        "Ann\x85Lee",
+        "Ni\x9ba",
+        "Ni\u2028a",
+        "Zo\u00eb \u202elive",  # right-to-left override: shown as "Zoë evil"
+        "Nia \u2067x\u2069",
+    ],
 )
 def test_other_control_characters_are_a_form_error(
     client: FlaskClient, session: Session, name: str
@@ -85,3 +96,14 @@ def test_multi_line_text_keeps_line_breaks_and_tabs() -> None:
     assert not control_characters("Zoë O'Brien 北京")
     assert control_characters("Ann\u2029Lee", multiline=True)
     assert control_characters("Ann\x85Lee", multiline=True)
+
+
+def test_a_name_of_spaces_only_is_refused_at_registration(
+    client: FlaskClient, session: Session
+) -> None:
+    status, page = _register(client, "   ")
+    assert status == 400 and "Please tell us your name." in page
+    assert session.scalar(select(func.count()).select_from(User)) == 0
+    assert _register(client, "  Nia  ")[0] == 302
+    session.rollback()
+    assert session.scalar(select(User.name)) == "Nia"
