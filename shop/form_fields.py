@@ -138,6 +138,11 @@ def strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def upper(value: Any) -> Any:
+    """A form filter: strings in capitals (postcodes), anything else as it is."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def email_field(
     label: str = "E-mail address", required: str = "Please enter your e-mail address."
 ) -> EmailField:

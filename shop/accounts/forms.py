@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from shop.form_fields import (
     POSTCODE_SHAPE,
@@ -13,6 +21,7 @@ from shop.form_fields import (
     phone_field,
     postcode_for_country,
     strip,
+    upper,
 )
 
 MIN_PASSWORD = 10
@@ -110,7 +119,7 @@ class AddressForm(ShopForm):
     )
     postcode = StringField(
         "Postcode",
-        filters=[strip],
+        filters=[strip, upper],
         validators=[
             DataRequired("Please enter the postcode."),
             Regexp(POSTCODE_SHAPE, message="Please check the postcode."),
@@ -131,6 +140,12 @@ class PasswordChangeForm(ShopForm):
         "Repeat new password",
         validators=[EqualTo("new_password", "The two passwords don't match.")],
     )
+
+    def validate_new_password(self, field: Field) -> None:
+        """The new password must not be the current one (that would change nothing, yet
+        sign out other browsers and send an e-mail)."""
+        if field.data and field.data == self.current_password.data:
+            raise ValidationError("Choose a password that is different from your current one.")
 
 
 class EmailChangeForm(ShopForm):

@@ -12,6 +12,7 @@ from shop.form_fields import (
     email_field,
     postcode_for_country,
     strip,
+    upper,
 )
 
 
@@ -29,7 +30,7 @@ class DetailsForm(ShopForm):
     city = StringField("Town or city", filters=[strip], validators=[Optional(), Length(max=100)])
     postcode = StringField(
         "Postcode",
-        filters=[strip],
+        filters=[strip, upper],
         validators=[
             Optional(),
             Regexp(POSTCODE_SHAPE, message="Please check the postcode."),

@@ -264,7 +264,7 @@ def place() -> Response | tuple[str, int]:
         if changed:  # not what the review page showed: show the up-to-date review
             db.session.rollback()
             flash(
-                "Your order changed since you reviewed it (the cart was changed elsewhere). "
+                "Your order changed since you reviewed it (a price or the cart changed). "
                 "Please check it again before placing it.",
                 "error",
             )

@@ -182,11 +182,18 @@ def test_edit_an_address(app: Flask, session: Session) -> None:
     token = csrf_token(client, f"/account/addresses/{second.id}/edit")
     response = client.post(
         f"/account/addresses/{second.id}/edit",
-        data={"csrf_token": token, **ADDRESS, "line1": "22 Low Road", "make_default": "y"},
+        data={
+            "csrf_token": token,
+            **ADDRESS,
+            "line1": "22 Low Road",
+            "postcode": " yo1 7hh ",
+            "make_default": "y",
+        },
     )
     assert response.status_code == 302
     first, second = _addresses(session, user_id)
     assert second.line1 == "22 Low Road"
+    assert second.postcode == "YO1 7HH"  # as the checkout's own address form writes it
     assert (first.is_default, second.is_default) == (False, True)
 
 

@@ -132,6 +132,18 @@ def test_wrong_current_password_changes_nothing(app: Flask, session: Session) ->
     assert _outbox(session) == [] and _changes(session) == []
 
 
+def test_the_current_password_as_the_new_one_changes_nothing(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    before = _user(session, user_id).password_hash
+    response = _change_password(client, factories.PASSWORD, factories.PASSWORD)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Choose a password that is different from your current one." in page
+    assert _user(session, user_id).password_hash == before
+    assert _outbox(session) == [] and _changes(session) == []
+
+
 def test_password_change_keeps_this_session_and_ends_the_others(
     app: Flask, session: Session
 ) -> None:
