@@ -48,6 +48,19 @@ class CartLine:
         """Unit price times quantity, in pence."""
         return self.product.price_pence * self.quantity
 
+    @property
+    def problem(self) -> str | None:
+        """Why the line cannot be bought as it is (no longer sold, sold out, short of
+        stock), or None. Checkout refuses such a cart; this says so before it does."""
+        stock = self.product.stock_qty
+        if not self.product.active:
+            return "No longer sold: remove it to check out."
+        if stock <= 0:
+            return "Sold out: remove it to check out."
+        if self.quantity > stock:
+            return f"Only {stock} left: lower the quantity to check out."
+        return None
+
 
 @dataclass(frozen=True)
 class CartView:

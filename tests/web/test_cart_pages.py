@@ -156,4 +156,26 @@ def test_a_product_no_longer_sold_is_flagged_in_the_cart_and_at_checkout(
     assert details.status_code == 200
     summary = details.get_data(as_text=True)
     assert summary.count('data-testid="summary-unavailable"') == 1
-    assert "no longer sold: remove it from your cart" in summary
+    assert "(No longer sold: remove it to check out.)" in summary
+
+
+def test_a_line_sold_out_or_short_of_stock_is_flagged_in_the_cart_and_at_checkout(
+    client: FlaskClient, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    heart, lantern = items["heart"], items["lantern"]
+    _add(client, heart.id, 2)
+    _add(client, lantern.id, 3)
+    assert 'data-testid="line-unavailable"' not in client.get("/cart").get_data(as_text=True)
+    session.rollback()
+    heart.stock_qty = 0  # another shopper bought the last ones
+    lantern.stock_qty = 2
+    session.commit()
+
+    page = client.get("/cart").get_data(as_text=True)
+    assert page.count('data-testid="line-unavailable"') == 2
+    assert "Sold out: remove it to check out." in page
+    assert "Only 2 left: lower the quantity to check out." in page
+    summary = client.get("/checkout").get_data(as_text=True)
+    assert summary.count('data-testid="summary-unavailable"') == 2
+    assert "(Sold out: remove it to check out.)" in summary
