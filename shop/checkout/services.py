@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from shop.accounts.models import Address
-from shop.accounts.profile import addresses
+from shop.accounts import notices
+from shop.accounts.models import Address, User
+from shop.accounts.profile import addresses, confirm_change
 from shop.cart.services import CartOwner, CartView, view_cart
 from shop.catalog.models import Product
 from shop.checkout import adjustments
@@ -288,7 +289,7 @@ def place_order(
     session.flush()
     reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
     if save_address and owner.user_id is not None:
-        remember_address(session, owner.user_id, contact)
+        remember_address(session, owner.user_id, contact, settings.base_url)
     return order
 
 
@@ -418,8 +419,11 @@ def release_expired(session: Session, now: datetime | None = None) -> int:
     return sum(release_stock(session, order, "Stock hold expired") for order in expired)
 
 
-def remember_address(session: Session, user_id: int, contact: ContactAddress) -> Address:
-    """Add the address to the member's book unless the same one is already there."""
+def remember_address(
+    session: Session, user_id: int, contact: ContactAddress, base_url: str
+) -> Address:
+    """Add the address to the member's book unless the same one is already there, with
+    the same confirmation e-mail as an address added in the address book."""
     fields = {
         "name": contact.name,
         "line1": contact.line1,
@@ -434,6 +438,10 @@ def remember_address(session: Session, user_id: int, contact: ContactAddress) ->
     first = not addresses(session, user_id)
     address = Address(user_id=user_id, phone=contact.phone, is_default=first, **fields)
     session.add(address)
+    user = session.get(User, user_id)
+    if user is not None:
+        notices.profile_changed(session, user_id, "address_added", ["addresses"])
+        confirm_change(session, user, "An address was added to your address book.", base_url)
     return address
 
 

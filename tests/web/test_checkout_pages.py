@@ -392,6 +392,10 @@ def test_a_members_order_is_only_for_them_and_the_address_is_saved(
     assert client.get(f"/orders/{access}").status_code == 200
     details = client.get("/checkout")  # cart still holds the unpaid item
     assert "1 Market Street, York, YO1 7HH" in details.get_data(as_text=True)
+    # Confirmed like an address added in the address book.
+    (notice,) = emails(session, "account_profile_changed")
+    assert notice.to_address == member.email
+    assert "An address was added to your address book." in notice.text_body
 
     bob = app.test_client()
     token = csrf_token(bob, "/account/login")
