@@ -7,7 +7,7 @@ together with the state change that caused it. `shop.mail.sender` delivers it la
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
 
-STATUSES = ("pending", "sending", "sent", "failed")
+STATUSES = ("pending", "sending", "sent", "failed", "withdrawn")
 DEFAULT_DOMAIN = "shop.local"
 # Headers the sender sets itself; a row's extra headers may not replace them.
 RESERVED_HEADERS = frozenset(
@@ -138,6 +138,22 @@ def enqueue_email(
     )
     session.add(row)
     return row
+
+
+def withdraw_pending(session: Session, order_id: int, kinds: Iterable[str], reason: str) -> int:
+    """Stop an order's e-mails of these kinds that have not gone out yet and no longer hold
+    (status `withdrawn`, never sent or retried); return how many."""
+    result = session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.order_id == order_id,
+            OutboxEmail.kind.in_(list(kinds)),
+            OutboxEmail.status == "pending",
+        )
+        .values(status="withdrawn", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def forgotten_values(now: datetime) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from shop.checkout.services import (
 )
 from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
+from shop.mail.outbox import withdraw_pending
 from shop.orders import states
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
@@ -634,6 +635,7 @@ def _mark_paid(
             )
     _record_purchases(session, order, now)
     remove_bought(session, order)
+    withdraw_pending(session, order.id, ("payment_failed",), "Not sent: the order was paid first.")
     queue_order_email(session, order, "order_confirmation", settings)
     record_event(
         session,

@@ -182,7 +182,13 @@ def test_outbox_rows_lists_newest_first_and_filters_by_status(
     assert [r.id for r in outbox_rows(session)] == [rows[2].id, rows[1].id, rows[0].id]
     assert [r.id for r in outbox_rows(session, status="failed")] == [rows[0].id]
     assert len(outbox_rows(session, limit=2)) == 2
-    assert outbox_counts(session) == {"pending": 2, "sending": 0, "sent": 0, "failed": 1}
+    assert outbox_counts(session) == {
+        "pending": 2,
+        "sending": 0,
+        "sent": 0,
+        "failed": 1,
+        "withdrawn": 0,
+    }
     with pytest.raises(OutboxError):
         outbox_rows(session, status="lost")
 

@@ -155,6 +155,25 @@ def test_a_declined_card_keeps_the_order_and_the_shopper_can_retry(
     assert stock(session, items["lantern"]) == 0
     attempts = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)).all()
     assert [(a.attempt, a.status) for a in attempts] == [(1, "failed"), (2, "succeeded")]
+    # Paid before the failure notice went out: it is not sent any more, the confirmation is.
+    (failed,) = emails(session, "payment_failed")
+    assert failed.status == "withdrawn" and "paid" in (failed.last_error or "")
+    assert [e.status for e in emails(session, "order_confirmation")] == ["pending"]
+
+
+def test_a_failure_notice_already_sent_is_left_as_it_is(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 1)])
+    pay(app, order_id, new_card(app, localstripe_url, CARD_DECLINED))
+    (failed,) = emails(session, "payment_failed")
+    failed.status = "sent"
+    session.commit()
+    assert pay(app, order_id, new_card(app, localstripe_url)).status == "paid"
+    assert [e.status for e in emails(session, "payment_failed")] == ["sent"]
 
 
 def test_three_d_secure_finishes_in_the_browser_and_the_server_checks(
