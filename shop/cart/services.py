@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
-from shop.orders.models import Order
+from shop.orders import states
+from shop.orders.models import Order, OrderLine
 
 DEFAULT_MAX_QTY = 999
 
@@ -42,6 +43,7 @@ class CartLine:
 
     product: Product
     quantity: int
+    held_for_owner: int = 0  # units the owner's own unpaid order holds: still theirs to buy
 
     @property
     def line_total_pence(self) -> int:
@@ -52,7 +54,7 @@ class CartLine:
     def problem(self) -> str | None:
         """Why the line cannot be bought as it is (no longer sold, sold out, short of
         stock), or None. Checkout refuses such a cart; this says so before it does."""
-        stock = self.product.stock_qty
+        stock = self.product.stock_qty + self.held_for_owner
         if not self.product.active:
             return "No longer sold: remove it to check out."
         if stock <= 0:
@@ -127,8 +129,34 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
             select(Product).where(Product.id.in_([i.product_id for i in cart.items]))
         )
     }
-    lines = [CartLine(products[i.product_id], i.quantity) for i in cart.items]
+    held = _held_for(session, owner, list(products))
+    lines = [
+        CartLine(products[i.product_id], i.quantity, held.get(i.product_id, 0)) for i in cart.items
+    ]
     return CartView(lines, currency)
+
+
+def _held_for(session: Session, owner: CartOwner, product_ids: list[int]) -> dict[int, int]:
+    """Units of these products held for the owner's own unpaid orders, by product."""
+    if not product_ids:
+        return {}
+    mine = (
+        Order.user_id == owner.user_id
+        if owner.user_id is not None
+        else Order.visitor_id == owner.visitor_id
+    )
+    rows = session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            mine,
+            Order.status == states.PENDING_PAYMENT,
+            Order.stock_reserved.is_(True),
+            OrderLine.product_id.in_(product_ids),
+        )
+        .group_by(OrderLine.product_id)
+    )
+    return {int(product_id): int(units) for product_id, units in rows}
 
 
 def add_item(

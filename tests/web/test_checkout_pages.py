@@ -572,3 +572,27 @@ def test_a_members_unpaid_order_is_shown_on_their_other_devices_until_its_hold_e
     assert _pending_notice(client, "/checkout") == ""
     _place(client, _through_review(client))
     assert _order_count(session) == 2
+
+
+def test_stock_held_by_the_shoppers_own_unpaid_order_is_not_flagged_as_sold_out(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    lantern = items["lantern"]
+    _add(client, lantern, lantern.stock_qty)  # every one there is
+    _place(client, _through_review(client))
+    session.rollback()
+    assert session.get(Product, lantern.id).stock_qty == 0  # held for the order
+    assert 'data-testid="line-unavailable"' not in client.get("/cart").get_data(as_text=True)
+    summary = client.get("/checkout").get_data(as_text=True)
+    assert 'data-testid="summary-unavailable"' not in summary
+    # Somebody else's cart with the same product is told it is sold out.
+    other = client.application.test_client()
+    token = csrf_token(other, f"/products/{lantern.id}")
+    session.rollback()
+    session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=1))
+    session.commit()
+    other.post("/cart/add", data={"csrf_token": token, "product_id": lantern.id, "quantity": 1})
+    session.rollback()
+    session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=0))
+    session.commit()
+    assert "Sold out: remove it to check out." in other.get("/cart").get_data(as_text=True)
