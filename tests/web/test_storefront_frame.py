@@ -169,4 +169,4 @@ def test_a_uk_address_needs_a_uk_postcode(app: Flask, session: Session) -> None:
         )
         assert saved.status_code == 302, postcode
     session.rollback()
-    assert sorted(session.scalars(select(Address.postcode))) == ["D02 X285", "yo1 7hh"]
+    assert sorted(session.scalars(select(Address.postcode))) == ["D02 X285", "YO1 7HH"]
