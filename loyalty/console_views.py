@@ -22,7 +22,7 @@ def _actor() -> audit.Actor:
 
 def _overview(programme_form: ProgrammeForm | None = None, status: int = 200) -> tuple[str, int]:
     settings = load_settings(db.session)
-    form = programme_form or ProgrammeForm(data=settings.as_dict())
+    form = programme_form or ProgrammeForm.for_settings(settings)
     return render_template(
         "console/loyalty/tiers.html",
         tiers=tiers.all_tiers(db.session),
@@ -63,20 +63,40 @@ def edit_tier(tier_id: int) -> Response | tuple[str, int]:
 
 
 def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
-            saved = tiers.save_tier(db.session, _actor(), tier_id, form.spec())
+            opened = form.opened_spec()
+        except ValueError as exc:  # a garbled `opened` field
+            form.form_errors.append(str(exc))
+            return render_template(
+                "console/loyalty/tier_form.html", form=form, tier_id=tier_id
+            ), 400
+        try:
+            saved = tiers.save_tier(db.session, _actor(), tier_id, form.spec(), opened)
         except tiers.TierConfigError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
+        except tiers.ChangedSinceOpened as exc:
+            db.session.rollback()
+            form = _current_tier_form(tier_id)
+            form.form_errors.append(str(exc))
+            status = 409
         else:
             name, told = saved.tier.name, saved.members_told
             db.session.commit()
             told_text = f" {told} member{'s' if told != 1 else ''} told by e-mail." if told else ""
-            flash(f"Tier {name} saved.{told_text}", "success")
+            saved_text = f"Tier {name} saved." if saved.changed else "Nothing changed."
+            flash(f"{saved_text}{told_text}", "success")
             return redirect(url_for("console.loyalty.tiers"))
-    status = 400 if form.is_submitted() else 200
     return render_template("console/loyalty/tier_form.html", form=form, tier_id=tier_id), status
+
+
+def _current_tier_form(tier_id: int | None) -> TierForm:
+    found = next((t for t in tiers.all_tiers(db.session) if t.id == tier_id), None)
+    if found is None:
+        abort(404)
+    return TierForm.for_tier(tiers.tier_spec(found), load_settings(db.session).tier_basis)
 
 
 @bp.post("/settings")
@@ -86,7 +106,18 @@ def save_settings() -> Response | tuple[str, int]:
     form = ProgrammeForm()
     if not form.validate_on_submit():
         return _overview(form, 400)
-    changed = programme_admin.save_programme(db.session, _actor(), form.settings())
+    try:
+        opened = form.opened_settings()
+    except ValueError as exc:  # a garbled `opened` field
+        form.form_errors.append(str(exc))
+        return _overview(form, 400)
+    try:
+        changed = programme_admin.save_programme(db.session, _actor(), form.settings(), opened)
+    except tiers.ChangedSinceOpened as exc:
+        db.session.rollback()
+        fresh = ProgrammeForm.for_settings(load_settings(db.session))
+        fresh.form_errors.append(str(exc))
+        return _overview(fresh, 409)
     db.session.commit()
     flash("Programme settings saved." if changed else "Nothing changed.", "success")
     return redirect(url_for("console.loyalty.tiers"))

@@ -43,9 +43,12 @@ class ProgrammeSettings:
         return replace(cls(), **{k: v for k, v in (data or {}).items() if k in known})
 
 
-def load_settings(session: Session) -> ProgrammeSettings:
-    """The programme's settings (the defaults until an admin saves some)."""
-    row = session.get(LoyaltySettings, SETTINGS_ID)
+def load_settings(session: Session, *, for_update: bool = False) -> ProgrammeSettings:
+    """The programme's settings (the defaults until an admin saves some). `for_update`
+    reads the latest committed row and locks it until the transaction ends (PostgreSQL)."""
+    row = session.get(
+        LoyaltySettings, SETTINGS_ID, with_for_update=for_update, populate_existing=for_update
+    )
     return ProgrammeSettings.from_dict(row.data if row else None)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wtforms import BooleanField, Field, SelectField, StringField
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -46,8 +48,32 @@ def _decimal(text: str, places: int, what: str) -> Decimal:
     return value
 
 
+STALE_FORM = "This form is out of date; open the page again."
+
+
+def opened_token(values: dict[str, Any]) -> str:
+    """What a form showed, as the text of its hidden `opened` field."""
+    return json.dumps(values, sort_keys=True)
+
+
+def opened_values(text: str | None, keys: set[str]) -> dict[str, Any] | None:
+    """The values an `opened` field holds; None when it is empty (a client that does not
+    send it). Raise ValueError when it is not one (reload the page)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(STALE_FORM) from exc
+    if not isinstance(data, dict) or set(data) != keys:
+        raise ValueError(STALE_FORM)
+    return data
+
+
 class TierForm(ShopForm):
     """A tier: name, rank, qualifying threshold and benefits."""
+
+    opened = HiddenField()
 
     name = StringField(
         "Name",
@@ -130,6 +156,15 @@ class TierForm(ShopForm):
             early_access=bool(self.early_access.data),
         )
 
+    def opened_spec(self) -> TierSpec | None:
+        """The tier as this form showed it (None if the form did not say; ValueError if
+        what it says is not a tier)."""
+        data = opened_values(self.opened.data, {f.name for f in fields(TierSpec)})
+        try:
+            return None if data is None else TierSpec(**data)
+        except TypeError as exc:
+            raise ValueError(STALE_FORM) from exc
+
     @classmethod
     def for_tier(cls, spec: TierSpec, basis: str) -> TierForm:
         """A form filled in from a tier (on GET)."""
@@ -145,6 +180,7 @@ class TierForm(ShopForm):
                 "free_shipping": spec.free_shipping,
                 "priority_support": spec.priority_support,
                 "early_access": spec.early_access,
+                "opened": opened_token(asdict(spec)),
             },
         )
 
@@ -161,6 +197,8 @@ def _whole(label: str, low: int, high: int, unit: str = "") -> WholeNumberField:
 
 class ProgrammeForm(ShopForm):
     """The programme's numbers: earning, redemption, expiry, tier basis and terms version."""
+
+    opened = HiddenField()
 
     points_per_pound = _whole("Points per £1 of goods (before the tier multiplier)", 1, 100)
     point_value_pence = _whole("Value of one point when spent (pence)", 1, 100)
@@ -201,6 +239,16 @@ class ProgrammeForm(ShopForm):
                     f"Points that expire after {months} month{'s' * (months != 1)} need a "
                     f"reminder fewer than {shortest} days before."
                 )
+
+    def opened_settings(self) -> dict[str, Any] | None:
+        """The settings as this form showed them (None if the form did not say;
+        ValueError if what it says is not settings)."""
+        return opened_values(self.opened.data, set(ProgrammeSettings().as_dict()))
+
+    @classmethod
+    def for_settings(cls, settings: ProgrammeSettings) -> ProgrammeForm:
+        """A form filled in from the stored settings."""
+        return cls(data={**settings.as_dict(), "opened": opened_token(settings.as_dict())})
 
     def settings(self) -> ProgrammeSettings:
         """The validated settings."""

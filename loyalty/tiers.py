@@ -50,6 +50,10 @@ BATCH_SIZE = 1000
 Transaction = Callable[[], AbstractContextManager[Session]]
 
 
+class ChangedSinceOpened(Exception):
+    """Someone saved the same record after this form was opened, so nothing was saved."""
+
+
 class TierConfigError(ValueError):
     """A tier configuration that breaks the rules; `messages` says what is wrong."""
 
@@ -456,16 +460,23 @@ class SavedTier:
 
     tier: Tier
     members_told: int
+    changed: bool = True
 
 
 def save_tier(
-    session: Session, actor: audit.Actor, tier_id: int | None, spec: rules.TierSpec
+    session: Session,
+    actor: audit.Actor,
+    tier_id: int | None,
+    spec: rules.TierSpec,
+    opened: rules.TierSpec | None = None,
 ) -> SavedTier:
     """Create (tier_id None) or update a tier after checking the whole configuration.
 
     Raises TierConfigError with every problem (overlapping thresholds, duplicate names or
     ranks, benefits out of range) and changes nothing then. Audited. When an existing
-    tier's benefits or name change, its members are told (`tier_news`).
+    tier's benefits or name change, its members are told (`tier_news`). `opened` is the
+    tier as the editing form showed it: if it was saved differently since, raise
+    ChangedSinceOpened. Saving what is stored already changes nothing (`changed` False).
     """
     tiers = all_tiers(session)
     tier = None
@@ -473,7 +484,16 @@ def save_tier(
         tier = next((t for t in tiers if t.id == tier_id), None)
         if tier is None:
             raise LookupError(f"no tier {tier_id}")
+        if opened is not None:
+            session.refresh(tier, with_for_update=True)  # another admin's save waits or shows
+            if tier_spec(tier) != opened:
+                raise ChangedSinceOpened(
+                    "Another admin saved this tier after you opened this page, so nothing "
+                    "was saved. The form now shows the tier as saved: make your change again."
+                )
     spec = rules.TierSpec(**{**asdict(spec), "name": spec.name.strip()})
+    if tier is not None and tier_spec(tier) == spec:
+        return SavedTier(tier, 0, changed=False)
     proposed = [tier_spec(t) for t in tiers if t is not tier] + [spec]
     errors = rules.validate_tiers(proposed)
     if errors:

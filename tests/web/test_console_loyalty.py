@@ -3,6 +3,8 @@ non-increasing thresholds are clear form errors), programme settings, audit, adm
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from flask import Flask
@@ -14,8 +16,9 @@ from loyalty import tiers
 from loyalty.models import Tier
 from loyalty.settings import load_settings
 from shop.console.models import AuditEntry
+from tests import factories
 from tests.console_support import client_as, console_token
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, sign_in
 
 TIER_FIELDS = {
     "name": "Silver",
@@ -222,3 +225,122 @@ def test_bad_programme_settings_are_form_errors(app: Flask, session: Session) ->
         assert message in response.get_data(as_text=True), change
     session.rollback()
     assert load_settings(session).points_per_pound == 1
+
+
+def _second_browser(app: Flask, session: Session) -> FlaskClient:
+    """The same admin in another browser (or another admin: the check is the same)."""
+    client = app.test_client()
+    sign_in(client, "admin@example.com", factories.PASSWORD)
+    session.rollback()
+    return client
+
+
+def _opened(page: str) -> str:
+    match = re.search(r'name="opened" type="hidden" value="([^"]*)"', page)
+    assert match, "no opened field"
+    return html.unescape(match.group(1))
+
+
+def _gold_form(ids: dict[str, int], **changes: str) -> dict[str, str]:
+    return {
+        "name": "Gold",
+        "rank": "3",
+        "threshold": "500.00",
+        "discount": "5",
+        "multiplier": "1.5",
+        "free_shipping": "y",
+        **changes,
+    }
+
+
+def test_a_tier_saved_by_another_admin_after_the_form_was_opened_is_not_overwritten(
+    app: Flask, session: Session
+) -> None:
+    ids = _with_tiers(session)
+    url = f"/console/loyalty/tiers/{ids['Gold']}"
+    first, second = client_as(app, session, "admin"), _second_browser(app, session)
+    first_opened = _opened(first.get(url).get_data(as_text=True))
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None
+    form = _gold_form(ids, discount=str(gold.discount_bp / 100), multiplier="1.5")
+    second_opened = _opened(second.get(url).get_data(as_text=True))
+    assert (
+        _post(second, url, {**form, "multiplier": "3", "opened": second_opened}).status_code == 302
+    )
+    stale = _post(first, url, {**form, "discount": "10", "opened": first_opened})
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "Another admin saved this tier after you opened this page" in page
+    assert 'value="3"' in page  # the form now shows the tier as saved
+    session.rollback()
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None and gold.multiplier_pct == 300
+    assert gold.discount_bp == int(float(form["discount"]) * 100)
+    updates = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "loyalty.tier.update")
+    ).all()
+    assert len(updates) == 1
+
+
+def test_saving_a_tier_unchanged_writes_nothing(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    url = f"/console/loyalty/tiers/{ids['Silver']}"
+    admin = client_as(app, session, "admin")
+    opened = _opened(admin.get(url).get_data(as_text=True))
+    silver = session.get(Tier, ids["Silver"])
+    assert silver is not None
+    data = {
+        "name": "Silver",
+        "rank": str(silver.rank),
+        "threshold": f"{silver.threshold / 100:.2f}",
+        "discount": f"{silver.discount_bp / 100:g}",
+        "multiplier": f"{silver.multiplier_pct / 100:g}",
+        "opened": opened,
+        **{
+            flag: "y"
+            for flag in ("free_shipping", "priority_support", "early_access")
+            if getattr(silver, flag)
+        },
+    }
+    response = _post(admin, url, data)
+    assert response.status_code == 302
+    assert "Nothing changed." in admin.get("/console/loyalty/").get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action.like("loyalty.%"))) is None
+
+
+def test_programme_settings_saved_by_another_admin_meanwhile_are_not_overwritten(
+    app: Flask, session: Session
+) -> None:
+    first, second = client_as(app, session, "admin"), _second_browser(app, session)
+    first_opened = _opened(first.get("/console/loyalty/").get_data(as_text=True))
+    second_opened = _opened(second.get("/console/loyalty/").get_data(as_text=True))
+    saved = _post(second, "/console/loyalty/settings", {**SETTINGS, "opened": second_opened})
+    assert saved.status_code == 302
+    stale = _post(
+        first,
+        "/console/loyalty/settings",
+        {**SETTINGS, "points_per_pound": "1", "expiry_months": "36", "opened": first_opened},
+    )
+    assert stale.status_code == 409
+    assert "Another admin saved the programme settings" in stale.get_data(as_text=True)
+    session.rollback()
+    settings = load_settings(session)
+    assert (settings.points_per_pound, settings.expiry_months) == (2, 18)
+
+
+def test_a_garbled_opened_field_asks_for_a_reload(app: Flask, session: Session) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    for url, data in (
+        (f"/console/loyalty/tiers/{ids['Gold']}", _gold_form(ids)),
+        ("/console/loyalty/settings", SETTINGS),
+    ):
+        for opened in ("{", "[]", '{"name": "Gold"}'):
+            response = _post(admin, url, {**data, "opened": opened})
+            assert response.status_code == 400, (url, opened)
+            assert "This form is out of date; open the page again." in response.get_data(
+                as_text=True
+            )
+    session.rollback()
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action.like("loyalty.%"))) is None
