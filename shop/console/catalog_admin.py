@@ -282,6 +282,8 @@ def update_product(
         raise CatalogAdminError("There is no such product.")
     if getattr(result, "rowcount", 0) != 1:
         saved = product_values(current)
+        if _already_saved(saved, values, edits_stock):
+            return current  # the same edit sent twice (a double click): nothing to do
         fields = [attr for attr in CHECKED_FIELDS if getattr(saved, attr) != getattr(opened, attr)]
         if edits_stock and saved.stock_qty != opened.stock_qty:
             fields.append("stock_qty")
@@ -293,6 +295,12 @@ def update_product(
     if new:
         audit.record(session, actor, "product.update", f"product {current.sku}", old, new)
     return current
+
+
+def _already_saved(saved: ProductValues, values: ProductValues, edits_stock: bool) -> bool:
+    """True when the product already holds every value the form sends."""
+    same = all(getattr(saved, attr) == getattr(values, attr) for attr in CHECKED_FIELDS)
+    return same and (not edits_stock or saved.stock_qty == values.stock_qty)
 
 
 def create_product(

@@ -201,3 +201,19 @@ def test_a_form_without_its_opened_values_is_not_saved(
     assert client.post(path, data={**no_field, "price": "9.99"}).status_code == 409
     assert stored(session, heart_id).price_pence == 295
     assert audit_actors(session) == []
+
+
+def test_the_same_edit_sent_twice_is_saved_once_without_a_conflict(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    heart_id = items["heart"].id
+    path = f"/console/products/{heart_id}"
+    merchandiser = client_as(app, session, "merchandiser")
+    form = {**open_form(merchandiser, path), "price": "7.77"}
+    first, second = merchandiser.post(path, data=form), merchandiser.post(path, data=form)
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert stored(session, heart_id).price_pence == 777
+    assert len(audit_actors(session)) == 1
+    # A form that differs from what is saved now is still a conflict.
+    response = merchandiser.post(path, data={**form, "price": "7.78"})
+    assert response.status_code == 409
