@@ -96,3 +96,8 @@ def audit_page(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(list(entries), total, page, per_page)
+
+
+def entry(session: Session, entry_id: int) -> AuditEntry | None:
+    """One audit entry, or None."""
+    return session.get(AuditEntry, entry_id)

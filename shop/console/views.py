@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from werkzeug import Response
@@ -85,6 +95,23 @@ def audit_log() -> str | tuple[str, int]:
     except ValueError as exc:
         return render_template("errors/error.html", status=400, message=str(exc)), 400
     return render_template("console/audit.html", page=found, action=action or "", since=since_raw)
+
+
+@bp.get("/audit/<int:entry_id>.json")
+def audit_entry(entry_id: int) -> Response | tuple[Response, int]:
+    """One audit entry in full, as JSON (the log page cuts long values)."""
+    entry = audit.entry(db.session, entry_id)
+    if entry is None:
+        return jsonify(error="There is no such audit entry."), 404
+    return jsonify(
+        id=entry.id,
+        created_at=entry.created_at.isoformat(),
+        actor=entry.actor_email,
+        action=entry.action,
+        target=entry.target,
+        before=entry.before,
+        after=entry.after,
+    )
 
 
 @bp.route("/staff", methods=["GET", "POST"])

@@ -233,3 +233,25 @@ def test_audit_filters_match_text_literally_and_read_offsets_as_utc(
     ):
         page = admin.get(f"/console/audit?since={bad}")
         assert page.status_code == 400 and message in page.get_data(as_text=True), bad
+
+
+def test_a_long_audit_value_is_cut_on_the_log_and_whole_in_its_entry(
+    app: Flask, session: Session
+) -> None:
+    from shop.console import audit
+
+    merchandiser = client_as(app, session, "merchandiser")
+    changes = {f"SKU-{i:05d}": {"price_pence": i} for i in range(2_000)}
+    big = audit.record(session, audit.CLI_ACTOR, "product.import", "CSV import", None, changes)
+    small = audit.record(session, audit.CLI_ACTOR, "merch.publish", "revision 2", None, {"a": 1})
+    session.commit()
+    page = merchandiser.get("/console/audit").get_data(as_text=True)
+    assert len(page) < 20_000
+    assert "SKU-00000" in page and "SKU-01999" not in page
+    assert f'href="/console/audit/{big.id}.json"' in page
+    assert f'href="/console/audit/{small.id}.json"' not in page
+    whole = merchandiser.get(f"/console/audit/{big.id}.json")
+    assert whole.status_code == 200 and whole.get_json()["after"] == changes
+    missing = merchandiser.get("/console/audit/999999999.json")
+    assert missing.status_code == 404 and "error" in missing.get_json()
+    assert merchandiser.get(f"/console/audit/{2**70}.json").status_code == 404
