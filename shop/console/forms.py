@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import Length, Optional
 
 from shop.accounts.forms import MIN_PASSWORD
 from shop.console.models import ROLES
-from shop.form_fields import ShopForm
+from shop.form_fields import ShopForm, email_field, strip
 
 
 class StaffForm(ShopForm):
     """Give an account a console role (creating it when a password is given)."""
 
-    email = EmailField(
-        "E-mail address",
-        validators=[InputRequired("Enter an e-mail address."), Email(), Length(max=254)],
-    )
+    email = email_field("E-mail address", "Enter an e-mail address.")
     role = SelectField("Role", choices=list(ROLES))
-    name = StringField("Name (new accounts)", validators=[Optional(), Length(max=120)])
+    name = StringField(
+        "Name (new accounts)", filters=[strip], validators=[Optional(), Length(max=120)]
+    )
     password = PasswordField(
         "Password (new accounts)",
         validators=[

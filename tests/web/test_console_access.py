@@ -95,7 +95,7 @@ def test_only_admins_manage_staff_and_every_change_is_audited(app: Flask, sessio
         "/console/staff",
         data={
             "csrf_token": token,
-            "email": "newmerch@example.com",
+            "email": " newmerch@example.com ",  # pasted with spaces around it
             "role": "merchandiser",
             "name": "New Merch",
             "password": "a long enough password",
