@@ -218,7 +218,10 @@ class ProgrammeForm(ShopForm):
         validators=[
             DataRequired("Enter the version of the programme terms."),
             Length(max=20),
-            Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots and dashes only."),
+            Regexp(
+                r"^[A-Za-z0-9._-]+$",
+                message="Use letters, digits, dots, dashes and underscores only.",
+            ),
         ],
     )
 

@@ -213,7 +213,7 @@ def test_bad_programme_settings_are_form_errors(app: Flask, session: Session) ->
         ({"expiry_months": "1.5"}, "Not a valid integer"),
         ({"min_redeem_points": "900", "max_redeem_points": "800"}, "at least the fewest"),
         ({"tier_basis": "vibes"}, "Not a valid choice"),
-        ({"terms_version": "v 1!"}, "letters, digits"),
+        ({"terms_version": "v 1!"}, "letters, digits, dots, dashes and underscores only"),
         (
             {"expiry_months": "1", "expiry_reminder_days": "365"},
             "expire after 1 month need a reminder fewer than 28 days before",
