@@ -15,6 +15,17 @@ from loyalty.preferences import links_from_config
 from shop.db import db, utcnow
 
 
+def _batch_size_option(who: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The --batch-size option of a mailing command."""
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10_000),
+        default=campaigns.BATCH_SIZE,
+        show_default=True,
+        help=f"{who} per transaction (the work is committed after each batch).",
+    )
+
+
 @loyalty_cli.command("send-weekly")
 @click.option(
     "--week",
@@ -22,13 +33,7 @@ from shop.db import db, utcnow
     default=None,
     help="The ISO week to send for, e.g. 2026-W48 (default: the current week).",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=campaigns.BATCH_SIZE,
-    show_default=True,
-    help="Members per transaction (the work is committed after each batch).",
-)
+@_batch_size_option("Members")
 def send_weekly_command(week: str | None, batch_size: int) -> None:
     """Queue the weekly deals e-mail for every active member who confirmed weekly deals.
 
@@ -59,13 +64,7 @@ def send_weekly_command(week: str | None, batch_size: int) -> None:
     default=None,
     help="The month to send for, e.g. 2026-11 (default: the current month).",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=campaigns.BATCH_SIZE,
-    show_default=True,
-    help="People per transaction (the work is committed after each batch).",
-)
+@_batch_size_option("People")
 def send_picks_command(month: str | None, batch_size: int) -> None:
     """Queue the personal recommendations e-mail for everyone who confirmed that topic.
 

@@ -132,7 +132,7 @@ def _contact(form: DetailsForm, chosen: Any) -> services.ContactAddress:
         line1=form.line1.data or "",
         line2=form.line2.data or "",
         city=form.city.data or "",
-        postcode=(form.postcode.data or "").upper(),
+        postcode=form.postcode.data or "",
         country=form.country.data or "United Kingdom",
         phone=form.phone.data or "",
     )
