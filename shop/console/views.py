@@ -16,6 +16,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from werkzeug import Response
+from werkzeug.exceptions import HTTPException
 
 from shop.console import audit, staff
 from shop.console.access import admin_required, staff_role
@@ -47,11 +48,26 @@ NAV = (
 
 def _staff_only() -> None:
     # An app-wide hook: a blueprint's hook would come after the CSRF check (a 400) and never
-    # run for a wrong method (a 405), and both would tell someone who isn't staff that a
-    # console page exists.
+    # run for a wrong method (a 405), and both would tell someone who may not use a console
+    # page that it exists.
     path = request.path
-    if (path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")) and staff_role() is None:
+    if not (path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")):
+        return
+    role = staff_role()
+    if role is None or (role != "admin" and _admin_only_path(path)):
         abort(404)
+
+
+def _admin_only_path(path: str) -> bool:
+    """Whether the path belongs to an admin-only view, whatever the request's method."""
+    adapter = current_app.url_map.bind("localhost")
+    for method in ("GET", "POST"):
+        try:
+            endpoint, _args = adapter.match(path, method=method)
+        except HTTPException:
+            continue
+        return bool(getattr(current_app.view_functions[endpoint], "admin_only", False))
+    return False
 
 
 @bp.record_once

@@ -86,6 +86,12 @@ def test_merchandisers_get_404_on_admin_routes_even_when_posting(
         for method in methods:
             response = client.open(concrete(rule), method=method, data={"csrf_token": token})
             assert response.status_code == 404, (method, rule)
+        for method in ("GET", "POST", "PUT", "DELETE"):  # no token; methods it doesn't take
+            response = client.open(concrete(rule), method=method)
+            assert response.status_code == 404, (method, rule, response.status_code)
+    # Pages merchandisers may use still answer them as before.
+    assert client.post("/console/products/new").status_code == 400  # no CSRF token
+    assert client.delete("/console/").status_code == 405
 
 
 def test_only_admins_manage_staff_and_every_change_is_audited(app: Flask, session: Session) -> None:
