@@ -1,5 +1,5 @@
 """Member e-mails of the programme (joining, tier changes, points about to expire, points
-moved by a refund).
+moved by a refund or by hand).
 
 Each goes through the outbox in the caller's transaction, so it commits with the change it
 confirms. These are service messages about the membership, sent whatever the marketing
@@ -160,6 +160,30 @@ def send_refund_points(
             "returned": returned,
             "taken_back": taken_back,
             "shortfall": shortfall,
+            "balance": member.points_balance,
+        },
+    )
+
+
+def send_points_adjusted(
+    session: Session, user: User, member: Membership, points: int, note: str
+) -> bool:
+    """Queue the e-mail saying that the shop added or took off points by hand, and why."""
+    subject = (
+        f"We added {points:,} points to your account"
+        if points > 0
+        else f"We took {-points:,} points off your account"
+    )
+    return _send(
+        session,
+        user,
+        "loyalty_points_adjusted",
+        subject,
+        "loyalty_points_adjusted",
+        {
+            "number": member.number,
+            "points": points,
+            "note": note,
             "balance": member.points_balance,
         },
     )

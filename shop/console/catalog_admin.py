@@ -118,20 +118,14 @@ class ProductFilters:
     stock: str | None = None  # "in" | "out" | "low"
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _conditions(filters: ProductFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     q = filters.q.strip()
     if q:
-        pattern = _like(q)
         conditions.append(
             or_(
-                Product.name.ilike(pattern, escape="\\"),
-                Product.sku.ilike(pattern, escape="\\"),
+                Product.name.icontains(q, autoescape=True),
+                Product.sku.icontains(q, autoescape=True),
             )
         )
     if filters.category_id is not None:

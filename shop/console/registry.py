@@ -17,6 +17,7 @@ AREA_MODULES = (
     "shop.analytics.views",
     "shop.merchandising.experiment_views",
     "loyalty.console_views",
+    "loyalty.member_views",
     "loyalty.campaign_views",
 )
 

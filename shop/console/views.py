@@ -41,6 +41,7 @@ NAV = (
     ("A/B tests", "console.experiments.index", False),
     ("Campaigns", "console.campaigns.index", False),
     ("Loyalty tiers", "console.loyalty.tiers", True),
+    ("Loyalty members", "console.members.index", True),
     ("Audit log", "console.audit_log", False),
     ("Staff", "console.staff_list", True),
 )
