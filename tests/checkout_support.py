@@ -42,12 +42,14 @@ def placed_order(
     owner: CartOwner | None = None,
     method: str = "standard",
     contact: ContactAddress = CONTACT,
+    rec_id: str | None = None,
 ) -> int:
-    """Fill a cart and place an order from it; return the order id."""
+    """Fill a cart (added from the recommendation list `rec_id`, if given) and place an
+    order from it; return the order id."""
     owner = owner or CartOwner(visitor_id=uuid.uuid4().hex)
     with app.app_context(), db.transaction() as session:
         for product, qty in items:
-            add_item(session, owner, product.id, qty)
+            add_item(session, owner, product.id, qty, rec_id=rec_id)
         order = place_order(
             session,
             owner=owner,

@@ -35,5 +35,7 @@ class CartItem(Base):
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer)
+    # The recommendation list the product was last added from (None: added some other way).
+    rec_id: Mapped[str | None] = mapped_column(String(32))
 
     cart: Mapped[Cart] = relationship(back_populates="items")

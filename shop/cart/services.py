@@ -44,6 +44,7 @@ class CartLine:
     product: Product
     quantity: int
     held_for_owner: int = 0  # units the owner's own unpaid order holds: still theirs to buy
+    rec_id: str | None = None  # the recommendation list it was last added from
 
     @property
     def line_total_pence(self) -> int:
@@ -131,7 +132,8 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
     }
     held = _held_for(session, owner, list(products))
     lines = [
-        CartLine(products[i.product_id], i.quantity, held.get(i.product_id, 0)) for i in cart.items
+        CartLine(products[i.product_id], i.quantity, held.get(i.product_id, 0), i.rec_id)
+        for i in cart.items
     ]
     return CartView(lines, currency)
 
@@ -165,8 +167,12 @@ def add_item(
     product_id: int,
     quantity: int,
     max_qty: int = DEFAULT_MAX_QTY,
+    rec_id: str | None = None,
 ) -> CartLine:
-    """Add units of a product; raise CartError for bad quantities or unavailable stock."""
+    """Add units of a product; raise CartError for bad quantities or unavailable stock.
+
+    `rec_id` is the recommendation list the shopper added it from; the last addition
+    decides, so adding it again some other way takes the credit away from the list."""
     _check_quantity(quantity, max_qty)
     product = _sellable(session, product_id)
     cart = _cart(session, owner, create=True)
@@ -182,8 +188,9 @@ def add_item(
         session.add(item)
     else:
         item.quantity = new_quantity
+    item.rec_id = rec_id
     session.flush()
-    return CartLine(product, new_quantity)
+    return CartLine(product, new_quantity, rec_id=rec_id)
 
 
 def set_quantity(
@@ -244,9 +251,12 @@ def merge_visitor_cart(
             item.quantity + (target.quantity if target else 0), max_qty, product.stock_qty
         )
         if target is None:
-            user_cart.items.append(CartItem(product_id=item.product_id, quantity=quantity))
+            user_cart.items.append(
+                CartItem(product_id=item.product_id, quantity=quantity, rec_id=item.rec_id)
+            )
         else:
             target.quantity = quantity
+            target.rec_id = item.rec_id or target.rec_id  # this visit's addition is the later
         merged += 1
     session.delete(visitor_cart)
     session.flush()

@@ -79,6 +79,7 @@ def add() -> Response | tuple[str, int]:
                 product_id,
                 form.quantity.data,
                 current_app.config["MAX_CART_LINE_QTY"],
+                rec_id=personalization.clicked_from(product_id),
             )
         except services.CartError as exc:
             db.session.rollback()
@@ -95,7 +96,7 @@ def add() -> Response | tuple[str, int]:
         "cart_add",
         product_id=product_id,
         quantity=form.quantity.data,
-        rec_id=personalization.clicked_from(product_id),
+        rec_id=line.rec_id,
     )
     flash(f"Added {form.quantity.data} of {line.product.name} to your cart.", "success")
     return redirect(url_for("cart.show"))

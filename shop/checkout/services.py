@@ -281,6 +281,7 @@ def place_order(
             quantity=line.quantity,
             unit_price_pence=line.product.price_pence,
             line_total_pence=line.line_total_pence,
+            rec_id=line.rec_id,
         )
         for line in priced.cart.lines
     ]

@@ -74,6 +74,8 @@ class OrderLine(Base):
     unit_price_pence: Mapped[int] = mapped_column(Integer)
     line_total_pence: Mapped[int] = mapped_column(Integer)
     restocked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    # The recommendation list the cart line came from; its purchase is credited to it.
+    rec_id: Mapped[str | None] = mapped_column(String(32))
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

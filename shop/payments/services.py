@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,8 +44,6 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 # Attempt states in which the outcome at the gateway is not known yet.
 OPEN = ("creating", "unknown", "requires_action", "processing")
 STALE_CREATING = timedelta(minutes=2)
-# A purchase counts for a recommendation if its cart addition came from one this recently.
-ATTRIBUTION_WINDOW = timedelta(days=7)
 
 
 class PaymentError(ValueError):
@@ -694,7 +692,6 @@ def _hold_again_for_payment(
 
 
 def _record_purchases(session: Session, order: Order, now: object) -> None:
-    attributed = _recommendation_ids(session, order)
     rows = [
         {
             "kind": "purchase",
@@ -703,7 +700,7 @@ def _record_purchases(session: Session, order: Order, now: object) -> None:
             "product_id": line.product_id,
             "order_id": order.id,
             "quantity": line.quantity,
-            "rec_id": attributed.get(line.product_id),
+            "rec_id": line.rec_id,  # the list its cart line was last added from
             "created_at": now,
         }
         for line in order.lines
@@ -713,30 +710,6 @@ def _record_purchases(session: Session, order: Order, now: object) -> None:
 
     if rows and not personalization_refused(session, order.user_id, order.visitor_id):
         session.execute(insert(Event), rows)
-
-
-def _recommendation_ids(session: Session, order: Order) -> dict[int, str]:
-    """For each ordered product, the recommendation list its cart addition came from."""
-    shopper = []
-    if order.user_id is not None:
-        shopper.append(Event.user_id == order.user_id)
-    if order.visitor_id:
-        shopper.append(Event.visitor_id == order.visitor_id)
-    product_ids = [line.product_id for line in order.lines if line.product_id is not None]
-    if not shopper or not product_ids:
-        return {}
-    rows = session.execute(
-        select(Event.product_id, Event.rec_id)
-        .where(
-            Event.kind == "cart_add",
-            Event.rec_id.is_not(None),
-            Event.product_id.in_(product_ids),
-            or_(*shopper),
-            Event.created_at >= order.placed_at - ATTRIBUTION_WINDOW,
-        )
-        .order_by(Event.id)
-    )
-    return {product_id: rec_id for product_id, rec_id in rows}
 
 
 def _save_card_quietly(

@@ -14,17 +14,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
+from shop.cart.models import CartItem
+from shop.cart.services import CartOwner
 from shop.catalog.models import Product
 from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.merchandising.config import PlacementSettings
+from shop.orders.models import OrderLine
 from shop.personalization import service
 from shop.recommendation_data import Shopper
 from shop.recommendation_models import Impression
 from shop.recommendation_types import PLACEMENTS, Serving
 from shop.tracking.models import Event
 from tests import factories
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, sign_in
 from tests.recommendation_support import catalogue, history
 
 
@@ -258,21 +261,79 @@ def test_a_new_version_is_picked_up_without_a_restart(
     assert recs.model()[0] == first
 
 
-def _guest_pays_for(app: Flask, session: Session, product: Product, visitor_id: str) -> int:
-    """A guest visitor's order for one item, paid (the confirmation e-mail is queued)."""
-    from shop.cart.services import CartOwner
+def _pays_for(
+    app: Flask,
+    session: Session,
+    items: list[tuple[Product, int]],
+    owner: CartOwner,
+    rec_id: str | None = None,
+) -> int:
+    """An order of what is in the owner's cart plus `items`, paid (the confirmation e-mail
+    is queued)."""
     from shop.payments.gateway import Intent
     from shop.payments.services import apply_intent
     from tests.checkout_support import fresh, placed_order, settings
 
-    order_id = placed_order(app, [(product, 1)], owner=CartOwner(visitor_id=visitor_id))
+    order_id = placed_order(app, items, owner=owner, rec_id=rec_id)
     total = fresh(session, order_id).total_pence
     metadata = {"order_id": str(order_id)}
-    intent = Intent(f"pi_{visitor_id}", "succeeded", total, "GBP", metadata=metadata)
+    intent = Intent(f"pi_{order_id}", "succeeded", total, "GBP", metadata=metadata)
     with app.app_context(), db.transaction() as tx:
         assert apply_intent(tx, settings(app), intent, source="test") == "paid"
     session.rollback()
     return order_id
+
+
+def _guest_pays_for(
+    app: Flask, session: Session, product: Product, visitor_id: str, rec_id: str | None = None
+) -> int:
+    """A guest visitor's order for one item, paid."""
+    return _pays_for(app, session, [(product, 1)], CartOwner(visitor_id=visitor_id), rec_id)
+
+
+def _purchase_rec_ids(session: Session, order_id: int) -> list[str | None]:
+    return list(
+        session.scalars(
+            select(Event.rec_id).where(Event.kind == "purchase", Event.order_id == order_id)
+        )
+    )
+
+
+def test_a_purchase_is_credited_to_the_list_its_cart_line_was_added_from_once(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    account = factories.user(session, "cleo@example.com", "Cleo")
+    session.commit()
+    owner = CartOwner(user_id=account.id)
+    first = app.test_client()
+    sign_in(first, "cleo@example.com", factories.PASSWORD)
+    page = first.get(f"/products/{shop['jumbo'].id}").get_data(as_text=True)
+    link = re.search(r'href="/products/(\d+)\?rec=([0-9a-f]{32})"', _section(page, "product"))
+    assert link
+    product_id, rec_id = int(link.group(1)), link.group(2)
+    first.get(f"/products/{product_id}?rec={rec_id}")
+    token = csrf_token(first, f"/products/{product_id}")
+    first.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    session.rollback()
+    assert session.scalars(select(CartItem.rec_id)).all() == [rec_id]
+    order_id = _pays_for(app, session, [], owner)
+    assert session.scalars(
+        select(OrderLine.rec_id).where(OrderLine.order_id == order_id)
+    ).all() == [rec_id]
+    assert _purchase_rec_ids(session, order_id) == [rec_id]
+
+    # The same product again, straight from its page in another browser: not the list's.
+    second = app.test_client()
+    sign_in(second, "cleo@example.com", factories.PASSWORD)
+    token = csrf_token(second, f"/products/{product_id}")
+    second.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    assert _purchase_rec_ids(session, _pays_for(app, session, [], owner)) == [None]
+
+    # Added from the list, then again some other way: the last addition decides.
+    first.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    second.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    session.rollback()
+    assert session.scalars(select(CartItem.rec_id)).all() == [None]
 
 
 def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
@@ -281,25 +342,8 @@ def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
     from tests.checkout_support import emails
 
     rec_id = "ab" * 16
-    session.execute(
-        insert(Event),
-        [
-            {
-                "kind": "cart_add",
-                "visitor_id": "visitor-1",
-                "product_id": shop["heart"].id,
-                "quantity": 1,
-                "rec_id": rec_id,
-                "created_at": utcnow(),
-            }
-        ],
-    )
-    session.commit()
-    order_id = _guest_pays_for(app, session, shop["heart"], "visitor-1")
-    purchase = session.scalar(
-        select(Event).where(Event.kind == "purchase", Event.order_id == order_id)
-    )
-    assert purchase is not None and purchase.rec_id == rec_id
+    order_id = _guest_pays_for(app, session, shop["heart"], "visitor-1", rec_id)
+    assert _purchase_rec_ids(session, order_id) == [rec_id]
     [mail] = emails(session, "order_confirmation")
     assert "You might also like" in mail.text_body
     assert "?rec=" in mail.html_body
