@@ -61,6 +61,8 @@ class Config:
     TRACKING_COOKIE = "tracking"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     SQLITE_BUSY_TIMEOUT_MS = 5000
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After (and X-RateLimit-*) on limited responses
@@ -164,6 +166,7 @@ class ProductionConfig(Config):
 
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -111,6 +111,9 @@ def _end_stale_sessions() -> None:
 def _sign_out() -> None:
     logout_user()
     session.clear()  # recent clicks, checkout progress: nothing of the member stays behind
+    # logout_user's order to delete the remember-me cookie lives in the session, which was
+    # just cleared: without it the cookie signed the browser in again on every request.
+    session["_remember"] = "clear"
     visitor.start_new_visitor()
     g.forget_fingerprint = True
 
@@ -140,6 +143,10 @@ def _remember_fingerprint(response: Response) -> Response:
 
 
 def _signed_in(user: User, remember: bool, event: str) -> None:
+    if current_user.is_authenticated and current_user.get_id() != str(user.id):
+        _sign_out()  # another account signs in here: nothing of the first one stays
+    # A token known before signing in (say, planted with the session cookie) is not kept.
+    session.pop("csrf_token", None)
     if (
         request.cookies.get(current_app.config["TRACKING_COOKIE"]) == "off"
         and user.tracking_enabled
@@ -528,7 +535,10 @@ def tracking() -> Response:
     if enabled:
         response.delete_cookie(cookie)
     else:
-        response.set_cookie(cookie, "off", max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
+        secure = bool(current_app.config.get("SESSION_COOKIE_SECURE", False))
+        response.set_cookie(
+            cookie, "off", max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=secure
+        )
     return response
 
 

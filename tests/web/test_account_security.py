@@ -559,3 +559,58 @@ def test_signing_out_every_other_browser_keeps_this_one(app: Flask, session: Ses
     assert remembered.get("/account").status_code == 302
     assert _changes(session) == ["sessions"]
     assert _can_sign_in(app, "ann@example.com", factories.PASSWORD)  # the password still works
+
+
+def _can_sign_in_again(client: FlaskClient, email: str = "ann@example.com") -> bool:
+    token = csrf_token(client, "/account/login")
+    data = {"csrf_token": token, "email": email, "password": factories.PASSWORD}
+    return client.post("/account/login", data=data).status_code == 302
+
+
+def test_signing_out_deletes_the_remember_me_cookie_and_the_browser_works_on(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    remembered = _remembered(app)
+    token = csrf_token(remembered, "/account")
+    assert remembered.post("/account/logout", data={"csrf_token": token}).status_code == 302
+    assert remembered.get_cookie("remember_token") is None
+    assert remembered.get_cookie("remember_pin") is None
+    assert remembered.get("/account").status_code == 302  # signed out, and stays so
+    assert _can_sign_in_again(remembered)  # forms work: the CSRF token is not lost each time
+
+
+def test_a_remembered_browser_signed_out_from_elsewhere_is_not_locked_out(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    remembered = _remembered(app)
+    client = _member(app, session)
+    token = csrf_token(client, "/account")
+    client.post("/account/sessions/end-others", data={"csrf_token": token})
+    assert remembered.get("/account").status_code == 302
+    assert remembered.get_cookie("remember_token") is None
+    assert _can_sign_in_again(remembered)
+
+
+def test_another_account_signing_in_keeps_nothing_of_the_first(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    browser = _remembered(app)
+    browser.get("/account")  # a page with a form: the session gets its CSRF token
+    with browser.session_transaction() as state:
+        state["checkout"] = {"name": "Ann Secret", "line1": "7 Private Road"}
+        before = state.get("csrf_token")
+    assert before
+    assert _can_sign_in_again(browser, "bob@example.com")
+    with browser.session_transaction() as state:
+        assert "checkout" not in state
+        assert state.get("csrf_token") != before
+    assert browser.get_cookie("remember_token") is None  # Ann's, and Bob did not ask
+    page = browser.get("/account").get_data(as_text=True)
+    assert "bob@example.com" in page and "ann@example.com" not in page

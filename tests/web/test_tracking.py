@@ -106,6 +106,7 @@ def test_account_setting_switches_tracking_off(client: FlaskClient, session: Ses
         "/account/login",
         data={"csrf_token": token, "email": "ann@example.com", "password": factories.PASSWORD},
     )
+    token = csrf_token(client, "/account")  # signing in gave the session a new token
     client.post("/account/tracking", data={"csrf_token": token})
     session.rollback()
     assert session.get(type(ann), ann.id).tracking_enabled is False
