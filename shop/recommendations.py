@@ -310,11 +310,12 @@ class RecommendationService:
         serving, placement = self._resolve(session, shopper, "home", serving)
         if not self.enabled:
             return self._empty(placement)
+        already = self._already_bought(session, shopper, placement)
         if serving.model is None:
-            return self._fallback(session, shopper, placement, serving, exclude=())
+            return self._fallback(session, shopper, placement, serving, (), skip=already)
         version, model = serving.model
         if placement.strategy == "popular" or not shopper.personalized:
-            return self._popular(session, shopper, placement, serving, exclude=())
+            return self._popular(session, shopper, placement, serving, (), skip=already)
         k = self._candidates(serving, placement)
 
         def compute(history: Interactions) -> tuple[list[Recommendation], str]:
@@ -455,10 +456,15 @@ class RecommendationService:
         if not self.enabled:
             return self._empty(placement)
         own = session if log_in_session else None
+        already = self._already_bought(session, shopper, placement)
         if serving.model is None:
-            return self._fallback(session, shopper, placement, serving, product_ids, own)
+            return self._fallback(
+                session, shopper, placement, serving, product_ids, own, skip=already
+            )
         if placement.strategy == "popular" or not shopper.personalized:
-            return self._popular(session, shopper, placement, serving, product_ids, own)
+            return self._popular(
+                session, shopper, placement, serving, product_ids, own, skip=already
+            )
         version, model = serving.model
         history = self._history(session, shopper, serving, None)
         recs = model.for_user(
@@ -614,6 +620,8 @@ class RecommendationService:
             for r in recs
             if int(r.item) in cards and int(r.item) not in unsellable
         ]
+        if placement.name == "buy_again":  # a pin may reorder past purchases, never add one
+            pinned &= {int(r.item) for r in recs}
         pinnable = {
             pid: Candidate(pid, 0.0, "Picked for you", "pinned", cards[pid].category_id)
             for pid in pinned

@@ -103,8 +103,16 @@ def shopper_target(session: Session, user: User, product_ref: str = "") -> Previ
             .limit(1)
         )
     label = f"{user.email or user.name or 'customer'} (customer {user.external_ref or user.id})"
+    if not user.tracking_enabled:
+        label += ", who switched personalization off: popular lists only"
     return PreviewTarget(
-        label, Shopper(f"preview-{user.id}", user.id), product_id, cart, [p for p in order if p], []
+        label,
+        # As the storefront serves them: popular lists only when they switched it off.
+        Shopper(f"preview-{user.id}", user.id, personalized=user.tracking_enabled),
+        product_id,
+        cart,
+        [p for p in order if p],
+        [],
     )
 
 

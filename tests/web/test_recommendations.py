@@ -546,3 +546,41 @@ def test_favourites_chosen_by_a_member_reach_serving(
     with app.app_context():
         favourites = service().favourites(db.session, trained[0].id)
     assert favourites == frozenset({shop["jumbo"].category_id})
+
+
+def test_popular_lists_leave_out_what_the_customer_bought_unless_re_purchases_are_on(
+    app: Flask, shop: dict[str, Product], trained: list[User]
+) -> None:
+    from shop.merchandising.config import Rule
+
+    with app.app_context():
+        recs = service()
+        live = recs.default_config()
+        customer = Shopper("v-regular", trained[0].id)
+        bought = {r.product.id for r in recs.buy_again(db.session, customer).items}
+        assert bought  # the heart, the lantern and the candle
+
+        def ids(shown: object) -> set[int]:
+            return {item.product.id for item in shown.items}  # type: ignore[attr-defined]
+
+        for allow in (False, True):
+            settings = PlacementSettings(8, allow_repurchase=allow, strategy="popular")
+            config = replace(
+                live, placements={**live.placements, "home": settings, "order": settings}
+            )
+            for model in (recs.model(), None):  # the model's popularity, or best sellers
+                serving = Serving(config, model, record=False)
+                home = recs.for_home(db.session, customer, serving=serving)
+                order = recs.for_order(db.session, customer, [shop["tote"].id], serving=serving)
+                for shown in (home, order):
+                    assert shown.items and shown.strategy == "popular"
+                    assert bool(ids(shown) & bought) is allow, (allow, model, shown.placement)
+                    assert shop["tote"].id not in ids(order)
+
+        # A pin on every placement may reorder "Buy it again" but never adds to it.
+        never_bought = shop["tote"].id
+        pins = live.with_rules((Rule("r1", "pin", product_id=never_bought, position=1),))
+        again = recs.buy_again(db.session, customer, serving=Serving(pins, recs.model()))
+        assert ids(again) == bought
+        home = recs.for_home(db.session, customer, serving=Serving(pins, recs.model()))
+        assert home.items[0].product.id == never_bought
