@@ -23,7 +23,7 @@ from shop.personalization import service
 from shop.recommendation_data import Shopper
 from tests import factories
 from tests.console_support import client_as, console_token
-from tests.helpers import sign_in
+from tests.helpers import csrf_token, sign_in
 
 RULES = "/console/recommendations/rules"
 DISCARD = "/console/recommendations/discard"
@@ -536,3 +536,25 @@ def test_a_rule_number_is_never_given_to_another_rule(
     assert draft_ids() == []
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r2", "r5"]
+
+
+def test_preview_serves_a_customer_who_switched_personalization_off_as_the_shop_does(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    shopper = trained[4]
+    shopper_client = app.test_client()
+    sign_in(shopper_client, shopper.email, factories.PASSWORD)
+    personal = merch.get(f"/console/recommendations/preview?shopper={shopper.email}")
+    assert _ids(personal.get_data(as_text=True), "preview-live-buy_again")
+
+    token = csrf_token(shopper_client, "/account")
+    assert shopper_client.post("/account/tracking", data={"csrf_token": token}).status_code == 302
+    preview = merch.get(f"/console/recommendations/preview?shopper={shopper.email}")
+    html = preview.get_data(as_text=True)
+    assert "switched personalization off: popular lists only" in html
+    served = _storefront_home_ids(shopper_client.get("/").get_data(as_text=True))
+    assert _ids(html, "preview-live-home") == served
+    assert 'data-testid="preview-live-buy_again"' not in html or not _ids(
+        html, "preview-live-buy_again"
+    )
