@@ -33,6 +33,7 @@ from shop.db import utcnow
 from shop.merchandising import assignment, revisions
 from shop.merchandising.config import SAFETY_RULE_TYPES, Rule
 from shop.merchandising.models import Experiment, MerchRevision
+from shop.merchandising.rebase import with_free_ids
 from shop.recommendation_types import PLACEMENTS
 from shop.recommendations import ModelStore, ModelUnavailableError
 
@@ -510,21 +511,13 @@ def _safety_rules_missing(
     """The never-recommend and exclude rules of `current` that `target` lacks, renumbered
     where their id is taken in `target` (ids are unique within a document)."""
     same = {replace(Rule.from_dict(r), id="") for r in target}
-    taken = {str(r["id"]) for r in target}
     missing = []
     for raw in current:
-        rule = Rule.from_dict(raw)
-        if rule.type not in SAFETY_RULE_TYPES or replace(rule, id="") in same:
-            continue
-        if rule.id in taken:
-            number = len(taken) + 1
-            while f"r{number}" in taken:
-                number += 1
-            raw = {**raw, "id": f"r{number}"}
-        taken.add(str(raw["id"]))
-        same.add(replace(rule, id=""))
-        missing.append(copy.deepcopy(raw))
-    return missing
+        rule = replace(Rule.from_dict(raw), id="")
+        if rule.type in SAFETY_RULE_TYPES and rule not in same:
+            same.add(rule)
+            missing.append(raw)
+    return with_free_ids(missing, {str(r["id"]) for r in target})
 
 
 def _popular_on(placements: Iterable[str]) -> Callable[[dict[str, Any]], None]:

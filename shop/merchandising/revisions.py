@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shop.console import audit
 from shop.db import utcnow
 from shop.merchandising.models import MerchRevision
+from shop.merchandising.rebase import rebase_draft
 
 
 class RevisionError(ValueError):
@@ -176,8 +177,9 @@ def publish_change(
 ) -> MerchRevision:
     """Publish the live document changed by `change` (used to roll out an A/B winner).
 
-    A pending draft gets the same change (audited as "merch.draft_change"), so publishing
-    it later does not silently undo what was just published.
+    A pending draft is rebased onto the new live document, keeping its own edits (audited
+    as "merch.draft_change"), so publishing it later neither undoes what was just published
+    nor loses the draft's unpublished work.
     """
     data = live_data(session)
     before = copy.deepcopy(data)
@@ -187,8 +189,7 @@ def publish_change(
     draft = draft_revision(session)
     if draft is not None:
         draft_before = copy.deepcopy(draft.data)
-        changed = copy.deepcopy(draft.data)
-        change(changed)
+        changed = rebase_draft(before, data, draft.data)
         draft.data = changed
         audit.record(session, actor, "merch.draft_change", note, draft_before, changed)
     session.flush()

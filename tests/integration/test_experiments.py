@@ -560,3 +560,32 @@ def test_rolling_out_popularity_makes_the_covered_placements_popular(
     actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert "merch.draft_change" in actions
     assert store.active() == versions(store)[0]  # the model is left alone
+
+
+def test_rolling_out_a_rules_variant_keeps_the_drafts_own_edits(
+    session: Session, store: ModelStore
+) -> None:
+    bury = {"id": "r1", "type": "bury", "product_id": 3, "factor": 2.0}
+    chosen = revisions.publish_change(session, ACTOR, "older", lambda d: d.update(rules=[bury]))
+    pin = {"id": "r1", "type": "pin", "product_id": 8, "position": 1}
+    dropped = {"id": "r2", "type": "boost", "product_id": 6, "factor": 2.0}
+    live = {"placements": {"home": {"size": 8}}, "rules": [pin, dropped]}
+    revisions.publish_change(session, ACTOR, "newer", lambda d: d.update(live))
+    session.commit()
+    arms = [two_arms(store)[0], VariantSpec("rules", "Rules", "rules", 50, revision_id=chosen.id)]
+    experiment = create(session, store, variants=arms)
+    # Unpublished work: a smaller home list, a new boost, and the boost r2 deleted.
+    added = {"id": "r3", "type": "boost", "product_id": 4, "factor": 5.0}
+    draft = {"placements": {"home": {"size": 5}}, "rules": [pin, added]}
+    revisions.save_draft(session, ACTOR, draft, "merch.settings", "settings")
+    session.commit()
+
+    experiments.roll_out(session, ACTOR, experiment.id, "rules", store=store)
+    session.commit()
+    assert revisions.live_data(session)["rules"] == [bury]
+    rebased = revisions.draft_data(session)
+    assert rebased["placements"] == {"home": {"size": 5}}
+    assert rebased["rules"] == [bury, added]
+    revisions.publish(session, ACTOR)
+    session.commit()
+    assert revisions.live_data(session)["rules"] == [bury, added]
