@@ -42,6 +42,8 @@ class PreviewRow:
     placement: str
     live: RecommendationList
     draft: RecommendationList
+    # The A/B variant ("<experiment>:<variant>") the customer is served here instead.
+    arm: str | None = None
 
     @property
     def differs(self) -> bool:
@@ -160,7 +162,22 @@ def build_preview(session: Session, recs: RecommendationService, target: Preview
             pending=list(target.pending),  # type: ignore[arg-type]
         )
     rows = [
-        PreviewRow(placement, lists["live"][placement], lists["draft"][placement])
+        PreviewRow(
+            placement,
+            lists["live"][placement],
+            lists["draft"][placement],
+            _arm(session, recs, target.shopper, placement),
+        )
         for placement in lists["live"]
     ]
     return Preview(target, rows, draft_revision(session) is not None)
+
+
+def _arm(
+    session: Session, recs: RecommendationService, shopper: Shopper, placement: str
+) -> str | None:
+    """The A/B variant a customer gets on a placement (a described session has none)."""
+    if shopper.user_id is None:
+        return None
+    found = recs.assign(session, shopper, placement)
+    return found.label if found is not None else None

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from recommender import ModelStore
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console import audit
 from shop.console.models import AuditEntry
@@ -425,3 +426,24 @@ def test_rules_pages_and_preview_say_which_placements_an_older_rule_set_serves(
     assert stop.status_code == 302
     for path in pages:
         assert _notice(merch.get(path).get_data(as_text=True)) == ""
+
+
+def test_preview_says_which_arm_a_customer_is_served_instead_of_the_live_column(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    from shop.merchandising.assignment import assign, assignment_unit
+
+    experiment_id = create(merch, store)  # popularity vs the newest model, on home
+    session.rollback()
+    buyer = session.scalar(select(User).where(User.email == "buyer@example.com"))
+    assert buyer is not None
+    key = session.get(Experiment, experiment_id).key
+    variant = assign(key, assignment_unit(buyer.id, "any"), [("control", 50), ("model", 50)])
+    preview = merch.get("/console/recommendations/preview?shopper=buyer@example.com")
+    html = preview.get_data(as_text=True)
+    rows = dict(re.findall(r'data-testid="preview-row-([a-z_]+)">(.*?)</section>', html, re.S))
+    expected = f"This customer is in A/B arm {key}:{variant}: the storefront serves them that arm"
+    assert expected in rows["home"]
+    assert "This customer is in A/B arm" not in rows["cart"]
+    viewed = merch.get("/console/recommendations/preview?viewed=1").get_data(as_text=True)
+    assert "This customer is in A/B arm" not in viewed  # a described session has no arm
