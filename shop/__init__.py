@@ -40,7 +40,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from loyalty import app as loyalty_app
-    from shop import cli, errors, rate_limits, templating, web
+    from shop import cli, errors, rate_limits, security_headers, templating, web
     from shop.db import db
     from shop.events import bus
     from shop.extensions import csrf, login_manager
@@ -55,6 +55,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    security_headers.init_app(app)
     cli.init_app(app)
     loyalty_app.init_app(app)
     return app
