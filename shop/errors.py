@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Collection
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -25,11 +27,24 @@ MESSAGES = {
 }
 
 
+# Routes that speak only JSON, as (path pattern, methods; empty: any method): their errors
+# (a wrong method, a missing CSRF token) are JSON whatever the request looked like.
+_JSON_ROUTES: list[tuple[re.Pattern[str], frozenset[str]]] = []
+
+
+def json_route(pattern: str, methods: Collection[str] = ()) -> None:
+    """Declare the paths matching `pattern` (with these methods) JSON-only."""
+    _JSON_ROUTES.append((re.compile(pattern), frozenset(methods)))
+
+
 def wants_json() -> bool:
     """True for API routes (and `.json` ones) and clients that ask for JSON rather than HTML."""
     path = request.path
     if path.startswith(("/api/", "/webhooks/")) or path.endswith(".json") or request.is_json:
         return True
+    for pattern, methods in _JSON_ROUTES:
+        if pattern.fullmatch(path) and (not methods or request.method in methods):
+            return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
 

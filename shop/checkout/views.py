@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug import Response
 
+from shop import errors
 from shop.accounts import profile
 from shop.cart.services import view_cart
 from shop.checkout import services
@@ -348,14 +349,19 @@ def pay(token: str) -> Response | tuple[str, int]:
     ), 200
 
 
+# The browser's payment script calls these; a page would be no use to it.
+errors.json_route(r"/checkout/pay/[^/]+/(setup|complete)")
+errors.json_route(r"/checkout/pay/[^/]+", methods=("POST",))
+
+
 @bp.post("/pay/<token>/setup")
 def pay_setup(token: str) -> tuple[Response, int]:
     """Start collecting a card in the browser: a SetupIntent's client secret (JSON)."""
     _order_for_payment(token)
     body = request.get_json(silent=True)
-    if body is None:
-        body = {}
-    elif not isinstance(body, dict):
+    if body is None and not request.get_data():
+        body = {}  # no options
+    elif not isinstance(body, dict):  # unreadable, or not an object
         return jsonify(error="Send the card options as a JSON object."), 400
     user_id = _user_id()
     # ensure_customer writes in a transaction of its own; on SQLite this request's write

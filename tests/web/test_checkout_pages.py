@@ -436,6 +436,23 @@ def test_payment_json_errors_are_clear(
     assert "Your last payment did not go through" in page
     no_csrf = client.post(f"/checkout/pay/{access}", json={"payment_method": "pm_x"})
     assert no_csrf.status_code == 400
+    # The payment script's routes answer JSON, whatever the request looked like.
+    token = csrf_token(client, "/cart")
+    for body in ("{bad", "save_card"):  # unreadable, or not JSON at all
+        response = client.post(
+            f"/checkout/pay/{access}/setup",
+            data=body,
+            headers={"X-CSRFToken": token, "Content-Type": "text/plain"},
+        )
+        assert response.status_code == 400
+        assert response.get_json() == {"error": "Send the card options as a JSON object."}
+    for path in ("setup", "complete"):
+        wrong_method = client.get(f"/checkout/pay/{access}/{path}")
+        assert wrong_method.status_code == 405 and "error" in wrong_method.get_json()
+    for path in (f"/checkout/pay/{access}", f"/checkout/pay/{access}/setup"):
+        plain = client.post(path, data="x", headers={"Content-Type": "text/plain"})
+        assert plain.status_code == 400 and "error" in plain.get_json(), path
+    assert "text/html" in client.get(f"/checkout/pay/{access}").content_type  # the page
 
 
 def _pending_notice(client: FlaskClient, path: str) -> str:
