@@ -395,6 +395,10 @@ class RecommendationService:
             exclude |= {r.item for r in recs}
             similar = model.similar_items(product_id, k=k - len(recs), exclude=exclude)
             recs += below(similar, min((r.score for r in recs), default=None))
+        if not recs:  # a product the model does not know yet (new since training)
+            return self._popular(
+                session, shopper, placement, serving, exclude=(product_id,), skip=already
+            )
         shown = self._finish(
             session, shopper, placement, serving, recs, version, strategy, shown_with={product_id}
         )
@@ -426,6 +430,10 @@ class RecommendationService:
         exclude = set(self.unsellable(session)) | set(product_ids) | already
         k = self._candidates(serving, placement)
         recs = model.bought_together(list(product_ids), k=k, exclude=exclude)
+        if not recs:  # nothing in the cart is known to the model, or bought with anything
+            return self._popular(
+                session, shopper, placement, serving, exclude=product_ids, skip=already
+            )
         return self._finish(
             session,
             shopper,
@@ -676,8 +684,8 @@ class RecommendationService:
         exclude = set(exclude)
         skip = set(self.unsellable(session)) | exclude | set(skip)
         recs = model.popular(k=self._candidates(serving, placement), exclude=skip)
-        personal_place = placement.name in PERSONAL_PLACEMENTS
-        title = POPULAR_TITLE if personal_place else placement.title
+        promises_more = placement.name in PERSONAL_PLACEMENTS | BEST_SELLER_TITLED
+        title = POPULAR_TITLE if promises_more else placement.title
         return self._finish(
             session,
             shopper,

@@ -584,3 +584,22 @@ def test_popular_lists_leave_out_what_the_customer_bought_unless_re_purchases_ar
         assert ids(again) == bought
         home = recs.for_home(db.session, customer, serving=Serving(pins, recs.model()))
         assert home.items[0].product.id == never_bought
+
+
+def test_a_product_new_since_training_gets_popular_items_on_its_page_and_in_the_cart(
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    fresh = factories.product(
+        session, shop["heart"].category, sku="NEW1", name="Brand New Lamp", stock=5
+    )
+    session.commit()
+    page = _section(client.get(f"/products/{fresh.id}").get_data(as_text=True), "product")
+    assert "Popular right now" in page and "Shoppers who bought this also bought" not in page
+    shown = {int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', page)}
+    assert shown and fresh.id not in shown
+    token = csrf_token(client, f"/products/{fresh.id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": fresh.id, "quantity": 1})
+    cart = _section(client.get("/cart").get_data(as_text=True), "cart")
+    assert "Popular right now" in cart
+    in_cart = {int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', cart)}
+    assert in_cart and fresh.id not in in_cart
