@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_FILE = "secret_key"
@@ -17,7 +18,23 @@ class InsecureConfigError(RuntimeError):
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
+    if not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _env_json_object(name: str) -> dict[str, Any]:
+    value = os.environ.get(name) or "{}"
+    try:
+        data = json.loads(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc}): {value!r}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{name} must be a JSON object such as {{"home": {{"size": 6}}}}')
+    return data
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -86,7 +103,7 @@ class Config:
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         self.RECOMMENDATIONS_ENABLED = env.get("SHOP_RECOMMENDATIONS", "on") != "off"
         # Per-placement overrides as JSON, e.g. {"home": {"size": 6, "allow_repurchase": true}}
-        self.RECOMMENDER_PLACEMENTS = json.loads(env.get("SHOP_RECOMMENDER_PLACEMENTS") or "{}")
+        self.RECOMMENDER_PLACEMENTS = _env_json_object("SHOP_RECOMMENDER_PLACEMENTS")
         # Links in e-mails are absolute, and e-mails are rendered outside any request.
         self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 

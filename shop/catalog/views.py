@@ -64,7 +64,8 @@ def product(product_id: int) -> str:
         abort(404, str(exc))
     rec_id = personalization.clicked_rec_id(db.session, request.args.get("rec"), item.id)
     if rec_id:
-        record("rec_click", product_id=item.id, rec_id=rec_id)
+        if personalization.clicked_from(item.id) != rec_id:  # not a reload of the same click
+            record("rec_click", product_id=item.id, rec_id=rec_id)
         personalization.remember_click(item.id, rec_id)
     record("product_view", product_id=item.id, category_id=item.category_id, rec_id=rec_id)
     return render_product_page(item, AddToCartForm(product_id=item.id, quantity=1))

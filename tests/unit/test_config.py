@@ -46,3 +46,24 @@ def test_postgres_urls_use_psycopg3() -> None:
 def test_unknown_environment_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown SHOP_ENV"):
         load_config("staging")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "SHOP_RECOMMENDER_PLACEMENTS",
+            "not json",
+            "SHOP_RECOMMENDER_PLACEMENTS is not valid JSON",
+        ),
+        ("SHOP_RECOMMENDER_PLACEMENTS", "[1]", "SHOP_RECOMMENDER_PLACEMENTS must be a JSON object"),
+        ("SHOP_PAGE_SIZE", "twelve", "SHOP_PAGE_SIZE must be a whole number, not 'twelve'"),
+    ],
+)
+def test_a_malformed_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        load_config("development")
