@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from shop.catalog.models import Category, Product
 from shop.console import audit
 from shop.console.models import AuditEntry
-from shop.db import parse_id
+from shop.db import parse_id, utcnow
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import draft_data, save_draft
@@ -92,6 +92,8 @@ def validate_rule(
         raise EditError("placements", f"Unknown placement: {', '.join(unknown)}.")
     if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
         raise EditError("ends_at", "The end must be after the start.")
+    if rule.ends_at and rule.ends_at <= utcnow():
+        raise EditError("ends_at", "The end is in the past: the rule would never apply.")
     if rule.type == "diversity":
         if not rule.max_per_category or rule.max_per_category < 1:
             raise EditError("max_per_category", "Allow at least 1 item per category.")
@@ -107,6 +109,12 @@ def validate_rule(
             raise EditError("product", f"There is no product {rule.product_id}.")
         if rule.type == "pin" and not product.active:
             raise EditError("product", f"{product.name} is inactive and cannot be pinned.")
+        if rule.type == "pin" and any(
+            r.type == "never" and r.product_id == rule.product_id for r in existing
+        ):
+            raise EditError(
+                "product", f"{product.name} is never recommended: remove that rule to pin it."
+            )
     if rule.category_id is not None:
         if rule.type == "pin":
             raise EditError("category", "A pin needs a product, not a category.")

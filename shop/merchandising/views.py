@@ -12,7 +12,7 @@ from werkzeug import Response
 from shop.catalog.models import Category
 from shop.console import audit
 from shop.console.models import TrainingJob
-from shop.db import db
+from shop.db import db, utcnow
 from shop.merchandising import editing, experiments, revisions, training_jobs
 from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
@@ -135,6 +135,7 @@ def rules() -> Response | tuple[str, int]:
         form=form,
         draft_rules=editing.draft_rules(db.session),
         live_rules=live_rules,
+        now=utcnow(),
         **_state(),
     ), status
 

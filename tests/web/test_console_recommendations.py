@@ -170,6 +170,10 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
         ),
         ({"type": "diversity", "max_per_category": "1_0"}, "Not a valid integer value."),
         ({"type": "pin", "product": heart.sku, "position": 99}, "From 1 to 24"),
+        (
+            {"type": "exclude", "product": heart.sku, "ends_at": "2001-01-01T00:00"},
+            "The end is in the past: the rule would never apply.",
+        ),
     ]
     for fields, message in cases:
         status, page = _add_rule(merch, **fields)
@@ -195,6 +199,11 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
     assert draft is not None
     assert [r["id"] for r in draft.data["rules"]] == ["r1", "r2", "r3", "r4", "r5"]
+
+    # A never-recommended product cannot be pinned: the pin could never show it.
+    assert _add_rule(merch, type="never", product=heart.sku)[0] == 302
+    status, page = _add_rule(merch, type="pin", placements=["cart"], product=heart.sku, position=3)
+    assert status == 400 and "is never recommended: remove that rule to pin it." in page
 
 
 def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
@@ -558,3 +567,23 @@ def test_preview_serves_a_customer_who_switched_personalization_off_as_the_shop_
     assert 'data-testid="preview-live-buy_again"' not in html or not _ids(
         html, "preview-live-buy_again"
     )
+
+
+def test_rules_that_ended_or_have_not_started_are_marked(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    from shop.console import audit
+    from shop.merchandising import revisions
+
+    heart, jumbo = shop["heart"].id, shop["jumbo"].id
+    ended = {"id": "r1", "type": "exclude", "product_id": heart, "ends_at": "2001-01-01T00:00:00"}
+    later = {"id": "r2", "type": "exclude", "product_id": jumbo, "starts_at": "2999-01-01T00:00:00"}
+    revisions.save_draft(
+        session, audit.CLI_ACTOR, {"rules": [ended, later]}, "merch.rule.add", "rules"
+    )
+    session.commit()
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get(RULES).get_data(as_text=True)
+    rows = re.findall(r"<tr><td>(r\d)</td>.*?</tr>", page, re.S)
+    assert rows[:2] == ["r1", "r2"]
+    assert page.count('data-testid="rule-ended"') == 1 and "not started" in page
