@@ -16,7 +16,12 @@ from shop.console.models import AuditEntry
 from shop.db import parse_id, utcnow
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
 from shop.merchandising.models import MerchRevision
-from shop.merchandising.revisions import draft_data, save_draft
+from shop.merchandising.revisions import (
+    ChangedSinceOpened,
+    draft_data,
+    fingerprint,
+    save_draft,
+)
 from shop.recommendations import MODELS, TrainingParams
 
 KIND_NAMES = ("view", "cart_add", "purchase")
@@ -257,18 +262,26 @@ def _checked_model_params(model: str, raw: Mapping[str, float]) -> dict[str, flo
     return params
 
 
+def settings_fingerprint(session: Session) -> str:
+    """What the settings form shows, as a fingerprint it sends back with its changes."""
+    data = draft_data(session)
+    return fingerprint({"training": data.get("training"), "placements": data.get("placements")})
+
+
 def update_settings(
     session: Session,
     actor: audit.Actor,
     entered: SettingsInput,
     placement_names: Sequence[str],
     default_training: Mapping[str, Any],
+    opened: str | None = None,
 ) -> dict[str, Any]:
     """Validate the settings and save them in the draft; return the new draft document.
 
     What the form does not edit (the blend of signals, parameters left empty) keeps its
     current value: the draft's, or `default_training` (the shop's tuned settings) before
-    anything was saved.
+    anything was saved. `opened` is the `settings_fingerprint` the form was opened with:
+    if someone saved other settings since, ChangedSinceOpened is raised and nothing saved.
     """
     for kind, weight in entered.kind_weights.items():
         if kind not in KIND_NAMES:
@@ -283,6 +296,11 @@ def update_settings(
         raise EditError("model", f"Choose one of: {', '.join(MODELS)}.")
     data = draft_data(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
+    if opened and opened != fingerprint(before):
+        raise ChangedSinceOpened(
+            "Someone saved other settings in the draft after you opened this page. "
+            "The form now shows them: make your change again."
+        )
     training = dict(data.get("training") or default_training)
     weighting = dict(training.get("weighting") or {})
     weighting["kind_weights"] = dict(entered.kind_weights)

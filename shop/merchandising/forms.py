@@ -8,6 +8,7 @@ from typing import Any
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -106,8 +107,9 @@ class PreviewForm(ShopForm):
     )
 
 
-def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> ShopForm:
-    """A settings form with one size / re-purchase / strategy trio per placement."""
+def settings_form(placements: Iterable[str], data: Mapping[str, Any], opened: str = "") -> ShopForm:
+    """A settings form with one size / re-purchase / strategy trio per placement, and
+    `opened`, the fingerprint of the settings it shows (see `editing.settings_fingerprint`)."""
     names = list(placements)
 
     class SettingsForm(ShopForm):
@@ -164,7 +166,8 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any]) -> ShopFor
             f"strategy_{name}",
             SelectField(f"{name}: strategy", choices=choices((s, s) for s in STRATEGIES)),
         )
-    form = SettingsForm(data=_settings_values(names, data))
+    SettingsForm.opened = HiddenField()
+    form = SettingsForm(data={**_settings_values(names, data), "opened": opened})
     form.placement_names = names  # type: ignore[attr-defined]
     return form
 

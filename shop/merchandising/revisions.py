@@ -8,6 +8,8 @@ a copy of an earlier revision, so the history only ever grows.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,16 @@ from shop.merchandising.rebase import rebase_draft
 
 class RevisionError(ValueError):
     """A draft or publish action that cannot be done; the message is safe to show."""
+
+
+class ChangedSinceOpened(RevisionError):
+    """The draft changed after the page that sent this change was opened."""
+
+
+def fingerprint(data: object) -> str:
+    """A short digest of a document (or part of one), for pages to say what they showed."""
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def live_revision(session: Session) -> MerchRevision | None:
@@ -112,11 +124,19 @@ def save_draft(
     return draft
 
 
-def publish(session: Session, actor: audit.Actor, note: str = "") -> MerchRevision:
-    """Make the draft live; RevisionError when there is nothing to publish."""
+def publish(
+    session: Session, actor: audit.Actor, note: str = "", opened: str | None = None
+) -> MerchRevision:
+    """Make the draft live; RevisionError when there is nothing to publish, and
+    ChangedSinceOpened when `opened` (the draft's fingerprint the page showed) is stale."""
     draft = draft_revision(session)
     if draft is None:
         raise RevisionError("There are no draft changes to publish.")
+    if opened and opened != fingerprint(draft.data):
+        raise ChangedSinceOpened(
+            "The draft changed after you opened this page (someone else edited it). "
+            "Look at it again, preview it, then publish."
+        )
     previous = live_revision_id(session)
     revision = _published(session, actor, draft.data, note or "published the draft")
     session.delete(draft)

@@ -39,7 +39,8 @@ def _draft_document() -> dict[str, Any]:
 def index() -> Response | tuple[str, int]:
     """Training and placement settings (edited in the draft), publishing and history."""
     names = _placement_names()
-    form = settings_form(names, _draft_document())
+    form = settings_form(names, _draft_document(), editing.settings_fingerprint(db.session))
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         entered = editing.SettingsInput(
             kind_weights={k: float(form[f"weight_{k}"].data) for k in editing.KIND_NAMES},
@@ -63,8 +64,19 @@ def index() -> Response | tuple[str, int]:
         )
         try:
             editing.update_settings(
-                db.session, _actor(), entered, names, service().default_config().training
+                db.session,
+                _actor(),
+                entered,
+                names,
+                service().default_config().training,
+                opened=form.opened.data or None,
             )
+        except revisions.ChangedSinceOpened as exc:
+            db.session.rollback()
+            fingerprint = editing.settings_fingerprint(db.session)
+            form = settings_form(names, _draft_document(), fingerprint)
+            form.form_errors.append(str(exc))
+            status = 409
         except (editing.EditError, revisions.RevisionError) as exc:
             db.session.rollback()
             _attach(form, exc)
@@ -74,7 +86,6 @@ def index() -> Response | tuple[str, int]:
                 "Settings saved in the draft. Preview, then publish to make them live.", "success"
             )
             return redirect(url_for("console.recs.index"))
-    status = 400 if form.is_submitted() else 200
     return render_template("console/recs/index.html", form=form, **_state()), status
 
 
@@ -92,6 +103,7 @@ def _state() -> dict[str, Any]:
     draft = revisions.draft_revision(session)
     return {
         "draft": draft,
+        "draft_opened": revisions.fingerprint(draft.data) if draft else "",
         "live": revisions.live_revision(session),
         "history": revisions.published_history(session),
         "note_form": NoteForm(),
@@ -185,7 +197,9 @@ def publish() -> Response:
     """Make the draft live."""
     note = (request.form.get("note") or "").strip()
     return _revision_action(
-        lambda _form: revisions.publish(db.session, _actor(), note),
+        lambda _form: revisions.publish(
+            db.session, _actor(), note, opened=request.form.get("opened") or None
+        ),
         "Published: the storefront now serves these settings and rules.",
     )
 

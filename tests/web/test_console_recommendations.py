@@ -587,3 +587,66 @@ def test_rules_that_ended_or_have_not_started_are_marked(
     rows = re.findall(r"<tr><td>(r\d)</td>.*?</tr>", page, re.S)
     assert rows[:2] == ["r1", "r2"]
     assert page.count('data-testid="rule-ended"') == 1 and "not started" in page
+
+
+def _settings_page_form(client: FlaskClient) -> dict[str, str]:
+    """The settings form as the page filled it in (opened fingerprint included)."""
+    page = client.get("/console/recommendations/").get_data(as_text=True)
+    form = re.search(r'data-testid="settings-form".*?</form>', page, re.S)
+    assert form
+    values: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", form.group(0)):
+        name = re.search(r'name="(\w+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="(\w+)"', tag)
+        if not name or (kind and kind.group(1) == "checkbox" and "checked" not in tag):
+            continue
+        values[name.group(1)] = value.group(1) if value else "y"
+    for field in re.findall(r'<select[^>]*name="(\w+)".*?</select>', form.group(0), re.S):
+        chosen = re.search(
+            rf'name="{field}".*?<option[^>]*selected[^>]*value="([^"]*)"'
+            rf'|name="{field}".*?<option[^>]*value="([^"]*)"[^>]*selected',
+            form.group(0),
+            re.S,
+        )
+        assert chosen, field
+        values[field] = chosen.group(1) or chosen.group(2)
+    return values
+
+
+def test_a_stale_settings_form_or_publish_button_does_not_undo_a_colleagues_change(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    first = client_as(app, session, "merchandiser")
+    second = client_as(app, session, "admin")
+    opened_by_first = _settings_page_form(first)
+    assert opened_by_first["opened"]
+    seconds = {**_settings_page_form(second), "size_home": "3"}
+    assert second.post("/console/recommendations/", data=seconds).status_code == 302
+
+    mine = {**opened_by_first, "weight_view": "2"}
+    stale = first.post("/console/recommendations/", data=mine)
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "Someone saved other settings in the draft after you opened this page." in page
+    assert _settings_page_form(first)["size_home"] == "3"
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None
+    assert draft.data["placements"]["home"]["size"] == 3
+    assert draft.data["training"]["weighting"]["kind_weights"]["view"] != 2
+
+    # A publish button on a page opened before the draft last changed publishes nothing.
+    bar = first.get(RULES).get_data(as_text=True)
+    opened = re.search(r'name="opened" value="([0-9a-f]+)"', bar)
+    assert opened
+    assert _add_rule(second, type="never", product=shop["heart"].sku)[0] == 302
+    token = console_token(first, RULES)
+    response = first.post(
+        "/console/recommendations/publish",
+        data={"csrf_token": token, "opened": opened.group(1), "back": RULES},
+    )
+    assert response.status_code == 302
+    assert "The draft changed after you opened this page" in first.get(RULES).get_data(True)
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
