@@ -273,6 +273,23 @@ def update_preferences(
     return Changes(tuple(requested), tuple(stopped))
 
 
+def withdraw_pending(session: Session, user_id: int) -> int:
+    """Void the account's unconfirmed opt-in links (its e-mail address changed: a link in
+    the old mailbox must not give consent for the new one); returns how many. Each such
+    topic is off again, to be ticked again from the new address."""
+    rows = session.scalars(
+        select(CommunicationPreference).where(
+            CommunicationPreference.user_id == user_id,
+            CommunicationPreference.status == "pending",
+        )
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.status, row.token_hash, row.updated_at = "off", None, now
+    session.flush()
+    return len(rows)
+
+
 def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
     """The preference an opt-in link confirms; raises LinkError for an unknown, used or
     expired link. Reading it changes nothing (the confirm page asks before confirming)."""

@@ -1,5 +1,6 @@
 """Domain-event receivers: points and immediate upgrades on `order_paid`; on
-`order_refunded`, spent points returned and earned points reversed. Each runs in its own
+`order_refunded`, spent points returned and earned points reversed; on a changed e-mail
+address (`profile_changed`), unconfirmed opt-in links voided. Each runs in its own
 transaction and is idempotent (the ledger's unique reference per order and per refund), so
 a retried event changes nothing twice."""
 
@@ -9,9 +10,9 @@ from typing import Any
 
 from flask import Flask
 
-from loyalty import earning
+from loyalty import earning, preferences
 from shop.db import db
-from shop.events.bus import order_paid, order_refunded
+from shop.events.bus import order_paid, order_refunded, profile_changed
 
 
 def on_order_paid(_sender: object, **payload: Any) -> None:
@@ -33,7 +34,16 @@ def on_order_refunded(_sender: object, **payload: Any) -> None:
         )
 
 
+def on_profile_changed(_sender: object, **payload: Any) -> None:
+    """A new e-mail address: opt-in links sent to the old one no longer confirm anything."""
+    if payload.get("change") != "email":
+        return
+    with db.transaction() as session:
+        preferences.withdraw_pending(session, int(payload["user_id"]))
+
+
 def init_app(app: Flask) -> None:
     """Subscribe to the shop's events (connecting twice is harmless)."""
     order_paid.connect(on_order_paid)
     order_refunded.connect(on_order_refunded)
+    profile_changed.connect(on_profile_changed)

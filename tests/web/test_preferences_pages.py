@@ -413,3 +413,34 @@ def test_member_cannot_change_another_members_preferences(app: Flask, session: S
     assert set(to[1:]) == {"bob@example.com"}
     session.rollback()
     assert session.get(User, ann) is not None
+
+
+def test_an_opt_in_link_sent_to_an_old_address_stops_working_when_the_address_changes(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    assert _save_topics(client, "weekly_deals", "tier_news") == 302
+    old_links = [_path(CONFIRM_RE, mail.text_body) for mail in _emails(session, "marketing_optin")]
+    assert len(old_links) == 2
+
+    token = csrf_token(client, "/account/email")
+    data = {"csrf_token": token, "new_email": "ann.new@example.com"}
+    client.post("/account/email", data={**data, "current_password": factories.PASSWORD})
+    [confirm] = _emails(session, "account_email_confirm")
+    change = re.search(
+        r"https?://[^/\s]+(/account/email/confirm/[A-Za-z0-9_.-]+)", confirm.text_body
+    )
+    assert change
+    assert (
+        client.post(change.group(1), data={"csrf_token": csrf_token(client, "/")}).status_code
+        == 302
+    )
+
+    for path in old_links:  # whoever reads the old mailbox cannot consent for Ann
+        assert _confirm(client, path).status_code == 400
+    assert _status(session, ann, "weekly_deals") == "off"
+    assert _status(session, ann, "tier_news") == "off"
+    assert _consents(session, ann) == []
+    # Ticking it again sends a link to the new address.
+    assert _save_topics(client, "weekly_deals") == 302
+    assert _emails(session, "marketing_optin")[-1].to_address == "ann.new@example.com"
