@@ -147,7 +147,11 @@ def adjust_points(
             select(PointsEntry).where(
                 PointsEntry.membership_id == member.id, PointsEntry.reference == reference
             )
-        ).one()
+        ).first()
+        if found is None:  # that other send was rolled back meanwhile
+            raise MemberAdminError(
+                "The form was sent twice at once; open the member again."
+            ) from None
         return Adjustment(found, member.points_balance, repeated=True)
     entry.created_at = moment
     audit.record(

@@ -256,7 +256,7 @@ def merge_visitor_cart(
             )
         else:
             target.quantity = quantity
-            target.rec_id = item.rec_id or target.rec_id  # this visit's addition is the later
+            target.rec_id = item.rec_id  # this visit's addition is the later one: it decides
         merged += 1
     session.delete(visitor_cart)
     session.flush()
