@@ -121,8 +121,8 @@ class OrderDetail:
 
     @property
     def can_ship(self) -> bool:
-        """True when the state machine lets the order be shipped."""
-        return states.can_transition(self.order.status, states.SHIPPED)
+        """True for a paid order that has not been shipped yet."""
+        return states.can_ship(self.order)
 
     @property
     def can_cancel(self) -> bool:
@@ -185,7 +185,9 @@ def ship(
     """Mark the order shipped (the shopper's e-mail is queued) and audit it."""
     order = _order(session, order_id)
     before = order.status
-    if not states.can_transition(before, states.SHIPPED):
+    if states.reached(order, states.SHIPPED):
+        raise OrderAdminError(f"Order {order.number} has been shipped already.")
+    if not states.can_ship(order):
         label = states.LABELS.get(before, before)
         raise OrderAdminError(f"Order {order.number} is {label.lower()}; it cannot be shipped.")
     fulfilment.ship_order(session, settings, order, tracking.strip())

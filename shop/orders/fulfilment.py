@@ -32,6 +32,10 @@ def ship_order(
     session: Session, settings: CheckoutSettings, order: Order, tracking: str = ""
 ) -> Order:
     """Mark a paid order shipped and queue the shopper's e-mail, in one transaction."""
+    if not states.can_ship(order):
+        raise states.IllegalTransition(f"order {order.number} cannot be shipped (again)")
+    if not (order.ship_line1 and order.ship_postcode):
+        raise states.IllegalTransition(f"order {order.number} has no delivery address")
     note = f"Shipped{f' ({tracking})' if tracking else ''}"
     states.transition(order, states.SHIPPED, note)
     queue_order_email(session, order, "order_shipped", settings, tracking=tracking)
@@ -40,6 +44,8 @@ def ship_order(
 
 def deliver_order(order: Order) -> Order:
     """Mark a shipped order delivered."""
+    if not states.can_deliver(order):
+        raise states.IllegalTransition(f"order {order.number} cannot be delivered (again)")
     states.transition(order, states.DELIVERED, "Delivered")
     return order
 

@@ -42,6 +42,26 @@ def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
+def reached(order: Order, status: str) -> bool:
+    """True when the order's timeline ever moved it to `status`."""
+    return any(change.to_status == status for change in order.history)
+
+
+def can_ship(order: Order) -> bool:
+    """True for a paid order not shipped yet (a partial refund before shipping allows it;
+    one after shipping must not send the parcel, and its e-mail, a second time)."""
+    return can_transition(order.status, SHIPPED) and not reached(order, SHIPPED)
+
+
+def can_deliver(order: Order) -> bool:
+    """True for a shipped order not delivered yet, even if partly refunded since."""
+    return (
+        can_transition(order.status, DELIVERED)
+        and reached(order, SHIPPED)
+        and not reached(order, DELIVERED)
+    )
+
+
 def transition(order: Order, target: str, note: str = "") -> OrderStatusChange:
     """Move the order to `target` and record the step; raise IllegalTransition otherwise."""
     if not can_transition(order.status, target):

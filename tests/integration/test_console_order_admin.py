@@ -83,6 +83,55 @@ def test_shipping_queues_the_email_and_audits_in_one_transaction(
         order_admin.ship(tx, ACTOR, settings(app), order.id)
 
 
+def test_a_partial_refund_never_lets_an_order_be_shipped_or_delivered_twice(
+    app: Flask, session: Session
+) -> None:
+    from shop.orders import fulfilment, states
+
+    order = factories.paid_order_with_address(session)
+    states.transition(order, states.PARTIALLY_REFUNDED, "Refunded £1.00")
+    session.commit()
+    with app.app_context(), db.transaction() as tx:  # refunded in part before shipping
+        order_admin.ship(tx, ACTOR, settings(app), order.id, "RM123")
+    with app.app_context(), db.transaction() as tx:
+        states.transition(tx.get(Order, order.id), states.PARTIALLY_REFUNDED, "Refunded £2.00")
+    session.rollback()
+    session.expire_all()
+    detail = order_admin.order_detail(session, order.id)
+    assert detail is not None and not detail.can_ship
+    with (
+        app.app_context(),
+        db.transaction() as tx,
+        pytest.raises(OrderAdminError, match="has been shipped already"),
+    ):
+        order_admin.ship(tx, ACTOR, settings(app), order.id, "RM999")
+    assert len(emails(session, "order_shipped")) == 1
+    with app.app_context(), db.transaction() as tx:
+        fulfilment.deliver_order(tx.get(Order, order.id))
+    with app.app_context(), db.transaction() as tx:
+        placed = tx.get(Order, order.id)
+        states.transition(placed, states.PARTIALLY_REFUNDED, "Refunded £3.00")
+        with pytest.raises(states.IllegalTransition, match="cannot be delivered"):
+            fulfilment.deliver_order(placed)
+        with pytest.raises(states.IllegalTransition, match="cannot be shipped"):
+            fulfilment.ship_order(tx, settings(app), placed)
+    statuses = [c.to_status for c in fresh(session, order.id).history]
+    assert statuses.count("shipped") == 1 and statuses.count("delivered") == 1
+
+
+def test_an_order_without_a_delivery_address_is_not_shipped(app: Flask, session: Session) -> None:
+    order = factories.paid_order_with_address(session)
+    order.ship_line1 = order.ship_postcode = None
+    session.commit()
+    with (
+        app.app_context(),
+        db.transaction() as tx,
+        pytest.raises(Exception, match="no delivery address"),
+    ):
+        order_admin.ship(tx, ACTOR, settings(app), order.id)
+    assert fresh(session, order.id).status == "paid"
+
+
 def test_a_failed_action_leaves_no_audit_entry(app: Flask, session: Session) -> None:
     order = factories.paid_order_with_address(session)
     session.commit()
