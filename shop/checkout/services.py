@@ -289,9 +289,34 @@ def place_order(
     session.add(order)
     session.flush()
     reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
+    cancel_superseded(session, order)
     if save_address and owner.user_id is not None:
         remember_address(session, owner.user_id, contact, settings.base_url)
     return order
+
+
+def cancel_superseded(session: Session, order: Order) -> list[Order]:
+    """Cancel the shopper's earlier unpaid orders that no longer hold stock (a declined
+    card, a hold that ran out): a new order replaces them, and their payment links must not
+    charge the same basket a second time. Returns them."""
+    if order.user_id is not None:
+        whose = Order.user_id == order.user_id
+    elif order.visitor_id:
+        whose = (Order.visitor_id == order.visitor_id) & Order.user_id.is_(None)
+    else:
+        return []
+    earlier = session.scalars(
+        select(Order).where(
+            whose,
+            Order.id != order.id,
+            Order.kind == "sale",
+            Order.status == states.PENDING_PAYMENT,
+            Order.stock_reserved.is_(False),
+        )
+    ).all()
+    for replaced in earlier:
+        states.transition(replaced, states.CANCELLED, f"Replaced by order {order.number}")
+    return list(earlier)
 
 
 def reserve_stock(

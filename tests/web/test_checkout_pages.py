@@ -613,3 +613,40 @@ def test_stock_held_by_the_shoppers_own_unpaid_order_is_not_flagged_as_sold_out(
     session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=0))
     session.commit()
     assert "Sold out: remove it to check out." in other.get("/cart").get_data(as_text=True)
+
+
+def test_a_new_order_replaces_one_whose_card_was_declined_so_the_basket_is_not_paid_twice(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    _add(client, items["heart"], 1)
+    first = _place(client, _through_review(client))
+    declined = _json(
+        client,
+        f"/checkout/pay/{first}",
+        {"payment_method": new_card(app, localstripe_url, "4000000000000341")},
+    )
+    assert declined.status_code == 402
+    second = _place(client, _through_review(client))
+    assert second != first
+    session.rollback()
+    old = session.scalar(select(Order).where(Order.access_token == first))
+    assert old is not None and old.status == "cancelled"
+    replacement = session.scalar(select(Order.number).where(Order.access_token == second))
+    assert old.history[-1].note == f"Replaced by order {replacement}"
+    # The old e-mail's "try again" link can no longer charge the same basket.
+    retry = _json(
+        client, f"/checkout/pay/{first}", {"payment_method": new_card(app, localstripe_url)}
+    )
+    assert retry.get_json()["status"] == "closed"
+    assert retry.get_json()["message"] == "This order was cancelled and can no longer be paid."
+    paid = _json(
+        client, f"/checkout/pay/{second}", {"payment_method": new_card(app, localstripe_url)}
+    )
+    assert paid.status_code == 200
+    session.rollback()
+    statuses = session.scalars(select(Order.status).where(Order.kind == "sale")).all()
+    assert sorted(statuses) == ["cancelled", "paid"]
