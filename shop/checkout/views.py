@@ -321,6 +321,12 @@ def _cancel_unpaid(order: Order, note: str) -> str:
 
 def _order_for_payment(token: str) -> Order:
     order = services.order_by_token(db.session, token)
+    if order is not None and order.user_id is not None and not current_user.is_authenticated:
+        # A member's link (say, "try the payment again" in an e-mail) opened while signed
+        # out: sign in first, then come back here.
+        if request.method == "GET":
+            abort(redirect(url_for("accounts.login", next=request.path)))
+        abort(401, "Please sign in to pay for or cancel this order.")
     if order is None or (order.user_id is not None and order.user_id != _user_id()):
         abort(404, "We could not find that order.")
     return order

@@ -650,3 +650,29 @@ def test_a_new_order_replaces_one_whose_card_was_declined_so_the_basket_is_not_p
     session.rollback()
     statuses = session.scalars(select(Order.status).where(Order.kind == "sale")).all()
     assert sorted(statuses) == ["cancelled", "paid"]
+
+
+def test_a_members_payment_link_opened_signed_out_asks_to_sign_in_first(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    factories.user(session, "payer@example.com", "Pat Payer")
+    factories.user(session, "other@example.com", "Other")
+    session.commit()
+    sign_in(client, "payer@example.com", factories.PASSWORD)
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    signed_out = app.test_client()
+    page = signed_out.get(f"/checkout/pay/{access}")
+    assert page.status_code == 302
+    assert page.headers["Location"] == f"/account/login?next=/checkout/pay/{access}"
+    token = csrf_token(signed_out, "/cart")
+    refused = signed_out.post(
+        f"/checkout/pay/{access}", json={"payment_method": "pm_x"}, headers={"X-CSRFToken": token}
+    )
+    assert refused.status_code == 401
+    assert refused.get_json() == {"error": "Please sign in to pay for or cancel this order."}
+    sign_in(signed_out, "payer@example.com", factories.PASSWORD)
+    assert signed_out.get(f"/checkout/pay/{access}").status_code == 200
+    other = app.test_client()
+    sign_in(other, "other@example.com", factories.PASSWORD)
+    assert other.get(f"/checkout/pay/{access}").status_code == 404  # never another member's
