@@ -3,6 +3,7 @@ gateway reports (on return, by webhook or by reconciliation) exactly once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 
 # Attempt states in which the outcome at the gateway is not known yet.
 OPEN = ("creating", "unknown", "requires_action", "processing")
+log = logging.getLogger(__name__)
 STALE_CREATING = timedelta(minutes=2)
+UNUSABLE_CARD = "Those card details could not be used. Please enter them again."
 
 
 class PaymentError(ValueError):
@@ -176,9 +179,13 @@ def pay_order(
             "yet. Your order is saved: please try again in a moment.",
         )
     except GatewayError as exc:
+        # Not the card's bank saying no, but a request the gateway refused (an unknown or
+        # foreign payment method, say): nothing was charged, so the order keeps its stock,
+        # nobody is e-mailed, and the gateway's own words stay in the log.
+        log.warning("payment of order %s refused by the gateway: %s", ref[1], exc)
         with transaction() as session:
-            _fail(session, settings, order_id, ref[2], str(exc), None)
-        return PaymentOutcome("declined", "The payment could not be made. Please try again.")
+            _set_attempt(session, order_id, ref[2], status="failed", error=UNUSABLE_CARD)
+        return PaymentOutcome("declined", UNUSABLE_CARD)
     with transaction() as session:
         status = apply_intent(session, settings, intent, source="checkout")
     if status == "paid" and save_card and user_id is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt, SavedCard
 from tests import factories
@@ -676,3 +677,32 @@ def test_a_members_payment_link_opened_signed_out_asks_to_sign_in_first(
     other = app.test_client()
     sign_in(other, "other@example.com", factories.PASSWORD)
     assert other.get(f"/checkout/pay/{access}").status_code == 404  # never another member's
+
+
+def test_card_details_the_gateway_cannot_use_keep_the_order_and_send_no_e_mail(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    for _ in range(2):
+        response = _json(client, f"/checkout/pay/{access}", {"payment_method": "pm_doesnotexist"})
+        assert response.status_code == 402
+        assert response.get_json()["error"] == (
+            "Those card details could not be used. Please enter them again."
+        )
+    assert "refused by the gateway" in caplog.text  # the gateway's words, for staff only
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None and order.status == "pending_payment" and order.stock_reserved
+    assert session.scalar(select(func.count()).select_from(OutboxEmail)) == 0
+    page = client.get(f"/checkout/pay/{access}").get_data(as_text=True)
+    assert "Not Found" not in page
+    paid = _json(
+        client, f"/checkout/pay/{access}", {"payment_method": new_card(app, localstripe_url)}
+    )
+    assert paid.status_code == 200
