@@ -178,12 +178,22 @@ class StripeGateway:
             raise InvalidWebhook(str(exc)) from exc
         except ValueError as exc:
             raise InvalidWebhook("the payload is not valid JSON") from exc
-        obj = event.data.object
-        if event.type.startswith("payment_intent."):
-            return GatewayEvent(id=event.id, type=event.type, intent=_intent(obj))
-        if event.type.startswith("charge."):
-            return GatewayEvent(id=event.id, type=event.type, charge=_charge_refunds(obj))
-        return GatewayEvent(id=event.id, type=event.type)
+        except (AttributeError, KeyError, TypeError) as exc:  # JSON, but not an object
+            raise InvalidWebhook(f"the event is not shaped like a Stripe event: {exc!r}") from exc
+        try:
+            return _event(event)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Signed, so from Stripe (or whoever holds the secret), but not an event's shape.
+            raise InvalidWebhook(f"the event is not shaped like a Stripe event: {exc!r}") from exc
+
+
+def _event(event: Any) -> GatewayEvent:
+    obj = event.data.object
+    if event.type.startswith("payment_intent."):
+        return GatewayEvent(id=event.id, type=event.type, intent=_intent(obj))
+    if event.type.startswith("charge."):
+        return GatewayEvent(id=event.id, type=event.type, charge=_charge_refunds(obj))
+    return GatewayEvent(id=str(event.id), type=str(event.type))
 
 
 def _call(request: Callable[[], T]) -> T:

@@ -225,3 +225,39 @@ def test_a_refund_made_in_the_stripe_dashboard_is_booked_once(
     early, early_sig = signed_webhook({**charge, "id": "evt_refund_early"})
     assert _post(client, early, early_sig).get_json()["outcome"] == "booked 0 refund(s)"
     assert fresh(session, order_id).refunded_pence == 295
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        [],
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {}}},
+        {
+            "id": "evt_2",
+            "type": "payment_intent.succeeded",
+            "data": {
+                "object": {
+                    "id": "pi_1",
+                    "status": "succeeded",
+                    "amount": "abc",
+                    "currency": "gbp",
+                    "payment_method": None,
+                }
+            },
+        },
+        {
+            "id": "evt_3",
+            "type": "charge.refunded",
+            "data": {"object": {"payment_intent": "pi_1", "refunds": {"data": [{"id": "re_1"}]}}},
+        },
+    ],
+)
+def test_a_signed_event_of_the_wrong_shape_is_400_not_500(
+    client: FlaskClient, session: Session, event: object
+) -> None:
+    payload, signature = signed_webhook(event)  # type: ignore[arg-type]
+    response = _post(client, payload, signature)
+    assert response.status_code == 400
+    assert "not shaped like a stripe event" in response.get_json()["error"].lower()
+    assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
