@@ -318,8 +318,27 @@ def deleted_email(user_id: int) -> str:
     return f"deleted-{user_id}@{DELETED_DOMAIN}"
 
 
-class LastAdminError(AccountError):
+class DeletionRefused(AccountError):
+    """The account cannot be deleted yet; the message says why and what to do."""
+
+
+class LastAdminError(DeletionRefused):
     """The shop's only admin tried to delete their account."""
+
+
+class OrdersToDeliver(DeletionRefused):
+    """Paid orders not shipped yet still need the delivery address deletion would erase."""
+
+
+def _to_deliver(session: Session, user_id: int) -> list[str]:
+    """Numbers of the account's paid orders that have not been shipped yet."""
+    orders = session.scalars(
+        select(Order).where(
+            Order.user_id == user_id,
+            Order.status.in_((states.PAID, states.PARTIALLY_REFUNDED)),
+        )
+    ).all()
+    return [order.number for order in orders if states.can_ship(order)]
 
 
 def delete_account(
@@ -349,6 +368,14 @@ def delete_account(
                     "You are the shop's only admin, so this account can't be deleted. "
                     "Make someone else an admin in the console first."
                 )
+        waiting = _to_deliver(session, user_id)
+        if waiting:
+            raise OrdersToDeliver(
+                f"Your order{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} "
+                f"{'are' if len(waiting) > 1 else 'is'} paid and not shipped yet, and we need "
+                "the delivery address to send it. You can delete your account once it has "
+                "shipped, or contact us to cancel and refund it first."
+            )
         card_ids = [card.id for card in cards.saved_cards(session, user_id)]
         customer = user.stripe_customer_id
     if card_ids or customer:

@@ -579,7 +579,7 @@ def delete_account() -> Response | tuple[str, int]:
             cancelled = privacy.delete_account(db.transaction, gateway, user_id, form.password.data)
         except security.WrongPassword as exc:
             form.password.errors = [str(exc)]
-        except privacy.LastAdminError as exc:
+        except privacy.DeletionRefused as exc:  # the last admin, or orders to deliver
             error, conflict = str(exc), True
         except services.AccountError as exc:
             error = str(exc)

@@ -657,3 +657,26 @@ def test_deleting_an_account_cancels_its_unpaid_order_and_gives_the_stock_back(
     assert order.status == "cancelled"
     assert "the customer deleted their account" in order.history[-1].note
     assert stock(session, lantern) == before
+
+
+def test_an_account_with_paid_orders_not_shipped_yet_is_kept_until_they_ship(
+    app: Flask, session: Session
+) -> None:
+    from shop.orders import states
+
+    order = factories.paid_order_with_address(session, "W-WAIT-1", email="wait@example.com")
+    session.commit()
+    client = _sign_in(app, session, "wait@example.com")
+    response = _delete(client, factories.PASSWORD)
+    assert response.status_code == 409
+    assert "Your order W-WAIT-1 is paid and not shipped yet" in response.get_data(as_text=True)
+    session.rollback()
+    kept = session.get(Order, order.id)
+    assert kept is not None and kept.ship_line1 == "1 High Street"
+    assert session.get(User, kept.user_id).deleted_at is None  # type: ignore[union-attr]
+
+    states.transition(kept, states.SHIPPED, "Shipped")
+    session.commit()
+    assert _delete(client, factories.PASSWORD).status_code == 302
+    session.rollback()
+    assert session.get(Order, order.id).ship_line1 is None  # type: ignore[union-attr]
