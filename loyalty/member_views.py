@@ -40,10 +40,13 @@ def index() -> str | tuple[str, int]:
     return render_template("console/loyalty/members.html", form=form, page=found, args=args)
 
 
+CLOSED = "There is no active membership with that number: it may have been closed."
+
+
 def _member_page(membership_id: int, form: AdjustPointsForm, status: int = 200) -> tuple[str, int]:
     member = member_admin.active_member(db.session, membership_id)
     if member is None:
-        abort(404)
+        abort(404, CLOSED)
     try:
         summary = membership.member_summary(
             db.session,
@@ -71,7 +74,7 @@ def detail(membership_id: int) -> tuple[str, int]:
 def adjust(membership_id: int) -> Response | tuple[str, int]:
     """Add or take off points by hand; the member is told by e-mail."""
     if member_admin.active_member(db.session, membership_id) is None:
-        abort(404)
+        abort(404, CLOSED)  # closed (the account was deleted) since the page was opened
     form = AdjustPointsForm()
     if not form.validate_on_submit():
         return _member_page(membership_id, form, 400)
@@ -89,7 +92,13 @@ def adjust(membership_id: int) -> Response | tuple[str, int]:
         form.form_errors.append(str(exc))
         return _member_page(membership_id, form, 400)
     db.session.commit()
-    if not done.repeated:
+    if done.repeated:
+        flash(
+            "This form was sent before, so nothing changed now. To adjust again, use the "
+            "form below.",
+            "info",
+        )
+    else:
         told = " The member was told by e-mail." if done.member_told else ""
         flash(
             f"Points adjusted by {done.entry.points:+,}; balance {done.balance:,}.{told}", "success"

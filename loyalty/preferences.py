@@ -284,8 +284,8 @@ def withdraw_pending(session: Session, user_id: int) -> int:
         )
     ).all()
     now = utcnow()
-    for row in rows:
-        row.status, row.token_hash, row.updated_at = "off", None, now
+    for row in rows:  # the link's hash stays, so opening it says why it no longer works
+        row.status, row.updated_at = "off", now
     session.flush()
     return len(rows)
 
@@ -307,8 +307,9 @@ def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
         raise unknown
     if row.status == "off" and row.confirmed_at is None:
         raise LinkError(
-            "This confirmation link no longer works: the topic was unticked before it was "
-            "confirmed. You can tick it again on your preferences page.",
+            "This confirmation link no longer works: the topic was unticked, or the "
+            "account's e-mail address changed, before it was confirmed. You can tick it "
+            "again on your preferences page.",
             410,
         )
     if row.status != "pending":

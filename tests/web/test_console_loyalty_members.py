@@ -67,6 +67,11 @@ def test_an_adjustment_moves_points_and_the_member_sees_it(app: Flask, session: 
 
     again = admin.post(f"/console/loyalty/members/{mia.id}/points", data=data)  # double click
     assert again.status_code == 302
+    changed = {**data, "points": "-30", "note": "A different correction"}  # same form, edited
+    assert admin.post(f"/console/loyalty/members/{mia.id}/points", data=changed).status_code == 302
+    assert "This form was sent before, so nothing changed now." in admin.get(
+        f"/console/loyalty/members/{mia.id}"
+    ).get_data(as_text=True)
     session.rollback()
     assert session.get(Membership, mia.id).points_balance == 100
     adjustments = session.scalars(
@@ -138,6 +143,7 @@ def test_bad_addresses_and_pages(app: Flask, session: Session) -> None:
         data={"csrf_token": token, "points": "5", "note": "Goodwill", "key": "0123456789abcdef"},
     )
     assert closed.status_code == 404
+    assert "it may have been closed" in closed.get_data(as_text=True)
 
 
 def test_only_admins_reach_members(app: Flask, session: Session) -> None:
