@@ -20,6 +20,10 @@ def _actor() -> audit.Actor:
     return audit.Actor.of(current_user)
 
 
+def _told(count: int) -> str:
+    return f" {count} member{'s' if count != 1 else ''} told by e-mail." if count else ""
+
+
 def _overview(programme_form: ProgrammeForm | None = None, status: int = 200) -> tuple[str, int]:
     settings = load_settings(db.session)
     form = programme_form or ProgrammeForm.for_settings(settings)
@@ -85,9 +89,8 @@ def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
         else:
             name, told = saved.tier.name, saved.members_told
             db.session.commit()
-            told_text = f" {told} member{'s' if told != 1 else ''} told by e-mail." if told else ""
             saved_text = f"Tier {name} saved." if saved.changed else "Nothing changed."
-            flash(f"{saved_text}{told_text}", "success")
+            flash(f"{saved_text}{_told(told)}", "success")
             return redirect(url_for("console.loyalty.tiers"))
     return render_template("console/loyalty/tier_form.html", form=form, tier_id=tier_id), status
 
@@ -112,12 +115,13 @@ def save_settings() -> Response | tuple[str, int]:
         form.form_errors.append(str(exc))
         return _overview(form, 400)
     try:
-        changed = programme_admin.save_programme(db.session, _actor(), form.settings(), opened)
+        saved = programme_admin.save_programme(db.session, _actor(), form.settings(), opened)
     except tiers.ChangedSinceOpened as exc:
         db.session.rollback()
         fresh = ProgrammeForm.for_settings(load_settings(db.session))
         fresh.form_errors.append(str(exc))
         return _overview(fresh, 409)
     db.session.commit()
-    flash("Programme settings saved." if changed else "Nothing changed.", "success")
+    text = f"Programme settings saved.{_told(saved.members_told)}"
+    flash(text if saved.changed else "Nothing changed.", "success")
     return redirect(url_for("console.loyalty.tiers"))

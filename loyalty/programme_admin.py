@@ -1,18 +1,28 @@
-"""Console services for the programme: settings changes (audited) and tier membership counts."""
+"""Console services for the programme: settings changes (audited, and told to members) and
+tier membership counts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from loyalty import programme_news
 from loyalty.models import Membership
 from loyalty.settings import ProgrammeSettings, load_settings, save_settings
 from loyalty.tiers import ChangedSinceOpened
 from shop.console import audit
+
+
+@dataclass(frozen=True)
+class SavedProgramme:
+    """Whether the settings changed, and how many members were e-mailed about it."""
+
+    changed: bool
+    members_told: int = 0
 
 
 def save_programme(
@@ -20,8 +30,9 @@ def save_programme(
     actor: audit.Actor,
     new: ProgrammeSettings,
     opened: Mapping[str, Any] | None = None,
-) -> bool:
-    """Store new programme settings with an audit entry; False when nothing changed.
+) -> SavedProgramme:
+    """Store new programme settings with an audit entry, and tell every member what changed
+    for them (`programme_news`), in the caller's transaction.
 
     `opened` is the settings as the form showed them: if they were saved differently since,
     raise ChangedSinceOpened and change nothing.
@@ -35,10 +46,12 @@ def save_programme(
         )
     before, after = audit.changed(asdict(current), asdict(new))
     if not after:
-        return False
+        return SavedProgramme(changed=False)
     save_settings(session, new)
     audit.record(session, actor, "loyalty.settings.update", "loyalty programme", before, after)
-    return True
+    return SavedProgramme(
+        changed=True, members_told=programme_news.tell_members(session, current, new)
+    )
 
 
 def members_per_tier(session: Session) -> dict[int, int]:

@@ -71,19 +71,19 @@ def benefit_change(before: TierSpec, after: TierSpec) -> BenefitChange:
     return BenefitChange(tuple(better), tuple(worse), renamed)
 
 
-def _members(session: Session, tier_id: int, only_topic: bool) -> Sequence[tuple[int, str, str]]:
-    """(user id, e-mail, name) of the tier's active members who can be e-mailed."""
+def members_to_tell(
+    session: Session, tier_id: int | None = None, only_topic: bool = False
+) -> Sequence[tuple[int, str, str]]:
+    """(user id, e-mail, name) of the active members (of one tier, or all) who can be
+    e-mailed; with `only_topic`, only those who confirmed tier news."""
     query = (
         select(User.id, User.email, User.name)
         .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
-        .where(
-            Membership.tier_id == tier_id,
-            User.email.is_not(None),
-            User.email != "",
-            User.deleted_at.is_(None),
-        )
+        .where(User.email.is_not(None), User.email != "", User.deleted_at.is_(None))
         .order_by(User.id)
     )
+    if tier_id is not None:
+        query = query.where(Membership.tier_id == tier_id)
     if only_topic:
         query = query.join(
             CommunicationPreference,
@@ -101,7 +101,7 @@ def tell_members(session: Session, tier: Tier, change: BenefitChange) -> int:
     if not change.worth_telling:
         return 0
     notice = bool(change.worse)
-    members = _members(session, tier.id, only_topic=not notice)
+    members = members_to_tell(session, tier.id, only_topic=not notice)
     if not members:
         return 0
     links = links_from_config(current_app.config)

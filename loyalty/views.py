@@ -44,7 +44,9 @@ def index() -> str | tuple[str, int]:
         abort(exc.status, str(exc))
     except membership.NotAMember:
         return _join_page(JoinForm())
-    return render_template("loyalty/member.html", summary=summary)
+    return render_template(
+        "loyalty/member.html", summary=summary, settings=load_settings(db.session)
+    )
 
 
 @bp.post("/join")

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty import tiers
-from loyalty.models import Tier
+from loyalty.models import Membership, Tier
 from loyalty.settings import load_settings
 from shop.console.models import AuditEntry
 from tests import factories
@@ -344,3 +344,44 @@ def test_a_garbled_opened_field_asks_for_a_reload(app: Flask, session: Session) 
             )
     session.rollback()
     assert session.scalar(select(AuditEntry).where(AuditEntry.action.like("loyalty.%"))) is None
+
+
+def test_every_member_is_told_what_a_programme_change_means_for_them(
+    app: Flask, session: Session
+) -> None:
+    from shop.mail.models import OutboxEmail
+
+    factories.member(session, "mia@example.com")
+    factories.member(session, "leo@example.com")
+    gone = factories.member(session, "gone@example.com")
+    gone_id = gone.id
+    session.execute(update(Membership).where(Membership.user_id == gone_id).values(status="closed"))
+    session.commit()
+    admin = client_as(app, session, "admin")
+    response = _post(admin, "/console/loyalty/settings", SETTINGS)
+    assert response.status_code == 302
+    page = admin.get("/console/loyalty/").get_data(as_text=True)
+    assert "Programme settings saved. 2 members told by e-mail." in page
+    session.rollback()
+    mails = session.scalars(
+        select(OutboxEmail).where(OutboxEmail.kind == "loyalty_programme_changed")
+    ).all()
+    assert sorted(m.to_address for m in mails) == ["leo@example.com", "mia@example.com"]
+    text = mails[0].text_body
+    assert "You earn 2 points per £1 spent, before your tier's multiplier (was 1)." in text
+    assert "Points expire 18 months after you earn them (was 24)." in text
+    assert "you keep the tier for 45 days (was 30)." in text
+    assert "The programme terms are now version 2026-12 (was 2026-11)." in text
+    assert "/account/loyalty#terms" in text
+    assert "earn 2 points per £1" in mails[0].html_body
+    # Saving the same settings again tells nobody anything.
+    assert _post(admin, "/console/loyalty/settings", SETTINGS).status_code == 302
+    session.rollback()
+    assert len(session.scalars(select(OutboxEmail)).all()) == 2
+    # The member page shows the terms the e-mail links to, and which version they joined.
+    member = app.test_client()
+    sign_in(member, "mia@example.com", factories.PASSWORD)
+    own = member.get("/account/loyalty").get_data(as_text=True)
+    assert (
+        'id="terms"' in own and "Programme terms (version 2026-12; you joined under 2026-11)" in own
+    )
