@@ -114,10 +114,12 @@ def add_address(
     added = Address(user_id=user.id, is_default=False, **fields.cleaned())
     session.add(added)
     session.flush()
+    summary = "An address was added to your address book."
     if make_default or has_default is None:
         _make_default(session, user.id, added.id)
+        summary = f"{summary} It is now your default address: {added.one_line()}."
     notices.profile_changed(session, user.id, "address_added", ["addresses"])
-    confirm_change(session, user, "An address was added to your address book.", base_url)
+    confirm_change(session, user, summary, base_url)
     session.flush()
     return added
 
@@ -135,10 +137,12 @@ def update_address(
     for key, value in fields.cleaned().items():
         setattr(found, key, value)
     session.flush()
+    summary = "An address in your address book was changed."
     if make_default and not found.is_default:
         _make_default(session, user.id, found.id)
+        summary = f"{summary} It is now your default address: {found.one_line()}."
     notices.profile_changed(session, user.id, "address_changed", ["addresses"])
-    confirm_change(session, user, "An address in your address book was changed.", base_url)
+    confirm_change(session, user, summary, base_url)
     session.flush()
     return found
 
@@ -149,17 +153,16 @@ def delete_address(session: Session, user: User, address_id: int, base_url: str)
     was_default = found.is_default
     session.delete(found)
     session.flush()
+    summary = "An address was removed from your address book."
     if was_default:
         successor = session.scalar(
-            select(Address.id)
-            .where(Address.user_id == user.id)
-            .order_by(Address.id.desc())
-            .limit(1)
+            select(Address).where(Address.user_id == user.id).order_by(Address.id.desc()).limit(1)
         )
         if successor is not None:
-            _make_default(session, user.id, successor)
+            _make_default(session, user.id, successor.id)
+            summary = f"{summary} Your default address is now {successor.one_line()}."
     notices.profile_changed(session, user.id, "address_deleted", ["addresses"])
-    confirm_change(session, user, "An address was removed from your address book.", base_url)
+    confirm_change(session, user, summary, base_url)
     session.flush()
 
 

@@ -168,7 +168,11 @@ def test_address_book_keeps_exactly_one_default(app: Flask, session: Session) ->
     ]
     mails = [m.text_body for m in _outbox(session, "account_profile_changed")]
     assert len(mails) == 5  # one per change
+    assert "It is now your default address: " in mails[0]  # the first one
+    assert "It is now your default address" not in mails[1]
+    assert "It is now your default address: " in mails[2] and "3 New Street" in mails[2]
     assert "Your default address changed." in mails[3]
+    assert "Your default address is now " in mails[4] and "3 New Street" in mails[4]
 
 
 def test_edit_an_address(app: Flask, session: Session) -> None:
