@@ -66,6 +66,9 @@ def make_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        # SQLite's own lower() (behind ilike and icontains) folds only ASCII letters, so
+        # "ZOË" would not find "Zoë" as it does on PostgreSQL; no index is built on lower().
+        dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -75,6 +78,10 @@ def make_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

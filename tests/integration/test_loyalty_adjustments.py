@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from loyalty import member_admin
 from loyalty.member_admin import MemberAdminError, adjust_points, find_members
 from loyalty.models import Membership, PointsEntry
+from shop.accounts.models import User
 from shop.console.audit import Actor
 from shop.console.models import AuditEntry
 from shop.mail.models import OutboxEmail
@@ -168,3 +169,8 @@ def test_members_are_found_by_email_name_or_number(session: Session) -> None:
     assert numbers("_") == {bob.number}
     assert numbers(bob.number.lower()) == {bob.number}
     assert numbers("gone") == set()
+    mia_user = session.get(User, mia.user_id)
+    mia_user.name = "Zoë Ångström"
+    session.commit()
+    for text in ("ZOË", "ångström", "ÅNGSTRÖM"):  # not only ASCII letters ignore case
+        assert numbers(text) == {mia.number}, text
