@@ -335,6 +335,7 @@ def _to_deliver(session: Session, user_id: int) -> list[str]:
     orders = session.scalars(
         select(Order).where(
             Order.user_id == user_id,
+            Order.kind == "sale",
             Order.status.in_((states.PAID, states.PARTIALLY_REFUNDED)),
         )
     ).all()
