@@ -310,12 +310,12 @@ class RecommendationService:
         serving, placement = self._resolve(session, shopper, "home", serving)
         if not self.enabled:
             return self._empty(placement)
-        already = self._already_bought(session, shopper, placement)
-        if serving.model is None:
-            return self._fallback(session, shopper, placement, serving, (), skip=already)
-        version, model = serving.model
-        if placement.strategy == "popular" or not shopper.personalized:
+        if serving.model is None or placement.strategy == "popular" or not shopper.personalized:
+            already = self._already_bought(session, shopper, placement)
+            if serving.model is None:
+                return self._fallback(session, shopper, placement, serving, (), skip=already)
             return self._popular(session, shopper, placement, serving, (), skip=already)
+        version, model = serving.model
         k = self._candidates(serving, placement)
 
         def compute(history: Interactions) -> tuple[list[Recommendation], str]:
@@ -464,12 +464,12 @@ class RecommendationService:
         if not self.enabled:
             return self._empty(placement)
         own = session if log_in_session else None
-        already = self._already_bought(session, shopper, placement)
-        if serving.model is None:
-            return self._fallback(
-                session, shopper, placement, serving, product_ids, own, skip=already
-            )
-        if placement.strategy == "popular" or not shopper.personalized:
+        if serving.model is None or placement.strategy == "popular" or not shopper.personalized:
+            already = self._already_bought(session, shopper, placement)
+            if serving.model is None:
+                return self._fallback(
+                    session, shopper, placement, serving, product_ids, own, skip=already
+                )
             return self._popular(
                 session, shopper, placement, serving, product_ids, own, skip=already
             )
