@@ -134,15 +134,34 @@ def valid_rec_id(raw: str | None) -> str | None:
     return None
 
 
+# Lists sent by e-mail: a click counts from any browser (the member opens their mail where
+# they like); a list on a page counts only for the visitor or account it was shown to.
+EMAILED_PLACEMENTS = frozenset({"order_email", "weekly_email", "picks_email"})
+
+
 def clicked_rec_id(session: Session, raw: str | None, product_id: int) -> str | None:
     """The recommendation id of a click on `product_id`, when that list really showed it
-    (a made-up or copied id is not attributed); None otherwise."""
+    to this shopper (a made-up or copied id is not attributed); None otherwise."""
     rec_id = valid_rec_id(raw)
     if rec_id is None:
         return None
-    shown = session.scalar(select(Impression.product_ids).where(Impression.rec_id == rec_id))
-    if shown is None:  # shown a moment ago: the impression may still be queued
+    found = session.execute(
+        select(
+            Impression.product_ids, Impression.placement, Impression.visitor_id, Impression.user_id
+        ).where(Impression.rec_id == rec_id)
+    ).first()
+    if found is not None:
+        shown = found._asdict()
+    else:  # shown a moment ago: the impression may still be queued
         writer = current_app.extensions["impression_writer"]
         queued = writer.pending(lambda row: row["rec_id"] == rec_id)
-        shown = queued[0]["product_ids"] if queued else None
-    return rec_id if shown is not None and product_id in shown else None
+        shown = queued[0] if queued else None
+    if shown is None or product_id not in shown["product_ids"]:
+        return None
+    if shown["placement"] in EMAILED_PLACEMENTS:
+        return rec_id
+    me = current_shopper()
+    mine = shown["visitor_id"] == me.visitor_id or (
+        me.user_id is not None and shown.get("user_id") == me.user_id
+    )
+    return rec_id if mine else None

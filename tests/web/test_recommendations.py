@@ -190,10 +190,13 @@ def test_impressions_and_clicks_are_attributed_to_the_list(
     ]
     assert client.get(f"/products/{product_id}?rec=not-an-id").status_code == 200
 
-    # A made-up id, or a real one on a product its list did not show, is not a click.
+    # A made-up id, or a real one on a product its list did not show, is not a click; nor
+    # is a link copied to another browser, which never saw the list.
     elsewhere = next(p.id for p in shop.values() if p.id not in impression.product_ids)
     for path in (f"/products/{product_id}?rec={'aa' * 16}", f"/products/{elsewhere}?rec={rec_id}"):
         assert client.get(path).status_code == 200
+    stranger = client.application.test_client()
+    assert stranger.get(f"/products/{product_id}?rec={rec_id}").status_code == 200
     session.rollback()
     clicks = session.scalars(select(Event.rec_id).where(Event.kind == "rec_click")).all()
     assert clicks == [rec_id]
