@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from shop.catalog.categories import categorise, category_name
+from shop.catalog.categories import categorise
 from shop.importer import parsing
 
 Progress = Callable[[str, int, int], None]
@@ -158,9 +158,7 @@ def _drop_unknown_products(data: Dataset) -> None:
 class _Stats:
     sale_prices: Counter[int] = field(default_factory=Counter)
     return_prices: Counter[int] = field(default_factory=Counter)
-    quantities: Counter[int] = field(default_factory=Counter)
     orders: set[str] = field(default_factory=set)
-    customers: set[str] = field(default_factory=set)
     daily_net: Counter[date] = field(default_factory=Counter)
     last_sale: date | None = None
 
@@ -177,10 +175,7 @@ def plan_products(data: Dataset) -> list[ProductPlan]:
                 s.return_prices[price] += 1
                 continue
             s.sale_prices[price] += 1
-            s.quantities[quantity] += 1
             s.orders.add(invoice.number)
-            if invoice.customer_ref:
-                s.customers.add(invoice.customer_ref)
             if s.last_sale is None or day > s.last_sale:
                 s.last_sale = day
     last = data.last_invoice_at
@@ -191,15 +186,12 @@ def plan_products(data: Dataset) -> list[ProductPlan]:
         name = parsing.clean_name(parsing.most_common_text(data.descriptions[code]))[:200]
         slug = categorise(name)
         orders = len(s.orders)
-        text = parsing.product_description(
-            category_name(slug), orders, len(s.customers), parsing.typical_quantity(s.quantities)
-        )
         plans.append(
             ProductPlan(
                 sku=code,
                 name=name,
                 category=slug,
-                description=text,
+                description="",  # the data has none; merchants write one in the console
                 price_pence=parsing.typical_price(s.sale_prices, s.return_prices),
                 stock_qty=parsing.stock_level(s.daily_net, s.last_sale, data_end),
                 order_count=orders,

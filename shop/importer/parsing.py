@@ -250,11 +250,6 @@ def typical_price(sale_prices: Counter[int], return_prices: Counter[int]) -> int
     raise ValueError("no positive price for this product")
 
 
-def typical_quantity(quantities: Counter[int]) -> int | None:
-    """The quantity most often ordered on one sale line (a tie goes to the smaller)."""
-    return most_common(Counter({q: n for q, n in quantities.items() if q > 0}))
-
-
 def most_common_text(counts: Counter[str]) -> str:
     """The most frequent non-empty text; a tie goes to the one seen first."""
     for text, _n in counts.most_common():
@@ -285,20 +280,3 @@ def date_shift_days(last_invoice: datetime, now: date | datetime) -> int:
     moment = now if isinstance(now, datetime) else datetime.combine(now, datetime.max.time())
     days = (moment.date() - last_invoice.date()).days
     return days - 1 if last_invoice.time() > moment.time() else days
-
-
-def product_description(category: str, orders: int, customers: int, quantity: int | None) -> str:
-    """A short factual description built from the order history."""
-    parts = [f"{category}."]
-    if orders:
-        who = f" by {customers:,} {_plural(customers, 'customer')}" if customers else ""
-        parts.append(f"Bought in {orders:,} {_plural(orders, 'order')}{who}.")
-    else:
-        parts.append("Not ordered yet.")
-    if quantity:
-        parts.append(f"Usually ordered {quantity} at a time.")
-    return " ".join(parts)
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"

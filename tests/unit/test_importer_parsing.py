@@ -17,11 +17,9 @@ from shop.importer.parsing import (
     date_shift_days,
     is_non_product_code,
     parse_row,
-    product_description,
     skip_reason,
     stock_level,
     typical_price,
-    typical_quantity,
 )
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -191,12 +189,6 @@ def test_typical_price_ignores_non_positive_and_falls_back_to_returns() -> None:
         typical_price(Counter({0: 3}), Counter())
 
 
-def test_typical_quantity() -> None:
-    assert typical_quantity(Counter({12: 4, 6: 4, 1: 2})) == 6
-    assert typical_quantity(Counter({24: 1})) == 24
-    assert typical_quantity(Counter()) is None
-
-
 END = date(2011, 12, 9)
 
 
@@ -243,16 +235,6 @@ def test_date_shift_days() -> None:
     assert date_shift_days(last, datetime(2026, 11, 24, 0, 47)) == 5463
     assert date_shift_days(last, datetime(2026, 11, 24, 12, 50)) == 5464
     assert datetime(2011, 12, 9, 12, 50) + timedelta(days=5463) < datetime(2026, 11, 24, 0, 47)
-
-
-def test_product_description() -> None:
-    assert product_description("Bags", 2089, 635, 10) == (
-        "Bags. Bought in 2,089 orders by 635 customers. Usually ordered 10 at a time."
-    )
-    assert product_description("Lights", 1, 0, 1) == (
-        "Lights. Bought in 1 order. Usually ordered 1 at a time."
-    )
-    assert product_description("Party", 0, 0, None) == "Party. Not ordered yet."
 
 
 # --- reading a file -------------------------------------------------------------------------
