@@ -106,7 +106,7 @@ def search() -> str:
         )
     except PageError as exc:
         abort(exc.status, str(exc))
-    if results.terms:
+    if results.terms and page == 1:  # paging through the results is not a new search
         record("search", query=results.query, result_count=results.page.total)
     return render_template(
         "shop/search.html",

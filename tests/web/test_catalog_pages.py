@@ -100,3 +100,11 @@ def test_pages_use_local_assets_only(client: FlaskClient, session: Session) -> N
     assert "https://" not in html.split("<body", 1)[0]
     with client.get("/static/css/shop.css") as css:
         assert css.status_code == 200
+
+
+def test_a_product_page_names_one_canonical_address(client: FlaskClient, session: Session) -> None:
+    items = factories.small_catalogue(session)
+    heart = items["heart"].id
+    for path in (f"/products/{heart}", f"/products/{heart}?rec={'ab' * 16}&cmp=weekly"):
+        page = client.get(path).get_data(as_text=True)
+        assert f'<link rel="canonical" href="http://localhost/products/{heart}">' in page

@@ -146,3 +146,12 @@ def test_tracking_switch_never_redirects_off_site(client: FlaskClient) -> None:
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/account"
+
+
+def test_paging_through_search_results_is_one_search(client: FlaskClient, session: Session) -> None:
+    factories.small_catalogue(session)
+    client.application.config["PAGE_SIZE"] = 1
+    for page in (1, 2, 1):
+        assert client.get(f"/search?q=bag&page={page}").status_code == 200
+    searches = [e for e in _events(session) if e.kind == "search"]
+    assert [(e.query, e.result_count) for e in searches] == [("bag", 2), ("bag", 2)]
