@@ -3,18 +3,21 @@
 A service records an event with `record_event` in the same transaction as the change
 that causes it. After that transaction commits, `dispatch_pending` sends each stored event
 to its subscribers and marks it dispatched; an event whose subscriber fails stays
-pending and is retried (`flask events dispatch`). Subscribers must therefore be
-idempotent: the loyalty ledger, for instance, has a unique key per order.
+pending and is retried, with a growing delay (10 s, 20 s, ... at most an hour) but
+without end, so no event is ever given up; `flask events dispatch` retries them at once
+and lists those still failing. Subscribers must therefore be idempotent: the loyalty
+ledger, for instance, has a unique key per order.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
@@ -35,7 +38,8 @@ KNOWN = {
     s.name: s
     for s in (order_paid, order_refunded, customer_registered, profile_changed, order_released)
 }
-MAX_ATTEMPTS = 10
+RETRY_BASE_S = 10.0
+RETRY_CAP_S = 3600.0
 PENDING_FLAG = "domain_events_pending"
 
 
@@ -49,18 +53,37 @@ def record_event(session: Session, name: str, payload: dict[str, Any]) -> Domain
     return event
 
 
-def dispatch_pending(session_factory: Callable[[], Session], *, limit: int = 100) -> int:
-    """Publish stored events in order; return how many were dispatched."""
+def dispatch_pending(
+    session_factory: Callable[[], Session], *, limit: int = 100, due_only: bool = True
+) -> int:
+    """Publish stored events in order; return how many were dispatched. With `due_only`,
+    events whose subscriber failed wait out their backoff first."""
+    query = select(DomainEvent.id).where(DomainEvent.dispatched_at.is_(None))
+    if due_only:
+        query = query.where(
+            or_(DomainEvent.next_attempt_at.is_(None), DomainEvent.next_attempt_at <= utcnow())
+        )
     with session_factory() as session:
-        ids = list(
+        ids = list(session.scalars(query.order_by(DomainEvent.id).limit(limit)))
+    return dispatch_events(session_factory, ids)
+
+
+def failing(session_factory: Callable[[], Session], limit: int = 20) -> list[DomainEvent]:
+    """Events not dispatched yet whose subscriber failed at least once, oldest first."""
+    with session_factory() as session:
+        return list(
             session.scalars(
-                select(DomainEvent.id)
-                .where(DomainEvent.dispatched_at.is_(None), DomainEvent.attempts < MAX_ATTEMPTS)
+                select(DomainEvent)
+                .where(DomainEvent.dispatched_at.is_(None), DomainEvent.last_error.is_not(None))
                 .order_by(DomainEvent.id)
                 .limit(limit)
             )
         )
-    return dispatch_events(session_factory, ids)
+
+
+def retry_delay_s(attempts: int) -> float:
+    """How long an event waits before its next automatic try, after `attempts` tries."""
+    return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(max(attempts - 1, 0), 20))
 
 
 def dispatch_events(session_factory: Callable[[], Session], ids: list[int]) -> int:
@@ -81,19 +104,29 @@ def _dispatch_one(session_factory: Callable[[], Session], event_id: int) -> int:
         )
         if claimed.rowcount != 1:
             return 0
-        name, payload = event.name, dict(event.payload)
+        name, payload, attempts = event.name, dict(event.payload), event.attempts + 1
         if not KNOWN[name].receivers:  # nobody listens: done in this one transaction
             event.dispatched_at = utcnow()
             return 1
     try:
         KNOWN[name].send(name, **payload)
     except Exception as exc:
-        log.exception("a subscriber of %s #%d failed; it will be retried", name, event_id)
+        delay = retry_delay_s(attempts)
+        log.exception(
+            "a subscriber of %s #%d failed (try %d); it will be retried in %.0f s",
+            name,
+            event_id,
+            attempts,
+            delay,
+        )
         with session_factory() as session, session.begin():
             session.execute(
                 update(DomainEvent)
                 .where(DomainEvent.id == event_id)
-                .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                .values(
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                )
             )
         return 0
     with session_factory() as session, session.begin():

@@ -6,15 +6,30 @@ import click
 from flask.cli import AppGroup
 
 from shop.db import db
-from shop.events.bus import dispatch_pending
+from shop.events.bus import dispatch_pending, failing
 
 events_cli = AppGroup("events", help="Domain events (order_paid, order_refunded, ...).")
 
 
 @events_cli.command("dispatch")
-@click.option("--limit", default=500, show_default=True, help="At most this many events.")
+@click.option(
+    "--limit",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many events.",
+)
 def dispatch_command(limit: int) -> None:
-    """Send pending events to their subscribers (after a subscriber failed, for instance)."""
+    """Send pending events to their subscribers now, failed ones too (without waiting for
+    their retry time); list those still failing and exit 1 if there are any."""
     assert db.write_session_factory is not None
-    sent = dispatch_pending(db.write_session_factory, limit=limit)
+    sent = dispatch_pending(db.write_session_factory, limit=limit, due_only=False)
     click.echo(f"Dispatched {sent} event(s).")
+    stuck = failing(db.write_session_factory)
+    for event in stuck:
+        click.echo(
+            f"Still failing: #{event.id} {event.name} ({event.attempts} tries): {event.last_error}",
+            err=True,
+        )
+    if stuck:
+        raise SystemExit(1)

@@ -115,3 +115,46 @@ def test_reconcile_reports_what_it_checked(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--min-age", "0"])
     assert result.exit_code == 0
     assert "Checked 0 order(s); nothing." in result.output
+
+
+def test_a_failing_event_is_retried_with_backoff_and_never_given_up(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.db import db
+    from shop.events.bus import dispatch_pending, retry_delay_s
+
+    def broken(_sender: str, **_payload: object) -> None:
+        raise RuntimeError("loyalty is down")
+
+    order_paid.connect(broken)
+    try:
+        _paid_order(app, items, localstripe_url)
+        with app.app_context():
+            assert db.write_session_factory is not None
+            # Waiting out its backoff, the event is not tried again at once...
+            assert dispatch_pending(db.write_session_factory) == 0
+            session.rollback()
+            event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_paid"))
+            assert event is not None and event.attempts == 1 and event.next_attempt_at
+            # ... but it stays due for ever: many failures later it is still tried.
+            session.execute(
+                update(DomainEvent)
+                .where(DomainEvent.id == event.id)
+                .values(attempts=50, next_attempt_at=None)
+            )
+            session.commit()
+            assert dispatch_pending(db.write_session_factory) == 0
+        session.rollback()
+        session.refresh(event)
+        assert event.attempts == 51 and event.dispatched_at is None
+        result = app.test_cli_runner().invoke(args=["events", "dispatch"])
+        assert result.exit_code == 1
+        assert f"Still failing: #{event.id} order_paid (52 tries): RuntimeError" in result.output
+    finally:
+        order_paid.disconnect(broken)
+    assert retry_delay_s(1) == 10 and retry_delay_s(3) == 40 and retry_delay_s(99) == 3600
+    result = app.test_cli_runner().invoke(args=["events", "dispatch", "--limit", "0"])
+    assert result.exit_code == 2 and "--limit" in result.output
