@@ -26,9 +26,15 @@ from shop.accounts.models import ConsentRecord, User
 from shop.accounts.profile import confirm_change
 from shop.catalog.models import Category
 from shop.db import utcnow
-from shop.mail.outbox import enqueue_email
+from shop.mail.outbox import enqueue_email, withdraw_marketing
 
 MARKETING_TOPICS = ("weekly_deals", "recommendations", "tier_news")
+# The outbox kinds each topic's e-mails go out as.
+TOPIC_MAIL_KINDS = {
+    "weekly_deals": ("weekly_deals",),
+    "recommendations": ("personal_picks",),
+    "tier_news": ("tier_news",),
+}
 # Sent only to loyalty members (the weekly deals, and news about their tier).
 MEMBERS_ONLY_TOPICS = frozenset({"weekly_deals", "tier_news"})
 TOPIC_LABELS = {
@@ -242,6 +248,8 @@ def opt_out(session: Session, user_id: int, topic: str, detail: str) -> bool:
     was_on = row.status == "on"
     row.status = "off"
     row.updated_at = utcnow()
+    # An e-mail of the topic still queued (a mailing draining, the relay down) must not go.
+    withdraw_marketing(session, user_id, TOPIC_MAIL_KINDS[topic], "the member unsubscribed")
     if was_on:
         session.add(
             ConsentRecord(

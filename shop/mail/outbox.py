@@ -156,6 +156,22 @@ def withdraw_pending(session: Session, order_id: int, kinds: Iterable[str], reas
     return int(result.rowcount or 0)
 
 
+def withdraw_marketing(session: Session, user_id: int, kinds: Iterable[str], reason: str) -> int:
+    """Stop a person's e-mails of these kinds still waiting to go out, or to be retried
+    (consent withdrawn); return how many. One being delivered at this moment goes."""
+    result = session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.user_id == user_id,
+            OutboxEmail.kind.in_(list(kinds)),
+            OutboxEmail.status == "pending",
+        )
+        .values(status="withdrawn", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 def forgotten_values(now: datetime) -> dict[str, Any]:
     """The column values of a row whose address and text have been removed."""
     return {

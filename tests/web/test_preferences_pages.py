@@ -20,6 +20,7 @@ from loyalty.preferences import unsubscribe_token
 from shop.accounts.models import ConsentRecord, User
 from shop.db import db
 from shop.mail.models import OutboxEmail
+from shop.mail.outbox import enqueue_email
 from tests import factories
 from tests.helpers import csrf_token, sign_in
 
@@ -234,6 +235,28 @@ def test_unsubscribe_link_asks_then_unsubscribes(
 ) -> None:
     ann = _subscribed(client, session)
     path = _path(UNSUB_RE, _emails(session, "marketing_subscribed")[0].text_body)
+    with app.app_context():  # this week's deals, still queued (the relay is down, say)
+        queued = enqueue_email(
+            db.session,
+            kind="weekly_deals",
+            to="ann@example.com",
+            subject="Deals",
+            template="marketing_subscribed",
+            context={"name": "Ann"},
+            user_id=ann,
+        )
+        other = enqueue_email(
+            db.session,
+            kind="personal_picks",
+            to="ann@example.com",
+            subject="Picks",
+            template="marketing_subscribed",
+            context={"name": "Ann"},
+            user_id=ann,
+        )
+        db.session.flush()
+        queued_id, other_id = queued.id, other.id
+        db.session.commit()
     visitor = app.test_client()  # the link works without signing in
     asked = visitor.get(path)
     assert asked.status_code == 200
@@ -246,6 +269,8 @@ def test_unsubscribe_link_asks_then_unsubscribes(
     assert "You're unsubscribed" in done.get_data(as_text=True)
     assert _status(session, ann, "weekly_deals") == "off"
     assert _consents(session, ann)[-1] == ("marketing:weekly_deals", False)
+    assert session.get(OutboxEmail, queued_id).status == "withdrawn"  # type: ignore[union-attr]
+    assert session.get(OutboxEmail, other_id).status == "pending"  # type: ignore[union-attr]
 
 
 def test_rfc8058_one_click_post(app: Flask, client: FlaskClient, session: Session) -> None:
