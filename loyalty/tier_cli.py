@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 from flask import Flask
@@ -18,9 +18,12 @@ def _parse_at(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
+    if moment.tzinfo is not None:  # the shop keeps naive UTC times
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 @loyalty_cli.command("evaluate-tiers")

@@ -406,12 +406,13 @@ def delete_account(
 
 
 def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
-    """Sent and failed e-mails lose their address and text; pending ones are not sent; one
-    being sent right now is forgotten once the sender records it."""
+    """Sent, failed and withdrawn e-mails lose their address and text; pending ones are not
+    sent; one being sent right now is forgotten once the sender records it."""
     mine = OutboxEmail.user_id == user_id
+    done = OutboxEmail.status.in_(("sent", "failed", "withdrawn"))
     session.execute(
         update(OutboxEmail)
-        .where(mine, OutboxEmail.status.in_(("sent", "failed")), OutboxEmail.forgotten_at.is_(None))
+        .where(mine, done, OutboxEmail.forgotten_at.is_(None))
         .values(**forgotten_values(now))
         .execution_options(synchronize_session=False)
     )

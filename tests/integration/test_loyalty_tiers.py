@@ -157,6 +157,11 @@ def test_the_command_prints_a_summary(app: Flask, session: Session) -> None:
     assert "1 members evaluated" in result.output
     bad = app.test_cli_runner().invoke(args=["loyalty", "evaluate-tiers", "--at", "soon"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+    for zoned in ("2026-11-24T12:00Z", "2026-11-24T14:00+02:00"):  # read as UTC
+        result = app.test_cli_runner().invoke(args=["loyalty", "evaluate-tiers", "--at", zoned])
+        assert result.exit_code == 0, result.output
+        result = app.test_cli_runner().invoke(args=["loyalty", "expire-points", "--at", zoned])
+        assert result.exit_code == 0, result.output
 
 
 def test_the_commands_explain_themselves(app: Flask) -> None:

@@ -680,3 +680,35 @@ def test_an_account_with_paid_orders_not_shipped_yet_is_kept_until_they_ship(
     assert _delete(client, factories.PASSWORD).status_code == 302
     session.rollback()
     assert session.get(Order, order.id).ship_line1 is None  # type: ignore[union-attr]
+
+
+def test_deleting_an_account_forgets_its_withdrawn_e_mails_too(
+    app: Flask, session: Session
+) -> None:
+    from shop.db import db
+    from shop.mail.outbox import enqueue_email
+
+    factories.user(session, "wd@example.com", "Wanda Withdrawn")
+    session.commit()
+    client = _sign_in(app, session, "wd@example.com")
+    user = session.scalar(select(User).where(User.email == "wd@example.com"))
+    assert user is not None
+    with app.app_context():
+        row = enqueue_email(
+            db.session,
+            kind="payment_failed",
+            to="wd@example.com",
+            subject="Payment",
+            template="marketing_subscribed",
+            context={"name": "Wanda Withdrawn"},
+            user_id=user.id,
+        )
+        row.status = "withdrawn"
+        db.session.flush()
+        row_id = row.id
+        db.session.commit()
+    assert _delete(client, factories.PASSWORD).status_code == 302
+    session.rollback()
+    kept = session.get(OutboxEmail, row_id)
+    assert kept is not None and kept.forgotten_at is not None
+    assert kept.to_address != "wd@example.com" and "Wanda" not in kept.text_body
