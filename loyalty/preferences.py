@@ -26,7 +26,8 @@ from shop.accounts.models import ConsentRecord, User
 from shop.accounts.profile import confirm_change
 from shop.catalog.models import Category
 from shop.db import utcnow
-from shop.mail.outbox import enqueue_email, withdraw_marketing
+from shop.mail import outbox
+from shop.mail.outbox import enqueue_email
 
 MARKETING_TOPICS = ("weekly_deals", "recommendations", "tier_news")
 # The outbox kinds each topic's e-mails go out as.
@@ -249,7 +250,9 @@ def opt_out(session: Session, user_id: int, topic: str, detail: str) -> bool:
     row.status = "off"
     row.updated_at = utcnow()
     # An e-mail of the topic still queued (a mailing draining, the relay down) must not go.
-    withdraw_marketing(session, user_id, TOPIC_MAIL_KINDS[topic], "the member unsubscribed")
+    outbox.withdraw_pending(
+        session, TOPIC_MAIL_KINDS[topic], "the member unsubscribed", user_id=user_id
+    )
     if was_on:
         session.add(
             ConsentRecord(

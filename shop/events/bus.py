@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shop.db import utcnow
 from shop.events.models import DomainEvent
+from shop.mail.sender import backoff_seconds
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,9 @@ def failing(session_factory: Callable[[], Session], limit: int = 20) -> list[Dom
 
 
 def retry_delay_s(attempts: int) -> float:
-    """How long an event waits before its next automatic try, after `attempts` tries."""
-    return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(max(attempts - 1, 0), 20))
+    """How long an event waits before its next automatic try, after `attempts` tries (the
+    outbox's backoff, without its jitter: one dispatcher retries, not a crowd)."""
+    return backoff_seconds(max(attempts, 1), RETRY_BASE_S, RETRY_CAP_S, jitter=0.0)
 
 
 def dispatch_events(session_factory: Callable[[], Session], ids: list[int]) -> int:

@@ -140,32 +140,25 @@ def enqueue_email(
     return row
 
 
-def withdraw_pending(session: Session, order_id: int, kinds: Iterable[str], reason: str) -> int:
-    """Stop an order's e-mails of these kinds that have not gone out yet and no longer hold
-    (status `withdrawn`, never sent or retried); return how many."""
-    result = session.execute(
-        update(OutboxEmail)
-        .where(
-            OutboxEmail.order_id == order_id,
-            OutboxEmail.kind.in_(list(kinds)),
-            OutboxEmail.status == "pending",
-        )
-        .values(status="withdrawn", last_error=reason)
-        .execution_options(synchronize_session=False)
+def withdraw_pending(
+    session: Session,
+    kinds: Iterable[str],
+    reason: str,
+    *,
+    order_id: int | None = None,
+    user_id: int | None = None,
+) -> int:
+    """Stop the e-mails of these kinds, of one order or one person, still waiting to go out
+    or to be retried (status `withdrawn`, never sent or retried); return how many. One
+    being delivered at this moment goes."""
+    if (order_id is None) == (user_id is None):
+        raise ValueError("withdraw the e-mails of one order or of one person")
+    whose = (
+        OutboxEmail.order_id == order_id if order_id is not None else OutboxEmail.user_id == user_id
     )
-    return int(result.rowcount or 0)
-
-
-def withdraw_marketing(session: Session, user_id: int, kinds: Iterable[str], reason: str) -> int:
-    """Stop a person's e-mails of these kinds still waiting to go out, or to be retried
-    (consent withdrawn); return how many. One being delivered at this moment goes."""
     result = session.execute(
         update(OutboxEmail)
-        .where(
-            OutboxEmail.user_id == user_id,
-            OutboxEmail.kind.in_(list(kinds)),
-            OutboxEmail.status == "pending",
-        )
+        .where(whose, OutboxEmail.kind.in_(list(kinds)), OutboxEmail.status == "pending")
         .values(status="withdrawn", last_error=reason)
         .execution_options(synchronize_session=False)
     )

@@ -640,7 +640,9 @@ def _mark_paid(
             )
     _record_purchases(session, order, now)
     remove_bought(session, order)
-    withdraw_pending(session, order.id, ("payment_failed",), "Not sent: the order was paid first.")
+    withdraw_pending(
+        session, ("payment_failed",), "Not sent: the order was paid first.", order_id=order.id
+    )
     queue_order_email(session, order, "order_confirmation", settings)
     record_event(
         session,
