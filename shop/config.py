@@ -16,14 +16,17 @@ class InsecureConfigError(RuntimeError):
     """Raised when production settings are unsafe."""
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name, "")
     if not value.strip():
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {number}")
+    return number
 
 
 def _env_json_object(name: str) -> dict[str, Any]:
@@ -95,8 +98,8 @@ class Config:
         self.SHOP_DATA_DIR = Path(
             env.get("SHOP_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data"
         )
-        self.PAGE_SIZE = _env_int("SHOP_PAGE_SIZE", 24)
-        self.MAX_CART_LINE_QTY = _env_int("SHOP_MAX_CART_LINE_QTY", 999)
+        self.PAGE_SIZE = _env_int("SHOP_PAGE_SIZE", 24, minimum=1)
+        self.MAX_CART_LINE_QTY = _env_int("SHOP_MAX_CART_LINE_QTY", 999, minimum=1)
         self.TRACKING_ENABLED = env.get("SHOP_TRACKING", "on") != "off"
         # Events are written by a background thread in batches; tests write them at once.
         self.TRACKING_BACKGROUND = env.get("SHOP_TRACKING_WRITER", "background") != "sync"
@@ -108,10 +111,12 @@ class Config:
         self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
         # Checkout: prices in pence. Standard shipping is free from the threshold up.
-        self.SHIPPING_STANDARD_PENCE = _env_int("SHOP_SHIPPING_STANDARD_PENCE", 395)
-        self.SHIPPING_EXPRESS_PENCE = _env_int("SHOP_SHIPPING_EXPRESS_PENCE", 795)
-        self.FREE_SHIPPING_THRESHOLD_PENCE = _env_int("SHOP_FREE_SHIPPING_THRESHOLD_PENCE", 5000)
-        self.RESERVATION_MINUTES = _env_int("SHOP_RESERVATION_MINUTES", 30)
+        self.SHIPPING_STANDARD_PENCE = _env_int("SHOP_SHIPPING_STANDARD_PENCE", 395, minimum=0)
+        self.SHIPPING_EXPRESS_PENCE = _env_int("SHOP_SHIPPING_EXPRESS_PENCE", 795, minimum=0)
+        self.FREE_SHIPPING_THRESHOLD_PENCE = _env_int(
+            "SHOP_FREE_SHIPPING_THRESHOLD_PENCE", 5000, minimum=0
+        )
+        self.RESERVATION_MINUTES = _env_int("SHOP_RESERVATION_MINUTES", 30, minimum=1)
 
         # Stripe. With no secret key, `make run` starts localstripe and sets these for it.
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
@@ -123,14 +128,17 @@ class Config:
         # E-mail: the outbox is delivered over SMTP by `flask mail send`.
         self.MAIL_FROM = env.get("MAIL_FROM", "Hearth & Parcel <orders@hearth-parcel.example>")
         self.SMTP_HOST = env.get("SMTP_HOST", "127.0.0.1")
-        self.SMTP_PORT = _env_int("SMTP_PORT", 8025)
+        self.SMTP_PORT = _env_int("SMTP_PORT", 8025, minimum=1)
         self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
         self.SMTP_SSL = _env_bool("SMTP_SSL", False)
         self.SMTP_USERNAME = env.get("SMTP_USERNAME", "")
         self.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
-        self.SMTP_TIMEOUT_S = _env_int("SMTP_TIMEOUT_S", 10)
-        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 10)  # about 3 h of retries
-        self.MAIL_BACKOFF_BASE_S = _env_int("MAIL_BACKOFF_BASE_S", 30)
+        self.SMTP_TIMEOUT_S = _env_int("SMTP_TIMEOUT_S", 10, minimum=1)
+        # 10 attempts are about 3 h of retries.
+        self.MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 10, minimum=1)
+        self.MAIL_BACKOFF_BASE_S = _env_int("MAIL_BACKOFF_BASE_S", 30, minimum=1)
+        # A row a sender claimed this long ago, and never finished, belongs to a dead sender.
+        self.MAIL_CLAIM_TIMEOUT_S = _env_int("MAIL_CLAIM_TIMEOUT_S", 600, minimum=1)
 
         # Brute-force protection (shop/rate_limits.py): POSTs per client address. memory://
         # counts in each process; with several processes or hosts point it at redis://.
@@ -147,7 +155,7 @@ class Config:
         )
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0:
         # none). Without this, behind a proxy every visitor shares the proxy's address.
-        self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0)
+        self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0, minimum=0)
 
     def database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in instance/."""

@@ -18,6 +18,7 @@ from loyalty.membership import member_badge
 from shop.accounts.models import User
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit
+from shop.db import utcnow
 from shop.mail import outbox
 from shop.mail.models import OutboxEmail
 from shop.money import format_money
@@ -306,14 +307,24 @@ class OutboxOverview:
     counts: dict[str, int]
     failed: list[OutboxEmail]
     pending: list[OutboxEmail]
+    sending: list[OutboxEmail]
+    claims_expire_before: datetime  # a `sending` row claimed before this lost its sender
+
+    def abandoned(self, email: OutboxEmail) -> bool:
+        """Whether the sender that claimed this row stopped before finishing it."""
+        return email.claimed_at is not None and email.claimed_at < self.claims_expire_before
 
 
-def outbox_overview(session: Session, limit: int = 100) -> OutboxOverview:
-    """How many e-mails are in each status, with the newest failed and pending ones."""
+def outbox_overview(
+    session: Session, claim_timeout_s: float = outbox.DEFAULT_CLAIM_TIMEOUT_S, limit: int = 100
+) -> OutboxOverview:
+    """How many e-mails are in each status, with the newest failed, pending and sending ones."""
     return OutboxOverview(
         counts=outbox.outbox_counts(session),
         failed=outbox.outbox_rows(session, "failed", limit),
         pending=outbox.outbox_rows(session, "pending", limit),
+        sending=outbox.outbox_rows(session, "sending", limit),
+        claims_expire_before=utcnow() - timedelta(seconds=claim_timeout_s),
     )
 
 

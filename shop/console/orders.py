@@ -29,6 +29,7 @@ from shop.console.order_forms import (
 )
 from shop.db import db
 from shop.form_fields import ShopForm
+from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S
 from shop.money import format_money
 from shop.orders import fulfilment, states
 from shop.pagination import Page, PageError, parse_page
@@ -189,7 +190,8 @@ def refund(order_id: int) -> Response | tuple[str, int]:
 @bp.route("/outbox")
 def outbox() -> str:
     """The mail outbox: counts by status, failed e-mails (with retry) and pending ones."""
-    overview = order_admin.outbox_overview(db.session)
+    timeout_s = current_app.config.get("MAIL_CLAIM_TIMEOUT_S", DEFAULT_CLAIM_TIMEOUT_S)
+    overview = order_admin.outbox_overview(db.session, float(timeout_s))
     return render_template("console/orders/outbox.html", overview=overview, form=RetryForm())
 
 

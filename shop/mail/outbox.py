@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
@@ -39,6 +39,7 @@ RESERVED_HEADERS = frozenset(
 MAX_LIST_LIMIT = 1000
 FORGOTTEN_ADDRESS = "removed@forgotten.invalid"  # RFC 2606: can never be delivered
 FORGOTTEN_TEXT = "(removed: the recipient's data was deleted)"
+DEFAULT_CLAIM_TIMEOUT_S = 600
 
 
 class OutboxError(ValueError):
@@ -149,17 +150,29 @@ def withdraw_pending(
     user_id: int | None = None,
 ) -> int:
     """Stop the e-mails of these kinds, of one order or one person, still waiting to go out
-    or to be retried (status `withdrawn`, never sent or retried); return how many. One
-    being delivered at this moment goes."""
+    or to be retried (status `withdrawn`, never sent or retried); return how many.
+
+    One being delivered at this moment goes; one left `sending` by a sender that died (its
+    claim older than MAIL_CLAIM_TIMEOUT_S) is withdrawn too, or the next sender would send it.
+    """
     if (order_id is None) == (user_id is None):
         raise ValueError("withdraw the e-mails of one order or of one person")
     whose = (
         OutboxEmail.order_id == order_id if order_id is not None else OutboxEmail.user_id == user_id
     )
+    timeout_s = current_app.config.get("MAIL_CLAIM_TIMEOUT_S", DEFAULT_CLAIM_TIMEOUT_S)
+    abandoned = and_(
+        OutboxEmail.status == "sending",
+        OutboxEmail.claimed_at < utcnow() - timedelta(seconds=float(timeout_s)),
+    )
     result = session.execute(
         update(OutboxEmail)
-        .where(whose, OutboxEmail.kind.in_(list(kinds)), OutboxEmail.status == "pending")
-        .values(status="withdrawn", last_error=reason)
+        .where(
+            whose,
+            OutboxEmail.kind.in_(list(kinds)),
+            or_(OutboxEmail.status == "pending", abandoned),
+        )
+        .values(status="withdrawn", last_error=reason, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)

@@ -33,12 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
-from shop.mail.outbox import RESERVED_HEADERS, forget_if_asked
+from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S, RESERVED_HEADERS, forget_if_asked
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKOFF_CAP_S = 3600
-DEFAULT_CLAIM_TIMEOUT_S = 600
 JITTER = 0.1  # a retry is due within +-10% of its nominal delay
 MAX_ERROR_CHARS = 1000
 MAX_REPORTED_ERRORS = 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shop.db import utcnow
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import (
     OutboxError,
@@ -18,6 +20,7 @@ from shop.mail.outbox import (
     outbox_counts,
     outbox_rows,
     retry_email,
+    withdraw_pending,
 )
 from shop.orders.models import Order
 from tests.factories import paid_order_with_address
@@ -235,3 +238,34 @@ def test_payment_failed_shows_the_decline_reason_when_given(
     )
     assert "reason given" not in plain.text_body
     assert "reason given" not in plain.html_body
+
+
+def test_withdrawing_takes_rows_a_dead_sender_left_sending_but_not_live_claims(
+    app: Flask, session: Session, order: Order
+) -> None:
+    app.config["MAIL_CLAIM_TIMEOUT_S"] = 600
+    waiting, abandoned, in_flight, other_kind = (
+        _enqueue(app, session, order, kind=kind)
+        for kind in ("reminder", "reminder", "reminder", "x")
+    )
+    session.flush()
+    abandoned.status, abandoned.claimed_by = "sending", "dead-sender"
+    abandoned.claimed_at = utcnow() - timedelta(minutes=11)
+    in_flight.status, in_flight.claimed_by = "sending", "live-sender"
+    in_flight.claimed_at = utcnow() - timedelta(minutes=1)
+    other_kind.status, other_kind.claimed_by = "sending", "dead-sender"
+    other_kind.claimed_at = abandoned.claimed_at
+    session.commit()
+
+    with app.app_context():
+        count = withdraw_pending(session, ["reminder"], "order paid", order_id=order.id)
+    session.commit()
+
+    assert count == 2
+    statuses = {
+        row.id: (row.status, row.claimed_by) for row in session.scalars(select(OutboxEmail))
+    }
+    assert statuses[waiting.id] == ("withdrawn", None)
+    assert statuses[abandoned.id] == ("withdrawn", None)
+    assert statuses[in_flight.id] == ("sending", "live-sender")
+    assert statuses[other_kind.id] == ("sending", "dead-sender")

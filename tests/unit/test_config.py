@@ -58,6 +58,10 @@ def test_unknown_environment_is_rejected() -> None:
         ),
         ("SHOP_RECOMMENDER_PLACEMENTS", "[1]", "SHOP_RECOMMENDER_PLACEMENTS must be a JSON object"),
         ("SHOP_PAGE_SIZE", "twelve", "SHOP_PAGE_SIZE must be a whole number, not 'twelve'"),
+        ("MAIL_BACKOFF_BASE_S", "0", "MAIL_BACKOFF_BASE_S must be at least 1, not 0"),
+        ("MAIL_MAX_ATTEMPTS", "-3", "MAIL_MAX_ATTEMPTS must be at least 1, not -3"),
+        ("MAIL_CLAIM_TIMEOUT_S", "0", "MAIL_CLAIM_TIMEOUT_S must be at least 1, not 0"),
+        ("SHOP_SHIPPING_STANDARD_PENCE", "-1", "must be at least 0, not -1"),
     ],
 )
 def test_a_malformed_setting_is_named(

@@ -6,7 +6,7 @@ Refunds go through a real localstripe server, as in tests/integration/test_payme
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -314,6 +314,33 @@ def test_the_outbox_lists_failed_mail_and_retries_it(app: Flask, session: Sessio
     )
     assert again.status_code == 200
     assert "only failed e-mails can be retried" in again.get_data(as_text=True)
+
+
+def test_the_outbox_lists_mail_being_sent_and_flags_a_stopped_sender(
+    app: Flask, session: Session
+) -> None:
+    order = factories.paid_order_with_address(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    token = console_token(client, f"/console/orders/{order.id}")
+    client.post(f"/console/orders/{order.id}/ship", data={"ship-csrf_token": token})
+    session.rollback()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    session.execute(
+        update(OutboxEmail).values(
+            status="sending", claimed_by="host:41:dead", claimed_at=now - timedelta(minutes=11)
+        )
+    )
+    session.commit()
+    app.config["MAIL_CLAIM_TIMEOUT_S"] = 600
+    html = client.get("/console/orders/outbox").get_data(as_text=True)
+    sending = html.split('data-testid="outbox-sending"')[1].split("</table>")[0]
+    assert "Your order HP-1001 is on its way" in sending and "host:41:dead" in sending
+    assert "Sender stopped" in sending
+    app.config["MAIL_CLAIM_TIMEOUT_S"] = 3600
+    sending = client.get("/console/orders/outbox").get_data(as_text=True)
+    sending = sending.split('data-testid="outbox-sending"')[1].split("</table>")[0]
+    assert "Being sent" in sending and "Sender stopped" not in sending
 
 
 def test_the_order_page_shows_the_customers_tier_and_priority_support(
