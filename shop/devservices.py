@@ -11,8 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
@@ -119,38 +120,72 @@ def _housekeeping(app: Flask) -> None:
             pass
 
 
-def _daily(app: Flask) -> None:
-    """What production runs from cron once a day: tier evaluation and points expiry."""
-    from loyalty.expiry import expire_points
+def _tiers(app: Flask) -> None:
     from loyalty.tiers import evaluate_tiers
     from shop.db import db
 
     with app.app_context():
         log.info("daily: %s", evaluate_tiers(db.transaction).summary())
+
+
+def _expiry(app: Flask) -> None:
+    from loyalty.expiry import expire_points
+    from shop.db import db
+
+    with app.app_context():
         log.info("daily: %s", expire_points(db.transaction).summary())
 
 
-def _worker(app: Flask, stop: threading.Event) -> None:
+def _events_and_mail(app: Flask) -> None:
     from shop.db import db
     from shop.events.bus import dispatch_pending
     from shop.mail.sender import send_pending
 
-    last_housekeeping = 0.0
-    last_daily = -DAILY_EVERY_S
-    while not stop.wait(2.0):
+    with app.app_context():
+        assert db.write_session_factory is not None
+        dispatch_pending(db.write_session_factory)
+        send_pending(app)
+
+
+@dataclass
+class PeriodicJob:
+    """A job run every `every_s` seconds; after a failure it is tried again in `retry_s`."""
+
+    name: str
+    run: Callable[[Flask], None]
+    every_s: float
+    retry_s: float
+    due_at: float = 0.0  # time.monotonic() value; 0 runs it on the first pass
+
+    def run_if_due(self, app: Flask, now: float) -> None:
+        """Run the job when due, and schedule the next run whether it worked or not."""
+        if now < self.due_at:
+            return
         try:
-            with app.app_context():
-                assert db.write_session_factory is not None
-                dispatch_pending(db.write_session_factory)
-                send_pending(app)
-            if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY_S:
-                _housekeeping(app)
-                last_housekeeping = time.monotonic()
-            if time.monotonic() - last_daily > DAILY_EVERY_S:
-                last_daily = time.monotonic()
-                _daily(app)
+            self.run(app)
         except Exception:
-            log.exception("background worker pass failed; trying again shortly")
+            log.exception("background job %s failed; trying again in %d s", self.name, self.retry_s)
+            self.due_at = now + self.retry_s
+        else:
+            self.due_at = now + self.every_s
+
+
+def dev_jobs() -> list[PeriodicJob]:
+    """The jobs `make run` does in the background; in production, the sender, the event
+    dispatcher and cron run them (the daily ones are tier evaluation and points expiry)."""
+    return [
+        PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
+        PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+    ]
+
+
+def _worker(app: Flask, stop: threading.Event) -> None:
+    jobs = dev_jobs()
+    while not stop.wait(2.0):
+        for job in jobs:
+            job.run_if_due(app, time.monotonic())
 
 
 @contextmanager
