@@ -14,6 +14,7 @@ from shop.money import to_minor
 from shop.orders.fulfilment import OrderNotFound, order_by_number
 from shop.orders.models import OrderLine
 from shop.payments.gateway import GatewayError
+from shop.payments.models import Refund
 from shop.payments.reconcile import reconcile
 from shop.payments.refunds import RefundError, RefundRequest, refund_order
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -27,10 +28,16 @@ def _settings() -> CheckoutSettings:
 
 @payments_cli.command("reconcile")
 @click.option(
-    "--min-age", default=5, show_default=True, help="Only attempts older than this (minutes)."
+    "--min-age",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Only attempts older than this (minutes).",
 )
 def reconcile_command(min_age: int) -> None:
-    """Ask Stripe about unpaid orders whose payment outcome the shop never heard."""
+    """Ask Stripe about unpaid orders whose payment outcome the shop never heard.
+
+    Exits with status 1 when an order could not be checked, so that cron reports it."""
     try:
         report = reconcile(db.transaction, gateway(), _settings(), min_age_minutes=min_age)
     except PaymentsNotConfigured as exc:
@@ -39,6 +46,8 @@ def reconcile_command(min_age: int) -> None:
     click.echo(f"Checked {report.checked} order(s); {outcomes}.")
     for error in report.errors:
         click.echo(f"  could not check {error}", err=True)
+    if report.errors:
+        raise click.exceptions.Exit(1)
 
 
 @payments_cli.command("refund")
@@ -55,7 +64,10 @@ def reconcile_command(min_age: int) -> None:
 def refund_command(
     number: str, amount: str | None, restock: bool, restock_line: tuple[str, ...], reason: str
 ) -> None:
-    """Refund an order in full or in part through Stripe (idempotent per attempt)."""
+    """Refund an order in full or in part through Stripe (idempotent per attempt).
+
+    Exits with status 1 when a concurrent request booked the same refund instead."""
+    booked: list[Refund] = []
     try:
         with db.transaction() as session:
             order = order_by_number(session, number)
@@ -68,9 +80,21 @@ def refund_command(
             reason=reason,
             source="cli",
         )
-        refund = refund_order(db.transaction, gateway(), _settings(), order_id, request)
+        refund = refund_order(
+            db.transaction,
+            gateway(),
+            _settings(),
+            order_id,
+            request,
+            on_booked=lambda _session, _order, row, _before: booked.append(row),
+        )
     except (OrderNotFound, RefundError, GatewayError, PaymentsNotConfigured, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if not booked:
+        raise click.ClickException(
+            f"A concurrent request made this same refund of {refund.amount_pence / 100:.2f} "
+            f"{refund.currency} on order {number}; this command refunded nothing more."
+        )
     click.echo(f"Refunded {refund.amount_pence / 100:.2f} {refund.currency} of order {number}.")
 
 

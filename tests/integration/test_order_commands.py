@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,6 +15,8 @@ from shop.db import utcnow
 from shop.events.bus import order_paid
 from shop.events.models import DomainEvent
 from shop.orders.models import Order
+from shop.payments.models import Refund
+from shop.payments.reconcile import ReconcileReport
 from tests.checkout_support import emails, fresh, new_card, pay, placed_order
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
@@ -115,6 +119,48 @@ def test_reconcile_reports_what_it_checked(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--min-age", "0"])
     assert result.exit_code == 0
     assert "Checked 0 order(s); nothing." in result.output
+    negative = app.test_cli_runner().invoke(args=["payments", "reconcile", "--min-age", "-5"])
+    assert negative.exit_code == 2 and "-5 is not in the range x>=0" in negative.output
+
+
+def test_reconcile_exits_1_when_an_order_could_not_be_checked(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shop.payments import cli
+
+    failed = ReconcileReport(checked=2, errors=["order 7: Stripe is unreachable"])
+    monkeypatch.setattr(cli, "gateway", lambda: object())
+    monkeypatch.setattr(cli, "reconcile", lambda *_args, **_kwargs: failed)
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert result.exit_code == 1
+    assert "Checked 2 order(s)" in result.output
+    assert "could not check order 7: Stripe is unreachable" in result.output
+
+
+def test_a_refund_booked_by_a_concurrent_command_is_not_reported_as_this_ones(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shop.payments import cli
+
+    order = _paid_order(app, items, localstripe_url)
+    real_refund_order = cli.refund_order
+
+    def refunded_by_the_other_command(*args: Any, **kwargs: Any) -> Refund:
+        kwargs.pop("on_booked")  # the concurrent command booked it, so this hook never runs
+        return real_refund_order(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "refund_order", refunded_by_the_other_command)
+    result = app.test_cli_runner().invoke(
+        args=["payments", "refund", order.number, "--amount", "2.95"]
+    )
+    assert result.exit_code == 1
+    assert "A concurrent request made this same refund of 2.95 GBP" in result.output
+    assert "Refunded" not in result.output
+    assert fresh(session, order.id).refunded_pence == 295  # refunded once, by "the other"
 
 
 def test_a_failing_event_is_retried_with_backoff_and_never_given_up(
