@@ -87,12 +87,14 @@ MIN_FACTOR, MAX_FACTOR = 0.01, 1000.0
 
 
 def validate_rule(
-    session: Session, rule: Rule, existing: Sequence[Rule], placement_names: Sequence[str]
+    session: Session, rule: Rule, existing: Sequence[Rule], placement_sizes: Mapping[str, int]
 ) -> None:
-    """Raise EditError (with the field at fault) unless the rule can be saved."""
+    """Raise EditError (with the field at fault) unless the rule can be saved.
+
+    `placement_sizes` is each placement's list length in the draft."""
     if rule.type not in RULE_TYPES:
         raise EditError("type", f"Choose one of: {', '.join(RULE_TYPES)}.")
-    unknown = [p for p in rule.placements if p not in placement_names]
+    unknown = [p for p in rule.placements if p not in placement_sizes]
     if unknown:
         raise EditError("placements", f"Unknown placement: {', '.join(unknown)}.")
     if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
@@ -132,8 +134,18 @@ def validate_rule(
             raise EditError("factor", f"The factor goes from {MIN_FACTOR:g} to {MAX_FACTOR:,g}.")
     if rule.type == "pin":
         _check_pin(rule, existing)
+        short = lists_too_short_for_pin(rule, placement_sizes)
+        if short:
+            lengths = ", ".join(f"{name} shows {placement_sizes[name]}" for name in short)
+            raise EditError(
+                "position",
+                f"Position {rule.position} is past the end of the list ({lengths}): "
+                "make the list longer in the settings first, or pin higher up.",
+            )
     else:
         _check_not_repeated(rule, existing)
+    if rule.type in ("boost", "bury"):
+        _check_not_contradicted(rule, existing)
 
 
 def _check_not_repeated(rule: Rule, existing: Sequence[Rule]) -> None:
@@ -152,6 +164,36 @@ def _check_not_repeated(rule: Rule, existing: Sequence[Rule]) -> None:
                 f"That repeats {other.label()}, which already applies in an overlapping "
                 "placement and period. Change or remove that rule instead.",
             )
+
+
+def _check_not_contradicted(rule: Rule, existing: Sequence[Rule]) -> None:
+    """A boost and a bury of the same target, where and when both apply, pull its score
+    both ways: refuse the second, so the merchandiser decides which one they mean."""
+    opposite = "bury" if rule.type == "boost" else "boost"
+    for other in existing:
+        if (
+            other.type == opposite
+            and (other.product_id, other.category_id) == (rule.product_id, rule.category_id)
+            and _placements_overlap(rule, other)
+            and _windows_overlap(rule, other)
+        ):
+            raise EditError(
+                "type",
+                f"That contradicts {other.label()}, which applies in an overlapping placement "
+                "and period. Change or remove that rule instead.",
+            )
+
+
+def lists_too_short_for_pin(rule: Rule, placement_sizes: Mapping[str, int]) -> list[str]:
+    """The placements a pin names whose lists end before its position, or every placement
+    when a pin on all of them fits none; [] when the pin is shown somewhere it applies."""
+    if rule.type != "pin" or rule.position is None:
+        return []
+    names = list(rule.placements) or list(placement_sizes)
+    short = [name for name in names if placement_sizes.get(name, MAX_LIST_SIZE) < rule.position]
+    if not rule.placements and len(short) < len(names):
+        return []
+    return short
 
 
 def _check_pin(rule: Rule, existing: Sequence[Rule]) -> None:
@@ -195,9 +237,9 @@ def _next_rule_number(session: Session, draft: Mapping[str, Any]) -> int:
 
 
 def add_rule(
-    session: Session, actor: audit.Actor, entered: RuleInput, placement_names: Sequence[str]
+    session: Session, actor: audit.Actor, entered: RuleInput, placement_sizes: Mapping[str, int]
 ) -> Rule:
-    """Validate a rule and add it to the draft."""
+    """Validate a rule and add it to the draft (`placement_sizes`: the draft's list lengths)."""
     data = draft_data(session)
     existing = [Rule.from_dict(r) for r in data.get("rules") or ()]
     number = _next_rule_number(session, data)
@@ -217,7 +259,7 @@ def add_rule(
     )
     if rule.type == "diversity":
         rule = Rule(**{**rule.__dict__, "product_id": None, "category_id": None})
-    validate_rule(session, rule, existing, placement_names)
+    validate_rule(session, rule, existing, placement_sizes)
     data["rules"] = [*(r.to_dict() for r in existing), rule.to_dict()]
     data[LAST_RULE] = number
     save_draft(session, actor, data, "merch.rule.add", rule.label(), None, rule.to_dict())
@@ -332,6 +374,17 @@ def update_settings(
             "allow_repurchase": bool(values.get("allow_repurchase")),
             "strategy": values.get("strategy", "personal"),
         }
+    sizes = {name: int(values["size"]) for name, values in placements.items()}
+    for rule in draft_rules(session):
+        short = lists_too_short_for_pin(rule, sizes)
+        if short:
+            where = ", ".join(short) if rule.placements else "every list"
+            raise EditError(
+                f"size_{short[0]}",
+                f"Rule {rule.id} pins a product at position {rule.position} of {where}: keep "
+                f"{'the' if rule.placements else 'one'} list at least {rule.position} long, "
+                "or change that rule first.",
+            )
     data["training"], data["placements"] = training, placements
     after = {"training": training, "placements": placements}
     changed_before, changed_after = audit.changed(before, after)

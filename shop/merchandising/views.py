@@ -31,6 +31,11 @@ def _placement_names() -> list[str]:
     return list(service().placements)
 
 
+def _placement_sizes() -> dict[str, int]:
+    draft = service().config_from(revisions.draft_data(db.session))
+    return {name: placement.size for name, placement in draft.placements.items()}
+
+
 def _draft_document() -> dict[str, Any]:
     return service().config_from(revisions.draft_data(db.session)).to_dict()
 
@@ -132,7 +137,7 @@ def rules() -> Response | tuple[str, int]:
                 ends_at=form.ends_at.data,
                 note=form.note.data or "",
             )
-            rule = editing.add_rule(db.session, _actor(), entered, _placement_names())
+            rule = editing.add_rule(db.session, _actor(), entered, _placement_sizes())
         except (editing.EditError, revisions.RevisionError) as exc:
             db.session.rollback()
             _attach(form, exc)

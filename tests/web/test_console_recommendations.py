@@ -192,8 +192,11 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
     assert _add_rule(merch, type="diversity", placements=["home"], max_per_category="2")[0] == 302
     status, page = _add_rule(merch, type="diversity", placements=["home"], max_per_category="1")
     assert status == 400 and "at most 2 per category (rule r3)" in page
+    # A bury of a boosted product pulls it both ways: refused where both apply.
+    status, page = _add_rule(merch, type="bury", placements=["cart"], product=jumbo.sku, factor="2")
+    assert status == 400 and "That contradicts boost x2 product" in page
     # Another kind of rule, or the same one elsewhere, is a rule of its own.
-    assert _add_rule(merch, type="bury", product=jumbo.sku, factor="2")[0] == 302
+    assert _add_rule(merch, type="bury", product=heart.sku, factor="2")[0] == 302
     assert _add_rule(merch, type="diversity", placements=["cart"], max_per_category="1")[0] == 302
     session.rollback()
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
@@ -650,3 +653,31 @@ def test_a_stale_settings_form_or_publish_button_does_not_undo_a_colleagues_chan
     assert "The draft changed after you opened this page" in first.get(RULES).get_data(True)
     session.rollback()
     assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
+
+
+def test_a_pin_past_the_end_of_its_list_is_refused_and_a_list_not_shortened_under_a_pin(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    heart = shop["heart"]
+    status, page = _add_rule(merch, type="pin", placements=["order"], product=heart.sku, position=5)
+    assert status == 400
+    assert "Position 5 is past the end of the list (order shows 4)" in page
+    # On every placement, a pin counts where the list is long enough (home shows 8).
+    assert _add_rule(merch, type="pin", product=heart.sku, position=7)[0] == 302
+    status, page = _add_rule(merch, type="pin", placements=["home"], product=heart.sku, position=9)
+    assert status == 400 and "That product is already pinned by rule r1" in page
+
+    too_short = {name: "6" for name in ("home", "buy_again")}
+    form = {**_settings_page_form(merch), **{f"size_{n}": v for n, v in too_short.items()}}
+    refused = merch.post("/console/recommendations/", data=form)
+    assert refused.status_code == 400
+    assert (
+        "Rule r1 pins a product at position 7 of every list: keep one list at least 7 long"
+        in refused.get_data(as_text=True)
+    )
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None and "placements" not in draft.data
+    form = {**_settings_page_form(merch), "size_home": "7", "size_buy_again": "6"}
+    assert merch.post("/console/recommendations/", data=form).status_code == 302
