@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import notices
-from shop.accounts.models import AccountToken, Address, ConsentRecord, User
+from shop.accounts.models import AccountToken, Address, ConsentRecord, SignIn, User
 from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
@@ -266,6 +266,10 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
                 "created_at",
             ),
         ),
+        "sign_ins": _rows(
+            session.scalars(select(SignIn).where(SignIn.user_id == user_id).order_by(SignIn.id)),
+            ("browser", "created_at", "ended_at"),
+        ),
         "saved_cards": _rows(
             cards.saved_cards(session, user_id), ("brand", "last4", "exp_month", "exp_year")
         ),
@@ -454,6 +458,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     user.deleted_at = now
     session.execute(delete(Address).where(Address.user_id == uid))
     session.execute(delete(AccountToken).where(AccountToken.user_id == uid))
+    session.execute(delete(SignIn).where(SignIn.user_id == uid))
     session.execute(delete(SavedCard).where(SavedCard.user_id == uid))
     session.execute(delete(Cart).where(Cart.user_id == uid))
     session.execute(

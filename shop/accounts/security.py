@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.accounts import notices, tokens
+from shop.accounts import notices, sign_ins, tokens
 from shop.accounts.models import User
 from shop.accounts.services import AccountError, normalise_email
 from shop.db import utcnow
@@ -56,9 +56,11 @@ def session_fingerprint(user: User, secret: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def end_other_sessions(session: Session, user: User) -> None:
-    """Sign out every browser signed in to the account (the caller re-pins its own)."""
+def end_other_sessions(session: Session, user: User, keep_key: object = None) -> None:
+    """Sign out every browser signed in to the account but the one whose sign-in key is
+    `keep_key` (the caller re-pins its own session)."""
     user.session_generation = (user.session_generation or 0) + 1
+    sign_ins.end_others(session, user.id, keep_key)
     notices.profile_changed(session, user.id, "sessions", ["sessions"])
     session.flush()
 
@@ -69,19 +71,25 @@ def _email_taken(session: Session, email: str, user_id: int) -> bool:
     )
 
 
-def change_password(session: Session, user: User, current: str, new: str, base_url: str) -> None:
-    """Set a new password after checking the current one; e-mail the account's address."""
+def change_password(
+    session: Session, user: User, current: str, new: str, base_url: str, keep_key: object = None
+) -> None:
+    """Set a new password after checking the current one; e-mail the account's address.
+    Every other browser is signed out; the sign-in with key `keep_key` stays."""
     verify_password(user, current)
     # Any reset link still in an inbox must not undo this change.
     tokens.void_all(session, user.id, tokens.PASSWORD_RESET)
-    _set_password(session, user, new, "password", base_url)
+    _set_password(session, user, new, "password", base_url, keep_key)
 
 
-def _set_password(session: Session, user: User, new: str, change: str, base_url: str) -> None:
-    """Store the new hash, record the change and e-mail the account's address. A pending
-    e-mail change is cancelled: its notice to the old address promises that a password
-    reset stops it, and the new password's owner decides again."""
+def _set_password(
+    session: Session, user: User, new: str, change: str, base_url: str, keep_key: object = None
+) -> None:
+    """Store the new hash, end the other sign-ins, record the change and e-mail the
+    account's address. A pending e-mail change is cancelled: its notice to the old address
+    promises that a password reset stops it, and the new password's owner decides again."""
     user.password_hash = generate_password_hash(new)
+    sign_ins.end_others(session, user.id, keep_key)
     tokens.void_all(session, user.id, tokens.EMAIL_CHANGE)
     notices.profile_changed(session, user.id, change, ["password"])
     if user.email:

@@ -27,7 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug import Response
 
 from shop import rate_limits, visitor
-from shop.accounts import privacy, profile, redirects, security, services, tokens
+from shop.accounts import privacy, profile, redirects, security, services, sign_ins, tokens
 from shop.accounts.forms import (
     ActionForm,
     AddressForm,
@@ -54,6 +54,7 @@ from shop.tracking.recorder import event_writer, record
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 FINGERPRINT_KEY = "_pwfp"
+SIGN_IN_KEY = "_sk"
 REMEMBER_FINGERPRINT_COOKIE = "remember_pin"
 RESET_SENT = (
     "If an account exists for that address, we have sent a link to reset the password. "
@@ -85,30 +86,37 @@ def _me() -> User:
 
 
 def _pin_session(user: User, remember: bool = False) -> None:
-    """Tie this browser session (and its remember-me cookie) to the current password."""
+    """Tie this browser session (and its remember-me cookie) to the current password and
+    to its sign-in on the server."""
     fingerprint = security.session_fingerprint(user, current_app.config["SECRET_KEY"])
     session[FINGERPRINT_KEY] = fingerprint
     if remember or request.cookies.get(REMEMBER_FINGERPRINT_COOKIE):
-        g.remember_fingerprint = fingerprint
+        g.remember_fingerprint = f"{fingerprint}.{session.get(SIGN_IN_KEY, '')}"
 
 
 @bp.before_app_request
 def _end_stale_sessions() -> None:
-    """Sign out sessions (and remember-me cookies) made before the password last changed."""
+    """Sign out sessions (and remember-me cookies) made before the password last changed,
+    and those whose sign-in ended on the server (signed out, or ended from elsewhere)."""
     if request.endpoint == "static" or not current_user.is_authenticated:
         return
     expected = security.session_fingerprint(_me(), current_app.config["SECRET_KEY"])
     pinned = session.get(FINGERPRINT_KEY)
-    if pinned is None:  # restored from a remember-me cookie: it carries its own pin
-        pinned = request.cookies.get(REMEMBER_FINGERPRINT_COOKIE) or ""
-        pinned = pinned if pinned.isascii() else ""
+    if pinned is None:  # restored from a remember-me cookie: it carries its own pin and key
+        cookie = request.cookies.get(REMEMBER_FINGERPRINT_COOKIE) or ""
+        pinned, _, key = (cookie if cookie.isascii() else "").partition(".")
         if hmac.compare_digest(pinned, expected):
-            session[FINGERPRINT_KEY] = expected
-    if not hmac.compare_digest(str(pinned), expected):
+            session[FINGERPRINT_KEY], session[SIGN_IN_KEY] = expected, key
+    if not hmac.compare_digest(str(pinned), expected) or not sign_ins.is_live(
+        db.session, _me().id, session.get(SIGN_IN_KEY)
+    ):
         _sign_out()
 
 
 def _sign_out() -> None:
+    if current_user.is_authenticated:  # end it on the server: a copied cookie stops working
+        sign_ins.end(db.session, _me().id, session.get(SIGN_IN_KEY))
+        db.session.commit()
     logout_user()
     session.clear()  # recent clicks, checkout progress: nothing of the member stays behind
     # logout_user's order to delete the remember-me cookie lives in the session, which was
@@ -157,8 +165,10 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
             db.session, user, g.get("visitor_id"), False, source="browser, at sign-in"
         )
     services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
+    key = sign_ins.start(db.session, user.id, request.user_agent.string)
     db.session.commit()
     login_user(user, remember=remember)
+    session[SIGN_IN_KEY] = key
     _pin_session(user, remember)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
@@ -240,6 +250,7 @@ def overview() -> str:
         orders=page,
         tracking_form=TrackingForm(enabled=current_user.tracking_enabled),
         sessions_form=ActionForm(),
+        sign_ins=sign_ins.live_sign_ins(db.session, _me().id, session.get(SIGN_IN_KEY)),
         loyalty_url=_link_if_present("loyalty.member", "loyalty.index"),
         preferences_url=_link_if_present("preferences.index"),
     )
@@ -391,6 +402,7 @@ def change_password() -> Response | tuple[str, int]:
                     form.current_password.data,
                     form.new_password.data,
                     _base_url(),
+                    keep_key=session.get(SIGN_IN_KEY),
                 )
             )
         except security.WrongPassword as exc:
@@ -414,7 +426,7 @@ def end_other_sessions() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired. Please try again.")
     me = _me()
-    _commit(lambda: security.end_other_sessions(db.session, me))
+    _commit(lambda: security.end_other_sessions(db.session, me, session.get(SIGN_IN_KEY)))
     _pin_session(me)
     flash("Every other browser signed in to your account is now signed out.", "success")
     return redirect(url_for("accounts.overview"))

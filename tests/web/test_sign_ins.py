@@ -1,0 +1,164 @@
+"""Sign-ins known to the server: signing out ends a browser's session there, so a copy of
+its cookies taken before stops working; ending other browsers and password changes end
+theirs; the data export lists them and deletion removes them."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import SignIn, User
+from tests import factories
+from tests.helpers import csrf_token, sign_in
+
+COOKIES = ("session", "remember_token", "remember_pin")
+
+
+def _copy_of(app: Flask, original: FlaskClient, names: tuple[str, ...] = COOKIES) -> FlaskClient:
+    """Another browser holding a copy of the original's cookies."""
+    thief = app.test_client()
+    for name in names:
+        cookie = original.get_cookie(name)
+        if cookie is not None:
+            thief.set_cookie(name, cookie.value)
+    return thief
+
+
+def _signed_in(client: FlaskClient) -> bool:
+    return client.get("/account").status_code == 200
+
+
+def _sign_out(client: FlaskClient) -> None:
+    token = csrf_token(client, "/account")
+    assert client.post("/account/logout", data={"csrf_token": token}).status_code == 302
+
+
+def _remembered(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    token = csrf_token(client, "/account/login")
+    data = {
+        "csrf_token": token,
+        "email": "ann@example.com",
+        "password": factories.PASSWORD,
+        "remember": "y",
+    }
+    assert client.post("/account/login", data=data).status_code == 302
+    return client
+
+
+def test_signing_out_ends_a_copied_session_cookie_too(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    browser = app.test_client()
+    sign_in(browser, "ann@example.com", factories.PASSWORD)
+    copy = _copy_of(app, browser, ("session",))
+    assert _signed_in(copy)
+
+    _sign_out(browser)
+
+    assert not _signed_in(browser)
+    assert not _signed_in(copy)
+    session.rollback()
+    (row,) = session.scalars(select(SignIn))
+    assert row.ended_at is not None
+
+
+def test_signing_out_ends_a_copied_remember_me_cookie_too(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    browser = _remembered(app)
+    restored = _copy_of(app, browser, ("remember_token", "remember_pin"))
+    assert _signed_in(restored)  # no session cookie: signed in from the remember-me cookie
+
+    _sign_out(browser)
+
+    assert not _signed_in(_copy_of(app, browser))
+    assert not _signed_in(restored)
+    assert not _signed_in(_copy_of(app, restored, ("remember_token", "remember_pin")))
+
+
+def test_a_made_up_or_other_accounts_sign_in_key_is_signed_out(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    factories.user(session, "bob@example.com", "Bob")
+    session.commit()
+    ann, bob = app.test_client(), app.test_client()
+    sign_in(ann, "ann@example.com", factories.PASSWORD)
+    sign_in(bob, "bob@example.com", factories.PASSWORD)
+    with bob.session_transaction() as state:
+        bobs_key = state["_sk"]
+    for key in (bobs_key, "made-up", "x" * 5000, 12):
+        with ann.session_transaction() as state:
+            state["_sk"] = key
+        assert not _signed_in(ann), key
+        sign_in(ann, "ann@example.com", factories.PASSWORD)
+    assert _signed_in(bob)
+
+
+def test_ending_other_browsers_and_changing_the_password_end_their_sign_ins(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    laptop, phone, tablet = app.test_client(), app.test_client(), app.test_client()
+    for client in (laptop, phone, tablet):
+        sign_in(client, "ann@example.com", factories.PASSWORD)
+
+    page = laptop.get("/account").get_data(as_text=True)
+    listed = page.split('data-testid="sign-ins"')[1].split("</ul>")[0]
+    assert listed.count("<li>") == 3 and listed.count("(this browser)") == 1
+    assert 'data-testid="end-other-sessions"' in page
+    token = csrf_token(laptop, "/account")
+    ended = laptop.post("/account/sessions/end-others", data={"csrf_token": token})
+    assert ended.status_code == 302
+    assert _signed_in(laptop) and not _signed_in(phone) and not _signed_in(tablet)
+    page = laptop.get("/account").get_data(as_text=True)
+    assert page.split('data-testid="sign-ins"')[1].split("</ul>")[0].count("<li>") == 1
+    assert 'data-testid="end-other-sessions"' not in page
+    session.rollback()
+    assert len([r for r in session.scalars(select(SignIn)) if r.ended_at is None]) == 1
+
+    sign_in(phone, "ann@example.com", factories.PASSWORD)
+    token = csrf_token(laptop, "/account/password")
+    changed = laptop.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": factories.PASSWORD,
+            "new_password": "a-new-long-password",
+            "confirm": "a-new-long-password",
+        },
+    )
+    assert changed.status_code == 302, changed.get_data(as_text=True)[:300]
+    session.rollback()
+    live = [r for r in session.scalars(select(SignIn)) if r.ended_at is None]
+    assert len(live) == 1  # the laptop's; the phone's ended with the old password
+    assert _signed_in(laptop) and not _signed_in(phone)
+
+
+def test_the_export_lists_sign_ins_and_deletion_removes_them(app: Flask, session: Session) -> None:
+    ann = factories.user(session, "ann@example.com")
+    session.commit()
+    browser = app.test_client()
+    browser.environ_base["HTTP_USER_AGENT"] = "Firefox/140.0 (test)"
+    sign_in(browser, "ann@example.com", factories.PASSWORD)
+    exported = browser.get("/account/privacy/export")
+    assert exported.status_code == 200
+    data = json.loads(exported.get_data(as_text=True))
+    assert [row["browser"] for row in data["sign_ins"]] == ["Firefox/140.0 (test)"]
+    assert data["sign_ins"][0]["ended_at"] is None
+
+    token = csrf_token(browser, "/account/delete")
+    deleted = browser.post(
+        "/account/delete",
+        data={"csrf_token": token, "password": factories.PASSWORD, "confirm": "y"},
+    )
+    assert deleted.status_code == 302, deleted.get_data(as_text=True)[:300]
+    session.rollback()
+    assert session.scalars(select(SignIn).where(SignIn.user_id == ann.id)).all() == []
+    assert session.get(User, ann.id).deleted_at is not None  # type: ignore[union-attr]
