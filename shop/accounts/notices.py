@@ -16,6 +16,7 @@ SUBJECTS = {
     "account_password_changed": "Your password was changed",
     "account_email_change_requested": "A change of your e-mail address was requested",
     "account_email_confirm": "Confirm your new e-mail address",
+    "account_email_changed": "The e-mail address of your account was changed",
     "account_profile_changed": "Your account details were changed",
     "account_password_reset": "Reset your password",
     "account_deleted": "Your account has been deleted",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -172,15 +173,64 @@ def confirm_email_change(session: Session, token: str, base_url: str) -> User:
         raise EmailTaken(TAKEN) from exc
     notices.profile_changed(session, user.id, "email", ["email"])
     if old_email:
+        # Not voided by later password or address changes: whoever changed the address
+        # may know the password, and the old address's owner must still get the account back.
+        undo = tokens.issue(session, user.id, tokens.EMAIL_REVERT, new_email=old_email)
         notices.send(
             session,
-            "account_profile_changed",
+            "account_email_changed",
             to=old_email,
             user_id=user.id,
             name=user.name,
-            summary=f"Your e-mail address is now {user.email}.",
-            account_url=f"{base_url}/account",
+            old_email=old_email,
+            new_email=user.email,
+            undo_url=f"{base_url}/account/email/undo/{undo}",
+            days=tokens.LIFETIMES[tokens.EMAIL_REVERT].days,
         )
+    session.flush()
+    return user
+
+
+def pending_email_revert(session: Session, token: str) -> str:
+    """The address a still-usable undo link would give back (raise a TokenError)."""
+    row = tokens.find(session, token, tokens.EMAIL_REVERT)
+    return row.new_email or ""
+
+
+def revert_email_change(session: Session, token: str, base_url: str) -> User:
+    """Open the undo link sent to the old address: the account gets that address back and
+    is locked until a new password is chosen through the reset link sent there, and every
+    browser is signed out. Whoever changed the address may know the password."""
+    row = tokens.consume(session, token, tokens.EMAIL_REVERT)
+    user = session.get(User, row.user_id)
+    if user is None or user.deleted_at is not None or not row.new_email:
+        raise tokens.TokenInvalid("This link is not valid.")
+    if _email_taken(session, row.new_email, user.id):
+        raise EmailTaken(
+            f"{row.new_email} now belongs to another account, so it cannot be given back "
+            "to this one. Please contact us."
+        )
+    for purpose in tokens.PURPOSES:
+        tokens.void_all(session, user.id, purpose)
+    user.email = row.new_email
+    user.password_hash = generate_password_hash(secrets.token_urlsafe(32))  # nobody knows it
+    user.session_generation = (user.session_generation or 0) + 1
+    sign_ins.end_others(session, user.id, None)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise EmailTaken(TAKEN) from exc
+    notices.profile_changed(session, user.id, "email_revert", ["email", "password"])
+    reset = tokens.issue(session, user.id, tokens.PASSWORD_RESET)
+    notices.send(
+        session,
+        "account_password_reset",
+        to=user.email,
+        user_id=user.id,
+        name=user.name,
+        reset_url=f"{base_url}/account/password/reset/{reset}",
+        minutes=int(tokens.LIFETIMES[tokens.PASSWORD_RESET].total_seconds() // 60),
+    )
     session.flush()
     return user
 

@@ -1,4 +1,4 @@
-"""Single-use, time-limited link tokens (password reset, e-mail change).
+"""Single-use, time-limited link tokens (password reset, e-mail change and its undoing).
 
 The link carries a random token; only its SHA-256 is stored, so a copy of the database
 cannot be turned into working links. A token is spent with a conditional update
@@ -19,8 +19,13 @@ from shop.db import utcnow
 
 PASSWORD_RESET = "password_reset"
 EMAIL_CHANGE = "email_change"
-PURPOSES = (PASSWORD_RESET, EMAIL_CHANGE)
-LIFETIMES = {PASSWORD_RESET: timedelta(hours=1), EMAIL_CHANGE: timedelta(hours=24)}
+EMAIL_REVERT = "email_revert"  # sent to the old address: undo an e-mail change
+PURPOSES = (PASSWORD_RESET, EMAIL_CHANGE, EMAIL_REVERT)
+LIFETIMES = {
+    PASSWORD_RESET: timedelta(hours=1),
+    EMAIL_CHANGE: timedelta(hours=24),
+    EMAIL_REVERT: timedelta(days=14),
+}
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
 

@@ -482,6 +482,30 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
     return render_template("account/email_confirm.html", form=form, new_email=new_email), 200
 
 
+@bp.route("/email/undo/<token>", methods=["GET", "POST"])
+def undo_email_change(token: str) -> Response | tuple[str, int]:
+    """The link sent to the old address after a change: give the address back (a button)."""
+    form = ActionForm()
+    try:
+        old_email = security.pending_email_revert(db.session, token)
+        if form.validate_on_submit():
+            _commit(lambda: security.revert_email_change(db.session, token, _base_url()))
+            _sign_out()
+            flash(
+                f"Your account's e-mail address is {old_email} again, and every browser "
+                f"was signed out. We sent a link to choose a new password to {old_email}.",
+                "success",
+            )
+            return redirect(url_for("accounts.login"))
+    except tokens.TokenError as exc:
+        return _link_error(exc)
+    except security.EmailTaken as exc:
+        return render_template("account/link_error.html", message=str(exc)), 409
+    if form.is_submitted():
+        abort(400, "The form expired; please open the link again.")
+    return render_template("account/email_undo.html", form=form, old_email=old_email), 200
+
+
 def _link_error(exc: tokens.TokenError) -> tuple[str, int]:
     return render_template("account/link_error.html", message=str(exc)), exc.status
 

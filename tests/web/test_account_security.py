@@ -24,7 +24,9 @@ from tests import factories
 from tests.helpers import csrf_token, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
-LINK_RE = re.compile(r"(https?://\S+/account/(?:email/confirm|password/reset)/[A-Za-z0-9_\-]+)")
+LINK_RE = re.compile(
+    r"(https?://\S+/account/(?:email/confirm|email/undo|password/reset)/[A-Za-z0-9_\-]+)"
+)
 
 
 def _member(app: Flask, session: Session, email: str = "ann@example.com") -> FlaskClient:
@@ -218,8 +220,9 @@ def test_email_change_takes_effect_only_through_the_link(app: Flask, session: Se
     assert client.post(path, data={"csrf_token": token}).status_code == 302
     assert _user(session, user_id).email == "ann.new@example.com"
     assert _changes(session) == ["email"]
-    (after,) = _outbox(session, "account_profile_changed")
+    (after,) = _outbox(session, "account_email_changed")
     assert after.to_address == "ann@example.com"  # the old address hears about it
+    assert "/account/email/undo/" in _link(after)  # and can undo it
 
     # The link works once.
     again = client.post(path, data={"csrf_token": token})
@@ -228,6 +231,81 @@ def test_email_change_takes_effect_only_through_the_link(app: Flask, session: Se
     assert client.get(path).status_code == 410
     assert _can_sign_in(app, "ann.new@example.com", factories.PASSWORD)
     assert not _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+
+
+def test_the_old_address_can_undo_an_email_change_and_lock_out_whoever_made_it(
+    app: Flask, session: Session
+) -> None:
+    intruder = _member(app, session)  # knows Ann's password
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(intruder, "mallory@example.net", factories.PASSWORD)
+    token = csrf_token(intruder, "/")
+    confirm_path = _link(_outbox(session, "account_email_confirm")[-1])
+    assert intruder.post(confirm_path, data={"csrf_token": token}).status_code == 302
+    (changed,) = _outbox(session, "account_email_changed")
+    assert changed.to_address == "ann@example.com"
+    assert "mallory@example.net" in changed.text_body and "14 days" in changed.text_body
+    undo = _link(changed)
+    # Changing the password too does not take the undo link away from Ann.
+    changed_password = intruder.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(intruder, "/account/password"),
+            "current_password": factories.PASSWORD,
+            "new_password": "mallorys-own-password",
+            "confirm": "mallorys-own-password",
+        },
+    )
+    assert changed_password.status_code == 302
+
+    ann = app.test_client()
+    page = ann.get(undo)
+    assert page.status_code == 200 and "ann@example.com" in page.get_data(as_text=True)
+    assert _user(session, user_id).email == "mallory@example.net"  # a GET changes nothing
+    done = ann.post(undo, data={"csrf_token": csrf_token(ann, "/")}, follow_redirects=True)
+    assert done.status_code == 200
+    assert "is ann@example.com again" in done.get_data(as_text=True)
+
+    assert _user(session, user_id).email == "ann@example.com"
+    assert intruder.get("/account").status_code == 302  # signed out
+    assert not _can_sign_in(app, "ann@example.com", "mallorys-own-password")
+    assert not _can_sign_in(app, "ann@example.com", factories.PASSWORD)
+    reset = _outbox(session, "account_password_reset")[-1]
+    assert reset.to_address == "ann@example.com"
+    reset_path = _link(reset)
+    chosen = ann.post(
+        reset_path,
+        data={
+            "csrf_token": csrf_token(ann, reset_path),
+            "password": "anns-new-password",
+            "confirm": "anns-new-password",
+        },
+    )
+    assert chosen.status_code == 302
+    assert _can_sign_in(app, "ann@example.com", "anns-new-password")
+    assert ann.post(undo, data={"csrf_token": csrf_token(ann, "/")}).status_code == 410
+
+
+def test_an_undo_link_cannot_take_an_address_another_account_has_since(
+    app: Flask, session: Session
+) -> None:
+    client = _member(app, session)
+    user_id = _id(session, "ann@example.com")
+    _request_email_change(client, "ann.new@example.com", factories.PASSWORD)
+    confirm_path = _link(_outbox(session, "account_email_confirm")[-1])
+    assert (
+        client.post(confirm_path, data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    )
+    undo = _link(_outbox(session, "account_email_changed")[-1])
+    factories.user(session, "ann@example.com", "Another Ann")
+    session.commit()
+
+    stranger = app.test_client()
+    taken = stranger.post(undo, data={"csrf_token": csrf_token(stranger, "/")})
+    assert taken.status_code == 409
+    assert "now belongs to another account" in taken.get_data(as_text=True)
+    assert _user(session, user_id).email == "ann.new@example.com"
+    assert _can_sign_in(app, "ann.new@example.com", factories.PASSWORD)
 
 
 def test_email_change_needs_the_current_password(app: Flask, session: Session) -> None:
