@@ -20,6 +20,7 @@ SUBJECTS = {
     "account_profile_changed": "Your account details were changed",
     "account_password_reset": "Reset your password",
     "account_deleted": "Your account has been deleted",
+    "account_welcome": "Welcome: your account is ready",
 }
 
 

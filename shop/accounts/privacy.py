@@ -64,6 +64,34 @@ def set_personalization(
     return record
 
 
+def switch_personalization(
+    session: Session, user: User | None, visitor_id: str | None, enabled: bool, base_url: str
+) -> None:
+    """The switch on the account and privacy pages: record it and, when an account's
+    setting changes, confirm it by e-mail."""
+    changed = user is not None and user.tracking_enabled != enabled
+    set_personalization(session, user, visitor_id, enabled, "account" if user else "visitor")
+    if user is not None and changed and user.email:
+        summary = (
+            "Personalization is now on: we record what you browse to recommend products."
+            if enabled
+            else "Personalization is now off: we no longer record what you browse."
+        )
+        _confirm(session, user, summary, base_url)
+
+
+def _confirm(session: Session, user: User, summary: str, base_url: str) -> None:
+    notices.send(
+        session,
+        "account_profile_changed",
+        to=user.email or "",
+        user_id=user.id,
+        name=user.name,
+        summary=summary,
+        account_url=f"{base_url}/account",
+    )
+
+
 def personalization_refused(session: Session, user_id: int | None, visitor_id: str | None) -> bool:
     """True when the account, or the visitor's latest choice, switched personalization off.
 
@@ -142,6 +170,7 @@ def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
         "terms_version": membership.terms_version,
         "joined_at": _iso(membership.joined_at),
         "tier_since": _iso(membership.tier_since),
+        "below_tier_since": _iso(membership.below_tier_since),
     }
     section["points_ledger"] = _rows(
         session.scalars(
@@ -208,8 +237,10 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         "points_redeemed",
         "total_pence",
         "refunded_pence",
+        "source",
+        "campaign",
     )
-    line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence")
+    line_fields = ("sku", "name", "quantity", "unit_price_pence", "line_total_pence", "rec_id")
     refunds = _per_order(session, Refund, user_id)
     refund_fields = ("amount_pence", "currency", "status", "reason", "restock", "created_at")
     timeline = _per_order(session, OrderStatusChange, user_id)
@@ -271,7 +302,16 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
             ("browser", "created_at", "ended_at"),
         ),
         "saved_cards": _rows(
-            cards.saved_cards(session, user_id), ("brand", "last4", "exp_month", "exp_year")
+            cards.saved_cards(session, user_id),
+            ("brand", "last4", "exp_month", "exp_year", "created_at"),
+        ),
+        "account_links": _rows(
+            session.scalars(
+                select(AccountToken)
+                .where(AccountToken.user_id == user_id)
+                .order_by(AccountToken.id)
+            ),
+            ("purpose", "new_email", "created_at", "expires_at", "used_at"),
         ),
         "cart": [
             {"product_id": pid, "name": name, "quantity": qty} for pid, name, qty in cart_items
@@ -288,6 +328,8 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
                 "query",
                 "quantity",
                 "campaign",
+                "rec_id",
+                "result_count",
             ),
         ),
         "recommendations_shown": _rows(
@@ -311,7 +353,32 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
             ),
             ("kind", "to_address", "subject", "status", "created_at", "sent_at"),
         ),
+        "campaigns_sent": _campaigns_sent(session, user_id),
     }
+
+
+def _campaigns_sent(session: Session, user_id: int) -> list[dict[str, Any]]:
+    from loyalty.models import Campaign, CampaignSend
+
+    query = (
+        select(Campaign.key, Campaign.kind, CampaignSend.created_at)
+        .join(CampaignSend, CampaignSend.campaign_id == Campaign.id)
+        .where(CampaignSend.user_id == user_id)
+        .order_by(CampaignSend.id)
+    )
+    return [
+        {"campaign": key, "kind": kind, "created_at": _iso(created_at)}
+        for key, kind, created_at in session.execute(query)
+    ]
+
+
+def download_data(session: Session, user: User, base_url: str) -> dict[str, Any]:
+    """Export the account's data for a download, and tell the account's address (caller
+    commits): a download nobody asked for means someone else is signed in."""
+    data = export_data(session, user.id)
+    if user.email:
+        _confirm(session, user, "A copy of your data was downloaded from your account.", base_url)
+    return data
 
 
 # ----------------------------------------------------------------------------- delete

@@ -57,12 +57,24 @@ def session_fingerprint(user: User, secret: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def end_other_sessions(session: Session, user: User, keep_key: object = None) -> None:
+def end_other_sessions(
+    session: Session, user: User, keep_key: object = None, base_url: str = ""
+) -> None:
     """Sign out every browser signed in to the account but the one whose sign-in key is
-    `keep_key` (the caller re-pins its own session)."""
+    `keep_key` (the caller re-pins its own session), and confirm it by e-mail."""
     user.session_generation = (user.session_generation or 0) + 1
     sign_ins.end_others(session, user.id, keep_key)
     notices.profile_changed(session, user.id, "sessions", ["sessions"])
+    if user.email:
+        notices.send(
+            session,
+            "account_profile_changed",
+            to=user.email,
+            user_id=user.id,
+            name=user.name,
+            summary="Every other browser signed in to your account was signed out.",
+            account_url=f"{base_url}/account",
+        )
     session.flush()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from shop.accounts import notices
 from shop.accounts.models import User
 from shop.cart.services import merge_visitor_cart
 from shop.events.bus import record_event
@@ -26,12 +28,31 @@ class AccountError(ValueError):
 
 
 def normalise_email(email: str) -> str:
-    """Lower-case and trim an e-mail address for storage and lookup."""
-    return email.strip().lower()
+    """Trim and lower-case an e-mail address for storage and lookup, in one Unicode form
+    (NFC), with a punycode domain ("xn--exmple-cua.com") written out ("exämple.com"), so one
+    mailbox cannot own two accounts."""
+    email = unicodedata.normalize("NFC", email.strip()).lower()
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email
+    return f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
 
 
-def register(session: Session, name: str, email: str, password: str) -> User:
-    """Create an account; raise AccountError if the e-mail is taken."""
+def _unicode_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return unicodedata.normalize("NFC", label.encode("ascii").decode("idna")).lower()
+    except UnicodeError:
+        return label  # not valid punycode: keep it as typed
+
+
+def register(
+    session: Session, name: str, email: str, password: str, base_url: str | None = None
+) -> User:
+    """Create an account; raise AccountError if the e-mail is taken. With `base_url` (a
+    sign-up on the website) the address gets a welcome e-mail: if someone else used it,
+    its owner hears of it."""
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("An account with this e-mail address already exists. Please sign in.")
@@ -44,6 +65,16 @@ def register(session: Session, name: str, email: str, password: str) -> User:
             "An account with this e-mail address already exists. Please sign in."
         ) from exc
     record_event(session, "customer_registered", {"user_id": user.id})
+    if base_url is not None:
+        notices.send(
+            session,
+            "account_welcome",
+            to=email,
+            user_id=user.id,
+            name=user.name,
+            account_url=f"{base_url}/account",
+            reset_url=f"{base_url}/account/password/reset",
+        )
     return user
 
 

@@ -197,7 +197,7 @@ def register() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             user = services.register(
-                db.session, form.name.data, form.email.data, form.password.data
+                db.session, form.name.data, form.email.data, form.password.data, _base_url()
             )
         except services.AccountError as exc:
             db.session.rollback()
@@ -426,7 +426,8 @@ def end_other_sessions() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired. Please try again.")
     me = _me()
-    _commit(lambda: security.end_other_sessions(db.session, me, session.get(SIGN_IN_KEY)))
+    key = session.get(SIGN_IN_KEY)
+    _commit(lambda: security.end_other_sessions(db.session, me, key, _base_url()))
     _pin_session(me)
     flash("Every other browser signed in to your account is now signed out.", "success")
     return redirect(url_for("accounts.overview"))
@@ -556,8 +557,8 @@ def tracking() -> Response:
     enabled = bool(form.enabled.data)
     user = _me() if current_user.is_authenticated else None
     _commit(
-        lambda: privacy.set_personalization(
-            db.session, user, g.get("visitor_id"), enabled, source="account" if user else "visitor"
+        lambda: privacy.switch_personalization(
+            db.session, user, g.get("visitor_id"), enabled, _base_url()
         )
     )
     flash(
@@ -591,7 +592,7 @@ def privacy_page() -> str:
 @login_required
 def export() -> Response:
     """Everything we hold about the account, as a JSON download."""
-    data = privacy.export_data(db.session, int(current_user.get_id()))
+    data = _commit(lambda: privacy.download_data(db.session, _me(), _base_url()))
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     response = make_response(body)
     response.mimetype = "application/json"

@@ -303,10 +303,29 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
         items["heart"].category_id
     ]
     assert [c["kind"] for c in data["consents"]] == ["programme_terms"]
-    assert data["saved_cards"] == [
-        {"brand": "card", "last4": "4242", "exp_month": 12, "exp_year": 2030}
-    ]
+    (card,) = data["saved_cards"]
+    assert card == {
+        "brand": "card",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2030,
+        "created_at": card["created_at"],
+    }
+    assert card["created_at"]
     assert any(e["kind"] == "order_confirmation" for e in data["emails"])
+    assert (order["source"], order["campaign"]) == ("import", None)
+    assert "rec_id" in order["lines"][0] and "rec_id" in data["events"][0]
+    assert "result_count" in data["events"][0]
+    assert "below_tier_since" in data["loyalty"]["membership"]
+    assert data["campaigns_sent"] == [] and isinstance(data["account_links"], list)
+    # The download itself is confirmed to the account's address.
+    session.rollback()
+    notice = session.scalars(
+        select(OutboxEmail)
+        .where(OutboxEmail.kind == "account_profile_changed", OutboxEmail.user_id == zelda.id)
+        .order_by(OutboxEmail.id.desc())
+    ).first()
+    assert notice is not None and "A copy of your data was downloaded" in notice.text_body
 
     text = response.get_data(as_text=True)
     for secret in (
