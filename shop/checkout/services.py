@@ -467,7 +467,10 @@ def remember_address(
     user = session.get(User, user_id)
     if user is not None:
         notices.profile_changed(session, user_id, "address_added", ["addresses"])
-        confirm_change(session, user, "An address was added to your address book.", base_url)
+        summary = "An address was added to your address book."
+        if first:
+            summary = f"{summary} It is now your default address: {address.one_line()}."
+        confirm_change(session, user, summary, base_url)
     return address
 
 

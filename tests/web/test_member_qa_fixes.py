@@ -1,0 +1,71 @@
+"""QA fixes for members: what the checkout and the address book tell them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import Address
+from shop.catalog.models import Product
+from shop.checkout.services import remember_address
+from tests import factories
+from tests.checkout_support import CONTACT, emails
+from tests.helpers import csrf_token, sign_in
+
+ADDRESS = {
+    "address_id": "new",
+    "email": "ann@example.com",
+    "name": "Ann Member",
+    "line1": "1 Market Street",
+    "city": "York",
+    "postcode": "yo1 7hh",
+    "country": "United Kingdom",
+}
+
+
+def _order_with_saved_address(client: FlaskClient, product: Product) -> None:
+    token = csrf_token(client, f"/products/{product.id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": 1})
+    token = csrf_token(client, "/checkout")
+    data = {**ADDRESS, "save_address": "y", "csrf_token": token}
+    assert client.post("/checkout", data=data).status_code == 302
+    client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    fields = dict(
+        re.findall(r'name="(token|total|fingerprint)" type="hidden" value="([^"]*)"', review)
+    )
+    response = client.post("/checkout/place", data={"csrf_token": token, **fields})
+    assert response.headers["Location"].startswith("/checkout/pay/")
+
+
+def test_an_address_saved_at_checkout_says_when_it_became_the_default(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    member = factories.user(session)
+    session.commit()
+    sign_in(client, member.email, factories.PASSWORD)
+    _order_with_saved_address(client, items["heart"])
+    session.rollback()
+    (saved,) = session.scalars(select(Address).where(Address.user_id == member.id))
+    assert saved.is_default
+    (notice,) = emails(session, "account_profile_changed")
+    assert "An address was added to your address book." in notice.text_body
+    assert (
+        "It is now your default address: Ann Member, 1 Market Street, York, YO1 7HH, "
+        "United Kingdom." in notice.text_body
+    )
+
+    # A second, different address is added but does not become the default.
+    other = replace(CONTACT, line1="2 Market Street")
+    with app.app_context():
+        remember_address(session, member.id, other, app.config["SHOP_BASE_URL"])
+        session.commit()
+    second = [e for e in emails(session, "account_profile_changed") if e.id != notice.id]
+    assert len(second) == 1
+    assert "An address was added to your address book." in second[0].text_body
+    assert "default" not in second[0].text_body
