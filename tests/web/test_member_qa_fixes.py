@@ -69,3 +69,20 @@ def test_an_address_saved_at_checkout_says_when_it_became_the_default(
     assert len(second) == 1
     assert "An address was added to your address book." in second[0].text_body
     assert "default" not in second[0].text_body
+
+
+def test_free_delivery_is_advertised_as_free_standard_delivery(
+    app: Flask, session: Session
+) -> None:
+    gold = factories.member(session, free_shipping=True, tier="Gold")
+    factories.user(session, "ned@example.com", "Ned")
+    session.commit()
+    member_client, visitor = app.test_client(), app.test_client()
+    sign_in(member_client, gold.email or "", factories.PASSWORD)
+    sign_in(visitor, "ned@example.com", factories.PASSWORD)
+    member_page = member_client.get("/account/loyalty").get_data(as_text=True)
+    join_page = visitor.get("/account/loyalty").get_data(as_text=True)
+    assert "Free standard delivery" in member_page
+    assert "free standard delivery" in join_page
+    for page in (member_page, join_page):
+        assert "free shipping" not in page.lower()
