@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import Address
 from shop.catalog.models import Product
 from shop.checkout.services import remember_address
+from shop.orders.models import Order
 from tests import factories
 from tests.checkout_support import CONTACT, emails
 from tests.helpers import csrf_token, sign_in
@@ -86,3 +87,36 @@ def test_free_delivery_is_advertised_as_free_standard_delivery(
     assert "free standard delivery" in join_page
     for page in (member_page, join_page):
         assert "free shipping" not in page.lower()
+
+
+def test_a_member_with_free_delivery_can_still_buy_a_tiny_basket(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    factories.member(
+        session, "plat@example.com", discount_bp=800, free_shipping=True, tier="Platinum"
+    )
+    tiny = items["heart"]
+    tiny.price_pence = 4
+    session.commit()
+    sign_in(client, "plat@example.com", factories.PASSWORD)
+    token = csrf_token(client, f"/products/{tiny.id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": tiny.id, "quantity": 1})
+    cart = client.get("/cart").get_data(as_text=True)
+    assert "Free delivery applies from £0.30." in cart
+    token = csrf_token(client, "/checkout")
+    data = {**ADDRESS, "email": "plat@example.com", "csrf_token": token}
+    assert client.post("/checkout", data=data).status_code == 302
+    client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "Card payments start at" not in review
+    assert "Free delivery applies from £0.30." in review
+    # 4p of goods (8% off rounds to nothing) plus standard delivery at £3.95.
+    assert "Place order and pay £3.99" in review
+    fields = dict(
+        re.findall(r'name="(token|total|fingerprint)" type="hidden" value="([^"]*)"', review)
+    )
+    response = client.post("/checkout/place", data={"csrf_token": token, **fields})
+    assert response.headers["Location"].startswith("/checkout/pay/")
+    session.rollback()
+    order = session.scalars(select(Order)).one()
+    assert (order.shipping_pence, order.total_pence) == (395, 399)
