@@ -20,7 +20,7 @@ from shop.money import format_money
 
 # A tier's on/off benefits, with how they are put to members.
 BENEFIT_FLAGS = (
-    ("free_shipping", "Free shipping"),
+    ("free_shipping", "Free standard delivery"),
     ("priority_support", "Priority support"),
     ("early_access", "Early access to new products and sales"),
 )

@@ -102,7 +102,7 @@ class TierForm(ShopForm):
         default="1",
         validators=[DataRequired("Enter 1 for the base rate.")],
     )
-    free_shipping = BooleanField("Free shipping")
+    free_shipping = BooleanField("Free standard delivery")
     priority_support = BooleanField("Priority support (shown to staff on orders)")
     early_access = BooleanField("Early access")
 

@@ -46,6 +46,18 @@ def below_minimum_charge(total_pence: int, settings: CheckoutSettings) -> str | 
     )
 
 
+def member_free_delivery(goods_pence: int, settings: CheckoutSettings) -> str | None:
+    """Why a member's free standard delivery does not apply to these goods, or None.
+
+    `goods_pence` is what the goods cost after every discount. Free delivery must not
+    bring an order below the smallest card payment, or the member could not pay for it at
+    all; below that, standard delivery is charged as for anyone else.
+    """
+    if goods_pence >= settings.min_charge_pence:
+        return None
+    return f"Free delivery applies from £{settings.min_charge_pence / 100:.2f}."
+
+
 @dataclass(frozen=True)
 class ShippingOption:
     """A way to ship an order, priced for a given subtotal."""
@@ -72,6 +84,8 @@ class Totals:
     points_discount_pence: int = 0
     points_redeemed: int = 0
     free_shipping: bool = False
+    # Why a member benefit on delivery did not apply (e.g. below the card minimum).
+    shipping_note: str = ""
 
     @property
     def total_pence(self) -> int:
@@ -186,6 +200,7 @@ def totals(
     points_discount_pence: int = 0,
     points_redeemed: int = 0,
     free_shipping: bool = False,
+    shipping_note: str = "",
 ) -> Totals:
     """Add up an order from its line totals, shipping option and discounts.
 
@@ -203,4 +218,5 @@ def totals(
         points_discount_pence=points,
         points_redeemed=points_redeemed if points else 0,
         free_shipping=free_shipping,
+        shipping_note=shipping_note,
     )

@@ -24,6 +24,7 @@ from shop.checkout.pricing import (
     ShippingOption,
     Totals,
     below_minimum_charge,
+    member_free_delivery,
     shipping_option,
     shipping_options,
     totals,
@@ -184,21 +185,24 @@ def quote(
             shipping_options(settings, subtotal),
             redeem_points,
         )
-    free = offered.free_shipping
-    chosen = shipping_option(settings, method, subtotal, free_standard=free) if method else None
     use_points = not offered.errors
+    line_totals = [line.line_total_pence for line in cart.lines]
+    discounts = {
+        "tier_discount_pence": offered.tier_discount_pence,
+        "points_discount_pence": offered.points_discount_pence if use_points else 0,
+        "points_redeemed": offered.points_redeemed if use_points else 0,
+    }
+    free, note = offered.free_shipping, ""
+    if free:
+        goods = totals(line_totals, None, **discounts).total_pence
+        note = member_free_delivery(goods, settings) or ""
+        free = not note
+    chosen = shipping_option(settings, method, subtotal, free_standard=free) if method else None
     return Quote(
         cart=cart,
         options=shipping_options(settings, subtotal, free_standard=free),
         shipping=chosen,
-        totals=totals(
-            [line.line_total_pence for line in cart.lines],
-            chosen,
-            tier_discount_pence=offered.tier_discount_pence,
-            points_discount_pence=offered.points_discount_pence if use_points else 0,
-            points_redeemed=offered.points_redeemed if use_points else 0,
-            free_shipping=free,
-        ),
+        totals=totals(line_totals, chosen, **discounts, free_shipping=free, shipping_note=note),
         benefits=offered,
     )
 
@@ -467,7 +471,10 @@ def remember_address(
     user = session.get(User, user_id)
     if user is not None:
         notices.profile_changed(session, user_id, "address_added", ["addresses"])
-        confirm_change(session, user, "An address was added to your address book.", base_url)
+        summary = "An address was added to your address book."
+        if first:
+            summary = f"{summary} It is now your default address: {address.one_line()}."
+        confirm_change(session, user, summary, base_url)
     return address
 
 

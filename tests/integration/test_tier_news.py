@@ -45,7 +45,7 @@ def test_what_changed_is_put_in_words() -> None:
     assert worse.worse == (
         "No discount on orders any more (was 5%)",
         "1.25x points on every order (was 1.5x)",
-        "Free shipping: ended",
+        "Free standard delivery: ended",
     )
     new_discount = benefit_change(TierSpec("Member", 1, 0), TierSpec("Member", 1, 0, 200))
     assert new_discount.better == ("2% off every order",)
@@ -123,7 +123,7 @@ def test_a_better_tier_is_news_for_members_who_asked_for_it(app: Flask, session:
         assert "New or better" in body and "Reduced or ended" not in body
         assert "7.5% off every order (was 5%)" in body
         assert "Priority support" in body
-        assert "Free shipping" in body  # in the full list of benefits now
+        assert "Free standard delivery" in body  # in the full list of benefits now
         assert "asked for tier news" in body and "/preferences/unsubscribe/" in body
     campaign = session.scalar(select(Campaign).where(Campaign.kind == "tier_news"))
     assert campaign is not None and campaign.key.startswith(f"tier-{ids['tiers']['Gold']}-")
@@ -149,7 +149,7 @@ def test_a_benefit_taken_away_is_told_to_every_member_of_the_tier(
     assert email.subject == "Changes to your Gold benefits"
     assert "List-Unsubscribe" not in (email.headers or {})
     for body in (email.text_body, email.html_body):
-        assert "Free shipping: ended" in body
+        assert "Free standard delivery: ended" in body
         assert "2x points on every order (was 1.5x)" in body  # told together with the loss
         assert "not marketing" in body and "/preferences/unsubscribe/" not in body
     assert _emails(session, "tier_news") == []
