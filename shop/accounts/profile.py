@@ -20,6 +20,10 @@ class AddressNotFound(LookupError):
     """No such address in this account's book (it may belong to someone else)."""
 
 
+class DuplicateAddress(ValueError):
+    """The address is already in the account's address book."""
+
+
 @dataclass(frozen=True)
 class AddressFields:
     """What a customer types for an address."""
@@ -107,11 +111,17 @@ def _make_default(session: Session, user_id: int, address_id: int) -> None:
 def add_address(
     session: Session, user: User, fields: AddressFields, make_default: bool, base_url: str
 ) -> Address:
-    """Add an address; the first one (or one asked for) becomes the default."""
+    """Add an address; the first one (or one asked for) becomes the default. The same
+    address twice (a double click, a resent form) raises DuplicateAddress."""
+    session.refresh(user, with_for_update=True)  # parallel posts of one form wait here
+    cleaned = fields.cleaned()
+    same = [getattr(Address, key) == value for key, value in cleaned.items()]
+    if session.scalar(select(Address.id).where(Address.user_id == user.id, *same).limit(1)):
+        raise DuplicateAddress("That address is already in your address book.")
     has_default = session.scalar(
         select(Address.id).where(Address.user_id == user.id, Address.is_default).limit(1)
     )
-    added = Address(user_id=user.id, is_default=False, **fields.cleaned())
+    added = Address(user_id=user.id, is_default=False, **cleaned)
     session.add(added)
     session.flush()
     summary = "An address was added to your address book."

@@ -310,13 +310,17 @@ def new_address() -> Response | tuple[str, int]:
     form = AddressForm()
     if form.validate_on_submit():
         fields = _address_fields(form)
-        _commit(
-            lambda: profile.add_address(
-                db.session, _me(), fields, bool(form.make_default.data), _base_url()
+        try:
+            _commit(
+                lambda: profile.add_address(
+                    db.session, _me(), fields, bool(form.make_default.data), _base_url()
+                )
             )
-        )
-        flash("The address was added.", "success")
-        return redirect(url_for("accounts.addresses"))
+        except profile.DuplicateAddress as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash("The address was added.", "success")
+            return redirect(url_for("accounts.addresses"))
     return render_template("account/address_form.html", form=form, address=None), _status(form)
 
 

@@ -294,3 +294,20 @@ def test_overview_links_to_every_setting(app: Flask, session: Session) -> None:
             assert f'href="{url_for(loyalty[0])}"' in html
         if "preferences.index" in app.view_functions:
             assert f'href="{url_for("preferences.index")}"' in html
+
+
+def test_the_same_address_sent_twice_is_added_once(app: Flask, session: Session) -> None:
+    client = _member(app, session)
+    user = _user(session, "ann@example.com")
+    token = csrf_token(client, "/account/addresses/new")
+    first = client.post("/account/addresses/new", data={"csrf_token": token, **ADDRESS})
+    again = client.post(
+        "/account/addresses/new", data={"csrf_token": token, **ADDRESS, "city": " York "}
+    )
+    assert first.status_code == 302
+    assert again.status_code == 400
+    assert "That address is already in your address book." in again.get_data(as_text=True)
+    assert len(_addresses(session, user.id)) == 1
+    assert len(_outbox(session, "account_profile_changed")) == 1
+    assert _add(client, line1="2 High Street") == 302  # another address is still welcome
+    assert len(_addresses(session, user.id)) == 2
