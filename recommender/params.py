@@ -14,6 +14,7 @@ from recommender.blending import BlendParams
 from recommender.content import ContentParams
 from recommender.models import DEFAULT_MODEL, create_model
 from recommender.neighbours import NeighbourParams
+from recommender.similar import SimilarParams
 from recommender.weighting import Weighting
 
 
@@ -40,6 +41,9 @@ class TrainingParams:
         How the content similarity is built when `train` is given item features.
     neighbours : NeighbourParams
         How the shoppers-like-you signal is built (when `blend.neighbours` > 0).
+    similar : SimilarParams
+        How `similar_items` mixes content similarity in for items with few users (only
+        with item features).
 
     Raises
     ------
@@ -55,6 +59,7 @@ class TrainingParams:
     blend: BlendParams = field(default_factory=BlendParams)
     content: ContentParams = field(default_factory=ContentParams)
     neighbours: NeighbourParams = field(default_factory=NeighbourParams)
+    similar: SimilarParams = field(default_factory=SimilarParams)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_params", dict(self.model_params))
@@ -77,6 +82,7 @@ class TrainingParams:
             "blend": self.blend.to_dict(),
             "content": self.content.to_dict(),
             "neighbours": self.neighbours.to_dict(),
+            "similar": self.similar.to_dict(),
         }
 
     @classmethod
@@ -91,6 +97,7 @@ class TrainingParams:
             "blend",
             "content",
             "neighbours",
+            "similar",
         }
         unknown = set(data) - known
         if unknown:
@@ -108,6 +115,8 @@ class TrainingParams:
             values["content"] = ContentParams.from_dict(data["content"])
         if "neighbours" in data:
             values["neighbours"] = NeighbourParams.from_dict(data["neighbours"])
+        if "similar" in data:
+            values["similar"] = SimilarParams.from_dict(data["similar"])
         return cls(**values)
 
     def save(self, path: str | Path) -> None:

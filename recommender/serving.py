@@ -26,6 +26,7 @@ from recommender.neighbours import NeighbourIndex, Peers
 from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Recommendation
+from recommender.similar import blended_neighbours, content_weight
 
 FORMAT_VERSION = 1
 InteractionsLike = Interactions | Iterable[Interaction | tuple[Any, ...]]
@@ -60,7 +61,9 @@ class Recommender:
         by `params.blend.neighbours`); None when that weight is 0.
     item_users : numpy.ndarray, optional
         Per item, the training users who interacted with it (for
-        `params.blend.popularity_penalty`); zeros when not given.
+        `params.blend.popularity_penalty`, and for how much `similar_items` leans on
+        content, `params.similar`); zeros when not given, and `similar_items` then uses the
+        model alone.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Recommender:
         item_users: np.ndarray | None = None,
     ) -> None:
         n = len(items)
+        self._counts_known = item_users is not None
         if item_users is None:
             item_users = np.zeros(n, dtype=np.int64)
         for what, size in (
@@ -301,20 +305,51 @@ class Recommender:
     def similar_items(
         self, item: Key, k: int = 10, *, exclude: Iterable[Key] = ()
     ) -> list[Recommendation]:
-        """Items most similar to item by the model (empty when item is unknown)."""
+        """Items most similar to item, reason "similar to item" (empty when item is unknown).
+
+        By the model's item similarity; with item features and per-item user counts, the
+        content similarity is mixed in with the share 1 / (1 + users / tau)
+        (`params.similar.content_buyers`), so an item few shoppers bought gets items like it
+        rather than its poorly determined factors' neighbours (`recommender.similar`).
+        """
         check_k(k)
         index = self.items.index_of(item)
         if index is None:
             return []
         excluded = self._mask(exclude)
+        weight = self._content_share(index)
         with single_threaded_blas():
-            ids, values = self.model.similar_items(index, k + int(excluded.sum()))
-        keep = ~excluded[ids]
+            if weight > 0:
+                assert self.content is not None
+                rows = self.content.similarity
+                start, stop = rows.indptr[index], rows.indptr[index + 1]
+                ids, values = blended_neighbours(
+                    self.model,
+                    index,
+                    k,
+                    excluded,
+                    rows.indices[start:stop],
+                    rows.data[start:stop],
+                    weight,
+                )
+            else:
+                ids, values = self.model.similar_items(index, k + int(excluded.sum()))
+                keep = ~excluded[ids]
+                ids, values = ids[keep][:k], values[keep][:k]
         reason = reasons.similar_to(self.items.key_of(index))
         return [
             Recommendation(self.items.key_of(int(i)), float(v), reason)
-            for i, v in zip(ids[keep][:k], values[keep][:k], strict=True)
+            for i, v in zip(ids, values, strict=True)
         ]
+
+    def _content_share(self, index: int) -> float:
+        """The content share of similar_items for one item (0: the model alone)."""
+        if self.content is None or not self._counts_known:
+            return 0.0
+        rows = self.content.similarity
+        if rows.indptr[index] == rows.indptr[index + 1]:  # no content neighbours
+            return 0.0
+        return content_weight(float(self.item_users[index]), self.params.similar.content_buyers)
 
     def bought_together(
         self, items: Key | Iterable[Key], k: int = 10, *, exclude: Iterable[Key] = ()
