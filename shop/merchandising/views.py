@@ -79,7 +79,7 @@ def index() -> Response | tuple[str, int]:
         except revisions.ChangedSinceOpened as exc:
             db.session.rollback()
             fingerprint = editing.settings_fingerprint(db.session)
-            form = settings_form(names, _draft_document(), fingerprint)
+            form = settings_form(names, _draft_document(), fingerprint, saved=True)
             form.form_errors.append(str(exc))
             status = 409
         except (editing.EditError, revisions.RevisionError) as exc:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import io
-from html import escape
+import re
+from html import escape, unescape
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty.models import Tier
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE
+from shop.merchandising.models import MerchRevision
 from tests.console_support import client_as, console_token
+from tests.web.page_forms import read_form
+from tests.web.test_console_loyalty import _gold_form, _post, _second_browser, _with_tiers
 
 
 def upload(client: FlaskClient, data: bytes):  # type: ignore[no-untyped-def]
@@ -52,3 +58,73 @@ def test_an_import_refuses_the_control_characters_the_product_form_refuses(
     assert skus == {"GOOD-1"}
     good = session.scalar(select(Product).where(Product.sku == "GOOD-1"))
     assert good is not None and good.description.startswith("Two\nlines")
+
+
+RECS = "/console/recommendations/"
+
+
+def _settings_form(page: str) -> dict[str, str]:
+    """The recommendation settings form of a page, as a browser would submit it."""
+    form = re.search(r'data-testid="settings-form".*?</form>', page, re.S)
+    assert form
+    values: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", form.group(0)):
+        name = re.search(r'name="(\w+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="(\w+)"', tag)
+        if not name or (kind and kind.group(1) == "checkbox" and "checked" not in tag):
+            continue
+        values[name.group(1)] = unescape(value.group(1)) if value else "y"
+    for field in re.findall(r'<select[^>]*name="(\w+)".*?</select>', form.group(0), re.S):
+        chosen = re.search(
+            rf'name="{field}".*?<option[^>]*selected[^>]*value="([^"]*)"'
+            rf'|name="{field}".*?<option[^>]*value="([^"]*)"[^>]*selected',
+            form.group(0),
+            re.S,
+        )
+        assert chosen, field
+        values[field] = chosen.group(1) or chosen.group(2)
+    return values
+
+
+def test_a_refused_stale_settings_save_shows_the_saved_settings_and_can_be_resubmitted(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    first = client_as(app, session, "merchandiser")
+    second = client_as(app, session, "admin")
+    opened_by_first = _settings_form(first.get(RECS).get_data(as_text=True))
+    theirs = {**_settings_form(second.get(RECS).get_data(as_text=True)), "size_home": "3"}
+    assert second.post(RECS, data=theirs).status_code == 302
+
+    stale = first.post(RECS, data={**opened_by_first, "weight_view": "2", "size_home": "7"})
+    assert stale.status_code == 409
+    shown = _settings_form(stale.get_data(as_text=True))
+    current = _settings_form(first.get(RECS).get_data(as_text=True))
+    assert shown["size_home"] == "3" and shown["weight_view"] == current["weight_view"] != "2"
+    assert shown["opened"] == current["opened"] != opened_by_first["opened"]
+    assert first.post(RECS, data={**shown, "size_home": "4"}).status_code == 302
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None and draft.data["placements"]["home"]["size"] == 4
+
+
+def test_a_refused_stale_tier_save_shows_the_saved_tier_and_can_be_resubmitted(
+    app: Flask, session: Session
+) -> None:
+    ids = _with_tiers(session)
+    url = f"/console/loyalty/tiers/{ids['Gold']}"
+    first, second = client_as(app, session, "admin"), _second_browser(app, session)
+    first_opened = read_form(first.get(url).get_data(as_text=True)).values
+    second_opened = read_form(second.get(url).get_data(as_text=True)).values
+    assert _post(second, url, {**second_opened, "multiplier": "3"}).status_code == 302
+
+    stale = _post(first, url, {**_gold_form(ids), "opened": first_opened["opened"]})
+    assert stale.status_code == 409
+    shown = read_form(stale.get_data(as_text=True)).values
+    current = read_form(first.get(url).get_data(as_text=True)).values
+    assert shown["multiplier"] == "3"
+    assert shown["opened"] == current["opened"] != first_opened["opened"]
+    assert first.post(url, data={**shown, "discount": "7"}).status_code == 302
+    session.rollback()
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None and (gold.multiplier_pct, gold.discount_bp) == (300, 700)
