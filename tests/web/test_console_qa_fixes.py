@@ -16,6 +16,7 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE
 from shop.merchandising.models import MerchRevision
+from shop.merchandising.revisions import NOT_SAID
 from tests.console_support import client_as, console_token
 from tests.web.page_forms import read_form
 from tests.web.test_console_loyalty import _gold_form, _post, _second_browser, _with_tiers
@@ -128,3 +129,38 @@ def test_a_refused_stale_tier_save_shows_the_saved_tier_and_can_be_resubmitted(
     session.rollback()
     gold = session.get(Tier, ids["Gold"])
     assert gold is not None and (gold.multiplier_pct, gold.discount_bp) == (300, 700)
+
+
+def test_a_settings_save_or_publish_that_does_not_say_what_it_showed_is_refused(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    form = _settings_form(merch.get(RECS).get_data(as_text=True))
+    assert form["opened"]  # the page always sends it
+    without = {name: value for name, value in form.items() if name != "opened"}
+    for data in (without, {**without, "opened": ""}):
+        refused = merch.post(RECS, data={**data, "size_home": "3"})
+        assert refused.status_code == 409
+        assert NOT_SAID in unescape(refused.get_data(as_text=True))
+    assert merch.post(RECS, data={**form, "size_home": "3"}).status_code == 302
+
+    page = merch.get("/console/recommendations/rules").get_data(as_text=True)
+    opened = re.search(r'name="opened" value="([0-9a-f]+)"', page)
+    assert opened  # the publish button always sends it
+    token = console_token(merch, "/console/recommendations/rules")
+    back = "/console/recommendations/rules"
+    for extra in ({}, {"opened": ""}):
+        response = merch.post(
+            "/console/recommendations/publish", data={"csrf_token": token, "back": back, **extra}
+        )
+        assert response.status_code == 302
+        assert NOT_SAID in unescape(merch.get(back).get_data(as_text=True))
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
+    published = merch.post(
+        "/console/recommendations/publish",
+        data={"csrf_token": token, "back": back, "opened": opened.group(1)},
+    )
+    assert published.status_code == 302
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published"))
