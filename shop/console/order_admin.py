@@ -44,6 +44,11 @@ class OrderAdminError(ValueError):
     """An order action that cannot be done; the message is safe to show."""
 
 
+class RefundNotMade(OrderAdminError):
+    """A concurrent request booked the same refund; this one made none (nothing to redo
+    in the form: the order's refunds now show the one that was made)."""
+
+
 # --- finding orders --------------------------------------------------------------------
 
 
@@ -264,7 +269,8 @@ def refund(
     """Refund part or all of an order through the gateway, restock chosen lines, audit it.
 
     With `refunded_before` (the refunded total the merchandiser saw), a refund booked since
-    then refuses this one instead of refunding twice.
+    then refuses this one instead of refunding twice. RefundNotMade when a concurrent
+    request booked this same refund (the gateway refunds once).
     """
     with transaction() as session:
         order = _order(session, order_id)
@@ -284,17 +290,24 @@ def refund(
         source="console",
         refunded_before=refunded_before,
     )
+    audit_it = _audit_refund(actor, wanted)
+    booked: list[Refund] = []
+
+    def on_booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
+        booked.append(row)
+        audit_it(session, order, row, status_before)
+
     try:
-        return refund_order(
-            transaction,
-            gateway,
-            settings,
-            order_id,
-            request,
-            on_booked=_audit_refund(actor, wanted),
-        )
+        made = refund_order(transaction, gateway, settings, order_id, request, on_booked=on_booked)
     except RefundError as exc:
         raise OrderAdminError(str(exc)) from exc
+    if not booked:  # the same refund, booked by a request made at the same moment
+        raise RefundNotMade(
+            f"Another refund of {format_money(made.amount_pence, made.currency)} was being made "
+            "on this order at the same moment; this one was not made. Check the order's "
+            "refunds and refund again if you meant two."
+        )
+    return made
 
 
 # --- the mail outbox -------------------------------------------------------------------
