@@ -138,12 +138,26 @@ class OrderDetail:
     @property
     def can_refund(self) -> bool:
         """True when a card payment can still be (partly) refunded."""
-        return (
-            self.order.kind == "sale"
-            and self.order.status in REFUNDABLE
-            and self.refundable_pence > 0
-            and any(a.status == "succeeded" for a in self.attempts)
-        )
+        return _refund_possible(self.order, any(a.status == "succeeded" for a in self.attempts))
+
+
+def _refund_possible(order: Order, paid_by_card: bool) -> bool:
+    """True when a sale paid by card (a succeeded payment) has an amount left to refund."""
+    return (
+        paid_by_card
+        and order.kind == "sale"
+        and order.status in REFUNDABLE
+        and refundable_pence(order) > 0
+    )
+
+
+def _paid_by_card(session: Session, order_id: int) -> bool:
+    found = session.scalar(
+        select(PaymentAttempt.id)
+        .where(PaymentAttempt.order_id == order_id, PaymentAttempt.status == "succeeded")
+        .limit(1)
+    )
+    return found is not None
 
 
 def order_detail(session: Session, order_id: int) -> OrderDetail | None:
@@ -208,7 +222,8 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
     before = order.status
     if before != states.PENDING_PAYMENT:
         label = states.LABELS.get(before, before).lower()
-        hint = " Refund it instead." if order.status in REFUNDABLE else ""
+        refundable = _refund_possible(order, _paid_by_card(session, order.id))
+        hint = " Refund it instead." if refundable else ""
         raise OrderAdminError(
             f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
         )

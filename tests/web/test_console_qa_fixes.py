@@ -17,6 +17,9 @@ from shop.catalog.models import Product
 from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import NOT_SAID
+from shop.payments.models import PaymentAttempt
+from tests import factories
+from tests.checkout_support import fresh, placed_order
 from tests.console_support import client_as, console_token
 from tests.web.page_forms import read_form
 from tests.web.test_console_loyalty import _gold_form, _post, _second_browser, _with_tiers
@@ -164,3 +167,44 @@ def test_a_settings_save_or_publish_that_does_not_say_what_it_showed_is_refused(
     assert published.status_code == 302
     session.rollback()
     assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published"))
+
+
+def test_cancelling_suggests_a_refund_only_for_an_order_with_a_payment_left_to_refund(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    paid = factories.paid_order_with_address(session)
+    session.add(
+        PaymentAttempt(
+            order_id=paid.id,
+            attempt=1,
+            idempotency_key="qa-paid-1",
+            intent_id="pi_qa_paid_1",
+            status="succeeded",
+            amount_pence=paid.total_pence,
+            currency=paid.currency,
+        )
+    )
+    # Paid, but with no card payment to refund.
+    no_payment = factories.paid_order_with_address(session, "HP-1002", "bob@example.com")
+    session.commit()
+    paid_id, no_payment_id = paid.id, no_payment.id
+    client = client_as(app, session, "merchandiser")
+    unpaid_id = placed_order(app, [(items["lantern"], 1)])
+    token = console_token(client, f"/console/orders/{unpaid_id}")
+
+    def cancel(order_id: int) -> tuple[int, str]:
+        response = client.post(
+            f"/console/orders/{order_id}/cancel", data={"cancel-csrf_token": token}
+        )
+        return response.status_code, response.get_data(as_text=True)
+
+    assert cancel(unpaid_id)[0] == 302
+    status, page = cancel(unpaid_id)  # cancelled already: nothing to refund
+    assert status == 400
+    assert "only unpaid orders can be cancelled" in page and "Refund it instead." not in page
+    status, page = cancel(no_payment_id)
+    assert status == 400 and "Refund it instead." not in page
+    status, page = cancel(paid_id)
+    assert status == 400 and "only unpaid orders can be cancelled. Refund it instead." in page
+    assert fresh(session, unpaid_id).status == "cancelled"
+    assert fresh(session, paid_id).status == "paid"
