@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from loyalty.models import Tier
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.console.models import AuditEntry
 from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import NOT_SAID
@@ -21,7 +22,7 @@ from shop.payments.models import PaymentAttempt
 from tests import factories
 from tests.checkout_support import fresh, placed_order
 from tests.console_support import client_as, console_token
-from tests.web.page_forms import read_form
+from tests.web.page_forms import open_form, read_form
 from tests.web.test_console_loyalty import _gold_form, _post, _second_browser, _with_tiers
 
 
@@ -208,3 +209,28 @@ def test_cancelling_suggests_a_refund_only_for_an_order_with_a_payment_left_to_r
     assert status == 400 and "only unpaid orders can be cancelled. Refund it instead." in page
     assert fresh(session, unpaid_id).status == "cancelled"
     assert fresh(session, paid_id).status == "paid"
+
+
+def test_saving_a_product_form_unchanged_keeps_its_line_breaks_and_audits_nothing(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    heart = session.get(Product, items["heart"].id)
+    assert heart is not None
+    heart.description = "White metal.\nHolds a tea light.\n\nHang it up."
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/products/{heart.id}"
+    form = open_form(client, path)
+    assert form["description"] == "White metal.\nHolds a tea light.\n\nHang it up."
+    # A browser sends a textarea's line breaks as CR LF.
+    for sent in (
+        form["description"].replace("\n", "\r\n"),
+        form["description"].replace("\n", "\r"),
+    ):
+        response = client.post(path, data={**form, "description": sent})
+        assert response.status_code == 302
+        session.rollback()
+        stored = session.get(Product, heart.id)
+        assert stored is not None
+        assert stored.description == "White metal.\nHolds a tea light.\n\nHang it up."
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "product.update")) is None
