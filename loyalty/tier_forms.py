@@ -167,9 +167,11 @@ class TierForm(ShopForm):
 
     @classmethod
     def for_tier(cls, spec: TierSpec, basis: str) -> TierForm:
-        """A form filled in from a tier (on GET)."""
+        """A form filled in from a tier (on GET, or after a refused stale save), never from
+        what the request submitted."""
         threshold = str(spec.threshold) if basis == "points" else f"{spec.threshold / 100:.2f}"
         return cls(
+            formdata=None,
             basis=basis,
             data={
                 "name": spec.name,
@@ -250,8 +252,9 @@ class ProgrammeForm(ShopForm):
 
     @classmethod
     def for_settings(cls, settings: ProgrammeSettings) -> ProgrammeForm:
-        """A form filled in from the stored settings."""
-        return cls(data={**settings.as_dict(), "opened": opened_token(settings.as_dict())})
+        """A form filled in from the stored settings, never from what the request submitted."""
+        values = settings.as_dict()
+        return cls(formdata=None, data={**values, "opened": opened_token(values)})
 
     def settings(self) -> ProgrammeSettings:
         """The validated settings."""

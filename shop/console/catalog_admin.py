@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Category, Product
 from shop.console import audit
+from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE, control_characters
 from shop.pagination import Page, check_page
 
 LOW_STOCK = 5
@@ -433,9 +434,13 @@ def _parse_row(number: int, record: Mapping[str, str], known_categories: set[str
     name = cell("name")
     if name is not None and len(name) > 200:
         raise ValueError("the name is longer than 200 characters")
+    if name is not None and control_characters(name):
+        raise ValueError(f"name: {CONTROL_MESSAGE}")  # as the product form says
     description = cell("description")
     if description is not None and len(description) > 5000:
         raise ValueError("the description is longer than 5000 characters")
+    if description is not None and control_characters(description, multiline=True):
+        raise ValueError(f"description: {MULTILINE_CONTROL_MESSAGE}")
     category = cell("category")
     if category is not None:
         category = category.lower()

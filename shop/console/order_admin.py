@@ -44,6 +44,11 @@ class OrderAdminError(ValueError):
     """An order action that cannot be done; the message is safe to show."""
 
 
+class RefundNotMade(OrderAdminError):
+    """A concurrent request booked the same refund; this one made none (nothing to redo
+    in the form: the order's refunds now show the one that was made)."""
+
+
 # --- finding orders --------------------------------------------------------------------
 
 
@@ -133,12 +138,26 @@ class OrderDetail:
     @property
     def can_refund(self) -> bool:
         """True when a card payment can still be (partly) refunded."""
-        return (
-            self.order.kind == "sale"
-            and self.order.status in REFUNDABLE
-            and self.refundable_pence > 0
-            and any(a.status == "succeeded" for a in self.attempts)
-        )
+        return _refund_possible(self.order, any(a.status == "succeeded" for a in self.attempts))
+
+
+def _refund_possible(order: Order, paid_by_card: bool) -> bool:
+    """True when a sale paid by card (a succeeded payment) has an amount left to refund."""
+    return (
+        paid_by_card
+        and order.kind == "sale"
+        and order.status in REFUNDABLE
+        and refundable_pence(order) > 0
+    )
+
+
+def _paid_by_card(session: Session, order_id: int) -> bool:
+    found = session.scalar(
+        select(PaymentAttempt.id)
+        .where(PaymentAttempt.order_id == order_id, PaymentAttempt.status == "succeeded")
+        .limit(1)
+    )
+    return found is not None
 
 
 def order_detail(session: Session, order_id: int) -> OrderDetail | None:
@@ -203,7 +222,8 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
     before = order.status
     if before != states.PENDING_PAYMENT:
         label = states.LABELS.get(before, before).lower()
-        hint = " Refund it instead." if order.status in REFUNDABLE else ""
+        refundable = _refund_possible(order, _paid_by_card(session, order.id))
+        hint = " Refund it instead." if refundable else ""
         raise OrderAdminError(
             f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
         )
@@ -264,7 +284,8 @@ def refund(
     """Refund part or all of an order through the gateway, restock chosen lines, audit it.
 
     With `refunded_before` (the refunded total the merchandiser saw), a refund booked since
-    then refuses this one instead of refunding twice.
+    then refuses this one instead of refunding twice. RefundNotMade when a concurrent
+    request booked this same refund (the gateway refunds once).
     """
     with transaction() as session:
         order = _order(session, order_id)
@@ -284,17 +305,24 @@ def refund(
         source="console",
         refunded_before=refunded_before,
     )
+    audit_it = _audit_refund(actor, wanted)
+    booked: list[Refund] = []
+
+    def on_booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
+        booked.append(row)
+        audit_it(session, order, row, status_before)
+
     try:
-        return refund_order(
-            transaction,
-            gateway,
-            settings,
-            order_id,
-            request,
-            on_booked=_audit_refund(actor, wanted),
-        )
+        made = refund_order(transaction, gateway, settings, order_id, request, on_booked=on_booked)
     except RefundError as exc:
         raise OrderAdminError(str(exc)) from exc
+    if not booked:  # the same refund, booked by a request made at the same moment
+        raise RefundNotMade(
+            f"Another refund of {format_money(made.amount_pence, made.currency)} was being made "
+            "on this order at the same moment; this one was not made. Check the order's "
+            "refunds and refund again if you meant two."
+        )
+    return made
 
 
 # --- the mail outbox -------------------------------------------------------------------

@@ -18,7 +18,7 @@ from flask_login import current_user
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit, order_admin
 from shop.console.catalog_admin import format_price
-from shop.console.order_admin import OrderAdminError
+from shop.console.order_admin import OrderAdminError, RefundNotMade
 from shop.console.order_forms import (
     CancelForm,
     OrderFilterForm,
@@ -179,6 +179,9 @@ def refund(order_id: int) -> Response | tuple[str, int]:
                 reason=form.reason.data or "",
                 refunded_before=int(form.refunded_before.data),
             )
+        except RefundNotMade as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".detail", order_id=order_id))
         except (OrderAdminError, GatewayError, PaymentsNotConfigured) as exc:
             _fail(form, "amount", str(exc))
         else:

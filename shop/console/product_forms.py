@@ -89,7 +89,8 @@ class ProductForm(ShopForm):
         """The validated values for the catalogue service."""
         return ProductValues(
             name=self.name.data or "",
-            description=(self.description.data or "").strip(),
+            # Browsers send a textarea's line breaks as CR LF: stored text has LF only.
+            description=_lf_lines(self.description.data or "").strip(),
             price_pence=self.price.pence,  # type: ignore[attr-defined]
             stock_qty=int(self.stock.data or 0),
             category_id=int(self.category.data) if self.category.data else None,
@@ -99,6 +100,11 @@ class ProductForm(ShopForm):
     def opened_values(self) -> ProductValues | None:
         """The product as the form was opened, or None if that did not come back intact."""
         return values_from_token(self.opened.data or "")
+
+
+def _lf_lines(text: str) -> str:
+    """Text with CR LF and lone CR line breaks as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def opened_token(values: ProductValues) -> str:

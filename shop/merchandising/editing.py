@@ -18,6 +18,7 @@ from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rul
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import (
     ChangedSinceOpened,
+    check_said,
     draft_data,
     fingerprint,
     save_draft,
@@ -323,7 +324,8 @@ def update_settings(
     What the form does not edit (the blend of signals, parameters left empty) keeps its
     current value: the draft's, or `default_training` (the shop's tuned settings) before
     anything was saved. `opened` is the `settings_fingerprint` the form was opened with:
-    if someone saved other settings since, ChangedSinceOpened is raised and nothing saved.
+    if someone saved other settings since, or a page sent none (an empty one; None: no page,
+    nothing to check), ChangedSinceOpened is raised and nothing saved.
     """
     for kind, weight in entered.kind_weights.items():
         if kind not in KIND_NAMES:
@@ -338,7 +340,8 @@ def update_settings(
         raise EditError("model", f"Choose one of: {', '.join(MODELS)}.")
     data = draft_data(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
-    if opened and opened != fingerprint(before):
+    check_said(opened)
+    if opened is not None and opened != fingerprint(before):
         raise ChangedSinceOpened(
             "Someone saved other settings in the draft after you opened this page. "
             "The form now shows them: make your change again."

@@ -107,9 +107,13 @@ class PreviewForm(ShopForm):
     )
 
 
-def settings_form(placements: Iterable[str], data: Mapping[str, Any], opened: str = "") -> ShopForm:
+def settings_form(
+    placements: Iterable[str], data: Mapping[str, Any], opened: str = "", *, saved: bool = False
+) -> ShopForm:
     """A settings form with one size / re-purchase / strategy trio per placement, and
-    `opened`, the fingerprint of the settings it shows (see `editing.settings_fingerprint`)."""
+    `opened`, the fingerprint of the settings it shows (see `editing.settings_fingerprint`).
+    With `saved`, it shows `data` and `opened` only, not what the request submitted (the
+    page after a refused stale save shows the settings as they are now)."""
     names = list(placements)
 
     class SettingsForm(ShopForm):
@@ -167,7 +171,8 @@ def settings_form(placements: Iterable[str], data: Mapping[str, Any], opened: st
             SelectField(f"{name}: strategy", choices=choices((s, s) for s in STRATEGIES)),
         )
     SettingsForm.opened = HiddenField()
-    form = SettingsForm(data={**_settings_values(names, data), "opened": opened})
+    values = {**_settings_values(names, data), "opened": opened}
+    form = SettingsForm(formdata=None, data=values) if saved else SettingsForm(data=values)
     form.placement_names = names  # type: ignore[attr-defined]
     return form
 

@@ -31,6 +31,16 @@ class ChangedSinceOpened(RevisionError):
     """The draft changed after the page that sent this change was opened."""
 
 
+NOT_SAID = "The form did not say what it showed, so it cannot be checked: reload the page."
+
+
+def check_said(opened: str | None) -> None:
+    """ChangedSinceOpened when a page's form sent no `opened` fingerprint (an empty one).
+    None is a caller with no page (the CLI, a script): there is nothing to check."""
+    if opened is not None and not opened.strip():
+        raise ChangedSinceOpened(NOT_SAID)
+
+
 def fingerprint(data: object) -> str:
     """A short digest of a document (or part of one), for pages to say what they showed."""
     text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
@@ -128,11 +138,13 @@ def publish(
     session: Session, actor: audit.Actor, note: str = "", opened: str | None = None
 ) -> MerchRevision:
     """Make the draft live; RevisionError when there is nothing to publish, and
-    ChangedSinceOpened when `opened` (the draft's fingerprint the page showed) is stale."""
+    ChangedSinceOpened when `opened` (the draft's fingerprint the page showed) is stale or
+    empty (None: no page, nothing to check)."""
     draft = draft_revision(session)
     if draft is None:
         raise RevisionError("There are no draft changes to publish.")
-    if opened and opened != fingerprint(draft.data):
+    check_said(opened)
+    if opened is not None and opened != fingerprint(draft.data):
         raise ChangedSinceOpened(
             "The draft changed after you opened this page (someone else edited it). "
             "Look at it again, preview it, then publish."

@@ -44,7 +44,9 @@ def _draft_document() -> dict[str, Any]:
 def index() -> Response | tuple[str, int]:
     """Training and placement settings (edited in the draft), publishing and history."""
     names = _placement_names()
-    form = settings_form(names, _draft_document(), editing.settings_fingerprint(db.session))
+    # A POST says what it showed itself: a missing `opened` must not default to the current.
+    shown = "" if request.method == "POST" else editing.settings_fingerprint(db.session)
+    form = settings_form(names, _draft_document(), shown)
     status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         entered = editing.SettingsInput(
@@ -74,12 +76,12 @@ def index() -> Response | tuple[str, int]:
                 entered,
                 names,
                 service().default_config().training,
-                opened=form.opened.data or None,
+                opened=form.opened.data or "",
             )
         except revisions.ChangedSinceOpened as exc:
             db.session.rollback()
             fingerprint = editing.settings_fingerprint(db.session)
-            form = settings_form(names, _draft_document(), fingerprint)
+            form = settings_form(names, _draft_document(), fingerprint, saved=True)
             form.form_errors.append(str(exc))
             status = 409
         except (editing.EditError, revisions.RevisionError) as exc:
@@ -203,7 +205,7 @@ def publish() -> Response:
     note = (request.form.get("note") or "").strip()
     return _revision_action(
         lambda _form: revisions.publish(
-            db.session, _actor(), note, opened=request.form.get("opened") or None
+            db.session, _actor(), note, opened=request.form.get("opened", "")
         ),
         "Published: the storefront now serves these settings and rules.",
     )

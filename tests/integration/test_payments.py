@@ -372,7 +372,8 @@ def test_a_double_submitted_refund_is_booked_and_restocked_once(
     for thread in threads:
         thread.join()
 
-    assert all(isinstance(r, Refund) for r in results), results
+    # One request made the refund; the other is told it did not (not "Refunded").
+    assert sorted(type(r).__name__ for r in results) == ["Refund", "RefundNotMade"], results
     order = fresh(session, order_id)
     assert (order.status, order.refunded_pence) == ("refunded", total)
     assert order.lines[0].restocked_qty == 2

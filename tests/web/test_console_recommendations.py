@@ -36,11 +36,16 @@ def _add_rule(client: FlaskClient, **fields: object) -> tuple[int, str]:
 
 
 def _publish(client: FlaskClient, note: str = "") -> None:
+    bar = client.get(RULES).get_data(as_text=True)
     token = console_token(client, RULES)
+    opened = re.search(r'name="opened" value="([0-9a-f]+)"', bar)
+    assert opened, "no publish button"
     response = client.post(
-        "/console/recommendations/publish", data={"csrf_token": token, "note": note}
+        "/console/recommendations/publish",
+        data={"csrf_token": token, "note": note, "opened": opened.group(1)},
     )
     assert response.status_code == 302
+    assert "Published" in client.get(RULES).get_data(as_text=True)
 
 
 def _ids(html: str, testid: str) -> list[int]:
@@ -231,6 +236,7 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
         "factors": "16",
         **{f"size_{name}": "2" for name in service_placements(app)},
         **{f"strategy_{name}": "personal" for name in service_placements(app)},
+        "opened": values["opened"],
     }
     bad = merch.post("/console/recommendations/", data={**form, "weight_view": "-1"})
     assert bad.status_code == 400 and "Number must be between 0 and 100" in bad.get_data(True)
@@ -289,15 +295,19 @@ def test_saving_settings_keeps_the_tuned_settings_the_form_does_not_show(
         assert draft is not None
         return dict(draft.data["training"])
 
-    assert merch.post("/console/recommendations/", data={**form, "model": "als"}).status_code == 302
+    def save(model: str) -> int:
+        opened = _settings_page_form(merch)["opened"]  # what the page shows now
+        data = {**form, "model": model, "opened": opened}
+        return merch.post("/console/recommendations/", data=data).status_code
+
+    assert save("als") == 302
     saved = draft_training()
     assert saved["blend"] == tuned["blend"] and saved["content"] == tuned["content"]
     assert saved["model_params"] == tuned["model_params"]
 
     # Another model and back, with the parameter fields left empty: the tuned ones return.
     for model in ("popularity", "als"):
-        response = merch.post("/console/recommendations/", data={**form, "model": model})
-        assert response.status_code == 302
+        assert save(model) == 302
     saved = draft_training()
     assert saved["model"] == "als" and saved["model_params"] == tuned["model_params"]
     assert saved["blend"] == tuned["blend"]
