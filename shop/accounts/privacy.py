@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts import notices
 from shop.accounts.models import AccountToken, Address, ConsentRecord, SignIn, User
+from shop.accounts.profile import confirm_change
 from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
@@ -77,19 +78,7 @@ def switch_personalization(
             if enabled
             else "Personalization is now off: we no longer record what you browse."
         )
-        _confirm(session, user, summary, base_url)
-
-
-def _confirm(session: Session, user: User, summary: str, base_url: str) -> None:
-    notices.send(
-        session,
-        "account_profile_changed",
-        to=user.email or "",
-        user_id=user.id,
-        name=user.name,
-        summary=summary,
-        account_url=f"{base_url}/account",
-    )
+        confirm_change(session, user, summary, base_url)
 
 
 def personalization_refused(session: Session, user_id: int | None, visitor_id: str | None) -> bool:
@@ -377,7 +366,8 @@ def download_data(session: Session, user: User, base_url: str) -> dict[str, Any]
     commits): a download nobody asked for means someone else is signed in."""
     data = export_data(session, user.id)
     if user.email:
-        _confirm(session, user, "A copy of your data was downloaded from your account.", base_url)
+        summary = "A copy of your data was downloaded from your account."
+        confirm_change(session, user, summary, base_url)
     return data
 
 

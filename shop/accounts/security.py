@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.accounts import notices, sign_ins, tokens
+from shop.accounts import notices, profile, sign_ins, tokens
 from shop.accounts.models import User
 from shop.accounts.services import AccountError, normalise_email
 from shop.db import utcnow
@@ -65,16 +65,8 @@ def end_other_sessions(
     user.session_generation = (user.session_generation or 0) + 1
     sign_ins.end_others(session, user.id, keep_key)
     notices.profile_changed(session, user.id, "sessions", ["sessions"])
-    if user.email:
-        notices.send(
-            session,
-            "account_profile_changed",
-            to=user.email,
-            user_id=user.id,
-            name=user.name,
-            summary="Every other browser signed in to your account was signed out.",
-            account_url=f"{base_url}/account",
-        )
+    summary = "Every other browser signed in to your account was signed out."
+    profile.confirm_change(session, user, summary, base_url)
     session.flush()
 
 
