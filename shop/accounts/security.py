@@ -62,12 +62,18 @@ def end_other_sessions(
 ) -> None:
     """Sign out every browser signed in to the account but the one whose sign-in key is
     `keep_key` (the caller re-pins its own session), and confirm it by e-mail."""
-    user.session_generation = (user.session_generation or 0) + 1
-    sign_ins.end_others(session, user.id, keep_key)
+    _end_sessions(session, user, keep_key)
     notices.profile_changed(session, user.id, "sessions", ["sessions"])
     summary = "Every other browser signed in to your account was signed out."
     profile.confirm_change(session, user, summary, base_url)
     session.flush()
+
+
+def _end_sessions(session: Session, user: User, keep_key: object) -> None:
+    """Sign out every browser of the account but the sign-in with key `keep_key`: older
+    session fingerprints stop matching, and the server ends their sign-ins."""
+    user.session_generation = (user.session_generation or 0) + 1
+    sign_ins.end_others(session, user.id, keep_key)
 
 
 def _email_taken(session: Session, email: str, user_id: int) -> bool:
@@ -218,24 +224,13 @@ def revert_email_change(session: Session, token: str, base_url: str) -> User:
         tokens.void_all(session, user.id, purpose)
     user.email = row.new_email
     user.password_hash = generate_password_hash(secrets.token_urlsafe(32))  # nobody knows it
-    user.session_generation = (user.session_generation or 0) + 1
-    sign_ins.end_others(session, user.id, None)
+    _end_sessions(session, user, keep_key=None)
     try:
         session.flush()
     except IntegrityError as exc:
         raise EmailTaken(TAKEN) from exc
     notices.profile_changed(session, user.id, "email_revert", ["email", "password"])
-    reset = tokens.issue(session, user.id, tokens.PASSWORD_RESET)
-    notices.send(
-        session,
-        "account_password_reset",
-        to=user.email,
-        user_id=user.id,
-        name=user.name,
-        reset_url=f"{base_url}/account/password/reset/{reset}",
-        minutes=int(tokens.LIFETIMES[tokens.PASSWORD_RESET].total_seconds() // 60),
-    )
-    session.flush()
+    _send_reset_link(session, user, base_url)
     return user
 
 
@@ -258,6 +253,10 @@ def request_password_reset(session: Session, email: str, base_url: str) -> None:
             {"name": "", "reset_url": f"{base_url}/account/password/reset/{token}", "minutes": 60},
         )
         return
+    _send_reset_link(session, user, base_url)
+
+
+def _send_reset_link(session: Session, user: User, base_url: str) -> None:
     token = tokens.issue(session, user.id, tokens.PASSWORD_RESET)
     notices.send(
         session,

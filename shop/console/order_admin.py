@@ -31,6 +31,7 @@ from shop.payments.refunds import (
     REFUNDABLE,
     BookedHook,
     RefundError,
+    RefundMadeElsewhere,
     RefundRequest,
     refund_order,
     refundable_pence,
@@ -305,23 +306,23 @@ def refund(
         source="console",
         refunded_before=refunded_before,
     )
-    audit_it = _audit_refund(actor, wanted)
-    booked: list[Refund] = []
-
-    def on_booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
-        booked.append(row)
-        audit_it(session, order, row, status_before)
-
     try:
-        made = refund_order(transaction, gateway, settings, order_id, request, on_booked=on_booked)
+        made = refund_order(
+            transaction,
+            gateway,
+            settings,
+            order_id,
+            request,
+            on_booked=_audit_refund(actor, wanted),
+        )
+    except RefundMadeElsewhere as exc:
+        raise RefundNotMade(
+            f"Another refund of {format_money(exc.amount_pence, exc.currency)} "
+            "was being made on this order at the same moment; this one was not made. Check "
+            "the order's refunds and refund again if you meant two."
+        ) from exc
     except RefundError as exc:
         raise OrderAdminError(str(exc)) from exc
-    if not booked:  # the same refund, booked by a request made at the same moment
-        raise RefundNotMade(
-            f"Another refund of {format_money(made.amount_pence, made.currency)} was being made "
-            "on this order at the same moment; this one was not made. Check the order's "
-            "refunds and refund again if you meant two."
-        )
     return made
 
 

@@ -14,9 +14,8 @@ from shop.money import to_minor
 from shop.orders.fulfilment import OrderNotFound, order_by_number
 from shop.orders.models import OrderLine
 from shop.payments.gateway import GatewayError
-from shop.payments.models import Refund
 from shop.payments.reconcile import reconcile
-from shop.payments.refunds import RefundError, RefundRequest, refund_order
+from shop.payments.refunds import RefundError, RefundMadeElsewhere, RefundRequest, refund_order
 from shop.payments.setup import PaymentsNotConfigured, gateway
 
 payments_cli = AppGroup("payments", help="Card payments: reconcile with Stripe, refund orders.")
@@ -67,7 +66,6 @@ def refund_command(
     """Refund an order in full or in part through Stripe (idempotent per attempt).
 
     Exits with status 1 when a concurrent request booked the same refund instead."""
-    booked: list[Refund] = []
     try:
         with db.transaction() as session:
             order = order_by_number(session, number)
@@ -80,21 +78,14 @@ def refund_command(
             reason=reason,
             source="cli",
         )
-        refund = refund_order(
-            db.transaction,
-            gateway(),
-            _settings(),
-            order_id,
-            request,
-            on_booked=lambda _session, _order, row, _before: booked.append(row),
-        )
+        refund = refund_order(db.transaction, gateway(), _settings(), order_id, request)
+    except RefundMadeElsewhere as exc:
+        raise click.ClickException(
+            f"A concurrent request made this same refund of {exc.amount_pence / 100:.2f} "
+            f"{exc.currency} on order {number}; this command refunded nothing more."
+        ) from exc
     except (OrderNotFound, RefundError, GatewayError, PaymentsNotConfigured, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if not booked:
-        raise click.ClickException(
-            f"A concurrent request made this same refund of {refund.amount_pence / 100:.2f} "
-            f"{refund.currency} on order {number}; this command refunded nothing more."
-        )
     click.echo(f"Refunded {refund.amount_pence / 100:.2f} {refund.currency} of order {number}.")
 
 

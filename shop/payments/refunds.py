@@ -31,6 +31,16 @@ class RefundError(ValueError):
     """A refund that cannot be made; the message says why."""
 
 
+class RefundMadeElsewhere(RefundError):
+    """A concurrent request booked this same refund (the gateway refunded once): this
+    request made none. Carries the made refund's id, amount and currency."""
+
+    def __init__(self, refund: Refund) -> None:
+        super().__init__(f"A concurrent request made this same refund (refund {refund.id}).")
+        self.refund_id, self.amount_pence = refund.id, refund.amount_pence
+        self.currency = refund.currency
+
+
 @dataclass(frozen=True)
 class RefundRequest:
     """What to refund: an amount (None for everything left) and what goes back to stock.
@@ -69,7 +79,8 @@ def refund_order(
     Safe against a double submit: the order row is locked while a refund is started and
     while it is booked, a second refund of the same amount reuses the first one's
     idempotency key (the gateway refunds once), and only the request that moves the refund
-    from pending to succeeded books it and restocks. A request made on a refunded total
+    from pending to succeeded books it and restocks; the other raises RefundMadeElsewhere.
+    A request made on a refunded total
     that has changed since (`refunded_before`) is refused: a submit repeated after the
     first one finished would otherwise refund again.
     """
@@ -100,12 +111,13 @@ def refund_order(
         )
         row = session.get(Refund, refund_id, populate_existing=True)
         assert row is not None and order is not None
-        if getattr(won, "rowcount", 0) == 1:  # else a concurrent request booked it already
-            status_before = order.status
-            _book(session, settings, order, row)
-            _restock(session, order, request)
-            if on_booked is not None:
-                on_booked(session, order, row, status_before)
+        if getattr(won, "rowcount", 0) != 1:
+            raise RefundMadeElsewhere(row)
+        status_before = order.status
+        _book(session, settings, order, row)
+        _restock(session, order, request)
+        if on_booked is not None:
+            on_booked(session, order, row, status_before)
         return row
 
 

@@ -17,6 +17,7 @@ from shop.events.models import DomainEvent
 from shop.orders.models import Order
 from shop.payments.models import Refund
 from shop.payments.reconcile import ReconcileReport
+from shop.payments.refunds import RefundMadeElsewhere
 from tests.checkout_support import emails, fresh, new_card, pay, placed_order
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
@@ -150,8 +151,8 @@ def test_a_refund_booked_by_a_concurrent_command_is_not_reported_as_this_ones(
     real_refund_order = cli.refund_order
 
     def refunded_by_the_other_command(*args: Any, **kwargs: Any) -> Refund:
-        kwargs.pop("on_booked")  # the concurrent command booked it, so this hook never runs
-        return real_refund_order(*args, **kwargs)
+        # The concurrent command booked it: this one made none.
+        raise RefundMadeElsewhere(real_refund_order(*args, **kwargs))
 
     monkeypatch.setattr(cli, "refund_order", refunded_by_the_other_command)
     result = app.test_cli_runner().invoke(

@@ -35,8 +35,9 @@ def test_a_refund_booked_by_a_concurrent_request_is_not_reported_as_made(
     token = console_token(client, path)
 
     def booked_elsewhere(*args: Any, **kwargs: Any) -> Refund:
-        # As when the winner of two identical refunds booked it: no hook runs here.
-        return refunds.refund_order(*args, **{**kwargs, "on_booked": None})
+        # As when the winner of two identical refunds booked it: this request made none.
+        made = refunds.refund_order(*args, **{**kwargs, "on_booked": None})
+        raise refunds.RefundMadeElsewhere(made)
 
     monkeypatch.setattr(order_admin, "refund_order", booked_elsewhere)
     form = {"refund-csrf_token": token, "refund-amount": "1.00", "refund-refunded_before": "0"}
