@@ -11,6 +11,7 @@ MODULES = (
     "loyalty.subscribers",  # order_paid, order_refunded, ...: points, tiers, confirmations
     "loyalty.views",  # the member pages under /account/loyalty
     "loyalty.checkout_benefits",  # tier discount, free shipping and points at checkout
+    "loyalty.early_access",  # members of early-access tiers see new products before launch
     "loyalty.preference_views",  # communication preferences, opt-in, unsubscribe, favourites
     "loyalty.tier_cli",  # flask loyalty evaluate-tiers, expire-points, ...
     "loyalty.campaign_cli",  # flask loyalty send-weekly

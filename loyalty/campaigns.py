@@ -187,7 +187,7 @@ def tier_perks(tier: Tier) -> list[str]:
     if tier.priority_support:
         perks.append("Priority support")
     if tier.early_access:
-        perks.append("Early access to new products and sales")
+        perks.append("Early access to new products")
     return perks
 
 

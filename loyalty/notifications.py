@@ -22,7 +22,7 @@ from shop.money import format_money
 BENEFIT_FLAGS = (
     ("free_shipping", "Free standard delivery"),
     ("priority_support", "Priority support"),
-    ("early_access", "Early access to new products and sales"),
+    ("early_access", "Early access to new products"),
 )
 
 

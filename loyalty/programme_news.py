@@ -61,6 +61,11 @@ def programme_changes(before: ProgrammeSettings, after: ProgrammeSettings) -> li
             f"If you fall below your tier's threshold, you keep the tier for "
             f"{after.downgrade_grace_days} days (was {before.downgrade_grace_days})."
         )
+    if after.early_access_hours != before.early_access_hours:
+        lines.append(
+            f"Tiers with early access can buy new products {after.early_access_hours} hours "
+            f"before everyone else (was {before.early_access_hours})."
+        )
     if after.terms_version != before.terms_version:
         lines.append(
             f"The programme terms are now version {after.terms_version} "

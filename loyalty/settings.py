@@ -30,6 +30,7 @@ class ProgrammeSettings:
     expiry_reminder_days: int = 30
     tier_basis: str = "spend"  # "spend": pence over a rolling 12 months; or "points"
     downgrade_grace_days: int = 30
+    early_access_hours: int = 48  # how long before a launch early-access tiers may buy
     terms_version: str = TERMS_VERSION
 
     def as_dict(self) -> dict[str, Any]:

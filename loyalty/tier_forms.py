@@ -214,6 +214,9 @@ class ProgrammeForm(ShopForm):
         choices={"spend": "Spend over 12 months (£)", "points": "Points over 12 months"},
     )
     downgrade_grace_days = _whole("Grace period before a downgrade (days)", 0, 365)
+    early_access_hours = _whole(
+        "Early access: tiers with it buy new products this many hours before launch", 1, 720
+    )
     terms_version = StringField(
         "Terms version",
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
@@ -268,5 +271,6 @@ class ProgrammeForm(ShopForm):
             expiry_reminder_days=int(self.expiry_reminder_days.data),
             tier_basis=str(self.tier_basis.data),
             downgrade_grace_days=int(self.downgrade_grace_days.data),
+            early_access_hours=int(self.early_access_hours.data),
             terms_version=str(self.terms_version.data),
         )

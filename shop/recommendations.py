@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import ColumnElement, insert, or_, select
 from sqlalchemy.orm import Session
 
 from recommender import (
@@ -40,6 +40,7 @@ from recommender import (
     tune,
 )
 from recommender import train as train_model
+from shop.catalog.availability import not_launched_yet, on_sale_to, public_viewer
 from shop.catalog.models import Product
 from shop.db import utcnow
 from shop.merchandising.config import (
@@ -273,15 +274,12 @@ class RecommendationService:
         )
 
     def unsellable(self, session: Session) -> frozenset[int]:
-        """Ids of inactive or out-of-stock products (cached for a few seconds)."""
+        """Ids of products inactive, out of stock or not launched to everyone yet (cached for
+        a few seconds)."""
         with self._lock:
             if time.monotonic() - self._unsellable.loaded_at < UNSELLABLE_TTL_S:
                 return self._unsellable.ids
-        ids = frozenset(
-            session.scalars(
-                select(Product.id).where(or_(Product.active.is_(False), Product.stock_qty <= 0))
-            )
-        )
+        ids = frozenset(session.scalars(select(Product.id).where(_not_sellable())))
         with self._lock:
             self._unsellable = _Unsellable(ids, time.monotonic())
         return ids
@@ -717,7 +715,7 @@ class RecommendationService:
         skip = exclude | set(skip)
         query = (
             select(Product.id, Product.order_count)
-            .where(Product.active.is_(True), Product.stock_qty > 0)
+            .where(on_sale_to(public_viewer()), Product.stock_qty > 0)
             .order_by(Product.order_count.desc(), Product.id)
             .limit(self._candidates(serving, placement) + len(skip))
         )
@@ -876,13 +874,18 @@ def personal_or_popular(recs: Sequence[Recommendation]) -> str:
 
 
 def unsellable_now(session: Session, ids: Collection[int]) -> frozenset[int]:
-    """Which of these products are inactive or out of stock right now (one indexed query)."""
+    """Which of these products are inactive, out of stock or not launched to everyone right
+    now (one indexed query)."""
     if not ids:
         return frozenset()
-    query = select(Product.id).where(
-        Product.id.in_(list(ids)), or_(Product.active.is_(False), Product.stock_qty <= 0)
-    )
+    query = select(Product.id).where(Product.id.in_(list(ids)), _not_sellable())
     return frozenset(session.scalars(query))
+
+
+def _not_sellable() -> ColumnElement[bool]:
+    # Early access is a member's own view of the catalogue; recommendations (also shown
+    # to others, cached, and sent by e-mail) only carry products launched to everyone.
+    return or_(Product.active.is_(False), Product.stock_qty <= 0, not_launched_yet(public_viewer()))
 
 
 def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:

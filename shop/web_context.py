@@ -1,4 +1,5 @@
-"""Who the current request is for: the cart owner (account or anonymous visitor)."""
+"""Who the current request is for: the cart owner (account or anonymous visitor), and the
+catalogue as they may see it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from flask import g
 from flask_login import current_user
 
 from shop.cart.services import CartOwner
+from shop.catalog.availability import Viewer, viewer_for
+from shop.db import db
 
 
 def current_cart_owner() -> CartOwner | None:
@@ -22,3 +25,13 @@ def cart_owner() -> CartOwner:
     if owner is None:
         raise RuntimeError("no visitor id: the visitor hook did not run for this request")
     return owner
+
+
+def catalogue_viewer() -> Viewer:
+    """The catalogue as this request's shopper sees it (early access included), once per
+    request."""
+    viewer = g.get("catalogue_viewer")
+    if viewer is None:
+        user_id = int(current_user.get_id()) if current_user.is_authenticated else None
+        viewer = g.catalogue_viewer = viewer_for(db.session, user_id)
+    return viewer

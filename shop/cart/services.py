@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.cart.models import Cart, CartItem
+from shop.catalog.availability import is_launched_for, viewer_for
 from shop.catalog.models import Product
 from shop.orders import states
 from shop.orders.models import Order, OrderLine
@@ -45,6 +47,7 @@ class CartLine:
     quantity: int
     held_for_owner: int = 0  # units the owner's own unpaid order holds: still theirs to buy
     rec_id: str | None = None  # the recommendation list it was last added from
+    on_sale_from: datetime | None = None  # set while it is not on sale to the owner yet
 
     @property
     def line_total_pence(self) -> int:
@@ -58,6 +61,9 @@ class CartLine:
         stock = self.product.stock_qty + self.held_for_owner
         if not self.product.active:
             return "No longer sold: remove it to check out."
+        if self.on_sale_from is not None:
+            when = self.on_sale_from.strftime("%d %B %Y, %H:%M")
+            return f"Not on sale yet (from {when} UTC): remove it to check out."
         if stock <= 0:
             return "Sold out: remove it to check out."
         if self.quantity > stock:
@@ -99,10 +105,12 @@ def _check_quantity(quantity: int, max_qty: int) -> None:
         raise CartError(f"You can order at most {max_qty} of one item.")
 
 
-def _sellable(session: Session, product_id: int) -> Product:
+def _sellable(session: Session, owner: CartOwner, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None or not product.active:
         raise CartError("That product is not available.")
+    if not is_launched_for(product, viewer_for(session, owner.user_id)):
+        raise CartError("That product is not on sale yet.")
     if product.stock_qty < 1:
         raise CartError(f"Sorry, {product.name} is out of stock.")
     return product
@@ -131,8 +139,19 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
         )
     }
     held = _held_for(session, owner, list(products))
+    viewer = viewer_for(session, owner.user_id)
     lines = [
-        CartLine(products[i.product_id], i.quantity, held.get(i.product_id, 0), i.rec_id)
+        CartLine(
+            products[i.product_id],
+            i.quantity,
+            held.get(i.product_id, 0),
+            i.rec_id,
+            on_sale_from=(
+                None
+                if is_launched_for(products[i.product_id], viewer)
+                else products[i.product_id].launches_at
+            ),
+        )
         for i in cart.items
     ]
     return CartView(lines, currency)
@@ -174,7 +193,7 @@ def add_item(
     `rec_id` is the recommendation list the shopper added it from; the last addition
     decides, so adding it again some other way takes the credit away from the list."""
     _check_quantity(quantity, max_qty)
-    product = _sellable(session, product_id)
+    product = _sellable(session, owner, product_id)
     cart = _cart(session, owner, create=True)
     assert cart is not None
     item = session.scalar(
@@ -210,7 +229,7 @@ def set_quantity(
         )
     if item is None:
         raise CartError("That item is not in your cart.")
-    product = _sellable(session, product_id)
+    product = _sellable(session, owner, product_id)
     _check_stock(product, quantity)
     item.quantity = quantity
     session.flush()
@@ -241,10 +260,13 @@ def merge_visitor_cart(
     user_cart = _cart(session, CartOwner(user_id=user_id), create=True)
     assert user_cart is not None
     existing = {item.product_id: item for item in user_cart.items}
+    viewer = viewer_for(session, user_id)
     merged = 0
     for item in list(visitor_cart.items):
         product = session.get(Product, item.product_id)
         if product is None or not product.active or product.stock_qty < 1:
+            continue
+        if not is_launched_for(product, viewer):
             continue
         target = existing.get(item.product_id)
         quantity = min(

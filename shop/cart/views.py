@@ -14,7 +14,7 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import quote
 from shop.db import db
 from shop.tracking.recorder import record
-from shop.web_context import cart_owner
+from shop.web_context import cart_owner, catalogue_viewer
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -86,7 +86,7 @@ def add() -> Response | tuple[str, int]:
             error = str(exc)
     if error is not None:
         try:
-            product = get_product(db.session, product_id)
+            product = get_product(db.session, product_id, catalogue_viewer())
         except NotFoundError as exc:
             abort(404, str(exc))
         form.quantity.errors = [error]

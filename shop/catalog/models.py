@@ -40,6 +40,9 @@ class Product(Base):
     # Number of sale orders containing the product: drives "bestsellers" and popularity sort.
     order_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When it goes on sale to everyone (UTC); None: on sale whenever it is active. Members
+    # with early access see it a little before (shop.catalog.availability).
+    launches_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     category: Mapped[Category | None] = relationship(back_populates="products")
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from shop.catalog.availability import Viewer, on_sale_to, public_viewer
 from shop.catalog.models import Product
 from shop.pagination import Page, check_page
 
@@ -24,22 +25,26 @@ SQLITE_SQL = """
     SELECT p.id FROM product_fts
     JOIN products p ON p.id = product_fts.rowid
     WHERE product_fts MATCH :match AND p.active
+      AND (p.launches_at IS NULL OR p.launches_at <= :until)
     ORDER BY bm25(product_fts, 10.0, 1.0), p.order_count DESC, p.id
     LIMIT :limit OFFSET :offset
 """
 SQLITE_COUNT = """
     SELECT count(*) FROM product_fts JOIN products p ON p.id = product_fts.rowid
     WHERE product_fts MATCH :match AND p.active
+      AND (p.launches_at IS NULL OR p.launches_at <= :until)
 """
 POSTGRES_SQL = """
     SELECT p.id FROM products p, to_tsquery('english', :match) q
     WHERE p.search_vector @@ q AND p.active
+      AND (p.launches_at IS NULL OR p.launches_at <= :until)
     ORDER BY ts_rank(p.search_vector, q) DESC, p.order_count DESC, p.id
     LIMIT :limit OFFSET :offset
 """
 POSTGRES_COUNT = """
     SELECT count(*) FROM products p
     WHERE p.search_vector @@ to_tsquery('english', :match) AND p.active
+      AND (p.launches_at IS NULL OR p.launches_at <= :until)
 """
 
 
@@ -130,7 +135,7 @@ def _match_expression(dialect: str, terms: list[str], operator: str) -> str:
 
 
 def _run(
-    session: Session, terms: list[str], operator: str, page: int, size: int
+    session: Session, terms: list[str], operator: str, page: int, size: int, viewer: Viewer
 ) -> tuple[list[Product], int]:
     dialect = session.get_bind().dialect.name
     if dialect not in ("sqlite", "postgresql"):
@@ -139,32 +144,42 @@ def _run(
     sql, count_sql = (
         (SQLITE_SQL, SQLITE_COUNT) if dialect == "sqlite" else (POSTGRES_SQL, POSTGRES_COUNT)
     )
-    total = int(session.execute(text(count_sql), {"match": match}).scalar() or 0)
+    until = bindparam("until", viewer.sees_until, type_=DateTime)
+    count_query = text(count_sql).bindparams(until)
+    total = int(session.execute(count_query, {"match": match}).scalar() or 0)
     if total == 0:
         return [], 0
     check_page(page, total, size)
     params = {"match": match, "limit": size, "offset": (page - 1) * size}
-    ids = [row[0] for row in session.execute(text(sql), params)]
+    ids = [row[0] for row in session.execute(text(sql).bindparams(until), params)]
     by_id = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
     return [by_id[i] for i in ids if i in by_id], total
 
 
 def search_products(
-    session: Session, query: str, *, page: int = 1, size: int = 24, max_chars: int = 200
+    session: Session,
+    query: str,
+    *,
+    page: int = 1,
+    size: int = 24,
+    max_chars: int = 200,
+    viewer: Viewer | None = None,
 ) -> SearchResults:
-    """Search active products by name and description, best matches first."""
+    """Search the products on sale to `viewer` (default: everyone) by name and description,
+    best matches first."""
+    viewer = viewer or public_viewer()
     terms = search_terms(query, max_chars)
     if not terms:
         return SearchResults(query[:max_chars], [], Page([], 0, 1, size), True)
-    products, total = _run(session, terms, "AND", page, size)
+    products, total = _run(session, terms, "AND", page, size, viewer)
     if total == 0 and any(split_alternatives(t) for t in terms):
-        products, total = _run(session, terms, "SPLIT", page, size)
+        products, total = _run(session, terms, "SPLIT", page, size, viewer)
     matched_all = True
     if total == 0 and len(terms) > 1:
         # Any of the words, leaving out one-letter ones (stray letters, parts of tags)
         # when there are longer words to go by.
         longer = [t for t in terms if len(t) >= MIN_PREFIX_CHARS] or terms
-        products, total = _run(session, longer, "OR", page, size)
+        products, total = _run(session, longer, "OR", page, size, viewer)
         matched_all = False
     if total == 0:
         check_page(page, 0, size)
@@ -172,5 +187,5 @@ def search_products(
 
 
 def active_product_count(session: Session) -> int:
-    """How many products are for sale (shown on the empty-search page)."""
-    return int(session.scalar(select(func.count()).where(Product.active.is_(True))) or 0)
+    """How many products are on sale to everyone (shown on the empty-search page)."""
+    return int(session.scalar(select(func.count()).where(on_sale_to(public_viewer()))) or 0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from shop.catalog.availability import Viewer, is_launched_for, on_sale_to, public_viewer
 from shop.catalog.models import Category, Product
 from shop.pagination import Page, check_page
 
@@ -38,20 +39,20 @@ class CategoryListing:
 
 
 def navigation_categories(session: Session) -> list[Category]:
-    """Categories that have at least one active product, in display order."""
+    """Categories that have at least one product on sale to everyone, in display order."""
     has_products = (
         select(Product.id)
-        .where(Product.category_id == Category.id, Product.active.is_(True))
+        .where(Product.category_id == Category.id, on_sale_to(public_viewer()))
         .exists()
     )
     return list(session.scalars(select(Category).where(has_products).order_by(Category.position)))
 
 
 def bestsellers(session: Session, limit: int = 8) -> list[Product]:
-    """The most-ordered active products that are in stock."""
+    """The most-ordered products on sale to everyone that are in stock."""
     query = (
         select(Product)
-        .where(Product.active.is_(True), Product.stock_qty > 0)
+        .where(on_sale_to(public_viewer()), Product.stock_qty > 0)
         .order_by(Product.order_count.desc(), Product.id)
         .limit(limit)
     )
@@ -59,15 +60,22 @@ def bestsellers(session: Session, limit: int = 8) -> list[Product]:
 
 
 def category_listing(
-    session: Session, slug: str, *, sort: str = "popular", page: int = 1, size: int = 24
+    session: Session,
+    slug: str,
+    *,
+    sort: str = "popular",
+    page: int = 1,
+    size: int = 24,
+    viewer: Viewer | None = None,
 ) -> CategoryListing:
-    """One page of a category's active products; raise NotFoundError for an unknown slug."""
+    """One page of a category's products on sale to `viewer` (default: everyone); raise
+    NotFoundError for an unknown slug."""
     category = session.scalar(select(Category).where(Category.slug == slug))
     if category is None:
         raise NotFoundError(f"There is no category called {slug!r}.")
     if sort not in SORTS:
         sort = "popular"
-    where = (Product.category_id == category.id, Product.active.is_(True))
+    where = (Product.category_id == category.id, on_sale_to(viewer or public_viewer()))
     total = session.scalar(select(func.count()).select_from(Product).where(*where)) or 0
     check_page(page, total, size)
     products = session.scalars(
@@ -76,11 +84,37 @@ def category_listing(
     return CategoryListing(category, Page(list(products), total, page, size), sort)
 
 
-def get_product(session: Session, product_id: int) -> Product:
-    """An active product with its category; raise NotFoundError when missing or inactive."""
+def get_product(session: Session, product_id: int, viewer: Viewer | None = None) -> Product:
+    """A product on sale to `viewer` (default: everyone), with its category; raise
+    NotFoundError when missing, inactive or not launched for them."""
     product = session.scalar(
         select(Product).options(joinedload(Product.category)).where(Product.id == product_id)
     )
-    if product is None or not product.active:
+    if (
+        product is None
+        or not product.active
+        or not is_launched_for(product, viewer or public_viewer())
+    ):
         raise NotFoundError("We couldn't find that product. It may no longer be sold.")
     return product
+
+
+def early_access_listing(
+    session: Session, viewer: Viewer, *, page: int = 1, size: int = 24
+) -> Page[Product]:
+    """The active products this viewer may buy before their launch, soonest launch first."""
+    where = (
+        Product.active.is_(True),
+        Product.launches_at > viewer.now,
+        Product.launches_at <= viewer.sees_until,
+    )
+    total = session.scalar(select(func.count()).select_from(Product).where(*where)) or 0
+    check_page(page, total, size)
+    products = session.scalars(
+        select(Product)
+        .where(*where)
+        .order_by(Product.launches_at, Product.id)
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    return Page(list(products), total, page, size)

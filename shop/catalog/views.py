@@ -7,12 +7,14 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from shop import personalization
 from shop.cart.forms import AddToCartForm
 from shop.catalog import services
+from shop.catalog.availability import in_early_access
 from shop.catalog.images import product_svg
 from shop.catalog.models import Product
 from shop.catalog.search import active_product_count, search_products
 from shop.db import db
 from shop.pagination import PageError, parse_page
 from shop.tracking.recorder import record
+from shop.web_context import catalogue_viewer
 
 bp = Blueprint("catalog", __name__)
 
@@ -45,7 +47,12 @@ def category(slug: str) -> str:
     sort = request.args.get("sort", "popular")
     try:
         listing = services.category_listing(
-            db.session, slug, sort=sort, page=page, size=current_app.config["PAGE_SIZE"]
+            db.session,
+            slug,
+            sort=sort,
+            page=page,
+            size=current_app.config["PAGE_SIZE"],
+            viewer=catalogue_viewer(),
         )
     except services.NotFoundError as exc:
         abort(404, str(exc))
@@ -59,7 +66,7 @@ def category(slug: str) -> str:
 def product(product_id: int) -> str:
     """A product page with its price, stock status and an add-to-cart form."""
     try:
-        item = services.get_product(db.session, product_id)
+        item = services.get_product(db.session, product_id, catalogue_viewer())
     except services.NotFoundError as exc:
         abort(404, str(exc))
     rec_id = personalization.clicked_rec_id(db.session, request.args.get("rec"), item.id)
@@ -77,19 +84,28 @@ def render_product_page(item: Product, form: AddToCartForm) -> str:
     also_bought = personalization.service().for_product(
         db.session, personalization.current_shopper(), item.id
     )
-    return render_template("shop/product.html", product=item, form=form, also_bought=also_bought)
+    return render_template(
+        "shop/product.html",
+        product=item,
+        form=form,
+        also_bought=also_bought,
+        early_access=in_early_access(item, catalogue_viewer()),
+    )
 
 
 @bp.get("/products/<int:product_id>/image.svg")
 def product_image(product_id: int) -> Response:
     """The generated picture of a product (cacheable)."""
     try:
-        item = services.get_product(db.session, product_id)
+        item = services.get_product(db.session, product_id, catalogue_viewer())
     except services.NotFoundError:
         abort(404)
     slug = item.category.slug if item.category else None
     response = Response(product_svg(item.name, slug, item.sku), mimetype="image/svg+xml")
-    response.cache_control.public = True
+    if in_early_access(item, catalogue_viewer()):
+        response.cache_control.private = True  # a shared cache must not show it to everyone
+    else:
+        response.cache_control.public = True
     response.cache_control.max_age = 86400
     return response
 
@@ -102,7 +118,12 @@ def search() -> str:
     max_chars = current_app.config["SEARCH_MAX_QUERY_CHARS"]
     try:
         results = search_products(
-            db.session, raw, page=page, size=current_app.config["PAGE_SIZE"], max_chars=max_chars
+            db.session,
+            raw,
+            page=page,
+            size=current_app.config["PAGE_SIZE"],
+            max_chars=max_chars,
+            viewer=catalogue_viewer(),
         )
     except PageError as exc:
         abort(exc.status, str(exc))
@@ -114,3 +135,17 @@ def search() -> str:
         truncated=len(raw) > max_chars,
         catalogue_size=active_product_count(db.session) if not results.page.total else 0,
     )
+
+
+@bp.get("/early-access")
+def early_access() -> str:
+    """New products the shopper may buy before they launch to everyone (a member benefit)."""
+    page = _page_arg()
+    viewer = catalogue_viewer()
+    try:
+        products = services.early_access_listing(
+            db.session, viewer, page=page, size=current_app.config["PAGE_SIZE"]
+        )
+    except PageError as exc:
+        abort(exc.status, str(exc))
+    return render_template("shop/early_access.html", products=products, viewer=viewer)

@@ -245,6 +245,8 @@ def place_order(
     for line in priced.cart.lines:
         if not line.product.active:
             raise CheckoutError(f"{line.product.name} is no longer sold; remove it to continue.")
+        if line.on_sale_from is not None:
+            raise CheckoutError(f"{line.product.name} is not on sale yet; remove it to continue.")
     too_small = below_minimum_charge(priced.totals.total_pence, settings)
     if too_small is not None:
         raise BelowMinimumCharge(too_small)

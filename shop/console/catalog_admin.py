@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -19,7 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Category, Product
 from shop.console import audit
-from shop.form_fields import CONTROL_MESSAGE, MULTILINE_CONTROL_MESSAGE, control_characters
+from shop.form_fields import (
+    CONTROL_MESSAGE,
+    MULTILINE_CONTROL_MESSAGE,
+    control_characters,
+    date_in_range,
+)
 from shop.pagination import Page, check_page
 
 LOW_STOCK = 5
@@ -28,7 +34,9 @@ MAX_PRICE_PENCE = 10_000_000  # £100,000.00
 MAX_STOCK = 1_000_000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
-CSV_COLUMNS = ("sku", "name", "description", "category", "price", "stock", "active")
+CSV_COLUMNS = ("sku", "name", "description", "category", "price", "stock", "active", "launches_at")
+LAUNCH_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+NO_LAUNCH = "none"  # the launches_at cell that takes a launch time away
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PRICE_RE = re.compile(r"^£?\s*([0-9]{1,7})(?:\.([0-9]{1,2}))?$")
 TRUE_WORDS = frozenset({"yes", "y", "true", "1", "active"})
@@ -93,6 +101,23 @@ def parse_active(text: str) -> bool:
     if value in FALSE_WORDS:
         return False
     raise ValueError(f"{text.strip()!r} is not yes or no")
+
+
+def parse_launch(text: str) -> datetime | None:
+    """A launch time in UTC ('2026-12-01 09:00', or a date for midnight), or None for 'none';
+    raise ValueError otherwise."""
+    value = text.strip()
+    if value.lower() == NO_LAUNCH:
+        return None
+    for fmt in (*LAUNCH_FORMATS, "%Y-%m-%d"):
+        try:
+            moment = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if not date_in_range(moment.date()):
+            raise ValueError(f"{value!r} is too far in the past or the future")
+        return moment
+    raise ValueError(f"{value!r} is not a date and time such as 2026-12-01 09:00, or none")
 
 
 def check_sku(text: str) -> str:
@@ -183,6 +208,7 @@ class ProductValues:
     stock_qty: int
     category_id: int | None
     active: bool
+    launches_at: datetime | None = None  # UTC; None: on sale whenever active
 
 
 def snapshot(product: Product) -> dict[str, Any]:
@@ -194,7 +220,12 @@ def snapshot(product: Product) -> dict[str, Any]:
         "stock_qty": product.stock_qty,
         "category_id": product.category_id,
         "active": product.active,
+        "launches_at": _audited(product.launches_at),
     }
+
+
+def _audited(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _check_category(session: Session, category_id: int | None) -> None:
@@ -204,7 +235,7 @@ def _check_category(session: Session, category_id: int | None) -> None:
 
 # What a save checks against the form as it was opened. Stock is checked only when the form
 # changes it: checkouts move it all the time, and a form that leaves it alone does not write it.
-CHECKED_FIELDS = ("name", "description", "price_pence", "category_id", "active")
+CHECKED_FIELDS = ("name", "description", "price_pence", "category_id", "active", "launches_at")
 
 
 class EditConflict(CatalogAdminError):
@@ -232,6 +263,7 @@ def product_values(product: Product) -> ProductValues:
         stock_qty=product.stock_qty,
         category_id=product.category_id,
         active=product.active,
+        launches_at=product.launches_at,
     )
 
 
@@ -251,7 +283,7 @@ def update_product(
     """Save an edit form and audit the difference, unless the product changed meanwhile.
 
     `opened` is the product as the form showed it. The change is a single UPDATE that only
-    matches while the name, description, price, category and active flag are still as opened
+    matches while the name, description, price, category, active flag and launch are still as opened
     (and the stock, when the form changes it), so a save never undoes a change that someone
     else committed after the form was opened, however close together the two saves are.
     Otherwise nothing is written and EditConflict says what is saved now.
@@ -285,7 +317,7 @@ def update_product(
         raise EditConflict(saved, tuple(fields))
     # The UPDATE matched, so the row held the opened values (and its present stock, if the
     # form left that alone) just before it.
-    before = snapshot(current) | {attr: getattr(opened, attr) for attr in changes}
+    before = snapshot(current) | {attr: _audited(getattr(opened, attr)) for attr in changes}
     old, new = audit.changed(before, snapshot(current))
     if new:
         audit.record(session, actor, "product.update", f"product {current.sku}", old, new)
@@ -317,6 +349,7 @@ def create_product(
         stock_qty=values.stock_qty,
         category_id=values.category_id,
         active=values.active,
+        launches_at=values.launches_at,
     )
     session.add(product)
     try:
@@ -353,11 +386,13 @@ def export_rows(session: Session) -> Iterable[list[str]]:
             format_price(product.price_pence),
             str(product.stock_qty),
             "yes" if product.active else "no",
+            product.launches_at.strftime(LAUNCH_FORMATS[0]) if product.launches_at else "",
         ]
 
 
 def export_csv(session: Session) -> str:
-    """The whole catalogue as CSV text: sku,name,description,category,price,stock,active."""
+    """The whole catalogue as CSV text: sku,name,description,category,price,stock,active,
+    launches_at."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerows(export_rows(session))
@@ -388,6 +423,7 @@ class ImportRow:
     price_pence: int | None = None
     stock_qty: int | None = None
     active: bool | None = None
+    launch: datetime | str | None = None  # a time, NO_LAUNCH to take it away, None: unchanged
 
 
 @dataclass
@@ -459,7 +495,14 @@ def _parse_row(number: int, record: Mapping[str, str], known_categories: set[str
         active = parse_active(active_text) if active_text is not None else None
     except ValueError as exc:
         raise ValueError(f"bad active flag: {exc}") from exc
-    return ImportRow(number, sku, name, description, category, price, stock, active)
+    launch_text = cell("launches_at")
+    try:
+        launch = parse_launch(launch_text) if launch_text is not None else None
+    except ValueError as exc:
+        raise ValueError(f"bad launch: {exc}") from exc
+    if launch is None and launch_text is not None:
+        launch = NO_LAUNCH
+    return ImportRow(number, sku, name, description, category, price, stock, active, launch)
 
 
 def parse_catalog_csv(data: bytes, known_categories: Iterable[str]) -> ParsedCsv:
@@ -585,6 +628,7 @@ def import_catalog(session: Session, actor: audit.Actor, data: bytes) -> ImportR
                 stock_qty=row.stock_qty or 0,
                 category_id=category_id,
                 active=True if row.active is None else row.active,
+                launches_at=row.launch if isinstance(row.launch, datetime) else None,
             )
             session.add(product)
             report.created.append(row.sku)
@@ -601,6 +645,8 @@ def import_catalog(session: Session, actor: audit.Actor, data: bytes) -> ImportR
         ):
             if value is not None:
                 setattr(product, attr, value)
+        if row.launch is not None:
+            product.launches_at = row.launch if isinstance(row.launch, datetime) else None
         old, new = audit.changed(before, snapshot(product))
         if new:
             report.updated.append(row.sku)

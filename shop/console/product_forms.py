@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     Field,
     HiddenField,
     SelectField,
@@ -27,7 +29,7 @@ from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
 from shop.db import ID_MAX
-from shop.form_fields import ShopForm, WholeNumberField, strip
+from shop.form_fields import ShopForm, WholeNumberField, strip, within_date_range
 
 
 def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
@@ -84,6 +86,12 @@ class ProductForm(ShopForm):
     opened = HiddenField()
     category = SelectField("Category", choices={"": "None"}, default="")
     active = BooleanField("Active (on sale in the shop)")
+    launches_at = DateTimeLocalField(
+        "Launches at (UTC)",
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        validators=[Optional(), within_date_range],
+        invalid_value_message="Enter a date and time, such as 2026-12-01 09:00.",
+    )
 
     def values(self) -> ProductValues:
         """The validated values for the catalogue service."""
@@ -95,6 +103,7 @@ class ProductForm(ShopForm):
             stock_qty=int(self.stock.data or 0),
             category_id=int(self.category.data) if self.category.data else None,
             active=bool(self.active.data),
+            launches_at=self.launches_at.data,
         )
 
     def opened_values(self) -> ProductValues | None:
@@ -121,6 +130,7 @@ def opened_token(values: ProductValues) -> str:
             "stock_qty": values.stock_qty,
             "category_id": values.category_id,
             "active": values.active,
+            "launches_at": values.launches_at.isoformat() if values.launches_at else None,
         },
         separators=(",", ":"),
     )
@@ -137,6 +147,10 @@ def values_from_token(text: str) -> ProductValues | None:
     name, description = data.get("name"), data.get("description")
     price, stock = data.get("price_pence"), data.get("stock_qty")
     category_id, active = data.get("category_id"), data.get("active")
+    try:
+        launches_at = _moment(data.get("launches_at"))
+    except ValueError:
+        return None
     if not (
         _stored_text(name)
         and _stored_text(description)
@@ -146,7 +160,19 @@ def values_from_token(text: str) -> ProductValues | None:
         and isinstance(active, bool)
     ):
         return None
-    return ProductValues(name, description, price, stock, category_id, active)
+    return ProductValues(name, description, price, stock, category_id, active, launches_at)
+
+
+def _moment(value: object) -> datetime | None:
+    """A naive UTC time in ISO form (or None) from a token; ValueError when it is not one."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        raise ValueError("not a naive UTC time")
+    return moment
 
 
 def _whole(value: object) -> bool:

@@ -25,7 +25,7 @@ from shop.console.product_forms import (
     category_choices,
     opened_token,
 )
-from shop.db import db
+from shop.db import db, utcnow
 from shop.pagination import Page, PageError, parse_page
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -63,6 +63,7 @@ def index() -> str | tuple[str, int]:
         page=found,
         args=args,
         low_stock=catalog_admin.LOW_STOCK,
+        now=utcnow(),
     )
 
 
@@ -114,6 +115,7 @@ FORM_FIELDS = {
     "stock_qty": "stock",
     "category_id": "category",
     "active": "active",
+    "launches_at": "launches_at",
 }
 
 
@@ -125,6 +127,7 @@ def _form_data(values: ProductValues) -> dict[str, object]:
         "stock": values.stock_qty,
         "category": str(values.category_id or ""),
         "active": values.active,
+        "launches_at": values.launches_at,
         "opened": opened_token(values),
     }
 
@@ -181,6 +184,8 @@ def _after_conflict(
             return names.get(value, f"category {value}") if value is not None else "None"
         if attr == "active":
             return "yes" if value else "no"
+        if attr == "launches_at":
+            return value.strftime("%d %b %Y %H:%M UTC") if value else "none"
         if attr == "description":
             value = value if len(value) <= 200 else value[:200] + "…"
             return value or "(empty)"
@@ -249,7 +254,7 @@ def _field_error(form: ProductForm, exc: CatalogAdminError) -> None:
 
 @bp.route("/export.csv")
 def export() -> Response:
-    """Download the catalogue as CSV (sku,name,description,category,price,stock,active)."""
+    """Download the whole catalogue as CSV, in the columns the import reads."""
     body = catalog_admin.export_csv(db.session)
     filename = f"catalogue-{date.today().isoformat()}.csv"
     return Response(

@@ -195,10 +195,28 @@ def test_export_then_import_round_trips_and_changes_nothing(
     session.commit()
     text = catalog_admin.export_csv(session)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["sku", "name", "description", "category", "price", "stock", "active"]
-    assert rows[1] == ["20725", "Lunch Bag Red Retrospot", rows[1][2], "bags", "1.65", "0", "yes"]
+    assert rows[0] == [
+        "sku",
+        "name",
+        "description",
+        "category",
+        "price",
+        "stock",
+        "active",
+        "launches_at",
+    ]
+    assert rows[1] == [
+        "20725",
+        "Lunch Bag Red Retrospot",
+        rows[1][2],
+        "bags",
+        "1.65",
+        "0",
+        "yes",
+        "",
+    ]
     assert rows[3][2] == "'=HYPERLINK(evil)"  # a spreadsheet will not run it
-    assert rows[5][-1] == "no"
+    assert rows[5][-2:] == ["no", ""]
     report = catalog_admin.import_catalog(session, ACTOR, text.encode())
     session.commit()
     assert (report.created, report.updated, report.unchanged, report.errors) == ([], [], 5, [])
@@ -291,6 +309,7 @@ def test_import_audits_the_same_fields_as_the_form(
         "stock_qty": 4,
         "category_id": candles,
         "active": False,
+        "launches_at": None,
     }
     assert changes["CSV-2"]["description"] == ""
     for sku in ("CSV-1", "CSV-2"):

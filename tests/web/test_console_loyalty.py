@@ -37,6 +37,7 @@ SETTINGS = {
     "expiry_reminder_days": "30",
     "tier_basis": "spend",
     "downgrade_grace_days": "45",
+    "early_access_hours": "48",
     "terms_version": "2026-12",
 }
 

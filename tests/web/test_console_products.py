@@ -177,9 +177,18 @@ def test_the_export_is_a_csv_of_the_catalogue(
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["sku", "name", "description", "category", "price", "stock", "active"]
+    assert rows[0] == [
+        "sku",
+        "name",
+        "description",
+        "category",
+        "price",
+        "stock",
+        "active",
+        "launches_at",
+    ]
     assert rows[4][:2] == ["85123A", "White Hanging Heart T-Light Holder"]
-    assert rows[4][3:] == ["candles", "2.95", "50", "yes"]
+    assert rows[4][3:] == ["candles", "2.95", "50", "yes", ""]
     assert len(rows) == 6
 
 
@@ -255,6 +264,7 @@ def test_importing_a_csv_applies_good_rows_and_lists_bad_ones(
         "stock_qty": 3,
         "category_id": items["jumbo"].category_id,
         "active": True,
+        "launches_at": None,
     }
 
 
