@@ -18,6 +18,7 @@ from bench import (
     mail_bench,
     pages_bench,
     recommender_bench,
+    sign_in_bench,
 )
 from bench.common import RESULTS_DIR, log, machine_facts
 
@@ -47,6 +48,7 @@ def main() -> None:
     sections.append(checkout_bench.report(checkout_bench.run()))
     sections.append(recommender_bench.report(recommender_bench.run()))
     sections.append(home_bench.report(home_bench.run()))
+    sections.append(sign_in_bench.report(sign_in_bench.run()))
     sections.append(console_preview_bench.report(console_preview_bench.run()))
     sections.append(console_metrics_bench.report(console_metrics_bench.run()))
     sections.append(loyalty_tiers_bench.report(loyalty_tiers_bench.run()))
