@@ -61,7 +61,7 @@ def _prepare(app: Flask) -> int:
     from shop.console import audit
     from shop.console.staff import create_demo_staff
     from shop.db import db
-    from shop.merchandising import editing
+    from shop.merchandising import editing, revisions
     from shop.personalization import service
 
     with app.app_context():
@@ -69,7 +69,8 @@ def _prepare(app: Flask) -> int:
         with db.transaction() as session:
             create_demo_accounts(session)
             create_demo_staff(session)
-            names = list(service().placements)
+            draft = service().config_from(revisions.draft_data(session))
+            sizes = {name: placement.size for name, placement in draft.placements.items()}
             top = session.scalars(
                 select(Product.id)
                 .where(Product.active.is_(True), Product.stock_qty > 0)
@@ -85,7 +86,7 @@ def _prepare(app: Flask) -> int:
                 editing.RuleInput("diversity", (), max_per_category=2),
             ]
             for rule in rules:
-                editing.add_rule(session, audit.CLI_ACTOR, rule, names)
+                editing.add_rule(session, audit.CLI_ACTOR, rule, sizes)
     return len(rules)
 
 
