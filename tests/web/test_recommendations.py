@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -608,3 +608,33 @@ def test_a_product_new_since_training_gets_popular_items_on_its_page_and_in_the_
     assert "Popular right now" in cart
     in_cart = {int(i) for i in re.findall(r'href="/products/(\d+)\?rec=', cart)}
     assert in_cart and fresh.id not in in_cart
+
+
+def test_a_visitors_purchases_are_read_by_the_database_on_the_visitor_index(
+    session: Session, shop: dict[str, Product]
+) -> None:
+    from shop.recommendation_data import bought_products
+
+    now = utcnow()
+    rows = [
+        {"kind": "product_view", "visitor_id": "v-busy", "product_id": shop["tote"].id}
+        for _ in range(300)
+    ] + [
+        {"kind": "purchase", "visitor_id": "v-busy", "product_id": shop["heart"].id},
+        {"kind": "purchase", "visitor_id": "v-busy", "product_id": shop["heart"].id},
+        {"kind": "purchase", "visitor_id": "v-other", "product_id": shop["lantern"].id},
+        {"kind": "search", "visitor_id": "v-busy", "product_id": None},
+    ]
+    session.execute(insert(Event), [{**row, "created_at": now} for row in rows])
+    session.commit()
+    assert bought_products(session, Shopper("v-busy")) == {shop["heart"].id}
+    assert bought_products(session, Shopper("v-nobody")) == set()
+    if session.get_bind().dialect.name == "sqlite":
+        plan = session.execute(
+            text(
+                "EXPLAIN QUERY PLAN SELECT DISTINCT product_id FROM events "
+                "WHERE visitor_id = 'v-busy' AND (kind || '') = 'purchase' "
+                "AND product_id IS NOT NULL"
+            )
+        ).all()
+        assert "ix_events_visitor_time" in str(plan)
