@@ -286,3 +286,26 @@ def test_an_account_that_keeps_changing_raises_so_the_event_is_retried(
     with app.app_context(), pytest.raises(customer_sync.CustomerChangedMeanwhile):
         customer_sync.sync_customer(db.session_factory, gateway, user_id)  # type: ignore[arg-type]
     assert len(recording.calls) == customer_sync.MAX_ROUNDS
+
+
+def test_a_change_made_while_the_customer_record_is_created_reaches_it(
+    app: Flask,
+    session: Session,
+    localstripe_url: str,  # noqa: F811
+    recording: Recording,
+) -> None:
+    member = factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    user_id = member.id
+    real_create = recording.real.create_customer
+
+    def create_then_rename(*, email: str, name: str) -> str:
+        made = real_create(email=email, name=name)
+        _rename(app, user_id, "Ann Smith")  # its event finds no customer id yet
+        return made
+
+    recording.create_customer = create_then_rename  # type: ignore[attr-defined]
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), user_id)
+    assert recording.calls == [(customer, "ann@example.com", "Ann Smith")]
+    assert _at_stripe(localstripe_url, customer) == ("ann@example.com", "Ann Smith")
