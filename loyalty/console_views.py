@@ -69,9 +69,9 @@ def edit_tier(tier_id: int) -> Response | tuple[str, int]:
 def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
     status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
-        try:
-            opened = form.opened_spec()
-        except ValueError as exc:  # a garbled `opened` field
+        try:  # a new tier has no saved state to compare with
+            opened = form.opened_spec() if tier_id is not None else None
+        except ValueError as exc:  # a missing or garbled `opened` field
             form.form_errors.append(str(exc))
             return render_template(
                 "console/loyalty/tier_form.html", form=form, tier_id=tier_id
@@ -111,7 +111,7 @@ def save_settings() -> Response | tuple[str, int]:
         return _overview(form, 400)
     try:
         opened = form.opened_settings()
-    except ValueError as exc:  # a garbled `opened` field
+    except ValueError as exc:  # a missing or garbled `opened` field
         form.form_errors.append(str(exc))
         return _overview(form, 400)
     try:

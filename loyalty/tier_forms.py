@@ -49,6 +49,10 @@ def _decimal(text: str, places: int, what: str) -> Decimal:
 
 
 STALE_FORM = "This form is out of date; open the page again."
+NOT_SAID = (
+    "This form did not say what it showed, so it cannot be checked against what was saved "
+    "since; open the page again."
+)
 
 
 def opened_token(values: dict[str, Any]) -> str:
@@ -56,11 +60,11 @@ def opened_token(values: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def opened_values(text: str | None, keys: set[str]) -> dict[str, Any] | None:
-    """The values an `opened` field holds; None when it is empty (a client that does not
-    send it). Raise ValueError when it is not one (reload the page)."""
-    if not text:
-        return None
+def opened_values(text: str | None, keys: set[str]) -> dict[str, Any]:
+    """The values an `opened` field holds. Raise ValueError when it is missing or empty
+    (saving anyway could overwrite a colleague's change unseen) or not one (reload)."""
+    if not text or not text.strip():
+        raise ValueError(NOT_SAID)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -156,12 +160,12 @@ class TierForm(ShopForm):
             early_access=bool(self.early_access.data),
         )
 
-    def opened_spec(self) -> TierSpec | None:
-        """The tier as this form showed it (None if the form did not say; ValueError if
-        what it says is not a tier)."""
+    def opened_spec(self) -> TierSpec:
+        """The tier as this form showed it (ValueError if the form did not say, or if what
+        it says is not a tier)."""
         data = opened_values(self.opened.data, {f.name for f in fields(TierSpec)})
         try:
-            return None if data is None else TierSpec(**data)
+            return TierSpec(**data)
         except TypeError as exc:
             raise ValueError(STALE_FORM) from exc
 
@@ -248,9 +252,9 @@ class ProgrammeForm(ShopForm):
                     f"reminder fewer than {shortest} days before."
                 )
 
-    def opened_settings(self) -> dict[str, Any] | None:
-        """The settings as this form showed them (None if the form did not say;
-        ValueError if what it says is not settings)."""
+    def opened_settings(self) -> dict[str, Any]:
+        """The settings as this form showed them (ValueError if the form did not say, or if
+        what it says is not settings)."""
         return opened_values(self.opened.data, set(ProgrammeSettings().as_dict()))
 
     @classmethod

@@ -1,5 +1,6 @@
 """What `make run` starts next to the web server: localstripe, an SMTP catcher, and a
-background worker that sends mail, publishes events and releases expired stock holds."""
+background worker that sends mail, publishes events, releases expired stock holds and runs
+the daily jobs."""
 
 from __future__ import annotations
 
@@ -136,6 +137,14 @@ def _expiry(app: Flask) -> None:
         log.info("daily: %s", expire_points(db.transaction).summary())
 
 
+def _sign_ins(app: Flask) -> None:
+    from shop.accounts.sign_ins import prune_ended
+    from shop.db import db
+
+    with app.app_context():
+        log.info("daily: pruned %d ended sign-in(s)", prune_ended(db.transaction))
+
+
 def _events_and_mail(app: Flask) -> None:
     from shop.db import db
     from shop.events.bus import dispatch_pending
@@ -172,12 +181,14 @@ class PeriodicJob:
 
 def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
-    dispatcher and cron run them (the daily ones are tier evaluation and points expiry)."""
+    dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
+    pruning ended sign-ins)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
         PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
     ]
 
 
@@ -191,7 +202,7 @@ def _worker(app: Flask, stop: threading.Event) -> None:
 @contextmanager
 def background_worker(app: Flask) -> Iterator[None]:
     """Send mail, publish events and release expired holds every few seconds; evaluate
-    loyalty tiers and expire points on start and then daily."""
+    loyalty tiers, expire points and prune ended sign-ins on start and then daily."""
     stop = threading.Event()
     thread = threading.Thread(target=_worker, args=(app, stop), name="dev-worker", daemon=True)
     thread.start()

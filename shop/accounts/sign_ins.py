@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -19,8 +21,12 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import SignIn
 from shop.db import utcnow
 
-KEEP_ENDED = timedelta(days=30)  # ended sign-ins are listed for a while, then forgotten
+# Ended sign-ins stay in the account's data download for a while, then are forgotten.
+KEEP_ENDED = timedelta(days=30)
 MAX_KEY_CHARS = 100
+PRUNE_BATCH_SIZE = 500
+
+Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 def _hash(key: str) -> str:
@@ -78,3 +84,34 @@ def live_sign_ins(session: Session, user_id: int, this_key: object) -> list[tupl
     this = _hash(this_key) if isinstance(this_key, str) else None
     rows = session.scalars(query.order_by(SignIn.id.desc()))
     return [(row, row.key_hash == this) for row in rows]
+
+
+def prune_ended(
+    transaction: Transaction,
+    now: datetime | None = None,
+    keep: timedelta = KEEP_ENDED,
+    batch_size: int = PRUNE_BATCH_SIZE,
+) -> int:
+    """Delete every account's sign-ins that ended more than `keep` ago; return how many.
+
+    Each batch of `batch_size` rows is its own short transaction, so SQLite's write lock is
+    never held for long. Sign-ins that have not ended are kept however old: nothing records
+    when a browser last used one, and deleting it would sign that browser out.
+    """
+    cutoff = (now or utcnow()) - keep
+    pruned = 0
+    while True:
+        with transaction() as session:
+            ids = list(
+                session.scalars(
+                    select(SignIn.id)
+                    .where(SignIn.ended_at < cutoff)
+                    .order_by(SignIn.id)
+                    .limit(batch_size)
+                )
+            )
+            if ids:
+                session.execute(delete(SignIn).where(SignIn.id.in_(ids)))
+        pruned += len(ids)
+        if len(ids) < batch_size:
+            return pruned

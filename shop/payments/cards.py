@@ -42,6 +42,14 @@ def ensure_customer(transaction: Transaction, gateway: PaymentGateway, user_id: 
         if user.stripe_customer_id:  # a concurrent request won; use its customer
             return user.stripe_customer_id
         user.stripe_customer_id = customer
+        now = (user.email or "", user.name)
+    if now != (email, name):
+        # Changed while the customer was being made: that change's `profile_changed`
+        # found no customer id to update, so update the new record here.
+        try:
+            gateway.update_customer(customer, email=now[0], name=now[1])
+        except GatewayError:  # the card can still be saved; the next change updates it
+            log.exception("could not update the new customer %s of user %d", customer, user_id)
     return customer
 
 

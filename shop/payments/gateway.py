@@ -141,6 +141,10 @@ class PaymentGateway(Protocol):
         """Create a customer record; return its id."""
         ...
 
+    def update_customer(self, customer: str, *, email: str, name: str) -> None:
+        """Set a customer record's e-mail address and name (GatewayNotFound if it is gone)."""
+        ...
+
     def card(self, payment_method: str) -> CardDetails:
         """The displayable details of a card payment method."""
         ...

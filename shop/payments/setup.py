@@ -15,7 +15,11 @@ class PaymentsNotConfigured(RuntimeError):
 
 
 def init_app(app: Flask) -> None:
-    """Create the Stripe gateway when a secret key is configured."""
+    """Create the Stripe gateway when a secret key is configured, and keep members' customer
+    records at Stripe up to date."""
+    from shop.payments import customer_sync  # it looks the gateway up here
+
+    customer_sync.init_app(app)
     key = app.config.get("STRIPE_SECRET_KEY", "")
     if not key:
         app.extensions[EXTENSION] = None

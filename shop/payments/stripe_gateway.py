@@ -132,6 +132,15 @@ class StripeGateway:
         )
         return str(customer.id)
 
+    def update_customer(self, customer: str, *, email: str, name: str) -> None:
+        """Set a Stripe Customer's e-mail and name (`stripe.Customer.modify`); a customer
+        that does not exist raises GatewayNotFound."""
+        _call(
+            lambda: self._client.v1.customers.update(
+                customer, params={"email": email, "name": name}
+            )
+        )
+
     def card(self, payment_method: str) -> CardDetails:
         """The displayable details of a card PaymentMethod."""
         pm = _call(lambda: self._client.v1.payment_methods.retrieve(payment_method))

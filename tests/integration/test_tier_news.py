@@ -18,6 +18,7 @@ from shop.accounts.models import User
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
 from tests.console_support import client_as, console_token
+from tests.web.page_forms import read_form
 
 GOLD = TierSpec("Gold", 3, 50_000, discount_bp=500, multiplier_pct=150, free_shipping=True)
 # The console form of the default Gold tier, as it is.
@@ -93,11 +94,17 @@ def _programme(session: Session) -> dict[str, Any]:
     return {"tiers": ids, **people}
 
 
+def _opened(admin: FlaskClient, url: str) -> str:
+    """What the tier's page says it shows, as its form sends it."""
+    return read_form(admin.get(url).get_data(as_text=True)).values["opened"]
+
+
 def _save_gold(admin: FlaskClient, ids: dict[str, Any], **changes: str) -> str:
     token = console_token(admin, "/console/loyalty/")
     data = {**GOLD_FORM, **changes}
     data = {k: v for k, v in data.items() if v != ""}
     url = f"/console/loyalty/tiers/{ids['tiers']['Gold']}"
+    data["opened"] = _opened(admin, url)
     response = admin.post(url, data={"csrf_token": token, **data}, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_data(as_text=True)
@@ -167,7 +174,9 @@ def test_a_refused_change_sends_nothing(app: Flask, session: Session) -> None:
     ids = _programme(session)
     admin = client_as(app, session, "admin")
     token = console_token(admin, "/console/loyalty/")
+    url = f"/console/loyalty/tiers/{ids['tiers']['Gold']}"
     data = {**GOLD_FORM, "threshold": "50", "discount": "9", "csrf_token": token}  # overlaps
-    response = admin.post(f"/console/loyalty/tiers/{ids['tiers']['Gold']}", data=data)
+    response = admin.post(url, data={**data, "opened": _opened(admin, url)})
     assert response.status_code == 400
+    assert "Thresholds overlap" in response.get_data(as_text=True)
     assert _emails(session, "tier_news") == [] and _emails(session, "loyalty_tier_benefits") == []

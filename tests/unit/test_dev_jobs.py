@@ -30,7 +30,13 @@ def test_a_failed_job_is_retried_soon_and_does_not_hold_back_the_next_one() -> N
 
 def test_make_run_runs_the_daily_jobs_separately_with_a_short_retry() -> None:
     jobs = {job.name: job for job in dev_jobs()}
-    assert set(jobs) == {"events and mail", "housekeeping", "tier evaluation", "points expiry"}
-    for name in ("tier evaluation", "points expiry"):
+    assert set(jobs) == {
+        "events and mail",
+        "housekeeping",
+        "tier evaluation",
+        "points expiry",
+        "sign-in pruning",
+    }
+    for name in ("tier evaluation", "points expiry", "sign-in pruning"):
         assert (jobs[name].every_s, jobs[name].retry_s) == (DAILY_EVERY_S, HOUSEKEEPING_EVERY_S)
     assert all(job.due_at == pytest.approx(0.0) for job in jobs.values())

@@ -19,6 +19,7 @@ from shop.console.models import AuditEntry
 from tests import factories
 from tests.console_support import client_as, console_token
 from tests.helpers import csrf_token, sign_in
+from tests.web.page_forms import read_form
 
 TIER_FIELDS = {
     "name": "Silver",
@@ -49,7 +50,11 @@ def _with_tiers(session: Session) -> dict[str, int]:
 
 
 def _post(client: FlaskClient, url: str, data: dict[str, Any]) -> Any:
+    """Post a form, saying what its page shows now as `opened` unless `data` says it."""
     token = console_token(client, "/console/loyalty/")
+    if "opened" not in data and not url.endswith("/new"):
+        page = "/console/loyalty/" if url.endswith("/settings") else url
+        data = {**data, "opened": _opened(client.get(page).get_data(as_text=True))}
     return client.post(url, data={"csrf_token": token, **data})
 
 
@@ -386,3 +391,93 @@ def test_every_member_is_told_what_a_programme_change_means_for_them(
     assert (
         'id="terms"' in own and "Programme terms (version 2026-12; you joined under 2026-11)" in own
     )
+
+
+def test_a_refused_stale_programme_save_shows_the_saved_settings_and_can_be_resubmitted(
+    app: Flask, session: Session
+) -> None:
+    first, second = client_as(app, session, "admin"), _second_browser(app, session)
+    first_opened = _opened(first.get("/console/loyalty/").get_data(as_text=True))
+    second_opened = _opened(second.get("/console/loyalty/").get_data(as_text=True))
+    saved = _post(second, "/console/loyalty/settings", {**SETTINGS, "opened": second_opened})
+    assert saved.status_code == 302
+
+    stale = _post(
+        first,
+        "/console/loyalty/settings",
+        {**SETTINGS, "points_per_pound": "3", "expiry_months": "36", "opened": first_opened},
+    )
+    assert stale.status_code == 409
+    shown = read_form(stale.get_data(as_text=True)).values
+    # What the other admin saved, not what this one typed, with what it shows as `opened`.
+    assert (shown["points_per_pound"], shown["expiry_months"]) == ("2", "18")
+    assert (shown["downgrade_grace_days"], shown["terms_version"]) == ("45", "2026-12")
+    current = _opened(first.get("/console/loyalty/").get_data(as_text=True))
+    assert shown["opened"] == current != first_opened
+    again = first.post("/console/loyalty/settings", data={**shown, "expiry_months": "36"})
+    assert again.status_code == 302
+    session.rollback()
+    settings = load_settings(session)
+    assert (settings.points_per_pound, settings.expiry_months) == (2, 36)
+
+
+def _audited(session: Session) -> list[str]:
+    session.rollback()
+    query = select(AuditEntry.action).where(AuditEntry.action.like("loyalty.%"))
+    return list(session.scalars(query))
+
+
+def test_a_tier_save_that_does_not_say_what_it_showed_is_refused(
+    app: Flask, session: Session
+) -> None:
+    ids = _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    url = f"/console/loyalty/tiers/{ids['Gold']}"
+    form = read_form(admin.get(url).get_data(as_text=True)).values
+    for opened in (None, "", "   "):
+        data = {**form, "discount": "9"}
+        if opened is None:
+            del data["opened"]
+        else:
+            data["opened"] = opened
+        response = admin.post(url, data=data)
+        assert response.status_code == 400, repr(opened)
+        page = response.get_data(as_text=True)
+        assert "open the page again" in page, repr(opened)
+        assert 'value="9"' in page  # what they typed stays on the page
+    session.rollback()
+    gold = session.get(Tier, ids["Gold"])
+    assert gold is not None and gold.discount_bp == 500
+    assert _audited(session) == []
+
+
+def test_a_programme_save_that_does_not_say_what_it_showed_is_refused(
+    app: Flask, session: Session
+) -> None:
+    admin = client_as(app, session, "admin")
+    form = read_form(admin.get("/console/loyalty/").get_data(as_text=True)).values
+    assert "opened" in form
+    for opened in (None, "", "   "):
+        data = {**form, "points_per_pound": "7"}
+        if opened is None:
+            del data["opened"]
+        else:
+            data["opened"] = opened
+        response = admin.post("/console/loyalty/settings", data=data)
+        assert response.status_code == 400, repr(opened)
+        assert "open the page again" in response.get_data(as_text=True), repr(opened)
+    session.rollback()
+    assert load_settings(session).points_per_pound == 1
+    assert _audited(session) == []
+
+
+def test_a_new_tier_has_nothing_to_compare_and_needs_no_opened_field(
+    app: Flask, session: Session
+) -> None:
+    _with_tiers(session)
+    admin = client_as(app, session, "admin")
+    form = read_form(admin.get("/console/loyalty/tiers/new").get_data(as_text=True)).values
+    assert form.get("opened", "") == ""
+    data = {**form, **TIER_FIELDS, "name": "Diamond", "rank": "5", "threshold": "5000"}
+    assert admin.post("/console/loyalty/tiers/new", data=data).status_code == 302
+    assert _audited(session) == ["loyalty.tier.create"]

@@ -1,0 +1,37 @@
+"""`flask accounts ...`: housekeeping of member accounts from the shell."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+
+from shop.accounts import sign_ins
+from shop.db import db
+
+accounts_cli = AppGroup("accounts", help="Member accounts: housekeeping of their sign-ins.")
+
+
+@accounts_cli.command("prune-sign-ins")
+@click.option(
+    "--days",
+    default=sign_ins.KEEP_ENDED.days,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Keep sign-ins that ended within this many days.",
+)
+@click.option(
+    "--batch-size",
+    default=sign_ins.PRUNE_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows deleted per transaction.",
+)
+def prune_sign_ins_command(days: int, batch_size: int) -> None:
+    """Delete every account's sign-ins that ended more than --days ago (run daily).
+
+    Browsers still signed in are never touched, however long ago they signed in.
+    """
+    pruned = sign_ins.prune_ended(db.transaction, keep=timedelta(days=days), batch_size=batch_size)
+    click.echo(f"Deleted {pruned} sign-in(s) that ended more than {days} day(s) ago.")
