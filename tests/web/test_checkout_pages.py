@@ -808,3 +808,50 @@ def test_an_order_counting_on_units_its_shoppers_earlier_order_holds_is_refused_
     ) in response.get_data(as_text=True)
     assert _order_count(session) == 1 and _stock(session, lantern) == 1
     assert first.status == "pending_payment" and first.stock_reserved
+
+
+def test_a_card_saved_to_another_account_cannot_pay_for_an_order(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.cart.services import CartOwner
+    from shop.db import db
+    from shop.payments import cards
+    from shop.payments.setup import gateway
+    from tests.checkout_support import pay, placed_order
+
+    owner = factories.user(session, "owner@example.com", "Card Owner")
+    thief = factories.user(session, "thief@example.com", "Thief")
+    session.commit()
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), owner.id)
+    card = new_card(app, localstripe_url, customer=customer)
+    paid = placed_order(app, [(items["heart"], 1)], owner=CartOwner(user_id=owner.id))
+    assert pay(app, paid, card, save_card=True, user_id=owner.id).ok
+    session.rollback()
+    saved = session.scalar(select(SavedCard.payment_method_id).where(SavedCard.user_id == owner.id))
+    assert saved == card
+
+    def try_to_pay(shopper: FlaskClient) -> None:
+        _add(shopper, items["jumbo"], 1)
+        access = _place(shopper, _through_review(shopper))
+        response = _json(shopper, f"/checkout/pay/{access}", {"payment_method": saved})
+        assert response.status_code == 403
+        assert response.get_json() == {
+            "error": "That card cannot be used here. Please enter your card details."
+        }
+        session.rollback()
+        order = session.scalar(select(Order).where(Order.access_token == access))
+        assert order is not None and order.status == "pending_payment" and order.stock_reserved
+        attempts = select(func.count()).select_from(PaymentAttempt)
+        assert session.scalar(attempts.where(PaymentAttempt.order_id == order.id)) == 0
+
+    sign_in(client, thief.email, factories.PASSWORD)
+    try_to_pay(client)  # another member
+    try_to_pay(app.test_client())  # a guest
+    # Its own account still pays with it.
+    mine = placed_order(app, [(items["jumbo"], 2)], owner=CartOwner(user_id=owner.id))
+    assert pay(app, mine, card, user_id=owner.id).ok
