@@ -179,11 +179,31 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
             {"type": "exclude", "product": heart.sku, "ends_at": "2001-01-01T00:00"},
             "The end is in the past: the rule would never apply.",
         ),
+        (
+            {"type": "pin", "product": heart.sku, "position": 3, "category": heart.category_id},
+            "A pin is for a product, not a category: leave it empty.",
+        ),
+        (
+            {"type": "pin", "position": 3, "category": heart.category_id},
+            "A pin is for a product, not a category: leave it empty.",
+        ),
+        (
+            {"type": "boost", "product": heart.sku, "factor": "1"},
+            "A boost by a factor of 1 leaves every score as it is: choose a factor other "
+            "than 1 (say 2).",
+        ),
+        (
+            {"type": "bury", "category": heart.category_id, "factor": "1.000"},
+            "A bury by a factor of 1 leaves every score as it is",
+        ),
     ]
     for fields, message in cases:
         status, page = _add_rule(merch, **fields)
         assert status == 400, fields
         assert message in page, (fields, message)
+        assert "Added to the draft" not in page
+        if fields.get("category"):
+            assert "A pin needs a product." not in page
     status, _ = _add_rule(merch, type="pin", product=heart.sku, position=2)
     assert status == 302
     status, page = _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=2)
@@ -209,9 +229,65 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
     assert [r["id"] for r in draft.data["rules"]] == ["r1", "r2", "r3", "r4", "r5"]
 
     # A never-recommended product cannot be pinned: the pin could never show it.
-    assert _add_rule(merch, type="never", product=heart.sku)[0] == 302
-    status, page = _add_rule(merch, type="pin", placements=["cart"], product=heart.sku, position=3)
-    assert status == 400 and "is never recommended: remove that rule to pin it." in page
+    candle = shop["candle"]
+    assert _add_rule(merch, type="never", product=candle.sku)[0] == 302
+    status, page = _add_rule(merch, type="pin", placements=["cart"], product=candle.sku, position=3)
+    assert status == 400
+    assert (
+        f"Pillar Candle is never recommended by never recommend product {candle.id} (rule r6) "
+        "in an overlapping placement and period: remove that rule to pin it."
+    ) in page
+
+
+def test_a_pinned_product_cannot_be_excluded_or_never_recommended_where_the_pin_applies(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    jumbo, tote = shop["jumbo"], shop["tote"]
+    soon = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    later = (utcnow() + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=1)[0] == 302
+    )
+    assert _add_rule(merch, type="pin", product=tote.sku, position=2, ends_at=soon)[0] == 302
+    pinned = f"Jumbo Bag Red Retrospot is pinned by pin at 1 product {jumbo.id} (rule r1)"
+    refused = [
+        ({"type": "never", "product": jumbo.sku}, "Never recommending it would keep the pin"),
+        (
+            {"type": "exclude", "placements": ["home", "cart"], "product": jumbo.sku},
+            "Excluding it would keep the pin",
+        ),
+        (
+            {"type": "exclude", "placements": ["home"], "category": jumbo.category_id},
+            "Excluding its category would keep the pin",
+        ),
+    ]
+    for fields, why in refused:
+        status, page = _add_rule(merch, **fields)
+        assert status == 400, fields
+        assert f"{pinned} in an overlapping placement and period. {why}" in page, fields
+        assert "remove or change that pin first." in page
+    status, page = _add_rule(merch, type="exclude", placements=["cart"], product=tote.sku)
+    assert status == 400 and "Canvas Tote is pinned by pin at 2 product" in page
+    # Where or when the pin does not apply, the product can be kept out.
+    assert _add_rule(merch, type="exclude", placements=["cart"], product=jumbo.sku)[0] == 302
+    assert _add_rule(merch, type="never", product=tote.sku, starts_at=later)[0] == 302
+    # And the other way round: a pin where an exclusion applies is refused as well.
+    status, page = _add_rule(merch, type="pin", placements=["cart"], product=jumbo.sku, position=3)
+    assert status == 400
+    assert (
+        f"Jumbo Bag Red Retrospot is excluded by exclude product {jumbo.id} (rule r3) in an "
+        "overlapping placement and period: remove that rule to pin it."
+    ) in page
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None
+    assert [(r["id"], r["type"]) for r in draft.data["rules"]] == [
+        ("r1", "pin"),
+        ("r2", "pin"),
+        ("r3", "exclude"),
+        ("r4", "never"),
+    ]
 
 
 def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
