@@ -767,3 +767,31 @@ def test_a_pin_past_the_end_of_its_list_is_refused_and_a_list_not_shortened_unde
     assert draft is not None and "placements" not in draft.data
     form = {**_settings_page_form(merch), "size_home": "7", "size_buy_again": "6"}
     assert merch.post("/console/recommendations/", data=form).status_code == 302
+
+
+def test_preview_says_why_buy_it_again_skips_a_pin_of_a_product_never_bought(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    shopper = trained[4]  # bought the jumbo bag, the tote and the lunch box, no candles
+    heart, lunch, jumbo = shop["heart"], shop["lunch"], shop["jumbo"]
+    for position, product in enumerate((heart, lunch, jumbo), start=1):
+        status, page = _add_rule(
+            merch, type="pin", placements=["buy_again"], product=product.sku, position=position
+        )
+        assert status == 302, page
+    html = merch.get(f"/console/recommendations/preview?shopper={shopper.email}").get_data(
+        as_text=True
+    )
+    assert (
+        f"Skipped: pin at 1 product {heart.id} (rule r1): this list only reorders the "
+        "shopper&#39;s past purchases, and the product is not among those it ranks"
+    ) in html
+    # Out of stock: that is the reason given for it.
+    assert (
+        f"Skipped: pin at 2 product {lunch.id} (rule r2): the product is not sellable "
+        "(inactive or out of stock)"
+    ) in html
+    assert f"pin at 1 product {heart.id} (rule r1): the product is not sellable" not in html
+    draft = _ids(html, "preview-draft-buy_again")
+    assert heart.id not in draft and draft[2] == jumbo.id  # a past purchase is pinned
