@@ -795,3 +795,48 @@ def test_preview_says_why_buy_it_again_skips_a_pin_of_a_product_never_bought(
     assert f"pin at 1 product {heart.id} (rule r1): the product is not sellable" not in html
     draft = _ids(html, "preview-draft-buy_again")
     assert heart.id not in draft and draft[2] == jumbo.id  # a past purchase is pinned
+
+
+def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    token = console_token(merch, "/console/recommendations/versions")
+    versions = "/console/recommendations/versions"
+
+    def audited() -> list[tuple[str, object, object]]:
+        session.rollback()
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("model.%")).order_by(AuditEntry.id)
+        )
+        return [(row.action, row.before, row.after) for row in rows]
+
+    with app.app_context():
+        first = service().store.active()
+    assert first
+    # Only one version: nothing earlier to go back to, said once.
+    page = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "Nothing to roll back to: there is no earlier version still stored." in text
+    assert "no earlier version to roll back to" not in text
+    again = merch.post(
+        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
+    )
+    text = again.get_data(as_text=True)
+    assert f"Version {first} is already live: nothing changed." in text
+    assert "is now live" not in text
+    assert audited() == []
+
+    with app.app_context():
+        second = service().train(db.session)
+        assert service().store.active() == second
+    switched = merch.post(
+        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert f"Version {first} is now live." in switched.get_data(as_text=True)
+    merch.post(f"{versions}/{first}/activate", data={"csrf_token": token})
+    back = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    assert f"Rolled back: version {second} is live again." in back.get_data(as_text=True)
+    with app.app_context():
+        assert service().store.active() == second
+    assert audited() == [("model.activate", second, first), ("model.rollback", first, second)]
