@@ -88,6 +88,11 @@ class CartView:
         """Number of units in the cart."""
         return sum(line.quantity for line in self.lines)
 
+    @property
+    def has_problems(self) -> bool:
+        """True when a line cannot be bought as it is (see `CartLine.problem`)."""
+        return any(line.problem for line in self.lines)
+
 
 def _cart(session: Session, owner: CartOwner, *, create: bool) -> Cart | None:
     cart = session.scalar(select(Cart).where(owner.clause()))

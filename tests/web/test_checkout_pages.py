@@ -855,3 +855,48 @@ def test_a_card_saved_to_another_account_cannot_pay_for_an_order(
     # Its own account still pays with it.
     mine = placed_order(app, [(items["jumbo"], 2)], owner=CartOwner(user_id=owner.id))
     assert pay(app, mine, card, user_id=owner.id).ok
+
+
+def test_the_review_offers_no_place_order_button_while_a_line_has_a_problem(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    heart, lantern = items["heart"], items["lantern"]
+    _add(client, heart, 1)
+    _add(client, lantern, 1)
+    _through_review(client)
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
+    shown = _shown(client)
+    session.rollback()
+    session.execute(update(Product).where(Product.id == heart.id).values(active=False))
+    session.commit()
+
+    response = client.get("/checkout/review")
+    assert response.status_code == 200
+    review = response.get_data(as_text=True)
+    assert "(No longer sold: remove it to check out.)" in review
+    assert 'action="/checkout/place"' not in review and "Place order and pay" not in review
+    notice = re.search(r'<p[^>]*data-testid="cart-problems".*?</p>', review, re.S)
+    assert notice and 'href="/cart"' in notice.group(0)
+    assert "Go back to your cart" in notice.group(0)
+    # A review page still open elsewhere cannot place it either.
+    token = csrf_token(client, "/cart")
+    placed = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": "d" * 32, **shown},
+        follow_redirects=True,
+    )
+    assert placed.request.path == "/cart"
+    assert "is no longer sold; remove it to continue." in placed.get_data(as_text=True)
+    assert _order_count(session) == 0
+
+    # Sold out counts as well; once the cart is put right, the button is back.
+    session.execute(update(Product).where(Product.id == heart.id).values(active=True))
+    session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=0))
+    session.commit()
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "(Sold out: remove it to check out.)" in review
+    assert 'action="/checkout/place"' not in review and 'data-testid="cart-problems"' in review
+    client.post("/cart/remove", data={"csrf_token": token, "product_id": lantern.id})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
