@@ -30,6 +30,13 @@ from shop.payments.gateway import (
 
 T = TypeVar("T")
 WEBHOOK_TOLERANCE_S = 300
+# Stripe words a failed 3-D Secure check for developers ("The provided PaymentMethod has
+# failed authentication..."); the shopper reads this instead.
+AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
+AUTHENTICATION_FAILED_MESSAGE = (
+    "Your bank could not confirm this payment, so nothing was charged. "
+    "Please try again, or use another card."
+)
 
 
 class StripeGateway:
@@ -232,8 +239,19 @@ def _intent(obj: Any) -> Intent:
         client_secret=obj.client_secret,
         metadata=_plain(obj.metadata),
         payment_method=payment_method,
-        error_message=(_plain(error).get("message") if error else None),
+        error_message=_error_message(error),
     )
+
+
+def _error_message(error: Any) -> str | None:
+    """What the shopper is told about an intent's last payment error (None: no error)."""
+    if not error:
+        return None
+    details = _plain(error)
+    if details.get("code") == AUTHENTICATION_FAILED:
+        return AUTHENTICATION_FAILED_MESSAGE
+    message = details.get("message")
+    return str(message) if message else None
 
 
 def _plain(obj: Any) -> dict[str, Any]:

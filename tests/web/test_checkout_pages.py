@@ -900,3 +900,37 @@ def test_the_review_offers_no_place_order_button_while_a_line_has_a_problem(
     client.post("/cart/remove", data={"csrf_token": token, "product_id": lantern.id})
     review = client.get("/checkout/review").get_data(as_text=True)
     assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
+
+
+def test_a_failed_bank_check_is_explained_in_the_shoppers_words(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from tests.stripe_support import CARD_3DS, browser_3ds
+
+    friendly = (
+        "Your bank could not confirm this payment, so nothing was charged. "
+        "Please try again, or use another card."
+    )
+    raw = "The provided PaymentMethod has failed authentication."
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    card = new_card(app, localstripe_url, CARD_3DS)
+    started = _json(client, f"/checkout/pay/{access}", {"payment_method": card})
+    assert started.status_code == 200 and started.get_json()["status"] == "requires_action"
+    browser_3ds(localstripe_url, started.get_json()["client_secret"], success=False)
+    done = _json(client, f"/checkout/pay/{access}/complete", {})
+    assert done.status_code == 402
+    assert done.get_json()["status"] == "declined" and done.get_json()["error"] == friendly
+    page = client.get(f"/checkout/pay/{access}").get_data(as_text=True)
+    assert friendly in page and raw not in page
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None and order.status == "pending_payment" and not order.stock_reserved
+    attempt = session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order.id))
+    assert attempt is not None and (attempt.status, attempt.error) == ("failed", friendly)
+    (notice,) = emails(session, "payment_failed")
+    assert friendly in notice.text_body and raw not in notice.text_body
