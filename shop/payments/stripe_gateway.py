@@ -10,6 +10,7 @@ needs 3-D Secure comes back as `requires_action`; the browser finishes it with
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from shop.payments.gateway import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 WEBHOOK_TOLERANCE_S = 300
 # Stripe words a failed 3-D Secure check for developers ("The provided PaymentMethod has
 # failed authentication..."); the shopper reads this instead.
@@ -182,7 +184,11 @@ class StripeGateway:
                 payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
             )
         except stripe.SignatureVerificationError as exc:
-            raise InvalidWebhook(str(exc)) from exc
+            # The library's words are meant for the developer wiring the endpoint up: they
+            # go to the log, and the caller gets a short answer of ours.
+            log.info("webhook refused: %s", exc)
+            problem = _signature_problem(payload, signature, self._webhook_secret)
+            raise InvalidWebhook(problem) from exc
         except ValueError as exc:
             raise InvalidWebhook("the payload is not valid JSON") from exc
         except (AttributeError, KeyError, TypeError) as exc:  # JSON, but not an object
@@ -192,6 +198,15 @@ class StripeGateway:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Signed, so from Stripe (or whoever holds the secret), but not an event's shape.
             raise InvalidWebhook(f"the event is not shaped like a Stripe event: {exc!r}") from exc
+
+
+def _signature_problem(payload: bytes, signature: str, secret: str) -> str:
+    """Why a signature was refused: a stale timestamp on a good signature, or anything else."""
+    try:  # without a tolerance, only the signature itself is checked
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
+    except (stripe.SignatureVerificationError, ValueError):
+        return "missing or invalid signature"
+    return "signature timestamp too old"
 
 
 def _event(event: Any) -> GatewayEvent:
