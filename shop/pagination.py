@@ -19,11 +19,12 @@ class PageError(ValueError):
 
 
 def parse_page(raw: str | None) -> int:
-    """Parse a ?page= value; raise PageError(400) unless it is a whole number from 1."""
+    """Parse a ?page= value; raise PageError(400) unless it is a whole number from 1 to
+    MAX_PAGE."""
     if raw is None or raw == "":
         return 1
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1 or int(raw) > MAX_PAGE:
-        raise PageError("The page number must be a whole number of at least 1.", 400)
+        raise PageError(f"The page number must be a whole number from 1 to {MAX_PAGE:,}.", 400)
     return int(raw)
 
 

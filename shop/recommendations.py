@@ -29,6 +29,7 @@ from recommender import (
     Interactions,
     ModelStore,
     ModelUnavailableError,
+    NoActiveVersionError,
     Recommendation,
     Recommender,
     TrainingParams,
@@ -88,6 +89,7 @@ __all__ = [
     "Interactions",
     "ModelStore",
     "ModelUnavailableError",
+    "NoActiveVersionError",
     "RecommendationList",
     "RecommendationService",
     "Shopper",
@@ -107,6 +109,10 @@ log = logging.getLogger(__name__)
 FALLBACK_VERSION = "fallback-popularity"
 OWN_PRODUCT_SKIP = (
     "the product is the one this list goes with (on the page, in the cart or the order)"
+)
+NOT_A_PAST_PURCHASE_SKIP = (
+    "this list only reorders the shopper's past purchases, and the product is not among "
+    "those it ranks"
 )
 UNSELLABLE_TTL_S = 30.0
 CACHE_SIZE = 20_000
@@ -626,15 +632,33 @@ class RecommendationService:
             for r in recs
             if int(r.item) in cards and int(r.item) not in unsellable
         ]
+        not_bought: list[Rule] = []
         if placement.name == "buy_again":  # a pin may reorder past purchases, never add one
-            pinned &= {int(r.item) for r in recs}
+            ranked = {int(r.item) for r in recs}
+            # A sellable product left out for that reason says so; an unsellable one is
+            # skipped as such below (the model leaves unsellable past purchases out too).
+            not_bought = [
+                r
+                for r in rules
+                if r.type == "pin"
+                and r.product_id is not None
+                and r.product_id not in ranked
+                and r.product_id in cards
+                and r.product_id not in unsellable
+            ]
+            rules = [r for r in rules if r not in not_bought]
+            pinned &= ranked
         pinnable = {
             pid: Candidate(pid, 0.0, "Picked for you", "pinned", cards[pid].category_id)
             for pid in pinned
             if pid in cards and pid not in unsellable
         }
         outcome = apply_rules(candidates, rules, placement.size, pinnable)
-        skipped = [(rule, OWN_PRODUCT_SKIP) for rule in own_pins] + list(outcome.skipped)
+        skipped = [
+            *((rule, OWN_PRODUCT_SKIP) for rule in own_pins),
+            *((rule, NOT_A_PAST_PURCHASE_SKIP) for rule in not_bought),
+            *outcome.skipped,
+        ]
         for rule, why in skipped:
             log.info("rule %s skipped on %s: %s", rule.id, placement.name, why)
         items = [

@@ -99,6 +99,11 @@ def parse_period(
     end = _parse_day(end_raw, "end") if end_raw else today
     start = _parse_day(start_raw, "start") if start_raw else end - timedelta(days=default_days - 1)
     if end < start:
+        if not end_raw:  # the end was left out, so it is today: the start is what is wrong
+            raise MetricsInputError(
+                f"The start date {start} is in the future: nothing can have happened yet. "
+                f"Choose a start date up to {today}."
+            )
         raise MetricsInputError(f"The end date {end} is before the start date {start}.")
     period = Period(start, end)
     if period.days > max_days:

@@ -88,6 +88,11 @@ class CartView:
         """Number of units in the cart."""
         return sum(line.quantity for line in self.lines)
 
+    @property
+    def has_problems(self) -> bool:
+        """True when a line cannot be bought as it is (see `CartLine.problem`)."""
+        return any(line.problem for line in self.lines)
+
 
 def _cart(session: Session, owner: CartOwner, *, create: bool) -> Cart | None:
     cart = session.scalar(select(Cart).where(owner.clause()))
@@ -105,20 +110,32 @@ def _check_quantity(quantity: int, max_qty: int) -> None:
         raise CartError(f"You can order at most {max_qty} of one item.")
 
 
-def _sellable(session: Session, owner: CartOwner, product_id: int) -> Product:
+def _sellable(session: Session, owner: CartOwner, product_id: int) -> tuple[Product, int]:
+    """The product and how many of it the owner may have in their cart: the free stock
+    plus what their own unpaid order holds (the same figure the cart page checks)."""
     product = session.get(Product, product_id)
     if product is None or not product.active:
         raise CartError("That product is not available.")
     if not is_launched_for(product, viewer_for(session, owner.user_id)):
         raise CartError("That product is not on sale yet.")
-    if product.stock_qty < 1:
+    available = product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
+    if available < 1:
         raise CartError(f"Sorry, {product.name} is out of stock.")
-    return product
+    return product, available
 
 
-def _check_stock(product: Product, quantity: int) -> None:
-    if quantity > product.stock_qty:
-        raise CartError(f"Only {product.stock_qty} of {product.name} left in stock.")
+def _check_stock(product: Product, available: int, quantity: int, in_cart: int = 0) -> None:
+    """Refuse `quantity` over `available`; `in_cart` is what the cart holds already when
+    the shopper adds more, which the message then mentions."""
+    if quantity <= available:
+        return
+    are = "is" if available == 1 else "are"
+    if in_cart:
+        message = f"You already have {in_cart} in your cart; only {available} {are} in stock."
+        if in_cart < available:
+            message += f" You can add {available - in_cart} more."
+        raise CartError(message)
+    raise CartError(f"Only {available} of {product.name} left in stock.")
 
 
 def item_count(session: Session, owner: CartOwner) -> int:
@@ -157,27 +174,43 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
     return CartView(lines, currency)
 
 
+def _holding(owner: CartOwner):  # type: ignore[no-untyped-def]
+    """The WHERE clause of the owner's own unpaid orders that hold stock (a guest's are
+    those of their visitor id placed while signed out)."""
+    mine = (
+        Order.user_id == owner.user_id
+        if owner.user_id is not None
+        else (Order.visitor_id == owner.visitor_id) & Order.user_id.is_(None)
+    )
+    return mine & (Order.status == states.PENDING_PAYMENT) & Order.stock_reserved.is_(True)
+
+
 def _held_for(session: Session, owner: CartOwner, product_ids: list[int]) -> dict[int, int]:
     """Units of these products held for the owner's own unpaid orders, by product."""
     if not product_ids:
         return {}
-    mine = (
-        Order.user_id == owner.user_id
-        if owner.user_id is not None
-        else Order.visitor_id == owner.visitor_id
-    )
     rows = session.execute(
         select(OrderLine.product_id, func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            mine,
-            Order.status == states.PENDING_PAYMENT,
-            Order.stock_reserved.is_(True),
-            OrderLine.product_id.in_(product_ids),
-        )
+        .where(_holding(owner), OrderLine.product_id.in_(product_ids))
         .group_by(OrderLine.product_id)
     )
     return {int(product_id): int(units) for product_id, units in rows}
+
+
+def orders_holding(session: Session, owner: CartOwner, product_id: int) -> list[Order]:
+    """The owner's own unpaid orders holding units of a product, newest first: the units
+    the cart counts as still theirs to buy (see `CartLine.held_for_owner`)."""
+    return list(
+        session.scalars(
+            select(Order)
+            .where(
+                _holding(owner),
+                Order.id.in_(select(OrderLine.order_id).where(OrderLine.product_id == product_id)),
+            )
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+        )
+    )
 
 
 def add_item(
@@ -193,15 +226,16 @@ def add_item(
     `rec_id` is the recommendation list the shopper added it from; the last addition
     decides, so adding it again some other way takes the credit away from the list."""
     _check_quantity(quantity, max_qty)
-    product = _sellable(session, owner, product_id)
+    product, available = _sellable(session, owner, product_id)
     cart = _cart(session, owner, create=True)
     assert cart is not None
     item = session.scalar(
         select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product.id)
     )
-    new_quantity = quantity + (item.quantity if item else 0)
+    in_cart = item.quantity if item else 0
+    new_quantity = quantity + in_cart
     _check_quantity(new_quantity, max_qty)
-    _check_stock(product, new_quantity)
+    _check_stock(product, available, new_quantity, in_cart)
     if item is None:
         item = CartItem(cart_id=cart.id, product_id=product.id, quantity=new_quantity)
         session.add(item)
@@ -209,7 +243,7 @@ def add_item(
         item.quantity = new_quantity
     item.rec_id = rec_id
     session.flush()
-    return CartLine(product, new_quantity, rec_id=rec_id)
+    return CartLine(product, new_quantity, available - product.stock_qty, rec_id)
 
 
 def set_quantity(
@@ -229,11 +263,11 @@ def set_quantity(
         )
     if item is None:
         raise CartError("That item is not in your cart.")
-    product = _sellable(session, owner, product_id)
-    _check_stock(product, quantity)
+    product, available = _sellable(session, owner, product_id)
+    _check_stock(product, available, quantity)
     item.quantity = quantity
     session.flush()
-    return CartLine(product, quantity)
+    return CartLine(product, quantity, available - product.stock_qty)
 
 
 def remove_item(session: Session, owner: CartOwner, product_id: int) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from shop.accounts import notices
 from shop.accounts.models import Address, User
 from shop.accounts.profile import addresses, confirm_change
-from shop.cart.services import CartOwner, CartView, view_cart
+from shop.cart.services import CartOwner, CartView, orders_holding, view_cart
 from shop.catalog.models import Product
 from shop.checkout import adjustments
 from shop.checkout.adjustments import NO_BENEFITS, BenefitQuote, CheckoutBenefits
@@ -46,14 +46,23 @@ class BelowMinimumCharge(CheckoutError):
 class OutOfStock(CheckoutError):
     """A product no longer has the quantity the order asks for."""
 
-    def __init__(self, name: str, wanted: int, available: int) -> None:
+    def __init__(
+        self, name: str, wanted: int, available: int, product_id: int | None = None
+    ) -> None:
         if available <= 0:
             message = f"Sorry, {name} has just sold out."
         else:
             message = f"Sorry, only {available} of {name} left (you asked for {wanted})."
         super().__init__(message)
         self.name = name
+        self.wanted = wanted
         self.available = available
+        self.product_id = product_id
+
+
+class HeldForEarlierOrder(CheckoutError):
+    """The cart counts on units that the shopper's own earlier unpaid order holds: that
+    order must be paid for or cancelled before they can be ordered again."""
 
 
 class BenefitNotHeld(CheckoutError):
@@ -228,8 +237,8 @@ def place_order(
     order. Benefits (tier discount, free shipping, `redeem_points` points) come from
     `benefits`, by default the app's registered provider, which holds the points in this
     transaction. `campaign` is the marketing campaign key the shopper came from.
-    Raises CheckoutError (OutOfStock, BenefitRefused, BenefitNotHeld) and changes nothing
-    when it cannot.
+    Raises CheckoutError (OutOfStock, HeldForEarlierOrder, BenefitRefused, BenefitNotHeld)
+    and changes nothing when it cannot.
     """
     existing = order_by_checkout_token(session, checkout_token)
     if existing is not None:
@@ -294,11 +303,37 @@ def place_order(
     states.start(order, "Order placed")
     session.add(order)
     session.flush()
-    reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
+    try:
+        reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
+    except OutOfStock as exc:
+        clearer = _held_for_earlier_order(session, owner, exc)
+        if clearer is None:
+            raise
+        raise clearer from exc
     cancel_superseded(session, order)
     if save_address and owner.user_id is not None:
         remember_address(session, owner.user_id, contact, settings.base_url)
     return order
+
+
+def _held_for_earlier_order(
+    session: Session, owner: CartOwner, short: OutOfStock
+) -> HeldForEarlierOrder | None:
+    """The clearer refusal when the stock a line lacks is held by the shopper's own earlier
+    unpaid order (which the cart counts as theirs): the new order must not take it twice,
+    so they pay for that order or cancel it first. None when no such order holds any."""
+    if short.product_id is None:
+        return None
+    earlier = orders_holding(session, owner, short.product_id)
+    if not earlier:
+        return None
+    number = earlier[0].number
+    free = f"only {short.available} more" if short.available > 0 else "none"
+    return HeldForEarlierOrder(
+        f"Your unpaid order {number} holds {short.name}, so {free} can be ordered now "
+        f"(your cart has {short.wanted}). Pay for order {number}, or cancel it to order "
+        "your cart as it is now."
+    )
 
 
 def cancel_superseded(session: Session, order: Order) -> list[Order]:
@@ -382,7 +417,7 @@ def _take_stock(session: Session, order: Order) -> None:
             available = session.scalar(
                 select(Product.stock_qty).where(Product.id == line.product_id)
             )
-            raise OutOfStock(line.name, line.quantity, int(available or 0))
+            raise OutOfStock(line.name, line.quantity, int(available or 0), line.product_id)
 
 
 def release_stock(session: Session, order: Order, note: str) -> bool:

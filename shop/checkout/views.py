@@ -404,6 +404,8 @@ def pay_submit(token: str) -> tuple[Response, int]:
             save_card=body.get("save_card") is True,
             user_id=_user_id(),
         )
+    except payments.CardNotYours as exc:
+        return jsonify(error=str(exc)), 403
     except payments.PaymentError as exc:
         return jsonify(error=str(exc)), 409
     except PaymentsNotConfigured as exc:

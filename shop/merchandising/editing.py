@@ -14,7 +14,13 @@ from shop.catalog.models import Category, Product
 from shop.console import audit
 from shop.console.models import AuditEntry
 from shop.db import parse_id, utcnow
-from shop.merchandising.config import MAX_LIST_SIZE, RULE_TYPES, STRATEGIES, Rule
+from shop.merchandising.config import (
+    MAX_LIST_SIZE,
+    RULE_TYPES,
+    SAFETY_RULE_TYPES,
+    STRATEGIES,
+    Rule,
+)
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import (
     ChangedSinceOpened,
@@ -107,6 +113,9 @@ def validate_rule(
             raise EditError("max_per_category", "Allow at least 1 item per category.")
         _check_not_repeated(rule, existing)
         return
+    if rule.type == "pin" and rule.category_id is not None:
+        # Also when a product was given as well: the category is what does not belong.
+        raise EditError("category", "A pin is for a product, not a category: leave it empty.")
     if (rule.product_id is None) == (rule.category_id is None):
         if rule.type == "pin":
             raise EditError("product", "A pin needs a product.")
@@ -117,22 +126,23 @@ def validate_rule(
             raise EditError("product", f"There is no product {rule.product_id}.")
         if rule.type == "pin" and not product.active:
             raise EditError("product", f"{product.name} is inactive and cannot be pinned.")
-        if rule.type == "pin" and any(
-            r.type == "never" and r.product_id == rule.product_id for r in existing
-        ):
-            raise EditError(
-                "product", f"{product.name} is never recommended: remove that rule to pin it."
-            )
-    if rule.category_id is not None:
         if rule.type == "pin":
-            raise EditError("category", "A pin needs a product, not a category.")
-        if session.get(Category, rule.category_id) is None:
-            raise EditError("category", f"There is no category {rule.category_id}.")
+            _check_pin_not_kept_out(rule, product, existing)
+    if rule.category_id is not None and session.get(Category, rule.category_id) is None:
+        raise EditError("category", f"There is no category {rule.category_id}.")
+    if rule.type in SAFETY_RULE_TYPES:
+        _check_not_pinned(session, rule, existing)
     if rule.type in ("boost", "bury"):
         if rule.factor is None or not rule.factor > 0:  # NaN is not > 0 either
             raise EditError("factor", "The factor must be greater than 0.")
         if not MIN_FACTOR <= rule.factor <= MAX_FACTOR:
             raise EditError("factor", f"The factor goes from {MIN_FACTOR:g} to {MAX_FACTOR:,g}.")
+        if rule.factor == 1:
+            raise EditError(
+                "factor",
+                f"A {rule.type} by a factor of 1 leaves every score as it is: "
+                "choose a factor other than 1 (say 2).",
+            )
     if rule.type == "pin":
         _check_pin(rule, existing)
         short = lists_too_short_for_pin(rule, placement_sizes)
@@ -147,6 +157,53 @@ def validate_rule(
         _check_not_repeated(rule, existing)
     if rule.type in ("boost", "bury"):
         _check_not_contradicted(rule, existing)
+
+
+def _keeps_out(remover: Rule, product: Product) -> bool:
+    """True when a never-recommend or exclude rule targets this product or its category."""
+    if remover.product_id is not None:
+        return remover.product_id == product.id
+    return remover.category_id is not None and remover.category_id == product.category_id
+
+
+def _overlap(a: Rule, b: Rule) -> bool:
+    return _placements_overlap(a, b) and _windows_overlap(a, b)
+
+
+def _check_pin_not_kept_out(pin: Rule, product: Product, existing: Sequence[Rule]) -> None:
+    """Never-recommend and exclusions always win over a pin: refuse a pin that one of them
+    would keep out wherever and whenever it applies together with it."""
+    for other in existing:
+        if other.type not in SAFETY_RULE_TYPES or not _overlap(pin, other):
+            continue
+        if not _keeps_out(other, product):
+            continue
+        how = "never recommended" if other.type == "never" else "excluded"
+        via = " (through its category)" if other.product_id is None else ""
+        raise EditError(
+            "product",
+            f"{product.name} is {how}{via} by {other.label()} in an overlapping placement "
+            "and period: remove that rule to pin it.",
+        )
+
+
+def _check_not_pinned(session: Session, rule: Rule, existing: Sequence[Rule]) -> None:
+    """The other way round: refuse a never-recommend or exclude rule that would keep out a
+    product pinned where and when both apply (the pin could then never show it)."""
+    for pin in existing:
+        if pin.type != "pin" or pin.product_id is None or not _overlap(rule, pin):
+            continue
+        product = session.get(Product, pin.product_id)
+        if product is None or not _keeps_out(rule, product):
+            continue
+        what = "Never recommending" if rule.type == "never" else "Excluding"
+        target = "it" if rule.product_id is not None else "its category"
+        raise EditError(
+            "product" if rule.product_id is not None else "category",
+            f"{product.name} is pinned by {pin.label()} in an overlapping placement and "
+            f"period. {what} {target} would keep the pin from ever showing it: remove or "
+            "change that pin first.",
+        )
 
 
 def _check_not_repeated(rule: Rule, existing: Sequence[Rule]) -> None:

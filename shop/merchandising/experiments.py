@@ -251,15 +251,17 @@ def _check_variants(
         if variant.kind == "model":
             if versions is None:
                 versions = {v.id for v in store.versions()}
-            if not variant.model_version or variant.model_version not in versions:
+            if not variant.model_version:
+                raise ExperimentError(f"Variant {key!r}: choose a model version.")
+            if variant.model_version not in versions:
                 raise ExperimentError(
-                    f"Variant {key!r}: unknown model version {variant.model_version or '(none)'!r}."
+                    f"Variant {key!r}: unknown model version {variant.model_version!r}."
                 )
             model_version = variant.model_version
         elif variant.kind == "rules":
-            revision = (
-                session.get(MerchRevision, variant.revision_id) if variant.revision_id else None
-            )
+            if variant.revision_id is None:
+                raise ExperimentError(f"Variant {key!r}: choose a published revision.")
+            revision = session.get(MerchRevision, variant.revision_id)
             if revision is None or revision.state != "published":
                 raise ExperimentError(
                     f"Variant {key!r}: unknown published revision {variant.revision_id!r}."

@@ -13,7 +13,7 @@ from shop.catalog.models import Category
 from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import db, utcnow
-from shop.merchandising import editing, experiments, revisions, training_jobs
+from shop.merchandising import editing, experiments, model_versions, revisions, training_jobs
 from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
@@ -324,21 +324,20 @@ def activate(version_id: str) -> Response:
     """Serve a stored version from now on."""
     if not NoteForm().validate_on_submit():
         abort(400)
-    store = service().store
-    before = _active_or_none()
+    version_id = version_id[:64]
     try:
-        store.activate(version_id[:64])
+        changed = model_versions.activate(db.session, _actor(), service().store, version_id)
     except VersionNotFoundError:  # its message names the model directory on the server
-        flash(f"Version {version_id[:64]} cannot be activated: there is no such version.", "error")
+        flash(f"Version {version_id} cannot be activated: there is no such version.", "error")
         return redirect(url_for("console.recs.versions"))
     except (ModelUnavailableError, ValueError) as exc:
-        flash(f"Version {version_id[:64]} cannot be activated: {exc}", "error")
+        flash(f"Version {version_id} cannot be activated: {exc}", "error")
         return redirect(url_for("console.recs.versions"))
-    audit.record(
-        db.session, _actor(), "model.activate", f"version {version_id}", before, version_id
-    )
     db.session.commit()
-    flash(f"Version {version_id} is now live.", "success")
+    if changed:
+        flash(f"Version {version_id} is now live.", "success")
+    else:
+        flash(f"Version {version_id} is already live: nothing changed.", "info")
     return redirect(url_for("console.recs.versions"))
 
 
@@ -347,20 +346,14 @@ def rollback() -> Response:
     """Go back to the previously active version."""
     if not NoteForm().validate_on_submit():
         abort(400)
-    before = _active_or_none()
     try:
-        version = service().store.rollback()
-    except (ModelUnavailableError, ValueError) as exc:
+        version = model_versions.rollback(db.session, _actor(), service().store)
+    except model_versions.NothingToRollBack as exc:
         flash(f"Nothing to roll back to: {exc}", "error")
         return redirect(url_for("console.recs.versions"))
-    audit.record(db.session, _actor(), "model.rollback", f"version {version}", before, version)
+    except (ModelUnavailableError, ValueError) as exc:
+        flash(f"Cannot roll back: {exc}", "error")
+        return redirect(url_for("console.recs.versions"))
     db.session.commit()
     flash(f"Rolled back: version {version} is live again.", "success")
     return redirect(url_for("console.recs.versions"))
-
-
-def _active_or_none() -> str | None:
-    try:
-        return service().store.active()
-    except ModelUnavailableError:
-        return None

@@ -53,6 +53,11 @@ class PaymentError(ValueError):
     """A payment request the shop refuses; the message is safe to show."""
 
 
+class CardNotYours(PaymentError):
+    """The payment method is a card saved to another account: the shop never charges it for
+    somebody else, whatever the gateway would allow."""
+
+
 @dataclass(frozen=True)
 class PaymentOutcome:
     """What the shopper's browser should do next."""
@@ -104,6 +109,8 @@ def pay_order(
     if not payment_method or len(payment_method) > 100:
         raise PaymentError("Please enter your card details.")
     with transaction() as session:
+        if _saved_by_someone_else(session, payment_method, user_id):
+            raise CardNotYours("That card cannot be used here. Please enter your card details.")
         order, closed = _payable(session, order_id)
         if closed is not None:
             return closed
@@ -478,6 +485,15 @@ def _closed_outcome(order: Order) -> PaymentOutcome | None:
     if order.status in (states.CANCELLED,):
         return PaymentOutcome("closed", "This order was cancelled and can no longer be paid.")
     return PaymentOutcome("paid")
+
+
+def _saved_by_someone_else(session: Session, payment_method: str, user_id: int | None) -> bool:
+    """True when the payment method is a card saved to an account other than `user_id`
+    (any account, for a guest)."""
+    owners = session.scalars(
+        select(SavedCard.user_id).where(SavedCard.payment_method_id == payment_method)
+    ).all()
+    return any(owner != user_id for owner in owners)
 
 
 def _customer_for(

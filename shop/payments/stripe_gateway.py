@@ -10,6 +10,7 @@ needs 3-D Secure comes back as `requires_action`; the browser finishes it with
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -29,7 +30,15 @@ from shop.payments.gateway import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 WEBHOOK_TOLERANCE_S = 300
+# Stripe words a failed 3-D Secure check for developers ("The provided PaymentMethod has
+# failed authentication..."); the shopper reads this instead.
+AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
+AUTHENTICATION_FAILED_MESSAGE = (
+    "Your bank could not confirm this payment, so nothing was charged. "
+    "Please try again, or use another card."
+)
 
 
 class StripeGateway:
@@ -184,7 +193,11 @@ class StripeGateway:
                 payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
             )
         except stripe.SignatureVerificationError as exc:
-            raise InvalidWebhook(str(exc)) from exc
+            # The library's words are meant for the developer wiring the endpoint up: they
+            # go to the log, and the caller gets a short answer of ours.
+            log.info("webhook refused: %s", exc)
+            problem = _signature_problem(payload, signature, self._webhook_secret)
+            raise InvalidWebhook(problem) from exc
         except ValueError as exc:
             raise InvalidWebhook("the payload is not valid JSON") from exc
         except (AttributeError, KeyError, TypeError) as exc:  # JSON, but not an object
@@ -194,6 +207,15 @@ class StripeGateway:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Signed, so from Stripe (or whoever holds the secret), but not an event's shape.
             raise InvalidWebhook(f"the event is not shaped like a Stripe event: {exc!r}") from exc
+
+
+def _signature_problem(payload: bytes, signature: str, secret: str) -> str:
+    """Why a signature was refused: a stale timestamp on a good signature, or anything else."""
+    try:  # without a tolerance, only the signature itself is checked
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
+    except (stripe.SignatureVerificationError, ValueError):
+        return "missing or invalid signature"
+    return "signature timestamp too old"
 
 
 def _event(event: Any) -> GatewayEvent:
@@ -241,8 +263,19 @@ def _intent(obj: Any) -> Intent:
         client_secret=obj.client_secret,
         metadata=_plain(obj.metadata),
         payment_method=payment_method,
-        error_message=(_plain(error).get("message") if error else None),
+        error_message=_error_message(error),
     )
+
+
+def _error_message(error: Any) -> str | None:
+    """What the shopper is told about an intent's last payment error (None: no error)."""
+    if not error:
+        return None
+    details = _plain(error)
+    if details.get("code") == AUTHENTICATION_FAILED:
+        return AUTHENTICATION_FAILED_MESSAGE
+    message = details.get("message")
+    return str(message) if message else None
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def handle_webhook(
     try:
         event = gateway.parse_webhook(payload, signature)
     except InvalidWebhook as exc:
-        return WebhookResult(400, f"invalid webhook: {exc}")
+        return WebhookResult(400, str(exc))
     try:
         with transaction() as session:
             if session.scalar(select(WebhookEvent.id).where(WebhookEvent.event_id == event.id)):

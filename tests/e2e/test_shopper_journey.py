@@ -143,7 +143,7 @@ def test_quantities_the_shop_cannot_accept_show_a_clear_error(page: Page) -> Non
     expect(cart_badge(page)).to_have_text("3")
     page.get_by_role("link", name=LANTERN).click()
     expect(add_to_cart_expecting_error(page, "1")).to_have_text(
-        f"Only 3 of {LANTERN} left in stock."
+        "You already have 3 in your cart; only 3 are in stock."
     )
     expect(cart_badge(page)).to_have_text("3")
 

@@ -8,12 +8,18 @@ def test_parse_page_accepts_whole_numbers(raw: str | None, page: int) -> None:
     assert parse_page(raw) == page
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "99999999999999999999", "\uff11"])
+@pytest.mark.parametrize(
+    "raw", ["0", "-1", "abc", "1.5", "100001", "99999999999999999999", "\uff11"]
+)
 def test_parse_page_rejects_other_input_with_400(raw: str) -> None:
     with pytest.raises(PageError) as info:
         parse_page(raw)
     assert info.value.status == 400
-    assert "whole number" in str(info.value)
+    assert str(info.value) == "The page number must be a whole number from 1 to 100,000."
+
+
+def test_parse_page_accepts_the_largest_page_number() -> None:
+    assert parse_page("100000") == 100_000
 
 
 def test_page_past_the_end_is_404_and_empty_list_has_one_page() -> None:

@@ -83,6 +83,23 @@ def test_more_than_stock_is_refused(client: FlaskClient, session: Session) -> No
     assert "out of stock" in html
 
 
+def test_adding_more_than_the_stock_says_how_many_are_in_the_cart_already(
+    client: FlaskClient, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    lantern = items["lantern"].id  # three in stock
+    assert _add(client, lantern, 2)[0] == 302
+    status, html = _add(client, lantern, 2)
+    assert status == 400
+    assert "You already have 2 in your cart; only 3 are in stock. You can add 1 more." in html
+    assert _add(client, lantern, 1)[0] == 302
+    status, html = _add(client, lantern, 1)
+    assert status == 400
+    assert "You already have 3 in your cart; only 3 are in stock." in html
+    assert "You can add" not in html and "left in stock" not in html
+    assert _quantities(session) == [3]
+
+
 @pytest.mark.parametrize("quantity", [0, -1, 10**9, "x"])
 def test_bad_update_quantities_keep_the_line(
     client: FlaskClient, session: Session, quantity: object

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
+from shop.cart.models import CartItem
 from shop.catalog.models import Product
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
@@ -706,3 +707,230 @@ def test_card_details_the_gateway_cannot_use_keep_the_order_and_send_no_e_mail(
         client, f"/checkout/pay/{access}", {"payment_method": new_card(app, localstripe_url)}
     )
     assert paid.status_code == 200
+
+
+def _cart_post(client: FlaskClient, action: str, product: Product, qty: int):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/cart")
+    data = {"csrf_token": token, "product_id": product.id, "quantity": qty}
+    return client.post(f"/cart/{action}", data=data)
+
+
+def _cart_quantity(session: Session, product: Product) -> int | None:
+    session.rollback()
+    return session.scalar(select(CartItem.quantity).where(CartItem.product_id == product.id))
+
+
+def _stock(session: Session, product: Product) -> int:
+    session.rollback()
+    return int(session.scalar(select(Product.stock_qty).where(Product.id == product.id)) or 0)
+
+
+def test_the_cart_lets_the_shopper_change_what_their_own_unpaid_order_holds(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    lantern = items["lantern"]  # three in stock
+    _add(client, lantern, 2)
+    access = _place(client, _through_review(client))
+    assert _stock(session, lantern) == 1  # two held for the order, one free
+    assert 'data-testid="line-unavailable"' not in client.get("/cart").get_data(as_text=True)
+    # Free stock plus the order's hold: up to three, as the cart page itself counts.
+    assert _cart_post(client, "add", lantern, 1).status_code == 302
+    assert _cart_quantity(session, lantern) == 3
+    assert _cart_post(client, "update", lantern, 2).status_code == 302
+    assert _cart_post(client, "update", lantern, 3).status_code == 302
+    assert _cart_quantity(session, lantern) == 3
+    over = _cart_post(client, "update", lantern, 4)
+    assert over.status_code == 400
+    assert "Only 3 of White Metal Lantern left in stock." in over.get_data(as_text=True)
+    more = _cart_post(client, "add", lantern, 1)
+    assert more.status_code == 400
+    assert "You already have 3 in your cart; only 3 are in stock." in more.get_data(as_text=True)
+    assert _cart_quantity(session, lantern) == 3 and _stock(session, lantern) == 1
+    # The checkout does not place a second order on top of the held one: pay or cancel it.
+    token = csrf_token(client, "/cart")
+    refused = client.post(
+        "/checkout/place", data={"csrf_token": token, "token": "c" * 32}, follow_redirects=True
+    )
+    assert refused.request.path == "/checkout/review"
+    assert "is still waiting for payment" in refused.get_data(as_text=True)
+    assert _order_count(session) == 1 and _stock(session, lantern) == 1
+    # Cancelled, its two go back, and the cart of three is placed: nothing is oversold.
+    client.post(f"/checkout/pending/{access}/cancel", data={"csrf_token": token})
+    assert _stock(session, lantern) == 3
+    second = _place(client, _through_review(client))
+    assert second != access and _order_count(session) == 2
+    assert _stock(session, lantern) == 0
+    held = session.scalar(select(Order).where(Order.access_token == second))
+    assert held is not None and [line.quantity for line in held.lines] == [3]
+
+
+def test_a_cart_whose_every_unit_is_held_for_its_own_order_can_be_lowered(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    lantern = items["lantern"]
+    session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=2))
+    session.commit()
+    _add(client, lantern, 2)
+    _place(client, _through_review(client))
+    assert _stock(session, lantern) == 0
+    lowered = _cart_post(client, "update", lantern, 1)
+    assert lowered.status_code == 302, lowered.get_data(as_text=True)
+    assert _cart_quantity(session, lantern) == 1
+    # For everybody else the held units are not there.
+    other = app.test_client()
+    refused = _cart_post(other, "add", lantern, 1)
+    assert refused.status_code == 400
+    assert "Sorry, White Metal Lantern is out of stock." in refused.get_data(as_text=True)
+
+
+def test_an_order_counting_on_units_its_shoppers_earlier_order_holds_is_refused_clearly(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    lantern = items["lantern"]
+    _add(client, lantern, 2)
+    access = _place(client, _through_review(client))
+    with client.session_transaction() as browser:  # the browser forgot the order it placed
+        browser.pop("checkout_order")
+    assert _cart_post(client, "update", lantern, 3).status_code == 302
+    token = _through_review(client)
+    response = client.post(
+        "/checkout/place",
+        data={"csrf_token": csrf_token(client, "/cart"), "token": token, **_shown(client)},
+        follow_redirects=True,
+    )
+    assert response.request.path == "/cart"
+    session.rollback()
+    first = session.scalar(select(Order).where(Order.access_token == access))
+    assert first is not None
+    assert (
+        f"Your unpaid order {first.number} holds White Metal Lantern, so only 1 more can be "
+        f"ordered now (your cart has 3). Pay for order {first.number}, or cancel it"
+    ) in response.get_data(as_text=True)
+    assert _order_count(session) == 1 and _stock(session, lantern) == 1
+    assert first.status == "pending_payment" and first.stock_reserved
+
+
+def test_a_card_saved_to_another_account_cannot_pay_for_an_order(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from shop.cart.services import CartOwner
+    from shop.db import db
+    from shop.payments import cards
+    from shop.payments.setup import gateway
+    from tests.checkout_support import pay, placed_order
+
+    owner = factories.user(session, "owner@example.com", "Card Owner")
+    thief = factories.user(session, "thief@example.com", "Thief")
+    session.commit()
+    with app.app_context():
+        customer = cards.ensure_customer(db.transaction, gateway(), owner.id)
+    card = new_card(app, localstripe_url, customer=customer)
+    paid = placed_order(app, [(items["heart"], 1)], owner=CartOwner(user_id=owner.id))
+    assert pay(app, paid, card, save_card=True, user_id=owner.id).ok
+    session.rollback()
+    saved = session.scalar(select(SavedCard.payment_method_id).where(SavedCard.user_id == owner.id))
+    assert saved == card
+
+    def try_to_pay(shopper: FlaskClient) -> None:
+        _add(shopper, items["jumbo"], 1)
+        access = _place(shopper, _through_review(shopper))
+        response = _json(shopper, f"/checkout/pay/{access}", {"payment_method": saved})
+        assert response.status_code == 403
+        assert response.get_json() == {
+            "error": "That card cannot be used here. Please enter your card details."
+        }
+        session.rollback()
+        order = session.scalar(select(Order).where(Order.access_token == access))
+        assert order is not None and order.status == "pending_payment" and order.stock_reserved
+        attempts = select(func.count()).select_from(PaymentAttempt)
+        assert session.scalar(attempts.where(PaymentAttempt.order_id == order.id)) == 0
+
+    sign_in(client, thief.email, factories.PASSWORD)
+    try_to_pay(client)  # another member
+    try_to_pay(app.test_client())  # a guest
+    # Its own account still pays with it.
+    mine = placed_order(app, [(items["jumbo"], 2)], owner=CartOwner(user_id=owner.id))
+    assert pay(app, mine, card, user_id=owner.id).ok
+
+
+def test_the_review_offers_no_place_order_button_while_a_line_has_a_problem(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    heart, lantern = items["heart"], items["lantern"]
+    _add(client, heart, 1)
+    _add(client, lantern, 1)
+    _through_review(client)
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
+    shown = _shown(client)
+    session.rollback()
+    session.execute(update(Product).where(Product.id == heart.id).values(active=False))
+    session.commit()
+
+    response = client.get("/checkout/review")
+    assert response.status_code == 200
+    review = response.get_data(as_text=True)
+    assert "(No longer sold: remove it to check out.)" in review
+    assert 'action="/checkout/place"' not in review and "Place order and pay" not in review
+    notice = re.search(r'<p[^>]*data-testid="cart-problems".*?</p>', review, re.S)
+    assert notice and 'href="/cart"' in notice.group(0)
+    assert "Go back to your cart" in notice.group(0)
+    # A review page still open elsewhere cannot place it either.
+    token = csrf_token(client, "/cart")
+    placed = client.post(
+        "/checkout/place",
+        data={"csrf_token": token, "token": "d" * 32, **shown},
+        follow_redirects=True,
+    )
+    assert placed.request.path == "/cart"
+    assert "is no longer sold; remove it to continue." in placed.get_data(as_text=True)
+    assert _order_count(session) == 0
+
+    # Sold out counts as well; once the cart is put right, the button is back.
+    session.execute(update(Product).where(Product.id == heart.id).values(active=True))
+    session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=0))
+    session.commit()
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "(Sold out: remove it to check out.)" in review
+    assert 'action="/checkout/place"' not in review and 'data-testid="cart-problems"' in review
+    client.post("/cart/remove", data={"csrf_token": token, "product_id": lantern.id})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
+
+
+def test_a_failed_bank_check_is_explained_in_the_shoppers_words(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    from tests.stripe_support import CARD_3DS, browser_3ds
+
+    friendly = (
+        "Your bank could not confirm this payment, so nothing was charged. "
+        "Please try again, or use another card."
+    )
+    raw = "The provided PaymentMethod has failed authentication."
+    _add(client, items["heart"], 1)
+    access = _place(client, _through_review(client))
+    card = new_card(app, localstripe_url, CARD_3DS)
+    started = _json(client, f"/checkout/pay/{access}", {"payment_method": card})
+    assert started.status_code == 200 and started.get_json()["status"] == "requires_action"
+    browser_3ds(localstripe_url, started.get_json()["client_secret"], success=False)
+    done = _json(client, f"/checkout/pay/{access}/complete", {})
+    assert done.status_code == 402
+    assert done.get_json()["status"] == "declined" and done.get_json()["error"] == friendly
+    page = client.get(f"/checkout/pay/{access}").get_data(as_text=True)
+    assert friendly in page and raw not in page
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.access_token == access))
+    assert order is not None and order.status == "pending_payment" and not order.stock_reserved
+    attempt = session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order.id))
+    assert attempt is not None and (attempt.status, attempt.error) == ("failed", friendly)
+    (notice,) = emails(session, "payment_failed")
+    assert friendly in notice.text_body and raw not in notice.text_body

@@ -141,6 +141,7 @@ def test_creating_an_experiment_starts_it_and_audits_it(
             "Variant &#39;model&#39; would get no traffic",
         ),
         ({"variants-1-model_version": "not-a-version"}, "unknown model version"),
+        ({"variants-1-model_version": ""}, "Variant &#39;model&#39;: choose a model version."),
         ({"variants-1-key": "control"}, "repeated: control"),
         (
             {
@@ -160,7 +161,7 @@ def test_creating_an_experiment_starts_it_and_audits_it(
         ({"name": ""}, "Give the experiment a name"),
         ({"variants-2-label": "forgotten"}, "Variant row 3: give the variant a key"),
         ({"variants-1-kind": ""}, "Variant &#39;model&#39;: choose what it serves"),
-        ({"variants-1-kind": "rules"}, "unknown published revision None"),
+        ({"variants-1-kind": "rules"}, "Variant &#39;model&#39;: choose a published revision."),
         ({"variants-1-kind": "rules", "variants-1-revision_id": "x"}, "choose a published"),
         (
             {"variants-1-kind": "rules", "variants-1-revision_id": "99999999999999999999999"},
@@ -180,6 +181,7 @@ def test_bad_input_is_a_400_with_the_reason(
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert message in html, re.findall(r"<li>.*?</li>", html)
+    assert "(none)&#39;" not in html and "revision None" not in html
     assert 'data-testid="form-errors"' in html
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Experiment)) == 0

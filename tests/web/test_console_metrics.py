@@ -218,6 +218,25 @@ def test_online_bad_input_is_a_400_with_a_message(
     assert '<form method="get" class="filters"' in page  # the form stays to fix the input
 
 
+def test_a_start_in_the_future_without_an_end_is_named_as_the_problem(
+    merch: FlaskClient,
+) -> None:
+    today = utcnow().date()
+    start = today + timedelta(days=7)
+    page = _text(merch, f"{ONLINE}?start={start.isoformat()}", 400)
+    assert 'role="alert"' in page
+    assert (
+        f"The start date {start} is in the future: nothing can have happened yet. "
+        f"Choose a start date up to {today}."
+    ) in page
+    assert "is before the start date" not in page
+    assert 'data-testid="metrics-totals"' not in page
+    # With an end date typed as well, a period in the future is just an empty one.
+    end = start + timedelta(days=2)
+    page = _text(merch, f"{ONLINE}?start={start.isoformat()}&end={end.isoformat()}")
+    assert "No recommendation lists were shown in this period" in page
+
+
 def test_only_staff_see_the_metrics(app: Flask, session: Session) -> None:
     shopper = client_as(app, session, "shopper")
     assert shopper.get(ONLINE).status_code == 404

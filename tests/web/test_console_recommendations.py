@@ -179,11 +179,31 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
             {"type": "exclude", "product": heart.sku, "ends_at": "2001-01-01T00:00"},
             "The end is in the past: the rule would never apply.",
         ),
+        (
+            {"type": "pin", "product": heart.sku, "position": 3, "category": heart.category_id},
+            "A pin is for a product, not a category: leave it empty.",
+        ),
+        (
+            {"type": "pin", "position": 3, "category": heart.category_id},
+            "A pin is for a product, not a category: leave it empty.",
+        ),
+        (
+            {"type": "boost", "product": heart.sku, "factor": "1"},
+            "A boost by a factor of 1 leaves every score as it is: choose a factor other "
+            "than 1 (say 2).",
+        ),
+        (
+            {"type": "bury", "category": heart.category_id, "factor": "1.000"},
+            "A bury by a factor of 1 leaves every score as it is",
+        ),
     ]
     for fields, message in cases:
         status, page = _add_rule(merch, **fields)
         assert status == 400, fields
         assert message in page, (fields, message)
+        assert "Added to the draft" not in page
+        if fields.get("category"):
+            assert "A pin needs a product." not in page
     status, _ = _add_rule(merch, type="pin", product=heart.sku, position=2)
     assert status == 302
     status, page = _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=2)
@@ -209,9 +229,65 @@ def test_rule_form_errors_are_clear_and_nothing_is_saved(
     assert [r["id"] for r in draft.data["rules"]] == ["r1", "r2", "r3", "r4", "r5"]
 
     # A never-recommended product cannot be pinned: the pin could never show it.
-    assert _add_rule(merch, type="never", product=heart.sku)[0] == 302
-    status, page = _add_rule(merch, type="pin", placements=["cart"], product=heart.sku, position=3)
-    assert status == 400 and "is never recommended: remove that rule to pin it." in page
+    candle = shop["candle"]
+    assert _add_rule(merch, type="never", product=candle.sku)[0] == 302
+    status, page = _add_rule(merch, type="pin", placements=["cart"], product=candle.sku, position=3)
+    assert status == 400
+    assert (
+        f"Pillar Candle is never recommended by never recommend product {candle.id} (rule r6) "
+        "in an overlapping placement and period: remove that rule to pin it."
+    ) in page
+
+
+def test_a_pinned_product_cannot_be_excluded_or_never_recommended_where_the_pin_applies(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    jumbo, tote = shop["jumbo"], shop["tote"]
+    soon = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    later = (utcnow() + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        _add_rule(merch, type="pin", placements=["home"], product=jumbo.sku, position=1)[0] == 302
+    )
+    assert _add_rule(merch, type="pin", product=tote.sku, position=2, ends_at=soon)[0] == 302
+    pinned = f"Jumbo Bag Red Retrospot is pinned by pin at 1 product {jumbo.id} (rule r1)"
+    refused = [
+        ({"type": "never", "product": jumbo.sku}, "Never recommending it would keep the pin"),
+        (
+            {"type": "exclude", "placements": ["home", "cart"], "product": jumbo.sku},
+            "Excluding it would keep the pin",
+        ),
+        (
+            {"type": "exclude", "placements": ["home"], "category": jumbo.category_id},
+            "Excluding its category would keep the pin",
+        ),
+    ]
+    for fields, why in refused:
+        status, page = _add_rule(merch, **fields)
+        assert status == 400, fields
+        assert f"{pinned} in an overlapping placement and period. {why}" in page, fields
+        assert "remove or change that pin first." in page
+    status, page = _add_rule(merch, type="exclude", placements=["cart"], product=tote.sku)
+    assert status == 400 and "Canvas Tote is pinned by pin at 2 product" in page
+    # Where or when the pin does not apply, the product can be kept out.
+    assert _add_rule(merch, type="exclude", placements=["cart"], product=jumbo.sku)[0] == 302
+    assert _add_rule(merch, type="never", product=tote.sku, starts_at=later)[0] == 302
+    # And the other way round: a pin where an exclusion applies is refused as well.
+    status, page = _add_rule(merch, type="pin", placements=["cart"], product=jumbo.sku, position=3)
+    assert status == 400
+    assert (
+        f"Jumbo Bag Red Retrospot is excluded by exclude product {jumbo.id} (rule r3) in an "
+        "overlapping placement and period: remove that rule to pin it."
+    ) in page
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None
+    assert [(r["id"], r["type"]) for r in draft.data["rules"]] == [
+        ("r1", "pin"),
+        ("r2", "pin"),
+        ("r3", "exclude"),
+        ("r4", "never"),
+    ]
 
 
 def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
@@ -691,3 +767,76 @@ def test_a_pin_past_the_end_of_its_list_is_refused_and_a_list_not_shortened_unde
     assert draft is not None and "placements" not in draft.data
     form = {**_settings_page_form(merch), "size_home": "7", "size_buy_again": "6"}
     assert merch.post("/console/recommendations/", data=form).status_code == 302
+
+
+def test_preview_says_why_buy_it_again_skips_a_pin_of_a_product_never_bought(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    shopper = trained[4]  # bought the jumbo bag, the tote and the lunch box, no candles
+    heart, lunch, jumbo = shop["heart"], shop["lunch"], shop["jumbo"]
+    for position, product in enumerate((heart, lunch, jumbo), start=1):
+        status, page = _add_rule(
+            merch, type="pin", placements=["buy_again"], product=product.sku, position=position
+        )
+        assert status == 302, page
+    html = merch.get(f"/console/recommendations/preview?shopper={shopper.email}").get_data(
+        as_text=True
+    )
+    assert (
+        f"Skipped: pin at 1 product {heart.id} (rule r1): this list only reorders the "
+        "shopper&#39;s past purchases, and the product is not among those it ranks"
+    ) in html
+    # Out of stock: that is the reason given for it.
+    assert (
+        f"Skipped: pin at 2 product {lunch.id} (rule r2): the product is not sellable "
+        "(inactive or out of stock)"
+    ) in html
+    assert f"pin at 1 product {heart.id} (rule r1): the product is not sellable" not in html
+    draft = _ids(html, "preview-draft-buy_again")
+    assert heart.id not in draft and draft[2] == jumbo.id  # a past purchase is pinned
+
+
+def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    token = console_token(merch, "/console/recommendations/versions")
+    versions = "/console/recommendations/versions"
+
+    def audited() -> list[tuple[str, object, object]]:
+        session.rollback()
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("model.%")).order_by(AuditEntry.id)
+        )
+        return [(row.action, row.before, row.after) for row in rows]
+
+    with app.app_context():
+        first = service().store.active()
+    assert first
+    # Only one version: nothing earlier to go back to, said once.
+    page = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "Nothing to roll back to: there is no earlier version still stored." in text
+    assert "no earlier version to roll back to" not in text
+    again = merch.post(
+        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
+    )
+    text = again.get_data(as_text=True)
+    assert f"Version {first} is already live: nothing changed." in text
+    assert "is now live" not in text
+    assert audited() == []
+
+    with app.app_context():
+        second = service().train(db.session)
+        assert service().store.active() == second
+    switched = merch.post(
+        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert f"Version {first} is now live." in switched.get_data(as_text=True)
+    merch.post(f"{versions}/{first}/activate", data={"csrf_token": token})
+    back = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    assert f"Rolled back: version {second} is live again." in back.get_data(as_text=True)
+    with app.app_context():
+        assert service().store.active() == second
+    assert audited() == [("model.activate", second, first), ("model.rollback", first, second)]

@@ -1,0 +1,49 @@
+"""Switching the live model version from the console: activate or roll back, audited."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from shop.console import audit
+from shop.recommendations import ModelStore, ModelUnavailableError, NoActiveVersionError
+
+
+class NothingToRollBack(ValueError):
+    """There is no earlier usable version to go back to."""
+
+
+def active_version(store: ModelStore) -> str | None:
+    """The live version id, or None when there is none (or its pointer is unreadable)."""
+    try:
+        return store.active()
+    except ModelUnavailableError:
+        return None
+
+
+def activate(session: Session, actor: audit.Actor, store: ModelStore, version_id: str) -> bool:
+    """Make a stored version the live one, auditing the change; False when it was live
+    already (nothing changes, so nothing is audited).
+
+    The store checks the version's files either way (and running apps look at it again).
+    Raises VersionNotFoundError, or another ModelUnavailableError or ValueError.
+    """
+    before = active_version(store)
+    store.activate(version_id)
+    if before == version_id:
+        return False
+    audit.record(session, actor, "model.activate", f"version {version_id}", before, version_id)
+    return True
+
+
+def rollback(session: Session, actor: audit.Actor, store: ModelStore) -> str:
+    """Go back to the version live before the current one, auditing it; return its id.
+
+    Raises NothingToRollBack, or another ModelUnavailableError or ValueError.
+    """
+    before = active_version(store)
+    try:
+        version = store.rollback()
+    except NoActiveVersionError as exc:
+        raise NothingToRollBack("there is no earlier version still stored.") from exc
+    audit.record(session, actor, "model.rollback", f"version {version}", before, version)
+    return version
