@@ -28,10 +28,6 @@ def cart_owner() -> CartOwner:
 
 
 def catalogue_viewer() -> Viewer:
-    """The catalogue as this request's shopper sees it (early access included), once per
-    request."""
-    viewer = g.get("catalogue_viewer")
-    if viewer is None:
-        user_id = int(current_user.get_id()) if current_user.is_authenticated else None
-        viewer = g.catalogue_viewer = viewer_for(db.session, user_id)
-    return viewer
+    """The catalogue as this request's shopper sees it (early access included)."""
+    user_id = int(current_user.get_id()) if current_user.is_authenticated else None
+    return viewer_for(db.session, user_id)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,17 @@ def public_viewer(now: datetime | None = None) -> Viewer:
 
 
 def viewer_for(session: Session, user_id: int | None, now: datetime | None = None) -> Viewer:
-    """The catalogue as `user_id` (None: a visitor) sees it now."""
+    """The catalogue as `user_id` (None: a visitor) sees it now; asked once per request
+    (the page, the cart and checkout of one request share the answer)."""
+    if now is not None or not has_request_context():
+        return _look_up(session, user_id, now)
+    known: dict[int | None, Viewer] = g.setdefault("catalogue_viewers", {})
+    if user_id not in known:
+        known[user_id] = _look_up(session, user_id, None)
+    return known[user_id]
+
+
+def _look_up(session: Session, user_id: int | None, now: datetime | None) -> Viewer:
     viewer = public_viewer(now)
     provider = current_app.extensions.get(EXTENSION) if has_app_context() else None
     if user_id is None or provider is None:

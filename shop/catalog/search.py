@@ -20,31 +20,29 @@ from shop.pagination import Page, check_page
 
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERM_CHARS = 40
+# `availability.launched_for` in the raw SQL below (`:until` is the viewer's `sees_until`).
+LAUNCHED = "(p.launches_at IS NULL OR p.launches_at <= :until)"
 
-SQLITE_SQL = """
+SQLITE_SQL = f"""
     SELECT p.id FROM product_fts
     JOIN products p ON p.id = product_fts.rowid
-    WHERE product_fts MATCH :match AND p.active
-      AND (p.launches_at IS NULL OR p.launches_at <= :until)
+    WHERE product_fts MATCH :match AND p.active AND {LAUNCHED}
     ORDER BY bm25(product_fts, 10.0, 1.0), p.order_count DESC, p.id
     LIMIT :limit OFFSET :offset
 """
-SQLITE_COUNT = """
+SQLITE_COUNT = f"""
     SELECT count(*) FROM product_fts JOIN products p ON p.id = product_fts.rowid
-    WHERE product_fts MATCH :match AND p.active
-      AND (p.launches_at IS NULL OR p.launches_at <= :until)
+    WHERE product_fts MATCH :match AND p.active AND {LAUNCHED}
 """
-POSTGRES_SQL = """
+POSTGRES_SQL = f"""
     SELECT p.id FROM products p, to_tsquery('english', :match) q
-    WHERE p.search_vector @@ q AND p.active
-      AND (p.launches_at IS NULL OR p.launches_at <= :until)
+    WHERE p.search_vector @@ q AND p.active AND {LAUNCHED}
     ORDER BY ts_rank(p.search_vector, q) DESC, p.order_count DESC, p.id
     LIMIT :limit OFFSET :offset
 """
-POSTGRES_COUNT = """
+POSTGRES_COUNT = f"""
     SELECT count(*) FROM products p
-    WHERE p.search_vector @@ to_tsquery('english', :match) AND p.active
-      AND (p.launches_at IS NULL OR p.launches_at <= :until)
+    WHERE p.search_vector @@ to_tsquery('english', :match) AND p.active AND {LAUNCHED}
 """
 
 
