@@ -1,5 +1,6 @@
-"""`flask loyalty send-weekly` and `send-picks`: queue this week's deals e-mail for opted-in
-members, or this month's personal picks for everyone who asked for them."""
+"""`flask loyalty send-weekly`, `send-picks` and `announce-launches`: queue this week's deals
+e-mail for opted-in members, this month's personal picks for everyone who asked for them, or
+the e-mail about new products in early access."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
-from loyalty import campaigns, picks
+from loyalty import campaigns, launch_news, picks
 from loyalty.cli import loyalty_cli, register
 from loyalty.preferences import links_from_config
 from shop.db import db, utcnow
@@ -89,6 +90,25 @@ def send_picks_command(month: str | None, batch_size: int) -> None:
     )
 
 
+@loyalty_cli.command("announce-launches")
+@_batch_size_option("Members")
+def announce_launches_command(batch_size: int) -> None:
+    """E-mail members with early access about new products whose early access has opened.
+
+    Run it hourly (`make run` does, in the background). Each product is announced once, to
+    active members whose tier has early access and who confirmed tier news and member
+    offers; members who gain early access before the launch get it on the next run.
+    The e-mails go to the outbox; `flask mail send` delivers them.
+    """
+    started = time.perf_counter()
+    report = launch_news.announce_launches(
+        db.transaction, links_from_config(current_app.config), batch_size=batch_size
+    )
+    click.echo(f"{report.summary()}, in {time.perf_counter() - started:.1f} s.")
+    for sent in report.sends:
+        click.echo(f"  campaign {sent.key}: {sent.queued} queued, {sent.skipped} already sent")
+
+
 def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendReport]) -> None:
     """Run a send with progress on stderr (at most every 2 s), then print its report."""
     started = time.perf_counter()
@@ -109,5 +129,5 @@ def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendR
 
 
 def init_app(app: Flask) -> None:
-    """Add `flask loyalty send-weekly` and `send-picks`."""
+    """Add `flask loyalty send-weekly`, `send-picks` and `announce-launches`."""
     register(app)

@@ -96,6 +96,10 @@ class Mailing:
     # Leave out people without personal picks (no usable history, or personalization off).
     personal_only: bool = False
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The same products for everyone (name, price, reason, url) instead of personal picks.
+    items: tuple[Mapping[str, str], ...] | None = None
+    # Only members whose tier has this benefit (a boolean column of Tier, e.g. "early_access").
+    tier_benefit: str | None = None
 
 
 def weekly_mailing(week: IsoWeek) -> Mailing:
@@ -224,10 +228,13 @@ def _recipients(mailing: Mailing, campaign_id: int, after: int, limit: int | Non
         .order_by(User.id)
         .limit(limit)
     )
-    if mailing.members_only:
+    if mailing.members_only or mailing.tier_benefit:
         query = query.join(Membership, active_member)
     else:
         query = query.outerjoin(Membership, active_member)
+    if mailing.tier_benefit:
+        benefit = getattr(Tier, mailing.tier_benefit)
+        query = query.join(Tier, Tier.id == Membership.tier_id).where(benefit.is_(True))
     return query
 
 
@@ -276,7 +283,10 @@ def _send_one(
     session.add(send)
     session.flush()  # the unique (campaign, user) decides who sends; a duplicate raises here
     key = mailing.key
-    items, personal = _recommendations(session, user_id, personalized, mailing, links.base_url)
+    if mailing.items is not None:
+        items, personal = [dict(item) for item in mailing.items], True
+    else:
+        items, personal = _recommendations(session, user_id, personalized, mailing, links.base_url)
     if mailing.personal_only and not personal:
         raise _NoPersonalPicks
     context = {

@@ -165,3 +165,18 @@ class CampaignSend(Base):
         ForeignKey("outbox_emails.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LaunchAnnouncement(Base):
+    """A product whose early access was announced to members, and the campaign that did it
+    (one row per product, so a product is announced once, however often the job runs)."""
+
+    __tablename__ = "launch_announcements"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

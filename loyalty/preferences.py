@@ -34,7 +34,7 @@ MARKETING_TOPICS = ("weekly_deals", "recommendations", "tier_news")
 TOPIC_MAIL_KINDS = {
     "weekly_deals": ("weekly_deals",),
     "recommendations": ("personal_picks",),
-    "tier_news": ("tier_news",),
+    "tier_news": ("tier_news", "early_access"),
 }
 # Sent only to loyalty members (the weekly deals, and news about their tier).
 MEMBERS_ONLY_TOPICS = frozenset({"weekly_deals", "tier_news"})
@@ -49,7 +49,10 @@ TOPIC_DESCRIPTIONS = {
         "Once a month at most, products picked for you from what you browse and buy"
         " (only while personalization is switched on)."
     ),
-    "tier_news": "News about your tier, new perks and member-only offers.",
+    "tier_news": (
+        "News about your tier, new perks and member-only offers, and new products as their"
+        " early access opens, if your tier has it."
+    ),
 }
 # Shown on the page as always on; they are not marketing and cannot be switched off.
 TRANSACTIONAL = (

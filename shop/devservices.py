@@ -28,6 +28,7 @@ DEV_STRIPE_ENV = {
     "STRIPE_WEBHOOK_SECRET": "whsec_localstripe_dev",
 }
 HOUSEKEEPING_EVERY_S = 60
+HOURLY_EVERY_S = 3600
 DAILY_EVERY_S = 24 * 3600
 
 
@@ -137,6 +138,19 @@ def _expiry(app: Flask) -> None:
         log.info("daily: %s", expire_points(db.transaction).summary())
 
 
+def _launches(app: Flask) -> None:
+    from flask import current_app
+
+    from loyalty.launch_news import announce_launches
+    from loyalty.preferences import links_from_config
+    from shop.db import db
+
+    with app.app_context():
+        report = announce_launches(db.transaction, links_from_config(current_app.config))
+        if report.announced or any(sent.queued for sent in report.sends):
+            log.info("launches: %s", report.summary())
+
+
 def _sign_ins(app: Flask) -> None:
     from shop.accounts.sign_ins import prune_ended
     from shop.db import db
@@ -182,13 +196,14 @@ class PeriodicJob:
 def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
     dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
-    pruning ended sign-ins)."""
+    pruning ended sign-ins; launch announcements run hourly)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
         PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("launch announcements", _launches, HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S),
     ]
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from shop.devservices import DAILY_EVERY_S, HOUSEKEEPING_EVERY_S, PeriodicJob, dev_jobs
+from shop.devservices import (
+    DAILY_EVERY_S,
+    HOURLY_EVERY_S,
+    HOUSEKEEPING_EVERY_S,
+    PeriodicJob,
+    dev_jobs,
+)
 
 
 def test_a_failed_job_is_retried_soon_and_does_not_hold_back_the_next_one() -> None:
@@ -36,7 +42,10 @@ def test_make_run_runs_the_daily_jobs_separately_with_a_short_retry() -> None:
         "tier evaluation",
         "points expiry",
         "sign-in pruning",
+        "launch announcements",
     }
     for name in ("tier evaluation", "points expiry", "sign-in pruning"):
         assert (jobs[name].every_s, jobs[name].retry_s) == (DAILY_EVERY_S, HOUSEKEEPING_EVERY_S)
+    launches = jobs["launch announcements"]
+    assert (launches.every_s, launches.retry_s) == (HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S)
     assert all(job.due_at == pytest.approx(0.0) for job in jobs.values())
