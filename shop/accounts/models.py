@@ -115,4 +115,6 @@ class SignIn(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     browser: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The last request made with it, written at most hourly (None: none since it was made).
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)

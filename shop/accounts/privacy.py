@@ -288,7 +288,7 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
         ),
         "sign_ins": _rows(
             session.scalars(select(SignIn).where(SignIn.user_id == user_id).order_by(SignIn.id)),
-            ("browser", "created_at", "ended_at"),
+            ("browser", "created_at", "last_seen_at", "ended_at"),
         ),
         "saved_cards": _rows(
             cards.saved_cards(session, user_id),

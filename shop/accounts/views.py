@@ -97,7 +97,8 @@ def _pin_session(user: User, remember: bool = False) -> None:
 @bp.before_app_request
 def _end_stale_sessions() -> None:
     """Sign out sessions (and remember-me cookies) made before the password last changed,
-    and those whose sign-in ended on the server (signed out, or ended from elsewhere)."""
+    and those whose sign-in ended on the server (signed out, ended from elsewhere, or unused
+    for `sign_ins.IDLE_LIMIT`)."""
     if request.endpoint == "static" or not current_user.is_authenticated:
         return
     expected = security.session_fingerprint(_me(), current_app.config["SECRET_KEY"])
@@ -108,7 +109,7 @@ def _end_stale_sessions() -> None:
         if hmac.compare_digest(pinned, expected):
             session[FINGERPRINT_KEY], session[SIGN_IN_KEY] = expected, key
     if not hmac.compare_digest(str(pinned), expected) or not sign_ins.is_live(
-        db.session, _me().id, session.get(SIGN_IN_KEY)
+        db.session, _me().id, session.get(SIGN_IN_KEY), record_use=db.transaction
     ):
         _sign_out()
 

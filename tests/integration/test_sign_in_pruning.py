@@ -22,25 +22,27 @@ DAY = timedelta(days=1)
 
 
 def _sign_ins(session: Session, now: datetime = NOW) -> dict[str, int]:
-    """Two accounts' sign-ins, by label: which ended when, and which are still live."""
+    """Two accounts' sign-ins, by label: which ended when, and which are still live (used
+    yesterday, or made a week ago)."""
     ann = factories.user(session, "ann@example.com", "Ann")
     bob = factories.user(session, "bob@example.com", "Bob")
     rows = {
-        "ann live for a year": (ann.id, now - 365 * DAY, None),
-        "ann ended 31 days ago": (ann.id, now - 60 * DAY, now - 31 * DAY),
-        "ann ended 29 days ago": (ann.id, now - 60 * DAY, now - 29 * DAY),
-        "ann ended today": (ann.id, now - 2 * DAY, now - timedelta(hours=1)),
-        "bob ended 90 days ago": (bob.id, now - 100 * DAY, now - 90 * DAY),
-        "bob ended 40 days ago": (bob.id, now - 50 * DAY, now - 40 * DAY),
-        "bob live for a week": (bob.id, now - 7 * DAY, None),
+        "ann live for a year": (ann.id, now - 365 * DAY, None, now - DAY),
+        "ann ended 31 days ago": (ann.id, now - 60 * DAY, now - 31 * DAY, None),
+        "ann ended 29 days ago": (ann.id, now - 60 * DAY, now - 29 * DAY, None),
+        "ann ended today": (ann.id, now - 2 * DAY, now - timedelta(hours=1), None),
+        "bob ended 90 days ago": (bob.id, now - 100 * DAY, now - 90 * DAY, None),
+        "bob ended 40 days ago": (bob.id, now - 50 * DAY, now - 40 * DAY, None),
+        "bob live for a week": (bob.id, now - 7 * DAY, None, None),
     }
     made = {}
-    for n, (label, (user_id, created, ended)) in enumerate(rows.items()):
+    for n, (label, (user_id, created, ended, seen)) in enumerate(rows.items()):
         row = SignIn(
             user_id=user_id,
             key_hash=f"{n:064d}",
             browser=label,
             created_at=created,
+            last_seen_at=seen,
             ended_at=ended,
         )
         session.add(row)
@@ -87,7 +89,8 @@ def test_deletes_go_in_batches_each_in_its_own_transaction(app: Flask, session: 
 
     with app.app_context():
         assert sign_ins.prune_ended(counting, now=NOW, batch_size=2) == 3
-    assert deleted_per_transaction == [2, 1]
+    # The first transaction ends the idle sign-ins (none here), then deletes go two by two.
+    assert deleted_per_transaction == [0, 2, 1]
     assert _left(session) == KEPT
 
 
@@ -148,3 +151,41 @@ def test_signing_in_still_prunes_that_accounts_own_ended_sign_ins(
     with app.app_context(), db.transaction() as tx:
         sign_ins.start(tx, ann, "a new browser")
     assert _left(session) == KEPT | {"bob ended 40 days ago", "a new browser"}
+
+
+def test_sign_ins_unused_for_30_days_end_then_and_are_deleted_30_days_later(
+    app: Flask, session: Session
+) -> None:
+    ann = factories.user(session, "ann@example.com", "Ann")
+    for n, (label, created, seen) in enumerate(
+        (
+            ("used 29 days ago", NOW - 200 * DAY, NOW - 29 * DAY),
+            ("used 45 days ago", NOW - 200 * DAY, NOW - 45 * DAY),
+            ("used 70 days ago", NOW - 200 * DAY, NOW - 70 * DAY),
+            ("made 31 days ago, never used since", NOW - 31 * DAY, None),
+            ("made 29 days ago, never used since", NOW - 29 * DAY, None),
+        )
+    ):
+        session.add(
+            SignIn(
+                user_id=ann.id,
+                key_hash=f"{n:064d}",
+                browser=label,
+                created_at=created,
+                last_seen_at=seen,
+            )
+        )
+    session.commit()
+
+    with app.app_context():
+        assert sign_ins.prune_ended(db.transaction, now=NOW) == 1
+
+    session.rollback()
+    ended = dict(session.execute(select(SignIn.browser, SignIn.ended_at)).all())
+    # Each idle one ended when it stopped working: its last use plus 30 days.
+    assert ended == {
+        "used 29 days ago": None,
+        "used 45 days ago": NOW - 15 * DAY,
+        "made 31 days ago, never used since": NOW - DAY,
+        "made 29 days ago, never used since": None,
+    }  # "used 70 days ago" ended 40 days ago: deleted

@@ -5,6 +5,7 @@ theirs; the data export lists them and deletion removes them."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import SignIn, User
+from shop.db import utcnow
 from tests import factories
 from tests.helpers import csrf_token, sign_in
 
@@ -100,6 +102,76 @@ def test_a_made_up_or_other_accounts_sign_in_key_is_signed_out(
     assert _signed_in(bob)
 
 
+def _only_sign_in(session: Session) -> SignIn:
+    session.rollback()
+    (row,) = session.scalars(select(SignIn))
+    return row
+
+
+def _age(session: Session, *, made: timedelta, seen: timedelta | None) -> None:
+    """Move the only sign-in's creation and last use into the past."""
+    row = _only_sign_in(session)
+    row.created_at = utcnow() - made
+    row.last_seen_at = None if seen is None else utcnow() - seen
+    session.commit()
+
+
+def test_a_remembered_browser_unused_for_30_days_is_signed_out(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    browser = _remembered(app)
+    _age(session, made=timedelta(days=200), seen=timedelta(days=29))
+    assert _signed_in(browser)  # used within 30 days: still signed in
+    assert _only_sign_in(session).ended_at is None
+
+    _age(session, made=timedelta(days=200), seen=timedelta(days=31))
+
+    assert not _signed_in(browser)
+    assert not _signed_in(_copy_of(app, browser, ("remember_token", "remember_pin")))
+    assert _only_sign_in(session).ended_at is not None
+    # Never used since it was made counts from the sign-in itself.
+    sign_in(browser, "ann@example.com", factories.PASSWORD)
+    session.rollback()
+    live = session.scalars(select(SignIn).where(SignIn.ended_at.is_(None))).one()
+    live.created_at, live.last_seen_at = utcnow() - timedelta(days=31), None
+    session.commit()
+    assert not _signed_in(browser)
+
+
+def test_using_a_sign_in_is_recorded_at_most_hourly_and_shown(app: Flask, session: Session) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    browser = app.test_client()
+    sign_in(browser, "ann@example.com", factories.PASSWORD)
+    assert _only_sign_in(session).last_seen_at is None  # just made: nothing to record yet
+
+    _age(session, made=timedelta(days=3), seen=timedelta(minutes=59))
+    recent = _only_sign_in(session).last_seen_at
+    assert _signed_in(browser)
+    assert _only_sign_in(session).last_seen_at == recent  # less than an hour old: no write
+
+    _age(session, made=timedelta(days=3), seen=timedelta(hours=2))
+    idle = SignIn(
+        user_id=_only_sign_in(session).user_id,
+        key_hash="0" * 64,
+        browser="An old tablet",
+        created_at=utcnow() - timedelta(days=90),
+        last_seen_at=utcnow() - timedelta(days=40),
+    )
+    session.add(idle)
+    session.commit()
+    before = utcnow()
+    page = browser.get("/account").get_data(as_text=True)
+    session.rollback()
+    seen = session.scalar(select(SignIn.last_seen_at).where(SignIn.id != idle.id))
+    assert seen is not None and seen >= before - timedelta(seconds=1)
+    listed = page.split('data-testid="sign-ins"')[1].split("</ul>")[0]
+    assert "last used" in listed and listed.count("<li>") == 1
+    assert "An old tablet" not in listed  # idle for 40 days: it no longer signs anyone in
+
+
 def test_ending_other_browsers_and_changing_the_password_end_their_sign_ins(
     app: Flask, session: Session
 ) -> None:
@@ -152,6 +224,7 @@ def test_the_export_lists_sign_ins_and_deletion_removes_them(app: Flask, session
     data = json.loads(exported.get_data(as_text=True))
     assert [row["browser"] for row in data["sign_ins"]] == ["Firefox/140.0 (test)"]
     assert data["sign_ins"][0]["ended_at"] is None
+    assert "last_seen_at" in data["sign_ins"][0]
 
     token = csrf_token(browser, "/account/delete")
     deleted = browser.post(
