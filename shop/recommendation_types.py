@@ -5,7 +5,7 @@ the serving."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from recommender import Interactions, Reason, Recommendation, Recommender, TrainingParams
@@ -72,12 +72,14 @@ SIMILAR_TITLE = "You may also like"  # a product page's list with similar items 
 POPULAR_REASON = Reason("popular", POPULAR_TITLE)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ShopperState:
-    """What identifies a shopper's history right now: newest stored event, unwritten ones."""
+    """What identifies a shopper's history right now: newest stored event, unwritten ones;
+    and the history itself once read, so the lists of one page read it once."""
 
     pending: list[dict[str, Any]]
     newest_event_id: int
+    history: Interactions | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -550,7 +550,9 @@ class RecommendationService:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        value = compute(shopper_interactions(session, shopper, state.pending))
+        if state.history is None:  # the page's other lists, missing the cache too, reuse it
+            state.history = shopper_interactions(session, shopper, state.pending)
+        value = compute(state.history)
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > CACHE_SIZE:

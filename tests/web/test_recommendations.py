@@ -66,6 +66,35 @@ def test_a_new_visitor_sees_popular_items_and_a_customer_personal_ones(
     assert shown and set(shown) == {"You bought this before"}
 
 
+def test_the_home_pages_two_lists_read_the_shoppers_history_once(
+    app: Flask,
+    client: FlaskClient,
+    shop: dict[str, Product],
+    trained: list[User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shop.recommendations as module
+
+    reads: list[Shopper] = []
+    real = module.shopper_interactions
+
+    def counted(session: Session, shopper: Shopper, *args: Any) -> Any:
+        reads.append(shopper)
+        return real(session, shopper, *args)
+
+    monkeypatch.setattr(module, "shopper_interactions", counted)
+    _sign_in(client, trained[0].email)
+    page = client.get("/").get_data(as_text=True)
+
+    # Both lists were computed (neither was cached) from one read of the history.
+    assert "Recommended for you" in _section(page, "home")
+    assert "Buy it again" in _section(page, "buy_again")
+    assert [shopper.user_id for shopper in reads] == [trained[0].id]
+    client.get(f"/products/{shop['heart'].id}")  # a click: both lists are computed again
+    assert "Recommended for you" in _section(client.get("/").get_data(as_text=True), "home")
+    assert len(reads) == 2
+
+
 def test_product_and_cart_placements_use_co_purchases(
     app: Flask, client: FlaskClient, shop: dict[str, Product], trained: list[User]
 ) -> None:
