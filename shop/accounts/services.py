@@ -15,6 +15,7 @@ from shop.accounts.models import User
 from shop.cart.services import merge_visitor_cart
 from shop.events.bus import record_event
 from shop.orders.models import Order
+from shop.orders.services import claim_guest_orders
 from shop.tracking.services import link_visitor_events
 from shop.tracking.writer import EventWriter
 
@@ -92,7 +93,8 @@ def authenticate(session: Session, email: str, password: str) -> User:
 def adopt_visitor(
     session: Session, user: User, visitor_id: str | None, queued: EventWriter | None = None
 ) -> None:
-    """Link a visitor's anonymous events and cart to the account they just signed in to.
+    """Link a visitor's anonymous events, cart and unpaid orders placed with the account's
+    e-mail address to the account they just signed in to.
 
     Events still `queued` in the writer (made a moment before signing in) are linked too.
     An account that switched personalization off keeps its history free of browsing done
@@ -104,6 +106,8 @@ def adopt_visitor(
         if queued is not None:
             queued.adopt(visitor_id, user.id)
         link_visitor_events(session, visitor_id, user.id)
+    # Before the cart: units the guest's unpaid order holds count as theirs in the merge.
+    claim_guest_orders(session, visitor_id, user.id, user.email, normalise_email)
     merge_visitor_cart(session, visitor_id, user.id)
 
 

@@ -286,7 +286,8 @@ def merge_visitor_cart(
 ) -> int:
     """Move a visitor's cart into the account's cart at sign-in; return lines merged.
 
-    Quantities add up, capped by stock and the per-line maximum; the visitor cart is removed.
+    Quantities add up, capped by the per-line maximum and by the free stock plus what the
+    account's own unpaid orders hold; the visitor cart is removed.
     """
     visitor_cart = _cart(session, CartOwner(visitor_id=visitor_id), create=False)
     if visitor_cart is None:
@@ -295,17 +296,19 @@ def merge_visitor_cart(
     assert user_cart is not None
     existing = {item.product_id: item for item in user_cart.items}
     viewer = viewer_for(session, user_id)
+    held = _held_for(
+        session, CartOwner(user_id=user_id), [i.product_id for i in visitor_cart.items]
+    )
     merged = 0
     for item in list(visitor_cart.items):
         product = session.get(Product, item.product_id)
-        if product is None or not product.active or product.stock_qty < 1:
+        available = (product.stock_qty + held.get(product.id, 0)) if product else 0
+        if product is None or not product.active or available < 1:
             continue
         if not is_launched_for(product, viewer):
             continue
         target = existing.get(item.product_id)
-        quantity = min(
-            item.quantity + (target.quantity if target else 0), max_qty, product.stock_qty
-        )
+        quantity = min(item.quantity + (target.quantity if target else 0), max_qty, available)
         if target is None:
             user_cart.items.append(
                 CartItem(product_id=item.product_id, quantity=quantity, rec_id=item.rec_id)

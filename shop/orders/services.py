@@ -1,10 +1,13 @@
-"""Order history for the account pages."""
+"""Order history for the account pages, and guest orders joining an account at sign-in."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from shop.orders import states
 from shop.orders.models import Order
 from shop.pagination import Page, check_page
 
@@ -39,3 +42,29 @@ def customer_order(session: Session, user_id: int, number: str) -> Order:
     if order is None:
         raise OrderNotFound(number)
     return order
+
+
+def claim_guest_orders(
+    session: Session,
+    visitor_id: str,
+    user_id: int,
+    email: str,
+    normalise: Callable[[str], str] = str.lower,
+) -> list[Order]:
+    """Move this browser's unpaid guest orders placed with the account's e-mail address
+    (`email`, compared after `normalise`) into the account at sign-in: the stock they hold
+    is then the customer's own to the cart and checkout, and the order shows in their
+    history. Returns them."""
+    candidates = session.scalars(
+        select(Order).where(
+            Order.visitor_id == visitor_id,
+            Order.user_id.is_(None),
+            Order.status == states.PENDING_PAYMENT,
+        )
+    )
+    claimed = [o for o in candidates if o.email and normalise(o.email) == normalise(email)]
+    for order in claimed:
+        order.user_id = user_id
+        states.note(order, "Placed as a guest; linked to the account when its owner signed in")
+    session.flush()
+    return claimed

@@ -934,3 +934,45 @@ def test_a_failed_bank_check_is_explained_in_the_shoppers_words(
     assert attempt is not None and (attempt.status, attempt.error) == ("failed", friendly)
     (notice,) = emails(session, "payment_failed")
     assert friendly in notice.text_body and raw not in notice.text_body
+
+
+def test_a_guests_unpaid_order_joins_their_account_at_sign_in_with_its_held_stock(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    factories.user(session, "grace@example.com", "Grace")
+    session.commit()
+    lantern = items["lantern"]
+    stock = lantern.stock_qty
+    _add(client, lantern, stock)  # every one there is, as a guest
+    pay_token = _place(client, _through_review(client))
+    session.rollback()
+    number = session.scalar(select(Order.number).where(Order.checkout_token.is_not(None)))
+    assert session.get(Product, lantern.id).stock_qty == 0  # held for the guest's order
+
+    sign_in(client, "Grace@Example.com", factories.PASSWORD)
+
+    session.rollback()
+    order = session.scalar(select(Order).where(Order.number == number))
+    user = session.scalar(select(User).where(User.email == "grace@example.com"))
+    assert order is not None and user is not None and order.user_id == user.id
+    assert "linked to the account" in order.history[-1].note
+    # The cart came along whole: the held units are the customer's own, not "sold out".
+    assert _cart_quantity(session, lantern) == stock
+    cart = client.get("/cart").get_data(as_text=True)
+    assert 'data-testid="line-unavailable"' not in cart
+    assert number in client.get("/account").get_data(as_text=True)
+    assert client.get(f"/checkout/pay/{pay_token}").status_code == 200
+
+
+def test_a_guest_order_with_another_address_stays_a_guest_order(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    factories.user(session, "someone.else@example.com", "Someone")
+    session.commit()
+    _add(client, items["lantern"], 1)
+    _place(client, _through_review(client))
+
+    sign_in(client, "someone.else@example.com", factories.PASSWORD)
+
+    session.rollback()
+    assert session.scalars(select(Order.user_id)).all() == [None]
