@@ -186,9 +186,7 @@ def _end_idle(transaction: Transaction, now: datetime, batch_size: int) -> None:
             ).all()
             for sign_in_id, last in rows:
                 session.execute(
-                    update(SignIn)
-                    .where(SignIn.id == sign_in_id)
-                    .values(ended_at=last + IDLE_LIMIT)
+                    update(SignIn).where(SignIn.id == sign_in_id).values(ended_at=last + IDLE_LIMIT)
                 )
         if len(rows) < batch_size:
             return
