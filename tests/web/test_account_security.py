@@ -722,3 +722,35 @@ def test_another_account_signing_in_keeps_nothing_of_the_first(
     assert browser.get_cookie("remember_token") is None  # Ann's, and Bob did not ask
     page = browser.get("/account").get_data(as_text=True)
     assert "bob@example.com" in page and "ann@example.com" not in page
+
+
+def test_a_password_too_long_is_refused_as_too_long(app: Flask, session: Session) -> None:
+    ann = _member(app, session)
+    long_password = "x" * 201
+    changed = ann.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(ann, "/account/password"),
+            "current_password": factories.PASSWORD,
+            "new_password": long_password,
+            "confirm": long_password,
+        },
+    )
+    assert changed.status_code == 400
+    page = changed.get_data(as_text=True)
+    assert "Use at most 200 characters." in page
+    assert "Use at least" not in page
+
+    visitor = app.test_client()
+    registered = visitor.post(
+        "/account/register",
+        data={
+            "csrf_token": csrf_token(visitor, "/account/register"),
+            "name": "Long",
+            "email": "long@example.com",
+            "password": long_password,
+            "confirm": long_password,
+        },
+    )
+    assert registered.status_code == 400
+    assert "Use at most 200 characters." in registered.get_data(as_text=True)
