@@ -119,6 +119,7 @@ class TopicState:
     label: str
     description: str
     status: str  # off | pending | on
+    link_expired: bool = False  # pending, but its confirmation link no longer works
 
 
 @dataclass(frozen=True)
@@ -179,14 +180,22 @@ def _check_topic(topic: str) -> None:
 
 def preferences(session: Session, user_id: int) -> list[TopicState]:
     """Every marketing topic with the member's status (off when never set)."""
-    rows = session.scalars(
-        select(CommunicationPreference).where(CommunicationPreference.user_id == user_id)
-    )
-    status = {row.topic: row.status for row in rows}
-    return [
-        TopicState(t, TOPIC_LABELS[t], TOPIC_DESCRIPTIONS[t], status.get(t, "off"))
-        for t in MARKETING_TOPICS
-    ]
+    rows = {
+        row.topic: row
+        for row in session.scalars(
+            select(CommunicationPreference).where(CommunicationPreference.user_id == user_id)
+        )
+    }
+    now = utcnow()
+    states = []
+    for topic in MARKETING_TOPICS:
+        row = rows.get(topic)
+        status = row.status if row is not None else "off"
+        expired = row is not None and status == "pending" and not _link_works(row, now)
+        states.append(
+            TopicState(topic, TOPIC_LABELS[topic], TOPIC_DESCRIPTIONS[topic], status, expired)
+        )
+    return states
 
 
 def topic_status(session: Session, user_id: int, topic: str) -> str:
@@ -334,8 +343,8 @@ def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
         )
     if not _link_works(row, utcnow()):
         raise LinkError(
-            "This confirmation link has expired. Please tick the topic again on your "
-            "preferences page and we will send a new one.",
+            "This confirmation link has expired. On your preferences page, save your "
+            "choices with it ticked and we will send a new one.",
             410,
         )
     return row

@@ -107,8 +107,11 @@ class Config:
         self.RECOMMENDATIONS_ENABLED = env.get("SHOP_RECOMMENDATIONS", "on") != "off"
         # Per-placement overrides as JSON, e.g. {"home": {"size": 6, "allow_repurchase": true}}
         self.RECOMMENDER_PLACEMENTS = _env_json_object("SHOP_RECOMMENDER_PLACEMENTS")
-        # Links in e-mails are absolute, and e-mails are rendered outside any request.
-        self.SHOP_BASE_URL = env.get("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        # Links in e-mails are absolute, and e-mails are rendered outside any request. By
+        # default they point at the dev server (`make run` serves on SHOP_HOST:SHOP_PORT), so
+        # that a command run with the server's environment links to that server too.
+        dev_server = f"http://{env.get('SHOP_HOST') or '127.0.0.1'}:{env.get('SHOP_PORT') or 5000}"
+        self.SHOP_BASE_URL = (env.get("SHOP_BASE_URL") or dev_server).rstrip("/")
 
         # Checkout: prices in pence. Standard shipping is free from the threshold up.
         self.SHIPPING_STANDARD_PENCE = _env_int("SHOP_SHIPPING_STANDARD_PENCE", 395, minimum=0)

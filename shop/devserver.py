@@ -26,8 +26,6 @@ from shop.importer.online_retail import DatasetMissingError
 
 HOST = os.environ.get("SHOP_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SHOP_PORT", "5000"))
-# E-mail links must reach this server, not whatever runs on the default port.
-os.environ.setdefault("SHOP_BASE_URL", f"http://{HOST}:{PORT}")
 
 
 def _import_if_needed(app: Flask) -> None:

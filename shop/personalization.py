@@ -25,6 +25,7 @@ from shop.recommendations import (
     with_placement,
 )
 from shop.tracking.recorder import event_writer
+from shop.tracking.services import forget_deleted_accounts
 from shop.tracking.writer import EventWriter
 
 EXTENSION = "recommendations"
@@ -39,6 +40,11 @@ def init_app(app: Flask) -> None:
         db.engine.execution_options(**{WRITE_OPTION: True}),
         table=Impression.__table__,  # type: ignore[arg-type]
         background=app.config.get("TRACKING_BACKGROUND", True),
+        after_insert=lambda conn, rows: forget_deleted_accounts(
+            conn,
+            Impression.__table__,  # type: ignore[arg-type]
+            rows,
+        ),
     )
     app.extensions["impression_writer"] = impressions
     directory = app.config.get("RECOMMENDER_MODEL_DIR") or model_directory(app.instance_path)

@@ -25,6 +25,13 @@ from shop.form_fields import (
 )
 
 MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+# Each bound says what is wrong: a single Length(min, max) gave "Use at least 10
+# characters." for a password that was too long.
+_PASSWORD_LENGTH = (
+    Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters."),
+    Length(max=MAX_PASSWORD, message=f"Use at most {MAX_PASSWORD} characters."),
+)
 
 
 class RegisterForm(ShopForm):
@@ -40,7 +47,7 @@ class RegisterForm(ShopForm):
         "Password",
         validators=[
             InputRequired("Please choose a password."),
-            Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters."),
+            *_PASSWORD_LENGTH,
         ],
     )
     confirm = PasswordField(
@@ -73,7 +80,7 @@ def _new_password(label: str) -> PasswordField:
         label,
         validators=[
             InputRequired("Please choose a new password."),
-            Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters."),
+            *_PASSWORD_LENGTH,
         ],
     )
 

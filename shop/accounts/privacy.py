@@ -4,7 +4,6 @@ orders stay for accounting, without personal data)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from shop.payments.models import PaymentAttempt, Refund, SavedCard
 from shop.payments.services import Transaction
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
+from shop.tracking.services import anonymous_visitor_id
 
 PERSONALIZATION = "personalization"
 DELETED_DOMAIN = "deleted.invalid"  # RFC 2606: can never be delivered
@@ -535,7 +535,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     )
     # Events stay for popularity counts, but neither the account nor the browser's visitor
     # id can be found from them any more.
-    anonymous = f"deleted-{uuid.uuid4().hex[:16]}"
+    anonymous = anonymous_visitor_id()
     for model in (Event, Impression):
         session.execute(
             update(model)

@@ -230,7 +230,7 @@ def revert_email_change(session: Session, token: str, base_url: str) -> User:
     except IntegrityError as exc:
         raise EmailTaken(TAKEN) from exc
     notices.profile_changed(session, user.id, "email_revert", ["email", "password"])
-    _send_reset_link(session, user, base_url)
+    _send_reset_link(session, user, base_url, locked=True)
     return user
 
 
@@ -256,7 +256,10 @@ def request_password_reset(session: Session, email: str, base_url: str) -> None:
     _send_reset_link(session, user, base_url)
 
 
-def _send_reset_link(session: Session, user: User, base_url: str) -> None:
+def _send_reset_link(session: Session, user: User, base_url: str, locked: bool = False) -> None:
+    """E-mail a reset link; `locked` when the account's password was just replaced by one
+    nobody knows (an undone e-mail change), so that the e-mail does not say that ignoring
+    it keeps the password."""
     token = tokens.issue(session, user.id, tokens.PASSWORD_RESET)
     notices.send(
         session,
@@ -266,6 +269,8 @@ def _send_reset_link(session: Session, user: User, base_url: str) -> None:
         name=user.name,
         reset_url=f"{base_url}/account/password/reset/{token}",
         minutes=int(tokens.LIFETIMES[tokens.PASSWORD_RESET].total_seconds() // 60),
+        locked=locked,
+        request_url=f"{base_url}/account/password/reset",
     )
     session.flush()
 

@@ -10,7 +10,7 @@ from flask import Flask, current_app, g
 from flask_login import current_user
 
 from shop.db import WRITE_OPTION, db, utcnow
-from shop.tracking.services import link_late_events
+from shop.tracking.services import after_events_stored
 from shop.tracking.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     app.extensions["event_writer"] = EventWriter(
         db.engine.execution_options(**{WRITE_OPTION: True}),
         background=app.config.get("TRACKING_BACKGROUND", True),
-        after_insert=link_late_events,
+        after_insert=after_events_stored,
     )
 
     @app.after_request

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -26,6 +27,47 @@ def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:
         .values(user_id=user_id)
     )
     return int(result.rowcount or 0)
+
+
+def anonymous_visitor_id() -> str:
+    """The visitor id that rows of a deleted account are left with (nobody's browser)."""
+    return f"deleted-{uuid.uuid4().hex[:16]}"
+
+
+def forget_deleted_accounts(
+    conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """Unlink stored rows (events, impressions) of accounts deleted while they were queued.
+
+    Deleting an account unlinks what is stored; a page viewed just before is stored up to a
+    batch later, by this process's writer or another's, and would stay linked to the account
+    and the browser. Returns how many rows were unlinked (almost always none).
+    """
+    user_ids = {row["user_id"] for row in rows if row.get("user_id") is not None}
+    if not user_ids:
+        return 0
+    users = User.__table__
+    deleted = list(
+        conn.scalars(
+            select(users.c.id).where(users.c.id.in_(user_ids), users.c.deleted_at.is_not(None))
+        )
+    )
+    if not deleted:
+        return 0
+    result = conn.execute(
+        update(table)
+        .where(table.c.user_id.in_(deleted))
+        .values(user_id=None, visitor_id=anonymous_visitor_id())
+    )
+    return int(result.rowcount or 0)
+
+
+def after_events_stored(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """The follow-up of every stored batch of events: unlink those of deleted accounts, then
+    link late anonymous ones to the sign-in that followed them."""
+    rows = list(rows)
+    forget_deleted_accounts(conn, Event.__table__, rows)  # type: ignore[arg-type]
+    link_late_events(conn, rows)
 
 
 def link_late_events(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:

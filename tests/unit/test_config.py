@@ -71,3 +71,20 @@ def test_a_malformed_setting_is_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         load_config("development")
+
+
+def test_links_in_e_mails_follow_the_dev_server_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`make run` serves on SHOP_PORT; a `flask loyalty ...` command run with the same
+    environment must not write links to another port into the e-mails it queues."""
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("SHOP_BASE_URL", raising=False)
+    monkeypatch.delenv("SHOP_HOST", raising=False)
+    monkeypatch.delenv("SHOP_PORT", raising=False)
+    assert load_config("development").SHOP_BASE_URL == "http://127.0.0.1:5000"
+    monkeypatch.setenv("SHOP_PORT", "5800")
+    assert load_config("development").SHOP_BASE_URL == "http://127.0.0.1:5800"
+    monkeypatch.setenv("SHOP_HOST", "0.0.0.0")
+    monkeypatch.setenv("SHOP_BASE_URL", "https://shop.example/")
+    assert load_config("development").SHOP_BASE_URL == "https://shop.example"

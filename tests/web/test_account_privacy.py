@@ -731,3 +731,50 @@ def test_deleting_an_account_forgets_its_withdrawn_e_mails_too(
     kept = session.get(OutboxEmail, row_id)
     assert kept is not None and kept.forgotten_at is not None
     assert kept.to_address != "wd@example.com" and "Wanda" not in kept.text_body
+
+
+def test_events_still_queued_when_the_account_is_deleted_are_stored_without_it(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    """A page viewed just before "Delete my account" hands its events and impressions to a
+    writer that stores them up to half a second later, after the deletion (in this or
+    another server process): they must lose the account and the browser's id too."""
+    zelda = factories.user(session, EMAIL, NAME)
+    session.commit()
+    queued_event = {
+        "kind": "cart_add",
+        "visitor_id": VISITOR,
+        "user_id": zelda.id,
+        "product_id": items["heart"].id,
+        "category_id": None,
+        "order_id": None,
+        "query": None,
+        "result_count": None,
+        "quantity": 1,
+        "rec_id": None,
+        "campaign": None,
+        "created_at": datetime(2026, 11, 24, 12, 0),
+    }
+    queued_impression = {
+        "rec_id": "a" * 32,
+        "placement": "product",
+        "model_version": "v1",
+        "strategy": "popular",
+        "variant": None,
+        "visitor_id": VISITOR,
+        "user_id": zelda.id,
+        "product_ids": [items["heart"].id],
+        "created_at": datetime(2026, 11, 24, 12, 0),
+    }
+    with app.app_context():
+        anonymize(session, zelda)
+        session.commit()
+        # The writers store at once in tests, as the queued batch is stored after the deletion.
+        app.extensions["event_writer"].submit([queued_event])
+        app.extensions["impression_writer"].submit([queued_impression])
+
+    session.rollback()
+    for model in (Event, Impression):
+        (row,) = session.scalars(select(model)).all()
+        assert (row.user_id, row.visitor_id == VISITOR) == (None, False), model.__name__
+        assert row.visitor_id.startswith("deleted-")

@@ -286,6 +286,36 @@ def test_the_old_address_can_undo_an_email_change_and_lock_out_whoever_made_it(
     assert ann.post(undo, data={"csrf_token": csrf_token(ann, "/")}).status_code == 410
 
 
+def test_the_reset_link_sent_after_an_undo_says_the_account_is_locked(
+    app: Flask, session: Session
+) -> None:
+    """The undo leaves nobody knowing the password: the reset e-mail must not tell Ann
+    that ignoring it keeps her password, or that "someone" asked for it."""
+    intruder = _member(app, session)
+    _request_email_change(intruder, "mallory@example.net", factories.PASSWORD)
+    confirm_path = _link(_outbox(session, "account_email_confirm")[-1])
+    intruder.post(confirm_path, data={"csrf_token": csrf_token(intruder, "/")})
+    undo = _link(_outbox(session, "account_email_changed")[-1])
+    ann = app.test_client()
+    ann.post(undo, data={"csrf_token": csrf_token(ann, "/")})
+
+    reset = _outbox(session, "account_password_reset")[-1]
+    for body in (reset.text_body, reset.html_body):
+        assert "your password stays as it is" not in body
+        assert "Someone asked" not in body
+        assert "locked" in body
+        assert "/account/password/reset" in body  # a new link once this one has expired
+
+    # An ordinary reset request still says that ignoring it changes nothing.
+    ann.post(
+        "/account/password/reset",
+        data={"csrf_token": csrf_token(ann, "/account/password/reset"), "email": "ann@example.com"},
+    )
+    ordinary = _outbox(session, "account_password_reset")[-1]
+    assert ordinary.id != reset.id
+    assert "your password stays as it is" in ordinary.text_body
+
+
 def test_an_undo_link_cannot_take_an_address_another_account_has_since(
     app: Flask, session: Session
 ) -> None:
@@ -692,3 +722,35 @@ def test_another_account_signing_in_keeps_nothing_of_the_first(
     assert browser.get_cookie("remember_token") is None  # Ann's, and Bob did not ask
     page = browser.get("/account").get_data(as_text=True)
     assert "bob@example.com" in page and "ann@example.com" not in page
+
+
+def test_a_password_too_long_is_refused_as_too_long(app: Flask, session: Session) -> None:
+    ann = _member(app, session)
+    long_password = "x" * 201
+    changed = ann.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(ann, "/account/password"),
+            "current_password": factories.PASSWORD,
+            "new_password": long_password,
+            "confirm": long_password,
+        },
+    )
+    assert changed.status_code == 400
+    page = changed.get_data(as_text=True)
+    assert "Use at most 200 characters." in page
+    assert "Use at least" not in page
+
+    visitor = app.test_client()
+    registered = visitor.post(
+        "/account/register",
+        data={
+            "csrf_token": csrf_token(visitor, "/account/register"),
+            "name": "Long",
+            "email": "long@example.com",
+            "password": long_password,
+            "confirm": long_password,
+        },
+    )
+    assert registered.status_code == 400
+    assert "Use at most 200 characters." in registered.get_data(as_text=True)

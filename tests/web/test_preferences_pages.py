@@ -194,6 +194,38 @@ def test_expired_confirmation_link_is_410_and_changes_nothing(
     assert _status(session, ann, "recommendations") == "on"
 
 
+def test_the_page_says_when_the_confirmation_link_has_expired(
+    client: FlaskClient, session: Session
+) -> None:
+    """A topic whose link has expired is still pending, but "check your inbox" would send
+    the member to a dead link: the page says it expired and how to get a new one."""
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "recommendations", "tier_news")
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert page.count("check your inbox") == 2
+    row = session.scalar(
+        select(CommunicationPreference).where(
+            CommunicationPreference.user_id == ann,
+            CommunicationPreference.topic == "recommendations",
+        )
+    )
+    assert row is not None and row.requested_at is not None
+    row.requested_at -= timedelta(days=8)
+    session.commit()
+
+    page = client.get("/account/preferences").get_data(as_text=True)
+    recommendations = page[page.index('data-testid="topic-recommendations"') :]
+    recommendations = recommendations[: recommendations.index("</div>")]
+    assert "check your inbox" not in recommendations
+    assert "link we sent has expired" in recommendations
+    assert "checked" in recommendations  # saving with it ticked sends a new link
+    assert page.count("check your inbox") == 1  # tier news' link still works
+    # The expired link's page tells the member what the preferences page offers.
+    link = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
+    message = client.get(link).get_data(as_text=True)
+    assert "save your choices with it ticked" in message
+
+
 def test_reused_link_after_opting_out_does_not_resubscribe(
     client: FlaskClient, session: Session
 ) -> None:
