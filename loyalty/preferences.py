@@ -284,16 +284,29 @@ def update_preferences(
         _check_topic(topic)
     requested = []
     stopped = []
+    ended = []  # stopped topics that were on (not just waiting for confirmation)
     for topic in MARKETING_TOPICS:
+        row = _row(session, user.id, topic)
+        was_on = row is not None and row.status == "on"
         if topic in chosen:
             if request_opt_in(session, user, topic, links):
                 requested.append(topic)
         elif opt_out(session, user.id, topic, "preferences page"):
             stopped.append(topic)
-    if stopped:  # (a one-click unsubscribe is confirmed on its page, not by more e-mail)
-        labels = " and ".join(TOPIC_LABELS[topic].lower() for topic in stopped)
-        confirm_change(session, user, f"You will no longer get {labels} e-mails.", links.base_url)
+            if was_on:
+                ended.append(topic)
+    if ended:  # (a one-click unsubscribe is confirmed on its page, not by more e-mail)
+        confirm_change(session, user, _stopped_in_words(ended), links.base_url)
     return Changes(tuple(requested), tuple(stopped))
+
+
+def _stopped_in_words(topics: list[str]) -> str:
+    """The confirmation of topics switched off; several are quoted, since a label may
+    contain "and" itself ("Tier news and member offers")."""
+    if len(topics) == 1:
+        return f"You will no longer get {TOPIC_LABELS[topics[0]].lower()} e-mails."
+    quoted = [f'"{TOPIC_LABELS[topic]}"' for topic in topics]
+    return f"You will no longer get these e-mails: {', '.join(quoted[:-1])} and {quoted[-1]}."
 
 
 def withdraw_pending(session: Session, user_id: int) -> int:

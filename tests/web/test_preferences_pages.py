@@ -431,6 +431,36 @@ def test_switching_a_topic_off_on_the_page_is_confirmed_by_e_mail(
     assert "You will no longer get weekly deals e-mails." in notice.text_body
 
 
+def test_only_topics_that_were_on_are_named_in_the_confirmation(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _subscribed(client, session, "weekly_deals")
+    _save_topics(client, "weekly_deals", "tier_news")
+    _confirm(client, _path(CONFIRM_RE, _emails(session, "marketing_optin")[-1].text_body))
+    _save_topics(client, "weekly_deals", "tier_news", "recommendations")  # left pending
+    assert [_status(session, ann, t) for t in ("weekly_deals", "tier_news", "recommendations")] == [
+        "on",
+        "on",
+        "pending",
+    ]
+
+    assert _save_topics(client) == 302  # everything unticked
+
+    [notice] = _emails(session, "account_profile_changed")
+    body = " ".join(notice.text_body.split())
+    assert (
+        'You will no longer get these e-mails: "Weekly deals" and "Tier news and member offers".'
+        in body
+    )
+    assert "ersonal recommendations" not in body  # it was never confirmed
+    assert _status(session, ann, "recommendations") == "off"
+
+    # Cancelling only a request that was never confirmed sends no e-mail at all.
+    _save_topics(client, "recommendations")
+    _save_topics(client)
+    assert len(_emails(session, "account_profile_changed")) == 1
+
+
 def test_member_cannot_change_another_members_preferences(app: Flask, session: Session) -> None:
     cat = factories.category(session, "candles", "Candles")
     cat_id = cat.id
