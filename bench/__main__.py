@@ -10,6 +10,7 @@ from bench import (
     checkout_bench,
     console_metrics_bench,
     console_preview_bench,
+    heavy_customer_bench,
     home_bench,
     import_bench,
     loyalty_tier_news_bench,
@@ -49,6 +50,7 @@ def main() -> None:
     sections.append(recommender_bench.report(recommender_bench.run()))
     sections.append(home_bench.report(home_bench.run()))
     sections.append(sign_in_bench.report(sign_in_bench.run()))
+    sections.append(heavy_customer_bench.report(heavy_customer_bench.run()))
     sections.append(console_preview_bench.report(console_preview_bench.run()))
     sections.append(console_metrics_bench.report(console_metrics_bench.run()))
     sections.append(loyalty_tiers_bench.report(loyalty_tiers_bench.run()))
