@@ -170,6 +170,8 @@ def fill_sign_ins(app: Flask, now: datetime, rng: random.Random) -> Population:
                 key = f"bench-{user_id}-{n}-{rng.getrandbits(64):016x}"
                 started = now - timedelta(seconds=rng.uniform(0, HISTORY_DAYS * 86_400))
                 end = None
+                # Live ones were used within the idle limit (up to 29 days ago).
+                seen = max(started, now - timedelta(days=rng.uniform(0, 29)))
                 if rng.random() < ENDED_SHARE:
                     end = started + (now - started) * rng.random()
                     ended.append((user_id, key))
@@ -181,6 +183,7 @@ def fill_sign_ins(app: Flask, now: datetime, rng: random.Random) -> Population:
                         "key_hash": hashlib.sha256(key.encode()).hexdigest(),
                         "browser": rng.choice(BROWSERS),
                         "created_at": started,
+                        "last_seen_at": seen,
                         "ended_at": end,
                     }
                 )
