@@ -232,7 +232,9 @@ def postcode_for_country(form: Any, field: Field) -> None:
     country = getattr(form, "country", None)
     in_uk = country is not None and country.data == "United Kingdom"
     text = (field.data or "").strip().upper()
-    if in_uk and text and not _UK_POSTCODE.fullmatch(text):
+    if not re.match(POSTCODE_SHAPE, text):
+        return  # the shape check says so already: one message is enough
+    if in_uk and not _UK_POSTCODE.fullmatch(text):
         raise ValidationError("Enter a UK postcode, such as SW1A 1AA.")
 
 

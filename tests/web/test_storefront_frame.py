@@ -163,6 +163,11 @@ def test_a_uk_address_needs_a_uk_postcode(app: Flask, session: Session) -> None:
     refused = client.post("/account/addresses/new", data=address)
     assert refused.status_code == 400
     assert "Enter a UK postcode, such as SW1A 1AA." in refused.get_data(as_text=True)
+    # Not a postcode of any shape: one message, not two.
+    garbled = client.post("/account/addresses/new", data={**address, "postcode": "!!!"})
+    page = garbled.get_data(as_text=True)
+    assert garbled.status_code == 400 and "Please check the postcode." in page
+    assert "Enter a UK postcode" not in page
     for postcode, country in (("yo1 7hh", "United Kingdom"), ("D02 X285", "Ireland")):
         saved = client.post(
             "/account/addresses/new", data={**address, "postcode": postcode, "country": country}
