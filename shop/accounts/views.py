@@ -480,9 +480,9 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
             target = "accounts.overview" if current_user.is_authenticated else "accounts.login"
             return redirect(url_for(target))
     except tokens.TokenError as exc:
-        return _link_error(exc)
+        return _link_error(exc, offer_reset=False)
     except security.EmailTaken as exc:
-        return render_template("account/link_error.html", message=str(exc)), 409
+        return _link_error(exc, offer_reset=False, status=409)
     if form.is_submitted():
         abort(400, "The form expired; please open the link again.")
     return render_template("account/email_confirm.html", form=form, new_email=new_email), 200
@@ -506,14 +506,20 @@ def undo_email_change(token: str) -> Response | tuple[str, int]:
     except tokens.TokenError as exc:
         return _link_error(exc)
     except security.EmailTaken as exc:
-        return render_template("account/link_error.html", message=str(exc)), 409
+        return _link_error(exc, status=409)
     if form.is_submitted():
         abort(400, "The form expired; please open the link again.")
     return render_template("account/email_undo.html", form=form, old_email=old_email), 200
 
 
-def _link_error(exc: tokens.TokenError) -> tuple[str, int]:
-    return render_template("account/link_error.html", message=str(exc)), exc.status
+def _link_error(
+    exc: Exception, *, offer_reset: bool = True, status: int | None = None
+) -> tuple[str, int]:
+    """The page for a link that cannot be used; a new address's confirmation link does not
+    offer a password reset, which has nothing to do with it."""
+    code = status or getattr(exc, "status", 400)
+    page = render_template("account/link_error.html", message=str(exc), offer_reset=offer_reset)
+    return page, code
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])

@@ -425,8 +425,18 @@ def test_a_password_change_cancels_a_pending_email_change(app: Flask, session: S
     (confirm,) = _outbox(session, "account_email_confirm")
     assert _change_password(client, factories.PASSWORD).status_code == 302
     token = csrf_token(client, "/")
-    assert client.post(_link(confirm), data={"csrf_token": token}).status_code == 410
+    used = client.post(_link(confirm), data={"csrf_token": token})
+    assert used.status_code == 410
     assert _user(session, user_id).email == "ann@example.com"
+    # The page offers what fits an e-mail change, not a password reset.
+    page = used.get_data(as_text=True)
+    assert "Change your e-mail address again" in page
+    assert "password-reset link" not in page
+    signed_out = app.test_client().get(_link(confirm)).get_data(as_text=True)
+    assert "Sign in</a> to change your e-mail address again" in signed_out
+    assert "password-reset link" not in signed_out
+    reset_page = app.test_client().get("/account/password/reset/" + "A" * 43)
+    assert "Ask for a new password-reset link" in reset_page.get_data(as_text=True)
 
 
 def test_a_link_belongs_to_the_account_it_was_sent_for(app: Flask, session: Session) -> None:
