@@ -222,6 +222,7 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         "shipping_pence",
         "discount_pence",
         "tier_discount_pence",
+        "tier_discount_label",
         "points_discount_pence",
         "points_redeemed",
         "total_pence",

@@ -272,6 +272,9 @@ def place_order(
         shipping_pence=priced.totals.shipping_pence,
         discount_pence=priced.totals.discount_pence,
         tier_discount_pence=priced.totals.tier_discount_pence,
+        tier_discount_label=(
+            priced.benefits.tier_label[:80] or None if priced.totals.tier_discount_pence else None
+        ),
         points_discount_pence=priced.totals.points_discount_pence,
         points_redeemed=priced.totals.points_redeemed,
         total_pence=priced.totals.total_pence,

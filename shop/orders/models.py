@@ -42,6 +42,9 @@ class Order(Base):
     discount_pence: Mapped[int] = mapped_column(Integer, default=0)
     # Parts of discount_pence, and the points spent on it (loyalty benefits at checkout).
     tier_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    # What the tier discount was called when the order was placed ("Silver member discount
+    # (3%)"): the tier may be renamed or changed later.
+    tier_discount_label: Mapped[str | None] = mapped_column(String(80))
     points_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
     points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
     # The marketing campaign (Campaign.key) the shopper came from, for attribution.

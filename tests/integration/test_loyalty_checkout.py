@@ -330,7 +330,10 @@ def test_tier_discount_and_free_shipping_are_in_the_amount_stripe_charges(
     assert balance == 2000 + earned(session, gold.id)
     assert f"balance is now {balance:,} points" in redeemed[0].text_body
     confirmation = emails(session, "order_confirmation")[0]
-    assert "Member discount:  -£2.95" in confirmation.text_body
+    # The tier discount is named as in the cart, and the order keeps that name.
+    assert order.tier_discount_label == "Gold member discount (10%)"
+    assert "Gold member discount (10%):  -£2.95" in confirmation.text_body
+    assert "Gold member discount (10%)" in confirmation.html_body
     assert "Points (1,000):  -£10.00" in confirmation.text_body
     assert "Points (1,000)" in confirmation.html_body
     notices = session.scalars(select(LoyaltyNotice).where(LoyaltyNotice.kind == "redeemed"))

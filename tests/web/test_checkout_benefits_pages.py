@@ -93,6 +93,18 @@ def test_the_cart_shows_a_members_benefits_before_payment(
     assert "Spend" not in page  # no "spend £x more for free delivery" for free-shipping tiers
     assert 'data-testid="loyalty-hint"' not in page
 
+    # The order page names the discount as the cart did.
+    _to_review(client)
+    _place(client)
+    session.rollback()
+    order = session.scalar(select(Order))
+    assert order is not None
+    detail = client.get(f"/orders/{order.access_token}").get_data(as_text=True)
+    assert (
+        f'Gold member discount (10%)</th><td data-testid="order-tier-discount">{MINUS}£0.59<'
+        in (detail)
+    )
+
 
 def test_non_members_see_no_benefits_only_a_join_hint(
     client: FlaskClient, session: Session, items: dict[str, Product]
