@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
 
 from shop.config import PROJECT_ROOT, TestConfig
 
@@ -81,6 +83,11 @@ def latency_row(name: str, stats: LatencyStats, bare: LatencyStats | None = None
     cells.append(f"{stats.mean_ms:.2f}")
     if bare is not None:
         cells += [f"{stats.p50_ms / bare.p50_ms:.1f}x", f"{stats.mean_ms / bare.mean_ms:.1f}x"]
+    return table_row(cells)
+
+
+def table_row(cells: Sequence[str]) -> str:
+    """A markdown table row of these cells."""
     return "| " + " | ".join(cells) + " |"
 
 
@@ -247,3 +254,31 @@ def signed_in(app: Flask, email: str, password: str) -> FlaskClient:
     if response.status_code != 302:
         raise RuntimeError(f"could not sign in as {email}")
     return client
+
+
+def query_plan(app: Flask, what: str, call: Callable[[], object]) -> tuple[str, str, list[str]]:
+    """Run call once in the app, capture its one SELECT and return SQLite's plan for it."""
+    from shop.db import db
+
+    captured: list[tuple[str, Any]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+        assert engine is not None
+        event.listen(engine, "before_cursor_execute", remember)
+        try:
+            call()
+        finally:
+            event.remove(engine, "before_cursor_execute", remember)
+        if len(captured) != 1:
+            raise RuntimeError(f"{what}: expected one SELECT, saw {len(captured)}")
+        statement, parameters = captured[0]
+        raw = db.session.connection().connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        plan = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+        db.session.rollback()
+    return what, " ".join(statement.split()), [str(row[-1]) for row in plan]

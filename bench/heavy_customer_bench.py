@@ -39,8 +39,10 @@ from bench.common import (
     ensure_imported_database,
     latency_row,
     log,
+    query_plan,
     signed_in,
     sqlite_url,
+    table_row,
 )
 from bench.pages_bench import (
     BLOCK,
@@ -51,7 +53,6 @@ from bench.pages_bench import (
     popular_product_ids,
     warm_up,
 )
-from bench.sign_in_bench import _plan
 
 REQUESTS = 1_000  # measured page requests per series
 LOOKUPS = 2_000  # isolated `bought_products` calls per series
@@ -318,7 +319,7 @@ def query_plans(shops: tuple[Shop, Shop], heavy: Member) -> list[tuple[str, str,
     for shop in shops:
         with shop.bound():
             plans.append(
-                _plan(
+                query_plan(
                     shop.app,
                     f"`bought_products`, {shop.name}",
                     lambda: bought_products(db.session, Shopper("bench", heavy.user_id)),
@@ -434,7 +435,7 @@ def _ratio_row(name: str, top: LatencyStats, bottom: LatencyStats) -> str:
         f"{top.mean_ms / bottom.mean_ms:.2f}",
         f"{(top.p50_ms - bottom.p50_ms):+.2f}",
     ]
-    return "| " + " | ".join(cells) + " |"
+    return table_row(cells)
 
 
 def _call_row(name: str, stats: LatencyStats, page: LatencyStats) -> str:
@@ -446,7 +447,7 @@ def _call_row(name: str, stats: LatencyStats, page: LatencyStats) -> str:
         f"{stats.mean_ms:.3f}",
         f"{stats.p50_ms / page.p50_ms:.0%}",
     ]
-    return "| " + " | ".join(cells) + " |"
+    return table_row(cells)
 
 
 def report(result: HeavyResult) -> str:

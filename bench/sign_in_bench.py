@@ -15,7 +15,6 @@ import argparse
 import gc
 import hashlib
 import random
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,18 +22,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from bench.common import (
     LatencyStats,
     copy_database,
     ensure_imported_database,
     log,
+    query_plan,
     signed_in,
+    table_row,
 )
 from bench.members import top_up_accounts
 from bench.pages_bench import (
@@ -192,34 +192,6 @@ def fill_sign_ins(app: Flask, now: datetime, rng: random.Random) -> Population:
     return Population(len(ids), total, len(ended), live, ended)
 
 
-def _plan(app: Flask, what: str, call: Callable[[], object]) -> tuple[str, str, list[str]]:
-    """Run call once in the app, capture its one SELECT and return SQLite's plan for it."""
-    from shop.db import db
-
-    captured: list[tuple[str, Any]] = []
-
-    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            captured.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-        assert engine is not None
-        event.listen(engine, "before_cursor_execute", remember)
-        try:
-            call()
-        finally:
-            event.remove(engine, "before_cursor_execute", remember)
-        if len(captured) != 1:
-            raise RuntimeError(f"{what}: expected one SELECT, saw {len(captured)}")
-        statement, parameters = captured[0]
-        raw = db.session.connection().connection.driver_connection
-        assert isinstance(raw, sqlite3.Connection)
-        plan = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-        db.session.rollback()
-    return what, " ".join(statement.split()), [str(row[-1]) for row in plan]
-
-
 def query_plans(app: Flask, population: Population) -> list[tuple[str, str, list[str]]]:
     """SQLite's plan for the check's query and for the user loader's query."""
     from shop.accounts import sign_ins
@@ -237,8 +209,8 @@ def query_plans(app: Flask, population: Population) -> list[tuple[str, str, list
         db.session.get(User, user_id)
 
     return [
-        _plan(app, "sign-in check `sign_ins.is_live`", check),
-        _plan(app, "user loader `session.get(User, id)`", load),
+        query_plan(app, "sign-in check `sign_ins.is_live`", check),
+        query_plan(app, "user loader `session.get(User, id)`", load),
     ]
 
 
@@ -378,7 +350,7 @@ def _page_row(name: str, stats: LatencyStats, result: SignInResult) -> str:
         f"{result.anonymous.mean_ms / stats.mean_ms:.3f}",
         f"{stats.mean_ms / result.bare.mean_ms:.1f}x",
     ]
-    return "| " + " | ".join(cells) + " |"
+    return table_row(cells)
 
 
 def _lookup_row(name: str, stats: LatencyStats, result: SignInResult) -> str:
@@ -391,7 +363,7 @@ def _lookup_row(name: str, stats: LatencyStats, result: SignInResult) -> str:
         f"{stats.mean_ms / result.loader.mean_ms:.2f}",
         f"{stats.mean_ms / result.signed_in.mean_ms:.1%}",
     ]
-    return "| " + " | ".join(cells) + " |"
+    return table_row(cells)
 
 
 def report(result: SignInResult) -> str:
