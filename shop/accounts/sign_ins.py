@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -56,9 +56,9 @@ def start(session: Session, user_id: int, browser: str, now: datetime | None = N
     return key
 
 
-def last_used(sign_in: SignIn) -> datetime:
-    """When the sign-in was last used (to the hour), or made if never since."""
-    return sign_in.last_seen_at or sign_in.created_at
+def _last_use() -> ColumnElement[datetime]:
+    """SQL: when a sign-in was last used (to the hour), or made if never since."""
+    return func.coalesce(SignIn.last_seen_at, SignIn.created_at)
 
 
 def is_live(
@@ -75,7 +75,7 @@ def is_live(
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
         return False
     found = session.execute(
-        select(SignIn.id, func.coalesce(SignIn.last_seen_at, SignIn.created_at)).where(
+        select(SignIn.id, _last_use()).where(
             SignIn.key_hash == _hash(key), SignIn.user_id == user_id, SignIn.ended_at.is_(None)
         )
     ).first()
@@ -133,7 +133,7 @@ def live_sign_ins(
     query = select(SignIn).where(
         SignIn.user_id == user_id,
         SignIn.ended_at.is_(None),
-        func.coalesce(SignIn.last_seen_at, SignIn.created_at) > idle_since,
+        _last_use() > idle_since,
     )
     this = _hash(this_key) if isinstance(this_key, str) else None
     rows = session.scalars(query.order_by(SignIn.id.desc()))
@@ -175,7 +175,7 @@ def prune_ended(
 
 
 def _end_idle(transaction: Transaction, now: datetime, batch_size: int) -> None:
-    seen = func.coalesce(SignIn.last_seen_at, SignIn.created_at)
+    seen = _last_use()
     while True:
         with transaction() as session:
             rows = session.execute(
