@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from shop import create_app
@@ -35,15 +36,24 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema() -> str:
-    """Recreate the public schema of the test PostgreSQL database and migrate it once."""
+def postgres_schema() -> Iterator[str]:
+    """A migrated schema of this run's own in the test PostgreSQL database, dropped at the end.
+
+    A schema per run (set as the connections' search path) lets two runs share one server.
+    """
+    schema = f"test_run_{uuid.uuid4().hex[:12]}"
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(PG_URL)
-    return PG_URL
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    run_url = url.render_as_string(hide_password=False)
+    try:
+        upgrade(run_url)
+        yield run_url
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
 def _truncate_postgres(url: str) -> None:
