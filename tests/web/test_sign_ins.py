@@ -168,8 +168,16 @@ def test_using_a_sign_in_is_recorded_at_most_hourly_and_shown(app: Flask, sessio
     seen = session.scalar(select(SignIn.last_seen_at).where(SignIn.id != idle.id))
     assert seen is not None and seen >= before - timedelta(seconds=1)
     listed = page.split('data-testid="sign-ins"')[1].split("</ul>")[0]
-    assert "last used" in listed and listed.count("<li>") == 1
+    # The page was read before its own use was written, so it says "now", not that old time.
+    assert "(this browser, in use now)" in listed and "last used" not in listed
+    assert listed.count("<li>") == 1
     assert "An old tablet" not in listed  # idle for 40 days: it no longer signs anyone in
+
+    other = app.test_client()
+    sign_in(other, "ann@example.com", factories.PASSWORD)
+    listed = other.get("/account").get_data(as_text=True).split('data-testid="sign-ins"')[1]
+    stamp = seen.strftime("%d %b %Y %H:%M")
+    assert f"last used {stamp} UTC" in listed.split("</ul>")[0]  # the first browser's use
 
 
 def test_ending_other_browsers_and_changing_the_password_end_their_sign_ins(
@@ -183,7 +191,7 @@ def test_ending_other_browsers_and_changing_the_password_end_their_sign_ins(
 
     page = laptop.get("/account").get_data(as_text=True)
     listed = page.split('data-testid="sign-ins"')[1].split("</ul>")[0]
-    assert listed.count("<li>") == 3 and listed.count("(this browser)") == 1
+    assert listed.count("<li>") == 3 and listed.count("(this browser, in use now)") == 1
     assert 'data-testid="end-other-sessions"' in page
     token = csrf_token(laptop, "/account")
     ended = laptop.post("/account/sessions/end-others", data={"csrf_token": token})
