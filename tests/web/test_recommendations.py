@@ -651,6 +651,33 @@ def test_popular_lists_leave_out_what_the_customer_bought_unless_re_purchases_ar
         assert home.items[0].product.id == never_bought
 
 
+def test_a_returning_guests_older_purchases_stay_out_of_their_personal_lists(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    # A guest bought the heart in this browser three days ago and today looks at the
+    # lantern: their personal lists read only today's history, but the home page and the
+    # order page (and e-mail) leave re-purchases out, so the heart must not come back.
+    now = utcnow()
+    guest = "v-returning-guest"
+    rows = [
+        {"kind": "purchase", "visitor_id": guest, "product_id": shop["heart"].id,
+         "order_id": None, "quantity": 1, "created_at": now - timedelta(days=3)},
+        {"kind": "product_view", "visitor_id": guest, "product_id": shop["lantern"].id,
+         "created_at": now - timedelta(minutes=5)},
+    ]  # fmt: skip
+    session.execute(insert(Event), rows)
+    session.commit()
+    with app.app_context():
+        recs = service()
+        shopper = Shopper(guest)
+        home = recs.for_home(db.session, shopper)
+        order = recs.for_order(db.session, shopper, [shop["tote"].id])
+        email = recs.for_order(db.session, shopper, [shop["tote"].id], "order_email")
+        for shown in (home, order, email):
+            assert shown.items and shown.strategy == "personal", shown.placement
+            assert shop["heart"].id not in {item.product.id for item in shown.items}
+
+
 def test_a_product_new_since_training_gets_popular_items_on_its_page_and_in_the_cart(
     client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
