@@ -128,6 +128,14 @@ def remember_click(product_id: int, rec_id: str) -> None:
     browser_session[ATTRIBUTION_KEY] = dict(list(clicks.items())[-ATTRIBUTION_SIZE:])
 
 
+def forget_click(product_id: int) -> None:
+    """The product's page was opened some other way than from a list: an add to cart that
+    follows is not the list's (nor is a later order of it)."""
+    clicks = browser_session.get(ATTRIBUTION_KEY)
+    if clicks and str(product_id) in clicks:
+        browser_session[ATTRIBUTION_KEY] = {k: v for k, v in clicks.items() if k != str(product_id)}
+
+
 def clicked_from(product_id: int) -> str | None:
     """The recommendation list this product was last clicked from in this session."""
     return (browser_session.get(ATTRIBUTION_KEY) or {}).get(str(product_id))

@@ -326,7 +326,7 @@ class RecommendationService:
             recs = model.for_user(
                 history,
                 k=k,
-                exclude=self.unsellable(session),
+                exclude=self.unsellable(session) | self._bought_before(session, shopper, placement),
                 repurchase=placement.allow_repurchase,
             )
             return recs, personal_or_popular(recs)
@@ -482,7 +482,9 @@ class RecommendationService:
         recs = model.for_user(
             history,
             k=self._candidates(serving, placement),
-            exclude=set(self.unsellable(session)) | set(product_ids),
+            exclude=set(self.unsellable(session))
+            | set(product_ids)
+            | self._bought_before(session, shopper, placement),
             repurchase=placement.allow_repurchase,
         )
         return self._finish(
@@ -505,6 +507,14 @@ class RecommendationService:
         if placement.allow_repurchase or not shopper.personalized:
             return set()
         return bought_products(session, shopper)
+
+    def _bought_before(self, session: Session, shopper: Shopper, placement: Placement) -> set[int]:
+        """What a visitor without an account bought before the history a personal list reads
+        (their last day), when the placement leaves re-purchases out. A member's history
+        holds every purchase, so the model leaves those out itself."""
+        if shopper.user_id is not None:
+            return set()
+        return self._already_bought(session, shopper, placement)
 
     def _candidates(self, serving: Serving, placement: Placement) -> int:
         pins = sum(1 for r in serving.config.rules if r.type == "pin")

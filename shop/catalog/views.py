@@ -74,6 +74,8 @@ def product(product_id: int) -> str:
         if personalization.clicked_from(item.id) != rec_id:  # not a reload of the same click
             record("rec_click", product_id=item.id, rec_id=rec_id)
         personalization.remember_click(item.id, rec_id)
+    else:  # reached some other way (search, category, cart, a bookmark): not the list's
+        personalization.forget_click(item.id)
     record("product_view", product_id=item.id, category_id=item.category_id, rec_id=rec_id)
     return render_product_page(item, AddToCartForm(product_id=item.id, quantity=1))
 

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.accounts.profile import confirm_change
-from shop.payments.gateway import CardDetails, GatewayError, Intent, PaymentGateway
+from shop.payments.gateway import (
+    CardDetails,
+    GatewayError,
+    GatewayNotFound,
+    GatewayUnavailable,
+    Intent,
+    PaymentGateway,
+)
 from shop.payments.models import SavedCard
 from shop.payments.services import PaymentError, Transaction
 
@@ -153,7 +160,7 @@ def remove_card(
         if card is None or card.user_id != user_id:
             return False
         payment_method = card.payment_method_id
-    gateway.detach(payment_method)
+    _detach(gateway, payment_method)
     with transaction() as session:
         card = session.get(SavedCard, card_id)
         user = session.get(User, user_id)
@@ -163,6 +170,26 @@ def remove_card(
                 summary = f"{_card_text(card)} was removed from your account."
                 confirm_change(session, user, summary, base_url)
     return True
+
+
+def _detach(gateway: PaymentGateway, payment_method: str) -> None:
+    """Detach a card at the gateway; a card no longer there, or no longer attached to any
+    customer (removed from the gateway's dashboard, say), is as good as detached, so the
+    member can still remove it here (and delete their account)."""
+    try:
+        gateway.detach(payment_method)
+    except GatewayNotFound:
+        log.info("saved card %s is no longer at the gateway", payment_method)
+    except GatewayUnavailable:
+        raise
+    except GatewayError:
+        try:
+            attached = gateway.card(payment_method).customer is not None
+        except GatewayNotFound:
+            attached = False
+        if attached:
+            raise
+        log.info("saved card %s was already detached at the gateway", payment_method)
 
 
 def _card_text(card: SavedCard | CardDetails) -> str:

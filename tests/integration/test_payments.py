@@ -21,6 +21,7 @@ from shop.console.models import AuditEntry
 from shop.db import db
 from shop.events.bus import order_paid, order_refunded
 from shop.payments import cards, services
+from shop.payments.gateway import CardDetails, GatewayError
 from shop.payments.models import PaymentAttempt, Refund, SavedCard
 from shop.payments.reconcile import reconcile
 from shop.payments.refunds import RefundError, RefundRequest, refund_order
@@ -457,6 +458,75 @@ def test_a_member_saves_a_card_pays_with_it_and_removes_it(
     assert len(notices) == 2  # one when the card was saved, one when it was removed
     assert "A Visa card ending 4242 was saved to your account." in notices[0]
     assert "A Visa card ending 4242 was removed from your account." in notices[1]
+
+
+def test_a_saved_card_already_gone_at_stripe_can_still_be_removed(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    # One card detached at Stripe already (say, from its dashboard), one Stripe no longer
+    # knows at all: the member can still take both out of their account.
+    member, owner, customer = _member_at_stripe(app, session)
+    order_id = placed_order(app, [(items["heart"], 1)], owner=owner)
+    card = new_card(app, localstripe_url, customer=customer)
+    assert pay(app, order_id, card, save_card=True, user_id=member.id).ok
+    session.rollback()
+    detached = session.scalars(select(SavedCard)).one()
+    with app.app_context():
+        gateway().detach(detached.payment_method_id)
+    unknown = SavedCard(
+        user_id=member.id,
+        payment_method_id="pm_no_longer_at_stripe",
+        brand="visa",
+        last4="1111",
+        exp_month=1,
+        exp_year=2035,
+        fingerprint="gone",
+    )
+    session.add(unknown)
+    session.commit()
+    base = settings(app).base_url
+    for card_id in (detached.id, unknown.id):
+        with app.app_context():
+            assert cards.remove_card(db.transaction, gateway(), member.id, card_id, base)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
+
+
+class _RefusingDetach:
+    """A gateway that refuses to detach (as Stripe does a card no longer attached to any
+    customer) and reports the card attached to `customer`."""
+
+    def __init__(self, customer: str | None) -> None:
+        self.customer = customer
+
+    def detach(self, payment_method: str) -> None:
+        raise GatewayError("The payment method you provided is not attached to a customer.")
+
+    def card(self, payment_method: str) -> CardDetails:
+        return CardDetails(payment_method, "visa", "4242", 12, 2034, self.customer)
+
+
+def test_a_card_stripe_no_longer_attaches_is_removed_and_one_it_does_is_kept(
+    app: Flask, session: Session
+) -> None:
+    member = factories.user(session)
+    card = SavedCard(
+        user_id=member.id, payment_method_id="pm_x", last4="4242", exp_month=12, exp_year=2034
+    )
+    session.add(card)
+    session.commit()
+    card_id, member_id = card.id, member.id
+    with app.app_context(), pytest.raises(GatewayError):  # attached, so the refusal stands
+        cards.remove_card(db.transaction, _RefusingDetach("cus_1"), member_id, card_id)  # type: ignore[arg-type]
+    session.rollback()
+    assert session.get(SavedCard, card_id) is not None
+    with app.app_context():
+        assert cards.remove_card(db.transaction, _RefusingDetach(None), member_id, card_id)  # type: ignore[arg-type]
+    session.rollback()
+    assert session.get(SavedCard, card_id) is None
 
 
 def test_saving_the_same_card_again_keeps_one_saved_card(

@@ -207,7 +207,7 @@ def test_impressions_and_clicks_are_attributed_to_the_list(
 
     assert client.get(f"/products/{product_id}?rec={rec_id}").status_code == 200
     assert client.get(f"/products/{product_id}?rec={rec_id}").status_code == 200  # a reload
-    token = csrf_token(client, f"/products/{product_id}")
+    token = csrf_token(client, "/cart")
     client.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
     session.rollback()
     tagged = session.execute(
@@ -348,7 +348,7 @@ def test_a_purchase_is_credited_to_the_list_its_cart_line_was_added_from_once(
     assert link
     product_id, rec_id = int(link.group(1)), link.group(2)
     first.get(f"/products/{product_id}?rec={rec_id}")
-    token = csrf_token(first, f"/products/{product_id}")
+    token = csrf_token(first, "/cart")
     first.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
     session.rollback()
     assert session.scalars(select(CartItem.rec_id)).all() == [rec_id]
@@ -370,6 +370,35 @@ def test_a_purchase_is_credited_to_the_list_its_cart_line_was_added_from_once(
     second.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
     session.rollback()
     assert session.scalars(select(CartItem.rec_id)).all() == [None]
+
+
+def test_a_product_page_opened_some_other_way_takes_the_credit_from_the_list(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    account = factories.user(session, "dora@example.com", "Dora")
+    session.commit()
+    owner = CartOwner(user_id=account.id)
+    client = app.test_client()
+    sign_in(client, "dora@example.com", factories.PASSWORD)
+    page = client.get(f"/products/{shop['jumbo'].id}").get_data(as_text=True)
+    link = re.search(r'href="/products/(\d+)\?rec=([0-9a-f]{32})"', _section(page, "product"))
+    assert link
+    product_id, rec_id = int(link.group(1)), link.group(2)
+    token = csrf_token(client, f"/products/{product_id}?rec={rec_id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    assert _purchase_rec_ids(session, _pays_for(app, session, [], owner)) == [rec_id]
+
+    # Days later, in the same browser, the shopper finds it again by search and buys it
+    # again from its page: neither the addition nor the order is the list's.
+    token = csrf_token(client, f"/products/{product_id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": 1})
+    session.rollback()
+    assert session.scalars(select(CartItem.rec_id)).all() == [None]
+    added = session.scalars(
+        select(Event.rec_id).where(Event.kind == "cart_add").order_by(Event.id)
+    ).all()
+    assert added == [rec_id, None]
+    assert _purchase_rec_ids(session, _pays_for(app, session, [], owner)) == [None]
 
 
 def test_a_purchase_carries_the_recommendation_and_the_e_mail_suggests_more(
@@ -620,6 +649,33 @@ def test_popular_lists_leave_out_what_the_customer_bought_unless_re_purchases_ar
         assert ids(again) == bought
         home = recs.for_home(db.session, customer, serving=Serving(pins, recs.model()))
         assert home.items[0].product.id == never_bought
+
+
+def test_a_returning_guests_older_purchases_stay_out_of_their_personal_lists(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    # A guest bought the heart in this browser three days ago and today looks at the
+    # lantern: their personal lists read only today's history, but the home page and the
+    # order page (and e-mail) leave re-purchases out, so the heart must not come back.
+    now = utcnow()
+    guest = "v-returning-guest"
+    rows = [
+        {"kind": "purchase", "visitor_id": guest, "product_id": shop["heart"].id,
+         "order_id": None, "quantity": 1, "created_at": now - timedelta(days=3)},
+        {"kind": "product_view", "visitor_id": guest, "product_id": shop["lantern"].id,
+         "created_at": now - timedelta(minutes=5)},
+    ]  # fmt: skip
+    session.execute(insert(Event), rows)
+    session.commit()
+    with app.app_context():
+        recs = service()
+        shopper = Shopper(guest)
+        home = recs.for_home(db.session, shopper)
+        order = recs.for_order(db.session, shopper, [shop["tote"].id])
+        email = recs.for_order(db.session, shopper, [shop["tote"].id], "order_email")
+        for shown in (home, order, email):
+            assert shown.items and shown.strategy == "personal", shown.placement
+            assert shop["heart"].id not in {item.product.id for item in shown.items}
 
 
 def test_a_product_new_since_training_gets_popular_items_on_its_page_and_in_the_cart(
