@@ -107,8 +107,8 @@ def mail_catcher(app: Flask) -> Iterator[Path | None]:
 
 def _housekeeping(app: Flask) -> None:
     from shop.checkout.pricing import CheckoutSettings
-    from shop.checkout.services import release_expired
     from shop.db import db
+    from shop.orders.holds import release_expired
     from shop.payments.services import expire_waiting_payments
     from shop.payments.setup import PaymentsNotConfigured, gateway
 

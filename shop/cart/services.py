@@ -12,6 +12,7 @@ from shop.cart.models import Cart, CartItem
 from shop.catalog.availability import is_launched_for, viewer_for
 from shop.catalog.models import Product
 from shop.orders import states
+from shop.orders.holds import release_expired
 from shop.orders.models import Order, OrderLine
 
 DEFAULT_MAX_QTY = 999
@@ -110,15 +111,24 @@ def _check_quantity(quantity: int, max_qty: int) -> None:
         raise CartError(f"You can order at most {max_qty} of one item.")
 
 
-def _sellable(session: Session, owner: CartOwner, product_id: int) -> tuple[Product, int]:
+def _sellable(
+    session: Session, owner: CartOwner, product_id: int, wanted: int
+) -> tuple[Product, int]:
     """The product and how many of it the owner may have in their cart: the free stock
-    plus what their own unpaid order holds (the same figure the cart page checks)."""
+    plus what their own unpaid order holds (the same figure the cart page checks).
+
+    When that is short of `wanted`, holds on the product that have run out are released
+    first: the release job may not have come round yet, and they hold nothing any more.
+    """
     product = session.get(Product, product_id)
     if product is None or not product.active:
         raise CartError("That product is not available.")
     if not is_launched_for(product, viewer_for(session, owner.user_id)):
         raise CartError("That product is not on sale yet.")
     available = product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
+    if available < wanted and release_expired(session, product_ids=[product.id]):
+        session.refresh(product, ["stock_qty"])
+        available = product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
     if available < 1:
         raise CartError(f"Sorry, {product.name} is out of stock.")
     return product, available
@@ -226,17 +236,20 @@ def add_item(
     `rec_id` is the recommendation list the shopper added it from; the last addition
     decides, so adding it again some other way takes the credit away from the list."""
     _check_quantity(quantity, max_qty)
-    product, available = _sellable(session, owner, product_id)
-    cart = _cart(session, owner, create=True)
-    assert cart is not None
-    item = session.scalar(
-        select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product.id)
-    )
+    cart = _cart(session, owner, create=False)
+    item = None
+    if cart is not None:
+        item = session.scalar(
+            select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
+        )
     in_cart = item.quantity if item else 0
     new_quantity = quantity + in_cart
+    product, available = _sellable(session, owner, product_id, wanted=new_quantity)
     _check_quantity(new_quantity, max_qty)
     _check_stock(product, available, new_quantity, in_cart)
     if item is None:
+        cart = cart or _cart(session, owner, create=True)
+        assert cart is not None
         item = CartItem(cart_id=cart.id, product_id=product.id, quantity=new_quantity)
         session.add(item)
     else:
@@ -263,7 +276,7 @@ def set_quantity(
         )
     if item is None:
         raise CartError("That item is not in your cart.")
-    product, available = _sellable(session, owner, product_id)
+    product, available = _sellable(session, owner, product_id, wanted=quantity)
     _check_stock(product, available, quantity)
     item.quantity = quantity
     session.flush()

@@ -30,8 +30,8 @@ from shop.checkout.pricing import (
     totals,
 )
 from shop.db import utcnow
-from shop.events.bus import record_event
 from shop.orders import states
+from shop.orders.holds import release_expired
 from shop.orders.models import Order, OrderLine
 
 
@@ -421,72 +421,6 @@ def _take_stock(session: Session, order: Order) -> None:
                 select(Product.stock_qty).where(Product.id == line.product_id)
             )
             raise OutOfStock(line.name, line.quantity, int(available or 0), line.product_id)
-
-
-def release_stock(session: Session, order: Order, note: str) -> bool:
-    """Put an unpaid order's held stock back; False when it holds none (already released).
-
-    Records the domain event `order_released` in the same transaction, so that whoever
-    holds something for the order (the loyalty programme: redeemed points) gives it back.
-    """
-    released = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.stock_reserved.is_(True))
-        .values(stock_reserved=False, reserved_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    if released.rowcount != 1:
-        return False
-    for line in order.lines:
-        if line.product_id is not None:
-            session.execute(
-                update(Product)
-                .where(Product.id == line.product_id)
-                .values(stock_qty=Product.stock_qty + line.quantity)
-                .execution_options(synchronize_session=False)
-            )
-    session.refresh(order, ["stock_reserved", "reserved_until"])
-    if note:
-        states.note(order, note)
-    record_event(
-        session,
-        "order_released",
-        {
-            "order_id": order.id,
-            "number": order.number,
-            "user_id": order.user_id,
-            "points_redeemed": order.points_redeemed or 0,
-        },
-    )
-    return True
-
-
-def release_expired(session: Session, now: datetime | None = None) -> int:
-    """Release the stock of unpaid orders whose hold has run out; return how many.
-
-    An order with a 3-D Secure check still open keeps its hold: the shopper could finish
-    the check (and pay) at any time, so its intent must be cancelled at the gateway before
-    its stock and points go back; `payments.services.expire_waiting_payments` does that,
-    outside any transaction. (Releasing here and cancelling later would leave a window in
-    which the shopper pays for stock someone else has bought.)
-    """
-    from shop.payments.models import PaymentAttempt  # payments builds on the checkout
-
-    now = now or utcnow()
-    waiting = select(PaymentAttempt.id).where(
-        PaymentAttempt.order_id == Order.id,
-        PaymentAttempt.status == "requires_action",
-        PaymentAttempt.intent_id.is_not(None),
-    )
-    expired = session.scalars(
-        select(Order).where(
-            Order.status == states.PENDING_PAYMENT,
-            Order.stock_reserved.is_(True),
-            Order.reserved_until < now,
-            ~waiting.exists(),
-        )
-    ).all()
-    return sum(release_stock(session, order, "Stock hold expired") for order in expired)
 
 
 def remember_address(

@@ -7,9 +7,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shop.checkout.pricing import CheckoutSettings
-from shop.checkout.services import release_expired
 from shop.db import db
 from shop.orders import fulfilment
+from shop.orders.holds import release_expired
 from shop.orders.states import IllegalTransition
 from shop.payments.services import expire_waiting_payments
 from shop.payments.setup import PaymentsNotConfigured, gateway

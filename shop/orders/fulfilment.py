@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
-from shop.checkout.services import release_stock
 from shop.orders import states
+from shop.orders.holds import release_stock
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 

@@ -21,13 +21,13 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import (
     BenefitNotHeld,
     CheckoutError,
-    release_stock,
     reserve_stock,
 )
 from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
 from shop.mail.outbox import withdraw_pending
 from shop.orders import states
+from shop.orders.holds import release_stock
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 from shop.payments.gateway import (

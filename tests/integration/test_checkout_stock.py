@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shop.cart.services import CartOwner, add_item
+from shop.cart.services import CartError, CartOwner, add_item
 from shop.catalog.models import Product
-from shop.checkout.services import CheckoutError, OutOfStock, place_order, release_expired
+from shop.checkout.services import CheckoutError, OutOfStock, place_order
 from shop.db import db, utcnow
+from shop.orders.holds import release_expired
 from shop.orders.models import Order
 from tests import factories
 from tests.checkout_support import CONTACT, fresh, placed_order, settings, stock
@@ -116,3 +117,29 @@ def test_expired_holds_are_released_and_can_be_taken_again(
     order = fresh(session, order_id)
     assert order.status == "pending_payment" and not order.stock_reserved
     assert "Stock hold expired" in [h.note for h in order.history]
+
+
+def test_a_shopper_asking_for_stock_an_expired_hold_keeps_gets_it_before_the_release_job(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    lantern, heart = items["lantern"], items["heart"]
+    held_lantern = placed_order(app, [(lantern, 3)])
+    held_heart = placed_order(app, [(heart, 1)])
+    other = CartOwner(visitor_id=uuid.uuid4().hex)
+    with (
+        app.app_context(),
+        db.transaction() as tx,
+        pytest.raises(CartError, match="out of stock"),
+    ):
+        add_item(tx, other, lantern.id, 1)  # the hold is still running
+    assert fresh(session, held_lantern).stock_reserved
+
+    session.execute(update(Order).values(reserved_until=utcnow() - timedelta(minutes=1)))
+    session.commit()
+    with app.app_context(), db.transaction() as tx:
+        line = add_item(tx, other, lantern.id, 2)
+    assert line.quantity == 2
+    order = fresh(session, held_lantern)
+    assert not order.stock_reserved and "Stock hold expired" in [h.note for h in order.history]
+    assert stock(session, lantern) == 3
+    assert fresh(session, held_heart).stock_reserved  # another product's hold: the job's

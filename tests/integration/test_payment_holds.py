@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from loyalty.models import Membership
 from shop.cart.services import CartOwner, add_item
 from shop.catalog.models import Product
-from shop.checkout.services import place_order, release_expired, release_stock
+from shop.checkout.services import place_order
 from shop.db import db, utcnow
 from shop.orders.fulfilment import cancel_unpaid_order
+from shop.orders.holds import release_expired, release_stock
 from shop.orders.models import Order
 from shop.payments import services
 from shop.payments.models import PaymentAttempt

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.checkout.services import release_stock
 from shop.db import db
+from shop.orders.holds import release_stock
 from shop.orders.models import Order
 from tests.checkout_support import fresh, new_card, paid_order, stock
 from tests.helpers import csrf_token

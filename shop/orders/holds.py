@@ -1,0 +1,92 @@
+"""Stock held by unpaid orders: giving it back when an order's hold ends.
+
+Placing an order takes its units off `Product.stock_qty` at once (see
+`checkout.services.reserve_stock`), so a hold that ran out keeps them off until it is released:
+by the release job, by the next checkout, and by a shopper asking for more of a product
+than is free (`release_expired` for that product), so that nobody is told "out of stock"
+because of a hold that has already ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.db import utcnow
+from shop.events.bus import record_event
+from shop.orders import states
+from shop.orders.models import Order, OrderLine
+from shop.payments.models import PaymentAttempt
+
+
+def release_stock(session: Session, order: Order, note: str) -> bool:
+    """Put an unpaid order's held stock back; False when it holds none (already released).
+
+    Records the domain event `order_released` in the same transaction, so that whoever
+    holds something for the order (the loyalty programme: redeemed points) gives it back.
+    """
+    released = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.stock_reserved.is_(True))
+        .values(stock_reserved=False, reserved_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if released.rowcount != 1:
+        return False
+    for line in order.lines:
+        if line.product_id is not None:
+            session.execute(
+                update(Product)
+                .where(Product.id == line.product_id)
+                .values(stock_qty=Product.stock_qty + line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+    session.refresh(order, ["stock_reserved", "reserved_until"])
+    if note:
+        states.note(order, note)
+    record_event(
+        session,
+        "order_released",
+        {
+            "order_id": order.id,
+            "number": order.number,
+            "user_id": order.user_id,
+            "points_redeemed": order.points_redeemed or 0,
+        },
+    )
+    return True
+
+
+def release_expired(
+    session: Session, now: datetime | None = None, product_ids: Collection[int] | None = None
+) -> int:
+    """Release the stock of unpaid orders whose hold has run out (with `product_ids`, only
+    of those holding one of these products); return how many.
+
+    An order with a 3-D Secure check still open keeps its hold: the shopper could finish
+    the check (and pay) at any time, so its intent must be cancelled at the gateway before
+    its stock and points go back; `payments.services.expire_waiting_payments` does that,
+    outside any transaction. (Releasing here and cancelling later would leave a window in
+    which the shopper pays for stock someone else has bought.)
+    """
+    now = now or utcnow()
+    waiting = select(PaymentAttempt.id).where(
+        PaymentAttempt.order_id == Order.id,
+        PaymentAttempt.status == "requires_action",
+        PaymentAttempt.intent_id.is_not(None),
+    )
+    query = select(Order).where(
+        Order.status == states.PENDING_PAYMENT,
+        Order.stock_reserved.is_(True),
+        Order.reserved_until < now,
+        ~waiting.exists(),
+    )
+    if product_ids is not None:
+        holding = select(OrderLine.order_id).where(OrderLine.product_id.in_(product_ids))
+        query = query.where(Order.id.in_(holding))
+    expired = session.scalars(query.order_by(Order.id)).all()
+    return sum(release_stock(session, order, "Stock hold expired") for order in expired)
