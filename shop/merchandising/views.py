@@ -347,9 +347,14 @@ def rollback() -> Response:
     if not NoteForm().validate_on_submit():
         abort(400)
     try:
-        version = model_versions.rollback(db.session, _actor(), service().store)
+        version = model_versions.rollback(
+            db.session, _actor(), service().store, shown=request.form.get("shown", "")[:64]
+        )
     except model_versions.NothingToRollBack as exc:
         flash(f"Nothing to roll back to: {exc}", "error")
+        return redirect(url_for("console.recs.versions"))
+    except model_versions.RolledBackSince as exc:
+        flash(f"Not rolled back: {exc}", "error")
         return redirect(url_for("console.recs.versions"))
     except (ModelUnavailableError, ValueError) as exc:
         flash(f"Cannot roll back: {exc}", "error")

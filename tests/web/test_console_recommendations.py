@@ -522,7 +522,10 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     assert response.status_code == 302
     with app.app_context():
         assert service().store.active() == state["version"]
-    merch.post("/console/recommendations/versions/rollback", data={"csrf_token": token})
+    merch.post(
+        "/console/recommendations/versions/rollback",
+        data={"csrf_token": token, "shown": state["version"]},
+    )
     with app.app_context():
         assert service().store.active() != state["version"]
     bad = merch.post(
@@ -815,7 +818,9 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
         first = service().store.active()
     assert first
     # Only one version: nothing earlier to go back to, said once.
-    page = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    page = merch.post(
+        f"{versions}/rollback", data={"csrf_token": token, "shown": first}, follow_redirects=True
+    )
     text = page.get_data(as_text=True)
     assert "Nothing to roll back to: there is no earlier version still stored." in text
     assert "no earlier version to roll back to" not in text
@@ -835,7 +840,9 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
     )
     assert f"Version {first} is now live." in switched.get_data(as_text=True)
     merch.post(f"{versions}/{first}/activate", data={"csrf_token": token})
-    back = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    back = merch.post(
+        f"{versions}/rollback", data={"csrf_token": token, "shown": first}, follow_redirects=True
+    )
     assert f"Rolled back: version {second} is live again." in back.get_data(as_text=True)
     with app.app_context():
         assert service().store.active() == second
