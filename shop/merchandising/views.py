@@ -215,7 +215,10 @@ def publish() -> Response:
 def discard() -> Response:
     """Throw the draft away."""
     return _revision_action(
-        lambda _form: revisions.discard_draft(db.session, _actor()), "The draft was discarded."
+        lambda _form: revisions.discard_draft(
+            db.session, _actor(), opened=request.form.get("opened", "")
+        ),
+        "The draft was discarded.",
     )
 
 
@@ -224,7 +227,11 @@ def revert(revision_id: int) -> Response:
     """Publish a copy of an earlier revision."""
     return _revision_action(
         lambda form: revisions.revert_to(
-            db.session, _actor(), revision_id, discard_draft=form.discard_draft.data
+            db.session,
+            _actor(),
+            revision_id,
+            discard_draft=form.discard_draft.data,
+            opened=request.form.get("opened", ""),
         ),
         f"Reverted: revision {revision_id}'s settings and rules are live again.",
     )

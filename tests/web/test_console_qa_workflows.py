@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,9 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
 from shop.db import db
+from shop.merchandising.models import MerchRevision
 from shop.personalization import service
-from tests.console_support import client_as
+from tests.console_support import client_as, console_token
 
 VERSIONS = "/console/recommendations/versions"
 
@@ -71,3 +73,74 @@ def test_a_roll_back_sent_twice_goes_back_one_version_not_two(
     assert "the page did not say which version it showed" in blind.get_data(as_text=True)
     with app.app_context():
         assert service().store.active() == third
+
+
+RECS = "/console/recommendations/"
+RULES = "/console/recommendations/rules"
+
+
+def _add_rule(client: FlaskClient, **fields: object) -> None:
+    token = console_token(client, RULES)
+    response = client.post(RULES, data={"csrf_token": token, **fields})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def _draft_rule_notes(session: Session) -> list[str] | None:
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    return None if draft is None else [rule["note"] for rule in draft.data["rules"]]
+
+
+def _publish(client: FlaskClient) -> int:
+    fields = _form_fields(client.get(RECS).get_data(as_text=True), f"{RECS}publish")
+    assert client.post(f"{RECS}publish", data=fields).status_code == 302
+    revision = db.session.scalar(
+        select(MerchRevision.id)
+        .where(MerchRevision.state == "published")
+        .order_by(MerchRevision.id.desc())
+    )
+    assert revision is not None
+    return revision
+
+
+def test_a_stale_page_does_not_discard_a_colleagues_draft_changes(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    first = client_as(app, session, "merchandiser")
+    second = client_as(app, session, "admin")
+    _add_rule(first, type="exclude", product=shop["heart"].sku, note="one")
+    with app.app_context():
+        earlier = _publish(first)
+        _add_rule(first, type="never", product=shop["jumbo"].sku, note="two")
+        _publish(first)
+    _add_rule(first, type="exclude", product=shop["lunchbox"].sku, note="mine")
+    stale = first.get(RECS).get_data(as_text=True)  # opened before the colleague's rule
+    _add_rule(second, type="diversity", max_per_category=2, note="theirs")
+    everything = ["one", "two", "mine", "theirs"]
+
+    discard = _form_fields(stale, f"{RECS}discard")
+    page = first.post(f"{RECS}discard", data=discard, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "The draft was discarded." not in text
+    assert "so it was not discarded. Look at it again first." in text
+    assert _draft_rule_notes(session) == everything
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "merch.discard")) is None
+
+    # Reverting with "Discard my draft" ticked on the stale page throws nothing away either.
+    revert = f"{RECS}revert/{earlier}"
+    fields = {**_form_fields(stale, revert), "discard_draft": "y"}
+    page = first.post(revert, data=fields, follow_redirects=True)
+    assert "so it was not discarded, and nothing was reverted" in page.get_data(as_text=True)
+    assert _draft_rule_notes(session) == everything
+    live = session.scalar(
+        select(MerchRevision)
+        .where(MerchRevision.state == "published")
+        .order_by(MerchRevision.id.desc())
+    )
+    assert live is not None and [rule["note"] for rule in live.data["rules"]] == ["one", "two"]
+
+    # Once the page shows the draft as it is, discarding it works.
+    fresh = _form_fields(first.get(RECS).get_data(as_text=True), f"{RECS}discard")
+    page = first.post(f"{RECS}discard", data=fresh, follow_redirects=True)
+    assert "The draft was discarded." in page.get_data(as_text=True)
+    assert _draft_rule_notes(session) is None

@@ -48,6 +48,19 @@ def _publish(client: FlaskClient, note: str = "") -> None:
     assert "Published" in client.get(RULES).get_data(as_text=True)
 
 
+def _draft_bar_form(client: FlaskClient, action: str) -> dict[str, str]:
+    """The fields of the draft bar's publish or discard form, as the rules page shows it."""
+    bar = client.get(RULES).get_data(as_text=True)
+    form = re.search(rf'<form[^>]*action="{action}".*?</form>', bar, re.S)
+    assert form, f"no form posting to {action}"
+    fields = {}
+    for tag in re.findall(r'<input[^>]*type="hidden"[^>]*>', form.group(0)):
+        name, value = re.search(r'name="(\w+)"', tag), re.search(r'value="([^"]*)"', tag)
+        assert name and value
+        fields[name.group(1)] = value.group(1)
+    return fields
+
+
 def _ids(html: str, testid: str) -> list[int]:
     match = re.search(rf'data-testid="{testid}".*?</ol>', html, re.S)
     assert match, f"no list {testid}"
@@ -419,9 +432,10 @@ def test_revert_to_an_earlier_revision_and_discard_a_draft(
     session.rollback()
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
     assert draft is not None and [r["type"] for r in draft.data["rules"]][-1] == "diversity"
+    opened = _draft_bar_form(merch, DISCARD)["opened"]
     response = merch.post(
         f"/console/recommendations/revert/{first.id}",
-        data={"csrf_token": token, "discard_draft": "y"},
+        data={"csrf_token": token, "discard_draft": "y", "opened": opened},
     )
     assert response.status_code == 302
     session.rollback()
@@ -632,8 +646,8 @@ def test_a_rule_number_is_never_given_to_another_rule(
     remove("r3")  # never published, but in the audit log as r3
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r4"]
-    token = console_token(merch, RULES)  # the whole draft thrown away: r4 stays taken
-    assert merch.post(DISCARD, data={"csrf_token": token}).status_code == 302
+    # The whole draft thrown away: r4 stays taken.
+    assert merch.post(DISCARD, data=_draft_bar_form(merch, DISCARD)).status_code == 302
     assert draft_ids() == []
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r2", "r5"]
