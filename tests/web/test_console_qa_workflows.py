@@ -21,12 +21,23 @@ from tests.console_support import client_as, console_token
 VERSIONS = "/console/recommendations/versions"
 
 
-def _form_fields(page: str, action: str) -> dict[str, str]:
-    """The hidden and text inputs of the page's form posting to `action`."""
-    match = re.search(rf'<form[^>]*action="{re.escape(action)}".*?</form>', page, re.S)
-    assert match, f"no form posting to {action}"
+def _form_fields(page: str, action: str, *, holding: str = "") -> dict[str, str]:
+    """The hidden and text inputs of the page's form posting to `action` (or of the first
+    form with a field named `holding`)."""
+    if holding:
+        found = [
+            form
+            for form in re.findall(r"<form.*?</form>", page, re.S)
+            if f'name="{holding}"' in form
+        ]
+        assert found, f"no form with a field {holding}"
+        form = found[0]
+    else:
+        match = re.search(rf'<form[^>]*action="{re.escape(action)}".*?</form>', page, re.S)
+        assert match, f"no form posting to {action}"
+        form = match.group(0)
     fields = {}
-    for tag in re.findall(r"<input[^>]*>", match.group(0)):
+    for tag in re.findall(r"<input[^>]*>", form):
         name = re.search(r'name="([^"]+)"', tag)
         value = re.search(r'value="([^"]*)"', tag)
         if name and 'type="checkbox"' not in tag:
@@ -144,3 +155,24 @@ def test_a_stale_page_does_not_discard_a_colleagues_draft_changes(
     page = first.post(f"{RECS}discard", data=fresh, follow_redirects=True)
     assert "The draft was discarded." in page.get_data(as_text=True)
     assert _draft_rule_notes(session) is None
+
+
+def test_a_number_field_holding_only_spaces_says_what_to_enter_once(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    product = next(iter(items.values()))
+    url = f"/console/products/{product.id}"
+    fields = _form_fields(merch.get(url).get_data(as_text=True), url, holding="stock")
+    response = merch.post(url, data={**fields, "stock": "   "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Enter the stock, a whole number." in page
+    assert "Not a valid integer value." not in page and "Use a whole number from 0" not in page
+
+    settings = _form_fields(merch.get(RECS).get_data(as_text=True), RECS, holding="weight_view")
+    response = merch.post(RECS, data={**settings, "weight_view": " "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Enter a weight." in page
+    assert "Not a valid decimal value." not in page and "must be between 0 and 100" not in page
