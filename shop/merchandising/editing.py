@@ -382,7 +382,8 @@ def update_settings(
     current value: the draft's, or `default_training` (the shop's tuned settings) before
     anything was saved. `opened` is the `settings_fingerprint` the form was opened with:
     if someone saved other settings since, or a page sent none (an empty one; None: no page,
-    nothing to check), ChangedSinceOpened is raised and nothing saved.
+    nothing to check), ChangedSinceOpened is raised and nothing saved, unless the draft holds
+    exactly what this save would store (the same form sent twice): then nothing is saved again.
     """
     for kind, weight in entered.kind_weights.items():
         if kind not in KIND_NAMES:
@@ -398,11 +399,42 @@ def update_settings(
     data = draft_data(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
     check_said(opened)
-    if opened is not None and opened != fingerprint(before):
-        raise ChangedSinceOpened(
-            "Someone saved other settings in the draft after you opened this page. "
-            "The form now shows them: make your change again."
+    stale = opened is not None and opened != fingerprint(before)
+    try:
+        training, placements = _settings_after(
+            session, entered, data, placement_names, default_training
         )
+    except EditError:
+        if stale:  # judged against settings the form did not show
+            raise _changed_since_opened() from None
+        raise
+    if stale:
+        if {"training": training, "placements": placements} == before:
+            return data  # the same save sent twice (a double click): saved already
+        raise _changed_since_opened()
+    data["training"], data["placements"] = training, placements
+    after = {"training": training, "placements": placements}
+    changed_before, changed_after = audit.changed(before, after)
+    save_draft(session, actor, data, "merch.settings", "settings", changed_before, changed_after)
+    return data
+
+
+def _changed_since_opened() -> ChangedSinceOpened:
+    return ChangedSinceOpened(
+        "Someone saved other settings in the draft after you opened this page. "
+        "The form now shows them: make your change again."
+    )
+
+
+def _settings_after(
+    session: Session,
+    entered: SettingsInput,
+    data: Mapping[str, Any],
+    placement_names: Sequence[str],
+    default_training: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The draft's training and placement settings with the entered ones; EditError when
+    they cannot be saved."""
     training = dict(data.get("training") or default_training)
     weighting = dict(training.get("weighting") or {})
     weighting["kind_weights"] = dict(entered.kind_weights)
@@ -445,11 +477,7 @@ def update_settings(
                 f"{'the' if rule.placements else 'one'} list at least {rule.position} long, "
                 "or change that rule first.",
             )
-    data["training"], data["placements"] = training, placements
-    after = {"training": training, "placements": placements}
-    changed_before, changed_after = audit.changed(before, after)
-    save_draft(session, actor, data, "merch.settings", "settings", changed_before, changed_after)
-    return data
+    return training, placements
 
 
 def product_by_reference(session: Session, reference: str) -> int | None:

@@ -176,3 +176,27 @@ def test_a_number_field_holding_only_spaces_says_what_to_enter_once(
     assert response.status_code == 400
     assert "Enter a weight." in page
     assert "Not a valid decimal value." not in page and "must be between 0 and 100" not in page
+
+
+def test_the_same_settings_form_sent_twice_is_saved_once_not_called_a_colleagues_change(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    opened = _form_fields(merch.get(RECS).get_data(as_text=True), RECS, holding="weight_view")
+    mine = {**opened, "weight_view": "2", "size_home": "5"}
+    assert merch.post(RECS, data=mine).status_code == 302
+    again = merch.post(RECS, data=mine, follow_redirects=True)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert "Someone saved other settings" not in page
+    assert "Settings saved in the draft." in page
+    session.rollback()
+    saves = session.scalars(select(AuditEntry).where(AuditEntry.action == "merch.settings")).all()
+    assert len(saves) == 1
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    assert draft is not None and draft.data["placements"]["home"]["size"] == 5
+
+    # A stale form with other values is still refused.
+    other = merch.post(RECS, data={**opened, "size_home": "6"})
+    assert other.status_code == 409
+    assert "Someone saved other settings" in other.get_data(as_text=True)
