@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import datetime
 from html import unescape
 
 from flask import Flask
@@ -22,8 +24,8 @@ VERSIONS = "/console/recommendations/versions"
 
 
 def _form_fields(page: str, action: str, *, holding: str = "") -> dict[str, str]:
-    """The hidden and text inputs of the page's form posting to `action` (or of the first
-    form with a field named `holding`)."""
+    """The inputs (ticked checkboxes too) of the page's form posting to `action` (or of the
+    first form with a field named `holding`)."""
     if holding:
         found = [
             form
@@ -40,8 +42,9 @@ def _form_fields(page: str, action: str, *, holding: str = "") -> dict[str, str]
     for tag in re.findall(r"<input[^>]*>", form):
         name = re.search(r'name="([^"]+)"', tag)
         value = re.search(r'value="([^"]*)"', tag)
-        if name and 'type="checkbox"' not in tag:
-            fields[name.group(1)] = unescape(value.group(1)) if value else ""
+        if not name or ('type="checkbox"' in tag and "checked" not in tag):
+            continue
+        fields[name.group(1)] = unescape(value.group(1)) if value else ""
     return fields
 
 
@@ -200,3 +203,47 @@ def test_the_same_settings_form_sent_twice_is_saved_once_not_called_a_colleagues
     other = merch.post(RECS, data={**opened, "size_home": "6"})
     assert other.status_code == 409
     assert "Someone saved other settings" in other.get_data(as_text=True)
+
+
+def test_a_launch_time_with_seconds_survives_a_later_edit_and_an_export_and_import(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    new = "/console/products/new"
+    fields = _form_fields(merch.get(new).get_data(as_text=True), new, holding="sku")
+    created = merch.post(
+        new,
+        data={
+            **fields,
+            "sku": "LAUNCH-1",
+            "name": "Launch lamp",
+            "price": "4.00",
+            "stock": "3",
+            "active": "y",
+            "launches_at": "2031-03-01T09:00:30",
+        },
+    )
+    assert created.status_code == 302
+    url = created.headers["Location"]
+
+    # Exporting the catalogue and importing it untouched changes nothing.
+    exported = merch.get("/console/products/export.csv").get_data()
+    token = console_token(merch, "/console/products/import")
+    imported = merch.post(
+        "/console/products/import",
+        data={"csrf_token": token, "file": (io.BytesIO(exported), "catalogue.csv")},
+        content_type="multipart/form-data",
+    )
+    assert imported.status_code == 200
+    assert "0 created, 0 updated" in imported.get_data(as_text=True)
+
+    # Changing the price changes the price only.
+    fields = _form_fields(merch.get(url).get_data(as_text=True), url, holding="stock")
+    assert merch.post(url, data={**fields, "price": "4.50"}).status_code == 302
+    session.rollback()
+    product = session.scalar(select(Product).where(Product.sku == "LAUNCH-1"))
+    assert product is not None and product.launches_at == datetime(2031, 3, 1, 9, 0)
+    changes = session.scalars(
+        select(AuditEntry.after).where(AuditEntry.action.in_(("product.update", "product.import")))
+    ).all()
+    assert changes == [{"price_pence": 450}]
