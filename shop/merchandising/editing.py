@@ -480,6 +480,35 @@ def _settings_after(
     return training, placements
 
 
+def rule_targets(session: Session, rules: Sequence[Rule]) -> dict[str, str]:
+    """What the rules act on in words, by their target text ("product 7" -> "Heart Lantern
+    (SKU 85123A)"), so a merchandiser can tell which product or category a rule is about."""
+    product_ids = {r.product_id for r in rules if r.product_id is not None}
+    category_ids = {r.category_id for r in rules if r.category_id is not None}
+    products = {
+        pid: f"{name} (SKU {sku})"
+        for pid, name, sku in session.execute(
+            select(Product.id, Product.name, Product.sku).where(Product.id.in_(product_ids))
+        )
+    }
+    categories = {
+        cid: name
+        for cid, name in session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(category_ids))
+        )
+    }
+    found: dict[str, str] = {}
+    for rule in rules:
+        if rule.product_id is not None:
+            words = products.get(rule.product_id, "a product that no longer exists")
+        elif rule.category_id is not None:
+            words = categories.get(rule.category_id, "a category that no longer exists")
+        else:
+            continue
+        found[rule.target_text()] = words
+    return found
+
+
 def product_by_reference(session: Session, reference: str) -> int | None:
     """A product id from an id or a SKU as typed in a form; None when nothing matches."""
     reference = reference.strip()

@@ -149,11 +149,13 @@ def rules() -> Response | tuple[str, int]:
             return redirect(url_for("console.recs.rules"))
     status = 400 if form.is_submitted() else 200
     live_rules = [Rule.from_dict(r) for r in revisions.live_data(db.session).get("rules") or ()]
+    draft_rules = editing.draft_rules(db.session)
     return render_template(
         "console/recs/rules.html",
         form=form,
-        draft_rules=editing.draft_rules(db.session),
+        draft_rules=draft_rules,
         live_rules=live_rules,
+        rule_targets=editing.rule_targets(db.session, [*draft_rules, *live_rules]),
         now=utcnow(),
         **_state(),
     ), status

@@ -247,3 +247,27 @@ def test_a_launch_time_with_seconds_survives_a_later_edit_and_an_export_and_impo
         select(AuditEntry.after).where(AuditEntry.action.in_(("product.update", "product.import")))
     ).all()
     assert changes == [{"price_pence": 450}]
+
+
+def test_the_rules_page_names_the_product_or_category_each_rule_acts_on(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    heart, tote = shop["heart"], shop["tote"]
+    assert tote.category is not None
+    _add_rule(merch, type="exclude", product=heart.sku)
+    _add_rule(merch, type="boost", category=str(tote.category_id), factor="2")
+    with app.app_context():
+        _publish(merch)
+    _add_rule(merch, type="never", product=str(tote.id))
+    page = merch.get(RULES).get_data(as_text=True)
+    draft = re.search(r'data-testid="draft-rules".*?</table>', page, re.S)
+    live = re.search(r'data-testid="live-rules".*?</table>', page, re.S)
+    assert draft and live
+    named = re.findall(r'data-testid="rule-target">([^<]*)<', draft.group(0))
+    assert [unescape(n) for n in named] == [
+        f"{heart.name} (SKU {heart.sku})",
+        tote.category.name,
+        f"{tote.name} (SKU {tote.sku})",
+    ]
+    assert len(re.findall(r'data-testid="rule-target"', live.group(0))) == 2
