@@ -183,6 +183,12 @@ class _NumberField(Field):
     def process_formdata(self, valuelist: list[Any]) -> None:
         """Parse the submitted text; anything but a plain number is unreadable."""
         text = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if valuelist and not text:
+            # Only spaces is nothing typed: InputRequired then says what to enter (it reads
+            # raw_data, where spaces count as input), Optional skips the field.
+            self.raw_data = [""]
+            self.data = None
+            return
         if text and not self.plain.fullmatch(text):
             self.data = None
             raise ValueError(self.unreadable)

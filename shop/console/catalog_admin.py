@@ -103,9 +103,15 @@ def parse_active(text: str) -> bool:
     raise ValueError(f"{text.strip()!r} is not yes or no")
 
 
+def to_the_minute(moment: datetime | None) -> datetime | None:
+    """A launch time without seconds: the form, the list and the CSV export show whole
+    minutes, so seconds kept would be dropped, unseen, by the next save or import."""
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
+
+
 def parse_launch(text: str) -> datetime | None:
-    """A launch time in UTC ('2026-12-01 09:00', or a date for midnight), or None for 'none';
-    raise ValueError otherwise."""
+    """A launch time in UTC ('2026-12-01 09:00', or a date for midnight; seconds are dropped),
+    or None for 'none'; raise ValueError otherwise."""
     value = text.strip()
     if value.lower() == NO_LAUNCH:
         return None
@@ -116,7 +122,7 @@ def parse_launch(text: str) -> datetime | None:
             continue
         if not date_in_range(moment.date()):
             raise ValueError(f"{value!r} is too far in the past or the future")
-        return moment
+        return to_the_minute(moment)
     raise ValueError(f"{value!r} is not a date and time such as 2026-12-01 09:00, or none")
 
 

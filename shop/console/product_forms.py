@@ -103,7 +103,7 @@ class ProductForm(ShopForm):
             stock_qty=int(self.stock.data or 0),
             category_id=int(self.category.data) if self.category.data else None,
             active=bool(self.active.data),
-            launches_at=self.launches_at.data,
+            launches_at=catalog_admin.to_the_minute(self.launches_at.data),
         )
 
     def opened_values(self) -> ProductValues | None:

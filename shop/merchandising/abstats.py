@@ -123,7 +123,9 @@ def two_proportion_ztest(
     z = difference / se_pooled
     p_value = normal_p_value(z)
     half = z_value(1 - alpha) * se
-    low, high = difference - half, difference + half
+    # Two rates differ by at most 1 either way; the normal approximation does not know that
+    # (6/8 against 0/4 gives -105 to -45 points).
+    low, high = max(-1.0, difference - half), min(1.0, difference + half)
     return Comparison(
         difference,
         low,

@@ -382,7 +382,8 @@ def update_settings(
     current value: the draft's, or `default_training` (the shop's tuned settings) before
     anything was saved. `opened` is the `settings_fingerprint` the form was opened with:
     if someone saved other settings since, or a page sent none (an empty one; None: no page,
-    nothing to check), ChangedSinceOpened is raised and nothing saved.
+    nothing to check), ChangedSinceOpened is raised and nothing saved, unless the draft holds
+    exactly what this save would store (the same form sent twice): then nothing is saved again.
     """
     for kind, weight in entered.kind_weights.items():
         if kind not in KIND_NAMES:
@@ -398,11 +399,42 @@ def update_settings(
     data = draft_data(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
     check_said(opened)
-    if opened is not None and opened != fingerprint(before):
-        raise ChangedSinceOpened(
-            "Someone saved other settings in the draft after you opened this page. "
-            "The form now shows them: make your change again."
+    stale = opened is not None and opened != fingerprint(before)
+    try:
+        training, placements = _settings_after(
+            session, entered, data, placement_names, default_training
         )
+    except EditError:
+        if stale:  # judged against settings the form did not show
+            raise _changed_since_opened() from None
+        raise
+    if stale:
+        if {"training": training, "placements": placements} == before:
+            return data  # the same save sent twice (a double click): saved already
+        raise _changed_since_opened()
+    data["training"], data["placements"] = training, placements
+    after = {"training": training, "placements": placements}
+    changed_before, changed_after = audit.changed(before, after)
+    save_draft(session, actor, data, "merch.settings", "settings", changed_before, changed_after)
+    return data
+
+
+def _changed_since_opened() -> ChangedSinceOpened:
+    return ChangedSinceOpened(
+        "Someone saved other settings in the draft after you opened this page. "
+        "The form now shows them: make your change again."
+    )
+
+
+def _settings_after(
+    session: Session,
+    entered: SettingsInput,
+    data: Mapping[str, Any],
+    placement_names: Sequence[str],
+    default_training: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The draft's training and placement settings with the entered ones; EditError when
+    they cannot be saved."""
     training = dict(data.get("training") or default_training)
     weighting = dict(training.get("weighting") or {})
     weighting["kind_weights"] = dict(entered.kind_weights)
@@ -445,11 +477,36 @@ def update_settings(
                 f"{'the' if rule.placements else 'one'} list at least {rule.position} long, "
                 "or change that rule first.",
             )
-    data["training"], data["placements"] = training, placements
-    after = {"training": training, "placements": placements}
-    changed_before, changed_after = audit.changed(before, after)
-    save_draft(session, actor, data, "merch.settings", "settings", changed_before, changed_after)
-    return data
+    return training, placements
+
+
+def rule_targets(session: Session, rules: Sequence[Rule]) -> dict[str, str]:
+    """What the rules act on in words, by their target text ("product 7" -> "Heart Lantern
+    (SKU 85123A)"), so a merchandiser can tell which product or category a rule is about."""
+    product_ids = {r.product_id for r in rules if r.product_id is not None}
+    category_ids = {r.category_id for r in rules if r.category_id is not None}
+    products = {
+        pid: f"{name} (SKU {sku})"
+        for pid, name, sku in session.execute(
+            select(Product.id, Product.name, Product.sku).where(Product.id.in_(product_ids))
+        )
+    }
+    categories = {
+        cid: name
+        for cid, name in session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(category_ids))
+        )
+    }
+    found: dict[str, str] = {}
+    for rule in rules:
+        if rule.product_id is not None:
+            words = products.get(rule.product_id, "a product that no longer exists")
+        elif rule.category_id is not None:
+            words = categories.get(rule.category_id, "a category that no longer exists")
+        else:
+            continue
+        found[rule.target_text()] = words
+    return found
 
 
 def product_by_reference(session: Session, reference: str) -> int | None:

@@ -12,6 +12,10 @@ class NothingToRollBack(ValueError):
     """There is no earlier usable version to go back to."""
 
 
+class RolledBackSince(ValueError):
+    """The live version is not the one the page that asked for the roll-back showed."""
+
+
 def active_version(store: ModelStore) -> str | None:
     """The live version id, or None when there is none (or its pointer is unreadable)."""
     try:
@@ -35,12 +39,28 @@ def activate(session: Session, actor: audit.Actor, store: ModelStore, version_id
     return True
 
 
-def rollback(session: Session, actor: audit.Actor, store: ModelStore) -> str:
+def rollback(
+    session: Session, actor: audit.Actor, store: ModelStore, shown: str | None = None
+) -> str:
     """Go back to the version live before the current one, auditing it; return its id.
 
-    Raises NothingToRollBack, or another ModelUnavailableError or ValueError.
+    `shown` is the live version the page showed (None: no page, nothing to check). When
+    another version is live now (the same button sent twice, or a colleague's change), the
+    roll-back would go back from a version nobody chose to leave: RolledBackSince is raised
+    and nothing changes.
+
+    Raises NothingToRollBack, RolledBackSince, or another ModelUnavailableError or ValueError.
     """
     before = active_version(store)
+    if shown is not None and (shown or None) != before:
+        if not shown.strip():
+            raise RolledBackSince("the page did not say which version it showed; reload it.")
+        live = f"version {before} is live now" if before else "no version is live now"
+        raise RolledBackSince(
+            f"{live}, not version {shown} as on the page you sent this from (it was rolled "
+            "back or changed since). Check the versions below and roll back again if you "
+            "still mean to."
+        )
     try:
         version = store.rollback()
     except NoActiveVersionError as exc:

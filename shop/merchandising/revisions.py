@@ -157,11 +157,14 @@ def publish(
     return revision
 
 
-def discard_draft(session: Session, actor: audit.Actor) -> None:
-    """Throw the draft away; the live state is unchanged."""
+def discard_draft(session: Session, actor: audit.Actor, opened: str | None = None) -> None:
+    """Throw the draft away; the live state is unchanged. ChangedSinceOpened when `opened`
+    (the draft's fingerprint the page showed) is stale or empty (None: nothing to check),
+    so that nobody throws away a colleague's edits they have not seen."""
     draft = draft_revision(session)
     if draft is None:
         raise RevisionError("There is no draft to discard.")
+    _check_draft_unchanged(draft, opened, "discarded")
     audit.record(session, actor, "merch.discard", "draft", draft.data, None)
     session.execute(delete(MerchRevision).where(MerchRevision.id == draft.id))
     session.flush()
@@ -173,11 +176,26 @@ DRAFT_IN_THE_WAY = (
 )
 
 
+def _check_draft_unchanged(draft: MerchRevision, opened: str | None, what: str) -> None:
+    check_said(opened)
+    if opened is not None and opened != fingerprint(draft.data):
+        raise ChangedSinceOpened(
+            f"The draft changed after you opened this page (someone else edited it), so it "
+            f"was not {what}. Look at it again first."
+        )
+
+
 def revert_to(
-    session: Session, actor: audit.Actor, revision_id: int, *, discard_draft: bool = False
+    session: Session,
+    actor: audit.Actor,
+    revision_id: int,
+    *,
+    discard_draft: bool = False,
+    opened: str | None = None,
 ) -> MerchRevision:
     """Publish a copy of an earlier revision. A pending draft is only thrown away when the
-    merchandiser said so, and is then audited as discarded."""
+    merchandiser said so, and is then audited as discarded; `opened` is the draft's
+    fingerprint their page showed, as for `discard_draft`."""
     data = revision_data(session, revision_id)
     previous = live_revision_id(session)
     if previous == revision_id:
@@ -186,6 +204,7 @@ def revert_to(
     if draft is not None:
         if not discard_draft:
             raise RevisionError(DRAFT_IN_THE_WAY)
+        _check_draft_unchanged(draft, opened, "discarded, and nothing was reverted")
         audit.record(
             session,
             actor,

@@ -149,11 +149,13 @@ def rules() -> Response | tuple[str, int]:
             return redirect(url_for("console.recs.rules"))
     status = 400 if form.is_submitted() else 200
     live_rules = [Rule.from_dict(r) for r in revisions.live_data(db.session).get("rules") or ()]
+    draft_rules = editing.draft_rules(db.session)
     return render_template(
         "console/recs/rules.html",
         form=form,
-        draft_rules=editing.draft_rules(db.session),
+        draft_rules=draft_rules,
         live_rules=live_rules,
+        rule_targets=editing.rule_targets(db.session, [*draft_rules, *live_rules]),
         now=utcnow(),
         **_state(),
     ), status
@@ -215,7 +217,10 @@ def publish() -> Response:
 def discard() -> Response:
     """Throw the draft away."""
     return _revision_action(
-        lambda _form: revisions.discard_draft(db.session, _actor()), "The draft was discarded."
+        lambda _form: revisions.discard_draft(
+            db.session, _actor(), opened=request.form.get("opened", "")
+        ),
+        "The draft was discarded.",
     )
 
 
@@ -224,7 +229,11 @@ def revert(revision_id: int) -> Response:
     """Publish a copy of an earlier revision."""
     return _revision_action(
         lambda form: revisions.revert_to(
-            db.session, _actor(), revision_id, discard_draft=form.discard_draft.data
+            db.session,
+            _actor(),
+            revision_id,
+            discard_draft=form.discard_draft.data,
+            opened=request.form.get("opened", ""),
         ),
         f"Reverted: revision {revision_id}'s settings and rules are live again.",
     )
@@ -347,9 +356,14 @@ def rollback() -> Response:
     if not NoteForm().validate_on_submit():
         abort(400)
     try:
-        version = model_versions.rollback(db.session, _actor(), service().store)
+        version = model_versions.rollback(
+            db.session, _actor(), service().store, shown=request.form.get("shown", "")[:64]
+        )
     except model_versions.NothingToRollBack as exc:
         flash(f"Nothing to roll back to: {exc}", "error")
+        return redirect(url_for("console.recs.versions"))
+    except model_versions.RolledBackSince as exc:
+        flash(f"Not rolled back: {exc}", "error")
         return redirect(url_for("console.recs.versions"))
     except (ModelUnavailableError, ValueError) as exc:
         flash(f"Cannot roll back: {exc}", "error")

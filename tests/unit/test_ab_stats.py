@@ -93,6 +93,19 @@ def test_a_difference_whose_interval_includes_zero_is_not_called_significant() -
     assert not result.significant
 
 
+def test_the_interval_of_a_difference_of_rates_stays_within_100_points() -> None:
+    # 6 of 8 against 0 of 4: -0.75 ± 1.96 * sqrt(0.75 * 0.25 / 8) = -0.75 ± 0.30 would end
+    # at -1.05, a rate 105 points below the control's 75%.
+    result = two_proportion_ztest(proportion(6, 8), proportion(0, 4))
+    assert result is not None
+    assert result.difference == pytest.approx(-0.75)
+    assert result.low == -1.0
+    assert result.high == pytest.approx(-0.75 + 0.300057, abs=1e-5)
+    assert result.significant
+    mirrored = two_proportion_ztest(proportion(0, 4), proportion(6, 8))
+    assert mirrored is not None and mirrored.high == 1.0
+
+
 def test_z_test_edge_cases() -> None:
     assert two_proportion_ztest(proportion(0, 0), proportion(3, 10)) is None
     one_sided = two_proportion_ztest(proportion(0, 50), proportion(3, 60))

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.form_fields import FiniteDecimalField, WholeNumberField
 
@@ -59,3 +59,25 @@ def test_a_readable_number_out_of_range_gets_the_range_message() -> None:
         "count": ["Number must be between 1 and 24."],
         "weight": ["Number must be between 0 and 100."],
     }
+
+
+class _RequiredForm(Form):
+    count = WholeNumberField(
+        validators=[InputRequired("Enter a count."), NumberRange(min=0, max=24)]
+    )
+    weight = FiniteDecimalField(
+        validators=[InputRequired("Enter a weight."), NumberRange(min=0, max=100)]
+    )
+
+
+@pytest.mark.parametrize("typed", ["", " ", "  \t "])
+def test_only_spaces_in_a_required_number_field_gets_its_one_message(typed: str) -> None:
+    form = _RequiredForm(MultiDict({"count": typed, "weight": typed}))
+    assert not form.validate()
+    assert form.errors == {"count": ["Enter a count."], "weight": ["Enter a weight."]}
+
+
+def test_only_spaces_in_an_optional_number_field_is_empty() -> None:
+    form = _check(count="   ", weight=" ")
+    assert (form.count.data, form.weight.data) == (None, None)
+    assert not form.errors

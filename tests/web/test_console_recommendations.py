@@ -48,6 +48,19 @@ def _publish(client: FlaskClient, note: str = "") -> None:
     assert "Published" in client.get(RULES).get_data(as_text=True)
 
 
+def _draft_bar_form(client: FlaskClient, action: str) -> dict[str, str]:
+    """The fields of the draft bar's publish or discard form, as the rules page shows it."""
+    bar = client.get(RULES).get_data(as_text=True)
+    form = re.search(rf'<form[^>]*action="{action}".*?</form>', bar, re.S)
+    assert form, f"no form posting to {action}"
+    fields = {}
+    for tag in re.findall(r'<input[^>]*type="hidden"[^>]*>', form.group(0)):
+        name, value = re.search(r'name="(\w+)"', tag), re.search(r'value="([^"]*)"', tag)
+        assert name and value
+        fields[name.group(1)] = value.group(1)
+    return fields
+
+
 def _ids(html: str, testid: str) -> list[int]:
     match = re.search(rf'data-testid="{testid}".*?</ol>', html, re.S)
     assert match, f"no list {testid}"
@@ -419,9 +432,10 @@ def test_revert_to_an_earlier_revision_and_discard_a_draft(
     session.rollback()
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
     assert draft is not None and [r["type"] for r in draft.data["rules"]][-1] == "diversity"
+    opened = _draft_bar_form(merch, DISCARD)["opened"]
     response = merch.post(
         f"/console/recommendations/revert/{first.id}",
-        data={"csrf_token": token, "discard_draft": "y"},
+        data={"csrf_token": token, "discard_draft": "y", "opened": opened},
     )
     assert response.status_code == 302
     session.rollback()
@@ -522,7 +536,10 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     assert response.status_code == 302
     with app.app_context():
         assert service().store.active() == state["version"]
-    merch.post("/console/recommendations/versions/rollback", data={"csrf_token": token})
+    merch.post(
+        "/console/recommendations/versions/rollback",
+        data={"csrf_token": token, "shown": state["version"]},
+    )
     with app.app_context():
         assert service().store.active() != state["version"]
     bad = merch.post(
@@ -629,8 +646,8 @@ def test_a_rule_number_is_never_given_to_another_rule(
     remove("r3")  # never published, but in the audit log as r3
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r4"]
-    token = console_token(merch, RULES)  # the whole draft thrown away: r4 stays taken
-    assert merch.post(DISCARD, data={"csrf_token": token}).status_code == 302
+    # The whole draft thrown away: r4 stays taken.
+    assert merch.post(DISCARD, data=_draft_bar_form(merch, DISCARD)).status_code == 302
     assert draft_ids() == []
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r2", "r5"]
@@ -815,7 +832,9 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
         first = service().store.active()
     assert first
     # Only one version: nothing earlier to go back to, said once.
-    page = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    page = merch.post(
+        f"{versions}/rollback", data={"csrf_token": token, "shown": first}, follow_redirects=True
+    )
     text = page.get_data(as_text=True)
     assert "Nothing to roll back to: there is no earlier version still stored." in text
     assert "no earlier version to roll back to" not in text
@@ -835,7 +854,9 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
     )
     assert f"Version {first} is now live." in switched.get_data(as_text=True)
     merch.post(f"{versions}/{first}/activate", data={"csrf_token": token})
-    back = merch.post(f"{versions}/rollback", data={"csrf_token": token}, follow_redirects=True)
+    back = merch.post(
+        f"{versions}/rollback", data={"csrf_token": token, "shown": first}, follow_redirects=True
+    )
     assert f"Rolled back: version {second} is live again." in back.get_data(as_text=True)
     with app.app_context():
         assert service().store.active() == second
