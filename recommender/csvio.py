@@ -102,9 +102,12 @@ class CsvReport:
 
 
 def _open(path: Path, errors: str = "strict") -> TextIO:
+    # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not read as part of the first field.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors, newline="")
-    return path.open(encoding="utf-8", errors=errors, newline="")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"), encoding="utf-8-sig", errors=errors, newline=""
+        )
+    return path.open(encoding="utf-8-sig", errors=errors, newline="")
 
 
 def _printable(text: str) -> str:
