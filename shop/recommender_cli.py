@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -95,8 +96,10 @@ def _params(path: str | None) -> TrainingParams:
         raise click.ClickException(f"no parameters file at {chosen}")
     try:
         return TrainingParams.load(chosen)
-    except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"{chosen} is not a parameters file: {exc}") from exc
+    except (ValueError, KeyError) as exc:  # names the file and what is wrong in it
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {chosen}: {exc.strerror or exc}") from exc
 
 
 def cutoff_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -122,6 +125,8 @@ def evaluate_command(
 
     Two views: only items new to each customer, and all items including re-purchases.
     """
+    if json_path:
+        _check_writable(Path(json_path))
     purchases = _purchases()
     if not len(purchases):
         raise click.ClickException("there are no purchases to evaluate on yet")
@@ -142,8 +147,22 @@ def evaluate_command(
         raise click.ClickException(str(exc)) from exc
     click.echo(report.to_table())
     if json_path:
-        Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        _write(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
         click.echo(f"JSON written to {json_path}")
+
+
+def _check_writable(path: Path) -> None:
+    """End with a message before any work when a file could not be written at path."""
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise click.ClickException(f"cannot write {path}: {folder} is not a writable folder")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @recommender_cli.command("tune")
@@ -158,6 +177,12 @@ def evaluate_command(
 @click.option("--seed", default=0, show_default=True)
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     """Search factors, regularization, alpha and iterations; store the chosen parameters."""
+    target = service().store.directory / TUNED_PARAMS
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # none yet before the first training
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
+    _check_writable(target)
     training = _purchases().before(_dataset_cutoff(cutoff))
     if not len(training):
         raise click.ClickException("there are no purchases before the cutoff to tune on")
@@ -176,8 +201,10 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    target = service().store.directory / TUNED_PARAMS
-    result.save(target)
+    try:
+        result.save(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
 
 

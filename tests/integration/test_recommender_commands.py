@@ -250,3 +250,54 @@ def test_commands_are_not_preceded_by_alembic_plugin_chatter(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "No trained versions yet" in done.stdout
     assert "setup plugin" not in done.stderr
+
+
+def test_tune_before_any_training_writes_its_parameters(app: Flask, purchases: None) -> None:
+    # A shop that imported its data but never trained has no model folder yet.
+    target = service_store_directory(app) / "params.json"
+    assert not target.parent.exists()
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "tune", "--cutoff", "2011-09-01", "--trials", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Chosen parameters written to {target}" in result.output
+    assert json.loads(target.read_text())["params"]["model"] == "als"
+
+
+def service_store_directory(app: Flask) -> Path:
+    """The folder the app keeps model versions and tuned parameters in."""
+    with app.app_context():
+        return service().store.directory
+
+
+def test_evaluate_to_a_json_file_in_a_missing_folder_says_so_before_evaluating(
+    app: Flask, purchases: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "shop.recommender_cli.evaluate", lambda *a, **k: pytest.fail("evaluated for nothing")
+    )
+    target = tmp_path / "no-such-folder" / "eval.json"
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--json", str(target)]
+    )
+    output = failed_cleanly(result)
+    assert f"Error: cannot write {target}: {target.parent} is not a writable folder" in output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"model_params": [1]}', "model_params must be an object, not [1]"),
+        ('{"rules": {"min_lift": null}}', "bad rules parameters {'min_lift': None}"),
+        ("not json", "not a JSON parameters file"),
+    ],
+)
+def test_evaluate_with_a_bad_params_file_names_the_file_and_the_fault(
+    app: Flask, purchases: None, tmp_path: Path, content: str, message: str
+) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(content)
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--params", str(params)]
+    )
+    assert f"Error: {params}: {message}" in failed_cleanly(result)
