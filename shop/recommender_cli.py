@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
+from shop.merchandising import model_versions
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendation_types import TUNED_PARAMS
@@ -217,6 +218,15 @@ def versions_command() -> None:
         click.secho(
             f"Warning: {problem}. No version is active; `flask recommender activate VERSION`"
             " repairs it.",
+            fg="yellow",
+            err=True,
+        )
+    active_problem = model_versions.active_problem(store)
+    if active_problem is not None:
+        click.secho(
+            f"Warning: the active version {store.active()} cannot be served: {active_problem}."
+            " The shop serves best sellers wherever it loads the model; `flask recommender"
+            " activate VERSION` or `rollback` switches to a usable one.",
             fg="yellow",
             err=True,
         )

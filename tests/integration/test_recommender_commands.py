@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -301,3 +302,27 @@ def test_evaluate_with_a_bad_params_file_names_the_file_and_the_fault(
         args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--params", str(params)]
     )
     assert f"Error: {params}: {message}" in failed_cleanly(result)
+
+
+def test_versions_warn_when_the_active_version_is_damaged_or_deleted(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["recommender", "train"]).exit_code == 0
+    with app.app_context():
+        store = service().store
+        active = store.active()
+    assert active
+    assert "Warning" not in runner.invoke(args=["recommender", "versions"]).output
+    (store.directory / "versions" / active / "model.npz").write_bytes(b"damaged")
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert listing.exit_code == 0, listing.output
+    assert (
+        f"Warning: the active version {active} cannot be served: version {active}: artifact "
+        "checksum mismatch (corrupt). The shop serves best sellers wherever"
+    ) in listing.output
+    shutil.rmtree(store.directory / "versions" / active)
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert f"Warning: the active version {active} cannot be served: it is missing." in (
+        listing.output
+    )
