@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
-from shop.merchandising import model_versions
+from shop.merchandising import model_versions, revisions
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendation_types import TUNED_PARAMS
@@ -207,6 +207,22 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
+    published = _published_training()
+    if published is not None and published != result.params.to_dict():
+        click.echo(
+            "Note: the training settings published in the console differ from these; "
+            "`flask recommender train` uses the published ones. Enter these in the console's "
+            "recommendation settings and publish them to train with them."
+        )
+
+
+def _published_training() -> dict[str, object] | None:
+    """The training parameters of the live published settings, when they set any (they
+    then take the place of the tuned ones)."""
+    with _session() as session:
+        live = revisions.live_revision(session)
+        training = live.data.get("training") if live is not None else None
+    return TrainingParams.from_dict(training).to_dict() if training else None
 
 
 @recommender_cli.command("versions")

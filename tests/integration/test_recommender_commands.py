@@ -14,7 +14,10 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from recommender import ModelVersion
+from shop.db import utcnow
+from shop.merchandising.models import MerchRevision
 from shop.personalization import service
+from shop.recommendation_types import default_params
 from shop.recommender_cli import describe_version
 from shop.tracking.models import Event
 from tests import factories
@@ -326,3 +329,24 @@ def test_versions_warn_when_the_active_version_is_damaged_or_deleted(
     assert f"Warning: the active version {active} cannot be served: it is missing." in (
         listing.output
     )
+
+
+def test_tune_says_when_published_settings_keep_train_from_using_its_parameters(
+    app: Flask, session: Session, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    args = ["recommender", "tune", "--cutoff", "2011-09-01", "--trials", "1"]
+    tuned = runner.invoke(args=args)
+    assert tuned.exit_code == 0, tuned.output
+    assert "Note:" not in tuned.output  # nothing published: train uses what tune chose
+    training = {**default_params().to_dict(), "model_params": {"factors": 3, "iterations": 2}}
+    session.add(
+        MerchRevision(state="published", data={"training": training}, published_at=utcnow())
+    )
+    session.commit()
+    tuned = runner.invoke(args=args)
+    assert tuned.exit_code == 0, tuned.output
+    assert (
+        "Note: the training settings published in the console differ from these; "
+        "`flask recommender train` uses the published ones"
+    ) in tuned.output
