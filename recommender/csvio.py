@@ -102,9 +102,17 @@ class CsvReport:
 
 
 def _open(path: Path, errors: str = "strict") -> TextIO:
+    # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not read as part of the first field.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors, newline="")
-    return path.open(encoding="utf-8", errors=errors, newline="")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"), encoding="utf-8-sig", errors=errors, newline=""
+        )
+    return path.open(encoding="utf-8-sig", errors=errors, newline="")
+
+
+def _check_delimiter(delimiter: str) -> None:
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ValueError(f"the delimiter must be one character, not {delimiter!r}")
 
 
 def _printable(text: str) -> str:
@@ -181,11 +189,13 @@ def read_interactions_csv(
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When the header names unknown columns or a .gz file cannot be decompressed (rows
+        When the delimiter is not one character, the header names unknown columns or a .gz
+        file cannot be decompressed (rows
         themselves never raise: a row that is not UTF-8 or that the csv module cannot
         split is a bad row).
     """
     path = Path(path)
+    _check_delimiter(delimiter)
     report = CsvReport()
     users: list[str] = []
     items: list[str] = []
@@ -298,8 +308,9 @@ def read_item_features_csv(path: str | Path, delimiter: str = ",") -> dict[str, 
     Raises
     ------
     ValueError
-        When the file has no header or no item column.
+        When the delimiter is not one character, or the file has no header or no item column.
     """
+    _check_delimiter(delimiter)
     with _open(Path(path)) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         header = [name.strip().lower().lstrip("\ufeff") for name in next(reader, [])]

@@ -103,20 +103,13 @@ class TrainingParams:
         if unknown:
             raise ValueError(f"unknown training parameters: {sorted(unknown)}")
         values: dict[str, Any] = {k: data[k] for k in ("model", "model_params") if k in data}
+        if "model_params" in data and not isinstance(data["model_params"], Mapping):
+            raise ValueError(f"model_params must be an object, not {data['model_params']!r}")
         if "popular_days" in data:
-            values["popular_days"] = float(data["popular_days"])
-        if "weighting" in data:
-            values["weighting"] = Weighting.from_dict(data["weighting"])
-        if "rules" in data:
-            values["rules"] = RuleThresholds.from_dict(data["rules"])
-        if "blend" in data:
-            values["blend"] = BlendParams.from_dict(data["blend"])
-        if "content" in data:
-            values["content"] = ContentParams.from_dict(data["content"])
-        if "neighbours" in data:
-            values["neighbours"] = NeighbourParams.from_dict(data["neighbours"])
-        if "similar" in data:
-            values["similar"] = SimilarParams.from_dict(data["similar"])
+            values["popular_days"] = _number(data["popular_days"], "popular_days")
+        for name, section in SECTIONS.items():
+            if name in data:
+                values[name] = _section(name, section, data[name])
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
@@ -126,8 +119,51 @@ class TrainingParams:
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read parameters from a JSON file: either these fields, or a tuning result holding
-        them under "params"."""
-        data = json.loads(Path(path).read_text())
+        them under "params".
+
+        Raises
+        ------
+        ValueError
+            Naming the file, when it is not JSON or holds parameters that cannot be used.
+        """
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a JSON parameters file: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object")
-        return cls.from_dict(data.get("params", data))
+        try:
+            return cls.from_dict(data.get("params", data))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+
+SECTIONS: dict[str, Any] = {
+    "weighting": Weighting,
+    "rules": RuleThresholds,
+    "blend": BlendParams,
+    "content": ContentParams,
+    "neighbours": NeighbourParams,
+    "similar": SimilarParams,
+}
+
+
+def _number(value: Any, name: str) -> float:
+    """A number (or a text holding one) as a float; ValueError names the field."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
+def _section(name: str, section: Any, value: Any) -> Any:
+    """One part of the parameters read by its own from_dict; a value of the wrong shape or
+    type is a ValueError naming the part, never a TypeError from deep inside it."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be an object, not {value!r}")
+    try:
+        return section.from_dict(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"bad {name} parameters {dict(value)!r}: {exc}") from exc

@@ -148,6 +148,11 @@ def validation_split(
         length = days * 86_400.0 if days is not None else fraction * (span[1] - span[0])
         if not length > 0:
             raise ValueError("the validation period must be longer than zero")
+        if length >= span[1] - span[0]:  # nothing would be left to train on
+            raise ValueError(
+                f"the validation period of {length / 86_400.0:g} days is not shorter than the "
+                f"training data's {(span[1] - span[0]) / 86_400.0:.1f} days"
+            )
         return time_split(train, span[1] - length)
     if split.method == "random":
         return random_split(train, fraction, seed)

@@ -163,6 +163,7 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[Recommendation], str]] = OrderedDict()
         self._warned: str | None = None
+        self._model_problem: str | None = None
 
     # --- model and settings -----------------------------------------------------------------
 
@@ -181,10 +182,16 @@ class RecommendationService:
         except ModelUnavailableError as exc:
             with self._lock:
                 self._model, self._model_checked = None, now
-            self._warn(str(exc))
+                news = str(exc) != self._model_problem
+                self._model_problem = str(exc)
+            if news:  # once per fault; a fault that comes back after a mend is news again
+                log.warning("recommendations fall back to best sellers: %s", exc)
             return None
         with self._lock:
             self._model, self._model_checked = found, now
+            mended, self._model_problem = self._model_problem is not None, None
+        if mended:
+            log.info("recommendations use model version %s again", found[0])
         return found
 
     def version(self, version_id: str) -> tuple[str, Recommender] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
+from shop.merchandising import model_versions, revisions
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendation_types import TUNED_PARAMS
@@ -95,8 +97,10 @@ def _params(path: str | None) -> TrainingParams:
         raise click.ClickException(f"no parameters file at {chosen}")
     try:
         return TrainingParams.load(chosen)
-    except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"{chosen} is not a parameters file: {exc}") from exc
+    except (ValueError, KeyError) as exc:  # names the file and what is wrong in it
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {chosen}: {exc.strerror or exc}") from exc
 
 
 def cutoff_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -122,6 +126,8 @@ def evaluate_command(
 
     Two views: only items new to each customer, and all items including re-purchases.
     """
+    if json_path:
+        _check_writable(Path(json_path))
     purchases = _purchases()
     if not len(purchases):
         raise click.ClickException("there are no purchases to evaluate on yet")
@@ -142,8 +148,22 @@ def evaluate_command(
         raise click.ClickException(str(exc)) from exc
     click.echo(report.to_table())
     if json_path:
-        Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        _write(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
         click.echo(f"JSON written to {json_path}")
+
+
+def _check_writable(path: Path) -> None:
+    """End with a message before any work when a file could not be written at path."""
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise click.ClickException(f"cannot write {path}: {folder} is not a writable folder")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @recommender_cli.command("tune")
@@ -158,6 +178,12 @@ def evaluate_command(
 @click.option("--seed", default=0, show_default=True)
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     """Search factors, regularization, alpha and iterations; store the chosen parameters."""
+    target = service().store.directory / TUNED_PARAMS
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # none yet before the first training
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
+    _check_writable(target)
     training = _purchases().before(_dataset_cutoff(cutoff))
     if not len(training):
         raise click.ClickException("there are no purchases before the cutoff to tune on")
@@ -176,9 +202,27 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    target = service().store.directory / TUNED_PARAMS
-    result.save(target)
+    try:
+        result.save(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
+    published = _published_training()
+    if published is not None and published != result.params.to_dict():
+        click.echo(
+            "Note: the training settings published in the console differ from these; "
+            "`flask recommender train` uses the published ones. Enter these in the console's "
+            "recommendation settings and publish them to train with them."
+        )
+
+
+def _published_training() -> dict[str, object] | None:
+    """The training parameters of the live published settings, when they set any (they
+    then take the place of the tuned ones)."""
+    with _session() as session:
+        live = revisions.live_revision(session)
+        training = live.data.get("training") if live is not None else None
+    return TrainingParams.from_dict(training).to_dict() if training else None
 
 
 @recommender_cli.command("versions")
@@ -190,6 +234,15 @@ def versions_command() -> None:
         click.secho(
             f"Warning: {problem}. No version is active; `flask recommender activate VERSION`"
             " repairs it.",
+            fg="yellow",
+            err=True,
+        )
+    active_problem = model_versions.active_problem(store)
+    if active_problem is not None:
+        click.secho(
+            f"Warning: the active version {store.active()} cannot be served: {active_problem}."
+            " The shop serves best sellers wherever it loads the model; `flask recommender"
+            " activate VERSION` or `rollback` switches to a usable one.",
             fg="yellow",
             err=True,
         )

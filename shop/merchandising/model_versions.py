@@ -5,7 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from shop.console import audit
-from shop.recommendations import ModelStore, ModelUnavailableError, NoActiveVersionError
+from shop.recommendations import (
+    ModelStore,
+    ModelUnavailableError,
+    NoActiveVersionError,
+    VersionNotFoundError,
+)
 
 
 class NothingToRollBack(ValueError):
@@ -22,6 +27,24 @@ def active_version(store: ModelStore) -> str | None:
         return store.active()
     except ModelUnavailableError:
         return None
+
+
+def active_problem(store: ModelStore) -> str | None:
+    """Why the active version cannot be served (deleted, or its files damaged), or None.
+
+    The shop then serves best sellers. An unreadable pointer is `store.pointer_error()`'s to
+    report; the message names no server path.
+    """
+    version = active_version(store)
+    if version is None:
+        return None
+    try:
+        store.verify(version)
+    except VersionNotFoundError:
+        return "it is missing"
+    except ModelUnavailableError as exc:
+        return str(exc)
+    return None
 
 
 def activate(session: Session, actor: audit.Actor, store: ModelStore, version_id: str) -> bool:

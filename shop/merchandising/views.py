@@ -281,6 +281,7 @@ def versions() -> str:
         versions=list(reversed(store.versions())),
         active=active,
         pointer_error=store.pointer_error(),
+        active_problem=model_versions.active_problem(store),
         jobs=training_jobs.latest_jobs(db.session),
         form=TrainForm(),
         note_form=NoteForm(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from recommender import ModelVersion
+from shop.db import utcnow
+from shop.merchandising.models import MerchRevision
 from shop.personalization import service
+from shop.recommendation_types import default_params
 from shop.recommender_cli import describe_version
 from shop.tracking.models import Event
 from tests import factories
@@ -250,3 +254,99 @@ def test_commands_are_not_preceded_by_alembic_plugin_chatter(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "No trained versions yet" in done.stdout
     assert "setup plugin" not in done.stderr
+
+
+def test_tune_before_any_training_writes_its_parameters(app: Flask, purchases: None) -> None:
+    # A shop that imported its data but never trained has no model folder yet.
+    target = service_store_directory(app) / "params.json"
+    assert not target.parent.exists()
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "tune", "--cutoff", "2011-09-01", "--trials", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Chosen parameters written to {target}" in result.output
+    assert json.loads(target.read_text())["params"]["model"] == "als"
+
+
+def service_store_directory(app: Flask) -> Path:
+    """The folder the app keeps model versions and tuned parameters in."""
+    with app.app_context():
+        return service().store.directory
+
+
+def test_evaluate_to_a_json_file_in_a_missing_folder_says_so_before_evaluating(
+    app: Flask, purchases: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "shop.recommender_cli.evaluate", lambda *a, **k: pytest.fail("evaluated for nothing")
+    )
+    target = tmp_path / "no-such-folder" / "eval.json"
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--json", str(target)]
+    )
+    output = failed_cleanly(result)
+    assert f"Error: cannot write {target}: {target.parent} is not a writable folder" in output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"model_params": [1]}', "model_params must be an object, not [1]"),
+        ('{"rules": {"min_lift": null}}', "bad rules parameters {'min_lift': None}"),
+        ("not json", "not a JSON parameters file"),
+    ],
+)
+def test_evaluate_with_a_bad_params_file_names_the_file_and_the_fault(
+    app: Flask, purchases: None, tmp_path: Path, content: str, message: str
+) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(content)
+    result = app.test_cli_runner().invoke(
+        args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--params", str(params)]
+    )
+    assert f"Error: {params}: {message}" in failed_cleanly(result)
+
+
+def test_versions_warn_when_the_active_version_is_damaged_or_deleted(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["recommender", "train"]).exit_code == 0
+    with app.app_context():
+        store = service().store
+        active = store.active()
+    assert active
+    assert "Warning" not in runner.invoke(args=["recommender", "versions"]).output
+    (store.directory / "versions" / active / "model.npz").write_bytes(b"damaged")
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert listing.exit_code == 0, listing.output
+    assert (
+        f"Warning: the active version {active} cannot be served: version {active}: artifact "
+        "checksum mismatch (corrupt). The shop serves best sellers wherever"
+    ) in listing.output
+    shutil.rmtree(store.directory / "versions" / active)
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert f"Warning: the active version {active} cannot be served: it is missing." in (
+        listing.output
+    )
+
+
+def test_tune_says_when_published_settings_keep_train_from_using_its_parameters(
+    app: Flask, session: Session, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    args = ["recommender", "tune", "--cutoff", "2011-09-01", "--trials", "1"]
+    tuned = runner.invoke(args=args)
+    assert tuned.exit_code == 0, tuned.output
+    assert "Note:" not in tuned.output  # nothing published: train uses what tune chose
+    training = {**default_params().to_dict(), "model_params": {"factors": 3, "iterations": 2}}
+    session.add(
+        MerchRevision(state="published", data={"training": training}, published_at=utcnow())
+    )
+    session.commit()
+    tuned = runner.invoke(args=args)
+    assert tuned.exit_code == 0, tuned.output
+    assert (
+        "Note: the training settings published in the console differ from these; "
+        "`flask recommender train` uses the published ones"
+    ) in tuned.output

@@ -267,3 +267,32 @@ def test_options_that_cannot_apply_end_before_any_work(
     assert error_of(["tune", str(data_csv), "--output", str(tmp_path)]) == (
         f"error: cannot write {tmp_path}: it is a folder"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("user,item\n", "not a JSON parameters file: Expecting value"),
+        ('{"model_params": [1]}', "model_params must be an object, not [1]"),
+        ('{"weighting": "x"}', "weighting must be an object, not 'x'"),
+        ('{"rules": {"min_lift": null}}', "bad rules parameters {'min_lift': None}: "),
+        ('{"blend": {"popular": "a"}}', "blend: could not convert string to float: 'a'"),
+        ('{"popular_days": [30]}', "popular_days must be a number, not [30]"),
+    ],
+)
+def test_a_bad_params_file_ends_with_a_message_naming_it(
+    data_csv: Path, tmp_path: Path, content: str, message: str
+) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(content)
+    error = error_of(["evaluate", str(data_csv), "--params", str(params)])
+    assert error.startswith(f"error: {params}: {message}")
+
+
+@pytest.mark.parametrize("delimiter", ["", ";;", "\\t"])
+def test_a_delimiter_of_more_or_less_than_one_character_ends_with_a_message(
+    data_csv: Path, delimiter: str
+) -> None:
+    assert error_of(["evaluate", str(data_csv), "--delimiter", delimiter]) == (
+        f"error: the delimiter must be one character, not {delimiter!r}"
+    )

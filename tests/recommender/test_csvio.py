@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender import read_interactions_csv
+from recommender import read_interactions_csv, read_item_features_csv
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -139,3 +139,27 @@ def test_a_gzip_file_that_cannot_be_decompressed_is_a_value_error(tmp_path: Path
     plain = write(tmp_path, "u1,i1\n", "plain.csv.gz")
     with pytest.raises(ValueError, match=r"plain\.csv\.gz: cannot decompress line 1 onwards"):
         read_interactions_csv(plain)
+
+
+@pytest.mark.parametrize("name", ["bom.csv", "bom.csv.gz"])
+def test_a_byte_order_mark_is_not_part_of_the_first_user(tmp_path: Path, name: str) -> None:
+    # Excel writes "UTF-8 CSV" with a BOM; without a header it sits in front of the first
+    # user key, which would otherwise make "u1" on line 1 another user than "u1" on line 2.
+    text = "\ufeffu1,i1,1,2011-01-01\r\nu1,i2,1,2011-01-02\r\n"
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_bytes(text.encode())
+    data, report = read_interactions_csv(path)
+    assert report.header is None and report.bad_rows == 0
+    assert data.users.tolist() == ["u1", "u1"]
+    assert data.items.tolist() == ["i1", "i2"]
+
+
+def test_item_features_with_a_byte_order_mark_keep_their_first_text_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "items.csv"
+    path.write_bytes("\ufeffitem,description\r\ni1,RED LANTERN\r\n".encode())
+    assert read_item_features_csv(path) == {"i1": "RED LANTERN"}

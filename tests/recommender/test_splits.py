@@ -61,3 +61,18 @@ def test_validation_is_carved_from_training_only() -> None:
     assert validation.train.timestamps.max() < 5 * DAY
     assert validation.test.timestamps.max() < 7 * DAY
     assert np.all(validation.test.timestamps >= 4 * DAY)
+
+
+@pytest.mark.parametrize("days", [6.0, 1e9, float("inf")])
+def test_a_validation_period_as_long_as_the_training_data_is_a_value_error(days: float) -> None:
+    # Training spans days 0-6; a period that long leaves nothing to train the validation
+    # model on (and an infinite one overflowed the date it is described by).
+    split = time_split(shop(), 7 * DAY)
+    with pytest.raises(ValueError, match=r"validation period of .* days is not shorter than"):
+        validation_split(split, days=days)
+
+
+@pytest.mark.parametrize("days", [0.0, -1.0, float("nan")])
+def test_a_validation_period_of_no_length_is_a_value_error(days: float) -> None:
+    with pytest.raises(ValueError, match="the validation period must be longer than zero"):
+        validation_split(time_split(shop(), 7 * DAY), days=days)

@@ -4,6 +4,7 @@ retraining in the background, and the storefront serving exactly what the previe
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from datetime import timedelta
@@ -861,3 +862,26 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
     with app.app_context():
         assert service().store.active() == second
     assert audited() == [("model.activate", second, first), ("model.rollback", first, second)]
+
+
+def test_the_versions_page_says_when_the_live_version_cannot_be_served(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    versions = "/console/recommendations/versions"
+    with app.app_context():
+        store = service().store
+        live = store.active()
+    assert live
+    page = merch.get(versions).get_data(as_text=True)
+    assert 'data-testid="active-problem"' not in page
+    artifact = store.directory / "versions" / live / "model.npz"
+    artifact.write_bytes(b"damaged")
+    page = merch.get(versions).get_data(as_text=True)
+    assert 'data-testid="active-problem"' in page
+    assert f"The live version {live} cannot be served: version {live}: artifact checksum " in page
+    assert "The shop serves best sellers" in page
+    shutil.rmtree(artifact.parent)  # deleted: it is no longer even listed
+    page = merch.get(versions).get_data(as_text=True)
+    assert f"The live version {live} cannot be served: it is missing." in page
+    assert str(store.directory) not in page  # no server paths in the console

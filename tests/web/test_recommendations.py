@@ -281,6 +281,31 @@ def test_a_missing_or_corrupt_model_falls_back_to_best_sellers(
     assert versions == {"fallback-popularity"}
 
 
+def test_each_time_the_model_becomes_unusable_again_it_is_logged_again(
+    app: Flask, client: FlaskClient, trained: list[User], caplog: pytest.LogCaptureFixture
+) -> None:
+    recs = app.extensions["recommendations"]
+    version = recs.store.active()
+    pointer = recs.store.directory / "ACTIVE"
+    fallback = "recommendations fall back to best sellers: no active model version"
+
+    def warnings() -> int:
+        return sum(fallback in r.getMessage() for r in caplog.records)
+
+    caplog.set_level("INFO", logger="shop.recommendations")
+    pointer.unlink()  # e.g. a deployment that replaced the model folder
+    for _ in range(2):  # once per incident, not on every page
+        assert "Popular right now" in _section(client.get("/").get_data(as_text=True), "home")
+    assert warnings() == 1
+    recs.store.activate(version)
+    client.get("/")
+    assert recs.model() is not None and recs.model()[0] == version
+    assert f"recommendations use model version {version} again" in caplog.text
+    pointer.unlink()  # the same fault a second time is news again
+    assert client.get("/").status_code == 200
+    assert warnings() == 2
+
+
 def test_a_new_version_is_picked_up_without_a_restart(
     app: Flask, client: FlaskClient, trained: list[User], shop: dict[str, Product]
 ) -> None:
