@@ -166,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--store", type=Path, required=True, help="model store directory")
     tr.add_argument("--until", help="ISO date: train only on interactions before it")
     tr.add_argument("--activate", action="store_true", help="activate the new version")
+    tr.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="first evaluate the parameters on a split (--split, --cutoff, --ratio, --seed) "
+        "and keep the figures with the version",
+    )
+    _add_split(tr)
+    tr.add_argument("-k", type=int, default=10, help="list length of --evaluate (10)")
 
     for name, text in (
         ("versions", "list the saved model versions"),
@@ -354,8 +362,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     params = _params(args)
     features = _item_features(args)
     store = _store(args, create=True)  # before training, which may take long
+    metadata: dict[str, object] = {"source": str(args.data), "data": csv_report.to_dict()}
+    if args.evaluate:
+        split = _split(args, data)
+        _require_test_rows(args, split)
+        report = evaluate(
+            split, params, k=args.k, progress=_stage_progress(), item_features=features
+        )
+        _log(report.to_table())
+        metadata["evaluation"] = report.to_dict()
     recommender = train(data, params, progress=_stage_progress(), item_features=features)
-    version = store.save(recommender, {"source": str(args.data), "data": csv_report.to_dict()})
+    version = store.save(recommender, metadata)
     _log(f"trained in {recommender.info['training_seconds']:.1f} s: {recommender!r}")
     if args.activate:
         store.activate(version)
@@ -372,7 +389,26 @@ def cmd_versions(args: argparse.Namespace) -> None:
             f"{marker} {version.id}  {version.metadata.get('model', '?'):10s} "
             f"users={training.get('users', '?')} items={training.get('items', '?')} "
             f"data_end={training.get('data_end', '?')}"
+            + _headline(version.metadata.get("evaluation"))
         )
+
+
+def _headline(evaluation: object) -> str:
+    """precision@k of the model on new items and its ratio to popularity, when evaluated."""
+    if not isinstance(evaluation, dict):
+        return ""
+    rows = {
+        (row.get("view"), row.get("model")): row
+        for row in evaluation.get("results", [])
+        if isinstance(row, dict)
+    }
+    model, base = rows.get(("new", "model")), rows.get(("new", "popularity"))
+    if model is None or not isinstance(model.get("precision"), int | float):
+        return ""
+    text = f" precision@{evaluation.get('k', '?')}_new={model['precision']:.4f}"
+    if base and isinstance(base.get("precision"), int | float) and base["precision"] > 0:
+        text += f" ({model['precision'] / base['precision']:.2f}x popularity)"
+    return text
 
 
 def cmd_activate(args: argparse.Namespace) -> None:

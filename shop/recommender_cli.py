@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from shop.analytics.offline import SavedVersion, summarise
 from shop.db import db
 from shop.merchandising import model_versions, revisions
+from shop.merchandising.training_jobs import evaluate_for_version
 from shop.personalization import live_training_params, service
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendation_types import TUNED_PARAMS
@@ -49,22 +50,41 @@ def progress_printer() -> Callable[[str, int, int], None]:
 
 @recommender_cli.command("train")
 @click.option("--no-activate", is_flag=True, help="Save the version without activating it.")
-def train_command(no_activate: bool) -> None:
-    """Train on every recorded view, cart addition and purchase; save and activate a version.
+@click.option(
+    "--no-evaluate",
+    is_flag=True,
+    help="Skip the evaluation on a time split kept with the version (about as long again).",
+)
+def train_command(no_activate: bool, no_evaluate: bool) -> None:
+    """Evaluate on a time split, then train on every recorded view, cart addition and
+    purchase; save the version with its figures and activate it.
 
     Uses the parameters chosen by `flask recommender tune` when there are any.
     """
     started = time.perf_counter()
-    assert db.session_factory is not None
-    with db.session_factory() as session:
+    params = _params(None)
+    metadata: dict[str, object] = {"source": "command"}
+    if not no_evaluate:
+        report = evaluate_for_version(_session, params, progress_printer())
+        if report is None:
+            click.echo("Too few purchases to evaluate on a time split; training without.")
+        else:
+            metadata["evaluation"] = report.to_dict()
+    with _session() as session:
         try:
             version = service().train(
-                session, _params(None), activate=not no_activate, progress=progress_printer()
+                session,
+                params,
+                activate=not no_activate,
+                metadata=metadata,
+                progress=progress_printer(),
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     state = "saved" if no_activate else "saved and activated"
     click.echo(f"Model version {version} {state} in {time.perf_counter() - started:.1f} s.")
+    saved = next(v for v in service().store.versions() if v.id == version)
+    click.echo(f"  {describe_version(saved)}")
 
 
 def _session() -> Session:

@@ -196,6 +196,27 @@ def evaluation_cutoff(session: Session, timestamps: np.ndarray) -> float:
     return float(np.quantile(timestamps, 0.8)) if len(timestamps) else cutoff
 
 
+def evaluate_for_version(
+    sessions: Callable[[], Session],
+    params: TrainingParams,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> EvaluationReport | None:
+    """Evaluate `params` at k = 10 on the shop's purchases split at `evaluation_cutoff`, for
+    a new version's metadata; None when there is too little data to evaluate."""
+    with sessions() as session:
+        purchases = load_interactions(session).of_kinds(["purchase"])
+        cutoff = evaluation_cutoff(session, purchases.timestamps)
+        features = item_features(session)
+    split = time_split(purchases, cutoff) if len(purchases) else None
+    if split is None or not len(split.train) or not len(split.test):
+        return None
+    try:
+        return evaluate(split, params, k=10, progress=progress, item_features=features)
+    except ValueError as exc:  # too little data to evaluate: the version is still trained
+        log.warning("no evaluation for the new version: %s", exc)
+        return None
+
+
 def run_training(sessions: Callable[[], Session], recs: RecommendationService, job_id: int) -> None:
     """Train, evaluate and save a version for the job; record success or failure."""
     progress = _Progress(sessions, job_id)
@@ -218,25 +239,10 @@ def _run(
             assert job is not None
             params = TrainingParams.from_dict(job.params["training"])
             activate = bool(job.params.get("activate"))
-            progress(0.02, "Reading interactions", force=True)
-            data = load_interactions(session)
-            purchases = data.of_kinds(["purchase"])
-            cutoff = evaluation_cutoff(session, purchases.timestamps)
-            features = item_features(session)
-        report = None
-        split = time_split(purchases, cutoff) if len(purchases) else None
-        if split is not None and len(split.train) and len(split.test):
-            progress(0.05, "Evaluating on a time split", force=True)
-            try:
-                report = evaluate(
-                    split,
-                    params,
-                    k=10,
-                    progress=progress.stage(0.05, 0.6, "eval", EVALUATION_PARTS),
-                    item_features=features,
-                )
-            except ValueError as exc:  # too little data to evaluate: still train
-                log.warning("job %s: no evaluation: %s", job_id, exc)
+        progress(0.05, "Evaluating on a time split", force=True)
+        report = evaluate_for_version(
+            sessions, params, progress.stage(0.05, 0.6, "eval", EVALUATION_PARTS)
+        )
         progress(0.6, "Training on all interactions", force=True)
         metadata = {"source": "console", "job": job_id}
         if report is not None:

@@ -78,6 +78,31 @@ def test_train_versions_activate_and_rollback(app: Flask, purchases: None) -> No
     assert unknown.exit_code != 0 and "Error" in unknown.output
 
 
+def test_a_trained_version_keeps_its_evaluation_unless_told_not_to(
+    app: Flask, purchases: None
+) -> None:
+    runner = app.test_cli_runner()
+    evaluated = runner.invoke(args=["recommender", "train"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "precision@10 new" in evaluated.output
+    quick = runner.invoke(args=["recommender", "train", "--no-evaluate", "--no-activate"])
+    assert quick.exit_code == 0, quick.output
+    with app.app_context():
+        saved = {v.id: v.metadata for v in service().store.versions()}
+    first = evaluated.output.split("Model version ")[1].split()[0]
+    second = quick.output.split("Model version ")[1].split()[0]
+    report = saved[first]["evaluation"]
+    assert report["k"] == 10 and {row["view"] for row in report["results"]} == {"new", "all"}
+    rows = {(r["view"], r["model"]): r for r in report["results"]}
+    assert rows[("all", "model")]["users"] > 0 and rows[("all", "model")]["precision"] > 0
+    model_new = rows[("new", "model")]
+    assert "evaluation" not in saved[second]
+    listing = runner.invoke(args=["recommender", "versions"]).output.splitlines()
+    shown = next(line for line in listing if first in line)
+    assert f"precision@10 new {model_new['precision']:.4f}" in shown
+    assert "precision@10" not in next(line for line in listing if second in line)
+
+
 def test_train_with_no_data_says_so(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["recommender", "train"])
     assert result.exit_code != 0
@@ -160,7 +185,7 @@ def test_versions_show_model_counts_training_time_and_evaluation(
         args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--json", str(out)]
     )
     assert evaluated.exit_code == 0, evaluated.output
-    plain = runner.invoke(args=["recommender", "train"])
+    plain = runner.invoke(args=["recommender", "train", "--no-evaluate"])
     assert plain.exit_code == 0, plain.output
     evaluation = json.loads(out.read_text())
     with app.app_context():

@@ -127,6 +127,32 @@ def test_train_saves_and_the_store_commands_manage_versions(
     assert capsys.readouterr().out.strip() == second
 
 
+def test_train_with_evaluate_keeps_the_figures_with_the_version(
+    data_csv: Path, params_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "models"
+    base = ["train", str(data_csv), "--store", str(store), "--params", str(params_json)]
+    cli.main([*base, "--evaluate", "--cutoff", CUTOFF, "-k", "5"])
+    evaluated = capsys.readouterr().out.strip()
+    cli.main(base)
+    plain = capsys.readouterr().out.strip()
+    metadata = json.loads((store / "versions" / evaluated / "metadata.json").read_text())
+    report = metadata["evaluation"]
+    assert report["k"] == 5 and report["split"].startswith("time")
+    rows = {(r["view"], r["model"]): r for r in report["results"]}
+    assert rows[("new", "model")]["users"] > 0
+    assert "evaluation" not in json.loads(
+        (store / "versions" / plain / "metadata.json").read_text()
+    )
+    cli.main(["versions", "--store", str(store)])
+    listing = {line[2:].split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"precision@5_new={rows[('new', 'model')]['precision']:.4f}" in listing[evaluated]
+    assert "x popularity)" in listing[evaluated] and "precision@" not in listing[plain]
+    assert error_of([*base, "--evaluate", "--cutoff", "2001-01-01"]).startswith(
+        "error: no interaction before the cutoff"
+    )
+
+
 def test_input_errors_end_with_a_message(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"error: .*No such file"):
         cli.main(["evaluate", str(tmp_path / "missing.csv")])
