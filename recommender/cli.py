@@ -382,7 +382,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_versions(args: argparse.Namespace) -> None:
     """List versions."""
-    for version in _store(args).versions():
+    if not Path(args.store).exists():
+        raise SystemExit(f"error: there is no model store at {args.store}")
+    found = _store(args).versions()
+    if not found:
+        _log(f"no model versions in {args.store} yet")
+    for version in found:
         marker = "*" if version.active else " "
         training = version.metadata.get("training", {})
         print(

@@ -40,7 +40,9 @@ class LiveSettings:
                 return self._config
         revision_id = live_revision_id(session)
         config = self._config
-        if config is None or config.revision_id != revision_id:
+        # Before the first publish the settings are the defaults, whose training part is
+        # what `flask recommender tune` last stored: read again, so a new tune shows.
+        if config is None or revision_id is None or config.revision_id != revision_id:
             config = self.revision(session, revision_id)
         with self._lock:
             self._config, self._checked = config, now

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from recommender import ModelVersion
 from shop.db import utcnow
 from shop.merchandising.models import MerchRevision
-from shop.personalization import service
-from shop.recommendation_types import default_params
+from shop.personalization import live_training_params, service
+from shop.recommendation_types import TUNED_PARAMS, default_params
 from shop.recommender_cli import describe_version
 from shop.tracking.models import Event
 from tests import factories
@@ -354,6 +354,30 @@ def test_versions_warn_when_the_active_version_is_damaged_or_deleted(
     assert f"Warning: the active version {active} cannot be served: it is missing." in (
         listing.output
     )
+
+
+def test_a_running_app_uses_a_new_tune_result_until_settings_are_published(
+    app: Flask, session: Session
+) -> None:
+    def live_factors() -> int:
+        with app.app_context():
+            return int(live_training_params(session).model_params["factors"])
+
+    before = live_factors()
+    with app.app_context():
+        folder = service().store.directory
+    folder.mkdir(parents=True, exist_ok=True)
+    tuned = default_params().to_dict()
+    tuned["model_params"] = {**tuned["model_params"], "factors": before + 7}
+    (folder / TUNED_PARAMS).write_text(json.dumps(tuned))
+    assert live_factors() == before + 7  # no restart needed
+
+    published = {**tuned, "model_params": {**tuned["model_params"], "factors": 5}}
+    session.add(
+        MerchRevision(state="published", data={"training": published}, published_at=utcnow())
+    )
+    session.commit()
+    assert live_factors() == 5  # published settings take precedence
 
 
 def test_tune_says_when_published_settings_keep_train_from_using_its_parameters(

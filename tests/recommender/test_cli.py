@@ -181,6 +181,10 @@ def test_store_errors_end_with_a_message(
         "error: no model version 'nope' in "
     )
     assert error_of(["activate", "--store", store, "../x"]) == "error: not a version id: '../x'"
+    assert error_of(["versions", "--store", store]) == f"error: there is no model store at {store}"
+    Path(store).mkdir()
+    cli.main(["versions", "--store", store])
+    assert f"no model versions in {store} yet" in capsys.readouterr().err
     cli.main(["train", str(data_csv), "--store", store, "--params", str(params_json)])
     assert error_of(["rollback", "--store", store]) == "error: no earlier version to roll back to"
     assert "Traceback" not in capsys.readouterr().err
