@@ -18,6 +18,9 @@ class User(UserMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # When the owner showed they read mail at `email` (a confirmation link opened while
+    # signed in, or a password reset); None until then and after the address changes.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(120), default="")
     external_ref: Mapped[str | None] = mapped_column(String(40), unique=True)

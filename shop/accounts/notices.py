@@ -21,6 +21,7 @@ SUBJECTS = {
     "account_password_reset": "Reset your password",
     "account_deleted": "Your account has been deleted",
     "account_welcome": "Welcome: your account is ready",
+    "account_email_verify": "Confirm your e-mail address",
 }
 
 

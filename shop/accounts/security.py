@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -19,9 +20,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.accounts import notices, profile, sign_ins, tokens
 from shop.accounts.models import User
-from shop.accounts.services import AccountError, normalise_email
+from shop.accounts.services import AccountError, email_confirmed, normalise_email
 from shop.db import utcnow
 from shop.mail.outbox import render_email
+from shop.orders.models import Order
 
 # At most this many reset e-mails per account per hour; more requests get the same answer
 # but send nothing (no mail-bombing an address through the form).
@@ -164,8 +166,20 @@ def pending_email_change(session: Session, token: str) -> str:
     return row.new_email or ""
 
 
-def confirm_email_change(session: Session, token: str, base_url: str) -> User:
-    """Open the link: the account's address becomes the new one, once."""
+@dataclass(frozen=True)
+class EmailChanged:
+    """The account whose address changed, and the guest orders that joined it."""
+
+    user: User
+    claimed: list[Order]
+
+
+def confirm_email_change(
+    session: Session, token: str, base_url: str, signed_in_user_id: int | None = None
+) -> EmailChanged:
+    """Open the link: the account's address becomes the new one, once. Opened while signed
+    in to the account (`signed_in_user_id`), it also confirms the new address for the
+    account's owner, and the paid guest orders placed with it join the account."""
     row = tokens.find(session, token, tokens.EMAIL_CHANGE)
     user = session.get(User, row.user_id)
     if user is None or user.deleted_at is not None or not row.new_email:
@@ -177,10 +191,12 @@ def confirm_email_change(session: Session, token: str, base_url: str) -> User:
     # A reset link sent to the old address must not give the account back to it.
     tokens.void_all(session, user.id, tokens.PASSWORD_RESET)
     old_email, user.email = user.email, row.new_email
+    user.email_confirmed_at = None
     try:
         session.flush()
     except IntegrityError as exc:  # someone registered the address a moment ago
         raise EmailTaken(TAKEN) from exc
+    claimed = email_confirmed(session, user) if signed_in_user_id == user.id else []
     notices.profile_changed(session, user.id, "email", ["email"])
     if old_email:
         # Not voided by later password or address changes: whoever changed the address
@@ -198,7 +214,7 @@ def confirm_email_change(session: Session, token: str, base_url: str) -> User:
             days=tokens.LIFETIMES[tokens.EMAIL_REVERT].days,
         )
     session.flush()
-    return user
+    return EmailChanged(user, claimed)
 
 
 def pending_email_revert(session: Session, token: str) -> str:
@@ -223,6 +239,7 @@ def revert_email_change(session: Session, token: str, base_url: str) -> User:
     for purpose in tokens.PURPOSES:
         tokens.void_all(session, user.id, purpose)
     user.email = row.new_email
+    user.email_confirmed_at = None  # confirmed again by the reset link sent there
     user.password_hash = generate_password_hash(secrets.token_urlsafe(32))  # nobody knows it
     _end_sessions(session, user, keep_key=None)
     try:
@@ -288,4 +305,8 @@ def reset_password(session: Session, token: str, new: str, base_url: str) -> Use
         raise tokens.TokenInvalid("This link is not valid.")
     tokens.void_all(session, user.id, tokens.PASSWORD_RESET, row.used_at or utcnow())
     _set_password(session, user, new, "password_reset", base_url)
+    # The link reached the account's address, and every other browser is now signed out:
+    # the address is the new password's owner's. Guest orders join at their next sign-in.
+    if user.email and user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
     return user

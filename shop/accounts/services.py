@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.accounts import notices
+from shop.accounts import notices, tokens
 from shop.accounts.models import User
 from shop.cart.services import merge_visitor_cart
+from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders.models import Order
-from shop.orders.services import claim_guest_orders
+from shop.orders.services import claim_guest_orders, claim_paid_guest_orders
 from shop.tracking.services import link_visitor_events
 from shop.tracking.writer import EventWriter
 
@@ -75,8 +77,82 @@ def register(
             name=user.name,
             account_url=f"{base_url}/account",
             reset_url=f"{base_url}/account/password/reset",
+            confirm_url=_confirmation_url(session, user, base_url),
+            days=tokens.LIFETIMES[tokens.EMAIL_CONFIRM].days,
         )
     return user
+
+
+# --- confirming the account's e-mail address -------------------------------------------
+# Typing an address at sign-up proves nothing; opening a link sent to it while signed in
+# to the account does. Only then do orders placed as a guest with that address join it.
+
+CONFIRMATIONS_PER_HOUR = 5
+
+
+def _confirmation_url(session: Session, user: User, base_url: str) -> str:
+    token = tokens.issue(session, user.id, tokens.EMAIL_CONFIRM, new_email=user.email)
+    return f"{base_url}/account/email/verify/{token}"
+
+
+def send_email_confirmation(session: Session, user: User, base_url: str) -> str:
+    """E-mail the account's address a link that confirms it (older links stop working);
+    return the address. Raise AccountError when it is confirmed already or after
+    CONFIRMATIONS_PER_HOUR links in the last hour."""
+    if not user.email:
+        raise AccountError("Your account has no e-mail address.")
+    if user.email_confirmed_at is not None:
+        raise AccountError("Your e-mail address is already confirmed.")
+    window = timedelta(hours=1)
+    if tokens.recent_count(session, user.id, tokens.EMAIL_CONFIRM, window) >= (
+        CONFIRMATIONS_PER_HOUR
+    ):
+        raise AccountError("We have sent you several links in the last hour; please wait a bit.")
+    tokens.void_all(session, user.id, tokens.EMAIL_CONFIRM)
+    notices.send(
+        session,
+        "account_email_verify",
+        to=user.email,
+        user_id=user.id,
+        name=user.name,
+        confirm_url=_confirmation_url(session, user, base_url),
+        days=tokens.LIFETIMES[tokens.EMAIL_CONFIRM].days,
+    )
+    session.flush()
+    return user.email
+
+
+def pending_confirmation(session: Session, token: str, user: User) -> str:
+    """The address this account's still-usable confirmation link confirms; raise a
+    TokenError for another account's link or one sent to an earlier address."""
+    row = tokens.find(session, token, tokens.EMAIL_CONFIRM)
+    if row.user_id != user.id:
+        raise tokens.TokenInvalid(
+            "This link confirms the address of another account. Sign out, sign in to that "
+            "account, and open the link again."
+        )
+    if not user.email or row.new_email != user.email:
+        raise tokens.TokenUsed("This link was sent to an earlier e-mail address of your account.")
+    return user.email
+
+
+def confirm_email(session: Session, token: str, user: User) -> list[Order]:
+    """Open the confirmation link signed in as its account: the address is confirmed and
+    the paid orders placed with it as a guest join the account (returned)."""
+    pending_confirmation(session, token, user)
+    tokens.consume(session, token, tokens.EMAIL_CONFIRM)
+    return email_confirmed(session, user)
+
+
+def email_confirmed(session: Session, user: User) -> list[Order]:
+    """Record that the account's owner reads mail at its address; bring in the paid guest
+    orders placed with it (returned; none when they were brought in already)."""
+    if not user.email:
+        return []
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+    tokens.void_all(session, user.id, tokens.EMAIL_CONFIRM)
+    return claim_paid_guest_orders(session, user.id, user.email, normalise_email)
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -92,23 +168,36 @@ def authenticate(session: Session, email: str, password: str) -> User:
 
 def adopt_visitor(
     session: Session, user: User, visitor_id: str | None, queued: EventWriter | None = None
-) -> None:
+) -> list[Order]:
     """Link a visitor's anonymous events, cart and unpaid orders placed with the account's
-    e-mail address to the account they just signed in to.
+    e-mail address to the account they just signed in to. An account with a confirmed
+    address also gets the paid orders placed with it as a guest since (returned).
 
     Events still `queued` in the writer (made a moment before signing in) are linked too.
     An account that switched personalization off keeps its history free of browsing done
     elsewhere: the events stay anonymous, only the cart comes along.
     """
+    paid: list[Order] = []
+    if user.email and user.email_confirmed_at is not None:
+        paid = claim_paid_guest_orders(session, user.id, user.email, normalise_email)
     if not visitor_id:
-        return
+        return paid
     if user.tracking_enabled:
         if queued is not None:
             queued.adopt(visitor_id, user.id)
         link_visitor_events(session, visitor_id, user.id)
     # Before the cart: units the guest's unpaid order holds count as theirs in the merge.
-    claim_guest_orders(session, visitor_id, user.id, user.email, normalise_email)
+    if user.email:
+        claim_guest_orders(session, visitor_id, user.id, user.email, normalise_email)
     merge_visitor_cart(session, visitor_id, user.id)
+    return paid
+
+
+def claimed_orders_message(count: int) -> str:
+    """What the customer is told when earlier guest orders joined their account."""
+    if count == 1:
+        return "1 earlier order placed with this e-mail address is now in your account."
+    return f"{count} earlier orders placed with this e-mail address are now in your account."
 
 
 @dataclass(frozen=True)

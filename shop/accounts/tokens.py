@@ -20,11 +20,13 @@ from shop.db import utcnow
 PASSWORD_RESET = "password_reset"
 EMAIL_CHANGE = "email_change"
 EMAIL_REVERT = "email_revert"  # sent to the old address: undo an e-mail change
-PURPOSES = (PASSWORD_RESET, EMAIL_CHANGE, EMAIL_REVERT)
+EMAIL_CONFIRM = "email_confirm"  # confirm the account's own address
+PURPOSES = (PASSWORD_RESET, EMAIL_CHANGE, EMAIL_REVERT, EMAIL_CONFIRM)
 LIFETIMES = {
     PASSWORD_RESET: timedelta(hours=1),
     EMAIL_CHANGE: timedelta(hours=24),
     EMAIL_REVERT: timedelta(days=14),
+    EMAIL_CONFIRM: timedelta(days=7),
 }
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100

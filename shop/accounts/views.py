@@ -151,6 +151,11 @@ def _remember_fingerprint(response: Response) -> Response:
     return response
 
 
+def _tell_claimed(count: int) -> None:
+    if count:
+        flash(services.claimed_orders_message(count), "success")
+
+
 def _signed_in(user: User, remember: bool, event: str) -> None:
     if current_user.is_authenticated and current_user.get_id() != str(user.id):
         _sign_out()  # another account signs in here: nothing of the first one stays
@@ -165,7 +170,7 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
         privacy.set_personalization(
             db.session, user, g.get("visitor_id"), False, source="browser, at sign-in"
         )
-    services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
+    claimed = services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
     key = sign_ins.start(db.session, user.id, request.user_agent.string)
     db.session.commit()
     login_user(user, remember=remember)
@@ -173,6 +178,7 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
     _pin_session(user, remember)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
+    _tell_claimed(len(claimed))
 
 
 def _status(form: ShopForm) -> int:
@@ -251,6 +257,7 @@ def overview() -> str:
         orders=page,
         tracking_form=TrackingForm(enabled=current_user.tracking_enabled),
         sessions_form=ActionForm(),
+        confirm_form=ActionForm(),
         sign_ins=sign_ins.live_sign_ins(db.session, _me().id, session.get(SIGN_IN_KEY)),
         loyalty_url=_link_if_present("loyalty.member", "loyalty.index"),
         preferences_url=_link_if_present("preferences.index"),
@@ -475,8 +482,12 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
     try:
         new_email = security.pending_email_change(db.session, token)
         if form.validate_on_submit():
-            _commit(lambda: security.confirm_email_change(db.session, token, _base_url()))
+            me = int(current_user.get_id()) if current_user.is_authenticated else None
+            changed = _commit(
+                lambda: security.confirm_email_change(db.session, token, _base_url(), me)
+            )
             flash(f"Your e-mail address is now {new_email}.", "success")
+            _tell_claimed(len(changed.claimed))
             target = "accounts.overview" if current_user.is_authenticated else "accounts.login"
             return redirect(url_for(target))
     except tokens.TokenError as exc:
@@ -486,6 +497,42 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
     if form.is_submitted():
         abort(400, "The form expired; please open the link again.")
     return render_template("account/email_confirm.html", form=form, new_email=new_email), 200
+
+
+@bp.post("/email/verify")
+@login_required
+def send_email_confirmation() -> Response:
+    """Send a link that confirms the account's e-mail address."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    try:
+        email = _commit(lambda: services.send_email_confirmation(db.session, _me(), _base_url()))
+    except services.AccountError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"We have sent a link to {email}. Open it to confirm your address.", "success")
+    return redirect(url_for("accounts.overview"))
+
+
+@bp.route("/email/verify/<token>", methods=["GET", "POST"])
+@login_required
+def verify_email(token: str) -> Response | tuple[str, int]:
+    """The link that confirms the account's address, opened signed in: a button (mail
+    scanners only follow GETs). Paid orders placed with the address as a guest join."""
+    form = ActionForm()
+    try:
+        email = services.pending_confirmation(db.session, token, _me())
+        if form.validate_on_submit():
+            claimed = _commit(lambda: services.confirm_email(db.session, token, _me()))
+            flash(f"Thank you: {email} is confirmed.", "success")
+            _tell_claimed(len(claimed))
+            return redirect(url_for("accounts.overview"))
+    except tokens.TokenError as exc:
+        return _link_error(exc, offer_reset=False)
+    if form.is_submitted():
+        abort(400, "The form expired; please open the link again.")
+    return render_template("account/email_verify.html", form=form, email=email), 200
 
 
 @bp.route("/email/undo/<token>", methods=["GET", "POST"])

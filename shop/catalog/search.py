@@ -4,6 +4,9 @@ Every word must match (as a prefix, after stemming), two neighbouring words also
 product writes them as one. When nothing matches, a word may also be read as two ("tlight"
 finds "T-Light", "lunchbag" finds "Lunch Bag"). When still no product matches every word,
 the search falls back to products matching any word and says so.
+
+A query that could be an item code (SKU) also finds the product with that code, first, and
+the products whose codes start with it, after the word matches.
 """
 
 from __future__ import annotations
@@ -23,27 +26,55 @@ MAX_TERM_CHARS = 40
 # `availability.launched_for` in the raw SQL below (`:until` is the viewer's `sees_until`).
 LAUNCHED = "(p.launches_at IS NULL OR p.launches_at <= :until)"
 
-SQLITE_SQL = f"""
-    SELECT p.id FROM product_fts
-    JOIN products p ON p.id = product_fts.rowid
-    WHERE product_fts MATCH :match AND p.active AND {LAUNCHED}
-    ORDER BY bm25(product_fts, 10.0, 1.0), p.order_count DESC, p.id
-    LIMIT :limit OFFSET :offset
+# Products matched by words (tier 1), by their exact code (tier 0, first) or by the start of
+# their code (tier 2, after the word matches, in code order). A product matched both ways
+# takes its best tier. SQLite's GLOB is case-sensitive, so it can use the unique index on
+# products.sku (SKUs are stored upper-case: the importer and the console upper-case them).
+# `rank` is bm25 with these column weights; unlike a bm25() call it can be read from a
+# subquery that SQLite flattens.
+SQLITE_HITS = """
+    SELECT rowid AS id, 1 AS tier, rank AS score FROM product_fts
+    WHERE product_fts MATCH :match AND rank MATCH 'bm25(10.0, 1.0)'
 """
-SQLITE_COUNT = f"""
-    SELECT count(*) FROM product_fts JOIN products p ON p.id = product_fts.rowid
-    WHERE product_fts MATCH :match AND p.active AND {LAUNCHED}
+SQLITE_CODE_HITS = """
+    SELECT id, CASE WHEN sku = :code THEN 0 ELSE 2 END AS tier, 0.0 AS score
+    FROM products WHERE sku GLOB :code_pattern
 """
-POSTGRES_SQL = f"""
-    SELECT p.id FROM products p, to_tsquery('english', :match) q
-    WHERE p.search_vector @@ q AND p.active AND {LAUNCHED}
-    ORDER BY ts_rank(p.search_vector, q) DESC, p.order_count DESC, p.id
-    LIMIT :limit OFFSET :offset
+SQLITE_ORDER = "hit.tier, hit.score"
+POSTGRES_HITS = """
+    SELECT p.id, 1 AS tier, ts_rank(p.search_vector, q) AS score
+    FROM products p, to_tsquery('english', :match) q WHERE p.search_vector @@ q
 """
-POSTGRES_COUNT = f"""
-    SELECT count(*) FROM products p
-    WHERE p.search_vector @@ to_tsquery('english', :match) AND p.active AND {LAUNCHED}
+POSTGRES_CODE_HITS = r"""
+    SELECT id, CASE WHEN sku = :code THEN 0 ELSE 2 END AS tier, 0::real AS score
+    FROM products WHERE sku LIKE :code_pattern ESCAPE '\'
 """
+POSTGRES_ORDER = "hit.tier, hit.score DESC"
+# bm25 is better when lower, ts_rank when higher; code hits score 0 on both, which both
+# aggregates below pass over when the product also matched by words.
+SQLITE_BEST_SCORE = "min(score)"
+POSTGRES_BEST_SCORE = "max(score)"
+
+
+def _hits_sql(dialect: str, with_code: bool) -> tuple[str, str]:
+    """The page query and the count query for the hits of one search."""
+    postgres = dialect == "postgresql"
+    hits = POSTGRES_HITS if postgres else SQLITE_HITS
+    if with_code:
+        hits += " UNION ALL " + (POSTGRES_CODE_HITS if postgres else SQLITE_CODE_HITS)
+    best_score = POSTGRES_BEST_SCORE if postgres else SQLITE_BEST_SCORE
+    order = POSTGRES_ORDER if postgres else SQLITE_ORDER
+    found = f"""
+        (SELECT id, min(tier) AS tier, {best_score} AS score FROM ({hits}) AS h GROUP BY id)
+        AS hit JOIN products p ON p.id = hit.id
+        WHERE p.active AND {LAUNCHED}
+    """
+    page_sql = f"""
+        SELECT p.id FROM {found}
+        ORDER BY {order}, CASE WHEN hit.tier = 2 THEN p.sku END, p.order_count DESC, p.id
+        LIMIT :limit OFFSET :offset
+    """
+    return page_sql, f"SELECT count(*) FROM {found}"
 
 
 @dataclass(frozen=True)
@@ -132,23 +163,50 @@ def _match_expression(dialect: str, terms: list[str], operator: str) -> str:
     )
 
 
+# What an item code is made of (as `console.catalog_admin.check_sku` allows); shorter
+# queries are words or stray letters, not codes.
+CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9._/-]*")
+MIN_CODE_CHARS = 3
+MAX_CODE_CHARS = 40
+
+
+def code_query(query: str) -> str | None:
+    """The query as an item code (trimmed, upper case), or None when it cannot be one."""
+    code = query.strip().upper()
+    if not MIN_CODE_CHARS <= len(code) <= MAX_CODE_CHARS or not CODE_RE.fullmatch(code):
+        return None
+    return code
+
+
+def _code_pattern(postgres: bool, code: str) -> str:
+    if postgres:
+        return code.replace("_", "\\_") + "%"  # "_" is LIKE's any-character
+    return code + "*"  # none of GLOB's special characters can be in a code
+
+
 def _run(
-    session: Session, terms: list[str], operator: str, page: int, size: int, viewer: Viewer
+    session: Session,
+    terms: list[str],
+    operator: str,
+    page: int,
+    size: int,
+    viewer: Viewer,
+    code: str | None = None,
 ) -> tuple[list[Product], int]:
     dialect = session.get_bind().dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise RuntimeError(f"search is not supported on {dialect}")
-    match = _match_expression(dialect, terms, operator)
-    sql, count_sql = (
-        (SQLITE_SQL, SQLITE_COUNT) if dialect == "sqlite" else (POSTGRES_SQL, POSTGRES_COUNT)
-    )
+    params: dict[str, object] = {"match": _match_expression(dialect, terms, operator)}
+    if code is not None:
+        params["code"] = code
+        params["code_pattern"] = _code_pattern(dialect == "postgresql", code)
+    sql, count_sql = _hits_sql(dialect, code is not None)
     until = bindparam("until", viewer.sees_until, type_=DateTime)
-    count_query = text(count_sql).bindparams(until)
-    total = int(session.execute(count_query, {"match": match}).scalar() or 0)
+    total = int(session.execute(text(count_sql).bindparams(until), params).scalar() or 0)
     if total == 0:
         return [], 0
     check_page(page, total, size)
-    params = {"match": match, "limit": size, "offset": (page - 1) * size}
+    params.update(limit=size, offset=(page - 1) * size)
     ids = [row[0] for row in session.execute(text(sql).bindparams(until), params)]
     by_id = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
     return [by_id[i] for i in ids if i in by_id], total
@@ -164,12 +222,14 @@ def search_products(
     viewer: Viewer | None = None,
 ) -> SearchResults:
     """Search the products on sale to `viewer` (default: everyone) by name and description,
-    best matches first."""
+    best matches first, and by item code: the product whose code the query is comes first,
+    those whose codes start with it after the word matches."""
     viewer = viewer or public_viewer()
     terms = search_terms(query, max_chars)
     if not terms:
         return SearchResults(query[:max_chars], [], Page([], 0, 1, size), True)
-    products, total = _run(session, terms, "AND", page, size, viewer)
+    code = code_query(query[:max_chars])
+    products, total = _run(session, terms, "AND", page, size, viewer, code)
     if total == 0 and any(split_alternatives(t) for t in terms):
         products, total = _run(session, terms, "SPLIT", page, size, viewer)
     matched_all = True

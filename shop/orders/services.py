@@ -68,3 +68,38 @@ def claim_guest_orders(
         states.note(order, "Placed as a guest; linked to the account when its owner signed in")
     session.flush()
     return claimed
+
+
+# A guest order whose payment went through: it belongs in its buyer's history.
+PAID_GUEST_STATUSES = (
+    states.PAID,
+    states.SHIPPED,
+    states.DELIVERED,
+    states.PARTIALLY_REFUNDED,
+    states.REFUNDED,
+)
+
+
+def claim_paid_guest_orders(
+    session: Session, user_id: int, email: str, normalise: Callable[[str], str] = str.lower
+) -> list[Order]:
+    """Move the paid guest orders placed with `email` (compared after `normalise`), from any
+    browser, into the account that proved it owns the address. Returns them, oldest first;
+    a second call finds none."""
+    wanted = normalise(email)
+    candidates = session.scalars(
+        select(Order)
+        .where(
+            Order.user_id.is_(None),
+            Order.kind == "sale",
+            Order.email.is_not(None),
+            Order.status.in_(PAID_GUEST_STATUSES),
+        )
+        .order_by(Order.placed_at, Order.id)
+    )
+    claimed = [o for o in candidates if o.email and normalise(o.email) == wanted]
+    for order in claimed:
+        order.user_id = user_id
+        states.note(order, "Placed as a guest; joined the account when its e-mail was confirmed")
+    session.flush()
+    return claimed

@@ -1,8 +1,11 @@
 """Full-text search on the real engines: FTS5 on SQLite, tsvector on PostgreSQL."""
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from shop.catalog.search import search_products
+from shop.db import utcnow
 from tests import factories
 
 
@@ -120,3 +123,83 @@ def test_a_word_is_also_read_as_two_when_nothing_matches_it(session: Session) ->
         "White Hanging Heart T-Light Holder",
     ]
     assert _names(session, "xqzlight") == []
+
+
+def _codes_catalogue(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="85123A", name="White Hanging Heart T-Light Holder")
+    factories.product(session, cat, sku="22423", name="Regency Cakestand 3 Tier", orders=90)
+    factories.product(session, cat, sku="84029G", name="Knitted Union Flag Hot Water Bottle")
+    factories.product(session, cat, sku="84029E", name="Red Woolly Hottie White Heart", orders=1)
+    factories.product(session, cat, sku="22424", name="Enamel Bread Bin Cream", orders=50)
+    session.commit()
+
+
+def test_an_item_code_finds_its_product_in_any_case(session: Session) -> None:
+    _codes_catalogue(session)
+    assert _names(session, "85123A") == ["White Hanging Heart T-Light Holder"]
+    assert _names(session, " 85123a ") == ["White Hanging Heart T-Light Holder"]
+    assert _names(session, "84029g") == ["Knitted Union Flag Hot Water Bottle"]
+    found = search_products(session, "22423")
+    assert [p.name for p in found.page.items] == ["Regency Cakestand 3 Tier"]
+    assert found.matched_all_terms
+
+
+def test_the_start_of_a_code_finds_the_products_with_codes_that_start_so(session: Session) -> None:
+    _codes_catalogue(session)
+    # In code order, whatever their popularity.
+    assert _names(session, "8402") == [
+        "Red Woolly Hottie White Heart",
+        "Knitted Union Flag Hot Water Bottle",
+    ]
+    assert _names(session, "2242") == ["Regency Cakestand 3 Tier", "Enamel Bread Bin Cream"]
+    assert _names(session, "2242") == _names(session, "2242 ")
+    assert _names(session, "84") == []  # too short to be read as a code
+    # Only a whole query is read as a code: here the words decide.
+    assert "Knitted Union Flag Hot Water Bottle" not in _names(session, "8402 heart")
+
+
+def test_exact_code_first_then_word_matches_then_codes_that_start_so(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="HEART-9", name="Ribbon Reel", orders=99)
+    factories.product(session, cat, sku="HEART-2", name="Heart Bunting", orders=50)
+    factories.product(session, cat, sku="21733", name="Red Hanging Heart T-Light Holder", orders=9)
+    factories.product(session, cat, sku="HEART", name="Gift Voucher")
+    factories.product(session, cat, sku="HEART-3", name="Paper Doily")
+    session.commit()
+    found = search_products(session, "heart")
+    assert [p.name for p in found.page.items] == [
+        "Gift Voucher",  # its code is the query
+        # Word matches, ranked as before; one whose code also starts so is listed once.
+        "Heart Bunting",
+        "Red Hanging Heart T-Light Holder",
+        "Paper Doily",  # codes that start with the query, in code order
+        "Ribbon Reel",
+    ]
+    assert found.page.total == 5
+    pages = [search_products(session, "heart", page=n, size=2).page for n in (1, 2, 3)]
+    assert [p.total for p in pages] == [5, 5, 5]
+    assert [p.name for page in pages for p in page.items] == [p.name for p in found.page.items]
+
+
+def test_code_search_keeps_hidden_products_out(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="85123A", name="Heart Holder", active=False)
+    later = factories.product(session, cat, sku="85123B", name="Star Holder")
+    later.launches_at = utcnow() + timedelta(days=3)
+    factories.product(session, cat, sku="85123C", name="Moon Holder")
+    session.commit()
+    assert _names(session, "85123a") == []
+    assert _names(session, "85123b") == []
+    assert _names(session, "85123") == ["Moon Holder"]
+
+
+def test_code_characters_are_not_wildcards(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="GIFT_0001_20", name="Voucher")
+    factories.product(session, cat, sku="GIFTX0001", name="Box")
+    factories.product(session, cat, sku="GIFT*0001", name="Tag")
+    session.commit()
+    assert _names(session, "gift_0001") == ["Voucher"]
+    assert _names(session, "gift%") == []
+    assert _names(session, "gift*") == []

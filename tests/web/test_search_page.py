@@ -56,3 +56,13 @@ def test_search_page_number_out_of_range(client: FlaskClient, session: Session) 
     factories.small_catalogue(session)
     assert client.get("/search?q=bag&page=5").status_code == 404
     assert client.get("/search?q=bag&page=x").status_code == 400
+
+
+def test_search_for_an_item_code(client: FlaskClient, session: Session) -> None:
+    factories.small_catalogue(session)
+    html = client.get("/search?q=85123a").get_data(as_text=True)
+    assert "1 result for “85123a”" in html
+    assert "White Hanging Heart T-Light Holder" in html
+    html = client.get("/search?q=8509").get_data(as_text=True)
+    assert "1 result for “8509”" in html
+    assert "Jumbo Bag Red Retrospot" in html
