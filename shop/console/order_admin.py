@@ -204,7 +204,7 @@ def ship(
     tracking: str = "",
 ) -> Order:
     """Mark the order shipped (the shopper's e-mail is queued) and audit it."""
-    order = _order(session, order_id)
+    order = fulfilment.lock_order(session, _order(session, order_id))
     before = order.status
     if states.reached(order, states.SHIPPED):
         raise OrderAdminError(f"Order {order.number} has been shipped already.")
@@ -219,7 +219,7 @@ def ship(
 
 def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = "") -> Order:
     """Cancel an unpaid order, putting its stock back, and audit it."""
-    order = _order(session, order_id)
+    order = fulfilment.lock_order(session, _order(session, order_id))
     before = order.status
     if before != states.PENDING_PAYMENT:
         label = states.LABELS.get(before, before).lower()

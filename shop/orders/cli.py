@@ -26,7 +26,7 @@ def _run(number: str, action: str, reason: str = "") -> None:
             if action == "ship":
                 fulfilment.ship_order(session, settings, order, reason)
             elif action == "deliver":
-                fulfilment.deliver_order(order)
+                fulfilment.deliver_order(session, order)
             else:
                 fulfilment.cancel_unpaid_order(session, order, reason)
             status, order_id = order.status, order.id

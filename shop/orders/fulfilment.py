@@ -28,10 +28,27 @@ def order_by_number(session: Session, number: str) -> Order:
     return order
 
 
+def lock_order(session: Session, order: Order) -> Order:
+    """Lock the order's row until the transaction ends and read it again, status and
+    timeline, so that a status change is checked against what is stored now.
+
+    Two requests moving the same order on (two clicks on "Mark shipped", the console and
+    `flask orders ship` at once) then take turns: the second waits for the first to commit
+    and sees its change, so it is refused instead of shipping (and e-mailing) twice. The
+    lock is the one refunds take (`payments.refunds`), so a refund waits for it too. SQLite
+    has no row locks; its write transactions (BEGIN IMMEDIATE) are serial already.
+    """
+    session.flush()  # refresh would discard unflushed changes
+    session.refresh(order, with_for_update=True)
+    session.expire(order, ["history"])
+    return order
+
+
 def ship_order(
     session: Session, settings: CheckoutSettings, order: Order, tracking: str = ""
 ) -> Order:
     """Mark a paid order shipped and queue the shopper's e-mail, in one transaction."""
+    lock_order(session, order)
     if not states.can_ship(order):
         raise states.IllegalTransition(f"order {order.number} cannot be shipped (again)")
     if not (order.ship_line1 and order.ship_postcode):
@@ -42,8 +59,9 @@ def ship_order(
     return order
 
 
-def deliver_order(order: Order) -> Order:
+def deliver_order(session: Session, order: Order) -> Order:
     """Mark a shipped order delivered."""
+    lock_order(session, order)
     if not states.can_deliver(order):
         raise states.IllegalTransition(f"order {order.number} cannot be delivered (again)")
     states.transition(order, states.DELIVERED, "Delivered")
@@ -58,6 +76,7 @@ def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Ord
     can no longer take the money. That is kept out of this transaction on purpose: the
     cancellation never waits for, or fails with, the payment provider.
     """
+    lock_order(session, order)
     if order.status != states.PENDING_PAYMENT:
         raise states.IllegalTransition(
             f"order {order.number} is {order.status}; refund it instead of cancelling"

@@ -107,12 +107,12 @@ def test_a_partial_refund_never_lets_an_order_be_shipped_or_delivered_twice(
         order_admin.ship(tx, ACTOR, settings(app), order.id, "RM999")
     assert len(emails(session, "order_shipped")) == 1
     with app.app_context(), db.transaction() as tx:
-        fulfilment.deliver_order(tx.get(Order, order.id))
+        fulfilment.deliver_order(tx, tx.get(Order, order.id))
     with app.app_context(), db.transaction() as tx:
         placed = tx.get(Order, order.id)
         states.transition(placed, states.PARTIALLY_REFUNDED, "Refunded £3.00")
         with pytest.raises(states.IllegalTransition, match="cannot be delivered"):
-            fulfilment.deliver_order(placed)
+            fulfilment.deliver_order(tx, placed)
         with pytest.raises(states.IllegalTransition, match="cannot be shipped"):
             fulfilment.ship_order(tx, settings(app), placed)
     statuses = [c.to_status for c in fresh(session, order.id).history]
