@@ -217,8 +217,15 @@ def ship(
     return order
 
 
-def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = "") -> Order:
-    """Cancel an unpaid order, putting its stock back, and audit it."""
+def cancel(
+    session: Session,
+    actor: audit.Actor,
+    settings: CheckoutSettings,
+    order_id: int,
+    reason: str = "",
+) -> Order:
+    """Cancel an unpaid order, putting its stock back (the shopper's e-mail is queued), and
+    audit it."""
     order = fulfilment.lock_order(session, _order(session, order_id))
     before = order.status
     if before != states.PENDING_PAYMENT:
@@ -230,7 +237,7 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
         )
     held = {line.sku: line.quantity for line in order.lines} if order.stock_reserved else {}
     try:
-        fulfilment.cancel_unpaid_order(session, order, reason.strip())
+        fulfilment.cancel_unpaid_order(session, order, reason.strip(), notify=settings)
     except states.IllegalTransition as exc:
         raise OrderAdminError(str(exc)) from exc
     audit.record(

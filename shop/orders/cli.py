@@ -28,7 +28,7 @@ def _run(number: str, action: str, reason: str = "") -> None:
             elif action == "deliver":
                 fulfilment.deliver_order(session, order)
             else:
-                fulfilment.cancel_unpaid_order(session, order, reason)
+                fulfilment.cancel_unpaid_order(session, order, reason, notify=settings)
             status, order_id = order.status, order.id
     except (fulfilment.OrderNotFound, IllegalTransition) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
+from shop.mail.outbox import withdraw_pending
 from shop.orders import states
 from shop.orders.holds import release_stock
 from shop.orders.models import Order
@@ -68,8 +69,17 @@ def deliver_order(session: Session, order: Order) -> Order:
     return order
 
 
-def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Order:
+def cancel_unpaid_order(
+    session: Session, order: Order, reason: str = "", *, notify: CheckoutSettings | None = None
+) -> Order:
     """Cancel an order that was never paid and put its stock back.
+
+    With `notify` (the shop's settings), the shopper is told by e-mail (`order_cancelled`),
+    in the same transaction: staff cancelling from the console or the shell. The shopper's
+    own cancellations (on the payment page, or to start again) are confirmed on the page
+    they land on instead, as are orders cancelled because their account was deleted.
+    Either way, a "payment failed, try again" e-mail still waiting to go out is withdrawn:
+    its link can no longer pay.
 
     A payment may still be open at the gateway (a 3-D Secure check the shopper has not
     finished): once this transaction has committed, call `cancel_open_payments_of` so it
@@ -81,8 +91,20 @@ def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Ord
         raise states.IllegalTransition(
             f"order {order.number} is {order.status}; refund it instead of cancelling"
         )
-    release_stock(session, order, "")
+    released = release_stock(session, order, "")
     states.transition(order, states.CANCELLED, f"Cancelled{f': {reason}' if reason else ''}")
+    withdraw_pending(
+        session, ("payment_failed",), "Not sent: the order was cancelled.", order_id=order.id
+    )
+    if notify is not None:
+        queue_order_email(
+            session,
+            order,
+            "order_cancelled",
+            notify,
+            stock_released=released,
+            points_returned=order.points_redeemed or 0,
+        )
     return order
 
 

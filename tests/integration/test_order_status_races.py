@@ -100,7 +100,7 @@ def test_simultaneous_cancels_cancel_once(
     order_id = placed_order(app, [(items["lantern"], 2)])
     number = fresh(session, order_id).number
     assert stock(session, items["lantern"]) == 1
-    results = race(app, lambda tx: order_admin.cancel(tx, ACTOR, order_id, "asked"))
+    results = race(app, lambda tx: order_admin.cancel(tx, ACTOR, settings(app), order_id, "asked"))
     refused = f"Order {number} is cancelled; only unpaid orders can be cancelled."
     assert results == one_done(RACERS - 1, refused)
     statuses = [c.to_status for c in fresh(session, order_id).history]
