@@ -676,6 +676,32 @@ def test_preview_serves_a_customer_who_switched_personalization_off_as_the_shop_
     )
 
 
+def test_a_rule_form_sent_twice_adds_the_rule_once_and_says_so_calmly(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get(RULES).get_data(as_text=True)
+    assert re.search(r'<form[^>]*data-testid="rule-form"[^>]*data-once', page)
+    boost = {
+        "type": "boost",
+        "placements": ["home", "cart"],
+        "product": shop["jumbo"].sku,
+        "factor": "2",
+        "starts_at": "2026-11-24T10:00",
+        "note": "Christmas",
+    }
+    assert _add_rule(merch, **boost)[0] == 302
+    again = merch.post(RULES, data={"csrf_token": console_token(merch, RULES), **boost})
+    assert again.status_code == 302 and again.headers["Location"] == RULES
+    shown = merch.get(RULES).get_data(as_text=True)
+    assert "Already in the draft: boost x2 product" in shown
+    assert "Nothing more was added." in shown and "That repeats" not in shown
+    assert re.findall(r"<tr><td>(r\d)</td>", shown) == ["r1"]
+    # A rule that only differs (here: the factor) is still refused as a repeat.
+    status, page = _add_rule(merch, **{**boost, "factor": "3"})
+    assert status == 400 and "That repeats boost x2 product" in page
+
+
 def test_rules_that_ended_or_have_not_started_are_marked(
     app: Flask, session: Session, shop: dict[str, Product]
 ) -> None:
