@@ -35,6 +35,10 @@ from wtforms.validators import (
 # days added or taken off (an inclusive end, a default start) never overflow `date`.
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 DATE_RANGE_MESSAGE = "Choose a date from 1 January 1900 to 31 December 2999."
+# A date and time typed in a form: as a browser's date-time picker sends it ("T") or as
+# people write it (a space), with or without seconds. The first is how a form shows it.
+DATE_TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+DATE_TIME_MESSAGE = "Enter a date and time as YYYY-MM-DD HH:MM, such as 2026-11-24 10:00."
 # Where the shop delivers: checkout and the address book offer the same list.
 COUNTRIES = (
     "United Kingdom",

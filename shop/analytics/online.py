@@ -15,8 +15,9 @@ Definitions (all per impression, i.e. per list shown):
 * cart adds: `cart_add` events carrying a `rec_id`; add-to-cart rate = cart adds / impressions;
 * purchases: `purchase` events carrying a `rec_id` (one per paid order line);
   conversion = purchases / impressions; purchases per click = purchases / clicks;
-* attributed revenue: the sum over those purchase events of quantity x the order line's unit
-  price, in integer minor units (pence). Refunds are not subtracted.
+* attributed revenue: the sum over those purchase events of what the customer paid for the
+  order line (quantity x unit price, less the line's share of the order's tier discount:
+  `orders.revenue`), in integer minor units (pence). Refunds are not subtracted.
 
 The grouping happens in the database (GROUP BY the caller's columns), on SQLite and
 PostgreSQL alike; Python only merges the (small) grouped results. No Flask in here.
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range
-from shop.orders.models import OrderLine
+from shop.orders.revenue import paid_for_purchase
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 
@@ -239,17 +240,8 @@ def attributed_counts(
     up across groups.
     """
     low, _high = period.bounds()
-    # "+ 0" keeps the product out of the index choice: without statistics SQLite otherwise
-    # searches order_lines by product (hundreds of lines each) instead of by order (a few).
-    unit_price = (
-        select(OrderLine.unit_price_pence)
-        .where(OrderLine.order_id == Event.order_id, OrderLine.product_id + 0 == Event.product_id)
-        .order_by(OrderLine.id)
-        .limit(1)
-        .correlate(Event)
-        .scalar_subquery()
-    )
-    revenue = case((Event.kind == PURCHASE, func.coalesce(Event.quantity, 1) * unit_price))
+    paid = paid_for_purchase(Event.order_id, Event.product_id, Event.quantity)
+    revenue = case((Event.kind == PURCHASE, paid))
 
     def counted(kind: str) -> ColumnElement[Any]:
         return func.count(case((Event.kind == kind, Event.id)))

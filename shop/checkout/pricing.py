@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shop.money import format_money
+
 
 @dataclass(frozen=True)
 class CheckoutSettings:
@@ -126,7 +128,9 @@ def shipping_options(
     elif free:
         note = ""
     else:
-        note = f", free on orders over £{settings.free_threshold_pence / 100:g}"
+        # Free *from* the threshold: "over £50" would tell a £50 basket it pays.
+        threshold = format_money(settings.free_threshold_pence, settings.currency)
+        note = f", free on orders of {threshold.removesuffix('.00')} or more"
     return [
         ShippingOption(
             "standard",

@@ -204,7 +204,7 @@ def ship(
     tracking: str = "",
 ) -> Order:
     """Mark the order shipped (the shopper's e-mail is queued) and audit it."""
-    order = _order(session, order_id)
+    order = fulfilment.lock_order(session, _order(session, order_id))
     before = order.status
     if states.reached(order, states.SHIPPED):
         raise OrderAdminError(f"Order {order.number} has been shipped already.")
@@ -217,9 +217,16 @@ def ship(
     return order
 
 
-def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = "") -> Order:
-    """Cancel an unpaid order, putting its stock back, and audit it."""
-    order = _order(session, order_id)
+def cancel(
+    session: Session,
+    actor: audit.Actor,
+    settings: CheckoutSettings,
+    order_id: int,
+    reason: str = "",
+) -> Order:
+    """Cancel an unpaid order, putting its stock back (the shopper's e-mail is queued), and
+    audit it."""
+    order = fulfilment.lock_order(session, _order(session, order_id))
     before = order.status
     if before != states.PENDING_PAYMENT:
         label = states.LABELS.get(before, before).lower()
@@ -230,7 +237,7 @@ def cancel(session: Session, actor: audit.Actor, order_id: int, reason: str = ""
         )
     held = {line.sku: line.quantity for line in order.lines} if order.stock_reserved else {}
     try:
-        fulfilment.cancel_unpaid_order(session, order, reason.strip())
+        fulfilment.cancel_unpaid_order(session, order, reason.strip(), notify=settings)
     except states.IllegalTransition as exc:
         raise OrderAdminError(str(exc)) from exc
     audit.record(

@@ -141,18 +141,21 @@ def cancel(order_id: int) -> Response | tuple[str, int]:
     if form.validate():
         try:
             order = order_admin.cancel(
-                db.session, audit.Actor.of(current_user), order_id, form.reason.data or ""
+                db.session,
+                audit.Actor.of(current_user),
+                _settings(),
+                order_id,
+                form.reason.data or "",
             )
         except OrderAdminError as exc:
             db.session.rollback()
             _fail(form, "reason", str(exc))
         else:
-            number = order.number
+            number, told = order.number, bool(order.email)
             db.session.commit()
-            fulfilment.cancel_open_payments_of(
-                CheckoutSettings.from_config(current_app.config), order_id
-            )
-            flash(f"Order {number} is cancelled and its stock is back.", "success")
+            fulfilment.cancel_open_payments_of(_settings(), order_id)
+            queued = "; the customer's e-mail is queued" if told else ""
+            flash(f"Order {number} is cancelled and its stock is back{queued}.", "success")
             return redirect(url_for(".detail", order_id=order_id))
     return _detail_page(order_id, cancel_form=form, status=400)
 

@@ -29,7 +29,13 @@ from shop.catalog.models import Category
 from shop.console import catalog_admin
 from shop.console.catalog_admin import MAX_STOCK, STOCK_FILTERS, ProductValues
 from shop.db import ID_MAX
-from shop.form_fields import ShopForm, WholeNumberField, strip, within_date_range
+from shop.form_fields import (
+    DATE_TIME_FORMATS,
+    ShopForm,
+    WholeNumberField,
+    strip,
+    within_date_range,
+)
 
 
 def category_choices(cats: list[Category], blank: str) -> dict[str, str]:
@@ -88,7 +94,7 @@ class ProductForm(ShopForm):
     active = BooleanField("Active (on sale in the shop)")
     launches_at = DateTimeLocalField(
         "Launches at (UTC)",
-        format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        format=DATE_TIME_FORMATS,
         validators=[Optional(), within_date_range],
         invalid_value_message="Enter a date and time, such as 2026-12-01 09:00.",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,15 @@ class EditError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AlreadyInDraft(ValueError):
+    """The rule asked for is in the draft already, exactly as entered (the same form sent
+    twice, say): nothing to add, and nothing wrong."""
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(f"Already in the draft: {rule.label()}. Nothing more was added.")
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -297,7 +306,8 @@ def _next_rule_number(session: Session, draft: Mapping[str, Any]) -> int:
 def add_rule(
     session: Session, actor: audit.Actor, entered: RuleInput, placement_sizes: Mapping[str, int]
 ) -> Rule:
-    """Validate a rule and add it to the draft (`placement_sizes`: the draft's list lengths)."""
+    """Validate a rule and add it to the draft (`placement_sizes`: the draft's list lengths);
+    AlreadyInDraft when the draft has exactly this rule already."""
     data = draft_data(session)
     existing = [Rule.from_dict(r) for r in data.get("rules") or ()]
     number = _next_rule_number(session, data)
@@ -317,6 +327,9 @@ def add_rule(
     )
     if rule.type == "diversity":
         rule = Rule(**{**rule.__dict__, "product_id": None, "category_id": None})
+    same = next((r for r in existing if replace(r, id=rule.id) == rule), None)
+    if same is not None:
+        raise AlreadyInDraft(same)
     validate_rule(session, rule, existing, placement_sizes)
     data["rules"] = [*(r.to_dict() for r in existing), rule.to_dict()]
     data[LAST_RULE] = number

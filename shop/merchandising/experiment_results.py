@@ -10,9 +10,10 @@ the experiment's placements between its start and its stop:
   of impressions clicked at least once (a proportion, so it has a Wilson interval);
 - buyers: visitors with a purchase event attributed to one of their impressions, and
   conversion = buyers / visitors;
-- attributed revenue: quantity x unit price of the order line for each attributed purchase
-  event (pence), and revenue per visitor, whose mean and variance come from per-visitor
-  sums (visitors who bought nothing count as 0).
+- attributed revenue: what the customer paid for the order line of each attributed
+  purchase event (quantity x unit price, less the line's share of the order's tier
+  discount: `orders.revenue`), in pence, and revenue per visitor, whose mean and variance
+  come from per-visitor sums (visitors who bought nothing count as 0).
 
 The first variant is the control; every other one is compared with it (z-tests for the
 rates, Welch's t-test for revenue per visitor); a comparison is None when `abstats` cannot
@@ -42,7 +43,7 @@ from shop.merchandising.abstats import (
 )
 from shop.merchandising.experiments import variant_label
 from shop.merchandising.models import Experiment
-from shop.orders.models import OrderLine
+from shop.orders.revenue import paid_for_purchase
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from shop.tracking.units import person_key
@@ -175,13 +176,8 @@ def _count(session: Session, experiment: Experiment) -> dict[str, _Counts]:
         counts[by_label[label]].clicks = int(clicks)
         counts[by_label[label]].clicked = int(lists)
 
-    unit_price = (
-        select(func.max(OrderLine.unit_price_pence))
-        .where(OrderLine.order_id == Event.order_id, OrderLine.product_id == Event.product_id)
-        .correlate(Event)
-        .scalar_subquery()
-    )
-    line_revenue = func.coalesce(Event.quantity, 1) * func.coalesce(unit_price, 0)
+    paid = paid_for_purchase(Event.order_id, Event.product_id, Event.quantity)
+    line_revenue = func.coalesce(paid, 0)
     per_visitor = (
         select(shown.c.variant, shown.c.unit, func.sum(line_revenue).label("revenue"))
         .select_from(

@@ -52,6 +52,11 @@ def create() -> Response | tuple[str, int]:
                 form.variant_specs(),
                 store=store,
             )
+        except experiments.AlreadyRunning as exc:  # e.g. the form sent twice
+            running_id = exc.experiment.id
+            db.session.rollback()
+            flash(str(exc), "info")
+            return redirect(url_for("console.experiments.results", experiment_id=running_id))
         except ExperimentError as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))

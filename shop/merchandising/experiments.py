@@ -56,6 +56,18 @@ class ExperimentError(ValueError):
     """An experiment change that is not allowed; the message is safe to show."""
 
 
+class AlreadyRunning(ExperimentError):
+    """An experiment exactly like the one asked for (name, placements, variants) is running
+    already: the same form sent twice, say. Nothing was started; `experiment` is that one."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        super().__init__(
+            f"Experiment {experiment.name!r} is already running with these settings; "
+            "nothing more was started."
+        )
+        self.experiment = experiment
+
+
 @dataclass(frozen=True)
 class VariantSpec:
     """One arm of an experiment as the merchandiser describes it."""
@@ -171,7 +183,9 @@ def create_experiment(
     *,
     store: ModelStore,
 ) -> Experiment:
-    """Start an experiment after checking its placements and variants; audited."""
+    """Start an experiment after checking its placements and variants; audited.
+
+    AlreadyRunning when exactly this experiment is running already."""
     name = name.strip()
     if not name:
         raise ExperimentError("Give the experiment a name.")
@@ -180,6 +194,11 @@ def create_experiment(
     chosen = _check_placements(placements)
     checked = _check_variants(session, variants, store)
     _lock_experiments(session)
+    variants_json = [v.as_json() for v in checked]
+    for running in session.scalars(select(Experiment).where(Experiment.status == "running")):
+        same_placements = set(running.placements) == set(chosen)
+        if running.name == name and same_placements and running.variants == variants_json:
+            raise AlreadyRunning(running)
     busy = _busy_placements(session)
     taken = [p for p in chosen if p in busy]
     if taken:
@@ -190,7 +209,7 @@ def create_experiment(
         name=name,
         status="running",
         placements=chosen,
-        variants=[v.as_json() for v in checked],
+        variants=variants_json,
         started_at=utcnow(),
         created_by=actor.id,
     )

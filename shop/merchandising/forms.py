@@ -18,11 +18,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from shop.form_fields import FiniteDecimalField, ShopForm, WholeNumberField, within_date_range
+from shop.form_fields import (
+    DATE_TIME_FORMATS,
+    DATE_TIME_MESSAGE,
+    FiniteDecimalField,
+    ShopForm,
+    WholeNumberField,
+    within_date_range,
+)
 from shop.merchandising.config import MAX_LIST_SIZE, RULE_LABELS, RULE_TYPES, STRATEGIES
 from shop.merchandising.editing import KIND_NAMES, MODEL_PARAM_RANGES
-
-LOCAL_TIME = "%Y-%m-%dT%H:%M"
 
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
@@ -56,10 +61,16 @@ class RuleForm(ShopForm):
         validators=[Optional(), NumberRange(1, MAX_LIST_SIZE, "From 1 to %(max)s.")],
     )
     starts_at = DateTimeLocalField(
-        "Starts (UTC, optional)", format=LOCAL_TIME, validators=[Optional(), within_date_range]
+        "Starts (UTC, optional)",
+        format=DATE_TIME_FORMATS,
+        validators=[Optional(), within_date_range],
+        invalid_value_message=DATE_TIME_MESSAGE,
     )
     ends_at = DateTimeLocalField(
-        "Ends (UTC, optional)", format=LOCAL_TIME, validators=[Optional(), within_date_range]
+        "Ends (UTC, optional)",
+        format=DATE_TIME_FORMATS,
+        validators=[Optional(), within_date_range],
+        invalid_value_message=DATE_TIME_MESSAGE,
     )
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 

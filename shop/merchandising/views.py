@@ -140,6 +140,10 @@ def rules() -> Response | tuple[str, int]:
                 note=form.note.data or "",
             )
             rule = editing.add_rule(db.session, _actor(), entered, _placement_sizes())
+        except editing.AlreadyInDraft as exc:  # e.g. the form sent twice: the first one added it
+            db.session.rollback()
+            flash(str(exc), "info")
+            return redirect(url_for("console.recs.rules"))
         except (editing.EditError, revisions.RevisionError) as exc:
             db.session.rollback()
             _attach(form, exc)

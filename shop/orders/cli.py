@@ -26,9 +26,9 @@ def _run(number: str, action: str, reason: str = "") -> None:
             if action == "ship":
                 fulfilment.ship_order(session, settings, order, reason)
             elif action == "deliver":
-                fulfilment.deliver_order(order)
+                fulfilment.deliver_order(session, order)
             else:
-                fulfilment.cancel_unpaid_order(session, order, reason)
+                fulfilment.cancel_unpaid_order(session, order, reason, notify=settings)
             status, order_id = order.status, order.id
     except (fulfilment.OrderNotFound, IllegalTransition) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
+from shop.mail.outbox import withdraw_pending
 from shop.orders import states
 from shop.orders.holds import release_stock
 from shop.orders.models import Order
@@ -28,10 +29,27 @@ def order_by_number(session: Session, number: str) -> Order:
     return order
 
 
+def lock_order(session: Session, order: Order) -> Order:
+    """Lock the order's row until the transaction ends and read it again, status and
+    timeline, so that a status change is checked against what is stored now.
+
+    Two requests moving the same order on (two clicks on "Mark shipped", the console and
+    `flask orders ship` at once) then take turns: the second waits for the first to commit
+    and sees its change, so it is refused instead of shipping (and e-mailing) twice. The
+    lock is the one refunds take (`payments.refunds`), so a refund waits for it too. SQLite
+    has no row locks; its write transactions (BEGIN IMMEDIATE) are serial already.
+    """
+    session.flush()  # refresh would discard unflushed changes
+    session.refresh(order, with_for_update=True)
+    session.expire(order, ["history"])
+    return order
+
+
 def ship_order(
     session: Session, settings: CheckoutSettings, order: Order, tracking: str = ""
 ) -> Order:
     """Mark a paid order shipped and queue the shopper's e-mail, in one transaction."""
+    lock_order(session, order)
     if not states.can_ship(order):
         raise states.IllegalTransition(f"order {order.number} cannot be shipped (again)")
     if not (order.ship_line1 and order.ship_postcode):
@@ -42,28 +60,51 @@ def ship_order(
     return order
 
 
-def deliver_order(order: Order) -> Order:
+def deliver_order(session: Session, order: Order) -> Order:
     """Mark a shipped order delivered."""
+    lock_order(session, order)
     if not states.can_deliver(order):
         raise states.IllegalTransition(f"order {order.number} cannot be delivered (again)")
     states.transition(order, states.DELIVERED, "Delivered")
     return order
 
 
-def cancel_unpaid_order(session: Session, order: Order, reason: str = "") -> Order:
+def cancel_unpaid_order(
+    session: Session, order: Order, reason: str = "", *, notify: CheckoutSettings | None = None
+) -> Order:
     """Cancel an order that was never paid and put its stock back.
+
+    With `notify` (the shop's settings), the shopper is told by e-mail (`order_cancelled`),
+    in the same transaction: staff cancelling from the console or the shell. The shopper's
+    own cancellations (on the payment page, or to start again) are confirmed on the page
+    they land on instead, as are orders cancelled because their account was deleted.
+    Either way, a "payment failed, try again" e-mail still waiting to go out is withdrawn:
+    its link can no longer pay.
 
     A payment may still be open at the gateway (a 3-D Secure check the shopper has not
     finished): once this transaction has committed, call `cancel_open_payments_of` so it
     can no longer take the money. That is kept out of this transaction on purpose: the
     cancellation never waits for, or fails with, the payment provider.
     """
+    lock_order(session, order)
     if order.status != states.PENDING_PAYMENT:
         raise states.IllegalTransition(
             f"order {order.number} is {order.status}; refund it instead of cancelling"
         )
-    release_stock(session, order, "")
+    released = release_stock(session, order, "")
     states.transition(order, states.CANCELLED, f"Cancelled{f': {reason}' if reason else ''}")
+    withdraw_pending(
+        session, ("payment_failed",), "Not sent: the order was cancelled.", order_id=order.id
+    )
+    if notify is not None:
+        queue_order_email(
+            session,
+            order,
+            "order_cancelled",
+            notify,
+            stock_released=released,
+            points_returned=order.points_redeemed or 0,
+        )
     return order
 
 

@@ -19,6 +19,7 @@ SUBJECTS = {
     "payment_failed": "Payment for order {number} did not go through",
     "order_shipped": "Your order {number} is on its way",
     "order_refunded": "A refund for order {number}",
+    "order_cancelled": "Your order {number} is cancelled",
 }
 
 

@@ -66,7 +66,9 @@ def shown(session: Session) -> None:
     heart, jumbo, lantern = items["heart"], items["jumbo"], items["lantern"]
     first = factories.order(session, None, "HP-1", [(heart, 2)])  # 2 x 295
     second = factories.order(session, None, "HP-2", [(jumbo, 3), (lantern, 1)])
-    second.lines[0].unit_price_pence = 250  # sold at 250, though the product now costs 195
+    # Sold at 250, though the product now costs 195.
+    second.lines[0].unit_price_pence, second.lines[0].line_total_pence = 250, 750
+    second.subtotal_pence = second.total_pence = 750 + 339
     session.commit()
     session.execute(
         insert(Impression),
@@ -213,6 +215,27 @@ def test_any_breakdown_of_impressions_for_example_by_variant(session: Session, s
         ),
         ("B",): Funnel(impressions=2, clicks=1, lists_clicked=1),
     }
+
+
+def test_revenue_is_what_the_customer_paid_after_the_tier_discount(session: Session) -> None:
+    items = factories.small_catalogue(session)
+    heart, jumbo = items["heart"], items["jumbo"]
+    order = factories.order(session, None, "HP-T", [(heart, 2), (jumbo, 1)])  # 590 + 195
+    order.tier_discount_pence = 79  # a member's 10%: 59 off the hearts, 20 off the bag
+    session.commit()
+    session.execute(insert(Impression), [_impression(1, "home", datetime(2026, 11, 1, 9, 0))])
+    at = datetime(2026, 11, 1, 9, 30)
+    session.execute(
+        insert(Event),
+        [
+            _event("purchase", at, 1, product_id=heart.id, order_id=order.id, quantity=2),
+            _event("purchase", at, 1, product_id=jumbo.id, order_id=order.id, quantity=1),
+        ],
+    )
+    session.commit()
+    report = online_report(session, PERIOD)
+    assert report.totals.revenue_pence == 531 + 175 == 785 - 79
+    assert report.totals.revenue_per_impression_pence == 706
 
 
 def test_an_empty_shop(session: Session) -> None:

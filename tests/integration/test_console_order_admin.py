@@ -17,11 +17,13 @@ from shop.console.order_admin import OrderAdminError, OrderFilters
 from shop.db import db
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
+from shop.orders.notifications import queue_order_email
 from shop.payments.models import Refund
 from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
 from tests.checkout_support import (
+    CONTACT,
     emails,
     fresh,
     paid_order,
@@ -107,12 +109,12 @@ def test_a_partial_refund_never_lets_an_order_be_shipped_or_delivered_twice(
         order_admin.ship(tx, ACTOR, settings(app), order.id, "RM999")
     assert len(emails(session, "order_shipped")) == 1
     with app.app_context(), db.transaction() as tx:
-        fulfilment.deliver_order(tx.get(Order, order.id))
+        fulfilment.deliver_order(tx, tx.get(Order, order.id))
     with app.app_context(), db.transaction() as tx:
         placed = tx.get(Order, order.id)
         states.transition(placed, states.PARTIALLY_REFUNDED, "Refunded £3.00")
         with pytest.raises(states.IllegalTransition, match="cannot be delivered"):
-            fulfilment.deliver_order(placed)
+            fulfilment.deliver_order(tx, placed)
         with pytest.raises(states.IllegalTransition, match="cannot be shipped"):
             fulfilment.ship_order(tx, settings(app), placed)
     statuses = [c.to_status for c in fresh(session, order.id).history]
@@ -140,7 +142,7 @@ def test_a_failed_action_leaves_no_audit_entry(app: Flask, session: Session) -> 
         pytest.raises(OrderAdminError, match="only unpaid orders can be cancelled"),
         db.transaction() as tx,
     ):
-        order_admin.cancel(tx, ACTOR, order.id)
+        order_admin.cancel(tx, ACTOR, settings(app), order.id)
     assert fresh(session, order.id).status == "paid"
     assert session.scalar(select(AuditEntry)) is None
 
@@ -151,7 +153,7 @@ def test_cancelling_an_unpaid_order_puts_the_stock_back(
     order_id = placed_order(app, [(items["heart"], 3)])
     assert stock(session, items["heart"]) == 47
     with app.app_context(), db.transaction() as tx:
-        order_admin.cancel(tx, ACTOR, order_id, "customer asked")
+        order_admin.cancel(tx, ACTOR, settings(app), order_id, "customer asked")
     assert fresh(session, order_id).status == "cancelled"
     assert stock(session, items["heart"]) == 50
     entry = session.scalar(select(AuditEntry))
@@ -161,6 +163,38 @@ def test_cancelling_an_unpaid_order_puts_the_stock_back(
         "reason": "customer asked",
         "stock_returned": {items["heart"].sku: 3},
     }
+
+
+def test_cancelling_tells_the_customer_and_stops_the_try_again_email(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 3)])
+    number = fresh(session, order_id).number
+    with app.app_context(), db.transaction() as tx:
+        unpaid = tx.get(Order, order_id)
+        assert unpaid is not None
+        retry = queue_order_email(
+            tx, unpaid, "payment_failed", settings(app), retry_url="https://shop.example/pay/x"
+        )
+        assert retry is not None
+        tx.flush()
+        retry_id = retry.id
+    with app.app_context(), db.transaction() as tx:
+        order_admin.cancel(tx, ACTOR, settings(app), order_id, "suspected fraud")
+    [told] = emails(session, "order_cancelled")
+    assert told.to_address == CONTACT.email and told.order_id == order_id
+    assert told.subject == f"Your order {number} is cancelled"
+    for part in (told.text_body, told.html_body):
+        assert f"cancelled your order {number}" in part.replace("<strong>", "").replace(
+            "</strong>", ""
+        )
+        assert "no money has been taken" in part
+        assert "The items we were holding for you are no longer reserved." in part
+        assert "points" not in part  # none were spent on it
+        assert "suspected fraud" not in part  # the reason is for the order's timeline
+        assert "White Hanging Heart T-Light Holder" in part
+    withdrawn = session.get(OutboxEmail, retry_id)
+    assert withdrawn is not None and withdrawn.status == "withdrawn"
 
 
 def test_refunds_check_the_amount_restock_and_audit(

@@ -354,6 +354,32 @@ def test_results_count_visitors_clicks_buyers_and_revenue_exactly(
     assert not revenue.significant
 
 
+def test_results_count_revenue_after_the_tier_discount(
+    session: Session, store: ModelStore, items: dict[str, Product]
+) -> None:
+    experiment = create(session, store)
+    experiment.started_at = utcnow() - timedelta(hours=1)
+    heart, jumbo = items["heart"], items["jumbo"]  # 295, 195
+    member_order = factories.order(session, None, "AB-T", [(heart, 2), (jumbo, 1)])  # 785
+    member_order.tier_discount_pence = 79  # 59 off the hearts, 20 off the bag
+    session.commit()
+    session.execute(
+        insert(Impression),
+        [_impression("c1", "A", f"{experiment.key}:control")],
+    )
+    session.execute(
+        insert(Event),
+        [
+            _event("purchase", "c1", order_id=member_order.id, product_id=heart.id, quantity=2),
+            _event("purchase", "c1", order_id=member_order.id, product_id=jumbo.id, quantity=1),
+        ],
+    )
+    session.commit()
+    base, _new = experiment_results(session, experiment).variants
+    assert (base.buyers, base.revenue_pence) == (1, 531 + 175)
+    assert base.revenue_per_visitor.mean == pytest.approx(706)
+
+
 def test_results_count_a_signed_in_shopper_once_across_browsers(
     session: Session, store: ModelStore, items: dict[str, Product]
 ) -> None:

@@ -217,6 +217,25 @@ def test_cancelling_an_unpaid_order_gives_the_points_back_once(
     assert membership_of(session, mia.id).points_balance == 2000
 
 
+def test_a_member_whose_unpaid_order_staff_cancel_is_told_their_points_go_back(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    mia = member(session, points=2000)
+    fill_cart(app, CartOwner(user_id=mia.id), [(items["heart"], 10)])
+    order_id = place(app, mia.id, points=1200)
+    number = fresh(session, order_id).number
+    result = app.test_cli_runner().invoke(args=["orders", "cancel", number, "--reason", "stale"])
+    assert result.exit_code == 0, result.output
+    [told] = emails(session, "order_cancelled")
+    assert (told.to_address, told.user_id) == (CONTACT.email, mia.id)
+    assert told.subject == f"Your order {number} is cancelled"
+    for part in (told.text_body, told.html_body):
+        assert "no money has been taken" in part
+        assert "The 1,200 points you chose to spend on it go back to your points balance." in part
+        assert "stale" not in part  # the reason is for the order's timeline
+    assert membership_of(session, mia.id).points_balance == 2000
+
+
 def test_an_expired_hold_gives_the_points_back(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:

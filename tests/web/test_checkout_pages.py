@@ -518,6 +518,7 @@ def test_cancelling_the_unpaid_order_puts_its_stock_back_and_starts_again(
     cancelled = session.scalar(select(Order).where(Order.access_token == first))
     assert cancelled is not None and cancelled.status == "cancelled"
     assert session.get(Product, items["lantern"].id).stock_qty == 3  # type: ignore[union-attr]
+    assert emails(session, "order_cancelled") == []  # the page told the shopper
     # The shopper places the same cart again: the last three are theirs, not "sold out".
     review = client.get("/checkout/review").get_data(as_text=True)
     new_token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)

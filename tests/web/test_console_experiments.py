@@ -199,6 +199,27 @@ def test_a_placement_in_a_running_experiment_is_refused(
     assert "already in a running experiment: home" in response.get_data(as_text=True)
 
 
+def test_the_form_sent_twice_starts_one_experiment_and_says_so_calmly(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    page = merch.get("/console/experiments/new").get_data(as_text=True)
+    assert re.search(r'<form[^>]*data-testid="experiment-form"[^>]*data-once', page)
+    data = form_data(merch, store)
+    first = merch.post("/console/experiments/new", data=data)
+    assert first.status_code == 302
+    again = merch.post("/console/experiments/new", data=data)
+    assert again.status_code == 302 and again.headers["Location"] == first.headers["Location"]
+    shown = merch.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Experiment &#39;Home model test&#39; is already running with these settings" in shown
+    assert "already in a running experiment" not in shown
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Experiment)) == 1
+    # Another experiment on the same placement is still refused.
+    other = merch.post("/console/experiments/new", data=form_data(merch, store, name="Other"))
+    assert other.status_code == 400
+    assert "already in a running experiment: home" in other.get_data(as_text=True)
+
+
 def _impressions(label: str, count: int, clicked: int, prefix: str) -> list[dict[str, Any]]:
     return [
         {

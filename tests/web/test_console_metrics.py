@@ -71,7 +71,8 @@ def shown(session: Session) -> None:
     heart, jumbo = items["heart"], items["jumbo"]
     first = factories.order(session, None, "HP-1", [(heart, 2)])
     second = factories.order(session, None, "HP-2", [(jumbo, 3)])
-    second.lines[0].unit_price_pence = 250
+    second.lines[0].unit_price_pence, second.lines[0].line_total_pence = 250, 750
+    second.subtotal_pence = second.total_pence = 750
     session.commit()
     day1, day2 = datetime(2026, 11, 1, 10), datetime(2026, 11, 2, 10)
     _add(

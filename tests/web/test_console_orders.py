@@ -165,6 +165,10 @@ def test_cancel_only_where_the_state_machine_allows(
     assert response.status_code == 302
     assert fresh(session, unpaid_id).status == "cancelled"
     assert stock(session, items["lantern"]) == 3
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is cancelled and its stock is back; the customer&#39;s e-mail is queued." in shown
+    [told] = emails(session, "order_cancelled")
+    assert told.order_id == unpaid_id and told.to_address == "guest@example.com"
     actions = session.scalars(select(AuditEntry.action)).all()
     assert actions == ["order.cancel"]
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.cancel"))

@@ -7,7 +7,7 @@ import re
 import shutil
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,6 +19,7 @@ from shop.catalog.models import Product
 from shop.console.models import AuditEntry, TrainingJob
 from shop.db import db, utcnow
 from shop.merchandising import training_jobs
+from shop.merchandising.config import Rule
 from shop.merchandising.models import MerchRevision
 from shop.personalization import service
 from shop.recommendation_data import Shopper
@@ -28,6 +29,13 @@ from tests.helpers import csrf_token, sign_in
 
 RULES = "/console/recommendations/rules"
 DISCARD = "/console/recommendations/discard"
+
+
+def editing_rules(session: Session) -> list[Rule]:
+    """The draft's rules as stored."""
+    from shop.merchandising import editing
+
+    return editing.draft_rules(session)
 
 
 def _add_rule(client: FlaskClient, **fields: object) -> tuple[int, str]:
@@ -674,6 +682,57 @@ def test_preview_serves_a_customer_who_switched_personalization_off_as_the_shop_
     assert 'data-testid="preview-live-buy_again"' not in html or not _ids(
         html, "preview-live-buy_again"
     )
+
+
+def test_a_rule_form_sent_twice_adds_the_rule_once_and_says_so_calmly(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get(RULES).get_data(as_text=True)
+    assert re.search(r'<form[^>]*data-testid="rule-form"[^>]*data-once', page)
+    boost = {
+        "type": "boost",
+        "placements": ["home", "cart"],
+        "product": shop["jumbo"].sku,
+        "factor": "2",
+        "starts_at": "2026-11-24T10:00",
+        "note": "Christmas",
+    }
+    assert _add_rule(merch, **boost)[0] == 302
+    again = merch.post(RULES, data={"csrf_token": console_token(merch, RULES), **boost})
+    assert again.status_code == 302 and again.headers["Location"] == RULES
+    shown = merch.get(RULES).get_data(as_text=True)
+    assert "Already in the draft: boost x2 product" in shown
+    assert "Nothing more was added." in shown and "That repeats" not in shown
+    assert re.findall(r"<tr><td>(r\d)</td>", shown) == ["r1"]
+    # A rule that only differs (here: the factor) is still refused as a repeat.
+    status, page = _add_rule(merch, **{**boost, "factor": "3"})
+    assert status == 400 and "That repeats boost x2 product" in page
+
+
+def test_rule_dates_take_a_space_or_a_t_and_say_the_format(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    heart = shop["heart"].sku
+    status, _ = _add_rule(
+        merch,
+        type="exclude",
+        product=heart,
+        starts_at="2026-11-24 10:00",
+        ends_at="2026-12-01T09:30",
+    )
+    assert status == 302
+    session.rollback()
+    [rule] = editing_rules(session)
+    assert (rule.starts_at, rule.ends_at) == (
+        datetime(2026, 11, 24, 10),
+        datetime(2026, 12, 1, 9, 30),
+    )
+    status, page = _add_rule(merch, type="exclude", product=heart, ends_at="24/11/2026 10:00")
+    assert status == 400
+    assert "Enter a date and time as YYYY-MM-DD HH:MM, such as 2026-11-24 10:00." in page
+    assert "Not a valid datetime value" not in page
 
 
 def test_rules_that_ended_or_have_not_started_are_marked(

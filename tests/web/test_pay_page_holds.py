@@ -12,7 +12,7 @@ from shop.catalog.models import Product
 from shop.db import db
 from shop.orders.holds import release_stock
 from shop.orders.models import Order
-from tests.checkout_support import fresh, new_card, paid_order, stock
+from tests.checkout_support import emails, fresh, new_card, paid_order, stock
 from tests.helpers import csrf_token
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 from tests.web.test_checkout_pages import _add, _json, _place, _through_review
@@ -54,6 +54,7 @@ def test_a_retry_that_cannot_hold_the_stock_says_why_and_offers_to_cancel(
     cart = client.get("/cart").get_data(as_text=True)
     assert "is cancelled; nothing was charged" in cart
     assert fresh(session, order_id).status == "cancelled"
+    assert emails(session, "order_cancelled") == []  # the page told the shopper
     assert stock(session, items["lantern"]) == 0  # the other order's, untouched
 
     # Paying it now says it was cancelled, on the order page the browser goes to.

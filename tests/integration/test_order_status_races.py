@@ -1,0 +1,109 @@
+"""Moving an order on claims it: of several simultaneous "ship", "deliver" or "cancel"
+requests for one order, exactly one wins and the others get the usual refusal (the races
+only exist on PostgreSQL; SQLite's write transactions are serial)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.console import audit, order_admin
+from shop.console.models import AuditEntry
+from shop.db import db
+from shop.orders import fulfilment, states
+from tests import factories
+from tests.checkout_support import emails, fresh, placed_order, settings, stock
+
+ACTOR = audit.Actor(None, "tester@example.com")
+RACERS = 8
+
+
+def race(app: Flask, action: Callable[[Session], object]) -> list[str]:
+    """Run `action` in RACERS threads at once, each in a transaction of its own; return
+    "done" or the message of the error each one ended with, sorted."""
+    barrier = threading.Barrier(RACERS)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                with db.transaction() as tx:
+                    action(tx)
+                outcome = "done"
+            except (order_admin.OrderAdminError, states.IllegalTransition) as exc:
+                outcome = str(exc)
+            except Exception as exc:  # a lock timeout or deadlock would show up here
+                outcome = f"error: {type(exc).__name__}: {exc}"
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(results)
+
+
+def one_done(refusals: int, message: str) -> list[str]:
+    """What `race` returns when one request won and the others were refused."""
+    return sorted(["done"] + [message] * refusals)
+
+
+def audited(session: Session, action: str) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).where(AuditEntry.action == action)) or 0
+
+
+def test_simultaneous_mark_shipped_in_the_console_ships_once(app: Flask, session: Session) -> None:
+    order_id = factories.paid_order_with_address(session).id
+    session.commit()
+    results = race(app, lambda tx: order_admin.ship(tx, ACTOR, settings(app), order_id, "RM1"))
+    assert results == one_done(RACERS - 1, "Order HP-1001 has been shipped already.")
+    assert len(emails(session, "order_shipped")) == 1
+    statuses = [c.to_status for c in fresh(session, order_id).history]
+    assert statuses.count("shipped") == 1
+    assert audited(session, "order.ship") == 1
+
+
+def test_simultaneous_ship_and_deliver_from_the_shell_happen_once(
+    app: Flask, session: Session
+) -> None:
+    order_id = factories.paid_order_with_address(session).id
+    session.commit()
+
+    def ship(tx: Session) -> None:
+        fulfilment.ship_order(tx, settings(app), fulfilment.order_by_number(tx, "HP-1001"))
+
+    def deliver(tx: Session) -> None:
+        fulfilment.deliver_order(tx, fulfilment.order_by_number(tx, "HP-1001"))
+
+    shipped = race(app, ship)
+    assert shipped == one_done(RACERS - 1, "order HP-1001 cannot be shipped (again)")
+    delivered = race(app, deliver)
+    assert delivered == one_done(RACERS - 1, "order HP-1001 cannot be delivered (again)")
+    assert len(emails(session, "order_shipped")) == 1
+    statuses = [c.to_status for c in fresh(session, order_id).history]
+    assert statuses.count("shipped") == 1 and statuses.count("delivered") == 1
+
+
+def test_simultaneous_cancels_cancel_once(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 2)])
+    number = fresh(session, order_id).number
+    assert stock(session, items["lantern"]) == 1
+    results = race(app, lambda tx: order_admin.cancel(tx, ACTOR, settings(app), order_id, "asked"))
+    refused = f"Order {number} is cancelled; only unpaid orders can be cancelled."
+    assert results == one_done(RACERS - 1, refused)
+    statuses = [c.to_status for c in fresh(session, order_id).history]
+    assert statuses.count("cancelled") == 1
+    assert audited(session, "order.cancel") == 1
+    assert stock(session, items["lantern"]) == 3
