@@ -87,17 +87,22 @@ def claim_paid_guest_orders(
     browser, into the account that proved it owns the address. Returns them, oldest first;
     a second call finds none."""
     wanted = normalise(email)
-    candidates = session.scalars(
-        select(Order)
-        .where(
+    # Runs at every sign-in of a confirmed account: read only ids and addresses (stored as
+    # typed, so compared after `normalise` here), and load just the orders that match.
+    addresses = session.execute(
+        select(Order.id, Order.email).where(
             Order.user_id.is_(None),
             Order.kind == "sale",
             Order.email.is_not(None),
             Order.status.in_(PAID_GUEST_STATUSES),
         )
-        .order_by(Order.placed_at, Order.id)
     )
-    claimed = [o for o in candidates if o.email and normalise(o.email) == wanted]
+    ids = [order_id for order_id, address in addresses if normalise(address) == wanted]
+    if not ids:
+        return []
+    claimed = list(
+        session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.placed_at, Order.id))
+    )
     for order in claimed:
         order.user_id = user_id
         states.note(order, "Placed as a guest; joined the account when its e-mail was confirmed")
