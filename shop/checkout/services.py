@@ -306,6 +306,8 @@ def place_order(
     states.start(order, "Order placed")
     session.add(order)
     session.flush()
+    # Orders before products, as payments lock them, so the two never wait on each other.
+    cancel_superseded(session, order)
     try:
         reserve_stock(session, order, settings, now, benefits=provider, quote=priced.benefits)
     except OutOfStock as exc:
@@ -313,7 +315,6 @@ def place_order(
         if clearer is None:
             raise
         raise clearer from exc
-    cancel_superseded(session, order)
     if save_address and owner.user_id is not None:
         remember_address(session, owner.user_id, contact, settings.base_url)
     return order
@@ -350,13 +351,17 @@ def cancel_superseded(session: Session, order: Order) -> list[Order]:
     else:
         return []
     earlier = session.scalars(
-        select(Order).where(
+        select(Order)
+        .where(
             whose,
             Order.id != order.id,
             Order.kind == "sale",
             Order.status == states.PENDING_PAYMENT,
             Order.stock_reserved.is_(False),
         )
+        .order_by(Order.id)
+        .with_for_update()  # a payment of one of them landing now waits, then is flagged
+        .execution_options(populate_existing=True)
     ).all()
     for replaced in earlier:
         states.transition(replaced, states.CANCELLED, f"Replaced by order {order.number}")

@@ -23,6 +23,7 @@ from shop.mail import outbox
 from shop.mail.models import OutboxEmail
 from shop.money import format_money
 from shop.orders import fulfilment, states
+from shop.orders.locking import lock_order
 from shop.orders.models import Order
 from shop.pagination import Page, check_page
 from shop.payments.gateway import PaymentGateway
@@ -204,7 +205,7 @@ def ship(
     tracking: str = "",
 ) -> Order:
     """Mark the order shipped (the shopper's e-mail is queued) and audit it."""
-    order = fulfilment.lock_order(session, _order(session, order_id))
+    order = lock_order(session, _order(session, order_id))
     before = order.status
     if states.reached(order, states.SHIPPED):
         raise OrderAdminError(f"Order {order.number} has been shipped already.")
@@ -226,7 +227,7 @@ def cancel(
 ) -> Order:
     """Cancel an unpaid order, putting its stock back (the shopper's e-mail is queued), and
     audit it."""
-    order = fulfilment.lock_order(session, _order(session, order_id))
+    order = lock_order(session, _order(session, order_id))
     before = order.status
     if before != states.PENDING_PAYMENT:
         label = states.LABELS.get(before, before).lower()

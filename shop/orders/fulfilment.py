@@ -11,6 +11,7 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.mail.outbox import withdraw_pending
 from shop.orders import states
 from shop.orders.holds import release_stock
+from shop.orders.locking import lock_order
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 
@@ -26,22 +27,6 @@ def order_by_number(session: Session, number: str) -> Order:
     order = session.scalar(select(Order).where(Order.number == number))
     if order is None:
         raise OrderNotFound(f"there is no order {number!r}")
-    return order
-
-
-def lock_order(session: Session, order: Order) -> Order:
-    """Lock the order's row until the transaction ends and read it again, status and
-    timeline, so that a status change is checked against what is stored now.
-
-    Two requests moving the same order on (two clicks on "Mark shipped", the console and
-    `flask orders ship` at once) then take turns: the second waits for the first to commit
-    and sees its change, so it is refused instead of shipping (and e-mailing) twice. The
-    lock is the one refunds take (`payments.refunds`), so a refund waits for it too. SQLite
-    has no row locks; its write transactions (BEGIN IMMEDIATE) are serial already.
-    """
-    session.flush()  # refresh would discard unflushed changes
-    session.refresh(order, with_for_update=True)
-    session.expire(order, ["history"])
     return order
 
 

@@ -28,6 +28,7 @@ from shop.events.bus import record_event
 from shop.mail.outbox import withdraw_pending
 from shop.orders import states
 from shop.orders.holds import release_stock
+from shop.orders.locking import lock_order
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 from shop.payments.gateway import (
@@ -375,7 +376,7 @@ def expire_waiting_payments(
                 .values(status="failed", error=HOLD_EXPIRED, updated_at=utcnow())
             )
             order = session.get(Order, order_id)
-            if order is not None and order.status == states.PENDING_PAYMENT:
+            if order is not None and lock_order(session, order).status == states.PENDING_PAYMENT:
                 released += release_stock(session, order, "Stock hold expired")
     return released, kept
 
@@ -422,6 +423,7 @@ def apply_intent(
     number = intent.metadata.get("order_number")
     if order is None or (number and number != order.number):
         return "ignored"
+    lock_order(session, order)  # a staff cancel at the same moment waits, or is seen
     attempt = _attempt_of(session, order, intent)
     if intent.succeeded:
         if attempt is not None:
@@ -582,7 +584,7 @@ def _fail(
     if intent_id and attempt.intent_id is None:
         attempt.intent_id = intent_id
     order = session.get(Order, order_id)
-    if order is None or order.status != states.PENDING_PAYMENT:
+    if order is None or lock_order(session, order).status != states.PENDING_PAYMENT:
         return
     release_stock(session, order, "")
     states.note(order, f"Payment declined: {message}")

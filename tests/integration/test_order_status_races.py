@@ -5,19 +5,26 @@ only exist on PostgreSQL; SQLite's write transactions are serial)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shop.cart.services import CartOwner
 from shop.catalog.models import Product
+from shop.checkout.services import place_order
 from shop.console import audit, order_admin
 from shop.console.models import AuditEntry
 from shop.db import db
 from shop.orders import fulfilment, states
+from shop.orders.holds import release_stock
+from shop.orders.models import Order
+from shop.payments import services as payments
+from shop.payments.gateway import Intent
 from tests import factories
-from tests.checkout_support import emails, fresh, placed_order, settings, stock
+from tests.checkout_support import CONTACT, emails, fresh, placed_order, settings, stock
 
 ACTOR = audit.Actor(None, "tester@example.com")
 RACERS = 8
@@ -107,3 +114,87 @@ def test_simultaneous_cancels_cancel_once(
     assert statuses.count("cancelled") == 1
     assert audited(session, "order.cancel") == 1
     assert stock(session, items["lantern"]) == 3
+
+
+def while_locked(
+    app: Flask, hold: Callable[[Session], object], then: Callable[[Session], str]
+) -> str:
+    """Run `hold` in a transaction and keep it open for a moment while `then` starts in
+    another thread; return what `then` returned once both have committed."""
+    held = threading.Event()
+    outcome: list[str] = []
+
+    def first() -> None:
+        with app.app_context(), db.transaction() as tx:
+            hold(tx)
+            held.set()
+            time.sleep(0.5)  # `then` starts and reaches the order meanwhile
+
+    def second() -> None:
+        held.wait(timeout=30)
+        with app.app_context(), db.transaction() as tx:
+            outcome.append(then(tx))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcome[0]
+
+
+def succeeded(session: Session, order_id: int) -> Intent:
+    """The gateway's report that the order's full total was taken."""
+    order = fresh(session, order_id)
+    metadata = {"order_id": str(order.id), "order_number": order.number}
+    return Intent("pi_late", "succeeded", order.total_pence, order.currency, metadata=metadata)
+
+
+def test_a_payment_landing_while_staff_cancel_is_flagged_not_marked_paid(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 2)])
+    intent = succeeded(session, order_id)
+    outcome = while_locked(
+        app,
+        lambda tx: order_admin.cancel(tx, ACTOR, settings(app), order_id, "asked"),
+        lambda tx: payments.apply_intent(tx, settings(app), intent, source="webhook"),
+    )
+    assert outcome == "flagged"
+    order = fresh(session, order_id)
+    assert order.status == states.CANCELLED
+    assert "paid after it was cancelled (intent pi_late); refund it" in (order.payment_flag or "")
+    assert emails(session, "order_confirmation") == []
+    assert stock(session, items["lantern"]) == 3
+
+
+def test_a_payment_of_a_replaced_order_landing_during_checkout_is_flagged(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    owner = CartOwner(visitor_id="visitor-replaced")
+    replaced_id = placed_order(app, [(items["lantern"], 1)], owner=owner)
+    with app.app_context(), db.transaction() as tx:
+        release_stock(tx, tx.get(Order, replaced_id), "Payment declined")
+    intent = succeeded(session, replaced_id)
+
+    def place_again(tx: Session) -> None:  # the cart still holds the lantern
+        place_order(
+            tx,
+            owner=owner,
+            contact=CONTACT,
+            method="standard",
+            checkout_token="token-again",
+            settings=settings(app),
+            visitor_id=owner.visitor_id,
+        )
+
+    outcome = while_locked(
+        app,
+        place_again,
+        lambda tx: payments.apply_intent(tx, settings(app), intent, source="webhook"),
+    )
+    assert outcome == "flagged"
+    replaced = fresh(session, replaced_id)
+    assert replaced.status == states.CANCELLED
+    assert "paid after it was cancelled" in (replaced.payment_flag or "")
+    assert stock(session, items["lantern"]) == 2  # only the new order holds one
