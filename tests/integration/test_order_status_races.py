@@ -23,6 +23,7 @@ from shop.orders.holds import release_stock
 from shop.orders.models import Order
 from shop.payments import services as payments
 from shop.payments.gateway import Intent
+from shop.tracking.models import Event
 from tests import factories
 from tests.checkout_support import CONTACT, emails, fresh, placed_order, settings, stock
 
@@ -198,3 +199,19 @@ def test_a_payment_of_a_replaced_order_landing_during_checkout_is_flagged(
     assert replaced.status == states.CANCELLED
     assert "paid after it was cancelled" in (replaced.payment_flag or "")
     assert stock(session, items["lantern"]) == 2  # only the new order holds one
+
+
+def test_the_same_payment_reported_at_once_by_webhook_and_return_counts_once(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 2)])
+    intent = succeeded(session, order_id)
+    orders_of = select(Product.order_count).where(Product.id == items["lantern"].id)
+    counted = session.scalar(orders_of)
+    results = race(app, lambda tx: payments.apply_intent(tx, settings(app), intent, source="x"))
+    assert results == ["done"] * RACERS
+    assert fresh(session, order_id).status == states.PAID
+    assert len(emails(session, "order_confirmation")) == 1
+    assert session.scalar(orders_of) == counted + 1
+    paid_events = select(func.count()).where(Event.kind == "purchase")
+    assert session.scalar(paid_events) == 1
