@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from shop.cart.models import Cart, CartItem
@@ -96,12 +97,32 @@ class CartView:
 
 
 def _cart(session: Session, owner: CartOwner, *, create: bool) -> Cart | None:
-    cart = session.scalar(select(Cart).where(owner.clause()))
+    """The owner's cart (made when `create`), its row locked until the transaction ends.
+
+    Two changes of one cart (a double click, two tabs) then take turns, so the second
+    counts what the first added; a cart the other request made a moment ago is used.
+    """
+    mine = (
+        select(Cart)
+        .where(owner.clause())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    cart = session.scalar(mine)
     if cart is None and create:
-        cart = Cart(user_id=owner.user_id, visitor_id=owner.visitor_id)
-        session.add(cart)
-        session.flush()
+        try:
+            with session.begin_nested():
+                cart = Cart(user_id=owner.user_id, visitor_id=owner.visitor_id)
+                session.add(cart)
+        except IntegrityError:
+            cart = session.scalar(mine)
     return cart
+
+
+def lock_cart(session: Session, owner: CartOwner) -> None:
+    """Make other changes of the owner's cart, and other checkouts of it, wait until this
+    transaction ends (a cart not made yet locks nothing)."""
+    _cart(session, owner, create=False)
 
 
 def _check_quantity(quantity: int, max_qty: int) -> None:
@@ -236,20 +257,17 @@ def add_item(
     `rec_id` is the recommendation list the shopper added it from; the last addition
     decides, so adding it again some other way takes the credit away from the list."""
     _check_quantity(quantity, max_qty)
-    cart = _cart(session, owner, create=False)
-    item = None
-    if cart is not None:
-        item = session.scalar(
-            select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
-        )
+    cart = _cart(session, owner, create=True)
+    assert cart is not None
+    item = session.scalar(
+        select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
+    )
     in_cart = item.quantity if item else 0
     new_quantity = quantity + in_cart
     product, available = _sellable(session, owner, product_id, wanted=new_quantity)
     _check_quantity(new_quantity, max_qty)
     _check_stock(product, available, new_quantity, in_cart)
     if item is None:
-        cart = cart or _cart(session, owner, create=True)
-        assert cart is not None
         item = CartItem(cart_id=cart.id, product_id=product.id, quantity=new_quantity)
         session.add(item)
     else:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from shop.accounts import notices
 from shop.accounts.models import Address, User
 from shop.accounts.profile import addresses, confirm_change
-from shop.cart.services import CartOwner, CartView, orders_holding, view_cart
+from shop.cart.services import CartOwner, CartView, lock_cart, orders_holding, view_cart
 from shop.catalog.models import Product
 from shop.checkout import adjustments
 from shop.checkout.adjustments import NO_BENEFITS, BenefitQuote, CheckoutBenefits
@@ -240,6 +240,7 @@ def place_order(
     Raises CheckoutError (OutOfStock, HeldForEarlierOrder, BenefitRefused, BenefitNotHeld)
     and changes nothing when it cannot.
     """
+    lock_cart(session, owner)  # a double submit waits here, then finds the order placed
     existing = order_by_checkout_token(session, checkout_token)
     if existing is not None:
         return existing

@@ -24,40 +24,16 @@ from shop.orders.models import Order
 from shop.payments import services as payments
 from shop.payments.gateway import Intent
 from shop.tracking.models import Event
-from tests import factories
+from tests import factories, races
 from tests.checkout_support import CONTACT, emails, fresh, placed_order, settings, stock
 
 ACTOR = audit.Actor(None, "tester@example.com")
-RACERS = 8
+RACERS = races.RACERS
 
 
 def race(app: Flask, action: Callable[[Session], object]) -> list[str]:
-    """Run `action` in RACERS threads at once, each in a transaction of its own; return
-    "done" or the message of the error each one ended with, sorted."""
-    barrier = threading.Barrier(RACERS)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                with db.transaction() as tx:
-                    action(tx)
-                outcome = "done"
-            except (order_admin.OrderAdminError, states.IllegalTransition) as exc:
-                outcome = str(exc)
-            except Exception as exc:  # a lock timeout or deadlock would show up here
-                outcome = f"error: {type(exc).__name__}: {exc}"
-            with lock:
-                results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return sorted(results)
+    """`races.race` with the refusals of moving an order on."""
+    return races.race(app, action, (order_admin.OrderAdminError, states.IllegalTransition))
 
 
 def one_done(refusals: int, message: str) -> list[str]:
