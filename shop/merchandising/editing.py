@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from shop.merchandising.revisions import (
     ChangedSinceOpened,
     check_said,
     draft_data,
+    draft_to_edit,
     fingerprint,
     save_draft,
 )
@@ -303,12 +304,21 @@ def _next_rule_number(session: Session, draft: Mapping[str, Any]) -> int:
     return max(numbers, default=0) + 1
 
 
+PlacementSizes = Mapping[str, int] | Callable[[Mapping[str, Any]], Mapping[str, int]]
+
+
 def add_rule(
-    session: Session, actor: audit.Actor, entered: RuleInput, placement_sizes: Mapping[str, int]
+    session: Session, actor: audit.Actor, entered: RuleInput, placement_sizes: PlacementSizes
 ) -> Rule:
-    """Validate a rule and add it to the draft (`placement_sizes`: the draft's list lengths);
-    AlreadyInDraft when the draft has exactly this rule already."""
-    data = draft_data(session)
+    """Validate a rule and add it to the draft; AlreadyInDraft when the draft has exactly
+    this rule already.
+
+    `placement_sizes` is the draft's list lengths, or better a function giving them for a
+    draft document: it is then asked about the draft as it is once this edit's turn came
+    (settings saved meanwhile included), not as the page found it."""
+    data = draft_to_edit(session)
+    if callable(placement_sizes):
+        placement_sizes = placement_sizes(data)
     existing = [Rule.from_dict(r) for r in data.get("rules") or ()]
     number = _next_rule_number(session, data)
     placements = () if entered.type == "never" else entered.placements
@@ -339,7 +349,7 @@ def add_rule(
 
 def remove_rule(session: Session, actor: audit.Actor, rule_id: str) -> Rule:
     """Remove a rule from the draft; EditError if it is not there."""
-    data = draft_data(session)
+    data = draft_to_edit(session)
     rules = [Rule.from_dict(r) for r in data.get("rules") or ()]
     found = next((r for r in rules if r.id == rule_id), None)
     if found is None:
@@ -409,7 +419,7 @@ def update_settings(
         raise EditError("half_life_days", "The half-life goes from 1 to 3,650 days (or empty).")
     if entered.model not in MODELS:
         raise EditError("model", f"Choose one of: {', '.join(MODELS)}.")
-    data = draft_data(session)
+    data = draft_to_edit(session)
     before = {"training": data.get("training"), "placements": data.get("placements")}
     check_said(opened)
     stale = opened is not None and opened != fingerprint(before)

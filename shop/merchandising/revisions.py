@@ -3,6 +3,22 @@
 Every edit changes the single draft. Publishing copies the draft into a new published
 revision (the newest published revision is live) and removes the draft; reverting publishes
 a copy of an earlier revision, so the history only ever grows.
+
+Changes take turns. Every function here that changes the draft or publishes (and every
+edit in `editing`) first calls `lock_drafts`, then reads the draft and the live revision
+afresh, so two merchandisers adding a rule at the same moment both keep theirs, and a
+fingerprint a page sent (`opened`) is compared with what is stored now, not with what
+another transaction is about to overwrite.
+
+Why a lock on the table and not on the draft row: there is no draft row before the first
+edit (two first edits would each insert one: a unique violation on `draft_slot`), a
+publish or a discard deletes the row (whoever waited on it would then find nothing and
+insert a second draft next to a later editor's), and the live revision is replaced by each
+publish (waiting on the old one would not keep out an editor who locks the new one). The
+revisions table always exists, so on PostgreSQL a change locks it in SHARE ROW EXCLUSIVE
+mode: changes wait for each other until the first one commits or rolls back, while readers
+(the storefront, pages, previews) never wait. SQLite needs no lock: its write transactions
+(a POST request's session, `db.transaction()`) begin with BEGIN IMMEDIATE and are serial.
 """
 
 from __future__ import annotations
@@ -13,8 +29,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from shop.console import audit
@@ -68,14 +83,36 @@ def live_revision_id(session: Session) -> int | None:
 
 
 def draft_revision(session: Session) -> MerchRevision | None:
-    """The draft, or None when there are no unpublished changes."""
-    return session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
+    """The draft, or None when there are no unpublished changes.
+
+    Read as stored now even if this session loaded it before: after `lock_drafts`, that
+    is what another transaction committed while this one waited."""
+    return session.scalar(
+        select(MerchRevision)
+        .where(MerchRevision.draft_slot == 1)
+        .execution_options(populate_existing=True)
+    )
 
 
 def live_data(session: Session) -> dict[str, Any]:
     """The live document ({} before the first publish: every default applies)."""
     live = live_revision(session)
     return copy.deepcopy(live.data) if live else {}
+
+
+def lock_drafts(session: Session) -> None:
+    """Wait for any other draft change or publish to end, and keep them waiting until this
+    transaction ends (see the module docstring). Call it before reading what to change."""
+    if session.get_bind().dialect.name == "postgresql":
+        table = MerchRevision.__tablename__
+        session.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def draft_to_edit(session: Session) -> dict[str, Any]:
+    """`lock_drafts`, then a copy of the draft document as stored now (the live one when
+    there is no draft), to change and store with `save_draft`."""
+    lock_drafts(session)
+    return draft_data(session)
 
 
 def draft_data(session: Session) -> dict[str, Any]:
@@ -113,18 +150,16 @@ def save_draft(
     before: Any = None,
     after: Any = None,
 ) -> MerchRevision:
-    """Store `data` as the draft and audit the edit (in the caller's transaction)."""
+    """Store `data` as the draft and audit the edit (in the caller's transaction).
+
+    `data` must have been read with `draft_to_edit` in this transaction: the lock it took
+    is what keeps another edit from being overwritten (and a second draft from being
+    started) between that read and this write."""
+    lock_drafts(session)
     draft = draft_revision(session)
     if draft is None:
         draft = MerchRevision(state="draft", draft_slot=1, data=data, author_id=actor.id)
         session.add(draft)
-        try:
-            session.flush()
-        except IntegrityError as exc:  # another first edit created the draft meanwhile
-            session.rollback()
-            raise RevisionError(
-                "Someone else started a draft at the same moment; reload and try again."
-            ) from exc
     else:
         draft.data = data
         draft.author_id = actor.id
@@ -140,6 +175,7 @@ def publish(
     """Make the draft live; RevisionError when there is nothing to publish, and
     ChangedSinceOpened when `opened` (the draft's fingerprint the page showed) is stale or
     empty (None: no page, nothing to check)."""
+    lock_drafts(session)
     draft = draft_revision(session)
     if draft is None:
         raise RevisionError("There are no draft changes to publish.")
@@ -161,6 +197,7 @@ def discard_draft(session: Session, actor: audit.Actor, opened: str | None = Non
     """Throw the draft away; the live state is unchanged. ChangedSinceOpened when `opened`
     (the draft's fingerprint the page showed) is stale or empty (None: nothing to check),
     so that nobody throws away a colleague's edits they have not seen."""
+    lock_drafts(session)
     draft = draft_revision(session)
     if draft is None:
         raise RevisionError("There is no draft to discard.")
@@ -196,6 +233,7 @@ def revert_to(
     """Publish a copy of an earlier revision. A pending draft is only thrown away when the
     merchandiser said so, and is then audited as discarded; `opened` is the draft's
     fingerprint their page showed, as for `discard_draft`."""
+    lock_drafts(session)
     data = revision_data(session, revision_id)
     previous = live_revision_id(session)
     if previous == revision_id:
@@ -232,6 +270,7 @@ def publish_change(
     as "merch.draft_change"), so publishing it later neither undoes what was just published
     nor loses the draft's unpublished work.
     """
+    lock_drafts(session)
     data = live_data(session)
     before = copy.deepcopy(data)
     change(data)

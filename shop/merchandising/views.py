@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -31,9 +32,10 @@ def _placement_names() -> list[str]:
     return list(service().placements)
 
 
-def _placement_sizes() -> dict[str, int]:
-    draft = service().config_from(revisions.draft_data(db.session))
-    return {name: placement.size for name, placement in draft.placements.items()}
+def _placement_sizes(draft: Mapping[str, Any]) -> dict[str, int]:
+    """Each placement's list length in a draft document."""
+    config = service().config_from(draft)
+    return {name: placement.size for name, placement in config.placements.items()}
 
 
 def _draft_document() -> dict[str, Any]:
@@ -139,7 +141,7 @@ def rules() -> Response | tuple[str, int]:
                 ends_at=form.ends_at.data,
                 note=form.note.data or "",
             )
-            rule = editing.add_rule(db.session, _actor(), entered, _placement_sizes())
+            rule = editing.add_rule(db.session, _actor(), entered, _placement_sizes)
         except editing.AlreadyInDraft as exc:  # e.g. the form sent twice: the first one added it
             db.session.rollback()
             flash(str(exc), "info")
