@@ -28,8 +28,11 @@ LAUNCHED = "(p.launches_at IS NULL OR p.launches_at <= :until)"
 
 # Products matched by words (tier 1), by their exact code (tier 0, first) or by the start of
 # their code (tier 2, after the word matches, in code order). A product matched both ways
-# takes its best tier. SQLite's GLOB is case-sensitive, so it can use the unique index on
-# products.sku (SKUs are stored upper-case: the importer and the console upper-case them).
+# takes its best tier. SKUs are stored upper-case (the importer and the console upper-case
+# them), so the upper-cased query is matched case-sensitively, which an index can serve:
+# SQLite's GLOB uses the unique index on products.sku; PostgreSQL's LIKE 'ABC%' uses
+# ix_products_sku_pattern (varchar_pattern_ops; a plain index only serves it under the C
+# collation).
 # `rank` is bm25 with these column weights; unlike a bm25() call it can be read from a
 # subquery that SQLite flattens.
 SQLITE_HITS = """
@@ -178,10 +181,44 @@ def code_query(query: str) -> str | None:
     return code
 
 
-def _code_pattern(postgres: bool, code: str) -> str:
-    if postgres:
-        return code.replace("_", "\\_") + "%"  # "_" is LIKE's any-character
-    return code + "*"  # none of GLOB's special characters can be in a code
+# LIKE's wildcards and its escape character (ESCAPE '\' in the SQL), GLOB's wildcards.
+LIKE_SPECIAL = re.compile(r"([\\%_])")
+GLOB_SPECIAL = re.compile(r"([*?[])")
+
+
+def code_pattern(dialect: str, code: str) -> str:
+    """The pattern matching the item codes that start with `code`, its characters taken
+    literally: LIKE with backslash escapes on PostgreSQL (a left-anchored LIKE reads the
+    `varchar_pattern_ops` index of migration 0023), GLOB on SQLite (case-sensitive, so it
+    reads the unique index on products.sku)."""
+    if dialect == "postgresql":
+        return LIKE_SPECIAL.sub(r"\\\1", code) + "%"
+    return GLOB_SPECIAL.sub(r"[\1]", code) + "*"
+
+
+@dataclass(frozen=True)
+class SearchSQL:
+    """One search's page query, count query and parameters (`until`, a DateTime, is bound
+    by the caller; the page query also takes `limit` and `offset`)."""
+
+    page: str
+    count: str
+    params: dict[str, object]
+
+
+def search_sql(
+    dialect: str, terms: list[str], operator: str = "AND", code: str | None = None
+) -> SearchSQL:
+    """The SQL that finds products by `terms` (joined by `operator`: AND, OR or SPLIT) and,
+    with `code` (see `code_query`), by item code and its start."""
+    if dialect not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"search is not supported on {dialect}")
+    params: dict[str, object] = {"match": _match_expression(dialect, terms, operator)}
+    if code is not None:
+        params["code"] = code
+        params["code_pattern"] = code_pattern(dialect, code)
+    page_sql, count_sql = _hits_sql(dialect, code is not None)
+    return SearchSQL(page_sql, count_sql, params)
 
 
 def _run(
@@ -193,21 +230,15 @@ def _run(
     viewer: Viewer,
     code: str | None = None,
 ) -> tuple[list[Product], int]:
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise RuntimeError(f"search is not supported on {dialect}")
-    params: dict[str, object] = {"match": _match_expression(dialect, terms, operator)}
-    if code is not None:
-        params["code"] = code
-        params["code_pattern"] = _code_pattern(dialect == "postgresql", code)
-    sql, count_sql = _hits_sql(dialect, code is not None)
+    found = search_sql(session.get_bind().dialect.name, terms, operator, code)
+    params = dict(found.params)
     until = bindparam("until", viewer.sees_until, type_=DateTime)
-    total = int(session.execute(text(count_sql).bindparams(until), params).scalar() or 0)
+    total = int(session.execute(text(found.count).bindparams(until), params).scalar() or 0)
     if total == 0:
         return [], 0
     check_page(page, total, size)
     params.update(limit=size, offset=(page - 1) * size)
-    ids = [row[0] for row in session.execute(text(sql).bindparams(until), params)]
+    ids = [row[0] for row in session.execute(text(found.page).bindparams(until), params)]
     by_id = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
     return [by_id[i] for i in ids if i in by_id], total
 

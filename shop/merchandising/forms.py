@@ -107,7 +107,8 @@ class PreviewForm(ShopForm):
         csrf = False
 
     shopper = StringField(
-        "Shopper (e-mail, customer id or account number)", validators=[Optional(), Length(max=254)]
+        "Shopper (e-mail, #account id or customer number; customer 12345 when a number is both)",
+        validators=[Optional(), Length(max=254)],
     )
     viewed = StringField(
         "Or an anonymous session that viewed (ids or SKUs, comma-separated)",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
+from shop.accounts.services import normalise_email
 from shop.cart.models import Cart, CartItem
 from shop.db import parse_id, utcnow
 from shop.merchandising.editing import EditError, product_by_reference
@@ -60,17 +62,48 @@ class Preview:
     has_draft: bool
 
 
+# How to name one customer when a number could be either (the console's order search
+# takes a bare number as both, and lists the orders of each).
+ACCOUNT_ID_RE = re.compile(r"(?:#|account\s+#?)\s*(\S+)", re.IGNORECASE)
+CUSTOMER_NUMBER_RE = re.compile(r"customer\s+(?:number\s+)?#?\s*(\S+)", re.IGNORECASE)
+
+
 def find_shopper(session: Session, text: str) -> User:
-    """A customer by e-mail, account id or imported customer number; EditError if none."""
+    """A customer by e-mail, "#<account id>", "customer <imported customer number>", or a
+    bare number that is one of the two; EditError if none matches, or when a bare number
+    is the id of one account and the customer number of another (the message says how to
+    pick each)."""
     text = text.strip()
-    query = select(User).where(
-        or_(
-            User.email == text.lower(),
-            User.external_ref == text,
-            User.id == (parse_id(text) or -1),
+    if "@" in text:
+        email = normalise_email(text)
+        return _found(session.scalar(select(User).where(User.email == email)), text)
+    if match := ACCOUNT_ID_RE.fullmatch(text):
+        account_id = parse_id(match.group(1))
+        return _found(session.get(User, account_id) if account_id else None, text)
+    if match := CUSTOMER_NUMBER_RE.fullmatch(text):
+        return _found(_by_customer_number(session, match.group(1)), text)
+    account_id = parse_id(text)
+    by_id = session.get(User, account_id) if account_id else None
+    by_number = _by_customer_number(session, text)
+    if by_id is not None and by_number is not None and by_id.id != by_number.id:
+        raise EditError(
+            "shopper",
+            f"{text} could be account #{by_id.id} ({_who(by_id)}) or customer number "
+            f"{text} ({_who(by_number)}, account #{by_number.id}). Type #{text} for the "
+            f"first, or customer {text} for the second.",
         )
-    )
-    user = session.scalar(query.order_by(User.id).limit(1))
+    return _found(by_id or by_number, text)
+
+
+def _by_customer_number(session: Session, number: str) -> User | None:
+    return session.scalar(select(User).where(User.external_ref == number).limit(1))
+
+
+def _who(user: User) -> str:
+    return user.email or user.name or "no name"
+
+
+def _found(user: User | None, text: str) -> User:
     if user is None:
         raise EditError("shopper", f"No customer matches {text!r}.")
     return user
@@ -104,7 +137,8 @@ def shopper_target(session: Session, user: User, product_ref: str = "") -> Previ
             .order_by(Event.created_at.desc(), Event.id.desc())
             .limit(1)
         )
-    label = f"{user.email or user.name or 'customer'} (customer {user.external_ref or user.id})"
+    number = f", customer {user.external_ref}" if user.external_ref else ""
+    label = f"{user.email or user.name or 'customer'} (account #{user.id}{number})"
     if not user.tracking_enabled:
         label += ", who switched personalization off: popular lists only"
     return PreviewTarget(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from shop.orders import states
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderStatusChange
 from shop.pagination import Page, check_page
+from shop.payments.models import PaymentAttempt
 
 
 class OrderNotFound(LookupError):
@@ -70,7 +71,8 @@ def claim_guest_orders(
     return claimed
 
 
-# A guest order whose payment went through: it belongs in its buyer's history.
+# A guest order whose payment went through: it belongs in its buyer's history. So does a
+# cancelled one that was paid (`_was_paid`); one cancelled unpaid never bought anything.
 PAID_GUEST_STATUSES = (
     states.PAID,
     states.SHIPPED,
@@ -80,12 +82,30 @@ PAID_GUEST_STATUSES = (
 )
 
 
+def _was_paid() -> ColumnElement[bool]:
+    """SQL: the order was paid at some point: its timeline reached `paid`, or a payment
+    went through (one that arrived after the order was cancelled is flagged for a refund
+    and leaves the status as it was)."""
+    reached_paid = (
+        select(OrderStatusChange.id)
+        .where(OrderStatusChange.order_id == Order.id, OrderStatusChange.to_status == states.PAID)
+        .exists()
+    )
+    took_money = (
+        select(PaymentAttempt.id)
+        .where(PaymentAttempt.order_id == Order.id, PaymentAttempt.status == "succeeded")
+        .exists()
+    )
+    return or_(reached_paid, took_money)
+
+
 def claim_paid_guest_orders(
     session: Session, user_id: int, email: str, normalise: Callable[[str], str] = str.lower
 ) -> list[Order]:
-    """Move the paid guest orders placed with `email` (compared after `normalise`), from any
-    browser, into the account that proved it owns the address. Returns them, oldest first;
-    a second call finds none."""
+    """Move the guest orders placed with `email` (compared after `normalise`) that were
+    ever paid, from any browser, into the account that proved it owns the address: refunded
+    and cancelled ones too, as they are part of what the customer bought. Returns them,
+    oldest first; a second call finds none. Joining records no event, so it earns no points."""
     wanted = normalise(email)
     # Runs at every sign-in of a confirmed account: read only ids and addresses (stored as
     # typed, so compared after `normalise` here), and load just the orders that match.
@@ -94,7 +114,10 @@ def claim_paid_guest_orders(
             Order.user_id.is_(None),
             Order.kind == "sale",
             Order.email.is_not(None),
-            Order.status.in_(PAID_GUEST_STATUSES),
+            or_(
+                Order.status.in_(PAID_GUEST_STATUSES),
+                and_(Order.status == states.CANCELLED, _was_paid()),
+            ),
         )
     )
     ids = [order_id for order_id, address in addresses if normalise(address) == wanted]

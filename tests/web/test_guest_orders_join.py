@@ -11,10 +11,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty import earning, membership, tiers
+from loyalty.models import Membership, PointsEntry
 from shop.accounts import tokens
 from shop.accounts.models import User
+from shop.db import db
 from shop.mail.models import OutboxEmail
+from shop.orders import states
 from shop.orders.models import Order
+from shop.payments.models import PaymentAttempt
 from tests import factories
 from tests.helpers import csrf_token, register, sign_in
 
@@ -195,3 +200,84 @@ def test_an_address_change_link_opened_signed_in_confirms_the_new_address(
     assert (status, TWO_JOINED in html) == (200, True)
     assert _owners(session)["W1001"] == "ann@example.com"
     assert _owners(session)["W1004"] is None
+
+
+def _paid_then_not(session: Session) -> None:
+    """Ann's guest orders that were paid and then refunded or cancelled, and two cancelled
+    ones that never took her money."""
+    cat = factories.category(session)
+    item = factories.product(session, cat, sku="85123A", name="Heart Holder")
+    paths = {
+        "W2001": [states.PAID, states.REFUNDED],
+        "W2002": [states.PAID, states.PARTIALLY_REFUNDED],
+        "W2003": [states.PAID, states.CANCELLED],
+        "W2004": [states.CANCELLED],  # paid at the bank after it was cancelled: flagged
+        "W2005": [states.CANCELLED],  # never paid
+        "W2006": [states.CANCELLED],  # never paid: the card was declined
+    }
+    for number, path in paths.items():
+        order = factories.order(session, None, number, [(item, 2)])
+        order.email, order.source, order.status = "ann@example.com", "web", states.PENDING_PAYMENT
+        states.start(order)
+        for status in path:
+            states.transition(order, status)
+    late = {"W2004": "succeeded", "W2006": "failed"}
+    orders = session.scalars(select(Order).where(Order.number.in_(late))).all()
+    for order in orders:
+        session.add(
+            PaymentAttempt(
+                order_id=order.id,
+                attempt=1,
+                idempotency_key=f"order-{order.id}-1",
+                intent_id=f"pi_{order.number}",
+                status=late[order.number],
+                amount_pence=order.total_pence,
+                currency="GBP",
+            )
+        )
+    session.commit()
+
+
+def test_orders_paid_and_then_cancelled_or_refunded_join_but_never_paid_ones_do_not(
+    app: Flask, session: Session
+) -> None:
+    _paid_then_not(session)
+    ann = factories.user(session, "ann@example.com")
+    session.commit()
+    with app.app_context(), db.transaction() as own:
+        tiers.ensure_default_tiers(own)
+        member_id = membership.join(own, ann.id, consent=True).membership.id
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    client.post("/account/email/verify", data={"csrf_token": csrf_token(client, "/account")})
+    status, html = _open_link(client, _verify_link(session, "ann@example.com"))
+    assert status == 200
+    assert "4 earlier orders placed with this e-mail address are now in your account." in html
+    owners = _owners(session)
+    assert [n for n in sorted(owners) if owners[n] == "ann@example.com"] == [
+        "W2001",
+        "W2002",
+        "W2003",
+        "W2004",
+    ]
+    assert owners["W2005"] is None and owners["W2006"] is None
+    history = client.get("/account")
+    assert history.status_code == 200
+    listed = history.get_data(as_text=True)
+    assert all(n in listed for n in ("W2001", "W2002", "W2003", "W2004"))
+    assert "W2005" not in listed and "W2006" not in listed
+
+    # Joining earns nothing, and neither would an order_paid event arriving late for one
+    # of the cancelled orders.
+    session.rollback()
+    assert (
+        session.scalars(select(PointsEntry).where(PointsEntry.membership_id == member_id)).all()
+        == []
+    )
+    for number in ("W2003", "W2004"):
+        order = session.scalar(select(Order).where(Order.number == number))
+        assert order is not None
+        assert earning.award_for_order(session, order.id).points == 0
+    session.commit()
+    member = session.get(Membership, member_id)
+    assert member is not None and member.points_balance == 0
