@@ -1,10 +1,10 @@
-"""Running one action in several threads at once, each in a transaction of its own (the
+"""Running actions in several threads at once, each in a transaction of its own (the
 races only exist on PostgreSQL; SQLite's write transactions are serial)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -12,21 +12,26 @@ from sqlalchemy.orm import Session
 from shop.db import db
 
 RACERS = 8
+Action = Callable[[Session], object]
 
 
 def race(
-    app: Flask,
-    action: Callable[[Session], object],
-    refusals: tuple[type[Exception], ...] = (),
-    racers: int = RACERS,
+    app: Flask, action: Action, refusals: tuple[type[Exception], ...] = (), racers: int = RACERS
 ) -> list[str]:
-    """Run `action` in `racers` threads at once; return "done", the message of an expected
-    refusal, or "error: ..." for anything else, for each thread, sorted."""
-    barrier = threading.Barrier(racers)
+    """Run `action` in `racers` threads at once (see `race_all`)."""
+    return race_all(app, [action] * racers, refusals)
+
+
+def race_all(
+    app: Flask, actions: Sequence[Action], refusals: tuple[type[Exception], ...] = ()
+) -> list[str]:
+    """Run each action in a thread of its own, all at once; return "done", the message of
+    an expected refusal, or "error: ..." for anything else, for each thread, sorted."""
+    barrier = threading.Barrier(len(actions))
     results: list[str] = []
     lock = threading.Lock()
 
-    def run() -> None:
+    def run(action: Action) -> None:
         with app.app_context():
             barrier.wait()
             try:
@@ -40,7 +45,7 @@ def race(
             with lock:
                 results.append(outcome)
 
-    threads = [threading.Thread(target=run) for _ in range(racers)]
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
     for thread in threads:
         thread.start()
     for thread in threads:

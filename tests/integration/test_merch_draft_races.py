@@ -6,8 +6,7 @@ PostgreSQL; SQLite's write transactions are serial)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
@@ -15,45 +14,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.console import audit
-from shop.db import db
 from shop.merchandising import editing, revisions
 from shop.merchandising.config import Rule
 from shop.merchandising.models import MerchRevision
 from shop.personalization import service
-from tests import factories
+from tests import factories, races
 
 ACTOR = audit.Actor(None, "merch@example.com")
-RACERS = 8
-Action = Callable[[Session], object]
+RACERS = races.RACERS
+Action = races.Action
 
 
 def race(app: Flask, actions: Sequence[Action]) -> list[str]:
-    """Run each action in a thread of its own, all at once, each in a transaction of its
-    own; return "done" or the message of the error each one ended with, sorted."""
-    barrier = threading.Barrier(len(actions))
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(action: Action) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                with db.transaction() as tx:
-                    action(tx)
-                outcome = "done"
-            except (editing.EditError, editing.AlreadyInDraft, revisions.RevisionError) as exc:
-                outcome = str(exc)
-            except Exception as exc:  # a unique violation, lock timeout or deadlock shows here
-                outcome = f"error: {type(exc).__name__}: {exc}"
-            with lock:
-                results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return sorted(results)
+    """`races.race_all` with the refusals of editing the draft."""
+    refusals = (editing.EditError, editing.AlreadyInDraft, revisions.RevisionError)
+    return races.race_all(app, actions, refusals)
 
 
 def products(session: Session, count: int = RACERS) -> list[int]:
