@@ -41,11 +41,20 @@ class Award:
     upgraded_to: str | None = None
 
 
-def award_for_order(session: Session, order_id: int, *, now: datetime | None = None) -> Award:
+def award_for_order(
+    session: Session, order_id: int, *, paid_by: int | None, now: datetime | None = None
+) -> Award:
     """Award a member's points for a paid order once, then upgrade them if they crossed a
-    threshold. A non-member's order earns nothing; a second call does nothing."""
+    threshold. A non-member's order earns nothing; a second call does nothing.
+
+    `paid_by` is the account the order belonged to when it was paid (the event's). A guest's
+    order that joined an account since (its address confirmed) earns nothing, even when its
+    event is delivered only after the join.
+    """
     order = session.get(Order, order_id)
     if order is None or order.user_id is None or order.kind != "sale":
+        return Award(0)
+    if order.user_id != paid_by:
         return Award(0)
     if order.status not in tiers.PAID_STATUSES:
         return Award(0)

@@ -18,7 +18,7 @@ from shop.events.bus import order_paid, order_refunded, profile_changed
 def on_order_paid(_sender: object, **payload: Any) -> None:
     """Award the member's points for the order and upgrade them if it crossed a threshold."""
     with db.transaction() as session:
-        earning.award_for_order(session, int(payload["order_id"]))
+        earning.award_for_order(session, int(payload["order_id"]), paid_by=payload.get("user_id"))
 
 
 def on_order_refunded(_sender: object, **payload: Any) -> None:

@@ -116,7 +116,7 @@ def test_the_same_event_twice_awards_once(app: Flask, session: Session) -> None:
     _paid(app, order)
     _paid(app, order)  # a second event for the same order
     with app.app_context():  # and a retried delivery straight to the receiver
-        subscribers.on_order_paid("order_paid", order_id=order.id)
+        subscribers.on_order_paid("order_paid", order_id=order.id, user_id=user_id)
     assert [e.points for e in _entries(session, "earn")] == [50]
     assert _member_row(session, user_id).points_balance == 50
 
@@ -128,6 +128,19 @@ def test_a_non_member_earns_nothing(app: Flask, session: Session) -> None:
     _paid(app, _order(session, stranger.id, goods=9_000))
     _paid(app, _order(session, None, goods=9_000))  # a guest
     assert _entries(session, "earn") == []
+
+
+def test_a_guest_order_paid_before_it_joined_an_account_earns_nothing_when_its_event_is_late(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    order = _order(session, None, goods=6_000)  # paid as a guest; its event still waits
+    event = {"order_id": order.id, "number": order.number, "user_id": None}
+    session.execute(update(Order).where(Order.id == order.id).values(user_id=user_id))
+    session.commit()  # the owner confirmed the address: the order joined the account
+    _publish(app, "order_paid", event)
+    assert _entries(session, "earn") == []
+    assert _member_row(session, user_id).points_balance == 0
 
 
 def test_the_tier_multiplier_applies(app: Flask, session: Session) -> None:

@@ -277,7 +277,7 @@ def test_orders_paid_and_then_cancelled_or_refunded_join_but_never_paid_ones_do_
     for number in ("W2003", "W2004"):
         order = session.scalar(select(Order).where(Order.number == number))
         assert order is not None
-        assert earning.award_for_order(session, order.id).points == 0
+        assert earning.award_for_order(session, order.id, paid_by=None).points == 0
     session.commit()
     member = session.get(Membership, member_id)
     assert member is not None and member.points_balance == 0
