@@ -650,7 +650,7 @@ def privacy_page() -> str:
 @login_required
 def export() -> Response:
     """Everything we hold about the account, as a JSON download."""
-    data = _commit(lambda: privacy.download_data(db.session, _me(), _base_url()))
+    data = privacy.download_data(db.session, db.transaction, _me().id, _base_url())
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     response = make_response(body)
     response.mimetype = "application/json"
