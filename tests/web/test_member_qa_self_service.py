@@ -6,15 +6,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import privacy
-from shop.accounts.models import User
+from shop.accounts.models import Address, User
 from shop.db import db
+from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from tests import factories
-from tests.helpers import sign_in
+from tests.helpers import csrf_token, sign_in
 
 
 def test_the_data_download_works_while_another_request_writes(
@@ -48,3 +50,79 @@ def test_the_data_download_works_while_another_request_writes(
         )
     ).all()
     assert ["A copy of your data was downloaded" in n.text_body for n in notices] == [True]
+
+
+ADDRESS = {
+    "name": "Ann Example",
+    "line1": "1 High Street",
+    "line2": "",
+    "city": "York",
+    "postcode": "YO1 7HH",
+    "country": "United Kingdom",
+    "phone": "",
+}
+
+
+def _address_book_member(app: Flask, session: Session) -> tuple[FlaskClient, User]:
+    user = factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    for line1 in ("1 High Street", "2 Low Road"):
+        token = csrf_token(client, "/account/addresses/new")
+        data = {"csrf_token": token, **ADDRESS, "line1": line1}
+        assert client.post("/account/addresses/new", data=data).status_code == 302
+    session.rollback()
+    return client, user
+
+
+def _changes(session: Session, user_id: int) -> tuple[int, int]:
+    """The account's change e-mails and profile_changed events so far."""
+    session.rollback()
+    mails = session.scalars(
+        select(OutboxEmail).where(
+            OutboxEmail.user_id == user_id, OutboxEmail.kind == "account_profile_changed"
+        )
+    ).all()
+    events = session.scalars(select(DomainEvent).where(DomainEvent.name == "profile_changed")).all()
+    return len(mails), len(events)
+
+
+def test_saving_an_address_unchanged_says_so_and_sends_nothing(
+    app: Flask, session: Session
+) -> None:
+    client, user = _address_book_member(app, session)
+    before = _changes(session, user.id)
+    first, second = session.scalars(
+        select(Address).where(Address.user_id == user.id).order_by(Address.id)
+    ).all()
+    assert first.is_default and not second.is_default
+    path = f"/account/addresses/{second.id}/edit"
+    for make_default in ({}, {"make_default": ""}):  # as the form shows it, default unticked
+        data = {"csrf_token": csrf_token(client, path), **ADDRESS, "line1": "2 Low Road"}
+        response = client.post(path, data={**data, **make_default}, follow_redirects=True)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "Nothing changed." in page and "The address was saved." not in page
+    assert _changes(session, user.id) == before
+
+    # A real change is still saved and confirmed.
+    data = {"csrf_token": csrf_token(client, path), **ADDRESS, "line1": "22 Low Road"}
+    response = client.post(path, data=data, follow_redirects=True)
+    assert "The address was saved." in response.get_data(as_text=True)
+    mails, events = _changes(session, user.id)
+    assert (mails, events) == (before[0] + 1, before[1] + 1)
+
+
+def test_an_address_cannot_be_edited_into_a_copy_of_another(app: Flask, session: Session) -> None:
+    client, user = _address_book_member(app, session)
+    _, second = session.scalars(
+        select(Address).where(Address.user_id == user.id).order_by(Address.id)
+    ).all()
+    path = f"/account/addresses/{second.id}/edit"
+    data = {"csrf_token": csrf_token(client, path), **ADDRESS, "postcode": " yo1 7hh "}
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+    assert "That address is already in your address book." in response.get_data(as_text=True)
+    session.rollback()
+    assert session.get(Address, second.id).line1 == "2 Low Road"
