@@ -126,3 +126,42 @@ def test_an_address_cannot_be_edited_into_a_copy_of_another(app: Flask, session:
     assert "That address is already in your address book." in response.get_data(as_text=True)
     session.rollback()
     assert session.get(Address, second.id).line1 == "2 Low Road"
+
+
+INVISIBLE = "\u200b \ufeff\u2060"  # zero-width space, a space, byte-order mark, word joiner
+
+
+def test_a_name_or_address_of_invisible_characters_only_is_refused_as_empty(
+    app: Flask, session: Session
+) -> None:
+    """A name of a zero-width space passed the "required" checks and greeted the member
+    with "Hello ," in every e-mail; an address of them shipped to nobody."""
+    factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    data = {"csrf_token": csrf_token(client, "/account/profile"), "name": INVISIBLE, "phone": ""}
+    response = client.post("/account/profile", data=data)
+    assert response.status_code == 400
+    assert "Please tell us your name." in response.get_data(as_text=True)
+
+    fields = {**ADDRESS, "name": INVISIBLE, "line1": INVISIBLE, "city": INVISIBLE}
+    data = {"csrf_token": csrf_token(client, "/account/addresses/new"), **fields}
+    response = client.post("/account/addresses/new", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for message in (
+        "Please enter the recipient&#39;s name.",
+        "Please enter the first line of the address.",
+        "Please enter the town or city.",
+    ):
+        assert message in page
+
+    # Invisible characters around a real name go; those inside it (an emoji's joiner) stay.
+    name = "\ufeffAnn \U0001f469\u200d\U0001f4bb\u200b"
+    data = {"csrf_token": csrf_token(client, "/account/profile"), "name": name, "phone": ""}
+    assert client.post("/account/profile", data=data).status_code == 302
+    session.rollback()
+    user = session.scalar(select(User).where(User.email == "ann@example.com"))
+    assert user is not None and user.name == "Ann \U0001f469\u200d\U0001f4bb"
+    assert session.scalars(select(Address).where(Address.user_id == user.id)).all() == []
