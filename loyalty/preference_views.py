@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Flask,
+    abort,
     current_app,
     flash,
     g,
@@ -17,7 +18,8 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from werkzeug import Response
-from wtforms import BooleanField, SelectMultipleField
+from wtforms import BooleanField, HiddenField, SelectMultipleField
+from wtforms.validators import AnyOf
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from loyalty import campaigns
@@ -42,6 +44,12 @@ class TopicsForm(ShopForm):
     def chosen(self) -> list[str]:
         """The ticked topics."""
         return [topic for topic in prefs.MARKETING_TOPICS if self[topic].data]
+
+
+class ResendForm(ShopForm):
+    """The button that sends a pending topic's confirmation link again."""
+
+    topic = HiddenField(validators=[AnyOf(prefs.MARKETING_TOPICS)])
 
 
 class ConfirmForm(ShopForm):
@@ -125,6 +133,32 @@ def index() -> Response | tuple[str, int]:
         formdata=None, categories=sorted(prefs.favourite_ids(db.session, user_id))
     )
     return _page(_current_topics(), favourites)
+
+
+@bp.post("/account/preferences/resend")
+@login_required
+def resend() -> Response:
+    """Send the confirmation link of a topic waiting for it again (the e-mail went astray)."""
+    form = ResendForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    topic = form.topic.data
+    label = prefs.TOPIC_LABELS[topic].lower()
+    try:
+        sent = prefs.resend_opt_in(db.session, current_user._get_current_object(), topic, _links())
+    except prefs.PreferenceError as exc:
+        db.session.rollback()
+        flash(str(exc), "info")
+        return redirect(url_for("preferences.index"))
+    db.session.commit()
+    if sent:
+        flash(
+            f"We've sent a new link to confirm {label}; the one we sent before no longer works.",
+            "success",
+        )
+    else:
+        flash(f"{prefs.TOPIC_LABELS[topic]} is not waiting for confirmation.", "info")
+    return redirect(url_for("preferences.index"))
 
 
 @bp.post("/account/preferences/favourites")

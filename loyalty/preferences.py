@@ -60,6 +60,8 @@ TRANSACTIONAL = (
     ("Account and security", "Password, e-mail address and membership changes."),
 )
 OPT_IN_VALID = timedelta(days=7)
+# A second "send the link again" this soon after a link went out is a double click.
+RESEND_AFTER = timedelta(minutes=1)
 UNSUBSCRIBE_SALT = "marketing-unsubscribe"
 UNSUBSCRIBE_PATH = "/preferences/unsubscribe/"
 CONFIRM_PATH = "/preferences/confirm/"
@@ -223,6 +225,36 @@ def request_opt_in(session: Session, user: User, topic: str, links: MailLinks) -
     if row is None:
         row = CommunicationPreference(user_id=user.id, topic=topic)
         session.add(row)
+    _send_opt_in(session, user, row, now, links)
+    return True
+
+
+def resend_opt_in(session: Session, user: User, topic: str, links: MailLinks) -> bool:
+    """E-mail a pending topic's confirmation link again (a new link: the one sent before
+    stops working). Returns False when the topic is not waiting for confirmation; raises
+    PreferenceError when a link went out less than `RESEND_AFTER` ago (a double click)."""
+    _check_topic(topic)
+    if not user.email:
+        raise PreferenceError("this account has no e-mail address")
+    session.refresh(user, with_for_update=True)  # parallel clicks wait here, then see the first
+    row = _row(session, user.id, topic)
+    if row is None or row.status != "pending":
+        return False
+    now = utcnow()
+    if row.requested_at is not None and now - row.requested_at < RESEND_AFTER:
+        raise PreferenceError(
+            f"We sent the link for {TOPIC_LABELS[topic].lower()} less than a minute ago. "
+            "Please check your inbox, and your spam folder, before asking again."
+        )
+    _send_opt_in(session, user, row, now, links)
+    return True
+
+
+def _send_opt_in(
+    session: Session, user: User, row: CommunicationPreference, now: datetime, links: MailLinks
+) -> None:
+    """Make the topic pending with a new single-use link and queue the e-mail that has it."""
+    topic = row.topic
     token = secrets.token_urlsafe(32)
     row.status = "pending"
     row.token_hash = hash_token(token)
@@ -245,7 +277,6 @@ def request_opt_in(session: Session, user: User, topic: str, links: MailLinks) -
         },
         user_id=user.id,
     )
-    return True
 
 
 def _link_works(row: CommunicationPreference, now: datetime) -> bool:

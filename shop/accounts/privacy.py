@@ -362,13 +362,21 @@ def _campaigns_sent(session: Session, user_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def download_data(session: Session, user: User, base_url: str) -> dict[str, Any]:
-    """Export the account's data for a download, and tell the account's address (caller
-    commits): a download nobody asked for means someone else is signed in."""
-    data = export_data(session, user.id)
-    if user.email:
-        summary = "A copy of your data was downloaded from your account."
-        confirm_change(session, user, summary, base_url)
+def download_data(
+    read: Session, transaction: Transaction, user_id: int, base_url: str
+) -> dict[str, Any]:
+    """Export the account's data for a download, and tell the account's address: a download
+    nobody asked for means someone else is signed in.
+
+    The data is read in `read` (a GET's deferred transaction) and the e-mail is queued in a
+    transaction of its own: on SQLite a reading transaction cannot start writing once
+    another connection has written since it began."""
+    data = export_data(read, user_id)
+    with transaction() as session:
+        user = session.get(User, user_id)
+        if user is not None and user.email:
+            summary = "A copy of your data was downloaded from your account."
+            confirm_change(session, user, summary, base_url)
     return data
 
 

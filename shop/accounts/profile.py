@@ -141,20 +141,31 @@ def update_address(
     fields: AddressFields,
     make_default: bool,
     base_url: str,
-) -> Address:
-    """Change one of the account's addresses."""
+) -> bool:
+    """Change one of the account's addresses; return False (and send nothing) when nothing
+    changed. Raise DuplicateAddress when it would become a copy of another address."""
     found = address(session, user.id, address_id)
-    for key, value in fields.cleaned().items():
+    cleaned = fields.cleaned()
+    becomes_default = make_default and not found.is_default
+    if all(getattr(found, key) == value for key, value in cleaned.items()):
+        if not becomes_default:
+            return False
+    else:
+        same = [getattr(Address, key) == value for key, value in cleaned.items()]
+        copy = select(Address.id).where(Address.user_id == user.id, Address.id != found.id, *same)
+        if session.scalar(copy.limit(1)):
+            raise DuplicateAddress("That address is already in your address book.")
+    for key, value in cleaned.items():
         setattr(found, key, value)
     session.flush()
     summary = "An address in your address book was changed."
-    if make_default and not found.is_default:
+    if becomes_default:
         _make_default(session, user.id, found.id)
         summary = f"{summary} It is now your default address: {found.one_line()}."
     notices.profile_changed(session, user.id, "address_changed", ["addresses"])
     confirm_change(session, user, summary, base_url)
     session.flush()
-    return found
+    return True
 
 
 def delete_address(session: Session, user: User, address_id: int, base_url: str) -> None:

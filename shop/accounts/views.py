@@ -345,13 +345,17 @@ def edit_address(address_id: int) -> Response | tuple[str, int]:
         form.make_default.data = found.is_default
     if form.validate_on_submit():
         fields = _address_fields(form)
-        _commit(
-            lambda: profile.update_address(
-                db.session, _me(), address_id, fields, bool(form.make_default.data), _base_url()
+        try:
+            changed = _commit(
+                lambda: profile.update_address(
+                    db.session, _me(), address_id, fields, bool(form.make_default.data), _base_url()
+                )
             )
-        )
-        flash("The address was saved.", "success")
-        return redirect(url_for("accounts.addresses"))
+        except profile.DuplicateAddress as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash("The address was saved." if changed else "Nothing changed.", "success")
+            return redirect(url_for("accounts.addresses"))
     return render_template("account/address_form.html", form=form, address=found), _status(form)
 
 
@@ -650,7 +654,7 @@ def privacy_page() -> str:
 @login_required
 def export() -> Response:
     """Everything we hold about the account, as a JSON download."""
-    data = _commit(lambda: privacy.download_data(db.session, _me(), _base_url()))
+    data = privacy.download_data(db.session, db.transaction, _me().id, _base_url())
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     response = make_response(body)
     response.mimetype = "application/json"
