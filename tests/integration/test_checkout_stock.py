@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -17,7 +17,7 @@ from shop.checkout.services import CheckoutError, OutOfStock, place_order
 from shop.db import db, utcnow
 from shop.orders.holds import release_expired
 from shop.orders.models import Order
-from tests import factories
+from tests import factories, races
 from tests.checkout_support import CONTACT, fresh, placed_order, settings, stock
 
 
@@ -30,37 +30,19 @@ def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
     with app.app_context(), db.transaction() as tx:
         for owner in owners:
             add_item(tx, owner, last.id, 1)
-    barrier = threading.Barrier(len(owners))
-    results: list[str] = []
-    lock = threading.Lock()
 
-    def checkout(owner: CartOwner) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                with db.transaction() as tx:
-                    place_order(
-                        tx,
-                        owner=owner,
-                        contact=CONTACT,
-                        method="standard",
-                        checkout_token=uuid.uuid4().hex,
-                        settings=settings(app),
-                    )
-                outcome = "placed"
-            except OutOfStock:
-                outcome = "sold out"
-            except Exception as exc:  # a lock timeout would show up here
-                outcome = f"error: {type(exc).__name__}: {exc}"
-            with lock:
-                results.append(outcome)
+    def checkout(owner: CartOwner) -> Callable[[Session], object]:
+        return lambda tx: place_order(
+            tx,
+            owner=owner,
+            contact=CONTACT,
+            method="standard",
+            checkout_token=uuid.uuid4().hex,
+            settings=settings(app),
+        )
 
-    threads = [threading.Thread(target=checkout, args=(owner,)) for owner in owners]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(results) == ["placed"] + ["sold out"] * 7
+    results = races.race_all(app, [checkout(owner) for owner in owners], (OutOfStock,))
+    assert results == sorted(["done"] + ["Sorry, The Last Lantern has just sold out."] * 7)
     assert stock(session, last) == 0
     assert session.scalar(select(func.count()).select_from(Order)) == 1
 
