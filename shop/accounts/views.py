@@ -332,6 +332,12 @@ def new_address() -> Response | tuple[str, int]:
     return render_template("account/address_form.html", form=form, address=None), _status(form)
 
 
+KEEPS_DEFAULT = (
+    "Your default address stays the default until you choose another one as default: "
+    "use “Make default” next to it in your address book."
+)
+
+
 @bp.route("/addresses/<int:address_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_address(address_id: int) -> Response | tuple[str, int]:
@@ -345,12 +351,14 @@ def edit_address(address_id: int) -> Response | tuple[str, int]:
         form.make_default.data = found.is_default
     if form.validate_on_submit():
         fields = _address_fields(form)
-        _commit(
+        saved = _commit(
             lambda: profile.update_address(
                 db.session, _me(), address_id, fields, bool(form.make_default.data), _base_url()
             )
         )
         flash("The address was saved.", "success")
+        if saved.is_default and not form.make_default.data:
+            flash(KEEPS_DEFAULT, "info")
         return redirect(url_for("accounts.addresses"))
     return render_template("account/address_form.html", form=form, address=found), _status(form)
 
