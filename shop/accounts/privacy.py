@@ -553,6 +553,9 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
             .execution_options(synchronize_session=False)
         )
     _forget_emails(session, uid, now)
+    membership = session.scalar(
+        select(Membership).where(Membership.user_id == uid, Membership.status == "active")
+    )
     if goodbye_to:
         notices.send(
             session,
@@ -561,6 +564,8 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
             user_id=uid,
             forget_after_send=True,
             name=goodbye_name,
+            was_member=membership is not None,
+            points_lost=max(membership.points_balance, 0) if membership is not None else 0,
         )
     for event in session.scalars(
         select(DomainEvent).where(DomainEvent.payload["user_id"].as_integer() == uid)

@@ -332,6 +332,12 @@ def new_address() -> Response | tuple[str, int]:
     return render_template("account/address_form.html", form=form, address=None), _status(form)
 
 
+KEEPS_DEFAULT = (
+    "Your default address stays the default until you choose another one as default: "
+    "use “Make default” next to it in your address book."
+)
+
+
 @bp.route("/addresses/<int:address_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_address(address_id: int) -> Response | tuple[str, int]:
@@ -355,6 +361,8 @@ def edit_address(address_id: int) -> Response | tuple[str, int]:
             form.form_errors.append(str(exc))
         else:
             flash("The address was saved." if changed else "Nothing changed.", "success")
+            if found.is_default and not form.make_default.data:
+                flash(KEEPS_DEFAULT, "info")
             return redirect(url_for("accounts.addresses"))
     return render_template("account/address_form.html", form=form, address=found), _status(form)
 

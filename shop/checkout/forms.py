@@ -48,6 +48,22 @@ class DetailsForm(ShopForm):
     )
     save_address = BooleanField("Save this address to my account")
 
+    def picks_saved_address(self) -> bool:
+        """True when the shopper picked a saved address rather than a new one."""
+        return (self.address_id.data or "new") != "new"
+
+    def saved_address_gone(self, *, signed_in: bool) -> None:
+        """Say that the picked saved address is not in the address book (any more)."""
+        if signed_in:
+            message = (
+                "The saved address you picked is no longer in your address book (it may have "
+                "been deleted in another window). Choose another address or enter a new one."
+            )
+        else:
+            message = "Sign in to ship to a saved address, or enter the address below."
+        self.address_id.errors = [*self.address_id.errors, message]
+        self.address_id.data = "new"
+
     def validate_new_address(self) -> bool:
         """When no saved address is picked, every address field is required."""
         ok = True

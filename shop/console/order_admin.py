@@ -11,14 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from loyalty.membership import member_badge
+from shop.accounts.customer_refs import parse_customer_ref
 from shop.accounts.models import User
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit
-from shop.db import utcnow
+from shop.db import parse_id, utcnow
 from shop.mail import outbox
 from shop.mail.models import OutboxEmail
 from shop.money import format_money
@@ -58,7 +59,9 @@ class RefundNotMade(OrderAdminError):
 class OrderFilters:
     """What the order list shows: status, placed between two dates, and a customer or number.
 
-    `customer` is an e-mail address, a customer (user) id, or an order number.
+    `customer` is an e-mail address, "#12" or "account 12" (an account id), "customer 12"
+    or "customer number 12" (an imported customer number), a bare number (either of those,
+    or an order number), or an order number.
     """
 
     status: str | None = None
@@ -68,11 +71,17 @@ class OrderFilters:
 
 
 def _customer_condition(text: str) -> ColumnElement[bool]:
-    value = text.strip()
-    if "@" in value:
+    ref = parse_customer_ref(text)
+    value = ref.value
+    if ref.kind == "email":
         email = value.lower()
         user_ids = select(User.id).where(func.lower(User.email) == email)
         return or_(func.lower(Order.email) == email, Order.user_id.in_(user_ids))
+    if ref.kind == "account":
+        account_id = parse_id(value)
+        return Order.user_id == account_id if account_id is not None else false()
+    if ref.kind == "customer":
+        return Order.user_id.in_(select(User.id).where(User.external_ref == value))
     if value.isascii() and value.isdigit() and len(value) < 10:
         # An account id, a customer number (imported customers) or an order number.
         by_number = select(User.id).where(User.external_ref == value)

@@ -7,7 +7,9 @@ from typing import Any
 from wtforms import DateField, Field, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from shop.accounts.customer_refs import parse_customer_ref
 from shop.console.order_admin import OrderFilters
+from shop.db import parse_id
 from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, WholeNumberField, date_in_range, strip
 from shop.money import to_minor
 from shop.orders import states
@@ -24,10 +26,19 @@ class OrderFilterForm(ShopForm):
     placed_from = DateField("Placed from", validators=[Optional()])
     placed_to = DateField("Placed to", validators=[Optional()])
     customer = StringField(
-        "Customer e-mail, customer number or order number",
+        "Customer e-mail, #account id, customer number or order number",
         filters=[strip],
         validators=[Optional(), Length(max=254)],
     )
+
+    def validate_customer(self, field: Field) -> None:
+        """An account named with "#" (or "account") needs its id, a whole number."""
+        ref = parse_customer_ref(field.data or "")
+        if ref.kind == "account" and parse_id(ref.value) is None:
+            raise ValidationError(
+                f"{ref.value!r} is not an account id: after # comes the account's number "
+                "(e.g. #12). Type an order number without the #."
+            )
 
     def validate_placed_from(self, field: Field) -> None:
         """A date a real order could have."""

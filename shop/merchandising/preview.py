@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shop.accounts.customer_refs import parse_customer_ref
 from shop.accounts.models import User
 from shop.accounts.services import normalise_email
 from shop.cart.models import Cart, CartItem
@@ -62,26 +62,21 @@ class Preview:
     has_draft: bool
 
 
-# How to name one customer when a number could be either (the console's order search
-# takes a bare number as both, and lists the orders of each).
-ACCOUNT_ID_RE = re.compile(r"(?:#|account\s+#?)\s*(\S+)", re.IGNORECASE)
-CUSTOMER_NUMBER_RE = re.compile(r"customer\s+(?:number\s+)?#?\s*(\S+)", re.IGNORECASE)
-
-
 def find_shopper(session: Session, text: str) -> User:
     """A customer by e-mail, "#<account id>", "customer <imported customer number>", or a
     bare number that is one of the two; EditError if none matches, or when a bare number
     is the id of one account and the customer number of another (the message says how to
     pick each)."""
     text = text.strip()
-    if "@" in text:
-        email = normalise_email(text)
+    ref = parse_customer_ref(text)
+    if ref.kind == "email":
+        email = normalise_email(ref.value)
         return _found(session.scalar(select(User).where(User.email == email)), text)
-    if match := ACCOUNT_ID_RE.fullmatch(text):
-        account_id = parse_id(match.group(1))
+    if ref.kind == "account":
+        account_id = parse_id(ref.value)
         return _found(session.get(User, account_id) if account_id else None, text)
-    if match := CUSTOMER_NUMBER_RE.fullmatch(text):
-        return _found(_by_customer_number(session, match.group(1)), text)
+    if ref.kind == "customer":
+        return _found(_by_customer_number(session, ref.value), text)
     account_id = parse_id(text)
     by_id = session.get(User, account_id) if account_id else None
     by_number = _by_customer_number(session, text)

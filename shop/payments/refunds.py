@@ -184,7 +184,8 @@ def _amount(order: Order, wanted: int | None) -> int:
     if amount <= 0:
         raise RefundError("The refund amount must be more than zero.")
     if amount > left:
-        raise RefundError(f"At most {left} pence of order {order.number} can still be refunded.")
+        most = format_money(left, order.currency)
+        raise RefundError(f"At most {most} of order {order.number} can still be refunded.")
     return amount
 
 
@@ -230,7 +231,7 @@ def _pending_refund(session: Session, order: Order, amount: int, request: Refund
     if pending:
         other = pending[0].amount_pence
         raise RefundError(
-            f"A refund of {other / 100:.2f} {order.currency} on order {order.number} has not "
+            f"A refund of {format_money(other, order.currency)} on order {order.number} has not "
             "finished yet. Refund that amount again to complete it, or try again in a moment."
         )
     number = (
@@ -255,7 +256,7 @@ def _book(session: Session, settings: CheckoutSettings, order: Order, refund: Re
     order.refunded_pence += refund.amount_pence
     full = order.refunded_pence >= order.total_pence
     target = states.REFUNDED if full else states.PARTIALLY_REFUNDED
-    label = f"Refunded {refund.amount_pence / 100:.2f} {order.currency}"
+    label = f"Refunded {format_money(refund.amount_pence, order.currency)}"
     if states.can_transition(order.status, target):
         states.transition(order, target, label)
     else:

@@ -26,6 +26,7 @@ from shop.checkout.services import (
 from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
 from shop.mail.outbox import withdraw_pending
+from shop.money import format_money
 from shop.orders import states
 from shop.orders.holds import release_stock
 from shop.orders.locking import lock_order
@@ -623,7 +624,8 @@ def _mismatch(order: Order, intent: Intent) -> str:
     if intent.currency.upper() != order.currency.upper():
         return f"currency mismatch: paid {intent.currency}, order is in {order.currency}"
     if intent.amount != order.total_pence:
-        return f"amount mismatch: paid {intent.amount}, order total is {order.total_pence}"
+        paid, total = (format_money(p, order.currency) for p in (intent.amount, order.total_pence))
+        return f"amount mismatch: paid {paid}, order total is {total}"
     return ""
 
 

@@ -406,7 +406,7 @@ def test_a_refund_of_another_amount_waits_for_an_unfinished_one(
     session.commit()
     with (
         app.app_context(),
-        pytest.raises(RefundError, match=r"1\.00 GBP on order \S+ has not finished"),
+        pytest.raises(RefundError, match=r"£1\.00 on order \S+ has not finished"),
     ):
         refund_order(
             db.transaction, gateway(), settings(app), order_id, RefundRequest(amount_pence=200)
