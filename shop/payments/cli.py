@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
-from shop.money import to_minor
+from shop.money import format_money, to_minor
 from shop.orders.fulfilment import OrderNotFound, order_by_number
 from shop.orders.models import OrderLine
 from shop.payments.gateway import GatewayError
@@ -81,12 +81,13 @@ def refund_command(
         refund = refund_order(db.transaction, gateway(), _settings(), order_id, request)
     except RefundMadeElsewhere as exc:
         raise click.ClickException(
-            f"A concurrent request made this same refund of {exc.amount_pence / 100:.2f} "
-            f"{exc.currency} on order {number}; this command refunded nothing more."
+            "A concurrent request made this same refund of "
+            f"{format_money(exc.amount_pence, exc.currency)} on order {number}; "
+            "this command refunded nothing more."
         ) from exc
     except (OrderNotFound, RefundError, GatewayError, PaymentsNotConfigured, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Refunded {refund.amount_pence / 100:.2f} {refund.currency} of order {number}.")
+    click.echo(f"Refunded {format_money(refund.amount_pence, refund.currency)} of order {number}.")
 
 
 def _restock_lines(lines: Sequence[OrderLine], specs: tuple[str, ...]) -> dict[int, int]:

@@ -52,7 +52,7 @@ def test_ship_deliver_and_refund_from_the_shell(
         args=["payments", "refund", order.number, "--amount", "2.95", "--restock-line", "85123A=1"]
     )
     assert result.exit_code == 0, result.output
-    assert "Refunded 2.95 GBP" in result.output
+    assert "Refunded £2.95 of order" in result.output
     refreshed = fresh(session, order.id)
     assert (refreshed.status, refreshed.refunded_pence) == ("partially_refunded", 295)
     assert session.get(Product, items["heart"].id).stock_qty == 49  # type: ignore[union-attr]
@@ -159,7 +159,7 @@ def test_a_refund_booked_by_a_concurrent_command_is_not_reported_as_this_ones(
         args=["payments", "refund", order.number, "--amount", "2.95"]
     )
     assert result.exit_code == 1
-    assert "A concurrent request made this same refund of 2.95 GBP" in result.output
+    assert "A concurrent request made this same refund of £2.95 on order" in result.output
     assert "Refunded" not in result.output
     assert fresh(session, order.id).refunded_pence == 295  # refunded once, by "the other"
 
