@@ -6,7 +6,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -179,11 +180,18 @@ def _check_writable(path: Path) -> None:
         raise click.ClickException(f"cannot write {path}: {folder} is not a writable folder")
 
 
-def _write(path: Path, text: str) -> None:
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failure to write `path` (or its folder) into a message naming it."""
     try:
-        path.write_text(text)
+        yield
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write(path: Path, text: str) -> None:
+    with _writing(path):
+        path.write_text(text)
 
 
 @recommender_cli.command("tune")
@@ -199,10 +207,8 @@ def _write(path: Path, text: str) -> None:
 def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
     """Search factors, regularization, alpha and iterations; store the chosen parameters."""
     target = service().store.directory / TUNED_PARAMS
-    try:
+    with _writing(target):
         target.parent.mkdir(parents=True, exist_ok=True)  # none yet before the first training
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
     _check_writable(target)
     training = _purchases().before(_dataset_cutoff(cutoff))
     if not len(training):
@@ -222,10 +228,8 @@ def tune_command(cutoff: datetime, trials: int, seed: int) -> None:
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
+    with _writing(target):
         result.save(target)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from exc
     click.echo(f"Chosen parameters written to {target}: {result.params.to_dict()}")
     published = _published_training()
     if published is not None and published != result.params.to_dict():

@@ -146,10 +146,14 @@ def _sellable(
         raise CartError("That product is not available.")
     if not is_launched_for(product, viewer_for(session, owner.user_id)):
         raise CartError("That product is not on sale yet.")
-    available = product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
+
+    def available_now() -> int:
+        return product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
+
+    available = available_now()
     if available < wanted and release_expired(session, product_ids=[product.id]):
         session.refresh(product, ["stock_qty"])
-        available = product.stock_qty + _held_for(session, owner, [product.id]).get(product.id, 0)
+        available = available_now()
     if available < 1:
         raise CartError(f"Sorry, {product.name} is out of stock.")
     return product, available
