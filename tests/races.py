@@ -4,6 +4,7 @@ races only exist on PostgreSQL; SQLite's write transactions are serial)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from flask import Flask
@@ -51,3 +52,48 @@ def race_all(
     for thread in threads:
         thread.join(timeout=60)
     return sorted(results)
+
+
+def while_locked(
+    app: Flask,
+    hold: Callable[[Session], object],
+    then: Callable[[Session], str],
+    *,
+    after: Callable[[Session], object] | None = None,
+) -> str:
+    """Run `hold` in a transaction and keep it open for a moment while `then` starts in
+    another thread, then run `after` (if given) in the same first transaction; return what
+    `then` returned once both have committed. An exception in either thread is re-raised."""
+    held = threading.Event()
+    outcome: list[str] = []
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with app.app_context(), db.transaction() as tx:
+                hold(tx)
+                held.set()
+                time.sleep(0.5)  # `then` starts and reaches the locked rows meanwhile
+                if after is not None:
+                    after(tx)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            held.set()
+
+    def second() -> None:
+        held.wait(timeout=30)
+        try:
+            with app.app_context(), db.transaction() as tx:
+                outcome.append(then(tx))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if failures:
+        raise failures[0]
+    return outcome[0]

@@ -9,7 +9,8 @@ because of a hold that has already ended.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -29,36 +30,55 @@ def release_stock(session: Session, order: Order, note: str) -> bool:
     Records the domain event `order_released` in the same transaction, so that whoever
     holds something for the order (the loyalty programme: redeemed points) gives it back.
     """
-    released = session.execute(
+    return release_orders(session, [order], note) == 1
+
+
+def release_orders(session: Session, orders: Sequence[Order], note: str) -> int:
+    """Put several unpaid orders' held stock back (see `release_stock`); return how many
+    held some.
+
+    The products are updated once each, in product-id order, as checkouts take stock
+    (`checkout.services.reserve_stock`): two transactions that lock products in different
+    orders can deadlock on PostgreSQL.
+    """
+    released = [order for order in orders if _claim_release(session, order)]
+    units: Counter[int] = Counter()
+    for order in released:
+        for line in order.lines:
+            if line.product_id is not None:
+                units[line.product_id] += line.quantity
+    for product_id in sorted(units):
+        session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(stock_qty=Product.stock_qty + units[product_id])
+            .execution_options(synchronize_session=False)
+        )
+    for order in released:
+        session.refresh(order, ["stock_reserved", "reserved_until"])
+        if note:
+            states.note(order, note)
+        record_event(
+            session,
+            "order_released",
+            {
+                "order_id": order.id,
+                "number": order.number,
+                "user_id": order.user_id,
+                "points_redeemed": order.points_redeemed or 0,
+            },
+        )
+    return len(released)
+
+
+def _claim_release(session: Session, order: Order) -> bool:
+    claimed = session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stock_reserved.is_(True))
         .values(stock_reserved=False, reserved_until=None)
         .execution_options(synchronize_session=False)
     )
-    if released.rowcount != 1:
-        return False
-    for line in order.lines:
-        if line.product_id is not None:
-            session.execute(
-                update(Product)
-                .where(Product.id == line.product_id)
-                .values(stock_qty=Product.stock_qty + line.quantity)
-                .execution_options(synchronize_session=False)
-            )
-    session.refresh(order, ["stock_reserved", "reserved_until"])
-    if note:
-        states.note(order, note)
-    record_event(
-        session,
-        "order_released",
-        {
-            "order_id": order.id,
-            "number": order.number,
-            "user_id": order.user_id,
-            "points_redeemed": order.points_redeemed or 0,
-        },
-    )
-    return True
+    return claimed.rowcount == 1
 
 
 def release_expired(
@@ -88,5 +108,7 @@ def release_expired(
     if product_ids is not None:
         holding = select(OrderLine.order_id).where(OrderLine.product_id.in_(product_ids))
         query = query.where(Order.id.in_(holding))
-    expired = session.scalars(query.order_by(Order.id)).all()
-    return sum(release_stock(session, order, "Stock hold expired") for order in expired)
+    # Orders locked by someone else (a payment landing for one of them) are left for the
+    # next release: waiting for them while holding product rows could deadlock.
+    expired = session.scalars(query.order_by(Order.id).with_for_update(skip_locked=True)).all()
+    return release_orders(session, expired, "Stock hold expired")

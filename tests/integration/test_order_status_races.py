@@ -4,8 +4,6 @@ only exist on PostgreSQL; SQLite's write transactions are serial)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -26,6 +24,7 @@ from shop.payments.gateway import Intent
 from shop.tracking.models import Event
 from tests import factories, races
 from tests.checkout_support import CONTACT, emails, fresh, placed_order, settings, stock
+from tests.races import while_locked
 
 ACTOR = audit.Actor(None, "tester@example.com")
 RACERS = races.RACERS
@@ -91,33 +90,6 @@ def test_simultaneous_cancels_cancel_once(
     assert statuses.count("cancelled") == 1
     assert audited(session, "order.cancel") == 1
     assert stock(session, items["lantern"]) == 3
-
-
-def while_locked(
-    app: Flask, hold: Callable[[Session], object], then: Callable[[Session], str]
-) -> str:
-    """Run `hold` in a transaction and keep it open for a moment while `then` starts in
-    another thread; return what `then` returned once both have committed."""
-    held = threading.Event()
-    outcome: list[str] = []
-
-    def first() -> None:
-        with app.app_context(), db.transaction() as tx:
-            hold(tx)
-            held.set()
-            time.sleep(0.5)  # `then` starts and reaches the order meanwhile
-
-    def second() -> None:
-        held.wait(timeout=30)
-        with app.app_context(), db.transaction() as tx:
-            outcome.append(then(tx))
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcome[0]
 
 
 def succeeded(session: Session, order_id: int) -> Intent:
