@@ -41,9 +41,9 @@ def below_minimum_charge(total_pence: int, settings: CheckoutSettings) -> str | 
     """Why an order of this total cannot be paid by card (below the minimum), or None."""
     if total_pence >= settings.min_charge_pence:
         return None
-    least = settings.min_charge_pence / 100
+    least = format_money(settings.min_charge_pence, settings.currency)
     return (
-        f"Card payments start at £{least:.2f}, and this order comes to less. "
+        f"Card payments start at {least}, and this order comes to less. "
         "Add something to your basket, or use fewer points."
     )
 
@@ -57,7 +57,9 @@ def member_free_delivery(goods_pence: int, settings: CheckoutSettings) -> str | 
     """
     if goods_pence >= settings.min_charge_pence:
         return None
-    return f"Free delivery applies from £{settings.min_charge_pence / 100:.2f}."
+    return (
+        f"Free delivery applies from {format_money(settings.min_charge_pence, settings.currency)}."
+    )
 
 
 @dataclass(frozen=True)
