@@ -109,8 +109,14 @@ def audit_log() -> str | tuple[str, int]:
         found = audit.audit_page(db.session, page=page, action=action, since=since)
     except PageError as exc:
         return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
-    except ValueError as exc:
-        return render_template("errors/error.html", status=400, message=str(exc)), 400
+    except ValueError as exc:  # a bad date: the log's own page, the filters as typed
+        return render_template(
+            "console/audit.html",
+            page=None,
+            action=action or "",
+            since=since_raw[:40],
+            since_error=str(exc),
+        ), 400
     return render_template("console/audit.html", page=found, action=action or "", since=since_raw)
 
 
