@@ -109,7 +109,7 @@ def parse_period(
     period = Period(start, end)
     if period.days > max_days:
         raise MetricsInputError(
-            f"The period covers {period.days} days; choose at most {max_days} days."
+            f"The period covers {period.days:,} days; choose at most {max_days:,} days."
         )
     return period
 
