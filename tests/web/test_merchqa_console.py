@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from shop.catalog.models import Product
 from shop.console import audit
+from shop.console.models import AuditEntry
+from tests import factories
 from tests.console_support import client_as
 
 
@@ -60,3 +64,47 @@ def test_a_period_too_long_gives_its_length_with_a_thousands_separator(
     assert "The period covers 2,520 days; choose at most 365 days." in response.get_data(
         as_text=True
     )
+
+
+def test_console_counts_have_thousands_separators_and_one_order_is_singular(
+    app: Flask, session: Session
+) -> None:
+    bags = factories.category(session, "bags", "Bags")
+    session.execute(
+        insert(Product),
+        [
+            {
+                "sku": f"BULK-{n:04d}",
+                "name": f"Bulk item {n}",
+                "description": "",
+                "category_id": bags.id,
+                "price_pence": 100,
+                "currency": "GBP",
+                "stock_qty": 2171,
+                "active": True,
+                "order_count": 1565,
+            }
+            for n in range(1200)
+        ],
+    )
+    once = factories.product(session, bags, sku="ONCE", name="Sold once", orders=1)
+    session.execute(
+        insert(AuditEntry),
+        [{"actor_email": "cli", "action": "merch.publish", "target": f"r{n}"} for n in range(1001)],
+    )
+    session.commit()
+    bulk_id = session.scalar(select(Product.id).where(Product.sku == "BULK-0000"))
+    merchandiser = client_as(app, session, "merchandiser")
+
+    products = merchandiser.get("/console/products/").get_data(as_text=True)
+    bulk = merchandiser.get(f"/console/products/{bulk_id}").get_data(as_text=True)
+    single = merchandiser.get(f"/console/products/{once.id}").get_data(as_text=True)
+    imports = merchandiser.get("/console/products/import").get_data(as_text=True)
+    log = merchandiser.get("/console/audit").get_data(as_text=True)
+
+    assert "1,201 products." in products
+    assert ">2,171<" in products.replace(" ", "").replace("\n", "")
+    assert "Sold in 1,565 orders." in bulk
+    assert "Sold in 1 order." in single
+    assert "at most 2 MB and 20,000 rows." in imports
+    assert "1,001 changes." in log
