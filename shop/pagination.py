@@ -37,7 +37,8 @@ def check_page(page: int, total: int, size: int) -> None:
     """Raise PageError(404) when `page` is past the last page."""
     pages = page_count(total, size)
     if page > pages:
-        raise PageError(f"There is no page {page}; this list has {pages} page(s).", 404)
+        count = "only one page" if pages == 1 else f"{pages:,} pages"
+        raise PageError(f"There is no page {page:,}; this list has {count}.", 404)
 
 
 @dataclass(frozen=True)

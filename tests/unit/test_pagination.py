@@ -29,7 +29,10 @@ def test_page_past_the_end_is_404_and_empty_list_has_one_page() -> None:
     with pytest.raises(PageError) as info:
         check_page(4, 49, 24)
     assert info.value.status == 404
-    assert "3 page" in str(info.value)
+    assert str(info.value) == "There is no page 4; this list has 3 pages."
+    with pytest.raises(PageError) as info:
+        check_page(2, 5, 24)
+    assert str(info.value) == "There is no page 2; this list has only one page."
 
 
 def test_page_navigation_flags() -> None:
