@@ -153,7 +153,7 @@ def evaluate_command(
     if not len(purchases):
         raise click.ClickException("there are no purchases to evaluate on yet")
     split = time_split(purchases, _dataset_cutoff(cutoff))
-    day = f"{cutoff:%Y-%m-%d}"
+    day = cutoff.date().isoformat()  # strftime drops the zeros of years before 1000
     if not len(split.train):
         raise click.ClickException(f"there are no purchases before the cutoff {day} to train on")
     if not len(split.test):
