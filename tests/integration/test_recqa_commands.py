@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from shop.db import utcnow
 from shop.importer.models import ImportRun
+from shop.personalization import service
 from tests.integration.test_recommender_commands import failed_cleanly, purchases
 
 __all__ = ["purchases"]  # the fixture, shared with the recommender command tests
@@ -53,3 +54,17 @@ def test_a_params_file_that_is_not_text_names_the_file(
         args=["recommender", "evaluate", "--cutoff", "2011-09-01", "--params", str(params)]
     )
     assert f"Error: {params}: not a JSON parameters file" in failed_cleanly(result)
+
+
+def test_versions_say_why_a_listed_version_cannot_be_used(app: Flask, purchases: None) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["recommender", "train", "--no-evaluate"]).exit_code == 0
+    with app.app_context():
+        store = service().store
+    (store.versions_dir / "20200101T000000Z-leftover").mkdir()
+    listing = runner.invoke(args=["recommender", "versions"])
+    assert listing.exit_code == 0
+    assert (
+        "  20200101T000000Z-leftover  cannot be used: version 20200101T000000Z-leftover: "
+        "metadata.json is missing"
+    ) in listing.output.splitlines()
