@@ -3,14 +3,18 @@ traceback."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
 from shop.importer.models import ImportRun
 from shop.personalization import service
+from shop.tracking.models import Event
+from tests import factories
 from tests.integration.test_recommender_commands import failed_cleanly, purchases
 
 __all__ = ["purchases"]  # the fixture, shared with the recommender command tests
@@ -68,3 +72,37 @@ def test_versions_say_why_a_listed_version_cannot_be_used(app: Flask, purchases:
         "  20200101T000000Z-leftover  cannot be used: version 20200101T000000Z-leftover: "
         "metadata.json is missing"
     ) in listing.output.splitlines()
+
+
+def test_tune_when_the_validation_period_only_holds_items_new_since_then_says_so(
+    app: Flask, session: Session
+) -> None:
+    # The last weeks (the validation period) hold purchases, by known customers, but only
+    # of products nobody bought before: nothing there can be scored.
+    items = factories.small_catalogue(session)
+    late = factories.product(session, None, sku="LATE1", name="Late arrival", stock=5)
+    users = [factories.user(session, f"t{i}@example.com") for i in range(3)]
+    session.commit()
+    start = datetime(2011, 1, 1)
+    rows = [
+        _purchase(user.id, items["heart"].id, start + timedelta(days=n))
+        for n, user in enumerate(users)
+    ]
+    rows.append(_purchase(users[0].id, late.id, start + timedelta(days=200)))
+    session.execute(insert(Event), rows)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["recommender", "tune", "--trials", "1"])
+    output = failed_cleanly(result)
+    assert "Error: the validation split has no test purchases of items known before it" in output
+
+
+def _purchase(user_id: int, product_id: int, when: datetime) -> dict[str, object]:
+    return {
+        "kind": "purchase",
+        "visitor_id": "import",
+        "user_id": user_id,
+        "product_id": product_id,
+        "order_id": None,
+        "quantity": 1,
+        "created_at": when,
+    }
