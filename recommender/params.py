@@ -130,6 +130,8 @@ class TrainingParams:
             data = json.loads(Path(path).read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not a JSON parameters file: {exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a JSON parameters file: not UTF-8 text") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object")
         try:

@@ -55,8 +55,15 @@ def time_split(interactions: Interactions, cutoff: Timestamp) -> Split:
         raise ValueError("a time split needs timestamps, and these interactions have none")
     train = interactions.select(interactions.timestamps < moment)
     test = _known_users(train, interactions.select(interactions.timestamps >= moment))
-    when = datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
-    return Split(train, test, "time", f"time split at {when}", moment)
+    return Split(train, test, "time", f"time split at {_moment_text(moment)}", moment)
+
+
+def _moment_text(moment: float) -> str:
+    """An instant as ISO 8601, or as seconds when it is past what datetime holds (year 9999)."""
+    try:
+        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return f"{moment:.0f} seconds after 1970-01-01"
 
 
 def random_split(interactions: Interactions, ratio: float = 0.2, seed: int = 0) -> Split:

@@ -294,7 +294,10 @@ class ModelStore:
             return {}
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"unreadable pointer file {POINTER}: {exc}") from exc
-        return data if isinstance(data, dict) else {}
+        problem = _pointer_problem(data)
+        if problem is not None:
+            raise ArtifactError(f"unreadable pointer file {POINTER}: {problem}")
+        return data
 
     def _write_pointer(self, data: Mapping[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -352,6 +355,19 @@ class ActiveModel:
             self._failed = None
             self._version = version
             return version, self._recommender
+
+
+def _pointer_problem(data: Any) -> str | None:
+    """What is wrong with the pointer file's JSON, or None when its shape is usable."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    active = data.get("active")
+    if active is not None and not isinstance(active, str):
+        return f"the active version is not a version id: {active!r:.80}"
+    history = data.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(v, str) for v in history):
+        return "the history is not a list of version ids"
+    return None
 
 
 def _stat(path: Path) -> tuple[int, int, int, int] | None:

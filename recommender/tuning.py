@@ -232,6 +232,10 @@ def tune(
     for half_life in half_lives:
         weighting = replace(params.weighting, half_life_days=half_life)
         evaluator = Evaluator(validation, replace(params, weighting=weighting), k, item_features)
+        if not len(evaluator.users("new")) and not len(evaluator.users("all")):
+            raise ValueError(
+                "the validation split has no test purchases of items known before it; widen it"
+            )
         for model_params in candidates:
             began = time.perf_counter()
             tried = replace(params, weighting=weighting).with_model(**model_params)

@@ -153,7 +153,7 @@ def evaluate_command(
     if not len(purchases):
         raise click.ClickException("there are no purchases to evaluate on yet")
     split = time_split(purchases, _dataset_cutoff(cutoff))
-    day = f"{cutoff:%Y-%m-%d}"
+    day = cutoff.date().isoformat()  # strftime drops the zeros of years before 1000
     if not len(split.train):
         raise click.ClickException(f"there are no purchases before the cutoff {day} to train on")
     if not len(split.test):
@@ -280,8 +280,11 @@ def versions_command() -> None:
 
 
 def describe_version(version: SavedVersion) -> str:
-    """Model, creation time, counts, training time and, when evaluated, precision on new items."""
+    """Model, creation time, counts, training time and, when evaluated, precision on new items
+    (or why the version cannot be used)."""
     metadata = version.metadata
+    if isinstance(metadata.get("error"), str):  # listed so it can be seen and removed
+        return f"cannot be used: {metadata['error']}"
     training = metadata.get("training")
     training = training if isinstance(training, dict) else {}
     parts = [str(metadata.get("model", "?")), version.created_at or "?"]
