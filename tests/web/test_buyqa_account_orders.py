@@ -45,3 +45,15 @@ def test_a_delivered_order_in_the_account_offers_no_payment(
     html = client.get("/account/orders/536365").get_data(as_text=True)
 
     assert "waiting for payment" not in html and "/checkout/pay/" not in html
+
+
+def test_free_delivery_reads_free_on_the_order_page_as_at_checkout(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    order_id = placed_order(app, [(items["heart"], 17)])  # £50.15: over the free threshold
+    order = fresh(session, order_id)
+    assert order.shipping_pence == 0
+
+    html = client.get(f"/orders/{order.access_token}").get_data(as_text=True)
+
+    assert '<td data-testid="order-shipping">Free</td>' in html
