@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from flask_wtf.csrf import generate_csrf
 
 from shop.money import format_money
+from shop.orders.states import LABELS as ORDER_STATUS_LABELS
 
 
 def product_path(product_id: int, rec: str | None = None) -> str:
@@ -26,6 +27,11 @@ def product_image_path(product_id: int) -> str:
     return f"{request.script_root}/products/{int(product_id)}/image.svg"
 
 
+def order_status(status: str) -> str:
+    """An order status as shoppers and staff read it ("Awaiting payment")."""
+    return ORDER_STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
 def return_path() -> str:
     """Where to come back to after a form in the page frame (sign in, the personalization
     switch): this page with its query; for a page shown in answer to a POST (a form
@@ -39,8 +45,10 @@ def return_path() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the money filter and the layout's context (categories, cart badge)."""
+    """Register the money and order status filters and the layout's context (categories,
+    cart badge)."""
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["order_status"] = order_status
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["product_path"] = product_path
     app.jinja_env.globals["product_image_path"] = product_image_path

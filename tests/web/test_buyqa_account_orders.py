@@ -32,6 +32,9 @@ def test_an_unpaid_order_in_the_account_links_to_its_payment_page(
     html = page.get_data(as_text=True)
     assert "This order is waiting for payment." in html
     assert f'href="/checkout/pay/{order.access_token}"' in html
+    overview = client.get("/account").get_data(as_text=True)
+    assert "<td>Awaiting payment</td>" in overview  # as on the order's page
+    assert "Pending payment" not in overview
 
 
 def test_a_delivered_order_in_the_account_offers_no_payment(
