@@ -59,7 +59,8 @@ COUNTRIES = (
     "Poland",
 )
 PHONE_RE = r"^[0-9+()\-. ]*$"
-PHONE_MESSAGE = "Use digits, spaces and + ( ) - only."
+PHONE_MESSAGE = "Use digits, spaces and + ( ) - . only."
+PHONE_MIN_DIGITS = 6
 
 
 SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -170,13 +171,26 @@ def email_field(
     )
 
 
-def phone_field() -> StringField:
-    """An optional, stripped phone number field."""
+def phone_field(label: str = "Phone (optional)") -> StringField:
+    """An optional, stripped phone number field, checked alike in the profile, the address
+    book and the checkout, so a number saved in one is accepted in the others."""
     return StringField(
-        "Phone (optional)",
+        label,
         filters=[strip],
-        validators=[Optional(), Length(max=40), Regexp(PHONE_RE, message=PHONE_MESSAGE)],
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(PHONE_RE, message=PHONE_MESSAGE),
+            _enough_digits,
+        ],
     )
+
+
+def _enough_digits(_form: Any, field: Field) -> None:
+    if field.errors:  # the characters are wrong already; one message is enough
+        return
+    if sum(char.isdigit() for char in field.data or "") < PHONE_MIN_DIGITS:
+        raise StopValidation(f"Enter the whole number, with at least {PHONE_MIN_DIGITS} digits.")
 
 
 # What a number field accepts: ASCII digits only. Python's int() and Decimal() also take

@@ -10,6 +10,7 @@ from shop.form_fields import (
     ShopForm,
     country_field,
     email_field,
+    phone_field,
     postcode_for_country,
     strip,
     upper,
@@ -38,14 +39,7 @@ class DetailsForm(ShopForm):
         ],
     )
     country = country_field()
-    phone = StringField(
-        "Phone (optional, for the courier)",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Regexp(r"^[0-9+()\- ]{6,40}$", message="Use digits, spaces and + ( ) - only."),
-        ],
-    )
+    phone = phone_field("Phone (optional, for the courier)")
     save_address = BooleanField("Save this address to my account")
 
     def picks_saved_address(self) -> bool:

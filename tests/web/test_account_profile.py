@@ -118,7 +118,7 @@ def test_profile_form_errors_are_400s(app: Flask, session: Session) -> None:
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Please tell us your name." in html
-    assert "Use digits, spaces and + ( ) - only." in html
+    assert "Use digits, spaces and + ( ) - . only." in html
     assert _user(session, "ann@example.com").name == "Ann"
     assert _outbox(session, "account_profile_changed") == []
 
