@@ -355,6 +355,11 @@ def test_tier_discount_and_free_shipping_are_in_the_amount_stripe_charges(
     assert "Gold member discount (10%)" in confirmation.html_body
     assert "Points (1,000):  -£10.00" in confirmation.text_body
     assert "Points (1,000)" in confirmation.html_body
+    # Discounts come off the goods, then delivery is added, in this order on every page.
+    for body in (confirmation.text_body, confirmation.html_body):
+        totals = body[body.index("Subtotal") :]
+        order_of = [totals.index(label) for label in ("Gold member", "Points (", "Delivery")]
+        assert order_of == sorted(order_of) and order_of[-1] < totals.index("Total")
     notices = session.scalars(select(LoyaltyNotice).where(LoyaltyNotice.kind == "redeemed"))
     assert [n.key for n in notices] == [str(order_id)]
 
