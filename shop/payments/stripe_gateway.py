@@ -35,10 +35,8 @@ WEBHOOK_TOLERANCE_S = 300
 # Stripe words a failed 3-D Secure check for developers ("The provided PaymentMethod has
 # failed authentication..."); the shopper reads this instead.
 AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
-AUTHENTICATION_FAILED_MESSAGE = (
-    "Your bank could not confirm this payment, so nothing was charged. "
-    "Please try again, or use another card."
-)
+# The pay page and the e-mail add how to try again.
+AUTHENTICATION_FAILED_MESSAGE = "Your bank could not confirm this payment, so nothing was charged."
 
 
 class StripeGateway:
