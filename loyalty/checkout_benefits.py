@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import ledger
 from loyalty.models import LoyaltyNotice, Membership, PointsEntry, Tier
+from loyalty.rules import points_for_order
 from loyalty.settings import ProgrammeSettings, load_settings
 from shop.accounts.models import User
 from shop.checkout import adjustments
@@ -123,7 +124,8 @@ class MemberBenefits:
                 hint_url=MEMBER_PAGE,
             )
         member, tier = found
-        rules = redemption_rules(load_settings(session))
+        settings = load_settings(session)
+        rules = redemption_rules(settings)
         tier_off = tier_discount(subtotal_pence, tier.discount_bp)
         goods = subtotal_pence - tier_off
         balance = member.points_balance
@@ -150,6 +152,9 @@ class MemberBenefits:
             min_points=rules.min_points,
             max_points=min(max_points_for(goods, rules), balance),
             point_value_pence=rules.point_value_pence,
+            points_to_earn=points_for_order(
+                goods - points_off, settings.points_per_pound, tier.multiplier_pct
+            ),
         )
 
     def hold(self, session: Session, order: Order, quote: BenefitQuote | None) -> None:

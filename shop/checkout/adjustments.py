@@ -40,7 +40,8 @@ class BenefitQuote:
     only when `errors` is empty. `labels` are short lines to show with the totals
     ("Gold member: 5% off"); `points_balance` and `max_points` let the review page offer
     redemption (None: this shopper cannot redeem); `hint` and `hint_url` invite
-    non-members to join.
+    non-members to join. `points_to_earn` is what the order earns once paid, at the
+    member's tier as it is now.
     """
 
     tier_discount_pence: int = 0
@@ -56,6 +57,7 @@ class BenefitQuote:
     point_value_pence: int = 0
     hint: str = ""
     hint_url: str = ""
+    points_to_earn: int = 0
 
     @property
     def is_member(self) -> bool:

@@ -278,6 +278,7 @@ def place_order(
         ),
         points_discount_pence=priced.totals.points_discount_pence,
         points_redeemed=priced.totals.points_redeemed,
+        points_to_earn=priced.benefits.points_to_earn or None,
         total_pence=priced.totals.total_pence,
         campaign=_campaign_key(campaign),
         placed_at=now,

@@ -47,6 +47,8 @@ class Order(Base):
     tier_discount_label: Mapped[str | None] = mapped_column(String(80))
     points_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
     points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    # The loyalty points the order was quoted to earn at checkout (None: not a member).
+    points_to_earn: Mapped[int | None] = mapped_column(Integer)
     # The marketing campaign (Campaign.key) the shopper came from, for attribution.
     campaign: Mapped[str | None] = mapped_column(String(40), index=True)
     refunded_pence: Mapped[int] = mapped_column(Integer, default=0)

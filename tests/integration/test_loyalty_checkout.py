@@ -328,6 +328,7 @@ def test_tier_discount_and_free_shipping_are_in_the_amount_stripe_charges(
     assert (order.subtotal_pence, order.tier_discount_pence) == (2950, 295)
     assert (order.points_discount_pence, order.shipping_pence) == (1000, 0)
     assert order.discount_pence == 1295 and order.total_pence == 1655
+    assert order.points_to_earn == 16  # £16.55 of goods paid, 1 point a pound
 
     outcome = pay(app, order_id, new_card(app, localstripe_url))
     assert outcome.status == "paid", outcome.message
@@ -355,6 +356,10 @@ def test_tier_discount_and_free_shipping_are_in_the_amount_stripe_charges(
     assert "Gold member discount (10%)" in confirmation.html_body
     assert "Points (1,000):  -£10.00" in confirmation.text_body
     assert "Points (1,000)" in confirmation.html_body
+    # The confirmation says what the order earns, and the programme awards that.
+    assert earned(session, gold.id) == 16
+    assert "This order earns you 16 loyalty points." in confirmation.text_body
+    assert "16 loyalty points</strong>" in confirmation.html_body
     # Discounts come off the goods, then delivery is added, in this order on every page.
     for body in (confirmation.text_body, confirmation.html_body):
         totals = body[body.index("Subtotal") :]

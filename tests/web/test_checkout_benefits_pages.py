@@ -90,6 +90,7 @@ def test_the_cart_shows_a_members_benefits_before_payment(
     assert 'data-testid="shipping">Free<' in page and "free for members" in page
     assert 'data-testid="total">£5.31<' in page
     assert "You have 1,234 points (worth £12.34)" in page
+    assert 'data-testid="points-to-earn">This basket earns you 5 points.<' in page  # £5.31
     assert "Spend" not in page  # no "spend £x more for free delivery" for free-shipping tiers
     assert 'data-testid="loyalty-hint"' not in page
 
@@ -112,6 +113,7 @@ def test_non_members_see_no_benefits_only_a_join_hint(
     _add(client, items["heart"], 2)
     guest = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="member-benefits"' not in guest
+    assert "earns you" not in guest
     assert 'data-testid="loyalty-hint"' in guest
     assert 'data-testid="total">£9.85<' in guest
 
@@ -143,6 +145,8 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
     review = client.get("/checkout/review").get_data(as_text=True)
     assert f'data-testid="summary-points-discount">{MINUS}£10.00<' in review
     assert "Place order and pay £23.45" in review  # 29.50 - 10.00 + 3.95
+    # The goods paid (£19.50) earn the points; delivery earns none.
+    assert "This order earns you 19 points once it is paid." in review
     location = _place(client)
     assert location.startswith("/checkout/pay/")
     pay_page = client.get(location).get_data(as_text=True)
