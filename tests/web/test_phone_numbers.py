@@ -34,18 +34,23 @@ def _checkout_details(client: FlaskClient, product: Product, phone: str) -> tupl
     return response.status_code, response.get_data(as_text=True)
 
 
+def _profile_phone(app: Flask, phone: str) -> tuple[int, str]:
+    """Ann (already stored) signs in and saves `phone` in her profile."""
+    member = app.test_client()
+    sign_in(member, "ann@example.com", factories.PASSWORD)
+    token = csrf_token(member, "/account/profile")
+    response = member.post(
+        "/account/profile", data={"csrf_token": token, "name": "Ann", "phone": phone}
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
 def test_a_number_the_profile_accepts_is_accepted_at_checkout(
     app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     factories.user(session, "ann@example.com", "Ann")
     session.commit()
-    member = app.test_client()
-    sign_in(member, "ann@example.com", factories.PASSWORD)
-    token = csrf_token(member, "/account/profile")
-    saved = member.post(
-        "/account/profile", data={"csrf_token": token, "name": "Ann", "phone": DOTTED}
-    )
-    assert saved.status_code == 302
+    assert _profile_phone(app, DOTTED)[0] == 302
     session.rollback()
     assert session.scalar(select(User.phone).where(User.email == "ann@example.com")) == DOTTED
 
@@ -71,13 +76,7 @@ def test_checkout_and_profile_refuse_the_same_numbers_with_the_same_words(
     assert status == 400
     assert message in page
 
-    member = app.test_client()
-    sign_in(member, "ann@example.com", factories.PASSWORD)
-    token = csrf_token(member, "/account/profile")
-    refused = member.post(
-        "/account/profile", data={"csrf_token": token, "name": "Ann", "phone": phone}
-    )
-    assert refused.status_code == 400
-    html = refused.get_data(as_text=True)
+    status, html = _profile_phone(app, phone)
+    assert status == 400
     assert message in html
     assert html.count("only.") + html.count("6 digits.") == 1  # one message per field
