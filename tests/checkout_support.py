@@ -35,6 +35,19 @@ def settings(app: Flask) -> CheckoutSettings:
     return CheckoutSettings.from_config(app.config)
 
 
+def place_cart(session: Session, app: Flask, owner: CartOwner, **changes: Any) -> Order:
+    """Place an order from the owner's cart: the test contact, standard delivery and a new
+    checkout token unless `changes` say otherwise (any other `place_order` argument too)."""
+    arguments: dict[str, Any] = {
+        "owner": owner,
+        "contact": CONTACT,
+        "method": "standard",
+        "checkout_token": uuid.uuid4().hex,
+        "settings": settings(app),
+    }
+    return place_order(session, **(arguments | changes))
+
+
 def placed_order(
     app: Flask,
     items: list[tuple[Product, int]],
@@ -50,14 +63,8 @@ def placed_order(
     with app.app_context(), db.transaction() as session:
         for product, qty in items:
             add_item(session, owner, product.id, qty, rec_id=rec_id)
-        order = place_order(
-            session,
-            owner=owner,
-            contact=contact,
-            method=method,
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-            visitor_id=owner.visitor_id,
+        order = place_cart(
+            session, app, owner, contact=contact, method=method, visitor_id=owner.visitor_id
         )
         return order.id
 

@@ -9,6 +9,17 @@ from werkzeug.test import TestResponse
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
+# The address book's form filled in (see shop.accounts.forms.AddressForm).
+ADDRESS_FORM = {
+    "name": "Ann Example",
+    "line1": "1 High Street",
+    "line2": "",
+    "city": "York",
+    "postcode": "YO1 7HH",
+    "country": "United Kingdom",
+    "phone": "",
+}
+
 
 def csrf_token(client: FlaskClient, path: str = "/") -> str:
     """Load a page and return the CSRF token from its layout's meta tag."""

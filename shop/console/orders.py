@@ -31,7 +31,7 @@ from shop.db import db
 from shop.form_fields import ShopForm
 from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S
 from shop.money import format_money
-from shop.orders import fulfilment, states
+from shop.orders import fulfilment
 from shop.pagination import Page, PageError, parse_page
 from shop.payments.gateway import GatewayError
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -60,16 +60,12 @@ def index() -> str | tuple[str, int]:
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     if not form.validate():
         empty: Page[object] = Page([], 0, 1, PER_PAGE)
-        return render_template(
-            "console/orders/index.html", form=form, page=empty, args=args, labels=states.LABELS
-        ), 400
+        return render_template("console/orders/index.html", form=form, page=empty, args=args), 400
     try:
         found = order_admin.order_page(db.session, form.filters(), page=page, per_page=PER_PAGE)
     except PageError as exc:
         return _error(exc.status, str(exc))
-    return render_template(
-        "console/orders/index.html", form=form, page=found, args=args, labels=states.LABELS
-    )
+    return render_template("console/orders/index.html", form=form, page=found, args=args)
 
 
 def _detail_page(
@@ -92,7 +88,6 @@ def _detail_page(
         "console/orders/detail.html",
         detail=detail,
         order=detail.order,
-        labels=states.LABELS,
         ship_form=ship_form or ShipForm(formdata=None),
         cancel_form=cancel_form or CancelForm(formdata=None),
         refund_form=refund,

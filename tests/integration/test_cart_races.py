@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from shop.cart import services as cart
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
-from shop.checkout.services import CheckoutError, place_order
+from shop.checkout.services import CheckoutError
 from shop.db import db
 from shop.orders.models import Order
 from tests import races
-from tests.checkout_support import CONTACT, settings, stock
+from tests.checkout_support import place_cart, stock
 
 
 def lines(session: Session, owner: cart.CartOwner) -> list[tuple[int, int]]:
@@ -64,15 +64,7 @@ def test_the_same_order_submitted_several_times_at_once_is_placed_once(
         cart.add_item(tx, owner, items["lantern"].id, 2)
 
     def place(tx: Session) -> None:
-        place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token="one-review-page",
-            settings=settings(app),
-            visitor_id=owner.visitor_id,
-        )
+        place_cart(tx, app, owner, checkout_token="one-review-page", visitor_id=owner.visitor_id)
 
     results = races.race(app, place, (CheckoutError,))
     assert results == ["done"] * races.RACERS

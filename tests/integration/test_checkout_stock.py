@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from shop.cart.services import CartError, CartOwner, add_item
 from shop.catalog.models import Product
-from shop.checkout.services import CheckoutError, OutOfStock, place_order
+from shop.checkout.services import CheckoutError, OutOfStock
 from shop.db import db, utcnow
 from shop.orders.holds import release_expired
 from shop.orders.models import Order
 from tests import factories, races
-from tests.checkout_support import CONTACT, fresh, placed_order, settings, stock
+from tests.checkout_support import fresh, place_cart, placed_order, stock
 
 
 def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
@@ -32,14 +32,7 @@ def test_eight_concurrent_checkouts_of_the_last_item_sell_it_once(
             add_item(tx, owner, last.id, 1)
 
     def checkout(owner: CartOwner) -> Callable[[Session], object]:
-        return lambda tx: place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-        )
+        return lambda tx: place_cart(tx, app, owner)
 
     results = races.race_all(app, [checkout(owner) for owner in owners], (OutOfStock,))
     assert results == sorted(["done"] + ["Sorry, The Last Lantern has just sold out."] * 7)
@@ -57,14 +50,7 @@ def test_an_order_that_cannot_be_filled_changes_nothing(
     placed_order(app, [(items["lantern"], 1)])  # someone else takes one lantern
     sold_out = pytest.raises(OutOfStock, match="only 2 of White Metal Lantern left")
     with app.app_context(), sold_out, db.transaction() as tx:
-        place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token="t" * 32,
-            settings=settings(app),
-        )
+        place_cart(tx, app, owner, checkout_token="t" * 32)
     assert stock(session, items["heart"]) == 50  # the heart line was rolled back too
     assert stock(session, items["lantern"]) == 2
     assert session.scalar(select(func.count()).select_from(Order)) == 1
@@ -74,14 +60,7 @@ def test_an_empty_cart_or_an_unknown_method_cannot_be_placed(
     app: Flask, items: dict[str, Product]
 ) -> None:
     with app.app_context(), db.transaction() as tx, pytest.raises(CheckoutError, match="empty"):
-        place_order(
-            tx,
-            owner=CartOwner(visitor_id="nobody"),
-            contact=CONTACT,
-            method="standard",
-            checkout_token="e" * 32,
-            settings=settings(app),
-        )
+        place_cart(tx, app, CartOwner(visitor_id="nobody"), checkout_token="e" * 32)
     with pytest.raises(ValueError, match="unknown shipping method"):
         placed_order(app, [(items["heart"], 1)], method="teleport")
 

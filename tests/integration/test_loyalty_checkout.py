@@ -23,7 +23,6 @@ from shop.checkout.services import (
     BenefitNotHeld,
     BenefitRefused,
     CheckoutError,
-    place_order,
     quote,
     release_expired,
 )
@@ -33,7 +32,16 @@ from shop.orders.fulfilment import cancel_unpaid_order
 from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt
 from shop.payments.stripe_gateway import StripeGateway
-from tests.checkout_support import CONTACT, emails, fresh, new_card, pay, settings, stock
+from tests.checkout_support import (
+    CONTACT,
+    emails,
+    fresh,
+    new_card,
+    pay,
+    place_cart,
+    settings,
+    stock,
+)
 from tests.factories import member
 from tests.stripe_support import CARD_DECLINED, config, localstripe_url  # noqa: F401
 
@@ -76,15 +84,7 @@ def fill_cart(app: Flask, owner: CartOwner, items: list[tuple[Product, int]]) ->
 def place(app: Flask, user_id: int, *, points: int = 0, method: str = "standard") -> int:
     """Place the member's cart as an order; return its id."""
     with app.app_context(), db.transaction() as tx:
-        order = place_order(
-            tx,
-            owner=CartOwner(user_id=user_id),
-            contact=CONTACT,
-            method=method,
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-            redeem_points=points,
-        )
+        order = place_cart(tx, app, CartOwner(user_id=user_id), method=method, redeem_points=points)
         return order.id
 
 
@@ -154,15 +154,7 @@ def test_two_concurrent_checkouts_of_one_member_cannot_spend_the_same_points(
             barrier.wait()
             try:
                 with db.transaction() as tx:
-                    place_order(
-                        tx,
-                        owner=CartOwner(user_id=user_id),
-                        contact=CONTACT,
-                        method="standard",
-                        checkout_token=uuid.uuid4().hex,
-                        settings=settings(app),
-                        redeem_points=1000,
-                    )
+                    place_cart(tx, app, CartOwner(user_id=user_id), redeem_points=1000)
                 outcome = "placed"
             except (BenefitRefused, BenefitNotHeld) as exc:
                 outcome = "refused" if "only 0 points" in str(exc) else f"refused: {exc}"
@@ -277,15 +269,7 @@ def test_a_guest_order_released_records_the_event_without_points(
     owner = CartOwner(visitor_id=uuid.uuid4().hex)
     fill_cart(app, owner, [(items["heart"], 1)])
     with app.app_context(), db.transaction() as tx:
-        order = place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-        )
-        order_id = order.id
+        order_id = place_cart(tx, app, owner).id
     with app.app_context(), db.transaction() as tx:
         release_expired(tx, utcnow() + timedelta(hours=2))
     session.rollback()
@@ -301,16 +285,7 @@ def test_the_campaign_key_is_stored_on_the_order(
     mia = member(session)
     fill_cart(app, CartOwner(user_id=mia.id), [(items["heart"], 1)])
     with app.app_context(), db.transaction() as tx:
-        order = place_order(
-            tx,
-            owner=CartOwner(user_id=mia.id),
-            contact=CONTACT,
-            method="standard",
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-            campaign="weekly-2026-W48",
-        )
-        order_id = order.id
+        order_id = place_cart(tx, app, CartOwner(user_id=mia.id), campaign="weekly-2026-W48").id
     assert fresh(session, order_id).campaign == "weekly-2026-W48"
 
 

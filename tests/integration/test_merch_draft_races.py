@@ -121,6 +121,23 @@ def start_draft(app: Flask, session: Session, product_id: int) -> None:
     session.commit()
 
 
+def opened_draft(app: Flask, session: Session, product_id: int) -> str:
+    """Start a draft (`start_draft`) and return its fingerprint, as its page showed it."""
+    start_draft(app, session, product_id)
+    opened = revisions.fingerprint(revisions.draft_revision(session).data)  # type: ignore[union-attr]
+    session.rollback()
+    return opened
+
+
+def refused_as_stale(results: list[str]) -> list[str]:
+    """The refusals of a race: at most one, refused because the draft changed after its
+    page was opened."""
+    refused = [r for r in results if r != "done"]
+    assert len(refused) <= 1
+    assert all(r.startswith("The draft changed after you opened this page") for r in refused)
+    return refused
+
+
 def test_rules_added_at_once_to_a_draft_are_all_kept(app: Flask, session: Session) -> None:
     ids = products(session, RACERS + 1)
     start_draft(app, session, ids[0])
@@ -216,18 +233,14 @@ def test_rules_added_while_the_draft_is_published_are_never_lost(
     app: Flask, session: Session
 ) -> None:
     ids = products(session, RACERS)
-    start_draft(app, session, ids[0])
-    opened = revisions.fingerprint(revisions.draft_revision(session).data)  # type: ignore[union-attr]
-    session.rollback()
+    opened = opened_draft(app, session, ids[0])
 
     def publish(tx: Session) -> None:
         revisions.publish(tx, ACTOR, "at once", opened=opened)
 
     results = race(app, [publish, *(adding(app, pid) for pid in ids[1:])])
-    refused = [r for r in results if r != "done"]
     # The publish either went first, or was refused: the draft had changed since it was shown.
-    assert len(refused) <= 1
-    assert all(r.startswith("The draft changed after you opened this page") for r in refused)
+    refused = refused_as_stale(results)
     assert where_rules_ended(session) == sorted(ids)
     draft, published = fresh(session)
     if not refused:
@@ -260,17 +273,13 @@ def test_rules_added_while_the_draft_is_discarded_are_kept_or_refused(
     app: Flask, session: Session
 ) -> None:
     ids = products(session, RACERS)
-    start_draft(app, session, ids[0])
-    opened = revisions.fingerprint(revisions.draft_revision(session).data)  # type: ignore[union-attr]
-    session.rollback()
+    opened = opened_draft(app, session, ids[0])
 
     def discard(tx: Session) -> None:
         revisions.discard_draft(tx, ACTOR, opened=opened)
 
     results = race(app, [discard, *(adding(app, pid) for pid in ids[1:])])
-    refused = [r for r in results if r != "done"]
-    assert len(refused) <= 1
-    assert all(r.startswith("The draft changed after you opened this page") for r in refused)
+    refused = refused_as_stale(results)
     draft, _ = fresh(session)
     if refused:  # someone added a rule first: the discard was refused, nothing lost
         assert product_ids(draft) == sorted(ids)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from shop.cart.services import CartOwner
 from shop.catalog.models import Product
-from shop.checkout.services import place_order
 from shop.console import audit, order_admin
 from shop.console.models import AuditEntry
 from shop.db import db
@@ -23,7 +22,7 @@ from shop.payments import services as payments
 from shop.payments.gateway import Intent
 from shop.tracking.models import Event
 from tests import factories, races
-from tests.checkout_support import CONTACT, emails, fresh, placed_order, settings, stock
+from tests.checkout_support import emails, fresh, place_cart, placed_order, settings, stock
 from tests.races import while_locked
 
 ACTOR = audit.Actor(None, "tester@example.com")
@@ -127,15 +126,7 @@ def test_a_payment_of_a_replaced_order_landing_during_checkout_is_flagged(
     intent = succeeded(session, replaced_id)
 
     def place_again(tx: Session) -> None:  # the cart still holds the lantern
-        place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token="token-again",
-            settings=settings(app),
-            visitor_id=owner.visitor_id,
-        )
+        place_cart(tx, app, owner, checkout_token="token-again", visitor_id=owner.visitor_id)
 
     outcome = while_locked(
         app,

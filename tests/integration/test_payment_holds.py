@@ -4,7 +4,6 @@ recorded and flagged, and an order is never paid without its stock and points he
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from urllib.error import HTTPError
 
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session
 from loyalty.models import Membership
 from shop.cart.services import CartOwner, add_item
 from shop.catalog.models import Product
-from shop.checkout.services import place_order
 from shop.db import db, utcnow
 from shop.orders.fulfilment import cancel_unpaid_order
 from shop.orders.holds import release_expired, release_stock
@@ -28,12 +26,12 @@ from shop.payments.refunds import RefundError, RefundRequest, refund_order
 from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
 from tests.checkout_support import (
-    CONTACT,
     emails,
     fresh,
     new_card,
     paid_order,
     pay,
+    place_cart,
     placed_order,
     settings,
     stock,
@@ -143,16 +141,7 @@ def _place_points(app: Flask, user_id: int, product: Product, qty: int, points: 
     owner = CartOwner(user_id=user_id)
     with app.app_context(), db.transaction() as tx:
         add_item(tx, owner, product.id, qty)
-        order = place_order(
-            tx,
-            owner=owner,
-            contact=CONTACT,
-            method="standard",
-            checkout_token=uuid.uuid4().hex,
-            settings=settings(app),
-            redeem_points=points,
-        )
-        return order.id
+        return place_cart(tx, app, owner, redeem_points=points).id
 
 
 # 1. Cancelling an order with an open bank check.

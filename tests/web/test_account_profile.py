@@ -13,17 +13,9 @@ from shop.accounts.profile import addresses as saved_addresses
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from tests import factories
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import ADDRESS_FORM, csrf_token, sign_in
 
-ADDRESS = {
-    "name": "Ann Example",
-    "line1": "1 High Street",
-    "line2": "",
-    "city": "York",
-    "postcode": "YO1 7HH",
-    "country": "United Kingdom",
-    "phone": "",
-}
+ADDRESS = ADDRESS_FORM
 
 
 def _member(app: Flask, session: Session, email: str = "ann@example.com") -> FlaskClient:

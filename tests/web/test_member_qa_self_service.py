@@ -16,7 +16,7 @@ from shop.db import db
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from tests import factories
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import ADDRESS_FORM, csrf_token, sign_in
 
 
 def test_the_data_download_works_while_another_request_writes(
@@ -52,15 +52,7 @@ def test_the_data_download_works_while_another_request_writes(
     assert ["A copy of your data was downloaded" in n.text_body for n in notices] == [True]
 
 
-ADDRESS = {
-    "name": "Ann Example",
-    "line1": "1 High Street",
-    "line2": "",
-    "city": "York",
-    "postcode": "YO1 7HH",
-    "country": "United Kingdom",
-    "phone": "",
-}
+ADDRESS = ADDRESS_FORM
 
 
 def _address_book_member(app: Flask, session: Session) -> tuple[FlaskClient, User]:
