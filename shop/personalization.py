@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask import session as browser_session
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,13 +24,14 @@ from shop.recommendations import (
     model_directory,
     with_placement,
 )
-from shop.tracking.recorder import event_writer
+from shop.tracking.recorder import event_writer, hand_over
 from shop.tracking.services import forget_deleted_accounts
 from shop.tracking.writer import EventWriter
 
 EXTENSION = "recommendations"
 ATTRIBUTION_KEY = "rec_for"
 ATTRIBUTION_SIZE = 30
+PENDING_IMPRESSIONS = "pending_impressions"
 
 
 def init_app(app: Flask) -> None:
@@ -72,7 +73,7 @@ def init_app(app: Flask) -> None:
         store=ModelStore(directory),
         placements=placements,
         pending_events=pending,
-        log_impression=lambda row: impressions.submit([row]),
+        log_impression=lambda row: log_impression(impressions, row),
         model_check_s=check_s,
         enabled=bool(app.config.get("RECOMMENDATIONS_ENABLED", True)),
     )
@@ -81,6 +82,19 @@ def init_app(app: Flask) -> None:
     if app.config.get("EXPERIMENTS_ENABLED", True):
         recs.assign = experiment_assigner(settings)
     app.extensions[EXTENSION] = recs
+
+    @app.after_request
+    def _hand_over_impressions(response: Any) -> Any:
+        hand_over(impressions, g.pop(PENDING_IMPRESSIONS, None))
+        return response
+
+
+def log_impression(writer: EventWriter, row: dict[str, Any]) -> None:
+    """Queue a shown list's impression: after the request when there is one, else now."""
+    if has_request_context():
+        g.setdefault(PENDING_IMPRESSIONS, []).append(row)
+    else:
+        writer.submit([row])
 
 
 def service() -> RecommendationService:

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from shop.db import WRITE_OPTION, db, utcnow
 from shop.tracking.services import after_events_stored
-from shop.tracking.writer import EventWriter
+from shop.tracking.writer import EventRow, EventWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,23 @@ def record(kind: str, **fields: Any) -> None:
 
 def flush() -> None:
     """Hand the buffered events of this request to the event writer."""
-    events = g.pop("pending_events", None)
-    if not events:
+    hand_over(event_writer(), g.pop("pending_events", None))
+
+
+def hand_over(writer: EventWriter, rows: list[EventRow] | None) -> None:
+    """Give rows gathered during a request to their writer once the request is done with
+    the database; a failure is logged, never raised."""
+    if not rows:
         return
-    writer = event_writer()
     if not writer.background:
-        # End the request's read transaction first: an open reader stops SQLite from
-        # resetting its write-ahead log, which would otherwise grow with every page view.
+        # End the request's transaction first: a writer that writes at once would wait for
+        # the request's SQLite write lock, and an open reader stops SQLite from resetting
+        # its write-ahead log, which would otherwise grow with every page view.
         db.session.close()
     try:
-        writer.submit(events)
+        writer.submit(rows)
     except Exception:
-        log.exception("could not store %d tracking events", len(events))
+        log.exception("could not store %d %s rows", len(rows), writer.table_name)
 
 
 def event_writer(app: Flask | None = None) -> EventWriter:

@@ -55,6 +55,11 @@ class EventWriter:
         self._thread: threading.Thread | None = None
 
     @property
+    def table_name(self) -> str:
+        """The name of the table this writer stores rows in."""
+        return self._table.name
+
+    @property
     def background(self) -> bool:
         """True when rows are written by the background thread rather than at once."""
         return self._background

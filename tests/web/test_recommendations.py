@@ -181,7 +181,7 @@ def test_a_history_the_model_does_not_know_gets_popular_items_so_titled(
 
 
 def test_a_failed_add_to_cart_shows_the_product_page_with_its_list(
-    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+    client: FlaskClient, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     token = csrf_token(client, f"/products/{shop['heart'].id}")
     response = client.post(
@@ -190,6 +190,14 @@ def test_a_failed_add_to_cart_shows_the_product_page_with_its_list(
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Often bought with White Hanging Heart" in _section(page, "product")
+    # The list is logged once the request has let go of the database, not while its write
+    # transaction is open (on SQLite the impression would wait for the lock, then fail).
+    rec_id = re.search(r"\?rec=([0-9a-f]{32})", _section(page, "product"))
+    assert rec_id
+    session.rollback()
+    assert session.scalar(select(Impression.placement).where(Impression.rec_id == rec_id[1])) == (
+        "product"
+    )
 
 
 def test_impressions_and_clicks_are_attributed_to_the_list(
