@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,7 +107,7 @@ class TrainingParams:
         if "model_params" in data and not isinstance(data["model_params"], Mapping):
             raise ValueError(f"model_params must be an object, not {data['model_params']!r}")
         if "popular_days" in data:
-            values["popular_days"] = _number(data["popular_days"], "popular_days")
+            values["popular_days"] = _typed_number(data["popular_days"], "popular_days")
         for name, section in SECTIONS.items():
             if name in data:
                 values[name] = _section(name, section, data[name])
@@ -150,22 +151,62 @@ SECTIONS: dict[str, Any] = {
 }
 
 
-def _number(value: Any, name: str) -> float:
-    """A number (or a text holding one) as a float; ValueError names the field."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
-
-
 def _section(name: str, section: Any, value: Any) -> Any:
     """One part of the parameters read by its own from_dict; a value of the wrong shape or
     type is a ValueError naming the part, never a TypeError from deep inside it."""
     if not isinstance(value, Mapping):
         raise ValueError(f"{name} must be an object, not {value!r}")
+    value = _typed_fields(name, section, value)
     try:
         return section.from_dict(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from exc
     except (TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"bad {name} parameters {dict(value)!r}: {exc}") from exc
+
+
+def _typed_fields(name: str, section: Any, value: Mapping[str, Any]) -> dict[str, Any]:
+    """The section's fields checked against their declared types: numbers (a text holding
+    one is read as one), booleans, lists of names and objects of weights."""
+    hints = typing.get_type_hints(section)
+    checked = dict(value)
+    for key, given in value.items():
+        hint = hints.get(key)
+        if hint is None:
+            continue  # an unknown field: from_dict names it
+        label = f"{name}: {key}"
+        origin = typing.get_origin(hint)
+        allowed = set(typing.get_args(hint)) or {hint}
+        if origin is Mapping:
+            if not isinstance(given, Mapping):
+                raise ValueError(f"{label} must be an object of weights, not {given!r}")
+            checked[key] = {k: _typed_number(v, f"{label}.{k}") for k, v in given.items()}
+        elif origin is tuple:
+            if not isinstance(given, list | tuple) or not all(
+                isinstance(v, str) and v for v in given
+            ):
+                raise ValueError(f"{label} must be a list of names, not {given!r}")
+        elif given is None and type(None) in allowed:
+            continue
+        elif allowed & {int, float}:
+            checked[key] = _typed_number(given, label, whole=float not in allowed)
+        elif bool in allowed and not isinstance(given, bool):
+            raise ValueError(f"{label} must be true or false, not {given!r}")
+    return checked
+
+
+def _typed_number(value: Any, label: str, *, whole: bool = False) -> int | float:
+    """A JSON number (or a text holding one) as a number; true/false, lists and objects are
+    refused, and a whole-number field refuses fractions."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{label} must be a number, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{label} must be a number, not {value!r}")
+    if whole:
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{label} must be a whole number, not {value!r}")
+        return int(value)
+    return value

@@ -317,7 +317,8 @@ def test_evaluate_to_a_json_file_in_a_missing_folder_says_so_before_evaluating(
     ("content", "message"),
     [
         ('{"model_params": [1]}', "model_params must be an object, not [1]"),
-        ('{"rules": {"min_lift": null}}', "bad rules parameters {'min_lift': None}"),
+        ('{"rules": {"min_lift": null}}', "rules: min_lift must be a number, not None"),
+        ('{"weighting": {"half_life_days": "NaN"}}', "weighting: half_life_days must be > 0"),
         ("not json", "not a JSON parameters file"),
     ],
 )

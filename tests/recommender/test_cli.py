@@ -305,9 +305,23 @@ def test_options_that_cannot_apply_end_before_any_work(
         ("user,item\n", "not a JSON parameters file: Expecting value"),
         ('{"model_params": [1]}', "model_params must be an object, not [1]"),
         ('{"weighting": "x"}', "weighting must be an object, not 'x'"),
-        ('{"rules": {"min_lift": null}}', "bad rules parameters {'min_lift': None}: "),
-        ('{"blend": {"popular": "a"}}', "blend: could not convert string to float: 'a'"),
+        ('{"rules": {"min_lift": null}}', "rules: min_lift must be a number, not None"),
+        ('{"blend": {"popular": "a"}}', "blend: popular must be a number, not 'a'"),
         ('{"popular_days": [30]}', "popular_days must be a number, not [30]"),
+        ('{"popular_days": true}', "popular_days must be a number, not True"),
+        ('{"weighting": {"half_life_days": "NaN"}}', "weighting: half_life_days must be > 0"),
+        ('{"weighting": {"half_life_days": "soon"}}', "weighting: half_life_days must be a number"),
+        ('{"weighting": {"kind_weights": [5]}}', "weighting: kind_weights must be an object of"),
+        ('{"weighting": {"kind_weights": {"view": true}}}', "weighting: kind_weights.view must be"),
+        (
+            '{"weighting": {"purchase_kinds": "purchase"}}',
+            "weighting: purchase_kinds must be a list",
+        ),
+        (
+            '{"weighting": {"log_scale_totals": "no"}}',
+            "weighting: log_scale_totals must be true or",
+        ),
+        ('{"content": {"neighbours": 2.5}}', "content: neighbours must be a whole number, not 2.5"),
     ],
 )
 def test_a_bad_params_file_ends_with_a_message_naming_it(
