@@ -408,6 +408,8 @@ def pay_submit(token: str) -> tuple[Response, int]:
         )
     except payments.CardNotYours as exc:
         return jsonify(error=str(exc)), 403
+    except payments.NoCardDetails as exc:
+        return jsonify(error=str(exc)), 400
     except payments.PaymentError as exc:
         return jsonify(error=str(exc)), 409
     except PaymentsNotConfigured as exc:

@@ -55,6 +55,10 @@ class PaymentError(ValueError):
     """A payment request the shop refuses; the message is safe to show."""
 
 
+class NoCardDetails(PaymentError):
+    """The request holds no usable payment method: bad input, not a state of the order."""
+
+
 class CardNotYours(PaymentError):
     """The payment method is a card saved to another account: the shop never charges it for
     somebody else, whatever the gateway would allow."""
@@ -109,7 +113,7 @@ def pay_order(
     card resumes it and another card replaces it (`_resume_or_replace`).
     """
     if not payment_method or len(payment_method) > 100:
-        raise PaymentError("Please enter your card details.")
+        raise NoCardDetails("Please enter your card details.")
     with transaction() as session:
         if _saved_by_someone_else(session, payment_method, user_id):
             raise CardNotYours("That card cannot be used here. Please enter your card details.")

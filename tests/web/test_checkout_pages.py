@@ -419,7 +419,8 @@ def test_payment_json_errors_are_clear(
 ) -> None:
     _add(client, items["heart"], 1)
     access = _place(client, _through_review(client))
-    for body in (None, {}, {"payment_method": 5}, ["pm"]):
+    blank, too_long = {"payment_method": ""}, {"payment_method": "pm_" + "x" * 100}
+    for body in (None, {}, {"payment_method": 5}, ["pm"], blank, too_long):
         response = _json(client, f"/checkout/pay/{access}", body)
         assert response.status_code == 400
         assert response.get_json()["error"] == "Please enter your card details."
