@@ -63,6 +63,9 @@ def create() -> Response | tuple[str, int]:
         else:
             db.session.commit()
             flash(f"Experiment {experiment.name!r} is running.", "success")
+            same = experiments.identical_arms(experiment.variants)
+            if same:
+                flash(same, "info")
             return redirect(url_for("console.experiments.results", experiment_id=experiment.id))
     status = 400 if form.is_submitted() else 200
     return render_template("console/experiments/new.html", form=form), status
@@ -89,6 +92,7 @@ def _results_page(
         "rollout_form": rollout_form,
         "placements": PLACEMENTS,
         "error": error,
+        "identical_arms": experiments.identical_arms(experiment.variants),
     }
     return render_template("console/experiments/results.html", **context), status
 

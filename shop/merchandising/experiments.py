@@ -21,7 +21,7 @@ import threading
 import time
 import unicodedata
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -103,6 +103,23 @@ class Assignment:
 def variant_label(experiment_key: str, variant_key: str) -> str:
     """The value serving writes into Impression.variant for this variant."""
     return f"{experiment_key}:{variant_key}"
+
+
+def identical_arms(variants: Sequence[Mapping[str, Any]]) -> str | None:
+    """A note naming variants that serve exactly the same lists (an A/A test), else None."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for v in variants:
+        groups.setdefault((v["kind"], v.get("model_version"), v.get("revision_id")), []).append(
+            v["key"]
+        )
+    same = [keys for keys in groups.values() if len(keys) > 1]
+    if not same:
+        return None
+    named = "; ".join(", ".join(repr(k) for k in keys[:-1]) + f" and {keys[-1]!r}" for keys in same)
+    return (
+        f"Variants {named} serve the same lists (an A/A test): any difference between "
+        "them is chance."
+    )
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -132,6 +132,42 @@ def test_creating_an_experiment_starts_it_and_audits_it(
     assert "(0.0% to 100.0%)" not in fresh and 'title="No lists shown yet">—' in fresh
 
 
+def test_two_arms_serving_the_same_lists_are_started_as_an_a_a_test_and_said_so(
+    merch: FlaskClient, store: ModelStore
+) -> None:
+    same = {"variants-1-kind": "popularity", "variants-1-model_version": None}
+    response = merch.post(
+        "/console/experiments/new", data=form_data(merch, store, **same), follow_redirects=True
+    )
+    assert response.status_code == 200
+    note = (
+        "Variants &#39;control&#39; and &#39;model&#39; serve the same lists (an A/A test): "
+        "any difference between them is chance."
+    )
+    assert response.get_data(as_text=True).count(note) == 2  # the flash and the page's note
+    experiment_id = create(merch, store, name="Different arms", placements=["product"])
+    different = merch.get(f"/console/experiments/{experiment_id}").get_data(as_text=True)
+    assert "A/A test" not in different
+
+
+def test_identical_arms_are_grouped_by_what_they_serve() -> None:
+    def arm(key: str, kind: str, version: str | None = None, revision: int | None = None):
+        return experiments.VariantSpec(key, key, kind, 25, version, revision).as_json()
+
+    arms = [arm("a", "model", "v1"), arm("b", "model", "v2"), arm("c", "model", "v1")]
+    arms += [arm("d", "rules", revision=3), arm("e", "popularity"), arm("f", "rules", revision=3)]
+    assert experiments.identical_arms(arms) == (
+        "Variants 'a' and 'c'; 'd' and 'f' serve the same lists (an A/A test): "
+        "any difference between them is chance."
+    )
+    assert experiments.identical_arms(arms[:2] + arms[3:5]) is None
+    three = [arm(k, "popularity") for k in "xyz"]
+    assert experiments.identical_arms(three) == (
+        "Variants 'x', 'y' and 'z' serve the same lists (an A/A test): any difference "
+        "between them is chance."
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
