@@ -76,12 +76,19 @@ def expire_points(
                 moment,
                 settings.expiry_reminder_days,
                 result,
+                min_redeem=settings.min_redeem_points,
             )
     return result
 
 
 def _batch(
-    session: Session, ids: list[int], moment: datetime, days: int, result: ExpiryResult
+    session: Session,
+    ids: list[int],
+    moment: datetime,
+    days: int,
+    result: ExpiryResult,
+    *,
+    min_redeem: int = 0,
 ) -> None:
     lines: dict[int, list[rules.LedgerLine]] = defaultdict(list)
     for member_id, points, expires_at, created_at in session.execute(
@@ -119,7 +126,7 @@ def _batch(
         for expires_on, points in rules.expiring_within(lines[member_id], moment, days).items():
             if (member_id, expires_on) in sent or not user.email:
                 continue
-            if _remind(session, member, user, points, expires_on, moment):
+            if _remind(session, member, user, points, expires_on, moment, min_redeem):
                 result.reminders += 1
 
 
@@ -145,6 +152,7 @@ def _remind(
     points: int,
     expires_on: str,
     moment: datetime,
+    min_redeem: int = 0,
 ) -> bool:
     try:
         with session.begin_nested():
@@ -156,4 +164,6 @@ def _remind(
             session.flush()
     except IntegrityError:
         return False  # another run sent it
-    return notifications.send_points_expiring(session, user, member, points, expires_on)
+    return notifications.send_points_expiring(
+        session, user, member, points, expires_on, min_redeem_points=min_redeem
+    )

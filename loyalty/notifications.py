@@ -120,9 +120,16 @@ def send_tier_changed(
 
 
 def send_points_expiring(
-    session: Session, user: User, member: Membership, points: int, expires_on: str
+    session: Session,
+    user: User,
+    member: Membership,
+    points: int,
+    expires_on: str,
+    *,
+    min_redeem_points: int = 0,
 ) -> bool:
-    """Queue the reminder that some points expire on a date."""
+    """Queue the reminder that some points expire on a date (saying how many more points
+    the member needs first when their balance is below the fewest spent at once)."""
     return _send(
         session,
         user,
@@ -134,6 +141,7 @@ def send_points_expiring(
             "points": points,
             "expires_on": expires_on,
             "balance": member.points_balance,
+            "min_redeem_points": min_redeem_points,
         },
     )
 
