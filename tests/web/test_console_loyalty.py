@@ -329,7 +329,7 @@ def test_programme_settings_saved_by_another_admin_meanwhile_are_not_overwritten
         {**SETTINGS, "points_per_pound": "1", "expiry_months": "36", "opened": first_opened},
     )
     assert stale.status_code == 409
-    assert "Another admin saved the programme settings" in stale.get_data(as_text=True)
+    assert "<li>Another admin saved the programme settings" in stale.get_data(as_text=True)
     session.rollback()
     settings = load_settings(session)
     assert (settings.points_per_pound, settings.expiry_months) == (2, 18)
