@@ -37,6 +37,7 @@ from shop.tracking.services import anonymous_visitor_id
 PERSONALIZATION = "personalization"
 DELETED_DOMAIN = "deleted.invalid"  # RFC 2606: can never be delivered
 NOT_SENT = "Not sent: the account was deleted."
+ADJUSTMENT_NOTE_REMOVED = "Note removed: the account was deleted."
 FORMAT_VERSION = 1
 
 
@@ -502,7 +503,7 @@ def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
 
 def anonymize(session: Session, user: User, now: datetime | None = None) -> None:
     """Remove the account's personal data in the caller's transaction; orders stay."""
-    from loyalty.models import CommunicationPreference, FavouriteCategory, Membership
+    from loyalty.models import CommunicationPreference, FavouriteCategory, Membership, PointsEntry
 
     now = now or utcnow()
     uid = user.id
@@ -576,6 +577,16 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
         update(Membership)
         .where(Membership.user_id == uid)
         .values(status="closed")
+        .execution_options(synchronize_session=False)
+    )
+    # The ledger's amounts stay; only staff's free-text notes could name the person.
+    session.execute(
+        update(PointsEntry)
+        .where(
+            PointsEntry.reason == "adjust",
+            PointsEntry.membership_id.in_(select(Membership.id).where(Membership.user_id == uid)),
+        )
+        .values(description=ADJUSTMENT_NOTE_REMOVED)
         .execution_options(synchronize_session=False)
     )
     session.execute(

@@ -402,6 +402,17 @@ def test_delete_anonymizes_everything_personal(
     app.extensions[EXTENSION] = fake
     zelda = _zelda(session, items)
     bob = _someone_else(session, items)
+    membership_id = session.scalar(select(Membership.id).where(Membership.user_id == zelda.id))
+    session.add(  # an admin's note, free text the member was shown
+        PointsEntry(
+            membership_id=membership_id,
+            points=50,
+            reason="adjust",
+            reference="adjust:zelda-late",
+            description=f"Sorry {NAME}, your parcel to {LINE1} was late",
+        )
+    )
+    session.commit()
     client = _sign_in(app, session, EMAIL)
 
     response = _delete(client, factories.PASSWORD)
@@ -436,6 +447,12 @@ def test_delete_anonymizes_everything_personal(
     assert (
         session.scalar(select(Membership.status).where(Membership.user_id == zelda.id)) == "closed"
     )
+    ledger = session.execute(
+        select(PointsEntry.reason, PointsEntry.points, PointsEntry.description)
+        .where(PointsEntry.membership_id == membership_id)
+        .order_by(PointsEntry.id)
+    ).all()
+    assert ledger == [("earn", 120, ""), ("adjust", 50, "Note removed: the account was deleted.")]
     pref = session.scalar(
         select(CommunicationPreference).where(CommunicationPreference.user_id == zelda.id)
     )
