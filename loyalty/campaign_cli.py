@@ -14,6 +14,7 @@ from loyalty import campaigns, launch_news, picks
 from loyalty.cli import loyalty_cli, register
 from loyalty.preferences import links_from_config
 from shop.db import db, utcnow
+from shop.wording import counted
 
 
 def _batch_size_option(who: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -106,7 +107,7 @@ def announce_launches_command(batch_size: int) -> None:
     )
     click.echo(f"{report.summary()}, in {time.perf_counter() - started:.1f} s.")
     for sent in report.sends:
-        click.echo(f"  campaign {sent.key}: {sent.queued} queued, {sent.skipped} already sent")
+        click.echo(f"  campaign {sent.key}: {sent.queued:,} queued, {sent.skipped:,} already sent")
 
 
 def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendReport]) -> None:
@@ -123,8 +124,9 @@ def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendR
     report = send(progress)
     left_out = f", {report.no_picks} without personal picks" if report.no_picks else ""
     click.echo(
-        f"Campaign {report.key}: {report.queued} e-mails queued, {report.skipped} already sent, "
-        f"{report.failed} failed{left_out}, in {time.perf_counter() - started:.1f} s."
+        f"Campaign {report.key}: {counted(report.queued, 'e-mail')} queued, "
+        f"{report.skipped:,} already sent, {report.failed:,} failed{left_out}, "
+        f"in {time.perf_counter() - started:.1f} s."
     )
 
 

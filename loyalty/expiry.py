@@ -16,6 +16,7 @@ from loyalty.settings import load_settings
 from loyalty.tiers import Transaction
 from shop.accounts.models import User
 from shop.db import utcnow
+from shop.wording import counted
 
 NOTICE_KIND = "points_expiring"
 BATCH_SIZE = 500
@@ -38,8 +39,10 @@ class ExpiryResult:
     def summary(self) -> str:
         """One line for the command's output."""
         return (
-            f"{self.members} members checked: {self.expired_points} points expired for "
-            f"{self.expired_members} members; {self.reminders} reminder e-mails queued."
+            f"{counted(self.members, 'member')} checked: "
+            f"{counted(self.expired_points, 'point')} expired for "
+            f"{counted(self.expired_members, 'member')}; "
+            f"{counted(self.reminders, 'reminder e-mail')} queued."
         )
 
 

@@ -29,6 +29,7 @@ from shop.catalog.availability import Viewer, not_launched_yet, on_sale_to, publ
 from shop.catalog.models import Product
 from shop.db import utcnow
 from shop.money import format_money
+from shop.wording import counted
 
 KIND = "early_access"
 TOPIC = "tier_news"
@@ -46,8 +47,9 @@ class LaunchReport:
         queued = sum(report.queued for report in self.sends)
         failed = sum(report.failed for report in self.sends)
         return (
-            f"{self.announced} product(s) newly in early access; {len(self.sends)} campaign(s)"
-            f" sent: {queued} e-mail(s) queued, {failed} failed"
+            f"{counted(self.announced, 'product')} newly in early access; "
+            f"{counted(len(self.sends), 'campaign')} sent: {counted(queued, 'e-mail')} queued, "
+            f"{failed:,} failed"
         )
 
 

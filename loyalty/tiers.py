@@ -21,6 +21,7 @@ from shop.accounts.models import User
 from shop.console import audit
 from shop.db import utcnow
 from shop.orders.models import Order
+from shop.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +227,11 @@ class EvaluationResult:
     def summary(self) -> str:
         """One line for the command's output."""
         return (
-            f"{self.members} members evaluated: {self.upgraded} upgraded, "
-            f"{self.downgraded} downgraded, {self.marked_below} newly below their tier "
-            f"(grace period started), {self.cleared} back at their tier, "
-            f"{self.skipped} skipped (changed during the run); {self.emails} e-mails queued."
+            f"{counted(self.members, 'member')} evaluated: {self.upgraded:,} upgraded, "
+            f"{self.downgraded:,} downgraded, {self.marked_below:,} newly below their tier "
+            f"(grace period started), {self.cleared:,} back at their tier, "
+            f"{self.skipped:,} skipped (changed during the run); "
+            f"{counted(self.emails, 'e-mail')} queued."
         )
 
 

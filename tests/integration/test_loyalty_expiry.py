@@ -120,4 +120,4 @@ def test_the_command(app: Flask, session: Session) -> None:
         args=["loyalty", "expire-points", "--at", "2026-11-23T02:00"]
     )
     assert result.exit_code == 0, result.output
-    assert "100 points expired for 1 members" in result.output
+    assert "100 points expired for 1 member;" in result.output

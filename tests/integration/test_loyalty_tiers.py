@@ -154,7 +154,7 @@ def test_the_command_prints_a_summary(app: Flask, session: Session) -> None:
     _member_with_spend(app, session, "ann@example.com", 20_000)
     result = app.test_cli_runner().invoke(args=["loyalty", "evaluate-tiers", "--at", "2026-11-23"])
     assert result.exit_code == 0, result.output
-    assert "1 members evaluated" in result.output
+    assert "1 member evaluated" in result.output
     bad = app.test_cli_runner().invoke(args=["loyalty", "evaluate-tiers", "--at", "soon"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
     for zoned in ("2026-11-24T12:00Z", "2026-11-24T14:00+02:00"):  # read as UTC

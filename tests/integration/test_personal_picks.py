@@ -164,7 +164,7 @@ def test_cli_command(app: Flask, session: Session) -> None:
     result = runner.invoke(args=["loyalty", "send-picks", "--month", "2026-11"])
     assert result.exit_code == 0, result.output
     assert (
-        f"Campaign {KEY}: 1 e-mails queued, 0 already sent, 0 failed, "
+        f"Campaign {KEY}: 1 e-mail queued, 0 already sent, 0 failed, "
         "1 without personal picks" in result.output
     )
     result = runner.invoke(args=["loyalty", "send-picks", "--month", "2026-11"])

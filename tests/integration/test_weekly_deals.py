@@ -290,7 +290,7 @@ def test_cli_command(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["loyalty", "send-weekly", "--week", "2026-W48"])
     assert result.exit_code == 0, result.output
-    assert f"Campaign {KEY}: 1 e-mails queued, 0 already sent" in result.output
+    assert f"Campaign {KEY}: 1 e-mail queued, 0 already sent" in result.output
     result = runner.invoke(args=["loyalty", "send-weekly", "--week", "2026-W48"])
     assert f"Campaign {KEY}: 0 e-mails queued, 1 already sent" in result.output
     bad = runner.invoke(args=["loyalty", "send-weekly", "--week", "2026-W99"])

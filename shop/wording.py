@@ -1,0 +1,10 @@
+"""Small wording helpers shared by pages, e-mails and command output."""
+
+from __future__ import annotations
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """The count with thousands separators and the noun in the right number: "1 member",
+    "2,000 members", "3 e-mails"."""
+    word = noun if count == 1 else (plural or f"{noun}s")
+    return f"{count:,} {word}"
