@@ -9,44 +9,59 @@ from flask import Flask
 
 from loyalty import expiry, tiers
 from loyalty.cli import loyalty_cli, register
-from shop.db import db
+from shop.db import db, utcnow
 
-AT_HELP = "Evaluate as of this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM) instead of now."
+AT_HELP = (
+    "Evaluate as of this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM) instead of now, e.g. to "
+    "catch up on a missed run."
+)
+FUTURE_HELP = "Allow an --at time in the future (for a test copy of the shop)."
 
 
-def _parse_at(value: str | None) -> datetime | None:
+def _parse_at(value: str | None, allow_future: bool) -> datetime | None:
     if not value:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise click.BadParameter("use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
+        raise click.BadParameter("use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint="--at") from exc
     if moment.tzinfo is not None:  # the shop keeps naive UTC times
         moment = moment.astimezone(UTC).replace(tzinfo=None)
+    if moment > utcnow() and not allow_future:
+        # A mistyped year would expire points or move members before their time, and tell
+        # them so by e-mail.
+        raise click.BadParameter(
+            f"{moment:%Y-%m-%d %H:%M} UTC is in the future; members would be e-mailed about "
+            "changes that are not due. Add --future to do it anyway (on a test copy).",
+            param_hint="--at",
+        )
     return moment
 
 
 @loyalty_cli.command("evaluate-tiers")
 @click.option("--at", "at", default=None, help=AT_HELP)
+@click.option("--future", is_flag=True, help=FUTURE_HELP)
 @click.option(
     "--batch-size", default=tiers.BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000)
 )
-def evaluate_tiers_command(at: str | None, batch_size: int) -> None:
+def evaluate_tiers_command(at: str | None, future: bool, batch_size: int) -> None:
     """Re-evaluate every member's tier (run daily).
 
     Upgrades at once; a member below their tier is downgraded only after the programme's
     grace period (downgrade_grace_days). Every change goes to the tier history and is
     confirmed by e-mail.
     """
-    result = tiers.evaluate_tiers(db.transaction, now=_parse_at(at), batch_size=batch_size)
+    moment = _parse_at(at, future)
+    result = tiers.evaluate_tiers(db.transaction, now=moment, batch_size=batch_size)
     click.echo(result.summary())
 
 
 @loyalty_cli.command("expire-points")
 @click.option("--at", "at", default=None, help=AT_HELP)
-def expire_points_command(at: str | None) -> None:
+@click.option("--future", is_flag=True, help=FUTURE_HELP)
+def expire_points_command(at: str | None, future: bool) -> None:
     """Expire points past their date and e-mail reminders before points expire (run daily)."""
-    result = expiry.expire_points(db.transaction, now=_parse_at(at))
+    result = expiry.expire_points(db.transaction, now=_parse_at(at, future))
     click.echo(result.summary())
 
 

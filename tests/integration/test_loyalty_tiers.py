@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import membership, tiers
 from loyalty.models import Membership, Tier, TierChange
-from shop.db import db
+from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
 from tests import factories
@@ -162,6 +162,25 @@ def test_the_command_prints_a_summary(app: Flask, session: Session) -> None:
         assert result.exit_code == 0, result.output
         result = app.test_cli_runner().invoke(args=["loyalty", "expire-points", "--at", zoned])
         assert result.exit_code == 0, result.output
+
+
+def test_a_time_in_the_future_is_refused_unless_asked_for(app: Flask, session: Session) -> None:
+    user_id = _member_with_spend(app, session, "ann@example.com", 20_000)
+    runner = app.test_cli_runner()
+    later = (utcnow() + timedelta(days=800)).strftime("%Y-%m-%d")
+    for command in ("evaluate-tiers", "expire-points"):
+        refused = runner.invoke(args=["loyalty", command, "--at", later])
+        assert refused.exit_code == 2
+        assert f"Invalid value for --at: {later} 00:00 UTC is in the future" in refused.output
+        assert "Add --future to do it anyway" in refused.output
+    below = select(Membership.below_tier_since).where(Membership.user_id == user_id)
+    session.rollback()
+    assert session.scalar(below) is None
+    allowed = runner.invoke(args=["loyalty", "evaluate-tiers", "--at", later, "--future"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "1 member evaluated: 0 upgraded, 0 downgraded, 1 newly below" in allowed.output
+    session.rollback()
+    assert session.scalar(below) == datetime.fromisoformat(later)
 
 
 def test_the_commands_explain_themselves(app: Flask) -> None:
