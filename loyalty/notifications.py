@@ -17,6 +17,7 @@ from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
+from shop.wording import long_date
 
 # A tier's on/off benefits, with how they are put to members.
 BENEFIT_FLAGS = (
@@ -130,6 +131,7 @@ def send_points_expiring(
 ) -> bool:
     """Queue the reminder that some points expire on a date (saying how many more points
     the member needs first when their balance is below the fewest spent at once)."""
+    expires_on = long_date(expires_on)
     return _send(
         session,
         user,

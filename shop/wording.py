@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """The count with thousands separators and the noun in the right number: "1 member",
     "2,000 members", "3 e-mails"."""
     word = noun if count == 1 else (plural or f"{noun}s")
     return f"{count:,} {word}"
+
+
+def long_date(value: date | str) -> str:
+    """A date (or an ISO date text) as the shop writes dates for people: "25 Nov 2028"."""
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return day.strftime("%d %b %Y")

@@ -87,7 +87,8 @@ def test_a_reminder_is_sent_once_per_member_and_date(app: Flask, session: Sessio
         select(OutboxEmail).where(OutboxEmail.kind == "loyalty_points_expiring")
     )
     assert mail.to_address == "ann@example.com"
-    assert "150 points" in mail.subject and soon.date().isoformat() in mail.subject
+    expected = f"150 points expire on {soon:%d %b %Y}"  # as the points history writes dates
+    assert mail.subject == expected and f"expire on {soon:%d %b %Y}." in mail.text_body
     notices = session.scalar(select(func.count()).select_from(LoyaltyNotice))
     assert notices == 1
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 
-from shop.wording import counted
+from shop.wording import counted, long_date
 
 
 @pytest.mark.parametrize(
@@ -20,3 +22,9 @@ from shop.wording import counted
 )
 def test_counted(count: int, noun: str, plural: str | None, expected: str) -> None:
     assert counted(count, noun, plural) == expected
+
+
+def test_long_date_reads_dates_and_iso_texts() -> None:
+    assert long_date(date(2028, 11, 5)) == "05 Nov 2028"
+    assert long_date(datetime(2028, 11, 25, 14, 30)) == "25 Nov 2028"
+    assert long_date("2028-11-25") == "25 Nov 2028"

@@ -3,6 +3,8 @@ member only ever sees their own membership)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import ledger, membership, tiers
 from loyalty.models import Membership
-from shop.db import db
+from shop.db import db, utcnow
 from tests import factories
 from tests.helpers import csrf_token, sign_in
 
@@ -126,6 +128,19 @@ def test_points_returned_by_a_refund_are_labelled_in_the_history(
     assert "Returned: From the refund on order W-1" in html
     assert "Spent: Used on order W-1" in html
     assert 'data-testid="points-balance">300<' in html
+
+
+def test_points_expiring_soon_are_dated_as_the_history_dates_them(
+    app: Flask, session: Session
+) -> None:
+    client, user_id = _client(app, session, "ann@example.com", "Ann")
+    member = _member_via_service(app, user_id)
+    soon = utcnow() + timedelta(days=10)
+    with app.app_context(), db.transaction() as own:
+        ledger.append(own, member.id, 1200, "earn", "order:soon", expires_at=soon)
+    html = client.get("/account/loyalty").get_data(as_text=True)
+    assert f"<li>1,200 points expire on {soon:%d %b %Y}</li>" in html
+    assert soon.date().isoformat() not in html
 
 
 def test_member_a_never_sees_member_b(app: Flask, session: Session) -> None:
