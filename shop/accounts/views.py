@@ -170,7 +170,7 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
         privacy.set_personalization(
             db.session, user, g.get("visitor_id"), False, source="browser, at sign-in"
         )
-    claimed = services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
+    adopted = services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
     key = sign_ins.start(db.session, user.id, request.user_agent.string)
     db.session.commit()
     login_user(user, remember=remember)
@@ -178,7 +178,9 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
     _pin_session(user, remember)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
-    _tell_claimed(len(claimed))
+    _tell_claimed(len(adopted.claimed))
+    for note in adopted.cart.notes:  # cart lines that could not come along whole
+        flash(note, "info")
 
 
 def _status(form: ShopForm) -> int:
