@@ -104,3 +104,22 @@ def test_a_cart_that_joins_whole_says_nothing_more(app: Flask, session: Session)
     page = guest.get("/cart").get_data(as_text=True)
     assert "so your cart has" not in page
     assert "no longer in your cart" not in page
+
+
+def test_a_cart_line_no_longer_sold_does_not_link_to_a_missing_page(
+    app: Flask, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    heart_id, lantern_id = items["heart"].id, items["lantern"].id
+    guest = _guest_adds(app, heart_id, 1)
+    token = csrf_token(guest, f"/products/{lantern_id}")
+    guest.post("/cart/add", data={"csrf_token": token, "product_id": lantern_id, "quantity": 1})
+    session.rollback()
+    session.execute(update(Product).where(Product.id == heart_id).values(active=False))
+    session.commit()
+
+    page = guest.get("/cart").get_data(as_text=True)
+    assert guest.get(f"/products/{heart_id}").status_code == 404
+    assert f'href="/products/{heart_id}"' not in page
+    assert "White Hanging Heart T-Light Holder" in page
+    assert f'href="/products/{lantern_id}"' in page  # still for sale: still a link
