@@ -104,3 +104,30 @@ def test_reset_refuses_a_guessable_password(app: Flask, session: Session) -> Non
     assert TOO_EASY in response.get_data(as_text=True)
     session.rollback()
     assert session.scalar(select(AccountToken.used_at)) is None  # the link still works
+
+
+def test_a_bad_confirmation_link_offers_a_new_one_not_an_email_change(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    response = client.get("/account/email/verify/not-a-real-token")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Change your e-mail address again" not in page
+    assert "password-reset link" not in page
+    assert 'href="/account">ask for a new confirmation link' in page
+
+
+def test_a_bad_reset_link_opened_signed_in_offers_no_email_change(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    page = client.get("/account/password/reset/not-a-real-token").get_data(as_text=True)
+    assert "Ask for a new password-reset link" in page
+    assert "Change your e-mail address again" not in page
