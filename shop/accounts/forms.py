@@ -40,6 +40,9 @@ GUESSABLE_MESSAGE = (
 # ones an attacker tries.
 _COMMON_PASSWORDS = frozenset(
     [
+        "0000000000",
+        "1111111111",
+        "aaaaaaaaaa",
         "0123456789",
         "1234567890",
         "12345678910",
@@ -78,10 +81,10 @@ _COMMON_PASSWORDS = frozenset(
 
 
 def is_guessable(password: str, email: str | None = None) -> bool:
-    """True for a password anyone could guess: only spaces or a few characters repeated,
-    a very common one, or the account's own e-mail address."""
+    """True for a password anyone could guess: only spaces, one of the most common ones,
+    or the account's own e-mail address."""
     plain = password.strip().lower()
-    if len(set(plain)) < 4 or plain in _COMMON_PASSWORDS:
+    if not plain or plain in _COMMON_PASSWORDS:
         return True
     email = (email or "").strip().lower()
     return bool(email) and (email in plain or plain == email.partition("@")[0])
