@@ -32,6 +32,71 @@ _PASSWORD_LENGTH = (
     Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters."),
     Length(max=MAX_PASSWORD, message=f"Use at most {MAX_PASSWORD} characters."),
 )
+GUESSABLE_MESSAGE = (
+    "That password is too easy to guess. Try a few words that have nothing to do with "
+    "each other, such as “kettle mango harbour”."
+)
+# Passwords of 10 or more characters at the top of every leaked-password list: the first
+# ones an attacker tries.
+_COMMON_PASSWORDS = frozenset(
+    [
+        "0000000000",
+        "1111111111",
+        "aaaaaaaaaa",
+        "0123456789",
+        "1234567890",
+        "12345678910",
+        "0987654321",
+        "9876543210",
+        "123123123123",
+        "password12",
+        "password123",
+        "password1234",
+        "password12345",
+        "passw0rd123",
+        "p@ssw0rd123",
+        "qwertyuiop",
+        "qwerty1234",
+        "qwerty12345",
+        "qwerty123456",
+        "1q2w3e4r5t",
+        "1qaz2wsx3edc",
+        "zaq12wsxcde",
+        "abcdefghij",
+        "abcd123456",
+        "abc1234567",
+        "iloveyou12",
+        "iloveyou123",
+        "letmein123",
+        "welcome123",
+        "football123",
+        "baseball123",
+        "sunshine123",
+        "princess123",
+        "monkey1234",
+        "dragon1234",
+        "changeme123",
+    ]
+)
+
+
+def is_guessable(password: str, email: str | None = None) -> bool:
+    """True for a password anyone could guess: only spaces, one of the most common ones,
+    or the account's own e-mail address."""
+    plain = password.strip().lower()
+    if not plain or plain in _COMMON_PASSWORDS:
+        return True
+    email = (email or "").strip().lower()
+    return bool(email) and (email in plain or plain == email.partition("@")[0])
+
+
+def _not_guessable(form: ShopForm, field: Field) -> None:
+    if not field.data or not MIN_PASSWORD <= len(field.data) <= MAX_PASSWORD:
+        return  # the length rules say what is wrong
+    email_field_ = getattr(form, "email", None)
+    email = email_field_.data if email_field_ is not None else None
+    if is_guessable(field.data, email if isinstance(email, str) else None):
+        raise ValidationError(GUESSABLE_MESSAGE)
 
 
 class RegisterForm(ShopForm):
@@ -48,6 +113,7 @@ class RegisterForm(ShopForm):
         validators=[
             InputRequired("Please choose a password."),
             *_PASSWORD_LENGTH,
+            _not_guessable,
         ],
     )
     confirm = PasswordField(
@@ -81,6 +147,7 @@ def _new_password(label: str) -> PasswordField:
         validators=[
             InputRequired("Please choose a new password."),
             *_PASSWORD_LENGTH,
+            _not_guessable,
         ],
     )
 

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.accounts import notices, tokens
 from shop.accounts.models import User
-from shop.cart.services import merge_visitor_cart
+from shop.cart.services import CartMerge, merge_visitor_cart
 from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders.models import Order
@@ -166,12 +166,21 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class Adopted:
+    """What signing in brought into the account: paid guest orders, and the cart merge."""
+
+    claimed: list[Order]
+    cart: CartMerge
+
+
 def adopt_visitor(
     session: Session, user: User, visitor_id: str | None, queued: EventWriter | None = None
-) -> list[Order]:
+) -> Adopted:
     """Link a visitor's anonymous events, cart and unpaid orders placed with the account's
     e-mail address to the account they just signed in to. An account with a confirmed
-    address also gets the paid orders placed with it as a guest since (returned).
+    address also gets the paid orders placed with it as a guest since (returned, with
+    what the cart merge did).
 
     Events still `queued` in the writer (made a moment before signing in) are linked too.
     An account that switched personalization off keeps its history free of browsing done
@@ -181,7 +190,7 @@ def adopt_visitor(
     if user.email and user.email_confirmed_at is not None:
         paid = claim_paid_guest_orders(session, user.id, user.email, normalise_email)
     if not visitor_id:
-        return paid
+        return Adopted(paid, CartMerge())
     if user.tracking_enabled:
         if queued is not None:
             queued.adopt(visitor_id, user.id)
@@ -189,8 +198,7 @@ def adopt_visitor(
     # Before the cart: units the guest's unpaid order holds count as theirs in the merge.
     if user.email:
         claim_guest_orders(session, visitor_id, user.id, user.email, normalise_email)
-    merge_visitor_cart(session, visitor_id, user.id)
-    return paid
+    return Adopted(paid, merge_visitor_cart(session, visitor_id, user.id))
 
 
 def claimed_orders_message(count: int) -> str:

@@ -170,7 +170,7 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
         privacy.set_personalization(
             db.session, user, g.get("visitor_id"), False, source="browser, at sign-in"
         )
-    claimed = services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
+    adopted = services.adopt_visitor(db.session, user, g.get("visitor_id"), event_writer())
     key = sign_ins.start(db.session, user.id, request.user_agent.string)
     db.session.commit()
     login_user(user, remember=remember)
@@ -178,7 +178,9 @@ def _signed_in(user: User, remember: bool, event: str) -> None:
     _pin_session(user, remember)
     g.tracking_on = g.get("tracking_on", False) and user.tracking_enabled
     record(event)
-    _tell_claimed(len(claimed))
+    _tell_claimed(len(adopted.claimed))
+    for note in adopted.cart.notes:  # cart lines that could not come along whole
+        flash(note, "info")
 
 
 def _status(form: ShopForm) -> int:
@@ -541,7 +543,7 @@ def verify_email(token: str) -> Response | tuple[str, int]:
             _tell_claimed(len(claimed))
             return redirect(url_for("accounts.overview"))
     except tokens.TokenError as exc:
-        return _link_error(exc, offer_reset=False)
+        return _link_error(exc, offer_reset=False, link="confirm")
     if form.is_submitted():
         abort(400, "The form expired; please open the link again.")
     return render_template("account/email_verify.html", form=form, email=email), 200
@@ -572,12 +574,19 @@ def undo_email_change(token: str) -> Response | tuple[str, int]:
 
 
 def _link_error(
-    exc: Exception, *, offer_reset: bool = True, status: int | None = None
+    exc: Exception,
+    *,
+    offer_reset: bool = True,
+    status: int | None = None,
+    link: str = "email_change",
 ) -> tuple[str, int]:
-    """The page for a link that cannot be used; a new address's confirmation link does not
+    """The page for a link that cannot be used, offering what fits the `link`
+    ("email_change", "confirm" or "reset"); a new address's confirmation link does not
     offer a password reset, which has nothing to do with it."""
     code = status or getattr(exc, "status", 400)
-    page = render_template("account/link_error.html", message=str(exc), offer_reset=offer_reset)
+    page = render_template(
+        "account/link_error.html", message=str(exc), offer_reset=offer_reset, link=link
+    )
     return page, code
 
 
@@ -611,7 +620,7 @@ def reset_password(token: str) -> Response | tuple[str, int]:
             flash("Your password was changed. Please sign in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     except tokens.TokenError as exc:
-        return _link_error(exc)
+        return _link_error(exc, link="reset")
     return render_template("account/reset_password.html", form=form), _status(form)
 
 

@@ -316,17 +316,27 @@ def remove_item(session: Session, owner: CartOwner, product_id: int) -> bool:
     return bool(result.rowcount)
 
 
+@dataclass(frozen=True)
+class CartMerge:
+    """What moving a visitor's cart into an account did: lines merged, and what the
+    shopper should be told about lines that could not come along whole."""
+
+    merged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
 def merge_visitor_cart(
     session: Session, visitor_id: str, user_id: int, max_qty: int = DEFAULT_MAX_QTY
-) -> int:
-    """Move a visitor's cart into the account's cart at sign-in; return lines merged.
+) -> CartMerge:
+    """Move a visitor's cart into the account's cart at sign-in.
 
     Quantities add up, capped by the per-line maximum and by the free stock plus what the
-    account's own unpaid orders hold; the visitor cart is removed.
+    account's own unpaid orders hold; lines no longer for sale are left out, and each cap
+    or left-out line gets a note for the shopper. The visitor cart is removed.
     """
     visitor_cart = _cart(session, CartOwner(visitor_id=visitor_id), create=False)
     if visitor_cart is None:
-        return 0
+        return CartMerge()
     user_cart = _cart(session, CartOwner(user_id=user_id), create=True)
     assert user_cart is not None
     existing = {item.product_id: item for item in user_cart.items}
@@ -334,16 +344,32 @@ def merge_visitor_cart(
     held = _held_for(
         session, CartOwner(user_id=user_id), [i.product_id for i in visitor_cart.items]
     )
-    merged = 0
+    merged, notes = 0, []
     for item in list(visitor_cart.items):
         product = session.get(Product, item.product_id)
-        available = (product.stock_qty + held.get(product.id, 0)) if product else 0
-        if product is None or not product.active or available < 1:
+        if product is None:
+            continue
+        available = product.stock_qty + held.get(product.id, 0)
+        if not product.active:
+            notes.append(f"{product.name} is no longer sold, so it is no longer in your cart.")
             continue
         if not is_launched_for(product, viewer):
+            notes.append(f"{product.name} is not on sale yet, so it is no longer in your cart.")
+            continue
+        if available < 1:
+            notes.append(f"{product.name} is sold out, so it is no longer in your cart.")
             continue
         target = existing.get(item.product_id)
-        quantity = min(item.quantity + (target.quantity if target else 0), max_qty, available)
+        wanted = item.quantity + (target.quantity if target else 0)
+        quantity = min(wanted, max_qty, available)
+        if quantity < wanted:
+            notes.append(
+                f"Only {available} of {product.name} {'is' if available == 1 else 'are'} in "
+                f"stock, so your cart has {quantity}."
+                if quantity == available
+                else f"You can order at most {max_qty} of one item, so your cart has "
+                f"{quantity} of {product.name}."
+            )
         if target is None:
             user_cart.items.append(
                 CartItem(product_id=item.product_id, quantity=quantity, rec_id=item.rec_id)
@@ -354,7 +380,7 @@ def merge_visitor_cart(
         merged += 1
     session.delete(visitor_cart)
     session.flush()
-    return merged
+    return CartMerge(merged, notes)
 
 
 def remove_bought(session: Session, order: Order) -> None:
