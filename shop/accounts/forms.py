@@ -40,9 +40,6 @@ GUESSABLE_MESSAGE = (
 # ones an attacker tries.
 _COMMON_PASSWORDS = frozenset(
     [
-        "0000000000",
-        "1111111111",
-        "aaaaaaaaaa",
         "0123456789",
         "1234567890",
         "12345678910",
@@ -81,10 +78,10 @@ _COMMON_PASSWORDS = frozenset(
 
 
 def is_guessable(password: str, email: str | None = None) -> bool:
-    """True for a password anyone could guess: only spaces, one of the most common ones,
-    or the account's own e-mail address."""
+    """True for a password anyone could guess: only spaces, one character repeated, one of
+    the most common ones, or the account's own e-mail address."""
     plain = password.strip().lower()
-    if not plain or plain in _COMMON_PASSWORDS:
+    if len(set(plain)) <= 1 or plain in _COMMON_PASSWORDS:
         return True
     email = (email or "").strip().lower()
     return bool(email) and (email in plain or plain == email.partition("@")[0])
@@ -93,8 +90,7 @@ def is_guessable(password: str, email: str | None = None) -> bool:
 def _not_guessable(form: ShopForm, field: Field) -> None:
     if not field.data or not MIN_PASSWORD <= len(field.data) <= MAX_PASSWORD:
         return  # the length rules say what is wrong
-    email_field_ = getattr(form, "email", None)
-    email = email_field_.data if email_field_ is not None else None
+    email = getattr(getattr(form, "email", None), "data", None)  # the sign-up form has one
     if is_guessable(field.data, email if isinstance(email, str) else None):
         raise ValidationError(GUESSABLE_MESSAGE)
 

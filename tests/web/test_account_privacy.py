@@ -504,8 +504,8 @@ def test_delete_anonymizes_everything_personal(
             "csrf_token": token,
             "name": "Zelda again",
             "email": EMAIL,
-            "password": "x" * 12,
-            "confirm": "x" * 12,
+            "password": "kettle mango harbour",
+            "confirm": "kettle mango harbour",
         },
     )
     assert registered.status_code == 302

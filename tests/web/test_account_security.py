@@ -453,7 +453,8 @@ def test_a_link_belongs_to_the_account_it_was_sent_for(app: Flask, session: Sess
     assert ann.get(reset_path).status_code == 400
     assert (
         ann.post(
-            reset_path, data={"csrf_token": token, "password": "x" * 12, "confirm": "x" * 12}
+            reset_path,
+            data={"csrf_token": token, "password": "kettle mango", "confirm": "kettle mango"},
         ).status_code
         == 400
     )

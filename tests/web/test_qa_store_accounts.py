@@ -20,6 +20,8 @@ GUESSABLE = [
     " " * 12,  # only spaces
     "\t" * 10,
     "aaaaaaaaaa",
+    "x" * 12,  # one character repeated
+    "7777777777777",
     "1234567890",
     "Password123",
     "qwertyuiop",
