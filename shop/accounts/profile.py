@@ -52,6 +52,7 @@ def confirm_change(session: Session, user: User, summary: str, base_url: str) ->
             name=user.name,
             summary=summary,
             account_url=f"{base_url}/account",
+            reset_url=f"{base_url}/account/password/reset",
         )
 
 

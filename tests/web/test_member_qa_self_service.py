@@ -50,6 +50,11 @@ def test_the_data_download_works_while_another_request_writes(
         )
     ).all()
     assert ["A copy of your data was downloaded" in n.text_body for n in notices] == [True]
+    reset = "reset your password now (it signs out everyone else):\nhttp://127.0.0.1:5000/account/password/reset\n"
+    assert reset in notices[0].text_body
+    assert 'href="http://127.0.0.1:5000/account/password/reset">reset your password now</a>' in (
+        notices[0].html_body
+    )
 
 
 ADDRESS = ADDRESS_FORM
