@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from loyalty import ledger
+from loyalty import ledger, membership, tiers
 from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.catalog.models import Category, Product
+from shop.db import db
 from shop.orders.models import Order, OrderLine
 
 PASSWORD = "correct horse battery"
@@ -215,3 +217,11 @@ def member(
         ledger.append(session, membership.id, points, "adjust", "welcome")
     session.commit()
     return account
+
+
+def joined(app: Flask, user_id: int) -> int:
+    """Join the user to the programme through its own service, with the default tiers
+    (£0 / £100 / £500 / £1,500); return the membership id."""
+    with app.app_context(), db.transaction() as own:
+        tiers.ensure_default_tiers(own)
+        return membership.join(own, user_id, consent=True).membership.id

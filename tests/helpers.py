@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
+
+from tests import factories
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -53,3 +57,15 @@ def register(
             "confirm": password,
         },
     )
+
+
+def signed_in_member(app: Flask, session: Session) -> tuple[FlaskClient, int]:
+    """A browser signed in as ann@example.com, who joined the programme (default tiers:
+    £0 / £100 / £500 / £1,500); returns it and the membership id."""
+    user = factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    client = app.test_client()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    member_id = factories.joined(app, user.id)
+    session.rollback()
+    return client, member_id

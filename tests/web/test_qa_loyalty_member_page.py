@@ -6,28 +6,11 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, membership, tiers
+from loyalty import ledger
 from shop.db import db
-from tests import factories
-from tests.helpers import sign_in
-
-
-def _member(app: Flask, session: Session) -> tuple[FlaskClient, int]:
-    """A signed-in customer who joined (default tiers: £0 / £100 / £500 / £1,500)."""
-    user = factories.user(session, "ann@example.com", "Ann")
-    session.commit()
-    user_id = user.id
-    client = app.test_client()
-    sign_in(client, "ann@example.com", factories.PASSWORD)
-    with app.app_context(), db.transaction() as own:
-        tiers.ensure_default_tiers(own)
-        member = membership.join(own, user_id, consent=True).membership
-        member_id = member.id
-    session.rollback()
-    return client, member_id
+from tests.helpers import signed_in_member
 
 
 def _history_rows(page: str) -> list[str]:
@@ -38,7 +21,7 @@ def _history_rows(page: str) -> list[str]:
 def test_points_a_refund_takes_back_are_not_worded_refund_twice(
     app: Flask, session: Session
 ) -> None:
-    client, member_id = _member(app, session)
+    client, member_id = signed_in_member(app, session)
     with app.app_context(), db.transaction() as own:
         ledger.append(own, member_id, 120, "earn", "order:1", description="Order W-1")
         ledger.append(own, member_id, -40, "refund", "refund:1", description="Refund on order W-1")
@@ -50,7 +33,7 @@ def test_points_a_refund_takes_back_are_not_worded_refund_twice(
 def test_big_point_figures_in_the_history_have_thousands_separators(
     app: Flask, session: Session
 ) -> None:
-    client, member_id = _member(app, session)
+    client, member_id = signed_in_member(app, session)
     with app.app_context(), db.transaction() as own:
         ledger.append(own, member_id, 12_500, "earn", "order:1", description="Order W-1")
         ledger.append(own, member_id, -2_000, "redeem", "order:2", description="Used on W-2")

@@ -7,32 +7,15 @@ import html
 import re
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty import membership, tiers
 from loyalty.models import Membership
 from shop.accounts.models import User
-from shop.db import db, utcnow
+from shop.db import utcnow
 from tests import factories
 from tests.console_support import client_as
-from tests.helpers import sign_in
-
-
-def _member(app: Flask, session: Session) -> tuple[FlaskClient, int]:
-    """A signed-in customer who joined (default tiers: £0 / £100 / £500 / £1,500)."""
-    user = factories.user(session, "ann@example.com", "Ann")
-    session.commit()
-    user_id = user.id
-    client = app.test_client()
-    sign_in(client, "ann@example.com", factories.PASSWORD)
-    with app.app_context(), db.transaction() as own:
-        tiers.ensure_default_tiers(own)
-        member = membership.join(own, user_id, consent=True).membership
-        member_id = member.id
-    session.rollback()
-    return client, member_id
+from tests.helpers import signed_in_member
 
 
 def test_a_member_who_already_reaches_the_next_tier_is_not_told_zero_to_go(
@@ -40,7 +23,7 @@ def test_a_member_who_already_reaches_the_next_tier_is_not_told_zero_to_go(
 ) -> None:
     # An admin lowered Silver's threshold below the member's spend: they stay Member until
     # the daily review (or their next paid order) moves them up.
-    client, _member_id = _member(app, session)
+    client, _member_id = signed_in_member(app, session)
     owner = session.get(User, session.scalar(select(Membership)).user_id)
     item = factories.product(session, None, sku="SKU1", name="Lamp", price=15_000)
     placed = factories.order(session, owner, "W-1", [(item, 1)])
