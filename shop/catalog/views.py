@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from shop import personalization
 from shop.cart.forms import AddToCartForm
@@ -41,8 +50,10 @@ def home() -> str:
 
 
 @bp.get("/c/<slug>")
-def category(slug: str) -> str:
+def category(slug: str) -> str | Response:
     """A category's products, paginated and sortable."""
+    if slug != slug.lower():  # a typed or shouted address: the category's own one
+        return redirect(url_for("catalog.category", slug=slug.lower(), **request.args), 301)
     page = _page_arg()
     sort = request.args.get("sort", "popular")
     try:

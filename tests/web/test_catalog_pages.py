@@ -39,6 +39,19 @@ def test_category_pagination(client: FlaskClient, session: Session) -> None:
     assert "Bauble 029" in second and "Bauble 000" not in second
 
 
+def test_a_category_address_in_capitals_leads_to_its_own_address(
+    client: FlaskClient, session: Session
+) -> None:
+    cat = factories.category(session, "christmas", "Christmas")
+    factories.product(session, cat, sku="X001", name="Bauble")
+    session.commit()
+    response = client.get("/c/CHRISTMAS?sort=name&page=1")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/c/christmas?sort=name&page=1"
+    assert "Bauble" in client.get("/c/Christmas", follow_redirects=True).get_data(as_text=True)
+    assert client.get("/c/NO-SUCH-THING", follow_redirects=True).status_code == 404
+
+
 def test_bad_page_numbers_get_clear_errors(client: FlaskClient, session: Session) -> None:
     factories.small_catalogue(session)
     for raw in ("abc", "0", "-3", "1e9", "100001", "99999999999999"):
