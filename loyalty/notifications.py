@@ -17,7 +17,7 @@ from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
-from shop.wording import long_date
+from shop.wording import counted, long_date
 
 # A tier's on/off benefits, with how they are put to members.
 BENEFIT_FLAGS = (
@@ -136,7 +136,7 @@ def send_points_expiring(
         session,
         user,
         "loyalty_points_expiring",
-        f"{points:,} points expire on {expires_on}",
+        f"{counted(points, 'point')} expire{'s' if points == 1 else ''} on {expires_on}",
         "loyalty_points_expiring",
         {
             "number": member.number,
@@ -180,9 +180,9 @@ def send_points_adjusted(
 ) -> bool:
     """Queue the e-mail saying that the shop added or took off points by hand, and why."""
     subject = (
-        f"We added {points:,} points to your account"
+        f"We added {counted(points, 'point')} to your account"
         if points > 0
-        else f"We took {-points:,} points off your account"
+        else f"We took {counted(-points, 'point')} off your account"
     )
     return _send(
         session,

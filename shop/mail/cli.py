@@ -106,12 +106,13 @@ def list_command(status: str | None, limit: int) -> None:
     if not rows:
         click.echo("No e-mails" + (f" with status {status}." if status else "."))
         return
-    click.echo(f"{'id':>6}  {'status':<8} {'tries':>5}  {'kind':<20} {'to':<30} when (UTC)")
+    width = max(map(len, STATUSES))  # "withdrawn" would push the other columns along
+    click.echo(f"{'id':>6}  {'status':<{width}} {'tries':>5}  {'kind':<20} {'to':<30} when (UTC)")
     for row in rows:
         when = row.sent_at if row.status == "sent" else row.next_attempt_at
         stamp = when.strftime("%Y-%m-%d %H:%M:%S") if when else ""
         click.echo(
-            f"{row.id:>6}  {row.status:<8} {row.attempts:>5}  {row.kind[:20]:<20} "
+            f"{row.id:>6}  {row.status:<{width}} {row.attempts:>5}  {row.kind[:20]:<20} "
             f"{row.to_address[:30]:<30} {stamp}"
         )
         click.echo(f"{'':>8}{row.subject[:90]}")
