@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import delete, select
@@ -92,10 +91,10 @@ class MailLinks:
         return self.base_url + UNSUBSCRIBE_PATH + unsubscribe_token(self.secret, user_id, topic)
 
     def headers(self, user_id: int, topic: str) -> dict[str, str]:
-        """RFC 2369 / RFC 8058 headers: List-Unsubscribe (https) with one-click POST."""
-        token = unsubscribe_token(self.secret, user_id, topic)
+        """RFC 2369 / RFC 8058 headers: List-Unsubscribe with one-click POST, on the base URL
+        (production requires an https one, which one-click needs; a dev server's is http)."""
         return {
-            "List-Unsubscribe": f"<{https_url(self.base_url)}{UNSUBSCRIBE_PATH}{token}>",
+            "List-Unsubscribe": f"<{self.unsubscribe_url(user_id, topic)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
 
@@ -130,12 +129,6 @@ class Changes:
 
     requested: tuple[str, ...] = ()  # opt-in e-mails sent
     stopped: tuple[str, ...] = ()  # switched off
-
-
-def https_url(base_url: str) -> str:
-    """The base URL with an https scheme (List-Unsubscribe must be https for one-click)."""
-    parts = urlsplit(base_url.rstrip("/"))
-    return urlunsplit(("https", parts.netloc, parts.path, "", ""))
 
 
 def hash_token(token: str) -> str:

@@ -217,6 +217,11 @@ def load_config(name: str | None = None) -> Config:
             )
         if not config.DATABASE_URL:
             raise InsecureConfigError("DATABASE_URL must be set in production")
+        if not config.SHOP_BASE_URL.startswith("https://"):
+            raise InsecureConfigError(
+                "SHOP_BASE_URL must be the shop's https:// address in production: e-mails link "
+                "to it, and one-click unsubscribe (RFC 8058) needs https"
+            )
     elif not config.SECRET_KEY:
         config.SECRET_KEY = dev_secret_key(config.INSTANCE_PATH)
     return config

@@ -14,7 +14,22 @@ def test_production_refuses_to_start_without_a_real_secret(monkeypatch: pytest.M
     with pytest.raises(InsecureConfigError):
         load_config("production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SHOP_BASE_URL", "https://shop.example")
     assert load_config("production").SECRET_KEY == "x" * 40
+
+
+@pytest.mark.parametrize("base_url", [None, "http://shop.example", "shop.example"])
+def test_production_needs_the_shops_https_address(
+    monkeypatch: pytest.MonkeyPatch, base_url: str | None
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/shop")
+    if base_url is None:
+        monkeypatch.delenv("SHOP_BASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("SHOP_BASE_URL", base_url)
+    with pytest.raises(InsecureConfigError, match="SHOP_BASE_URL must be the shop's https://"):
+        load_config("production")
 
 
 def test_dev_secret_is_generated_once_into_instance(
