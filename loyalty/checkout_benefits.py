@@ -41,6 +41,7 @@ from shop.money import format_money
 from shop.orders import states
 from shop.orders.models import Order
 from shop.orders.notifications import order_link
+from shop.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def confirm_redemption(session: Session, order_id: int) -> bool:
         session,
         kind="loyalty_points_redeemed",
         to=user.email,
-        subject=f"You used {order.points_redeemed:,} points on order {order.number}",
+        subject=f"You used {counted(order.points_redeemed, 'point')} on order {order.number}",
         template="loyalty_points_redeemed",
         context={
             "name": user.name,

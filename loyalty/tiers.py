@@ -138,7 +138,7 @@ def user_spend(session: Session, user_id: int, now: datetime) -> int:
 
 def describe_value(value: int, basis: str) -> str:
     """A qualifying value for people: '£1,234.00' or '1,234 points'."""
-    return f"{value:,} points" if basis == "points" else notifications.money(value)
+    return counted(value, "point") if basis == "points" else notifications.money(value)
 
 
 # ---------------------------------------------------------------------------------------
