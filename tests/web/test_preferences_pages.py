@@ -106,6 +106,7 @@ def test_double_opt_in_through_the_outbox_link(client: FlaskClient, session: Ses
     assert optin.to_address == "ann@example.com"
     path = _path(CONFIRM_RE, optin.text_body)
     assert path in optin.html_body
+    assert optin.text_body.endswith("account.\nHearth & Parcel: http://127.0.0.1:5000/")
     token = path.rsplit("/", 1)[1]
     row = session.scalar(
         select(CommunicationPreference).where(CommunicationPreference.user_id == ann)
