@@ -12,6 +12,7 @@ from loyalty.tier_forms import ProgrammeForm, TierForm
 from shop.console import audit
 from shop.console.access import admin_required
 from shop.db import db
+from shop.wording import counted
 
 bp = Blueprint("loyalty", __name__, url_prefix="/loyalty")
 
@@ -21,7 +22,7 @@ def _actor() -> audit.Actor:
 
 
 def _told(count: int) -> str:
-    return f" {count} member{'s' if count != 1 else ''} told by e-mail." if count else ""
+    return f" {counted(count, 'member')} told by e-mail." if count else ""
 
 
 def _overview(programme_form: ProgrammeForm | None = None, status: int = 200) -> tuple[str, int]:

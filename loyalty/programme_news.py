@@ -11,6 +11,7 @@ from loyalty.notifications import member_page_url
 from loyalty.settings import ProgrammeSettings
 from loyalty.tier_news import members_to_tell
 from shop.mail.outbox import enqueue_email
+from shop.wording import counted
 
 KIND = "loyalty_programme_changed"
 
@@ -31,8 +32,8 @@ def programme_changes(before: ProgrammeSettings, after: ProgrammeSettings) -> li
     lines = []
     if after.points_per_pound != before.points_per_pound:
         lines.append(
-            f"You earn {after.points_per_pound} point{'s' if after.points_per_pound != 1 else ''}"
-            f" per £1 spent, before your tier's multiplier (was {before.points_per_pound})."
+            f"You earn {counted(after.points_per_pound, 'point')} per £1 spent, before your "
+            f"tier's multiplier (was {before.points_per_pound})."
         )
     if after.point_value_pence != before.point_value_pence:
         lines.append(
