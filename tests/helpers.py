@@ -6,9 +6,11 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from shop.accounts.models import User
 from tests import factories
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -59,13 +61,21 @@ def register(
     )
 
 
+def signed_in(app: Flask, session: Session, email: str = "ann@example.com") -> FlaskClient:
+    """A browser signed in to a new account with this e-mail address (name from it)."""
+    factories.user(session, email, email.split("@")[0].title())
+    session.commit()
+    client = app.test_client()
+    sign_in(client, email, factories.PASSWORD)
+    return client
+
+
 def signed_in_member(app: Flask, session: Session) -> tuple[FlaskClient, int]:
     """A browser signed in as ann@example.com, who joined the programme (default tiers:
     £0 / £100 / £500 / £1,500); returns it and the membership id."""
-    user = factories.user(session, "ann@example.com", "Ann")
-    session.commit()
-    client = app.test_client()
-    sign_in(client, "ann@example.com", factories.PASSWORD)
-    member_id = factories.joined(app, user.id)
+    client = signed_in(app, session)
+    user_id = session.scalar(select(User.id).where(User.email == "ann@example.com"))
+    assert user_id is not None
+    member_id = factories.joined(app, user_id)
     session.rollback()
     return client, member_id

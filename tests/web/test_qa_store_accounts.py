@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import AccountToken, User
 from shop.mail.models import OutboxEmail
 from tests import factories
-from tests.helpers import csrf_token, register, sign_in
+from tests.helpers import csrf_token, register, signed_in
 
 GUESSABLE = [
     " " * 12,  # only spaces
@@ -27,15 +27,6 @@ GUESSABLE = [
     "qwertyuiop",
 ]
 TOO_EASY = "too easy to guess"
-
-
-def _signed_in_ann(app: Flask, session: Session) -> FlaskClient:
-    """A browser signed in to a new account, ann@example.com."""
-    factories.user(session, "ann@example.com")
-    session.commit()
-    client = app.test_client()
-    sign_in(client, "ann@example.com", factories.PASSWORD)
-    return client
 
 
 def _users(session: Session) -> list[str]:
@@ -68,7 +59,7 @@ def test_sign_up_still_takes_an_ordinary_passphrase(client: FlaskClient, session
 
 
 def test_password_change_refuses_a_guessable_password(app: Flask, session: Session) -> None:
-    client = _signed_in_ann(app, session)
+    client = signed_in(app, session)
     response = client.post(
         "/account/password",
         data={
@@ -117,7 +108,7 @@ def test_reset_refuses_a_guessable_password(app: Flask, session: Session) -> Non
 def test_a_bad_confirmation_link_offers_a_new_one_not_an_email_change(
     app: Flask, session: Session
 ) -> None:
-    client = _signed_in_ann(app, session)
+    client = signed_in(app, session)
     response = client.get("/account/email/verify/not-a-real-token")
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -129,7 +120,7 @@ def test_a_bad_confirmation_link_offers_a_new_one_not_an_email_change(
 def test_a_bad_reset_link_opened_signed_in_offers_no_email_change(
     app: Flask, session: Session
 ) -> None:
-    client = _signed_in_ann(app, session)
+    client = signed_in(app, session)
     page = client.get("/account/password/reset/not-a-real-token").get_data(as_text=True)
     assert "Ask for a new password-reset link" in page
     assert "Change your e-mail address again" not in page
