@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+MINUS = "\u2212"  # the typographic minus the totals' discount lines use, not a hyphen
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,8 @@ class Money:
 
 
 def format_money(minor: int, currency: str = "GBP") -> str:
-    """Format minor units for display, e.g. 1234 GBP -> '£12.34'."""
-    sign = "-" if minor < 0 else ""
+    """Format minor units for display, e.g. 1234 GBP -> '£12.34', -150 -> MINUS + '£1.50'."""
+    sign = MINUS if minor < 0 else ""
     whole, frac = divmod(abs(int(minor)), 100)
     symbol = SYMBOLS.get(currency, currency + " ")
     return f"{sign}{symbol}{whole:,}.{frac:02d}"

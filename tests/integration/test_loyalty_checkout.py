@@ -28,6 +28,7 @@ from shop.checkout.services import (
 )
 from shop.db import db, utcnow
 from shop.events.models import DomainEvent
+from shop.money import MINUS
 from shop.orders.fulfilment import cancel_unpaid_order
 from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt
@@ -327,9 +328,9 @@ def test_tier_discount_and_free_shipping_are_in_the_amount_stripe_charges(
     confirmation = emails(session, "order_confirmation")[0]
     # The tier discount is named as in the cart, and the order keeps that name.
     assert order.tier_discount_label == "Gold member discount (10%)"
-    assert "Gold member discount (10%):  -£2.95" in confirmation.text_body
+    assert f"Gold member discount (10%):  {MINUS}£2.95" in confirmation.text_body
     assert "Gold member discount (10%)" in confirmation.html_body
-    assert "Points (1,000):  -£10.00" in confirmation.text_body
+    assert f"Points (1,000):  {MINUS}£10.00" in confirmation.text_body
     assert "Points (1,000)" in confirmation.html_body
     # The confirmation says what the order earns, and the programme awards that.
     assert earned(session, gold.id) == 16

@@ -5,7 +5,7 @@ from shop.money import Money, format_money, to_minor
 
 @pytest.mark.parametrize(
     ("minor", "text"),
-    [(0, "£0.00"), (5, "£0.05"), (295, "£2.95"), (123456, "£1,234.56"), (-150, "-£1.50")],
+    [(0, "£0.00"), (5, "£0.05"), (295, "£2.95"), (123456, "£1,234.56"), (-150, "\u2212£1.50")],
 )
 def test_format_money(minor: int, text: str) -> None:
     assert format_money(minor, "GBP") == text
