@@ -29,9 +29,10 @@ accounts_cli = AppGroup("accounts", help="Member accounts: housekeeping of their
     help="Rows deleted per transaction.",
 )
 def prune_sign_ins_command(days: int, batch_size: int) -> None:
-    """Delete every account's sign-ins that ended more than --days ago (run daily).
+    """End sign-ins unused for 30 days, then delete every account's sign-ins that ended
+    more than --days ago (run daily).
 
-    Browsers still signed in are never touched, however long ago they signed in.
+    A browser in use stays signed in, however long ago it signed in.
     """
     pruned = sign_ins.prune_ended(db.transaction, keep=timedelta(days=days), batch_size=batch_size)
     click.echo(f"Deleted {pruned} sign-in(s) that ended more than {days} day(s) ago.")

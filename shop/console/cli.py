@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask.cli import AppGroup, with_appcontext
 
+from shop.accounts.forms import MAX_PASSWORD, MIN_PASSWORD
 from shop.console import audit
 from shop.console.staff import StaffError, grant_role
 from shop.db import db
@@ -12,9 +14,35 @@ from shop.db import db
 console_cli = AppGroup("console", help="Merchandiser console: staff accounts.")
 
 
+def _checked_email(email: str) -> str:
+    """The address as typed (trimmed), if it looks like one, as the console's staff form asks."""
+    email = email.strip()
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise click.BadParameter(f"{email!r} is not an e-mail address ({exc}).") from None
+    return email
+
+
+def _checked_password(password: str) -> str:
+    """The password, if its length is one a sign-up would accept."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise click.BadParameter(f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+    return password
+
+
 @console_cli.command("create-admin")
-@click.option("--email", required=True, help="E-mail; an existing account is promoted.")
-@click.option("--password", help="Password for a new account (prompted when omitted).")
+@click.option(
+    "--email",
+    required=True,
+    callback=lambda _ctx, _param, value: _checked_email(value),
+    help="E-mail; an existing account is promoted.",
+)
+@click.option(
+    "--password",
+    callback=lambda _ctx, _param, value: None if value is None else _checked_password(value),
+    help="Password for a new account (prompted when omitted).",
+)
 @click.option("--name", default="", help="Display name for a new account.")
 @with_appcontext
 def create_admin_command(email: str, password: str | None, name: str) -> None:
@@ -28,7 +56,12 @@ def create_admin_command(email: str, password: str | None, name: str) -> None:
     except StaffError as exc:
         if "give a password" not in str(exc):
             raise click.ClickException(str(exc)) from exc
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(
+            "Password",
+            hide_input=True,
+            confirmation_prompt=True,
+            value_proc=_checked_password,
+        )
         with db.transaction() as session:
             label = grant_role(
                 session, audit.CLI_ACTOR, email, "admin", name=name, password=password
