@@ -13,6 +13,14 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from shop.accounts.passwords import (
+    GUESSABLE_MESSAGE,
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    TOO_LONG_MESSAGE,
+    TOO_SHORT_MESSAGE,
+    is_guessable,
+)
 from shop.form_fields import (
     POSTCODE_SHAPE,
     ShopForm,
@@ -24,67 +32,12 @@ from shop.form_fields import (
     upper,
 )
 
-MIN_PASSWORD = 10
-MAX_PASSWORD = 200
 # Each bound says what is wrong: a single Length(min, max) gave "Use at least 10
 # characters." for a password that was too long.
 _PASSWORD_LENGTH = (
-    Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters."),
-    Length(max=MAX_PASSWORD, message=f"Use at most {MAX_PASSWORD} characters."),
+    Length(min=MIN_PASSWORD, message=TOO_SHORT_MESSAGE),
+    Length(max=MAX_PASSWORD, message=TOO_LONG_MESSAGE),
 )
-GUESSABLE_MESSAGE = (
-    "That password is too easy to guess. Try a few words that have nothing to do with "
-    "each other, such as “kettle mango harbour”."
-)
-# Passwords of 10 or more characters at the top of every leaked-password list: the first
-# ones an attacker tries.
-_COMMON_PASSWORDS = frozenset(
-    [
-        "0123456789",
-        "1234567890",
-        "12345678910",
-        "0987654321",
-        "9876543210",
-        "123123123123",
-        "password12",
-        "password123",
-        "password1234",
-        "password12345",
-        "passw0rd123",
-        "p@ssw0rd123",
-        "qwertyuiop",
-        "qwerty1234",
-        "qwerty12345",
-        "qwerty123456",
-        "1q2w3e4r5t",
-        "1qaz2wsx3edc",
-        "zaq12wsxcde",
-        "abcdefghij",
-        "abcd123456",
-        "abc1234567",
-        "iloveyou12",
-        "iloveyou123",
-        "letmein123",
-        "welcome123",
-        "football123",
-        "baseball123",
-        "sunshine123",
-        "princess123",
-        "monkey1234",
-        "dragon1234",
-        "changeme123",
-    ]
-)
-
-
-def is_guessable(password: str, email: str | None = None) -> bool:
-    """True for a password anyone could guess: only spaces, one character repeated, one of
-    the most common ones, or the account's own e-mail address."""
-    plain = password.strip().lower()
-    if len(set(plain)) <= 1 or plain in _COMMON_PASSWORDS:
-        return True
-    email = (email or "").strip().lower()
-    return bool(email) and (email in plain or plain == email.partition("@")[0])
 
 
 def _not_guessable(form: ShopForm, field: Field) -> None:

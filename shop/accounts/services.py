@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.accounts import notices, tokens
 from shop.accounts.models import User
+from shop.accounts.passwords import password_problem
 from shop.cart.services import CartMerge, merge_visitor_cart
 from shop.db import utcnow
 from shop.events.bus import record_event
@@ -53,12 +54,15 @@ def _unicode_label(label: str) -> str:
 def register(
     session: Session, name: str, email: str, password: str, base_url: str | None = None
 ) -> User:
-    """Create an account; raise AccountError if the e-mail is taken. With `base_url` (a
-    sign-up on the website) the address gets a welcome e-mail: if someone else used it,
-    its owner hears of it."""
+    """Create an account; raise AccountError if the e-mail is taken or the password may not
+    be used. With `base_url` (a sign-up on the website) the address gets a welcome e-mail:
+    if someone else used it, its owner hears of it."""
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("An account with this e-mail address already exists. Please sign in.")
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise AccountError(problem)
     user = User(name=name.strip(), email=email, password_hash=generate_password_hash(password))
     session.add(user)
     try:

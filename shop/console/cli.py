@@ -6,7 +6,7 @@ import click
 from email_validator import EmailNotValidError, validate_email
 from flask.cli import AppGroup, with_appcontext
 
-from shop.accounts.forms import MAX_PASSWORD, MIN_PASSWORD
+from shop.accounts.passwords import password_problem
 from shop.console import audit
 from shop.console.staff import StaffError, grant_role
 from shop.db import db
@@ -25,9 +25,11 @@ def _checked_email(email: str) -> str:
 
 
 def _checked_password(password: str) -> str:
-    """The password, if its length is one a sign-up would accept."""
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise click.BadParameter(f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+    """The password, if a sign-up would accept it (the service also checks it against the
+    address)."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise click.BadParameter(problem)
     return password
 
 
@@ -48,11 +50,7 @@ def _checked_password(password: str) -> str:
 def create_admin_command(email: str, password: str | None, name: str) -> None:
     """Create the first admin, or promote an existing account to admin."""
     try:
-        with db.transaction() as session:
-            user = grant_role(
-                session, audit.CLI_ACTOR, email, "admin", name=name, password=password
-            )
-            label = user.email
+        label = _grant_admin(email, name, password)
     except StaffError as exc:
         if "give a password" not in str(exc):
             raise click.ClickException(str(exc)) from exc
@@ -62,8 +60,15 @@ def create_admin_command(email: str, password: str | None, name: str) -> None:
             confirmation_prompt=True,
             value_proc=_checked_password,
         )
-        with db.transaction() as session:
-            label = grant_role(
-                session, audit.CLI_ACTOR, email, "admin", name=name, password=password
-            ).email
+        try:
+            label = _grant_admin(email, name, password)
+        except StaffError as again:  # e.g. the password is the address itself
+            raise click.ClickException(str(again)) from again
     click.echo(f"{label} is an admin; sign in and open /console.")
+
+
+def _grant_admin(email: str, name: str, password: str | None) -> str:
+    with db.transaction() as session:
+        return grant_role(
+            session, audit.CLI_ACTOR, email, "admin", name=name, password=password
+        ).email

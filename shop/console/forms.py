@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from shop.accounts.forms import MIN_PASSWORD
+from shop.accounts.passwords import MAX_PASSWORD, MIN_PASSWORD, TOO_SHORT_MESSAGE
 from shop.console.models import ROLES
 from shop.form_fields import ShopForm, email_field, strip
 
@@ -22,6 +22,6 @@ class StaffForm(ShopForm):
         "Password (new accounts)",
         validators=[
             Optional(),
-            Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters."),
+            Length(min=MIN_PASSWORD, max=MAX_PASSWORD, message=TOO_SHORT_MESSAGE),
         ],
     )

@@ -31,7 +31,21 @@ def test_create_admin_refuses_a_password_a_sign_up_would_refuse(
         args=["console", "create-admin", "--email", "boss@example.com", "--password", "x"]
     )
     assert result.exit_code == 2
-    assert "Invalid value for '--password': use 10 to 200 characters." in result.output
+    assert "Invalid value for '--password': Use at least 10 characters." in result.output
+    assert _users(session) == 0
+
+
+def test_create_admin_refuses_a_guessable_password(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    common = runner.invoke(
+        args=["console", "create-admin", "--email", "boss@example.com", "--password", "1234567890"]
+    )
+    own_address = runner.invoke(
+        args=["console", "create-admin", "--email", "boss@example.com"],
+        input="boss@example.com\nboss@example.com\n",
+    )
+    assert common.exit_code == 2 and "too easy to guess" in common.output
+    assert own_address.exit_code == 1 and "too easy to guess" in own_address.output
     assert _users(session) == 0
 
 
@@ -43,7 +57,7 @@ def test_create_admin_asks_again_for_a_short_prompted_password(
         input="short\nlong password here\nlong password here\n",
     )
     assert result.exit_code == 0, result.output
-    assert "use 10 to 200 characters" in result.output
+    assert "Use at least 10 characters." in result.output
     user = session.scalar(select(User).where(User.email == "boss@example.com"))
     assert user is not None and user.role == "admin"
 

@@ -16,13 +16,20 @@ from tests import factories
 def test_create_admin_creates_an_account_that_can_sign_in(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["console", "create-admin", "--email", "Boss@Example.com", "--password", "x" * 12]
+        args=[
+            "console",
+            "create-admin",
+            "--email",
+            "Boss@Example.com",
+            "--password",
+            "boss password 2026",
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "boss@example.com is an admin" in result.output
     user = session.scalar(select(User).where(User.email == "boss@example.com"))
     assert user is not None and user.role == "admin" and user.can_login
-    assert check_password_hash(user.password_hash or "", "x" * 12)
+    assert check_password_hash(user.password_hash or "", "boss password 2026")
     entry = session.scalar(select(AuditEntry))
     assert entry is not None and entry.actor_email == "command line"
 

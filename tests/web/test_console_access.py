@@ -141,6 +141,27 @@ def test_staff_form_errors_are_shown_not_raised(app: Flask, session: Session) ->
     assert session.scalar(select(User).where(User.email == "x@example.com")) is None
 
 
+@pytest.mark.parametrize("password", ["1234567890", "password123", "newstaff@example.com"])
+def test_new_staff_accounts_get_the_password_rules_of_a_sign_up(
+    app: Flask, session: Session, password: str
+) -> None:
+    admin = client_as(app, session, "admin")
+    token = console_token(admin, "/console/staff")
+    response = admin.post(
+        "/console/staff",
+        data={
+            "csrf_token": token,
+            "email": "newstaff@example.com",
+            "role": "admin",
+            "password": password,
+        },
+    )
+    assert response.status_code == 400
+    assert "too easy to guess" in response.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(User).where(User.email == "newstaff@example.com")) is None
+
+
 def test_the_last_admin_cannot_lose_access(app: Flask, session: Session) -> None:
     admin = client_as(app, session, "admin")
     other = factories.staff(session, "admin", "second@example.com")
