@@ -1,22 +1,15 @@
 """Alembic environment: the URL comes from the caller, or from the shop's config."""
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import make_url, pool
 
 from shop.config import load_config
 from shop.db import make_engine
+from shop.migrate import include_object
 from shop.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # Full-text search (FTS5 tables on SQLite, a tsvector column and index on PostgreSQL)
-    # is managed by migration 0002's raw SQL, not by the models.
-    if not reflected or compare_to is not None or not name:
-        return True
-    return not (name.startswith("product_fts") or "search_vector" in name)
 
 
 def _url() -> str:
@@ -28,7 +21,7 @@ def run_migrations_offline() -> None:
         url=_url(),
         target_metadata=target_metadata,
         render_as_batch=True,
-        include_object=_include_object,
+        include_object=include_object(make_url(_url()).get_backend_name()),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,7 +34,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
-            include_object=_include_object,
+            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

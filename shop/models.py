@@ -5,6 +5,7 @@ from loyalty.models import (
     CampaignSend,
     CommunicationPreference,
     FavouriteCategory,
+    LaunchAnnouncement,
     LoyaltyNotice,
     LoyaltySettings,
     Membership,
@@ -12,7 +13,7 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
-from shop.accounts.models import AccountToken, Address, ConsentRecord, User
+from shop.accounts.models import AccountToken, Address, ConsentRecord, SignIn, User
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, Product
 from shop.console.models import AuditEntry, TrainingJob
@@ -44,6 +45,7 @@ __all__ = [
     "FavouriteCategory",
     "ImportRun",
     "Impression",
+    "LaunchAnnouncement",
     "LoyaltyNotice",
     "LoyaltySettings",
     "Membership",
@@ -57,6 +59,7 @@ __all__ = [
     "Product",
     "Refund",
     "SavedCard",
+    "SignIn",
     "Tier",
     "TierChange",
     "TrainingJob",

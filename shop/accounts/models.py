@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db import Base, utcnow
@@ -30,7 +30,8 @@ class User(UserMixin, Base):
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    phone: Mapped[str] = mapped_column(String(40), default="")
+    # text("''"), not "": Alembic cannot compare an empty default string on SQLite.
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default=text("''"))
     # Set when the account was deleted: personal data is gone, orders stay for accounting.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     # None for shoppers; "admin" or "merchandiser" for console staff.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -27,6 +27,13 @@ class Product(Base):
     """A sellable item; money is stored in minor units (pence)."""
 
     __tablename__ = "products"
+    __table_args__ = (
+        # Search by the start of an item code (`sku LIKE 'ABC%'`) reads this under any
+        # collation on PostgreSQL (migration 0023); SQLite's GLOB reads the unique index.
+        Index(
+            "ix_products_sku_pattern", "sku", postgresql_ops={"sku": "varchar_pattern_ops"}
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)

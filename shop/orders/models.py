@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -39,20 +39,20 @@ class Order(Base):
     ship_postcode: Mapped[str | None] = mapped_column(String(20))
     phone: Mapped[str | None] = mapped_column(String(40))
     shipping_method: Mapped[str | None] = mapped_column(String(20))
-    discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    discount_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Parts of discount_pence, and the points spent on it (loyalty benefits at checkout).
-    tier_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
+    tier_discount_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # What the tier discount was called when the order was placed ("Silver member discount
     # (3%)"): the tier may be renamed or changed later.
     tier_discount_label: Mapped[str | None] = mapped_column(String(80))
-    points_discount_pence: Mapped[int] = mapped_column(Integer, default=0)
-    points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    points_discount_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    points_redeemed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The loyalty points the order was quoted to earn at checkout (None: not a member).
     points_to_earn: Mapped[int | None] = mapped_column(Integer)
     # The marketing campaign (Campaign.key) the shopper came from, for attribution.
     campaign: Mapped[str | None] = mapped_column(String(40), index=True)
-    refunded_pence: Mapped[int] = mapped_column(Integer, default=0)
-    stock_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stock_reserved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     # Set when Stripe reports something the order does not match (amount, currency, state).
     payment_flag: Mapped[str | None] = mapped_column(Text)
@@ -78,7 +78,7 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_pence: Mapped[int] = mapped_column(Integer)
     line_total_pence: Mapped[int] = mapped_column(Integer)
-    restocked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    restocked_qty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The recommendation list the cart line came from; its purchase is credited to it.
     rec_id: Mapped[str | None] = mapped_column(String(32))
 
