@@ -35,6 +35,9 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             include_object=include_object(connection.dialect.name),
+            # Defaults are compared too, as tests/integration/test_migrations.py does, so
+            # `alembic check` and autogenerate notice a default missing from a model.
+            compare_server_default=True,
         )
         with context.begin_transaction():
             context.run_migrations()
