@@ -19,11 +19,17 @@ events_cli = AppGroup("events", help="Domain events (order_paid, order_refunded,
     type=click.IntRange(min=1),
     help="At most this many events.",
 )
-def dispatch_command(limit: int) -> None:
-    """Send pending events to their subscribers now, failed ones too (without waiting for
-    their retry time); list those still failing and exit 1 if there are any."""
+@click.option(
+    "--due-only",
+    is_flag=True,
+    help="Leave failed events whose retry time has not come (for a schedule: the delay "
+    "grows from 10 s to an hour).",
+)
+def dispatch_command(limit: int, due_only: bool) -> None:
+    """Send pending events to their subscribers now, failed ones too unless --due-only;
+    list those still failing and exit 1 if there are any."""
     assert db.write_session_factory is not None
-    sent = dispatch_pending(db.write_session_factory, limit=limit, due_only=False)
+    sent = dispatch_pending(db.write_session_factory, limit=limit, due_only=due_only)
     click.echo(f"Dispatched {sent} event(s).")
     stuck = failing(db.write_session_factory)
     for event in stuck:

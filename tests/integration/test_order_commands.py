@@ -106,6 +106,10 @@ def test_a_failing_subscriber_leaves_the_event_pending_until_dispatch_succeeds(
         assert event is not None and event.dispatched_at is None
         assert "loyalty is down" in (event.last_error or "")
         assert fresh(session, order.id).status == "paid"  # the order itself is unaffected
+        scheduled = app.test_cli_runner().invoke(args=["events", "dispatch", "--due-only"])
+        assert "Dispatched 0 event(s)." in scheduled.output  # its retry time has not come
+        assert scheduled.exit_code == 1 and f"Still failing: #{event.id}" in scheduled.output
+        assert calls == [order.id]
         result = app.test_cli_runner().invoke(args=["events", "dispatch"])
         assert "Dispatched 1 event(s)." in result.output
     finally:
