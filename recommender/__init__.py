@@ -44,6 +44,7 @@ from recommender.params import TrainingParams
 from recommender.profile import UserProfile
 from recommender.reasons import Reason, Recommendation
 from recommender.serving import Recommender
+from recommender.similar import SimilarParams
 from recommender.splits import Split, leave_last_out, random_split, time_split
 from recommender.store import ActiveModel, ModelStore, ModelVersion
 from recommender.training import train
@@ -84,6 +85,7 @@ __all__ = [
     "Rule",
     "RuleThresholds",
     "SearchSpace",
+    "SimilarParams",
     "Split",
     "TrainingParams",
     "Trial",
