@@ -61,6 +61,10 @@ TRANSACTIONAL = (
 OPT_IN_VALID = timedelta(days=7)
 # A second "send the link again" this soon after a link went out is a double click.
 RESEND_AFTER = timedelta(minutes=1)
+# Opt-in e-mails one account may have sent per hour (every topic ticked twice). An address
+# is not proven when an account is registered with it, so without a cap ticking and
+# unticking would send its owner an unlimited stream of e-mails.
+OPT_IN_EMAILS_PER_HOUR = 6
 UNSUBSCRIBE_SALT = "marketing-unsubscribe"
 UNSUBSCRIBE_PATH = "/preferences/unsubscribe/"
 CONFIRM_PATH = "/preferences/confirm/"
@@ -246,8 +250,17 @@ def resend_opt_in(session: Session, user: User, topic: str, links: MailLinks) ->
 def _send_opt_in(
     session: Session, user: User, row: CommunicationPreference, now: datetime, links: MailLinks
 ) -> None:
-    """Make the topic pending with a new single-use link and queue the e-mail that has it."""
+    """Make the topic pending with a new single-use link and queue the e-mail that has it;
+    raise PreferenceError when the account had `OPT_IN_EMAILS_PER_HOUR` sent this hour."""
     topic = row.topic
+    if (
+        outbox.recent_count(session, user.id, ("marketing_optin",), timedelta(hours=1), now)
+        >= OPT_IN_EMAILS_PER_HOUR
+    ):
+        raise PreferenceError(
+            "We have sent you several confirmation e-mails in the last hour. Please open "
+            "the link in one of them, or try again later."
+        )
     token = secrets.token_urlsafe(32)
     row.status = "pending"
     row.token_hash = hash_token(token)

@@ -7,13 +7,23 @@ together with its owner, so one account can never read or change another's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import notices
 from shop.accounts.models import Address, User
+from shop.mail import outbox
+
+log = logging.getLogger(__name__)
+
+# "Your account was changed" e-mails per account and hour. Each change is a form post (or a
+# data download, a GET) away, and the address of an account is not proven when it is
+# registered: uncapped, anyone could flood it. A few within the hour have told the owner.
+CHANGE_NOTICES_PER_HOUR = 5
 
 
 class AddressNotFound(LookupError):
@@ -42,18 +52,24 @@ class AddressFields:
 
 
 def confirm_change(session: Session, user: User, summary: str, base_url: str) -> None:
-    """Queue the short "your account was changed" e-mail (when the account has an address)."""
-    if user.email:
-        notices.send(
-            session,
-            "account_profile_changed",
-            to=user.email,
-            user_id=user.id,
-            name=user.name,
-            summary=summary,
-            account_url=f"{base_url}/account",
-            reset_url=f"{base_url}/account/password/reset",
-        )
+    """Queue the short "your account was changed" e-mail (when the account has an address,
+    and it was sent fewer than `CHANGE_NOTICES_PER_HOUR` of them in the last hour)."""
+    if not user.email:
+        return
+    recent = outbox.recent_count(session, user.id, ("account_profile_changed",), timedelta(hours=1))
+    if recent >= CHANGE_NOTICES_PER_HOUR:
+        log.info("account %d: change notice not sent, the hourly cap is reached", user.id)
+        return
+    notices.send(
+        session,
+        "account_profile_changed",
+        to=user.email,
+        user_id=user.id,
+        name=user.name,
+        summary=summary,
+        account_url=f"{base_url}/account",
+        reset_url=f"{base_url}/account/password/reset",
+    )
 
 
 def update_details(session: Session, user: User, name: str, phone: str, base_url: str) -> bool:

@@ -30,9 +30,15 @@ def grant_role(
     *,
     name: str = "",
     password: str | None = None,
+    confirmed_only: bool = False,
 ) -> User:
     """Give an account a console role, creating the account when a password is given (an
-    existing account's password is never changed here)."""
+    existing account's password is never changed here).
+
+    With `confirmed_only` (the console's form), an existing account gets access, or admin,
+    only once its address is confirmed: registering with an address proves nothing, so an
+    account someone registered with a future colleague's address would otherwise get the role.
+    """
     if role not in ROLES:
         raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
@@ -51,11 +57,21 @@ def grant_role(
             )
         if user.role != role:
             _check_may_lose_role(session, actor, user, "change your own role")
+        if confirmed_only and user.email_confirmed_at is None and _raises_access(user.role, role):
+            raise StaffError(
+                "That account's e-mail address is not confirmed, so anyone could have "
+                "registered it. Ask its owner to confirm it from their account page first."
+            )
     before = user.role
     user.role = role
     session.flush()
     audit.record(session, actor, "staff.grant", f"user {user.id} {user.email}", before, role)
     return user
+
+
+def _raises_access(before: str | None, role: str) -> bool:
+    """Whether going from role `before` to `role` gives the account more than it had."""
+    return before is None or (role == "admin" and before != "admin")
 
 
 def _check_may_lose_role(session: Session, actor: audit.Actor, user: User, what: str) -> None:

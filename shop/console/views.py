@@ -151,6 +151,7 @@ def staff_list() -> Response | tuple[str, int]:
                 form.role.data,
                 name=form.name.data or "",
                 password=form.password.data or None,
+                confirmed_only=True,
             )
         except staff.StaffError as exc:
             db.session.rollback()

@@ -244,6 +244,28 @@ def outbox_rows(session: Session, status: str | None = None, limit: int = 50) ->
     return list(session.scalars(query))
 
 
+def recent_count(
+    session: Session,
+    user_id: int,
+    kinds: Iterable[str],
+    window: timedelta,
+    now: datetime | None = None,
+) -> int:
+    """How many e-mails of these kinds were queued for the account within the window
+    (whatever became of them), for capping what one account can have sent."""
+    since = (now or utcnow()) - window
+    return int(
+        session.scalar(
+            select(func.count(OutboxEmail.id)).where(
+                OutboxEmail.user_id == user_id,
+                OutboxEmail.kind.in_(tuple(kinds)),
+                OutboxEmail.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
 def outbox_counts(session: Session) -> dict[str, int]:
     """Return how many outbox rows have each status (every status present, zero if none)."""
     query = select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)
