@@ -8,11 +8,22 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from shop.accounts.models import User
 from shop.console.models import AuditEntry
 from shop.form_fields import DATE_RANGE_MESSAGE, date_in_range
 from shop.pagination import Page, check_page
+
+# Entries of the admin-only areas (staff roles, the loyalty programme and its members'
+# points, with staff's notes on them) are shown to admins only, like those areas' pages.
+ADMIN_ONLY_ACTIONS = ("staff.", "loyalty.")
+
+
+def _visible_to(admin: bool) -> list[ColumnElement[bool]]:
+    if admin:
+        return []
+    return [~AuditEntry.action.startswith(prefix) for prefix in ADMIN_ONLY_ACTIONS]
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,11 @@ def audit_page(
     per_page: int = 50,
     action: str | None = None,
     since: datetime | None = None,
+    admin: bool = True,
 ) -> Page[AuditEntry]:
-    """The audit log filtered by action prefix and date, newest first; PageError(404)
-    for a page past the last."""
-    query = select(AuditEntry)
+    """The audit log filtered by action prefix and date, newest first (without the
+    admin-only areas' entries unless `admin`); PageError(404) for a page past the last."""
+    query = select(AuditEntry).where(*_visible_to(admin))
     if action:
         query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if since is not None:
@@ -98,6 +110,6 @@ def audit_page(
     return Page(list(entries), total, page, per_page)
 
 
-def entry(session: Session, entry_id: int) -> AuditEntry | None:
-    """One audit entry, or None."""
-    return session.get(AuditEntry, entry_id)
+def entry(session: Session, entry_id: int, *, admin: bool = True) -> AuditEntry | None:
+    """One audit entry, or None (also for an admin-only area's entry unless `admin`)."""
+    return session.scalar(select(AuditEntry).where(AuditEntry.id == entry_id, *_visible_to(admin)))

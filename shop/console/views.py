@@ -106,7 +106,9 @@ def audit_log() -> str | tuple[str, int]:
     try:
         page = parse_page(request.args.get("page"))
         since = audit.parse_since(since_raw)
-        found = audit.audit_page(db.session, page=page, action=action, since=since)
+        found = audit.audit_page(
+            db.session, page=page, action=action, since=since, admin=staff_role() == "admin"
+        )
     except PageError as exc:
         return render_template("errors/error.html", status=exc.status, message=str(exc)), exc.status
     except ValueError as exc:  # a bad date: the log's own page, the filters as typed
@@ -123,7 +125,7 @@ def audit_log() -> str | tuple[str, int]:
 @bp.get("/audit/<int:entry_id>.json")
 def audit_entry(entry_id: int) -> Response | tuple[Response, int]:
     """One audit entry in full, as JSON (the log page cuts long values)."""
-    entry = audit.entry(db.session, entry_id)
+    entry = audit.entry(db.session, entry_id, admin=staff_role() == "admin")
     if entry is None:
         return jsonify(error="There is no such audit entry."), 404
     return jsonify(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
+from shop.console import audit
 from shop.console.models import AuditEntry
 from tests import factories
 from tests.console_support import client_as, concrete, console_rules, console_token
@@ -282,3 +283,31 @@ def test_a_long_audit_value_is_cut_on_the_log_and_whole_in_its_entry(
     missing = merchandiser.get("/console/audit/999999999.json")
     assert missing.status_code == 404 and "error" in missing.get_json()
     assert merchandiser.get(f"/console/audit/{2**70}.json").status_code == 404
+
+
+def test_merchandisers_see_no_audit_entries_of_the_admin_only_areas(
+    app: Flask, session: Session
+) -> None:
+    actor = audit.Actor(None, "cli")
+    audit.record(session, actor, "staff.grant", "user 9 jane@example.com", None, "admin")
+    audit.record(session, actor, "loyalty.points_adjust", "member M1", None, "Sorry Zelda")
+    audit.record(session, actor, "product.update", "product 85123A", None, "new name")
+    session.commit()
+    hidden = [e.id for e in session.scalars(select(AuditEntry)) if e.action != "product.update"]
+
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get("/console/audit")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "product.update" in text
+    assert "staff.grant" not in text and "Sorry Zelda" not in text
+    assert merch.get("/console/audit?action=loyalty").status_code == 200
+    assert "Sorry Zelda" not in merch.get("/console/audit?action=loyalty").get_data(as_text=True)
+    for entry_id in hidden:
+        response = merch.get(f"/console/audit/{entry_id}.json")
+        assert response.status_code == 404 and "error" in response.get_json()
+
+    admin = client_as(app, session, "admin")
+    text = admin.get("/console/audit").get_data(as_text=True)
+    assert "staff.grant" in text and "Sorry Zelda" in text
+    assert admin.get(f"/console/audit/{hidden[0]}.json").status_code == 200
