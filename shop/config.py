@@ -152,6 +152,7 @@ class Config:
         self.PASSWORD_RESET_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_RESET_RATE_LIMIT") or "5 per minute;20 per hour"
         )
+        self.PAY_RATE_LIMIT = env.get("SHOP_PAY_RATE_LIMIT") or "10 per minute;60 per hour"
         # Shared by the forms that check the signed-in account's password.
         self.PASSWORD_CHECK_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"

@@ -1,5 +1,6 @@
 """Brute-force protection: Flask-Limiter caps the POSTs of the forms that check a password
-or send mail, per client address. The limits and the storage come from the config."""
+or send mail, and card payments, per client address. The limits and the storage come from
+the config."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ LIMIT_SETTINGS = (
     "REGISTER_RATE_LIMIT",
     "PASSWORD_RESET_RATE_LIMIT",
     "PASSWORD_CHECK_RATE_LIMIT",
+    "PAY_RATE_LIMIT",
 )
 
 # One limiter per process, as Flask-Limiter intends with app factories; init_app points it

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug import Response
 
-from shop import errors
+from shop import errors, rate_limits
 from shop.accounts import profile
 from shop.cart.services import view_cart
 from shop.checkout import services
@@ -357,6 +357,9 @@ def pay(token: str) -> Response | tuple[str, int]:
     ), 200
 
 
+# Someone trying stolen cards posts one after another; a shopper rarely needs a second try.
+_pay_limit = rate_limits.post_limit("PAY_RATE_LIMIT")
+
 # The browser's payment script calls these; a page would be no use to it.
 errors.json_route(r"/checkout/pay/[^/]+/(setup|complete)")
 errors.json_route(r"/checkout/pay/[^/]+", methods=("POST",))
@@ -388,6 +391,7 @@ def pay_setup(token: str) -> tuple[Response, int]:
 
 
 @bp.post("/pay/<token>")
+@_pay_limit
 def pay_submit(token: str) -> tuple[Response, int]:
     """Charge the order's total to the card the browser collected (JSON in, JSON out)."""
     order = _order_for_payment(token)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
@@ -253,17 +254,32 @@ def recent_count(
 ) -> int:
     """How many e-mails of these kinds were queued for the account within the window
     (whatever became of them), for capping what one account can have sent."""
+    return _recent(session, OutboxEmail.user_id == user_id, kinds, window, now)
+
+
+def recent_order_count(
+    session: Session,
+    order_id: int,
+    kinds: Iterable[str],
+    window: timedelta,
+    now: datetime | None = None,
+) -> int:
+    """How many e-mails of these kinds were queued about the order within the window."""
+    return _recent(session, OutboxEmail.order_id == order_id, kinds, window, now)
+
+
+def _recent(
+    session: Session,
+    about: ColumnElement[bool],
+    kinds: Iterable[str],
+    window: timedelta,
+    now: datetime | None,
+) -> int:
     since = (now or utcnow()) - window
-    return int(
-        session.scalar(
-            select(func.count(OutboxEmail.id)).where(
-                OutboxEmail.user_id == user_id,
-                OutboxEmail.kind.in_(tuple(kinds)),
-                OutboxEmail.created_at >= since,
-            )
-        )
-        or 0
+    query = select(func.count(OutboxEmail.id)).where(
+        about, OutboxEmail.kind.in_(tuple(kinds)), OutboxEmail.created_at >= since
     )
+    return int(session.scalar(query) or 0)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

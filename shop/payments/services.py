@@ -25,7 +25,7 @@ from shop.checkout.services import (
 )
 from shop.db import parse_id, utcnow
 from shop.events.bus import record_event
-from shop.mail.outbox import withdraw_pending
+from shop.mail.outbox import recent_order_count, withdraw_pending
 from shop.money import format_money
 from shop.orders import states
 from shop.orders.holds import release_stock
@@ -49,6 +49,14 @@ OPEN = ("creating", "unknown", "requires_action", "processing")
 log = logging.getLogger(__name__)
 STALE_CREATING = timedelta(minutes=2)
 UNUSABLE_CARD = "Those card details could not be used. Please enter them again."
+# Someone trying stolen cards makes many declined payments on one order; a shopper gives up,
+# or calls the bank, long before. The e-mail about a decline goes out once an hour at most.
+MAX_DECLINES_PER_ORDER = 10
+TOO_MANY_DECLINES = (
+    "Payments for this order were declined too many times, so it takes no more cards. "
+    "Please contact us, or start a new order."
+)
+FAILURE_NOTICE_INTERVAL = timedelta(hours=1)
 
 
 class PaymentError(ValueError):
@@ -83,6 +91,17 @@ class PaymentOutcome:
 
 def _key(order_id: int, attempt: int) -> str:
     return f"order-{order_id}-attempt-{attempt}"
+
+
+def _declines(session: Session, order_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(PaymentAttempt.id)).where(
+                PaymentAttempt.order_id == order_id, PaymentAttempt.status == "failed"
+            )
+        )
+        or 0
+    )
 
 
 def latest_attempt(session: Session, order_id: int) -> PaymentAttempt | None:
@@ -137,6 +156,8 @@ def pay_order(
                 and utcnow() - open_attempt.created_at < STALE_CREATING
             ):
                 return PaymentOutcome("processing", "Your payment is being processed.")
+            if _declines(session, order_id) >= MAX_DECLINES_PER_ORDER:
+                return PaymentOutcome("refused", TOO_MANY_DECLINES)
             customer = _customer_for(session, user_id, payment_method, save_card)
             try:
                 reserve_stock(session, order, settings)
@@ -576,7 +597,8 @@ def _fail(
     message: str,
     intent_id: str | None,
 ) -> None:
-    """Record a failed attempt once: release the stock and tell the shopper by e-mail."""
+    """Record a failed attempt once: release the stock and tell the shopper by e-mail (once
+    per FAILURE_NOTICE_INTERVAL at most)."""
     attempt = session.scalar(
         select(PaymentAttempt).where(
             PaymentAttempt.order_id == order_id, PaymentAttempt.attempt == number
@@ -593,6 +615,8 @@ def _fail(
         return
     release_stock(session, order, "")
     states.note(order, f"Payment declined: {message}")
+    if recent_order_count(session, order.id, ("payment_failed",), FAILURE_NOTICE_INTERVAL):
+        return
     queue_order_email(
         session,
         order,

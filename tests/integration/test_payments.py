@@ -162,6 +162,26 @@ def test_a_declined_card_keeps_the_order_and_the_shopper_can_retry(
     assert [e.status for e in emails(session, "order_confirmation")] == ["pending"]
 
 
+def test_an_order_takes_no_more_cards_after_ten_declines_and_mails_once_an_hour(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = placed_order(app, [(items["lantern"], 1)])
+    for attempt in range(10):
+        declined = pay(app, order_id, new_card(app, localstripe_url, CARD_DECLINED))
+        assert declined.status == "declined", attempt
+    refused = pay(app, order_id, new_card(app, localstripe_url))
+    assert refused.status == "refused" and "too many" in refused.message
+    session.rollback()
+    attempts = session.scalars(select(PaymentAttempt.status)).all()
+    assert attempts == ["failed"] * 10  # no eleventh charge
+    assert fresh(session, order_id).status == "pending_payment"
+    assert stock(session, items["lantern"]) == 3
+    assert len(emails(session, "payment_failed")) == 1  # not one per decline
+
+
 def test_a_failure_notice_already_sent_is_left_as_it_is(
     app: Flask,
     session: Session,

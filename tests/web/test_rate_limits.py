@@ -244,3 +244,20 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(app: Flask, ann:
     _exhaust_sign_in(client)
     client.environ_base["HTTP_X_FORWARDED_FOR"] = NEIGHBOUR  # a spoofed header changes nothing
     _assert_limited(_sign_in(client, factories.PASSWORD))
+
+
+def test_card_payments_are_limited_per_address_and_answered_in_json(app: Flask) -> None:
+    attacker, neighbour = _client(app), _client(app, NEIGHBOUR)
+
+    def pay(client: FlaskClient) -> TestResponse:
+        headers = {"X-CSRFToken": csrf_token(client, "/cart")}
+        return client.post(
+            "/checkout/pay/no-such-order", json={"payment_method": "pm_x"}, headers=headers
+        )
+
+    for attempt in range(10):
+        assert pay(attacker).status_code == 404, attempt
+    limited = pay(attacker)
+    assert limited.status_code == 429
+    assert limited.get_json() == {"error": MINUTE_MESSAGE}
+    assert pay(neighbour).status_code == 404
