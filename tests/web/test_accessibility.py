@@ -15,7 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from loyalty.tiers import ensure_default_tiers
 from shop.catalog.models import Product
+from shop.db import db
 from tests import factories
 from tests.console_support import client_as, console_rules, console_token
 from tests.helpers import csrf_token, sign_in, signed_in, signed_in_member
@@ -250,7 +252,11 @@ def test_storefront_and_checkout_pages_meet_the_basics(
     assert_accessible(client, "/products/99999", 404)
 
     _add_to_cart(client, items["heart"])
-    assert_accessible(client, "/cart")
+    _add_to_cart(client, items["jumbo"])
+    cart = assert_accessible(client, "/cart")
+    buttons = [text for tag, _a, text in cart.named if tag == "button"]
+    updates = [text for text in buttons if text.startswith("Update")]
+    assert len(updates) == 2 and len(set(updates)) == 2, updates
     assert_accessible(client, "/checkout")
     token = csrf_token(client, "/checkout")
     assert client.post("/checkout", data={**CHECKOUT_ADDRESS, "csrf_token": token}).status_code
@@ -276,6 +282,19 @@ def test_password_confirmations_are_marked_required(app: Flask, session: Session
     signed = signed_in(app, session)
     change = _required(signed.get("/account/password").get_data(as_text=True))
     assert change == {"current_password": True, "new_password": True, "confirm": True}
+
+
+def test_later_pages_of_a_list_have_titles_of_their_own(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    app.config["PAGE_SIZE"] = 1
+    client = app.test_client()
+    first, second = (
+        audit(client.get(p).get_data(as_text=True)).title
+        for p in ("/c/candles", "/c/candles?page=2")
+    )
+    assert first == "Candles & holders · Hearth & Parcel"
+    assert second == "Candles & holders, page 2 · Hearth & Parcel"
 
 
 def test_account_pages_meet_the_basics(app: Flask, session: Session) -> None:
@@ -331,17 +350,23 @@ def test_every_console_page_meets_the_basics(
     assert order_id, orders
     assert_accessible(client, f"/console/orders/{order_id.group(1)}")
     if role == "admin":
+        with app.app_context(), db.transaction() as own:
+            ensure_default_tiers(own)
         assert_accessible(client, "/console/loyalty/tiers/new")
+        tiers = client.get("/console/loyalty/").get_data(as_text=True)
+        tier_pages = sorted(set(re.findall(r'href="(/console/loyalty/tiers/\d+)"', tiers)))
+        assert len(tier_pages) > 1, tiers
+        assert_titles_unique({p: assert_accessible(client, p).title for p in tier_pages})
 
 
-def assert_errors_tied_to_fields(html: str, fields: list[str]) -> None:
+def assert_errors_tied_to_fields(html: str, fields: list[str], *, summary: bool = True) -> None:
     """After a failed POST: the title says so, a summary is announced and links to each
     field, and each field is invalid and described by its message."""
     page = audit(html)
     assert problems(html) == []
     assert page.title.startswith("Error: "), page.title
     summaries = [a for a in page.alerts if a.get("role") == "alert"]
-    assert summaries, "no error summary with role=alert"
+    assert len(summaries) == 1, f"{len(summaries)} alerts instead of one: {summaries}"
     links = {attrs.get("href") for tag, attrs, _ in page.named if tag == "a"}
     controls = {a.get("id"): a for a, _ in page.controls}
     for name in fields:
@@ -349,7 +374,8 @@ def assert_errors_tied_to_fields(html: str, fields: list[str]) -> None:
         assert control.get("aria-invalid") == "true", control
         described = control.get("aria-describedby", "").split()
         assert described and all(ref in page.ids for ref in described), control
-        assert f"#{name}" in links, f"the error summary does not link to {name}"
+        if summary:
+            assert f"#{name}" in links, f"the error summary does not link to {name}"
 
 
 def test_failed_storefront_forms_tie_errors_to_their_fields(
@@ -363,6 +389,13 @@ def test_failed_storefront_forms_tie_errors_to_their_fields(
     )
     assert response.status_code in (200, 400)
     assert_errors_tied_to_fields(response.get_data(as_text=True), ["name", "email", "password"])
+
+    response = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": items["heart"].id, "quantity": 0}
+    )
+    assert response.status_code == 400
+    # One field, its error announced next to it: no summary on top of that.
+    assert_errors_tied_to_fields(response.get_data(as_text=True), ["quantity"], summary=False)
 
     _add_to_cart(client, items["heart"])
     response = client.post("/checkout", data={"csrf_token": token, "address_id": "new"})
