@@ -404,8 +404,21 @@ def test_failed_storefront_forms_tie_errors_to_their_fields(
         response.get_data(as_text=True), ["email", "name", "line1", "city", "postcode"]
     )
 
+    token = csrf_token(client, "/checkout")
+    assert client.post("/checkout", data={**CHECKOUT_ADDRESS, "csrf_token": token}).status_code
+    response = client.post("/checkout/shipping", data={"csrf_token": token, "method": "drone"})
+    assert response.status_code in (200, 400)
+    assert_errors_tied_to_fields(response.get_data(as_text=True), ["method"])
+
     session.rollback()
     signed = signed_in(app, session, "ben@example.com")
+    token = csrf_token(signed, "/account/delete")
+    response = signed.post(
+        "/account/delete", data={"csrf_token": token, "password": factories.PASSWORD}
+    )
+    assert response.status_code in (200, 400)
+    assert_errors_tied_to_fields(response.get_data(as_text=True), ["confirm"])
+
     token = csrf_token(signed, "/account/addresses/new")
     response = signed.post("/account/addresses/new", data={"csrf_token": token})
     assert response.status_code in (200, 400)
