@@ -23,8 +23,15 @@ window.addEventListener("pageshow", function (event) {
   });
 });
 
-// After a form comes back with errors, start at the first field to correct.
-document.addEventListener("DOMContentLoaded", function () {
+// After a form comes back with errors, start at the first field to correct. Again once the
+// page has loaded: a form posted from an address with a fragment (#main, after the skip
+// link) comes back with it, and the browser's scroll to the fragment takes the focus away.
+function focusFirstInvalid() {
   const first = document.querySelector('main [aria-invalid="true"]');
-  if (first instanceof HTMLElement) { first.focus(); }
-});
+  const active = document.activeElement;
+  if (!(first instanceof HTMLElement)) { return; }
+  if (active && active !== document.body && active !== first) { return; }  // the user moved on
+  first.focus();
+}
+document.addEventListener("DOMContentLoaded", focusFirstInvalid);
+window.addEventListener("load", function () { setTimeout(focusFirstInvalid, 0); });
