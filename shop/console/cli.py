@@ -46,11 +46,18 @@ def _checked_password(password: str) -> str:
     help="Password for a new account (prompted when omitted).",
 )
 @click.option("--name", default="", help="Display name for a new account.")
+@click.option(
+    "--unconfirmed",
+    is_flag=True,
+    help="Promote an existing account whose e-mail address is not confirmed (anyone could "
+    "have registered it).",
+)
 @with_appcontext
-def create_admin_command(email: str, password: str | None, name: str) -> None:
-    """Create the first admin, or promote an existing account to admin."""
+def create_admin_command(email: str, password: str | None, name: str, unconfirmed: bool) -> None:
+    """Create the first admin, or promote an existing account with a confirmed address."""
+    confirmed_only = not unconfirmed
     try:
-        label = _grant_admin(email, name, password)
+        label = _grant_admin(email, name, password, confirmed_only)
     except StaffError as exc:
         if "give a password" not in str(exc):
             raise click.ClickException(str(exc)) from exc
@@ -61,14 +68,20 @@ def create_admin_command(email: str, password: str | None, name: str) -> None:
             value_proc=_checked_password,
         )
         try:
-            label = _grant_admin(email, name, password)
+            label = _grant_admin(email, name, password, confirmed_only)
         except StaffError as again:  # e.g. the password is the address itself
             raise click.ClickException(str(again)) from again
     click.echo(f"{label} is an admin; sign in and open /console.")
 
 
-def _grant_admin(email: str, name: str, password: str | None) -> str:
+def _grant_admin(email: str, name: str, password: str | None, confirmed_only: bool) -> str:
     with db.transaction() as session:
         return grant_role(
-            session, audit.CLI_ACTOR, email, "admin", name=name, password=password
+            session,
+            audit.CLI_ACTOR,
+            email,
+            "admin",
+            name=name,
+            password=password,
+            confirmed_only=confirmed_only,
         ).email

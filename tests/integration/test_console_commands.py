@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash
 from shop.accounts.models import User
 from shop.console.models import AuditEntry
 from shop.console.staff import DEMO_STAFF_PASSWORD, create_demo_staff
+from shop.db import utcnow
 from tests import factories
 
 
@@ -37,7 +38,7 @@ def test_create_admin_creates_an_account_that_can_sign_in(app: Flask, session: S
 def test_create_admin_promotes_an_existing_account_without_a_password(
     app: Flask, session: Session
 ) -> None:
-    factories.user(session, "ann@example.com")
+    factories.user(session, "ann@example.com").email_confirmed_at = utcnow()
     session.commit()
     result = app.test_cli_runner().invoke(
         args=["console", "create-admin", "--email", "ann@example.com"]
@@ -46,6 +47,23 @@ def test_create_admin_promotes_an_existing_account_without_a_password(
     session.rollback()
     user = session.scalar(select(User).where(User.email == "ann@example.com"))
     assert user is not None and user.role == "admin"
+
+
+def test_create_admin_promotes_an_unconfirmed_address_only_when_told_to(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")  # anyone could have registered it
+    session.commit()
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["console", "create-admin", "--email", "ann@example.com"])
+    assert refused.exit_code == 1 and "not confirmed" in refused.output
+    session.rollback()
+    user = session.scalar(select(User).where(User.email == "ann@example.com"))
+    assert user is not None and user.role is None
+    told = ["console", "create-admin", "--email", "ann@example.com", "--unconfirmed"]
+    assert runner.invoke(args=told).exit_code == 0
+    session.rollback()
+    assert session.get(User, user.id).role == "admin"  # type: ignore[union-attr]
 
 
 def test_create_admin_prompts_for_a_password_for_a_new_account(
