@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     from shop.console.registry import console_blueprint
     from shop.orders.views import bp as orders_bp
     from shop.payments.views import cards_bp, webhooks_bp
+    from shop.seo.views import bp as seo_bp
 
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     visitor.init_app(app)
@@ -52,4 +53,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(cards_bp)
+    app.register_blueprint(seo_bp)
     app.register_blueprint(console_blueprint())

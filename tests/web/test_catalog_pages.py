@@ -119,6 +119,7 @@ def test_pages_use_local_assets_only(client: FlaskClient, session: Session) -> N
 def test_a_product_page_names_one_canonical_address(client: FlaskClient, session: Session) -> None:
     items = factories.small_catalogue(session)
     heart = items["heart"].id
+    base = client.application.config["SHOP_BASE_URL"]  # the shop's address, not the request's
     for path in (f"/products/{heart}", f"/products/{heart}?rec={'ab' * 16}&cmp=weekly"):
         page = client.get(path).get_data(as_text=True)
-        assert f'<link rel="canonical" href="http://localhost/products/{heart}">' in page
+        assert f'<link rel="canonical" href="{base}/products/{heart}">' in page
