@@ -13,14 +13,15 @@ from urllib import robotparser
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from loyalty.models import Tier
 from shop.db import utcnow
 from shop.seo import crawling, meta
 from tests import factories
 from tests.console_support import client_as
-from tests.helpers import csrf_token, signed_in
+from tests.helpers import csrf_token, sign_in, signed_in
 
 BASE = "https://shop.example"
 NS = {"sm": crawling.NAMESPACE}
@@ -383,3 +384,19 @@ def test_descriptions_are_cut_at_a_word_boundary() -> None:
     assert trimmed == "word word word word…"
     assert meta.trim_description("x" * 30, limit=10) == "x" * 9 + "…"
     assert meta.trim_description("one two, three", limit=9) == "one two…"
+
+
+def test_a_product_seen_only_through_early_access_is_not_indexed(
+    based: Flask, client: FlaskClient, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    soon = factories.product(session, items["heart"].category, sku="ADV-1", name="Advent Candle")
+    soon.launches_at = utcnow() + timedelta(hours=20)  # inside the default 48 hours
+    factories.member(session, "pia@example.com", tier="Platinum")
+    tier = session.scalar(select(Tier).where(Tier.name == "Platinum"))
+    assert tier is not None
+    tier.early_access = True
+    session.commit()
+    sign_in(client, "pia@example.com", factories.PASSWORD)
+    assert NOINDEX in _head(client, f"/products/{soon.id}")
+    assert NOINDEX not in _head(client, f"/products/{items['heart'].id}")
