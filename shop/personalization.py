@@ -120,6 +120,7 @@ def current_shopper() -> Shopper:
         user_id=user_id,
         personalized=not opted_out,
         recorded=bool(current_app.config.get("TRACKING_ENABLED", True)),
+        counted=not g.get("robot", False),
     )
 
 

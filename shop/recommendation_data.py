@@ -36,6 +36,8 @@ class Shopper:
     # False when the shop records nothing (SHOP_TRACKING=off): lists shown are counted but
     # not linked to the visitor or account.
     recorded: bool = True
+    # False for a crawler: the lists it is shown are no impressions (nobody saw them).
+    counted: bool = True
 
 
 def _user_key(user_id: int | None, visitor_id: str) -> str:

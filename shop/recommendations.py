@@ -814,7 +814,7 @@ class RecommendationService:
         session: Session | None = None,
     ) -> RecommendationList:
         """Record the impression: by the batch writer, or in the given session's transaction."""
-        if not shown.items or not serving.record:
+        if not shown.items or not serving.record or not shopper.counted:
             return shown
         linked = shopper.personalized and shopper.recorded
         row = {

@@ -8,6 +8,8 @@ from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from shop.tracking.robots import is_robot
+
 ONE_YEAR = 365 * 24 * 3600
 
 
@@ -47,13 +49,15 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _load_visitor() -> None:
-        if request.endpoint == "static":
+        # robots.txt and the sitemaps are for crawlers and shared caches: no cookie.
+        if request.endpoint == "static" or request.blueprint == "seo":
             return
         cookie_name = current_app.config["VISITOR_COOKIE"]
         visitor_id = read_visitor_id(request.cookies.get(cookie_name))
         g.new_visitor = visitor_id is None
         g.visitor_id = visitor_id or uuid.uuid4().hex
-        g.tracking_on = tracking_allowed()
+        g.robot = is_robot(request.user_agent.string)
+        g.tracking_on = tracking_allowed() and not g.robot
 
     @app.after_request
     def _set_visitor_cookie(response: Response) -> Response:
