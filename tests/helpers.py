@@ -16,6 +16,17 @@ from tests import factories
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 # The address book's form filled in (see shop.accounts.forms.AddressForm).
+# The first step of checkout as a guest posts it, with a new address.
+CHECKOUT_FORM = {
+    "address_id": "new",
+    "email": "grace@example.com",
+    "name": "Grace Guest",
+    "line1": "1 Market Street",
+    "city": "York",
+    "postcode": "yo1 7hh",
+    "country": "United Kingdom",
+}
+
 ADDRESS_FORM = {
     "name": "Ann Example",
     "line1": "1 High Street",

@@ -20,7 +20,7 @@ from shop.catalog.models import Product
 from shop.db import db
 from tests import factories
 from tests.console_support import client_as, console_rules, console_token
-from tests.helpers import csrf_token, sign_in, signed_in, signed_in_member
+from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in, signed_in, signed_in_member
 
 CONTROLS = {"input", "select", "textarea"}
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
@@ -217,17 +217,6 @@ def _add_to_cart(client: FlaskClient, product: Product) -> None:
     assert response.status_code == 302
 
 
-CHECKOUT_ADDRESS = {
-    "address_id": "new",
-    "email": "grace@example.com",
-    "name": "Grace Guest",
-    "line1": "1 Market Street",
-    "city": "York",
-    "postcode": "yo1 7hh",
-    "country": "United Kingdom",
-}
-
-
 def test_storefront_and_checkout_pages_meet_the_basics(
     app: Flask, session: Session, items: dict[str, Product]
 ) -> None:
@@ -259,7 +248,7 @@ def test_storefront_and_checkout_pages_meet_the_basics(
     assert len(updates) == 2 and len(set(updates)) == 2, updates
     assert_accessible(client, "/checkout")
     token = csrf_token(client, "/checkout")
-    assert client.post("/checkout", data={**CHECKOUT_ADDRESS, "csrf_token": token}).status_code
+    assert client.post("/checkout", data={**CHECKOUT_FORM, "csrf_token": token}).status_code
     assert_accessible(client, "/checkout/shipping")
     client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
     assert_accessible(client, "/checkout/review")
@@ -405,7 +394,7 @@ def test_failed_storefront_forms_tie_errors_to_their_fields(
     )
 
     token = csrf_token(client, "/checkout")
-    assert client.post("/checkout", data={**CHECKOUT_ADDRESS, "csrf_token": token}).status_code
+    assert client.post("/checkout", data={**CHECKOUT_FORM, "csrf_token": token}).status_code
     response = client.post("/checkout/shipping", data={"csrf_token": token, "method": "drone"})
     assert response.status_code in (200, 400)
     assert_errors_tied_to_fields(response.get_data(as_text=True), ["method"])

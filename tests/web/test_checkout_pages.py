@@ -19,18 +19,8 @@ from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt, SavedCard
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
-
-ADDRESS = {
-    "address_id": "new",
-    "email": "grace@example.com",
-    "name": "Grace Guest",
-    "line1": "1 Market Street",
-    "city": "York",
-    "postcode": "yo1 7hh",
-    "country": "United Kingdom",
-}
 
 
 def _add(client: FlaskClient, product: Product, qty: int) -> None:
@@ -43,7 +33,7 @@ def _add(client: FlaskClient, product: Product, qty: int) -> None:
 
 def _through_review(client: FlaskClient, method: str = "standard") -> str:
     token = csrf_token(client, "/checkout")
-    assert client.post("/checkout", data={**ADDRESS, "csrf_token": token}).status_code == 302
+    assert client.post("/checkout", data={**CHECKOUT_FORM, "csrf_token": token}).status_code == 302
     response = client.post("/checkout/shipping", data={"csrf_token": token, "method": method})
     assert response.status_code == 302
     review = client.get("/checkout/review").get_data(as_text=True)
@@ -322,7 +312,7 @@ def test_bad_details_get_a_form_error(
 ) -> None:
     _add(client, items["heart"], 1)
     token = csrf_token(client, "/checkout")
-    response = client.post("/checkout", data={**ADDRESS, field: value, "csrf_token": token})
+    response = client.post("/checkout", data={**CHECKOUT_FORM, field: value, "csrf_token": token})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert message in page or message.replace("at most", "Field cannot be longer") in page
@@ -385,7 +375,7 @@ def test_a_members_order_is_only_for_them_and_the_address_is_saved(
     )
     _add(client, items["heart"], 1)
     token = csrf_token(client, "/checkout")
-    client.post("/checkout", data={**ADDRESS, "save_address": "y", "csrf_token": token})
+    client.post("/checkout", data={**CHECKOUT_FORM, "save_address": "y", "csrf_token": token})
     client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
     review = client.get("/checkout/review").get_data(as_text=True)
     order_token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)

@@ -16,17 +16,9 @@ from shop.checkout.services import remember_address
 from shop.orders.models import Order
 from tests import factories
 from tests.checkout_support import CONTACT, emails
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
 
-ADDRESS = {
-    "address_id": "new",
-    "email": "ann@example.com",
-    "name": "Ann Member",
-    "line1": "1 Market Street",
-    "city": "York",
-    "postcode": "yo1 7hh",
-    "country": "United Kingdom",
-}
+ADDRESS = {**CHECKOUT_FORM, "email": "ann@example.com", "name": "Ann Member"}
 
 
 def _order_with_saved_address(client: FlaskClient, product: Product) -> None:
