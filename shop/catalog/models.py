@@ -50,6 +50,9 @@ class Product(Base):
     # When it goes on sale to everyone (UTC); None: on sale whenever it is active. Members
     # with early access see it a little before (shop.catalog.availability).
     launches_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # Set by every later change of the row (an edit, a price, the stock): pages that show
+    # it changed then, which the sitemap's lastmod tells crawlers.
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, onupdate=utcnow)
 
     category: Mapped[Category | None] = relationship(back_populates="products")
 

@@ -91,14 +91,18 @@ def _public_products() -> tuple[ColumnElement[bool], ...]:
 
 
 def _product_lastmod() -> ColumnElement[datetime]:
-    # A product page changes when it goes on sale (its launch, if later than its creation).
-    # Edits leave no date on the product, so this is the latest date the data knows.
-    return case(
+    # A product page changes when it goes on sale (its launch, if later than its creation),
+    # and with every later change of the product (its name, price or stock).
+    on_sale = case(
         (
             and_(Product.launches_at.is_not(None), Product.launches_at > Product.created_at),
             Product.launches_at,
         ),
         else_=Product.created_at,
+    )
+    return case(
+        (and_(Product.updated_at.is_not(None), Product.updated_at > on_sale), Product.updated_at),
+        else_=on_sale,
     )
 
 

@@ -118,6 +118,7 @@ def test_the_sitemap_lists_products_on_sale_and_their_categories(
     launched = factories.product(session, None, sku="L1", name="Launched Lantern")
     now = utcnow().replace(microsecond=0)
     launched.created_at, launched.launches_at = now - timedelta(days=10), now - timedelta(days=1)
+    launched.updated_at = now - timedelta(days=2)  # edited before its launch
     session.commit()
 
     response = client.get("/sitemap.xml")
@@ -144,6 +145,30 @@ def test_the_sitemap_lists_products_on_sale_and_their_categories(
     )
     assert urls[f"{BASE}/c/candles"] is not None
     assert urls[f"{BASE}/"] is None
+
+
+def test_a_product_changed_after_its_launch_dates_from_the_change(
+    based: Flask, client: FlaskClient, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    heart = items["heart"]
+    heart.created_at = utcnow().replace(microsecond=0) - timedelta(days=30)
+    heart.updated_at = None
+    session.commit()
+
+    def lastmod() -> str | None:
+        tree = ET.fromstring(client.get("/sitemap.xml").data)
+        for node in tree.findall("sm:url", NS):
+            if node.findtext("sm:loc", namespaces=NS) == f"{BASE}/products/{heart.id}":
+                return node.findtext("sm:lastmod", namespaces=NS)
+        raise AssertionError("the product is not in the sitemap")
+
+    assert lastmod() == heart.created_at.isoformat() + "+00:00"
+    heart.price_pence += 10  # a merchandiser's edit, or a sale changing the stock
+    session.commit()
+    session.refresh(heart)
+    assert heart.updated_at is not None and heart.updated_at > heart.created_at
+    assert lastmod() == heart.updated_at.replace(microsecond=0).isoformat() + "+00:00"
 
 
 def test_sitemap_text_is_escaped() -> None:
