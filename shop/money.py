@@ -48,6 +48,12 @@ def format_money(minor: int, currency: str = "GBP") -> str:
     return f"{sign}{symbol}{whole:,}.{frac:02d}"
 
 
+def plain_amount(minor: int) -> str:
+    """Minor units as a plain decimal amount, for forms, CSV and schema.org: 295 -> '2.95'."""
+    whole, frac = divmod(int(minor), 100)
+    return f"{whole}.{frac:02d}"
+
+
 def to_minor(amount: str | float | Decimal) -> int:
     """Convert a decimal amount of major units (e.g. '2.55') to minor units, rounding half up."""
     try:

@@ -26,6 +26,7 @@ from shop.form_fields import (
     control_characters,
     date_in_range,
 )
+from shop.money import plain_amount as format_price
 from shop.pagination import Page, check_page
 
 LOW_STOCK = 5
@@ -75,12 +76,6 @@ def parse_price(text: str) -> int:
     if pence > MAX_PRICE_PENCE:
         raise ValueError("The price is too large")
     return pence
-
-
-def format_price(pence: int) -> str:
-    """Pence as plain pounds for forms and CSV, e.g. 295 -> '2.95'."""
-    whole, frac = divmod(int(pence), 100)
-    return f"{whole}.{frac:02d}"
 
 
 def parse_stock(text: str) -> int:

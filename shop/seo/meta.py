@@ -4,12 +4,11 @@ base URL and the catalogue rows, so that tests call them without a request."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 from shop.catalog.models import Product
-from shop.money import format_money
+from shop.money import format_money, plain_amount
 from shop.security_headers import PRIVATE_PREFIXES
 from shop.wording import counted
 
@@ -68,11 +67,6 @@ def category_description(name: str, total: int, shop_name: str) -> str:
     return trim_description(f"{name} at {shop_name}: {counted(total, 'product')} to browse.")
 
 
-def decimal_price(minor: int) -> str:
-    """Minor units as the decimal amount schema.org expects ("2.95", never a float)."""
-    return str(Decimal(int(minor)).scaleb(-2))
-
-
 def product_structured_data(product: Product, base_url: str, shop_name: str) -> dict[str, Any]:
     """schema.org `Product` with its `Offer`, for a JSON-LD script (render it with `tojson`,
     which escapes `<`, so no name can close the script)."""
@@ -90,7 +84,7 @@ def product_structured_data(product: Product, base_url: str, shop_name: str) -> 
         "offers": {
             "@type": "Offer",
             "url": url,
-            "price": decimal_price(product.price_pence),
+            "price": plain_amount(product.price_pence),  # a decimal text, never a float
             "priceCurrency": product.currency,
             "availability": f"{SCHEMA_ORG}/{availability}",
         },
