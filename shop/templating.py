@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from flask_wtf.csrf import generate_csrf
 
+from shop.accounts import browsers
 from shop.money import format_money
 from shop.orders.states import LABELS as ORDER_STATUS_LABELS
 from shop.wording import counted, long_date
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["order_status"] = order_status
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["counted"] = counted
+    app.jinja_env.filters["browser_name"] = browsers.describe
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["product_path"] = product_path
     app.jinja_env.globals["product_image_path"] = product_image_path

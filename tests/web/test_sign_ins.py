@@ -16,6 +16,7 @@ from shop.accounts.models import SignIn, User
 from shop.db import utcnow
 from tests import factories
 from tests.helpers import csrf_token, sign_in
+from tests.unit.test_browsers import CHROME_WINDOWS, SAFARI_IPHONE
 
 COOKIES = ("session", "remember_token", "remember_pin")
 
@@ -219,6 +220,25 @@ def test_ending_other_browsers_and_changing_the_password_end_their_sign_ins(
     live = [r for r in session.scalars(select(SignIn)) if r.ended_at is None]
     assert len(live) == 1  # the laptop's; the phone's ended with the old password
     assert _signed_in(laptop) and not _signed_in(phone)
+
+
+def test_sign_ins_are_listed_by_browser_and_system_not_raw_headers(
+    app: Flask, session: Session
+) -> None:
+    factories.user(session, "ann@example.com")
+    session.commit()
+    laptop, phone = app.test_client(), app.test_client()
+    laptop.environ_base["HTTP_USER_AGENT"] = CHROME_WINDOWS
+    phone.environ_base["HTTP_USER_AGENT"] = SAFARI_IPHONE
+    sign_in(laptop, "ann@example.com", factories.PASSWORD)
+    sign_in(phone, "ann@example.com", factories.PASSWORD)
+    page = phone.get("/account").get_data(as_text=True)
+    listed = page.split('data-testid="sign-ins"')[1].split("</ul>")[0]
+    assert "Safari on iPhone, since" in listed and "Chrome on Windows, since" in listed
+    assert "Mozilla" not in listed and "AppleWebKit" not in listed
+    items = {item.split(",")[0].strip(): item for item in listed.split("<li>")[1:]}
+    assert "(this browser, in use now)" in items["Safari on iPhone"]
+    assert "(this browser" not in items["Chrome on Windows"]
 
 
 def test_the_export_lists_sign_ins_and_deletion_removes_them(app: Flask, session: Session) -> None:
