@@ -18,11 +18,12 @@ from flask_login import current_user
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from shop.console import audit, staff
+from shop.console import audit, dashboard, staff
 from shop.console.access import admin_required, staff_role
 from shop.console.forms import StaffForm
-from shop.db import db
+from shop.db import db, utcnow
 from shop.pagination import PageError, parse_page
+from shop.personalization import service
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -94,8 +95,9 @@ def _console_nav() -> dict[str, object]:
 
 @bp.route("/")
 def index() -> str:
-    """The console's start page."""
-    return render_template("console/index.html")
+    """The console's start page: sales, what needs attention, recommendations."""
+    board = dashboard.dashboard(db.session, service().store, utcnow().date())
+    return render_template("console/index.html", board=board)
 
 
 @bp.route("/audit")

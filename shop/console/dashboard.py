@@ -1,0 +1,143 @@
+"""The console's start page: sales, what needs attention, and how recommendations do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from shop.analytics.offline import VersionSummary, version_summaries
+from shop.analytics.online import Funnel, Period, online_report
+from shop.catalog.models import Product
+from shop.console.catalog_admin import LOW_STOCK
+from shop.mail.outbox import outbox_counts
+from shop.merchandising.model_versions import active_problem
+from shop.merchandising.models import Experiment
+from shop.merchandising.revisions import draft_revision
+from shop.orders import states
+from shop.orders.models import Order
+from shop.recommendations import ModelStore
+
+# Orders that were paid, whatever happened to them since; a refund lowers net sales.
+PAID_STATUSES = (
+    states.PAID,
+    states.SHIPPED,
+    states.DELIVERED,
+    states.PARTIALLY_REFUNDED,
+    states.REFUNDED,
+)
+WEEK = 7
+
+
+@dataclass(frozen=True)
+class Sales:
+    """Paid sale orders placed in a period and what they brought in after refunds."""
+
+    orders: int
+    net_pence: int
+
+    @property
+    def average_pence(self) -> int | None:
+        """Net sales per order (None without orders)."""
+        return round(self.net_pence / self.orders) if self.orders else None
+
+
+@dataclass(frozen=True)
+class Stock:
+    """Products on sale that cannot be bought, or soon cannot."""
+
+    out: int
+    low: int
+    limit: int = LOW_STOCK  # "low" is 1 to this many left
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the console's start page shows."""
+
+    today: date
+    sales_today: Sales
+    sales_week: Sales
+    sales_week_before: Sales
+    to_ship: int
+    awaiting_payment: int
+    failed_emails: int
+    stock: Stock
+    recommendations_week: Funnel
+    running_experiments: int
+    unpublished_changes: bool
+    model: VersionSummary | None
+    model_problem: str | None
+
+    @property
+    def week_change(self) -> float | None:
+        """Net sales of the last 7 days against the 7 before, as a fraction (+0.1 = 10% up)."""
+        before = self.sales_week_before.net_pence
+        return (self.sales_week.net_pence - before) / before if before > 0 else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def sales_between(session: Session, start: datetime, end: datetime) -> Sales:
+    """Paid sale orders placed in [start, end) and their net total after refunds."""
+    orders, net = session.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.total_pence - Order.refunded_pence), 0),
+        ).where(
+            Order.kind == "sale",
+            Order.status.in_(PAID_STATUSES),
+            Order.placed_at >= start,
+            Order.placed_at < end,
+        )
+    ).one()
+    return Sales(int(orders), int(net))
+
+
+def _orders_in(session: Session, status: str) -> int:
+    return session.scalar(select(func.count(Order.id)).where(Order.status == status)) or 0
+
+
+def stock_alerts(session: Session) -> Stock:
+    """Active products out of stock, and those with 1 to LOW_STOCK left."""
+    out, low = session.execute(
+        select(
+            func.count(Product.id).filter(Product.stock_qty <= 0),
+            func.count(Product.id).filter(
+                and_(Product.stock_qty > 0, Product.stock_qty <= LOW_STOCK)
+            ),
+        ).where(Product.active.is_(True))
+    ).one()
+    return Stock(int(out), int(low))
+
+
+def _live_model(store: ModelStore) -> VersionSummary | None:
+    return next((summary for summary in version_summaries(store) if summary.active), None)
+
+
+def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
+    """The start page's figures as of `today` (UTC): sales today, in the last 7 days and the
+    7 before; orders to ship; failed e-mails; stock; the recommendations' last 7 days."""
+    tomorrow = _midnight(today + timedelta(days=1))
+    week_start = _midnight(today - timedelta(days=WEEK - 1))
+    week = Period(today - timedelta(days=WEEK - 1), today)
+    running = select(func.count(Experiment.id)).where(Experiment.status == "running")
+    return Dashboard(
+        today=today,
+        sales_today=sales_between(session, _midnight(today), tomorrow),
+        sales_week=sales_between(session, week_start, tomorrow),
+        sales_week_before=sales_between(session, week_start - timedelta(days=WEEK), week_start),
+        to_ship=_orders_in(session, states.PAID),
+        awaiting_payment=_orders_in(session, states.PENDING_PAYMENT),
+        failed_emails=outbox_counts(session).get("failed", 0),
+        stock=stock_alerts(session),
+        recommendations_week=online_report(session, week).totals,
+        running_experiments=session.scalar(running) or 0,
+        unpublished_changes=draft_revision(session) is not None,
+        model=_live_model(store),
+        model_problem=active_problem(store),
+    )

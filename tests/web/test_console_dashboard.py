@@ -1,0 +1,185 @@
+"""The console's start page: sales, what needs attention and the recommendations' week."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.console.audit import Actor
+from shop.db import utcnow
+from shop.mail.models import OutboxEmail
+from shop.merchandising import revisions
+from shop.merchandising.models import Experiment
+from shop.orders.models import Order
+from shop.personalization import service
+from shop.recommendation_models import Impression
+from tests import factories
+from tests.console_support import client_as
+
+
+def _section(page: str, testid: str) -> str:
+    return page.split(f'data-testid="{testid}"')[1].split("</dl>")[0].split("</ul>")[0]
+
+
+def _metric(section: str, name: str) -> str:
+    return section.split(f'data-metric="{name}">')[1].split("</dd>")[0]
+
+
+def _order(
+    session: Session,
+    number: str,
+    placed_at: datetime,
+    total: int,
+    *,
+    status: str = "paid",
+    refunded: int = 0,
+    kind: str = "sale",
+) -> Order:
+    order = Order(
+        number=number,
+        kind=kind,
+        status=status,
+        source="web",
+        subtotal_pence=total,
+        total_pence=total,
+        refunded_pence=refunded,
+        placed_at=placed_at,
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+def test_an_empty_shop_has_nothing_waiting_and_no_live_model(app: Flask, session: Session) -> None:
+    page = client_as(app, session, "merchandiser").get("/console/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Nothing waiting" in _section(html, "attention")
+    sales = _section(html, "sales")
+    assert _metric(sales, "week") == "£0.00" and "0 orders" in sales
+    assert "no sales in the 7 days before" in _metric(sales, "change")
+    assert _metric(_section(html, "recommendations"), "impressions") == "0"
+    assert "No model is live" in html.split('data-testid="live-model"')[1]
+    assert 'href="/console/products/"' in html  # the area tiles stay
+
+
+def test_sales_count_paid_sale_orders_by_day_after_refunds(app: Flask, session: Session) -> None:
+    now = utcnow()
+    today = datetime.combine(now.date(), time(0, 1))
+    _order(session, "T1", today, 1000)
+    _order(session, "T2", today, 2500, status="partially_refunded", refunded=500)
+    _order(session, "T3", today, 9999, status="pending_payment")  # not paid: not a sale
+    _order(session, "T4", today, 9999, status="cancelled")  # cancelled unpaid
+    _order(session, "T5", today, 9999, status="refunded", kind="return")  # a return
+    _order(session, "W1", today - timedelta(days=6), 1500, status="delivered")
+    _order(session, "W2", today - timedelta(days=7), 4000, status="delivered")  # week before
+    _order(session, "W3", today - timedelta(days=13), 1000, status="refunded", refunded=1000)
+    _order(session, "OLD", today - timedelta(days=14), 7777, status="delivered")
+    session.commit()
+
+    html = client_as(app, session, "merchandiser").get("/console/").get_data(as_text=True)
+    sales = _section(html, "sales")
+    assert _metric(sales, "today") == "£30.00"  # 10.00 + 25.00 - 5.00
+    assert _metric(sales, "week") == "£45.00"
+    assert _metric(sales, "week-before") == "£40.00"
+    assert _metric(sales, "change") == "+12%"
+    assert _metric(sales, "average") == "£15.00"  # £45.00 over 3 orders
+    assert "2 orders" in sales.split('data-metric="today"')[1].split("</div>")[0]
+
+
+def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="OUT", name="Sold Out Lantern", stock=0)
+    factories.product(session, cat, sku="OFF", name="Retired Lantern", stock=0, active=False)
+    factories.product(session, cat, sku="LOW", name="Last Few Candles", stock=3)
+    factories.product(session, cat, sku="OK", name="Plenty of Bags", stock=50)
+    placed = utcnow() - timedelta(days=20)
+    for number in ("P1", "P2"):
+        _order(session, number, placed, 500)
+    _order(session, "S1", placed, 500, status="shipped")
+    _order(session, "U1", placed, 500, status="pending_payment")
+    session.add(
+        OutboxEmail(
+            message_id="<m1@shop.test>",
+            kind="order_confirmation",
+            to_address="ann@example.com",
+            subject="Your order",
+            text_body="Thanks",
+            html_body="<p>Thanks</p>",
+            status="failed",
+        )
+    )
+    session.commit()
+
+    client = client_as(app, session, "merchandiser")
+    attention = _section(client.get("/console/").get_data(as_text=True), "attention")
+    expected = {
+        "to-ship": ("2 paid orders waiting to ship", "/console/orders/?status=paid"),
+        "failed-emails": ("1 e-mail failed to send", "/console/orders/outbox"),
+        "out-of-stock": (
+            "1 product on sale but out of stock",
+            "/console/products/?active=yes&amp;stock=out",
+        ),
+        "low-stock": (
+            "1 product on sale with 1 to 5 left",
+            "/console/products/?active=yes&amp;stock=low",
+        ),
+        "awaiting-payment": (
+            "1 order awaiting payment",
+            "/console/orders/?status=pending_payment",
+        ),
+    }
+    for key, (text, href) in expected.items():
+        item = attention.split(f'data-item="{key}"')[1].split("</li>")[0]
+        assert text in item and f'href="{href}"' in item, (key, item)
+    assert 'data-item="unpublished"' not in attention
+    # Each link leads to a list holding exactly what was counted.
+    listed = client.get("/console/products/?active=yes&stock=out").get_data(as_text=True)
+    assert "Sold Out Lantern" in listed and "Retired Lantern" not in listed
+    orders = client.get("/console/orders/?status=paid").get_data(as_text=True)
+    assert "P1" in orders and "P2" in orders and "S1" not in orders
+
+
+def test_unpublished_changes_experiments_and_recommendation_week(
+    app: Flask, session: Session, trained: list[User]
+) -> None:
+    staff = factories.staff(session, "merchandiser", "merch2@example.com")
+    draft = revisions.draft_to_edit(session)
+    draft["note"] = "testing"
+    revisions.save_draft(session, Actor.of(staff), draft, "settings.update", "settings")
+    session.add(
+        Experiment(
+            key="exp1",
+            name="Model against best sellers",
+            placements=["home"],
+            variants=[{"key": "a", "kind": "popularity", "weight": 100}],
+        )
+    )
+    now = utcnow()
+    for n in range(4):
+        session.add(
+            Impression(
+                rec_id=f"r{n}",
+                placement="home",
+                model_version="v",
+                strategy="model",
+                product_ids=[1, 2],
+                visitor_id="v1",
+                created_at=now - timedelta(days=n * 3),  # the last one is 9 days old
+            )
+        )
+    session.commit()
+
+    html = client_as(app, session, "merchandiser").get("/console/").get_data(as_text=True)
+    attention = _section(html, "attention")
+    assert "Unpublished recommendation changes" in attention
+    recs = _section(html, "recommendations")
+    assert _metric(recs, "impressions") == "3"
+    assert ">1</a>" in _metric(recs, "experiments")
+    live = html.split('data-testid="live-model"')[1].split("</p>")[0]
+    with app.app_context():
+        active = service().store.active()
+    assert active and f">{active}</a>" in live and "No model is live" not in live
