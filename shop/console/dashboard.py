@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from shop.analytics.offline import VersionSummary, version_summaries
@@ -33,7 +33,8 @@ WEEK = 7
 
 @dataclass(frozen=True)
 class Sales:
-    """Paid sale orders placed in a period and what they brought in after refunds."""
+    """Paid sale orders placed in a period, and what sales brought in after refunds and
+    returns."""
 
     orders: int
     net_pence: int
@@ -83,17 +84,15 @@ def _midnight(day: date) -> datetime:
 
 
 def sales_between(session: Session, start: datetime, end: datetime) -> Sales:
-    """Paid sale orders placed in [start, end) and their net total after refunds."""
+    """Paid sale orders placed in [start, end), and their net total: refunds taken off, and
+    returns booked in the period (orders of kind "return", with negative totals) too."""
+    sale = and_(Order.kind == "sale", Order.status.in_(PAID_STATUSES))
+    counted = or_(sale, Order.kind == "return")
     orders, net = session.execute(
         select(
-            func.count(Order.id),
+            func.count(Order.id).filter(sale),
             func.coalesce(func.sum(Order.total_pence - Order.refunded_pence), 0),
-        ).where(
-            Order.kind == "sale",
-            Order.status.in_(PAID_STATUSES),
-            Order.placed_at >= start,
-            Order.placed_at < end,
-        )
+        ).where(counted, Order.placed_at >= start, Order.placed_at < end)
     ).one()
     return Sales(int(orders), int(net))
 

@@ -73,7 +73,7 @@ def test_sales_count_paid_sale_orders_by_day_after_refunds(app: Flask, session: 
     _order(session, "T2", today, 2500, status="partially_refunded", refunded=500)
     _order(session, "T3", today, 9999, status="pending_payment")  # not paid: not a sale
     _order(session, "T4", today, 9999, status="cancelled")  # cancelled unpaid
-    _order(session, "T5", today, 9999, status="refunded", kind="return")  # a return
+    _order(session, "T5", today, -300, status="refunded", kind="return")  # goods sent back
     _order(session, "W1", today - timedelta(days=6), 1500, status="delivered")
     _order(session, "W2", today - timedelta(days=7), 4000, status="delivered")  # week before
     _order(session, "W3", today - timedelta(days=13), 1000, status="refunded", refunded=1000)
@@ -82,11 +82,11 @@ def test_sales_count_paid_sale_orders_by_day_after_refunds(app: Flask, session: 
 
     html = client_as(app, session, "merchandiser").get("/console/").get_data(as_text=True)
     sales = _section(html, "sales")
-    assert _metric(sales, "today") == "£30.00"  # 10.00 + 25.00 - 5.00
-    assert _metric(sales, "week") == "£45.00"
+    assert _metric(sales, "today") == "£27.00"  # 10.00 + 25.00 - 5.00 refunded - 3.00 returned
+    assert _metric(sales, "week") == "£42.00"
     assert _metric(sales, "week-before") == "£40.00"
-    assert _metric(sales, "change") == "+12%"
-    assert _metric(sales, "average") == "£15.00"  # £45.00 over 3 orders
+    assert _metric(sales, "change") == "+5%"
+    assert _metric(sales, "average") == "£14.00"  # £42.00 over 3 orders (the return is none)
     assert "2 orders" in sales.split('data-metric="today"')[1].split("</div>")[0]
 
 
