@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalog.availability import Viewer, on_sale_to, public_viewer
 from shop.catalog.models import Product
+from shop.catalog.services import SORT_LABELS as CATEGORY_SORT_LABELS
 from shop.pagination import Page, check_page
 
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
@@ -43,7 +44,18 @@ SQLITE_CODE_HITS = """
     SELECT id, CASE WHEN sku = :code THEN 0 ELSE 2 END AS tier, 0.0 AS score
     FROM products WHERE sku GLOB :code_pattern
 """
-SQLITE_ORDER = "hit.tier, hit.score"
+# Every word-matching product is about as relevant to a one- or two-word query ("heart"
+# matches 250 names, whose bm25 differs by a tenth, mostly by name length), so how often a
+# product is bought weighs in: its relevance is multiplied by 1 + w * n / (n + h) for n
+# orders (w POPULARITY_WEIGHT, h POPULARITY_HALF), at most 1.5 for the best sellers. That
+# stays below what a match in the name (weighted 10) adds over one only in the description
+# (bm25 saturates a word's count: about 1.6x to 3x), so a description match stays below.
+POPULARITY_WEIGHT = 0.5
+POPULARITY_HALF = 250
+POPULARITY_BOOST = (
+    f"(1 + {POPULARITY_WEIGHT} * CAST(p.order_count AS REAL) / (p.order_count + {POPULARITY_HALF}))"
+)
+SQLITE_ORDER = f"hit.tier, hit.score * {POPULARITY_BOOST}"
 POSTGRES_HITS = """
     SELECT p.id, 1 AS tier, ts_rank(p.search_vector, q) AS score
     FROM products p, to_tsquery('english', :match) q WHERE p.search_vector @@ q
@@ -52,15 +64,24 @@ POSTGRES_CODE_HITS = r"""
     SELECT id, CASE WHEN sku = :code THEN 0 ELSE 2 END AS tier, 0::real AS score
     FROM products WHERE sku LIKE :code_pattern ESCAPE '\'
 """
-POSTGRES_ORDER = "hit.tier, hit.score DESC"
+POSTGRES_ORDER = f"hit.tier, hit.score * {POPULARITY_BOOST} DESC"
+# The other orders a shopper may choose (the category pages' sorts), over the same hits.
+SORT_ORDERS = {
+    "popular": "p.order_count DESC, p.id",
+    "price_asc": "p.price_pence ASC, p.id",
+    "price_desc": "p.price_pence DESC, p.id",
+    "name": "p.name ASC, p.id",
+}
+RELEVANCE = "relevance"
+SORT_LABELS = {RELEVANCE: "Best match", **CATEGORY_SORT_LABELS}
 # bm25 is better when lower, ts_rank when higher; code hits score 0 on both, which both
 # aggregates below pass over when the product also matched by words.
 SQLITE_BEST_SCORE = "min(score)"
 POSTGRES_BEST_SCORE = "max(score)"
 
 
-def _hits_sql(dialect: str, with_code: bool) -> tuple[str, str]:
-    """The page query and the count query for the hits of one search."""
+def _hits_sql(dialect: str, with_code: bool, sort: str = RELEVANCE) -> tuple[str, str]:
+    """The page query and the count query for the hits of one search, in `sort` order."""
     postgres = dialect == "postgresql"
     hits = POSTGRES_HITS if postgres else SQLITE_HITS
     if with_code:
@@ -72,11 +93,11 @@ def _hits_sql(dialect: str, with_code: bool) -> tuple[str, str]:
         AS hit JOIN products p ON p.id = hit.id
         WHERE p.active AND {LAUNCHED}
     """
-    page_sql = f"""
-        SELECT p.id FROM {found}
-        ORDER BY {order}, CASE WHEN hit.tier = 2 THEN p.sku END, p.order_count DESC, p.id
-        LIMIT :limit OFFSET :offset
-    """
+    if sort != RELEVANCE:
+        order = SORT_ORDERS[sort]
+    else:
+        order += ", CASE WHEN hit.tier = 2 THEN p.sku END, p.order_count DESC, p.id"
+    page_sql = f"SELECT p.id FROM {found} ORDER BY {order} LIMIT :limit OFFSET :offset"
     return page_sql, f"SELECT count(*) FROM {found}"
 
 
@@ -88,6 +109,7 @@ class SearchResults:
     terms: list[str]
     page: Page[Product]
     matched_all_terms: bool
+    sort: str = RELEVANCE
 
 
 def search_terms(query: str, max_chars: int = 200, max_terms: int = 12) -> list[str]:
@@ -207,17 +229,21 @@ class SearchSQL:
 
 
 def search_sql(
-    dialect: str, terms: list[str], operator: str = "AND", code: str | None = None
+    dialect: str,
+    terms: list[str],
+    operator: str = "AND",
+    code: str | None = None,
+    sort: str = RELEVANCE,
 ) -> SearchSQL:
     """The SQL that finds products by `terms` (joined by `operator`: AND, OR or SPLIT) and,
-    with `code` (see `code_query`), by item code and its start."""
+    with `code` (see `code_query`), by item code and its start; in `sort` order."""
     if dialect not in ("sqlite", "postgresql"):
         raise RuntimeError(f"search is not supported on {dialect}")
     params: dict[str, object] = {"match": _match_expression(dialect, terms, operator)}
     if code is not None:
         params["code"] = code
         params["code_pattern"] = code_pattern(dialect, code)
-    page_sql, count_sql = _hits_sql(dialect, code is not None)
+    page_sql, count_sql = _hits_sql(dialect, code is not None, sort)
     return SearchSQL(page_sql, count_sql, params)
 
 
@@ -229,8 +255,9 @@ def _run(
     size: int,
     viewer: Viewer,
     code: str | None = None,
+    sort: str = RELEVANCE,
 ) -> tuple[list[Product], int]:
-    found = search_sql(session.get_bind().dialect.name, terms, operator, code)
+    found = search_sql(session.get_bind().dialect.name, terms, operator, code, sort)
     params = dict(found.params)
     until = bindparam("until", viewer.sees_until, type_=DateTime)
     total = int(session.execute(text(found.count).bindparams(until), params).scalar() or 0)
@@ -251,28 +278,33 @@ def search_products(
     size: int = 24,
     max_chars: int = 200,
     viewer: Viewer | None = None,
+    sort: str = RELEVANCE,
 ) -> SearchResults:
     """Search the products on sale to `viewer` (default: everyone) by name and description,
-    best matches first, and by item code: the product whose code the query is comes first,
-    those whose codes start with it after the word matches."""
+    best matches first (more often bought ones first among equal matches), and by item
+    code: the product whose code the query is comes first, those whose codes start with it
+    after the word matches. Another `sort` (a key of SORT_LABELS; an unknown one is
+    relevance) orders the same hits by popularity, price or name."""
     viewer = viewer or public_viewer()
+    sort = sort if sort in SORT_LABELS else RELEVANCE
     terms = search_terms(query, max_chars)
     if not terms:
-        return SearchResults(query[:max_chars], [], Page([], 0, 1, size), True)
+        return SearchResults(query[:max_chars], [], Page([], 0, 1, size), True, sort)
     code = code_query(query[:max_chars])
-    products, total = _run(session, terms, "AND", page, size, viewer, code)
+    products, total = _run(session, terms, "AND", page, size, viewer, code, sort)
     if total == 0 and any(split_alternatives(t) for t in terms):
-        products, total = _run(session, terms, "SPLIT", page, size, viewer)
+        products, total = _run(session, terms, "SPLIT", page, size, viewer, sort=sort)
     matched_all = True
     if total == 0 and len(terms) > 1:
         # Any of the words, leaving out one-letter ones (stray letters, parts of tags)
         # when there are longer words to go by.
         longer = [t for t in terms if len(t) >= MIN_PREFIX_CHARS] or terms
-        products, total = _run(session, longer, "OR", page, size, viewer)
+        products, total = _run(session, longer, "OR", page, size, viewer, sort=sort)
         matched_all = False
     if total == 0:
         check_page(page, 0, size)
-    return SearchResults(query[:max_chars], terms, Page(products, total, page, size), matched_all)
+    found = Page(products, total, page, size)
+    return SearchResults(query[:max_chars], terms, found, matched_all, sort)
 
 
 def active_product_count(session: Session) -> int:

@@ -19,7 +19,7 @@ from shop.catalog import services
 from shop.catalog.availability import in_early_access
 from shop.catalog.images import product_svg
 from shop.catalog.models import Product
-from shop.catalog.search import active_product_count, search_products
+from shop.catalog.search import RELEVANCE, SORT_LABELS, active_product_count, search_products
 from shop.db import db
 from shop.pagination import PageError, parse_page
 from shop.tracking.recorder import record
@@ -137,14 +137,17 @@ def search() -> str:
             size=current_app.config["PAGE_SIZE"],
             max_chars=max_chars,
             viewer=catalogue_viewer(),
+            sort=request.args.get("sort", RELEVANCE),
         )
     except PageError as exc:
         abort(exc.status, str(exc))
-    if results.terms and page == 1:  # paging through the results is not a new search
+    # Paging through the results, or sorting them, is not a new search.
+    if results.terms and page == 1 and "sort" not in request.args:
         record("search", query=results.query, result_count=results.page.total)
     return render_template(
         "shop/search.html",
         results=results,
+        sorts=SORT_LABELS,
         truncated=len(raw) > max_chars,
         catalogue_size=active_product_count(db.session) if not results.page.total else 0,
     )

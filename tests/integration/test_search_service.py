@@ -9,7 +9,7 @@ from shop.db import utcnow
 from tests import factories
 
 
-def _names(session: Session, query: str, **kwargs: int) -> list[str]:
+def _names(session: Session, query: str, **kwargs: int | str) -> list[str]:
     return [p.name for p in search_products(session, query, **kwargs).page.items]
 
 
@@ -203,3 +203,52 @@ def test_code_characters_are_not_wildcards(session: Session) -> None:
     assert _names(session, "gift_0001") == ["Voucher"]
     assert _names(session, "gift%") == []
     assert _names(session, "gift*") == []
+
+
+def test_among_equal_matches_the_more_often_bought_product_comes_first(session: Session) -> None:
+    cat = factories.category(session)
+    # The short name is bm25's favourite; the best seller has the long name.
+    factories.product(session, cat, sku="A", name="Heart Doormat", orders=0)
+    factories.product(session, cat, sku="B", name="White Hanging Heart T-Light Holder", orders=2200)
+    factories.product(session, cat, sku="C", name="Heart of Wicker Small", orders=120)
+    session.commit()
+    assert _names(session, "heart") == [
+        "White Hanging Heart T-Light Holder",
+        "Heart of Wicker Small",
+        "Heart Doormat",
+    ]
+
+
+def test_a_best_seller_matching_only_in_its_description_stays_below_name_matches(
+    session: Session,
+) -> None:
+    cat = factories.category(session)
+    factories.product(
+        session, cat, sku="A", name="Jumbo Bag", description="Room for a candle", orders=5000
+    )
+    factories.product(session, cat, sku="B", name="Pillar Candle", orders=0)
+    session.commit()
+    assert _names(session, "candle") == ["Pillar Candle", "Jumbo Bag"]
+
+
+def test_the_hits_can_be_sorted_by_price_name_or_popularity(session: Session) -> None:
+    cat = factories.category(session)
+    factories.product(session, cat, sku="A", name="Brass Lantern", price=900, orders=5)
+    factories.product(session, cat, sku="B", name="Anchor Lantern", price=300, orders=50)
+    factories.product(session, cat, sku="C", name="Copper Lantern", price=600, orders=500)
+    factories.product(session, cat, sku="D", name="Cotton Bag", price=100, orders=9000)
+    session.commit()
+    assert _names(session, "lantern", sort="price_asc") == [
+        "Anchor Lantern",
+        "Copper Lantern",
+        "Brass Lantern",
+    ]
+    assert _names(session, "lantern", sort="price_desc")[0] == "Brass Lantern"
+    assert _names(session, "lantern", sort="name")[0] == "Anchor Lantern"
+    assert _names(session, "lantern", sort="popular")[0] == "Copper Lantern"
+    results = search_products(session, "lantern", sort="cheapest-first")
+    assert results.sort == "relevance" and results.page.total == 3
+    # Matching any word when none matches all keeps the chosen order too.
+    found = search_products(session, "lantern zeppelin", sort="price_asc")
+    assert not found.matched_all_terms
+    assert found.page.items[0].name == "Anchor Lantern"

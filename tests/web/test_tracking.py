@@ -155,3 +155,11 @@ def test_paging_through_search_results_is_one_search(client: FlaskClient, sessio
         assert client.get(f"/search?q=bag&page={page}").status_code == 200
     searches = [e for e in _events(session) if e.kind == "search"]
     assert [(e.query, e.result_count) for e in searches] == [("bag", 2), ("bag", 2)]
+
+
+def test_sorting_search_results_is_not_a_new_search(client: FlaskClient, session: Session) -> None:
+    factories.small_catalogue(session)
+    for sort in ("", "&sort=price_asc", "&sort=name"):
+        assert client.get(f"/search?q=bag{sort}").status_code == 200
+    searches = [e for e in _events(session) if e.kind == "search"]
+    assert [(e.query, e.result_count) for e in searches] == [("bag", 2)]
