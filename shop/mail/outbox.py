@@ -35,6 +35,7 @@ RESERVED_HEADERS = frozenset(
         "mime-version",
         "content-type",
         "content-transfer-encoding",
+        "auto-submitted",
     }
 )
 MAX_LIST_LIMIT = 1000

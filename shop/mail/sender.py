@@ -23,8 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from flask import Flask, current_app
@@ -87,7 +88,7 @@ class SenderSettings:
         """Read the MAIL_* and SMTP_* settings of an app config."""
         return cls(
             smtp=SmtpSettings.from_config(config),
-            mail_from=config["MAIL_FROM"],
+            mail_from=sender_address(config["MAIL_FROM"], str(config.get("SHOP_NAME", ""))),
             max_attempts=max(1, int(config.get("MAIL_MAX_ATTEMPTS", 6))),
             backoff_base_s=float(config.get("MAIL_BACKOFF_BASE_S", 30)),
             backoff_cap_s=float(config.get("MAIL_BACKOFF_CAP_S", DEFAULT_BACKOFF_CAP_S)),
@@ -243,9 +244,31 @@ def load_claimed(session_factory: SessionFactory, ids: Sequence[int]) -> list[Ou
     return rows
 
 
-# RFC 5322 allows 998 characters a line. At the default 78, a List-Unsubscribe URL (one long
-# word) was RFC 2047-encoded whole, and mail programs could no longer find its <https://...>.
-MESSAGE_POLICY = policy.SMTP.clone(max_line_length=998)
+# Bodies are encoded at 76 characters a line (RFC 2045's limit for quoted-printable and
+# base64) and headers folded at 76, which keeps RFC 2047 encoded words within their 75.
+# `refold_source="none"` lets an ASCII extra header set raw (a List-Unsubscribe URL is one
+# long word) go out as written: folded at 76 it was RFC 2047-encoded whole, and mail programs
+# could no longer find its <https://...>.
+MESSAGE_POLICY = policy.SMTP.clone(max_line_length=76, refold_source="none")
+MAX_HEADER_LINE = 998  # RFC 5322 section 2.1.1
+# RFC 3834: every e-mail of the shop is sent by a program, so auto-responders stay quiet.
+AUTO_SUBMITTED = "auto-generated"
+
+
+def sender_address(mail_from: str, shop_name: str) -> str:
+    """The From header: MAIL_FROM, with the shop's name as display name when it has none."""
+    display_name, address = parseaddr(mail_from)
+    if display_name or not shop_name or "@" not in address:
+        return mail_from
+    local_part, _, domain = address.rpartition("@")
+    return str(Address(display_name=shop_name, username=local_part, domain=domain))
+
+
+def _set_extra_header(msg: EmailMessage, name: str, value: str) -> None:
+    if value.isascii() and len(name) + 2 + len(value) <= MAX_HEADER_LINE:
+        msg.set_raw(name, value)
+    else:
+        msg[name] = value
 
 
 def build_message(email: Outgoing, mail_from: str) -> EmailMessage:
@@ -256,11 +279,12 @@ def build_message(email: Outgoing, mail_from: str) -> EmailMessage:
     msg["Subject"] = email.subject
     msg["Message-ID"] = email.message_id
     msg["Date"] = format_datetime(email.created_at.replace(tzinfo=UTC), usegmt=True)
+    msg["Auto-Submitted"] = AUTO_SUBMITTED
     for name, value in email.headers.items():
         if name.lower() in RESERVED_HEADERS:
             log.warning("outbox e-mail %s: ignoring reserved header %s", email.id, name)
             continue
-        msg[name] = value
+        _set_extra_header(msg, name, value)
     msg.set_content(email.text_body)
     msg.add_alternative(email.html_body, subtype="html")
     return msg
