@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ SHAPES = {
 SOCIAL, STRUCTURED_DATA = "social", ("square", "4x3", "16x9")
 SUPERSAMPLE = 2  # shapes are drawn at twice the size, then scaled down: smooth edges
 _NOT_A_CHARACTER = "\U0010fffd"  # a private-use code point no font draws: its "missing" box
+# One FreeType face is shared by all threads and is not safe to use from two at once.
+_DRAWING = threading.Lock()
 
 
 class UnknownShapeError(ValueError):
@@ -50,7 +53,8 @@ def product_png(name: str, category_slug: str | None, sku: str, shape: str) -> b
     """The PNG picture of a product in one of `SHAPES`, the same bytes for the same inputs."""
     if shape not in SHAPES:
         raise UnknownShapeError(f"no {shape!r} picture; one of {', '.join(SHAPES)}")
-    return _render(name, category_slug or "", sku, shape)
+    with _DRAWING:
+        return _render(name, category_slug or "", sku, shape)
 
 
 @lru_cache(maxsize=512)  # a few tens of kB each; drawing one takes tens of milliseconds
