@@ -42,7 +42,8 @@ DEFAULT_MOTIF = (
 )
 
 
-def _seed(key: str) -> bytes:
+def picture_seed(key: str) -> bytes:
+    """The bytes that place a picture's dots: the same for the same key."""
     return hashlib.sha256(key.encode()).digest()
 
 
@@ -70,7 +71,7 @@ def product_svg(name: str, category_slug: str | None, sku: str) -> str:
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 320" role="img" '
         f'aria-label="{escape(name, quote=True)}">'
         f'<rect width="320" height="320" fill="{paper}"/>'
-        f"{_pattern(_seed(sku), ink)}{motif}"
+        f"{_pattern(picture_seed(sku), ink)}{motif}"
         f'<g font-family="Georgia, serif" font-size="17" fill="{ink}">{caption}</g>'
         "</svg>"
     )

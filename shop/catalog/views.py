@@ -19,6 +19,7 @@ from shop.catalog import services
 from shop.catalog.availability import in_early_access
 from shop.catalog.images import product_svg
 from shop.catalog.models import Product
+from shop.catalog.raster import SHAPES, product_png
 from shop.catalog.search import RELEVANCE, SORT_LABELS, active_product_count, search_products
 from shop.db import db
 from shop.pagination import PageError, parse_page
@@ -109,18 +110,42 @@ def render_product_page(item: Product, form: AddToCartForm) -> str:
 @bp.get("/products/<int:product_id>/image.svg")
 def product_image(product_id: int) -> Response:
     """The generated picture of a product (cacheable)."""
+    item = _pictured_product(product_id)
+    body = product_svg(item.name, _category_slug(item), item.sku)
+    return _picture_response(item, body, "image/svg+xml")
+
+
+@bp.get("/products/<int:product_id>/image-<any(" + ", ".join(SHAPES) + "):shape>.png")
+def product_image_png(product_id: int, shape: str) -> Response:
+    """The product's picture as a PNG of one of the raster shapes (link previews and search
+    engines take no SVG)."""
+    item = _pictured_product(product_id)
+    body = product_png(item.name, _category_slug(item), item.sku, shape)
+    return _picture_response(item, body, "image/png")
+
+
+def _pictured_product(product_id: int) -> Product:
     try:
-        item = services.get_product(db.session, product_id, catalogue_viewer())
+        return services.get_product(db.session, product_id, catalogue_viewer())
     except services.NotFoundError:
         abort(404)
-    slug = item.category.slug if item.category else None
-    response = Response(product_svg(item.name, slug, item.sku), mimetype="image/svg+xml")
+
+
+def _category_slug(item: Product) -> str | None:
+    return item.category.slug if item.category else None
+
+
+def _picture_response(item: Product, body: str | bytes, mimetype: str) -> Response:
+    # Cached for a day; the ETag (a hash of the picture) lets a cache revalidate cheaply
+    # and changes with the product's name or category.
+    response = Response(body, mimetype=mimetype)
     if in_early_access(item, catalogue_viewer()):
         response.cache_control.private = True  # a shared cache must not show it to everyone
     else:
         response.cache_control.public = True
     response.cache_control.max_age = 86400
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/search")

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shop.catalog.models import Product
+from shop.catalog.raster import SHAPES, SOCIAL, STRUCTURED_DATA
 from shop.money import format_money, plain_amount
 from shop.security_headers import PRIVATE_PREFIXES
 from shop.wording import counted
@@ -30,9 +31,24 @@ def product_page_url(base_url: str, product_id: int) -> str:
     return absolute_url(base_url, f"/products/{int(product_id)}")
 
 
-def product_image_url(base_url: str, product_id: int) -> str:
-    """The absolute address of a product's picture."""
-    return absolute_url(base_url, f"/products/{int(product_id)}/image.svg")
+def product_image_url(base_url: str, product_id: int, shape: str = SOCIAL) -> str:
+    """The absolute address of a product's PNG picture of one of the raster shapes (link
+    previews and search engines take no SVG)."""
+    if shape not in SHAPES:
+        raise ValueError(f"no {shape!r} picture; one of {', '.join(SHAPES)}")
+    return absolute_url(base_url, f"/products/{int(product_id)}/image-{shape}.png")
+
+
+def product_preview_image(product: Product, base_url: str) -> dict[str, Any]:
+    """The link-preview picture of a product page (og:image and its size, type and alt)."""
+    shape = SHAPES[SOCIAL]
+    return {
+        "url": product_image_url(base_url, product.id, SOCIAL),
+        "width": shape.width,
+        "height": shape.height,
+        "type": "image/png",
+        "alt": product.name,
+    }
 
 
 def category_page_url(base_url: str, slug: str, page: int = 1) -> str:
@@ -77,7 +93,8 @@ def product_structured_data(product: Product, base_url: str, shop_name: str) -> 
         "@type": "Product",
         "name": product.name,
         "sku": product.sku,
-        "image": product_image_url(base_url, product.id),
+        # Google asks for 1:1, 4:3 and 16:9 pictures.
+        "image": [product_image_url(base_url, product.id, shape) for shape in STRUCTURED_DATA],
         "description": " ".join(product.description.split())
         or product_description(product, shop_name),
         "url": url,

@@ -72,7 +72,7 @@ def seo_product(product: Product) -> dict[str, Any]:
     base, shop_name = _base_url(), current_app.config["SHOP_NAME"]
     return {
         "url": meta.product_page_url(base, product.id),
-        "image": meta.product_image_url(base, product.id),
+        "image": meta.product_preview_image(product, base),
         "description": meta.product_description(product, shop_name),
         "structured_data": meta.product_structured_data(product, base, shop_name),
     }

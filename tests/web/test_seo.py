@@ -66,7 +66,14 @@ def test_robots_txt_keeps_crawlers_out_of_private_pages_and_names_the_sitemap(
 
     rules = robotparser.RobotFileParser()
     rules.parse(text.splitlines())
-    for path in ("/", "/products/1", "/products/1/image.svg", "/c/candles", "/c/candles?page=2"):
+    for path in (
+        "/",
+        "/products/1",
+        "/products/1/image.svg",
+        "/products/1/image-social.png",
+        "/c/candles",
+        "/c/candles?page=2",
+    ):
         assert rules.can_fetch("Googlebot", BASE + path), path
     for path in (
         "/account",
@@ -270,7 +277,7 @@ def test_a_product_page_has_one_canonical_address_description_and_open_graph(
     assert f'<meta property="og:url" content="{url}">' in head
     assert f'<meta property="og:title" content="{heart.name}">' in head
     assert f'<meta property="og:description" content="{description}">' in head
-    assert f'<meta property="og:image" content="{url}/image.svg">' in head
+    assert f'<meta property="og:image" content="{url}/image-social.png">' in head
 
 
 def test_a_product_without_a_description_is_described_by_name_price_and_code(
@@ -303,7 +310,11 @@ def test_a_product_page_describes_the_product_and_its_offer_in_json_ld(
         "@type": "Product",
         "name": "White Hanging Heart T-Light Holder",
         "sku": "85123A",
-        "image": f"{BASE}/products/{heart.id}/image.svg",
+        "image": [
+            f"{BASE}/products/{heart.id}/image-square.png",
+            f"{BASE}/products/{heart.id}/image-4x3.png",
+            f"{BASE}/products/{heart.id}/image-16x9.png",
+        ],
         "description": "White Hanging Heart T-Light Holder from our range.",
         "url": f"{BASE}/products/{heart.id}",
         "offers": {
