@@ -410,6 +410,7 @@ def _form_pages(url: str, good_gets: list[str]) -> list[str]:
 def _refused(client: FlaskClient, url: str, method: str, token: str) -> bool:
     """True when the caller may not use the route at all (sent to sign in, or forbidden)."""
     response = client.open(url, method=method, data={"csrf_token": token})
+    response.close()
     location = response.headers.get("Location", "")
     return response.status_code in (401, 403) or "/account/login" in location
 
