@@ -431,6 +431,8 @@ def pay_complete(token: str) -> tuple[Response, int]:
         outcome = payments.complete_payment(db.transaction, gateway(), _settings(), order_id)
     except payments.PaymentError as exc:
         return jsonify(error=str(exc)), 409
+    except PaymentsNotConfigured as exc:
+        return jsonify(error=str(exc)), 503
     except GatewayError:
         return jsonify(
             error="We could not reach our payment provider. Your order is saved; "

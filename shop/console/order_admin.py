@@ -221,7 +221,12 @@ def ship(
     if not states.can_ship(order):
         label = states.LABELS.get(before, before)
         raise OrderAdminError(f"Order {order.number} is {label.lower()}; it cannot be shipped.")
-    fulfilment.ship_order(session, settings, order, tracking.strip())
+    try:
+        fulfilment.ship_order(session, settings, order, tracking.strip())
+    except states.IllegalTransition as exc:  # e.g. a paid order with no delivery address
+        raise OrderAdminError(
+            f"{str(exc)[:1].upper()}{str(exc)[1:]}; it cannot be shipped."
+        ) from None
     after = {"status": order.status, "tracking": tracking.strip() or None}
     audit.record(session, actor, "order.ship", f"order {order.number}", {"status": before}, after)
     return order
