@@ -200,6 +200,31 @@ def test_cart_with_many_lines(client: FlaskClient, session: Session) -> None:
     assert_flat(grows(session, client, "/cart", add, "Query item"))
 
 
+def _sign_in_statements(app: Flask, session: Session, lines: int) -> int:
+    """Statements of signing in with a visitor cart of `lines` lines (merged into the
+    account's cart)."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    session.rollback()
+    factories.user(session, email)
+    session.commit()
+    client = app.test_client()
+    _add_to_cart(client, _products(session, lines))
+    token = csrf_token(client, "/account/login")
+    form = {"csrf_token": token, "email": email, "password": factories.PASSWORD}
+    with counted() as seen:
+        response = client.post("/account/login", data=form)
+    assert response.status_code == 302
+    page = client.get("/cart").get_data(as_text=True)
+    assert page.count("Query item") >= lines
+    return len(seen)
+
+
+def test_signing_in_merges_a_long_visitor_cart(app: Flask, session: Session) -> None:
+    factories.small_catalogue(session)
+    _sign_in_statements(app, session, 1)  # the first sign-in reads what is read once
+    assert_flat([_sign_in_statements(app, session, n) for n in (SMALL, LARGE)])
+
+
 def _checkout_counts(app: Flask, session: Session, lines: int) -> dict[str, int]:
     """Statements of each checkout step for a guest with `lines` cart lines: the pages, the
     order placed ("place") and the confirmation page of the order once paid."""
