@@ -264,8 +264,8 @@ def test_each_checkout_step_and_the_confirmation(app: Flask, session: Session) -
     large = _checkout_counts(app, session, LARGE)
     # Placing the order takes each line's stock with its own conditional UPDATE (in product
     # order, so two orders never lock in opposite orders): one statement per line, by design.
-    # SQLite also gets one INSERT per order line (SQLAlchemy cannot batch an ORM insert there
-    # and still match the ids it returns), PostgreSQL one INSERT for them all.
+    # On SQLite the ORM also sends one INSERT ... RETURNING id per order line; on PostgreSQL
+    # one INSERT for them all.
     per_line = 2 if db.is_sqlite else 1
     assert large.pop("place") - small.pop("place") == per_line * (LARGE - SMALL)
     assert small == large
