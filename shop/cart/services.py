@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -184,12 +184,7 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
     cart = session.scalar(select(Cart).options(selectinload(Cart.items)).where(owner.clause()))
     if cart is None:
         return CartView(currency=currency)
-    products = {
-        p.id: p
-        for p in session.scalars(
-            select(Product).where(Product.id.in_([i.product_id for i in cart.items]))
-        )
-    }
+    products = _products_by_id(session, [i.product_id for i in cart.items])
     held = _held_for(session, owner, list(products))
     viewer = viewer_for(session, owner.user_id)
     lines = [
@@ -218,6 +213,13 @@ def _holding(owner: CartOwner):  # type: ignore[no-untyped-def]
         else (Order.visitor_id == owner.visitor_id) & Order.user_id.is_(None)
     )
     return mine & (Order.status == states.PENDING_PAYMENT) & Order.stock_reserved.is_(True)
+
+
+def _products_by_id(session: Session, product_ids: list[int]) -> dict[int, Product]:
+    """These products by id, in one query (missing ones are absent)."""
+    if not product_ids:
+        return {}
+    return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(product_ids)))}
 
 
 def _held_for(session: Session, owner: CartOwner, product_ids: list[int]) -> dict[int, int]:
@@ -341,12 +343,14 @@ def merge_visitor_cart(
     assert user_cart is not None
     existing = {item.product_id: item for item in user_cart.items}
     viewer = viewer_for(session, user_id)
-    held = _held_for(
-        session, CartOwner(user_id=user_id), [i.product_id for i in visitor_cart.items]
-    )
+    wanted_ids = [i.product_id for i in visitor_cart.items]
+    held = _held_for(session, CartOwner(user_id=user_id), wanted_ids)
+    # Read up front: a lookup inside the loop would flush the line added just before it.
+    products = _products_by_id(session, wanted_ids)
     merged, notes = 0, []
+    added: list[dict[str, object]] = []
     for item in list(visitor_cart.items):
-        product = session.get(Product, item.product_id)
+        product = products.get(item.product_id)
         if product is None:
             continue
         available = product.stock_qty + held.get(product.id, 0)
@@ -371,13 +375,22 @@ def merge_visitor_cart(
                 f"{quantity} of {product.name}."
             )
         if target is None:
-            user_cart.items.append(
-                CartItem(product_id=item.product_id, quantity=quantity, rec_id=item.rec_id)
+            added.append(
+                {
+                    "cart_id": user_cart.id,
+                    "product_id": item.product_id,
+                    "quantity": quantity,
+                    "rec_id": item.rec_id,
+                }
             )
         else:
             target.quantity = quantity
             target.rec_id = item.rec_id  # this visit's addition is the later one: it decides
         merged += 1
+    if added:
+        # One multi-row insert: the ORM writes new rows one statement each on SQLite.
+        session.execute(insert(CartItem), added)
+        session.expire(user_cart, ["items"])
     session.delete(visitor_cart)
     session.flush()
     return CartMerge(merged, notes)
