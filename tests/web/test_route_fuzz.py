@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -206,14 +205,11 @@ def _token(client: FlaskClient) -> str:
 
 
 @pytest.fixture
-def config(database_url: str, tmp_path: Path) -> TestConfig:
-    """Test settings; a webhook secret, so the Stripe webhook reaches its signature check."""
-    cfg = TestConfig()
-    cfg.DATABASE_URL = database_url
-    cfg.INSTANCE_PATH = tmp_path / "instance"
-    cfg.SHOP_DATA_DIR = tmp_path / "data"
-    cfg.STRIPE_WEBHOOK_SECRET = "whsec_fuzz"
-    return cfg
+def config(config: TestConfig) -> TestConfig:
+    """The usual test settings with a webhook secret, so the Stripe webhook reaches its
+    signature check."""
+    config.STRIPE_WEBHOOK_SECRET = "whsec_fuzz"
+    return config
 
 
 @pytest.fixture
