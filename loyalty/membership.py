@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -274,15 +275,33 @@ def tier_history(
     return Page(lines, total, page, size)
 
 
+def member_badges(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Short labels for staff on orders, e.g. 'Platinum · priority support', by user id, in
+    one query; customers who are not members are left out."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Membership.user_id, Tier.name, Tier.priority_support)
+        .join(Tier, Membership.tier_id == Tier.id)
+        .where(Membership.user_id.in_(ids), Membership.status == "active")
+    )
+    return {
+        user_id: f"{name} · priority support" if priority else str(name)
+        for user_id, name, priority in rows
+    }
+
+
 def member_badge(session: Session, user_id: int) -> str | None:
-    """A short label for staff on orders, e.g. 'Platinum · priority support'; None for
-    customers who are not members."""
-    row = session.execute(
-        select(Tier.name, Tier.priority_support)
-        .join(Membership, Membership.tier_id == Tier.id)
-        .where(Membership.user_id == user_id, Membership.status == "active")
-    ).first()
-    if row is None:
-        return None
-    name, priority = row
-    return f"{name} · priority support" if priority else str(name)
+    """A short label for staff on orders (see `member_badges`); None for customers who are
+    not members."""
+    return member_badges(session, [user_id]).get(user_id)
+
+
+def priority_support_users() -> Select[tuple[int]]:
+    """The ids of active members whose tier gives priority support, as a subquery."""
+    return (
+        select(Membership.user_id)
+        .join(Tier, Membership.tier_id == Tier.id)
+        .where(Membership.status == "active", Tier.priority_support.is_(True))
+    )

@@ -7,7 +7,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from loyalty.membership import priority_support_users
 from shop.analytics.offline import VersionSummary, version_summaries
 from shop.analytics.online import Funnel, Period, online_report
 from shop.catalog.models import Product
@@ -63,6 +65,7 @@ class Dashboard:
     sales_week: Sales
     sales_week_before: Sales
     to_ship: int
+    to_ship_priority: int  # of those, orders of members whose tier gives priority support
     awaiting_payment: int
     failed_emails: int
     stock: Stock
@@ -97,8 +100,9 @@ def sales_between(session: Session, start: datetime, end: datetime) -> Sales:
     return Sales(int(orders), int(net))
 
 
-def _orders_in(session: Session, status: str) -> int:
-    return session.scalar(select(func.count(Order.id)).where(Order.status == status)) or 0
+def _orders_in(session: Session, status: str, *where: ColumnElement[bool]) -> int:
+    count = select(func.count(Order.id)).where(Order.status == status, *where)
+    return session.scalar(count) or 0
 
 
 def stock_alerts(session: Session) -> Stock:
@@ -131,6 +135,9 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         sales_week=sales_between(session, week_start, tomorrow),
         sales_week_before=sales_between(session, week_start - timedelta(days=WEEK), week_start),
         to_ship=_orders_in(session, states.PAID),
+        to_ship_priority=_orders_in(
+            session, states.PAID, Order.user_id.in_(priority_support_users())
+        ),
         awaiting_payment=_orders_in(session, states.PENDING_PAYMENT),
         failed_emails=outbox_counts(session).get("failed", 0),
         stock=stock_alerts(session),

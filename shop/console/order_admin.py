@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from loyalty.membership import member_badge
+from loyalty.membership import member_badge, member_badges, priority_support_users
 from shop.accounts.customer_refs import parse_customer_ref
 from shop.accounts.models import User
 from shop.checkout.pricing import CheckoutSettings
@@ -68,6 +68,7 @@ class OrderFilters:
     placed_from: date | None = None
     placed_to: date | None = None
     customer: str = ""
+    priority_only: bool = False  # only members whose tier gives priority support
 
 
 def _customer_condition(text: str) -> ColumnElement[bool]:
@@ -100,6 +101,8 @@ def _conditions(filters: OrderFilters) -> list[ColumnElement[bool]]:
         conditions.append(Order.placed_at < end)
     if filters.customer.strip():
         conditions.append(_customer_condition(filters.customer))
+    if filters.priority_only:
+        conditions.append(Order.user_id.in_(priority_support_users()))
     return conditions
 
 
@@ -118,6 +121,23 @@ def order_page(
         .limit(per_page)
     ).all()
     return Page(list(orders), total, page, per_page)
+
+
+@dataclass(frozen=True)
+class OrderList:
+    """A page of orders, and the member badge of each customer on it who is a member."""
+
+    page: Page[Order]
+    badges: dict[int, str]
+
+
+def order_list(
+    session: Session, filters: OrderFilters, *, page: int = 1, per_page: int = 50
+) -> OrderList:
+    """`order_page` with the customers' member badges (tier, priority support) for staff."""
+    found = order_page(session, filters, page=page, per_page=per_page)
+    owners = {order.user_id for order in found.items if order.user_id is not None}
+    return OrderList(found, member_badges(session, owners))
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import DateField, Field, HiddenField, SelectField, StringField
+from wtforms import BooleanField, DateField, Field, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.accounts.customer_refs import parse_customer_ref
@@ -30,6 +30,7 @@ class OrderFilterForm(ShopForm):
         filters=[strip],
         validators=[Optional(), Length(max=254)],
     )
+    priority = BooleanField("Priority support members only")
 
     def validate_customer(self, field: Field) -> None:
         """An account named with "#" (or "account") needs its id, a whole number."""
@@ -59,6 +60,7 @@ class OrderFilterForm(ShopForm):
             placed_from=self.placed_from.data,
             placed_to=self.placed_to.data,
             customer=self.customer.data or "",
+            priority_only=bool(self.priority.data),
         )
 
 

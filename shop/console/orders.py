@@ -60,12 +60,16 @@ def index() -> str | tuple[str, int]:
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     if not form.validate():
         empty: Page[object] = Page([], 0, 1, PER_PAGE)
-        return render_template("console/orders/index.html", form=form, page=empty, args=args), 400
+        return render_template(
+            "console/orders/index.html", form=form, page=empty, badges={}, args=args
+        ), 400
     try:
-        found = order_admin.order_page(db.session, form.filters(), page=page, per_page=PER_PAGE)
+        found = order_admin.order_list(db.session, form.filters(), page=page, per_page=PER_PAGE)
     except PageError as exc:
         return _error(exc.status, str(exc))
-    return render_template("console/orders/index.html", form=form, page=found, args=args)
+    return render_template(
+        "console/orders/index.html", form=form, page=found.page, badges=found.badges, args=args
+    )
 
 
 def _detail_page(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from flask import Flask
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from loyalty.models import Tier
 from shop.accounts.models import User
 from shop.console.audit import Actor
 from shop.db import utcnow
@@ -99,6 +101,9 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     placed = utcnow() - timedelta(days=20)
     for number in ("P1", "P2"):
         _order(session, number, placed, 500)
+    vip = factories.member(session, "pia@example.com", tier="Platinum")
+    session.execute(update(Tier).where(Tier.name == "Platinum").values(priority_support=True))
+    _order(session, "VIP1", placed, 500).user_id = vip.id
     _order(session, "S1", placed, 500, status="shipped")
     _order(session, "U1", placed, 500, status="pending_payment")
     session.add(
@@ -117,7 +122,11 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     client = client_as(app, session, "merchandiser")
     attention = _section(client.get("/console/").get_data(as_text=True), "attention")
     expected = {
-        "to-ship": ("2 paid orders waiting to ship", "/console/orders/?status=paid"),
+        "to-ship": ("3 paid orders waiting to ship", "/console/orders/?status=paid"),
+        "to-ship-priority": (
+            "1 paid order of priority-support members waiting to ship",
+            "/console/orders/?status=paid&amp;priority=y",
+        ),
         "failed-emails": ("1 e-mail failed to send", "/console/orders/outbox"),
         "out-of-stock": (
             "1 product on sale but out of stock",
@@ -141,6 +150,8 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     assert "Sold Out Lantern" in listed and "Retired Lantern" not in listed
     orders = client.get("/console/orders/?status=paid").get_data(as_text=True)
     assert "P1" in orders and "P2" in orders and "S1" not in orders
+    priority = client.get("/console/orders/?status=paid&priority=y").get_data(as_text=True)
+    assert ">VIP1<" in priority and ">P1<" not in priority
 
 
 def test_unpublished_changes_experiments_and_recommendation_week(

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from loyalty.models import Tier
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
@@ -432,3 +433,32 @@ def test_a_refund_form_sent_again_after_it_was_made_refunds_nothing_more(
     assert response.status_code == 400
     assert "This form is out of date" in response.get_data(as_text=True)
     assert fresh(session, order_id).refunded_pence == 400
+
+
+def test_the_list_flags_members_and_filters_priority_support_orders(
+    app: Flask, session: Session
+) -> None:
+    items = factories.small_catalogue(session)
+    platinum = factories.member(session, "pia@example.com", tier="Platinum")
+    silver = factories.member(session, "sid@example.com", tier="Silver")
+    shopper = factories.user(session, "sam@example.com")
+    session.execute(update(Tier).where(Tier.name == "Platinum").values(priority_support=True))
+    for number, owner in (("PL-1", platinum), ("SI-1", silver), ("SA-1", shopper)):
+        factories.order(session, owner, number, [(items["heart"], 1)]).status = "paid"
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+
+    rows = client.get("/console/orders/").get_data(as_text=True).split("<tr>")
+    row = {
+        number: next(r for r in rows if f">{number}<" in r) for number in ("PL-1", "SI-1", "SA-1")
+    }
+    assert (
+        'class="badge moved" data-testid="member-badge">Platinum · priority support' in row["PL-1"]
+    )
+    assert 'class="badge" data-testid="member-badge">Silver<' in row["SI-1"]
+    assert "member-badge" not in row["SA-1"]
+
+    only = client.get("/console/orders/?status=paid&priority=y")
+    assert only.status_code == 200
+    assert order_numbers(only.get_data(as_text=True)) == ["PL-1"]
+    assert '<input checked id="priority" name="priority"' in only.get_data(as_text=True)
