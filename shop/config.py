@@ -59,12 +59,24 @@ def default_sqlite_url(instance_path: Path) -> str:
 
 
 def dev_secret_key(instance_path: Path) -> str:
-    """Return the dev secret key, generating it into the instance folder once."""
+    """Return the dev secret key, generating it into the instance folder once.
+
+    Several server processes may start at once on a new instance folder: the key is written
+    whole to a private file of its own, then linked into place, which only one process can
+    do, so every process reads the same complete key."""
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / DEV_SECRET_FILE
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        draft = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process linked its key first: that one counts
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
