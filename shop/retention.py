@@ -48,6 +48,18 @@ from shop.tracking.models import Event
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 
+
+@dataclass(frozen=True)
+class Batch:
+    """The next batch of a kind: up to `size` rows with an id above `after`."""
+
+    after: int
+    size: int
+
+
+# One batch of one kind: handle it in the session given, return the ids handled.
+Step = Callable[[Session, Batch], list[int]]
+
 BATCH_SIZE = 500
 # The online metrics look back at most 365 whole days, today included: a row a day older
 # than that is never counted.
@@ -151,33 +163,36 @@ def prune(
             return min(moment, experiments_since)
         return moment
 
-    steps: dict[str, Callable[[Session, int], int]] = {
-        "visitor_carts": lambda s, n: _visitor_carts(s, cutoff("visitor_carts"), n),
-        "visitor_searches": lambda s, n: _visitor_searches(s, cutoff("visitor_searches"), n),
-        "visitor_events": lambda s, n: _visitor_events(
-            s, cutoff("visitor_events", experiments=True), n
+    steps: dict[str, Step] = {
+        "visitor_carts": lambda s, b: _visitor_carts(s, cutoff("visitor_carts"), b),
+        "visitor_searches": lambda s, b: _visitor_searches(s, cutoff("visitor_searches"), b),
+        "visitor_events": lambda s, b: _visitor_events(
+            s, cutoff("visitor_events", experiments=True), b
         ),
-        "visitor_impressions": lambda s, n: _visitor_impressions(
-            s, cutoff("visitor_impressions", experiments=True), n
+        "visitor_impressions": lambda s, b: _visitor_impressions(
+            s, cutoff("visitor_impressions", experiments=True), b
         ),
-        "email_text": lambda s, n: _email_text(s, cutoff("email_text"), now, n),
-        "spent_tokens": lambda s, n: _spent_tokens(s, cutoff("spent_tokens"), n),
-        "cancelled_guest_orders": lambda s, n: _cancelled_guest_orders(
-            s, cutoff("cancelled_guest_orders"), n
+        "email_text": lambda s, b: _email_text(s, cutoff("email_text"), now, b),
+        "spent_tokens": lambda s, b: _spent_tokens(s, cutoff("spent_tokens"), b),
+        "cancelled_guest_orders": lambda s, b: _cancelled_guest_orders(
+            s, cutoff("cancelled_guest_orders"), b
         ),
     }
     counts = {kind: _in_batches(transaction, step, batch_size) for kind, step in steps.items()}
     return PruneReport(counts, retention)
 
 
-def _in_batches(transaction: Transaction, step: Callable[[Session, int], int], size: int) -> int:
-    done = 0
+def _in_batches(transaction: Transaction, step: Step, size: int) -> int:
+    # Each batch starts after the last row the one before handled, so rows that are kept
+    # (a shop's purchase history) are read once, not again for every batch.
+    done, after = 0, 0
     while True:
         with transaction() as session:
-            found = step(session, size)
-        done += found
-        if found < size:
+            ids = step(session, Batch(after, size))
+        done += len(ids)
+        if len(ids) < size:
             return done
+        after = ids[-1]
 
 
 def _oldest_running_experiment(session: Session) -> datetime | None:
@@ -185,55 +200,56 @@ def _oldest_running_experiment(session: Session) -> datetime | None:
     return session.scalar(query)
 
 
-def _ids(session: Session, column: Any, *where: ColumnElement[bool], limit: int) -> list[int]:
-    return list(session.scalars(select(column).where(*where).order_by(column).limit(limit)))
+def _ids(session: Session, column: Any, *where: ColumnElement[bool], batch: Batch) -> list[int]:
+    query = select(column).where(column > batch.after, *where).order_by(column)
+    return list(session.scalars(query.limit(batch.size)))
 
 
-def _visitor_carts(session: Session, cutoff: datetime, limit: int) -> int:
-    ids = _ids(session, Cart.id, Cart.user_id.is_(None), Cart.updated_at < cutoff, limit=limit)
+def _visitor_carts(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
+    ids = _ids(session, Cart.id, Cart.user_id.is_(None), Cart.updated_at < cutoff, batch=batch)
     if ids:
         session.execute(delete(CartItem).where(CartItem.cart_id.in_(ids)))
         session.execute(delete(Cart).where(Cart.id.in_(ids)))
-    return len(ids)
+    return ids
 
 
-def _delete_events(session: Session, where: list[ColumnElement[bool]], limit: int) -> int:
-    ids = _ids(session, Event.id, *where, limit=limit)
+def _delete_events(session: Session, where: list[ColumnElement[bool]], batch: Batch) -> list[int]:
+    ids = _ids(session, Event.id, *where, batch=batch)
     if ids:
         session.execute(delete(Event).where(Event.id.in_(ids)))
-    return len(ids)
+    return ids
 
 
-def _visitor_searches(session: Session, cutoff: datetime, limit: int) -> int:
+def _visitor_searches(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Event.kind == "search", Event.user_id.is_(None), Event.created_at < cutoff]
-    return _delete_events(session, where, limit)
+    return _delete_events(session, where, batch)
 
 
-def _visitor_events(session: Session, cutoff: datetime, limit: int) -> int:
+def _visitor_events(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [
         Event.user_id.is_(None),
         Event.kind != "purchase",
         Event.order_id.is_(None),
         Event.created_at < cutoff,
     ]
-    return _delete_events(session, where, limit)
+    return _delete_events(session, where, batch)
 
 
-def _visitor_impressions(session: Session, cutoff: datetime, limit: int) -> int:
+def _visitor_impressions(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Impression.user_id.is_(None), Impression.created_at < cutoff]
-    ids = _ids(session, Impression.id, *where, limit=limit)
+    ids = _ids(session, Impression.id, *where, batch=batch)
     if ids:
         session.execute(delete(Impression).where(Impression.id.in_(ids)))
-    return len(ids)
+    return ids
 
 
-def _email_text(session: Session, cutoff: datetime, now: datetime, limit: int) -> int:
+def _email_text(session: Session, cutoff: datetime, now: datetime, batch: Batch) -> list[int]:
     where = [
         OutboxEmail.status.in_(FINISHED_EMAILS),
         OutboxEmail.forgotten_at.is_(None),
         OutboxEmail.created_at < cutoff,
     ]
-    ids = _ids(session, OutboxEmail.id, *where, limit=limit)
+    ids = _ids(session, OutboxEmail.id, *where, batch=batch)
     if ids:
         values = {**forgotten_values(now), "text_body": RETAINED_TEXT, "html_body": RETAINED_TEXT}
         session.execute(
@@ -242,15 +258,15 @@ def _email_text(session: Session, cutoff: datetime, now: datetime, limit: int) -
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-    return len(ids)
+    return ids
 
 
-def _spent_tokens(session: Session, cutoff: datetime, limit: int) -> int:
+def _spent_tokens(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     spent = or_(AccountToken.used_at < cutoff, AccountToken.expires_at < cutoff)
-    ids = _ids(session, AccountToken.id, spent, limit=limit)
+    ids = _ids(session, AccountToken.id, spent, batch=batch)
     if ids:
         session.execute(delete(AccountToken).where(AccountToken.id.in_(ids)))
-    return len(ids)
+    return ids
 
 
 def _never_paid() -> ColumnElement[bool]:
@@ -263,7 +279,7 @@ def _never_paid() -> ColumnElement[bool]:
     return and_(~paid_step, ~paid_attempt, Order.refunded_pence == 0)
 
 
-def _cancelled_guest_orders(session: Session, cutoff: datetime, limit: int) -> int:
+def _cancelled_guest_orders(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     columns = [getattr(Order, name) for name in GUEST_ORDER_DETAILS]
     where = [
         Order.user_id.is_(None),
@@ -272,7 +288,7 @@ def _cancelled_guest_orders(session: Session, cutoff: datetime, limit: int) -> i
         or_(*(column.is_not(None) for column in columns)),
         _never_paid(),
     ]
-    ids = _ids(session, Order.id, *where, limit=limit)
+    ids = _ids(session, Order.id, *where, batch=batch)
     if ids:
         session.execute(
             update(Order)
@@ -286,4 +302,4 @@ def _cancelled_guest_orders(session: Session, cutoff: datetime, limit: int) -> i
             .values(payment_method_id=None)
             .execution_options(synchronize_session=False)
         )
-    return len(ids)
+    return ids
