@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     from shop.orders.cli import checkout_cli, orders_cli
     from shop.payments.cli import payments_cli
     from shop.recommender_cli import recommender_cli
+    from shop.retention_cli import privacy_cli
 
     shop_cli.add_command(import_online_retail_command)
     app.cli.add_command(db_cli)
@@ -61,5 +62,6 @@ def init_app(app: Flask) -> None:
         events_cli,
         mail_cli,
         recommender_cli,
+        privacy_cli,
     ):
         app.cli.add_command(group)

@@ -169,6 +169,24 @@ class Config:
         self.PASSWORD_CHECK_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"
         )
+        # Storage limitation (shop/retention.py, `flask privacy prune`): days each kind of
+        # personal data nobody asked us to delete is kept. Visitors' events and impressions
+        # must outlive the console's online metrics, which look back a year.
+        self.RETAIN_VISITOR_CARTS_DAYS = _env_int("SHOP_RETAIN_VISITOR_CARTS_DAYS", 90, minimum=1)
+        self.RETAIN_VISITOR_SEARCHES_DAYS = _env_int(
+            "SHOP_RETAIN_VISITOR_SEARCHES_DAYS", 90, minimum=1
+        )
+        self.RETAIN_VISITOR_EVENTS_DAYS = _env_int(
+            "SHOP_RETAIN_VISITOR_EVENTS_DAYS", 400, minimum=366
+        )
+        self.RETAIN_VISITOR_IMPRESSIONS_DAYS = _env_int(
+            "SHOP_RETAIN_VISITOR_IMPRESSIONS_DAYS", 400, minimum=366
+        )
+        self.RETAIN_EMAIL_TEXT_DAYS = _env_int("SHOP_RETAIN_EMAIL_TEXT_DAYS", 90, minimum=1)
+        self.RETAIN_SPENT_TOKENS_DAYS = _env_int("SHOP_RETAIN_SPENT_TOKENS_DAYS", 30, minimum=1)
+        self.RETAIN_CANCELLED_GUEST_ORDERS_DAYS = _env_int(
+            "SHOP_RETAIN_CANCELLED_GUEST_ORDERS_DAYS", 180, minimum=1
+        )
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0:
         # none). Without this, behind a proxy every visitor shares the proxy's address.
         self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0, minimum=0)

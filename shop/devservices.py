@@ -159,6 +159,18 @@ def _sign_ins(app: Flask) -> None:
         log.info("daily: pruned %d ended sign-in(s)", prune_ended(db.transaction))
 
 
+def _retention(app: Flask) -> None:
+    from flask import current_app
+
+    from shop.db import db
+    from shop.retention import Retention, prune
+
+    with app.app_context():
+        report = prune(db.transaction, Retention.from_config(current_app.config))
+        for line in report.lines():
+            log.info("daily: %s", line)
+
+
 def _events_and_mail(app: Flask) -> None:
     from shop.db import db
     from shop.events.bus import dispatch_pending
@@ -196,13 +208,15 @@ class PeriodicJob:
 def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
     dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
-    pruning ended sign-ins; launch announcements run hourly)."""
+    pruning ended sign-ins and data past its retention period; launch announcements run
+    hourly)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
         PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("data retention", _retention, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("launch announcements", _launches, HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S),
     ]
 
@@ -217,7 +231,8 @@ def _worker(app: Flask, stop: threading.Event) -> None:
 @contextmanager
 def background_worker(app: Flask) -> Iterator[None]:
     """Send mail, publish events and release expired holds every few seconds; evaluate
-    loyalty tiers, expire points and prune ended sign-ins on start and then daily."""
+    loyalty tiers, expire points, prune ended sign-ins and data past its retention period on
+    start and then daily."""
     stop = threading.Event()
     thread = threading.Thread(target=_worker, args=(app, stop), name="dev-worker", daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from shop.cart.models import Cart, CartItem
 from shop.catalog.availability import is_launched_for, viewer_for
 from shop.catalog.models import Product
+from shop.db import utcnow
 from shop.orders import states
 from shop.orders.holds import release_expired
 from shop.orders.models import Order, OrderLine
@@ -279,6 +280,7 @@ def add_item(
     else:
         item.quantity = new_quantity
     item.rec_id = rec_id
+    cart.updated_at = utcnow()  # when a visitor's cart was last changed (shop/retention.py)
     session.flush()
     return CartLine(product, new_quantity, available - product.stock_qty, rec_id)
 
@@ -303,6 +305,8 @@ def set_quantity(
     product, available = _sellable(session, owner, product_id, wanted=quantity)
     _check_stock(product, available, quantity)
     item.quantity = quantity
+    assert cart is not None
+    cart.updated_at = utcnow()
     session.flush()
     return CartLine(product, quantity, available - product.stock_qty)
 
@@ -315,6 +319,7 @@ def remove_item(session: Session, owner: CartOwner, product_id: int) -> bool:
     result = session.execute(
         delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product_id)
     )
+    cart.updated_at = utcnow()
     return bool(result.rowcount)
 
 

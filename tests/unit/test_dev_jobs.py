@@ -42,9 +42,10 @@ def test_make_run_runs_the_daily_jobs_separately_with_a_short_retry() -> None:
         "tier evaluation",
         "points expiry",
         "sign-in pruning",
+        "data retention",
         "launch announcements",
     }
-    for name in ("tier evaluation", "points expiry", "sign-in pruning"):
+    for name in ("tier evaluation", "points expiry", "sign-in pruning", "data retention"):
         assert (jobs[name].every_s, jobs[name].retry_s) == (DAILY_EVERY_S, HOUSEKEEPING_EVERY_S)
     launches = jobs["launch announcements"]
     assert (launches.every_s, launches.retry_s) == (HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S)
