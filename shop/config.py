@@ -171,7 +171,8 @@ class Config:
         )
         # Storage limitation (shop/retention.py, `flask privacy prune`): days each kind of
         # personal data nobody asked us to delete is kept. Visitors' events and impressions
-        # must outlive the console's online metrics, which look back a year.
+        # must outlive the console's online metrics, which look back a year (366 days is
+        # shop.retention.METRICS_DAYS, which checks it again).
         self.RETAIN_VISITOR_CARTS_DAYS = _env_int("SHOP_RETAIN_VISITOR_CARTS_DAYS", 90, minimum=1)
         self.RETAIN_VISITOR_SEARCHES_DAYS = _env_int(
             "SHOP_RETAIN_VISITOR_SEARCHES_DAYS", 90, minimum=1

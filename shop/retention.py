@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import AccountToken
+from shop.analytics.online import MAX_DAYS
 from shop.cart.models import Cart, CartItem
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
@@ -61,9 +62,9 @@ class Batch:
 Step = Callable[[Session, Batch], list[int]]
 
 BATCH_SIZE = 500
-# The online metrics look back at most 365 whole days, today included: a row a day older
-# than that is never counted.
-METRICS_DAYS = 366
+# The online metrics look back at most MAX_DAYS whole days, today included: a row a day
+# older than that is never counted.
+METRICS_DAYS = MAX_DAYS + 1
 RETAINED_TEXT = "(removed after the retention period)"
 FINISHED_EMAILS = ("sent", "failed", "withdrawn")
 GUEST_ORDER_DETAILS = ("email", "ship_name", "ship_line1", "ship_line2", "ship_city")
