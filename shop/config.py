@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +65,25 @@ def dev_secret_key(instance_path: Path) -> str:
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / DEV_SECRET_FILE
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        _create_once(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _create_once(path: Path, text: str) -> None:
+    """Create `path` holding `text` unless it exists, readable only by its owner.
+
+    Several server processes starting at once on a fresh instance folder all get here: the
+    file is written under a temporary name and then linked into place, which fails when it
+    exists, so the first process's key wins and nobody ever reads a half-written file.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class Config:
