@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,25 +61,29 @@ def default_sqlite_url(instance_path: Path) -> str:
 
 
 def dev_secret_key(instance_path: Path) -> str:
-    """Return the dev secret key, generating it into the instance folder once.
-
-    Several server processes may start at once on a new instance folder: the key is written
-    whole to a private file of its own, then linked into place, which only one process can
-    do, so every process reads the same complete key."""
+    """Return the dev secret key, generating it into the instance folder once."""
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / DEV_SECRET_FILE
     if not path.exists():
-        draft = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process linked its key first: that one counts
-        finally:
-            draft.unlink(missing_ok=True)
+        _create_once(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _create_once(path: Path, text: str) -> None:
+    """Create `path` holding `text` unless it exists, readable only by its owner.
+
+    Several server processes starting at once on a fresh instance folder all get here: the
+    file is written under a temporary name and then linked into place, which fails when it
+    exists, so the first process's key wins and nobody ever reads a half-written file.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class Config:

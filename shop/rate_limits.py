@@ -4,6 +4,7 @@ the config."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ LIMIT_SETTINGS = (
     "PASSWORD_CHECK_RATE_LIMIT",
     "PAY_RATE_LIMIT",
 )
+
+log = logging.getLogger(__name__)
 
 # One limiter per process, as Flask-Limiter intends with app factories; init_app points it
 # at the storage (and the on/off switch) of the app built last.
@@ -61,4 +64,21 @@ def init_app(app: Flask) -> None:
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"{setting} is not a rate limit: {value!r} ({exc})") from exc
+    _warn_of_counts_per_process(app)
     limiter.init_app(app)
+
+
+def _warn_of_counts_per_process(app: Flask) -> None:
+    """In production, say that memory:// counts per process. The shop always names a
+    storage, which silences Flask-Limiter's own warning about it."""
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if (
+        app.config.get("ENV_NAME") == "production"
+        and app.config.get("RATELIMIT_ENABLED", True)
+        and storage.startswith("memory://")
+    ):
+        log.warning(
+            "RATELIMIT_STORAGE_URI is memory://: each server process counts on its own, so "
+            "with N worker processes (or hosts) every limit lets N times as many attempts "
+            "through; install the redis extra and set RATELIMIT_STORAGE_URI=redis://..."
+        )

@@ -1,10 +1,8 @@
-import multiprocessing
-import stat
 from pathlib import Path
 
 import pytest
 
-from shop.config import InsecureConfigError, dev_secret_key, load_config, normalise_database_url
+from shop.config import InsecureConfigError, load_config, normalise_database_url
 
 
 def test_production_refuses_to_start_without_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,23 +44,34 @@ def test_dev_secret_is_generated_once_into_instance(
     assert (tmp_path / "secret_key").read_text() == first
 
 
-def test_a_key_another_process_wrote_after_our_check_is_kept(
+def test_processes_starting_at_once_share_the_first_dev_secret(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (tmp_path / "secret_key").write_text("k" * 64)  # written by a process that started too
-    # This process looked before that write: it saw no file.
-    monkeypatch.setattr(Path, "exists", lambda self: False)
-    assert dev_secret_key(tmp_path) == "k" * 64
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no draft left
+    """Another server process writes the key between this one's look and its write: this
+    one must use that key, not overwrite it (the workers would then sign sessions and CSRF
+    tokens with different keys), and never read a half-written file."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    theirs = "a" * 64
+
+    def token_hex(_nbytes: int) -> str:
+        (tmp_path / "secret_key").write_text(theirs)  # the other process got there first
+        return "b" * 64
+
+    monkeypatch.setattr("shop.config.secrets.token_hex", token_hex)
+    key = load_config("development").SECRET_KEY
+    assert key == theirs
+    assert (tmp_path / "secret_key").read_text() == theirs
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
 
 
-def test_processes_starting_at_once_share_one_private_key(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(6) as pool:
-        keys = pool.map(dev_secret_key, [tmp_path] * 6)
-    assert len(set(keys)) == 1 and len(keys[0]) == 64
-    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
+def test_the_dev_secret_is_readable_by_its_owner_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SHOP_INSTANCE_PATH", str(tmp_path))
+    load_config("development")
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_default_database_is_sqlite_in_instance(

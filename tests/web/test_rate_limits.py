@@ -216,6 +216,34 @@ def test_limits_are_off_in_the_test_config(config: TestConfig) -> None:
         db.dispose()
 
 
+@pytest.mark.parametrize(
+    ("env_name", "enabled", "warned"),
+    [("production", True, True), ("production", False, False), ("development", True, False)],
+)
+def test_production_warns_that_memory_storage_counts_per_process(
+    config: TestConfig,
+    caplog: pytest.LogCaptureFixture,
+    env_name: str,
+    enabled: bool,
+    warned: bool,
+) -> None:
+    """Several gunicorn workers each keep their own memory:// counts: with 3 workers, 10
+    sign-ins a minute become 30."""
+    config.ENV_NAME = env_name
+    config.RATELIMIT_ENABLED = enabled
+    try:
+        with caplog.at_level("WARNING", logger="shop.rate_limits"):
+            create_app(config)
+    finally:
+        db.session.remove()
+        db.dispose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "shop.rate_limits"]
+    assert bool(messages) is warned
+    if warned:
+        assert "each server process counts on its own" in messages[0]
+        assert "RATELIMIT_STORAGE_URI=redis://" in messages[0]
+
+
 def test_a_malformed_limit_stops_the_app_from_starting(config: TestConfig) -> None:
     config.SIGN_IN_RATE_LIMIT = "ten per minute"
     try:
