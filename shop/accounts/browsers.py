@@ -5,37 +5,37 @@ from __future__ import annotations
 import re
 
 UNKNOWN = "Unknown browser"
+Table = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def _table(*rows: tuple[str, str]) -> Table:
+    return tuple((re.compile(pattern), name) for pattern, name in rows)
+
 
 # First match wins. Browsers built on Chrome add their own token after Chrome's, and Chrome
 # adds Safari's, so the specific names are tried before the general ones.
-BROWSERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), name)
-    for pattern, name in (
-        (r"\bEdg(e|A|iOS)?/", "Edge"),
-        (r"\b(OPR|Opera|OPiOS)/", "Opera"),
-        (r"\bSamsungBrowser/", "Samsung Internet"),
-        (r"\b(Firefox|FxiOS)/", "Firefox"),
-        (r"\b(Chrome|CriOS|Chromium)/", "Chrome"),
-        (r"\bVersion/[\d.]+.*\bSafari/", "Safari"),
-    )
+BROWSERS = _table(
+    (r"\bEdg(e|A|iOS)?/", "Edge"),
+    (r"\b(OPR|Opera|OPiOS)/", "Opera"),
+    (r"\bSamsungBrowser/", "Samsung Internet"),
+    (r"\b(Firefox|FxiOS)/", "Firefox"),
+    (r"\b(Chrome|CriOS|Chromium)/", "Chrome"),
+    (r"\bVersion/[\d.]+.*\bSafari/", "Safari"),
 )
 
 # iPhones and iPads say "like Mac OS X", and Android says "Linux", so those come first.
-SYSTEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), name)
-    for pattern, name in (
-        (r"\biPhone\b", "iPhone"),
-        (r"\biPad\b", "iPad"),
-        (r"\bAndroid\b", "Android"),
-        (r"\bCrOS\b", "ChromeOS"),
-        (r"\bWindows\b", "Windows"),
-        (r"\b(Macintosh|Mac OS X)\b", "Mac"),
-        (r"\bLinux\b", "Linux"),
-    )
+SYSTEMS = _table(
+    (r"\biPhone\b", "iPhone"),
+    (r"\biPad\b", "iPad"),
+    (r"\bAndroid\b", "Android"),
+    (r"\bCrOS\b", "ChromeOS"),
+    (r"\bWindows\b", "Windows"),
+    (r"\b(Macintosh|Mac OS X)\b", "Mac"),
+    (r"\bLinux\b", "Linux"),
 )
 
 
-def _first(table: tuple[tuple[re.Pattern[str], str], ...], user_agent: str) -> str | None:
+def _first(table: Table, user_agent: str) -> str | None:
     return next((name for pattern, name in table if pattern.search(user_agent)), None)
 
 
