@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -14,6 +16,7 @@ from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.catalog.models import Category, Product
 from shop.db import db
+from shop.mail.models import OutboxEmail
 from shop.orders.models import Order, OrderLine
 
 PASSWORD = "correct horse battery"
@@ -91,6 +94,22 @@ def order(
     session.add(placed)
     session.flush()
     return placed
+
+
+def outbox_email(session: Session, status: str = "sent", **fields: Any) -> OutboxEmail:
+    """Add an outbox e-mail (an order confirmation to ann@example.com unless `fields` say
+    otherwise) with the given status; not committed."""
+    values: dict[str, Any] = {
+        "message_id": f"<{uuid.uuid4().hex}@shop.test>",
+        "kind": "order_confirmation",
+        "to_address": "ann@example.com",
+        "subject": "Your order",
+        "text_body": "Thanks",
+        "html_body": "<p>Thanks</p>",
+    }
+    email = OutboxEmail(**(values | fields), status=status)
+    session.add(email)
+    return email
 
 
 def small_catalogue(session: Session) -> dict[str, Product]:

@@ -248,19 +248,15 @@ def test_a_running_experiment_keeps_everything_since_it_started(
 
 
 def _email(session: Session, label: str, status: str, age: timedelta, **extra: object) -> None:
-    session.add(
-        OutboxEmail(
-            message_id=f"<{label}@shop>",
-            kind="order_confirmation",
-            to_address="ann@example.com",
-            subject="Your order",
-            text_body="Dear Ann, 1 x White Hanging Heart to 1 High Street",
-            html_body="<p>Dear Ann</p>",
-            headers={"List-Unsubscribe": "<https://shop/u/x>"},
-            status=status,
-            created_at=NOW - age,
-            **extra,
-        )
+    factories.outbox_email(
+        session,
+        status,
+        message_id=f"<{label}@shop>",
+        text_body="Dear Ann, 1 x White Hanging Heart to 1 High Street",
+        html_body="<p>Dear Ann</p>",
+        headers={"List-Unsubscribe": "<https://shop/u/x>"},
+        created_at=NOW - age,
+        **extra,
     )
 
 
@@ -416,17 +412,12 @@ def _one_of_each(session: Session, items: dict[str, Product], now: datetime) -> 
                 created_at=now - age,
             )
         )
-        session.add(
-            OutboxEmail(
-                message_id=label,
-                kind="welcome",
-                to_address="a@example.com",
-                subject="Hi",
-                text_body="Hi",
-                html_body="Hi",
-                status="sent",
-                created_at=now - age,
-            )
+        factories.outbox_email(
+            session,
+            message_id=label,
+            kind="welcome",
+            to_address="a@example.com",
+            created_at=now - age,
         )
         session.add(
             AccountToken(

@@ -12,7 +12,6 @@ from loyalty.models import Tier
 from shop.accounts.models import User
 from shop.console.audit import Actor
 from shop.db import utcnow
-from shop.mail.models import OutboxEmail
 from shop.merchandising import revisions
 from shop.merchandising.models import Experiment
 from shop.orders.models import Order
@@ -106,17 +105,7 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     _order(session, "VIP1", placed, 500).user_id = vip.id
     _order(session, "S1", placed, 500, status="shipped")
     _order(session, "U1", placed, 500, status="pending_payment")
-    session.add(
-        OutboxEmail(
-            message_id="<m1@shop.test>",
-            kind="order_confirmation",
-            to_address="ann@example.com",
-            subject="Your order",
-            text_body="Thanks",
-            html_body="<p>Thanks</p>",
-            status="failed",
-        )
-    )
+    factories.outbox_email(session, "failed")
     session.commit()
 
     client = client_as(app, session, "merchandiser")

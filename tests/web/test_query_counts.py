@@ -27,7 +27,6 @@ from shop.catalog.models import Category, Product
 from shop.console.audit import Actor
 from shop.console.models import AuditEntry
 from shop.db import db, utcnow
-from shop.mail.models import OutboxEmail
 from shop.merchandising import editing
 from shop.merchandising.config import PlacementSettings
 from shop.merchandising.models import Experiment
@@ -414,12 +413,7 @@ def test_console_mail_outbox(app: Flask, session: Session) -> None:
 
     def add(count: int) -> None:
         for _ in range(count):
-            session.add(
-                OutboxEmail(message_id=uuid.uuid4().hex, kind="order_confirmation",
-                            to_address="ann@example.com", subject="Your order", text_body="Hi",
-                            html_body="<p>Hi</p>", order_id=order.id, status="failed",
-                            last_error="refused")
-            )  # fmt: skip
+            factories.outbox_email(session, "failed", order_id=order.id, last_error="refused")
         session.commit()
 
     assert_flat(grows(session, client, "/console/orders/outbox", add, "Your order"))
