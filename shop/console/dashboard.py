@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.membership import priority_support_users
-from shop.analytics.offline import VersionSummary, version_summaries
-from shop.analytics.online import Funnel, Period, online_report
+from shop.analytics.offline import VersionSummary, summarise
+from shop.analytics.online import Funnel, Period, funnel_by
 from shop.catalog.models import Product
 from shop.console.catalog_admin import LOW_STOCK
 from shop.mail.outbox import outbox_counts
@@ -119,7 +119,8 @@ def stock_alerts(session: Session) -> Stock:
 
 
 def _live_model(store: ModelStore) -> VersionSummary | None:
-    return next((summary for summary in version_summaries(store) if summary.active), None)
+    live = next((version for version in store.versions() if version.active), None)
+    return summarise(live) if live is not None else None
 
 
 def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
@@ -141,7 +142,7 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         awaiting_payment=_orders_in(session, states.PENDING_PAYMENT),
         failed_emails=outbox_counts(session).get("failed", 0),
         stock=stock_alerts(session),
-        recommendations_week=online_report(session, week).totals,
+        recommendations_week=funnel_by(session, week, by=[]).get((), Funnel()),
         running_experiments=session.scalar(running) or 0,
         unpublished_changes=draft_revision(session) is not None,
         model=_live_model(store),
