@@ -28,6 +28,7 @@ from shop.accounts.models import User
 from shop.db import utcnow
 from shop.mail.outbox import OutboxError, enqueue_email
 from shop.money import format_money
+from shop.orders import states
 from shop.orders.models import Order
 from shop.tracking.models import Event
 from shop.tracking.units import person_key
@@ -40,7 +41,7 @@ TOPIC = "weekly_deals"
 KIND = "weekly_deals"
 BATCH_SIZE = 200
 # Orders that were paid (and not wholly undone); their totals are the campaign's revenue.
-PAID_STATUSES = ("paid", "shipped", "delivered", "partially_refunded")
+PAID_STATUSES = states.KEPT
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 

@@ -505,3 +505,23 @@ def set_favourites(
 def is_subscribed(session: Session, user_id: int, topic: str) -> bool:
     """True only when the member confirmed the topic (pending does not count)."""
     return topic_status(session, user_id, topic) == "on"
+
+
+def marketing_topics(session: Session, user_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The marketing topics each user confirmed (labels, in `MARKETING_TOPICS` order), in one
+    query; users who confirmed none are left out."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(CommunicationPreference.user_id, CommunicationPreference.topic).where(
+            CommunicationPreference.user_id.in_(ids), CommunicationPreference.status == "on"
+        )
+    )
+    confirmed: dict[int, set[str]] = {}
+    for user_id, topic in rows:
+        confirmed.setdefault(user_id, set()).add(topic)
+    return {
+        user_id: [TOPIC_LABELS[t] for t in MARKETING_TOPICS if t in topics]
+        for user_id, topics in confirmed.items()
+    }

@@ -20,13 +20,14 @@ from loyalty.settings import ProgrammeSettings, load_settings
 from shop.accounts.models import User
 from shop.console import audit
 from shop.db import utcnow
+from shop.orders import states
 from shop.orders.models import Order
 from shop.wording import counted
 
 log = logging.getLogger(__name__)
 
 # A sale counts towards the tier once paid, and for what was not refunded.
-PAID_STATUSES = ("paid", "shipped", "delivered", "partially_refunded")
+PAID_STATUSES = states.KEPT
 WINDOW = timedelta(days=365)
 DEFAULT_PERCENTILES = (0, 50, 80, 95)
 FALLBACK_THRESHOLDS_PENCE = (0, 10_000, 50_000, 150_000)

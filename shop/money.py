@@ -49,9 +49,11 @@ def format_money(minor: int, currency: str = "GBP") -> str:
 
 
 def plain_amount(minor: int) -> str:
-    """Minor units as a plain decimal amount, for forms, CSV and schema.org: 295 -> '2.95'."""
-    whole, frac = divmod(int(minor), 100)
-    return f"{whole}.{frac:02d}"
+    """Minor units as a plain decimal amount, for forms, CSV and schema.org: 295 -> '2.95',
+    -150 -> '-1.50'."""
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(int(minor)), 100)
+    return f"{sign}{whole}.{frac:02d}"
 
 
 def to_minor(amount: str | float | Decimal) -> int:

@@ -96,6 +96,24 @@ def order(
     return placed
 
 
+def bare_order(
+    session: Session,
+    number: str,
+    placed_at: datetime,
+    total: int,
+    *,
+    status: str = "paid",
+    **fields: Any,
+) -> Order:
+    """Add an order without lines: a web sale of `total` pence unless `fields` say otherwise
+    (kind="return" with a negative total for goods sent back); not committed."""
+    values: dict[str, Any] = {"source": "web", "subtotal_pence": total, **fields}
+    placed = Order(number=number, status=status, total_pence=total, placed_at=placed_at, **values)
+    session.add(placed)
+    session.flush()
+    return placed
+
+
 def outbox_email(session: Session, status: str = "sent", **fields: Any) -> OutboxEmail:
     """Add an outbox e-mail (an order confirmation to ann@example.com unless `fields` say
     otherwise) with the given status; not committed."""

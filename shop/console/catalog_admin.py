@@ -370,7 +370,8 @@ def create_product(
 ESCAPED_START = (*FORMULA_START, "'")
 
 
-def _cell(value: str) -> str:
+def csv_cell(value: str) -> str:
+    """The value as a CSV cell a spreadsheet shows as text, never runs as a formula."""
     return "'" + value if value.startswith(ESCAPED_START) else value
 
 
@@ -380,9 +381,9 @@ def export_rows(session: Session) -> Iterable[list[str]]:
     query = select(Product).options(selectinload(Product.category)).order_by(Product.sku)
     for product in session.scalars(query):
         yield [
-            _cell(product.sku),
-            _cell(product.name),
-            _cell(product.description or ""),
+            csv_cell(product.sku),
+            csv_cell(product.name),
+            csv_cell(product.description or ""),
             product.category.slug if product.category else "",
             format_price(product.price_pence),
             str(product.stock_qty),

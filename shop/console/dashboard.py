@@ -22,14 +22,6 @@ from shop.orders import states
 from shop.orders.models import Order
 from shop.recommendations import ModelStore
 
-# Orders that were paid, whatever happened to them since; a refund lowers net sales.
-PAID_STATUSES = (
-    states.PAID,
-    states.SHIPPED,
-    states.DELIVERED,
-    states.PARTIALLY_REFUNDED,
-    states.REFUNDED,
-)
 WEEK = 7
 
 
@@ -89,7 +81,7 @@ def _midnight(day: date) -> datetime:
 def sales_between(session: Session, start: datetime, end: datetime) -> Sales:
     """Paid sale orders placed in [start, end), and their net total: refunds taken off, and
     returns booked in the period (orders of kind "return", with negative totals) too."""
-    sale = and_(Order.kind == "sale", Order.status.in_(PAID_STATUSES))
+    sale = and_(Order.kind == "sale", Order.status.in_(states.WERE_PAID))
     counted = or_(sale, Order.kind == "return")
     orders, net = session.execute(
         select(

@@ -15,6 +15,7 @@ AREA_MODULES = (
     "shop.console.orders",
     "shop.merchandising.views",
     "shop.analytics.views",
+    "shop.analytics.customer_views",
     "shop.merchandising.experiment_views",
     "loyalty.console_views",
     "loyalty.member_views",

@@ -40,6 +40,7 @@ NAV = (
     ("Quality", "console.metrics.offline", False),
     ("Online metrics", "console.metrics.online", False),
     ("A/B tests", "console.experiments.index", False),
+    ("Customers", "console.customers.index", False),
     ("Campaigns", "console.campaigns.index", False),
     ("Loyalty tiers", "console.loyalty.tiers", True),
     ("Loyalty members", "console.members.index", True),

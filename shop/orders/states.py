@@ -11,6 +11,10 @@ DELIVERED = "delivered"
 CANCELLED = "cancelled"
 REFUNDED = "refunded"
 PARTIALLY_REFUNDED = "partially_refunded"
+# Paid and not wholly refunded: what a customer bought and kept (at least in part).
+KEPT = (PAID, SHIPPED, DELIVERED, PARTIALLY_REFUNDED)
+# Paid, whatever happened since (a refund lowers what the sale brought in).
+WERE_PAID = (*KEPT, REFUNDED)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING_PAYMENT: frozenset({PAID, CANCELLED}),

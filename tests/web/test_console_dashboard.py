@@ -39,19 +39,9 @@ def _order(
     refunded: int = 0,
     kind: str = "sale",
 ) -> Order:
-    order = Order(
-        number=number,
-        kind=kind,
-        status=status,
-        source="web",
-        subtotal_pence=total,
-        total_pence=total,
-        refunded_pence=refunded,
-        placed_at=placed_at,
+    return factories.bare_order(
+        session, number, placed_at, total, status=status, refunded_pence=refunded, kind=kind
     )
-    session.add(order)
-    session.flush()
-    return order
 
 
 def test_an_empty_shop_has_nothing_waiting_and_no_live_model(app: Flask, session: Session) -> None:

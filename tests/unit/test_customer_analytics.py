@@ -1,0 +1,160 @@
+"""RFM scores and segments, cohorts and customer value, as plain functions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from shop.analytics import cohorts, rfm
+from shop.analytics.purchases import OrderRow, customer_totals
+
+TODAY = date(2026, 3, 15)
+
+
+def _totals(key: object, orders: int, last: date = TODAY, spent: int = 1000) -> rfm.CustomerTotals:
+    return rfm.CustomerTotals(key, orders, last, spent)
+
+
+def test_equal_figures_get_equal_scores_and_scores_follow_the_share_beaten() -> None:
+    orders = [1, 1, 1, 1, 2, 2, 3, 4, 5, 10]
+    scored = rfm.score([_totals(i, n) for i, n in enumerate(orders)], TODAY)
+    assert [row.f for row in scored] == [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]
+
+
+def test_recent_customers_score_high_on_recency_and_big_spenders_on_monetary() -> None:
+    rows = [
+        _totals("old", 1, date(2025, 3, 15), 100),
+        _totals("mid", 1, date(2026, 1, 1), 500),
+        _totals("new", 1, date(2026, 3, 14), 900),
+    ]
+    by_key = {row.totals.key: row for row in rfm.score(rows, TODAY)}
+    assert [by_key[k].r for k in ("old", "mid", "new")] == [1, 2, 4]
+    assert [by_key[k].m for k in ("old", "mid", "new")] == [1, 2, 4]
+    assert by_key["old"].recency_days == 365 and by_key["new"].recency_days == 1
+
+
+def test_a_single_customer_scores_one_everywhere() -> None:
+    (only,) = rfm.score([_totals("a", 3)], TODAY)
+    assert (only.r, only.f, only.m) == (1, 1, 1)
+    assert only.segment.slug == "lost"
+
+
+@pytest.mark.parametrize(
+    ("r", "f", "m", "slug"),
+    [
+        (5, 5, 5, "champions"),
+        (4, 5, 4, "loyal"),
+        (5, 1, 1, "new"),
+        (4, 1, 1, "promising"),
+        (5, 2, 3, "potential-loyalists"),
+        (3, 3, 3, "need-attention"),
+        (3, 1, 2, "about-to-sleep"),
+        (2, 4, 3, "at-risk"),
+        (1, 5, 5, "cant-lose"),
+        (2, 1, 1, "hibernating"),
+        (1, 2, 1, "lost"),
+    ],
+)
+def test_segments_read_recency_against_the_mean_of_frequency_and_money(
+    r: int, f: int, m: int, slug: str
+) -> None:
+    row = rfm.Scored(_totals("x", 1), recency_days=1, r=r, f=f, m=m)
+    assert row.segment.slug == slug
+
+
+def test_every_cell_of_the_grid_has_a_segment_and_bad_scores_are_refused() -> None:
+    seen = {rfm.segment_of(r, fm).slug for r in range(1, 6) for fm in range(1, 6)}
+    assert seen == set(rfm.SEGMENTS)
+    with pytest.raises(ValueError, match="scores run from 1 to 5"):
+        rfm.segment_of(0, 3)
+    assert rfm.Scored(_totals("x", 1), 1, 3, 4, 3).fm == 4  # 3.5 rounds up
+
+
+def test_segment_summaries_cover_every_segment_with_shares_and_means() -> None:
+    rows = [
+        _totals("a", 10, TODAY, 9000),
+        _totals("b", 1, date(2025, 1, 1), 1000),
+        _totals("c", 1, date(2025, 1, 2), 0),
+    ]
+    summaries = rfm.summarise(rfm.score(rows, TODAY))
+    assert [s.segment.slug for s in summaries] == [s.slug for s in rfm.SEGMENT_LIST]
+    assert sum(s.customers for s in summaries) == 3
+    assert sum(s.share for s in summaries) == pytest.approx(1.0)
+    busy = [s for s in summaries if s.customers]
+    assert sum(s.revenue_share or 0 for s in busy) == pytest.approx(1.0)
+    empty = next(s for s in summaries if not s.customers)
+    assert (empty.share, empty.revenue_share, empty.mean_spent_pence) == (0.0, 0.0, 0)
+
+
+def test_no_revenue_share_when_returns_outweigh_sales() -> None:
+    summaries = rfm.summarise(rfm.score([_totals("a", 1, TODAY, -500)], TODAY))
+    assert all(s.revenue_share is None for s in summaries)
+
+
+def test_returns_lower_the_spend_but_are_not_orders() -> None:
+    rows = [
+        OrderRow("a", date(2026, 1, 5), 3000),
+        OrderRow("a", date(2026, 2, 5), 2000),
+        OrderRow("a", date(2026, 3, 1), -1500, sale=False),
+        OrderRow("ghost", date(2026, 3, 1), -700, sale=False),  # bought before the records
+    ]
+    (a,) = customer_totals(rows)
+    assert (a.key, a.orders, a.last_order, a.spent_pence) == ("a", 2, date(2026, 2, 5), 3500)
+
+
+def _rows() -> list[OrderRow]:
+    return [
+        # January: a (back in February and March), b (gone)
+        OrderRow("a", date(2026, 1, 3), 1000),
+        OrderRow("b", date(2026, 1, 20), 3000),
+        OrderRow("a", date(2026, 2, 10), 500),
+        OrderRow("a", date(2026, 3, 2), 200),
+        OrderRow("a", date(2026, 3, 2), 100),  # a second order the same day
+        # February: c, who returns part of it in March
+        OrderRow("c", date(2026, 2, 1), 4000),
+        OrderRow("c", date(2026, 3, 1), -1000, sale=False),
+        # December: d, the first month of the records
+        OrderRow("d", date(2025, 12, 24), 600),
+    ]
+
+
+def test_cohorts_count_who_came_back_each_month_and_their_value_so_far() -> None:
+    found = cohorts.cohorts(_rows(), TODAY, 3)
+    assert [c.month for c in found] == [date(2026, 2, 1), date(2026, 1, 1)]
+    february, january = found
+    assert january.customers == 2
+    assert january.retention == [1.0, 0.5, 0.5]
+    assert january.value_pence == [2000, 2250, 2400]  # (1000 + 3000) / 2, + 500 / 2, + 300 / 2
+    assert january.partial_offset == 2 and not january.first_of_records
+    assert february.retention == [1.0, 0.0, None]  # a return is not coming back to buy
+    assert february.value_pence == [4000, 3000, None]
+    assert february.partial_offset == 1
+
+
+def test_the_records_first_month_is_marked_and_older_cohorts_are_cut() -> None:
+    found = cohorts.cohorts(_rows(), TODAY, 4)
+    assert found[-1].month == date(2025, 12, 1) and found[-1].first_of_records
+    assert found[-1].retention == [1.0, 0.0, 0.0, 0.0]  # March is running, but shown
+    assert len(cohorts.cohorts(_rows(), TODAY, 1)) == 0  # nobody's first order was in March
+    assert cohorts.cohorts([], TODAY, 12) == []
+
+
+def test_the_average_row_weighs_cohorts_and_leaves_out_running_months() -> None:
+    found = cohorts.cohorts(_rows(), TODAY, 3)
+    mean = cohorts.average(found, 3)
+    # Month 0: both cohorts ended (3 customers); month 1: only January's has ended.
+    assert mean.retention == [pytest.approx(1.0), pytest.approx(0.5), None]
+    assert mean.value_pence == [round((2000 * 2 + 4000) / 3), 2250, None]
+
+
+def test_customer_value_counts_repeat_buyers_gaps_between_order_days_and_the_top_fifth() -> None:
+    value = cohorts.customer_value(_rows())
+    assert value is not None
+    assert value.customers == 4
+    assert value.repeat_share == 0.25  # only a
+    # a's order days: 3 Jan, 10 Feb, 2 Mar (two orders): gaps of 38 and 20 days
+    assert value.median_days_between_orders == 29
+    assert value.mean_value_pence == round((1800 + 3000 + 3000 + 600) / 4)
+    assert value.top_fifth_revenue_share == pytest.approx(3000 / 8400)
+    assert cohorts.customer_value([]) is None

@@ -1,0 +1,257 @@
+"""Console customer analytics: RFM segments, value, cohorts and the shopping funnel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty.models import CommunicationPreference
+from shop.accounts.models import User
+from shop.console.models import AuditEntry
+from shop.db import utcnow
+from shop.tracking.models import Event
+from tests import factories
+from tests.console_support import client_as
+
+
+def _days_ago(days: int) -> datetime:
+    return datetime.combine(utcnow().date() - timedelta(days=days), time(12))
+
+
+def _shop(session: Session) -> dict[str, int]:
+    """Ten customers with different histories, plus orders analytics must leave out."""
+    ids: dict[str, int] = {}
+    # The best customer: 6 recent orders. Then customers ever further from it.
+    best = factories.member(session, "best@example.com", tier="Gold")
+    ids["best"] = best.id
+    for n in range(6):
+        factories.bare_order(session, f"B{n}", _days_ago(2 + 30 * n), 10_000, user_id=best.id)
+    session.add(
+        CommunicationPreference(
+            user_id=best.id, topic="weekly_deals", status="on", updated_at=utcnow()
+        )
+    )
+    for i in range(8):
+        account = factories.user(session, f"c{i}@example.com", f"C{i}")
+        ids[f"c{i}"] = account.id
+        for n in range(1 + i % 3):
+            placed = _days_ago(20 + 40 * i + n)
+            factories.bare_order(session, f"C{i}-{n}", placed, 1000 * (i + 1), user_id=account.id)
+    imported = User(external_ref="12748", name="")
+    session.add(imported)
+    session.flush()
+    ids["imported"] = imported.id
+    factories.bare_order(session, "I1", _days_ago(400), 500, user_id=imported.id, source="import")
+    factories.bare_order(
+        session, "R1", _days_ago(390), -200, user_id=imported.id, kind="return", status="refunded"
+    )
+    # A guest with two orders under one address, written differently.
+    factories.bare_order(session, "G1", _days_ago(5), 2500, email="Guest@Example.com")
+    factories.bare_order(session, "G2", _days_ago(1), 2500, email="guest@example.com")
+    # Left out: no customer to tell apart, not paid, wholly refunded, a staff test order.
+    factories.bare_order(session, "N1", _days_ago(3), 900, source="import")
+    factories.bare_order(session, "P1", _days_ago(1), 900, status="pending_payment", email="x@y.z")
+    factories.bare_order(session, "F1", _days_ago(1), 900, status="refunded", email="r@y.z")
+    staff = factories.staff(session, "admin", "boss@example.com")
+    factories.bare_order(session, "S1", _days_ago(1), 99_999, user_id=staff.id)
+    session.commit()
+    return ids
+
+
+def _metric(html: str, name: str) -> str:
+    return html.split(f'data-metric="{name}">')[1].split("<")[0]
+
+
+def _segment_row(html: str, slug: str) -> str:
+    return html.split(f'data-segment="{slug}"')[1].split("</tr>")[0]
+
+
+def test_an_empty_shop_says_so(app: Flask, session: Session) -> None:
+    page = client_as(app, session, "merchandiser").get("/console/customers/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No customer has a paid order yet." in html
+    assert _metric(_segment_row(html, "champions"), "customers") == "0"
+    assert 'href="/console/customers/"' in html  # in the console's menu
+
+
+def test_the_overview_counts_customers_value_and_segments(app: Flask, session: Session) -> None:
+    _shop(session)
+    client = client_as(app, session, "merchandiser")
+    html = client.get("/console/customers/").get_data(as_text=True)
+    totals = html.split('data-testid="customer-totals"')[1].split("</dl>")[0]
+    # 1 best + 8 accounts + 1 imported + 1 guest; not the unpaid, refunded or staff orders.
+    assert _metric(totals, "customers") == "11"
+    # best, c1, c2, c4, c5, c7 (2 or 3 orders) and the guest: 7 of 11
+    assert _metric(totals, "repeat_share") == "63.6%"
+    assert "1 paid order with neither an account nor an e-mail address" in html
+    champions = _segment_row(html, "champions")
+    assert _metric(champions, "customers") == "1"
+    assert 'href="/console/customers/segments/champions"' in champions
+    counts = [int(_metric(_segment_row(html, s), "customers")) for s in _slugs()]
+    assert sum(counts) == 11
+    # A segment nobody is in is not a link.
+    empty = next(s for s, n in zip(_slugs(), counts, strict=True) if n == 0)
+    assert "href" not in _segment_row(html, empty).split("</th>")[0]
+
+
+def _slugs() -> list[str]:
+    from shop.analytics.rfm import SEGMENT_LIST
+
+    return [s.slug for s in SEGMENT_LIST]
+
+
+def _segment_of(client: FlaskClient, label: str) -> str:
+    html = client.get("/console/customers/").get_data(as_text=True)
+    for slug in _slugs():
+        if _metric(_segment_row(html, slug), "customers") != "0":
+            page = client.get(f"/console/customers/segments/{slug}").get_data(as_text=True)
+            if f'data-customer="{label}"' in page:
+                return slug
+    raise AssertionError(f"{label} is in no segment")
+
+
+def test_a_segment_lists_its_customers_with_tier_consent_and_a_link_to_their_orders(
+    app: Flask, session: Session
+) -> None:
+    ids = _shop(session)
+    client = client_as(app, session, "merchandiser")
+    page = client.get("/console/customers/segments/champions")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    row = html.split('data-customer="best@example.com"')[1].split("</tr>")[0]
+    assert "Gold" in row and "Weekly deals" in row and "£600.00" in row
+    assert f'href="/console/orders/?customer=account+{ids["best"]}"' in row
+    assert "Reward them" in html
+    # The guest is one customer, by address; the imported customer goes by their number.
+    assert _segment_of(client, "guest@example.com")
+    assert _segment_of(client, "Customer 12748")
+    orders = client.get(f"/console/orders/?customer=account+{ids['best']}")
+    assert orders.get_data(as_text=True).count('href="/console/orders/') >= 6
+
+
+def test_a_segment_download_is_csv_escaped_and_audited(app: Flask, session: Session) -> None:
+    _shop(session)
+    factories.bare_order(session, "E1", _days_ago(1), 70_000, email="=HYPERLINK@example.com")
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    slug = _segment_of(client, "=hyperlink@example.com")
+    response = client.get(f"/console/customers/segments/{slug}.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert f'filename="customers-{slug}-' in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    guest = next(r for r in rows if r["email"].endswith("hyperlink@example.com"))
+    assert guest["email"] == "'=hyperlink@example.com"  # never a formula in a spreadsheet
+    assert (guest["orders"], guest["spent"], guest["account_id"]) == ("1", "700.00", "")
+    session.rollback()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "customers.export"))
+    assert entry is not None
+    assert entry.target == f"segment {slug}" and entry.after == {"customers": len(rows)}
+
+
+def test_bad_segment_pages_get_clear_errors(app: Flask, session: Session) -> None:
+    _shop(session)
+    client = client_as(app, session, "merchandiser")
+    unknown = client.get("/console/customers/segments/whales")
+    assert unknown.status_code == 404
+    assert "There is no segment &#39;whales&#39;; they are Champions" in unknown.get_data(
+        as_text=True
+    )
+    assert client.get("/console/customers/segments/whales.csv").status_code == 404
+    past = client.get("/console/customers/segments/champions?page=2")
+    assert past.status_code == 404 and "only one page" in past.get_data(as_text=True)
+    assert client.get("/console/customers/segments/champions?page=x").status_code == 400
+
+
+def test_cohorts_show_retention_and_value_by_first_month(app: Flask, session: Session) -> None:
+    today = utcnow().date()
+    first = datetime.combine(today.replace(day=1), time(9))
+    month_before = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    last_month = datetime.combine(month_before, time(9))
+    a = factories.user(session, "a@example.com")
+    b = factories.user(session, "b@example.com", "B")
+    factories.bare_order(session, "A1", last_month, 1000, user_id=a.id)
+    factories.bare_order(session, "B1", last_month, 3000, user_id=b.id)
+    factories.bare_order(session, "A2", first, 500, user_id=a.id)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    html = client.get("/console/customers/cohorts?months=2").get_data(as_text=True)
+    retention = html.split('data-testid="retention-table"')[1].split("</table>")[0]
+    row = retention.split(f'data-cohort="{last_month:%Y-%m}"')[1].split("</tr>")[0]
+    assert ">2</td>" in row and "100%" in row and "50%" in row
+    value = html.split('data-testid="value-table"')[1].split("</table>")[0]
+    row = value.split(f'data-cohort="{last_month:%Y-%m}"')[1].split("</tr>")[0]
+    assert "£20.00" in row and "£22.50" in row
+    assert "The first month of the shop's records" in html
+
+
+def test_bad_cohort_months_get_a_clear_error(app: Flask, session: Session) -> None:
+    client = client_as(app, session, "merchandiser")
+    for raw in ("0", "37", "abc", "1e3"):
+        page = client.get(f"/console/customers/cohorts?months={raw}")
+        assert page.status_code == 400
+        assert "Months must be a whole number from 1 to 36" in page.get_data(as_text=True)
+    empty = client.get("/console/customers/cohorts")
+    assert empty.status_code == 200
+    assert "No customer placed a paid order in the last 12 months." in empty.get_data(as_text=True)
+
+
+def _event(session: Session, kind: str, visitor: str, when: datetime) -> None:
+    session.add(Event(kind=kind, visitor_id=visitor, created_at=when))
+
+
+def test_the_funnel_counts_each_visitor_at_the_furthest_step(app: Flask, session: Session) -> None:
+    now = _days_ago(1)
+    _event(session, "category_view", "v-browse", now)
+    _event(session, "product_view", "v-look", now)
+    _event(session, "cart_add", "v-cart", now)  # from a list, without opening the product
+    _event(session, "product_view", "v-order", now)
+    factories.bare_order(session, "O1", now, 900, status="pending_payment", visitor_id="v-order")
+    # Tracking switched off: no events, but the paid order counts all the way.
+    factories.bare_order(session, "O2", now, 900, status="shipped", visitor_id="v-paid")
+    _event(session, "purchase", "import", now)  # imported history: left out
+    _event(session, "product_view", "v-old", _days_ago(40))  # the period before
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    page = client.get("/console/customers/funnel")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    figures = {}
+    for key in ("visited", "viewed", "carted", "ordered", "paid"):
+        row = html.split(f'data-step="{key}"')[1].split("</tr>")[0]
+        figures[key] = (_metric(row, "visitors"), _metric(row, "previous_visitors"))
+    assert figures == {
+        "visited": ("5", "1"),
+        "viewed": ("4", "1"),
+        "carted": ("3", "0"),
+        "ordered": ("2", "0"),
+        "paid": ("1", "0"),
+    }
+    carted = html.split('data-step="carted"')[1].split("</tr>")[0]
+    assert _metric(carted, "of_previous") == "75.0%"
+
+
+def test_the_funnel_refuses_bad_dates(app: Flask, session: Session) -> None:
+    client = client_as(app, session, "merchandiser")
+    page = client.get("/console/customers/funnel?start=2026-13-01")
+    assert page.status_code == 400
+    assert 'data-testid="funnel-error"' in page.get_data(as_text=True)
+    backwards = client.get("/console/customers/funnel?start=2026-05-02&end=2026-05-01")
+    assert backwards.status_code == 400
+    assert "is before the start date" in backwards.get_data(as_text=True)
+
+
+def test_only_staff_see_customer_analytics(app: Flask, session: Session) -> None:
+    for role in ("anonymous", "shopper"):
+        client = client_as(app, session, role)
+        assert client.get("/console/customers/").status_code == 404
+        assert client.get("/console/customers/segments/champions.csv").status_code == 404
+    admin = client_as(app, session, "admin")
+    assert admin.get("/console/customers/segments/lost.csv").status_code == 200
