@@ -1,6 +1,6 @@
 import pytest
 
-from shop.money import Money, format_money, to_minor
+from shop.money import Money, format_money, plain_amount, to_minor
 
 
 @pytest.mark.parametrize(
@@ -9,6 +9,13 @@ from shop.money import Money, format_money, to_minor
 )
 def test_format_money(minor: int, text: str) -> None:
     assert format_money(minor, "GBP") == text
+
+
+@pytest.mark.parametrize(
+    ("minor", "text"), [(0, "0.00"), (5, "0.05"), (295, "2.95"), (-5, "-0.05"), (-150, "-1.50")]
+)
+def test_plain_amount_keeps_the_sign_off_the_pence(minor: int, text: str) -> None:
+    assert plain_amount(minor) == text
 
 
 def test_format_money_other_currency() -> None:
