@@ -7,7 +7,10 @@ Layout of a store directory::
     ACTIVE                                 JSON pointer: the active id and the ids before it
 
 A version directory is written under a temporary name and renamed into place, and the pointer
-is replaced with `os.replace`, so a reader sees either the old state or the new one.
+is replaced with `os.replace`, so a reader sees either the old state or the new one. Changes
+to the pointer (activate, rollback) read, then rewrite it while holding an exclusive lock on
+`ACTIVE.lock` (`fcntl.flock`, where the platform has it), so two processes changing it at
+once (a training job activating while someone rolls back) never lose each other's change.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +38,16 @@ from recommender.errors import (
 )
 from recommender.serving import Recommender
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: only this process's threads are kept apart
+    fcntl = None  # type: ignore[assignment]
+
 ARTIFACT = "model.npz"
 METADATA = "metadata.json"
 POINTER = "ACTIVE"
+POINTER_LOCK = "ACTIVE.lock"
+_LOCAL_POINTER_LOCK = threading.Lock()
 HISTORY_LIMIT = 50
 # Ids made by `save` look like "20240131T120000Z-1a2b3c"; anything else is refused before it
 # reaches the file system (no separators, no leading dot, not too long for a file name).
@@ -141,15 +152,16 @@ class ModelStore:
         VersionNotFoundError, ArtifactError
         """
         self.verify(version_id)
-        try:
-            pointer = self._read_pointer()
-        except ArtifactError:
-            pointer = {}  # an unreadable pointer is replaced; its history is lost with it
-        history = list(pointer.get("history", []))
-        current = pointer.get("active")
-        if current and current != version_id:
-            history = [*history, current][-HISTORY_LIMIT:]
-        self._write_pointer({"active": version_id, "history": history})
+        with self._pointer_lock():
+            try:
+                pointer = self._read_pointer()
+            except ArtifactError:
+                pointer = {}  # an unreadable pointer is replaced; its history is lost with it
+            history = list(pointer.get("history", []))
+            current = pointer.get("active")
+            if current and current != version_id:
+                history = [*history, current][-HISTORY_LIMIT:]
+            self._write_pointer({"active": version_id, "history": history})
 
     def rollback(self) -> str:
         """Re-activate the version that was active before the current one; return its id.
@@ -161,16 +173,19 @@ class ModelStore:
         NoActiveVersionError
             When there is no earlier usable version.
         """
-        pointer = self._read_pointer()
-        history = list(pointer.get("history", []))
-        while history:
-            candidate = history.pop()
-            try:
-                self.verify(candidate)
-            except (VersionNotFoundError, ArtifactError):
-                continue
-            self._write_pointer({"active": candidate, "history": history})
-            return candidate
+        if not (self.directory / POINTER).exists():  # nothing to roll back; create nothing
+            raise NoActiveVersionError("no earlier version to roll back to")
+        with self._pointer_lock():
+            pointer = self._read_pointer()
+            history = list(pointer.get("history", []))
+            while history:
+                candidate = history.pop()
+                try:
+                    self.verify(candidate)
+                except (VersionNotFoundError, ArtifactError):
+                    continue
+                self._write_pointer({"active": candidate, "history": history})
+                return candidate
         raise NoActiveVersionError("no earlier version to roll back to")
 
     # --- reading ------------------------------------------------------------------------
@@ -298,6 +313,21 @@ class ModelStore:
         if problem is not None:
             raise ArtifactError(f"unreadable pointer file {POINTER}: {problem}")
         return data
+
+    @contextmanager
+    def _pointer_lock(self) -> Iterator[None]:
+        """Hold the pointer for a read-then-rewrite, against other processes and threads."""
+        if fcntl is None:  # pragma: no cover
+            with _LOCAL_POINTER_LOCK:
+                yield
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / POINTER_LOCK, "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def _write_pointer(self, data: Mapping[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,32 @@ def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> 
     with pytest.raises(VersionNotFoundError):
         missing.activate("20990101T000000Z-abcdef")
     assert not (tmp_path / "typo").exists()
+
+
+def test_two_changes_to_the_pointer_at_once_keep_both(
+    tmp_path: Path, trained: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two stores on one directory stand for two processes: a training job activating B
+    # reads the pointer, and before it writes, an admin activates C elsewhere.
+    job, admin = ModelStore(tmp_path / "models"), ModelStore(tmp_path / "models")
+    a, b, c = job.save(trained), job.save(trained), job.save(trained)
+    job.activate(a)
+    read_done, admin_done = threading.Event(), threading.Event()
+    read = job._read_pointer
+
+    def read_then_wait() -> dict[str, object]:
+        pointer = read()
+        read_done.set()
+        admin_done.wait(timeout=1.0)  # the admin's activation is blocked until we finish
+        return pointer
+
+    monkeypatch.setattr(job, "_read_pointer", read_then_wait)
+    training = threading.Thread(target=job.activate, args=(b,))
+    training.start()
+    assert read_done.wait(timeout=5)
+    admin.activate(c)
+    admin_done.set()
+    training.join(timeout=5)
+    pointer = json.loads((tmp_path / "models" / "ACTIVE").read_text())
+    assert pointer == {"active": c, "history": [a, b]}
+    assert admin.rollback() == b and admin.rollback() == a
