@@ -228,16 +228,18 @@ def _visitor_carts(session: Session, cutoff: datetime, batch: Batch) -> list[int
     return ids
 
 
-def _delete_events(session: Session, where: list[ColumnElement[bool]], batch: Batch) -> list[int]:
-    ids = _ids(session, Event.id, *where, batch=batch)
+def _delete_rows(
+    session: Session, model: Any, where: list[ColumnElement[bool]], batch: Batch
+) -> list[int]:
+    ids = _ids(session, model.id, *where, batch=batch)
     if ids:
-        session.execute(delete(Event).where(Event.id.in_(ids)))
+        session.execute(delete(model).where(model.id.in_(ids)))
     return ids
 
 
 def _visitor_searches(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Event.kind == "search", Event.user_id.is_(None), Event.created_at < cutoff]
-    return _delete_events(session, where, batch)
+    return _delete_rows(session, Event, where, batch)
 
 
 def _visitor_events(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
@@ -247,15 +249,12 @@ def _visitor_events(session: Session, cutoff: datetime, batch: Batch) -> list[in
         Event.order_id.is_(None),
         Event.created_at < cutoff,
     ]
-    return _delete_events(session, where, batch)
+    return _delete_rows(session, Event, where, batch)
 
 
 def _visitor_impressions(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Impression.user_id.is_(None), Impression.created_at < cutoff]
-    ids = _ids(session, Impression.id, *where, batch=batch)
-    if ids:
-        session.execute(delete(Impression).where(Impression.id.in_(ids)))
-    return ids
+    return _delete_rows(session, Impression, where, batch)
 
 
 def _email_text(session: Session, cutoff: datetime, now: datetime, batch: Batch) -> list[int]:
@@ -278,10 +277,7 @@ def _email_text(session: Session, cutoff: datetime, now: datetime, batch: Batch)
 
 def _spent_tokens(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     spent = or_(AccountToken.used_at < cutoff, AccountToken.expires_at < cutoff)
-    ids = _ids(session, AccountToken.id, spent, batch=batch)
-    if ids:
-        session.execute(delete(AccountToken).where(AccountToken.id.in_(ids)))
-    return ids
+    return _delete_rows(session, AccountToken, [spent], batch)
 
 
 def _never_paid() -> ColumnElement[bool]:
@@ -322,7 +318,4 @@ def _cancelled_guest_orders(session: Session, cutoff: datetime, batch: Batch) ->
 
 def _domain_events(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [DomainEvent.dispatched_at.is_not(None), DomainEvent.dispatched_at < cutoff]
-    ids = _ids(session, DomainEvent.id, *where, batch=batch)
-    if ids:
-        session.execute(delete(DomainEvent).where(DomainEvent.id.in_(ids)))
-    return ids
+    return _delete_rows(session, DomainEvent, where, batch)
