@@ -17,7 +17,16 @@ What goes, per kind (each with its own retention period, see `Retention`):
 * spent tokens: account link tokens used or expired that long ago;
 * cancelled guest orders: a guest order cancelled without ever being paid loses its
   e-mail, shipping address, phone and visitor id (the order and its lines stay), and its
-  payment attempts lose the card reference.
+  payment attempts lose the card reference;
+* domain events: outbox events (`order_paid` carries the order's e-mail) dispatched that
+  long ago. Nothing reads an event once every subscriber has handled it, so the row goes;
+  events not dispatched yet (pending or failing) stay until they are.
+
+Kept for good: Stripe webhook records (`WebhookEvent`). They hold the event id, type,
+a short outcome such as "paid" and the time, never the event's payload, and the id is
+what answers a replayed delivery as a duplicate. E-mail subjects stay too: they name no
+person, only an order or membership number, a tier, a points count or a product, which
+the kept row and the order or account it points to hold anyway.
 
 Each kind is deleted or blanked in batches, each batch its own short transaction (SQLite's
 write lock is never held long). Running it again removes nothing more.
@@ -38,6 +47,7 @@ from shop.accounts.models import AccountToken
 from shop.analytics.online import MAX_DAYS
 from shop.cart.models import Cart, CartItem
 from shop.db import utcnow
+from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import forgotten_values
 from shop.merchandising.models import Experiment
@@ -86,6 +96,7 @@ class Retention:
     email_text: int = 90
     spent_tokens: int = 30
     cancelled_guest_orders: int = 180
+    domain_events: int = 30
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -113,6 +124,7 @@ KINDS: dict[str, str] = {
     "email_text": "blanked",
     "spent_tokens": "deleted",
     "cancelled_guest_orders": "blanked",
+    "domain_events": "deleted",
 }
 LABELS = {
     "visitor_carts": "abandoned visitor cart(s)",
@@ -122,6 +134,7 @@ LABELS = {
     "email_text": "e-mail(s)' address and text",
     "spent_tokens": "used or expired account link(s)",
     "cancelled_guest_orders": "cancelled unpaid guest order(s)' contact details",
+    "domain_events": "dispatched domain event(s)",
 }
 
 
@@ -178,6 +191,7 @@ def prune(
         "cancelled_guest_orders": lambda s, b: _cancelled_guest_orders(
             s, cutoff("cancelled_guest_orders"), b
         ),
+        "domain_events": lambda s, b: _domain_events(s, cutoff("domain_events"), b),
     }
     counts = {kind: _in_batches(transaction, step, batch_size) for kind, step in steps.items()}
     return PruneReport(counts, retention)
@@ -214,16 +228,18 @@ def _visitor_carts(session: Session, cutoff: datetime, batch: Batch) -> list[int
     return ids
 
 
-def _delete_events(session: Session, where: list[ColumnElement[bool]], batch: Batch) -> list[int]:
-    ids = _ids(session, Event.id, *where, batch=batch)
+def _delete_rows(
+    session: Session, model: Any, where: list[ColumnElement[bool]], batch: Batch
+) -> list[int]:
+    ids = _ids(session, model.id, *where, batch=batch)
     if ids:
-        session.execute(delete(Event).where(Event.id.in_(ids)))
+        session.execute(delete(model).where(model.id.in_(ids)))
     return ids
 
 
 def _visitor_searches(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Event.kind == "search", Event.user_id.is_(None), Event.created_at < cutoff]
-    return _delete_events(session, where, batch)
+    return _delete_rows(session, Event, where, batch)
 
 
 def _visitor_events(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
@@ -233,15 +249,12 @@ def _visitor_events(session: Session, cutoff: datetime, batch: Batch) -> list[in
         Event.order_id.is_(None),
         Event.created_at < cutoff,
     ]
-    return _delete_events(session, where, batch)
+    return _delete_rows(session, Event, where, batch)
 
 
 def _visitor_impressions(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     where = [Impression.user_id.is_(None), Impression.created_at < cutoff]
-    ids = _ids(session, Impression.id, *where, batch=batch)
-    if ids:
-        session.execute(delete(Impression).where(Impression.id.in_(ids)))
-    return ids
+    return _delete_rows(session, Impression, where, batch)
 
 
 def _email_text(session: Session, cutoff: datetime, now: datetime, batch: Batch) -> list[int]:
@@ -264,10 +277,7 @@ def _email_text(session: Session, cutoff: datetime, now: datetime, batch: Batch)
 
 def _spent_tokens(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
     spent = or_(AccountToken.used_at < cutoff, AccountToken.expires_at < cutoff)
-    ids = _ids(session, AccountToken.id, spent, batch=batch)
-    if ids:
-        session.execute(delete(AccountToken).where(AccountToken.id.in_(ids)))
-    return ids
+    return _delete_rows(session, AccountToken, [spent], batch)
 
 
 def _never_paid() -> ColumnElement[bool]:
@@ -304,3 +314,8 @@ def _cancelled_guest_orders(session: Session, cutoff: datetime, batch: Batch) ->
             .execution_options(synchronize_session=False)
         )
     return ids
+
+
+def _domain_events(session: Session, cutoff: datetime, batch: Batch) -> list[int]:
+    where = [DomainEvent.dispatched_at.is_not(None), DomainEvent.dispatched_at < cutoff]
+    return _delete_rows(session, DomainEvent, where, batch)

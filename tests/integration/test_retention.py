@@ -21,6 +21,7 @@ from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Product
 from shop.config import TestConfig
 from shop.db import db, utcnow
+from shop.events.models import DomainEvent
 from shop.mail import outbox
 from shop.mail.models import OutboxEmail
 from shop.merchandising.models import Experiment
@@ -285,6 +286,7 @@ def test_old_finished_emails_lose_address_and_text_but_the_row_stays(
         assert (row.text_body, row.html_body, row.headers) == (RETAINED_TEXT, RETAINED_TEXT, {})
         assert row.forgotten_at == NOW
         assert row.kind == "order_confirmation" and row.created_at == NOW - 91 * DAY
+        assert row.subject == "Your order"  # subjects name no person: they stay
     assert rows["sent 91 days"].user_id == ann.id and rows["sent 91 days"].status == "sent"
     for label in ("pending 91 days", "sent 89 days"):
         assert rows[label].to_address == "ann@example.com"
@@ -390,6 +392,55 @@ def test_cancelled_unpaid_guest_orders_lose_their_contact_details(
     assert methods["key-CANCELLED-179"] == "pm_CANCELLED-179"
 
 
+# --- domain events --------------------------------------------------------------------------
+
+
+def _domain_event(
+    session: Session, label: str, created: timedelta, dispatched: timedelta | None, **extra: object
+) -> None:
+    """An `order_paid` event (its number is the label) recorded and dispatched that long
+    before NOW; `dispatched` None: not dispatched yet."""
+    session.add(
+        DomainEvent(
+            name="order_paid",
+            payload={"number": label, "user_id": None, "email": "guest@example.com"},
+            created_at=NOW - created,
+            dispatched_at=None if dispatched is None else NOW - dispatched,
+            **extra,
+        )
+    )
+
+
+def _domain_events_left(session: Session) -> dict[str, DomainEvent]:
+    session.rollback()
+    return {event.payload["number"]: event for event in session.scalars(select(DomainEvent))}
+
+
+def test_dispatched_domain_events_go_but_pending_and_failing_ones_stay(
+    app: Flask, session: Session
+) -> None:
+    _domain_event(session, "dispatched 31 days", 31 * DAY, 31 * DAY)
+    _domain_event(session, "dispatched 29 days", 3 * 365 * DAY, 29 * DAY)  # after retries
+    _domain_event(session, "pending 3 years", 3 * 365 * DAY, None)
+    failing = {"attempts": 40, "last_error": "RuntimeError: ledger down"}
+    _domain_event(session, "failing 3 years", 3 * 365 * DAY, None, **failing)
+    session.commit()
+
+    assert _prune(app)["domain_events"] == 1
+
+    left = _domain_events_left(session)
+    assert set(left) == {"dispatched 29 days", "pending 3 years", "failing 3 years"}
+    for label in ("pending 3 years", "failing 3 years"):
+        assert left[label].payload["email"] == "guest@example.com"
+        assert left[label].dispatched_at is None
+    assert (left["failing 3 years"].attempts, left["failing 3 years"].last_error) == (
+        40,
+        "RuntimeError: ledger down",
+    )
+    assert _prune(app, now=NOW + 400 * DAY)["domain_events"] == 1  # never the pending ones
+    assert set(_domain_events_left(session)) == {"pending 3 years", "failing 3 years"}
+
+
 # --- all kinds together: batches, idempotence, command, daily job ---------------------------
 
 
@@ -430,6 +481,15 @@ def _one_of_each(session: Session, items: dict[str, Product], now: datetime) -> 
         )
         order = _guest_order(session, items, label, "cancelled", 0 * DAY)
         order.placed_at = now - age
+        session.add(
+            DomainEvent(
+                name="order_paid",
+                payload={"number": label},
+                created_at=now - age,
+                dispatched_at=now - age,
+            )
+        )
+        session.add(DomainEvent(name="order_paid", payload={}, created_at=now - age))
     session.commit()
 
 
@@ -441,6 +501,7 @@ EACH_TWICE = {
     "email_text": 2,
     "spent_tokens": 2,
     "cancelled_guest_orders": 2,
+    "domain_events": 2,
 }
 
 
@@ -471,6 +532,8 @@ def test_batches_are_short_transactions_and_a_second_run_removes_nothing(
     assert len(session.scalars(select(AccountToken.id)).all()) == 1
     assert session.scalar(select(func.count()).where(OutboxEmail.forgotten_at.is_not(None))) == 2
     assert session.scalar(select(func.count()).where(Order.email.is_(None))) == 2
+    # The recent dispatched event and the three not dispatched yet.
+    assert session.scalar(select(func.count(DomainEvent.id))) == 4
 
 
 def test_the_command_prunes_with_the_settings_and_says_what_per_kind(
@@ -489,6 +552,7 @@ def test_the_command_prunes_with_the_settings_and_says_what_per_kind(
         "Blanked 2 e-mail(s)' address and text older than 90 day(s).",
         "Deleted 2 used or expired account link(s) older than 30 day(s).",
         "Blanked 2 cancelled unpaid guest order(s)' contact details older than 180 day(s).",
+        "Deleted 2 dispatched domain event(s) older than 30 day(s).",
     ]
     again = runner.invoke(args=["privacy", "prune"])
     assert again.exit_code == 0, again.output
@@ -529,6 +593,18 @@ def test_settings_come_from_the_environment_and_refuse_too_short_periods(
         Retention(visitor_impressions=365)
     with pytest.raises(RetentionError, match="at least 1 day"):
         Retention(spent_tokens=0)
+    with pytest.raises(RetentionError, match="domain_events must be kept at least 1 day"):
+        Retention(domain_events=0)
+    monkeypatch.delenv("SHOP_RETAIN_VISITOR_EVENTS_DAYS")
+    monkeypatch.setenv("SHOP_RETAIN_DOMAIN_EVENTS_DAYS", "7")
+    assert Retention.from_config(TestConfig().as_dict()).domain_events == 7
+    for bad, message in [
+        ("0", "SHOP_RETAIN_DOMAIN_EVENTS_DAYS must be at least 1, not 0"),
+        ("a month", "SHOP_RETAIN_DOMAIN_EVENTS_DAYS must be a whole number, not 'a month'"),
+    ]:
+        monkeypatch.setenv("SHOP_RETAIN_DOMAIN_EVENTS_DAYS", bad)
+        with pytest.raises(ValueError, match=message):
+            TestConfig()
 
 
 # --- training -------------------------------------------------------------------------------
