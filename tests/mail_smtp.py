@@ -58,7 +58,8 @@ class CollectingHandler:
     ) -> str:
         """Accept a recipient unless it is on the refuse list."""
         if address.lower() in self.refuse:
-            return "550 5.1.1 No such user here"
+            # As Postfix words it: the refusal names the address.
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

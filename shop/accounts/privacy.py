@@ -490,7 +490,7 @@ def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
     session.execute(
         update(OutboxEmail)
         .where(mine, OutboxEmail.status == "pending")
-        .values(status="failed", last_error=NOT_SENT, **forgotten_values(now))
+        .values({**forgotten_values(now), "status": "failed", "last_error": NOT_SENT})
         .execution_options(synchronize_session=False)
     )
     session.execute(

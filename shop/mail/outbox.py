@@ -180,10 +180,16 @@ def withdraw_pending(
     return int(result.rowcount or 0)
 
 
+# What an error message says instead of the address it named.
+RECIPIENT = "the recipient"
+
+
 def forgotten_values(now: datetime) -> dict[str, Any]:
-    """The column values of a row whose address and text have been removed."""
+    """The column values of a row whose address and text have been removed (for an UPDATE:
+    the last error keeps its text, with the address taken out)."""
     return {
         "to_address": FORGOTTEN_ADDRESS,
+        "last_error": func.replace(OutboxEmail.last_error, OutboxEmail.to_address, RECIPIENT),
         "text_body": FORGOTTEN_TEXT,
         "html_body": FORGOTTEN_TEXT,
         "headers": {},

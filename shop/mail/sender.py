@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import random
+import re
 import smtplib
 import socket
 import ssl
@@ -34,7 +35,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
-from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S, RESERVED_HEADERS, forget_if_asked
+from shop.mail.outbox import (
+    DEFAULT_CLAIM_TIMEOUT_S,
+    RECIPIENT,
+    RESERVED_HEADERS,
+    forget_if_asked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +392,12 @@ def _describe(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
+def _without_address(error: str, address: str) -> str:
+    if not address:
+        return error
+    return re.sub(re.escape(address), RECIPIENT, error, flags=re.IGNORECASE)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -492,7 +504,9 @@ class _Pass:
     report: SendReport
 
     def failed(self, email: Outgoing, error: str, permanent: bool = False) -> None:
-        """Record and count a failed attempt."""
+        """Record and count a failed attempt; the error never names the recipient (it is
+        kept, and logged, after the retention period removes the address)."""
+        error = _without_address(error, email.to_address)
         status = record_failure(
             self.session_factory,
             email,

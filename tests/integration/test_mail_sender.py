@@ -203,6 +203,9 @@ def test_a_recipient_refused_for_good_fails_at_once(
     row = _row(session, refused)
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error and "550" in row.last_error
+    # The error is kept for staff after the address is removed: it must not hold it.
+    assert "customer0@example.com" not in row.last_error + " ".join(report.errors)
+    assert "<the recipient>: Recipient address rejected" in row.last_error
     assert _row(session, accepted).status == "sent"
 
 

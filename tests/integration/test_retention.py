@@ -266,7 +266,8 @@ def test_old_finished_emails_lose_address_and_text_but_the_row_stays(
 ) -> None:
     ann = factories.user(session)
     _email(session, "sent 91 days", "sent", 91 * DAY, user_id=ann.id, sent_at=NOW - 91 * DAY)
-    _email(session, "failed 91 days", "failed", 91 * DAY, user_id=ann.id)
+    refused = "recipient refused: ann@example.com: 550 <ann@example.com>: address rejected"
+    _email(session, "failed 91 days", "failed", 91 * DAY, user_id=ann.id, last_error=refused)
     _email(session, "withdrawn 91 days", "withdrawn", 91 * DAY)
     _email(session, "pending 91 days", "pending", 91 * DAY)
     _email(session, "sent 89 days", "sent", 89 * DAY, user_id=ann.id)
@@ -288,6 +289,11 @@ def test_old_finished_emails_lose_address_and_text_but_the_row_stays(
         assert row.kind == "order_confirmation" and row.created_at == NOW - 91 * DAY
         assert row.subject == "Your order"  # subjects name no person: they stay
     assert rows["sent 91 days"].user_id == ann.id and rows["sent 91 days"].status == "sent"
+    # Staff keep the reason a delivery failed, without the address it named.
+    assert rows["failed 91 days"].last_error == (
+        "recipient refused: the recipient: 550 <the recipient>: address rejected"
+    )
+    assert rows["sent 91 days"].last_error is None
     for label in ("pending 91 days", "sent 89 days"):
         assert rows[label].to_address == "ann@example.com"
         assert rows[label].text_body.startswith("Dear Ann")
