@@ -7,6 +7,7 @@ from flask_login import current_user
 from werkzeug import Response
 
 from shop.analytics import customers
+from shop.analytics.customer_profile import customer_profile
 from shop.analytics.customers import CustomerAnalyticsError
 from shop.analytics.online import MetricsInputError, parse_period
 from shop.analytics.shopping_funnel import shopping_funnel
@@ -31,6 +32,16 @@ def index() -> str:
     """Customer value so far and the RFM segments."""
     page = customers.overview(db.session, utcnow().date())
     return render_template("console/customers/index.html", page=page)
+
+
+@bp.get("/account/<int:user_id>")
+def customer(user_id: int) -> str | tuple[str, int]:
+    """One customer: value and segment, orders, loyalty, marketing consent and activity."""
+    try:
+        profile = customer_profile(db.session, user_id, utcnow())
+    except CustomerAnalyticsError as exc:
+        return _error(exc)
+    return render_template("console/customers/customer.html", profile=profile)
 
 
 @bp.get("/segments/<slug>")

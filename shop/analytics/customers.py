@@ -121,11 +121,6 @@ class Person:
     tier: str | None
     marketing: list[str]  # the marketing topics they confirmed (labels)
 
-    @property
-    def orders_filter(self) -> str:
-        """What the console's order list takes as `customer` to show their orders."""
-        return f"account {self.account_id}" if self.account_id is not None else self.email or ""
-
 
 @dataclass(frozen=True)
 class SegmentRow:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty.models import CommunicationPreference
+from loyalty.models import CommunicationPreference, Membership
 from shop.accounts.models import User
 from shop.console.models import AuditEntry
 from shop.db import utcnow
@@ -127,7 +127,7 @@ def test_a_segment_lists_its_customers_with_tier_consent_and_a_link_to_their_ord
     html = page.get_data(as_text=True)
     row = html.split('data-customer="best@example.com"')[1].split("</tr>")[0]
     assert "Gold" in row and "Weekly deals" in row and "£600.00" in row
-    assert f'href="/console/orders/?customer=account+{ids["best"]}"' in row
+    assert f'href="/console/customers/account/{ids["best"]}"' in row
     assert "Reward them" in html
     # The guest is one customer, by address; the imported customer goes by their number.
     assert _segment_of(client, "guest@example.com")
@@ -255,3 +255,50 @@ def test_only_staff_see_customer_analytics(app: Flask, session: Session) -> None
         assert client.get("/console/customers/segments/champions.csv").status_code == 404
     admin = client_as(app, session, "admin")
     assert admin.get("/console/customers/segments/lost.csv").status_code == 200
+
+
+def test_a_customer_page_brings_value_orders_loyalty_consent_and_activity_together(
+    app: Flask, session: Session
+) -> None:
+    ids = _shop(session)
+    session.add(Event(kind="search", visitor_id="v-best", user_id=ids["best"], query="lamp"))
+    session.add(Event(kind="product_view", visitor_id="v-best", user_id=ids["best"]))
+    session.add(Event(kind="product_view", visitor_id="v-best", user_id=ids["best"]))
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    page = client.get(f"/console/customers/account/{ids['best']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<h1>best@example.com</h1>" in html
+    value = html.split('data-testid="customer-value"')[1].split("</dl>")[0]
+    assert 'href="/console/customers/segments/champions">Champions</a>' in value
+    assert _metric(value, "orders") == "6" and _metric(value, "spent") == "£600.00"
+    assert html.count('href="/console/orders/') >= 5  # the five latest orders, linked
+    assert "All 6 orders" in html
+    assert "Member M" in html and "Gold" in html.split('data-testid="customer-loyalty"')[1]
+    assert "Confirmed: Weekly deals." in html
+    activity = html.split('data-testid="customer-activity"')[1].split("</p>")[0]
+    assert "2 product views" in activity and "1 searches" in activity
+    assert f"shopper=account+{ids['best']}" in html  # the recommendation preview
+    # Only admins get the link to manage the membership.
+    assert "/console/loyalty/members/" not in html
+    member_id = session.scalar(select(Membership.id).where(Membership.user_id == ids["best"]))
+    admin = client_as(app, session, "admin").get(f"/console/customers/account/{ids['best']}")
+    assert f'href="/console/loyalty/members/{member_id}"' in admin.get_data(as_text=True)
+
+
+def test_a_customer_without_paid_orders_and_unknown_or_staff_accounts(
+    app: Flask, session: Session
+) -> None:
+    quiet = factories.user(session, "quiet@example.com", "Quiet")
+    staff = factories.staff(session, "merchandiser", "colleague@example.com")
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    html = client.get(f"/console/customers/account/{quiet.id}").get_data(as_text=True)
+    assert "No paid order yet, so no segment." in html
+    assert "Not a member." in html and "None confirmed: do not send them marketing." in html
+    assert "Nothing recorded in the last 30 days." in html
+    for missing in (staff.id, 999_999):
+        page = client.get(f"/console/customers/account/{missing}")
+        assert page.status_code == 404
+        assert f"There is no customer account {missing}." in page.get_data(as_text=True)

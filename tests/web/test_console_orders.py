@@ -91,7 +91,8 @@ def test_an_imported_customer_without_an_e_mail_shows_no_none(app: Flask, sessio
     session.commit()
     client = client_as(app, session, "merchandiser")
     html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
-    assert re.search(rf"Account {owner.id}: Ann\s*<", html) and "(None)" not in html
+    assert re.search(rf"Account {owner.id}</a>: Ann\s*<", html) and "(None)" not in html
+    assert f'href="/console/customers/account/{owner.id}"' in html  # the customer's page
 
 
 def test_the_detail_page_shows_the_whole_order(app: Flask, session: Session) -> None:
