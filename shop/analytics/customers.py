@@ -147,12 +147,19 @@ def _segment(slug: str) -> rfm.Segment:
     return segment
 
 
+def best_spenders_first(row: rfm.Scored) -> tuple[int, int, int, int | str]:
+    """Most spent first, then most recent; then accounts by id, then guests by address."""
+    key = row.totals.key
+    guest = isinstance(key, str)
+    return (-row.totals.spent_pence, row.recency_days, int(guest), key if guest else int(key))
+
+
 def _members(session: Session, slug: str, today: date) -> tuple[list[rfm.Scored], list[rfm.Scored]]:
     """The segment's customers (best spenders first) and all scored customers."""
     segment = _segment(slug)
     scored = rfm.score(customer_totals(load(session).rows), today)
     members = [row for row in scored if row.segment == segment]
-    members.sort(key=lambda row: (-row.totals.spent_pence, row.recency_days, str(row.totals.key)))
+    members.sort(key=best_spenders_first)
     return members, scored
 
 
@@ -261,7 +268,7 @@ def parse_months(raw: str | None) -> int:
     raw = (raw or "").strip()
     if not raw:
         return DEFAULT_MONTHS
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:4]) <= MAX_MONTHS:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_MONTHS:
         raise CustomerAnalyticsError(
             f"Months must be a whole number from 1 to {MAX_MONTHS}, not {raw[:20]!r}."
         )

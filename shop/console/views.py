@@ -91,7 +91,17 @@ def _console_nav() -> dict[str, object]:
         for label, endpoint, admin_only in NAV
         if endpoint in current_app.view_functions and (role == "admin" or not admin_only)
     ]
-    return {"console_nav": links, "console_role": role}
+    return {"console_nav": links, "console_role": role, "console_area": _area(links)}
+
+
+def _area(links: list[tuple[str, str]]) -> str | None:
+    """The menu entry of the page shown: its own, or else the first of its blueprint (a
+    customer's page is under Customers)."""
+    endpoint = request.endpoint or ""
+    if any(endpoint == target for _label, target in links):
+        return endpoint
+    blueprint = endpoint.rpartition(".")[0]
+    return next((t for _label, t in links if t.rpartition(".")[0] == blueprint), None)
 
 
 @bp.route("/")

@@ -294,14 +294,20 @@ def test_a_merchandiser_reads_segments_cohorts_and_a_funnel_of_real_shopping(
     )
     expect(page.get_by_role("navigation", name="Pages")).to_have_count(0)
 
-    # Follow the champion to their orders in the console's order list, then the guest.
+    # Follow the champion to their page, on to their orders in the console's order list,
+    # then the guest (who has no account, so no page: straight to the orders).
     rows.nth(0).get_by_role("link", name=CHAMPION).click()
+    expect(page).to_have_url(re.compile(r"/console/customers/account/\d+$"))
+    expect(heading(page)).to_have_text(CHAMPION)
+    expect(page.get_by_test_id("customer-loyalty")).to_contain_text("Gold")
+    page.get_by_role("link", name="All 6 orders").click()
     expect(page).to_have_url(re.compile(r"/console/orders/\?customer=account\+\d+$"))
     expect(heading(page)).to_have_text("Orders")
     expect(page.get_by_label("Customer")).to_have_value(re.compile(r"^account \d+$"))
     expect(page.get_by_test_id("order-count")).to_have_text("6 orders.")
     orders = page.get_by_test_id("orders-table").locator("tbody tr")
     expect(orders.locator("td:first-child")).to_have_text([f"CH-{n}" for n in range(6, 0, -1)])
+    page.go_back()
     page.go_back()
     expect(heading(page)).to_have_text("Champions")
     rows.nth(1).get_by_role("link", name=GUEST).click()
@@ -533,6 +539,9 @@ def test_the_customer_pages_work_with_the_keyboard_alone(page: Page) -> None:
     assert download.value.suggested_filename.startswith("customers-champions-")
     tab_to(page, page.get_by_role("link", name=CHAMPION))
     page.keyboard.press("Enter")
+    expect(heading(page)).to_have_text(CHAMPION)
+    tab_to(page, page.get_by_role("link", name="All 6 orders"))
+    page.keyboard.press("Enter")
     expect(page.get_by_test_id("order-count")).to_have_text("6 orders.")
 
 
@@ -553,6 +562,11 @@ def test_the_customer_pages_fit_a_tablet(page: Page) -> None:
         page.goto(path)
         expect(heading(page)).to_be_visible()
         expect_fits(page)
+    page.goto("/console/customers/segments/champions")
+    page.get_by_role("link", name=CHAMPION).click()  # the customer's own page
+    expect(heading(page)).to_have_text(CHAMPION)
+    expect_fits(page)
+    page.goto("/console/customers/cohorts?months=36")
     for link in subnav(page).get_by_role("link").all():
         expect_target(link)
     expect_target(page.get_by_role("main").get_by_role("button", name="Show"))

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from shop.analytics import cohorts, rfm
+from shop.analytics.customers import best_spenders_first
 from shop.analytics.purchases import OrderRow, customer_totals
 
 TODAY = date(2026, 3, 15)
@@ -158,3 +159,9 @@ def test_customer_value_counts_repeat_buyers_gaps_between_order_days_and_the_top
     assert value.mean_value_pence == round((1800 + 3000 + 3000 + 600) / 4)
     assert value.top_fifth_revenue_share == pytest.approx(3000 / 8400)
     assert cohorts.customer_value([]) is None
+
+
+def test_tied_customers_go_by_account_id_as_a_number_then_guests() -> None:
+    rows = rfm.score([_totals(k, 1) for k in ("b@x.com", 100, 11, "a@x.com")], TODAY)
+    ordered = sorted(rows, key=best_spenders_first)
+    assert [row.totals.key for row in ordered] == [11, 100, "a@x.com", "b@x.com"]

@@ -73,9 +73,14 @@ def _segment_row(html: str, slug: str) -> str:
 
 
 def test_an_empty_shop_says_so(app: Flask, session: Session) -> None:
-    page = client_as(app, session, "merchandiser").get("/console/customers/")
+    client = client_as(app, session, "merchandiser")
+    page = client.get("/console/customers/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
+    assert '<a href="/console/customers/" aria-current="page">Customers</a>' in html
+    # The other analytics pages are in the same area of the menu.
+    funnel = client.get("/console/customers/funnel").get_data(as_text=True)
+    assert '<a href="/console/customers/" aria-current="true">Customers</a>' in funnel
     assert "No customer has a paid order yet." in html
     assert _metric(_segment_row(html, "champions"), "customers") == "0"
     assert 'href="/console/customers/"' in html  # in the console's menu
@@ -194,7 +199,7 @@ def test_cohorts_show_retention_and_value_by_first_month(app: Flask, session: Se
 
 def test_bad_cohort_months_get_a_clear_error(app: Flask, session: Session) -> None:
     client = client_as(app, session, "merchandiser")
-    for raw in ("0", "37", "abc", "1e3"):
+    for raw in ("0", "37", "abc", "1e3", "0001000"):
         page = client.get(f"/console/customers/cohorts?months={raw}")
         assert page.status_code == 400
         assert "Months must be a whole number from 1 to 36" in page.get_data(as_text=True)
