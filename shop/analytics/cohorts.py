@@ -9,7 +9,7 @@ each month since (offset 0 is the cohort's own month):
   off), per customer of the cohort: the lifetime value curve, so far.
 
 A month that has not ended yet is marked as partial; months still to come are left empty.
-Plain functions over `OrderRow`s; no database, no Flask.
+Plain functions over per-customer, per-month rows (`MonthRow`); no database, no Flask.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import pairwise
 from statistics import median
 
-from shop.analytics.purchases import OrderRow
+from shop.analytics.rfm import CustomerTotals
 
 
 def month_index(day: date) -> int:
@@ -31,6 +30,17 @@ def month_index(day: date) -> int:
 def month_start(index: int) -> date:
     """The first day of a month given by `month_index`."""
     return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    """One customer's kept sale orders in one month, and their net spend there (returns,
+    negative, included)."""
+
+    customer: Hashable
+    month: int  # month_index
+    sales: int
+    net_pence: int
 
 
 @dataclass(frozen=True)
@@ -57,36 +67,32 @@ class CustomerValue:
     median_days_between_orders: float | None  # between a customer's order days
 
 
-def cohorts(rows: Sequence[OrderRow], today: date, months: int) -> list[Cohort]:
+def cohorts(rows: Sequence[MonthRow], today: date, months: int) -> list[Cohort]:
     """The last `months` monthly cohorts up to `today`'s month, newest first, each with
     `months` offsets (0 to months - 1)."""
-    sales = [row for row in rows if row.sale]
-    if not sales:
-        return []
     first: dict[Hashable, int] = {}
-    for row in sales:
-        index = month_index(row.placed_on)
-        if row.customer not in first or index < first[row.customer]:
-            first[row.customer] = index
+    for row in rows:
+        if row.sales and (row.customer not in first or row.month < first[row.customer]):
+            first[row.customer] = row.month
+    if not first:
+        return []
     records_start = min(first.values())
     now = month_index(today)
     oldest = now - months + 1
-    active: dict[int, dict[int, set[Hashable]]] = {}
-    net: dict[int, list[int]] = {}
     sizes: dict[int, int] = {}
     for index in first.values():
         if index >= oldest:
             sizes[index] = sizes.get(index, 0) + 1
+    active: dict[int, list[int]] = {cohort: [0] * months for cohort in sizes}
+    net: dict[int, list[int]] = {cohort: [0] * months for cohort in sizes}
     for row in rows:
         cohort = first.get(row.customer)
         if cohort is None or cohort < oldest:
             continue
-        offset = month_index(row.placed_on) - cohort
-        if not 0 <= offset < months:
-            continue
-        if row.sale:
-            active.setdefault(cohort, {}).setdefault(offset, set()).add(row.customer)
-        net.setdefault(cohort, [0] * months)[offset] += row.net_pence
+        offset = row.month - cohort
+        if 0 <= offset < months:
+            active[cohort][offset] += row.sales > 0
+            net[cohort][offset] += row.net_pence
     result = []
     for cohort in range(now, oldest - 1, -1):
         size = sizes.get(cohort, 0)
@@ -101,8 +107,8 @@ def cohorts(rows: Sequence[OrderRow], today: date, months: int) -> list[Cohort]:
                 retention.append(None)
                 value.append(None)
                 continue
-            retention.append(len(active.get(cohort, {}).get(offset, ())) / size)
-            running += net.get(cohort, [0] * months)[offset]
+            retention.append(active[cohort][offset] / size)
+            running += net[cohort][offset]
             value.append(round(running / size))
         result.append(
             Cohort(
@@ -117,33 +123,23 @@ def cohorts(rows: Sequence[OrderRow], today: date, months: int) -> list[Cohort]:
     return result
 
 
-def customer_value(rows: Sequence[OrderRow]) -> CustomerValue | None:
-    """Value so far per customer (with at least one paid order), repeat share and gaps."""
-    spent: dict[Hashable, int] = {}
-    days: dict[Hashable, list[date]] = {}
-    for row in rows:
-        if row.sale:
-            days.setdefault(row.customer, []).append(row.placed_on)
-    if not days:
+def customer_value(
+    totals: Sequence[CustomerTotals], median_days_between_orders: float | None
+) -> CustomerValue | None:
+    """Value so far per customer, the repeat share and the share of the best fifth."""
+    if not totals:
         return None
-    for row in rows:
-        if row.customer in days:
-            spent[row.customer] = spent.get(row.customer, 0) + row.net_pence
-    values = sorted(spent.values(), reverse=True)
+    values = sorted((row.spent_pence for row in totals), reverse=True)
     n = len(values)
     total = sum(values)
     top = values[: max(1, round(n / 5))]
-    gaps = []
-    for placed in days.values():
-        placed = sorted(set(placed))  # two orders on one day are one visit to the shop
-        gaps.extend((b - a).days for a, b in pairwise(placed))
     return CustomerValue(
         customers=n,
-        repeat_share=sum(1 for placed in days.values() if len(placed) > 1) / n,
+        repeat_share=sum(1 for row in totals if row.orders > 1) / n,
         mean_value_pence=round(total / n),
         median_value_pence=round(median(values)),
         top_fifth_revenue_share=sum(top) / total if total > 0 else None,
-        median_days_between_orders=median(gaps) if gaps else None,
+        median_days_between_orders=median_days_between_orders,
     )
 
 

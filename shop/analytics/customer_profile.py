@@ -17,8 +17,8 @@ from loyalty.models import Tier
 from loyalty.preferences import marketing_topics
 from shop.accounts.models import User
 from shop.analytics import rfm
-from shop.analytics.customers import CustomerAnalyticsError, load
-from shop.analytics.purchases import customer_totals
+from shop.analytics.customer_data import customer_totals
+from shop.analytics.customers import CustomerAnalyticsError
 from shop.orders.models import Order
 from shop.tracking.models import Event
 
@@ -73,7 +73,7 @@ class CustomerProfile:
 
 
 def _scored(session: Session, user_id: int, today: date) -> rfm.Scored | None:
-    scored = rfm.score(customer_totals(load(session).rows), today)
+    scored = rfm.score(customer_totals(session).totals, today)
     return next((row for row in scored if row.totals.key == user_id), None)
 
 

@@ -5,9 +5,9 @@ guest e-mail address with one (a guest's orders under one address are one custom
 Orders with neither, such as imported invoices without a customer number, cannot be told
 apart and are counted separately (`CustomerData.unidentified_orders`).
 
-Orders count once paid and not wholly refunded (`states.KEPT`), by the UTC day they were
-placed; what a customer spent is their orders' totals less refunds, less returns (orders of
-kind "return", with negative totals), delivery included.
+Orders count once paid and not wholly refunded, by the UTC day they were placed; what a
+customer spent is their orders' totals less refunds, less returns (orders of kind "return",
+with negative totals), delivery included (`customer_data`, which adds them up in SQL).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty.membership import member_badges
@@ -26,11 +26,9 @@ from loyalty.preferences import marketing_topics
 from shop.accounts.models import User
 from shop.analytics import cohorts as cohort_math
 from shop.analytics import rfm
-from shop.analytics.purchases import OrderRow, customer_totals
+from shop.analytics.customer_data import customer_totals, median_days_between_orders, month_rows
 from shop.console.catalog_admin import csv_cell
 from shop.money import plain_amount
-from shop.orders import states
-from shop.orders.models import Order
 from shop.pagination import Page, check_page
 
 SEGMENT_PAGE_SIZE = 50
@@ -44,38 +42,6 @@ class CustomerAnalyticsError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class CustomerData:
-    """Every identified customer's kept orders and returns, and the orders nobody owns."""
-
-    rows: list[OrderRow]
-    unidentified_orders: int
-
-
-def load(session: Session) -> CustomerData:
-    """Read the orders analytics counts, in one query."""
-    kept_sale = and_(Order.kind == "sale", Order.status.in_(states.KEPT))
-    query = (
-        select(
-            Order.user_id,
-            Order.email,
-            Order.placed_at,
-            Order.total_pence - Order.refunded_pence,
-            Order.kind == "sale",
-        )
-        .outerjoin(User, User.id == Order.user_id)
-        .where(or_(kept_sale, Order.kind == "return"), User.role.is_(None))
-    )
-    rows, unidentified = [], 0
-    for user_id, email, placed_at, net, sale in session.execute(query):
-        customer: Hashable = user_id if user_id is not None else (email or "").strip().lower()
-        if not customer:
-            unidentified += bool(sale)
-            continue
-        rows.append(OrderRow(customer, placed_at.date(), int(net), bool(sale)))
-    return CustomerData(rows, unidentified)
 
 
 # --- overview ----------------------------------------------------------------------------
@@ -98,11 +64,11 @@ class Overview:
 
 def overview(session: Session, today: date) -> Overview:
     """Customer value and the RFM segments as of `today`."""
-    data = load(session)
-    scored = rfm.score(customer_totals(data.rows), today)
+    data = customer_totals(session)
+    scored = rfm.score(data.totals, today)
     return Overview(
         today=today,
-        value=cohort_math.customer_value(data.rows),
+        value=cohort_math.customer_value(data.totals, median_days_between_orders(session)),
         segments=rfm.summarise(scored),
         unidentified_orders=data.unidentified_orders,
     )
@@ -157,7 +123,7 @@ def best_spenders_first(row: rfm.Scored) -> tuple[int, int, int, int | str]:
 def _members(session: Session, slug: str, today: date) -> tuple[list[rfm.Scored], list[rfm.Scored]]:
     """The segment's customers (best spenders first) and all scored customers."""
     segment = _segment(slug)
-    scored = rfm.score(customer_totals(load(session).rows), today)
+    scored = rfm.score(customer_totals(session).totals, today)
     members = [row for row in scored if row.segment == segment]
     members.sort(key=best_spenders_first)
     return members, scored
@@ -277,5 +243,5 @@ def parse_months(raw: str | None) -> int:
 
 def cohort_report(session: Session, today: date, months: int) -> CohortReport:
     """The last `months` monthly cohorts with `months` months of retention and value."""
-    found = cohort_math.cohorts(load(session).rows, today, months)
+    found = cohort_math.cohorts(month_rows(session), today, months)
     return CohortReport(today, months, found, cohort_math.average(found, months))

@@ -8,7 +8,6 @@ import pytest
 
 from shop.analytics import cohorts, rfm
 from shop.analytics.customers import best_spenders_first
-from shop.analytics.purchases import OrderRow, customer_totals
 
 TODAY = date(2026, 3, 15)
 
@@ -93,30 +92,24 @@ def test_no_revenue_share_when_returns_outweigh_sales() -> None:
     assert all(s.revenue_share is None for s in summaries)
 
 
-def test_returns_lower_the_spend_but_are_not_orders() -> None:
-    rows = [
-        OrderRow("a", date(2026, 1, 5), 3000),
-        OrderRow("a", date(2026, 2, 5), 2000),
-        OrderRow("a", date(2026, 3, 1), -1500, sale=False),
-        OrderRow("ghost", date(2026, 3, 1), -700, sale=False),  # bought before the records
-    ]
-    (a,) = customer_totals(rows)
-    assert (a.key, a.orders, a.last_order, a.spent_pence) == ("a", 2, date(2026, 2, 5), 3500)
+def _m(customer: str, day: date, sales: int, net: int) -> cohorts.MonthRow:
+    return cohorts.MonthRow(customer, cohorts.month_index(day), sales, net)
 
 
-def _rows() -> list[OrderRow]:
+def _rows() -> list[cohorts.MonthRow]:
     return [
-        # January: a (back in February and March), b (gone)
-        OrderRow("a", date(2026, 1, 3), 1000),
-        OrderRow("b", date(2026, 1, 20), 3000),
-        OrderRow("a", date(2026, 2, 10), 500),
-        OrderRow("a", date(2026, 3, 2), 200),
-        OrderRow("a", date(2026, 3, 2), 100),  # a second order the same day
+        # January: a (back in February and March, twice), b (gone)
+        _m("a", date(2026, 1, 3), 1, 1000),
+        _m("b", date(2026, 1, 20), 1, 3000),
+        _m("a", date(2026, 2, 10), 1, 500),
+        _m("a", date(2026, 3, 2), 2, 300),
         # February: c, who returns part of it in March
-        OrderRow("c", date(2026, 2, 1), 4000),
-        OrderRow("c", date(2026, 3, 1), -1000, sale=False),
+        _m("c", date(2026, 2, 1), 1, 4000),
+        _m("c", date(2026, 3, 1), 0, -1000),
         # December: d, the first month of the records
-        OrderRow("d", date(2025, 12, 24), 600),
+        _m("d", date(2025, 12, 24), 1, 600),
+        # Only a return: bought before the records began, so in no cohort
+        _m("ghost", date(2026, 1, 9), 0, -700),
     ]
 
 
@@ -149,16 +142,23 @@ def test_the_average_row_weighs_cohorts_and_leaves_out_running_months() -> None:
     assert mean.value_pence == [round((2000 * 2 + 4000) / 3), 2250, None]
 
 
-def test_customer_value_counts_repeat_buyers_gaps_between_order_days_and_the_top_fifth() -> None:
-    value = cohorts.customer_value(_rows())
+def test_customer_value_counts_repeat_buyers_and_the_best_fifths_share() -> None:
+    totals = [
+        _totals("a", 4, spent=1800),
+        _totals("b", 1, spent=3000),
+        _totals("c", 1, spent=3000),
+        _totals("d", 1, spent=600),
+    ]
+    value = cohorts.customer_value(totals, 29.0)
     assert value is not None
     assert value.customers == 4
     assert value.repeat_share == 0.25  # only a
-    # a's order days: 3 Jan, 10 Feb, 2 Mar (two orders): gaps of 38 and 20 days
-    assert value.median_days_between_orders == 29
-    assert value.mean_value_pence == round((1800 + 3000 + 3000 + 600) / 4)
+    assert value.median_days_between_orders == 29.0
+    assert (value.mean_value_pence, value.median_value_pence) == (2100, 2400)
     assert value.top_fifth_revenue_share == pytest.approx(3000 / 8400)
-    assert cohorts.customer_value([]) is None
+    assert cohorts.customer_value([], None) is None
+    losses = cohorts.customer_value([_totals("r", 1, spent=-50)], None)
+    assert losses is not None and losses.top_fifth_revenue_share is None
 
 
 def test_tied_customers_go_by_account_id_as_a_number_then_guests() -> None:
