@@ -32,6 +32,7 @@ from shop.money import plain_amount
 from shop.pagination import Page, check_page
 
 SEGMENT_PAGE_SIZE = 50
+LOOKUP_CHUNK = 10_000  # account ids per query when naming a segment's customers
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 
@@ -130,14 +131,17 @@ def _members(session: Session, slug: str, today: date) -> tuple[list[rfm.Scored]
 
 
 def _people(session: Session, keys: Sequence[Hashable]) -> dict[Hashable, Person]:
-    ids = [key for key in keys if isinstance(key, int)]
-    users = (
-        {user.id: user for user in session.scalars(select(User).where(User.id.in_(ids)))}
-        if ids
-        else {}
-    )
-    badges = member_badges(session, ids)
-    topics = marketing_topics(session, ids)
+    all_ids = [key for key in keys if isinstance(key, int)]
+    users: dict[int, User] = {}
+    badges: dict[int, str] = {}
+    topics: dict[int, list[str]] = {}
+    # In chunks: a statement takes at most 65,535 parameters on PostgreSQL (and 32,766 on
+    # SQLite), and a whole segment's CSV can name more customers than that.
+    for start in range(0, len(all_ids), LOOKUP_CHUNK):
+        ids = all_ids[start : start + LOOKUP_CHUNK]
+        users.update((u.id, u) for u in session.scalars(select(User).where(User.id.in_(ids))))
+        badges.update(member_badges(session, ids))
+        topics.update(marketing_topics(session, ids))
     people: dict[Hashable, Person] = {}
     for key in keys:
         if not isinstance(key, int):

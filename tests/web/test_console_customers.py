@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime, time, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import CommunicationPreference, Membership
 from shop.accounts.models import User
+from shop.analytics import customers
 from shop.console.models import AuditEntry
 from shop.db import utcnow
 from shop.tracking.models import Event
@@ -307,3 +309,17 @@ def test_a_customer_without_paid_orders_and_unknown_or_staff_accounts(
         page = client.get(f"/console/customers/account/{missing}")
         assert page.status_code == 404
         assert f"There is no customer account {missing}." in page.get_data(as_text=True)
+
+
+def test_a_big_segment_is_named_in_chunks_with_nothing_lost(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(session)
+    client = client_as(app, session, "merchandiser")
+    whole = {s: client.get(f"/console/customers/segments/{s}.csv").data for s in _slugs()}
+    monkeypatch.setattr(customers, "LOOKUP_CHUNK", 1)
+    chunked = {s: client.get(f"/console/customers/segments/{s}.csv").data for s in _slugs()}
+    assert chunked == whole
+    lines = b"".join(chunked.values()).decode().splitlines()
+    best = next(line for line in lines if line.startswith("best@example.com,"))
+    assert ",best@example.com,Gold,Weekly deals,6," in best
