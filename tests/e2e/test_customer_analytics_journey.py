@@ -29,7 +29,7 @@ from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtur
     smtp_fixture,
 )
 from tests.e2e.test_console_journey import sign_in
-from tests.e2e.test_keyboard_journey import tab_to
+from tests.e2e.test_keyboard_journey import skip_to_main, tab_to
 from tests.e2e.test_mobile_layout import (
     TABLET,
     expect_fits,
@@ -462,15 +462,7 @@ def test_the_customer_pages_work_with_the_keyboard_alone(page: Page) -> None:
     sign_in(page, MERCHANDISER)
     page.goto("/console/customers/")
 
-    # The first Tab reaches the skip link, which moves past the header and the menu.
-    page.keyboard.press("Tab")
-    skip = page.get_by_role("link", name="Skip to content")
-    expect(skip).to_be_focused()
-    expect(skip).to_be_in_viewport()
-    page.keyboard.press("Enter")
-    page.keyboard.press("Tab")
-    focused_in_main = page.evaluate("() => !!document.activeElement.closest('main')")
-    assert focused_in_main, "after the skip link, Tab left the main content"
+    skip_to_main(page)
 
     # Cohorts: the browser refuses 40 months and keeps the focus on the field.
     tab_to(page, subnav(page).get_by_role("link", name="Retention by cohort"))
