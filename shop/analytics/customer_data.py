@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
 
 from sqlalchemy import Date, String, and_, case, cast, extract, func, literal, or_, select
@@ -58,8 +59,9 @@ class CustomerData:
     unidentified_orders: int
 
 
-def customer_totals(session: Session) -> CustomerData:
-    """Per customer with a kept sale: orders, the last one's day and the net spend."""
+def customer_totals(session: Session, before: datetime | None = None) -> CustomerData:
+    """Per customer with a kept sale: orders, the last one's day and the net spend; only of
+    orders placed before `before`, if given (the customers as they were then)."""
     key = _key().label("key")
     query = _counted(
         select(
@@ -69,6 +71,8 @@ def customer_totals(session: Session) -> CustomerData:
             func.coalesce(func.sum(NET), 0),
         )
     ).group_by(key)
+    if before is not None:
+        query = query.where(Order.placed_at < before)
     totals, unidentified = [], 0
     for raw, orders, last, spent in session.execute(query):
         if raw is None:

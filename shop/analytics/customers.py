@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from shop.money import plain_amount
 from shop.pagination import Page, check_page
 
 SEGMENT_PAGE_SIZE = 50
+MOVES_DAYS = 30  # the overview shows who changed segment since this many days ago
 LOOKUP_CHUNK = 10_000  # account ids per query when naming a segment's customers
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
@@ -50,12 +51,15 @@ class CustomerAnalyticsError(ValueError):
 
 @dataclass(frozen=True)
 class Overview:
-    """The customer analytics start page: value so far, and the RFM segments."""
+    """The customer analytics start page: value so far, the RFM segments, and who moved
+    between segments in the last MOVES_DAYS days."""
 
     today: date
     value: cohort_math.CustomerValue | None
     segments: list[rfm.SegmentSummary]
     unidentified_orders: int
+    moves: list[rfm.Move]
+    moves_since: date
 
     @property
     def customers(self) -> int:
@@ -67,11 +71,16 @@ def overview(session: Session, today: date) -> Overview:
     """Customer value and the RFM segments as of `today`."""
     data = customer_totals(session)
     scored = rfm.score(data.totals, today)
+    since = today - timedelta(days=MOVES_DAYS)
+    end_of_then = datetime.combine(since + timedelta(days=1), time())
+    then = rfm.score(customer_totals(session, before=end_of_then).totals, since)
     return Overview(
         today=today,
         value=cohort_math.customer_value(data.totals, median_days_between_orders(session)),
         segments=rfm.summarise(scored),
         unidentified_orders=data.unidentified_orders,
+        moves=rfm.moves(then, scored),
+        moves_since=since,
     )
 
 

@@ -222,3 +222,34 @@ def summarise(scored: Sequence[Scored]) -> list[SegmentSummary]:
             )
         )
     return summaries
+
+
+@dataclass(frozen=True)
+class Move:
+    """Customers who were in one segment then and are in another now."""
+
+    before: Segment | None  # None: they had no paid order then (new customers)
+    after: Segment
+    customers: int
+
+
+def moves(then: Sequence[Scored], now: Sequence[Scored]) -> list[Move]:
+    """Who changed segment between two scorings, most customers first (ties in segment
+    order); customers in the same segment both times are left out."""
+    earlier = {row.totals.key: row.segment for row in then}
+    counts: dict[tuple[str | None, str], int] = {}
+    for row in now:
+        before = earlier.get(row.totals.key)
+        if before != row.segment:
+            pair = (before.slug if before else None, row.segment.slug)
+            counts[pair] = counts.get(pair, 0) + 1
+    order = {segment.slug: i for i, segment in enumerate(SEGMENT_LIST)}
+
+    def rank(item: tuple[tuple[str | None, str], int]) -> tuple[int, int, int]:
+        (before, after), n = item
+        return (-n, -1 if before is None else order[before], order[after])
+
+    return [
+        Move(SEGMENTS[before] if before else None, SEGMENTS[after], n)
+        for (before, after), n in sorted(counts.items(), key=rank)
+    ]

@@ -165,3 +165,22 @@ def test_tied_customers_go_by_account_id_as_a_number_then_guests() -> None:
     rows = rfm.score([_totals(k, 1) for k in ("b@x.com", 100, 11, "a@x.com")], TODAY)
     ordered = sorted(rows, key=best_spenders_first)
     assert [row.totals.key for row in ordered] == [11, 100, "a@x.com", "b@x.com"]
+
+
+def test_moves_count_who_changed_segment_biggest_first() -> None:
+    def scored(key: str, r: int, f: int, m: int) -> rfm.Scored:
+        return rfm.Scored(_totals(key, 1), recency_days=1, r=r, f=f, m=m)
+
+    then = [scored("a", 5, 5, 5), scored("b", 5, 5, 5), scored("c", 3, 3, 3), scored("d", 1, 1, 1)]
+    now = [
+        scored("a", 2, 4, 4),  # champions -> at risk
+        scored("b", 2, 4, 3),  # champions -> at risk
+        scored("c", 3, 3, 3),  # stays: left out
+        scored("d", 1, 5, 5),  # lost -> can't lose them
+        scored("e", 5, 1, 1),  # no order then -> new
+    ]
+    found = [
+        (m.before.slug if m.before else None, m.after.slug, m.customers)
+        for m in rfm.moves(then, now)
+    ]
+    assert found == [("champions", "at-risk", 2), (None, "new", 1), ("lost", "cant-lose", 1)]

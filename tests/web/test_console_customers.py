@@ -84,6 +84,7 @@ def test_an_empty_shop_says_so(app: Flask, session: Session) -> None:
     funnel = client.get("/console/customers/funnel").get_data(as_text=True)
     assert '<a href="/console/customers/" aria-current="true">Customers</a>' in funnel
     assert "No customer has a paid order yet." in html
+    assert "Nobody changed segment in the last 30 days." in html
     assert _metric(_segment_row(html, "champions"), "customers") == "0"
     assert 'href="/console/customers/"' in html  # in the console's menu
 
@@ -103,6 +104,11 @@ def test_the_overview_counts_customers_value_and_segments(app: Flask, session: S
     assert 'href="/console/customers/segments/champions"' in champions
     counts = [int(_metric(_segment_row(html, s), "customers")) for s in _slugs()]
     assert sum(counts) == 11
+    # Who moved in 30 days: c0 and the guest had no order then.
+    moves = html.split('data-testid="moves-table"')[1].split("</table>")[0]
+    new = [part.split("</tr>")[0] for part in moves.split('data-move="new-')[1:]]
+    assert sum(int(_metric(row, "customers")) for row in new) == 2
+    assert "No order yet" in moves
     # A segment nobody is in is not a link.
     empty = next(s for s, n in zip(_slugs(), counts, strict=True) if n == 0)
     assert "href" not in _segment_row(html, empty).split("</th>")[0]
