@@ -115,3 +115,37 @@ def month_rows(session: Session) -> list[MonthRow]:
         MonthRow(customer(raw), int(y) * 12 + int(m) - 1, int(sales), int(net))
         for raw, y, m, sales, net in session.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class CustomersBetween:
+    """Customers who placed a kept order in a period: for the first time, or again."""
+
+    new: int
+    returning: int
+
+
+def customers_between(session: Session, start: datetime, end: datetime) -> CustomersBetween:
+    """Customers with a kept sale in [start, end): new (their first ever) or returning."""
+    key = _key().label("key")
+    in_period = and_(KEPT_SALE, Order.placed_at >= start, Order.placed_at < end)
+    per_customer = (
+        _counted(
+            select(
+                key,
+                func.min(Order.placed_at).filter(KEPT_SALE).label("first"),
+                func.count(Order.id).filter(in_period).label("in_period"),
+            )
+        )
+        .where(key.is_not(None))
+        .group_by(key)
+        .subquery()
+    )
+    bought = per_customer.c.in_period > 0
+    new, returning = session.execute(
+        select(
+            func.count().filter(bought, per_customer.c.first >= start),
+            func.count().filter(bought, per_customer.c.first < start),
+        )
+    ).one()
+    return CustomersBetween(int(new), int(returning))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.membership import priority_support_users
+from shop.analytics.customer_data import CustomersBetween, customers_between
 from shop.analytics.offline import VersionSummary, summarise
 from shop.analytics.online import Funnel, Period, funnel_by
 from shop.catalog.models import Product
@@ -56,6 +57,7 @@ class Dashboard:
     sales_today: Sales
     sales_week: Sales
     sales_week_before: Sales
+    customers_week: CustomersBetween
     to_ship: int
     to_ship_priority: int  # of those, orders of members whose tier gives priority support
     awaiting_payment: int
@@ -127,6 +129,7 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         sales_today=sales_between(session, _midnight(today), tomorrow),
         sales_week=sales_between(session, week_start, tomorrow),
         sales_week_before=sales_between(session, week_start - timedelta(days=WEEK), week_start),
+        customers_week=customers_between(session, week_start, tomorrow),
         to_ship=_orders_in(session, states.PAID),
         to_ship_priority=_orders_in(
             session, states.PAID, Order.user_id.in_(priority_support_users())

@@ -81,6 +81,28 @@ def test_sales_count_paid_sale_orders_by_day_after_refunds(app: Flask, session: 
     assert "2 orders" in sales.split('data-metric="today"')[1].split("</div>")[0]
 
 
+def test_the_weeks_customers_are_new_or_returning(app: Flask, session: Session) -> None:
+    now = utcnow()
+    ann = factories.user(session, "ann@example.com")
+    bob = factories.user(session, "bob@example.com", "Bob")
+    cy = factories.user(session, "cy@example.com", "Cy")
+    boss = factories.staff(session, "admin", "boss@example.com")
+    _order(session, "A1", now - timedelta(days=2), 1000).user_id = ann.id  # new
+    _order(session, "A2", now - timedelta(days=1), 1000).user_id = ann.id
+    _order(session, "B0", now - timedelta(days=40), 1000).user_id = bob.id
+    _order(session, "B1", now - timedelta(days=3), 1000).user_id = bob.id  # returning
+    _order(session, "C0", now - timedelta(days=40), 1000).user_id = cy.id  # not this week
+    _order(session, "C1", now - timedelta(days=1), 1000, status="pending_payment").user_id = cy.id
+    _order(session, "G1", now - timedelta(days=1), 1000).email = "Guest@example.com"  # new
+    _order(session, "S1", now - timedelta(days=1), 1000).user_id = boss.id  # staff: never
+    session.commit()
+    html = client_as(app, session, "merchandiser").get("/console/").get_data(as_text=True)
+    people = _section(html, "customers")
+    assert (_metric(people, "new"), _metric(people, "returning")) == ("2", "1")
+    assert _metric(people, "returning-share") == "33%"
+    assert 'href="/console/customers/"' in html
+
+
 def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session) -> None:
     cat = factories.category(session)
     factories.product(session, cat, sku="OUT", name="Sold Out Lantern", stock=0)
