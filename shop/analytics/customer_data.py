@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
-from sqlalchemy import Date, String, and_, case, cast, extract, func, literal, or_, select
+from sqlalchemy import (
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -126,26 +138,30 @@ class CustomersBetween:
 
 
 def customers_between(session: Session, start: datetime, end: datetime) -> CustomersBetween:
-    """Customers with a kept sale in [start, end): new (their first ever) or returning."""
-    key = _key().label("key")
+    """Customers with a kept sale in [start, end): new (their first ever) or returning.
+
+    Only the period's buyers are looked up (accounts through the orders' account index),
+    so the cost follows the period's orders rather than the whole history's."""
     in_period = and_(KEPT_SALE, Order.placed_at >= start, Order.placed_at < end)
-    per_customer = (
-        _counted(
-            select(
-                key,
-                func.min(Order.placed_at).filter(KEPT_SALE).label("first"),
-                func.count(Order.id).filter(in_period).label("in_period"),
-            )
-        )
-        .where(key.is_not(None))
-        .group_by(key)
-        .subquery()
+    guest = func.lower(func.trim(Order.email))
+    period_accounts = select(Order.user_id).where(in_period, Order.user_id.is_not(None))
+    period_guests = select(guest).where(in_period, Order.user_id.is_(None))
+    first = func.min(Order.placed_at).label("first")
+    accounts = (
+        _counted(select(first))
+        .where(KEPT_SALE, Order.user_id.in_(period_accounts))
+        .group_by(Order.user_id)
     )
-    bought = per_customer.c.in_period > 0
+    guests = (
+        select(first)
+        .where(KEPT_SALE, Order.user_id.is_(None), guest != "", guest.in_(period_guests))
+        .group_by(guest)
+    )
+    firsts = union_all(accounts, guests).subquery()
     new, returning = session.execute(
         select(
-            func.count().filter(bought, per_customer.c.first >= start),
-            func.count().filter(bought, per_customer.c.first < start),
+            func.count().filter(firsts.c.first >= start),
+            func.count().filter(firsts.c.first < start),
         )
     ).one()
     return CustomersBetween(int(new), int(returning))
