@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -90,3 +92,24 @@ def signed_in_member(app: Flask, session: Session) -> tuple[FlaskClient, int]:
     member_id = factories.joined(app, user_id)
     session.rollback()
     return client, member_id
+
+
+def sqlite_plans(session: Session, call: Callable[[], object]) -> list[str]:
+    """The SQLite query plan of every statement `call` runs."""
+    statements: list[tuple[str, Any]] = []
+    connection = session.connection()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        call()
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    return [
+        str(raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall())
+        for statement, parameters in statements
+    ]

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import CommunicationPreference, Membership
 from shop.accounts.models import User
-from shop.analytics import customers
+from shop.analytics import customers, shopping_funnel
+from shop.analytics.online import Period
 from shop.console.models import AuditEntry
 from shop.db import utcnow
 from shop.tracking.models import Event
 from tests import factories
 from tests.console_support import client_as
+from tests.helpers import sqlite_plans
 
 
 def _days_ago(days: int) -> datetime:
@@ -329,3 +331,13 @@ def test_a_big_segment_is_named_in_chunks_with_nothing_lost(
     lines = b"".join(chunked.values()).decode().splitlines()
     best = next(line for line in lines if line.startswith("best@example.com,"))
     assert ",best@example.com,Gold,Weekly deals,6," in best
+
+
+def test_the_funnel_counts_visitors_from_the_index_alone(app: Flask, session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan")
+    _event(session, "product_view", "v-look", _days_ago(1))
+    session.commit()
+    period = Period(utcnow().date(), utcnow().date())
+    (plan,) = sqlite_plans(session, lambda: shopping_funnel._furthest_counts(session, period))
+    assert "COVERING INDEX ix_events_kind_time_visitor" in plan

@@ -4,7 +4,6 @@ fallbacks when the model is missing or broken, and hot-swapped versions."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -29,7 +28,7 @@ from shop.recommendation_models import Impression
 from shop.recommendation_types import PLACEMENTS, Serving
 from shop.tracking.models import Event
 from tests import factories
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, sign_in, sqlite_plans
 from tests.recommendation_support import catalogue, history
 
 
@@ -730,27 +729,6 @@ def test_a_product_new_since_training_gets_popular_items_on_its_page_and_in_the_
     assert in_cart and fresh.id not in in_cart
 
 
-def _sqlite_plans(session: Session, call: Callable[[], object]) -> list[str]:
-    """The SQLite query plan of every statement `call` runs."""
-    statements: list[tuple[str, Any]] = []
-    connection = session.connection()
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
-        call()
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    return [
-        str(raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall())
-        for statement, parameters in statements
-    ]
-
-
 def test_a_shoppers_purchases_are_read_by_the_database_from_an_index(
     session: Session, shop: dict[str, Product]
 ) -> None:
@@ -787,9 +765,9 @@ def test_a_shoppers_purchases_are_read_by_the_database_from_an_index(
     if session.get_bind().dialect.name == "sqlite":
         # A visitor's rows are filtered on the visitor index, not by Python; a member's
         # products come from the covering index without reading a single row.
-        (visitor,) = _sqlite_plans(session, lambda: bought_products(session, Shopper("v-busy")))
+        (visitor,) = sqlite_plans(session, lambda: bought_products(session, Shopper("v-busy")))
         assert "ix_events_visitor_time" in visitor
-        (member_plan,) = _sqlite_plans(
+        (member_plan,) = sqlite_plans(
             session, lambda: bought_products(session, Shopper("v-any", user_id=member.id))
         )
         assert "COVERING INDEX ix_events_user_kind_product" in member_plan
