@@ -41,8 +41,13 @@ KEPT_SALE = and_(Order.kind == "sale", Order.status.in_(states.KEPT))
 NET = Order.total_pence - Order.refunded_pence
 
 
+def _guest() -> ColumnElement[str]:
+    """A guest order's address as a customer: trimmed, in lower case."""
+    return func.lower(func.trim(Order.email))
+
+
 def _key() -> ColumnElement[str | None]:
-    guest = func.lower(func.trim(Order.email))
+    guest = _guest()
     return case(
         (Order.user_id.is_not(None), literal("a:") + cast(Order.user_id, String)),
         (func.coalesce(guest, "") != "", literal("g:") + guest),
@@ -143,7 +148,7 @@ def customers_between(session: Session, start: datetime, end: datetime) -> Custo
     Only the period's buyers are looked up (accounts through the orders' account index),
     so the cost follows the period's orders rather than the whole history's."""
     in_period = and_(KEPT_SALE, Order.placed_at >= start, Order.placed_at < end)
-    guest = func.lower(func.trim(Order.email))
+    guest = _guest()
     period_accounts = select(Order.user_id).where(in_period, Order.user_id.is_not(None))
     period_guests = select(guest).where(in_period, Order.user_id.is_(None))
     first = func.min(Order.placed_at).label("first")

@@ -27,6 +27,7 @@ from shop.accounts.models import User
 from shop.analytics import cohorts as cohort_math
 from shop.analytics import rfm
 from shop.analytics.customer_data import customer_totals, median_days_between_orders, month_rows
+from shop.console import audit
 from shop.console.catalog_admin import csv_cell
 from shop.money import plain_amount
 from shop.pagination import Page, check_page
@@ -200,9 +201,13 @@ CSV_COLUMNS = (
 )
 
 
-def segment_csv(session: Session, slug: str, today: date) -> str:
-    """All of a segment's customers as CSV text (header first), best spenders first."""
+def segment_csv(session: Session, actor: audit.Actor, slug: str, today: date) -> str:
+    """All of a segment's customers as CSV text (header first), best spenders first; the
+    download is added to the audit log in the caller's transaction."""
     members, _scored = _members(session, slug, today)
+    audit.record(
+        session, actor, "customers.export", f"segment {slug}", after={"customers": len(members)}
+    )
     people = _people(session, [row.totals.key for row in members])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
