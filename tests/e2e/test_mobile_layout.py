@@ -2,14 +2,15 @@
 scrolling of the page, wide tables scroll or reflow in their own box), long names and
 addresses wrap, the header still reaches categories, search, cart and account, and each
 page's primary action is on screen and a finger-sized target (44 px, WCAG 2.5.5).
-The staff console is checked on a 768 px tablet."""
+The staff console is checked on a phone, with its menu folded, and on a 768 px tablet."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
-from playwright.sync_api import Locator, Page, expect
+from flask import Flask
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session
 
 from loyalty.tiers import ensure_default_tiers
@@ -279,14 +280,86 @@ def test_error_pages_fit_a_phone(page: Page) -> None:
     expect_page(page, "Page not found", page.get_by_role("main").get_by_role("button"))
 
 
-def test_the_console_fits_a_tablet(page: Page) -> None:
-    """At 768 px the console's tables keep words and amounts whole and scroll inside their
-    own box; the page itself never scrolls sideways."""
-    page.set_viewport_size(TABLET)
+def staff_sign_in(page: Page) -> None:
+    """Sign the staff account in through the login form."""
     page.goto("/account/login")
     page.get_by_label("E-mail address").fill(STAFF)
     page.get_by_label("Password", exact=True).fill(factories.PASSWORD)
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status")).to_have_text("You are signed in.")
+
+
+def console_pages(app: Flask) -> list[str]:
+    """Every console page that takes no argument, from the app's routes, so that a new page
+    is checked without being listed here."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("console.")
+        and "GET" in (rule.methods or ())
+        and not rule.arguments
+        and not rule.rule.endswith((".json", ".csv"))
+    )
+
+
+def test_the_console_fits_a_phone(page: Page, shop: MailShop) -> None:
+    """At 360 px the console's menu folds behind a "Menu" button above the page, which takes
+    the whole width: no console page scrolls sideways (wide tables scroll in their own box),
+    and the dashboard's amounts stay on one line."""
+    on_phone(page)
+    staff_sign_in(page)
+    page.goto("/console/")
+    expect(heading(page)).to_have_text("Console")
+    nav = page.get_by_role("navigation", name="Console")
+    menu = nav.get_by_role("button", name="Menu: Dashboard")
+    expect_target(menu)
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(nav.get_by_role("link", name="Orders")).to_be_hidden()
+    main = page.get_by_role("main").bounding_box()
+    assert main is not None and main["width"] == PHONE["width"], main
+    expect_one_line(page.locator(".metrics-totals dd[data-metric]"))
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for link in nav.get_by_role("link").all():
+        expect_target(link)
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+    expect(nav.get_by_role("link", name="Orders")).to_be_hidden()
+
+    menu.click()
+    nav.get_by_role("link", name="Customers").click()
+    expect(heading(page)).to_have_text("Customers")
+    expect(nav.get_by_role("button", name="Menu: Customers")).to_be_visible()
+
+    paths = console_pages(shop.app)
+    assert {"/console/", "/console/experiments/new", "/console/customers/funnel"} <= set(paths)
+    for path in paths:
+        assert page.goto(path).ok, path  # type: ignore[union-attr]
+        expect_fits(page)
+
+
+def test_the_console_keeps_its_menu_open_without_script(browser: Browser, shop: MailShop) -> None:
+    """Without JavaScript the phone's console menu is not folded: every link shows."""
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, base_url=shop.url)
+    try:
+        page = context.new_page()
+        staff_sign_in(page)
+        page.goto("/console/")
+        nav = page.get_by_role("navigation", name="Console")
+        expect(nav.get_by_role("button", name=re.compile("^Menu"))).to_be_hidden()
+        expect_target(nav.get_by_role("link", name="Orders"))
+        expect_fits(page)
+    finally:
+        context.close()
+
+
+def test_the_console_fits_a_tablet(page: Page) -> None:
+    """At 768 px the console's tables keep words and amounts whole and scroll inside their
+    own box; the page itself never scrolls sideways."""
+    page.set_viewport_size(TABLET)
+    staff_sign_in(page)
     page.goto("/console/products/")
     expect(heading(page)).to_have_text("Products")
     expect_fits(page)
