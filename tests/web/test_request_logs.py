@@ -1,4 +1,4 @@
-"""The dev server (`make run`) logs requests without the secret of an e-mailed link."""
+"""Request logs keep no working secret link: the dev server's (`make run`) and the app's own."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ def test_a_reset_link_is_logged_without_its_token(
     assert '"GET /account/password/reset/[redacted] HTTP/1.1" 200' in lines[0]
     assert '"GET /account/login?next=/account/password/reset/[redacted] HTTP/1.1" 200' in lines[1]
     assert not [line for line in lines if token in line]
+
+
+def test_an_error_on_a_secret_link_is_logged_without_its_token(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("shop.orders.views.order_by_token", broken)
+    with caplog.at_level(logging.ERROR, logger="shop.errors"):
+        response = app.test_client().get("/orders/Zk3-q_9xSECRET")
+    assert response.status_code == 500
+    assert [r.getMessage() for r in caplog.records if r.name == "shop.errors"] == [
+        "unhandled error on GET /orders/[redacted]"
+    ]
