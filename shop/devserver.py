@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from loyalty.tiers import ensure_default_tiers
 from shop import create_app, migrate, personalization
+from shop.access_log import RedactingRequestHandler
 from shop.accounts.services import create_demo_accounts
 from shop.config import load_config
 from shop.console.staff import create_demo_staff
@@ -95,7 +96,13 @@ def main() -> int:
             click.secho(
                 f"\nServing the shop on http://{HOST}:{PORT}  (Ctrl+C to stop)\n", fg="green"
             )
-            app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
+            app.run(
+                host=HOST,
+                port=PORT,
+                threaded=True,
+                use_reloader=False,
+                request_handler=RedactingRequestHandler,  # no working secret link in the log
+            )
     return 0
 
 

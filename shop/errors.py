@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from shop.access_log import redact
 from shop.db import db
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,6 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> tuple[Response | str, int]:
         if isinstance(exc, HTTPException):
             return _http(exc)  # type: ignore[return-value]
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         db.session.rollback()
         return error_response(InternalServerError.code)

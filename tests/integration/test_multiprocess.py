@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +68,11 @@ class Server:
 
 
 @contextmanager
-def gunicorn(config: TestConfig, tmp_path: Path, *, preload: bool) -> Iterator[Server]:
+def gunicorn(
+    config: TestConfig, tmp_path: Path, *, preload: bool, extra: Sequence[str] = ()
+) -> Iterator[Server]:
     """gunicorn serving `shop:create_app()` with the development settings, on the test's
-    database and instance folder, with the background event writer."""
+    database and instance folder, with the background event writer; `extra` options last."""
     env = {
         **os.environ,
         "SHOP_ENV": "development",
@@ -87,6 +89,7 @@ def gunicorn(config: TestConfig, tmp_path: Path, *, preload: bool) -> Iterator[S
         *("--bind", "127.0.0.1:0", "--access-logfile", "-"),
         *("--access-logformat", "%(p)s %(m)s %(U)s %(s)s", *NO_CONTROL_SOCKET),
         *(["--preload"] if preload else []),
+        *extra,
         "shop:create_app()",
     ]
     with log.open("wb") as out:
