@@ -41,6 +41,7 @@ def create_demo_accounts_command() -> None:
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     from shop.accounts.cli import accounts_cli
+    from shop.catalog.cli import catalog_cli
     from shop.console.cli import console_cli
     from shop.events.cli import events_cli
     from shop.importer.cli import import_online_retail_command
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(shop_cli)
     for group in (
         accounts_cli,
+        catalog_cli,
         console_cli,
         orders_cli,
         checkout_cli,

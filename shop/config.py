@@ -195,6 +195,7 @@ class Config:
             "SHOP_RETAIN_CANCELLED_GUEST_ORDERS_DAYS", 180, minimum=1
         )
         self.RETAIN_DOMAIN_EVENTS_DAYS = _env_int("SHOP_RETAIN_DOMAIN_EVENTS_DAYS", 30, minimum=1)
+        self.RETAIN_STOCK_ALERTS_DAYS = _env_int("SHOP_RETAIN_STOCK_ALERTS_DAYS", 365, minimum=1)
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0:
         # none). Without this, behind a proxy every visitor shares the proxy's address.
         self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0, minimum=0)

@@ -151,6 +151,19 @@ def _launches(app: Flask) -> None:
             log.info("launches: %s", report.summary())
 
 
+def _stock_alerts(app: Flask) -> None:
+    from flask import current_app
+
+    from shop.catalog.stock_alerts import send_back_in_stock
+    from shop.db import db
+
+    with app.app_context():
+        base_url = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
+        report = send_back_in_stock(db.transaction, base_url)
+        if report.emails:
+            log.info("stock alerts: %s", report.summary())
+
+
 def _sign_ins(app: Flask) -> None:
     from shop.accounts.sign_ins import prune_ended
     from shop.db import db
@@ -209,10 +222,11 @@ def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
     dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
     pruning ended sign-ins and data past its retention period; launch announcements run
-    hourly)."""
+    hourly, back-in-stock e-mails every minute)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
         PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("stock alerts", _stock_alerts, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),

@@ -15,7 +15,7 @@ from loyalty.models import (
 )
 from shop.accounts.models import AccountToken, Address, ConsentRecord, SignIn, User
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import Category, Product
+from shop.catalog.models import Category, Product, StockAlert
 from shop.console.models import AuditEntry, TrainingJob
 from shop.db import Base
 from shop.events.models import DomainEvent
@@ -60,6 +60,7 @@ __all__ = [
     "Refund",
     "SavedCard",
     "SignIn",
+    "StockAlert",
     "Tier",
     "TierChange",
     "TrainingJob",

@@ -20,7 +20,9 @@ What goes, per kind (each with its own retention period, see `Retention`):
   payment attempts lose the card reference;
 * domain events: outbox events (`order_paid` carries the order's e-mail) dispatched that
   long ago. Nothing reads an event once every subscriber has handled it, so the row goes;
-  events not dispatched yet (pending or failing) stay until they are.
+  events not dispatched yet (pending or failing) stay until they are;
+* stock alerts: a shopper's request to hear when a product is back in stock, set that long
+  ago and never answered (the product did not come back).
 
 Kept for good: Stripe webhook records (`WebhookEvent`). They hold the event id, type,
 a short outcome such as "paid" and the time, never the event's payload, and the id is
@@ -46,6 +48,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import AccountToken
 from shop.analytics.online import MAX_DAYS
 from shop.cart.models import Cart, CartItem
+from shop.catalog.models import StockAlert
 from shop.db import utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
@@ -97,6 +100,7 @@ class Retention:
     spent_tokens: int = 30
     cancelled_guest_orders: int = 180
     domain_events: int = 30
+    stock_alerts: int = 365
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -125,6 +129,7 @@ KINDS: dict[str, str] = {
     "spent_tokens": "deleted",
     "cancelled_guest_orders": "blanked",
     "domain_events": "deleted",
+    "stock_alerts": "deleted",
 }
 LABELS = {
     "visitor_carts": "abandoned visitor cart(s)",
@@ -135,6 +140,7 @@ LABELS = {
     "spent_tokens": "used or expired account link(s)",
     "cancelled_guest_orders": "cancelled unpaid guest order(s)' contact details",
     "domain_events": "dispatched domain event(s)",
+    "stock_alerts": "unanswered back-in-stock alert(s)",
 }
 
 
@@ -192,6 +198,9 @@ def prune(
             s, cutoff("cancelled_guest_orders"), b
         ),
         "domain_events": lambda s, b: _domain_events(s, cutoff("domain_events"), b),
+        "stock_alerts": lambda s, b: _delete_rows(
+            s, StockAlert, [StockAlert.created_at < cutoff("stock_alerts")], b
+        ),
     }
     counts = {kind: _in_batches(transaction, step, batch_size) for kind, step in steps.items()}
     return PruneReport(counts, retention)

@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     """Attach visitor ids, event recording and every storefront blueprint."""
     from shop.accounts.views import bp as accounts_bp
     from shop.cart.views import bp as cart_bp
+    from shop.catalog.stock_alert_views import bp as stock_alerts_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.console.registry import console_blueprint
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     recorder.init_app(app)
     personalization.init_app(app)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(stock_alerts_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(checkout_bp)

@@ -17,7 +17,7 @@ from shop.accounts.profile import confirm_change
 from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import Category, Product
+from shop.catalog.models import Category, Product, StockAlert
 from shop.console import audit
 from shop.db import utcnow
 from shop.events.models import DomainEvent
@@ -307,6 +307,15 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
         "cart": [
             {"product_id": pid, "name": name, "quantity": qty} for pid, name, qty in cart_items
         ],
+        "stock_alerts": [
+            {"product_id": pid, "name": name, "created_at": _iso(since)}
+            for pid, name, since in session.execute(
+                select(Product.id, Product.name, StockAlert.created_at)
+                .join(StockAlert, StockAlert.product_id == Product.id)
+                .where(StockAlert.user_id == user_id)
+                .order_by(StockAlert.id)
+            )
+        ],
         "orders": _orders(session, user_id),
         "events": _rows(
             session.scalars(select(Event).where(Event.user_id == user_id).order_by(Event.id)),
@@ -527,6 +536,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     session.execute(delete(AccountToken).where(AccountToken.user_id == uid))
     session.execute(delete(SignIn).where(SignIn.user_id == uid))
     session.execute(delete(SavedCard).where(SavedCard.user_id == uid))
+    session.execute(delete(StockAlert).where(StockAlert.user_id == uid))
     session.execute(delete(Cart).where(Cart.user_id == uid))
     session.execute(
         update(Order)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -60,3 +60,18 @@ class Product(Base):
     def in_stock(self) -> bool:
         """True when at least one unit can be sold."""
         return self.stock_qty > 0
+
+
+class StockAlert(Base):
+    """A signed-in shopper asked to be e-mailed when an out-of-stock product is back; the
+    row goes once the e-mail is queued (shop.catalog.stock_alerts)."""
+
+    __tablename__ = "stock_alerts"
+    __table_args__ = (UniqueConstraint("user_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

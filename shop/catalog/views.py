@@ -21,6 +21,7 @@ from shop.catalog.images import product_svg
 from shop.catalog.models import Product
 from shop.catalog.raster import SHAPES, product_png
 from shop.catalog.search import RELEVANCE, SORT_LABELS, active_product_count, search_products
+from shop.catalog.stock_alert_views import alert_state
 from shop.db import db
 from shop.pagination import PageError, parse_page
 from shop.tracking.recorder import record
@@ -104,6 +105,7 @@ def render_product_page(item: Product, form: AddToCartForm) -> str:
         form=form,
         also_bought=also_bought,
         early_access=in_early_access(item, catalogue_viewer()),
+        stock_alert=alert_state(item),
     )
 
 

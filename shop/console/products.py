@@ -8,6 +8,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from shop.catalog import stock_alerts
 from shop.catalog.models import Category
 from shop.console import audit, catalog_admin
 from shop.console.catalog_admin import (
@@ -94,7 +95,11 @@ def edit(product_id: int) -> Response | str | tuple[str, int]:
             db.session.rollback()
             form, conflict = _after_conflict(form, typed, opened, exc, cats)
             return render_template(
-                "console/products/edit.html", form=form, product=product, conflict=conflict
+                "console/products/edit.html",
+                form=form,
+                product=product,
+                conflict=conflict,
+                waiting=stock_alerts.waiting_count(db.session, product_id),
             ), 409
         except CatalogAdminError as exc:
             db.session.rollback()
@@ -104,7 +109,12 @@ def edit(product_id: int) -> Response | str | tuple[str, int]:
             flash(f"Saved {product.sku}.", "success")
             return redirect(url_for(".edit", product_id=product_id))
     status = 400 if form.is_submitted() else 200
-    return render_template("console/products/edit.html", form=form, product=product), status
+    return render_template(
+        "console/products/edit.html",
+        form=form,
+        product=product,
+        waiting=stock_alerts.waiting_count(db.session, product_id),
+    ), status
 
 
 # The form field of each ProductValues field, in the form's order.

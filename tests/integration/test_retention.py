@@ -18,7 +18,7 @@ from shop import devservices
 from shop.accounts.models import AccountToken, User
 from shop.cart import services as carts
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import Product
+from shop.catalog.models import Product, StockAlert
 from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.events.models import DomainEvent
@@ -487,6 +487,8 @@ def _one_of_each(session: Session, items: dict[str, Product], now: datetime) -> 
         )
         order = _guest_order(session, items, label, "cancelled", 0 * DAY)
         order.placed_at = now - age
+        alerted = items[("heart", "lantern", "jumbo")[n]]
+        session.add(StockAlert(user_id=ann.id, product_id=alerted.id, created_at=now - age))
         session.add(
             DomainEvent(
                 name="order_paid",
@@ -508,6 +510,7 @@ EACH_TWICE = {
     "spent_tokens": 2,
     "cancelled_guest_orders": 2,
     "domain_events": 2,
+    "stock_alerts": 2,
 }
 
 
@@ -540,6 +543,7 @@ def test_batches_are_short_transactions_and_a_second_run_removes_nothing(
     assert session.scalar(select(func.count()).where(Order.email.is_(None))) == 2
     # The recent dispatched event and the three not dispatched yet.
     assert session.scalar(select(func.count(DomainEvent.id))) == 4
+    assert session.scalars(select(StockAlert.created_at)).all() == [NOW - DAY]
 
 
 def test_the_command_prunes_with_the_settings_and_says_what_per_kind(
@@ -559,6 +563,7 @@ def test_the_command_prunes_with_the_settings_and_says_what_per_kind(
         "Deleted 2 used or expired account link(s) older than 30 day(s).",
         "Blanked 2 cancelled unpaid guest order(s)' contact details older than 180 day(s).",
         "Deleted 2 dispatched domain event(s) older than 30 day(s).",
+        "Deleted 2 unanswered back-in-stock alert(s) older than 365 day(s).",
     ]
     again = runner.invoke(args=["privacy", "prune"])
     assert again.exit_code == 0, again.output

@@ -1,0 +1,28 @@
+"""`flask catalog send-stock-alerts`: e-mail shoppers whose products are back in stock."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from shop.catalog import stock_alerts
+from shop.db import db
+
+catalog_cli = AppGroup("catalog", help="The catalogue: back-in-stock alerts.")
+
+
+@catalog_cli.command("send-stock-alerts")
+@click.option(
+    "--batch-size",
+    default=stock_alerts.BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Shoppers handled per transaction.",
+)
+def send_stock_alerts_command(batch_size: int) -> None:
+    """Queue one e-mail per shopper whose products are on sale with stock again (run every
+    few minutes); each alert is answered once."""
+    base_url = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
+    report = stock_alerts.send_back_in_stock(db.transaction, base_url, batch_size=batch_size)
+    click.echo(report.summary())
