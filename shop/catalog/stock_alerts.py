@@ -81,6 +81,7 @@ def ask(session: Session, user_id: int, product_id: int, viewer: Viewer) -> Prod
 
 
 def _keep(session: Session, user_id: int, product: Product) -> bool:
+    """True when a new alert was kept, False when there was one already."""
     if product.in_stock:
         raise StockAlertError(f"{product.name} is in stock: you can add it to your cart now.")
     if is_waiting(session, user_id, product.id):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from shop.accounts import privacy
 from shop.accounts.models import User
 from shop.catalog import stock_alerts
+from shop.catalog.availability import public_viewer
 from shop.catalog.models import Product, StockAlert
 from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
@@ -140,6 +141,21 @@ def test_no_alert_for_a_product_in_stock_or_not_sold(
         assert "We couldn&#39;t find that product" in response.get_data(as_text=True)
     assert ann.post(f"/products/{items['lantern'].id}/stock-alert").status_code == 400
     assert _alerts(session) == []
+
+
+def test_the_same_alert_asked_twice_at_once_is_kept_once(
+    app: Flask, session: Session, items: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = factories.user(session, "ann@example.com", "Ann")
+    session.add(StockAlert(user_id=ann.id, product_id=items["lantern"].id))
+    session.commit()
+    # The other request's row is not visible yet when this one looks.
+    monkeypatch.setattr(stock_alerts, "is_waiting", lambda *_args: False)
+    with app.app_context():
+        viewer = public_viewer()
+        assert stock_alerts.ask(db.session, ann.id, items["lantern"].id, viewer).sku == "L1"
+        db.session.commit()
+    assert _alerts(session) == [("ann@example.com", "L1")]
 
 
 def test_an_account_waits_for_at_most_max_waiting_products(
