@@ -272,7 +272,8 @@ def test_a_shopper_stops_waiting_from_the_account_with_the_keyboard(
 
 def test_the_alert_form_fits_a_phone(page: Page, shop: MailShop) -> None:
     """At 360 px the sold-out product's page, for a visitor and for a signed-in shopper
-    before and after asking, does not scroll sideways, and the button is a 44 px target."""
+    before and after asking, and the account's list, do not scroll sideways, and the
+    buttons are 44 px targets."""
     path = product_path(shop, LUNCH_BAG)
     on_phone(page).goto(path)
     expect(heading(page)).to_have_text(LUNCH_BAG)
@@ -286,5 +287,8 @@ def test_the_alert_form_fits_a_phone(page: Page, shop: MailShop) -> None:
     expect_target(ask)
     ask.click()
     expect(flash(page)).to_contain_text(f"We will e-mail you at {PHONE_SHOPPER}")
-    expect(page.get_by_role("button", name=DONT)).to_be_visible()
+    expect_target(page.get_by_role("button", name=DONT))
     expect_fits(page)
+    page.goto("/account/stock-alerts")
+    expect_fits(page)
+    expect_target(page.get_by_role("button", name=f"Stop waiting for {LUNCH_BAG}"))
