@@ -123,8 +123,19 @@ def waiting_list(session: Session, user_id: int) -> list[Waiting]:
 
 def waiting_count(session: Session, product_id: int) -> int:
     """How many shoppers wait for this product to be back in stock."""
-    count = select(func.count()).where(StockAlert.product_id == product_id)
-    return int(session.scalar(count) or 0)
+    return waiting_counts(session, [product_id]).get(product_id, 0)
+
+
+def waiting_counts(session: Session, product_ids: list[int]) -> dict[int, int]:
+    """How many shoppers wait for each of these products (those nobody waits for left out)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(StockAlert.product_id, func.count(StockAlert.id))
+        .where(StockAlert.product_id.in_(product_ids))
+        .group_by(StockAlert.product_id)
+    )
+    return {product_id: int(count) for product_id, count in rows}
 
 
 def _back(now: datetime) -> ColumnElement[bool]:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from shop.catalog.models import Category, Product
+from shop.catalog.models import Category, Product, StockAlert
 from shop.console import audit
 from shop.form_fields import (
     CONTROL_MESSAGE,
@@ -30,7 +30,12 @@ from shop.money import plain_amount as format_price
 from shop.pagination import Page, check_page
 
 LOW_STOCK = 5
-STOCK_FILTERS = {"in": "In stock", "out": "Out of stock", "low": f"Low (1 to {LOW_STOCK})"}
+STOCK_FILTERS = {
+    "in": "In stock",
+    "out": "Out of stock",
+    "low": f"Low (1 to {LOW_STOCK})",
+    "wanted": "Out of stock, shoppers waiting",
+}
 MAX_PRICE_PENCE = 10_000_000  # £100,000.00
 MAX_STOCK = 1_000_000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -142,7 +147,7 @@ class ProductFilters:
     q: str = ""
     category_id: int | None = None
     active: bool | None = None
-    stock: str | None = None  # "in" | "out" | "low"
+    stock: str | None = None  # "in" | "out" | "low" | "wanted"
 
 
 def _conditions(filters: ProductFilters) -> list[ColumnElement[bool]]:
@@ -165,21 +170,32 @@ def _conditions(filters: ProductFilters) -> list[ColumnElement[bool]]:
         conditions.append(Product.stock_qty <= 0)
     elif filters.stock == "low":
         conditions.append(and_(Product.stock_qty > 0, Product.stock_qty <= LOW_STOCK))
+    elif filters.stock == "wanted":
+        conditions.append(and_(Product.stock_qty <= 0, _waiting().exists()))
     return conditions
+
+
+def _waiting() -> Select[tuple[int]]:
+    return select(StockAlert.id).where(StockAlert.product_id == Product.id)
 
 
 def product_page(
     session: Session, filters: ProductFilters, *, page: int = 1, per_page: int = 50
 ) -> Page[Product]:
-    """One page of products matching the filters, by SKU; PageError(404) past the end."""
+    """One page of products matching the filters, by SKU (those shoppers wait for: the
+    most awaited first); PageError(404) past the end."""
     conditions = _conditions(filters)
+    order: list[Any] = [Product.sku]
+    if filters.stock == "wanted":
+        waiting = select(func.count(StockAlert.id)).where(StockAlert.product_id == Product.id)
+        order.insert(0, waiting.scalar_subquery().desc())
     total = session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
     check_page(page, total, per_page)
     products = session.scalars(
         select(Product)
         .where(*conditions)
         .options(selectinload(Product.category))
-        .order_by(Product.sku)
+        .order_by(*order)
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,7 +13,7 @@ from loyalty.membership import priority_support_users
 from shop.analytics.customer_data import CustomersBetween, customers_between
 from shop.analytics.offline import VersionSummary, summarise
 from shop.analytics.online import Funnel, Period, funnel_by
-from shop.catalog.models import Product
+from shop.catalog.models import Product, StockAlert
 from shop.console.catalog_admin import LOW_STOCK
 from shop.mail.outbox import outbox_counts
 from shop.merchandising.model_versions import active_problem
@@ -46,6 +46,8 @@ class Stock:
 
     out: int
     low: int
+    wanted: int = 0  # of the `out`, products with shoppers waiting for them
+    waiting: int = 0  # their back-in-stock alerts
     limit: int = LOW_STOCK  # "low" is 1 to this many left
 
 
@@ -99,8 +101,9 @@ def _orders_in(session: Session, status: str, *where: ColumnElement[bool]) -> in
     return session.scalar(count) or 0
 
 
-def stock_alerts(session: Session) -> Stock:
-    """Active products out of stock, and those with 1 to LOW_STOCK left."""
+def stock_levels(session: Session) -> Stock:
+    """Active products out of stock (and how many of them shoppers wait for), and those
+    with 1 to LOW_STOCK left."""
     out, low = session.execute(
         select(
             func.count(Product.id).filter(Product.stock_qty <= 0),
@@ -109,7 +112,12 @@ def stock_alerts(session: Session) -> Stock:
             ),
         ).where(Product.active.is_(True))
     ).one()
-    return Stock(int(out), int(low))
+    wanted, waiting = session.execute(
+        select(func.count(distinct(StockAlert.product_id)), func.count(StockAlert.id))
+        .join(Product, Product.id == StockAlert.product_id)
+        .where(Product.active.is_(True), Product.stock_qty <= 0)
+    ).one()
+    return Stock(int(out), int(low), int(wanted), int(waiting))
 
 
 def _live_model(store: ModelStore) -> VersionSummary | None:
@@ -136,7 +144,7 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         ),
         awaiting_payment=_orders_in(session, states.PENDING_PAYMENT),
         failed_emails=outbox_counts(session).get("failed", 0),
-        stock=stock_alerts(session),
+        stock=stock_levels(session),
         recommendations_week=funnel_by(session, week, by=[]).get((), Funnel()),
         running_experiments=session.scalar(running) or 0,
         unpublished_changes=draft_revision(session) is not None,

@@ -65,6 +65,7 @@ def index() -> str | tuple[str, int]:
         args=args,
         low_stock=catalog_admin.LOW_STOCK,
         now=utcnow(),
+        waiting=stock_alerts.waiting_counts(db.session, [p.id for p in found.items]),
     )
 
 

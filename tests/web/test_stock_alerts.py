@@ -292,3 +292,33 @@ def test_alerts_are_in_the_data_export_and_go_with_the_account(
         privacy.anonymize(session, user)
     session.commit()
     assert session.scalar(select(func.count(StockAlert.id))) == 0
+
+
+def test_the_console_shows_which_sold_out_products_shoppers_wait_for(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    shoppers = [factories.user(session, f"s{n}@example.com", f"S{n}") for n in range(3)]
+    for who, what in ((0, "lantern"), (1, "lantern"), (2, "lantern"), (0, "heart"), (2, "gone")):
+        session.add(StockAlert(user_id=shoppers[who].id, product_id=items[what].id))
+    session.commit()
+    staff = client_as(app, session, "merchandiser")
+
+    board = staff.get("/console/").get_data(as_text=True)
+    wanted = re.search(r'data-item="wanted"><a href="([^"]+)">([^<]+)</a>', board)
+    assert wanted is not None
+    # The inactive product's alert does not count: it is not on sale.
+    assert wanted.group(2) == "2 sold-out products with shoppers waiting (4 back-in-stock alerts)"
+    assert wanted.group(1) == "/console/products/?active=yes&amp;stock=wanted"
+
+    listing = staff.get("/console/products/?active=yes&stock=wanted")
+    assert listing.status_code == 200
+    rows = re.findall(r'<td>([^<]+)</td>.*?data-testid="waiting">(\d+) waiting', listing.text, re.S)
+    assert rows == [("Lantern", "3"), ("Heart Holder", "1")]  # the most awaited, not by SKU
+    everything = staff.get("/console/products/").get_data(as_text=True)
+    assert everything.count('data-testid="waiting"') == 3  # the inactive one too
+
+    session.rollback()
+    session.execute(update(Product).values(stock_qty=1))
+    session.commit()
+    assert 'data-item="wanted"' not in staff.get("/console/").get_data(as_text=True)
+    assert "No products match." in staff.get("/console/products/?stock=wanted").text
