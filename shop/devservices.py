@@ -158,8 +158,7 @@ def _stock_alerts(app: Flask) -> None:
     from shop.db import db
 
     with app.app_context():
-        base_url = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
-        report = send_back_in_stock(db.transaction, base_url)
+        report = send_back_in_stock(db.transaction, str(current_app.config["SHOP_BASE_URL"]))
         if report.emails:
             log.info("stock alerts: %s", report.summary())
 

@@ -23,6 +23,6 @@ catalog_cli = AppGroup("catalog", help="The catalogue: back-in-stock alerts.")
 def send_stock_alerts_command(batch_size: int) -> None:
     """Queue one e-mail per shopper whose products are on sale with stock again (run every
     few minutes); each alert is answered once."""
-    base_url = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
+    base_url = str(current_app.config["SHOP_BASE_URL"])
     report = stock_alerts.send_back_in_stock(db.transaction, base_url, batch_size=batch_size)
     click.echo(report.summary())

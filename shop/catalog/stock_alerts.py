@@ -151,8 +151,9 @@ def send_back_in_stock(
     batch_size: int = BATCH_SIZE,
 ) -> SendReport:
     """Queue one e-mail per shopper whose products are back, and delete those alerts (see
-    the module docstring)."""
+    the module docstring); links start with `base_url` (the shop's SHOP_BASE_URL)."""
     now = now or utcnow()
+    base_url = base_url.rstrip("/")
     emails = products = 0
     while True:
         with transaction() as session:

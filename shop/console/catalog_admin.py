@@ -187,7 +187,7 @@ def product_page(
     conditions = _conditions(filters)
     order: list[Any] = [Product.sku]
     if filters.stock == "wanted":
-        waiting = select(func.count(StockAlert.id)).where(StockAlert.product_id == Product.id)
+        waiting = _waiting().with_only_columns(func.count(StockAlert.id))
         order.insert(0, waiting.scalar_subquery().desc())
     total = session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
     check_page(page, total, per_page)
