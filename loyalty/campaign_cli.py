@@ -1,6 +1,7 @@
-"""`flask loyalty send-weekly`, `send-picks` and `announce-launches`: queue this week's deals
-e-mail for opted-in members, this month's personal picks for everyone who asked for them, or
-the e-mail about new products in early access."""
+"""`flask loyalty send-weekly`, `send-picks`, `send-segment-mailings` and `announce-launches`:
+queue this week's deals e-mail for opted-in members, this month's personal picks for
+everyone who asked for them, the mailings merchandisers wrote to a segment, or the e-mail
+about new products in early access."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
-from loyalty import campaigns, launch_news, picks
+from loyalty import campaigns, launch_news, picks, segment_mailings
 from loyalty.cli import loyalty_cli, register
 from loyalty.preferences import links_from_config
 from shop.db import db, utcnow
@@ -91,6 +92,26 @@ def send_picks_command(month: str | None, batch_size: int) -> None:
     )
 
 
+@loyalty_cli.command("send-segment-mailings")
+@_batch_size_option("People")
+def send_segment_mailings_command(batch_size: int) -> None:
+    """Queue the e-mails of the mailings merchandisers wrote to a segment in the console.
+
+    Run it every minute (`make run` does, in the background). Each mailing goes to the
+    customers counted when it was queued who still want personal recommendations by
+    e-mail and have personal picks, once each; then it is marked sent. The e-mails go to
+    the outbox; `flask mail send` delivers them.
+    """
+    started = time.perf_counter()
+    reports = segment_mailings.send_queued(
+        db.transaction, links_from_config(current_app.config), batch_size=batch_size
+    )
+    if not reports:
+        click.echo("No segment mailings waiting.")
+    for report in reports:
+        _echo_report(report, started)
+
+
 @loyalty_cli.command("announce-launches")
 @_batch_size_option("Members")
 def announce_launches_command(batch_size: int) -> None:
@@ -121,7 +142,11 @@ def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendR
             last[0] = now
             click.echo(f"  {done}/{total} recipients", err=True)
 
-    report = send(progress)
+    _echo_report(send(progress), started)
+
+
+def _echo_report(report: campaigns.SendReport, started: float) -> None:
+    """Print what a send did."""
     left_out = f", {report.no_picks} without personal picks" if report.no_picks else ""
     click.echo(
         f"Campaign {report.key}: {counted(report.queued, 'e-mail')} queued, "
@@ -131,5 +156,6 @@ def _run_and_report(send: Callable[[Callable[[int, int], None]], campaigns.SendR
 
 
 def init_app(app: Flask) -> None:
-    """Add `flask loyalty send-weekly`, `send-picks` and `announce-launches`."""
+    """Add `flask loyalty send-weekly`, `send-picks`, `send-segment-mailings` and
+    `announce-launches`."""
     register(app)

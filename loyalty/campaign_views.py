@@ -1,12 +1,29 @@
-"""Console: marketing campaigns with sends, clicks, orders and revenue."""
+"""Console: marketing campaigns with sends, clicks, orders and revenue, and mailings to
+one RFM segment."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from collections.abc import Sequence
+from typing import Any
 
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import Session
+from werkzeug import Response
+
+from loyalty import segment_mailings
+from loyalty.campaign_forms import SegmentMailingForm
 from loyalty.campaigns import PAID_STATUSES, campaign_stats
+from loyalty.preferences import links_from_config
+from shop.accounts.models import User
+from shop.analytics import rfm
+from shop.console import audit
 from shop.console.access import staff_required
-from shop.db import db
+from shop.db import db, utcnow
+from shop.mail.outbox import render_email
+from shop.personalization import service
+from shop.recommendation_data import Shopper
+from shop.wording import counted
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -18,5 +35,83 @@ def index() -> str:
     return render_template(
         "console/campaigns/index.html",
         campaigns=campaign_stats(db.session),
+        mailings=segment_mailings.recent_mailings(db.session),
+        segments=rfm.SEGMENT_LIST,
         paid_statuses=PAID_STATUSES,
     )
+
+
+def _live_picks(session: Session, user: User) -> Sequence[Any]:
+    """The customer's segment e-mail picks under the published settings, not logged."""
+    recs = service()
+    config = recs.live_config(session) if recs.live_config else recs.default_config()
+    shopper = Shopper(f"preview-{user.id}", user.id, personalized=user.tracking_enabled)
+    return recs.preview(session, shopper, config)[segment_mailings.PLACEMENT].items
+
+
+@bp.route("/segment-mailing", methods=["GET", "POST"])
+@staff_required
+def segment_mailing() -> Response | tuple[str, int]:
+    """Write a note to one segment, preview one customer's copy, and queue it."""
+    form = SegmentMailingForm()
+    if not form.is_submitted():
+        chosen = request.args.get("segment", rfm.SEGMENT_LIST[0].slug)
+        if chosen not in rfm.SEGMENTS:
+            message = f"There is no segment {chosen[:40]!r}."
+            return render_template("errors/error.html", status=404, message=message), 404
+        form.segment.data = chosen
+        form.form_token.data = segment_mailings.new_form_token()
+    today = utcnow().date()
+    chosen = form.segment.data if form.segment.data in rfm.SEGMENTS else None
+    reach = segment_mailings.audience(db.session, chosen, today) if chosen else None
+    if not form.is_submitted():
+        return _form_page(form, reach, None, 200)
+    if not form.validate() or reach is None:
+        return _form_page(form, reach, None, 400)
+    if request.form.get("action") != "queue":
+        links = links_from_config(current_app.config)
+        context = segment_mailings.preview_context(
+            db.session, reach, form.subject.data, form.message.data, links, _live_picks
+        )
+        preview = render_email(segment_mailings.TEMPLATE, context)[0] if context else None
+        return _form_page(form, reach, preview and (context, preview), 200)
+    try:
+        queued = segment_mailings.queue_mailing(
+            db.session,
+            audit.Actor.of(current_user),
+            reach.segment.slug,
+            form.subject.data,
+            form.message.data,
+            form.form_token.data or "",
+            today,
+        )
+    except segment_mailings.MailingError as exc:
+        db.session.rollback()
+        target = getattr(form, exc.field, None)
+        if target is not None and exc.field != "form_token":
+            target.errors = [*target.errors, str(exc)]
+        else:
+            form.form_errors.append(str(exc))
+        return _form_page(form, reach, None, 400)
+    db.session.commit()
+    if queued.created:
+        who = counted(queued.mailing.audience, "customer")
+        flash(
+            f"Queued “{queued.mailing.subject}” for {who} in {reach.segment.name} "
+            f"(campaign {queued.key}). The e-mails go out within a minute.",
+            "success",
+        )
+    else:
+        flash(f"That mailing was already queued (campaign {queued.key}).", "info")
+    return redirect(url_for(".index"))
+
+
+def _form_page(
+    form: SegmentMailingForm,
+    reach: segment_mailings.Audience | None,
+    preview: tuple[dict[str, Any], str] | None,
+    status: int,
+) -> tuple[str, int]:
+    return render_template(
+        "console/campaigns/segment_mailing.html", form=form, reach=reach, preview=preview
+    ), status

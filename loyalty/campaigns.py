@@ -22,7 +22,14 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
+from loyalty.models import (
+    Campaign,
+    CampaignSend,
+    CommunicationPreference,
+    Membership,
+    SegmentMailingRecipient,
+    Tier,
+)
 from loyalty.preferences import MailLinks
 from shop.accounts.models import User
 from shop.db import utcnow
@@ -101,6 +108,8 @@ class Mailing:
     items: tuple[Mapping[str, str], ...] | None = None
     # Only members whose tier has this benefit (a boolean column of Tier, e.g. "early_access").
     tier_benefit: str | None = None
+    # Only the people listed for this segment mailing (SegmentMailingRecipient.mailing_id).
+    audience: int | None = None
 
 
 def weekly_mailing(week: IsoWeek) -> Mailing:
@@ -236,6 +245,14 @@ def _recipients(mailing: Mailing, campaign_id: int, after: int, limit: int | Non
     if mailing.tier_benefit:
         benefit = getattr(Tier, mailing.tier_benefit)
         query = query.join(Tier, Tier.id == Membership.tier_id).where(benefit.is_(True))
+    if mailing.audience is not None:
+        query = query.join(
+            SegmentMailingRecipient,
+            and_(
+                SegmentMailingRecipient.user_id == User.id,
+                SegmentMailingRecipient.mailing_id == mailing.audience,
+            ),
+        )
     return query
 
 

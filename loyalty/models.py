@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -165,6 +166,44 @@ class CampaignSend(Base):
         ForeignKey("outbox_emails.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SegmentMailing(Base):
+    """A merchandiser's e-mail to one RFM segment: what it says, who wrote it, and whether
+    the background job has queued it yet (status "queued", then "sent")."""
+
+    __tablename__ = "segment_mailings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), unique=True
+    )
+    segment: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    # The form's one-off token: a form submitted twice (a double click) queues one mailing.
+    form_token: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    audience: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SegmentMailingRecipient(Base):
+    """Who a segment mailing may go to, fixed when the merchandiser queued it (the people
+    the form counted); the rows go once the mailing is sent."""
+
+    __tablename__ = "segment_mailing_recipients"
+
+    mailing_id: Mapped[int] = mapped_column(
+        ForeignKey("segment_mailings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class LaunchAnnouncement(Base):

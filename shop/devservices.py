@@ -163,6 +163,23 @@ def _stock_alerts(app: Flask) -> None:
             log.info("stock alerts: %s", report.summary())
 
 
+def _segment_mailings(app: Flask) -> None:
+    from flask import current_app
+
+    from loyalty.preferences import links_from_config
+    from loyalty.segment_mailings import send_queued
+    from shop.db import db
+
+    with app.app_context():
+        for report in send_queued(db.transaction, links_from_config(current_app.config)):
+            log.info(
+                "segment mailing %s: %d queued, %d without personal picks",
+                report.key,
+                report.queued,
+                report.no_picks,
+            )
+
+
 def _sign_ins(app: Flask) -> None:
     from shop.accounts.sign_ins import prune_ended
     from shop.db import db
@@ -221,11 +238,14 @@ def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
     dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
     pruning ended sign-ins and data past its retention period; launch announcements run
-    hourly, back-in-stock e-mails every minute)."""
+    hourly, back-in-stock e-mails and mailings to a segment every minute)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
         PeriodicJob("housekeeping", _housekeeping, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("stock alerts", _stock_alerts, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob(
+            "segment mailings", _segment_mailings, HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S
+        ),
         PeriodicJob("tier evaluation", _tiers, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),

@@ -165,7 +165,7 @@ def valid_rec_id(raw: str | None) -> str | None:
 
 # Lists sent by e-mail: a click counts from any browser (the member opens their mail where
 # they like); a list on a page counts only for the visitor or account it was shown to.
-EMAILED_PLACEMENTS = frozenset({"order_email", "weekly_email", "picks_email"})
+EMAILED_PLACEMENTS = frozenset({"order_email", "weekly_email", "picks_email", "segment_email"})
 
 
 def clicked_rec_id(session: Session, raw: str | None, product_id: int) -> str | None:

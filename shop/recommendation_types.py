@@ -65,6 +65,7 @@ PLACEMENTS: dict[str, Placement] = {
         Placement("order_email", "You might also like", 4),
         Placement("weekly_email", "Picked for you this week", 6),
         Placement("picks_email", "Picked for you", 6),
+        Placement("segment_email", "Picked for you", 6),
     )
 }
 POPULAR_TITLE = "Popular right now"

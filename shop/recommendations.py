@@ -123,7 +123,9 @@ FAVOURITE_BOOST = 1.5
 # Ask the model for more than a list shows, so rules and filters can still fill it.
 CANDIDATE_FACTOR = 3
 # Lists that promise personal picks: titled "Popular right now" when they fall back.
-PERSONAL_PLACEMENTS = frozenset({"home", "order", "order_email", "weekly_email", "picks_email"})
+PERSONAL_PLACEMENTS = frozenset(
+    {"home", "order", "order_email", "weekly_email", "picks_email", "segment_email"}
+)
 # Placements whose own title would promise more than best sellers ("Recommended for you",
 # "Shoppers who bought this also bought"): without a model they say "Popular right now".
 BEST_SELLER_TITLED = frozenset({"home", "product", "cart"})
@@ -864,6 +866,8 @@ class RecommendationService:
             "weekly_email": self.for_order(session, shopper, [], "weekly_email", serving=serving),
             # ... and the monthly personal picks e-mail (loyalty.picks).
             "picks_email": self.for_order(session, shopper, [], "picks_email", serving=serving),
+            # ... and a merchandiser's mailing to a segment (loyalty.segment_mailings).
+            "segment_email": self.for_order(session, shopper, [], "segment_email", serving=serving),
         }
         if product_id is not None:
             lists["product"] = self.for_product(session, shopper, product_id, serving=serving)

@@ -131,8 +131,11 @@ def best_spenders_first(row: rfm.Scored) -> tuple[int, int, int, int | str]:
     return (-row.totals.spent_pence, row.recency_days, int(guest), key if guest else int(key))
 
 
-def _members(session: Session, slug: str, today: date) -> tuple[list[rfm.Scored], list[rfm.Scored]]:
-    """The segment's customers (best spenders first) and all scored customers."""
+def segment_members(
+    session: Session, slug: str, today: date
+) -> tuple[list[rfm.Scored], list[rfm.Scored]]:
+    """The segment's customers (best spenders first) and all scored customers;
+    CustomerAnalyticsError (404) for an unknown segment."""
     segment = _segment(slug)
     scored = rfm.score(customer_totals(session).totals, today)
     members = [row for row in scored if row.segment == segment]
@@ -174,7 +177,7 @@ def _people(session: Session, keys: Sequence[Hashable]) -> dict[Hashable, Person
 def segment_page(session: Session, slug: str, today: date, page: int) -> SegmentPage:
     """One page of a segment's customers; CustomerAnalyticsError for an unknown segment
     (404) or a page past the end (404)."""
-    members, scored = _members(session, slug, today)
+    members, scored = segment_members(session, slug, today)
     check_page(page, len(members), SEGMENT_PAGE_SIZE)
     start = (page - 1) * SEGMENT_PAGE_SIZE
     shown = members[start : start + SEGMENT_PAGE_SIZE]
@@ -204,7 +207,7 @@ CSV_COLUMNS = (
 def segment_csv(session: Session, actor: audit.Actor, slug: str, today: date) -> str:
     """All of a segment's customers as CSV text (header first), best spenders first; the
     download is added to the audit log in the caller's transaction."""
-    members, _scored = _members(session, slug, today)
+    members, _scored = segment_members(session, slug, today)
     audit.record(
         session, actor, "customers.export", f"segment {slug}", after={"customers": len(members)}
     )

@@ -45,11 +45,15 @@ def test_make_run_runs_the_daily_jobs_separately_with_a_short_retry() -> None:
         "data retention",
         "launch announcements",
         "stock alerts",
+        "segment mailings",
     }
     for name in ("tier evaluation", "points expiry", "sign-in pruning", "data retention"):
         assert (jobs[name].every_s, jobs[name].retry_s) == (DAILY_EVERY_S, HOUSEKEEPING_EVERY_S)
     launches = jobs["launch announcements"]
     assert (launches.every_s, launches.retry_s) == (HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S)
-    alerts = jobs["stock alerts"]
-    assert (alerts.every_s, alerts.retry_s) == (HOUSEKEEPING_EVERY_S, HOUSEKEEPING_EVERY_S)
+    for name in ("stock alerts", "segment mailings"):
+        assert (jobs[name].every_s, jobs[name].retry_s) == (
+            HOUSEKEEPING_EVERY_S,
+            HOUSEKEEPING_EVERY_S,
+        )
     assert all(job.due_at == pytest.approx(0.0) for job in jobs.values())

@@ -100,7 +100,8 @@ def test_a_pin_is_previewed_in_the_draft_then_served_exactly_after_publishing(
     draft, live = _ids(html, "preview-draft-home"), _ids(html, "preview-live-home")
     assert draft[0] == pinned.id
     assert "pin at 1 product" in html and "draft differs" in html
-    for placement in ("buy_again", "cart", "order", "order_email", "weekly_email", "picks_email"):
+    emails = ("order_email", "weekly_email", "picks_email", "segment_email")
+    for placement in ("buy_again", "cart", "order", *emails):
         assert f'data-testid="preview-row-{placement}"' in html, placement
     assert _ids(html, "preview-live-weekly_email")  # the member's weekly picks
     assert _ids(html, "preview-live-picks_email")  # the monthly personal picks
