@@ -4,7 +4,7 @@ one RFM segment."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -26,6 +26,8 @@ from shop.recommendation_data import Shopper
 from shop.wording import counted
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+Preview = tuple[dict[str, Any], str] | None
 
 
 @bp.get("/")
@@ -65,16 +67,11 @@ def segment_mailing() -> Response | tuple[str, int]:
     chosen = form.segment.data if form.segment.data in rfm.SEGMENTS else None
     reach = segment_mailings.audience(db.session, chosen, today) if chosen else None
     if not form.is_submitted():
-        return _form_page(form, reach, None, 200)
+        return _form_page(form, reach, False, 200)
     if not form.validate() or reach is None:
-        return _form_page(form, reach, None, 400)
+        return _form_page(form, reach, False, 400)
     if request.form.get("action") != "queue":
-        links = links_from_config(current_app.config)
-        context = segment_mailings.preview_context(
-            db.session, reach, form.subject.data, form.message.data, links, _live_picks
-        )
-        preview = render_email(segment_mailings.TEMPLATE, context)[0] if context else None
-        return _form_page(form, reach, preview and (context, preview), 200)
+        return _form_page(form, reach, _preview(reach, form), 200)
     try:
         queued = segment_mailings.queue_mailing(
             db.session,
@@ -92,7 +89,7 @@ def segment_mailing() -> Response | tuple[str, int]:
             target.errors = [*target.errors, str(exc)]
         else:
             form.form_errors.append(str(exc))
-        return _form_page(form, reach, None, 400)
+        return _form_page(form, reach, False, 400)
     db.session.commit()
     if queued.created:
         who = counted(queued.mailing.audience, "customer")
@@ -106,12 +103,24 @@ def segment_mailing() -> Response | tuple[str, int]:
     return redirect(url_for(".index"))
 
 
+def _preview(reach: segment_mailings.Audience, form: SegmentMailingForm) -> Preview:
+    """The text e-mail the segment's best reachable spender would get (None: nobody)."""
+    links = links_from_config(current_app.config)
+    context = segment_mailings.preview_context(
+        db.session, reach, form.subject.data, form.message.data, links, _live_picks
+    )
+    if context is None:
+        return None
+    return context, render_email(segment_mailings.TEMPLATE, context)[0]
+
+
 def _form_page(
     form: SegmentMailingForm,
     reach: segment_mailings.Audience | None,
-    preview: tuple[dict[str, Any], str] | None,
+    preview: Preview | Literal[False],
     status: int,
 ) -> tuple[str, int]:
+    """The form; `preview` is False when none was asked for, None when nobody to show."""
     return render_template(
         "console/campaigns/segment_mailing.html", form=form, reach=reach, preview=preview
     ), status

@@ -239,7 +239,7 @@ def mailing_of(row: SegmentMailing, key: str) -> Mailing:
         placement=PLACEMENT,
         members_only=False,
         personal_only=True,
-        context={"paragraphs": paragraphs(row.message)},
+        context={"subject": row.subject, "paragraphs": paragraphs(row.message)},
         audience=row.id,
     )
 

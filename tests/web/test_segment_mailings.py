@@ -209,6 +209,8 @@ def test_the_job_sends_each_reachable_customer_their_own_picks_once(
     )
     assert "Our winter range is in.\n\nWe picked a few things <b>for you</b>." in email.text_body
     assert "We picked a few things &lt;b&gt;for you&lt;/b&gt;." in email.html_body
+    assert re.search(r"<title>Winter picks</title>", email.html_body)
+    assert re.search(r"<h1[^>]*>Winter picks</h1>", email.html_body)
     assert "<b>for you</b>" not in email.html_body
     links = re.findall(r"/products/(\d+)\?rec=([0-9a-f]{32})&amp;cmp=([\w-]+)", email.html_body)
     assert links and {cmp for _p, _r, cmp in links} == {key}
@@ -276,6 +278,9 @@ def test_a_segment_nobody_can_be_emailed_in_is_refused(app: Flask, session: Sess
     client = _staff(app, session)
     page = client.get(f"{PAGE}?segment={slug}").get_data(as_text=True)
     assert "Send to" not in page
+    preview = _post(client, slug, "preview")
+    assert preview.status_code == 200
+    assert "so there is no copy to preview" in preview.get_data(as_text=True)
     response = _post(client, slug, "queue")
     assert response.status_code == 400
     name = rfm.SEGMENTS[slug].name
