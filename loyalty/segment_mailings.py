@@ -27,7 +27,7 @@ from loyalty.models import (
     SegmentMailing,
     SegmentMailingRecipient,
 )
-from loyalty.preferences import MailLinks
+from loyalty.preferences import UNSUBSCRIBE_PATH, MailLinks
 from shop.accounts.models import User
 from shop.analytics import rfm
 from shop.analytics.customers import segment_members
@@ -358,5 +358,6 @@ def preview_context(
         "items": items,
         "shop_url": f"{links.base_url}/",
         "preferences_url": links.preferences_url(),
-        "unsubscribe_url": links.unsubscribe_url(user.id, TOPIC),
+        # Not the customer's working link: a preview must not be a way to unsubscribe them.
+        "unsubscribe_url": f"{links.base_url}{UNSUBSCRIBE_PATH}[their own link]",
     }

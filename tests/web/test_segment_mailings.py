@@ -136,6 +136,7 @@ def test_a_merchandiser_previews_then_queues_a_mailing_once(app: Flask, session:
     assert "Hello Buyer 0," in text  # the best spender who gets it
     assert re.search(r"Because you (bought|viewed)|Often bought with", text)
     assert "buyer0@example.com" in html
+    assert "/preferences/unsubscribe/[their own link]" in text  # not a working link
     session.rollback()
     assert session.scalar(select(func.count()).select_from(SegmentMailing)) == 0
     assert session.scalar(select(func.count()).select_from(Impression)) == 0  # not logged
