@@ -237,8 +237,9 @@ def test_a_member_shops_and_pays_on_a_phone(page: Page, shop: MailShop) -> None:
 
 
 def test_account_and_member_pages_fit_a_phone(page: Page, shop: MailShop) -> None:
-    """The account page with its order history, an order, the settings pages, the loyalty
-    page with its points history and the e-mail preferences fit 360 px."""
+    """The account page with its order history, an order, the settings pages, the address
+    book (with 44 px row actions), the loyalty page with its points history and the e-mail
+    preferences fit 360 px."""
     on_phone(page)
     sign_in(page, shop.email)
     page.goto("/account")
@@ -265,6 +266,22 @@ def test_account_and_member_pages_fit_a_phone(page: Page, shop: MailShop) -> Non
     ):
         page.goto(path)
         expect_page(page, title, page.get_by_role("main").get_by_role("button", name=action))
+
+    for line1 in ("1 Market Street", "22 Long Acre Lane"):
+        page.goto("/account/addresses/new")
+        page.get_by_label("Full name").fill("Maximiliana Featherstonehaugh")
+        page.get_by_label("Address line 1").fill(line1)
+        page.get_by_label("Town or city").fill("York")
+        page.get_by_label("Postcode").fill("YO1 7HH")
+        page.get_by_role("main").get_by_role("button", name="Save address").click()
+        expect(heading(page)).to_have_text("Address book")
+    expect_fits(page)
+    rows = page.get_by_test_id("address")
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        expect_target(row.get_by_role("link", name=re.compile("^Edit")))
+        expect_target(row.get_by_role("button", name=re.compile("^Delete")))
+    expect_target(page.get_by_role("button", name=re.compile("^Make default")))
 
     page.goto("/account/loyalty")
     expect(heading(page)).to_have_text("Your membership")
