@@ -38,7 +38,9 @@ PAGE = "/console/campaigns/segment-mailing"
 NOTE = "Our winter range is in.\n\nWe picked a few things <b>for you</b>."
 
 
-def _opt_in(session: Session, user: User, topic: str = "recommendations", status: str = "on"):
+def _opt_in(
+    session: Session, user: User, topic: str = "recommendations", status: str = "on"
+) -> None:
     session.add(
         CommunicationPreference(user_id=user.id, topic=topic, status=status, updated_at=utcnow())
     )
@@ -73,11 +75,12 @@ def _staff(app: Flask, session: Session) -> FlaskClient:
     return client_as(app, session, "merchandiser")
 
 
-def _post(client: FlaskClient, slug: str, action: str, **fields: str):
+def _form(client: FlaskClient, slug: str, action: str, **fields: str) -> dict[str, str]:
+    """The form as the page offers it (its one-off token), filled in and sent with `action`."""
     page = client.get(f"{PAGE}?segment={slug}").get_data(as_text=True)
     token = re.search(r'name="form_token" type="hidden" value="([0-9a-f]{32})"', page)
     assert token
-    data = {
+    return {
         "csrf_token": console_token(client),
         "form_token": token.group(1),
         "segment": slug,
@@ -86,7 +89,10 @@ def _post(client: FlaskClient, slug: str, action: str, **fields: str):
         "action": action,
         **fields,
     }
-    return client.post(PAGE, data=data)
+
+
+def _post(client: FlaskClient, slug: str, action: str, **fields: str):
+    return client.post(PAGE, data=_form(client, slug, action, **fields))
 
 
 def _send(app: Flask) -> list:
@@ -141,17 +147,7 @@ def test_a_merchandiser_previews_then_queues_a_mailing_once(app: Flask, session:
     assert session.scalar(select(func.count()).select_from(SegmentMailing)) == 0
     assert session.scalar(select(func.count()).select_from(Impression)) == 0  # not logged
 
-    page = client.get(f"{PAGE}?segment={slug}").get_data(as_text=True)
-    token = re.search(r'name="form_token" type="hidden" value="([0-9a-f]{32})"', page)
-    assert token
-    data = {
-        "csrf_token": console_token(client),
-        "form_token": token.group(1),
-        "segment": slug,
-        "subject": "  Winter picks ",
-        "message": NOTE,
-        "action": "queue",
-    }
+    data = _form(client, slug, "queue", subject="  Winter picks ")
     queued = client.post(PAGE, data=data)
     assert queued.status_code == 302 and queued.headers["Location"].endswith("/console/campaigns/")
     again = client.post(PAGE, data=data)  # the same form again: a double click
