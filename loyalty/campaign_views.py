@@ -38,7 +38,6 @@ def index() -> str:
         "console/campaigns/index.html",
         campaigns=campaign_stats(db.session),
         mailings=segment_mailings.recent_mailings(db.session),
-        segments=rfm.SEGMENT_LIST,
         paid_statuses=PAID_STATUSES,
     )
 

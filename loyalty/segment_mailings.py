@@ -254,15 +254,12 @@ def send_queued(
     """Queue the e-mails of every queued segment mailing, oldest first, then mark each sent
     and forget its recipient list. Safe to re-run and to run twice at once."""
     with transaction() as tx:
-        waiting = [
-            (row, key)
-            for row, key in tx.execute(
-                select(SegmentMailing, Campaign.key)
-                .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
-                .where(SegmentMailing.status == "queued")
-                .order_by(SegmentMailing.id)
-            ).all()
-        ]
+        waiting = tx.execute(
+            select(SegmentMailing, Campaign.key)
+            .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
+            .where(SegmentMailing.status == "queued")
+            .order_by(SegmentMailing.id)
+        ).all()
         mailings = [(mailing_of(row, key), row.id, row.campaign_id) for row, key in waiting]
     reports = []
     for mailing, mailing_id, campaign_id in mailings:
