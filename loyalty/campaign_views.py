@@ -42,12 +42,14 @@ def index() -> str:
     )
 
 
-def _live_picks(session: Session, user: User) -> Sequence[Any]:
-    """The customer's segment e-mail picks under the published settings, not logged."""
+def _live_picks(session: Session, user: User) -> tuple[Sequence[Any], bool]:
+    """The customer's segment e-mail picks under the published settings, not logged, and
+    whether they are personal (the job sends only those)."""
     recs = service()
     config = recs.live_config(session) if recs.live_config else recs.default_config()
     shopper = Shopper(f"preview-{user.id}", user.id, personalized=user.tracking_enabled)
-    return recs.preview(session, shopper, config)[segment_mailings.PLACEMENT].items
+    shown = recs.preview(session, shopper, config)[segment_mailings.PLACEMENT]
+    return shown.items, shown.strategy == "personal"
 
 
 @bp.route("/segment-mailing", methods=["GET", "POST"])
@@ -103,7 +105,7 @@ def segment_mailing() -> Response | tuple[str, int]:
 
 
 def _preview(reach: segment_mailings.Audience, form: SegmentMailingForm) -> Preview:
-    """The text e-mail the segment's best reachable spender would get (None: nobody)."""
+    """The text e-mail the segment's best spender who gets it would get (None: nobody)."""
     links = links_from_config(current_app.config)
     context = segment_mailings.preview_context(
         db.session, reach, form.subject.data, form.message.data, links, _live_picks

@@ -43,6 +43,7 @@ SUBJECT_MAX = 120
 MESSAGE_MAX = 2000
 LOOKUP_CHUNK = 10_000  # ids per query: PostgreSQL and SQLite cap a statement's parameters
 MAX_PER_DAY = 20  # mailings to one segment in one day (the campaign keys stay short)
+PREVIEW_TRIES = 10  # customers tried for a preview before saying there is none to show
 
 
 class MailingError(ValueError):
@@ -56,11 +57,11 @@ class MailingError(ValueError):
 @dataclass(frozen=True)
 class Audience:
     """Who in a segment a mailing can reach: customers who confirmed personal
-    recommendations by e-mail, best spenders first."""
+    recommendations by e-mail and have personalization on, best spenders first."""
 
     segment: rfm.Segment
     customers: int  # everyone in the segment, guests included
-    accounts: int  # customers with an account that is not deleted
+    accounts: int  # accounts not deleted, with personalization on
     reachable: list[int]  # account ids, best spenders first
 
     @property
@@ -81,7 +82,11 @@ def audience(session: Session, slug: str, today: date) -> Audience:
         live.update(
             session.scalars(
                 select(User.id).where(
-                    User.id.in_(chunk), User.deleted_at.is_(None), User.email.is_not(None)
+                    User.id.in_(chunk),
+                    User.deleted_at.is_(None),
+                    User.email.is_not(None),
+                    # Personalization off: no personal picks to send them.
+                    User.tracking_enabled.is_(True),
                 )
             )
         )
@@ -329,14 +334,19 @@ def preview_context(
     subject: str,
     message: str,
     links: MailLinks,
-    picks: Callable[[Session, User], Sequence[Any]],
+    picks: Callable[[Session, User], tuple[Sequence[Any], bool]],
 ) -> dict[str, Any] | None:
-    """What the e-mail's templates need to show the first reachable customer's copy, with
-    their picks from `picks` (not logged); None when nobody is reachable."""
-    if not reach.reachable:
-        return None
-    user = session.get(User, reach.reachable[0])
-    if user is None:
+    """What the e-mail's templates need to show the copy of the best spender who gets it:
+    the first of the first PREVIEW_TRIES reachable customers whose picks (from `picks`, not
+    logged: the items and whether they are personal) are personal; None when none is."""
+    for user_id in reach.reachable[:PREVIEW_TRIES]:
+        user = session.get(User, user_id)
+        if user is None:
+            continue
+        shown, personal = picks(session, user)
+        if personal:
+            break
+    else:
         return None
     items = [
         {
@@ -345,7 +355,7 @@ def preview_context(
             "reason": item.reason,
             "url": f"{links.base_url}/products/{item.product.id}",
         }
-        for item in picks(session, user)
+        for item in shown
     ]
     return {
         "to": user.email,

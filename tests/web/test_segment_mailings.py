@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty import segment_mailings
@@ -30,6 +30,7 @@ from shop.console.models import AuditEntry
 from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
 from shop.recommendation_models import Impression
+from shop.tracking.models import Event
 from tests import factories
 from tests.console_support import client_as, console_token
 from tests.recommendation_support import trained_buyers
@@ -325,3 +326,35 @@ def test_cli_command(app: Flask, session: Session) -> None:
     assert result.exit_code == 0, result.output
     assert f"Campaign {queued.key}: 2 e-mails queued, 0 already sent, 0 failed" in result.output
     assert len(_emails(session)) == 2
+
+
+def test_the_preview_is_of_someone_who_gets_it(app: Flask, session: Session) -> None:
+    buyers, slug = _shop(app, session)
+    # Buyer 0 switches personalization off: they would get no personal picks, so they are
+    # not counted; buyer 1's history goes, so the model has nothing personal for them.
+    session.execute(update(User).where(User.id == buyers[0].id).values(tracking_enabled=False))
+    session.execute(delete(Event).where(Event.user_id == buyers[1].id))
+    _opt_in(session, buyers[6])
+    session.commit()
+    reach = segment_mailings.audience(session, slug, utcnow().date())
+    assert reach.reachable == [buyers[1].id, buyers[6].id]
+
+    client = _staff(app, session)
+    html = _post(client, slug, "preview").get_data(as_text=True)
+    assert "buyer6@example.com" in html and "Hello Buyer 6," in html
+    assert "Popular right now" not in html
+    assert "Send to 2 customers" in html  # buyer 1 is counted: known only when sending
+
+    queued = segment_mailings.queue_mailing(
+        session,
+        audit.Actor(None, "merchandiser@example.com"),
+        slug,
+        "Winter picks",
+        NOTE,
+        segment_mailings.new_form_token(),
+        utcnow().date(),
+    )
+    session.commit()
+    [report] = _send(app)
+    assert (report.key, report.queued, report.no_picks) == (queued.key, 1, 1)
+    assert [e.to_address for e in _emails(session)] == ["buyer6@example.com"]
