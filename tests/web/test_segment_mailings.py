@@ -278,7 +278,9 @@ def test_a_segment_nobody_can_be_emailed_in_is_refused(app: Flask, session: Sess
     assert "Send to" not in page
     preview = _post(client, slug, "preview")
     assert preview.status_code == 200
-    assert "so there is no copy to preview" in preview.get_data(as_text=True)
+    assert "Nobody in this segment would get the e-mail, so there is no copy to preview" in (
+        preview.get_data(as_text=True)
+    )
     response = _post(client, slug, "queue")
     assert response.status_code == 400
     name = rfm.SEGMENTS[slug].name
@@ -358,3 +360,9 @@ def test_the_preview_is_of_someone_who_gets_it(app: Flask, session: Session) -> 
     [report] = _send(app)
     assert (report.key, report.queued, report.no_picks) == (queued.key, 1, 1)
     assert [e.to_address for e in _emails(session)] == ["buyer6@example.com"]
+
+    session.execute(delete(Event).where(Event.user_id == buyers[6].id))
+    session.commit()
+    html = _post(client, slug, "preview").get_data(as_text=True)
+    assert "None of the customers it reaches first has personal picks yet" in html
+    assert "Hello Buyer" not in html
