@@ -38,6 +38,7 @@ from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtur
     text_body,
 )
 from tests.e2e.test_keyboard_journey import tab_to
+from tests.e2e.test_loyalty_journey import flash, heading, sign_in
 from tests.e2e.test_mobile_layout import expect_fits, expect_target, on_phone
 from tests.recommendation_support import trained_buyers
 from tests.stripe_support import localstripe_url  # noqa: F401  (a fixture)
@@ -145,26 +146,6 @@ def recipients(shop: MailShop, key: str) -> set[str]:
                 .where(Campaign.key == key)
             )
         )
-
-
-def heading(page: Page) -> Locator:
-    """The page's main heading."""
-    return page.get_by_role("heading", level=1)
-
-
-def flash(page: Page) -> Locator:
-    """The flashed messages announced politely."""
-    return page.get_by_role("status")
-
-
-def sign_in(page: Page, email: str) -> None:
-    """Sign in through the login page."""
-    page.goto("/account/login")
-    expect(heading(page)).to_have_text("Sign in")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password", exact=True).fill(factories.PASSWORD)
-    page.get_by_role("main").get_by_role("button", name="Sign in").click()
-    expect(flash(page)).to_have_text("You are signed in.")
 
 
 def metric(scope: Locator, name: str) -> Locator:

@@ -96,6 +96,19 @@ def _post(client: FlaskClient, slug: str, action: str, **fields: str):
     return client.post(PAGE, data=_form(client, slug, action, **fields))
 
 
+def _queue(
+    session: Session, slug: str, subject: str = "Winter picks", note: str = NOTE
+) -> segment_mailings.Queued:
+    """Queue a mailing as a merchandiser would, committed."""
+    actor = audit.Actor(None, "merchandiser@example.com")
+    token = segment_mailings.new_form_token()
+    queued = segment_mailings.queue_mailing(
+        session, actor, slug, subject, note, token, utcnow().date()
+    )
+    session.commit()
+    return queued
+
+
 def _send(app: Flask) -> list:
     with app.app_context():
         return segment_mailings.send_queued(db.transaction, links_from_config(app.config))
@@ -181,14 +194,7 @@ def test_the_job_sends_each_reachable_customer_their_own_picks_once(
     app: Flask, session: Session
 ) -> None:
     buyers, slug = _shop(app, session)
-    actor = audit.Actor(None, "merchandiser@example.com")
-    today = utcnow().date()
-    token = segment_mailings.new_form_token()
-    queued = segment_mailings.queue_mailing(
-        session, actor, slug, "Winter picks", NOTE, token, today
-    )
-    session.commit()
-    key = queued.key
+    key = _queue(session, slug).key
     # Buyer 1 unsubscribes before the job runs: the queued list does not override that.
     session.execute(
         CommunicationPreference.__table__.update()
@@ -231,10 +237,7 @@ def test_the_job_sends_each_reachable_customer_their_own_picks_once(
     assert len(_emails(session)) == 1
 
     # A second mailing to the segment the same day gets a key of its own.
-    second = segment_mailings.queue_mailing(
-        session, actor, slug, "More picks", "Still here.", segment_mailings.new_form_token(), today
-    )
-    session.commit()
+    second = _queue(session, slug, "More picks", "Still here.")
     assert second.key == f"{key}-2"
     [report] = _send(app)
     assert (report.key, report.queued) == (f"{key}-2", 1)
@@ -314,16 +317,7 @@ def test_cli_command(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
     idle = runner.invoke(args=["loyalty", "send-segment-mailings"])
     assert idle.exit_code == 0 and "No segment mailings waiting." in idle.output
-    queued = segment_mailings.queue_mailing(
-        session,
-        audit.Actor(None, "merchandiser@example.com"),
-        slug,
-        "Winter picks",
-        NOTE,
-        segment_mailings.new_form_token(),
-        utcnow().date(),
-    )
-    session.commit()
+    queued = _queue(session, slug)
     result = runner.invoke(args=["loyalty", "send-segment-mailings"])
     assert result.exit_code == 0, result.output
     assert f"Campaign {queued.key}: 2 e-mails queued, 0 already sent, 0 failed" in result.output
@@ -347,16 +341,7 @@ def test_the_preview_is_of_someone_who_gets_it(app: Flask, session: Session) -> 
     assert "Popular right now" not in html
     assert "Send to 2 customers" in html  # buyer 1 is counted: known only when sending
 
-    queued = segment_mailings.queue_mailing(
-        session,
-        audit.Actor(None, "merchandiser@example.com"),
-        slug,
-        "Winter picks",
-        NOTE,
-        segment_mailings.new_form_token(),
-        utcnow().date(),
-    )
-    session.commit()
+    queued = _queue(session, slug)
     [report] = _send(app)
     assert (report.key, report.queued, report.no_picks) == (queued.key, 1, 1)
     assert [e.to_address for e in _emails(session)] == ["buyer6@example.com"]
