@@ -14,18 +14,17 @@ from flask import Flask, current_app
 from loyalty import campaigns, launch_news, picks, segment_mailings
 from loyalty.cli import loyalty_cli, register
 from loyalty.preferences import links_from_config
+from shop.cli_options import batch_size_option
 from shop.db import db, utcnow
 from shop.wording import counted
 
 
 def _batch_size_option(who: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """The --batch-size option of a mailing command."""
-    return click.option(
-        "--batch-size",
-        type=click.IntRange(1, 10_000),
-        default=campaigns.BATCH_SIZE,
-        show_default=True,
-        help=f"{who} per transaction (the work is committed after each batch).",
+    return batch_size_option(
+        campaigns.BATCH_SIZE,
+        f"{who} per transaction (the work is committed after each batch).",
+        most=10_000,
     )
 
 

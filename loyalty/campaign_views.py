@@ -82,6 +82,7 @@ def segment_mailing() -> Response | tuple[str, int]:
             form.message.data,
             form.form_token.data or "",
             today,
+            reach,
         )
     except segment_mailings.MailingError as exc:
         db.session.rollback()

@@ -30,7 +30,7 @@ from loyalty.models import (
 from loyalty.preferences import UNSUBSCRIBE_PATH, MailLinks
 from shop.accounts.models import User
 from shop.analytics import rfm
-from shop.analytics.customers import segment_members
+from shop.analytics.customers import LOOKUP_CHUNK, segment_members
 from shop.console import audit
 from shop.db import utcnow
 from shop.money import format_money
@@ -41,7 +41,6 @@ TEMPLATE = "segment_mailing"
 PLACEMENT = "segment_email"
 SUBJECT_MAX = 120
 MESSAGE_MAX = 2000
-LOOKUP_CHUNK = 10_000  # ids per query: PostgreSQL and SQLite cap a statement's parameters
 MAX_PER_DAY = 20  # mailings to one segment in one day (the campaign keys stay short)
 PREVIEW_TRIES = 10  # customers tried for a preview before saying there is none to show
 
@@ -173,16 +172,19 @@ def queue_mailing(
     message: str,
     form_token: str,
     today: date,
+    reach: Audience | None = None,
 ) -> Queued:
-    """Queue a mailing to the segment's reachable customers, in the caller's transaction
-    (with its audit entry); MailingError for bad text or nobody to send to."""
+    """Queue a mailing to the segment's reachable customers (`reach`, when the caller has
+    just counted them in this transaction), in the caller's transaction with its audit
+    entry; MailingError for bad text or nobody to send to."""
     if len(form_token) != 32:
         raise MailingError("form_token", "The form has expired; open it again.")
     found = _existing(session, form_token)
     if found is not None:
         return found
     subject, message = check_text(subject, message)
-    reach = audience(session, slug, today)
+    if reach is None or reach.segment.slug != slug:
+        reach = audience(session, slug, today)
     if not reach.reachable:
         raise MailingError(
             "segment",

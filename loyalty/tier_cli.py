@@ -9,6 +9,7 @@ from flask import Flask
 
 from loyalty import expiry, tiers
 from loyalty.cli import loyalty_cli, register
+from shop.cli_options import batch_size_option
 from shop.db import db, utcnow
 
 AT_HELP = (
@@ -41,9 +42,7 @@ def _parse_at(value: str | None, allow_future: bool) -> datetime | None:
 @loyalty_cli.command("evaluate-tiers")
 @click.option("--at", "at", default=None, help=AT_HELP)
 @click.option("--future", is_flag=True, help=FUTURE_HELP)
-@click.option(
-    "--batch-size", default=tiers.BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000)
-)
+@batch_size_option(tiers.BATCH_SIZE)
 def evaluate_tiers_command(at: str | None, future: bool, batch_size: int) -> None:
     """Re-evaluate every member's tier (run daily).
 

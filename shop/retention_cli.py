@@ -7,19 +7,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shop import retention
+from shop.cli_options import batch_size_option
 from shop.db import db
 
 privacy_cli = AppGroup("privacy", help="Storage limitation: data kept no longer than needed.")
 
 
 @privacy_cli.command("prune")
-@click.option(
-    "--batch-size",
-    default=retention.BATCH_SIZE,
-    show_default=True,
-    type=click.IntRange(1, 100_000),
-    help="Rows changed per transaction.",
-)
+@batch_size_option(retention.BATCH_SIZE, "Rows changed per transaction.")
 def prune_command(batch_size: int) -> None:
     """Delete or blank what is older than its retention period (SHOP_RETAIN_*_DAYS; run
     daily). Running it again removes nothing more."""

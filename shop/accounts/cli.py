@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from shop.accounts import sign_ins
+from shop.cli_options import batch_size_option
 from shop.db import db
 
 accounts_cli = AppGroup("accounts", help="Member accounts: housekeeping of their sign-ins.")
@@ -21,13 +22,7 @@ accounts_cli = AppGroup("accounts", help="Member accounts: housekeeping of their
     type=click.IntRange(min=0),
     help="Keep sign-ins that ended within this many days.",
 )
-@click.option(
-    "--batch-size",
-    default=sign_ins.PRUNE_BATCH_SIZE,
-    show_default=True,
-    type=click.IntRange(1, 100_000),
-    help="Rows deleted per transaction.",
-)
+@batch_size_option(sign_ins.PRUNE_BATCH_SIZE, "Rows deleted per transaction.")
 def prune_sign_ins_command(days: int, batch_size: int) -> None:
     """End sign-ins unused for 30 days, then delete every account's sign-ins that ended
     more than --days ago (run daily).

@@ -7,19 +7,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shop.catalog import stock_alerts
+from shop.cli_options import batch_size_option
 from shop.db import db
 
 catalog_cli = AppGroup("catalog", help="The catalogue: back-in-stock alerts.")
 
 
 @catalog_cli.command("send-stock-alerts")
-@click.option(
-    "--batch-size",
-    default=stock_alerts.BATCH_SIZE,
-    show_default=True,
-    type=click.IntRange(1, 10_000),
-    help="Shoppers handled per transaction.",
-)
+@batch_size_option(stock_alerts.BATCH_SIZE, "Shoppers handled per transaction.", most=10_000)
 def send_stock_alerts_command(batch_size: int) -> None:
     """Queue one e-mail per shopper whose products are on sale with stock again (run every
     few minutes); each alert is answered once."""

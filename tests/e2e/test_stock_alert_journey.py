@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtur
     text_body,
 )
 from tests.e2e.test_keyboard_journey import tab_to
+from tests.e2e.test_loyalty_journey import flash, heading
 from tests.e2e.test_mobile_layout import expect_fits, expect_target, on_phone
 from tests.factories import small_catalogue
 from tests.stripe_support import localstripe_url  # noqa: F401  (a fixture)
@@ -74,16 +75,6 @@ def seed_shop(session: Session) -> str:
     )
     session.commit()
     return SHOPPER
-
-
-def heading(page: Page) -> Locator:
-    """The page's main heading."""
-    return page.get_by_role("heading", level=1)
-
-
-def flash(page: Page) -> Locator:
-    """The flashed messages announced politely."""
-    return page.get_by_role("status")
 
 
 def sign_in_form(page: Page, email: str) -> None:
