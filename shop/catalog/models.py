@@ -75,3 +75,24 @@ class StockAlert(Base):
         ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GuestStockAlert(Base):
+    """A visitor gave an e-mail address to hear when an out-of-stock product is back. It
+    waits unconfirmed until the link e-mailed to that address is opened (so nobody can sign
+    up someone else's mailbox), and goes once the e-mail is queued
+    (shop.catalog.guest_stock_alerts)."""
+
+    __tablename__ = "guest_stock_alerts"
+    __table_args__ = (UniqueConstraint("email", "product_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirm_sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirm_sends: Mapped[int] = mapped_column(Integer, default=1)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
