@@ -1,10 +1,11 @@
 """Access logs without working secret links.
 
 The shop e-mails links that carry a secret in their path (a password reset, an e-mail
-change and its undoing, an order's page and payment, a marketing opt-in, an unsubscribe),
-and a signed-out click on some of them goes on to `/account/login?next=<the link>`. An
-access log would keep each of them ready to use, so every request line, path, query and
-Referer is logged with the secret replaced: `/account/password/reset/[redacted]`.
+change and its undoing, an order's page and payment, a marketing opt-in, an unsubscribe,
+a visitor's back-in-stock alert), and a signed-out click on some of them goes on to
+`/account/login?next=<the link>`. An access log would keep each of them ready to use, so
+every request line, path, query and Referer is logged with the secret replaced:
+`/account/password/reset/[redacted]`.
 
 - gunicorn: `--logger-class shop.access_log.RedactingLogger` (gunicorn stays optional: the
   class exists only where it is installed).
@@ -34,6 +35,7 @@ SECRET_ROUTES: tuple[str, ...] = (
     "/orders/",
     "/preferences/confirm/",
     "/preferences/unsubscribe/",
+    "/stock-alerts/",
 )
 
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")

@@ -171,6 +171,9 @@ class Config:
             env.get("SHOP_PASSWORD_RESET_RATE_LIMIT") or "5 per minute;20 per hour"
         )
         self.PAY_RATE_LIMIT = env.get("SHOP_PAY_RATE_LIMIT") or "10 per minute;60 per hour"
+        self.STOCK_ALERT_RATE_LIMIT = (
+            env.get("SHOP_STOCK_ALERT_RATE_LIMIT") or "5 per minute;20 per hour"
+        )
         # Shared by the forms that check the signed-in account's password.
         self.PASSWORD_CHECK_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"
@@ -196,6 +199,12 @@ class Config:
         )
         self.RETAIN_DOMAIN_EVENTS_DAYS = _env_int("SHOP_RETAIN_DOMAIN_EVENTS_DAYS", 30, minimum=1)
         self.RETAIN_STOCK_ALERTS_DAYS = _env_int("SHOP_RETAIN_STOCK_ALERTS_DAYS", 365, minimum=1)
+        self.RETAIN_GUEST_STOCK_ALERTS_DAYS = _env_int(
+            "SHOP_RETAIN_GUEST_STOCK_ALERTS_DAYS", 365, minimum=1
+        )
+        self.RETAIN_UNCONFIRMED_STOCK_ALERTS_DAYS = _env_int(
+            "SHOP_RETAIN_UNCONFIRMED_STOCK_ALERTS_DAYS", 7, minimum=1
+        )
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0:
         # none). Without this, behind a proxy every visitor shares the proxy's address.
         self.TRUSTED_PROXIES = _env_int("SHOP_TRUSTED_PROXIES", 0, minimum=0)

@@ -154,7 +154,7 @@ def _launches(app: Flask) -> None:
 def _stock_alerts(app: Flask) -> None:
     from flask import current_app
 
-    from shop.catalog.stock_alerts import send_back_in_stock
+    from shop.catalog.stock_alert_jobs import send_back_in_stock
     from shop.db import db
 
     with app.app_context():

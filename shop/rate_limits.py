@@ -20,6 +20,7 @@ LIMIT_SETTINGS = (
     "PASSWORD_RESET_RATE_LIMIT",
     "PASSWORD_CHECK_RATE_LIMIT",
     "PAY_RATE_LIMIT",
+    "STOCK_ALERT_RATE_LIMIT",
 )
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,10 @@ What goes, per kind (each with its own retention period, see `Retention`):
   long ago. Nothing reads an event once every subscriber has handled it, so the row goes;
   events not dispatched yet (pending or failing) stay until they are;
 * stock alerts: a shopper's request to hear when a product is back in stock, set that long
-  ago and never answered (the product did not come back).
+  ago and never answered (the product did not come back);
+* guest stock alerts: the same request from a visitor, with the e-mail address they gave;
+* unconfirmed stock alerts: a visitor's request whose address was never confirmed (its
+  link lapses after a week anyway).
 
 Kept for good: Stripe webhook records (`WebhookEvent`). They hold the event id, type,
 a short outcome such as "paid" and the time, never the event's payload, and the id is
@@ -48,7 +51,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import AccountToken
 from shop.analytics.online import MAX_DAYS
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import StockAlert
+from shop.catalog.models import GuestStockAlert, StockAlert
 from shop.db import utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
@@ -101,6 +104,8 @@ class Retention:
     cancelled_guest_orders: int = 180
     domain_events: int = 30
     stock_alerts: int = 365
+    guest_stock_alerts: int = 365
+    unconfirmed_stock_alerts: int = 7
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -130,6 +135,8 @@ KINDS: dict[str, str] = {
     "cancelled_guest_orders": "blanked",
     "domain_events": "deleted",
     "stock_alerts": "deleted",
+    "guest_stock_alerts": "deleted",
+    "unconfirmed_stock_alerts": "deleted",
 }
 LABELS = {
     "visitor_carts": "abandoned visitor cart(s)",
@@ -141,6 +148,8 @@ LABELS = {
     "cancelled_guest_orders": "cancelled unpaid guest order(s)' contact details",
     "domain_events": "dispatched domain event(s)",
     "stock_alerts": "unanswered back-in-stock alert(s)",
+    "guest_stock_alerts": "unanswered visitor back-in-stock alert(s)",
+    "unconfirmed_stock_alerts": "unconfirmed visitor back-in-stock alert(s)",
 }
 
 
@@ -200,6 +209,24 @@ def prune(
         "domain_events": lambda s, b: _domain_events(s, cutoff("domain_events"), b),
         "stock_alerts": lambda s, b: _delete_rows(
             s, StockAlert, [StockAlert.created_at < cutoff("stock_alerts")], b
+        ),
+        "guest_stock_alerts": lambda s, b: _delete_rows(
+            s,
+            GuestStockAlert,
+            [
+                GuestStockAlert.confirmed_at.is_not(None),
+                GuestStockAlert.created_at < cutoff("guest_stock_alerts"),
+            ],
+            b,
+        ),
+        "unconfirmed_stock_alerts": lambda s, b: _delete_rows(
+            s,
+            GuestStockAlert,
+            [
+                GuestStockAlert.confirmed_at.is_(None),
+                GuestStockAlert.confirm_sent_at < cutoff("unconfirmed_stock_alerts"),
+            ],
+            b,
         ),
     }
     counts = {kind: _in_batches(transaction, step, batch_size) for kind, step in steps.items()}

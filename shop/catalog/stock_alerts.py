@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.availability import Viewer, on_sale_to, public_viewer
-from shop.catalog.models import Product, StockAlert
+from shop.catalog.models import GuestStockAlert, Product, StockAlert
 from shop.catalog.services import get_product
 from shop.db import utcnow
 from shop.mail.outbox import enqueue_email
@@ -127,18 +127,26 @@ def waiting_count(session: Session, product_id: int) -> int:
 
 
 def waiting_counts(session: Session, product_ids: list[int]) -> dict[int, int]:
-    """How many shoppers wait for each of these products (those nobody waits for left out)."""
+    """How many shoppers wait for each of these products: accounts, and visitors who
+    confirmed their address (those nobody waits for left out)."""
     if not product_ids:
         return {}
-    rows = session.execute(
-        select(StockAlert.product_id, func.count(StockAlert.id))
-        .where(StockAlert.product_id.in_(product_ids))
-        .group_by(StockAlert.product_id)
-    )
-    return {product_id: int(count) for product_id, count in rows}
+    counts: dict[int, int] = {}
+    for alerts, *where in (
+        (StockAlert,),
+        (GuestStockAlert, GuestStockAlert.confirmed_at.is_not(None)),
+    ):
+        rows = session.execute(
+            select(alerts.product_id, func.count(alerts.id))
+            .where(alerts.product_id.in_(product_ids), *where)
+            .group_by(alerts.product_id)
+        )
+        for product_id, count in rows:
+            counts[product_id] = counts.get(product_id, 0) + int(count)
+    return counts
 
 
-def _back(now: datetime) -> ColumnElement[bool]:
+def back_in_stock(now: datetime) -> ColumnElement[bool]:
     """SQL: the product can be bought by everyone again."""
     return and_(on_sale_to(public_viewer(now)), Product.stock_qty > 0)
 
@@ -162,7 +170,7 @@ def send_back_in_stock(
                     select(StockAlert.user_id)
                     .join(Product, Product.id == StockAlert.product_id)
                     .join(User, User.id == StockAlert.user_id)
-                    .where(_back(now), User.deleted_at.is_(None), User.email.is_not(None))
+                    .where(back_in_stock(now), User.deleted_at.is_(None), User.email.is_not(None))
                     .group_by(StockAlert.user_id)
                     .order_by(StockAlert.user_id)
                     .limit(batch_size)
@@ -183,13 +191,34 @@ def _tell(session: Session, user: User, base_url: str, now: datetime) -> int:
         delete(StockAlert)
         .where(
             StockAlert.user_id == user.id,
-            StockAlert.product_id.in_(select(Product.id).where(_back(now))),
+            StockAlert.product_id.in_(select(Product.id).where(back_in_stock(now))),
         )
         .returning(StockAlert.product_id, StockAlert.created_at)
     ).all()
     if not taken:
         return 0
-    asked = {product_id: created for product_id, created in taken}
+    lines, subject = product_lines(session, dict(taken), base_url)
+    enqueue_email(
+        session,
+        kind=KIND,
+        to=user.email or "",
+        subject=subject,
+        template=KIND,
+        context={
+            "name": user.name,
+            "items": lines,
+            "alerts_url": f"{base_url}/account/stock-alerts",
+        },
+        user_id=user.id,
+    )
+    return len(lines)
+
+
+def product_lines(
+    session: Session, asked: dict[int, datetime], base_url: str
+) -> tuple[list[dict[str, str]], str]:
+    """The back-in-stock e-mail's product lines (by name) and subject, for the products
+    asked about and when."""
     items = session.scalars(select(Product).where(Product.id.in_(asked)).order_by(Product.name))
     lines = [
         {
@@ -205,17 +234,4 @@ def _tell(session: Session, user: User, base_url: str, now: datetime) -> int:
         if len(lines) == 1
         else f"{len(lines)} products you asked about are back in stock"
     )
-    enqueue_email(
-        session,
-        kind=KIND,
-        to=user.email or "",
-        subject=subject,
-        template=KIND,
-        context={
-            "name": user.name,
-            "items": lines,
-            "alerts_url": f"{base_url}/account/stock-alerts",
-        },
-        user_id=user.id,
-    )
-    return len(lines)
+    return lines, subject

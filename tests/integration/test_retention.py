@@ -18,7 +18,7 @@ from shop import devservices
 from shop.accounts.models import AccountToken, User
 from shop.cart import services as carts
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import Product, StockAlert
+from shop.catalog.models import GuestStockAlert, Product, StockAlert
 from shop.config import TestConfig
 from shop.db import db, utcnow
 from shop.events.models import DomainEvent
@@ -489,6 +489,17 @@ def _one_of_each(session: Session, items: dict[str, Product], now: datetime) -> 
         order.placed_at = now - age
         alerted = items[("heart", "lantern", "jumbo")[n]]
         session.add(StockAlert(user_id=ann.id, product_id=alerted.id, created_at=now - age))
+        for confirmed in (now - age, None):
+            session.add(
+                GuestStockAlert(
+                    email=f"{label}-{confirmed is None}@example.com",
+                    product_id=alerted.id,
+                    token_hash=f"{label}-{confirmed is None}",
+                    created_at=now - age,
+                    confirm_sent_at=now - age,
+                    confirmed_at=confirmed,
+                )
+            )
         session.add(
             DomainEvent(
                 name="order_paid",
@@ -511,6 +522,8 @@ EACH_TWICE = {
     "cancelled_guest_orders": 2,
     "domain_events": 2,
     "stock_alerts": 2,
+    "guest_stock_alerts": 2,
+    "unconfirmed_stock_alerts": 2,
 }
 
 
@@ -543,6 +556,8 @@ def test_batches_are_short_transactions_and_a_second_run_removes_nothing(
     assert session.scalar(select(func.count()).where(Order.email.is_(None))) == 2
     # The recent dispatched event and the three not dispatched yet.
     assert session.scalar(select(func.count(DomainEvent.id))) == 4
+    # A day old: one confirmed visitor's alert and one still waiting to be confirmed.
+    assert session.scalar(select(func.count(GuestStockAlert.id))) == 2
     assert session.scalars(select(StockAlert.created_at)).all() == [NOW - DAY]
 
 
@@ -564,6 +579,8 @@ def test_the_command_prunes_with_the_settings_and_says_what_per_kind(
         "Blanked 2 cancelled unpaid guest order(s)' contact details older than 180 day(s).",
         "Deleted 2 dispatched domain event(s) older than 30 day(s).",
         "Deleted 2 unanswered back-in-stock alert(s) older than 365 day(s).",
+        "Deleted 2 unanswered visitor back-in-stock alert(s) older than 365 day(s).",
+        "Deleted 2 unconfirmed visitor back-in-stock alert(s) older than 7 day(s).",
     ]
     again = runner.invoke(args=["privacy", "prune"])
     assert again.exit_code == 0, again.output

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from shop import create_app
 from shop.accounts.models import User
+from shop.catalog.models import GuestStockAlert
 from shop.config import TestConfig
 from shop.db import db
 from tests import factories
@@ -167,6 +168,25 @@ def test_password_reset_requests_are_limited(app: Flask, ann: User) -> None:
     assert client.get("/account/password/reset").status_code == 200
     # Each form has its own budget: signing in from the same address still works.
     assert _sign_in(client, factories.PASSWORD).status_code == 302
+
+
+def test_back_in_stock_alerts_by_e_mail_are_limited(app: Flask, session: Session) -> None:
+    lamps = factories.category(session, "lamps", "Lamps")
+    lantern = factories.product(session, lamps, sku="L1", name="Lantern", stock=0)
+    session.commit()
+    path = f"/products/{lantern.id}/stock-alert/email"
+    client = _client(app)
+
+    def ask(number: int) -> TestResponse:
+        data = {"csrf_token": csrf_token(client, path), "email": f"v{number}@example.com"}
+        return client.post(path, data=data)
+
+    for number in range(5):
+        assert ask(number).status_code == 302
+    _assert_limited(ask(5))
+    assert client.get(path).status_code == 200
+    session.rollback()
+    assert len(session.scalars(select(GuestStockAlert.id)).all()) == 5
 
 
 def test_forms_that_check_the_password_share_one_budget(

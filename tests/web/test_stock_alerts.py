@@ -91,19 +91,20 @@ def _mails(session: Session) -> list[OutboxEmail]:
     return list(session.scalars(query))
 
 
-def test_a_visitor_is_asked_to_sign_in_first(
+def test_a_visitor_is_offered_an_alert_by_e_mail(
     client: FlaskClient, items: dict[str, Product]
 ) -> None:
     lantern = items["lantern"].id
     page = client.get(f"/products/{lantern}").get_data(as_text=True)
     assert "Out of stock" in page
-    assert f'href="/account/login?next=/products/{lantern}">Sign in</a> and we will e-mail' in page
-    assert "E-mail me when it is back" not in page
+    assert f'action="/products/{lantern}/stock-alert/email"' in page
+    assert 'type="email"' in page
+    assert f'href="/account/login?next=/products/{lantern}">sign in</a>' in page
 
     token = csrf_token(client, f"/products/{lantern}")
     response = client.post(f"/products/{lantern}/stock-alert", data={"csrf_token": token})
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/account/login?next=/products/{lantern}"
+    assert response.headers["Location"] == f"/products/{lantern}/stock-alert/email"
 
 
 def test_a_shopper_asks_once_and_sees_it_on_the_page(
