@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import notices
@@ -17,7 +17,7 @@ from shop.accounts.profile import confirm_change
 from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
-from shop.catalog.models import Category, Product, StockAlert
+from shop.catalog.models import Category, GuestStockAlert, Product, StockAlert
 from shop.console import audit
 from shop.db import utcnow
 from shop.events.models import DomainEvent
@@ -316,6 +316,7 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
                 .order_by(StockAlert.id)
             )
         ],
+        "stock_alerts_by_email": _guest_alerts(session, user),
         "orders": _orders(session, user_id),
         "events": _rows(
             session.scalars(select(Event).where(Event.user_id == user_id).order_by(Event.id)),
@@ -355,6 +356,35 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
         ),
         "campaigns_sent": _campaigns_sent(session, user_id),
     }
+
+
+def _own_guest_alerts(user: User) -> ColumnElement[bool] | None:
+    """SQL: the alerts asked for, signed out, with the account's address, once the account
+    has proved it reads mail there (so registering an address shows nobody its alerts)."""
+    if not user.email or user.email_confirmed_at is None:
+        return None
+    return GuestStockAlert.email == user.email
+
+
+def _guest_alerts(session: Session, user: User) -> list[dict[str, Any]]:
+    mine = _own_guest_alerts(user)
+    if mine is None:
+        return []
+    rows = session.execute(
+        select(Product.id, Product.name, GuestStockAlert.created_at, GuestStockAlert.confirmed_at)
+        .join(GuestStockAlert, GuestStockAlert.product_id == Product.id)
+        .where(mine)
+        .order_by(GuestStockAlert.id)
+    )
+    return [
+        {
+            "product_id": pid,
+            "name": name,
+            "created_at": _iso(since),
+            "confirmed_at": _iso(confirmed),
+        }
+        for pid, name, since, confirmed in rows
+    ]
 
 
 def _campaigns_sent(session: Session, user_id: int) -> list[dict[str, Any]]:
@@ -520,6 +550,9 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     if goodbye_to.endswith("@" + DELETED_DOMAIN):
         goodbye_to = ""
     goodbye_name = user.name
+    own_guest_alerts = _own_guest_alerts(user)
+    if own_guest_alerts is not None:
+        session.execute(delete(GuestStockAlert).where(own_guest_alerts))
     if user.role:  # a staff member deleting their account loses console access: audited
         target = f"user {uid} {user.email}"
         audit.record(session, audit.Actor.of(user), "staff.revoke", target, user.role, None)

@@ -126,6 +126,8 @@ def ask_by_email(product_id: int) -> Response | tuple[str, int]:
             )
             return redirect(url_for("catalog.product", product_id=product_id))
         product = get_product(db.session, product_id, catalogue_viewer())
+        if product.in_stock:
+            return redirect(url_for("catalog.product", product_id=product_id))
     except NotFoundError as exc:
         db.session.rollback()
         abort(404, str(exc))

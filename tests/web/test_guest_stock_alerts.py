@@ -5,6 +5,7 @@ e-mail per address once the product is back."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from shop.access_log import redact
+from shop.accounts import privacy
 from shop.catalog import guest_stock_alerts, stock_alert_jobs
 from shop.catalog.availability import public_viewer
 from shop.catalog.models import GuestStockAlert, Product, StockAlert
@@ -46,7 +48,7 @@ def items(session: Session) -> dict[str, Product]:
 
 
 def _ask(client: FlaskClient, product_id: int, email: str, **data: str) -> TestResponse:
-    token = csrf_token(client, f"/products/{product_id}/stock-alert/email")
+    token = csrf_token(client, "/")
     return client.post(
         f"/products/{product_id}/stock-alert/email",
         data={"csrf_token": token, "email": email, **data},
@@ -201,6 +203,9 @@ def test_products_in_stock_unknown_or_off_sale_and_expired_forms(
     page = client.get(f"/products/{items['star'].id}").get_data(as_text=True)
     assert "Star Light is in stock: you can add it to your cart now." in page
 
+    star_form = client.get(f"/products/{items['star'].id}/stock-alert/email")
+    assert star_form.status_code == 302
+    assert star_form.headers["Location"] == f"/products/{items['star'].id}"
     assert _ask(client, items["gone"].id, "bob@example.com").status_code == 404
     assert client.get("/products/99999/stock-alert/email").status_code == 404
     assert _ask(client, 99999, "bob@example.com").status_code == 404
@@ -357,3 +362,30 @@ def test_a_signed_in_shopper_keeps_the_account_alert(
 def test_the_e_mailed_link_is_kept_out_of_access_logs() -> None:
     assert redact("/stock-alerts/abcDEF123/confirm") == "/stock-alerts/[redacted]/confirm"
     assert redact("/account/stock-alerts") == "/account/stock-alerts"
+
+
+@pytest.mark.parametrize("address_confirmed", [True, False])
+def test_an_account_exports_and_deletes_its_address_alerts_once_it_is_confirmed(
+    app: Flask, session: Session, items: dict[str, Product], address_confirmed: bool
+) -> None:
+    _confirmed(app, session, "bob@example.com", items["lantern"])
+    _confirmed(app, session, "carol@example.com", items["heart"])
+    bob = factories.user(session, "bob@example.com", "Bob")
+    bob.email_confirmed_at = utcnow() if address_confirmed else None
+    session.commit()
+
+    with app.app_context():
+        exported = json.loads(json.dumps(privacy.export_data(session, bob.id)))
+        privacy.anonymize(session, bob)
+    session.commit()
+    if address_confirmed:
+        [alert] = exported["stock_alerts_by_email"]
+        assert (alert["product_id"], alert["name"]) == (items["lantern"].id, "Lantern")
+        assert alert["confirmed_at"] is not None
+        assert _alerts(session) == [("carol@example.com", "H1", True)]
+    else:  # registering someone's address shows and deletes nothing of theirs
+        assert exported["stock_alerts_by_email"] == []
+        assert _alerts(session) == [
+            ("bob@example.com", "L1", True),
+            ("carol@example.com", "H1", True),
+        ]
