@@ -96,10 +96,11 @@ def send_picks_command(month: str | None, batch_size: int) -> None:
 def send_segment_mailings_command(batch_size: int) -> None:
     """Queue the e-mails of the mailings merchandisers wrote to a segment in the console.
 
-    Run it every minute (`make run` does, in the background). Each mailing goes to the
-    customers counted when it was queued who still want personal recommendations by
-    e-mail and have personal picks, once each; then it is marked sent. The e-mails go to
-    the outbox; `flask mail send` delivers them.
+    Run it every minute (`make run` does, in the background). Each mailing whose time has
+    come (now, or the time it was scheduled for) goes to the customers counted when it was
+    queued who still want personal recommendations by e-mail and have personal picks, once
+    each; then it is marked sent. Mailings scheduled for later, and cancelled ones, are left
+    alone. The e-mails go to the outbox; `flask mail send` delivers them.
     """
     started = time.perf_counter()
     reports = segment_mailings.send_queued(

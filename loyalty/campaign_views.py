@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug import Response
 
 from loyalty import segment_mailings
-from loyalty.campaign_forms import SegmentMailingForm
+from loyalty.campaign_forms import CancelMailingForm, SegmentMailingForm
 from loyalty.campaigns import PAID_STATUSES, campaign_stats
 from loyalty.preferences import links_from_config
 from shop.accounts.models import User
@@ -39,6 +48,7 @@ def index() -> str:
         campaigns=campaign_stats(db.session),
         mailings=segment_mailings.recent_mailings(db.session),
         paid_statuses=PAID_STATUSES,
+        cancel_form=CancelMailingForm(),
     )
 
 
@@ -83,6 +93,7 @@ def segment_mailing() -> Response | tuple[str, int]:
             form.form_token.data or "",
             today,
             reach,
+            send_at=form.send_at.data,
         )
     except segment_mailings.MailingError as exc:
         db.session.rollback()
@@ -95,13 +106,46 @@ def segment_mailing() -> Response | tuple[str, int]:
     db.session.commit()
     if queued.created:
         who = counted(queued.mailing.audience, "customer")
-        flash(
-            f"Queued “{queued.mailing.subject}” for {who} in {reach.segment.name} "
-            f"(campaign {queued.key}). The e-mails go out within a minute.",
-            "success",
-        )
+        send_after = queued.mailing.send_after
+        if send_after is None:
+            flash(
+                f"Queued “{queued.mailing.subject}” for {who} in {reach.segment.name} "
+                f"(campaign {queued.key}). The e-mails go out within a minute.",
+                "success",
+            )
+        else:
+            flash(
+                f"Scheduled “{queued.mailing.subject}” for {who} in {reach.segment.name} "
+                f"(campaign {queued.key}) to go out at {send_after:%d %b %Y %H:%M} UTC.",
+                "success",
+            )
     else:
         flash(f"That mailing was already queued (campaign {queued.key}).", "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/segment-mailings/<int:mailing_id>/cancel")
+@staff_required
+def cancel_segment_mailing(mailing_id: int) -> Response:
+    """Take back a mailing that has not gone out yet."""
+    if not CancelMailingForm().validate():
+        abort(400)
+    try:
+        cancelled = segment_mailings.cancel_mailing(
+            db.session, audit.Actor.of(current_user), mailing_id
+        )
+    except segment_mailings.MailingNotFound:
+        db.session.rollback()
+        abort(404)
+    except segment_mailings.MailingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(
+            f"Cancelled “{cancelled.subject}” (campaign {cancelled.key}); nobody gets it.",
+            "success",
+        )
     return redirect(url_for(".index"))
 
 
@@ -124,5 +168,10 @@ def _form_page(
 ) -> tuple[str, int]:
     """The form; `preview` is False when none was asked for, None when nobody to show."""
     return render_template(
-        "console/campaigns/segment_mailing.html", form=form, reach=reach, preview=preview
+        "console/campaigns/segment_mailing.html",
+        form=form,
+        reach=reach,
+        preview=preview,
+        now=utcnow(),
+        schedule_days=segment_mailings.SCHEDULE_DAYS,
     ), status

@@ -169,8 +169,9 @@ class CampaignSend(Base):
 
 
 class SegmentMailing(Base):
-    """A merchandiser's e-mail to one RFM segment: what it says, who wrote it, and whether
-    the background job has queued it yet (status "queued", then "sent")."""
+    """A merchandiser's e-mail to one RFM segment: what it says, who wrote it, when it may go
+    out, and how far it got: "queued" (waiting, for `send_after` when set), then "sending"
+    once the background job claimed it and "sent"; or "cancelled" while it was waiting."""
 
     __tablename__ = "segment_mailings"
 
@@ -190,11 +191,15 @@ class SegmentMailing(Base):
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     queued: Mapped[int] = mapped_column(Integer, default=0)
+    # Naive UTC; None: as soon as the job runs.
+    send_after: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_by_email: Mapped[str | None] = mapped_column(String(254))
 
 
 class SegmentMailingRecipient(Base):
     """Who a segment mailing may go to, fixed when the merchandiser queued it (the people
-    the form counted); the rows go once the mailing is sent."""
+    the form counted); the rows go once the mailing is sent or cancelled."""
 
     __tablename__ = "segment_mailing_recipients"
 

@@ -1,10 +1,15 @@
 """Segment mailings: a merchandiser writes a note to one RFM segment, and each customer in
 it who asked for personal recommendations by e-mail gets the note with their own picks.
 
-Queuing fixes the audience (the people the form counted) and the text; the background job
-(`send_queued`, run by `flask loyalty send-segment-mailings` and `make run`) queues the
-e-mails through `campaigns.send_mailing`, so the usual rules hold: one e-mail per person,
-consent checked again at send time, unsubscribe links and campaign attribution.
+Queuing fixes the audience (the people the form counted) and the text, and optionally a
+time to send at (UTC); the background job (`send_queued`, run by `flask loyalty
+send-segment-mailings` and `make run`) queues the e-mails of each mailing whose time has come
+through `campaigns.send_mailing`, so the usual rules hold: one e-mail per person, consent
+checked again at send time, unsubscribe links and campaign attribution.
+
+A waiting mailing can be cancelled. The job claims a mailing and a cancel takes it back with
+one conditional UPDATE each (status "queued" to "sending", or to "cancelled"), so when both
+happen at once exactly one of them wins.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.campaigns import BATCH_SIZE, Mailing, SendReport, Transaction, send_mailing
 from loyalty.models import (
@@ -43,14 +49,22 @@ SUBJECT_MAX = 120
 MESSAGE_MAX = 2000
 MAX_PER_DAY = 20  # mailings to one segment in one day (the campaign keys stay short)
 PREVIEW_TRIES = 10  # customers tried for a preview before saying there is none to show
+SCHEDULE_SLACK = timedelta(minutes=1)  # a time just gone (the form took a while) means now
+SCHEDULE_DAYS = 90  # how far ahead a mailing can be scheduled
+# Statuses: waiting (for its time, when it has one), claimed by the job, done, taken back.
+QUEUED, SENDING, SENT, CANCELLED = "queued", "sending", "sent", "cancelled"
 
 
 class MailingError(ValueError):
-    """A segment mailing that cannot be queued, and the form field it is about."""
+    """A segment mailing that cannot be queued or cancelled, and the form field it is about."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class MailingNotFound(LookupError):
+    """No segment mailing has that id."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,24 @@ def check_text(subject: str, message: str) -> tuple[str, str]:
     return subject, message
 
 
+def check_send_after(send_at: datetime | None, now: datetime) -> datetime | None:
+    """When a mailing may go out, as naive UTC: None for now, else a time no more than
+    SCHEDULE_SLACK ago and at most SCHEDULE_DAYS ahead; MailingError otherwise."""
+    if send_at is None:
+        return None
+    if send_at.tzinfo is not None:
+        send_at = send_at.astimezone(UTC).replace(tzinfo=None)
+    if send_at < now - SCHEDULE_SLACK:
+        raise MailingError(
+            "send_at", "That time has passed: choose a later one, or leave it empty to send now."
+        )
+    if send_at > now + timedelta(days=SCHEDULE_DAYS):
+        raise MailingError(
+            "send_at", f"A mailing can be scheduled at most {SCHEDULE_DAYS} days ahead."
+        )
+    return send_at
+
+
 def _campaign_key(session: Session, slug: str, today: date) -> str:
     """A free campaign key such as "segment-at-risk-20261125", then "-2", "-3"..."""
     base = f"segment-{slug}-{today:%Y%m%d}"
@@ -173,16 +205,21 @@ def queue_mailing(
     form_token: str,
     today: date,
     reach: Audience | None = None,
+    *,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Queued:
     """Queue a mailing to the segment's reachable customers (`reach`, when the caller has
-    just counted them in this transaction), in the caller's transaction with its audit
-    entry; MailingError for bad text or nobody to send to."""
+    just counted them in this transaction), to go out now or at `send_at` (UTC), in the
+    caller's transaction with its audit entry; MailingError for bad text, a time out of
+    range or nobody to send to."""
     if len(form_token) != 32:
         raise MailingError("form_token", "The form has expired; open it again.")
     found = _existing(session, form_token)
     if found is not None:
         return found
     subject, message = check_text(subject, message)
+    send_after = check_send_after(send_at, now or utcnow())
     if reach is None or reach.segment.slug != slug:
         reach = audience(session, slug, today)
     if not reach.reachable:
@@ -207,8 +244,9 @@ def queue_mailing(
                 created_by_email=actor.email,
                 created_at=utcnow(),
                 audience=len(reach.reachable),
-                status="queued",
+                status=QUEUED,
                 queued=0,
+                send_after=send_after,
             )
             session.add(mailing)
             session.flush()
@@ -230,9 +268,72 @@ def queue_mailing(
         actor,
         "campaigns.segment_mailing",
         f"campaign {key}",
-        after={"segment": slug, "subject": subject, "audience": len(reach.reachable)},
+        after={
+            "segment": slug,
+            "subject": subject,
+            "audience": len(reach.reachable),
+            "send_after": send_after.isoformat(" ", "minutes") if send_after else None,
+        },
     )
     return Queued(mailing, key, created=True)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A mailing taken back before it went out."""
+
+    key: str
+    subject: str
+
+
+def cancel_mailing(
+    session: Session, actor: audit.Actor, mailing_id: int, now: datetime | None = None
+) -> Cancelled:
+    """Cancel a mailing that is still waiting, forget its recipients and record who did it,
+    in the caller's transaction; MailingNotFound, or MailingError when the job has claimed
+    it already or it was cancelled before."""
+    row = session.execute(
+        select(SegmentMailing.subject, SegmentMailing.send_after, Campaign.key)
+        .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
+        .where(SegmentMailing.id == mailing_id)
+    ).first()
+    if row is None:
+        raise MailingNotFound(mailing_id)
+    subject, send_after, key = row
+    when = now or utcnow()
+    taken = session.execute(
+        update(SegmentMailing)
+        .where(SegmentMailing.id == mailing_id, SegmentMailing.status == QUEUED)
+        .values(status=CANCELLED, cancelled_at=when, cancelled_by_email=actor.email)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        now_status = select(SegmentMailing.status).where(SegmentMailing.id == mailing_id)
+        status = session.scalar(now_status)
+        raise MailingError("mailing", _not_cancelled(subject, status))
+    session.execute(
+        delete(SegmentMailingRecipient).where(SegmentMailingRecipient.mailing_id == mailing_id)
+    )
+    audit.record(
+        session,
+        actor,
+        "campaigns.segment_mailing_cancel",
+        f"campaign {key}",
+        before={
+            "status": QUEUED,
+            "send_after": send_after.isoformat(" ", "minutes") if send_after else None,
+        },
+        after={"status": CANCELLED},
+    )
+    return Cancelled(key, subject)
+
+
+def _not_cancelled(subject: str, status: str | None) -> str:
+    if status == CANCELLED:
+        return f"“{subject}” was cancelled already."
+    if status == SENDING:
+        return f"“{subject}” is being sent right now, so it can no longer be cancelled."
+    return f"“{subject}” has been sent already, so it can no longer be cancelled."
 
 
 def mailing_of(row: SegmentMailing, key: str) -> Mailing:
@@ -251,23 +352,57 @@ def mailing_of(row: SegmentMailing, key: str) -> Mailing:
     )
 
 
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return SegmentMailing.status == QUEUED, or_(
+        SegmentMailing.send_after.is_(None), SegmentMailing.send_after <= now
+    )
+
+
+def due_mailings(session: Session, now: datetime) -> list[int]:
+    """The ids of the waiting mailings whose time has come, oldest first."""
+    query = select(SegmentMailing.id).where(*_due(now)).order_by(SegmentMailing.id)
+    return list(session.scalars(query))
+
+
+def claim(session: Session, mailing_id: int, now: datetime) -> bool:
+    """Mark a waiting mailing whose time has come as being sent, unless a cancel or another
+    run got to it first (then False); in the caller's transaction."""
+    claimed = session.execute(
+        update(SegmentMailing)
+        .where(SegmentMailing.id == mailing_id, *_due(now))
+        .values(status=SENDING)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
 def send_queued(
     transaction: Transaction,
     links: MailLinks,
     *,
+    now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SendReport]:
-    """Queue the e-mails of every queued segment mailing, oldest first, then mark each sent
-    and forget its recipient list. Safe to re-run and to run twice at once."""
+    """Claim every waiting segment mailing whose time has come (`now`, UTC), queue the
+    e-mails of each one being sent, oldest first, then mark it sent and forget its recipient
+    list. A mailing scheduled for later, or cancelled, is left alone. Safe to re-run and to
+    run twice at once."""
+    when = now or utcnow()
     with transaction() as tx:
-        waiting = tx.execute(
+        due = due_mailings(tx, when)
+    for mailing_id in due:
+        with transaction() as tx:
+            claim(tx, mailing_id, when)
+    # Those claimed now, and any a run that stopped half-way left being sent.
+    with transaction() as tx:
+        sending = tx.execute(
             select(SegmentMailing, Campaign.key)
             .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
-            .where(SegmentMailing.status == "queued")
+            .where(SegmentMailing.status == SENDING)
             .order_by(SegmentMailing.id)
         ).all()
-        mailings = [(mailing_of(row, key), row.id, row.campaign_id) for row, key in waiting]
+        mailings = [(mailing_of(row, key), row.id, row.campaign_id) for row, key in sending]
     reports = []
     for mailing, mailing_id, campaign_id in mailings:
         report = send_mailing(transaction, mailing, links, batch_size=batch_size, progress=progress)
@@ -279,8 +414,8 @@ def send_queued(
             )
             tx.execute(
                 update(SegmentMailing)
-                .where(SegmentMailing.id == mailing_id)
-                .values(status="sent", sent_at=utcnow(), queued=int(sent or 0))
+                .where(SegmentMailing.id == mailing_id, SegmentMailing.status == SENDING)
+                .values(status=SENT, sent_at=utcnow(), queued=int(sent or 0))
             )
             tx.execute(
                 delete(SegmentMailingRecipient).where(
@@ -293,21 +428,41 @@ def send_queued(
 
 @dataclass(frozen=True)
 class MailingRow:
-    """A segment mailing as the console's campaigns page lists it."""
+    """A segment mailing as the console's campaigns page lists it; `state` is "scheduled"
+    (waiting for its time), "waiting" (to go out on the job's next run), "sending", "sent"
+    or "cancelled"."""
 
+    id: int
     key: str
     segment: str
     subject: str
     created_by: str
     created_at: datetime
     audience: int
-    status: str
+    state: str
+    send_after: datetime | None
     sent_at: datetime | None
     queued: int
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+
+    @property
+    def cancellable(self) -> bool:
+        """Whether it is still waiting, so can be cancelled."""
+        return self.state in ("scheduled", "waiting")
 
 
-def recent_mailings(session: Session, limit: int = 50) -> list[MailingRow]:
-    """The latest segment mailings, newest first."""
+def _state(row: SegmentMailing, now: datetime) -> str:
+    if row.status == QUEUED:
+        return "scheduled" if row.send_after is not None and row.send_after > now else "waiting"
+    return row.status
+
+
+def recent_mailings(
+    session: Session, now: datetime | None = None, limit: int = 50
+) -> list[MailingRow]:
+    """The latest segment mailings, newest first, each as it stands at `now`."""
+    when = now or utcnow()
     rows = session.execute(
         select(SegmentMailing, Campaign.key)
         .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
@@ -316,15 +471,19 @@ def recent_mailings(session: Session, limit: int = 50) -> list[MailingRow]:
     ).all()
     return [
         MailingRow(
+            id=row.id,
             key=key,
             segment=rfm.SEGMENTS[row.segment].name if row.segment in rfm.SEGMENTS else row.segment,
             subject=row.subject,
             created_by=row.created_by_email,
             created_at=row.created_at,
             audience=row.audience,
-            status=row.status,
+            state=_state(row, when),
+            send_after=row.send_after,
             sent_at=row.sent_at,
             queued=row.queued,
+            cancelled_at=row.cancelled_at,
+            cancelled_by=row.cancelled_by_email,
         )
         for row, key in rows
     ]

@@ -2,7 +2,8 @@
 the mailing form, sees who it reaches, previews the best spender's copy and queues it; the
 job e-mails each customer who still wants personal recommendations once, through an SMTP
 server, with the note as text and links to working product pages; an empty subject is
-refused; the form works with the keyboard alone; and it fits a phone."""
+refused; a mailing scheduled for later waits, is listed as scheduled and can be cancelled,
+and then never goes; the form works with the keyboard alone; and it fits a phone."""
 
 from __future__ import annotations
 
@@ -266,7 +267,7 @@ def test_a_merchandiser_emails_a_segment_and_each_reachable_customer_gets_it_onc
     expect(listed).to_contain_text(subject)
     expect(listed).to_contain_text(segment.name)
     expect(listed).to_contain_text(MERCHANDISER)
-    expect(listed.locator('[data-col="status"]')).to_have_text("waiting goes out within a minute")
+    expect(listed.locator('[data-col="status"]')).to_have_text("waiting to send, within a minute")
 
     # Nobody is e-mailed before the job runs.
     shop.deliver_mail()
@@ -332,6 +333,76 @@ def test_a_merchandiser_emails_a_segment_and_each_reachable_customer_gets_it_onc
     # The audience stays as counted; the status says how many went out.
     assert (key, segment.slug, subject, len(REACHABLE), "sent") in mailings(shop)
     assert recipients(shop, key) == set()
+
+
+def test_a_mailing_scheduled_for_later_waits_and_once_cancelled_never_goes(
+    page: Page, shop: MailShop
+) -> None:
+    """A time in the "Send at" field schedules the mailing: listed as scheduled for that
+    time, the job leaves it alone; its Cancel button takes it back, it is listed as
+    cancelled by the merchandiser, its recipient list goes, and the job sends nothing."""
+    segment = the_segment(shop)
+    subject = "Early sale, scheduled"
+    before = mailings(shop)
+    send_at = (utcnow() + timedelta(days=1)).replace(second=0, microsecond=0)
+    when = f"{send_at:%d %b %Y %H:%M} UTC"
+
+    sign_in(page, MERCHANDISER)
+    page.goto(f"{FORM}?segment={segment.slug}")
+    expect(heading(page)).to_have_text("E-mail a segment")
+    reachable = int(metric(page.get_by_test_id("audience"), "reachable").inner_text())
+    assert reachable > 0
+    send_field = page.get_by_label("Send at (UTC, optional)", exact=True)
+    expect(send_field).to_have_attribute("type", "datetime-local")
+    expect(send_field).to_have_accessible_description(
+        re.compile(r"^Leave it empty to send within a minute, or choose a time in UTC")
+    )
+    subject_field(page).fill(subject)
+    note_field(page).fill(NOTE)
+    send_field.fill(f"{send_at:%Y-%m-%dT%H:%M}")
+    send_button(page, reachable).click()
+
+    expect(heading(page)).to_have_text("Campaigns")
+    message = flash(page)
+    expect(message).to_have_text(
+        re.compile(
+            rf"^Scheduled “{subject}” for {reachable} customers? in "
+            rf"{re.escape(segment.name)} \(campaign segment-{segment.slug}-\d{{8}}(-\d+)?\) "
+            rf"to go out at {re.escape(when)}\.$"
+        )
+    )
+    found = re.search(r"\(campaign ([\w-]+)\)", message.inner_text())
+    assert found
+    key = found.group(1)
+    assert mailings(shop) == [*before, (key, segment.slug, subject, reachable, "queued")]
+    # The people the form counted (the first journey's unsubscriber, if it ran, is not one).
+    listed_people = recipients(shop, key)
+    assert len(listed_people) == reachable and listed_people <= {buyer(n) for n in REACHABLE}
+    listed = page.get_by_test_id("segment-mailings").locator(f'tr[data-key="{key}"]')
+    expect(listed.locator('[data-col="status"]')).to_have_text(f"scheduled for {when}")
+
+    # The job leaves it for later.
+    assert key not in send_segment_mailings(shop)
+    assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "queued")
+
+    cancel = listed.get_by_role("button", name=f"Cancel “{subject}”", exact=True)
+    expect(cancel).to_be_visible()
+    cancel.click()
+    expect(heading(page)).to_have_text("Campaigns")
+    expect(flash(page)).to_have_text(f"Cancelled “{subject}” (campaign {key}); nobody gets it.")
+    expect(listed.locator('[data-col="status"]')).to_have_text(
+        re.compile(
+            rf"^cancelled by {re.escape(MERCHANDISER)} on \d\d \w{{3}} \d{{4}} \d\d:\d\d UTC$"
+        )
+    )
+    expect(listed.get_by_role("button")).to_have_count(0)
+    assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "cancelled")
+    assert recipients(shop, key) == set()
+
+    assert key not in send_segment_mailings(shop)
+    shop.deliver_mail()
+    assert all(with_subject(shop, buyer(n), subject) == [] for n in range(8))
+    assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "cancelled")
 
 
 def test_an_empty_subject_is_refused_and_nothing_is_queued(page: Page, shop: MailShop) -> None:

@@ -5,7 +5,8 @@ recommendations their own picks under the note, once."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from flask import Flask
@@ -97,21 +98,25 @@ def _post(client: FlaskClient, slug: str, action: str, **fields: str):
 
 
 def _queue(
-    session: Session, slug: str, subject: str = "Winter picks", note: str = NOTE
+    session: Session,
+    slug: str,
+    subject: str = "Winter picks",
+    note: str = NOTE,
+    send_at: datetime | None = None,
 ) -> segment_mailings.Queued:
-    """Queue a mailing as a merchandiser would, committed."""
+    """Queue a mailing as a merchandiser would (for `send_at`, when given), committed."""
     actor = audit.Actor(None, "merchandiser@example.com")
     token = segment_mailings.new_form_token()
     queued = segment_mailings.queue_mailing(
-        session, actor, slug, subject, note, token, utcnow().date()
+        session, actor, slug, subject, note, token, utcnow().date(), send_at=send_at
     )
     session.commit()
     return queued
 
 
-def _send(app: Flask) -> list:
+def _send(app: Flask, now: datetime | None = None) -> list:
     with app.app_context():
-        return segment_mailings.send_queued(db.transaction, links_from_config(app.config))
+        return segment_mailings.send_queued(db.transaction, links_from_config(app.config), now=now)
 
 
 def _emails(session: Session) -> list[OutboxEmail]:
@@ -185,9 +190,17 @@ def test_a_merchandiser_previews_then_queues_a_mailing_once(app: Flask, session:
         select(AuditEntry).where(AuditEntry.action == "campaigns.segment_mailing")
     )
     assert entry is not None and entry.target == f"campaign {key}"
-    assert entry.after == {"segment": slug, "subject": "Winter picks", "audience": 2}
+    assert entry.after == {
+        "segment": slug,
+        "subject": "Winter picks",
+        "audience": 2,
+        "send_after": None,
+    }
+    assert mailing.send_after is None
     row = re.search(rf'data-key="{key}">(.*?)</tr>', listing, re.S)
-    assert row and "Winter picks" in row.group(1) and "waiting" in row.group(1)
+    assert row and "Winter picks" in row.group(1)
+    assert re.search(r"waiting</span> to send, within a minute", row.group(1))
+    assert f"/console/campaigns/segment-mailings/{mailing.id}/cancel" in row.group(1)
 
 
 def test_the_job_sends_each_reachable_customer_their_own_picks_once(
@@ -253,6 +266,11 @@ def test_the_job_sends_each_reachable_customer_their_own_picks_once(
         ({"message": "Hello\x07there"}, "Remove the control characters from this field."),
         ({"segment": "nobody"}, "Not a valid choice"),
         ({"form_token": "short"}, "The form has expired; open it again."),
+        ({"send_at": "tomorrow at ten"}, "Enter a date and time as YYYY-MM-DD HH:MM"),
+        ({"send_at": "2030-02-30T10:00"}, "Enter a date and time as YYYY-MM-DD HH:MM"),
+        ({"send_at": "2030-01-01T25:00"}, "Enter a date and time as YYYY-MM-DD HH:MM"),
+        ({"send_at": "2000-01-01T10:00"}, "That time has passed"),
+        ({"send_at": "9999-12-31T23:59"}, "at most 90 days ahead"),
     ],
 )
 def test_bad_input_gets_a_message_and_stores_nothing(
@@ -351,3 +369,350 @@ def test_the_preview_is_of_someone_who_gets_it(app: Flask, session: Session) -> 
     html = _post(client, slug, "preview").get_data(as_text=True)
     assert "None of the customers it reaches first has personal picks yet" in html
     assert "Hello Buyer" not in html
+
+
+# --- sending later, and cancelling --------------------------------------------------------
+
+ACTOR = audit.Actor(None, "merchandiser@example.com")
+
+
+def _mailing(session: Session, key: str) -> SegmentMailing:
+    session.rollback()
+    mailing = session.scalar(
+        select(SegmentMailing)
+        .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
+        .where(Campaign.key == key)
+    )
+    assert mailing is not None
+    return mailing
+
+
+def _recipients(session: Session, mailing_id: int) -> set[int]:
+    session.rollback()
+    query = select(SegmentMailingRecipient.user_id).where(
+        SegmentMailingRecipient.mailing_id == mailing_id
+    )
+    return set(session.scalars(query))
+
+
+def _cancel_url(mailing_id: int) -> str:
+    return f"/console/campaigns/segment-mailings/{mailing_id}/cancel"
+
+
+def _cancel(client: FlaskClient, mailing_id: int):
+    return client.post(_cancel_url(mailing_id), data={"csrf_token": console_token(client)})
+
+
+def _status_cell(listing: str, key: str) -> str:
+    row = re.search(rf'data-key="{key}">(.*?)</tr>', listing, re.S)
+    assert row, listing
+    cell = re.search(r'data-col="status">(.*?)</td>', row.group(1), re.S)
+    assert cell
+    return re.sub(r"<[^>]+>", "", cell.group(1)).strip()
+
+
+def test_the_time_to_send_at_is_checked_against_now() -> None:
+    now = datetime(2026, 11, 24, 10, 0)
+    check = segment_mailings.check_send_after
+    assert check(None, now) is None
+    assert check(now - timedelta(seconds=59), now) == now - timedelta(seconds=59)  # slack
+    assert check(now + timedelta(days=90), now) == now + timedelta(days=90)
+    aware = datetime(2026, 11, 24, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert check(aware, now) == datetime(2026, 11, 24, 10, 30)
+    with pytest.raises(segment_mailings.MailingError, match="That time has passed") as past:
+        check(now - timedelta(minutes=2), now)
+    assert past.value.field == "send_at"
+    with pytest.raises(segment_mailings.MailingError, match="at most 90 days ahead"):
+        check(now + timedelta(days=90, minutes=1), now)
+
+
+def test_a_scheduled_mailing_waits_for_its_time_then_goes_once(
+    app: Flask, session: Session
+) -> None:
+    buyers, slug = _shop(app, session)
+    now = utcnow().replace(second=0, microsecond=0)
+    send_at = now + timedelta(hours=3)
+    queued = _queue(session, slug, send_at=send_at)
+    mailing_id = queued.mailing.id
+    assert _mailing(session, queued.key).send_after == send_at
+    # Counted when it was scheduled: someone who opts in later is not added...
+    _opt_in(session, buyers[6])
+    session.commit()
+    assert _recipients(session, mailing_id) == {buyers[0].id, buyers[1].id}
+
+    assert _send(app, now) == []
+    assert _send(app, send_at - timedelta(seconds=1)) == []
+    assert _emails(session) == []
+    assert _mailing(session, queued.key).status == "queued"
+    [row] = segment_mailings.recent_mailings(session, now)
+    assert (row.state, row.send_after, row.cancellable) == ("scheduled", send_at, True)
+    [row] = segment_mailings.recent_mailings(session, send_at)
+    assert row.state == "waiting"  # its time has come; the job's next run sends it
+
+    # ...and whoever unsubscribes before it goes out is left out.
+    session.execute(
+        update(CommunicationPreference)
+        .where(CommunicationPreference.user_id == buyers[1].id)
+        .values(status="off")
+    )
+    session.commit()
+    [report] = _send(app, send_at)
+    assert (report.key, report.queued) == (queued.key, 1)
+    assert [e.to_address for e in _emails(session)] == ["buyer0@example.com"]
+    sent = _mailing(session, queued.key)
+    assert (sent.status, sent.queued) == ("sent", 1)
+    assert _recipients(session, mailing_id) == set()
+    assert _send(app, send_at + timedelta(days=1)) == []
+    assert len(_emails(session)) == 1
+    [row] = segment_mailings.recent_mailings(session)
+    assert (row.state, row.cancellable) == ("sent", False)
+
+
+def test_a_merchandiser_schedules_a_mailing_from_the_form(app: Flask, session: Session) -> None:
+    buyers, slug = _shop(app, session)
+    client = _staff(app, session)
+    page = client.get(f"{PAGE}?segment={slug}").get_data(as_text=True)
+    assert '<label for="send_at">Send at (UTC, optional)</label>' in page
+    assert 'type="datetime-local"' in page
+    assert "Leave it empty to send within a minute" in page
+    assert "counted here who still want personal recommendations when it goes out" in page
+
+    send_at = (utcnow() + timedelta(days=2)).replace(second=0, microsecond=0)
+    typed = f"{send_at:%Y-%m-%dT%H:%M}"
+    response = _post(client, slug, "queue", send_at=typed)
+    assert response.status_code == 302
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    when = f"{send_at:%d %b %Y %H:%M} UTC"
+    name = rfm.SEGMENTS[slug].name
+    assert f"Scheduled “Winter picks” for 2 customers in {name}" in listing
+    assert f"to go out at {when}." in listing
+
+    session.rollback()
+    [mailing] = session.scalars(select(SegmentMailing)).all()
+    assert (mailing.status, mailing.send_after, mailing.audience) == ("queued", send_at, 2)
+    assert _recipients(session, mailing.id) == {buyers[0].id, buyers[1].id}
+    entry = session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "campaigns.segment_mailing")
+    )
+    assert entry is not None and entry.after["send_after"] == f"{send_at:%Y-%m-%d %H:%M}"
+    key = f"segment-{slug}-{utcnow().date():%Y%m%d}"
+    assert _status_cell(listing, key) == f"scheduled for {when}"
+    assert _cancel_url(mailing.id) in listing
+    assert _send(app) == []  # not yet
+    assert _emails(session) == []
+
+
+def test_a_time_already_gone_or_too_far_ahead_is_refused(app: Flask, session: Session) -> None:
+    _buyers, slug = _shop(app, session)
+    client = _staff(app, session)
+    now = utcnow()
+    for send_at, message in [
+        (now - timedelta(minutes=5), "That time has passed: choose a later one"),
+        (now + timedelta(days=91), "A mailing can be scheduled at most 90 days ahead."),
+    ]:
+        response = _post(client, slug, "queue", send_at=f"{send_at:%Y-%m-%dT%H:%M}")
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert message in html
+        assert 'id="send_at-error"' in html and 'aria-invalid="true"' in html
+        assert f'value="{send_at:%Y-%m-%dT%H:%M}"' in html  # kept to correct
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(SegmentMailing)) == 0
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_a_merchandiser_cancels_a_scheduled_mailing(app: Flask, session: Session) -> None:
+    _buyers, slug = _shop(app, session)
+    send_at = utcnow() + timedelta(hours=1)
+    queued = _queue(session, slug, send_at=send_at)
+    mailing_id = queued.mailing.id
+    client = _staff(app, session)
+
+    response = _cancel(client, mailing_id)
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        "/console/campaigns/"
+    )
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert f"Cancelled “Winter picks” (campaign {queued.key}); nobody gets it." in listing
+    mailing = _mailing(session, queued.key)
+    assert (mailing.status, mailing.cancelled_by_email) == ("cancelled", "merchandiser@example.com")
+    assert mailing.cancelled_at is not None
+    assert _recipients(session, mailing_id) == set()
+    entry = session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "campaigns.segment_mailing_cancel")
+    )
+    assert entry is not None and entry.target == f"campaign {queued.key}"
+    assert entry.actor_email == "merchandiser@example.com"
+    assert entry.before == {"status": "queued", "send_after": f"{send_at:%Y-%m-%d %H:%M}"}
+    assert entry.after == {"status": "cancelled"}
+    cell = _status_cell(listing, queued.key)
+    assert cell == (
+        f"cancelled by merchandiser@example.com on {mailing.cancelled_at:%d %b %Y %H:%M} UTC"
+    )
+    assert _cancel_url(mailing_id) not in listing
+
+    # The job never sends it, however late it runs.
+    assert _send(app, send_at + timedelta(days=1)) == []
+    assert _emails(session) == []
+    assert _mailing(session, queued.key).status == "cancelled"
+
+    again = _cancel(client, mailing_id)
+    assert again.status_code == 302
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert "“Winter picks” was cancelled already." in listing
+    session.rollback()
+    cancels = select(func.count()).where(AuditEntry.action == "campaigns.segment_mailing_cancel")
+    assert session.scalar(cancels) == 1
+
+
+def test_a_mailing_waiting_to_send_now_can_be_cancelled_too(app: Flask, session: Session) -> None:
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    client = _staff(app, session)
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert _status_cell(listing, queued.key) == "waiting to send, within a minute"
+    assert _cancel(client, queued.mailing.id).status_code == 302
+    assert _send(app) == []
+    assert _emails(session) == []
+    assert _mailing(session, queued.key).status == "cancelled"
+
+
+def test_cancelling_a_mailing_that_went_out_says_so(app: Flask, session: Session) -> None:
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    client = _staff(app, session)
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert _cancel_url(queued.mailing.id) in listing  # the page was opened before the job ran
+    [report] = _send(app)
+    assert report.queued == 2
+
+    response = _cancel(client, queued.mailing.id)
+    assert response.status_code == 302
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert "“Winter picks” has been sent already, so it can no longer be cancelled." in listing
+    assert _status_cell(listing, queued.key).startswith("sent 2 e-mails, ")
+    assert _cancel_url(queued.mailing.id) not in listing
+    mailing = _mailing(session, queued.key)
+    assert (mailing.status, mailing.cancelled_at, mailing.cancelled_by_email) == (
+        "sent",
+        None,
+        None,
+    )
+    assert len(_emails(session)) == 2
+    cancels = select(func.count()).where(AuditEntry.action == "campaigns.segment_mailing_cancel")
+    assert session.scalar(cancels) == 0
+    assert _cancel(client, 999_999).status_code == 404
+
+
+def test_a_cancel_after_the_job_listed_the_mailing_wins(app: Flask, session: Session) -> None:
+    """The job has read the mailing as due; a cancel commits before the job claims it: the
+    claim finds it gone, and nothing is sent."""
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    now = utcnow()
+    with app.app_context():
+        with db.transaction() as tx:
+            assert segment_mailings.due_mailings(tx, now) == [queued.mailing.id]
+        with db.transaction() as tx:
+            segment_mailings.cancel_mailing(tx, ACTOR, queued.mailing.id, now)
+        with db.transaction() as tx:
+            assert segment_mailings.claim(tx, queued.mailing.id, now) is False
+    assert _send(app, now) == []
+    assert _emails(session) == []
+    assert _mailing(session, queued.key).status == "cancelled"
+
+
+def test_a_job_that_claimed_the_mailing_first_wins(app: Flask, session: Session) -> None:
+    """The job claims the mailing; a cancel that comes before it has finished sending is
+    refused, and the job (or the next run, if this one stopped) sends it."""
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    now = utcnow()
+    with app.app_context():
+        with db.transaction() as tx:
+            assert segment_mailings.claim(tx, queued.mailing.id, now) is True
+        with db.transaction() as tx:
+            assert segment_mailings.claim(tx, queued.mailing.id, now) is False  # claimed once
+        with (
+            pytest.raises(segment_mailings.MailingError, match="is being sent right now"),
+            db.transaction() as tx,
+        ):
+            segment_mailings.cancel_mailing(tx, ACTOR, queued.mailing.id, now)
+    mailing = _mailing(session, queued.key)
+    assert (mailing.status, mailing.cancelled_at) == ("sending", None)
+    assert len(_recipients(session, mailing.id)) == 2
+    client = _staff(app, session)
+    listing = client.get("/console/campaigns/").get_data(as_text=True)
+    assert _status_cell(listing, queued.key) == "sending now"
+    assert _cancel_url(mailing.id) not in listing
+
+    [report] = _send(app, now)
+    assert (report.key, report.queued) == (queued.key, 2)
+    assert _mailing(session, queued.key).status == "sent"
+    assert len(_emails(session)) == 2
+
+
+def test_only_staff_cancel_and_only_with_the_csrf_token(app: Flask, session: Session) -> None:
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    url = _cancel_url(queued.mailing.id)
+    session.rollback()  # end the snapshot that read the id: the requests below write
+    for role in ("anonymous", "shopper"):
+        client = client_as(app, session, role)
+        token = console_token(client, "/")
+        assert client.post(url, data={"csrf_token": token}).status_code == 404
+    staff = _staff(app, session)
+    assert staff.post(url).status_code == 400
+    assert staff.post(url, data={"csrf_token": "forged"}).status_code == 400
+    assert staff.get(url).status_code == 405
+    mailing = _mailing(session, queued.key)
+    assert (mailing.status, mailing.cancelled_at) == ("queued", None)
+    assert len(_recipients(session, mailing.id)) == 2
+
+
+def _claim_alone(mailing_id: int, now: datetime) -> bool:
+    with db.transaction() as tx:
+        return segment_mailings.claim(tx, mailing_id, now)
+
+
+def _cancel_alone(mailing_id: int, now: datetime) -> str:
+    try:
+        with db.transaction() as tx:
+            segment_mailings.cancel_mailing(tx, ACTOR, mailing_id, now)
+    except segment_mailings.MailingError as exc:
+        return str(exc)
+    return "cancelled"
+
+
+@pytest.mark.parametrize("first", ["cancel", "job"])
+def test_a_cancel_and_the_job_at_the_same_moment_exactly_one_wins(
+    app: Flask, session: Session, first: str
+) -> None:
+    """While one side's transaction is open, the other starts its own in another thread
+    (it waits for the first to commit, or comes after): the second changes nothing."""
+    _buyers, slug = _shop(app, session)
+    queued = _queue(session, slug)
+    mailing_id = queued.mailing.id
+    session.rollback()
+    now = utcnow()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with db.transaction() as tx:
+            if first == "cancel":
+                segment_mailings.cancel_mailing(tx, ACTOR, mailing_id, now)
+                second = pool.submit(_claim_alone, mailing_id, now)
+            else:
+                assert segment_mailings.claim(tx, mailing_id, now) is True
+                second = pool.submit(_cancel_alone, mailing_id, now)
+        outcome = second.result(timeout=60)  # a guard against a hang, not a timing check
+    mailing = _mailing(session, queued.key)
+    if first == "cancel":
+        assert outcome is False
+        assert mailing.status == "cancelled"
+        assert _send(app, now) == []
+        assert _emails(session) == []
+    else:
+        assert "is being sent right now" in outcome
+        assert (mailing.status, mailing.cancelled_at) == ("sending", None)
+        [report] = _send(app, now)
+        assert report.queued == 2
+        assert len(_emails(session)) == 2
