@@ -33,6 +33,7 @@ from shop.catalog.stock_alerts import (
     SendReport,
     StockAlertError,
     Transaction,
+    answer_in_batches,
     back_in_stock,
     product_lines,
 )
@@ -211,25 +212,23 @@ def send_back_in_stock(
     alerts in the same transaction (a re-run e-mails nobody twice)."""
     now = now or utcnow()
     base_url = base_url.rstrip("/")
-    emails = products = 0
-    while True:
-        with transaction() as session:
-            addresses = list(
-                session.scalars(
-                    select(GuestStockAlert.email)
-                    .join(Product, Product.id == GuestStockAlert.product_id)
-                    .where(back_in_stock(now), GuestStockAlert.confirmed_at.is_not(None))
-                    .group_by(GuestStockAlert.email)
-                    .order_by(GuestStockAlert.email)
-                    .limit(batch_size)
-                )
-            )
-            for email in addresses:
-                sent = _tell(session, email, base_url, now)
-                emails += bool(sent)
-                products += sent
-        if len(addresses) < batch_size:
-            return SendReport(emails, products)
+
+    def waiting(session: Session, size: int) -> list[str]:
+        query = (
+            select(GuestStockAlert.email)
+            .join(Product, Product.id == GuestStockAlert.product_id)
+            .where(back_in_stock(now), GuestStockAlert.confirmed_at.is_not(None))
+            .group_by(GuestStockAlert.email)
+            .order_by(GuestStockAlert.email)
+        )
+        return list(session.scalars(query.limit(size)))
+
+    return answer_in_batches(
+        transaction,
+        waiting,
+        lambda session, email: _tell(session, email, base_url, now),
+        batch_size,
+    )
 
 
 def _tell(session: Session, email: str, base_url: str, now: datetime) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,7 @@ from shop.money import format_money
 from shop.wording import counted
 
 Transaction = Callable[[], AbstractContextManager[Session]]
+K = TypeVar("K")  # whom an alert e-mail goes to: an account id, or a visitor's address
 
 MAX_WAITING = 50  # open alerts per account: enough for a real wish list, not for a flood
 BATCH_SIZE = 200  # shoppers per transaction when sending
@@ -162,25 +164,41 @@ def send_back_in_stock(
     the module docstring); links start with `base_url` (the shop's SHOP_BASE_URL)."""
     now = now or utcnow()
     base_url = base_url.rstrip("/")
+
+    def waiting(session: Session, size: int) -> list[int]:
+        query = (
+            select(StockAlert.user_id)
+            .join(Product, Product.id == StockAlert.product_id)
+            .join(User, User.id == StockAlert.user_id)
+            .where(back_in_stock(now), User.deleted_at.is_(None), User.email.is_not(None))
+            .group_by(StockAlert.user_id)
+            .order_by(StockAlert.user_id)
+        )
+        return list(session.scalars(query.limit(size)))
+
+    def tell(session: Session, user_id: int) -> int:
+        return _tell(session, session.get_one(User, user_id), base_url, now)
+
+    return answer_in_batches(transaction, waiting, tell, batch_size)
+
+
+def answer_in_batches(
+    transaction: Transaction,
+    waiting: Callable[[Session, int], list[K]],
+    tell: Callable[[Session, K], int],
+    batch_size: int,
+) -> SendReport:
+    """E-mail each recipient `waiting` finds (up to `batch_size` per transaction) with
+    `tell`, which answers and deletes their alerts, until none are left; what was queued."""
     emails = products = 0
     while True:
         with transaction() as session:
-            users = list(
-                session.scalars(
-                    select(StockAlert.user_id)
-                    .join(Product, Product.id == StockAlert.product_id)
-                    .join(User, User.id == StockAlert.user_id)
-                    .where(back_in_stock(now), User.deleted_at.is_(None), User.email.is_not(None))
-                    .group_by(StockAlert.user_id)
-                    .order_by(StockAlert.user_id)
-                    .limit(batch_size)
-                )
-            )
-            for user_id in users:
-                sent = _tell(session, session.get_one(User, user_id), base_url, now)
+            batch = waiting(session, batch_size)
+            for recipient in batch:
+                sent = tell(session, recipient)
                 emails += bool(sent)
                 products += sent
-        if len(users) < batch_size:
+        if len(batch) < batch_size:
             return SendReport(emails, products)
 
 
