@@ -1,8 +1,8 @@
 """Back-in-stock alerts for visitors who are not signed in: they give an e-mail address.
 
 Typing an address proves nothing, so the alert waits unconfirmed until the link e-mailed to
-that address is opened (double opt-in: nobody can make the shop write to someone else's
-mailbox more than the one confirmation). What the page says after asking is the same
+that address is opened (double opt-in: someone else's mailbox can be sent a few
+confirmation e-mails, never an alert). What the page says after asking is the same
 whether the address was new, waiting or confirmed already, so it tells a stranger nothing
 about what that address waits for.
 
