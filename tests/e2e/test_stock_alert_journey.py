@@ -112,6 +112,26 @@ def waiting_for(shop: MailShop, email: str) -> list[str]:
         return list(names)
 
 
+def open_in_console(page: Page, sku: str, name: str) -> None:
+    """Find a product by its SKU in the console's list and open its page."""
+    page.goto("/console/products/")
+    expect(heading(page)).to_have_text("Products")
+    page.get_by_label("Name or SKU").fill(sku)
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_test_id("products-table").get_by_role("link", name=sku).click()
+    expect(heading(page)).to_have_text(f"{sku}: {name}")
+
+
+def restock(page: Page, sku: str, quantity: int) -> None:
+    """On a sold-out product's console page, set its stock and save."""
+    stock = page.get_by_label("Stock", exact=True)
+    expect(stock).to_have_value("0")
+    stock.fill(str(quantity))
+    page.get_by_role("button", name="Save").click()
+    expect(flash(page)).to_have_text(f"Saved {sku}.")
+    expect(stock).to_have_value(str(quantity))
+
+
 def send_stock_alerts(shop: MailShop) -> str:
     """Run `flask catalog send-stock-alerts`; its output."""
     result = shop.app.test_cli_runner().invoke(args=["catalog", "send-stock-alerts"])
@@ -181,20 +201,10 @@ def test_a_restocked_product_is_emailed_once_to_the_shopper_waiting_for_it(
         )
 
         sign_in(page, MERCHANDISER)
-        page.goto("/console/products/")
-        expect(heading(page)).to_have_text("Products")
-        page.get_by_label("Name or SKU").fill(PAPER_CHAIN_SKU)
-        page.get_by_role("button", name="Filter").click()
-        page.get_by_test_id("products-table").get_by_role("link", name=PAPER_CHAIN_SKU).click()
-        expect(heading(page)).to_have_text(f"{PAPER_CHAIN_SKU}: {PAPER_CHAIN}")
+        open_in_console(page, PAPER_CHAIN_SKU, PAPER_CHAIN)
         waiting = page.get_by_test_id("stock-alert-count")
         expect(waiting).to_contain_text("1 shopper is waiting for it to be back in stock.")
-        stock = page.get_by_label("Stock", exact=True)
-        expect(stock).to_have_value("0")
-        stock.fill(str(RESTOCKED))
-        page.get_by_role("button", name="Save").click()
-        expect(flash(page)).to_have_text(f"Saved {PAPER_CHAIN_SKU}.")
-        expect(stock).to_have_value(str(RESTOCKED))
+        restock(page, PAPER_CHAIN_SKU, RESTOCKED)
         # Nobody is e-mailed before the sender runs.
         expect(waiting).to_contain_text("1 shopper is waiting for it to be back in stock.")
         shop.deliver_mail()
