@@ -28,14 +28,13 @@ from shop.catalog.models import GuestStockAlert, Product
 from shop.catalog.services import get_product
 from shop.catalog.stock_alerts import (
     BATCH_SIZE,
-    KIND,
     MAX_WAITING,
     SendReport,
     StockAlertError,
     Transaction,
     answer_in_batches,
     back_in_stock,
-    product_lines,
+    email_back_in_stock,
 )
 from shop.db import utcnow
 from shop.mail.outbox import enqueue_email
@@ -241,16 +240,4 @@ def _tell(session: Session, email: str, base_url: str, now: datetime) -> int:
         )
         .returning(GuestStockAlert.product_id, GuestStockAlert.created_at)
     ).all()
-    if not taken:
-        return 0
-    lines, subject = product_lines(session, dict(taken), base_url)
-    enqueue_email(
-        session,
-        kind=KIND,
-        to=email,
-        subject=subject,
-        template=KIND,
-        context={"name": None, "items": lines, "alerts_url": None},
-        forget_after_send=True,
-    )
-    return len(lines)
+    return email_back_in_stock(session, taken, base_url, email)

@@ -41,13 +41,14 @@ class AlertState:
     guest: bool = False
 
 
-def alert_state(product: Product) -> AlertState:
-    """The shopper's alert for an out-of-stock product, or a visitor's form."""
+def alert_state(product: Product) -> AlertState | None:
+    """The shopper's alert for an out-of-stock product, or a visitor's form; None for a
+    product in stock."""
+    if product.in_stock:
+        return None
     if not current_user.is_authenticated:
         return AlertState(False, GuestAlertForm(), guest=True)
-    waiting = not product.in_stock and stock_alerts.is_waiting(
-        db.session, current_user.id, product.id
-    )
+    waiting = stock_alerts.is_waiting(db.session, current_user.id, product.id)
     return AlertState(waiting, StockAlertForm())
 
 
@@ -139,11 +140,7 @@ def ask_by_email(product_id: int) -> Response | tuple[str, int]:
     return render_template("shop/stock_alert_email.html", form=form, product=product), status
 
 
-def _link_page(token: str, done: str | None = None) -> tuple[str, int]:
-    try:
-        found = guest_stock_alerts.find(db.session, token)
-    except guest_stock_alerts.GuestAlertLinkError as exc:
-        return _link_error(exc)
+def _alert_page(found: guest_stock_alerts.GuestAlert, done: str | None = None) -> tuple[str, int]:
     page = render_template(
         "shop/stock_alert_link.html", found=found, form=StockAlertForm(), done=done
     )
@@ -157,7 +154,11 @@ def _link_error(exc: guest_stock_alerts.GuestAlertLinkError) -> tuple[str, int]:
 @bp.get("/stock-alerts/<token>")
 def guest_link(token: str) -> tuple[str, int]:
     """The page an alert's e-mailed link opens: confirm it, or cancel it."""
-    return _link_page(token)
+    try:
+        found = guest_stock_alerts.find(db.session, token)
+    except guest_stock_alerts.GuestAlertLinkError as exc:
+        return _link_error(exc)
+    return _alert_page(found)
 
 
 @bp.post("/stock-alerts/<token>/confirm")
@@ -166,12 +167,12 @@ def guest_confirm(token: str) -> tuple[str, int]:
     if not StockAlertForm().validate_on_submit():
         abort(400, "The form had expired. Please try again.")
     try:
-        guest_stock_alerts.confirm(db.session, token)
+        found = guest_stock_alerts.confirm(db.session, token)
     except guest_stock_alerts.GuestAlertLinkError as exc:
         db.session.rollback()
         return _link_error(exc)
     db.session.commit()
-    return _link_page(token, done="confirmed")
+    return _alert_page(found, done="confirmed")
 
 
 @bp.post("/stock-alerts/<token>/cancel")

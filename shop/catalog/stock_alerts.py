@@ -11,7 +11,7 @@ the next sell-out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -213,26 +213,47 @@ def _tell(session: Session, user: User, base_url: str, now: datetime) -> int:
         )
         .returning(StockAlert.product_id, StockAlert.created_at)
     ).all()
+    return email_back_in_stock(
+        session,
+        taken,
+        base_url,
+        user.email or "",
+        name=user.name,
+        alerts_url=f"{base_url}/account/stock-alerts",
+        user_id=user.id,
+    )
+
+
+def email_back_in_stock(
+    session: Session,
+    taken: Sequence[tuple[int, datetime]],
+    base_url: str,
+    to: str,
+    *,
+    name: str | None = None,
+    alerts_url: str | None = None,
+    user_id: int | None = None,
+) -> int:
+    """Queue the back-in-stock e-mail naming the products of the alerts just taken (product
+    id, asked at); how many (0 when another run took them first). An e-mail to an address
+    without an account forgets the address once sent."""
     if not taken:
         return 0
-    lines, subject = product_lines(session, dict(taken), base_url)
+    lines, subject = _product_lines(session, dict(taken), base_url)
     enqueue_email(
         session,
         kind=KIND,
-        to=user.email or "",
+        to=to,
         subject=subject,
         template=KIND,
-        context={
-            "name": user.name,
-            "items": lines,
-            "alerts_url": f"{base_url}/account/stock-alerts",
-        },
-        user_id=user.id,
+        context={"name": name, "items": lines, "alerts_url": alerts_url},
+        user_id=user_id,
+        forget_after_send=user_id is None,
     )
     return len(lines)
 
 
-def product_lines(
+def _product_lines(
     session: Session, asked: dict[int, datetime], base_url: str
 ) -> tuple[list[dict[str, str]], str]:
     """The back-in-stock e-mail's product lines (by name) and subject, for the products

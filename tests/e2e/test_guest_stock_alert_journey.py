@@ -32,6 +32,7 @@ from tests.e2e.test_mobile_layout import expect_fits, expect_target, on_phone
 from tests.e2e.test_stock_alert_journey import (
     ASK,
     RESTOCKED,
+    add_from_email_link,
     open_in_console,
     product_path,
     restock,
@@ -198,12 +199,7 @@ def test_a_visitor_confirms_from_the_email_and_is_told_once_when_it_is_back(
         expect(heading(desk)).to_have_text(f"{JUG_SKU}: {JUG}")
         expect(waiting).to_have_count(0)
 
-    page.goto(links[0])
-    expect(heading(page)).to_have_text(JUG)
-    expect(page.get_by_text("In stock", exact=True)).to_be_visible()
-    expect(page.get_by_test_id("stock-alert")).to_have_count(0)
-    page.get_by_role("button", name="Add to cart").click()
-    expect(page).to_have_url(f"{shop.url}/cart")
+    add_from_email_link(page, shop, links[0], JUG)
     expect(page.get_by_test_id("cart-line")).to_contain_text(JUG)
 
     assert send_stock_alerts(shop) == "0 back-in-stock e-mails queued for 0 alerts\n"

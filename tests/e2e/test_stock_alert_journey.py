@@ -132,6 +132,17 @@ def restock(page: Page, sku: str, quantity: int) -> None:
     expect(stock).to_have_value(str(quantity))
 
 
+def add_from_email_link(page: Page, shop: MailShop, link: str, name: str) -> None:
+    """Open a back-in-stock e-mail's product link: the product is in stock, offers no alert,
+    and goes into the cart."""
+    page.goto(link)
+    expect(heading(page)).to_have_text(name)
+    expect(page.get_by_text("In stock", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stock-alert")).to_have_count(0)
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page).to_have_url(f"{shop.url}/cart")
+
+
 def send_stock_alerts(shop: MailShop) -> str:
     """Run `flask catalog send-stock-alerts`; its output."""
     result = shop.app.test_cli_runner().invoke(args=["catalog", "send-stock-alerts"])
@@ -227,12 +238,7 @@ def test_a_restocked_product_is_emailed_once_to_the_shopper_waiting_for_it(
         expect(heading(page)).to_have_text(f"{PAPER_CHAIN_SKU}: {PAPER_CHAIN}")
         expect(waiting).to_have_count(0)
 
-        shopper.goto(links[0])
-        expect(heading(shopper)).to_have_text(PAPER_CHAIN)
-        expect(shopper.get_by_text("In stock", exact=True)).to_be_visible()
-        expect(shopper.get_by_test_id("stock-alert")).to_have_count(0)
-        shopper.get_by_role("button", name="Add to cart").click()
-        expect(shopper).to_have_url(f"{shop.url}/cart")
+        add_from_email_link(shopper, shop, links[0], PAPER_CHAIN)
         expect(shopper.get_by_test_id("cart-count")).to_have_text("1")
         lines = shopper.get_by_test_id("cart-line")
         expect(lines).to_have_count(1)
