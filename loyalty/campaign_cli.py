@@ -107,7 +107,15 @@ def send_segment_mailings_command(batch_size: int) -> None:
         db.transaction, links_from_config(current_app.config), batch_size=batch_size
     )
     if not reports:
-        click.echo("No segment mailings waiting.")
+        with db.transaction() as session:
+            later, earliest = segment_mailings.scheduled_later(session, utcnow())
+        if later:
+            click.echo(
+                f"No segment mailings due now; {counted(later, 'mailing')} scheduled for later, "
+                f"the next at {earliest:%Y-%m-%d %H:%M} UTC."
+            )
+        else:
+            click.echo("No segment mailings waiting.")
     for report in reports:
         _echo_report(report, started)
 

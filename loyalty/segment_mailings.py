@@ -364,6 +364,16 @@ def due_mailings(session: Session, now: datetime) -> list[int]:
     return list(session.scalars(query))
 
 
+def scheduled_later(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """How many waiting mailings are scheduled after `now`, and the earliest time."""
+    count, earliest = session.execute(
+        select(func.count(), func.min(SegmentMailing.send_after)).where(
+            SegmentMailing.status == QUEUED, SegmentMailing.send_after > now
+        )
+    ).one()
+    return int(count or 0), earliest
+
+
 def claim(session: Session, mailing_id: int, now: datetime) -> bool:
     """Mark a waiting mailing whose time has come as being sent, unless a cancel or another
     run got to it first (then False); in the caller's transaction."""

@@ -443,6 +443,12 @@ def test_a_scheduled_mailing_waits_for_its_time_then_goes_once(
     assert _send(app, now) == []
     assert _send(app, send_at - timedelta(seconds=1)) == []
     assert _emails(session) == []
+    idle = app.test_cli_runner().invoke(args=["loyalty", "send-segment-mailings"])
+    assert idle.exit_code == 0, idle.output
+    assert idle.output == (
+        "No segment mailings due now; 1 mailing scheduled for later, the next at "
+        f"{send_at:%Y-%m-%d %H:%M} UTC.\n"
+    )
     assert _mailing(session, queued.key).status == "queued"
     [row] = segment_mailings.recent_mailings(session, now)
     assert (row.state, row.send_after, row.cancellable) == ("scheduled", send_at, True)
