@@ -41,7 +41,7 @@ from shop.money import format_money
 from shop.orders import states
 from shop.orders.models import Order
 from shop.orders.notifications import order_link
-from shop.wording import counted
+from shop.wording import counted, percent_text
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,6 @@ def redemption_rules(settings: ProgrammeSettings) -> RedemptionRules:
         max_points=settings.max_redeem_points,
         max_share_pct=settings.max_redeem_share_pct,
     )
-
-
-def percent(basis_points: int) -> str:
-    """Basis points as a short percentage: 500 -> '5%', 1250 -> '12.5%'."""
-    whole, frac = divmod(basis_points, 100)
-    return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
 
 
 def member_label(tier_name: str) -> str:
@@ -138,12 +132,12 @@ class MemberBenefits:
             errors = (str(exc),)
         labels = [member_label(tier.name)]
         if tier_off:
-            labels.append(f"{percent(tier.discount_bp)} off the goods")
+            labels.append(f"{percent_text(tier.discount_bp)} off the goods")
         if tier.free_shipping:
             labels.append("free standard delivery")
         return BenefitQuote(
             tier_discount_pence=tier_off,
-            tier_label=f"{member_label(tier.name)} discount ({percent(tier.discount_bp)})",
+            tier_label=f"{member_label(tier.name)} discount ({percent_text(tier.discount_bp)})",
             free_shipping=tier.free_shipping,
             points_redeemed=redeem_points if points_off else 0,
             points_discount_pence=points_off,

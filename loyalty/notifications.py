@@ -17,7 +17,7 @@ from loyalty.models import Membership, Tier
 from shop.accounts.models import User
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
-from shop.wording import counted, long_date
+from shop.wording import counted, long_date, percent_text
 
 # A tier's on/off benefits, with how they are put to members.
 BENEFIT_FLAGS = (
@@ -38,12 +38,6 @@ def benefit_lines(tier: Tier) -> list[str]:
         lines.append("Points on every order")
     lines.extend(label for attribute, label in BENEFIT_FLAGS if getattr(tier, attribute))
     return lines
-
-
-def percent_text(basis_points: int) -> str:
-    """Basis points as a percentage in words, e.g. 250 -> "2.5%"."""
-    whole, frac = divmod(basis_points, 100)
-    return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
 
 
 def times_text(pct: int) -> str:

@@ -18,12 +18,13 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
-from loyalty.notifications import BENEFIT_FLAGS, benefit_lines, percent_text, times_text
+from loyalty.notifications import BENEFIT_FLAGS, benefit_lines, times_text
 from loyalty.preferences import MailLinks, links_from_config
 from loyalty.rules import TierSpec
 from shop.accounts.models import User
 from shop.db import utcnow
 from shop.mail.outbox import enqueue_email
+from shop.wording import percent_text
 
 TOPIC = "tier_news"
 NEWS_KIND = "tier_news"

@@ -25,17 +25,20 @@ def upgrade_command(revision: str) -> None:
 @shop_cli.command("create-demo-accounts")
 @with_appcontext
 def create_demo_accounts_command() -> None:
-    """Create the demo logins (idempotent) and print them."""
+    """Create the demo logins and discount code (idempotent) and print them."""
     from shop.accounts.services import create_demo_accounts
     from shop.console.staff import create_demo_staff
+    from shop.promotions.demo import create_demo_code
 
     with db.transaction() as session:
         accounts = create_demo_accounts(session)
         staff = create_demo_staff(session)
+        demo_code = create_demo_code(session)
     for account in accounts:
         click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
     for email, password, what in staff:
         click.echo(f"  {email:<24} {password:<20} {what}")
+    click.echo(f"Discount code {demo_code}")
 
 
 def init_app(app: Flask) -> None:

@@ -174,6 +174,10 @@ class Config:
         self.STOCK_ALERT_RATE_LIMIT = (
             env.get("SHOP_STOCK_ALERT_RATE_LIMIT") or "5 per minute;20 per hour"
         )
+        # Discount codes tried in the cart: enough for typos, too few to guess codes.
+        self.PROMO_CODE_RATE_LIMIT = (
+            env.get("SHOP_PROMO_CODE_RATE_LIMIT") or "10 per minute;30 per hour"
+        )
         # Shared by the forms that check the signed-in account's password.
         self.PASSWORD_CHECK_RATE_LIMIT = (
             env.get("SHOP_PASSWORD_CHECK_RATE_LIMIT") or "5 per minute;20 per hour"

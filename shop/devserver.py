@@ -24,6 +24,7 @@ from shop.db import db
 from shop.devservices import background_worker, local_stripe, mail_catcher
 from shop.importer.models import ImportRun
 from shop.importer.online_retail import DatasetMissingError
+from shop.promotions.demo import create_demo_code
 
 HOST = os.environ.get("SHOP_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SHOP_PORT", "5000"))
@@ -81,11 +82,13 @@ def main() -> int:
             accounts = create_demo_accounts(session)
             staff = create_demo_staff(session)
             ensure_default_tiers(session)
+            demo_code = create_demo_code(session)
         click.echo("\nDemo logins (e-mail / password):")
         for account in accounts:
             click.echo(f"  {account.email:<24} {account.password:<20} {account.description}")
         for email, password, what in staff:
             click.echo(f"  {email:<24} {password:<20} {what}, at http://{HOST}:{PORT}/console")
+        click.echo(f"Discount code {demo_code}")
         with mail_catcher(app) as mail_dir, background_worker(app):
             if stripe_url:
                 click.echo(

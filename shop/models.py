@@ -24,6 +24,7 @@ from shop.mail.models import OutboxEmail
 from shop.merchandising.models import Experiment, MerchRevision
 from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments.models import PaymentAttempt, Refund, SavedCard, WebhookEvent
+from shop.promotions.models import PromoCode
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 
@@ -57,6 +58,7 @@ __all__ = [
     "PaymentAttempt",
     "PointsEntry",
     "Product",
+    "PromoCode",
     "Refund",
     "SavedCard",
     "SignIn",

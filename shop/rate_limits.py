@@ -21,6 +21,7 @@ LIMIT_SETTINGS = (
     "PASSWORD_CHECK_RATE_LIMIT",
     "PAY_RATE_LIMIT",
     "STOCK_ALERT_RATE_LIMIT",
+    "PROMO_CODE_RATE_LIMIT",
 )
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,12 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
+def percent_text(basis_points: int) -> str:
+    """Basis points as a short percentage: 500 is "5%", 1250 "12.5%"."""
+    whole, frac = divmod(basis_points, 100)
+    return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
+
+
 def long_date(value: date | str) -> str:
     """A date (or an ISO date text) as the shop writes dates for people: "25 Nov 2028"."""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value

@@ -18,6 +18,7 @@ from shop.catalog.models import Category, Product
 from shop.db import db
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order, OrderLine
+from shop.promotions.models import PERCENT, PromoCode
 
 PASSWORD = "correct horse battery"
 # One cheap hash reused by every test user (scrypt is slow by design).
@@ -262,3 +263,12 @@ def joined(app: Flask, user_id: int) -> int:
     with app.app_context(), db.transaction() as own:
         tiers.ensure_default_tiers(own)
         return membership.join(own, user_id, consent=True).membership.id
+
+
+def promo_code(session: Session, code: str = "SAVE10", **fields: Any) -> PromoCode:
+    """A switched-on discount code (10% off unless `fields` say otherwise), committed."""
+    values: dict[str, Any] = {"kind": PERCENT, "percent_bp": 1000} | fields
+    row = PromoCode(code=code, **values)
+    session.add(row)
+    session.commit()
+    return row

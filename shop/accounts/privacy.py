@@ -222,6 +222,8 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         "subtotal_pence",
         "shipping_pence",
         "discount_pence",
+        "promo_code",
+        "promo_discount_pence",
         "tier_discount_pence",
         "tier_discount_label",
         "points_discount_pence",

@@ -16,8 +16,8 @@ Definitions (all per impression, i.e. per list shown):
 * purchases: `purchase` events carrying a `rec_id` (one per paid order line);
   conversion = purchases / impressions; purchases per click = purchases / clicks;
 * attributed revenue: the sum over those purchase events of what the customer paid for the
-  order line (quantity x unit price, less the line's share of the order's tier discount:
-  `orders.revenue`), in integer minor units (pence). Refunds are not subtracted.
+  order line (quantity x unit price, less the line's share of the order's code and tier
+  discounts: `orders.revenue`), in integer minor units (pence). Refunds are not subtracted.
 
 The grouping happens in the database (GROUP BY the caller's columns), on SQLite and
 PostgreSQL alike; Python only merges the (small) grouped results. No Flask in here.

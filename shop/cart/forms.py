@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import HiddenField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import HiddenField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from shop.form_fields import ShopForm, WholeNumberField
 
@@ -35,6 +35,18 @@ class UpdateLineForm(ShopForm):
 
     product_id = HiddenField()
     quantity = QuantityField()
+
+
+class PromoCodeForm(ShopForm):
+    """Enter a discount code (the promotions service checks what it is worth)."""
+
+    code = StringField(
+        "Discount code",
+        validators=[
+            InputRequired("Enter a discount code."),
+            Length(max=40, message="That is too long for a discount code."),
+        ],
+    )
 
 
 class RemoveLineForm(ShopForm):

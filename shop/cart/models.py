@@ -19,6 +19,8 @@ class Cart(Base):
     visitor_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # The discount code the shopper entered (upper case); checked again whenever priced.
+    promo_code: Mapped[str | None] = mapped_column(String(32))
 
     items: Mapped[list[CartItem]] = relationship(
         back_populates="cart", cascade="all, delete-orphan", order_by="CartItem.id"

@@ -80,6 +80,7 @@ class CartView:
 
     lines: list[CartLine] = field(default_factory=list)
     currency: str = "GBP"
+    promo_code: str | None = None  # the discount code entered (checked when priced)
 
     @property
     def subtotal_pence(self) -> int:
@@ -202,7 +203,7 @@ def view_cart(session: Session, owner: CartOwner, currency: str = "GBP") -> Cart
         )
         for i in cart.items
     ]
-    return CartView(lines, currency)
+    return CartView(lines, currency, cart.promo_code)
 
 
 def _holding(owner: CartOwner):  # type: ignore[no-untyped-def]
@@ -339,7 +340,8 @@ def merge_visitor_cart(
 
     Quantities add up, capped by the per-line maximum and by the free stock plus what the
     account's own unpaid orders hold; lines no longer for sale are left out, and each cap
-    or left-out line gets a note for the shopper. The visitor cart is removed.
+    or left-out line gets a note for the shopper. The visitor cart's discount code comes
+    along unless the account's cart has one. The visitor cart is removed.
     """
     visitor_cart = _cart(session, CartOwner(visitor_id=visitor_id), create=False)
     if visitor_cart is None:
@@ -396,6 +398,8 @@ def merge_visitor_cart(
         # One multi-row insert: the ORM writes new rows one statement each on SQLite.
         session.execute(insert(CartItem), added)
         session.expire(user_cart, ["items"])
+    if user_cart.promo_code is None:  # the code typed before signing in comes along
+        user_cart.promo_code = visitor_cart.promo_code
     session.delete(visitor_cart)
     session.flush()
     return CartMerge(merged, notes)
@@ -406,8 +410,8 @@ def remove_bought(session: Session, order: Order) -> None:
 
     Only the quantities bought are subtracted, so units of the same product added later
     (in another tab, while the order waited for payment) stay; a line goes when nothing
-    of it is left. The cart is the account's for a member's order and the visitor's for
-    a guest's.
+    of it is left, and the order's discount code goes with it. The cart is the account's
+    for a member's order and the visitor's for a guest's.
     """
     if order.user_id is not None:
         owner = CartOwner(user_id=order.user_id)
@@ -433,5 +437,12 @@ def remove_bought(session: Session, order: Order) -> None:
         session.execute(
             delete(CartItem)
             .where(*where, CartItem.quantity <= 0)
+            .execution_options(synchronize_session=False)
+        )
+    if order.promo_code:  # the code was spent on this order
+        session.execute(
+            update(Cart)
+            .where(Cart.id == cart_id, Cart.promo_code == order.promo_code)
+            .values(promo_code=None)
             .execution_options(synchronize_session=False)
         )

@@ -7,12 +7,15 @@ from werkzeug import Response
 
 from shop import personalization
 from shop.cart import services
-from shop.cart.forms import AddToCartForm, RemoveLineForm, UpdateLineForm
+from shop.cart.forms import AddToCartForm, PromoCodeForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
 from shop.catalog.views import render_product_page
 from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import quote
-from shop.db import db
+from shop.db import db, utcnow
+from shop.form_fields import ShopForm
+from shop.promotions import codes
+from shop.rate_limits import post_limit
 from shop.tracking.recorder import record
 from shop.web_context import cart_owner, catalogue_viewer
 
@@ -26,10 +29,14 @@ def _product_id(raw: str | None) -> int:
 
 
 def _render_cart(
-    status: int = 200, errors: dict[int, str] | None = None, typed: dict[int, str] | None = None
+    status: int = 200,
+    errors: dict[int, str] | None = None,
+    typed: dict[int, str] | None = None,
+    promo_form: PromoCodeForm | None = None,
 ) -> tuple[str, int]:
     """The cart page; `errors` and `typed` hold a refused line's message and what was typed
-    there, shown again so the shopper can correct it."""
+    there, and `promo_form` a refused discount code, shown again so the shopper can correct
+    it."""
     settings = CheckoutSettings.from_config(current_app.config)
     # Priced as the checkout will price it: standard delivery and any member benefits.
     priced = quote(db.session, cart_owner(), settings, "standard")
@@ -43,13 +50,15 @@ def _render_cart(
         cart=cart,
         forms=forms,
         remove_form=RemoveLineForm(),
+        form=promo_form or PromoCodeForm(formdata=None),  # base.html sums its errors up
+        promo=priced.promo,
         errors=errors or {},
         typed=typed or {},
         shipping=priced.shipping,
         totals=priced.totals,
         benefits=priced.benefits,
         free_shipping_gap=0
-        if priced.benefits.free_shipping
+        if priced.benefits.free_shipping or priced.totals.free_shipping
         else settings.free_threshold_pence - cart.subtotal_pence,
         together=personalization.service().for_cart(
             db.session,
@@ -123,6 +132,44 @@ def update() -> Response | tuple[str, int]:
         return _render_cart(400, {product_id: str(exc)}, typed)
     db.session.commit()
     flash("Your cart was updated.", "success")
+    return redirect(url_for("cart.show"))
+
+
+@bp.post("/promo")
+@post_limit("PROMO_CODE_RATE_LIMIT")
+def apply_promo() -> Response | tuple[str, int]:
+    """Put a discount code on the cart; a code that cannot be used is refused with why."""
+    form = PromoCodeForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400, "The form expired; please enter the code again.")
+        return _render_cart(400, promo_form=form)
+    settings = CheckoutSettings.from_config(current_app.config)
+    try:
+        found = codes.apply_code(
+            db.session, cart_owner(), form.code.data or "", now=utcnow(), currency=settings.currency
+        )
+    except codes.PromoError as exc:
+        db.session.rollback()
+        form.code.errors = [str(exc)]
+        return _render_cart(400, promo_form=form)
+    db.session.commit()
+    if found.below_minimum:
+        flash(f"The code {found.code} is saved. {found.problem}", "info")
+    else:
+        flash(f"The code {found.code} is applied: {found.label.lower()}.", "success")
+    return redirect(url_for("cart.show"))
+
+
+@bp.post("/promo/remove")
+def remove_promo() -> Response:
+    """Take the discount code off the cart."""
+    if not ShopForm().validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    removed = codes.remove_code(db.session, cart_owner())
+    db.session.commit()
+    if removed:
+        flash(f"The code {removed} was removed.", "success")
     return redirect(url_for("cart.show"))
 
 

@@ -77,13 +77,15 @@ class Totals:
     """Subtotal, shipping, discount and total of an order, in pence.
 
     `discount_pence` is the whole discount on the goods: any plain discount plus the
-    member's tier discount plus the points redeemed (`points_redeemed` points worth
-    `points_discount_pence`).
+    discount code's (`promo_code`) plus the member's tier discount plus the points redeemed
+    (`points_redeemed` points worth `points_discount_pence`).
     """
 
     subtotal_pence: int
     shipping_pence: int
     discount_pence: int = 0
+    promo_discount_pence: int = 0
+    promo_code: str | None = None
     tier_discount_pence: int = 0
     points_discount_pence: int = 0
     points_redeemed: int = 0
@@ -116,17 +118,21 @@ class UnknownShippingMethod(ValueError):
 
 
 def shipping_options(
-    settings: CheckoutSettings, subtotal_pence: int, *, free_standard: bool = False
+    settings: CheckoutSettings,
+    subtotal_pence: int,
+    *,
+    free_standard: bool = False,
+    because: str = "for you as a member",
 ) -> list[ShippingOption]:
     """The shipping methods on offer; standard is free from the threshold up.
 
-    `free_standard` makes standard delivery free whatever the subtotal (a member benefit);
-    express is always charged.
+    `free_standard` makes standard delivery free whatever the subtotal (a member benefit,
+    or a discount code: `because` says which); express is always charged.
     """
     over_threshold = subtotal_pence >= settings.free_threshold_pence
     free = free_standard or over_threshold
     if free_standard and not over_threshold:
-        note = ", free for you as a member"
+        note = f", free {because}"
     elif free:
         note = ""
     else:
@@ -202,6 +208,8 @@ def totals(
     shipping: ShippingOption | None,
     discount_pence: int = 0,
     *,
+    promo_discount_pence: int = 0,
+    promo_code: str | None = None,
     tier_discount_pence: int = 0,
     points_discount_pence: int = 0,
     points_redeemed: int = 0,
@@ -210,16 +218,20 @@ def totals(
 ) -> Totals:
     """Add up an order from its line totals, shipping option and discounts.
 
-    The discounts never take the goods below zero: the tier discount is capped at the
-    goods, and the points discount at what is left after it.
+    The discounts never take the goods below zero and apply in this order: the code's
+    discount is capped at the goods, the tier discount at what is left after it, and the
+    points discount at what is left after both.
     """
     subtotal = sum(line_totals)
-    tier = min(max(tier_discount_pence, 0), subtotal)
-    points = min(max(points_discount_pence, 0), subtotal - tier)
+    promo = min(max(promo_discount_pence, 0), subtotal)
+    tier = min(max(tier_discount_pence, 0), subtotal - promo)
+    points = min(max(points_discount_pence, 0), subtotal - promo - tier)
     return Totals(
         subtotal_pence=subtotal,
         shipping_pence=shipping.price_pence if shipping else 0,
-        discount_pence=discount_pence + tier + points,
+        discount_pence=discount_pence + promo + tier + points,
+        promo_discount_pence=promo,
+        promo_code=promo_code if promo else None,
         tier_discount_pence=tier,
         points_discount_pence=points,
         points_redeemed=points_redeemed if points else 0,

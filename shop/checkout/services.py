@@ -33,6 +33,8 @@ from shop.db import utcnow
 from shop.orders import states
 from shop.orders.holds import release_expired
 from shop.orders.models import Order, OrderLine
+from shop.promotions import codes
+from shop.promotions.codes import PromoOffer
 
 
 class CheckoutError(ValueError):
@@ -110,13 +112,14 @@ class Quote:
     shipping: ShippingOption | None
     totals: Totals
     benefits: BenefitQuote = NO_BENEFITS
+    promo: PromoOffer | None = None  # the cart's discount code, applying or not (and why)
 
 
 def _fingerprint(
     currency: str,
     lines: list[tuple[int | None, int, int]],
     delivery: tuple[str | None, int],
-    discounts: tuple[int, int, int, int],
+    discounts: tuple[int, int, int, int, int],
     total_pence: int,
 ) -> str:
     canonical = {
@@ -144,6 +147,7 @@ def quote_fingerprint(priced: Quote) -> str:
         (priced.shipping.code if priced.shipping else None, shown.shipping_pence),
         (
             shown.discount_pence,
+            shown.promo_discount_pence,
             shown.tier_discount_pence,
             shown.points_discount_pence,
             shown.points_redeemed,
@@ -160,6 +164,7 @@ def order_fingerprint(order: Order) -> str:
         (order.shipping_method, order.shipping_pence),
         (
             order.discount_pence,
+            order.promo_discount_pence,
             order.tier_discount_pence,
             order.points_discount_pence,
             order.points_redeemed,
@@ -176,44 +181,75 @@ def quote(
     *,
     redeem_points: int = 0,
     benefits: CheckoutBenefits | None = None,
+    email: str | None = None,
+    now: datetime | None = None,
 ) -> Quote:
-    """Price the owner's cart with the chosen shipping method (if any) and benefits.
+    """Price the owner's cart with the chosen shipping method (if any), its discount code
+    and benefits.
 
-    `benefits` defaults to the app's registered provider (none: no benefits). Points the
-    provider refuses are reported in `Quote.benefits.errors` and not applied.
+    The code applies first; the benefits provider (by default the app's registered one;
+    none: no benefits) is quoted on the goods after it. Points the provider refuses are
+    reported in `Quote.benefits.errors` and not applied. `email` is the shopper's address
+    when known, for codes limited to one use per customer.
     """
     cart = view_cart(session, owner, settings.currency)
     subtotal = cart.subtotal_pence
+    promo = None
+    if cart.lines:
+        promo = codes.offer(
+            session,
+            cart.promo_code,
+            subtotal,
+            now=now or utcnow(),
+            currency=settings.currency,
+            user_id=owner.user_id,
+            email=email,
+        )
+    promo_off = promo.discount_pence if promo is not None else 0
     provider = benefits if benefits is not None else adjustments.registered()
     offered = NO_BENEFITS
     if provider is not None and cart.lines:
         offered = provider.quote(
             session,
             owner.user_id,
-            subtotal,
+            subtotal - promo_off,
             shipping_options(settings, subtotal),
             redeem_points,
         )
     use_points = not offered.errors
     line_totals = [line.line_total_pence for line in cart.lines]
     discounts = {
+        "promo_discount_pence": promo_off,
+        "promo_code": promo.code if promo is not None else None,
         "tier_discount_pence": offered.tier_discount_pence,
         "points_discount_pence": offered.points_discount_pence if use_points else 0,
         "points_redeemed": offered.points_redeemed if use_points else 0,
     }
     free, note = offered.free_shipping, ""
-    if free:
+    code_free = promo is not None and promo.free_delivery
+    if free or code_free:
         goods = totals(line_totals, None, **discounts).total_pence
         note = member_free_delivery(goods, settings) or ""
         free = not note
-    chosen = shipping_option(settings, method, subtotal, free_standard=free) if method else None
+    because = _free_because(offered.free_shipping, code_free)
+    options = shipping_options(settings, subtotal, free_standard=free, because=because)
+    chosen = next((option for option in options if option.code == method), None)
+    if method and chosen is None:
+        chosen = shipping_option(settings, method, subtotal)  # raises UnknownShippingMethod
     return Quote(
         cart=cart,
-        options=shipping_options(settings, subtotal, free_standard=free),
+        options=options,
         shipping=chosen,
         totals=totals(line_totals, chosen, **discounts, free_shipping=free, shipping_note=note),
         benefits=offered,
+        promo=promo,
     )
+
+
+def _free_because(member: bool, code: bool) -> str:
+    if member:
+        return "for you as a member"
+    return "with your code" if code else ""
 
 
 def place_order(
@@ -247,7 +283,16 @@ def place_order(
     now = now or utcnow()
     release_expired(session, now)
     provider = benefits if benefits is not None else adjustments.registered()
-    priced = quote(session, owner, settings, method, redeem_points=redeem_points, benefits=provider)
+    priced = quote(
+        session,
+        owner,
+        settings,
+        method,
+        redeem_points=redeem_points,
+        benefits=provider,
+        email=contact.email,
+        now=now,
+    )
     if not priced.cart.lines:
         raise CheckoutError("Your cart is empty.")
     if priced.benefits.errors:
@@ -272,6 +317,7 @@ def place_order(
         subtotal_pence=priced.totals.subtotal_pence,
         shipping_pence=priced.totals.shipping_pence,
         discount_pence=priced.totals.discount_pence,
+        **_promo_columns(priced, settings),
         tier_discount_pence=priced.totals.tier_discount_pence,
         tier_discount_label=(
             priced.benefits.tier_label[:80] or None if priced.totals.tier_discount_pence else None
@@ -320,6 +366,34 @@ def place_order(
     if save_address and owner.user_id is not None:
         remember_address(session, owner.user_id, contact, settings.base_url)
     return order
+
+
+def _promo_columns(priced: Quote, settings: CheckoutSettings) -> dict[str, Any]:
+    """The order's code columns: set only when the code changed the price (a discount, or
+    standard delivery made free by it), so a code that did nothing holds no use of it."""
+    promo = priced.promo
+    if promo is None or not promo.applies:
+        return {}
+    chosen = priced.shipping
+    saved_delivery = (
+        promo.free_delivery
+        and chosen is not None
+        and chosen.price_pence == 0
+        and shipping_option(
+            settings,
+            chosen.code,
+            priced.totals.subtotal_pence,
+            free_standard=priced.benefits.free_shipping,
+        ).price_pence
+        > 0
+    )
+    if not (priced.totals.promo_discount_pence or saved_delivery):
+        return {}
+    return {
+        "promo_code_id": promo.promo_id,
+        "promo_code": promo.code,
+        "promo_discount_pence": priced.totals.promo_discount_pence,
+    }
 
 
 def _held_for_earlier_order(
@@ -378,15 +452,18 @@ def reserve_stock(
     *,
     benefits: CheckoutBenefits | None = None,
     quote: BenefitQuote | None = None,
+    hold_code: bool = True,
 ) -> None:
     """Take the order's quantities out of stock and hold its benefits, or raise OutOfStock.
 
     The order row is claimed first (`stock_reserved` false -> true, a conditional update),
     so two payments of one released order never take its stock twice. Each product is then
     decremented with a conditional update (`stock >= n`), in product-id order so that
-    concurrent checkouts lock rows in the same order, and the benefits provider (by
-    default the app's) holds the order's points. All of it happens in a savepoint: on
-    OutOfStock (or BenefitNotHeld) nothing is taken.
+    concurrent checkouts lock rows in the same order; one use of the order's discount code
+    is taken, and the benefits provider (by default the app's) holds the order's points.
+    All of it happens in a savepoint: on OutOfStock (or BenefitNotHeld, also raised for a
+    code used up or ended meanwhile) nothing is taken. `hold_code=False` takes no use of
+    the code (an order already paid for with its discount).
     """
     now = now or utcnow()
     if not order.stock_reserved:
@@ -400,6 +477,11 @@ def reserve_stock(
             )
             if claimed.rowcount == 1:
                 _take_stock(session, order)
+                try:
+                    if hold_code:
+                        codes.hold(session, order, now)
+                except codes.PromoUnavailable as exc:
+                    raise BenefitNotHeld(str(exc)) from exc
                 if provider is not None:
                     try:
                         provider.hold(session, order, quote)

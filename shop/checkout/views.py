@@ -81,7 +81,15 @@ def _priced_cart(
 ) -> services.Quote | Response:
     """The cart priced for this step, or a redirect back to the cart when it is empty."""
     points = _redeem_points() if redeem_points is None else redeem_points
-    priced = services.quote(db.session, cart_owner(), _settings(), method, redeem_points=points)
+    contact = services.ContactAddress.from_dict(_state().get("contact"))
+    priced = services.quote(
+        db.session,
+        cart_owner(),
+        _settings(),
+        method,
+        redeem_points=points,
+        email=contact.email if contact is not None else None,
+    )
     if not priced.cart.lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.show"))

@@ -20,6 +20,7 @@ AREA_MODULES = (
     "loyalty.console_views",
     "loyalty.member_views",
     "loyalty.campaign_views",
+    "shop.promotions.admin_views",
 )
 
 

@@ -42,6 +42,7 @@ NAV = (
     ("A/B tests", "console.experiments.index", False),
     ("Customers", "console.customers.index", False),
     ("Campaigns", "console.campaigns.index", False),
+    ("Discount codes", "console.promotions.index", False),
     ("Loyalty tiers", "console.loyalty.tiers", True),
     ("Loyalty members", "console.members.index", True),
     ("Audit log", "console.audit_log", False),

@@ -22,13 +22,15 @@ from shop.events.bus import record_event
 from shop.orders import states
 from shop.orders.models import Order, OrderLine
 from shop.payments.models import PaymentAttempt
+from shop.promotions.codes import give_back
 
 
 def release_stock(session: Session, order: Order, note: str) -> bool:
     """Put an unpaid order's held stock back; False when it holds none (already released).
 
-    Records the domain event `order_released` in the same transaction, so that whoever
-    holds something for the order (the loyalty programme: redeemed points) gives it back.
+    The use of a discount code it held goes back with the stock. Records the domain event
+    `order_released` in the same transaction, so that whoever holds something for the
+    order (the loyalty programme: redeemed points) gives it back.
     """
     return release_orders(session, [order], note) == 1
 
@@ -54,6 +56,7 @@ def release_orders(session: Session, orders: Sequence[Order], note: str) -> int:
             .values(stock_qty=Product.stock_qty + units[product_id])
             .execution_options(synchronize_session=False)
         )
+    give_back(session, released)
     for order in released:
         session.refresh(order, ["stock_reserved", "reserved_until"])
         if note:

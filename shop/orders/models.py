@@ -46,6 +46,12 @@ class Order(Base):
     # (3%)"): the tier may be renamed or changed later.
     tier_discount_label: Mapped[str | None] = mapped_column(String(80))
     points_discount_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The discount code used (as typed then, upper case) and what it took off the goods.
+    promo_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promo_codes.id", ondelete="SET NULL"), index=True
+    )
+    promo_code: Mapped[str | None] = mapped_column(String(32))
+    promo_discount_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     points_redeemed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The loyalty points the order was quoted to earn at checkout (None: not a member).
     points_to_earn: Mapped[int | None] = mapped_column(Integer)
@@ -56,6 +62,20 @@ class Order(Base):
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     # Set when Stripe reports something the order does not match (amount, currency, state).
     payment_flag: Mapped[str | None] = mapped_column(Text)
+
+    def discount_lines(self) -> list[tuple[str, str, int]]:
+        """The order's discounts as its pages and e-mails list them: (kind, label, pence),
+        kind being "promo", "tier", "points" or "other", leaving out those it has not."""
+        promo = self.promo_discount_pence or 0
+        tier = self.tier_discount_pence or 0
+        points = self.points_discount_pence or 0
+        lines = [
+            ("promo", f"Discount code {self.promo_code}", promo),
+            ("tier", self.tier_discount_label or "Member discount", tier),
+            ("points", f"Points ({self.points_redeemed or 0:,})", points),
+            ("other", "Discount", (self.discount_pence or 0) - promo - tier - points),
+        ]
+        return [line for line in lines if line[2]]
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"

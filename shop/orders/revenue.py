@@ -1,9 +1,10 @@
 """What a customer paid for the lines of an order: the revenue the reports attribute.
 
-An order's tier discount (`Order.tier_discount_pence`) is taken off its goods as a whole, so
-each line's share of it is allocated in proportion to the line's total. The shares are
-whole pence and add up to the discount exactly: walking the lines in id order, a line's
-share is floor(D x C / S) - floor(D x P / S), where D is the discount, S the order's
+An order's discount code and tier discount (`Order.promo_discount_pence` and
+`Order.tier_discount_pence`) are taken off its goods as a whole, so each line's share of
+them is allocated in proportion to the line's total. The shares are whole pence and add up
+to the discount exactly: walking the lines in id order, a line's share is
+floor(D x C / S) - floor(D x P / S), where D is the two discounts together, S the order's
 subtotal, C the running total of the lines up to and including this one and P the same
 without it. (Line totals 100, 100 and 100 with a 10p discount pay 97, 97 and 96.)
 
@@ -25,8 +26,8 @@ from shop.orders.models import Order, OrderLine
 def paid_for_purchase(
     order_id: ColumnElement[Any], product_id: ColumnElement[Any], quantity: ColumnElement[Any]
 ) -> ColumnElement[int]:
-    """SQL for what the customer paid (pence, after the line's share of the order's tier
-    discount) for `quantity` (NULL: 1) of the product bought on the order; NULL when the
+    """SQL for what the customer paid (pence, after the line's share of the order's code
+    and tier discounts) for `quantity` (NULL: 1) of the product bought on the order; NULL when the
     order has no line of that product.
 
     The arguments are columns of the caller's query (a purchase event's order, product and
@@ -41,7 +42,7 @@ def paid_for_purchase(
         .correlate(line)
         .scalar_subquery()
     )
-    discount = cast(Order.tier_discount_pence, BigInteger)
+    discount = cast(Order.tier_discount_pence, BigInteger) + Order.promo_discount_pence
     subtotal = Order.subtotal_pence
     share = case(
         (

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +41,7 @@ from shop.payments.gateway import (
     PaymentGateway,
 )
 from shop.payments.models import PaymentAttempt, SavedCard
+from shop.promotions import codes
 from shop.tracking.models import Event
 
 Transaction = Callable[[], AbstractContextManager[Session]]
@@ -723,29 +725,41 @@ class _NoBenefits:
 def _hold_again_for_payment(
     session: Session, settings: CheckoutSettings, order: Order, intent: Intent
 ) -> None:
-    try:
-        reserve_stock(session, order, settings)
+    """Take the stock, points and code use of an order paid after its hold ended; flag
+    what cannot be taken. The shopper paid the discounted total, so a code or points that
+    can no longer be held do not stop the stock from being taken."""
+    missing: list[str] = []
+    attempts: tuple[dict[str, Any], ...] = (
+        {},
+        {"hold_code": False},
+        {"hold_code": False, "benefits": _NoBenefits()},
+    )
+    for options in attempts:
+        try:
+            reserve_stock(session, order, settings, **options)
+            break
+        except BenefitNotHeld as exc:
+            missing.append(str(exc))
+        except CheckoutError as exc:
+            _flag(
+                order,
+                f"paid (intent {intent.id}) after its hold had ended, and its stock could not "
+                f"be taken again ({exc}); restock or refund it",
+            )
+            return
+    if not missing:
         return
-    except BenefitNotHeld as exc:
-        points = str(exc)
-    except CheckoutError as exc:
+    lost = []
+    if len(missing) == 2:
+        lost.append(f"its {order.points_redeemed:,} points could not be debited again")
+    if order.promo_code_id is not None and not codes.hold_or_count(session, order, utcnow()):
+        lost.append(f"its code {order.promo_code} was used beyond its limits")
+    if lost:
         _flag(
             order,
-            f"paid (intent {intent.id}) after its hold had ended, and its stock could not be "
-            f"taken again ({exc}); restock or refund it",
+            f"paid (intent {intent.id}) after its hold had ended, and {' and '.join(lost)} "
+            f"({' '.join(missing)}); recover the discount or refund it",
         )
-        return
-    # The stock is there but the points are not: take the stock, flag the points.
-    try:
-        reserve_stock(session, order, settings, benefits=_NoBenefits())
-    except CheckoutError as exc:
-        points = f"{points} {exc}"
-    _flag(
-        order,
-        f"paid (intent {intent.id}) after its hold had ended, and its "
-        f"{order.points_redeemed:,} points could not be debited again ({points}); "
-        "recover the points discount or refund it",
-    )
 
 
 def _record_purchases(session: Session, order: Order, now: object) -> None:

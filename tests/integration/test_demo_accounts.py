@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.accounts.services import DEMO_PASSWORD
 from shop.console.staff import DEMO_STAFF_PASSWORD
+from shop.promotions.models import PromoCode
 from tests import factories
 from tests.helpers import sign_in
 
@@ -73,3 +74,28 @@ def test_demo_logins_made_before_are_confirmed_on_the_next_run(
     assert again.exit_code == 0, again.output
     confirmed = _confirmed(session)
     assert all(confirmed[email] for email in DEMO_SHOPPERS + DEMO_STAFF), confirmed
+
+
+def test_the_demo_shop_has_a_discount_code_to_try_which_staff_changes_survive(
+    app: Flask, session: Session
+) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["shop", "create-demo-accounts"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Discount code WELCOME10: 10% off orders of £20 or more, once per customer" in result.output
+    )
+    session.rollback()
+    code = session.scalar(select(PromoCode).where(PromoCode.code == "WELCOME10"))
+    assert code is not None
+    assert (code.kind, code.percent_bp, code.min_subtotal_pence, code.once_per_customer) == (
+        "percent",
+        1000,
+        2000,
+        True,
+    )
+    code.percent_bp = 1500  # a merchandiser changed it in the console
+    session.commit()
+    assert runner.invoke(args=["shop", "create-demo-accounts"]).exit_code == 0
+    session.rollback()
+    assert session.scalars(select(PromoCode.percent_bp)).all() == [1500]

@@ -1,5 +1,6 @@
-"""What a customer paid for an order's lines (`orders.revenue`): the tier discount is
-shared out over the lines in proportion, in whole pence that add up to it exactly."""
+"""What a customer paid for an order's lines (`orders.revenue`): the tier discount and a
+discount code's are shared out over the lines in proportion, in whole pence that add up to
+them exactly."""
 
 from __future__ import annotations
 
@@ -48,6 +49,18 @@ def test_the_tier_discount_is_shared_by_line_total_in_whole_pence(
     session.commit()
     # 79 x 590 / 785 = 59.4 -> 59 off the hearts; the bag gets the rest, 20.
     assert paid(session, order, {heart.id: 2, jumbo.id: 1}) == [531, 175]
+
+
+def test_a_discount_codes_discount_is_shared_out_with_the_tier_discount(
+    session: Session, items: dict[str, Product]
+) -> None:
+    heart, jumbo = items["heart"], items["jumbo"]  # 295, 195
+    order = factories.order(session, None, "T-3", [(heart, 2), (jumbo, 1)])  # 590 + 195 = 785
+    order.promo_discount_pence = 100
+    order.tier_discount_pence = 34
+    session.commit()
+    # 134 x 590 / 785 = 100.7 -> 100 off the hearts; the bag gets the rest, 34.
+    assert paid(session, order, {heart.id: 2, jumbo.id: 1}) == [490, 161]
 
 
 def test_shares_add_up_to_the_discount_exactly(session: Session) -> None:

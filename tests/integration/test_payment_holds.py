@@ -9,7 +9,7 @@ from urllib.error import HTTPError
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.models import Membership
@@ -25,6 +25,8 @@ from shop.payments.reconcile import reconcile
 from shop.payments.refunds import RefundError, RefundRequest, refund_order
 from shop.payments.setup import gateway
 from shop.payments.stripe_gateway import StripeGateway
+from shop.promotions.codes import apply_code
+from shop.promotions.models import PromoCode
 from tests.checkout_support import (
     emails,
     fresh,
@@ -364,3 +366,34 @@ def test_points_spent_elsewhere_after_the_hold_ended_are_flagged_not_confirmed(
     assert "1,000 points could not be debited again" in (order.payment_flag or "")
     assert stock(session, items["heart"]) == 40  # the stock was there: taken
     assert emails(session, "loyalty_points_redeemed") == []
+
+
+def test_a_code_used_up_after_the_hold_ended_is_counted_and_flagged_not_refused(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    session.add(PromoCode(code="LAST1", kind="percent", percent_bp=1000, max_uses=1))
+    session.commit()
+    owner = CartOwner(visitor_id="v-last1")
+    with app.app_context(), db.transaction() as tx:
+        add_item(tx, owner, items["heart"].id, 10)
+        apply_code(tx, owner, "LAST1", now=utcnow())
+        order_id = place_cart(tx, app, owner).id
+    secret = _waiting(app, order_id, localstripe_url)
+    _release(app, order_id)
+    session.rollback()
+    assert session.scalar(select(PromoCode.uses)) == 0  # the release gave the use back
+    session.execute(update(PromoCode).values(uses=1))  # someone else took the last use
+    session.commit()
+    assert _finish_3ds(localstripe_url, secret)
+
+    assert _complete(app, order_id).status == "paid"
+    order = fresh(session, order_id)
+    assert order.status == "paid" and order.total_pence == 3050  # 29.50 - 2.95 + 3.95
+    assert "its code LAST1 was used beyond its limits" in (order.payment_flag or "")
+    assert "points" not in (order.payment_flag or "")
+    assert stock(session, items["heart"]) == 40  # the stock was taken all the same
+    session.rollback()
+    assert session.scalar(select(PromoCode.uses)) == 2

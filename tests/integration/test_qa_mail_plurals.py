@@ -13,6 +13,7 @@ from flask import Flask
 from loyalty import notifications
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import render_email
+from shop.orders.models import Order
 
 BASE = "http://127.0.0.1:5000"
 MEMBER = {"name": "Mia", "number": "HP-1001", "member_url": f"{BASE}/account/loyalty"}
@@ -123,7 +124,7 @@ def test_the_weekly_deals_and_cancelled_order_emails_say_1_point(app: Flask) -> 
         parts = render_email("weekly_deals", deals)
     for part in map(_plain, parts):
         assert "Member HP-1001 · 1 point." in part, part
-    order = SimpleNamespace(
+    order = Order(  # never stored: only rendered
         number="W1",
         currency="GBP",
         lines=[],

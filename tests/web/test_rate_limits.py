@@ -189,6 +189,24 @@ def test_back_in_stock_alerts_by_e_mail_are_limited(app: Flask, session: Session
     assert len(session.scalars(select(GuestStockAlert.id)).all()) == 5
 
 
+def test_guessing_discount_codes_is_limited(app: Flask, session: Session) -> None:
+    candles = factories.category(session, "candles", "Candles")
+    heart = factories.product(session, candles, sku="H1", name="Heart", stock=5)
+    session.commit()
+    client = _client(app)
+    token = csrf_token(client, f"/products/{heart.id}")
+    client.post("/cart/add", data={"csrf_token": token, "product_id": heart.id, "quantity": 1})
+
+    def guess(number: int) -> TestResponse:
+        return client.post("/cart/promo", data={"csrf_token": token, "code": f"GUESS{number}"})
+
+    for number in range(10):
+        assert guess(number).status_code == 400  # unknown codes
+    _assert_limited(guess(10))
+    assert client.get("/cart").status_code == 200
+    assert _client(app, NEIGHBOUR).post("/cart/promo", data={}).status_code == 400
+
+
 def test_forms_that_check_the_password_share_one_budget(
     app: Flask, session: Session, ann: User
 ) -> None:
