@@ -123,31 +123,43 @@ def _refusal(promo: PromoCode, now: datetime) -> str:
     return why.format(promo.code) if why else ""
 
 
-def used_before(
+def earlier_use(
     session: Session,
     promo_id: int,
     *,
     user_id: int | None,
     email: str | None,
     other_than: int | None = None,
-) -> bool:
-    """True when the customer (their account, or their e-mail address) has an order with
-    this code that was paid or is holding it now; `other_than` is an order to leave out."""
+) -> Order | None:
+    """The customer's (their account's, or their e-mail address's) order with this code that
+    was paid or is holding it now, if any; `other_than` is an order to leave out."""
     who = []
     if user_id is not None:
         who.append(Order.user_id == user_id)
     if email:
         who.append(func.lower(Order.email) == email.strip().lower())
     if not who:
-        return False
+        return None
     holding = or_(
         Order.status.in_(states.WERE_PAID),
         and_(Order.status == states.PENDING_PAYMENT, Order.stock_reserved.is_(True)),
     )
-    query = select(Order.id).where(Order.promo_code_id == promo_id, holding, or_(*who))
+    query = select(Order).where(Order.promo_code_id == promo_id, holding, or_(*who))
     if other_than is not None:
         query = query.where(Order.id != other_than)
-    return session.scalar(query.limit(1)) is not None
+    # A paid order first: "already used" is then the whole truth.
+    paid_first = case((Order.status == states.PENDING_PAYMENT, 1), else_=0)
+    return session.scalar(query.order_by(paid_first, Order.id).limit(1))
+
+
+def used_message(code: str, earlier: Order) -> str:
+    """Why a once-per-customer code cannot be used again, naming an unpaid order that holds it."""
+    if earlier.status == states.PENDING_PAYMENT:
+        return (
+            f"Your unpaid order {earlier.number} holds the code {code}. Pay for order "
+            f"{earlier.number}, or cancel it to use the code on this cart."
+        )
+    return f"You have already used the code {code}."
 
 
 def offer(
@@ -181,8 +193,9 @@ def _offer_of(
     label = describe(promo, currency)
     problem = _refusal(promo, now)
     once = not problem and promo.once_per_customer
-    if once and used_before(session, promo.id, user_id=user_id, email=email):
-        problem = f"You have already used the code {promo.code}."
+    earlier = earlier_use(session, promo.id, user_id=user_id, email=email) if once else None
+    if earlier:
+        problem = used_message(promo.code, earlier)
     if not problem and subtotal_pence < promo.min_subtotal_pence:
         short = format_money(promo.min_subtotal_pence - subtotal_pence, currency)
         return PromoOffer(
@@ -267,10 +280,15 @@ def hold(session: Session, order: Order, now: datetime) -> None:
     code = order.promo_code or ""
     if promo is None:
         raise PromoUnavailable(f"The code {code} is no longer available.")
-    if promo.once_per_customer and used_before(
-        session, promo.id, user_id=order.user_id, email=order.email, other_than=order.id
-    ):
-        raise PromoUnavailable(f"You have already used the code {promo.code}.")
+    earlier = (
+        earlier_use(
+            session, promo.id, user_id=order.user_id, email=order.email, other_than=order.id
+        )
+        if promo.once_per_customer
+        else None
+    )
+    if earlier:
+        raise PromoUnavailable(used_message(promo.code, earlier))
     taken = session.execute(
         update(PromoCode)
         .where(

@@ -346,6 +346,38 @@ def test_a_once_per_customer_code_is_refused_to_an_account_and_an_address_that_u
     assert f'data-testid="summary-promo-discount">{MINUS}£0.59<' in other
 
 
+def test_a_once_per_customer_code_held_by_the_shoppers_unpaid_order_says_so(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    promo(session, "WELCOME", once_per_customer=True)
+    factories.user(session, "ann@example.com", "Ann")
+    session.commit()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    _add(client, items["heart"], 2)
+    assert _enter(client, "WELCOME").status_code == 302
+    placed = _place(client, _to_review(client))
+    assert placed.status_code == 302 and _uses(session, "WELCOME") == 1
+    order = session.scalar(select(Order))
+    assert order is not None and order.promo_code == "WELCOME"
+    number, access = order.number, order.access_token
+    session.rollback()
+    held = (
+        f"Your unpaid order {number} holds the code WELCOME. Pay for order "
+        f"{number}, or cancel it to use the code on this cart."
+    )
+    for path in ("/checkout/review", "/cart"):
+        page = client.get(path).get_data(as_text=True)
+        assert held in page, path
+        assert "You have already used" not in page
+        assert 'data-testid="summary-promo-discount"' not in page
+    token = csrf_token(client, "/checkout/review")
+    client.post(f"/checkout/pending/{access}/cancel", data={"csrf_token": token})
+    assert _uses(session, "WELCOME") == 0
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert held not in review
+    assert f'data-testid="summary-promo-discount">{MINUS}£0.59<' in review
+
+
 def test_a_members_tier_discount_applies_after_the_code(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
