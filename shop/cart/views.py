@@ -53,6 +53,11 @@ def _render_cart(
         form=promo_form or PromoCodeForm(formdata=None),  # base.html sums its errors up
         promo=priced.promo,
         errors=errors or {},
+        field_errors=[
+            (f"qty-{line.product.id}", f"Quantity of {line.product.name}")
+            for line in cart.lines
+            if errors and line.product.id in errors
+        ],
         typed=typed or {},
         shipping=priced.shipping,
         totals=priced.totals,

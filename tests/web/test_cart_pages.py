@@ -113,9 +113,14 @@ def test_bad_update_quantities_keep_the_line(
     )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'role="alert"' in html
-    # The field shows what was typed, next to its message, not the old quantity.
     heart = items["heart"].id
+    # The title says so, and the summary above the cart links to the field.
+    assert "<title>Error: Your cart · " in html
+    summary = html[html.index('<div class="error-summary"') : html.index("<h1>")]
+    assert 'role="alert"' in summary and "Please correct this field:" in summary
+    assert f'<a href="#qty-{heart}">Quantity of {items["heart"].name}</a>' in summary
+    assert f'aria-describedby="qty-error-{heart}"' in html
+    # The field shows what was typed, next to its message, not the old quantity.
     assert f'id="qty-{heart}" type="number" name="quantity" value="{quantity}"' in html
     assert _quantities(session) == [2]
 
