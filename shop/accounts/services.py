@@ -15,6 +15,7 @@ from shop.accounts import notices, tokens
 from shop.accounts.models import User
 from shop.accounts.passwords import password_problem
 from shop.cart.services import CartMerge, merge_visitor_cart
+from shop.catalog.stock_alerts import adopt_guest_alerts
 from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders.models import Order
@@ -150,12 +151,14 @@ def confirm_email(session: Session, token: str, user: User) -> list[Order]:
 
 def email_confirmed(session: Session, user: User) -> list[Order]:
     """Record that the account's owner reads mail at its address; bring in the paid guest
-    orders placed with it (returned; none when they were brought in already)."""
+    orders placed with it (returned; none when they were brought in already) and the
+    back-in-stock alerts confirmed for it."""
     if not user.email:
         return []
     if user.email_confirmed_at is None:
         user.email_confirmed_at = utcnow()
     tokens.void_all(session, user.id, tokens.EMAIL_CONFIRM)
+    adopt_guest_alerts(session, user.id, user.email)
     return claim_paid_guest_orders(session, user.id, user.email, normalise_email)
 
 
@@ -184,7 +187,7 @@ def adopt_visitor(
     """Link a visitor's anonymous events, cart and unpaid orders placed with the account's
     e-mail address to the account they just signed in to. An account with a confirmed
     address also gets the paid orders placed with it as a guest since (returned, with
-    what the cart merge did).
+    what the cart merge did) and the back-in-stock alerts confirmed for it.
 
     Events still `queued` in the writer (made a moment before signing in) are linked too.
     An account that switched personalization off keeps its history free of browsing done
@@ -192,6 +195,7 @@ def adopt_visitor(
     """
     paid: list[Order] = []
     if user.email and user.email_confirmed_at is not None:
+        adopt_guest_alerts(session, user.id, user.email)
         paid = claim_paid_guest_orders(session, user.id, user.email, normalise_email)
     if not visitor_id:
         return Adopted(paid, CartMerge())

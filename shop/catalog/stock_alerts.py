@@ -112,6 +112,38 @@ def cancel(session: Session, user_id: int, product_id: int) -> bool:
     return bool(getattr(gone, "rowcount", 0))
 
 
+def adopt_guest_alerts(session: Session, user_id: int, email: str) -> int:
+    """Move the confirmed alerts a visitor set with the account's confirmed address into the
+    account (both links proved the same mailbox); return how many moved. Products the
+    account waits for already just lose the visitor's copy; over MAX_WAITING the rest stay
+    as they were and are still answered by e-mail."""
+    guests = session.scalars(
+        select(GuestStockAlert)
+        .where(GuestStockAlert.email == email, GuestStockAlert.confirmed_at.is_not(None))
+        .order_by(GuestStockAlert.created_at, GuestStockAlert.id)
+    ).all()
+    if not guests:
+        return 0
+    waiting = set(
+        session.scalars(select(StockAlert.product_id).where(StockAlert.user_id == user_id))
+    )
+    moved = 0
+    for guest in guests:
+        if guest.product_id not in waiting:
+            if len(waiting) >= MAX_WAITING:
+                continue
+            session.add(
+                StockAlert(
+                    user_id=user_id, product_id=guest.product_id, created_at=guest.created_at
+                )
+            )
+            waiting.add(guest.product_id)
+            moved += 1
+        session.delete(guest)
+    session.flush()
+    return moved
+
+
 def waiting_list(session: Session, user_id: int) -> list[Waiting]:
     """The shopper's alerts, newest first."""
     rows = session.execute(

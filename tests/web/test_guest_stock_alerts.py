@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 
 from shop.access_log import redact
 from shop.accounts import privacy
+from shop.accounts.models import User
 from shop.catalog import guest_stock_alerts, stock_alert_jobs
 from shop.catalog.availability import public_viewer
 from shop.catalog.models import GuestStockAlert, Product, StockAlert
@@ -26,10 +27,11 @@ from shop.db import db, utcnow
 from shop.mail.models import OutboxEmail
 from tests import factories
 from tests.console_support import client_as
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, register, sign_in
 
 BASE = "https://shop.example"
 LINK = re.compile(r"https?://[^/\s]+/stock-alerts/([A-Za-z0-9_-]+)")
+VERIFY_LINK = re.compile(r"https?://[^/\s]+(/account/email/verify/[A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
@@ -389,3 +391,83 @@ def test_an_account_exports_and_deletes_its_address_alerts_once_it_is_confirmed(
             ("bob@example.com", "L1", True),
             ("carol@example.com", "H1", True),
         ]
+
+
+def _account_alerts(session: Session, email: str) -> list[str]:
+    session.rollback()
+    rows = session.scalars(
+        select(Product.sku)
+        .join(StockAlert, StockAlert.product_id == Product.id)
+        .join(User, User.id == StockAlert.user_id)
+        .where(User.email == email)
+        .order_by(Product.sku)
+    )
+    return list(rows)
+
+
+def test_confirming_an_accounts_address_moves_its_confirmed_alerts_into_the_account(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    _confirmed(app, session, "nia@example.com", items["lantern"])
+    with app.test_request_context():  # asked for, never confirmed: stays with the address
+        guest_stock_alerts.ask(session, "nia@example.com", items["heart"].id, public_viewer(), BASE)
+        session.commit()
+    client = app.test_client()
+    assert register(client, "nia@example.com", "a-long-password").status_code == 302
+    # Registering proves nothing about the mailbox: nothing moves yet.
+    assert _account_alerts(session, "nia@example.com") == []
+    assert "Lantern" not in client.get("/account/stock-alerts").get_data(as_text=True)
+
+    session.rollback()
+    mails = session.scalars(select(OutboxEmail).where(OutboxEmail.to_address == "nia@example.com"))
+    [verify] = [m.group(1) for mail in mails if (m := VERIFY_LINK.search(mail.text_body))]
+    token = csrf_token(client, verify)
+    assert client.post(verify, data={"csrf_token": token}).status_code in (200, 302)
+
+    assert _account_alerts(session, "nia@example.com") == ["L1"]
+    assert _alerts(session) == [("nia@example.com", "H1", False)]
+    page = client.get("/account/stock-alerts").get_data(as_text=True)
+    assert "Lantern" in page and "Heart Holder" not in page
+
+
+def test_signing_in_to_a_confirmed_account_moves_alerts_set_while_signed_out(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    ann = factories.user(session, "ann@example.com", "Ann")
+    ann.email_confirmed_at = utcnow()
+    session.add(StockAlert(user_id=ann.id, product_id=items["heart"].id))
+    session.commit()
+    _confirmed(app, session, "ann@example.com", items["lantern"], items["heart"])
+    _confirmed(app, session, "bob@example.com", items["lantern"])
+    assert len(_alerts(session)) == 3
+
+    sign_in(app.test_client(), "ann@example.com", factories.PASSWORD)
+    assert _account_alerts(session, "ann@example.com") == ["H1", "L1"]  # heart not twice
+    assert _alerts(session) == [("bob@example.com", "L1", True)]
+
+    # An account whose address is not confirmed brings in nobody's alerts.
+    factories.user(session, "carol@example.com", "Carol")
+    session.commit()
+    _confirmed(app, session, "carol@example.com", items["lantern"])
+    sign_in(app.test_client(), "carol@example.com", factories.PASSWORD)
+    assert _account_alerts(session, "carol@example.com") == []
+    assert ("carol@example.com", "L1", True) in _alerts(session)
+
+
+def test_alerts_over_the_accounts_limit_stay_with_the_address(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    ann = factories.user(session, "ann@example.com", "Ann")
+    ann.email_confirmed_at = utcnow()
+    lamps = items["lantern"].category
+    for n in range(MAX_WAITING - 1):
+        extra = factories.product(session, lamps, sku=f"X{n}", name=f"Extra {n}", stock=0)
+        session.flush()
+        session.add(StockAlert(user_id=ann.id, product_id=extra.id))
+    session.commit()
+    _confirmed(app, session, "ann@example.com", items["lantern"], items["heart"])
+
+    sign_in(app.test_client(), "ann@example.com", factories.PASSWORD)
+    assert len(_account_alerts(session, "ann@example.com")) == MAX_WAITING
+    assert "L1" in _account_alerts(session, "ann@example.com")  # the older one moved
+    assert _alerts(session) == [("ann@example.com", "H1", True)]
