@@ -8,6 +8,7 @@ shopper's code is checked against are in `shop.promotions.codes`.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,22 @@ class PromoNotFound(LookupError):
 
 class PromoInUse(ValueError):
     """A code that orders used (or hold now) cannot be deleted; the message says what to do."""
+
+
+class PromoChanged(ValueError):
+    """The code was saved by someone else after its edit form was opened, so nothing was
+    saved. `theirs` are the form fields changed meanwhile that this form left as opened
+    (the form should now show the saved value), `clashes` those both changed (the typed
+    value stays in the form to be checked)."""
+
+    def __init__(self, theirs: list[str], clashes: list[str]) -> None:
+        super().__init__(
+            "Someone saved this code after you opened this page, so nothing was saved. The "
+            "form now shows their changes and keeps yours: check the fields marked and save "
+            "again."
+        )
+        self.theirs = theirs
+        self.clashes = clashes
 
 
 # --- parsing single values -------------------------------------------------------------
@@ -242,6 +259,50 @@ def snapshot(promo: PromoCode) -> dict[str, Any]:
     }
 
 
+# The snapshot's editable values and the edit form's field for each.
+EDIT_FIELDS = {
+    "description": "description",
+    "percent_bp": "percent",
+    "amount_pence": "amount",
+    "min_subtotal_pence": "min_spend",
+    "starts_at": "starts_at",
+    "ends_at": "ends_at",
+    "max_uses": "max_uses",
+    "once_per_customer": "once_per_customer",
+}
+
+
+def _editable(saved: dict[str, Any]) -> dict[str, Any]:
+    return {name: saved[name] for name in EDIT_FIELDS}
+
+
+def edit_stamp(promo: PromoCode) -> str:
+    """The code's editable values as JSON, carried by the edit form to spot later changes."""
+    return json.dumps(_editable(snapshot(promo)), sort_keys=True)
+
+
+def _conflict(promo: PromoCode, opened: str, typed: PromoValues) -> PromoChanged | None:
+    """What was saved since the form showed `opened` (None: nothing), split by whether the
+    form changed the same field too. A form that did not say what it showed clashes on
+    every field."""
+    now = _editable(snapshot(promo))
+    try:
+        then = json.loads(opened)
+    except ValueError:
+        then = None
+    if not isinstance(then, dict):
+        return PromoChanged([], list(EDIT_FIELDS.values()))
+    moved = [name for name in EDIT_FIELDS if then.get(name) != now[name]]
+    if not moved:
+        return None
+    draft = PromoCode(code=promo.code, kind=promo.kind)
+    _apply(draft, promo.kind, typed)
+    mine = _editable(snapshot(draft))
+    theirs = [EDIT_FIELDS[name] for name in moved if mine[name] == then.get(name)]
+    clashes = [EDIT_FIELDS[name] for name in moved if mine[name] != then.get(name)]
+    return PromoChanged(theirs, clashes)
+
+
 def _problems(kind: str, values: PromoValues) -> dict[str, str]:
     """What is wrong with the values for a code of this kind, by form field."""
     errors: dict[str, str] = {}
@@ -324,13 +385,18 @@ def _locked(session: Session, promo_id: int) -> PromoCode:
 
 
 def update_promo(
-    session: Session, actor: audit.Actor, promo_id: int, values: PromoValues
+    session: Session, actor: audit.Actor, promo_id: int, values: PromoValues, *, opened: str
 ) -> list[str]:
     """Save an edit of a code and audit the difference; return the changed fields' names.
 
-    PromoNotFound for an unknown id, PromoInvalid for values it cannot have (a use limit
-    below the uses so far among them)."""
+    `opened` is the code's `edit_stamp` when the form was opened. PromoNotFound for an
+    unknown id, PromoChanged when someone saved the code since (then nothing is saved),
+    PromoInvalid for values it cannot have (a use limit below the uses so far among
+    them)."""
     promo = _locked(session, promo_id)
+    conflict = _conflict(promo, opened, values)
+    if conflict is not None:
+        raise conflict
     errors = _problems(promo.kind, values)
     if values.max_uses is not None and values.max_uses < promo.uses and "max_uses" not in errors:
         errors["max_uses"] = (

@@ -151,6 +151,7 @@ class EditPromoForm(PromoForm):
 
     code = None  # type: ignore[assignment]
     kind = None  # type: ignore[assignment]
+    opened = HiddenField()  # the code's edit_stamp when the form was opened
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,6 +3,8 @@ delete)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug import Response
@@ -67,15 +69,23 @@ def edit(promo_id: int) -> Response | tuple[str, int]:
         abort(404)
     form = EditPromoForm(kind=promo.kind)
     if not form.is_submitted():
-        form.process(data=_form_data(promo))
+        form.process(data={**_form_data(promo), "opened": admin.edit_stamp(promo)})
     elif form.validate():
         try:
             changed = admin.update_promo(
-                db.session, audit.Actor.of(current_user), promo_id, form.values()
+                db.session,
+                audit.Actor.of(current_user),
+                promo_id,
+                form.values(),
+                opened=form.opened.data or "",
             )
         except admin.PromoNotFound:
             db.session.rollback()
             abort(404)
+        except admin.PromoChanged as exc:
+            db.session.rollback()
+            _mark_changed(form, promo, exc)
+            return _form_page(form, promo, 409)
         except admin.PromoInvalid as exc:
             db.session.rollback()
             _field_errors(form, exc)
@@ -169,6 +179,29 @@ def _field_errors(form: PromoForm, exc: admin.PromoInvalid) -> None:
             form[name].errors = [*form[name].errors, message]
         else:
             form.form_errors.append(message)
+
+
+def _mark_changed(form: EditPromoForm, promo: PromoCode, exc: admin.PromoChanged) -> None:
+    """Show the fields saved meanwhile: the saved value where this form had left the field
+    alone, the typed one (with what was saved) where both changed it."""
+    saved = _form_data(promo)
+    for name in exc.theirs:
+        form[name].data, form[name].raw_data = saved[name], None
+        form[name].errors = [*form[name].errors, "Changed meanwhile: the form shows it now."]
+    for name in exc.clashes:
+        message = f"Changed meanwhile to {_shown(saved[name])}; yours is kept: save to use it."
+        form[name].errors = [*form[name].errors, message]
+    form.form_errors.append(str(exc))
+    form.opened.data = admin.edit_stamp(promo)
+
+
+def _shown(value: object) -> str:
+    """A saved value in words, for the message next to its field."""
+    if isinstance(value, bool):
+        return "ticked" if value else "not ticked"
+    if isinstance(value, datetime):
+        return f"{value:%d %b %Y %H:%M} UTC"
+    return str(value) if value not in (None, "") else "empty"
 
 
 def _form_data(promo: PromoCode) -> dict[str, object]:

@@ -343,6 +343,42 @@ def test_the_use_limit_cannot_go_below_the_uses_so_far(app: Flask, session: Sess
     assert row_cells(listing, "LIMIT")["uses"] == "3 of 3"
 
 
+def test_an_edit_saved_meanwhile_is_not_overwritten(app: Flask, session: Session) -> None:
+    row = factories.promo_code(session, "BOTH", description="old", max_uses=50)
+    path = f"/console/promotions/{row.id}/edit"
+    first = client_as(app, session, "merchandiser")
+    second = client_as(app, session, "admin")
+    theirs, mine = open_form(first, path), open_form(second, path)
+    saved = first.post(path, data=theirs | {"min_spend": "30", "max_uses": "80"})
+    assert saved.status_code == 302
+
+    # The second form changes the use limit too, and the note.
+    response = second.post(path, data=mine | {"max_uses": "60", "description": "mine"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Someone saved this code after you opened this page, so nothing was saved." in html
+    again = read_form(html)
+    assert again.values["min_spend"] == "30.00"  # left alone here: the saved value shown
+    assert again.values["max_uses"] == "60" and again.values["description"] == "mine"
+    assert "Changed meanwhile: the form shows it now." in again.errors
+    assert "Changed meanwhile to 80; yours is kept: save to use it." in again.errors
+    assert 'href="#min_spend"' in html and 'href="#max_uses"' in html
+    current = find(session, "BOTH")
+    assert current is not None
+    assert (current.min_subtotal_pence, current.max_uses, current.description) == (3000, 80, "old")
+    assert len(audit_entries(session)) == 1
+
+    # Saving the corrected form keeps both people's changes.
+    assert second.post(path, data=again.values).status_code == 302
+    current = find(session, "BOTH")
+    assert current is not None
+    assert (current.min_subtotal_pence, current.max_uses, current.description) == (3000, 60, "mine")
+    # A form that does not say what it showed is checked against every field.
+    blind = second.post(path, data=open_form(second, path) | {"opened": "not json"})
+    assert blind.status_code == 409
+    assert len(audit_entries(session)) == 2
+
+
 def test_edit_errors_are_field_errors_and_save_nothing(app: Flask, session: Session) -> None:
     row = factories.promo_code(session, "EDITBAD", kind=AMOUNT, percent_bp=None, amount_pence=500)
     client = client_as(app, session, "merchandiser")
