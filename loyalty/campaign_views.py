@@ -48,7 +48,6 @@ def index() -> str:
         campaigns=campaign_stats(db.session),
         mailings=segment_mailings.recent_mailings(db.session),
         paid_statuses=PAID_STATUSES,
-        cancel_form=CancelMailingForm(),
     )
 
 
@@ -122,6 +121,21 @@ def segment_mailing() -> Response | tuple[str, int]:
     else:
         flash(f"That mailing was already queued (campaign {queued.key}).", "info")
     return redirect(url_for(".index"))
+
+
+@bp.get("/segment-mailings/<int:mailing_id>/cancel")
+@staff_required
+def confirm_cancel_segment_mailing(mailing_id: int) -> Response | str:
+    """Ask before taking a mailing back: what it is and whom it would reach."""
+    mailing = segment_mailings.mailing_row(db.session, mailing_id)
+    if mailing is None:
+        abort(404)
+    if not mailing.cancellable:
+        flash(f"“{mailing.subject}” cannot be cancelled: it is {mailing.state}.", "info")
+        return redirect(url_for(".index"))
+    return render_template(
+        "console/campaigns/cancel_mailing.html", mailing=mailing, form=CancelMailingForm()
+    )
 
 
 @bp.post("/segment-mailings/<int:mailing_id>/cancel")

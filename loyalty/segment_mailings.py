@@ -472,10 +472,24 @@ def recent_mailings(
     session: Session, now: datetime | None = None, limit: int = 50
 ) -> list[MailingRow]:
     """The latest segment mailings, newest first, each as it stands at `now`."""
-    when = now or utcnow()
+    return _rows(session, now or utcnow(), limit)
+
+
+def mailing_row(
+    session: Session, mailing_id: int, now: datetime | None = None
+) -> MailingRow | None:
+    """One segment mailing as it stands at `now`, or None when there is no such mailing."""
+    found = _rows(session, now or utcnow(), 1, SegmentMailing.id == mailing_id)
+    return found[0] if found else None
+
+
+def _rows(
+    session: Session, when: datetime, limit: int, *where: ColumnElement[bool]
+) -> list[MailingRow]:
     rows = session.execute(
         select(SegmentMailing, Campaign.key)
         .join(Campaign, Campaign.id == SegmentMailing.campaign_id)
+        .where(*where)
         .order_by(SegmentMailing.id.desc())
         .limit(limit)
     ).all()

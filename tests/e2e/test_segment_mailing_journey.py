@@ -385,9 +385,17 @@ def test_a_mailing_scheduled_for_later_waits_and_once_cancelled_never_goes(
     assert key not in send_segment_mailings(shop)
     assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "queued")
 
-    cancel = listed.get_by_role("button", name=f"Cancel “{subject}”", exact=True)
+    cancel = listed.get_by_role("link", name=f"Cancel “{subject}”", exact=True)
     expect(cancel).to_be_visible()
     cancel.click()
+    # It asks first, naming what would not go out; "Keep it" goes back with nothing changed.
+    expect(heading(page)).to_have_text(f"Cancel “{subject}”?")
+    expect(page.get_by_test_id("mailing-facts")).to_contain_text(when)
+    page.get_by_role("link", name="Keep it").click()
+    expect(heading(page)).to_have_text("Campaigns")
+    assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "queued")
+    cancel.click()
+    page.get_by_role("button", name="Cancel the mailing").click()
     expect(heading(page)).to_have_text("Campaigns")
     expect(flash(page)).to_have_text(f"Cancelled “{subject}” (campaign {key}); nobody gets it.")
     expect(listed.locator('[data-col="status"]')).to_have_text(
@@ -395,7 +403,7 @@ def test_a_mailing_scheduled_for_later_waits_and_once_cancelled_never_goes(
             rf"^cancelled by {re.escape(MERCHANDISER)} on \d\d \w{{3}} \d{{4}} \d\d:\d\d UTC$"
         )
     )
-    expect(listed.get_by_role("button")).to_have_count(0)
+    expect(listed.get_by_role("link", name=re.compile("^Cancel"))).to_have_count(0)
     assert mailings(shop)[-1] == (key, segment.slug, subject, reachable, "cancelled")
     assert recipients(shop, key) == set()
 

@@ -534,6 +534,15 @@ def test_a_merchandiser_cancels_a_scheduled_mailing(app: Flask, session: Session
     mailing_id = queued.mailing.id
     client = _staff(app, session)
 
+    # The list's Cancel asks first, saying what would not go out; asking changes nothing.
+    asked = client.get(_cancel_url(mailing_id))
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "<h1>Cancel “Winter picks”?</h1>" in page
+    assert f"<dd>{queued.key}</dd>" in page and f"{send_at:%d %b %Y %H:%M} UTC" in page
+    assert f'<form method="post" action="{_cancel_url(mailing_id)}"' in page
+    assert _mailing(session, queued.key).status == "queued"
+    assert client.get(_cancel_url(999_999)).status_code == 404
+
     response = _cancel(client, mailing_id)
     assert response.status_code == 302 and response.headers["Location"].endswith(
         "/console/campaigns/"
@@ -562,6 +571,11 @@ def test_a_merchandiser_cancels_a_scheduled_mailing(app: Flask, session: Session
     assert _emails(session) == []
     assert _mailing(session, queued.key).status == "cancelled"
 
+    late = client.get(_cancel_url(mailing_id))  # a confirm page opened from an old list
+    assert late.status_code == 302 and late.headers["Location"].endswith("/console/campaigns/")
+    assert "“Winter picks” cannot be cancelled: it is cancelled." in client.get(
+        "/console/campaigns/"
+    ).get_data(as_text=True)
     again = _cancel(client, mailing_id)
     assert again.status_code == 302
     listing = client.get("/console/campaigns/").get_data(as_text=True)
@@ -667,10 +681,11 @@ def test_only_staff_cancel_and_only_with_the_csrf_token(app: Flask, session: Ses
         client = client_as(app, session, role)
         token = console_token(client, "/")
         assert client.post(url, data={"csrf_token": token}).status_code == 404
+        assert client.get(url).status_code == 404
     staff = _staff(app, session)
     assert staff.post(url).status_code == 400
     assert staff.post(url, data={"csrf_token": "forged"}).status_code == 400
-    assert staff.get(url).status_code == 405
+    assert staff.get(url).status_code == 200  # only asks
     mailing = _mailing(session, queued.key)
     assert (mailing.status, mailing.cancelled_at) == ("queued", None)
     assert len(_recipients(session, mailing.id)) == 2
