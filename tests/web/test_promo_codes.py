@@ -176,7 +176,10 @@ def test_an_empty_cart_and_a_missing_csrf_token_are_refused(
     promo(session)
     response = _enter(client, "SPRING10")
     assert response.status_code == 400
-    assert "Add something to your cart before entering a code." in response.get_data(as_text=True)
+    empty = response.get_data(as_text=True)
+    assert "Add something to your cart before entering a code." in empty
+    assert "<title>Error: Your cart" in empty
+    assert 'data-testid="error-summary"' not in empty  # no field to link to: said inline
     _add(client, items["heart"], 1)
     assert client.post("/cart/promo", data={"code": "SPRING10"}).status_code == 400
     assert client.post("/cart/promo/remove", data={}).status_code == 400
