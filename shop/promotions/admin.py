@@ -284,20 +284,21 @@ def edit_stamp(promo: PromoCode) -> str:
 def _conflict(promo: PromoCode, opened: str, typed: PromoValues) -> PromoChanged | None:
     """What was saved since the form showed `opened` (None: nothing), split by whether the
     form changed the same field too. A form that did not say what it showed clashes on
-    every field."""
+    every field it would change."""
     now = _editable(snapshot(promo))
+    draft = PromoCode(code=promo.code, kind=promo.kind)
+    _apply(draft, promo.kind, typed)
+    mine = _editable(snapshot(draft))
     try:
         then = json.loads(opened)
     except ValueError:
         then = None
     if not isinstance(then, dict):
-        return PromoChanged([], list(EDIT_FIELDS.values()))
+        clashes = [field for name, field in EDIT_FIELDS.items() if mine[name] != now[name]]
+        return PromoChanged([], clashes) if clashes else None
     moved = [name for name in EDIT_FIELDS if then.get(name) != now[name]]
     if not moved:
         return None
-    draft = PromoCode(code=promo.code, kind=promo.kind)
-    _apply(draft, promo.kind, typed)
-    mine = _editable(snapshot(draft))
     theirs = [EDIT_FIELDS[name] for name in moved if mine[name] == then.get(name)]
     clashes = [EDIT_FIELDS[name] for name in moved if mine[name] != then.get(name)]
     return PromoChanged(theirs, clashes)

@@ -373,9 +373,12 @@ def test_an_edit_saved_meanwhile_is_not_overwritten(app: Flask, session: Session
     current = find(session, "BOTH")
     assert current is not None
     assert (current.min_subtotal_pence, current.max_uses, current.description) == (3000, 60, "mine")
-    # A form that does not say what it showed is checked against every field.
-    blind = second.post(path, data=open_form(second, path) | {"opened": "not json"})
+    # A form that does not say what it showed changes nothing it would overwrite.
+    blind = second.post(path, data=open_form(second, path) | {"opened": "x", "max_uses": "70"})
     assert blind.status_code == 409
+    assert read_form(blind.get_data(as_text=True)).errors == [
+        "Changed meanwhile to 60; yours is kept: save to use it."
+    ]
     assert len(audit_entries(session)) == 2
 
 
