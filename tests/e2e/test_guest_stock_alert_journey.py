@@ -26,7 +26,7 @@ from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtur
     smtp_fixture,
     text_body,
 )
-from tests.e2e.test_keyboard_journey import tab_to
+from tests.e2e.test_keyboard_journey import back_to_field_and_clear, enter_and_status, tab_to
 from tests.e2e.test_loyalty_journey import flash, heading
 from tests.e2e.test_mobile_layout import expect_fits, expect_target, on_phone
 from tests.e2e.test_stock_alert_journey import (
@@ -248,9 +248,7 @@ def test_the_link_cancels_the_alert_and_then_cannot_be_used(
 
 def send_with_enter(page: Page) -> int:
     """Press Enter in the focused field of the e-mail form; the answer's status."""
-    with page.expect_response(re.compile(r"/stock-alert/email$")) as answer:
-        page.keyboard.press("Enter")
-    return answer.value.status
+    return enter_and_status(page, re.compile(r"/stock-alert/email$"))
 
 
 def expect_address_error(page: Page, message: str) -> None:
@@ -266,12 +264,7 @@ def expect_address_error(page: Page, message: str) -> None:
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_accessible_description(message)
     expect(page.locator(".field-error")).to_have_text(message)
-    tab_to(page, summary.get_by_role("link", name=ADDRESS), backwards=True)
-    page.keyboard.press("Enter")
-    expect(field).to_be_focused()
-    page.keyboard.press("Control+A")
-    page.keyboard.press("Delete")
-    expect(field).to_have_value("")
+    back_to_field_and_clear(page, summary.get_by_role("link", name=ADDRESS), field)
 
 
 def test_a_bad_address_is_corrected_with_the_keyboard_only(page: Page, shop: MailShop) -> None:

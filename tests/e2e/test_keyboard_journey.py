@@ -50,6 +50,23 @@ def tab_to(page: Page, target: Locator, *, backwards: bool = False) -> None:
     raise AssertionError(f"{MAX_TABS} presses of {key} never reached {target}")
 
 
+def enter_and_status(page: Page, url: re.Pattern[str]) -> int:
+    """Press Enter in the focused field; the status of the answer from `url`."""
+    with page.expect_response(url) as answer:
+        page.keyboard.press("Enter")
+    return answer.value.status
+
+
+def back_to_field_and_clear(page: Page, link: Locator, field: Locator) -> None:
+    """Reach the error summary's `link` with Shift+Tab, follow it to `field`, empty that."""
+    tab_to(page, link, backwards=True)
+    page.keyboard.press("Enter")
+    expect(field).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    expect(field).to_have_value("")
+
+
 def skip_to_main(page: Page) -> None:
     """The first Tab reaches the skip link, which moves past the header and its menus: the
     next Tab lands in the main content."""

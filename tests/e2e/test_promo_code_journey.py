@@ -32,7 +32,7 @@ from tests.e2e.mail_shop import (  # noqa: F401  (the *_fixture names are fixtur
     text_body,
 )
 from tests.e2e.test_checkout_journey import enter_card, fill_details, guest_email
-from tests.e2e.test_keyboard_journey import tab_to
+from tests.e2e.test_keyboard_journey import back_to_field_and_clear, enter_and_status, tab_to
 from tests.e2e.test_loyalty_journey import flash, heading
 from tests.e2e.test_mobile_layout import expect_fits, expect_one_line, expect_target, on_phone
 from tests.factories import small_catalogue
@@ -249,9 +249,7 @@ def test_a_visitor_pays_less_with_a_code_and_the_order_and_email_name_it(
 
 def send_code_with_enter(page: Page) -> int:
     """Press Enter in the focused code field; the answer's status."""
-    with page.expect_response(re.compile(r"/cart/promo$")) as answer:
-        page.keyboard.press("Enter")
-    return answer.value.status
+    return enter_and_status(page, re.compile(r"/cart/promo$"))
 
 
 def expect_code_error(page: Page, message: str) -> None:
@@ -269,12 +267,7 @@ def expect_code_error(page: Page, message: str) -> None:
     expect(field).to_have_accessible_description(message)
     expect(page.get_by_test_id("promo-code").locator(".field-error")).to_have_text(message)
     expect(page.get_by_test_id("promo-discount")).to_have_count(0)
-    tab_to(page, link, backwards=True)
-    page.keyboard.press("Enter")
-    expect(field).to_be_focused()
-    page.keyboard.press("Control+A")
-    page.keyboard.press("Delete")
-    expect(field).to_have_value("")
+    back_to_field_and_clear(page, link, field)
 
 
 def test_a_refused_code_is_corrected_with_the_keyboard_only(page: Page, shop: MailShop) -> None:

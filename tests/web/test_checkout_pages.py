@@ -31,12 +31,21 @@ def _add(client: FlaskClient, product: Product, qty: int) -> None:
     assert response.status_code == 302
 
 
-def _through_review(client: FlaskClient, method: str = "standard") -> str:
+def _review_page(client: FlaskClient, method: str = "standard", **contact: str) -> str:
+    """Fill in the details (CHECKOUT_FORM, with `contact` over it) and the delivery; the
+    review page."""
     token = csrf_token(client, "/checkout")
-    assert client.post("/checkout", data={**CHECKOUT_FORM, "csrf_token": token}).status_code == 302
+    details = {**CHECKOUT_FORM, **contact, "csrf_token": token}
+    assert client.post("/checkout", data=details).status_code == 302
     response = client.post("/checkout/shipping", data={"csrf_token": token, "method": method})
     assert response.status_code == 302
-    review = client.get("/checkout/review").get_data(as_text=True)
+    review = client.get("/checkout/review")
+    assert review.status_code == 200
+    return review.get_data(as_text=True)
+
+
+def _through_review(client: FlaskClient, method: str = "standard") -> str:
+    review = _review_page(client, method)
     match = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', review)
     assert match, review
     return match.group(1)

@@ -4,19 +4,16 @@ delete, the audit log and who may use the pages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.console.models import AuditEntry
-from shop.db import db, utcnow
+from shop.db import utcnow
 from shop.form_fields import CONTROL_MESSAGE, DATE_TIME_MESSAGE
 from shop.promotions import admin, codes
 from shop.promotions.models import AMOUNT, FREE_DELIVERY, PERCENT, PromoCode
@@ -24,6 +21,7 @@ from tests import factories
 from tests.console_support import client_as, console_token
 from tests.web.page_forms import open_form, read_form
 from tests.web.test_accessibility import assert_accessible, problems
+from tests.web.test_query_counts import counted
 
 NEW = "/console/promotions/new"
 LIST = "/console/promotions/"
@@ -493,23 +491,6 @@ def test_a_code_orders_used_cannot_be_deleted(app: Flask, session: Session) -> N
 # --- the list -------------------------------------------------------------------------------
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends inside the block."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine
-    assert engine is not None
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-
-
 def test_the_list_shows_each_codes_paid_orders(app: Flask, session: Session) -> None:
     now = utcnow()
     a = factories.promo_code(session, "AAA", created_at=now - timedelta(days=3))
@@ -548,7 +529,7 @@ def test_the_list_shows_each_codes_paid_orders(app: Flask, session: Session) -> 
     factories.bare_order(session, "N-1", placed, 7000, status="paid")  # without a code
     session.commit()
     client = client_as(app, session, "merchandiser")
-    with statements() as small:
+    with counted() as small:
         html = client.get(LIST).get_data(as_text=True)
     cells = row_cells(html, "AAA")
     assert (cells["orders"], cells["discount"], cells["paid"]) == ("4", "£10.00", "£67.50")
@@ -566,7 +547,7 @@ def test_the_list_shows_each_codes_paid_orders(app: Flask, session: Session) -> 
         factories.promo_code(session, f"MORE{n}")
         factories.bare_order(session, f"M-{n}", placed, 100, status="paid", promo_code_id=a.id)
     session.commit()
-    with statements() as large:
+    with counted() as large:
         assert client.get(LIST).status_code == 200
     assert len(large) == len(small)
 

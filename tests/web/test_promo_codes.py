@@ -23,9 +23,9 @@ from shop.promotions import codes
 from shop.promotions.models import AMOUNT, FREE_DELIVERY, PromoCode
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card, pay, place_cart, settings, stock
-from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
+from tests.helpers import csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
-from tests.web.test_checkout_pages import _add
+from tests.web.test_checkout_pages import _add, _review_page
 
 MINUS = "\N{MINUS SIGN}"
 
@@ -49,17 +49,6 @@ def _cart_code(session: Session) -> str | None:
 def _uses(session: Session, code: str = "SPRING10") -> int:
     session.rollback()
     return int(session.scalar(select(PromoCode.uses).where(PromoCode.code == code)) or 0)
-
-
-def _to_review(client: FlaskClient, method: str = "standard", **contact: str) -> str:
-    token = csrf_token(client, "/checkout")
-    details = {**CHECKOUT_FORM, **contact, "csrf_token": token}
-    assert client.post("/checkout", data=details).status_code == 302
-    response = client.post("/checkout/shipping", data={"csrf_token": token, "method": method})
-    assert response.status_code == 302
-    review = client.get("/checkout/review")
-    assert review.status_code == 200
-    return review.get_data(as_text=True)
 
 
 def _place(client: FlaskClient, review: str | None = None):  # type: ignore[no-untyped-def]
@@ -93,7 +82,7 @@ def test_a_percentage_code_comes_off_the_cart_and_the_order_carries_it(
     assert 'data-testid="total">£14.57<' in cart  # 11.80 - 1.18 + 3.95
     assert _cart_code(session) == "SPRING10"
 
-    review = _to_review(client)
+    review = _review_page(client)
     assert f'data-testid="summary-promo-discount">{MINUS}£1.18<' in review
     assert 'data-testid="summary-total">£14.57<' in review
     placed = _place(client, review)
@@ -232,7 +221,7 @@ def test_a_free_delivery_code_frees_standard_delivery_only(
     assert 'data-testid="total">£5.90<' in cart
     assert "more for free standard delivery" not in cart
 
-    express = _to_review(client, "express")
+    express = _review_page(client, "express")
     assert 'data-testid="summary-total">£13.85<' in express  # express is still charged
     assert "Code SHIPFREE gives free standard delivery; express delivery is charged." in express
     assert _place(client, express).status_code == 302
@@ -247,7 +236,7 @@ def test_a_free_delivery_code_frees_standard_delivery_only(
         data={"csrf_token": csrf_token(client, "/cart")},
     )
     assert cancel.status_code == 302
-    standard = _to_review(client, "standard")
+    standard = _review_page(client, "standard")
     assert 'data-testid="summary-total">£5.90<' in standard
     assert _place(client, standard).status_code == 302
     session.rollback()
@@ -272,10 +261,10 @@ def test_a_released_order_gives_its_use_back_and_the_last_use_goes_to_one_order(
     rival = app.test_client()
     _add(rival, items["jumbo"], 4)
     assert _enter(rival, "SPRING10").status_code == 302
-    rival_review = _to_review(rival, email="rival@example.com")
+    rival_review = _review_page(rival, email="rival@example.com")
     assert 'data-testid="summary-promo-discount"' in rival_review
 
-    assert _place(client, _to_review(client)).status_code == 302
+    assert _place(client, _review_page(client)).status_code == 302
     assert _uses(session) == 1
     # The rival reviewed it with the discount; the order would now be placed without it.
     refused = _place(rival, rival_review)
@@ -342,10 +331,10 @@ def test_a_once_per_customer_code_is_refused_to_an_account_and_an_address_that_u
     guest = app.test_client()
     _add(guest, items["heart"], 2)
     assert _enter(guest, "WELCOME").status_code == 302
-    review = _to_review(guest, email="ANN@example.com")
+    review = _review_page(guest, email="ANN@example.com")
     assert "You have already used the code WELCOME." in review
     assert 'data-testid="summary-promo-discount"' not in review
-    other = _to_review(guest, email="someone-else@example.com")
+    other = _review_page(guest, email="someone-else@example.com")
     assert f'data-testid="summary-promo-discount">{MINUS}£0.59<' in other
 
 
@@ -358,7 +347,7 @@ def test_a_once_per_customer_code_held_by_the_shoppers_unpaid_order_says_so(
     sign_in(client, "ann@example.com", factories.PASSWORD)
     _add(client, items["heart"], 2)
     assert _enter(client, "WELCOME").status_code == 302
-    placed = _place(client, _to_review(client))
+    placed = _place(client, _review_page(client))
     assert placed.status_code == 302 and _uses(session, "WELCOME") == 1
     order = session.scalar(select(Order))
     assert order is not None and order.promo_code == "WELCOME"
@@ -423,7 +412,7 @@ def test_a_code_switched_off_while_in_the_cart_stops_applying(
     assert 'data-testid="promo-problem">The code SPRING10 is no longer available.' in cart
     assert 'data-testid="promo-discount"' not in cart
     assert 'data-testid="total">£15.75<' in cart
-    review = _to_review(client)
+    review = _review_page(client)
     assert "The code SPRING10 is no longer available." in review
     assert _place(client, review).status_code == 302
     session.rollback()
