@@ -734,6 +734,8 @@ def _hold_again_for_payment(
         {"hold_code": False},
         {"hold_code": False, "benefits": _NoBenefits()},
     )
+    # Points refused in the first try are refused again in the second, which only leaves
+    # the code out: two reasons mean the points could not be taken.
     for options in attempts:
         try:
             reserve_stock(session, order, settings, **options)
@@ -758,7 +760,7 @@ def _hold_again_for_payment(
         _flag(
             order,
             f"paid (intent {intent.id}) after its hold had ended, and {' and '.join(lost)} "
-            f"({' '.join(missing)}); recover the discount or refund it",
+            f"({' '.join(dict.fromkeys(missing))}); recover the discount or refund it",
         )
 
 

@@ -364,6 +364,7 @@ def test_points_spent_elsewhere_after_the_hold_ended_are_flagged_not_confirmed(
     order = fresh(session, order_id)
     assert order.status == "paid"
     assert "1,000 points could not be debited again" in (order.payment_flag or "")
+    assert (order.payment_flag or "").count("You have only 200 points.") == 1
     assert stock(session, items["heart"]) == 40  # the stock was there: taken
     assert emails(session, "loyalty_points_redeemed") == []
 
