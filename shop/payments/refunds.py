@@ -282,7 +282,8 @@ def _restock(session: Session, order: Order, request: RefundRequest) -> None:
     wanted = dict(request.restock or {})
     if request.restock_all:
         wanted = {line.id: line.quantity - line.restocked_qty for line in order.lines}
-    for line in order.lines:
+    # In product-id order, as checkouts take stock: crossed locks can deadlock on PostgreSQL.
+    for line in sorted(order.lines, key=lambda ln: ln.product_id or 0):
         # Never more than is left to put back, whatever was checked before the gateway call.
         qty = min(wanted.get(line.id, 0), line.quantity - line.restocked_qty)
         wanted[line.id] = max(qty, 0)

@@ -4,6 +4,7 @@ gateway reports (on return, by webhook or by reconciliation) exactly once."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -680,14 +681,7 @@ def _mark_paid(
     states.transition(order, states.PAID, f"Payment received ({source})")
     order.reserved_until = None
     now = utcnow()
-    for line in order.lines:
-        if line.product_id is not None:
-            session.execute(
-                update(Product)
-                .where(Product.id == line.product_id)
-                .values(order_count=Product.order_count + 1)
-                .execution_options(synchronize_session=False)
-            )
+    _count_orders(session, order)
     _record_purchases(session, order, now)
     remove_bought(session, order)
     withdraw_pending(
@@ -761,6 +755,19 @@ def _hold_again_for_payment(
             order,
             f"paid (intent {intent.id}) after its hold had ended, and {' and '.join(lost)} "
             f"({' '.join(dict.fromkeys(missing))}); recover the discount or refund it",
+        )
+
+
+def _count_orders(session: Session, order: Order) -> None:
+    # In product-id order, as checkouts take stock (`checkout.services.reserve_stock`): two
+    # payments that lock the same products in different orders can deadlock on PostgreSQL.
+    lines = Counter(line.product_id for line in order.lines if line.product_id is not None)
+    for product_id in sorted(lines):
+        session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(order_count=Product.order_count + lines[product_id])
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -106,6 +107,67 @@ def test_a_good_card_pays_the_order_once_with_everything_that_follows(
     session.rollback()
     assert session.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
     assert len(emails(session, "order_confirmation")) == 1
+
+
+@contextmanager
+def product_updates(column: str) -> Iterator[list[int]]:
+    """The ids of the products whose `column` the app's UPDATEs change, in statement order."""
+    updated: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith(f"UPDATE products SET {column}"):
+            # The WHERE clause's id is the statement's last parameter.
+            values = list(parameters.values()) if isinstance(parameters, dict) else parameters
+            updated.append(int(values[-1]))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield updated
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def _crossed(items: dict[str, Product]) -> tuple[Product, Product]:
+    """Two products, the one with the higher id first, as a cart may hold them."""
+    later, earlier = sorted((items["jumbo"], items["heart"]), key=lambda p: p.id, reverse=True)
+    return later, earlier
+
+
+# Locking products in another order than checkouts do (by id) can deadlock two transactions
+# on PostgreSQL: a payment or a refund against a checkout or another payment.
+def test_paying_counts_each_product_once_in_product_id_order(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    later, earlier = _crossed(items)
+    order_id = placed_order(app, [(later, 1), (earlier, 2)])
+    before = {p.id: p.order_count for p in (earlier, later)}
+    with product_updates("order_count") as updated:
+        assert pay(app, order_id, new_card(app, localstripe_url)).status == "paid"
+    assert updated == [earlier.id, later.id]
+    session.rollback()  # a new snapshot: the payment committed in another session
+    after = {p.id: p.order_count for p in (earlier, later)}
+    assert after == {product_id: count + 1 for product_id, count in before.items()}
+
+
+def test_a_refund_restocks_in_product_id_order(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    later, earlier = _crossed(items)
+    order_id = paid_order(app, [(later, 1), (earlier, 2)], localstripe_url)
+    before = {p.id: stock(session, p) for p in (earlier, later)}
+    with app.app_context(), product_updates("stock_qty") as updated:
+        refund_order(
+            db.transaction, gateway(), settings(app), order_id, RefundRequest(restock_all=True)
+        )
+    assert updated == [earlier.id, later.id]
+    after = {p.id: stock(session, p) for p in (earlier, later)}
+    assert after == {earlier.id: before[earlier.id] + 2, later.id: before[later.id] + 1}
 
 
 @pytest.mark.parametrize("member", [False, True])
