@@ -166,6 +166,7 @@ def test_a_declined_card_shows_an_error_and_another_card_pays(page: Page, shop: 
     expect(page).to_have_url(re.compile(r"/checkout/pay/[^/]+$"))
     expect(pay_button(page)).to_be_enabled()
     expect(pay_button(page)).not_to_have_attribute("aria-busy", "true")
+    expect(alert).to_be_focused()  # not lost to the top of the page with the disabled button
     shop.deliver_mail()  # the failure notice goes out before the shopper tries again
     (notice,) = shop.mail_to(email)
     assert "did not go through" in str(notice["Subject"])

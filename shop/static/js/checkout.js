@@ -39,6 +39,9 @@
     message.textContent = text || "The payment did not go through.";
     button.disabled = false;
     button.removeAttribute("aria-busy");
+    // Disabling the button took the focus away: give it to the message, next to the card
+    // fields and the button, rather than leave keyboard users at the top of the page.
+    message.focus();
   }
 
   async function handle(result) {
