@@ -426,7 +426,7 @@ def pay_submit(token: str) -> tuple[Response, int]:
         return jsonify(error=str(exc)), 409
     except PaymentsNotConfigured as exc:
         return jsonify(error=str(exc)), 503
-    return _outcome_json(outcome, token)
+    return _outcome_json(outcome, token, order.email)
 
 
 @bp.post("/pay/<token>/complete")
@@ -446,7 +446,7 @@ def pay_complete(token: str) -> tuple[Response, int]:
             error="We could not reach our payment provider. Your order is saved; "
             "please check its page in a moment."
         ), 503
-    return _outcome_json(outcome, token)
+    return _outcome_json(outcome, token, order.email)
 
 
 @bp.post("/pay/<token>/cancel")
@@ -461,12 +461,23 @@ def pay_cancel(token: str) -> Response:
     return redirect(url_for("cart.show"))
 
 
-def _outcome_json(outcome: payments.PaymentOutcome, token: str) -> tuple[Response, int]:
+def _flash_once(message: str, category: str) -> None:
+    # A late double click reports the same payment twice before the next page reads it.
+    if [category, message] not in [list(item) for item in session.get("_flashes", [])]:
+        flash(message, category)
+
+
+def _outcome_json(outcome: payments.PaymentOutcome, token: str, email: str) -> tuple[Response, int]:
     body: dict[str, Any] = {"status": outcome.status, "message": outcome.message}
     if outcome.client_secret:
         body["client_secret"] = outcome.client_secret
     if outcome.status in ("paid", "processing", "closed"):
         body["redirect"] = url_for("orders.show", token=token)
+    if outcome.status == "paid":  # said once, on the page the browser goes to next
+        _flash_once(
+            f"Thank you! Your payment was received and a confirmation is on its way to {email}.",
+            "success",
+        )
     if outcome.status == "closed" and outcome.message:
         flash(outcome.message, "info")  # shown on the order page the browser goes to
     if outcome.status == "refused":  # stay on the page: say why, and offer to cancel
