@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,7 +31,7 @@ from loyalty.models import (
 )
 from loyalty.preferences import MailLinks
 from shop.accounts.models import User
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.mail.outbox import OutboxError, enqueue_email
 from shop.money import format_money
 from shop.orders import states
@@ -49,8 +48,6 @@ KIND = "weekly_deals"
 BATCH_SIZE = 200
 # Orders that were paid (and not wholly undone); their totals are the campaign's revenue.
 PAID_STATUSES = states.KEPT
-
-Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 class CampaignError(ValueError):

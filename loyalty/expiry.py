@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from loyalty import ledger, notifications, rules
 from loyalty.models import LoyaltyNotice, Membership, PointsEntry
 from loyalty.settings import load_settings
-from loyalty.tiers import Transaction
 from shop.accounts.models import User
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.wording import counted
 
 NOTICE_KIND = "points_expiring"

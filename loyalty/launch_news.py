@@ -21,13 +21,13 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty.campaigns import BATCH_SIZE, Mailing, SendReport, Transaction, send_mailing
+from loyalty.campaigns import BATCH_SIZE, Mailing, SendReport, send_mailing
 from loyalty.models import Campaign, LaunchAnnouncement
 from loyalty.preferences import MailLinks
 from loyalty.settings import load_settings
 from shop.catalog.availability import Viewer, not_launched_yet, on_sale_to, public_viewer
 from shop.catalog.models import Product
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.money import format_money
 from shop.wording import counted
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from loyalty.campaigns import BATCH_SIZE, Mailing, SendReport, Transaction, send_mailing
+from loyalty.campaigns import BATCH_SIZE, Mailing, SendReport, send_mailing
 from loyalty.models import (
     Campaign,
     CampaignSend,
@@ -38,7 +38,7 @@ from shop.accounts.models import User
 from shop.analytics import rfm
 from shop.analytics.customers import LOOKUP_CHUNK, segment_members
 from shop.console import audit
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.money import format_money
 
 TOPIC = "recommendations"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +18,7 @@ from loyalty.models import Membership, PointsEntry, Tier, TierChange
 from loyalty.settings import ProgrammeSettings, load_settings
 from shop.accounts.models import User
 from shop.console import audit
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.orders import states
 from shop.orders.models import Order
 from shop.wording import counted
@@ -48,8 +47,6 @@ DEFAULT_TIERS = (
     ),
 )
 BATCH_SIZE = 1000
-
-Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 class ChangedSinceOpened(Exception):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,9 @@ def make_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engine:
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
+
+# What `Database.transaction` is: services that commit on their own take one of these.
+Transaction = Callable[[], AbstractContextManager[Session]]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

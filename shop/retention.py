@@ -40,7 +40,6 @@ write lock is never held long). Running it again removes nothing more.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +51,7 @@ from shop.accounts.models import AccountToken
 from shop.analytics.online import MAX_DAYS
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import GuestStockAlert, StockAlert
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import forgotten_values
@@ -62,8 +61,6 @@ from shop.orders.models import Order, OrderStatusChange
 from shop.payments.models import PaymentAttempt
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
-
-Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True)

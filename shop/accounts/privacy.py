@@ -19,7 +19,7 @@ from shop.accounts.services import AccountError
 from shop.cart.models import Cart, CartItem
 from shop.catalog.models import Category, GuestStockAlert, Product, StockAlert
 from shop.console import audit
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.events.models import DomainEvent
 from shop.mail.models import OutboxEmail
 from shop.mail.outbox import forgotten_values
@@ -29,7 +29,6 @@ from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund, SavedCard
-from shop.payments.services import Transaction
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from shop.tracking.services import anonymous_visitor_id

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, select, update
@@ -23,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import SignIn
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +34,6 @@ IDLE_LIMIT = timedelta(days=30)
 SEEN_EVERY = timedelta(hours=1)
 MAX_KEY_CHARS = 100
 PRUNE_BATCH_SIZE = 500
-
-Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 def _hash(key: str) -> str:

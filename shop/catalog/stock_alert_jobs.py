@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from shop.catalog import guest_stock_alerts, stock_alerts
-from shop.catalog.stock_alerts import BATCH_SIZE, SendReport, Transaction
+from shop.catalog.stock_alerts import BATCH_SIZE, SendReport
+from shop.db import Transaction
 
 
 def send_back_in_stock(

@@ -12,7 +12,6 @@ the next sell-out.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -25,12 +24,11 @@ from shop.accounts.models import User
 from shop.catalog.availability import Viewer, on_sale_to, public_viewer
 from shop.catalog.models import GuestStockAlert, Product, StockAlert
 from shop.catalog.services import get_product
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.mail.outbox import enqueue_email
 from shop.money import format_money
 from shop.wording import counted
 
-Transaction = Callable[[], AbstractContextManager[Session]]
 K = TypeVar("K")  # whom an alert e-mail goes to: an account id, or a visitor's address
 
 MAX_WAITING = 50  # open alerts per account: enough for a real wish list, not for a flood

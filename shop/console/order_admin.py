@@ -19,7 +19,7 @@ from shop.accounts.customer_refs import parse_customer_ref
 from shop.accounts.models import User
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit
-from shop.db import parse_id, utcnow
+from shop.db import Transaction, parse_id, utcnow
 from shop.mail import outbox
 from shop.mail.models import OutboxEmail
 from shop.money import format_money
@@ -38,7 +38,6 @@ from shop.payments.refunds import (
     refund_order,
     refundable_pence,
 )
-from shop.payments.services import Transaction
 
 STATUSES = tuple(states.LABELS)
 

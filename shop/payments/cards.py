@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.accounts.profile import confirm_change
+from shop.db import Transaction
 from shop.payments.gateway import (
     CardDetails,
     GatewayError,
@@ -19,7 +20,7 @@ from shop.payments.gateway import (
     PaymentGateway,
 )
 from shop.payments.models import SavedCard
-from shop.payments.services import PaymentError, Transaction
+from shop.payments.services import PaymentError
 
 log = logging.getLogger(__name__)
 

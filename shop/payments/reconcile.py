@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
-from shop.db import utcnow
+from shop.db import Transaction, utcnow
 from shop.orders import states
 from shop.orders.models import Order
 from shop.payments.gateway import GatewayError, GatewayUnavailable, Intent, PaymentGateway
 from shop.payments.models import PaymentAttempt
-from shop.payments.services import OPEN, Transaction, apply_intent
+from shop.payments.services import OPEN, apply_intent
 
 
 @dataclass

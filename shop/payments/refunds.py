@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
 from shop.checkout.pricing import CheckoutSettings
+from shop.db import Transaction
 from shop.events.bus import record_event
 from shop.money import format_money
 from shop.orders import states
@@ -17,7 +18,6 @@ from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 from shop.payments.gateway import GatewayError, PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund
-from shop.payments.services import Transaction
 
 REFUNDABLE = frozenset(
     {states.PAID, states.SHIPPED, states.DELIVERED, states.PARTIALLY_REFUNDED, states.CANCELLED}

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +23,7 @@ from shop.checkout.services import (
     CheckoutError,
     reserve_stock,
 )
-from shop.db import parse_id, utcnow
+from shop.db import Transaction, parse_id, utcnow
 from shop.events.bus import record_event
 from shop.mail.outbox import recent_order_count, withdraw_pending
 from shop.money import format_money
@@ -44,8 +42,6 @@ from shop.payments.gateway import (
 from shop.payments.models import PaymentAttempt, SavedCard
 from shop.promotions import codes
 from shop.tracking.models import Event
-
-Transaction = Callable[[], AbstractContextManager[Session]]
 
 # Attempt states in which the outcome at the gateway is not known yet.
 OPEN = ("creating", "unknown", "requires_action", "processing")

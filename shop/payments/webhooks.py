@@ -9,11 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
+from shop.db import Transaction
 from shop.orders.models import Order
 from shop.payments.gateway import ChargeRefunds, InvalidWebhook, PaymentGateway
 from shop.payments.models import PaymentAttempt, WebhookEvent
 from shop.payments.refunds import record_gateway_refunds
-from shop.payments.services import Transaction, apply_intent
+from shop.payments.services import apply_intent
 
 HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded")
 
