@@ -61,10 +61,11 @@ def segment_csv(slug: str) -> Response | tuple[str, int]:
     """Download one segment's customers as CSV; the download is in the audit log."""
     today = utcnow().date()
     try:
-        body = customers.segment_csv(db.session, audit.Actor.of(current_user), slug, today)
+        body = customers.segment_csv(
+            db.session, db.transaction, audit.Actor.of(current_user), slug, today
+        )
     except CustomerAnalyticsError as exc:
         return _error(exc)
-    db.session.commit()
     return Response(
         body,
         mimetype="text/csv",

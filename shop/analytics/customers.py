@@ -29,6 +29,7 @@ from shop.analytics import rfm
 from shop.analytics.customer_data import customer_totals, median_days_between_orders, month_rows
 from shop.console import audit
 from shop.console.catalog_admin import csv_cell
+from shop.db import Transaction
 from shop.money import plain_amount
 from shop.pagination import Page, check_page
 
@@ -204,14 +205,19 @@ CSV_COLUMNS = (
 )
 
 
-def segment_csv(session: Session, actor: audit.Actor, slug: str, today: date) -> str:
-    """All of a segment's customers as CSV text (header first), best spenders first; the
-    download is added to the audit log in the caller's transaction."""
+def segment_csv(
+    session: Session, transaction: Transaction, actor: audit.Actor, slug: str, today: date
+) -> str:
+    """All of a segment's customers as CSV text (header first), best spenders first, read
+    with `session`; the download is added to the audit log in a `transaction` of its own."""
     members, _scored = segment_members(session, slug, today)
-    audit.record(
-        session, actor, "customers.export", f"segment {slug}", after={"customers": len(members)}
-    )
     people = _people(session, [row.totals.key for row in members])
+    # Not in the reading session: on SQLite a read transaction cannot start writing once
+    # another request has written since it began ("database is locked" at once).
+    with transaction() as tx:
+        audit.record(
+            tx, actor, "customers.export", f"segment {slug}", after={"customers": len(members)}
+        )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

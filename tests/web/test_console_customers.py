@@ -17,7 +17,7 @@ from shop.accounts.models import User
 from shop.analytics import customers, shopping_funnel
 from shop.analytics.online import Period
 from shop.console.models import AuditEntry
-from shop.db import utcnow
+from shop.db import db, utcnow
 from shop.tracking.models import Event
 from tests import factories
 from tests.console_support import client_as
@@ -169,6 +169,29 @@ def test_a_segment_download_is_csv_escaped_and_audited(app: Flask, session: Sess
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "customers.export"))
     assert entry is not None
     assert entry.target == f"segment {slug}" and entry.after == {"customers": len(rows)}
+
+
+def test_a_segment_download_while_shoppers_write_is_served_and_audited(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(session)
+    session.commit()
+    client = client_as(app, session, "merchandiser")
+    people = customers._people
+
+    def a_shopper_writes_meanwhile(reading: Session, keys: object) -> object:
+        with db.transaction() as tx:  # another request's write, committed mid-download
+            tx.add(Event(kind="view", visitor_id="meanwhile", created_at=utcnow()))
+        return people(reading, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(customers, "_people", a_shopper_writes_meanwhile)
+    response = client.get("/console/customers/segments/champions.csv")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    session.rollback()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "customers.export"))
+    assert entry is not None and entry.after == {"customers": len(rows)}
+    assert session.scalar(select(Event).where(Event.visitor_id == "meanwhile")) is not None
 
 
 def test_bad_segment_pages_get_clear_errors(app: Flask, session: Session) -> None:
