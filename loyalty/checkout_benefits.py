@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty import ledger
+from loyalty import ledger, owed_points
 from loyalty.models import LoyaltyNotice, Membership, PointsEntry, Tier
 from loyalty.rules import points_for_order
 from loyalty.settings import ProgrammeSettings, load_settings
@@ -185,7 +185,8 @@ class MemberBenefits:
             return  # a concurrent hold of the same order won; it holds the points
 
     def release(self, session: Session, order: Order) -> int:
-        """Give back the points the order holds; 0 when it holds none (already released)."""
+        """Give back the points the order holds, less what refunds are owed from them
+        (`owed_points`); 0 when it holds none (already released)."""
         if order.user_id is None:
             return 0
         member = session.scalar(select(Membership).where(Membership.user_id == order.user_id))
@@ -208,7 +209,9 @@ class MemberBenefits:
             except ledger.DuplicateEntry:
                 continue
             released += -hold.points
-        return released
+        return released - owed_points.settle_from_returned(
+            session, member.id, released, order.number
+        )
 
 
 PROVIDER = MemberBenefits()

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, notifications, rules, tiers
+from loyalty import ledger, notifications, owed_points, rules, tiers
 from loyalty.membership import find_membership
 from loyalty.models import Membership, PointsEntry, Tier
 from loyalty.settings import load_settings
@@ -91,7 +91,8 @@ class Reversal:
     """What a refund took back, and what the balance could not cover."""
 
     points: int
-    shortfall: int = 0
+    shortfall: int = 0  # written off: spent on paid orders
+    owed: int = 0  # held by unpaid orders: taken back if they come back (`owed_points`)
 
 
 @dataclass(frozen=True)
@@ -151,18 +152,23 @@ def _reverse_earned(
         session.refresh(member, ["points_balance"])
         take = min(due, max(member.points_balance, 0))
         shortfall = due - take
+        held = owed_points.held_by_unpaid_orders(session, member.id) if shortfall else 0
+        owed, written_off = min(shortfall, held), shortfall - min(shortfall, held)
         if take <= 0:
-            if due > 0:
+            if written_off > 0:
                 log.warning(
                     "refund %s of order %s: %d points due back, but the balance is empty",
                     refund_id,
                     order.number,
-                    due,
+                    written_off,
                 )
-            return Reversal(0, shortfall)
+            owed = owed_points.note_owed(session, member.id, reference, order.number, owed)
+            return Reversal(0, written_off, owed)
         note = f"Refund on order {order.number}"
-        if shortfall:
-            note += f" ({shortfall} points could not be taken back: already spent)"
+        if written_off:
+            note += f" ({written_off} points could not be taken back: already spent)"
+        if owed:
+            note += f" ({owed} points held by an unpaid order are taken back if it is cancelled)"
         try:
             ledger.append(
                 session, member.id, -take, "refund", reference, description=note, order_id=order.id
@@ -171,7 +177,8 @@ def _reverse_earned(
             continue  # spent at this very moment: read the balance again
         except ledger.DuplicateEntry:
             return Reversal(0)
-        return Reversal(take, shortfall)
+        owed = owed_points.note_owed(session, member.id, reference, order.number, owed)
+        return Reversal(take, written_off, owed)
     return Reversal(0, due)
 
 
@@ -258,10 +265,17 @@ def settle_refund(
     # Only when an entry was written: the ledger's unique keys then keep a retried event
     # from sending the e-mail twice.
     user = session.get(User, order.user_id)
-    if (returned or reversal.points) and user is not None:
+    if (returned or reversal.points or reversal.owed) and user is not None:
         session.refresh(member, ["points_balance"])
         notifications.send_refund_points(
-            session, user, member, order.number, returned, reversal.points, reversal.shortfall
+            session,
+            user,
+            member,
+            order.number,
+            returned,
+            reversal.points,
+            reversal.shortfall,
+            owed=reversal.owed,
         )
     return RefundPoints(returned, reversal)
 

@@ -142,6 +142,21 @@ class LoyaltyNotice(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class OwedPoints(Base):
+    """Points a refund could not take back because an unpaid order held them: taken back
+    from those points if they come back (the order cancelled or its hold ended)."""
+
+    __tablename__ = "loyalty_owed_points"
+    __table_args__ = (UniqueConstraint("membership_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(60))  # the refund's ledger reference
+    order_number: Mapped[str] = mapped_column(String(40))  # the refunded order
+    points: Mapped[int] = mapped_column(Integer)  # still owed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Campaign(Base):
     """A marketing send, e.g. the weekly deals of one ISO week (key "weekly-2026-W48")."""
 

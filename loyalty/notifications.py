@@ -150,6 +150,8 @@ def send_refund_points(
     returned: int,
     taken_back: int,
     shortfall: int,
+    *,
+    owed: int = 0,
 ) -> bool:
     """Queue the e-mail saying what a refund did to the member's points."""
     return _send(
@@ -164,6 +166,7 @@ def send_refund_points(
             "returned": returned,
             "taken_back": taken_back,
             "shortfall": shortfall,
+            "owed": owed,
             "balance": member.points_balance,
         },
     )

@@ -120,6 +120,7 @@ def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
         CommunicationPreference,
         FavouriteCategory,
         Membership,
+        OwedPoints,
         PointsEntry,
         Tier,
         TierChange,
@@ -168,6 +169,14 @@ def _loyalty(session: Session, user_id: int) -> dict[str, Any]:
             .order_by(PointsEntry.id)
         ),
         ("points", "reason", "reference", "description", "expires_at", "created_at"),
+    )
+    section["points_owed_to_refunds"] = _rows(
+        session.scalars(
+            select(OwedPoints)
+            .where(OwedPoints.membership_id == membership.id, OwedPoints.points > 0)
+            .order_by(OwedPoints.id)
+        ),
+        ("points", "order_number", "created_at"),
     )
     section["tier_history"] = [
         {

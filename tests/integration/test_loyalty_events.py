@@ -11,8 +11,9 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, membership, rules, subscribers, tiers
-from loyalty.models import Membership, PointsEntry, Tier, TierChange
+from loyalty import checkout_benefits, ledger, membership, rules, subscribers, tiers
+from loyalty.models import Membership, OwedPoints, PointsEntry, Tier, TierChange
+from shop.accounts.privacy import export_data
 from shop.db import db, utcnow
 from shop.events.bus import record_event
 from shop.events.models import DomainEvent
@@ -266,6 +267,79 @@ def test_a_refund_after_points_were_spent_takes_what_is_left(app: Flask, session
     assert _member_row(session, user_id).points_balance == 0
     event = session.scalar(select(DomainEvent).where(DomainEvent.name == "order_refunded"))
     assert event is not None and event.dispatched_at is not None  # the event did not fail
+
+
+def _unpaid_holding(app: Flask, session: Session, user_id: int, points: int) -> Order:
+    """An unpaid order that holds `points` of the member's points."""
+    order = _order(session, user_id, goods=2_000)
+    order.status, order.points_redeemed = "pending_payment", points
+    session.commit()
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -points, "redeem", f"order:{order.id}", order_id=order.id)
+    session.commit()
+    return order
+
+
+def _cancelled(app: Flask, session: Session, order: Order) -> int:
+    session.rollback()
+    session.execute(update(Order).where(Order.id == order.id).values(status="cancelled"))
+    session.commit()
+    with app.app_context(), db.transaction() as own:
+        return checkout_benefits.release_points_of(own, order.id)
+
+
+def test_points_an_unpaid_order_holds_are_taken_back_when_they_come_back(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    bought = _order(session, user_id, goods=10_000, shipping=0)
+    _paid(app, bought)  # earns 100
+    held = _unpaid_holding(app, session, user_id, 80)
+    _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)
+    _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)  # a retried event
+    [reversal] = _entries(session, "refund")
+    assert reversal.points == -20
+    assert "80 points held by an unpaid order are taken back if it is cancelled" in (
+        reversal.description
+    )
+    body = _refund_mail(session).text_body
+    assert "80 more points it earned are held by an order you have not paid for yet" in body
+    assert "could not be taken back" not in body
+    assert _member_row(session, user_id).points_balance == 0
+
+    assert _cancelled(app, session, held) == 0  # all 80 came back and went to the refund
+    assert _member_row(session, user_id).points_balance == 0
+    taken = [e for e in _entries(session, "refund") if e.reference.startswith("owed:")]
+    assert [e.points for e in taken] == [-80]
+    assert taken[0].description == (
+        f"Refund on order {bought.number}, taken from the points order {held.number} gave back"
+    )
+    assert session.scalar(select(OwedPoints.points)) == 0
+    assert _cancelled(app, session, held) == 0  # released once
+    assert _member_row(session, user_id).points_balance == 0
+
+
+def test_only_what_unpaid_orders_hold_is_owed_the_rest_is_written_off(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    bought = _order(session, user_id, goods=10_000, shipping=0)
+    _paid(app, bought)  # earns 100
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, -70, "redeem", "order:spent")  # spent on a paid order
+    session.commit()
+    held = _unpaid_holding(app, session, user_id, 30)
+    _refunded(app, bought, refund_id=7, amount=10_000, refunded=10_000)
+    assert _entries(session, "refund") == []  # the balance was empty: nothing taken now
+    body = _refund_mail(session).text_body
+    assert "70 more points it earned could not be taken back" in body
+    assert "30 more points it earned are held by an order" in body
+    owed = export_data(session, user_id)["loyalty"]["points_owed_to_refunds"]
+    assert [(row["points"], row["order_number"]) for row in owed] == [(30, bought.number)]
+    assert _cancelled(app, session, held) == 0
+    assert _member_row(session, user_id).points_balance == 0
+    assert [e.points for e in _entries(session, "refund")] == [-30]
+    assert export_data(session, user_id)["loyalty"]["points_owed_to_refunds"] == []
 
 
 def test_a_refund_with_nothing_left_succeeds_without_an_entry(app: Flask, session: Session) -> None:

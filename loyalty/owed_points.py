@@ -1,0 +1,93 @@
+"""Points a refund could not take back because an unpaid order held them.
+
+A refund takes back the points its order earned, as far as the balance allows. Points
+spent on a paid order are gone, and that part is written off. Points an unpaid order only
+holds are not spent: if the order is cancelled (or its hold ends) they come back. So the
+part of a shortfall those holds cover is owed, and taken back from them when they return,
+rather than handed back in full.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty import ledger
+from loyalty.models import OwedPoints, PointsEntry
+from shop.orders import states
+from shop.orders.models import Order
+
+
+def held_by_unpaid_orders(session: Session, membership_id: int) -> int:
+    """The points the member's unpaid orders hold (debited, not given back yet)."""
+    held = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0))
+        .join(Order, Order.id == PointsEntry.order_id)
+        .where(
+            PointsEntry.membership_id == membership_id,
+            PointsEntry.reason.in_(("redeem", "redeem_reversal")),
+            Order.status == states.PENDING_PAYMENT,
+        )
+    )
+    return max(-int(held or 0), 0)
+
+
+def note_owed(
+    session: Session, membership_id: int, reference: str, order_number: str, points: int
+) -> int:
+    """Record that a refund (ledger `reference`) is owed `points`; once per refund. Returns
+    the points noted now (0 when the refund's debt is noted already)."""
+    if points <= 0:
+        return 0
+    try:
+        with session.begin_nested():
+            session.add(
+                OwedPoints(
+                    membership_id=membership_id,
+                    reference=reference,
+                    order_number=order_number,
+                    points=points,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return 0
+    return points
+
+
+def settle_from_returned(
+    session: Session, membership_id: int, returned: int, from_order_number: str
+) -> int:
+    """Take what refunds are owed out of `returned` points that just came back from an
+    unpaid order, oldest debt first; return how many were taken."""
+    if returned <= 0:
+        return 0
+    debts = session.scalars(
+        select(OwedPoints)
+        .where(OwedPoints.membership_id == membership_id, OwedPoints.points > 0)
+        .order_by(OwedPoints.id)
+        .with_for_update()
+    ).all()
+    taken = 0
+    for debt in debts:
+        take = min(debt.points, returned - taken)
+        if take <= 0:
+            break
+        try:
+            ledger.append(
+                session,
+                membership_id,
+                -take,
+                "refund",
+                f"owed:{debt.id}:{debt.points}",  # what was owed before: unique per step
+                description=(
+                    f"Refund on order {debt.order_number}, taken from the points "
+                    f"order {from_order_number} gave back"
+                ),
+            )
+        except (ledger.InsufficientPoints, ledger.DuplicateEntry):
+            break  # spent at this very moment, or settled by a concurrent release
+        debt.points -= take
+        taken += take
+    return taken
