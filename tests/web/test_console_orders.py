@@ -169,6 +169,7 @@ def test_cancel_only_where_the_state_machine_allows(
     assert stock(session, items["lantern"]) == 3
     shown = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "is cancelled and its stock is back; the customer&#39;s e-mail is queued." in shown
+    assert "Refundable" not in shown  # never paid: nothing to refund
     [told] = emails(session, "order_cancelled")
     assert told.order_id == unpaid_id and told.to_address == "guest@example.com"
     actions = session.scalars(select(AuditEntry.action)).all()
@@ -199,6 +200,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     path = f"/console/orders/{order_id}"
     page = client.get(path).get_data(as_text=True)
     assert 'value="11.80"' in page and "succeeded" in page  # prefilled with what is left
+    assert 'data-testid="order-refundable">£11.80<' in page
     token = console_token(client, path)
     for amount, message in (
         ("abc", "Enter an amount in pounds"),
