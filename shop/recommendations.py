@@ -670,7 +670,7 @@ class RecommendationService:
             rules = [r for r in rules if r not in not_bought]
             pinned &= ranked
         pinnable = {
-            pid: Candidate(pid, 0.0, "Picked for you", "pinned", cards[pid].category_id)
+            pid: Candidate(pid, 0.0, "Featured by the shop", "pinned", cards[pid].category_id)
             for pid in pinned
             if pid in cards and pid not in unsellable
         }

@@ -116,8 +116,11 @@ def test_a_pin_is_previewed_in_the_draft_then_served_exactly_after_publishing(
     after_publish = merch.get(f"/console/recommendations/preview?shopper={shopper.email}")
     live_now = _ids(after_publish.get_data(as_text=True), "preview-live-home")
     assert live_now == draft
-    served = _storefront_home_ids(shopper_client.get("/").get_data(as_text=True))
+    home = shopper_client.get("/").get_data(as_text=True)
+    served = _storefront_home_ids(home)
     assert served == live_now
+    # A pin is the shop's choice, not a personal pick: said so, to everyone who sees it.
+    assert "Featured by the shop" in home and "Picked for you" not in home
 
     session.rollback()
     actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
