@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from shop.catalog.availability import Viewer, is_launched_for, on_sale_to, public_viewer
@@ -118,3 +120,16 @@ def early_access_listing(
         .offset((page - 1) * size)
     )
     return Page(list(products), total, page, size)
+
+
+def add_to_products(session: Session, column: Any, amounts: Mapping[int, int]) -> None:
+    """Add `amounts[product_id]` to each product's `column` (say `Product.stock_qty`), one
+    statement per product in product-id order: the order checkouts lock products in, since
+    two transactions locking the same products in crossed order can deadlock on PostgreSQL."""
+    for product_id in sorted(amounts):
+        session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values({column: column + amounts[product_id]})
+            .execution_options(synchronize_session=False)
+        )

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
+from shop.catalog.services import add_to_products
 from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders import states
@@ -49,13 +50,7 @@ def release_orders(session: Session, orders: Sequence[Order], note: str) -> int:
         for line in order.lines:
             if line.product_id is not None:
                 units[line.product_id] += line.quantity
-    for product_id in sorted(units):
-        session.execute(
-            update(Product)
-            .where(Product.id == product_id)
-            .values(stock_qty=Product.stock_qty + units[product_id])
-            .execution_options(synchronize_session=False)
-        )
+    add_to_products(session, Product.stock_qty, units)
     give_back(session, released)
     for order in released:
         session.refresh(order, ["stock_reserved", "reserved_until"])

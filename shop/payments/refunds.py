@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
+from shop.catalog.services import add_to_products
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import Transaction
 from shop.events.bus import record_event
@@ -282,19 +284,15 @@ def _restock(session: Session, order: Order, request: RefundRequest) -> None:
     wanted = dict(request.restock or {})
     if request.restock_all:
         wanted = {line.id: line.quantity - line.restocked_qty for line in order.lines}
-    # In product-id order, as checkouts take stock: crossed locks can deadlock on PostgreSQL.
-    for line in sorted(order.lines, key=lambda ln: ln.product_id or 0):
+    back: Counter[int] = Counter()
+    for line in order.lines:
         # Never more than is left to put back, whatever was checked before the gateway call.
         qty = min(wanted.get(line.id, 0), line.quantity - line.restocked_qty)
         wanted[line.id] = max(qty, 0)
         if qty <= 0 or line.product_id is None:
             continue
         line.restocked_qty += qty
-        session.execute(
-            update(Product)
-            .where(Product.id == line.product_id)
-            .values(stock_qty=Product.stock_qty + qty)
-            .execution_options(synchronize_session=False)
-        )
+        back[line.product_id] += qty
+    add_to_products(session, Product.stock_qty, back)
     if any(wanted.values()):
         states.note(order, f"Restocked {sum(wanted.values())} item(s)")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.cart.services import remove_bought
 from shop.catalog.models import Product
+from shop.catalog.services import add_to_products
 from shop.checkout.adjustments import BenefitQuote
 from shop.checkout.pricing import CheckoutSettings
 from shop.checkout.services import (
@@ -755,16 +756,8 @@ def _hold_again_for_payment(
 
 
 def _count_orders(session: Session, order: Order) -> None:
-    # In product-id order, as checkouts take stock (`checkout.services.reserve_stock`): two
-    # payments that lock the same products in different orders can deadlock on PostgreSQL.
     lines = Counter(line.product_id for line in order.lines if line.product_id is not None)
-    for product_id in sorted(lines):
-        session.execute(
-            update(Product)
-            .where(Product.id == product_id)
-            .values(order_count=Product.order_count + lines[product_id])
-            .execution_options(synchronize_session=False)
-        )
+    add_to_products(session, Product.order_count, lines)
 
 
 def _record_purchases(session: Session, order: Order, now: object) -> None:
