@@ -115,13 +115,27 @@ def save_settings() -> Response | tuple[str, int]:
     except ValueError as exc:  # a missing or garbled `opened` field
         form.form_errors.append(str(exc))
         return _overview(form, 400)
+    if form.edit.data:  # back from the review page, with what was typed
+        return _overview(form)
     try:
-        saved = programme_admin.save_programme(db.session, _actor(), form.settings(), opened)
+        saved = programme_admin.save_programme(
+            db.session, _actor(), form.settings(), opened, confirmed=bool(form.confirm.data)
+        )
     except tiers.ChangedSinceOpened as exc:
         db.session.rollback()
         fresh = ProgrammeForm.for_settings(load_settings(db.session))
         fresh.form_errors.append(str(exc))
         return _overview(fresh, 409)
+    except programme_admin.TermsVersionUnchanged as exc:
+        db.session.rollback()
+        form.terms_version.errors = [str(exc)]
+        return _overview(form, 400)
+    if saved.review is not None:
+        db.session.rollback()
+        page = render_template(
+            "console/loyalty/programme_review.html", form=form, review=saved.review
+        )
+        return page, 200
     db.session.commit()
     text = f"Programme settings saved.{_told(saved.members_told)}"
     flash(text if saved.changed else "Nothing changed.", "success")

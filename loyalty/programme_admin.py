@@ -1,5 +1,5 @@
-"""Console services for the programme: settings changes (audited, and told to members) and
-tier membership counts."""
+"""Console services for the programme: settings changes (reviewed, audited and told to
+members) and tier membership counts."""
 
 from __future__ import annotations
 
@@ -13,16 +13,32 @@ from sqlalchemy.orm import Session
 from loyalty import programme_news
 from loyalty.models import Membership
 from loyalty.settings import ProgrammeSettings, load_settings, save_settings
+from loyalty.tier_news import count_members_to_tell
 from loyalty.tiers import ChangedSinceOpened
 from shop.console import audit
 
 
+class TermsVersionUnchanged(ValueError):
+    """Members agreed to the current terms, and the change rewrites them under the same
+    version, so the version would no longer say which terms a member agreed to."""
+
+
+@dataclass(frozen=True)
+class ProgrammeReview:
+    """What a change would e-mail members, shown to the admin before anything is saved."""
+
+    changes: list[str]
+    members: int
+
+
 @dataclass(frozen=True)
 class SavedProgramme:
-    """Whether the settings changed, and how many members were e-mailed about it."""
+    """Whether the settings changed and how many members were e-mailed about it; or, with
+    `review`, nothing saved yet because the e-mail needs the admin's confirmation."""
 
     changed: bool
     members_told: int = 0
+    review: ProgrammeReview | None = None
 
 
 def save_programme(
@@ -30,12 +46,15 @@ def save_programme(
     actor: audit.Actor,
     new: ProgrammeSettings,
     opened: Mapping[str, Any] | None = None,
+    confirmed: bool = False,
 ) -> SavedProgramme:
     """Store new programme settings with an audit entry, and tell every member what changed
     for them (`programme_news`), in the caller's transaction.
 
     `opened` is the settings as the form showed them: if they were saved differently since,
-    raise ChangedSinceOpened and change nothing.
+    raise ChangedSinceOpened and change nothing. A change that would e-mail members is only
+    saved `confirmed`; before that, the result's `review` says what they would read. With
+    members, a change to the terms needs a new terms version (TermsVersionUnchanged).
     """
     current = load_settings(session, for_update=opened is not None)
     if opened is not None and current.as_dict() != dict(opened):
@@ -47,6 +66,15 @@ def save_programme(
     before, after = audit.changed(asdict(current), asdict(new))
     if not after:
         return SavedProgramme(changed=False)
+    changes = programme_news.programme_changes(current, new)
+    members = count_members_to_tell(session) if changes else 0
+    if members and new.terms_version == current.terms_version:
+        raise TermsVersionUnchanged(
+            "These changes rewrite the programme terms that members agreed to: give the "
+            f"terms a new version (they are version {current.terms_version} now)."
+        )
+    if members and not confirmed:
+        return SavedProgramme(changed=False, review=ProgrammeReview(changes, members))
     save_settings(session, new)
     audit.record(session, actor, "loyalty.settings.update", "loyalty programme", before, after)
     return SavedProgramme(

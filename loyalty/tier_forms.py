@@ -7,7 +7,7 @@ from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -202,9 +202,12 @@ def _whole(label: str, low: int, high: int, unit: str = "") -> WholeNumberField:
 
 
 class ProgrammeForm(ShopForm):
-    """The programme's numbers: earning, redemption, expiry, tier basis and terms version."""
+    """The programme's numbers: earning, redemption, expiry, tier basis and terms version.
+    `confirm` and `edit` are the review page's buttons: save and e-mail members, or go back."""
 
     opened = HiddenField()
+    confirm = SubmitField()
+    edit = SubmitField()
 
     points_per_pound = _whole("Points per £1 of goods (before the tier multiplier)", 1, 100)
     point_value_pence = _whole("Value of one point when spent (pence)", 1, 100)
@@ -251,6 +254,10 @@ class ProgrammeForm(ShopForm):
                     f"Points that expire after {months} month{'s' * (months != 1)} need a "
                     f"reminder fewer than {shortest} days before."
                 )
+
+    def setting_fields(self) -> list[Field]:
+        """The fields a review page carries over unchanged, `opened` included."""
+        return [f for f in self if f.name not in ("csrf_token", "confirm", "edit")]
 
     def opened_settings(self) -> dict[str, Any]:
         """The settings as this form showed them (ValueError if the form did not say, or if

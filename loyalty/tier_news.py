@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
@@ -72,11 +72,7 @@ def benefit_change(before: TierSpec, after: TierSpec) -> BenefitChange:
     return BenefitChange(tuple(better), tuple(worse), renamed)
 
 
-def members_to_tell(
-    session: Session, tier_id: int | None = None, only_topic: bool = False
-) -> Sequence[tuple[int, str, str]]:
-    """(user id, e-mail, name) of the active members (of one tier, or all) who can be
-    e-mailed; with `only_topic`, only those who confirmed tier news."""
+def _members_query(tier_id: int | None, only_topic: bool) -> Select[tuple[int, str, str]]:
     query = (
         select(User.id, User.email, User.name)
         .join(Membership, and_(Membership.user_id == User.id, Membership.status == "active"))
@@ -94,7 +90,22 @@ def members_to_tell(
                 CommunicationPreference.status == "on",
             ),
         )
+    return query
+
+
+def members_to_tell(
+    session: Session, tier_id: int | None = None, only_topic: bool = False
+) -> Sequence[tuple[int, str, str]]:
+    """(user id, e-mail, name) of the active members (of one tier, or all) who can be
+    e-mailed; with `only_topic`, only those who confirmed tier news."""
+    query = _members_query(tier_id, only_topic)
     return [(user_id, email, name) for user_id, email, name in session.execute(query)]
+
+
+def count_members_to_tell(session: Session) -> int:
+    """How many active members (of every tier) can be e-mailed."""
+    counted = select(func.count()).select_from(_members_query(None, False).subquery())
+    return int(session.scalar(counted) or 0)
 
 
 def tell_members(session: Session, tier: Tier, change: BenefitChange) -> int:

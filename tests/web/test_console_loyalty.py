@@ -364,7 +364,21 @@ def test_every_member_is_told_what_a_programme_change_means_for_them(
     session.execute(update(Membership).where(Membership.user_id == gone_id).values(status="closed"))
     session.commit()
     admin = client_as(app, session, "admin")
-    response = _post(admin, "/console/loyalty/settings", SETTINGS)
+    review = _post(admin, "/console/loyalty/settings", SETTINGS)
+    assert review.status_code == 200
+    shown = review.get_data(as_text=True)
+    assert "What 2 members will be told by e-mail" in shown
+    assert (
+        "<li>You earn 2 points per £1 spent, before your tier&#39;s multiplier (was 1).</li>"
+        in (shown)
+    )
+    assert "Save and e-mail 2 members" in shown
+    carried = read_form(shown).values
+    assert (carried["points_per_pound"], carried["terms_version"]) == ("2", "2026-12")
+    session.rollback()
+    assert load_settings(session).points_per_pound == 1  # nothing saved before the confirmation
+    assert session.scalar(select(OutboxEmail)) is None
+    response = admin.post("/console/loyalty/settings", data={**carried, "confirm": "1"})
     assert response.status_code == 302
     page = admin.get("/console/loyalty/").get_data(as_text=True)
     assert "Programme settings saved. 2 members told by e-mail." in page
@@ -391,6 +405,74 @@ def test_every_member_is_told_what_a_programme_change_means_for_them(
     assert (
         'id="terms"' in own and "Programme terms (version 2026-12; you joined under 2026-11)" in own
     )
+
+
+def test_a_programme_change_members_agreed_to_needs_a_new_terms_version(
+    app: Flask, session: Session
+) -> None:
+    factories.member(session, "mia@example.com")
+    session.commit()
+    admin = client_as(app, session, "admin")
+    response = _post(admin, "/console/loyalty/settings", {**SETTINGS, "terms_version": "2026-11"})
+    assert response.status_code == 400
+    form = read_form(response.get_data(as_text=True))
+    assert form.errors == [
+        "These changes rewrite the programme terms that members agreed to: give the terms a "
+        "new version (they are version 2026-11 now)."
+    ]
+    assert form.values["points_per_pound"] == "2"  # what was typed stays in the form
+    session.rollback()
+    assert load_settings(session).points_per_pound == 1
+    assert _audited(session) == []
+
+
+def test_the_review_page_goes_back_to_the_form_as_typed_and_saves_nothing(
+    app: Flask, session: Session
+) -> None:
+    from shop.mail.models import OutboxEmail
+
+    factories.member(session, "mia@example.com")
+    session.commit()
+    admin = client_as(app, session, "admin")
+    review = _post(admin, "/console/loyalty/settings", SETTINGS)
+    carried = read_form(review.get_data(as_text=True)).values
+    back = admin.post("/console/loyalty/settings", data={**carried, "edit": "1"})
+    assert back.status_code == 200
+    page = back.get_data(as_text=True)
+    assert 'data-testid="programme-form"' in page and "programme-review" not in page
+    shown = read_form(page).values
+    assert (shown["points_per_pound"], shown["expiry_months"]) == ("2", "18")
+    assert shown["opened"] == carried["opened"]
+    session.rollback()
+    assert load_settings(session).points_per_pound == 1
+    assert session.scalar(select(OutboxEmail)) is None
+    assert _audited(session) == []
+
+
+def test_a_confirmation_after_another_admin_saved_is_refused(app: Flask, session: Session) -> None:
+    from shop.mail.models import OutboxEmail
+
+    factories.member(session, "mia@example.com")
+    session.commit()
+    first, second = client_as(app, session, "admin"), _second_browser(app, session)
+    review = _post(first, "/console/loyalty/settings", SETTINGS)
+    carried = read_form(review.get_data(as_text=True)).values
+    other = {**SETTINGS, "expiry_months": "36", "terms_version": "2027-01"}
+    second_review = _post(second, "/console/loyalty/settings", other)
+    second_carried = read_form(second_review.get_data(as_text=True)).values
+    assert (
+        second.post(
+            "/console/loyalty/settings", data={**second_carried, "confirm": "1"}
+        ).status_code
+        == 302
+    )
+    stale = first.post("/console/loyalty/settings", data={**carried, "confirm": "1"})
+    assert stale.status_code == 409
+    assert "Another admin saved the programme settings" in stale.get_data(as_text=True)
+    session.rollback()
+    settings = load_settings(session)
+    assert (settings.expiry_months, settings.terms_version) == (36, "2027-01")
+    assert len(session.scalars(select(OutboxEmail)).all()) == 1
 
 
 def test_a_refused_stale_programme_save_shows_the_saved_settings_and_can_be_resubmitted(
