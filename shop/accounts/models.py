@@ -122,3 +122,18 @@ class SignIn(Base):
     # The last request made with it, written at most hourly (None: none since it was made).
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ChangeNote(Base):
+    """One account change told in a waiting "changes in the last hour" e-mail, kept so the
+    e-mail can be written again with every change it holds when another one joins it."""
+
+    __tablename__ = "account_change_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_emails.id", ondelete="CASCADE"), index=True
+    )
+    summary: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import notices
-from shop.accounts.models import AccountToken, Address, ConsentRecord, SignIn, User
+from shop.accounts.models import AccountToken, Address, ChangeNote, ConsentRecord, SignIn, User
 from shop.accounts.profile import confirm_change
 from shop.accounts.security import verify_password
 from shop.accounts.services import AccountError
@@ -576,6 +576,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     user.role = None
     user.deleted_at = now
     session.execute(delete(Address).where(Address.user_id == uid))
+    session.execute(delete(ChangeNote).where(ChangeNote.user_id == uid))
     session.execute(delete(AccountToken).where(AccountToken.user_id == uid))
     session.execute(delete(SignIn).where(SignIn.user_id == uid))
     session.execute(delete(SavedCard).where(SavedCard.user_id == uid))

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shop.accounts import notices
+from shop.accounts import change_digest, notices
 from shop.accounts.models import Address, User
 from shop.mail import outbox
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 # "Your account was changed" e-mails per account and hour. Each change is a form post (or a
 # data download, a GET) away, and the address of an account is not proven when it is
-# registered: uncapped, anyone could flood it. A few within the hour have told the owner.
+# registered: uncapped, anyone could flood it. Changes past the cap are told together an
+# hour later (`change_digest`).
 CHANGE_NOTICES_PER_HOUR = 5
 
 
@@ -52,13 +53,17 @@ class AddressFields:
 
 
 def confirm_change(session: Session, user: User, summary: str, base_url: str) -> None:
-    """Queue the short "your account was changed" e-mail (when the account has an address,
-    and it was sent fewer than `CHANGE_NOTICES_PER_HOUR` of them in the last hour)."""
+    """Queue the short "your account was changed" e-mail (when the account has an address).
+    Past `CHANGE_NOTICES_PER_HOUR` of them in the last hour, or while such changes wait to
+    be told, the change joins one e-mail that goes out later (`change_digest`)."""
     if not user.email:
+        return
+    if change_digest.join_waiting(session, user, summary, base_url):
         return
     recent = outbox.recent_count(session, user.id, ("account_profile_changed",), timedelta(hours=1))
     if recent >= CHANGE_NOTICES_PER_HOUR:
-        log.info("account %d: change notice not sent, the hourly cap is reached", user.id)
+        log.info("account %d: change told later, the hourly cap is reached", user.id)
+        change_digest.start(session, user, summary, base_url)
         return
     notices.send(
         session,
