@@ -313,10 +313,16 @@ def cancel_pending(token: str) -> Response:
     if order is None or order.access_token != token:
         flash("That order is no longer waiting for payment here.", "info")
         return redirect(url_for("checkout.details"))
+    points = order.points_redeemed or 0
     number = _cancel_unpaid(order, "cancelled by the shopper to start again")
     session.pop(PLACED, None)
-    flash(f"Order {number} is cancelled and its items are no longer held for you.", "info")
+    text = f"Order {number} is cancelled and its items are no longer held for you."
+    flash(f"{text}{_points_back(points)}", "info")
     return redirect(url_for("checkout.review"))
+
+
+def _points_back(points: int) -> str:
+    return f" The {points:,} points it used go back to your points balance." if points else ""
 
 
 def _cancel_unpaid(order: Order, note: str) -> str:
@@ -456,8 +462,10 @@ def pay_cancel(token: str) -> Response:
     order = _order_for_payment(token)
     if order.status != "pending_payment":
         return redirect(url_for("orders.show", token=token))
+    points = order.points_redeemed or 0
     number = _cancel_unpaid(order, "by the shopper on the payment page")
-    flash(f"Order {number} is cancelled; nothing was charged. Your cart is as you left it.", "info")
+    text = f"Order {number} is cancelled; nothing was charged.{_points_back(points)}"
+    flash(f"{text} Your cart is as you left it.", "info")
     return redirect(url_for("cart.show"))
 
 

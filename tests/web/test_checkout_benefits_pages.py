@@ -158,6 +158,34 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
     assert f'data-testid="order-points-discount">{MINUS}£10.00<' in page
 
 
+def test_cancelling_an_unpaid_order_says_its_points_went_back(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    mia = member(session, "mia@example.com", points=1500)
+    sign_in(client, "mia@example.com", factories.PASSWORD)
+    _add(client, items["heart"], 10)
+    _to_review(client)
+    assert _use_points(client, "1000").status_code == 302
+    pay = _place(client)
+    assert balance(session, mia.id) == 500
+    token = csrf_token(client, pay)
+    cancelled = client.post(f"{pay}/cancel", data={"csrf_token": token})
+    assert cancelled.status_code == 302
+    cart = client.get("/cart").get_data(as_text=True)
+    assert (
+        "is cancelled; nothing was charged. The 1,000 points it used go back to your points "
+        "balance. Your cart is as you left it." in cart
+    )
+    assert balance(session, mia.id) == 1500
+    order = session.scalar(select(Order))
+    assert order is not None and order.status == "cancelled"
+    page = client.get(f"/orders/{order.access_token}").get_data(as_text=True)
+    assert (
+        'data-testid="order-points-returned">The order was cancelled before it was paid, so '
+        "the 1,000 points it used went back to your points balance.<" in page
+    )
+
+
 @pytest.mark.parametrize(
     ("points", "message"),
     [
