@@ -81,6 +81,11 @@ def segment_mailing() -> Response | tuple[str, int]:
     if not form.validate() or reach is None:
         return _form_page(form, reach, False, 400)
     if request.form.get("action") != "queue":
+        try:  # the time is checked again when it is queued; say now what is wrong with it
+            segment_mailings.check_send_after(form.send_at.data, utcnow())
+        except segment_mailings.MailingError as exc:
+            form.send_at.errors = [*form.send_at.errors, str(exc)]
+            return _form_page(form, reach, _preview(reach, form), 400)
         return _form_page(form, reach, _preview(reach, form), 200)
     try:
         queued = segment_mailings.queue_mailing(

@@ -286,6 +286,27 @@ def test_bad_input_gets_a_message_and_stores_nothing(
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
+@pytest.mark.parametrize(
+    ("send_at", "message"),
+    [
+        ("2000-01-01T10:00", "That time has passed: choose a later one"),
+        ("9999-12-31T23:59", "A mailing can be scheduled at most 90 days ahead."),
+    ],
+)
+def test_the_preview_already_says_what_is_wrong_with_the_time(
+    app: Flask, session: Session, send_at: str, message: str
+) -> None:
+    _buyers, slug = _shop(app, session)
+    client = _staff(app, session)
+    response = _post(client, slug, "preview", send_at=send_at)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert f'<p class="field-error" id="send_at-error">{message}' in page
+    assert 'data-testid="mail-preview"' in page  # the copy is still shown
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(SegmentMailing)) == 0
+
+
 def test_a_segment_nobody_can_be_emailed_in_is_refused(app: Flask, session: Session) -> None:
     _buyers, slug = _shop(app, session)
     session.execute(
