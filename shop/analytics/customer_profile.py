@@ -19,6 +19,7 @@ from shop.accounts.models import User
 from shop.analytics import rfm
 from shop.analytics.customer_data import customer_totals
 from shop.analytics.customers import CustomerAnalyticsError
+from shop.orders import states
 from shop.orders.models import Order
 from shop.tracking.models import Event
 
@@ -54,6 +55,7 @@ class CustomerProfile:
     account: User
     scored: rfm.Scored | None  # None until they have a paid order they kept
     orders: int  # every order, whatever its status
+    refunded: int  # sales refunded in full
     recent_orders: list[Order]
     loyalty: Loyalty | None
     marketing: list[str]
@@ -119,6 +121,12 @@ def customer_profile(session: Session, user_id: int, now: datetime) -> CustomerP
         account=account,
         scored=_scored(session, user_id, now.date()),
         orders=session.scalar(select(func.count(Order.id)).where(mine)) or 0,
+        refunded=session.scalar(
+            select(func.count(Order.id)).where(
+                mine, Order.kind == "sale", Order.status == states.REFUNDED
+            )
+        )
+        or 0,
         recent_orders=list(recent),
         loyalty=_loyalty(session, user_id),
         marketing=marketing_topics(session, [user_id]).get(user_id, []),

@@ -334,6 +334,12 @@ def test_a_customer_without_paid_orders_and_unknown_or_staff_accounts(
     client = client_as(app, session, "merchandiser")
     html = client.get(f"/console/customers/account/{quiet.id}").get_data(as_text=True)
     assert "No paid order yet, so no segment." in html
+    session.rollback()
+    refunded = factories.user(session, "refunded@example.com", "Refunded")
+    factories.bare_order(session, "F1", _days_ago(9), 900, status="refunded", user_id=refunded.id)
+    session.commit()
+    page = client.get(f"/console/customers/account/{refunded.id}").get_data(as_text=True)
+    assert "Every paid order was refunded, so no value kept and no segment." in page
     assert "Not a member." in html and "None confirmed: do not send them marketing." in html
     assert "Nothing recorded in the last 30 days." in html
     for missing in (staff.id, 999_999):
