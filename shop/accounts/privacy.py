@@ -462,6 +462,29 @@ def _to_deliver(session: Session, user_id: int) -> list[str]:
     return [order.number for order in orders if states.can_ship(order)]
 
 
+def deletion_refusal(session: Session, user: User) -> DeletionRefused | None:
+    """Why the account cannot be deleted now (the shop's only admin, or paid orders still
+    to ship), or None: shown before the customer types their password, and checked again."""
+    if user.role == "admin":
+        admins = session.scalar(
+            select(func.count()).where(User.role == "admin", User.deleted_at.is_(None))
+        )
+        if (admins or 0) <= 1:
+            return LastAdminError(
+                "You are the shop's only admin, so this account can't be deleted. "
+                "Make someone else an admin in the console first."
+            )
+    waiting = _to_deliver(session, user.id)
+    if waiting:
+        return OrdersToDeliver(
+            f"Your order{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} "
+            f"{'are' if len(waiting) > 1 else 'is'} paid and not shipped yet, and we need "
+            "the delivery address to send it. You can delete your account once it has "
+            "shipped, or contact us to cancel and refund it first."
+        )
+    return None
+
+
 def delete_account(
     transaction: Transaction,
     gateway: Callable[[], PaymentGateway],
@@ -480,23 +503,9 @@ def delete_account(
         if user is None or user.deleted_at is not None:
             raise AccountError("Unknown account.")
         verify_password(user, password)
-        if user.role == "admin":
-            admins = session.scalar(
-                select(func.count()).where(User.role == "admin", User.deleted_at.is_(None))
-            )
-            if (admins or 0) <= 1:
-                raise LastAdminError(
-                    "You are the shop's only admin, so this account can't be deleted. "
-                    "Make someone else an admin in the console first."
-                )
-        waiting = _to_deliver(session, user_id)
-        if waiting:
-            raise OrdersToDeliver(
-                f"Your order{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} "
-                f"{'are' if len(waiting) > 1 else 'is'} paid and not shipped yet, and we need "
-                "the delivery address to send it. You can delete your account once it has "
-                "shipped, or contact us to cancel and refund it first."
-            )
+        refused = deletion_refusal(session, user)
+        if refused is not None:
+            raise refused
         card_ids = [card.id for card in cards.saved_cards(session, user_id)]
         customer = user.stripe_customer_id
     if card_ids or customer:

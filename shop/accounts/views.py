@@ -706,5 +706,9 @@ def delete_account() -> Response | tuple[str, int]:
             _sign_out()
             flash("Your account has been deleted. Goodbye, and thank you.", "success")
             return redirect(url_for("catalog.home"))
+    if not form.is_submitted():
+        refused = privacy.deletion_refusal(db.session, _me())
+        error, conflict = (str(refused), True) if refused is not None else (None, False)
     status = (409 if conflict else 503) if error and form.is_submitted() else _status(form)
-    return render_template("account/delete.html", form=form, error=error), status
+    page = render_template("account/delete.html", form=form, error=error, refused=conflict)
+    return page, status

@@ -703,6 +703,9 @@ def test_an_account_with_paid_orders_not_shipped_yet_is_kept_until_they_ship(
     order = factories.paid_order_with_address(session, "W-WAIT-1", email="wait@example.com")
     session.commit()
     client = _sign_in(app, session, "wait@example.com")
+    page = client.get("/account/delete").get_data(as_text=True)  # said before any password
+    assert "Your order W-WAIT-1 is paid and not shipped yet" in page
+    assert 'name="password"' not in page
     response = _delete(client, factories.PASSWORD)
     assert response.status_code == 409
     assert "Your order W-WAIT-1 is paid and not shipped yet" in response.get_data(as_text=True)
@@ -713,6 +716,8 @@ def test_an_account_with_paid_orders_not_shipped_yet_is_kept_until_they_ship(
 
     states.transition(kept, states.SHIPPED, "Shipped")
     session.commit()
+    page = client.get("/account/delete").get_data(as_text=True)
+    assert "is paid and not shipped yet" not in page and 'name="password"' in page
     assert _delete(client, factories.PASSWORD).status_code == 302
     session.rollback()
     assert session.get(Order, order.id).ship_line1 is None  # type: ignore[union-attr]
