@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug import Response
 
 from loyalty import programme_admin, tiers
 from loyalty.settings import load_settings
-from loyalty.tier_forms import ProgrammeForm, TierForm
+from loyalty.tier_forms import ProgrammeForm, ReviewedForm, TierForm
 from shop.console import audit
 from shop.console.access import admin_required
 from shop.db import db
@@ -67,8 +67,16 @@ def edit_tier(tier_id: int) -> Response | tuple[str, int]:
     return _save(form, tier_id)
 
 
+def _review(form: ReviewedForm, review: tiers.Review, action: str) -> tuple[str, int]:
+    """The page that shows what members would be told, before anything is saved."""
+    page = render_template("console/loyalty/review.html", form=form, review=review, action=action)
+    return page, 200
+
+
 def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
     status = 400 if form.is_submitted() else 200
+    if form.is_submitted() and form.edit.data:  # back from the review page, as typed
+        return render_template("console/loyalty/tier_form.html", form=form, tier_id=tier_id), 200
     if form.validate_on_submit():
         try:  # a new tier has no saved state to compare with
             opened = form.opened_spec() if tier_id is not None else None
@@ -78,7 +86,9 @@ def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
                 "console/loyalty/tier_form.html", form=form, tier_id=tier_id
             ), 400
         try:
-            saved = tiers.save_tier(db.session, _actor(), tier_id, form.spec(), opened)
+            saved = tiers.save_tier(
+                db.session, _actor(), tier_id, form.spec(), opened, bool(form.confirm.data)
+            )
         except tiers.TierConfigError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
@@ -88,6 +98,9 @@ def _save(form: TierForm, tier_id: int | None) -> Response | tuple[str, int]:
             form.form_errors.append(str(exc))
             status = 409
         else:
+            if saved.review is not None:
+                db.session.rollback()
+                return _review(form, saved.review, request.path)
             name, told = saved.tier.name, saved.members_told
             db.session.commit()
             saved_text = f"Tier {name} saved." if saved.changed else "Nothing changed."
@@ -132,10 +145,7 @@ def save_settings() -> Response | tuple[str, int]:
         return _overview(form, 400)
     if saved.review is not None:
         db.session.rollback()
-        page = render_template(
-            "console/loyalty/programme_review.html", form=form, review=saved.review
-        )
-        return page, 200
+        return _review(form, saved.review, url_for("console.loyalty.save_settings"))
     db.session.commit()
     text = f"Programme settings saved.{_told(saved.members_told)}"
     flash(text if saved.changed else "Nothing changed.", "success")

@@ -14,7 +14,7 @@ from loyalty import programme_news
 from loyalty.models import Membership
 from loyalty.settings import ProgrammeSettings, load_settings, save_settings
 from loyalty.tier_news import count_members_to_tell
-from loyalty.tiers import ChangedSinceOpened
+from loyalty.tiers import ChangedSinceOpened, Review
 from shop.console import audit
 
 
@@ -24,21 +24,13 @@ class TermsVersionUnchanged(ValueError):
 
 
 @dataclass(frozen=True)
-class ProgrammeReview:
-    """What a change would e-mail members, shown to the admin before anything is saved."""
-
-    changes: list[str]
-    members: int
-
-
-@dataclass(frozen=True)
 class SavedProgramme:
     """Whether the settings changed and how many members were e-mailed about it; or, with
     `review`, nothing saved yet because the e-mail needs the admin's confirmation."""
 
     changed: bool
     members_told: int = 0
-    review: ProgrammeReview | None = None
+    review: Review | None = None
 
 
 def save_programme(
@@ -74,7 +66,9 @@ def save_programme(
             f"terms a new version (they are version {current.terms_version} now)."
         )
     if members and not confirmed:
-        return SavedProgramme(changed=False, review=ProgrammeReview(changes, members))
+        return SavedProgramme(
+            changed=False, review=Review(programme_news.REVIEW_INTRO, changes, members)
+        )
     save_settings(session, new)
     audit.record(session, actor, "loyalty.settings.update", "loyalty programme", before, after)
     return SavedProgramme(

@@ -14,6 +14,11 @@ from shop.mail.outbox import enqueue_email
 from shop.wording import counted
 
 KIND = "loyalty_programme_changed"
+REVIEW_INTRO = (
+    "Saving these settings e-mails every active member at once, whatever their marketing "
+    "preferences, because the programme terms promise notice of changes. The e-mail lists "
+    "these changes and links to the terms:"
+)
 
 
 def _basis(settings: ProgrammeSettings) -> str:

@@ -74,10 +74,21 @@ def opened_values(text: str | None, keys: set[str]) -> dict[str, Any]:
     return data
 
 
-class TierForm(ShopForm):
-    """A tier: name, rank, qualifying threshold and benefits."""
+class ReviewedForm(ShopForm):
+    """A form whose save may first show a review page: its buttons `confirm` (save and
+    e-mail members) and `edit` (back to the form with what was typed)."""
 
     opened = HiddenField()
+    confirm = SubmitField()
+    edit = SubmitField()
+
+    def carried_fields(self) -> list[Field]:
+        """The fields the review page carries over unchanged, `opened` included."""
+        return [f for f in self if f.name not in ("csrf_token", "confirm", "edit")]
+
+
+class TierForm(ReviewedForm):
+    """A tier: name, rank, qualifying threshold and benefits."""
 
     name = StringField(
         "Name",
@@ -201,13 +212,8 @@ def _whole(label: str, low: int, high: int, unit: str = "") -> WholeNumberField:
     )
 
 
-class ProgrammeForm(ShopForm):
-    """The programme's numbers: earning, redemption, expiry, tier basis and terms version.
-    `confirm` and `edit` are the review page's buttons: save and e-mail members, or go back."""
-
-    opened = HiddenField()
-    confirm = SubmitField()
-    edit = SubmitField()
+class ProgrammeForm(ReviewedForm):
+    """The programme's numbers: earning, redemption, expiry, tier basis and terms version."""
 
     points_per_pound = _whole("Points per £1 of goods (before the tier multiplier)", 1, 100)
     point_value_pence = _whole("Value of one point when spent (pence)", 1, 100)
@@ -254,10 +260,6 @@ class ProgrammeForm(ShopForm):
                     f"Points that expire after {months} month{'s' * (months != 1)} need a "
                     f"reminder fewer than {shortest} days before."
                 )
-
-    def setting_fields(self) -> list[Field]:
-        """The fields a review page carries over unchanged, `opened` included."""
-        return [f for f in self if f.name not in ("csrf_token", "confirm", "edit")]
 
     def opened_settings(self) -> dict[str, Any]:
         """The settings as this form showed them (ValueError if the form did not say, or if

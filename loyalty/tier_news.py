@@ -102,10 +102,42 @@ def members_to_tell(
     return [(user_id, email, name) for user_id, email, name in session.execute(query)]
 
 
-def count_members_to_tell(session: Session) -> int:
-    """How many active members (of every tier) can be e-mailed."""
-    counted = select(func.count()).select_from(_members_query(None, False).subquery())
+def count_members_to_tell(
+    session: Session, tier_id: int | None = None, only_topic: bool = False
+) -> int:
+    """How many members `members_to_tell` would list, counted in the database."""
+    counted = select(func.count()).select_from(_members_query(tier_id, only_topic).subquery())
     return int(session.scalar(counted) or 0)
+
+
+def audience(session: Session, tier_id: int, change: BenefitChange) -> int:
+    """How many members `tell_members` would e-mail about this change of the tier."""
+    if not change.worth_telling:
+        return 0
+    return count_members_to_tell(session, tier_id, only_topic=not change.worse)
+
+
+def review_intro(change: BenefitChange, name: str) -> str:
+    """Who `tell_members` e-mails about the change, and why, for the review before saving."""
+    if change.worse:
+        return (
+            f"Saving this tier e-mails every member of {name}, whatever their marketing "
+            "preferences, because a benefit they joined for is reduced or ends. The e-mail "
+            "lists these changes and their benefits now:"
+        )
+    return (
+        f"Saving this tier e-mails the members of {name} who asked for tier news. The "
+        "e-mail lists these changes and their benefits now:"
+    )
+
+
+def change_lines(change: BenefitChange, name: str) -> list[str]:
+    """The change in one sentence per benefit, as the review before saving shows it."""
+    lines = [f"New or better: {line}" for line in change.better]
+    lines += [f"Reduced or ended: {line}" for line in change.worse]
+    if change.old_name:
+        lines.append(f"The tier {change.old_name} is now called {name}.")
+    return lines
 
 
 def tell_members(session: Session, tier: Tier, change: BenefitChange) -> int:
@@ -113,7 +145,7 @@ def tell_members(session: Session, tier: Tier, change: BenefitChange) -> int:
     if not change.worth_telling:
         return 0
     notice = bool(change.worse)
-    members = members_to_tell(session, tier.id, only_topic=not notice)
+    members = members_to_tell(session, tier.id, only_topic=not notice)  # as in `audience`
     if not members:
         return 0
     links = links_from_config(current_app.config)

@@ -456,11 +456,22 @@ def tier_spec(tier: Tier) -> rules.TierSpec:
 
 @dataclass(frozen=True)
 class SavedTier:
-    """A saved tier and how many members were e-mailed about the change."""
+    """A saved tier and how many members were e-mailed about the change; or, with
+    `review`, nothing saved yet because the e-mail needs the admin's confirmation."""
 
     tier: Tier
     members_told: int
     changed: bool = True
+    review: Review | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a change would e-mail members, shown to the admin before anything is saved."""
+
+    intro: str  # who gets the e-mail and why
+    changes: list[str]
+    members: int
 
 
 def save_tier(
@@ -469,6 +480,7 @@ def save_tier(
     tier_id: int | None,
     spec: rules.TierSpec,
     opened: rules.TierSpec | None = None,
+    confirmed: bool = False,
 ) -> SavedTier:
     """Create (tier_id None) or update a tier after checking the whole configuration.
 
@@ -477,6 +489,8 @@ def save_tier(
     tier's benefits or name change, its members are told (`tier_news`). `opened` is the
     tier as the editing form showed it: if it was saved differently since, raise
     ChangedSinceOpened. Saving what is stored already changes nothing (`changed` False).
+    A change that would e-mail members is only saved `confirmed`; before that, the result's
+    `review` says what they would read.
     """
     tiers = all_tiers(session)
     tier = None
@@ -499,6 +513,16 @@ def save_tier(
     if errors:
         raise TierConfigError(errors)
     old_spec = tier_spec(tier) if tier is not None else None
+    change = tier_news.benefit_change(old_spec, spec) if old_spec is not None else None
+    if tier is not None and change is not None and not confirmed:
+        members = tier_news.audience(session, tier.id, change)
+        if members:
+            review = Review(
+                tier_news.review_intro(change, spec.name),
+                tier_news.change_lines(change, spec.name),
+                members,
+            )
+            return SavedTier(tier, 0, changed=False, review=review)
     before = asdict(old_spec) if old_spec is not None else None
     if tier is None:
         tier = Tier(**asdict(spec))
@@ -515,7 +539,6 @@ def save_tier(
     if before is not None:
         before, after = audit.changed(before, after)
     audit.record(session, actor, action, f"tier {tier.id} {tier.name}", before, after)
-    if old_spec is None:
+    if change is None:
         return SavedTier(tier, 0)
-    change = tier_news.benefit_change(old_spec, spec)
     return SavedTier(tier, tier_news.tell_members(session, tier, change))

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty import tiers
-from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership
+from loyalty.models import Campaign, CampaignSend, CommunicationPreference, Membership, Tier
 from loyalty.rules import TierSpec
 from loyalty.tier_news import benefit_change
 from shop.accounts.models import User
+from shop.console.models import AuditEntry
 from shop.db import utcnow
 from shop.mail.models import OutboxEmail
 from tests.console_support import client_as, console_token
@@ -100,6 +101,8 @@ def _opened(admin: FlaskClient, url: str) -> str:
 
 
 def _save_gold(admin: FlaskClient, ids: dict[str, Any], **changes: str) -> str:
+    """Save Gold with the changes, confirming the review page if it shows one; returns the
+    review page and the page after saving, together."""
     token = console_token(admin, "/console/loyalty/")
     data = {**GOLD_FORM, **changes}
     data = {k: v for k, v in data.items() if v != ""}
@@ -107,7 +110,14 @@ def _save_gold(admin: FlaskClient, ids: dict[str, Any], **changes: str) -> str:
     data["opened"] = _opened(admin, url)
     response = admin.post(url, data={"csrf_token": token, **data}, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_data(as_text=True)
+    review = response.get_data(as_text=True)
+    if 'data-testid="change-review"' not in review:
+        return review
+    carried = read_form(review).values
+    assert {k: v for k, v in carried.items() if k in data} == data  # carried over unchanged
+    response = admin.post(url, data={**carried, "confirm": "1"}, follow_redirects=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return review + response.get_data(as_text=True)
 
 
 def _emails(session: Session, kind: str) -> list[OutboxEmail]:
@@ -120,6 +130,9 @@ def test_a_better_tier_is_news_for_members_who_asked_for_it(app: Flask, session:
     ids = _programme(session)
     admin = client_as(app, session, "admin")
     page = _save_gold(admin, ids, discount="7.5", priority_support="y")
+    assert "What 1 member will be told by e-mail" in page
+    assert "e-mails the members of Gold who asked for tier news" in page
+    assert "<li>New or better: 7.5% off every order (was 5%)</li>" in page
     assert "Tier Gold saved. 1 member told by e-mail." in page
 
     [email] = _emails(session, "tier_news")
@@ -147,6 +160,9 @@ def test_a_benefit_taken_away_is_told_to_every_member_of_the_tier(
 ) -> None:
     ids = _programme(session)
     page = _save_gold(client_as(app, session, "admin"), ids, free_shipping="", multiplier="2")
+    assert "e-mails every member of Gold, whatever their marketing preferences" in page
+    assert "<li>Reduced or ended: Free standard delivery: ended</li>" in page
+    assert "Save and e-mail 3 members" in page
     assert "Tier Gold saved. 3 members told by e-mail." in page
 
     emails = _emails(session, "loyalty_tier_benefits")
@@ -161,6 +177,30 @@ def test_a_benefit_taken_away_is_told_to_every_member_of_the_tier(
         assert "not marketing" in body and "/preferences/unsubscribe/" not in body
     assert _emails(session, "tier_news") == []
     assert session.scalar(select(Campaign.id)) is None
+
+
+def test_nothing_is_saved_or_sent_before_the_review_is_confirmed(
+    app: Flask, session: Session
+) -> None:
+    ids = _programme(session)
+    admin = client_as(app, session, "admin")
+    token = console_token(admin, "/console/loyalty/")
+    url = f"/console/loyalty/tiers/{ids['tiers']['Gold']}"
+    data = {**GOLD_FORM, "discount": "2", "csrf_token": token, "opened": _opened(admin, url)}
+    review = admin.post(url, data=data)
+    assert review.status_code == 200
+    assert "What 3 members will be told by e-mail" in review.get_data(as_text=True)
+    carried = read_form(review.get_data(as_text=True)).values
+    back = admin.post(url, data={**carried, "edit": "1"})
+    assert back.status_code == 200
+    assert read_form(back.get_data(as_text=True)).values["discount"] == "2"
+    session.rollback()
+    gold = session.get(Tier, ids["tiers"]["Gold"])
+    assert gold is not None and gold.discount_bp == 500
+    assert _emails(session, "loyalty_tier_benefits") == [] and _emails(session, "tier_news") == []
+    assert (
+        session.scalar(select(AuditEntry.id).where(AuditEntry.action.like("loyalty.tier%"))) is None
+    )
 
 
 def test_no_email_when_members_would_not_notice(app: Flask, session: Session) -> None:

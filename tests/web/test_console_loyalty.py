@@ -368,6 +368,7 @@ def test_every_member_is_told_what_a_programme_change_means_for_them(
     assert review.status_code == 200
     shown = review.get_data(as_text=True)
     assert "What 2 members will be told by e-mail" in shown
+    assert "because the programme terms promise notice of changes" in shown
     assert (
         "<li>You earn 2 points per £1 spent, before your tier&#39;s multiplier (was 1).</li>"
         in (shown)
@@ -439,7 +440,7 @@ def test_the_review_page_goes_back_to_the_form_as_typed_and_saves_nothing(
     back = admin.post("/console/loyalty/settings", data={**carried, "edit": "1"})
     assert back.status_code == 200
     page = back.get_data(as_text=True)
-    assert 'data-testid="programme-form"' in page and "programme-review" not in page
+    assert 'data-testid="programme-form"' in page and "change-review" not in page
     shown = read_form(page).values
     assert (shown["points_per_pound"], shown["expiry_months"]) == ("2", "18")
     assert shown["opened"] == carried["opened"]
