@@ -500,7 +500,8 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
             changed = _commit(
                 lambda: security.confirm_email_change(db.session, token, _base_url(), me)
             )
-            flash(f"Your e-mail address is now {new_email}.", "success")
+            confirmed = me == changed.user.id
+            flash(f"Your e-mail address is now {new_email}.{_unconfirmed(confirmed)}", "success")
             _tell_claimed(len(changed.claimed))
             target = "accounts.overview" if current_user.is_authenticated else "accounts.login"
             return redirect(url_for(target))
@@ -511,6 +512,16 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
     if form.is_submitted():
         abort(400, "The form expired; please open the link again.")
     return render_template("account/email_confirm.html", form=form, new_email=new_email), 200
+
+
+def _unconfirmed(confirmed: bool) -> str:
+    if confirmed:
+        return ""
+    return (
+        " The link was opened without signing in to this account, so the address is not "
+        "confirmed yet: sign in and ask for a confirmation link on your account page to "
+        "see the orders you placed with it as a guest."
+    )
 
 
 @bp.post("/email/verify")

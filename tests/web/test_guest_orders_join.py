@@ -177,8 +177,13 @@ def test_an_address_change_link_opened_signed_out_confirms_nothing(
     session.commit()
     token = tokens.issue(session, ann.id, tokens.EMAIL_CHANGE, new_email="bob@example.com")
     session.commit()
-    status, _html = _open_link(app.test_client(), f"/account/email/confirm/{token}")
+    status, html = _open_link(app.test_client(), f"/account/email/confirm/{token}")
     assert status == 200
+    assert (
+        "Your e-mail address is now bob@example.com. The link was opened without signing in "
+        "to this account, so the address is not confirmed yet: sign in and ask for a "
+        "confirmation link" in html
+    )
     session.rollback()
     changed = session.get(User, ann.id)
     assert changed is not None and changed.email == "bob@example.com"
@@ -198,6 +203,7 @@ def test_an_address_change_link_opened_signed_in_confirms_the_new_address(
     sign_in(client, "ann@old.example", factories.PASSWORD)
     status, html = _open_link(client, f"/account/email/confirm/{token}")
     assert (status, TWO_JOINED in html) == (200, True)
+    assert "Your e-mail address is now ann@example.com." in html and "not confirmed" not in html
     assert _owners(session)["W1001"] == "ann@example.com"
     assert _owners(session)["W1004"] is None
 
