@@ -127,10 +127,20 @@ def send_email_confirmation(session: Session, user: User, base_url: str) -> str:
     return user.email
 
 
+class AlreadyConfirmed(tokens.TokenUsed):
+    """A used confirmation link, opened by an account whose address is confirmed."""
+
+
 def pending_confirmation(session: Session, token: str, user: User) -> str:
     """The address this account's still-usable confirmation link confirms; raise a
-    TokenError for another account's link or one sent to an earlier address."""
-    row = tokens.find(session, token, tokens.EMAIL_CONFIRM)
+    TokenError for another account's link or one sent to an earlier address, and
+    AlreadyConfirmed for a used link when the account's address is confirmed."""
+    try:
+        row = tokens.find(session, token, tokens.EMAIL_CONFIRM)
+    except tokens.TokenUsed as exc:
+        if user.email and user.email_confirmed_at is not None:
+            raise AlreadyConfirmed(f"{user.email} is already confirmed.") from exc
+        raise
     if row.user_id != user.id:
         raise tokens.TokenInvalid(
             "This link confirms the address of another account. Sign out, sign in to that "

@@ -553,6 +553,9 @@ def verify_email(token: str) -> Response | tuple[str, int]:
             flash(f"Thank you: {email} is confirmed.", "success")
             _tell_claimed(len(claimed))
             return redirect(url_for("accounts.overview"))
+    except services.AlreadyConfirmed as exc:  # a second click: nothing left to do
+        flash(str(exc), "info")
+        return redirect(url_for("accounts.overview"))
     except tokens.TokenError as exc:
         return _link_error(exc, offer_reset=False, link="confirm")
     if form.is_submitted():
