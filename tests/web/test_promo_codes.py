@@ -338,6 +338,21 @@ def test_a_once_per_customer_code_is_refused_to_an_account_and_an_address_that_u
     assert f'data-testid="summary-promo-discount">{MINUS}£0.59<' in other
 
 
+def test_an_account_whose_address_used_the_code_as_a_guest_is_refused_in_the_cart(
+    app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    code = promo(session, "WELCOME", once_per_customer=True)
+    used = factories.order(session, None, "W-1", [(items["jumbo"], 1)])  # a guest order
+    used.email, used.promo_code_id, used.promo_code = "ann@example.com", code.id, "WELCOME"
+    factories.user(session, "ann@example.com", "Ann")  # registered since, not confirmed
+    session.commit()
+    sign_in(client, "ann@example.com", factories.PASSWORD)
+    _add(client, items["heart"], 1)
+    refused = _enter(client, "WELCOME")
+    assert refused.status_code == 400
+    assert "You have already used the code WELCOME." in refused.get_data(as_text=True)
+
+
 def test_a_once_per_customer_code_held_by_the_shoppers_unpaid_order_says_so(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
