@@ -4,10 +4,14 @@ A refund takes back the points its order earned, as far as the balance allows. P
 spent on a paid order are gone, and that part is written off. Points an unpaid order only
 holds are not spent: if the order is cancelled (or its hold ends) they come back. So the
 part of a shortfall those holds cover is owed, and taken back from them when they return,
-rather than handed back in full.
+rather than handed back in full. If such an order is paid instead, its points are spent
+like any others, and what they covered is written off (`write_off_spent`): what is owed
+never exceeds what unpaid orders still hold.
 """
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +21,8 @@ from loyalty import ledger
 from loyalty.models import OwedPoints, PointsEntry
 from shop.orders import states
 from shop.orders.models import Order
+
+log = logging.getLogger(__name__)
 
 
 def held_by_unpaid_orders(session: Session, membership_id: int) -> int:
@@ -91,3 +97,30 @@ def settle_from_returned(
         debt.points -= take
         taken += take
     return taken
+
+
+def write_off_spent(session: Session, membership_id: int) -> int:
+    """Write off what is owed beyond the points unpaid orders still hold (a holding order
+    was paid, so its points are spent), newest debt first; return the points written off."""
+    debts = session.scalars(
+        select(OwedPoints)
+        .where(OwedPoints.membership_id == membership_id, OwedPoints.points > 0)
+        .order_by(OwedPoints.id.desc())
+        .with_for_update()
+    ).all()
+    excess = sum(debt.points for debt in debts) - held_by_unpaid_orders(session, membership_id)
+    written_off = 0
+    for debt in debts:
+        if excess <= 0:
+            break
+        cut = min(debt.points, excess)
+        debt.points -= cut
+        excess -= cut
+        written_off += cut
+    if written_off:
+        log.warning(
+            "membership %d: %d points owed to refunds written off, the order holding them was paid",
+            membership_id,
+            written_off,
+        )
+    return written_off

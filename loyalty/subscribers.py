@@ -1,4 +1,5 @@
-"""Domain-event receivers: points and immediate upgrades on `order_paid`; on
+"""Domain-event receivers: points and immediate upgrades on `order_paid` (and what is owed
+to refunds beyond the points unpaid orders still hold written off); on
 `order_refunded`, spent points returned and earned points reversed; on a changed e-mail
 address (`profile_changed`), unconfirmed opt-in links voided. Each runs in its own
 transaction and is idempotent (the ledger's unique reference per order and per refund), so
@@ -10,15 +11,20 @@ from typing import Any
 
 from flask import Flask
 
-from loyalty import earning, preferences
+from loyalty import earning, owed_points, preferences
+from loyalty.membership import find_membership
 from shop.db import db
 from shop.events.bus import order_paid, order_refunded, profile_changed
 
 
 def on_order_paid(_sender: object, **payload: Any) -> None:
-    """Award the member's points for the order and upgrade them if it crossed a threshold."""
+    """Award the member's points for the order and upgrade them if it crossed a threshold;
+    points the order held for a refund's debt are spent now, so that debt is written off."""
     with db.transaction() as session:
         earning.award_for_order(session, int(payload["order_id"]), paid_by=payload.get("user_id"))
+        member = find_membership(session, payload["user_id"]) if payload.get("user_id") else None
+        if member is not None:
+            owed_points.write_off_spent(session, member.id)
 
 
 def on_order_refunded(_sender: object, **payload: Any) -> None:

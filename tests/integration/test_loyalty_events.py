@@ -342,6 +342,32 @@ def test_only_what_unpaid_orders_hold_is_owed_the_rest_is_written_off(
     assert export_data(session, user_id)["loyalty"]["points_owed_to_refunds"] == []
 
 
+def test_what_a_paid_order_held_for_a_refund_is_written_off_not_taken_later(
+    app: Flask, session: Session
+) -> None:
+    user_id = _member(app, session)
+    bought = _order(session, user_id, goods=10_000, shipping=0)
+    _paid(app, bought)  # earns 100
+    held = _unpaid_holding(app, session, user_id, 80)
+    _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)
+    session.rollback()
+    assert session.scalar(select(OwedPoints.points)) == 80
+    session.execute(update(Order).where(Order.id == held.id).values(status="paid"))
+    session.commit()
+    _paid(app, held)  # the 80 points are spent on it now
+    session.rollback()
+    assert session.scalar(select(OwedPoints.points)) == 0
+    assert export_data(session, user_id)["loyalty"]["points_owed_to_refunds"] == []
+    # A later order that holds points and is cancelled gives all of them back.
+    member = _member_row(session, user_id)
+    ledger.append(session, member.id, 40, "adjust", "adjust:gift")
+    session.commit()
+    before = _member_row(session, user_id).points_balance  # the gift and what `held` earned
+    later = _unpaid_holding(app, session, user_id, 40)
+    assert _cancelled(app, session, later) == 40
+    assert _member_row(session, user_id).points_balance == before
+
+
 def test_a_refund_with_nothing_left_succeeds_without_an_entry(app: Flask, session: Session) -> None:
     user_id = _member(app, session)
     order = _order(session, user_id, goods=10_000, shipping=0)
