@@ -41,8 +41,9 @@ def on_order_refunded(_sender: object, **payload: Any) -> None:
 
 
 def on_profile_changed(_sender: object, **payload: Any) -> None:
-    """A new e-mail address: opt-in links sent to the old one no longer confirm anything."""
-    if payload.get("change") != "email":
+    """A new e-mail address (or an old one given back by its undo link): opt-in links sent
+    to the address the account no longer has no longer confirm anything."""
+    if payload.get("change") not in ("email", "email_revert"):
         return
     with db.transaction() as session:
         preferences.withdraw_pending(session, int(payload["user_id"]))

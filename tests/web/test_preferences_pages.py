@@ -537,3 +537,17 @@ def test_an_opt_in_link_sent_to_an_old_address_stops_working_when_the_address_ch
     # Ticking it again sends a link to the new address.
     assert _save_topics(client, "weekly_deals") == 302
     assert _emails(session, "marketing_optin")[-1].to_address == "ann.new@example.com"
+    new_link = _path(CONFIRM_RE, _emails(session, "marketing_optin")[-1].text_body)
+
+    # The old address's owner takes the account back with the undo link: the link just sent
+    # to the new address cannot consent for them either.
+    [told] = _emails(session, "account_email_changed")
+    undo = re.search(r"https?://[^/\s]+(/account/email/undo/[A-Za-z0-9_.-]+)", told.text_body)
+    assert undo
+    stranger = client.application.test_client()
+    token = csrf_token(stranger, undo.group(1))
+    assert stranger.post(undo.group(1), data={"csrf_token": token}).status_code == 302
+    response = _confirm(stranger, new_link)
+    assert response.status_code == 410
+    assert _status(session, ann, "weekly_deals") == "off"
+    assert _consents(session, ann) == []
