@@ -139,9 +139,9 @@ def save_settings() -> Response | tuple[str, int]:
         fresh = ProgrammeForm.for_settings(load_settings(db.session))
         fresh.form_errors.append(str(exc))
         return _overview(fresh, 409)
-    except programme_admin.TermsVersionUnchanged as exc:
+    except programme_admin.ProgrammeRefused as exc:
         db.session.rollback()
-        form.terms_version.errors = [str(exc)]
+        form[exc.field].errors = [str(exc)]
         return _overview(form, 400)
     if saved.review is not None:
         db.session.rollback()

@@ -18,9 +18,21 @@ from loyalty.tiers import ChangedSinceOpened, Review
 from shop.console import audit
 
 
-class TermsVersionUnchanged(ValueError):
-    """Members agreed to the current terms, and the change rewrites them under the same
-    version, so the version would no longer say which terms a member agreed to."""
+class ProgrammeRefused(ValueError):
+    """A change the programme's terms rule out; `field` is the form field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _points_held(session: Session) -> int:
+    held = session.scalar(
+        select(func.coalesce(func.sum(Membership.points_balance), 0)).where(
+            Membership.status == "active", Membership.points_balance > 0
+        )
+    )
+    return int(held or 0)
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,9 @@ def save_programme(
     `opened` is the settings as the form showed them: if they were saved differently since,
     raise ChangedSinceOpened and change nothing. A change that would e-mail members is only
     saved `confirmed`; before that, the result's `review` says what they would read. With
-    members, a change to the terms needs a new terms version (TermsVersionUnchanged).
+    members, a change to the terms needs a new terms version, and while members hold
+    points a point cannot be made worth less: the terms promise that earned points keep
+    their value (ProgrammeRefused).
     """
     current = load_settings(session, for_update=opened is not None)
     if opened is not None and current.as_dict() != dict(opened):
@@ -60,10 +74,18 @@ def save_programme(
         return SavedProgramme(changed=False)
     changes = programme_news.programme_changes(current, new)
     members = count_members_to_tell(session) if changes else 0
+    if new.point_value_pence < current.point_value_pence and _points_held(session):
+        raise ProgrammeRefused(
+            "point_value_pence",
+            "The terms promise members that the points they have earned keep their value, "
+            f"so a point cannot be worth less than {current.point_value_pence}p while "
+            "members hold points.",
+        )
     if members and new.terms_version == current.terms_version:
-        raise TermsVersionUnchanged(
+        raise ProgrammeRefused(
+            "terms_version",
             "These changes rewrite the programme terms that members agreed to: give the "
-            f"terms a new version (they are version {current.terms_version} now)."
+            f"terms a new version (they are version {current.terms_version} now).",
         )
     if members and not confirmed:
         return SavedProgramme(

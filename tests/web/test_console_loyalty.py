@@ -427,6 +427,36 @@ def test_a_programme_change_members_agreed_to_needs_a_new_terms_version(
     assert _audited(session) == []
 
 
+def test_a_point_cannot_be_made_worth_less_while_members_hold_points(
+    app: Flask, session: Session
+) -> None:
+    factories.member(session, "mia@example.com", points=919)
+    session.commit()
+    admin = client_as(app, session, "admin")
+    raised = {**SETTINGS, "point_value_pence": "2"}
+    review = _post(admin, "/console/loyalty/settings", raised)
+    carried = read_form(review.get_data(as_text=True)).values
+    assert (
+        admin.post("/console/loyalty/settings", data={**carried, "confirm": "1"}).status_code == 302
+    )
+    lowered = {**SETTINGS, "point_value_pence": "1", "terms_version": "2027-01"}
+    response = _post(admin, "/console/loyalty/settings", lowered)
+    assert response.status_code == 400
+    assert read_form(response.get_data(as_text=True)).errors == [
+        "The terms promise members that the points they have earned keep their value, so a "
+        "point cannot be worth less than 2p while members hold points."
+    ]
+    session.rollback()
+    assert load_settings(session).point_value_pence == 2
+    # Once nobody holds points, it can be lowered.
+    session.execute(update(Membership).values(points_balance=0))
+    session.commit()
+    review = _post(admin, "/console/loyalty/settings", lowered)
+    assert review.status_code == 200 and "Each point takes 1p off an order (was 2p)." in (
+        review.get_data(as_text=True)
+    )
+
+
 def test_the_review_page_goes_back_to_the_form_as_typed_and_saves_nothing(
     app: Flask, session: Session
 ) -> None:
