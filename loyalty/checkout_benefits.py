@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, owed_points
+from loyalty import ledger, notifications, owed_points
 from loyalty.models import LoyaltyNotice, Membership, PointsEntry, Tier
 from loyalty.rules import points_for_order
 from loyalty.settings import ProgrammeSettings, load_settings
@@ -209,9 +209,15 @@ class MemberBenefits:
             except ledger.DuplicateEntry:
                 continue
             released += -hold.points
-        return released - owed_points.settle_from_returned(
-            session, member.id, released, order.number
-        )
+        taken_for = owed_points.settle_from_returned(session, member.id, released, order.number)
+        if taken_for:
+            user = session.get(User, order.user_id)
+            if user is not None:
+                session.refresh(member)  # the balance after the entries above
+                notifications.send_owed_points_paid(
+                    session, user, member, order.number, released, taken_for
+                )
+        return released - sum(taken_for.values())
 
 
 PROVIDER = MemberBenefits()

@@ -172,6 +172,33 @@ def send_refund_points(
     )
 
 
+def send_owed_points_paid(
+    session: Session,
+    user: User,
+    member: Membership,
+    order_number: str,
+    returned: int,
+    taken_for: dict[str, int],
+) -> bool:
+    """Queue the e-mail saying that points an unpaid order gave back paid what refunds
+    still owed, so the balance did not grow by all of them."""
+    return _send(
+        session,
+        user,
+        "loyalty_owed_points_paid",
+        f"Your points from order {order_number}",
+        "loyalty_owed_points_paid",
+        {
+            "number": member.number,
+            "order_number": order_number,
+            "returned": returned,
+            "taken_for": sorted(taken_for.items()),
+            "taken": sum(taken_for.values()),
+            "balance": member.points_balance,
+        },
+    )
+
+
 def send_points_adjusted(
     session: Session, user: User, member: Membership, points: int, note: str
 ) -> bool:

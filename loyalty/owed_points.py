@@ -64,11 +64,12 @@ def note_owed(
 
 def settle_from_returned(
     session: Session, membership_id: int, returned: int, from_order_number: str
-) -> int:
+) -> dict[str, int]:
     """Take what refunds are owed out of `returned` points that just came back from an
-    unpaid order, oldest debt first; return how many were taken."""
+    unpaid order, oldest debt first; return how many were taken for each refunded order."""
+    taken_for: dict[str, int] = {}
     if returned <= 0:
-        return 0
+        return taken_for
     debts = session.scalars(
         select(OwedPoints)
         .where(OwedPoints.membership_id == membership_id, OwedPoints.points > 0)
@@ -96,7 +97,8 @@ def settle_from_returned(
             break  # spent at this very moment, or settled by a concurrent release
         debt.points -= take
         taken += take
-    return taken
+        taken_for[debt.order_number] = taken_for.get(debt.order_number, 0) + take
+    return taken_for
 
 
 def write_off_spent(session: Session, membership_id: int) -> int:

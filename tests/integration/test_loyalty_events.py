@@ -309,6 +309,18 @@ def test_points_an_unpaid_order_holds_are_taken_back_when_they_come_back(
 
     assert _cancelled(app, session, held) == 0  # all 80 came back and went to the refund
     assert _member_row(session, user_id).points_balance == 0
+    session.rollback()
+    kind = OutboxEmail.kind == "loyalty_owed_points_paid"
+    [told] = session.scalars(select(OutboxEmail).where(kind)).all()
+    assert told.subject == f"Your points from order {held.number}"
+    assert f"Order {held.number} was not paid, so the 80 points it used came back" in (
+        told.text_body
+    )
+    assert f"- 80 points of them were taken back for the refund on order {bought.number}" in (
+        told.text_body
+    )
+    assert "yours to spend again" not in told.text_body
+    assert "Your points balance is now 0 points." in told.text_body
     taken = [e for e in _entries(session, "refund") if e.reference.startswith("owed:")]
     assert [e.points for e in taken] == [-80]
     assert taken[0].description == (
