@@ -158,6 +158,19 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
     assert f'data-testid="order-points-discount">{MINUS}£10.00<' in page
 
 
+def test_a_member_with_too_few_points_is_told_how_many_more_not_to_buy_more(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    member(session, "mia@example.com", points=30)
+    sign_in(client, "mia@example.com", factories.PASSWORD)
+    _add(client, items["heart"], 10)
+    expected = "Points can be spent from 500 at once: 470 more points to go."
+    cart = client.get("/cart").get_data(as_text=True)
+    assert expected in cart and "larger order" not in cart
+    review = _to_review(client)
+    assert expected in review and "large enough order" not in review
+
+
 def test_cancelling_an_unpaid_order_says_its_points_went_back(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
