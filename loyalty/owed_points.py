@@ -18,25 +18,43 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty import ledger
-from loyalty.models import OwedPoints, PointsEntry
+from loyalty.models import Membership, OwedPoints, PointsEntry
 from shop.orders import states
 from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
 
 
-def held_by_unpaid_orders(session: Session, membership_id: int) -> int:
-    """The points the member's unpaid orders hold (debited, not given back yet)."""
+def held_by_unpaid_orders(
+    session: Session, membership_id: int, *, cancelled_too: bool = False
+) -> int:
+    """The points the member's unpaid orders hold (debited, not given back yet); with
+    `cancelled_too`, also those of cancelled orders whose points are still to come back."""
+    unpaid = (
+        (states.PENDING_PAYMENT, states.CANCELLED) if cancelled_too else (states.PENDING_PAYMENT,)
+    )
     held = session.scalar(
         select(func.coalesce(func.sum(PointsEntry.points), 0))
         .join(Order, Order.id == PointsEntry.order_id)
         .where(
             PointsEntry.membership_id == membership_id,
             PointsEntry.reason.in_(("redeem", "redeem_reversal")),
-            Order.status == states.PENDING_PAYMENT,
+            Order.status.in_(unpaid),
         )
     )
     return max(-int(held or 0), 0)
+
+
+def points_to_come(session: Session, membership: Membership) -> int:
+    """The member's points, counting those unpaid or cancelled orders still hold and will
+    give back, less what refunds are owed from them."""
+    owed = session.scalar(
+        select(func.coalesce(func.sum(OwedPoints.points), 0)).where(
+            OwedPoints.membership_id == membership.id
+        )
+    )
+    held = held_by_unpaid_orders(session, membership.id, cancelled_too=True)
+    return max(membership.points_balance + held - int(owed or 0), 0)
 
 
 def note_owed(

@@ -562,6 +562,7 @@ def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
 def anonymize(session: Session, user: User, now: datetime | None = None) -> None:
     """Remove the account's personal data in the caller's transaction; orders stay."""
     from loyalty.models import CommunicationPreference, FavouriteCategory, Membership, PointsEntry
+    from loyalty.owed_points import points_to_come
 
     now = now or utcnow()
     uid = user.id
@@ -629,7 +630,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
             forget_after_send=True,
             name=goodbye_name,
             was_member=membership is not None,
-            points_lost=max(membership.points_balance, 0) if membership is not None else 0,
+            points_lost=points_to_come(session, membership) if membership is not None else 0,
         )
     for event in session.scalars(
         select(DomainEvent).where(DomainEvent.payload["user_id"].as_integer() == uid)

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shop.db import utcnow
 from shop.mail.models import OutboxEmail
 from tests import factories
 from tests.helpers import csrf_token, sign_in
@@ -54,3 +55,21 @@ def test_a_non_members_goodbye_does_not_mention_loyalty(app: Flask, session: Ses
     goodbye = _delete_account(app, session, "ann@example.com")
     assert "loyalty" not in goodbye.text_body.lower()
     assert "loyalty" not in goodbye.html_body.lower()
+
+
+def test_points_an_unpaid_order_holds_count_as_lost_too(app: Flask, session: Session) -> None:
+    from loyalty import ledger
+    from loyalty.models import Membership
+
+    mia = factories.member(session, "mia@example.com", points=610)
+    held = factories.bare_order(
+        session, "W-HELD", utcnow(), 2_000, status="pending_payment", user_id=mia.id
+    )
+    held.points_redeemed = 500
+    session.flush()
+    member = session.scalar(select(Membership).where(Membership.user_id == mia.id))
+    assert member is not None
+    ledger.append(session, member.id, -500, "redeem", f"order:{held.id}", order_id=held.id)
+    session.commit()
+    goodbye = _delete_account(app, session, "mia@example.com")
+    assert "unspent balance of 610 points is lost" in " ".join(goodbye.text_body.split())
