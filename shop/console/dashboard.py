@@ -21,6 +21,7 @@ from shop.merchandising.models import Experiment
 from shop.merchandising.revisions import draft_revision
 from shop.orders import states
 from shop.orders.models import Order
+from shop.orders.services import awaiting_shipment
 from shop.recommendations import ModelStore
 
 WEEK = 7
@@ -96,9 +97,8 @@ def sales_between(session: Session, start: datetime, end: datetime) -> Sales:
     return Sales(int(orders), int(net))
 
 
-def _orders_in(session: Session, status: str, *where: ColumnElement[bool]) -> int:
-    count = select(func.count(Order.id)).where(Order.status == status, *where)
-    return session.scalar(count) or 0
+def _orders_where(session: Session, *where: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count(Order.id)).where(*where)) or 0
 
 
 def stock_levels(session: Session) -> Stock:
@@ -138,11 +138,11 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         sales_week=sales_between(session, week_start, tomorrow),
         sales_week_before=sales_between(session, week_start - timedelta(days=WEEK), week_start),
         customers_week=customers_between(session, week_start, tomorrow),
-        to_ship=_orders_in(session, states.PAID),
-        to_ship_priority=_orders_in(
-            session, states.PAID, Order.user_id.in_(priority_support_users())
+        to_ship=_orders_where(session, awaiting_shipment()),
+        to_ship_priority=_orders_where(
+            session, awaiting_shipment(), Order.user_id.in_(priority_support_users())
         ),
-        awaiting_payment=_orders_in(session, states.PENDING_PAYMENT),
+        awaiting_payment=_orders_where(session, Order.status == states.PENDING_PAYMENT),
         failed_emails=outbox_counts(session).get("failed", 0),
         stock=stock_levels(session),
         recommendations_week=funnel_by(session, week, by=[]).get((), Funnel()),

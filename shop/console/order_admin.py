@@ -26,6 +26,7 @@ from shop.money import format_money
 from shop.orders import fulfilment, states
 from shop.orders.locking import lock_order
 from shop.orders.models import Order
+from shop.orders.services import TO_SHIP, awaiting_shipment
 from shop.pagination import Page, check_page
 from shop.payments.gateway import PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund
@@ -91,7 +92,9 @@ def _customer_condition(text: str) -> ColumnElement[bool]:
 
 def _conditions(filters: OrderFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if filters.status:
+    if filters.status == TO_SHIP:
+        conditions.append(awaiting_shipment())
+    elif filters.status:
         conditions.append(Order.status == filters.status)
     if filters.placed_from is not None:
         conditions.append(Order.placed_at >= datetime.combine(filters.placed_from, time.min))

@@ -14,6 +14,7 @@ from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, WholeNumberField, dat
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
+from shop.orders.services import TO_SHIP
 
 
 class OrderFilterForm(ShopForm):
@@ -22,7 +23,11 @@ class OrderFilterForm(ShopForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices={"": "Any", **states.LABELS}, default="")
+    status = SelectField(
+        "Status",
+        choices={"": "Any", TO_SHIP: "Waiting to ship (paid or partly refunded)", **states.LABELS},
+        default="",
+    )
     placed_from = DateField("Placed from", validators=[Optional()])
     placed_to = DateField("Placed to", validators=[Optional()])
     customer = StringField(

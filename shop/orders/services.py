@@ -82,6 +82,26 @@ PAID_GUEST_STATUSES = (
 )
 
 
+TO_SHIP = "to_ship"  # the order list's filter of `awaiting_shipment`
+
+
+def awaiting_shipment() -> ColumnElement[bool]:
+    """SQL: a paid sale not shipped yet, also one partly refunded before shipping (what
+    `states.can_ship` allows)."""
+    shipped = (
+        select(OrderStatusChange.id)
+        .where(
+            OrderStatusChange.order_id == Order.id, OrderStatusChange.to_status == states.SHIPPED
+        )
+        .exists()
+    )
+    return and_(
+        Order.kind == "sale",
+        Order.status.in_((states.PAID, states.PARTIALLY_REFUNDED)),
+        ~shipped,
+    )
+
+
 def _was_paid() -> ColumnElement[bool]:
     """SQL: the order was paid at some point: its timeline reached `paid`, or a payment
     went through (one that arrived after the order was cancelled is flagged for a refund

@@ -14,7 +14,7 @@ from shop.console.audit import Actor
 from shop.db import utcnow
 from shop.merchandising import revisions
 from shop.merchandising.models import Experiment
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderStatusChange
 from shop.personalization import service
 from shop.recommendation_models import Impression
 from tests import factories
@@ -117,16 +117,21 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     _order(session, "VIP1", placed, 500).user_id = vip.id
     _order(session, "S1", placed, 500, status="shipped")
     _order(session, "U1", placed, 500, status="pending_payment")
+    # Partly refunded before shipping: still to ship. Partly refunded after: shipped.
+    _order(session, "R1", placed, 500, status="partially_refunded", refunded=100)
+    sent = _order(session, "R2", placed, 500, status="partially_refunded", refunded=100)
+    session.flush()
+    session.add(OrderStatusChange(order_id=sent.id, from_status="paid", to_status="shipped"))
     factories.outbox_email(session, "failed")
     session.commit()
 
     client = client_as(app, session, "merchandiser")
     attention = _section(client.get("/console/").get_data(as_text=True), "attention")
     expected = {
-        "to-ship": ("3 paid orders waiting to ship", "/console/orders/?status=paid"),
+        "to-ship": ("4 paid orders waiting to ship", "/console/orders/?status=to_ship"),
         "to-ship-priority": (
             "1 paid order of priority-support members waiting to ship",
-            "/console/orders/?status=paid&amp;priority=y",
+            "/console/orders/?status=to_ship&amp;priority=y",
         ),
         "failed-emails": ("1 e-mail failed to send", "/console/orders/outbox"),
         "out-of-stock": (
@@ -149,9 +154,10 @@ def test_what_needs_attention_is_counted_and_linked(app: Flask, session: Session
     # Each link leads to a list holding exactly what was counted.
     listed = client.get("/console/products/?active=yes&stock=out").get_data(as_text=True)
     assert "Sold Out Lantern" in listed and "Retired Lantern" not in listed
-    orders = client.get("/console/orders/?status=paid").get_data(as_text=True)
-    assert "P1" in orders and "P2" in orders and "S1" not in orders
-    priority = client.get("/console/orders/?status=paid&priority=y").get_data(as_text=True)
+    orders = client.get("/console/orders/?status=to_ship").get_data(as_text=True)
+    assert ">P1<" in orders and ">P2<" in orders and ">R1<" in orders and ">VIP1<" in orders
+    assert ">S1<" not in orders and ">R2<" not in orders and ">U1<" not in orders
+    priority = client.get("/console/orders/?status=to_ship&priority=y").get_data(as_text=True)
     assert ">VIP1<" in priority and ">P1<" not in priority
 
 
