@@ -535,8 +535,9 @@ def delete_account(
 
 
 def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
-    """Sent, failed and withdrawn e-mails lose their address and text; pending ones are not
-    sent; one being sent right now is forgotten once the sender records it."""
+    """Sent, failed and withdrawn e-mails lose their address and text; pending ones are
+    withdrawn (never sent, and no failure for staff to look into); one being sent right
+    now is forgotten once the sender records it."""
     mine = OutboxEmail.user_id == user_id
     done = OutboxEmail.status.in_(("sent", "failed", "withdrawn"))
     session.execute(
@@ -548,7 +549,7 @@ def _forget_emails(session: Session, user_id: int, now: datetime) -> None:
     session.execute(
         update(OutboxEmail)
         .where(mine, OutboxEmail.status == "pending")
-        .values({**forgotten_values(now), "status": "failed", "last_error": NOT_SENT})
+        .values({**forgotten_values(now), "status": "withdrawn", "last_error": NOT_SENT})
         .execution_options(synchronize_session=False)
     )
     session.execute(

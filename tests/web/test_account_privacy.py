@@ -460,7 +460,7 @@ def test_delete_anonymizes_everything_personal(
 
     # The e-mail still waiting is not sent; the goodbye is, and is then forgotten too.
     (unsent,) = session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "loyalty_weekly"))
-    assert (unsent.status, unsent.last_error) == ("failed", "Not sent: the account was deleted.")
+    assert (unsent.status, unsent.last_error) == ("withdrawn", "Not sent: the account was deleted.")
     (goodbye,) = session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "account_deleted"))
     assert goodbye.to_address == EMAIL and goodbye.status == "pending"
     session.rollback()
