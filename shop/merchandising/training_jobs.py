@@ -20,9 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop.accounts.models import User
 from shop.console import audit
 from shop.console.models import TrainingJob
 from shop.db import utcnow
+from shop.merchandising.model_versions import active_version
 from shop.merchandising.revisions import draft_data, live_data
 from shop.recommendation_data import dataset_instant, item_features, load_interactions
 from shop.recommendations import (
@@ -247,20 +249,31 @@ def _run(
         metadata = {"source": "console", "job": job_id}
         if report is not None:
             metadata["evaluation"] = report.to_dict()
+        held_back = activate and report is not None and report.lift("new") < 1.0
         with sessions() as session:
+            before = active_version(recs.store)
             version = recs.train(
                 session,
                 params,
-                activate=activate,
+                activate=activate and not held_back,
                 metadata=metadata,
                 progress=progress.stage(0.6, 0.98, "train", TRAINING_PARTS),
             )
+            if activate and not held_back:
+                _audit_activation(session, job_id, before, version)
+                session.commit()
         summary = _summary(report) if report is not None else None
+        done = " and activated it" if activate and not held_back else ""
+        if held_back and report is not None:
+            done = (
+                f". Not activated: on the evaluation it recommends new items worse than "
+                f"popularity ({report.lift('new'):.2f}x); activate it below if you still want it"
+            )
         progress.write(
             status="succeeded",
             running_slot=None,
             progress=1.0,
-            message=f"Saved version {version}" + (" and activated it" if activate else ""),
+            message=f"Saved version {version}{done}",
             version_id=version,
             metrics=summary,
             finished_at=utcnow(),
@@ -274,6 +287,14 @@ def _run(
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=utcnow(),
         )
+
+
+def _audit_activation(session: Session, job_id: int, before: str | None, version: str) -> None:
+    """Audit the version a job made live, as the person who started the job."""
+    job = session.get(TrainingJob, job_id)
+    starter = session.get(User, job.started_by) if job and job.started_by else None
+    actor = audit.Actor.of(starter) if starter is not None else audit.CLI_ACTOR
+    audit.record(session, actor, "model.activate", f"version {version}", before, version)
 
 
 def _summary(report: EvaluationReport) -> dict[str, float | None]:

@@ -8,7 +8,9 @@ import shutil
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -499,6 +501,59 @@ def test_preview_an_anonymous_session_and_bad_preview_input(
         bad = merch.get(f"/console/recommendations/preview?{query}")
         assert bad.status_code == 400, query
         assert huge in bad.get_data(True), query
+
+
+def _train_and_wait(merch: FlaskClient, **form: str) -> dict[str, Any]:
+    token = console_token(merch, "/console/recommendations/versions")
+    data = {"csrf_token": token, "settings": "draft", **form}
+    response = merch.post("/console/recommendations/train", data=data)
+    assert response.status_code == 302
+    job_id = int(re.search(r"job=(\d+)", response.headers["Location"]).group(1))
+    deadline = time.monotonic() + 60
+    while True:
+        state = merch.get(f"/console/recommendations/train/{job_id}.json").get_json()
+        if state["status"] != "running" or time.monotonic() > deadline:
+            return dict(state)
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("lift", [0.4, 1.7])
+def test_a_retrain_asked_to_activate_goes_live_only_if_it_beats_popularity(
+    app: Flask,
+    session: Session,
+    shop: dict[str, Product],
+    trained: list[User],
+    monkeypatch: pytest.MonkeyPatch,
+    lift: float,
+) -> None:
+    from recommender.evaluation import EvaluationReport
+
+    monkeypatch.setattr(EvaluationReport, "lift", lambda self, view, name="precision": lift)
+    with app.app_context():
+        live_before = service().store.active()
+    merch = client_as(app, session, "merchandiser")
+    state = _train_and_wait(merch, activate="y")
+    assert state["status"] == "succeeded", state
+    session.rollback()
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "model.activate")).all()
+    with app.app_context():
+        live = service().store.active()
+    if lift < 1:
+        assert live == live_before != state["version"]
+        assert (
+            "Not activated: on the evaluation it recommends new items worse than "
+            in (state["message"])
+        )
+        assert "(0.40x)" in state["message"]
+        assert audited == []
+    else:
+        assert live == state["version"] and state["message"].endswith("and activated it")
+        [entry] = audited
+        assert (entry.actor_email, entry.before, entry.after) == (
+            "merchandiser@example.com",
+            live_before,
+            state["version"],
+        )
 
 
 def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
