@@ -463,14 +463,16 @@ def _settings_after(
     weighting["kind_weights"] = dict(entered.kind_weights)
     weighting["half_life_days"] = entered.half_life_days
     training["weighting"] = weighting
+    entered_params = _checked_model_params(entered.model, entered.model_params)
     if training.get("model") != entered.model:
+        # The form showed the previous model's values: one left as it was is not a choice
+        # for the new model, which starts from its own defaults.
+        shown = training.get("model_params") or {}
+        entered_params = {k: v for k, v in entered_params.items() if shown.get(k) != v}
         same_as_default = default_training.get("model") == entered.model
         training["model_params"] = default_training.get("model_params") if same_as_default else {}
     training["model"] = entered.model
-    training["model_params"] = {
-        **(training.get("model_params") or {}),
-        **_checked_model_params(entered.model, entered.model_params),
-    }
+    training["model_params"] = {**(training.get("model_params") or {}), **entered_params}
     try:
         training = TrainingParams.from_dict(training).to_dict()
     except (ValueError, TypeError, KeyError) as exc:

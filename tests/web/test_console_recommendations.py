@@ -28,6 +28,7 @@ from shop.recommendation_data import Shopper
 from tests import factories
 from tests.console_support import client_as, console_token
 from tests.helpers import csrf_token, sign_in
+from tests.web.page_forms import read_form
 
 RULES = "/console/recommendations/rules"
 DISCARD = "/console/recommendations/discard"
@@ -373,6 +374,25 @@ def test_settings_go_to_the_draft_and_change_the_storefront_only_when_published(
     assert entry is not None
     assert entry.after["training"]["weighting"]["half_life_days"] == 60.0
     assert entry.after["training"]["model_params"]["factors"] == 16
+
+
+def test_switching_the_model_does_not_carry_the_old_models_values_over(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    page = merch.get("/console/recommendations/").get_data(as_text=True)
+    shown = read_form(page).values
+    assert shown["model"] == "als" and float(shown["regularization"]) == 10.0
+    token = console_token(merch, "/console/recommendations/")
+    switched = {**shown, "csrf_token": token, "model": "bpr", "factors": "48"}
+    assert merch.post("/console/recommendations/", data=switched).status_code == 302
+    session.rollback()
+    draft = session.scalar(select(MerchRevision).where(MerchRevision.state == "draft"))
+    assert draft is not None
+    params = draft.data["training"]["model_params"]
+    assert draft.data["training"]["model"] == "bpr"
+    assert params["factors"] == 48  # changed on the form: kept
+    assert params.get("regularization", 0.01) == 0.01  # ALS's 10.0 was only shown: not kept
 
 
 def test_saving_settings_keeps_the_tuned_settings_the_form_does_not_show(
