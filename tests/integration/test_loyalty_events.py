@@ -288,14 +288,21 @@ def _cancelled(app: Flask, session: Session, order: Order) -> int:
         return checkout_benefits.release_points_of(own, order.id)
 
 
-def test_points_an_unpaid_order_holds_are_taken_back_when_they_come_back(
-    app: Flask, session: Session
-) -> None:
+def _refunded_while_80_points_are_held(app: Flask, session: Session) -> tuple[int, Order, Order]:
+    """A member's order that earned 100 points, refunded in full while an unpaid order
+    holds 80 of them: (member's user id, the refunded order, the unpaid order)."""
     user_id = _member(app, session)
     bought = _order(session, user_id, goods=10_000, shipping=0)
     _paid(app, bought)  # earns 100
     held = _unpaid_holding(app, session, user_id, 80)
     _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)
+    return user_id, bought, held
+
+
+def test_points_an_unpaid_order_holds_are_taken_back_when_they_come_back(
+    app: Flask, session: Session
+) -> None:
+    user_id, bought, held = _refunded_while_80_points_are_held(app, session)
     _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)  # a retried event
     [reversal] = _entries(session, "refund")
     assert reversal.points == -20
@@ -357,11 +364,7 @@ def test_only_what_unpaid_orders_hold_is_owed_the_rest_is_written_off(
 def test_what_a_paid_order_held_for_a_refund_is_written_off_not_taken_later(
     app: Flask, session: Session
 ) -> None:
-    user_id = _member(app, session)
-    bought = _order(session, user_id, goods=10_000, shipping=0)
-    _paid(app, bought)  # earns 100
-    held = _unpaid_holding(app, session, user_id, 80)
-    _refunded(app, bought, refund_id=5, amount=10_000, refunded=10_000)
+    user_id, _bought, held = _refunded_while_80_points_are_held(app, session)
     session.rollback()
     assert session.scalar(select(OwedPoints.points)) == 80
     session.execute(update(Order).where(Order.id == held.id).values(status="paid"))

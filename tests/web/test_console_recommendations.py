@@ -523,7 +523,8 @@ def test_preview_an_anonymous_session_and_bad_preview_input(
         assert huge in bad.get_data(True), query
 
 
-def _train_and_wait(merch: FlaskClient, **form: str) -> dict[str, Any]:
+def _train_and_wait(merch: FlaskClient, **form: str) -> tuple[int, dict[str, Any]]:
+    """Start a retrain from the versions page and wait for it; (job id, its last state)."""
     token = console_token(merch, "/console/recommendations/versions")
     data = {"csrf_token": token, "settings": "draft", **form}
     response = merch.post("/console/recommendations/train", data=data)
@@ -533,7 +534,7 @@ def _train_and_wait(merch: FlaskClient, **form: str) -> dict[str, Any]:
     while True:
         state = merch.get(f"/console/recommendations/train/{job_id}.json").get_json()
         if state["status"] != "running" or time.monotonic() > deadline:
-            return dict(state)
+            return job_id, dict(state)
         time.sleep(0.2)
 
 
@@ -552,7 +553,7 @@ def test_a_retrain_asked_to_activate_goes_live_only_if_it_beats_popularity(
     with app.app_context():
         live_before = service().store.active()
     merch = client_as(app, session, "merchandiser")
-    state = _train_and_wait(merch, activate="y")
+    _job_id, state = _train_and_wait(merch, activate="y")
     assert state["status"] == "succeeded", state
     session.rollback()
     audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "model.activate")).all()
@@ -580,19 +581,9 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
 ) -> None:
     merch = client_as(app, session, "merchandiser")
-    token = console_token(merch, "/console/recommendations/versions")
-    response = merch.post(
-        "/console/recommendations/train", data={"csrf_token": token, "settings": "draft"}
-    )
-    assert response.status_code == 302
-    job_id = int(re.search(r"job=(\d+)", response.headers["Location"]).group(1))
-    deadline = time.monotonic() + 60
-    while True:
-        state = merch.get(f"/console/recommendations/train/{job_id}.json").get_json()
-        if state["status"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    job_id, state = _train_and_wait(merch)
     assert state["status"] == "succeeded", state
+    token = console_token(merch, "/console/recommendations/versions")
     assert state["progress"] == 1.0 and state["version"]
     with app.app_context():
         metadata = service().store.metadata(state["version"])
