@@ -58,6 +58,18 @@ class DetailsForm(ShopForm):
         self.address_id.errors = [*self.address_id.errors, message]
         self.address_id.data = "new"
 
+    def refuse_both_addresses(self) -> bool:
+        """A saved address picked while a new one was typed too: say so rather than drop
+        what was typed (True when refused)."""
+        if not any(field.data for field in (self.line1, self.city, self.postcode)):
+            return False
+        self.address_id.errors = [
+            *self.address_id.errors,
+            "You picked a saved address and also typed a new one. Choose “A new address” to "
+            "ship to what you typed, or clear those fields to use the saved address.",
+        ]
+        return True
+
     def validate_new_address(self) -> bool:
         """When no saved address is picked, every address field is required."""
         ok = True

@@ -115,6 +115,8 @@ def details() -> Response | tuple[str, int]:
         chosen = next((a for a in addresses if str(a.id) == form.address_id.data), None)
         if chosen is None and form.picks_saved_address():
             form.saved_address_gone(signed_in=user_id is not None)
+        elif chosen is not None and form.refuse_both_addresses():
+            pass  # the form says why, with what was typed still in it
         elif (chosen is not None or form.validate_new_address()) and valid:
             contact = _contact(form, chosen)
             _save_state(contact=contact.as_dict(), save_address=bool(form.save_address.data))
