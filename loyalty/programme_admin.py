@@ -26,13 +26,9 @@ class ProgrammeRefused(ValueError):
         self.field = field
 
 
-def _points_held(session: Session) -> int:
-    held = session.scalar(
-        select(func.coalesce(func.sum(Membership.points_balance), 0)).where(
-            Membership.status == "active", Membership.points_balance > 0
-        )
-    )
-    return int(held or 0)
+def _members_hold_points(session: Session) -> bool:
+    holding = Membership.status == "active", Membership.points_balance > 0
+    return session.scalar(select(Membership.id).where(*holding).limit(1)) is not None
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ def save_programme(
         return SavedProgramme(changed=False)
     changes = programme_news.programme_changes(current, new)
     members = count_members_to_tell(session) if changes else 0
-    if new.point_value_pence < current.point_value_pence and _points_held(session):
+    if new.point_value_pence < current.point_value_pence and _members_hold_points(session):
         raise ProgrammeRefused(
             "point_value_pence",
             "The terms promise members that the points they have earned keep their value, "

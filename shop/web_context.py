@@ -27,12 +27,6 @@ def cart_owner() -> CartOwner:
     return owner
 
 
-def account_email() -> str | None:
-    """The signed-in account's e-mail address (None for visitors): a code limited to one use
-    per customer is checked against it in the cart, as it is when the order is placed."""
-    return (current_user.email or None) if current_user.is_authenticated else None
-
-
 def catalogue_viewer() -> Viewer:
     """The catalogue as this request's shopper sees it (early access included)."""
     user_id = int(current_user.get_id()) if current_user.is_authenticated else None

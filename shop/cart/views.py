@@ -17,7 +17,7 @@ from shop.form_fields import ShopForm
 from shop.promotions import codes
 from shop.rate_limits import post_limit
 from shop.tracking.recorder import record
-from shop.web_context import account_email, cart_owner, catalogue_viewer
+from shop.web_context import cart_owner, catalogue_viewer
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -39,7 +39,7 @@ def _render_cart(
     it."""
     settings = CheckoutSettings.from_config(current_app.config)
     # Priced as the checkout will price it: standard delivery and any member benefits.
-    priced = quote(db.session, cart_owner(), settings, "standard", email=account_email())
+    priced = quote(db.session, cart_owner(), settings, "standard")
     cart = priced.cart
     forms = {
         line.product.id: UpdateLineForm(product_id=line.product.id, quantity=line.quantity)
@@ -152,12 +152,7 @@ def apply_promo() -> Response | tuple[str, int]:
     settings = CheckoutSettings.from_config(current_app.config)
     try:
         found = codes.apply_code(
-            db.session,
-            cart_owner(),
-            form.code.data or "",
-            now=utcnow(),
-            currency=settings.currency,
-            email=account_email(),
+            db.session, cart_owner(), form.code.data or "", now=utcnow(), currency=settings.currency
         )
     except codes.PromoError as exc:
         db.session.rollback()

@@ -249,25 +249,26 @@ def _run(
         metadata = {"source": "console", "job": job_id}
         if report is not None:
             metadata["evaluation"] = report.to_dict()
-        held_back = activate and report is not None and report.lift("new") < 1.0
+        lift = report.lift("new") if report is not None else None
+        go_live = activate and (lift is None or lift >= 1.0)
         with sessions() as session:
             before = active_version(recs.store)
             version = recs.train(
                 session,
                 params,
-                activate=activate and not held_back,
+                activate=go_live,
                 metadata=metadata,
                 progress=progress.stage(0.6, 0.98, "train", TRAINING_PARTS),
             )
-            if activate and not held_back:
+            if go_live:
                 _audit_activation(session, job_id, before, version)
                 session.commit()
         summary = _summary(report) if report is not None else None
-        done = " and activated it" if activate and not held_back else ""
-        if held_back and report is not None:
+        done = " and activated it" if go_live else ""
+        if activate and not go_live:
             done = (
                 f". Not activated: on the evaluation it recommends new items worse than "
-                f"popularity ({report.lift('new'):.2f}x); activate it below if you still want it"
+                f"popularity ({lift:.2f}x); activate it below if you still want it"
             )
         progress.write(
             status="succeeded",

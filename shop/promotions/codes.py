@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from shop.accounts.models import User
 from shop.cart.models import Cart
 from shop.money import format_money
 from shop.orders import states
@@ -131,11 +132,14 @@ def earlier_use(
     email: str | None,
     other_than: int | None = None,
 ) -> Order | None:
-    """The customer's (their account's, or their e-mail address's) order with this code that
-    was paid or is holding it now, if any; `other_than` is an order to leave out."""
+    """The customer's (their account's, or their e-mail address's, the account's own address
+    included) order with this code that was paid or is holding it now, if any; `other_than`
+    is an order to leave out."""
     who = []
     if user_id is not None:
         who.append(Order.user_id == user_id)
+        account_email = select(func.lower(User.email)).where(User.id == user_id)
+        who.append(func.lower(Order.email) == account_email.scalar_subquery())
     if email:
         who.append(func.lower(Order.email) == email.strip().lower())
     if not who:

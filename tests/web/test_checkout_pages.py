@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shop.accounts.models import Address, User
+from shop.accounts.models import User
 from shop.cart.models import CartItem
 from shop.catalog.models import Product
 from shop.mail.models import OutboxEmail
@@ -417,39 +417,6 @@ def test_a_members_order_is_only_for_them_and_the_address_is_saved(
     assert bob.get(f"/checkout/pay/{access}").status_code == 404
     anonymous = app.test_client()
     assert anonymous.get(f"/orders/{access}").status_code == 302
-
-
-def test_a_new_address_typed_next_to_a_picked_saved_one_is_not_dropped(
-    client: FlaskClient, session: Session, items: dict[str, Product]
-) -> None:
-    member = factories.user(session)
-    saved = Address(
-        user_id=member.id,
-        name="Old Home",
-        line1="5 Former Street",
-        city="Leeds",
-        postcode="LS1 1AA",
-        country="United Kingdom",
-        is_default=True,
-    )
-    session.add(saved)
-    session.commit()
-    sign_in(client, member.email or "", factories.PASSWORD)
-    _add(client, items["heart"], 1)
-    page = client.get("/checkout").get_data(as_text=True)
-    assert f'value="{saved.id}" id="address_id" checked' in page  # picked for them
-    token = csrf_token(client, "/checkout")
-    typed = {**CHECKOUT_FORM, "line1": "99 Moved Avenue", "address_id": str(saved.id)}
-    refused = client.post("/checkout", data={**typed, "csrf_token": token})
-    assert refused.status_code == 400
-    html = refused.get_data(as_text=True)
-    assert "You picked a saved address and also typed a new one." in html
-    assert 'value="99 Moved Avenue"' in html  # what was typed is still there
-    chosen = client.post("/checkout", data={**typed, "address_id": "new", "csrf_token": token})
-    assert chosen.status_code == 302
-    client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
-    review = client.get("/checkout/review").get_data(as_text=True)
-    assert "99 Moved Avenue" in review and "5 Former Street" not in review
 
 
 def test_payment_json_errors_are_clear(

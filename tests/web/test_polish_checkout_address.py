@@ -1,4 +1,5 @@
-"""Checkout: a saved address picked on the details step that was deleted meanwhile."""
+"""Checkout: a saved address picked on the details step that was deleted meanwhile, or
+picked while a new one was typed too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import Address
 from shop.catalog.models import Product
 from tests import factories
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
 
 GONE = (
     "The saved address you picked is no longer in your address book (it may have been "
@@ -108,3 +109,26 @@ def test_a_guest_posting_a_saved_address_is_asked_to_sign_in(
     page = unescape(response.get_data(as_text=True))
     assert response.status_code == 400
     assert "Sign in to ship to a saved address, or enter the address below." in page
+
+
+def test_a_new_address_typed_next_to_a_picked_saved_one_is_not_dropped(
+    client: FlaskClient, session: Session, items: dict[str, Product]
+) -> None:
+    member = factories.user(session)
+    saved = _address(session, member.id, "5 Former Street", default=True)
+    session.commit()
+    sign_in(client, member.email or "", factories.PASSWORD)
+    token = _cart(client, items["heart"])
+    page = client.get("/checkout").get_data(as_text=True)
+    assert f'value="{saved.id}" id="address_id" checked' in page  # picked for them
+    typed = {**CHECKOUT_FORM, "line1": "99 Moved Avenue", "address_id": str(saved.id)}
+    refused = client.post("/checkout", data={**typed, "csrf_token": token})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "You picked a saved address and also typed a new one." in html
+    assert 'value="99 Moved Avenue"' in html  # what was typed is still there
+    chosen = client.post("/checkout", data={**typed, "address_id": "new", "csrf_token": token})
+    assert chosen.status_code == 302
+    client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "99 Moved Avenue" in review and "5 Former Street" not in review
