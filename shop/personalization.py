@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     directory = app.config.get("RECOMMENDER_MODEL_DIR") or model_directory(app.instance_path)
 
     def pending(shopper: Shopper) -> list[dict[str, Any]]:
-        return event_writer(app).pending(
+        return event_writer(app).unsettled(
             lambda row: (
                 row["visitor_id"] == shopper.visitor_id
                 or (shopper.user_id is not None and row["user_id"] == shopper.user_id)
@@ -174,17 +174,22 @@ def clicked_rec_id(session: Session, raw: str | None, product_id: int) -> str | 
     rec_id = valid_rec_id(raw)
     if rec_id is None:
         return None
-    found = session.execute(
-        select(
-            Impression.product_ids, Impression.placement, Impression.visitor_id, Impression.user_id
-        ).where(Impression.rec_id == rec_id)
-    ).first()
-    if found is not None:
-        shown = found._asdict()
-    else:  # shown a moment ago: the impression may still be queued
-        writer = current_app.extensions["impression_writer"]
-        queued = writer.pending(lambda row: row["rec_id"] == rec_id)
-        shown = queued[0] if queued else None
+    # Shown a moment ago, the impression may not be stored yet: asked first, the writer
+    # still holds it or it is in the table.
+    writer = current_app.extensions["impression_writer"]
+    queued = writer.unsettled(lambda row: row["rec_id"] == rec_id)
+    if queued:
+        shown = queued[0]
+    else:
+        found = session.execute(
+            select(
+                Impression.product_ids,
+                Impression.placement,
+                Impression.visitor_id,
+                Impression.user_id,
+            ).where(Impression.rec_id == rec_id)
+        ).first()
+        shown = found._asdict() if found is not None else None
     if shown is None or product_id not in shown["product_ids"]:
         return None
     if shown["placement"] in EMAILED_PLACEMENTS:

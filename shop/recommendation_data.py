@@ -142,6 +142,7 @@ def shopper_interactions(
             .limit(VISITOR_HISTORY_LIMIT)
         )
     rows = [tuple(row) for row in session.execute(query)]
+    stored = len(rows)
     rows += [
         (int(row["product_id"]), row["kind"], row["created_at"], None)
         for row in pending
@@ -150,16 +151,39 @@ def shopper_interactions(
     if not rows:
         return Interactions.empty()
     items, kinds, moments, quantities = zip(*rows, strict=True)
-    # Naive UTC times (text or datetimes) to Unix seconds in one numpy pass: a member may
+    # Naive UTC times (text or datetimes) to microseconds in one numpy pass: a member may
     # have thousands.
-    times = np.asarray(moments, dtype="datetime64[us]").astype(np.int64) / 1e6
+    micros = np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
+    keep = _not_stored_twice(items, kinds, micros, stored)
+    if not keep.all():
+        items, kinds, quantities = (
+            [value for value, kept in zip(column, keep, strict=True) if kept]
+            for column in (items, kinds, quantities)
+        )
+        micros = micros[keep]
+    times = micros / 1e6
     return Interactions.from_arrays(
-        np.full(len(rows), _user_key(shopper.user_id, shopper.visitor_id)),
+        np.full(len(items), _user_key(shopper.user_id, shopper.visitor_id)),
         np.asarray(items, dtype=np.int64),
         np.asarray([KINDS[kind] for kind in kinds]),
         times,
         np.asarray([float(q) if q else np.nan for q in quantities], dtype=np.float64),
     )
+
+
+def _not_stored_twice(
+    items: Sequence[int], kinds: Sequence[str], micros: np.ndarray, stored: int
+) -> np.ndarray:
+    """A mask dropping the writer's rows (after the first `stored`) that the table read
+    already returned: one stored while the shopper's history was being read."""
+    keep = np.ones(len(items), dtype=bool)
+    if stored == 0 or stored == len(items):
+        return keep
+    recent = np.flatnonzero(micros[:stored] >= micros[stored:].min())
+    seen = {(items[i], kinds[i], int(micros[i])) for i in recent}
+    for i in range(stored, len(items)):
+        keep[i] = (items[i], kinds[i], int(micros[i])) not in seen
+    return keep
 
 
 def dataset_instant(session: Session, moment: datetime) -> float:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ class EventWriter:
 
     With `background=False` every `submit` writes at once (tests and the CLI use this).
     A failed insert keeps its rows for the next attempt, up to `max_pending` rows.
+    `unsettled` also shows rows stored in the last `recent_s` seconds (see there).
     `after_insert` runs with each stored batch in a transaction of its own; if it fails, it
     is logged and the batch stays stored.
     """
@@ -38,6 +41,7 @@ class EventWriter:
         batch_size: int = 200,
         interval_s: float = 0.5,
         max_pending: int = 50_000,
+        recent_s: float = 2.0,
         after_insert: AfterInsert | None = None,
     ) -> None:
         self._engine = engine
@@ -48,6 +52,12 @@ class EventWriter:
         self._max_pending = max_pending
         self._after_insert = after_insert
         self._pending: list[EventRow] = []
+        # The batch being inserted, and batches stored in the last `recent_s`: `pending`
+        # still shows them, so a reader whose snapshot of the table predates the commit
+        # (SQLite keeps one per transaction) never finds a row in neither place.
+        self._in_flight: list[EventRow] = []
+        self._recent_s = recent_s
+        self._recent: deque[tuple[float, list[EventRow]]] = deque()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
@@ -83,9 +93,26 @@ class EventWriter:
             self._wake.set()
 
     def pending(self, keep: Callable[[EventRow], bool]) -> list[EventRow]:
-        """Return copies of the queued rows that `keep` accepts (not yet in the database)."""
+        """Return copies of the rows that `keep` accepts and that are not stored yet
+        (queued, or in the batch being inserted)."""
         with self._lock:
-            return [dict(row) for row in self._pending if keep(row)]
+            return [dict(row) for row in (*self._in_flight, *self._pending) if keep(row)]
+
+    def unsettled(self, keep: Callable[[EventRow], bool]) -> list[EventRow]:
+        """Return copies of the rows `keep` accepts that a reader of the table may miss:
+        those not stored yet and those stored in the last `recent_s` seconds.
+
+        A reader that asks here first and then reads the table sees every row at least
+        once; a row found in both is the same event (`created_at` tells them apart).
+        """
+        with self._lock:
+            horizon = time.monotonic() - self._recent_s
+            while self._recent and self._recent[0][0] < horizon:
+                self._recent.popleft()
+            rows = [row for _, batch in self._recent for row in batch]
+            rows += self._in_flight
+            rows += self._pending
+            return [dict(row) for row in rows if keep(row)]
 
     def adopt(self, visitor_id: str, user_id: int) -> int:
         """Give a visitor's queued anonymous rows to the account they signed in to.
@@ -109,6 +136,7 @@ class EventWriter:
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
+                self._in_flight = batch
             if not batch:
                 return 0
             try:
@@ -120,7 +148,11 @@ class EventWriter:
                 )
                 with self._lock:
                     self._pending[:0] = batch
+                    self._in_flight = []
                 return 0
+            with self._lock:
+                self._in_flight = []
+                self._recent.append((time.monotonic(), batch))
             if self._after_insert is not None:
                 self._run_after_insert(batch)
             return len(batch)

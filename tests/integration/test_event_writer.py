@@ -254,3 +254,37 @@ def test_adopting_never_waits_for_a_batch_being_written(
     assert [r["user_id"] for r in writer.pending(lambda _r: True)] == [ann]
     writer.close()
     assert _owners(session) == [("product_view", "v1", ann)]
+
+
+def test_a_batch_being_stored_and_one_stored_a_moment_ago_stay_visible(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import insert as real_insert
+
+    assert db.engine is not None
+    writer = EventWriter(db.engine, background=False, recent_s=60)
+    seen_while_storing: list[list[str]] = []
+
+    def watched(table: Any) -> Any:
+        # The batch has left the queue and is not committed: a reader must still find it.
+        seen_while_storing.append([r["visitor_id"] for r in writer.pending(lambda _r: True)])
+        return real_insert(table)
+
+    monkeypatch.setattr("shop.tracking.writer.insert", watched)
+    writer.submit([_row("v1")])
+    assert seen_while_storing == [["v1"]]
+    assert _count(session) == 1
+    assert writer.pending(lambda _r: True) == []
+    # A reader whose snapshot of the table predates the commit still finds it here.
+    assert [r["visitor_id"] for r in writer.unsettled(lambda _r: True)] == ["v1"]
+
+
+def test_rows_stored_longer_ago_than_recent_s_are_only_in_the_table(
+    app: Flask, session: Session
+) -> None:
+    assert db.engine is not None
+    writer = EventWriter(db.engine, background=False, recent_s=0)
+    writer.submit([_row("v1")])
+    time.sleep(0.01)
+    assert writer.unsettled(lambda _r: True) == []
+    assert _count(session) == 1
