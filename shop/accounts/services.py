@@ -20,7 +20,7 @@ from shop.db import utcnow
 from shop.events.bus import record_event
 from shop.orders.models import Order
 from shop.orders.services import claim_guest_orders, claim_paid_guest_orders
-from shop.tracking.services import link_visitor_events
+from shop.tracking.services import link_order_events, link_visitor_events
 from shop.tracking.writer import EventWriter
 
 # Compared against when no account matches, so a wrong e-mail costs as much time as a
@@ -169,7 +169,18 @@ def email_confirmed(session: Session, user: User) -> list[Order]:
         user.email_confirmed_at = utcnow()
     tokens.void_all(session, user.id, tokens.EMAIL_CONFIRM)
     adopt_guest_alerts(session, user.id, user.email)
-    return claim_paid_guest_orders(session, user.id, user.email, normalise_email)
+    return _claim_paid_guest_orders(session, user)
+
+
+def _claim_paid_guest_orders(session: Session, user: User) -> list[Order]:
+    """Bring in the paid guest orders placed with the account's address, and their
+    purchases into the history recommendations learn from (unless it switched
+    personalization off, as for browsing)."""
+    assert user.email is not None
+    claimed = claim_paid_guest_orders(session, user.id, user.email, normalise_email)
+    if claimed and user.tracking_enabled:
+        link_order_events(session, [order.id for order in claimed], user.id)
+    return claimed
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -206,7 +217,7 @@ def adopt_visitor(
     paid: list[Order] = []
     if user.email and user.email_confirmed_at is not None:
         adopt_guest_alerts(session, user.id, user.email)
-        paid = claim_paid_guest_orders(session, user.id, user.email, normalise_email)
+        paid = _claim_paid_guest_orders(session, user)
     if not visitor_id:
         return Adopted(paid, CartMerge())
     if user.tracking_enabled:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +24,19 @@ def link_visitor_events(session: Session, visitor_id: str, user_id: int) -> int:
     result = session.execute(
         update(Event)
         .where(Event.visitor_id == visitor_id, Event.user_id.is_(None))
+        .values(user_id=user_id)
+    )
+    return int(result.rowcount or 0)
+
+
+def link_order_events(session: Session, order_ids: Sequence[int], user_id: int) -> int:
+    """Attach the anonymous events of these orders (their purchases) to an account; return
+    how many moved."""
+    if not order_ids:
+        return 0
+    result = session.execute(
+        update(Event)
+        .where(Event.order_id.in_(order_ids), Event.user_id.is_(None))
         .values(user_id=user_id)
     )
     return int(result.rowcount or 0)

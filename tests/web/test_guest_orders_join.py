@@ -290,3 +290,60 @@ def test_orders_paid_and_then_cancelled_or_refunded_join_but_never_paid_ones_do_
     session.commit()
     member = session.get(Membership, member_id)
     assert member is not None and member.points_balance == 0
+
+
+def _purchase_owners(session: Session) -> dict[str, int | None]:
+    from shop.tracking.models import Event
+
+    session.rollback()
+    rows = session.execute(
+        select(Order.number, Event.user_id).join(Event, Event.order_id == Order.id)
+    )
+    return {number: user_id for number, user_id in rows}
+
+
+def _record_guest_purchases(session: Session) -> None:
+    from shop.tracking.models import Event
+
+    for order in session.scalars(select(Order).where(Order.number.in_(("W1001", "W1004")))):
+        line = order.lines[0]
+        session.add(
+            Event(
+                kind="purchase",
+                visitor_id=f"guest-{order.number}",
+                product_id=line.product_id,
+                order_id=order.id,
+                quantity=1,
+            )
+        )
+    session.commit()
+
+
+def test_the_joined_orders_purchases_join_the_history_recommendations_learn_from(
+    app: Flask, session: Session
+) -> None:
+    _guest_orders(session)
+    _record_guest_purchases(session)
+    client = app.test_client()
+    register(client, "ann@example.com", PASSWORD)
+    assert _open_link(client, _verify_link(session, "ann@example.com"))[0] == 200
+    ann = session.scalar(select(User.id).where(User.email == "ann@example.com"))
+    # Bob's stays his guest order's.
+    assert _purchase_owners(session) == {"W1001": ann, "W1004": None}
+
+
+def test_an_account_without_personalization_keeps_the_joined_purchases_out_of_its_history(
+    app: Flask, session: Session
+) -> None:
+    _guest_orders(session)
+    _record_guest_purchases(session)
+    client = app.test_client()
+    register(client, "ann@example.com", PASSWORD)
+    session.rollback()
+    session.scalars(
+        select(User).where(User.email == "ann@example.com")
+    ).one().tracking_enabled = False
+    session.commit()
+    assert _open_link(client, _verify_link(session, "ann@example.com"))[0] == 200
+    assert _owners(session)["W1001"] == "ann@example.com"
+    assert _purchase_owners(session) == {"W1001": None, "W1004": None}
