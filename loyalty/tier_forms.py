@@ -7,7 +7,7 @@ from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -19,7 +19,7 @@ from wtforms.validators import (
 
 from loyalty.rules import MAX_DISCOUNT_BP, MAX_MULTIPLIER_PCT, TierSpec
 from loyalty.settings import ProgrammeSettings
-from shop.form_fields import PLAIN_DECIMAL, ShopForm, WholeNumberField
+from shop.form_fields import PLAIN_DECIMAL, ConfirmedForm, WholeNumberField
 
 MAX_THRESHOLD_PENCE = 100_000_000  # £1,000,000
 MAX_THRESHOLD_POINTS = 10_000_000
@@ -74,17 +74,11 @@ def opened_values(text: str | None, keys: set[str]) -> dict[str, Any]:
     return data
 
 
-class ReviewedForm(ShopForm):
-    """A form whose save may first show a review page: its buttons `confirm` (save and
-    e-mail members) and `edit` (back to the form with what was typed)."""
+class ReviewedForm(ConfirmedForm):
+    """A form whose save may first show a review page (`confirm` saves and e-mails
+    members); `opened` is what the form showed, carried over too."""
 
     opened = HiddenField()
-    confirm = SubmitField()
-    edit = SubmitField()
-
-    def carried_fields(self) -> list[Field]:
-        """The fields the review page carries over unchanged, `opened` included."""
-        return [f for f in self if f.name not in ("csrf_token", "confirm", "edit")]
 
 
 class TierForm(ReviewedForm):

@@ -18,6 +18,7 @@ from wtforms import (
     IntegerField,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import (
@@ -136,6 +137,18 @@ class ShopForm(FlaskForm):
             ):
                 return json_formdata(request.get_json(silent=True))
             return super().wrap_formdata(form, formdata)
+
+
+class ConfirmedForm(ShopForm):
+    """A form whose action is shown on a page of its own before it is carried out: its
+    buttons `confirm` (do it) and `edit` (back to the form with what was typed)."""
+
+    confirm = SubmitField()
+    edit = SubmitField()
+
+    def carried_fields(self) -> list[Field]:
+        """The fields the confirmation page carries over unchanged."""
+        return [f for f in self if f.short_name not in ("csrf_token", "confirm", "edit")]
 
 
 # Whitespace, and what str.strip() keeps that nobody can see (zero-width space, joiners,

@@ -254,6 +254,16 @@ def ship(
     return order
 
 
+def cancel_refusal(session: Session, order: Order) -> str | None:
+    """Why staff cannot cancel this order (it is not unpaid), or None when they can."""
+    if order.status == states.PENDING_PAYMENT:
+        return None
+    label = states.LABELS.get(order.status, order.status).lower()
+    refundable = _refund_possible(order, _paid_by_card(session, order.id))
+    hint = " Refund it instead." if refundable else ""
+    return f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
+
+
 def cancel(
     session: Session,
     actor: audit.Actor,
@@ -265,13 +275,9 @@ def cancel(
     audit it."""
     order = lock_order(session, _order(session, order_id))
     before = order.status
-    if before != states.PENDING_PAYMENT:
-        label = states.LABELS.get(before, before).lower()
-        refundable = _refund_possible(order, _paid_by_card(session, order.id))
-        hint = " Refund it instead." if refundable else ""
-        raise OrderAdminError(
-            f"Order {order.number} is {label}; only unpaid orders can be cancelled.{hint}"
-        )
+    refused = cancel_refusal(session, order)
+    if refused:
+        raise OrderAdminError(refused)
     held = {line.sku: line.quantity for line in order.lines} if order.stock_reserved else {}
     try:
         fulfilment.cancel_unpaid_order(session, order, reason.strip(), notify=settings)

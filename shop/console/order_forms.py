@@ -10,7 +10,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from shop.accounts.customer_refs import parse_customer_ref
 from shop.console.order_admin import OrderFilters
 from shop.db import parse_id
-from shop.form_fields import DATE_RANGE_MESSAGE, ShopForm, WholeNumberField, date_in_range, strip
+from shop.form_fields import (
+    DATE_RANGE_MESSAGE,
+    ConfirmedForm,
+    ShopForm,
+    WholeNumberField,
+    date_in_range,
+    strip,
+)
 from shop.money import to_minor
 from shop.orders import states
 from shop.orders.models import Order
@@ -91,8 +98,8 @@ class ShipForm(_ActionForm):
     )
 
 
-class CancelForm(_ActionForm):
-    """Cancel an unpaid order."""
+class CancelForm(_ActionForm, ConfirmedForm):
+    """Cancel an unpaid order (after a confirmation page)."""
 
     form_prefix = "cancel"
 
@@ -123,8 +130,9 @@ def _refunded_before(_form: ShopForm, field: Field) -> None:
         raise ValidationError("This form is out of date: open the order again and retry.")
 
 
-class RefundForm(_ActionForm):
-    """Refund an amount in pounds, optionally putting chosen lines back in stock.
+class RefundForm(_ActionForm, ConfirmedForm):
+    """Refund an amount in pounds, optionally putting chosen lines back in stock, after a
+    confirmation page.
 
     Build it with `refund_form(order)`: it adds a `restock_<line id>` field per line.
     """

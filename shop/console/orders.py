@@ -27,8 +27,9 @@ from shop.console.order_forms import (
     ShipForm,
     refund_form,
 )
+from shop.console.order_reviews import ActionReview, cancel_review, refund_review
 from shop.db import db
-from shop.form_fields import ShopForm
+from shop.form_fields import ConfirmedForm, ShopForm
 from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S
 from shop.money import format_money
 from shop.orders import fulfilment
@@ -133,63 +134,90 @@ def ship(order_id: int) -> Response | tuple[str, int]:
     return _detail_page(order_id, ship_form=form, status=400)
 
 
+def _confirmation(
+    review: ActionReview, form: ConfirmedForm, order_id: int, endpoint: str
+) -> tuple[str, int]:
+    """The page that shows what an action will do before it is done."""
+    return render_template(
+        "console/orders/confirm.html",
+        review=review,
+        form=form,
+        order_id=order_id,
+        action=url_for(endpoint, order_id=order_id),
+    ), 200
+
+
 @bp.route("/<int:order_id>/cancel", methods=["POST"])
 def cancel(order_id: int) -> Response | tuple[str, int]:
-    """Cancel an unpaid order and put its stock back."""
+    """Cancel an unpaid order and put its stock back, once confirmed."""
     form = CancelForm()
-    if form.validate():
-        try:
-            order = order_admin.cancel(
-                db.session,
-                audit.Actor.of(current_user),
-                _settings(),
-                order_id,
-                form.reason.data or "",
+    if not form.validate():
+        return _detail_page(order_id, cancel_form=form, status=400)
+    if form.edit.data:  # back from the confirmation page, as typed
+        return _detail_page(order_id, cancel_form=form)
+    reason = form.reason.data or ""
+    try:
+        if not form.confirm.data:
+            return _confirmation(
+                cancel_review(db.session, _found(order_id), reason), form, order_id, ".cancel"
             )
-        except OrderAdminError as exc:
-            db.session.rollback()
-            _fail(form, "reason", str(exc))
-        else:
-            number, told = order.number, bool(order.email)
-            db.session.commit()
-            fulfilment.cancel_open_payments_of(_settings(), order_id)
-            queued = "; the customer's e-mail is queued" if told else ""
-            flash(f"Order {number} is cancelled and its stock is back{queued}.", "success")
-            return redirect(url_for(".detail", order_id=order_id))
-    return _detail_page(order_id, cancel_form=form, status=400)
+        order = order_admin.cancel(
+            db.session, audit.Actor.of(current_user), _settings(), order_id, reason
+        )
+    except OrderAdminError as exc:
+        db.session.rollback()
+        _fail(form, "reason", str(exc))
+        return _detail_page(order_id, cancel_form=form, status=400)
+    number, told = order.number, bool(order.email)
+    db.session.commit()
+    fulfilment.cancel_open_payments_of(_settings(), order_id)
+    queued = "; the customer's e-mail is queued" if told else ""
+    flash(f"Order {number} is cancelled and its stock is back{queued}.", "success")
+    return redirect(url_for(".detail", order_id=order_id))
 
 
 @bp.route("/<int:order_id>/refund", methods=["POST"])
 def refund(order_id: int) -> Response | tuple[str, int]:
-    """Refund part or all of the order through the payment provider."""
+    """Refund part or all of the order through the payment provider, once confirmed."""
+    found = _found(order_id)
+    form = refund_form(found.order)
+    if not form.validate():
+        return _detail_page(order_id, refund=form, status=400)
+    if form.edit.data:  # back from the confirmation page, as typed
+        return _detail_page(order_id, refund=form)
+    amount, restock = form.amount.pence, form.restock()  # type: ignore[attr-defined]
+    reason = form.reason.data or ""
+    try:
+        if not form.confirm.data:
+            review = refund_review(found, amount, restock, reason)
+            return _confirmation(review, form, order_id, ".refund")
+        db.session.close()  # the refund runs its own transactions around the gateway call
+        made = order_admin.refund(
+            db.transaction,
+            gateway(),
+            _settings(),
+            audit.Actor.of(current_user),
+            order_id,
+            amount,
+            restock=restock,
+            reason=reason,
+            refunded_before=int(form.refunded_before.data),
+        )
+    except RefundNotMade as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".detail", order_id=order_id))
+    except (OrderAdminError, GatewayError, PaymentsNotConfigured) as exc:
+        _fail(form, "amount", str(exc))
+        return _detail_page(order_id, refund=form, status=400)
+    flash(f"Refunded {format_money(made.amount_pence, made.currency)}.", "success")
+    return redirect(url_for(".detail", order_id=order_id))
+
+
+def _found(order_id: int) -> order_admin.OrderDetail:
     found = order_admin.order_detail(db.session, order_id)
     if found is None:
         abort(404)
-    form = refund_form(found.order)
-    if form.validate():
-        amount, restock = form.amount.pence, form.restock()  # type: ignore[attr-defined]
-        db.session.close()  # the refund runs its own transactions around the gateway call
-        try:
-            made = order_admin.refund(
-                db.transaction,
-                gateway(),
-                _settings(),
-                audit.Actor.of(current_user),
-                order_id,
-                amount,
-                restock=restock,
-                reason=form.reason.data or "",
-                refunded_before=int(form.refunded_before.data),
-            )
-        except RefundNotMade as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".detail", order_id=order_id))
-        except (OrderAdminError, GatewayError, PaymentsNotConfigured) as exc:
-            _fail(form, "amount", str(exc))
-        else:
-            flash(f"Refunded {format_money(made.amount_pence, made.currency)}.", "success")
-            return redirect(url_for(".detail", order_id=order_id))
-    return _detail_page(order_id, refund=form, status=400)
+    return found
 
 
 @bp.route("/outbox")

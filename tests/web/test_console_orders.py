@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -24,6 +25,7 @@ from tests import factories
 from tests.checkout_support import emails, fresh, paid_order, placed_order, stock
 from tests.console_support import client_as, console_token
 from tests.stripe_support import config, localstripe_url  # noqa: F401
+from tests.web.page_forms import read_form
 
 
 def order_numbers(html: str) -> list[str]:
@@ -115,7 +117,7 @@ def test_the_detail_page_shows_the_whole_order(app: Flask, session: Session) -> 
         "Mark shipped",
     ):
         assert text in html, text
-    assert "Refund</button>" not in html  # nothing was paid by card
+    assert "Refund…</button>" not in html  # nothing was paid by card
     assert client.get("/console/orders/999").status_code == 404
 
 
@@ -162,7 +164,7 @@ def test_cancel_only_where_the_state_machine_allows(
     assert "Cancel the order" in client.get(f"/console/orders/{unpaid_id}").get_data(as_text=True)
     response = client.post(
         f"/console/orders/{unpaid_id}/cancel",
-        data={"cancel-csrf_token": token, "cancel-reason": "duplicate"},
+        data={"cancel-csrf_token": token, "cancel-reason": "duplicate", "cancel-confirm": "1"},
     )
     assert response.status_code == 302
     assert fresh(session, unpaid_id).status == "cancelled"
@@ -185,6 +187,7 @@ def seen(refunded_pence: int) -> dict[str, str]:
 
 
 SEEN_NOTHING = seen(0)
+CONFIRMED = {"refund-confirm": "1"}  # the button of the confirmation page
 
 
 def test_refunds_in_part_with_restock_and_clear_errors(
@@ -240,6 +243,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
             "refund-reason": "arrived broken",
             f"refund-restock_{heart_line.id}": "1",
             **SEEN_NOTHING,
+            **CONFIRMED,
         },
     )
     assert response.status_code == 302
@@ -266,7 +270,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
     try:
         failed = client.post(
             f"{path}/refund",
-            data={"refund-csrf_token": token, "refund-amount": "1.00", **seen(295)},
+            data={"refund-csrf_token": token, "refund-amount": "1.00", **seen(295), **CONFIRMED},
         )
     finally:
         app.extensions["payment_gateway"] = real
@@ -276,7 +280,7 @@ def test_refunds_in_part_with_restock_and_clear_errors(
 
     rest = client.post(
         f"{path}/refund",
-        data={"refund-csrf_token": token, "refund-amount": "8.85", **seen(295)},
+        data={"refund-csrf_token": token, "refund-amount": "8.85", **seen(295), **CONFIRMED},
     )
     assert rest.status_code == 302
     order = fresh(session, order_id)
@@ -393,6 +397,7 @@ def test_an_order_that_never_took_its_stock_offers_no_restock(
             "refund-amount": "1.00",
             f"refund-restock_{line_id}": "2",  # a stale form still asking for it
             **SEEN_NOTHING,
+            **CONFIRMED,
         },
     )
     assert response.status_code == 302
@@ -415,7 +420,7 @@ def test_a_refund_form_sent_again_after_it_was_made_refunds_nothing_more(
     assert page.count("data-once") >= 2  # ship and refund forms send once
     assert "js/forms.js" in page
     token = console_token(client, path)
-    form = {"refund-csrf_token": token, "refund-amount": "2.00", **SEEN_NOTHING}
+    form = {"refund-csrf_token": token, "refund-amount": "2.00", **SEEN_NOTHING, **CONFIRMED}
     assert client.post(f"{path}/refund", data=form).status_code == 302
 
     again = client.post(f"{path}/refund", data=form)  # a re-post, or a second click
@@ -465,3 +470,107 @@ def test_the_list_flags_members_and_filters_priority_support_orders(
     assert only.status_code == 200
     assert order_numbers(only.get_data(as_text=True)) == ["PL-1"]
     assert '<input checked id="priority" name="priority"' in only.get_data(as_text=True)
+
+
+def _review_lines(html: str) -> list[str]:
+    found = re.search(r'data-testid="review-lines">(.*?)</ul>', html, re.S)
+    assert found, "no confirmation page"
+    return [unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))]
+
+
+def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    order_id = paid_order(app, [(items["heart"], 2), (items["jumbo"], 1)], localstripe_url)
+    order = fresh(session, order_id)
+    number, heart_line = order.number, next(ln for ln in order.lines if ln.sku == "85123A")
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order_id}"
+    token = console_token(client, path)
+    asked = {
+        "refund-csrf_token": token,
+        "refund-amount": "2.95",
+        "refund-reason": "arrived broken",
+        f"refund-restock_{heart_line.id}": "1",
+        **SEEN_NOTHING,
+    }
+    review = client.post(f"{path}/refund", data=asked)
+    assert review.status_code == 200
+    html = review.get_data(as_text=True)
+    assert f"Refund £2.95 of order {number}?" in html
+    assert _review_lines(html) == [
+        f"£2.95 goes back to the card order {number} was paid with.",
+        "It was paid £11.80.",
+        "The order is then partly refunded: £8.85 left to refund.",
+        f"Back in stock: 1 \N{MULTIPLICATION SIGN} {heart_line.name} (85123A).",
+        "Reason: arrived broken",
+        "The customer is e-mailed at guest@example.com.",
+    ]
+    assert ">Refund £2.95</button>" in html and ">Change the refund</button>" in html
+    assert session.scalar(select(Refund)) is None and stock(session, items["heart"]) == 48
+
+    # Back to the order page with what was typed.
+    carried = read_form(html).values
+    assert carried["refund-amount"] == "2.95" and carried["refund-reason"] == "arrived broken"
+    back = client.post(f"{path}/refund", data={**carried, "refund-edit": "1"})
+    assert back.status_code == 200
+    page = read_form(back.get_data(as_text=True)).values
+    assert page["refund-amount"] == "2.95"
+    assert page[f"refund-restock_{heart_line.id}"] == "1"
+    assert session.scalar(select(Refund)) is None
+
+    done = client.post(f"{path}/refund", data={**carried, "refund-confirm": "1"})
+    assert done.status_code == 302
+    order = fresh(session, order_id)
+    assert (order.status, order.refunded_pence) == ("partially_refunded", 295)
+    assert stock(session, items["heart"]) == 49
+
+    # The rest: the whole order is then refunded, nothing more.
+    whole = client.post(
+        f"{path}/refund",
+        data={"refund-csrf_token": token, "refund-amount": "8.85", **seen(295)},
+    )
+    lines = _review_lines(whole.get_data(as_text=True))
+    assert "It was paid £11.80, and £2.95 of it was refunded before." in lines
+    assert "The order is then fully refunded." in lines
+    assert "Nothing goes back in stock." in lines
+    too_much = client.post(
+        f"{path}/refund",
+        data={"refund-csrf_token": token, "refund-amount": "8.86", **seen(295)},
+    )
+    assert too_much.status_code == 400
+    assert "At most £8.85 of order" in too_much.get_data(as_text=True)
+
+
+def test_cancelling_an_order_is_shown_before_it_is_done(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    unpaid_id = placed_order(app, [(items["lantern"], 2)])
+    order = fresh(session, unpaid_id)
+    number, name = order.number, order.lines[0].name
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{unpaid_id}"
+    token = console_token(client, path)
+    review = client.post(f"{path}/cancel", data={"cancel-csrf_token": token})
+    assert review.status_code == 200
+    html = review.get_data(as_text=True)
+    assert f"Cancel order {number}?" in html
+    assert _review_lines(html) == [
+        f"Order {number} (£{order.total_pence / 100:.2f}, not paid) is cancelled, and its "
+        "payment link stops working.",
+        f"Back in stock: 2 \N{MULTIPLICATION SIGN} {name} ({items['lantern'].sku}).",
+        "The customer is e-mailed at guest@example.com.",
+    ]
+    carried = read_form(html).values
+    kept = client.post(f"{path}/cancel", data={**carried, "cancel-edit": "1"})
+    assert kept.status_code == 200 and "Cancel the order…</button>" in kept.get_data(as_text=True)
+    assert fresh(session, unpaid_id).status == "pending_payment"
+    assert stock(session, items["lantern"]) == 1
+
+    done = client.post(f"{path}/cancel", data={**carried, "cancel-confirm": "1"})
+    assert done.status_code == 302
+    assert fresh(session, unpaid_id).status == "cancelled"
+    assert stock(session, items["lantern"]) == 3

@@ -195,7 +195,8 @@ def test_cancelling_suggests_a_refund_only_for_an_order_with_a_payment_left_to_r
 
     def cancel(order_id: int) -> tuple[int, str]:
         response = client.post(
-            f"/console/orders/{order_id}/cancel", data={"cancel-csrf_token": token}
+            f"/console/orders/{order_id}/cancel",
+            data={"cancel-csrf_token": token, "cancel-confirm": "1"},
         )
         return response.status_code, response.get_data(as_text=True)
 

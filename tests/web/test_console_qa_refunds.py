@@ -40,7 +40,12 @@ def test_a_refund_booked_by_a_concurrent_request_is_not_reported_as_made(
         raise refunds.RefundMadeElsewhere(made)
 
     monkeypatch.setattr(order_admin, "refund_order", booked_elsewhere)
-    form = {"refund-csrf_token": token, "refund-amount": "1.00", "refund-refunded_before": "0"}
+    form = {
+        "refund-csrf_token": token,
+        "refund-amount": "1.00",
+        "refund-refunded_before": "0",
+        "refund-confirm": "1",
+    }
     response = client.post(f"{path}/refund", data=form)
     assert response.status_code == 302
     page = unescape(client.get(path).get_data(as_text=True))
