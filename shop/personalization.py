@@ -27,6 +27,7 @@ from shop.recommendations import (
 from shop.tracking.recorder import event_writer, hand_over
 from shop.tracking.services import forget_deleted_accounts
 from shop.tracking.writer import EventWriter
+from shop.visitor import staff_signed_in
 
 EXTENSION = "recommendations"
 ATTRIBUTION_KEY = "rec_for"
@@ -120,7 +121,7 @@ def current_shopper() -> Shopper:
         user_id=user_id,
         personalized=not opted_out,
         recorded=bool(current_app.config.get("TRACKING_ENABLED", True)),
-        counted=not g.get("robot", False),
+        counted=not (g.get("robot", False) or staff_signed_in()),
     )
 
 

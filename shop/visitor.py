@@ -37,6 +37,13 @@ def tracking_allowed() -> bool:
     return not (current_user.is_authenticated and not current_user.tracking_enabled)
 
 
+def staff_signed_in() -> bool:
+    """True when a staff account makes the request: what staff browse is neither recorded
+    nor counted as a list shown, so checking the shop does not lift products' popularity,
+    train the model or skew online metrics and A/B tests."""
+    return bool(current_user.is_authenticated and current_user.is_staff)
+
+
 def start_new_visitor() -> None:
     """From this response on, this browser is a new anonymous visitor (used at sign-out, so
     the next person at a shared computer is not shown what the member browsed)."""

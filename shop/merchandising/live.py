@@ -72,12 +72,13 @@ def experiment_assigner(
     A shopper who switched personalization (tracking) off is in no experiment: they get the
     lists everyone outside an experiment gets, and their impressions carry no variant, so
     no arm counts them (they are logged as "anonymous" and could not be told apart anyway).
+    Nor are crawlers and signed-in staff, whose lists are not counted.
     """
     from shop.merchandising.assignment import assignment_unit
     from shop.merchandising.experiments import assignment_for
 
     def assign(session: Session, shopper: Shopper, placement: str) -> Assignment | None:
-        if not shopper.personalized:
+        if not (shopper.personalized and shopper.counted):  # robots and staff too
             return None
         unit = assignment_unit(shopper.user_id, shopper.visitor_id)
         found = assignment_for(session, unit, placement)

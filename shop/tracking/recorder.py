@@ -12,13 +12,15 @@ from flask_login import current_user
 from shop.db import WRITE_OPTION, db, utcnow
 from shop.tracking.services import after_events_stored
 from shop.tracking.writer import EventRow, EventWriter
+from shop.visitor import staff_signed_in
 
 log = logging.getLogger(__name__)
 
 
 def record(kind: str, **fields: Any) -> None:
-    """Buffer an event for the current visitor, unless tracking is off for them."""
-    if not g.get("tracking_on", False):
+    """Buffer an event for the current visitor, unless tracking is off for them or they
+    are signed in as staff."""
+    if not g.get("tracking_on", False) or staff_signed_in():
         return
     user_id = current_user.get_id() if current_user.is_authenticated else None
     event = {
