@@ -24,6 +24,7 @@ from shop.accounts.services import AccountError, email_confirmed, normalise_emai
 from shop.db import utcnow
 from shop.mail.outbox import render_email
 from shop.orders.models import Order
+from shop.orders.services import follow_address_change
 
 # At most this many reset e-mails per account per hour; more requests get the same answer
 # but send nothing (no mail-bombing an address through the form).
@@ -199,6 +200,7 @@ def confirm_email_change(
     claimed = email_confirmed(session, user) if signed_in_user_id == user.id else []
     notices.profile_changed(session, user.id, "email", ["email"])
     if old_email:
+        follow_address_change(session, user.id, old_email, row.new_email, normalise_email)
         # Not voided by later password or address changes: whoever changed the address
         # may know the password, and the old address's owner must still get the account back.
         undo = tokens.issue(session, user.id, tokens.EMAIL_REVERT, new_email=old_email)
@@ -238,6 +240,7 @@ def revert_email_change(session: Session, token: str, base_url: str) -> User:
         )
     for purpose in tokens.PURPOSES:
         tokens.void_all(session, user.id, purpose)
+    taken_from = user.email
     user.email = row.new_email
     user.email_confirmed_at = None  # confirmed again by the reset link sent there
     user.password_hash = generate_password_hash(secrets.token_urlsafe(32))  # nobody knows it
@@ -246,6 +249,8 @@ def revert_email_change(session: Session, token: str, base_url: str) -> User:
         session.flush()
     except IntegrityError as exc:
         raise EmailTaken(TAKEN) from exc
+    if taken_from:
+        follow_address_change(session, user.id, taken_from, row.new_email, normalise_email)
     notices.profile_changed(session, user.id, "email_revert", ["email", "password"])
     _send_reset_link(session, user, base_url, locked=True)
     return user

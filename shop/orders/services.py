@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.orders import states
@@ -69,6 +69,35 @@ def claim_guest_orders(
         states.note(order, "Placed as a guest; linked to the account when its owner signed in")
     session.flush()
     return claimed
+
+
+def follow_address_change(
+    session: Session,
+    user_id: int,
+    old: str,
+    new: str,
+    normalise: Callable[[str], str] = str.lower,
+) -> int:
+    """Give the account's orders placed with its `old` address (compared after
+    `normalise`) the `new` one, so their e-mails (shipped, refunded, ...) reach the
+    customer where they now read mail; an order sent to another address typed at checkout
+    keeps it. Returns how many changed."""
+    wanted = normalise(old)
+    ids = [
+        order_id
+        for order_id, address in session.execute(
+            select(Order.id, Order.email).where(Order.user_id == user_id, Order.email.is_not(None))
+        )
+        if normalise(address) == wanted
+    ]
+    if ids:
+        session.execute(
+            update(Order)
+            .where(Order.id.in_(ids))
+            .values(email=new)
+            .execution_options(synchronize_session="fetch")
+        )
+    return len(ids)
 
 
 # A guest order whose payment went through: it belongs in its buyer's history. So does a

@@ -765,3 +765,51 @@ def test_a_password_too_long_is_refused_as_too_long(app: Flask, session: Session
     )
     assert registered.status_code == 400
     assert "Use at most 200 characters." in registered.get_data(as_text=True)
+
+
+def _order_addresses(session: Session) -> dict[str, str | None]:
+    from shop.orders.models import Order
+
+    session.rollback()
+    return {number: email for number, email in session.execute(select(Order.number, Order.email))}
+
+
+def test_orders_follow_an_email_change_and_its_undoing_but_not_other_addresses(
+    app: Flask, session: Session
+) -> None:
+    from shop.orders.models import Order
+
+    client = _member(app, session)
+    ann = _user(session, _id(session, "ann@example.com"))
+    item = factories.product(session, None, sku="85123A", name="Heart Holder")
+    for number, address in (("W1", " Ann@Example.com"), ("W2", "gifts@example.org")):
+        factories.order(session, ann, number, [(item, 1)]).email = address
+    stranger = factories.order(session, None, "W3", [(item, 1)])  # a guest with her address
+    stranger.email = "ann@example.com"
+    session.commit()
+
+    _request_email_change(client, "ann.new@example.com", factories.PASSWORD)
+    confirm = _link(_outbox(session, "account_email_confirm")[-1])
+    assert client.post(confirm, data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    # Her own order's e-mails now reach her; one sent elsewhere at checkout stays so.
+    assert _order_addresses(session) == {
+        "W1": "ann.new@example.com",
+        "W2": "gifts@example.org",
+        "W3": "ann@example.com",
+    }
+    order = session.scalar(select(Order).where(Order.number == "W1"))
+    assert order is not None
+    from shop.checkout.pricing import CheckoutSettings
+    from shop.orders.notifications import queue_order_email
+
+    with app.app_context():
+        mail = queue_order_email(
+            session, order, "order_shipped", CheckoutSettings.from_config(app.config)
+        )
+    assert mail is not None and mail.to_address == "ann.new@example.com"
+    session.rollback()
+
+    undo = _link(_outbox(session, "account_email_changed")[-1])
+    owner = app.test_client()
+    assert owner.post(undo, data={"csrf_token": csrf_token(owner, "/")}).status_code == 302
+    assert _order_addresses(session)["W1"] == "ann@example.com"
