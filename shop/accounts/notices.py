@@ -32,14 +32,16 @@ def send(
     to: str,
     user_id: int | None,
     forget_after_send: bool = False,
+    subject: str | None = None,
     **context: Any,
 ) -> None:
-    """Queue one account e-mail (kind = template name) in the caller's transaction."""
+    """Queue one account e-mail (kind = template name; its usual subject unless `subject`
+    is given) in the caller's transaction."""
     enqueue_email(
         session,
         kind=kind,
         to=to,
-        subject=SUBJECTS[kind],
+        subject=subject or SUBJECTS[kind],
         template=kind,
         context=context,
         user_id=user_id,

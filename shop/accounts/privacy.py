@@ -426,7 +426,8 @@ def download_data(
         user = session.get(User, user_id)
         if user is not None and user.email:
             summary = "A copy of your data was downloaded from your account."
-            confirm_change(session, user, summary, base_url)
+            heading = "A copy of your account data was downloaded"
+            confirm_change(session, user, summary, base_url, heading=heading)
     return data
 
 

@@ -52,10 +52,13 @@ class AddressFields:
         return {key: (value or "").strip() for key, value in self.__dict__.items()}
 
 
-def confirm_change(session: Session, user: User, summary: str, base_url: str) -> None:
-    """Queue the short "your account was changed" e-mail (when the account has an address).
-    Past `CHANGE_NOTICES_PER_HOUR` of them in the last hour, or while such changes wait to
-    be told, the change joins one e-mail that goes out later (`change_digest`)."""
+def confirm_change(
+    session: Session, user: User, summary: str, base_url: str, *, heading: str | None = None
+) -> None:
+    """Queue the short "your account was changed" e-mail (when the account has an address),
+    with `heading` as its subject and heading when given. Past `CHANGE_NOTICES_PER_HOUR` of
+    them in the last hour, or while such changes wait to be told, the change joins one
+    e-mail that goes out later (`change_digest`)."""
     if not user.email:
         return
     if change_digest.join_waiting(session, user, summary, base_url):
@@ -70,8 +73,10 @@ def confirm_change(session: Session, user: User, summary: str, base_url: str) ->
         "account_profile_changed",
         to=user.email,
         user_id=user.id,
+        subject=heading,
         name=user.name,
         summary=summary,
+        heading=heading,
         account_url=f"{base_url}/account",
         reset_url=f"{base_url}/account/password/reset",
     )

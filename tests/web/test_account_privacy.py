@@ -326,6 +326,10 @@ def test_export_holds_everything_about_the_member_and_nothing_else(
         .order_by(OutboxEmail.id.desc())
     ).first()
     assert notice is not None and "A copy of your data was downloaded" in notice.text_body
+    assert notice.subject == "A copy of your account data was downloaded"
+    assert "<h1" in notice.html_body and "A copy of your account data was downloaded" in (
+        notice.html_body
+    )
 
     text = response.get_data(as_text=True)
     for secret in (
