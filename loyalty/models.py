@@ -113,6 +113,8 @@ class CommunicationPreference(Base):
     topic: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(10), default="off")
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The link sent before the current one, so opening it says a newer one replaced it.
+    replaced_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

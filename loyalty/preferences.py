@@ -263,6 +263,7 @@ def _send_opt_in(
         )
     token = secrets.token_urlsafe(32)
     row.status = "pending"
+    row.replaced_token_hash = row.token_hash
     row.token_hash = hash_token(token)
     row.requested_at = now
     row.confirmed_at = None
@@ -377,6 +378,17 @@ def pending_opt_in(session: Session, token: str) -> CommunicationPreference:
         )
     )
     if row is None:
+        if session.scalar(
+            select(CommunicationPreference.id).where(
+                CommunicationPreference.replaced_token_hash == hash_token(token)
+            )
+        ):
+            raise LinkError(
+                "This confirmation link was replaced by a newer one we sent you. Please "
+                "open the link in the latest e-mail, or tick the topic again on your "
+                "preferences page for a new one.",
+                410,
+            )
         raise unknown
     if row.status == "off" and row.confirmed_at is None:
         raise LinkError(

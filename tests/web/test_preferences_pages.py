@@ -163,6 +163,25 @@ def test_a_link_for_a_topic_unticked_before_confirming_says_so(
     assert _status(session, ann, "recommendations") == "off"
 
 
+def test_a_link_replaced_by_a_newer_one_says_so_and_the_newer_one_works(
+    client: FlaskClient, session: Session
+) -> None:
+    ann = _member(client, session, "ann@example.com", "Ann")
+    _save_topics(client, "recommendations")
+    first = _path(CONFIRM_RE, _emails(session, "marketing_optin")[0].text_body)
+    _save_topics(client)  # unticked, then ticked again: a new link replaces the first
+    _save_topics(client, "recommendations")
+    second = _path(CONFIRM_RE, _emails(session, "marketing_optin")[1].text_body)
+    response = client.get(first)
+    assert response.status_code == 410
+    text = response.get_data(as_text=True)
+    assert "replaced by a newer one we sent you" in text and "copied all of it" not in text
+    assert _confirm(client, first).status_code == 410
+    assert _status(session, ann, "recommendations") == "pending"
+    assert _confirm(client, second).status_code == 200
+    assert _status(session, ann, "recommendations") == "on"
+
+
 def test_unknown_confirmation_link_is_400_and_anonymous(client: FlaskClient) -> None:
     response = client.get("/preferences/confirm/" + "x" * 43)
     assert response.status_code == 400
