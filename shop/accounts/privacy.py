@@ -658,7 +658,7 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     session.execute(
         update(CommunicationPreference)
         .where(CommunicationPreference.user_id == uid)
-        .values(status="off", token_hash=None, updated_at=now)
+        .values(status="off", token_hash=None, replaced_token_hash=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(FavouriteCategory).where(FavouriteCategory.user_id == uid))
