@@ -136,7 +136,8 @@ def _pin(
             continue
         found = pinnable.get(rule.product_id)
         if found is None:
-            skipped.append((rule, "the product is not sellable (inactive or out of stock)"))
+            why = "the product is not on sale (inactive, out of stock or not launched yet)"
+            skipped.append((rule, why))
             continue
         if any(_matches(r, found) for r in removing):
             skipped.append((rule, "the product is excluded or on the never-recommend list"))

@@ -41,7 +41,8 @@ def test_pin_of_an_unsellable_product_is_skipped_not_fatal() -> None:
     rule = Rule("r1", "pin", product_id=99, position=1)
     outcome = apply_rules(LIST, [rule], 3)
     assert ids(outcome) == [1, 2, 3]
-    assert outcome.skipped == [(rule, "the product is not sellable (inactive or out of stock)")]
+    why = "the product is not on sale (inactive, out of stock or not launched yet)"
+    assert outcome.skipped == [(rule, why)]
 
 
 def test_a_second_pin_for_the_same_slot_is_skipped() -> None:

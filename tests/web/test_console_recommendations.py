@@ -936,10 +936,10 @@ def test_preview_says_why_buy_it_again_skips_a_pin_of_a_product_never_bought(
     ) in html
     # Out of stock: that is the reason given for it.
     assert (
-        f"Skipped: pin at 2 product {lunch.id} (rule r2): the product is not sellable "
-        "(inactive or out of stock)"
+        f"Skipped: pin at 2 product {lunch.id} (rule r2): the product is not on sale "
+        "(inactive, out of stock or not launched yet)"
     ) in html
-    assert f"pin at 1 product {heart.id} (rule r1): the product is not sellable" not in html
+    assert f"pin at 1 product {heart.id} (rule r1): the product is not on sale" not in html
     draft = _ids(html, "preview-draft-buy_again")
     assert heart.id not in draft and draft[2] == jumbo.id  # a past purchase is pinned
 
