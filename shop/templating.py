@@ -34,6 +34,21 @@ def order_status(status: str) -> str:
     return ORDER_STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
+# Statuses that say nothing of refunds: a partial refund before shipping, or after it,
+# is added to them (the status holds one state, and shipping or delivery replaces it).
+_REFUND_SILENT = ("paid", "shipped", "delivered")
+
+
+def order_state(order: Any) -> str:
+    """An order's status with a partial refund its status does not show ("Shipped, partly
+    refunded")."""
+    label = order_status(order.status)
+    refunded = order.refunded_pence or 0
+    if order.status in _REFUND_SILENT and 0 < refunded < order.total_pence:
+        return f"{label}, partly refunded"
+    return label
+
+
 def return_path() -> str:
     """Where to come back to after a form in the page frame (sign in, the personalization
     switch): this page with its query; for a page shown in answer to a POST (a form
@@ -51,6 +66,7 @@ def init_app(app: Flask) -> None:
     cart badge)."""
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["order_status"] = order_status
+    app.jinja_env.filters["order_state"] = order_state
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["browser_name"] = browsers.describe

@@ -527,6 +527,12 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
     order = fresh(session, order_id)
     assert (order.status, order.refunded_pence) == ("partially_refunded", 295)
     assert stock(session, items["heart"]) == 49
+    # Shipped afterwards, the order still says it was partly refunded.
+    assert client.post(f"{path}/ship", data={"ship-csrf_token": token}).status_code == 302
+    assert 'data-testid="order-status">Shipped, partly refunded<' in client.get(path).get_data(
+        as_text=True
+    )
+    assert "Shipped, partly refunded" in client.get("/console/orders/").get_data(as_text=True)
 
     # The rest: the whole order is then refunded, nothing more.
     whole = client.post(
