@@ -1,11 +1,13 @@
-"""Crawlers read the shop without counting as shoppers: no clickstream events, no
-impressions, while pages, lists and a browser's own tracking stay as they are."""
+"""Crawlers, and staff checking the shop while signed in, read it without counting as
+shoppers: no clickstream events, no impressions, while pages, lists and a browser's own
+tracking stay as they are."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +17,8 @@ from shop.catalog.models import Product
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from shop.tracking.robots import is_robot
+from tests.console_support import client_as
+from tests.helpers import csrf_token
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 PHONE = (
@@ -84,3 +88,30 @@ def test_robots_txt_and_the_sitemap_set_no_visitor_cookie(client: FlaskClient) -
         response = client.get(path)
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers, path
+
+
+def test_a_merchandiser_browsing_the_shop_leaves_no_events_or_impressions(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    staff = client_as(app, session, "merchandiser")
+    before = _counts(session)
+    page = staff.get(f"/products/{shop['jumbo'].id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'href="/products/\d+\?rec=', html)  # the lists are still shown
+    assert "Signed in as staff: what you browse here is not recorded" in html
+    assert staff.get("/").status_code == 200
+    assert staff.get("/search?q=bag").status_code == 200
+    token = csrf_token(staff, f"/products/{shop['jumbo'].id}")
+    added = staff.post(
+        "/cart/add", data={"csrf_token": token, "product_id": shop["jumbo"].id, "quantity": 1}
+    )
+    assert added.status_code == 302
+    assert _counts(session) == before
+
+    shopper = client_as(app, session, "shopper")
+    before = _counts(session)
+    html = shopper.get(f"/products/{shop['jumbo'].id}").get_data(as_text=True)
+    assert "Signed in as staff" not in html
+    events, impressions = _counts(session)
+    assert events == before[0] + 1 and impressions > before[1]

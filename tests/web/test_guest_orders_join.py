@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -319,31 +320,21 @@ def _record_guest_purchases(session: Session) -> None:
     session.commit()
 
 
-def test_the_joined_orders_purchases_join_the_history_recommendations_learn_from(
-    app: Flask, session: Session
-) -> None:
-    _guest_orders(session)
-    _record_guest_purchases(session)
-    client = app.test_client()
-    register(client, "ann@example.com", PASSWORD)
-    assert _open_link(client, _verify_link(session, "ann@example.com"))[0] == 200
-    ann = session.scalar(select(User.id).where(User.email == "ann@example.com"))
-    # Bob's stays his guest order's.
-    assert _purchase_owners(session) == {"W1001": ann, "W1004": None}
-
-
-def test_an_account_without_personalization_keeps_the_joined_purchases_out_of_its_history(
-    app: Flask, session: Session
+@pytest.mark.parametrize("personalized", [True, False])
+def test_the_joined_orders_purchases_join_the_history_unless_personalization_is_off(
+    app: Flask, session: Session, personalized: bool
 ) -> None:
     _guest_orders(session)
     _record_guest_purchases(session)
     client = app.test_client()
     register(client, "ann@example.com", PASSWORD)
     session.rollback()
-    session.scalars(
-        select(User).where(User.email == "ann@example.com")
-    ).one().tracking_enabled = False
+    ann = session.scalars(select(User).where(User.email == "ann@example.com")).one()
+    ann.tracking_enabled = personalized
+    ann_id = ann.id
     session.commit()
     assert _open_link(client, _verify_link(session, "ann@example.com"))[0] == 200
     assert _owners(session)["W1001"] == "ann@example.com"
-    assert _purchase_owners(session) == {"W1001": None, "W1004": None}
+    # What recommendations learn from is hers only if she allows it; Bob's stays his.
+    mine = ann_id if personalized else None
+    assert _purchase_owners(session) == {"W1001": mine, "W1004": None}
