@@ -52,9 +52,10 @@ class EventWriter:
         self._max_pending = max_pending
         self._after_insert = after_insert
         self._pending: list[EventRow] = []
-        # The batch being inserted, and batches stored in the last `recent_s`: `pending`
-        # still shows them, so a reader whose snapshot of the table predates the commit
-        # (SQLite keeps one per transaction) never finds a row in neither place.
+        # The batch being inserted (shown by `pending` and `unsettled`), and batches stored
+        # in the last `recent_s` (shown by `unsettled`), so a reader whose snapshot of the
+        # table predates the commit (SQLite keeps one per transaction) never finds a row in
+        # neither place.
         self._in_flight: list[EventRow] = []
         self._recent_s = recent_s
         self._recent: deque[tuple[float, list[EventRow]]] = deque()
