@@ -93,8 +93,10 @@ def test_a_confirmation_link_that_went_astray_can_be_sent_again(
     assert _link(second) != _link(first)
     assert _status(session, user.id) == "pending"
 
-    # The old link no longer works; the new one confirms.
-    assert client.get(_link(first)).status_code == 400
+    # The old link no longer works and says why; the new one confirms.
+    old = client.get(_link(first))
+    assert old.status_code == 410
+    assert "replaced by a newer one we sent you" in old.get_data(as_text=True)
     path = _link(second)
     response = client.post(path, data={"csrf_token": csrf_token(client, path)})
     assert response.status_code == 200 and "You're subscribed" in response.get_data(True)
