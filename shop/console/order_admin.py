@@ -320,6 +320,17 @@ def _audit_refund(actor: audit.Actor, restock: Mapping[int, int]) -> BookedHook:
     return booked
 
 
+def check_refund_amount(order: Order, amount_pence: int) -> None:
+    """Raise OrderAdminError unless `amount_pence` is more than zero and at most what is
+    left to refund of the order."""
+    if amount_pence <= 0:
+        raise OrderAdminError("The refund amount must be more than zero.")
+    left = refundable_pence(order)
+    if amount_pence > left:
+        money = format_money(left, order.currency)
+        raise OrderAdminError(f"At most {money} of order {order.number} can still be refunded.")
+
+
 def refund(
     transaction: Transaction,
     gateway: PaymentGateway,
@@ -339,15 +350,7 @@ def refund(
     request booked this same refund (the gateway refunds once).
     """
     with transaction() as session:
-        order = _order(session, order_id)
-        left = refundable_pence(order)
-        number, currency = order.number, order.currency
-    if amount_pence <= 0:
-        raise OrderAdminError("The refund amount must be more than zero.")
-    if amount_pence > left:
-        raise OrderAdminError(
-            f"At most {format_money(left, currency)} of order {number} can still be refunded."
-        )
+        check_refund_amount(_order(session, order_id), amount_pence)
     wanted = {line_id: qty for line_id, qty in (restock or {}).items() if qty > 0}
     request = RefundRequest(
         amount_pence=amount_pence,

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from shop.console.order_admin import OrderAdminError, OrderDetail, cancel_refusal
+from shop.console.order_admin import (
+    OrderAdminError,
+    OrderDetail,
+    cancel_refusal,
+    check_refund_amount,
+)
 from shop.money import format_money
 from shop.orders.models import Order
 
@@ -41,7 +46,7 @@ def refund_review(
     detail: OrderDetail, amount_pence: int, restock: Mapping[int, int], reason: str
 ) -> ActionReview:
     """What refunding `amount_pence` (putting `restock` back) will do; OrderAdminError
-    when more than what is left is asked for."""
+    when the order cannot be refunded that much."""
     order, left = detail.order, detail.refundable_pence
 
     def money(pence: int) -> str:
@@ -49,10 +54,7 @@ def refund_review(
 
     if not detail.can_refund:
         raise OrderAdminError(f"Order {order.number} has nothing left to refund to a card.")
-    if amount_pence > left:
-        raise OrderAdminError(
-            f"At most {money(left)} of order {order.number} can still be refunded."
-        )
+    check_refund_amount(order, amount_pence)
     paid = f"It was paid {money(order.total_pence)}"
     if order.refunded_pence:
         paid += f", and {money(order.refunded_pence)} of it was refunded before"

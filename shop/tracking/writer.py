@@ -10,6 +10,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
@@ -97,7 +98,7 @@ class EventWriter:
         """Return copies of the rows that `keep` accepts and that are not stored yet
         (queued, or in the batch being inserted)."""
         with self._lock:
-            return [dict(row) for row in (*self._in_flight, *self._pending) if keep(row)]
+            return [dict(row) for row in chain(self._in_flight, self._pending) if keep(row)]
 
     def unsettled(self, keep: Callable[[EventRow], bool]) -> list[EventRow]:
         """Return copies of the rows `keep` accepts that a reader of the table may miss:
@@ -110,9 +111,8 @@ class EventWriter:
             horizon = time.monotonic() - self._recent_s
             while self._recent and self._recent[0][0] < horizon:
                 self._recent.popleft()
-            rows = [row for _, batch in self._recent for row in batch]
-            rows += self._in_flight
-            rows += self._pending
+            stored = (row for _, batch in self._recent for row in batch)
+            rows = chain(stored, self._in_flight, self._pending)
             return [dict(row) for row in rows if keep(row)]
 
     def adopt(self, visitor_id: str, user_id: int) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
 from shop.mail.models import OutboxEmail
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderLine
 from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
@@ -190,16 +191,24 @@ SEEN_NOTHING = seen(0)
 CONFIRMED = {"refund-confirm": "1"}  # the button of the confirmation page
 
 
+def _hearts_and_a_bag(
+    app: Flask, session: Session, items: dict[str, Product], base_url: str
+) -> tuple[int, Order, OrderLine, FlaskClient]:
+    """A visitor's paid order of two hearts and a bag, its heart line, and a merchandiser
+    signed in to the console."""
+    order_id = paid_order(app, [(items["heart"], 2), (items["jumbo"], 1)], base_url)
+    order = fresh(session, order_id)
+    heart_line = next(line for line in order.lines if line.sku == "85123A")
+    return order_id, order, heart_line, client_as(app, session, "merchandiser")
+
+
 def test_refunds_in_part_with_restock_and_clear_errors(
     app: Flask,
     session: Session,
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = paid_order(app, [(items["heart"], 2), (items["jumbo"], 1)], localstripe_url)
-    order = fresh(session, order_id)
-    heart_line = next(line for line in order.lines if line.sku == "85123A")
-    client = client_as(app, session, "merchandiser")
+    order_id, order, heart_line, client = _hearts_and_a_bag(app, session, items, localstripe_url)
     path = f"/console/orders/{order_id}"
     page = client.get(path).get_data(as_text=True)
     assert 'value="11.80"' in page and "succeeded" in page  # prefilled with what is left
@@ -484,10 +493,8 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    order_id = paid_order(app, [(items["heart"], 2), (items["jumbo"], 1)], localstripe_url)
-    order = fresh(session, order_id)
-    number, heart_line = order.number, next(ln for ln in order.lines if ln.sku == "85123A")
-    client = client_as(app, session, "merchandiser")
+    order_id, order, heart_line, client = _hearts_and_a_bag(app, session, items, localstripe_url)
+    number = order.number
     path = f"/console/orders/{order_id}"
     token = console_token(client, path)
     asked = {
