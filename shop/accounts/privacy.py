@@ -245,7 +245,7 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
     refunds = _per_order(session, Refund, user_id)
     refund_fields = ("amount_pence", "currency", "status", "reason", "restock", "created_at")
     timeline = _per_order(session, OrderStatusChange, user_id)
-    timeline_fields = ("from_status", "to_status", "note", "created_at")
+    timeline_fields = ("from_status", "to_status", "note", "staff_note", "created_at")
     payments = _per_order(session, PaymentAttempt, user_id)
     payment_fields = ("attempt", "status", "amount_pence", "currency", "error", "created_at")
     exported = []

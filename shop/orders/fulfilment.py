@@ -77,7 +77,7 @@ def cancel_unpaid_order(
             f"order {order.number} is {order.status}; refund it instead of cancelling"
         )
     released = release_stock(session, order, "")
-    states.transition(order, states.CANCELLED, f"Cancelled{f': {reason}' if reason else ''}")
+    states.transition(order, states.CANCELLED, "Cancelled", staff_note=reason)
     withdraw_pending(
         session, ("payment_failed",), "Not sent: the order was cancelled.", order_id=order.id
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, false
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -84,6 +84,12 @@ class Order(Base):
         back_populates="order", cascade="all, delete-orphan", order_by="OrderStatusChange.id"
     )
 
+    @property
+    def customer_history(self) -> list[OrderStatusChange]:
+        """The timeline the shopper sees: status changes and notes written for them, without
+        the steps that carry only a staff note."""
+        return [step for step in self.history if step.note or step.from_status != step.to_status]
+
 
 class OrderLine(Base):
     """One product on an order, priced at the time of sale."""
@@ -115,6 +121,8 @@ class OrderStatusChange(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(String(300), default="")
+    # For staff only (a cancellation's reason, a payment flag): never shown to the shopper.
+    staff_note: Mapped[str] = mapped_column(String(300), default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="history")

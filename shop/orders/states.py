@@ -66,11 +66,18 @@ def can_deliver(order: Order) -> bool:
     )
 
 
-def transition(order: Order, target: str, note: str = "") -> OrderStatusChange:
-    """Move the order to `target` and record the step; raise IllegalTransition otherwise."""
+def transition(
+    order: Order, target: str, note: str = "", staff_note: str = ""
+) -> OrderStatusChange:
+    """Move the order to `target` and record the step; raise IllegalTransition otherwise.
+
+    `note` is shown to the shopper too; `staff_note` only in the console.
+    """
     if not can_transition(order.status, target):
         raise IllegalTransition(f"order {order.number} cannot go from {order.status} to {target}")
-    change = OrderStatusChange(from_status=order.status, to_status=target, note=note[:300])
+    change = OrderStatusChange(
+        from_status=order.status, to_status=target, note=note[:300], staff_note=staff_note[:300]
+    )
     order.history.append(change)
     order.status = target
     return change
@@ -83,8 +90,16 @@ def start(order: Order, note: str = "") -> OrderStatusChange:
     return change
 
 
-def note(order: Order, text: str) -> OrderStatusChange:
-    """Record an event on the timeline that does not change the status."""
-    change = OrderStatusChange(from_status=order.status, to_status=order.status, note=text[:300])
+def note(order: Order, text: str = "", staff_note: str = "") -> OrderStatusChange:
+    """Record an event on the timeline that does not change the status.
+
+    `text` is shown to the shopper too; a step with only a `staff_note` is not.
+    """
+    change = OrderStatusChange(
+        from_status=order.status,
+        to_status=order.status,
+        note=text[:300],
+        staff_note=staff_note[:300],
+    )
     order.history.append(change)
     return change

@@ -260,9 +260,9 @@ def _book(session: Session, settings: CheckoutSettings, order: Order, refund: Re
     target = states.REFUNDED if full else states.PARTIALLY_REFUNDED
     label = f"Refunded {format_money(refund.amount_pence, order.currency)}"
     if states.can_transition(order.status, target):
-        states.transition(order, target, label)
+        states.transition(order, target, label, staff_note=refund.reason or "")
     else:
-        states.note(order, label)
+        states.note(order, label, staff_note=refund.reason or "")
     queue_order_email(session, order, "order_refunded", settings, refund_pence=refund.amount_pence)
     record_event(
         session,
@@ -295,4 +295,4 @@ def _restock(session: Session, order: Order, request: RefundRequest) -> None:
         back[line.product_id] += qty
     add_to_products(session, Product.stock_qty, back)
     if any(wanted.values()):
-        states.note(order, f"Restocked {sum(wanted.values())} item(s)")
+        states.note(order, staff_note=f"Restocked {sum(wanted.values())} item(s)")

@@ -661,7 +661,7 @@ def _flag(order: Order, problem: str) -> None:
     if order.payment_flag and problem in order.payment_flag:
         return
     order.payment_flag = ((order.payment_flag or "") + "\n" + problem).strip()[:4000]
-    states.note(order, f"Payment flagged: {problem}")
+    states.note(order, staff_note=f"Payment flagged: {problem}")
 
 
 def _mark_paid(

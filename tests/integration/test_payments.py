@@ -463,7 +463,7 @@ def test_a_double_submitted_refund_is_booked_and_restocked_once(
     assert stock(session, items["heart"]) == 50
     assert session.scalar(select(func.count()).select_from(Refund)) == 1
     assert len(emails(session, "order_refunded")) == 1
-    assert [h.note for h in order.history].count("Restocked 2 item(s)") == 1
+    assert [h.staff_note for h in order.history].count("Restocked 2 item(s)") == 1
     refunds_audited = select(func.count()).where(AuditEntry.action == "order.refund")
     assert session.scalar(refunds_audited) == 1
 

@@ -61,3 +61,15 @@ def test_notes_keep_the_status() -> None:
     assert [(h.from_status, h.to_status, h.note) for h in order.history] == [
         ("paid", "paid", "Restocked 1 item(s)")
     ]
+
+
+def test_the_shopper_sees_status_changes_and_their_notes_but_not_staff_notes() -> None:
+    order = _order("pending_payment")
+    states.note(order, "Stock hold expired")
+    states.note(order, staff_note="Payment flagged: amount mismatch")
+    states.transition(order, "cancelled", "Cancelled", staff_note="suspected fraud")
+    assert [(h.note, h.staff_note) for h in order.customer_history] == [
+        ("Stock hold expired", ""),
+        ("Cancelled", "suspected fraud"),
+    ]
+    assert len(order.history) == 3

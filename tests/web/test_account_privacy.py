@@ -695,7 +695,7 @@ def test_deleting_an_account_cancels_its_unpaid_order_and_gives_the_stock_back(
     assert _delete(client, factories.PASSWORD).status_code == 302
     order = fresh(session, unpaid)
     assert order.status == "cancelled"
-    assert "the customer deleted their account" in order.history[-1].note
+    assert "the customer deleted their account" in order.history[-1].staff_note
     assert stock(session, lantern) == before
 
 

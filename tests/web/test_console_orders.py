@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Tier
 from shop.accounts.models import User
+from shop.cart.services import CartOwner
 from shop.catalog.models import Product
 from shop.console.models import AuditEntry
 from shop.mail.models import OutboxEmail
@@ -25,6 +26,7 @@ from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
 from tests.checkout_support import emails, fresh, paid_order, placed_order, stock
 from tests.console_support import client_as, console_token
+from tests.helpers import sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 from tests.web.page_forms import read_form
 
@@ -556,6 +558,43 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
     )
     assert too_much.status_code == 400
     assert "At most £8.85 of order" in too_much.get_data(as_text=True)
+
+
+def test_a_cancellation_reason_is_for_staff_and_not_on_the_shoppers_order_page(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    ann = factories.user(session, "ann@example.com")
+    session.commit()
+    order_id = placed_order(app, [(items["lantern"], 1)], owner=CartOwner(user_id=ann.id))
+    number = fresh(session, order_id).number
+    client = client_as(app, session, "merchandiser")
+    path = f"/console/orders/{order_id}"
+    token = console_token(client, path)
+    done = client.post(
+        f"{path}/cancel",
+        data={
+            "cancel-csrf_token": token,
+            "cancel-reason": "suspected fraud",
+            "cancel-confirm": "1",
+        },
+    )
+    assert done.status_code == 302
+    step = fresh(session, order_id).history[-1]
+    assert (step.to_status, step.note, step.staff_note) == (
+        "cancelled",
+        "Cancelled",
+        "suspected fraud",
+    )
+    console_page = client.get(path).get_data(as_text=True)
+    assert "<td>Cancelled</td><td>suspected fraud</td>" in console_page
+
+    shopper = app.test_client()
+    sign_in(shopper, "ann@example.com", factories.PASSWORD)
+    page = shopper.get(f"/account/orders/{number}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "— Cancelled</li>" in html
+    assert "suspected fraud" not in html
 
 
 def test_cancelling_an_order_is_shown_before_it_is_done(

@@ -59,7 +59,7 @@ def test_an_amount_mismatch_is_noted_in_pounds(
     total = f"£{order.total_pence // 100}.{order.total_pence % 100:02d}"
     assert f"amount mismatch: paid £1.00, order total is {total}" in (order.payment_flag or "")
     assert any(
-        step.note.startswith(
+        step.staff_note.startswith(
             f"Payment flagged: amount mismatch: paid £1.00, order total is {total}"
         )
         for step in order.history
