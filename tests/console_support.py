@@ -7,9 +7,11 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from tests import factories
 from tests.helpers import csrf_token, sign_in
+from tests.web.page_forms import read_form
 
 ROLES = ("anonymous", "shopper", "merchandiser", "admin")
 
@@ -34,6 +36,19 @@ def client_as(app: Flask, session: Session, role: str) -> FlaskClient:
 def console_token(client: FlaskClient, path: str = "/console/") -> str:
     """A CSRF token read from a console page."""
     return csrf_token(client, path)
+
+
+def confirmed(
+    client: FlaskClient, path: str, data: dict[str, str], follow_redirects: bool = False
+) -> TestResponse:
+    """Post a form whose action is shown on a page of its own first (a publish, a discard,
+    a revert), then confirm it there, carrying over what that page carries."""
+    review = client.post(path, data=data)
+    assert review.status_code == 200, review.get_data(as_text=True)[:300]
+    html = review.get_data(as_text=True)
+    assert 'data-testid="action-review"' in html
+    carried = read_form(html).values
+    return client.post(path, data={**carried, "confirm": "1"}, follow_redirects=follow_redirects)
 
 
 def console_rules(app: Flask) -> list[tuple[str, str, set[str], bool]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -13,18 +12,9 @@ from shop.console.order_admin import (
     cancel_refusal,
     check_refund_amount,
 )
+from shop.console.reviews import ActionReview
 from shop.money import format_money
 from shop.orders.models import Order
-
-
-@dataclass(frozen=True)
-class ActionReview:
-    """A confirmation page: its heading, what will happen, and its two buttons."""
-
-    heading: str
-    lines: list[str]
-    confirm_label: str
-    back_label: str
 
 
 def _items(order: Order, quantities: Mapping[int, int]) -> str:

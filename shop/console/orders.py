@@ -27,7 +27,8 @@ from shop.console.order_forms import (
     ShipForm,
     refund_form,
 )
-from shop.console.order_reviews import ActionReview, cancel_review, refund_review
+from shop.console.order_reviews import cancel_review, refund_review
+from shop.console.reviews import ActionReview
 from shop.db import db
 from shop.form_fields import ConfirmedForm, ShopForm
 from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S
@@ -139,11 +140,12 @@ def _confirmation(
 ) -> tuple[str, int]:
     """The page that shows what an action will do before it is done."""
     return render_template(
-        "console/orders/confirm.html",
+        "console/confirm.html",
         review=review,
         form=form,
-        order_id=order_id,
         action=url_for(endpoint, order_id=order_id),
+        back_url=url_for(".detail", order_id=order_id),
+        back_text="Back to the order",
     ), 200
 
 

@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from shop.form_fields import (
     DATE_TIME_FORMATS,
     DATE_TIME_MESSAGE,
+    ConfirmedForm,
     FiniteDecimalField,
     ShopForm,
     WholeNumberField,
@@ -82,11 +83,15 @@ class RuleForm(ShopForm):
         )
 
 
-class NoteForm(ShopForm):
-    """Publish the draft (with an optional note), or any button-only action."""
+class NoteForm(ConfirmedForm):
+    """Publish, discard or revert after a confirmation page (publishing with an optional
+    note), or any button-only action."""
 
     note = StringField("Note", validators=[Optional(), Length(max=200)])
     discard_draft = BooleanField("Discard my draft")
+    # The draft's fingerprint the page showed, and the console page to go back to.
+    opened = HiddenField()
+    back = HiddenField()
 
 
 class TrainForm(ShopForm):

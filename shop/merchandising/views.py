@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -13,11 +13,13 @@ from werkzeug import Response
 from shop.catalog.models import Category
 from shop.console import audit
 from shop.console.models import TrainingJob
+from shop.console.reviews import ActionReview
 from shop.db import db, utcnow
 from shop.merchandising import editing, experiments, model_versions, revisions, training_jobs
 from shop.merchandising.config import Rule
 from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
+from shop.merchandising.revision_reviews import discard_review, publish_review, revert_review
 from shop.personalization import service
 from shop.recommendations import ModelUnavailableError, VersionNotFoundError
 
@@ -183,14 +185,30 @@ def delete_rule(rule_id: str) -> Response:
     return redirect(url_for("console.recs.rules"))
 
 
-def _revision_action(action: Any, success: str) -> Response:
+def _revision_action(
+    action: Callable[[NoteForm], Any],
+    review: Callable[[NoteForm], ActionReview],
+    success: str,
+) -> Response | tuple[str, int]:
+    """Show what a publish, discard or revert will change; do it once confirmed."""
     form = NoteForm()
     if not form.validate_on_submit():
         if set(form.errors) != {"note"}:
             abort(400)
         flash(f"The note is too long: {form.note.errors[0]}", "error")
         return _back()
+    if form.edit.data:
+        return _back()
     try:
+        if not form.confirm.data:
+            return render_template(
+                "console/confirm.html",
+                review=review(form),
+                form=form,
+                action=request.path,
+                back_url=_back_path(),
+                back_text="Back to the recommendation settings",
+            ), 200
         action(form)
     except revisions.RevisionError as exc:
         db.session.rollback()
@@ -201,45 +219,53 @@ def _revision_action(action: Any, success: str) -> Response:
     return _back()
 
 
-def _back() -> Response:
+def _back_path() -> str:
     back = request.form.get("back") or ""
     safe = back.startswith("/console/") and "//" not in back and "\\" not in back
-    return redirect(back if safe else url_for("console.recs.index"))
+    return back if safe else url_for("console.recs.index")
+
+
+def _back() -> Response:
+    return redirect(_back_path())
 
 
 @bp.route("/publish", methods=["POST"])
-def publish() -> Response:
-    """Make the draft live."""
-    note = (request.form.get("note") or "").strip()
+def publish() -> Response | tuple[str, int]:
+    """Make the draft live, once confirmed."""
     return _revision_action(
-        lambda _form: revisions.publish(
-            db.session, _actor(), note, opened=request.form.get("opened", "")
+        lambda form: revisions.publish(
+            db.session, _actor(), (form.note.data or "").strip(), opened=form.opened.data or ""
+        ),
+        lambda form: publish_review(
+            db.session, service().config_from, (form.note.data or "").strip()
         ),
         "Published: the storefront now serves these settings and rules.",
     )
 
 
 @bp.route("/discard", methods=["POST"])
-def discard() -> Response:
-    """Throw the draft away."""
+def discard() -> Response | tuple[str, int]:
+    """Throw the draft away, once confirmed."""
     return _revision_action(
-        lambda _form: revisions.discard_draft(
-            db.session, _actor(), opened=request.form.get("opened", "")
-        ),
+        lambda form: revisions.discard_draft(db.session, _actor(), opened=form.opened.data or ""),
+        lambda _form: discard_review(db.session, service().config_from),
         "The draft was discarded.",
     )
 
 
 @bp.route("/revert/<int:revision_id>", methods=["POST"])
-def revert(revision_id: int) -> Response:
-    """Publish a copy of an earlier revision."""
+def revert(revision_id: int) -> Response | tuple[str, int]:
+    """Publish a copy of an earlier revision, once confirmed."""
     return _revision_action(
         lambda form: revisions.revert_to(
             db.session,
             _actor(),
             revision_id,
             discard_draft=form.discard_draft.data,
-            opened=request.form.get("opened", ""),
+            opened=form.opened.data or "",
+        ),
+        lambda form: revert_review(
+            db.session, service().config_from, revision_id, form.discard_draft.data
         ),
         f"Reverted: revision {revision_id}'s settings and rules are live again.",
     )

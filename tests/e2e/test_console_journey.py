@@ -182,7 +182,13 @@ def test_a_pinned_product_is_previewed_published_and_served_first(
     console_nav.get_by_role("link", name="Rules", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/recommendations/rules$"), timeout=WAIT_MS)
     bar.get_by_label("Note").fill("Lunch box first on the home page")
-    bar.get_by_role("button", name="Publish", exact=True).click()
+    bar.get_by_role("button", name="Publish…", exact=True).click()
+    # A page says what publishing changes before anything is live.
+    expect(page.get_by_role("heading", name="Publish the draft?")).to_be_visible(timeout=WAIT_MS)
+    review = page.get_by_test_id("review-lines")
+    expect(review).to_contain_text(f"Rule added: {badge}", timeout=WAIT_MS)
+    expect(review).to_contain_text("Note on the revision: Lunch box first", timeout=WAIT_MS)
+    page.get_by_test_id("confirm-action").click()
     expect(
         page.get_by_text("Published: the storefront now serves these settings and rules.")
     ).to_be_visible(timeout=WAIT_MS)

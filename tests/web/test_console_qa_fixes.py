@@ -155,7 +155,8 @@ def test_a_settings_save_or_publish_that_does_not_say_what_it_showed_is_refused(
     back = "/console/recommendations/rules"
     for extra in ({}, {"opened": ""}):
         response = merch.post(
-            "/console/recommendations/publish", data={"csrf_token": token, "back": back, **extra}
+            "/console/recommendations/publish",
+            data={"csrf_token": token, "back": back, "confirm": "1", **extra},
         )
         assert response.status_code == 302
         assert NOT_SAID in unescape(merch.get(back).get_data(as_text=True))
@@ -163,7 +164,7 @@ def test_a_settings_save_or_publish_that_does_not_say_what_it_showed_is_refused(
     assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
     published = merch.post(
         "/console/recommendations/publish",
-        data={"csrf_token": token, "back": back, "opened": opened.group(1)},
+        data={"csrf_token": token, "back": back, "opened": opened.group(1), "confirm": "1"},
     )
     assert published.status_code == 302
     session.rollback()

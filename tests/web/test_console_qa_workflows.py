@@ -18,7 +18,7 @@ from shop.console.models import AuditEntry
 from shop.db import db
 from shop.merchandising.models import MerchRevision
 from shop.personalization import service
-from tests.console_support import client_as, console_token
+from tests.console_support import client_as, confirmed, console_token
 
 VERSIONS = "/console/recommendations/versions"
 
@@ -107,7 +107,7 @@ def _draft_rule_notes(session: Session) -> list[str] | None:
 
 def _publish(client: FlaskClient) -> int:
     fields = _form_fields(client.get(RECS).get_data(as_text=True), f"{RECS}publish")
-    assert client.post(f"{RECS}publish", data=fields).status_code == 302
+    assert confirmed(client, f"{RECS}publish", fields).status_code == 302
     revision = db.session.scalar(
         select(MerchRevision.id)
         .where(MerchRevision.state == "published")
@@ -133,7 +133,7 @@ def test_a_stale_page_does_not_discard_a_colleagues_draft_changes(
     everything = ["one", "two", "mine", "theirs"]
 
     discard = _form_fields(stale, f"{RECS}discard")
-    page = first.post(f"{RECS}discard", data=discard, follow_redirects=True)
+    page = confirmed(first, f"{RECS}discard", discard, follow_redirects=True)
     text = page.get_data(as_text=True)
     assert "The draft was discarded." not in text
     assert "so it was not discarded. Look at it again first." in text
@@ -143,7 +143,7 @@ def test_a_stale_page_does_not_discard_a_colleagues_draft_changes(
     # Reverting with "Discard my draft" ticked on the stale page throws nothing away either.
     revert = f"{RECS}revert/{earlier}"
     fields = {**_form_fields(stale, revert), "discard_draft": "y"}
-    page = first.post(revert, data=fields, follow_redirects=True)
+    page = confirmed(first, revert, fields, follow_redirects=True)
     assert "so it was not discarded, and nothing was reverted" in page.get_data(as_text=True)
     assert _draft_rule_notes(session) == everything
     live = session.scalar(
@@ -155,7 +155,7 @@ def test_a_stale_page_does_not_discard_a_colleagues_draft_changes(
 
     # Once the page shows the draft as it is, discarding it works.
     fresh = _form_fields(first.get(RECS).get_data(as_text=True), f"{RECS}discard")
-    page = first.post(f"{RECS}discard", data=fresh, follow_redirects=True)
+    page = confirmed(first, f"{RECS}discard", fresh, follow_redirects=True)
     assert "The draft was discarded." in page.get_data(as_text=True)
     assert _draft_rule_notes(session) is None
 

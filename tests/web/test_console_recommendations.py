@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from datetime import datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -23,10 +24,11 @@ from shop.db import db, utcnow
 from shop.merchandising import training_jobs
 from shop.merchandising.config import Rule
 from shop.merchandising.models import MerchRevision
+from shop.merchandising.revisions import live_revision_id
 from shop.personalization import service
 from shop.recommendation_data import Shopper
 from tests import factories
-from tests.console_support import client_as, console_token
+from tests.console_support import client_as, confirmed, console_token
 from tests.helpers import csrf_token, sign_in
 from tests.web.page_forms import read_form
 
@@ -52,9 +54,10 @@ def _publish(client: FlaskClient, note: str = "") -> None:
     token = console_token(client, RULES)
     opened = re.search(r'name="opened" value="([0-9a-f]+)"', bar)
     assert opened, "no publish button"
-    response = client.post(
+    response = confirmed(
+        client,
         "/console/recommendations/publish",
-        data={"csrf_token": token, "note": note, "opened": opened.group(1)},
+        {"csrf_token": token, "note": note, "opened": opened.group(1)},
     )
     assert response.status_code == 302
     assert "Published" in client.get(RULES).get_data(as_text=True)
@@ -468,9 +471,10 @@ def test_revert_to_an_earlier_revision_and_discard_a_draft(
     draft = session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1))
     assert draft is not None and [r["type"] for r in draft.data["rules"]][-1] == "diversity"
     opened = _draft_bar_form(merch, DISCARD)["opened"]
-    response = merch.post(
+    response = confirmed(
+        merch,
         f"/console/recommendations/revert/{first.id}",
-        data={"csrf_token": token, "discard_draft": "y", "opened": opened},
+        {"csrf_token": token, "discard_draft": "y", "opened": opened},
     )
     assert response.status_code == 302
     session.rollback()
@@ -701,6 +705,88 @@ def test_a_running_job_writes_its_heartbeat(app: Flask, session: Session) -> Non
     assert session.get(TrainingJob, job.id).heartbeat_at is not None
 
 
+def _review_lines(html: str) -> list[str]:
+    found = re.search(r'data-testid="review-lines">(.*?)</ul>', html, re.S)
+    assert found, "no confirmation page"
+    return [unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))]
+
+
+def test_publishing_discarding_and_reverting_say_what_they_change_first(
+    app: Flask, session: Session, shop: dict[str, Product]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    heart, jumbo = shop["heart"], shop["jumbo"]
+    assert _add_rule(merch, type="never", product=heart.sku, note="recalled")[0] == 302
+    publish_path = "/console/recommendations/publish"
+    fields = {**_draft_bar_form(merch, publish_path), "note": "ban the heart"}
+
+    review = merch.post(publish_path, data=fields)
+    assert review.status_code == 200
+    html = review.get_data(as_text=True)
+    assert "Publish the draft?" in html
+    assert _review_lines(html) == [
+        "The storefront serves the draft from now on, instead of the default settings.",
+        f"Rule added: never recommend product {heart.id} (rule r1), {heart.name} "
+        f"(SKU {heart.sku}), on every placement",
+        "Note on the revision: ban the heart",
+    ]
+    assert "can be made live again later" in html
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
+    back = merch.post(publish_path, data={**read_form(html).values, "edit": "1"})
+    assert back.status_code == 302 and back.headers["Location"].endswith(RULES)
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.state == "published")) is None
+    _publish(merch, "ban the heart")
+    session.rollback()
+    first = session.scalar(select(MerchRevision).where(MerchRevision.state == "published"))
+    assert first is not None
+
+    token = console_token(merch, RULES)
+    size = {"csrf_token": token, **_settings_page_form(merch), "size_home": "3"}
+    assert merch.post("/console/recommendations/", data=size).status_code == 302
+    assert _add_rule(merch, type="exclude", product=jumbo.sku)[0] == 302
+    discard = merch.post(DISCARD, data=_draft_bar_form(merch, DISCARD))
+    html = discard.get_data(as_text=True)
+    assert discard.status_code == 200 and "Discard the draft?" in html
+    assert _review_lines(html) == [
+        f"The draft's unpublished changes are thrown away; the storefront keeps serving "
+        f"revision {first.id}. The changes:",
+        "home: 8 items → 3",
+        f"Rule added: exclude product {jumbo.id} (rule r2), {jumbo.name} (SKU {jumbo.sku}), "
+        "on every placement",
+    ]
+    assert "it cannot be undone once confirmed" in html
+    kept = merch.post(DISCARD, data={**read_form(html).values, "edit": "1"})
+    assert kept.status_code == 302
+    session.rollback()
+    assert session.scalar(select(MerchRevision).where(MerchRevision.draft_slot == 1)) is not None
+    _publish(merch)
+
+    live = revisions_live(session)
+    revert_path = f"/console/recommendations/revert/{first.id}"
+    revert = merch.post(revert_path, data={"csrf_token": token})
+    html = revert.get_data(as_text=True)
+    assert revert.status_code == 200 and f"Revert to revision {first.id}?" in html
+    assert _review_lines(html) == [
+        f"The storefront serves revision {first.id}'s settings and rules again, instead of "
+        f"revision {live}, published as a new revision.",
+        "home: 3 items → 8",
+        f"Rule removed: exclude product {jumbo.id} (rule r2), {jumbo.name} (SKU {jumbo.sku}), "
+        "on every placement",
+    ]
+    assert revisions_live(session) == live  # nothing reverted yet
+    assert confirmed(merch, revert_path, {"csrf_token": token}).status_code == 302
+    reverted = session.get(MerchRevision, revisions_live(session))
+    assert reverted is not None and reverted.note == f"reverted to revision {first.id}"
+
+
+def revisions_live(session: Session) -> int | None:
+    """The id of the live revision, read afresh."""
+    session.rollback()
+    return live_revision_id(session)
+
+
 def test_a_rule_number_is_never_given_to_another_rule(
     app: Flask, session: Session, shop: dict[str, Product]
 ) -> None:
@@ -726,7 +812,7 @@ def test_a_rule_number_is_never_given_to_another_rule(
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r4"]
     # The whole draft thrown away: r4 stays taken.
-    assert merch.post(DISCARD, data=_draft_bar_form(merch, DISCARD)).status_code == 302
+    assert confirmed(merch, DISCARD, _draft_bar_form(merch, DISCARD)).status_code == 302
     assert draft_ids() == []
     assert _add_rule(merch, type="never", product=shop["lunchbox"].sku)[0] == 302
     assert draft_ids() == ["r1", "r2", "r5"]
@@ -880,7 +966,7 @@ def test_a_stale_settings_form_or_publish_button_does_not_undo_a_colleagues_chan
     token = console_token(first, RULES)
     response = first.post(
         "/console/recommendations/publish",
-        data={"csrf_token": token, "opened": opened.group(1), "back": RULES},
+        data={"csrf_token": token, "opened": opened.group(1), "back": RULES, "confirm": "1"},
     )
     assert response.status_code == 302
     assert "The draft changed after you opened this page" in first.get(RULES).get_data(True)
