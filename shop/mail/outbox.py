@@ -7,7 +7,7 @@ together with the state change that caused it. `shop.mail.sender` delivers it la
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -178,6 +178,39 @@ def withdraw_pending(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
+
+
+def readdress_waiting(
+    session: Session,
+    order_ids: Iterable[int],
+    old: str,
+    new: str,
+    normalise: Callable[[str], str] = str.lower,
+) -> int:
+    """Send these orders' e-mails still waiting to go out or to be retried, and addressed to
+    `old` (compared after `normalise`), to `new` instead; return how many.
+
+    One being delivered at this moment goes to the address it was written with.
+    """
+    wanted = normalise(old)
+    ids = [
+        email_id
+        for email_id, address in session.execute(
+            select(OutboxEmail.id, OutboxEmail.to_address).where(
+                OutboxEmail.order_id.in_(list(order_ids)),
+                OutboxEmail.status.in_(("pending", "failed")),
+            )
+        )
+        if normalise(address) == wanted
+    ]
+    if ids:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(ids), OutboxEmail.status.in_(("pending", "failed")))
+            .values(to_address=new)
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)
 
 
 # What an error message says instead of the address it named.

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from shop.mail.outbox import readdress_waiting
 from shop.orders import states
 from shop.orders.models import Order, OrderStatusChange
 from shop.pagination import Page, check_page
@@ -80,8 +81,9 @@ def follow_address_change(
 ) -> int:
     """Give the account's orders placed with its `old` address (compared after
     `normalise`) the `new` one, so their e-mails (shipped, refunded, ...) reach the
-    customer where they now read mail; an order sent to another address typed at checkout
-    keeps it. Returns how many changed."""
+    customer where they now read mail, and so do those orders' e-mails still waiting to go
+    out; an order sent to another address typed at checkout keeps it. Returns how many
+    orders changed."""
     wanted = normalise(old)
     ids = [
         order_id
@@ -97,6 +99,7 @@ def follow_address_change(
             .values(email=new)
             .execution_options(synchronize_session="fetch")
         )
+        readdress_waiting(session, ids, old, new, normalise)
     return len(ids)
 
 

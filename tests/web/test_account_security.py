@@ -786,7 +786,24 @@ def test_orders_follow_an_email_change_and_its_undoing_but_not_other_addresses(
         factories.order(session, ann, number, [(item, 1)]).email = address
     stranger = factories.order(session, None, "W3", [(item, 1)])  # a guest with her address
     stranger.email = "ann@example.com"
+    session.flush()
+    orders = {order.number: order.id for order in session.scalars(select(Order))}
+    waiting = {
+        "shipped": factories.outbox_email(session, "pending", order_id=orders["W1"]),
+        "failed": factories.outbox_email(session, "failed", order_id=orders["W1"]),
+        "sent": factories.outbox_email(session, "sent", order_id=orders["W1"]),
+        "gift": factories.outbox_email(
+            session, "pending", order_id=orders["W2"], to_address="gifts@example.org"
+        ),
+        "guest": factories.outbox_email(session, "pending", order_id=orders["W3"]),
+        "notice": factories.outbox_email(session, "pending", kind="loyalty_welcome"),
+    }
     session.commit()
+    email_ids = {name: email.id for name, email in waiting.items()}
+
+    def addressed() -> dict[str, str]:
+        session.rollback()
+        return {name: session.get(OutboxEmail, i).to_address for name, i in email_ids.items()}
 
     _request_email_change(client, "ann.new@example.com", factories.PASSWORD)
     confirm = _link(_outbox(session, "account_email_confirm")[-1])
@@ -796,6 +813,15 @@ def test_orders_follow_an_email_change_and_its_undoing_but_not_other_addresses(
         "W1": "ann.new@example.com",
         "W2": "gifts@example.org",
         "W3": "ann@example.com",
+    }
+    # So do her order's e-mails still waiting to go out or to be retried.
+    assert addressed() == {
+        "shipped": "ann.new@example.com",
+        "failed": "ann.new@example.com",
+        "sent": "ann@example.com",
+        "gift": "gifts@example.org",
+        "guest": "ann@example.com",
+        "notice": "ann@example.com",
     }
     order = session.scalar(select(Order).where(Order.number == "W1"))
     assert order is not None
@@ -813,3 +839,4 @@ def test_orders_follow_an_email_change_and_its_undoing_but_not_other_addresses(
     owner = app.test_client()
     assert owner.post(undo, data={"csrf_token": csrf_token(owner, "/")}).status_code == 302
     assert _order_addresses(session)["W1"] == "ann@example.com"
+    assert addressed()["shipped"] == addressed()["failed"] == "ann@example.com"
