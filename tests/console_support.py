@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -49,6 +50,13 @@ def confirmed(
     assert 'data-testid="action-review"' in html
     carried = read_form(html).values
     return client.post(path, data={**carried, "confirm": "1"}, follow_redirects=follow_redirects)
+
+
+def review_lines(html: str) -> list[str]:
+    """What a confirmation page says will happen, one line each."""
+    found = re.search(r'data-testid="review-lines">(.*?)</ul>', html, re.S)
+    assert found, "no confirmation page"
+    return [unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))]
 
 
 def console_rules(app: Flask) -> list[tuple[str, str, set[str], bool]]:

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from shop.db import parse_id
-from shop.form_fields import ShopForm, WholeNumberField
+from shop.form_fields import ConfirmedForm, ShopForm, WholeNumberField
 from shop.merchandising.experiments import (
     KIND_LABELS,
     KINDS,
@@ -128,8 +128,8 @@ class StopForm(ShopForm):
     """Stop a running experiment (a button with a CSRF token)."""
 
 
-class RolloutForm(ShopForm):
-    """Roll out one variant to every visitor."""
+class RolloutForm(ConfirmedForm):
+    """Roll out one variant to every visitor, after a confirmation page."""
 
     variant = SelectField("Variant to roll out", validators=[InputRequired()])
 

@@ -15,6 +15,7 @@ from shop.merchandising.experiment_forms import ExperimentForm, RolloutForm, Sto
 from shop.merchandising.experiment_results import experiment_results
 from shop.merchandising.experiments import ExperimentError, ExperimentNotFoundError
 from shop.merchandising.models import Experiment
+from shop.merchandising.rollout_review import rollout_review
 from shop.personalization import service
 from shop.recommendation_types import PLACEMENTS
 
@@ -123,13 +124,29 @@ def stop(experiment_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/<int:experiment_id>/rollout", methods=["POST"])
 def rollout(experiment_id: int) -> Response | tuple[str, int]:
-    """Roll a variant out to everyone (stopping the experiment if it still runs)."""
+    """Roll a variant out to everyone (stopping the experiment if it still runs), once
+    confirmed."""
     experiment = _experiment(experiment_id)
     form = RolloutForm()
     form.set_variants(experiment.variants)
     if not form.validate_on_submit():
         return _results_page(experiment, 400, form)
+    results_url = url_for("console.experiments.results", experiment_id=experiment_id)
+    if form.edit.data:
+        return redirect(results_url)
     try:
+        if not form.confirm.data:
+            review = rollout_review(
+                db.session, service().config_from, service().store, experiment_id, form.variant.data
+            )
+            return render_template(
+                "console/confirm.html",
+                review=review,
+                form=form,
+                action=url_for("console.experiments.rollout", experiment_id=experiment_id),
+                back_url=results_url,
+                back_text="Back to the experiment",
+            ), 200
         experiments.roll_out(
             db.session, _actor(), experiment_id, form.variant.data, store=service().store
         )

@@ -480,18 +480,15 @@ def roll_out(
     database changes back.
     """
     experiment = _experiment(session, experiment_id)
-    if experiment.winner is not None:
-        raise ExperimentError(f"Variant {experiment.winner!r} has already been rolled out.")
-    variant = next((v for v in experiment.variants if v["key"] == variant_key), None)
-    if variant is None:
-        raise ExperimentError(f"This experiment has no variant {variant_key!r}.")
+    variant = variant_to_roll_out(experiment, variant_key)
     if experiment.status == "running":
         _stop(session, actor, experiment)
     experiment.winner = variant_key
     before: dict[str, Any] = {"winner": None}
     after: dict[str, Any] = {"winner": variant_key, "kind": variant["kind"]}
     activate: Callable[[], None] | None = None
-    if variant["kind"] == "model":
+    change = rollout_change(session, experiment, variant)
+    if change is None:
         version = variant["model_version"]
         try:
             store.verify(version)
@@ -511,18 +508,40 @@ def roll_out(
                     f"Model version {version!r} cannot be activated: {exc}"
                 ) from exc
 
-    elif variant["kind"] == "rules":
-        revision_id = int(variant["revision_id"])
-        after["revision_id"] = revision_id
-        _publish(session, actor, experiment, variant, _replace_with_revision(session, revision_id))
     else:
-        after["placements_popular"] = list(experiment.placements)
-        _publish(session, actor, experiment, variant, _popular_on(experiment.placements))
+        if variant["kind"] == "rules":
+            after["revision_id"] = int(variant["revision_id"])
+        else:
+            after["placements_popular"] = list(experiment.placements)
+        _publish(session, actor, experiment, variant, change)
     session.flush()
     audit.record(session, actor, "experiment.rollout", _target(experiment), before, after)
     if activate is not None:
         activate()
     return experiment
+
+
+def variant_to_roll_out(experiment: Experiment, variant_key: str) -> dict[str, Any]:
+    """The experiment's variant `variant_key`; ExperimentError when there is none or a
+    variant was rolled out already."""
+    if experiment.winner is not None:
+        raise ExperimentError(f"Variant {experiment.winner!r} has already been rolled out.")
+    variant = next((v for v in experiment.variants if v["key"] == variant_key), None)
+    if variant is None:
+        raise ExperimentError(f"This experiment has no variant {variant_key!r}.")
+    return variant
+
+
+def rollout_change(
+    session: Session, experiment: Experiment, variant: Mapping[str, Any]
+) -> Callable[[dict[str, Any]], None] | None:
+    """How rolling out a rules or popularity variant changes the live settings document
+    (None for a model variant, which changes the active model instead)."""
+    if variant["kind"] == "model":
+        return None
+    if variant["kind"] == "rules":
+        return _replace_with_revision(session, int(variant["revision_id"]))
+    return _popular_on(experiment.placements)
 
 
 def _replace_with_revision(session: Session, revision_id: int) -> Callable[[dict[str, Any]], None]:

@@ -22,15 +22,17 @@ REVERTIBLE = (
 )
 
 
-def _live_name(session: Session) -> str:
+def live_name(session: Session) -> str:
+    """The live revision, or the defaults, in words."""
     live = revisions.live_revision_id(session)
     return f"revision {live}" if live is not None else "the default settings"
 
 
-def _changes(
-    session: Session, config_from: ConfigFrom, before: Mapping[str, Any], after: Mapping[str, Any]
+def changes_from_live(
+    session: Session, config_from: ConfigFrom, after: Mapping[str, Any]
 ) -> list[str]:
-    old, new = config_from(before), config_from(after)
+    """What differs from the live settings to the document `after`, one line each."""
+    old, new = config_from(revisions.live_data(session)), config_from(after)
     lines = describe_changes(old, new, rule_targets(session, [*old.rules, *new.rules]))
     if old.training != new.training:
         lines.append("The training settings apply from the model's next training.")
@@ -52,8 +54,8 @@ def publish_review(session: Session, config_from: ConfigFrom, note: str) -> Acti
     draft = revisions.draft_revision(session)
     if draft is None:
         raise revisions.RevisionError("There are no draft changes to publish.")
-    lines = [f"The storefront serves the draft from now on, instead of {_live_name(session)}."]
-    lines += _changes(session, config_from, revisions.live_data(session), draft.data)
+    lines = [f"The storefront serves the draft from now on, instead of {live_name(session)}."]
+    lines += changes_from_live(session, config_from, draft.data)
     lines += _arms_note(session)
     if note:
         lines.append(f"Note on the revision: {note}")
@@ -67,9 +69,9 @@ def discard_review(session: Session, config_from: ConfigFrom) -> ActionReview:
         raise revisions.RevisionError("There is no draft to discard.")
     lines = [
         f"The draft's unpublished changes are thrown away; the storefront keeps serving "
-        f"{_live_name(session)}. The changes:"
+        f"{live_name(session)}. The changes:"
     ]
-    lines += _changes(session, config_from, revisions.live_data(session), draft.data)
+    lines += changes_from_live(session, config_from, draft.data)
     return ActionReview("Discard the draft?", lines, "Discard the draft", "Keep the draft")
 
 
@@ -86,9 +88,9 @@ def revert_review(
         raise revisions.RevisionError(revisions.DRAFT_IN_THE_WAY)
     lines = [
         f"The storefront serves revision {revision_id}'s settings and rules again, instead "
-        f"of {_live_name(session)}, published as a new revision."
+        f"of {live_name(session)}, published as a new revision."
     ]
-    lines += _changes(session, config_from, revisions.live_data(session), data)
+    lines += changes_from_live(session, config_from, data)
     if draft is not None:
         lines.append("Your draft is thrown away with its unpublished changes.")
     lines += _arms_note(session)

@@ -25,7 +25,8 @@ from shop.personalization import service
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from tests import factories
-from tests.console_support import client_as, console_token
+from tests.console_support import client_as, confirmed, console_token, review_lines
+from tests.web.page_forms import read_form
 
 
 @pytest.fixture
@@ -389,6 +390,34 @@ def test_unknown_experiments_are_404(merch: FlaskClient) -> None:
     assert response.status_code == 404
 
 
+def test_rolling_out_popularity_says_it_stops_the_test_and_what_it_publishes(
+    merch: FlaskClient, session: Session, store: ModelStore
+) -> None:
+    experiment_id = create(merch, store)
+    url = f"/console/experiments/{experiment_id}"
+    fields = {"csrf_token": console_token(merch), "variant": "control"}
+    review = merch.post(f"{url}/rollout", data=fields)
+    html = review.get_data(as_text=True)
+    assert review.status_code == 200 and "Roll out Best sellers?" in html
+    assert review_lines(html) == [
+        "The experiment Home model test stops: no visitor is in an arm any more.",
+        "Every visitor gets these settings, published as a new revision instead of the "
+        "default settings:",
+        "home: personal \N{RIGHTWARDS ARROW} popular",
+    ]
+    back = merch.post(f"{url}/rollout", data={**read_form(html).values, "edit": "1"})
+    assert back.status_code == 302 and back.headers["Location"].endswith(url)
+    session.rollback()
+    assert session.get(Experiment, experiment_id).status == "running"
+    assert revisions.live_revision_id(session) is None
+
+    assert confirmed(merch, f"{url}/rollout", fields).status_code == 302
+    session.rollback()
+    assert session.get(Experiment, experiment_id).winner == "control"
+    live = revisions.live_data(session)
+    assert live["placements"]["home"]["strategy"] == "popular"
+
+
 def test_stop_then_roll_out_the_winner(
     merch: FlaskClient, session: Session, store: ModelStore
 ) -> None:
@@ -408,8 +437,14 @@ def test_stop_then_roll_out_the_winner(
     assert bad.status_code == 400
     assert "Not a valid choice" in bad.get_data(as_text=True)
 
-    version = newest(store)
-    done = merch.post(f"{url}/rollout", data={"csrf_token": token, "variant": "model"})
+    version, active = newest(store), store.active()
+    review = merch.post(f"{url}/rollout", data={"csrf_token": token, "variant": "model"})
+    assert review.status_code == 200 and "Roll out New model?" in review.get_data(as_text=True)
+    assert review_lines(review.get_data(as_text=True)) == [
+        f"Model version {version} serves every visitor, instead of version {active}."
+    ]
+    assert store.active() == active  # nothing happens before it is confirmed
+    done = confirmed(merch, f"{url}/rollout", {"csrf_token": token, "variant": "model"})
     assert done.status_code == 302
     assert store.active() == version
     session.rollback()

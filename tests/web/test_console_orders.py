@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,7 +24,7 @@ from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
 from tests import factories
 from tests.checkout_support import emails, fresh, paid_order, placed_order, stock
-from tests.console_support import client_as, console_token
+from tests.console_support import client_as, console_token, review_lines
 from tests.helpers import sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 from tests.web.page_forms import read_form
@@ -483,12 +482,6 @@ def test_the_list_flags_members_and_filters_priority_support_orders(
     assert '<input checked id="priority" name="priority"' in only.get_data(as_text=True)
 
 
-def _review_lines(html: str) -> list[str]:
-    found = re.search(r'data-testid="review-lines">(.*?)</ul>', html, re.S)
-    assert found, "no confirmation page"
-    return [unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))]
-
-
 def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
     app: Flask,
     session: Session,
@@ -510,7 +503,7 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
     assert review.status_code == 200
     html = review.get_data(as_text=True)
     assert f"Refund £2.95 of order {number}?" in html
-    assert _review_lines(html) == [
+    assert review_lines(html) == [
         f"£2.95 goes back to the card order {number} was paid with.",
         "It was paid £11.80.",
         "The order is then partly refunded: £8.85 left to refund.",
@@ -548,7 +541,7 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
         f"{path}/refund",
         data={"refund-csrf_token": token, "refund-amount": "8.85", **seen(295)},
     )
-    lines = _review_lines(whole.get_data(as_text=True))
+    lines = review_lines(whole.get_data(as_text=True))
     assert "It was paid £11.80, and £2.95 of it was refunded before." in lines
     assert "The order is then fully refunded." in lines
     assert "Nothing goes back in stock." in lines
@@ -610,7 +603,7 @@ def test_cancelling_an_order_is_shown_before_it_is_done(
     assert review.status_code == 200
     html = review.get_data(as_text=True)
     assert f"Cancel order {number}?" in html
-    assert _review_lines(html) == [
+    assert review_lines(html) == [
         f"Order {number} (£{order.total_pence / 100:.2f}, not paid) is cancelled, and its "
         "payment link stops working.",
         f"Back in stock: 2 \N{MULTIPLICATION SIGN} {name} ({items['lantern'].sku}).",

@@ -8,7 +8,6 @@ import shutil
 import threading
 import time
 from datetime import datetime, timedelta
-from html import unescape
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ from shop.merchandising.revisions import live_revision_id
 from shop.personalization import service
 from shop.recommendation_data import Shopper
 from tests import factories
-from tests.console_support import client_as, confirmed, console_token
+from tests.console_support import client_as, confirmed, console_token, review_lines
 from tests.helpers import csrf_token, sign_in
 from tests.web.page_forms import read_form
 
@@ -705,12 +704,6 @@ def test_a_running_job_writes_its_heartbeat(app: Flask, session: Session) -> Non
     assert session.get(TrainingJob, job.id).heartbeat_at is not None
 
 
-def _review_lines(html: str) -> list[str]:
-    found = re.search(r'data-testid="review-lines">(.*?)</ul>', html, re.S)
-    assert found, "no confirmation page"
-    return [unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))]
-
-
 def test_publishing_discarding_and_reverting_say_what_they_change_first(
     app: Flask, session: Session, shop: dict[str, Product]
 ) -> None:
@@ -724,7 +717,7 @@ def test_publishing_discarding_and_reverting_say_what_they_change_first(
     assert review.status_code == 200
     html = review.get_data(as_text=True)
     assert "Publish the draft?" in html
-    assert _review_lines(html) == [
+    assert review_lines(html) == [
         "The storefront serves the draft from now on, instead of the default settings.",
         f"Rule added: never recommend product {heart.id} (rule r1), {heart.name} "
         f"(SKU {heart.sku}), on every placement",
@@ -749,7 +742,7 @@ def test_publishing_discarding_and_reverting_say_what_they_change_first(
     discard = merch.post(DISCARD, data=_draft_bar_form(merch, DISCARD))
     html = discard.get_data(as_text=True)
     assert discard.status_code == 200 and "Discard the draft?" in html
-    assert _review_lines(html) == [
+    assert review_lines(html) == [
         f"The draft's unpublished changes are thrown away; the storefront keeps serving "
         f"revision {first.id}. The changes:",
         "home: 8 items → 3",
@@ -768,7 +761,7 @@ def test_publishing_discarding_and_reverting_say_what_they_change_first(
     revert = merch.post(revert_path, data={"csrf_token": token})
     html = revert.get_data(as_text=True)
     assert revert.status_code == 200 and f"Revert to revision {first.id}?" in html
-    assert _review_lines(html) == [
+    assert review_lines(html) == [
         f"The storefront serves revision {first.id}'s settings and rules again, instead of "
         f"revision {live}, published as a new revision.",
         "home: 3 items → 8",
