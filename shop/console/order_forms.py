@@ -104,7 +104,9 @@ class CancelForm(_ActionForm, ConfirmedForm):
     form_prefix = "cancel"
 
     reason = StringField(
-        "Reason (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
+        "Reason (optional, for staff only)",
+        filters=[strip],
+        validators=[Optional(), Length(max=200)],
     )
 
 
@@ -149,7 +151,9 @@ class RefundForm(_ActionForm, ConfirmedForm):
         ],
     )
     reason = StringField(
-        "Reason (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
+        "Reason (optional, for staff only)",
+        filters=[strip],
+        validators=[Optional(), Length(max=200)],
     )
     # What had been refunded when the page was opened: a refund booked since then (a
     # second submit of this form, or another merchandiser) refuses this one.

@@ -58,7 +58,7 @@ def refund_review(
     items = _items(order, restock)
     lines.append(f"Back in stock: {items}." if items else "Nothing goes back in stock.")
     if reason:
-        lines.append(f"Reason: {reason}")
+        lines.append(f"Reason, noted for staff only: {reason}")
     if order.email:
         lines.append(f"The customer is e-mailed at {order.email}.")
     if _member(order):
@@ -90,7 +90,7 @@ def cancel_review(session: Session, detail: OrderDetail, reason: str) -> ActionR
     if order.points_redeemed and order.user_id is not None:
         lines.append(f"The {order.points_redeemed:,} points it used go back to the member.")
     if reason:
-        lines.append(f"Reason: {reason}")
+        lines.append(f"Reason, noted for staff only: {reason}")
     if order.email:
         lines.append(f"The customer is e-mailed at {order.email}.")
     return ActionReview(

@@ -54,7 +54,7 @@ def deliver_command(number: str) -> None:
 
 @orders_cli.command("cancel")
 @click.argument("number")
-@click.option("--reason", default="", help="Why, for the order's timeline.")
+@click.option("--reason", default="", help="Why: a staff note on the order's timeline.")
 def cancel_command(number: str, reason: str) -> None:
     """Cancel an unpaid order and put its stock back (paid orders are refunded instead)."""
     _run(number, "cancel", reason)

@@ -508,7 +508,7 @@ def test_a_refund_is_shown_before_it_is_made_and_can_be_changed(
         "It was paid £11.80.",
         "The order is then partly refunded: £8.85 left to refund.",
         f"Back in stock: 1 \N{MULTIPLICATION SIGN} {heart_line.name} (85123A).",
-        "Reason: arrived broken",
+        "Reason, noted for staff only: arrived broken",
         "The customer is e-mailed at guest@example.com.",
     ]
     assert ">Refund £2.95</button>" in html and ">Change the refund</button>" in html
