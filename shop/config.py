@@ -131,11 +131,21 @@ class Config:
         dev_server = f"http://{env.get('SHOP_HOST') or '127.0.0.1'}:{env.get('SHOP_PORT') or 5000}"
         self.SHOP_BASE_URL = (env.get("SHOP_BASE_URL") or dev_server).rstrip("/")
 
-        # Checkout: prices in pence. Standard shipping is free from the threshold up.
+        # Checkout: prices in pence. Standard shipping is free from the threshold up. The
+        # EUROPE settings price delivery to every country the shop serves outside the UK.
         self.SHIPPING_STANDARD_PENCE = _env_int("SHOP_SHIPPING_STANDARD_PENCE", 395, minimum=0)
         self.SHIPPING_EXPRESS_PENCE = _env_int("SHOP_SHIPPING_EXPRESS_PENCE", 795, minimum=0)
         self.FREE_SHIPPING_THRESHOLD_PENCE = _env_int(
             "SHOP_FREE_SHIPPING_THRESHOLD_PENCE", 5000, minimum=0
+        )
+        self.SHIPPING_EUROPE_STANDARD_PENCE = _env_int(
+            "SHOP_SHIPPING_EUROPE_STANDARD_PENCE", 995, minimum=0
+        )
+        self.SHIPPING_EUROPE_EXPRESS_PENCE = _env_int(
+            "SHOP_SHIPPING_EUROPE_EXPRESS_PENCE", 1995, minimum=0
+        )
+        self.FREE_SHIPPING_EUROPE_THRESHOLD_PENCE = _env_int(
+            "SHOP_FREE_SHIPPING_EUROPE_THRESHOLD_PENCE", 15000, minimum=0
         )
         self.RESERVATION_MINUTES = _env_int("SHOP_RESERVATION_MINUTES", 30, minimum=1)
 

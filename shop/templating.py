@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from shop.accounts import browsers
 from shop.money import format_money
 from shop.orders.states import LABELS as ORDER_STATUS_LABELS
-from shop.wording import counted, long_date
+from shop.wording import counted, country_name, long_date
 
 
 def product_path(product_id: int, rec: str | None = None) -> str:
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["order_state"] = order_state
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["counted"] = counted
+    app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["browser_name"] = browsers.describe
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["product_path"] = product_path

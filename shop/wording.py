@@ -22,3 +22,11 @@ def long_date(value: date | str) -> str:
     """A date (or an ISO date text) as the shop writes dates for people: "25 Nov 2028"."""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
     return day.strftime("%d %b %Y")
+
+
+_WITH_THE = frozenset({"United Kingdom", "Netherlands", "United States", "Czech Republic"})
+
+
+def country_name(country: str) -> str:
+    """A country as a sentence names it: "the United Kingdom", "the Netherlands", "France"."""
+    return f"the {country}" if country in _WITH_THE else country

@@ -10,7 +10,8 @@ from shop.cart import services
 from shop.cart.forms import AddToCartForm, PromoCodeForm, RemoveLineForm, UpdateLineForm
 from shop.catalog.services import NotFoundError, get_product
 from shop.catalog.views import render_product_page
-from shop.checkout.pricing import CheckoutSettings
+from shop.checkout.destination import delivery_country
+from shop.checkout.pricing import HOME_COUNTRY, CheckoutSettings
 from shop.checkout.services import quote
 from shop.db import db, utcnow
 from shop.form_fields import ShopForm
@@ -39,7 +40,9 @@ def _render_cart(
     it."""
     settings = CheckoutSettings.from_config(current_app.config)
     # Priced as the checkout will price it: standard delivery and any member benefits.
-    priced = quote(db.session, cart_owner(), settings, "standard")
+    owner = cart_owner()
+    country = delivery_country(db.session, owner.user_id)
+    priced = quote(db.session, owner, settings, "standard", country=country)
     cart = priced.cart
     forms = {
         line.product.id: UpdateLineForm(product_id=line.product.id, quantity=line.quantity)
@@ -64,7 +67,9 @@ def _render_cart(
         benefits=priced.benefits,
         free_shipping_gap=0
         if priced.benefits.free_shipping or priced.totals.free_shipping
-        else settings.free_threshold_pence - cart.subtotal_pence,
+        else settings.rates(country).free_threshold_pence - cart.subtotal_pence,
+        delivery_to=country,
+        home_country=HOME_COUNTRY,
         together=personalization.service().for_cart(
             db.session,
             personalization.current_shopper(),

@@ -8,6 +8,19 @@ from typing import Any
 
 from shop.money import format_money
 
+HOME_COUNTRY = "United Kingdom"
+
+
+@dataclass(frozen=True)
+class DeliveryRates:
+    """What delivery to one zone (the UK, or Europe) costs and how long it takes."""
+
+    standard_pence: int
+    standard_days: str
+    express_pence: int
+    express_days: str
+    free_threshold_pence: int  # standard delivery is free from here up
+
 
 @dataclass(frozen=True)
 class CheckoutSettings:
@@ -16,6 +29,10 @@ class CheckoutSettings:
     standard_pence: int = 395
     express_pence: int = 795
     free_threshold_pence: int = 5000
+    # Every other country the shop delivers to is in Europe (`form_fields.COUNTRIES`).
+    europe_standard_pence: int = 995
+    europe_express_pence: int = 1995
+    europe_free_threshold_pence: int = 15000
     reservation_minutes: int = 30
     base_url: str = "http://127.0.0.1:5000"
     currency: str = "GBP"
@@ -30,10 +47,31 @@ class CheckoutSettings:
             standard_pence=int(config["SHIPPING_STANDARD_PENCE"]),
             express_pence=int(config["SHIPPING_EXPRESS_PENCE"]),
             free_threshold_pence=int(config["FREE_SHIPPING_THRESHOLD_PENCE"]),
+            europe_standard_pence=int(config["SHIPPING_EUROPE_STANDARD_PENCE"]),
+            europe_express_pence=int(config["SHIPPING_EUROPE_EXPRESS_PENCE"]),
+            europe_free_threshold_pence=int(config["FREE_SHIPPING_EUROPE_THRESHOLD_PENCE"]),
             reservation_minutes=int(config["RESERVATION_MINUTES"]),
             base_url=str(config["SHOP_BASE_URL"]),
             currency=str(config.get("CURRENCY", "GBP")),
             shop_name=str(config.get("SHOP_NAME", "Hearth & Parcel")),
+        )
+
+    def rates(self, country: str = HOME_COUNTRY) -> DeliveryRates:
+        """Delivery prices and times to `country`: the UK's, or Europe's for any other."""
+        if country == HOME_COUNTRY:
+            return DeliveryRates(
+                self.standard_pence,
+                "3 to 5 working days",
+                self.express_pence,
+                "Next working day",
+                self.free_threshold_pence,
+            )
+        return DeliveryRates(
+            self.europe_standard_pence,
+            "5 to 8 working days",
+            self.europe_express_pence,
+            "2 to 3 working days",
+            self.europe_free_threshold_pence,
         )
 
 
@@ -121,15 +159,17 @@ def shipping_options(
     settings: CheckoutSettings,
     subtotal_pence: int,
     *,
+    country: str = HOME_COUNTRY,
     free_standard: bool = False,
     because: str = "for you as a member",
 ) -> list[ShippingOption]:
-    """The shipping methods on offer; standard is free from the threshold up.
+    """The shipping methods to `country`; standard is free from its zone's threshold up.
 
     `free_standard` makes standard delivery free whatever the subtotal (a member benefit,
     or a discount code: `because` says which); express is always charged.
     """
-    over_threshold = subtotal_pence >= settings.free_threshold_pence
+    rates = settings.rates(country)
+    over_threshold = subtotal_pence >= rates.free_threshold_pence
     free = free_standard or over_threshold
     if free_standard and not over_threshold:
         note = f", free {because}"
@@ -137,24 +177,32 @@ def shipping_options(
         note = ""
     else:
         # Free *from* the threshold: "over £50" would tell a £50 basket it pays.
-        threshold = format_money(settings.free_threshold_pence, settings.currency)
+        threshold = format_money(rates.free_threshold_pence, settings.currency)
         note = f", free on orders of {threshold.removesuffix('.00')} or more"
     return [
         ShippingOption(
             "standard",
             "Standard delivery",
-            "3 to 5 working days" + note,
-            0 if free else settings.standard_pence,
+            rates.standard_days + note,
+            0 if free else rates.standard_pence,
         ),
-        ShippingOption("express", "Express delivery", "Next working day", settings.express_pence),
+        ShippingOption("express", "Express delivery", rates.express_days, rates.express_pence),
     ]
 
 
 def shipping_option(
-    settings: CheckoutSettings, code: str, subtotal_pence: int, *, free_standard: bool = False
+    settings: CheckoutSettings,
+    code: str,
+    subtotal_pence: int,
+    *,
+    country: str = HOME_COUNTRY,
+    free_standard: bool = False,
 ) -> ShippingOption:
     """The option with this code; raise UnknownShippingMethod for anything else."""
-    for option in shipping_options(settings, subtotal_pence, free_standard=free_standard):
+    options = shipping_options(
+        settings, subtotal_pence, country=country, free_standard=free_standard
+    )
+    for option in options:
         if option.code == code:
             return option
     raise UnknownShippingMethod(f"unknown shipping method {code!r}")

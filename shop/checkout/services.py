@@ -20,6 +20,7 @@ from shop.catalog.models import Product
 from shop.checkout import adjustments
 from shop.checkout.adjustments import NO_BENEFITS, BenefitQuote, CheckoutBenefits
 from shop.checkout.pricing import (
+    HOME_COUNTRY,
     CheckoutSettings,
     ShippingOption,
     Totals,
@@ -113,6 +114,7 @@ class Quote:
     totals: Totals
     benefits: BenefitQuote = NO_BENEFITS
     promo: PromoOffer | None = None  # the cart's discount code, applying or not (and why)
+    country: str = HOME_COUNTRY  # where delivery is priced to
 
 
 def _fingerprint(
@@ -183,9 +185,10 @@ def quote(
     benefits: CheckoutBenefits | None = None,
     email: str | None = None,
     now: datetime | None = None,
+    country: str = HOME_COUNTRY,
 ) -> Quote:
-    """Price the owner's cart with the chosen shipping method (if any), its discount code
-    and benefits.
+    """Price the owner's cart with the chosen shipping method (if any) to `country`, its
+    discount code and benefits.
 
     The code applies first; the benefits provider (by default the app's registered one;
     none: no benefits) is quoted on the goods after it. Points the provider refuses are
@@ -213,7 +216,7 @@ def quote(
             session,
             owner.user_id,
             subtotal - promo_off,
-            shipping_options(settings, subtotal),
+            shipping_options(settings, subtotal, country=country),
             redeem_points,
         )
     use_points = not offered.errors
@@ -232,10 +235,13 @@ def quote(
         note = member_free_delivery(goods, settings) or ""
         free = not note
     because = _free_because(offered.free_shipping, code_free)
-    options = shipping_options(settings, subtotal, free_standard=free, because=because)
+    options = shipping_options(
+        settings, subtotal, country=country, free_standard=free, because=because
+    )
     chosen = next((option for option in options if option.code == method), None)
     if method and chosen is None:
-        chosen = shipping_option(settings, method, subtotal)  # raises UnknownShippingMethod
+        # raises UnknownShippingMethod
+        chosen = shipping_option(settings, method, subtotal, country=country)
     return Quote(
         cart=cart,
         options=options,
@@ -243,6 +249,7 @@ def quote(
         totals=totals(line_totals, chosen, **discounts, free_shipping=free, shipping_note=note),
         benefits=offered,
         promo=promo,
+        country=country,
     )
 
 
@@ -292,6 +299,7 @@ def place_order(
         benefits=provider,
         email=contact.email,
         now=now,
+        country=contact.country,
     )
     if not priced.cart.lines:
         raise CheckoutError("Your cart is empty.")
@@ -383,6 +391,7 @@ def _promo_columns(priced: Quote, settings: CheckoutSettings) -> dict[str, Any]:
             settings,
             chosen.code,
             priced.totals.subtotal_pence,
+            country=priced.country,
             free_standard=priced.benefits.free_shipping,
         ).price_pence
         > 0

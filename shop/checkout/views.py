@@ -25,8 +25,9 @@ from shop import errors, rate_limits
 from shop.accounts import profile
 from shop.cart.services import view_cart
 from shop.checkout import services
+from shop.checkout.destination import STATE, entered_contact
 from shop.checkout.forms import DetailsForm, PlaceOrderForm, RedeemPointsForm, ShippingForm
-from shop.checkout.pricing import CheckoutSettings, below_minimum_charge
+from shop.checkout.pricing import HOME_COUNTRY, CheckoutSettings, below_minimum_charge
 from shop.db import db
 from shop.form_fields import ShopForm
 from shop.orders import fulfilment
@@ -38,7 +39,6 @@ from shop.payments.setup import PaymentsNotConfigured, gateway
 from shop.web_context import cart_owner
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
-STATE = "checkout"
 
 
 def _settings() -> CheckoutSettings:
@@ -81,7 +81,7 @@ def _priced_cart(
 ) -> services.Quote | Response:
     """The cart priced for this step, or a redirect back to the cart when it is empty."""
     points = _redeem_points() if redeem_points is None else redeem_points
-    contact = services.ContactAddress.from_dict(_state().get("contact"))
+    contact = entered_contact()
     priced = services.quote(
         db.session,
         cart_owner(),
@@ -89,6 +89,7 @@ def _priced_cart(
         method,
         redeem_points=points,
         email=contact.email if contact is not None else None,
+        country=contact.country if contact is not None else HOME_COUNTRY,
     )
     if not priced.cart.lines:
         flash("Your cart is empty.", "info")

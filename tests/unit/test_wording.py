@@ -1,4 +1,4 @@
-"""Counts in words: the noun's number and thousands separators."""
+"""Wording helpers: counts in words (the noun's number, thousands separators), dates, countries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from shop.wording import counted, long_date
+from shop.wording import counted, country_name, long_date
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,9 @@ def test_long_date_reads_dates_and_iso_texts() -> None:
     assert long_date(date(2028, 11, 5)) == "05 Nov 2028"
     assert long_date(datetime(2028, 11, 25, 14, 30)) == "25 Nov 2028"
     assert long_date("2028-11-25") == "25 Nov 2028"
+
+
+def test_country_names_take_the_where_english_does() -> None:
+    assert country_name("United Kingdom") == "the United Kingdom"
+    assert country_name("Netherlands") == "the Netherlands"
+    assert country_name("France") == "France"
