@@ -1,7 +1,9 @@
 """Reading what shoppers did as recommender interactions (views, cart additions, purchases).
 
 Training reads everything (`load_interactions`); serving reads one shopper's recent history
-plus the events still waiting in the writer's buffer (`shopper_interactions`).
+plus the events still waiting in the writer's buffer (`shopper_interactions`). A cart
+addition the shopper later took back out of the cart, without buying the product in
+between, does not count (`kept_cart_adds`); their view of the product still does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from shop.tracking.models import Event
 
 # Shop event kinds and the interaction kinds the recommender knows them as.
 KINDS = {"product_view": "view", "cart_add": "cart_add", "purchase": "purchase"}
+REMOVAL = "cart_remove"  # read to take back the cart additions before it; not passed on
+READ_KINDS = (*KINDS, REMOVAL)
 VISITOR_HISTORY_LIMIT = 500
 SESSION_WINDOW = timedelta(days=1)
 
@@ -57,11 +61,41 @@ def _interaction_query() -> Select[Any]:
         Event.created_at,
         Event.quantity,
         Event.order_id,
-    ).where(Event.kind.in_(KINDS), Event.product_id.is_not(None))
+    ).where(Event.kind.in_(READ_KINDS), Event.product_id.is_not(None))
+
+
+def kept_cart_adds(
+    users: Sequence[str], items: Sequence[int], kinds: Sequence[str], times: Sequence[float]
+) -> np.ndarray:
+    """A mask of the rows (shop event kinds) that count: a removal from the cart drops the
+    same shopper's additions of that product since they last bought it (or since an
+    earlier removal), and is dropped itself."""
+    kind = np.asarray(kinds)
+    keep = kind != REMOVAL
+    removals = np.flatnonzero(~keep)
+    if removals.size == 0:
+        return keep
+    item = np.asarray(items)
+    removed = {(users[i], int(item[i])) for i in removals}
+    touched = np.isin(kind, ("cart_add", "purchase")) & np.isin(item, item[removals])
+    rows = [i for i in np.flatnonzero(touched) if (users[i], int(item[i])) in removed]
+    rows += removals.tolist()
+    rows.sort(key=lambda i: times[i])  # stable: rows at one instant keep their read order
+    in_cart: dict[tuple[str, int], list[int]] = {}
+    for i in rows:
+        pair = (users[i], int(item[i]))
+        if kind[i] == "cart_add":
+            in_cart.setdefault(pair, []).append(i)
+        elif kind[i] == "purchase":
+            in_cart.pop(pair, None)
+        else:
+            keep[in_cart.pop(pair, [])] = False
+    return keep
 
 
 def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
-    """Every view, cart addition and purchase the shop recorded, as library interactions."""
+    """Every view, cart addition (not taken back) and purchase the shop recorded, as library
+    interactions."""
     users: list[str] = []
     items: list[int] = []
     kinds: list[str] = []
@@ -72,19 +106,20 @@ def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
     for user_id, visitor_id, product_id, kind, created_at, quantity, order_id in rows:
         users.append(_user_key(user_id, visitor_id))
         items.append(product_id)
-        kinds.append(KINDS[kind])
+        kinds.append(kind)
         times.append(_epoch(created_at))
         quantities.append(float(quantity) if quantity else np.nan)
         baskets.append(str(order_id) if order_id else "")
-    if not users:
+    keep = kept_cart_adds(users, items, kinds, times)
+    if not keep.any():
         return Interactions.empty()
     return Interactions.from_arrays(
-        np.asarray(users),
-        np.asarray(items, dtype=np.int64),
-        np.asarray(kinds),
-        np.asarray(times, dtype=np.float64),
-        np.asarray(quantities, dtype=np.float64),
-        baskets,
+        np.asarray(users)[keep],
+        np.asarray(items, dtype=np.int64)[keep],
+        np.asarray([KINDS[kind] for kind, kept in zip(kinds, keep, strict=True) if kept]),
+        np.asarray(times, dtype=np.float64)[keep],
+        np.asarray(quantities, dtype=np.float64)[keep],
+        [basket for basket, kept in zip(baskets, keep, strict=True) if kept],
     )
 
 
@@ -130,7 +165,7 @@ def shopper_interactions(
     # convert in one pass below: parsing each row's datetime separately dominated the read.
     moment = type_coerce(Event.created_at, String)
     query = select(Event.product_id, Event.kind, moment, Event.quantity).where(
-        Event.kind.in_(KINDS), Event.product_id.is_not(None)
+        Event.kind.in_(READ_KINDS), Event.product_id.is_not(None)
     )
     if shopper.user_id is not None:
         query = query.where(Event.user_id == shopper.user_id)
@@ -146,7 +181,7 @@ def shopper_interactions(
     rows += [
         (int(row["product_id"]), row["kind"], row["created_at"], None)
         for row in pending
-        if row.get("kind") in KINDS and row.get("product_id") is not None
+        if row.get("kind") in READ_KINDS and row.get("product_id") is not None
     ]
     if not rows:
         return Interactions.empty()
@@ -155,6 +190,10 @@ def shopper_interactions(
     # have thousands.
     micros = np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
     keep = _not_stored_twice(items, kinds, micros, stored)
+    user = _user_key(shopper.user_id, shopper.visitor_id)
+    keep &= kept_cart_adds([user] * len(items), items, kinds, micros)
+    if not keep.any():
+        return Interactions.empty()
     if not keep.all():
         items, kinds, quantities = (
             [value for value, kept in zip(column, keep, strict=True) if kept]
@@ -163,7 +202,7 @@ def shopper_interactions(
         micros = micros[keep]
     times = micros / 1e6
     return Interactions.from_arrays(
-        np.full(len(items), _user_key(shopper.user_id, shopper.visitor_id)),
+        np.full(len(items), user),
         np.asarray(items, dtype=np.int64),
         np.asarray([KINDS[kind] for kind in kinds]),
         times,

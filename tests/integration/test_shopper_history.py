@@ -1,4 +1,5 @@
-"""A shopper's history as recommendations read it: the table plus the writer's rows."""
+"""A shopper's history as recommendations read it: the table plus the writer's rows, less
+cart additions taken back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
-from shop.recommendation_data import Shopper, shopper_interactions
+from shop.recommendation_data import Shopper, load_interactions, shopper_interactions
 from shop.tracking.models import Event
 from tests import factories
 
@@ -50,3 +51,40 @@ def test_without_the_writers_rows_the_table_is_read_as_is(app: Flask, session: S
     session.execute(insert(Event), [_view(bag, utcnow())])
     session.commit()
     assert shopper_interactions(session, Shopper("v1")).items.tolist() == [bag]
+
+
+def test_a_cart_addition_taken_back_by_a_removal_still_waiting_to_be_stored_is_left_out(
+    app: Flask, session: Session
+) -> None:
+    bag = factories.product(session, None, sku="BAG", name="Jumbo Bag").id
+    now = utcnow()
+    stored = [
+        _view(bag, now - timedelta(minutes=2)),
+        _view(bag, now - timedelta(minutes=1), kind="cart_add", quantity=2),
+    ]
+    session.execute(insert(Event), stored)
+    session.commit()
+    added = shopper_interactions(session, Shopper("v1"))
+    assert sorted(added.kinds.tolist()) == ["cart_add", "view"]
+
+    pending = [_view(bag, now, kind="cart_remove")]
+    history = shopper_interactions(session, Shopper("v1"), pending)
+    assert history.kinds.tolist() == ["view"]
+
+
+def test_training_reads_no_cart_addition_that_was_taken_back(app: Flask, session: Session) -> None:
+    bag = factories.product(session, None, sku="BAG", name="Jumbo Bag").id
+    heart = factories.product(session, None, sku="HEART", name="Heart").id
+    now = utcnow()
+    session.execute(
+        insert(Event),
+        [
+            _view(bag, now - timedelta(minutes=3), kind="cart_add"),
+            _view(heart, now - timedelta(minutes=2), kind="cart_add"),
+            _view(bag, now - timedelta(minutes=1), kind="cart_remove"),
+        ],
+    )
+    session.commit()
+    read = load_interactions(session)
+    assert read.items.tolist() == [heart]
+    assert read.kinds.tolist() == ["cart_add"]

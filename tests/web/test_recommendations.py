@@ -517,6 +517,24 @@ def test_todays_clicks_change_the_next_page(
     assert after_heart != after_bag
 
 
+def test_a_product_taken_back_out_of_the_cart_no_longer_counts_as_added(
+    client: FlaskClient, shop: dict[str, Product], trained: list[User]
+) -> None:
+    bag = shop["jumbo"]
+    token = csrf_token(client, f"/products/{bag.id}")  # opening its page is a view
+    form = {"csrf_token": token, "product_id": bag.id, "quantity": 1}
+    added = client.post("/cart/add", data=form)
+    assert added.status_code == 302
+    in_cart = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Because you added Jumbo Bag Red Retrospot to your cart" in in_cart
+
+    removed = client.post("/cart/remove", data={"csrf_token": token, "product_id": bag.id})
+    assert removed.status_code == 302
+    after = _section(client.get("/").get_data(as_text=True), "home")
+    assert "Because you added" not in after
+    assert "Because you viewed Jumbo Bag Red Retrospot" in after
+
+
 def test_after_signing_out_the_browser_is_a_new_visitor(
     client: FlaskClient, shop: dict[str, Product], trained: list[User]
 ) -> None:
