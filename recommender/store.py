@@ -176,23 +176,34 @@ class ModelStore:
         if not (self.directory / POINTER).exists():  # nothing to roll back; create nothing
             raise NoActiveVersionError("no earlier version to roll back to")
         with self._pointer_lock():
-            pointer = self._read_pointer()
-            history = list(pointer.get("history", []))
-            while history:
-                candidate = history.pop()
-                try:
-                    self.verify(candidate)
-                except (VersionNotFoundError, ArtifactError):
-                    continue
-                self._write_pointer({"active": candidate, "history": history})
-                return candidate
-        raise NoActiveVersionError("no earlier version to roll back to")
+            found = self._previous(list(self._read_pointer().get("history", [])))
+            if found is None:
+                raise NoActiveVersionError("no earlier version to roll back to")
+            candidate, history = found
+            self._write_pointer({"active": candidate, "history": history})
+            return candidate
+
+    def _previous(self, history: list[str]) -> tuple[str, list[str]] | None:
+        """The newest usable version in `history`, and the history left before it."""
+        while history:
+            candidate = history.pop()
+            try:
+                self.verify(candidate)
+            except (VersionNotFoundError, ArtifactError):
+                continue
+            return candidate, history
+        return None
 
     # --- reading ------------------------------------------------------------------------
 
     def active(self) -> str | None:
         """The active version id, or None."""
         return self._read_pointer().get("active")
+
+    def previous(self) -> str | None:
+        """The version `rollback` would re-activate now, or None when there is none."""
+        found = self._previous(list(self._read_pointer().get("history", [])))
+        return found[0] if found is not None else None
 
     def pointer_error(self) -> str | None:
         """Why the pointer to the active version cannot be read, or None when it can."""

@@ -94,6 +94,12 @@ class NoteForm(ConfirmedForm):
     back = HiddenField()
 
 
+class VersionForm(ConfirmedForm):
+    """Activate a model version or roll back, after a confirmation page."""
+
+    shown = HiddenField()  # the live version the versions page showed (for a roll-back)
+
+
 class TrainForm(ShopForm):
     """Start a retrain."""
 

@@ -62,6 +62,20 @@ def activate(session: Session, actor: audit.Actor, store: ModelStore, version_id
     return True
 
 
+def check_shown(live: str | None, shown: str) -> None:
+    """Raise RolledBackSince unless `shown`, the live version a page showed, is still live."""
+    if (shown or None) == live:
+        return
+    if not shown.strip():
+        raise RolledBackSince("the page did not say which version it showed; reload it.")
+    now = f"version {live} is live now" if live else "no version is live now"
+    raise RolledBackSince(
+        f"{now}, not version {shown} as on the page you sent this from (it was rolled "
+        "back or changed since). Check the versions below and roll back again if you "
+        "still mean to."
+    )
+
+
 def rollback(
     session: Session, actor: audit.Actor, store: ModelStore, shown: str | None = None
 ) -> str:
@@ -75,15 +89,8 @@ def rollback(
     Raises NothingToRollBack, RolledBackSince, or another ModelUnavailableError or ValueError.
     """
     before = active_version(store)
-    if shown is not None and (shown or None) != before:
-        if not shown.strip():
-            raise RolledBackSince("the page did not say which version it showed; reload it.")
-        live = f"version {before} is live now" if before else "no version is live now"
-        raise RolledBackSince(
-            f"{live}, not version {shown} as on the page you sent this from (it was rolled "
-            "back or changed since). Check the versions below and roll back again if you "
-            "still mean to."
-        )
+    if shown is not None:
+        check_shown(before, shown)
     try:
         version = store.rollback()
     except NoActiveVersionError as exc:

@@ -17,9 +17,17 @@ from shop.console.reviews import ActionReview
 from shop.db import db, utcnow
 from shop.merchandising import editing, experiments, model_versions, revisions, training_jobs
 from shop.merchandising.config import Rule
-from shop.merchandising.forms import NoteForm, PreviewForm, RuleForm, TrainForm, settings_form
+from shop.merchandising.forms import (
+    NoteForm,
+    PreviewForm,
+    RuleForm,
+    TrainForm,
+    VersionForm,
+    settings_form,
+)
 from shop.merchandising.preview import build_preview, find_shopper, session_target, shopper_target
 from shop.merchandising.revision_reviews import discard_review, publish_review, revert_review
+from shop.merchandising.version_reviews import activate_review, rollback_review
 from shop.personalization import service
 from shop.recommendations import ModelUnavailableError, VersionNotFoundError
 
@@ -316,7 +324,7 @@ def versions() -> str:
         active_problem=model_versions.active_problem(store),
         jobs=training_jobs.latest_jobs(db.session),
         form=TrainForm(),
-        note_form=NoteForm(),
+        version_form=VersionForm(),
     )
 
 
@@ -362,13 +370,19 @@ def job_json(job_id: int) -> Response:
 
 
 @bp.route("/versions/<version_id>/activate", methods=["POST"])
-def activate(version_id: str) -> Response:
-    """Serve a stored version from now on."""
-    if not NoteForm().validate_on_submit():
+def activate(version_id: str) -> Response | tuple[str, int]:
+    """Serve a stored version from now on, once confirmed."""
+    form = VersionForm()
+    if not form.validate_on_submit():
         abort(400)
+    if form.edit.data:
+        return redirect(url_for("console.recs.versions"))
     version_id = version_id[:64]
+    store = service().store
     try:
-        changed = model_versions.activate(db.session, _actor(), service().store, version_id)
+        if not form.confirm.data:
+            return _confirm_version(form, activate_review(db.session, store, version_id))
+        changed = model_versions.activate(db.session, _actor(), store, version_id)
     except VersionNotFoundError:  # its message names the model directory on the server
         flash(f"Version {version_id} cannot be activated: there is no such version.", "error")
         return redirect(url_for("console.recs.versions"))
@@ -384,14 +398,18 @@ def activate(version_id: str) -> Response:
 
 
 @bp.route("/versions/rollback", methods=["POST"])
-def rollback() -> Response:
-    """Go back to the previously active version."""
-    if not NoteForm().validate_on_submit():
+def rollback() -> Response | tuple[str, int]:
+    """Go back to the previously active version, once confirmed."""
+    form = VersionForm()
+    if not form.validate_on_submit():
         abort(400)
+    if form.edit.data:
+        return redirect(url_for("console.recs.versions"))
+    store, shown = service().store, (form.shown.data or "")[:64]
     try:
-        version = model_versions.rollback(
-            db.session, _actor(), service().store, shown=request.form.get("shown", "")[:64]
-        )
+        if not form.confirm.data:
+            return _confirm_version(form, rollback_review(db.session, store, shown))
+        version = model_versions.rollback(db.session, _actor(), store, shown=shown)
     except model_versions.NothingToRollBack as exc:
         flash(f"Nothing to roll back to: {exc}", "error")
         return redirect(url_for("console.recs.versions"))
@@ -404,3 +422,14 @@ def rollback() -> Response:
     db.session.commit()
     flash(f"Rolled back: version {version} is live again.", "success")
     return redirect(url_for("console.recs.versions"))
+
+
+def _confirm_version(form: VersionForm, review: ActionReview) -> tuple[str, int]:
+    return render_template(
+        "console/confirm.html",
+        review=review,
+        form=form,
+        action=request.path,
+        back_url=url_for("console.recs.versions"),
+        back_text="Back to the model versions",
+    ), 200

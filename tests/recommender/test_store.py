@@ -49,8 +49,11 @@ def test_activate_load_and_rollback(store: ModelStore, trained: Recommender) -> 
     assert [v.active for v in store.versions()] == [v.id == second for v in store.versions()]
     loaded = store.load()
     assert loaded.info == trained.info
+    assert store.previous() == first
+    assert store.active() == second  # asking changes nothing
     assert store.rollback() == first
     assert store.active() == first
+    assert store.previous() is None
     with pytest.raises(NoActiveVersionError, match="no earlier version"):
         store.rollback()
 
@@ -100,6 +103,7 @@ def test_rollback_skips_broken_versions(store: ModelStore, trained: Recommender)
     for version in (good, broken, current):
         store.activate(version)
     (store.versions_dir / broken / "model.npz").write_bytes(b"garbage")
+    assert store.previous() == good
     assert store.rollback() == good
 
 

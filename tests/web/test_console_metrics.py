@@ -19,7 +19,7 @@ from shop.personalization import service
 from shop.recommendation_models import Impression
 from shop.tracking.models import Event
 from tests import factories
-from tests.console_support import client_as, console_token
+from tests.console_support import client_as, confirmed, console_token
 from tests.unit.test_analytics_offline import LARGER, SMALL, evaluated_version, plain_version
 
 ONLINE = "/console/metrics/online"
@@ -373,9 +373,10 @@ def test_an_unreadable_active_pointer_is_flagged_and_activating_repairs_it(
     offline = _text(merch, OFFLINE)
     assert versions["larger"] in offline
     token = console_token(merch, "/console/recommendations/versions")
-    response = merch.post(
+    response = confirmed(
+        merch,
         f"/console/recommendations/versions/{versions['small']}/activate",
-        data={"csrf_token": token},
+        {"csrf_token": token},
     )
     assert response.status_code == 302
     assert store.active() == versions["small"]

@@ -58,9 +58,11 @@ def test_a_roll_back_sent_twice_goes_back_one_version_not_two(
         assert service().store.active() == third
     merch = client_as(app, session, "merchandiser")
     button = _form_fields(merch.get(VERSIONS).get_data(as_text=True), f"{VERSIONS}/rollback")
-    done = merch.post(f"{VERSIONS}/rollback", data=button, follow_redirects=True)
+    done = confirmed(merch, f"{VERSIONS}/rollback", button, follow_redirects=True)
     assert f"Rolled back: version {second} is live again." in done.get_data(as_text=True)
-    again = merch.post(f"{VERSIONS}/rollback", data=button, follow_redirects=True)
+    # The confirmation page's button sent a second time:
+    again_sent = {**button, "confirm": "1"}
+    again = merch.post(f"{VERSIONS}/rollback", data=again_sent, follow_redirects=True)
     page = again.get_data(as_text=True)
     assert f"Rolled back: version {second} is live again." not in page
     assert f"Not rolled back: version {second} is live now, not version {third}" in page
@@ -76,7 +78,7 @@ def test_a_roll_back_sent_twice_goes_back_one_version_not_two(
     # A page opened before the roll-back still rolls back once it is reloaded.
     button = _form_fields(merch.get(VERSIONS).get_data(as_text=True), f"{VERSIONS}/rollback")
     assert button["shown"] == second
-    back = merch.post(f"{VERSIONS}/rollback", data=button, follow_redirects=True)
+    back = confirmed(merch, f"{VERSIONS}/rollback", button, follow_redirects=True)
     assert f"Rolled back: version {first} is live again." in back.get_data(as_text=True)
     # A form that does not say what it showed changes nothing.
     with app.app_context():

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.console import audit
 from shop.console.models import AuditEntry, TrainingJob
 from shop.db import db, utcnow
-from shop.merchandising import training_jobs
+from shop.merchandising import experiments, training_jobs
 from shop.merchandising.config import Rule
+from shop.merchandising.experiments import VariantSpec
 from shop.merchandising.models import MerchRevision
 from shop.merchandising.revisions import live_revision_id
 from shop.personalization import service
@@ -611,16 +613,18 @@ def test_retraining_runs_in_the_background_and_a_second_start_is_refused(
     too_long = merch.get("/console/recommendations/train/99999999999999999999999.json")
     assert too_long.status_code == 404 and "error" in too_long.get_json()
 
-    response = merch.post(
+    response = confirmed(
+        merch,
         f"/console/recommendations/versions/{state['version']}/activate",
-        data={"csrf_token": token},
+        {"csrf_token": token},
     )
     assert response.status_code == 302
     with app.app_context():
         assert service().store.active() == state["version"]
-    merch.post(
+    confirmed(
+        merch,
         "/console/recommendations/versions/rollback",
-        data={"csrf_token": token, "shown": state["version"]},
+        {"csrf_token": token, "shown": state["version"]},
     )
     with app.app_context():
         assert service().store.active() != state["version"]
@@ -1047,9 +1051,7 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
     text = page.get_data(as_text=True)
     assert "Nothing to roll back to: there is no earlier version still stored." in text
     assert "no earlier version to roll back to" not in text
-    again = merch.post(
-        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
-    )
+    again = confirmed(merch, f"{versions}/{first}/activate", {"csrf_token": token}, True)
     text = again.get_data(as_text=True)
     assert f"Version {first} is already live: nothing changed." in text
     assert "is now live" not in text
@@ -1058,18 +1060,75 @@ def test_activating_the_live_version_again_changes_nothing_and_is_not_audited(
     with app.app_context():
         second = service().train(db.session)
         assert service().store.active() == second
-    switched = merch.post(
-        f"{versions}/{first}/activate", data={"csrf_token": token}, follow_redirects=True
-    )
+    switched = confirmed(merch, f"{versions}/{first}/activate", {"csrf_token": token}, True)
     assert f"Version {first} is now live." in switched.get_data(as_text=True)
-    merch.post(f"{versions}/{first}/activate", data={"csrf_token": token})
-    back = merch.post(
-        f"{versions}/rollback", data={"csrf_token": token, "shown": first}, follow_redirects=True
-    )
+    confirmed(merch, f"{versions}/{first}/activate", {"csrf_token": token})
+    back = confirmed(merch, f"{versions}/rollback", {"csrf_token": token, "shown": first}, True)
     assert f"Rolled back: version {second} is live again." in back.get_data(as_text=True)
     with app.app_context():
         assert service().store.active() == second
     assert audited() == [("model.activate", second, first), ("model.rollback", first, second)]
+
+
+def test_activating_and_rolling_back_show_which_version_replaces_which_first(
+    app: Flask, session: Session, shop: dict[str, Product], trained: list[User]
+) -> None:
+    merch = client_as(app, session, "merchandiser")
+    versions = "/console/recommendations/versions"
+    token = console_token(merch, versions)
+    with app.app_context():
+        first = service().store.active()
+        second = service().train(db.session)
+    assert first and second
+
+    review = merch.post(f"{versions}/{first}/activate", data={"csrf_token": token, "shown": second})
+    assert review.status_code == 200
+    html = review.get_data(as_text=True)
+    assert f"Activate model version {first}?" in html
+    lines = review_lines(html)
+    assert lines[0].startswith(f"Goes live: version {first}, trained by the shop ")
+    assert lines[1].startswith(f"It replaces version {second}, trained by the shop ")
+    assert lines[2].startswith("Every placement, the e-mails' suggestions")
+    assert f"makes version {second} live again" in html
+    not_now = merch.post(
+        f"{versions}/{first}/activate", data={"csrf_token": token, "shown": second, "edit": "1"}
+    )
+    assert not_now.headers["Location"] == versions
+    with app.app_context():
+        assert service().store.active() == second  # nothing happened before confirming
+
+    confirmed(merch, f"{versions}/{first}/activate", {"csrf_token": token, "shown": second})
+    with app.app_context():
+        assert service().store.active() == first
+
+    # The page showed `second` as live, but `first` is live now: refused before any review.
+    stale = merch.post(
+        f"{versions}/rollback",
+        data={"csrf_token": token, "shown": second},
+        follow_redirects=True,
+    )
+    assert f"Not rolled back: version {first} is live now, not version {second}" in (
+        stale.get_data(as_text=True)
+    )
+    session.rollback()
+    arms = [
+        VariantSpec("control", "Best sellers", "popularity", 50),
+        VariantSpec("older", "Older model", "model", 50, model_version=first),
+    ]
+    with app.app_context():
+        store = service().store
+    experiments.create_experiment(session, audit.CLI_ACTOR, "Models", ["home"], arms, store=store)
+    session.commit()
+    review = merch.post(f"{versions}/rollback", data={"csrf_token": token, "shown": first})
+    lines = review_lines(review.get_data(as_text=True))
+    assert lines[0].startswith(f"Goes live again: version {second}, trained by the shop ")
+    assert lines[1].startswith(f"It replaces version {first}, ")
+    assert lines[3] == "1 arm(s) of running A/B tests keep serving their own model version."
+    with app.app_context():
+        assert service().store.active() == first
+    confirmed(merch, f"{versions}/rollback", {"csrf_token": token, "shown": first})
+    with app.app_context():
+        assert service().store.active() == second
 
 
 def test_the_versions_page_says_when_the_live_version_cannot_be_served(
