@@ -331,6 +331,7 @@ def test_the_results_page_shows_rates_intervals_and_significance(
 
     html, rows = _results_page(merch, experiment_id)
     assert set(rows) == {"control", "model"}
+    assert "its conversion is not comparable with this one" in " ".join(html.split())
     control, model = rows["control"], rows["model"]
     assert re.search(r'data-metric="visitors">200<', control)
     assert re.search(r'data-metric="clicks">20<', control)

@@ -185,6 +185,7 @@ def test_online_defaults_to_the_last_30_days(merch: FlaskClient, session: Sessio
     page = _text(merch, ONLINE)
     assert _metric(page, "impressions") == "2"
     assert _metric(page, "ctr") == "50.00%"
+    assert "An A/B test's results count conversion per visitor instead" in page
     assert len(_chart(page, "impressions")["labels"]) == 30
     assert f'value="{now.date().isoformat()}"' in page
 
