@@ -350,7 +350,7 @@ def test_a_free_delivery_code_frees_standard_delivery_but_not_express(
     expect(flash(page)).to_contain_text(f"The code {SHIPFREE} is applied: free standard delivery.")
     shipping_row = page.locator("tfoot tr").filter(has=page.get_by_test_id("shipping"))
     expect(shipping_row.get_by_role("rowheader")).to_have_text(
-        "Shipping (standard delivery, free with your code)"
+        "Shipping (standard delivery to the United Kingdom, free with your code)"
     )
     expect(page.get_by_test_id("shipping")).to_have_text("Free")
     expect(page.get_by_test_id("total")).to_have_text("£5.90")
