@@ -191,7 +191,8 @@ def shopper_interactions(
     micros = np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
     keep = _not_stored_twice(items, kinds, micros, stored)
     user = _user_key(shopper.user_id, shopper.visitor_id)
-    keep &= kept_cart_adds([user] * len(items), items, kinds, micros)
+    if REMOVAL in kinds:  # most pages: no removal, so no per-row key list to build
+        keep &= kept_cart_adds([user] * len(items), items, kinds, micros)
     if not keep.any():
         return Interactions.empty()
     if not keep.all():

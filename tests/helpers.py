@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from shop.accounts.models import User
+from shop.catalog.models import Product
 from tests import factories
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -46,6 +47,15 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
     match = CSRF_RE.search(response.get_data(as_text=True))
     assert match, f"no CSRF token on {path} (status {response.status_code})"
     return match.group(1)
+
+
+def add_to_cart(client: FlaskClient, product: Product, qty: int) -> None:
+    """Add `qty` of the product from its page's form; fail the test if it is refused."""
+    token = csrf_token(client, f"/products/{product.id}")
+    response = client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": qty}
+    )
+    assert response.status_code == 302
 
 
 def sign_in(client: FlaskClient, email: str, password: str) -> None:

@@ -45,18 +45,15 @@ def describe_version(summary: VersionSummary, metadata: dict[str, object]) -> st
     return (f"{text}; precision@{evaluation.k} " + ", ".join(figures)) if figures else text
 
 
-def _described(store: ModelStore, version_id: str) -> str | None:
-    """`describe_version` of a stored version; None when the store has no such version."""
-    for version in store.versions():
-        if version.id == version_id:
-            return describe_version(summarise(version), version.metadata)
-    return None
+def _descriptions(store: ModelStore) -> dict[str, str]:
+    """`describe_version` of every stored version, by id (the store read once)."""
+    return {v.id: describe_version(summarise(v), v.metadata) for v in store.versions()}
 
 
-def _replaced(store: ModelStore, live: str | None) -> str:
+def _replaced(described: dict[str, str], live: str | None) -> str:
     if live is None:
         return "No version is live now: the shop serves best sellers until one is."
-    return f"It replaces {_described(store, live) or f'version {live}, whose files are missing'}."
+    return f"It replaces {described.get(live) or f'version {live}, whose files are missing'}."
 
 
 def _model_arms_note(session: Session) -> list[str]:
@@ -74,14 +71,15 @@ def _model_arms_note(session: Session) -> list[str]:
 
 def activate_review(session: Session, store: ModelStore, version_id: str) -> ActionReview:
     """What activating `version_id` changes; VersionNotFoundError when there is none."""
-    coming = _described(store, version_id)
+    described = _descriptions(store)
+    coming = described.get(version_id)
     if coming is None:
         raise VersionNotFoundError(f"no version {version_id}")
     live = active_version(store)
     if live == version_id:
         lines = [f"This is the live version already: {coming}. Nothing changes."]
     else:
-        lines = [f"Goes live: {coming}.", _replaced(store, live)]
+        lines = [f"Goes live: {coming}.", _replaced(described, live)]
         lines += [EVERYWHERE, *_model_arms_note(session)]
     undo = "Nothing has happened yet. Afterwards, " + (
         f'"Roll back to the previous version" on the versions page makes version {live} live again.'
@@ -97,10 +95,11 @@ def rollback_review(session: Session, store: ModelStore, shown: str) -> ActionRe
     live = active_version(store)
     check_shown(live, shown)
     previous = store.previous()
-    coming = _described(store, previous) if previous is not None else None
+    described = _descriptions(store)
+    coming = described.get(previous) if previous is not None else None
     if previous is None or coming is None:
         raise NothingToRollBack("there is no earlier version still stored.")
-    lines = [f"Goes live again: {coming}.", _replaced(store, live)]
+    lines = [f"Goes live again: {coming}.", _replaced(described, live)]
     lines += [EVERYWHERE, *_model_arms_note(session)]
     undo = "Nothing has happened yet." + (
         f" Afterwards, version {live} can be activated again from the versions page."

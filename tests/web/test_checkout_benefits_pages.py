@@ -17,7 +17,7 @@ from shop.catalog.models import Product
 from shop.orders.models import Order
 from tests import factories
 from tests.factories import member
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import add_to_cart, csrf_token, sign_in
 
 MINUS = "\N{MINUS SIGN}"
 ADDRESS = {
@@ -35,14 +35,6 @@ def balance(session: Session, user_id: int) -> int:
     session.rollback()
     found = session.scalar(select(Membership.points_balance).where(Membership.user_id == user_id))
     return int(found or 0)
-
-
-def _add(client: FlaskClient, product: Product, qty: int) -> None:
-    token = csrf_token(client, f"/products/{product.id}")
-    response = client.post(
-        "/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": qty}
-    )
-    assert response.status_code == 302
 
 
 def _to_review(client: FlaskClient) -> str:
@@ -82,7 +74,7 @@ def test_the_cart_shows_a_members_benefits_before_payment(
         session, "gold@example.com", points=1234, discount_bp=1000, free_shipping=True, tier="Gold"
     )
     sign_in(client, "gold@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     page = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="subtotal">£5.90<' in page
     assert "Gold member discount (10%)" in page
@@ -110,7 +102,7 @@ def test_the_cart_shows_a_members_benefits_before_payment(
 def test_non_members_see_no_benefits_only_a_join_hint(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     guest = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="member-benefits"' not in guest
     assert "earns you" not in guest
@@ -121,7 +113,7 @@ def test_non_members_see_no_benefits_only_a_join_hint(
     factories.user(session, "nina@example.com", "Nina")
     session.commit()
     sign_in(client, "nina@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     page = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="member-benefits"' not in page
     assert "Join our loyalty programme" in page and 'href="/account/loyalty"' in page
@@ -133,7 +125,7 @@ def test_a_member_redeems_points_on_the_review_step_and_pays_the_rest(
 ) -> None:
     mia = member(session, "mia@example.com", points=1500)
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     cart = client.get("/cart").get_data(as_text=True)
     assert "<p>Member</p>" in cart and "Member member" not in cart
     review = _to_review(client)
@@ -163,7 +155,7 @@ def test_a_member_with_too_few_points_is_told_how_many_more_not_to_buy_more(
 ) -> None:
     member(session, "mia@example.com", points=30)
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     expected = "Points can be spent from 500 at once: 470 more points to go."
     cart = client.get("/cart").get_data(as_text=True)
     assert expected in cart and "larger order" not in cart
@@ -176,7 +168,7 @@ def test_cancelling_an_unpaid_order_says_its_points_went_back(
 ) -> None:
     mia = member(session, "mia@example.com", points=1500)
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     _to_review(client)
     assert _use_points(client, "1000").status_code == 302
     pay = _place(client)
@@ -223,7 +215,7 @@ def test_bad_points_get_a_clear_form_error(
 ) -> None:
     mia = member(session, "mia@example.com", points=1500)
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     _to_review(client)
     response = _use_points(client, points)
     assert response.status_code == 400
@@ -243,7 +235,7 @@ def test_a_member_cannot_redeem_another_members_points_by_tampering(
     rich_membership = session.scalar(select(Membership).where(Membership.user_id == rich.id))
     assert rich_membership is not None
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     _to_review(client)
     forged = {
         "membership_id": str(rich_membership.id),
@@ -281,7 +273,7 @@ def test_a_member_cannot_redeem_another_members_points_by_tampering(
 def test_guests_and_non_members_cannot_use_points(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     review = _to_review(client)
     assert 'name="points"' not in review
     response = _use_points(client, "500")
@@ -298,7 +290,7 @@ def test_points_spent_elsewhere_after_review_are_caught_when_placing(
 ) -> None:
     mia = member(session, "mia@example.com", points=1000)
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)
+    add_to_cart(client, items["heart"], 10)
     _to_review(client)
     assert _use_points(client, "1000").status_code == 302
     review = client.get("/checkout/review").get_data(as_text=True)
@@ -331,13 +323,13 @@ def test_free_delivery_does_not_apply_below_the_smallest_card_payment(
     tiny.price_pence = 12  # free delivery and 10% off would charge the card 11p
     session.commit()
     sign_in(client, "gold@example.com", factories.PASSWORD)
-    _add(client, tiny, 1)
+    add_to_cart(client, tiny, 1)
     review = _to_review(client)
     # So standard delivery is charged, the page says why, and the order can be placed.
     assert 'data-testid="below-minimum"' not in review
     assert "Free delivery applies from £0.30." in review
     assert "Place order and pay £4.06" in review
     # Three of them come to 36p less 3p off: 33p, which a card can pay.
-    _add(client, tiny, 2)
+    add_to_cart(client, tiny, 2)
     assert "Place order and pay £0.33" in client.get("/checkout/review").get_data(as_text=True)
     assert _place(client).startswith("/checkout/pay/")

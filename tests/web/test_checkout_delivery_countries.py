@@ -12,17 +12,9 @@ from shop.accounts.models import Address
 from shop.catalog.models import Product
 from shop.orders.models import Order
 from tests import factories
-from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
+from tests.helpers import CHECKOUT_FORM, add_to_cart, csrf_token, sign_in
 
 PARIS = {"line1": "3 Rue de Rivoli", "city": "Paris", "postcode": "75001", "country": "France"}
-
-
-def _add(client: FlaskClient, product: Product, qty: int) -> None:
-    token = csrf_token(client, f"/products/{product.id}")
-    response = client.post(
-        "/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": qty}
-    )
-    assert response.status_code == 302
 
 
 def _details(client: FlaskClient, **contact: str) -> None:
@@ -55,7 +47,7 @@ def _place(client: FlaskClient, review: str) -> str:
 def test_a_cart_is_priced_to_the_uk_until_an_address_says_otherwise(
     client: FlaskClient, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     page = client.get("/cart").get_data(as_text=True)
     assert "Shipping (standard delivery to the United Kingdom)" in page
     assert 'data-testid="shipping">£3.95<' in page
@@ -66,7 +58,7 @@ def test_a_cart_is_priced_to_the_uk_until_an_address_says_otherwise(
 def test_an_order_to_france_pays_europes_delivery_and_the_cart_says_so(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     _details(client, **PARIS)
     shipping = client.get("/checkout/shipping").get_data(as_text=True)
     assert "Choose a delivery option to France" in shipping
@@ -94,7 +86,7 @@ def test_an_order_to_france_pays_europes_delivery_and_the_cart_says_so(
 def test_standard_delivery_to_europe_is_free_from_its_own_threshold(
     client: FlaskClient, items: dict[str, Product]
 ) -> None:
-    _add(client, items["jumbo"], 30)  # £58.50: free in the UK, charged in France
+    add_to_cart(client, items["jumbo"], 30)  # £58.50: free in the UK, charged in France
     assert 'data-testid="shipping">Free<' in client.get("/cart").get_data(as_text=True)
     _details(client, **PARIS)
     assert 'data-testid="summary-shipping">£9.95<' in _choose(client, "standard")
@@ -110,7 +102,7 @@ def test_standard_delivery_to_europe_is_free_from_its_own_threshold(
 def test_an_address_moved_abroad_after_the_review_is_not_placed_at_the_uk_price(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     _details(client)
     review = _choose(client, "standard")
     assert 'data-testid="summary-shipping">£3.95<' in review
@@ -140,7 +132,7 @@ def test_a_members_cart_is_priced_to_their_first_saved_address(
     )
     session.commit()
     sign_in(client, member.email, factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     page = client.get("/cart").get_data(as_text=True)
     assert "Shipping (standard delivery to Germany)" in page
     assert 'data-testid="shipping">£9.95<' in page

@@ -19,16 +19,8 @@ from shop.orders.models import Order
 from shop.payments.models import PaymentAttempt, SavedCard
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card
-from tests.helpers import CHECKOUT_FORM, csrf_token, sign_in
+from tests.helpers import CHECKOUT_FORM, add_to_cart, csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
-
-
-def _add(client: FlaskClient, product: Product, qty: int) -> None:
-    token = csrf_token(client, f"/products/{product.id}")
-    response = client.post(
-        "/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": qty}
-    )
-    assert response.status_code == 302
 
 
 def _review_page(client: FlaskClient, method: str = "standard", **contact: str) -> str:
@@ -85,7 +77,7 @@ def test_a_member_saves_the_card_they_pay_with(
     member = factories.user(session, "saver@example.com", "Sam Saver")
     session.commit()
     sign_in(client, member.email, factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     setup = _json(client, f"/checkout/pay/{access}/setup", {"save_card": True})
     assert setup.status_code == 200, setup.get_json()
@@ -107,13 +99,13 @@ def test_a_member_saves_the_card_they_pay_with(
 def test_the_cart_shows_subtotal_shipping_and_total(
     client: FlaskClient, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     page = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="subtotal">£5.90<' in page
     assert 'data-testid="shipping">£3.95<' in page
     assert 'data-testid="total">£9.85<' in page
     assert "Spend £44.10 more for free standard delivery" in page
-    _add(client, items["jumbo"], 30)
+    add_to_cart(client, items["jumbo"], 30)
     page = client.get("/cart").get_data(as_text=True)
     assert 'data-testid="shipping">Free<' in page
 
@@ -125,7 +117,7 @@ def test_a_guest_checks_out_and_pays_with_a_card(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     review_token = _through_review(client, "express")
     review = client.get("/checkout/review").get_data(as_text=True)
     assert "YO1 7HH" in review and "£13.85" in review  # 5.90 + 7.95 express
@@ -177,7 +169,7 @@ def test_a_guest_checks_out_and_pays_with_a_card(
 def test_a_double_submitted_place_order_makes_one_order(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     review_token = _through_review(client)
     first = _place(client, review_token)
     # The second click still carries the same review token.
@@ -193,12 +185,12 @@ def test_a_double_submitted_place_order_makes_one_order(
 def test_a_cart_changed_after_the_review_goes_back_to_the_review(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     review_token = _through_review(client)
     review = client.get("/checkout/review").get_data(as_text=True)
     shown = re.search(r'name="total" type="hidden" value="(\d+)"', review)
     assert shown and shown.group(1) == "690"  # 2.95 + 3.95 standard delivery
-    _add(client, items["jumbo"], 10)  # in another tab
+    add_to_cart(client, items["jumbo"], 10)  # in another tab
     token = csrf_token(client, "/cart")
     response = client.post(
         "/checkout/place",
@@ -222,14 +214,14 @@ def test_a_cart_swapped_for_other_items_at_the_same_total_goes_back_to_the_revie
         session, None, sku="TWIN-295", name="Blue Hanging Heart", price=295, stock=5
     )
     session.commit()
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     review_token = _through_review(client)
     shown = _shown(client)
     assert shown["total"] == "690"
     # In another tab: the heart is swapped for another item of the same price.
     token = csrf_token(client, "/cart")
     client.post("/cart/remove", data={"csrf_token": token, "product_id": items["heart"].id})
-    _add(client, twin, 1)
+    add_to_cart(client, twin, 1)
     assert (
         _shown(client)["total"] == "690" and _shown(client)["fingerprint"] != shown["fingerprint"]
     )
@@ -265,7 +257,7 @@ def test_a_cart_swapped_for_other_items_at_the_same_total_goes_back_to_the_revie
 def test_a_review_of_other_quantities_or_delivery_is_not_placed(
     client: FlaskClient, session: Session, items: dict[str, Product], change: str
 ) -> None:
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     review_token = _through_review(client)
     shown = _shown(client)
     token = csrf_token(client, "/cart")
@@ -296,7 +288,7 @@ def _review_total(client: FlaskClient) -> str:
 def test_tampered_prices_quantities_and_currency_are_ignored(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     review_token = _through_review(client)
     access = _place(
         client, review_token, price_pence="1", total_pence="1", currency="USD", quantity="50"
@@ -328,7 +320,7 @@ def test_tampered_prices_quantities_and_currency_are_ignored(
 def test_bad_details_get_a_form_error(
     client: FlaskClient, items: dict[str, Product], field: str, value: str, message: str
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     token = csrf_token(client, "/checkout")
     response = client.post("/checkout", data={**CHECKOUT_FORM, field: value, "csrf_token": token})
     assert response.status_code == 400
@@ -340,7 +332,7 @@ def test_checkout_steps_need_a_cart_and_earlier_steps(
     client: FlaskClient, items: dict[str, Product]
 ) -> None:
     assert client.get("/checkout").headers["Location"] == "/cart"
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     assert client.get("/checkout/shipping").headers["Location"] == "/checkout"
     assert client.get("/checkout/review").headers["Location"] == "/checkout"
     token = csrf_token(client, "/cart")
@@ -354,7 +346,7 @@ def test_the_last_item_cannot_be_sold_twice(
 ) -> None:
     first, second = app.test_client(), app.test_client()
     for shopper in (first, second):
-        _add(shopper, items["lantern"], 3)
+        add_to_cart(shopper, items["lantern"], 3)
     tokens = [_through_review(shopper) for shopper in (first, second)]
     _place(first, tokens[0])
     token = csrf_token(second, "/cart")
@@ -369,7 +361,7 @@ def test_the_last_item_cannot_be_sold_twice(
 def test_order_pages_are_private(
     app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     stranger = app.test_client()
     assert stranger.get(f"/orders/{access}").status_code == 200  # the secret link works
@@ -391,7 +383,7 @@ def test_a_members_order_is_only_for_them_and_the_address_is_saved(
         "/account/login",
         data={"csrf_token": token, "email": member.email, "password": factories.PASSWORD},
     )
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     token = csrf_token(client, "/checkout")
     client.post("/checkout", data={**CHECKOUT_FORM, "save_address": "y", "csrf_token": token})
     client.post("/checkout/shipping", data={"csrf_token": token, "method": "standard"})
@@ -425,7 +417,7 @@ def test_payment_json_errors_are_clear(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     blank, too_long = {"payment_method": ""}, {"payment_method": "pm_" + "x" * 100}
     for body in (None, {}, {"payment_method": 5}, ["pm"], blank, too_long):
@@ -481,7 +473,7 @@ def _order_count(session: Session) -> int:
 def test_after_placing_the_checkout_points_to_the_unpaid_order_and_holds_its_stock_once(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["lantern"], 3)  # the last three
+    add_to_cart(client, items["lantern"], 3)  # the last three
     access = _place(client, _through_review(client))
     session.rollback()
     order = session.scalar(select(Order).where(Order.access_token == access))
@@ -501,7 +493,7 @@ def test_after_placing_the_checkout_points_to_the_unpaid_order_and_holds_its_sto
     assert _order_count(session) == 1
     assert session.get(Product, items["lantern"].id).stock_qty == 0  # type: ignore[union-attr]
     # Another cart is not placed while that order holds stock: back to the review.
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     other = client.post(
         "/checkout/place", data={"csrf_token": token, "token": "b" * 32}, follow_redirects=True
     )
@@ -513,7 +505,7 @@ def test_after_placing_the_checkout_points_to_the_unpaid_order_and_holds_its_sto
 def test_cancelling_the_unpaid_order_puts_its_stock_back_and_starts_again(
     app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["lantern"], 3)
+    add_to_cart(client, items["lantern"], 3)
     first = _place(client, _through_review(client))
     token = csrf_token(client, "/checkout/review")
     response = client.post(
@@ -538,7 +530,7 @@ def test_cancelling_the_unpaid_order_puts_its_stock_back_and_starts_again(
     # Cancelling needs the form's CSRF token, and only the shopper's own pending order.
     assert client.post(f"/checkout/pending/{second}/cancel").status_code == 400
     stranger = app.test_client()
-    _add(stranger, items["heart"], 1)
+    add_to_cart(stranger, items["heart"], 1)
     token = csrf_token(stranger, "/cart")
     refused = stranger.post(f"/checkout/pending/{second}/cancel", data={"csrf_token": token})
     assert refused.headers["Location"] == "/checkout"
@@ -551,7 +543,7 @@ def test_cancelling_the_unpaid_order_puts_its_stock_back_and_starts_again(
 def test_an_order_with_a_bank_check_open_is_cancelled_from_the_checkout_too(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     session.rollback()
     order = session.scalar(select(Order).where(Order.access_token == access))
@@ -582,13 +574,13 @@ def test_a_members_unpaid_order_is_shown_on_their_other_devices_until_its_hold_e
     member = factories.user(session, "mo@example.com", "Mo")
     session.commit()
     sign_in(client, member.email, factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     phone = app.test_client()
     sign_in(phone, member.email, factories.PASSWORD)
     assert f'href="/checkout/pay/{access}"' in _pending_notice(phone, "/checkout")
     guest = app.test_client()  # another shopper sees nothing of it
-    _add(guest, items["heart"], 1)
+    add_to_cart(guest, items["heart"], 1)
     assert _pending_notice(guest, "/checkout") == ""
     # Once the hold has run out, the order no longer blocks a new one.
     session.rollback()
@@ -607,7 +599,7 @@ def test_stock_held_by_the_shoppers_own_unpaid_order_is_not_flagged_as_sold_out(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     lantern = items["lantern"]
-    _add(client, lantern, lantern.stock_qty)  # every one there is
+    add_to_cart(client, lantern, lantern.stock_qty)  # every one there is
     _place(client, _through_review(client))
     session.rollback()
     assert session.get(Product, lantern.id).stock_qty == 0  # held for the order
@@ -634,7 +626,7 @@ def test_a_new_order_replaces_one_whose_card_was_declined_so_the_basket_is_not_p
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     first = _place(client, _through_review(client))
     declined = _json(
         client,
@@ -671,7 +663,7 @@ def test_a_members_payment_link_opened_signed_out_asks_to_sign_in_first(
     factories.user(session, "other@example.com", "Other")
     session.commit()
     sign_in(client, "payer@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     signed_out = app.test_client()
     page = signed_out.get(f"/checkout/pay/{access}")
@@ -698,7 +690,7 @@ def test_card_details_the_gateway_cannot_use_keep_the_order_and_send_no_e_mail(
     localstripe_url: str,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     for _ in range(2):
         response = _json(client, f"/checkout/pay/{access}", {"payment_method": "pm_doesnotexist"})
@@ -739,7 +731,7 @@ def test_the_cart_lets_the_shopper_change_what_their_own_unpaid_order_holds(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     lantern = items["lantern"]  # three in stock
-    _add(client, lantern, 2)
+    add_to_cart(client, lantern, 2)
     access = _place(client, _through_review(client))
     assert _stock(session, lantern) == 1  # two held for the order, one free
     assert 'data-testid="line-unavailable"' not in client.get("/cart").get_data(as_text=True)
@@ -780,7 +772,7 @@ def test_a_cart_whose_every_unit_is_held_for_its_own_order_can_be_lowered(
     lantern = items["lantern"]
     session.execute(update(Product).where(Product.id == lantern.id).values(stock_qty=2))
     session.commit()
-    _add(client, lantern, 2)
+    add_to_cart(client, lantern, 2)
     _place(client, _through_review(client))
     assert _stock(session, lantern) == 0
     lowered = _cart_post(client, "update", lantern, 1)
@@ -797,7 +789,7 @@ def test_an_order_counting_on_units_its_shoppers_earlier_order_holds_is_refused_
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     lantern = items["lantern"]
-    _add(client, lantern, 2)
+    add_to_cart(client, lantern, 2)
     access = _place(client, _through_review(client))
     with client.session_transaction() as browser:  # the browser forgot the order it placed
         browser.pop("checkout_order")
@@ -846,7 +838,7 @@ def test_a_card_saved_to_another_account_cannot_pay_for_an_order(
     assert saved == card
 
     def try_to_pay(shopper: FlaskClient) -> None:
-        _add(shopper, items["jumbo"], 1)
+        add_to_cart(shopper, items["jumbo"], 1)
         access = _place(shopper, _through_review(shopper))
         response = _json(shopper, f"/checkout/pay/{access}", {"payment_method": saved})
         assert response.status_code == 403
@@ -871,8 +863,8 @@ def test_the_review_offers_no_place_order_button_while_a_line_has_a_problem(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     heart, lantern = items["heart"], items["lantern"]
-    _add(client, heart, 1)
-    _add(client, lantern, 1)
+    add_to_cart(client, heart, 1)
+    add_to_cart(client, lantern, 1)
     _through_review(client)
     review = client.get("/checkout/review").get_data(as_text=True)
     assert 'action="/checkout/place"' in review and 'data-testid="cart-problems"' not in review
@@ -923,7 +915,7 @@ def test_a_failed_bank_check_is_explained_in_the_shoppers_words(
 
     friendly = "Your bank could not confirm this payment, so nothing was charged."
     raw = "The provided PaymentMethod has failed authentication."
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     access = _place(client, _through_review(client))
     card = new_card(app, localstripe_url, CARD_3DS)
     started = _json(client, f"/checkout/pay/{access}", {"payment_method": card})
@@ -951,7 +943,7 @@ def test_a_guests_unpaid_order_joins_their_account_at_sign_in_with_its_held_stoc
     session.commit()
     lantern = items["lantern"]
     stock = lantern.stock_qty
-    _add(client, lantern, stock)  # every one there is, as a guest
+    add_to_cart(client, lantern, stock)  # every one there is, as a guest
     pay_token = _place(client, _through_review(client))
     session.rollback()
     number = session.scalar(select(Order.number).where(Order.checkout_token.is_not(None)))
@@ -977,7 +969,7 @@ def test_a_guest_order_with_another_address_stays_a_guest_order(
 ) -> None:
     factories.user(session, "someone.else@example.com", "Someone")
     session.commit()
-    _add(client, items["lantern"], 1)
+    add_to_cart(client, items["lantern"], 1)
     _place(client, _through_review(client))
 
     sign_in(client, "someone.else@example.com", factories.PASSWORD)
