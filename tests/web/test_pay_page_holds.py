@@ -13,9 +13,9 @@ from shop.db import db
 from shop.orders.holds import release_stock
 from shop.orders.models import Order
 from tests.checkout_support import emails, fresh, new_card, paid_order, stock
-from tests.helpers import csrf_token
+from tests.helpers import add_to_cart, csrf_token
 from tests.stripe_support import config, localstripe_url  # noqa: F401
-from tests.web.test_checkout_pages import _add, _json, _place, _through_review
+from tests.web.test_checkout_pages import _json, _place, _through_review
 
 
 def test_a_retry_that_cannot_hold_the_stock_says_why_and_offers_to_cancel(
@@ -25,7 +25,7 @@ def test_a_retry_that_cannot_hold_the_stock_says_why_and_offers_to_cancel(
     items: dict[str, Product],
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    _add(client, items["lantern"], 3)
+    add_to_cart(client, items["lantern"], 3)
     access = _place(client, _through_review(client))
     session.rollback()
     order_id = session.scalar(select(Order.id).where(Order.access_token == access))

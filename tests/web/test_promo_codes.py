@@ -23,9 +23,9 @@ from shop.promotions import codes
 from shop.promotions.models import AMOUNT, FREE_DELIVERY, PromoCode
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card, pay, place_cart, settings, stock
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import add_to_cart, csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
-from tests.web.test_checkout_pages import _add, _review_page
+from tests.web.test_checkout_pages import _review_page
 
 MINUS = "\N{MINUS SIGN}"
 
@@ -70,7 +70,7 @@ def test_a_percentage_code_comes_off_the_cart_and_the_order_carries_it(
     localstripe_url: str,  # noqa: F811
 ) -> None:
     promo(session, description="Spring sale")
-    _add(client, items["heart"], 4)  # £11.80
+    add_to_cart(client, items["heart"], 4)  # £11.80
     entered = _enter(client, "  spring10 ")  # any case, stray spaces
     assert entered.status_code == 302
     cart = client.get("/cart").get_data(as_text=True)
@@ -122,7 +122,7 @@ def test_a_code_that_does_not_exist_is_refused_with_a_form_error(
     client: FlaskClient, session: Session, items: dict[str, Product], typed: str, message: str
 ) -> None:
     promo(session)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     response = _enter(client, typed)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -151,7 +151,7 @@ def test_a_code_nobody_can_use_now_is_refused_and_the_cart_keeps_its_code(
 ) -> None:
     promo(session, "OLD5", kind=AMOUNT, amount_pence=500, percent_bp=None)
     promo(session, **fields)
-    _add(client, items["heart"], 4)
+    add_to_cart(client, items["heart"], 4)
     assert _enter(client, "OLD5").status_code == 302
     response = _enter(client, "SPRING10")
     assert response.status_code == 400
@@ -169,7 +169,7 @@ def test_an_empty_cart_and_a_missing_csrf_token_are_refused(
     assert "Add something to your cart before entering a code." in empty
     assert "<title>Error: Your cart" in empty
     assert 'data-testid="error-summary"' not in empty  # no field to link to: said inline
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     assert client.post("/cart/promo", data={"code": "SPRING10"}).status_code == 400
     assert client.post("/cart/promo/remove", data={}).status_code == 400
     assert _cart_code(session) is None
@@ -179,7 +179,7 @@ def test_a_code_below_its_minimum_spend_waits_in_the_cart_until_it_is_reached(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     promo(session, "FIVER", kind=AMOUNT, amount_pence=500, percent_bp=None, min_subtotal_pence=2000)
-    _add(client, items["heart"], 2)  # £5.90
+    add_to_cart(client, items["heart"], 2)  # £5.90
     entered = _enter(client, "fiver")
     assert entered.status_code == 302
     cart = client.get("/cart").get_data(as_text=True)
@@ -187,7 +187,7 @@ def test_a_code_below_its_minimum_spend_waits_in_the_cart_until_it_is_reached(
     assert 'data-testid="promo-problem">Spend £14.10 more' in cart
     assert 'data-testid="promo-discount"' not in cart
     assert 'data-testid="total">£9.85<' in cart
-    _add(client, items["heart"], 5)  # £20.65
+    add_to_cart(client, items["heart"], 5)  # £20.65
     cart = client.get("/cart").get_data(as_text=True)
     assert f'data-testid="promo-discount">{MINUS}£5.00<' in cart
     assert 'data-testid="total">£19.60<' in cart  # 20.65 - 5.00 + 3.95
@@ -203,7 +203,7 @@ def test_an_amount_off_never_takes_the_goods_below_nothing(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     promo(session, "BIG", kind=AMOUNT, amount_pence=10_000, percent_bp=None)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     assert _enter(client, "BIG").status_code == 302
     cart = client.get("/cart").get_data(as_text=True)
     assert f'data-testid="promo-discount">{MINUS}£2.95<' in cart
@@ -214,7 +214,7 @@ def test_a_free_delivery_code_frees_standard_delivery_only(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     promo(session, "SHIPFREE", kind=FREE_DELIVERY, percent_bp=None)
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     assert _enter(client, "shipfree").status_code == 302
     cart = client.get("/cart").get_data(as_text=True)
     assert "free with your code" in cart and 'data-testid="shipping">Free<' in cart
@@ -256,10 +256,10 @@ def test_a_released_order_gives_its_use_back_and_the_last_use_goes_to_one_order(
     app: Flask, client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     promo(session, max_uses=1)
-    _add(client, items["heart"], 4)
+    add_to_cart(client, items["heart"], 4)
     assert _enter(client, "SPRING10").status_code == 302
     rival = app.test_client()
-    _add(rival, items["jumbo"], 4)
+    add_to_cart(rival, items["jumbo"], 4)
     assert _enter(rival, "SPRING10").status_code == 302
     rival_review = _review_page(rival, email="rival@example.com")
     assert 'data-testid="summary-promo-discount"' in rival_review
@@ -322,14 +322,14 @@ def test_a_once_per_customer_code_is_refused_to_an_account_and_an_address_that_u
     used.email, used.promo_code_id, used.promo_code = "ann@example.com", code.id, "WELCOME"
     session.commit()
     sign_in(client, "ann@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     refused = _enter(client, "welcome")
     assert refused.status_code == 400
     assert "You have already used the code WELCOME." in refused.get_data(as_text=True)
 
     # A guest giving the same address sees the code stop applying at the review.
     guest = app.test_client()
-    _add(guest, items["heart"], 2)
+    add_to_cart(guest, items["heart"], 2)
     assert _enter(guest, "WELCOME").status_code == 302
     review = _review_page(guest, email="ANN@example.com")
     assert "You have already used the code WELCOME." in review
@@ -347,7 +347,7 @@ def test_an_account_whose_address_used_the_code_as_a_guest_is_refused_in_the_car
     factories.user(session, "ann@example.com", "Ann")  # registered since, not confirmed
     session.commit()
     sign_in(client, "ann@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 1)
+    add_to_cart(client, items["heart"], 1)
     refused = _enter(client, "WELCOME")
     assert refused.status_code == 400
     assert "You have already used the code WELCOME." in refused.get_data(as_text=True)
@@ -360,7 +360,7 @@ def test_a_once_per_customer_code_held_by_the_shoppers_unpaid_order_says_so(
     factories.user(session, "ann@example.com", "Ann")
     session.commit()
     sign_in(client, "ann@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 2)
+    add_to_cart(client, items["heart"], 2)
     assert _enter(client, "WELCOME").status_code == 302
     placed = _place(client, _review_page(client))
     assert placed.status_code == 302 and _uses(session, "WELCOME") == 1
@@ -391,7 +391,7 @@ def test_a_members_tier_discount_applies_after_the_code(
     factories.member(session, "gold@example.com", discount_bp=1000, tier="Gold")
     promo(session, "TENNER", kind=AMOUNT, amount_pence=1000, percent_bp=None)
     sign_in(client, "gold@example.com", factories.PASSWORD)
-    _add(client, items["heart"], 10)  # £29.50
+    add_to_cart(client, items["heart"], 10)  # £29.50
     assert _enter(client, "TENNER").status_code == 302
     cart = client.get("/cart").get_data(as_text=True)
     assert f'data-testid="promo-discount">{MINUS}£10.00<' in cart
@@ -405,7 +405,7 @@ def test_the_code_typed_before_signing_in_comes_into_the_account_cart(
     factories.user(session, "ann@example.com", "Ann")
     session.commit()
     promo(session)
-    _add(client, items["heart"], 4)
+    add_to_cart(client, items["heart"], 4)
     assert _enter(client, "SPRING10").status_code == 302
     sign_in(client, "ann@example.com", factories.PASSWORD)
     session.rollback()
@@ -418,7 +418,7 @@ def test_a_code_switched_off_while_in_the_cart_stops_applying(
     client: FlaskClient, session: Session, items: dict[str, Product]
 ) -> None:
     code = promo(session, ends_at=utcnow() + timedelta(days=1))
-    _add(client, items["heart"], 4)
+    add_to_cart(client, items["heart"], 4)
     assert _enter(client, "SPRING10").status_code == 302
     session.rollback()
     code.active = False
