@@ -481,7 +481,7 @@ def deletion_refusal(session: Session, user: User) -> DeletionRefused | None:
             f"Your order{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} "
             f"{'are' if len(waiting) > 1 else 'is'} paid and not shipped yet, and we need "
             "the delivery address to send it. You can delete your account once it has "
-            "shipped, or contact us to cancel and refund it first."
+            "shipped, or cancel it first on its order page (we refund all of it)."
         )
     return None
 

@@ -42,10 +42,12 @@ from shop.accounts.forms import (
     TrackingForm,
 )
 from shop.accounts.models import User
+from shop.cart.reorder_views import order_again_from
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db, utcnow
 from shop.form_fields import ShopForm
-from shop.orders import fulfilment
+from shop.orders import fulfilment, states
+from shop.orders.cancel_views import cancel_page
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
@@ -282,7 +284,36 @@ def order(number: str) -> str:
         found = customer_order(db.session, int(current_user.get_id()), number)
     except OrderNotFound:
         abort(404, "We couldn't find that order in your account.")
-    return render_template("account/order.html", order=found)
+    may_cancel = states.customer_cancel_refusal(found) is None
+    cancel_url = url_for(".cancel_order", number=number) if may_cancel else None
+    return render_template(
+        "account/order.html",
+        order=found,
+        cancel_url=cancel_url,
+        order_again_url=url_for(".order_again", number=number),
+    )
+
+
+@bp.post("/orders/<number>/again")
+@login_required
+def order_again(number: str) -> Response:
+    """Put the products of one of the customer's orders in their cart again."""
+    try:
+        found = customer_order(db.session, int(current_user.get_id()), number)
+    except OrderNotFound:
+        abort(404, "We couldn't find that order in your account.")
+    return order_again_from(found, url_for(".order", number=number))
+
+
+@bp.route("/orders/<number>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel_order(number: str) -> Response | tuple[str, int]:
+    """Ask before cancelling one of the customer's paid orders, then cancel and refund it."""
+    try:
+        found = customer_order(db.session, int(current_user.get_id()), number)
+    except OrderNotFound:
+        abort(404, "We couldn't find that order in your account.")
+    return cancel_page(found, url_for(".order", number=number))
 
 
 # ---------------------------------------------------------------------------- profile

@@ -286,6 +286,27 @@ def add_item(
     return CartLine(product, new_quantity, available - product.stock_qty, rec_id)
 
 
+def room_for(
+    session: Session, owner: CartOwner, product_id: int, wanted: int, max_qty: int
+) -> tuple[int, int]:
+    """(how many more units of the product the owner's cart can take now, up to `wanted`;
+    how many it holds already). The first is what is in stock for them, less what the cart
+    holds, within the line limit; 0 when the product is not on sale."""
+    in_cart = (
+        session.scalar(
+            select(CartItem.quantity)
+            .join(Cart)
+            .where(owner.clause(), CartItem.product_id == product_id)
+        )
+        or 0
+    )
+    try:
+        _product, available = _sellable(session, owner, product_id, wanted=wanted + in_cart)
+    except CartError:
+        return 0, in_cart
+    return max(min(wanted, min(available, max_qty) - in_cart), 0), in_cart
+
+
 def set_quantity(
     session: Session,
     owner: CartOwner,

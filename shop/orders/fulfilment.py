@@ -9,13 +9,17 @@ from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.mail.outbox import withdraw_pending
+from shop.money import format_money
 from shop.orders import states
 from shop.orders.holds import release_stock
 from shop.orders.locking import lock_order
 from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
+from shop.payments.models import Refund
 
 log = logging.getLogger(__name__)
+# The Refund.source of a shopper's own cancellation (see shop.orders.customer_cancel).
+CUSTOMER_CANCEL_SOURCE = "customer"
 
 
 class OrderNotFound(LookupError):
@@ -37,12 +41,30 @@ def ship_order(
     lock_order(session, order)
     if not states.can_ship(order):
         raise states.IllegalTransition(f"order {order.number} cannot be shipped (again)")
+    cancelling = _customer_refund_under_way(session, order)
+    if cancelling is not None:
+        money = format_money(cancelling.amount_pence, cancelling.currency)
+        raise states.IllegalTransition(
+            f"order {order.number} is being cancelled by the customer and its refund of "
+            f"{money} is under way"
+        )
     if not (order.ship_line1 and order.ship_postcode):
         raise states.IllegalTransition(f"order {order.number} has no delivery address")
     note = f"Shipped{f' ({tracking})' if tracking else ''}"
     states.transition(order, states.SHIPPED, note)
     queue_order_email(session, order, "order_shipped", settings, tracking=tracking)
     return order
+
+
+def _customer_refund_under_way(session: Session, order: Order) -> Refund | None:
+    """The refund of the shopper's own cancellation, started and not booked yet."""
+    return session.scalar(
+        select(Refund).where(
+            Refund.order_id == order.id,
+            Refund.status == "pending",
+            Refund.source == CUSTOMER_CANCEL_SOURCE,
+        )
+    )
 
 
 def deliver_order(session: Session, order: Order) -> Order:

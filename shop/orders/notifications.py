@@ -20,6 +20,7 @@ SUBJECTS = {
     "order_shipped": "Your order {number} is on its way",
     "order_refunded": "A refund for order {number}",
     "order_cancelled": "Your order {number} is cancelled",
+    "order_cancelled_refunded": "Your order {number} is cancelled and refunded",
 }
 
 

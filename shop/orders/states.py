@@ -103,3 +103,27 @@ def note(order: Order, text: str = "", staff_note: str = "") -> OrderStatusChang
     )
     order.history.append(change)
     return change
+
+
+def customer_cancel_refusal(order: Order) -> str | None:
+    """Why the shopper cannot cancel this order themselves, or None when they can: only a
+    paid order that has not been dispatched or refunded in part (the refund is then all of
+    it, and the parcel never leaves)."""
+    number = order.number
+    if order.kind != "sale":
+        return f"{number} is a return, not an order."
+    if order.status == PAID and not reached(order, SHIPPED) and not order.refunded_pence:
+        return None
+    if order.status == PENDING_PAYMENT:
+        return f"Order {number} has not been paid yet, so there is nothing to refund."
+    if reached(order, SHIPPED):
+        return (
+            f"Order {number} has been dispatched, so it can no longer be cancelled. "
+            "Please contact us if you no longer want it."
+        )
+    if order.status in (CANCELLED, REFUNDED):
+        return f"Order {number} is {LABELS[order.status].lower()} already."
+    return (
+        f"Part of order {number} has been refunded already, so it cannot be cancelled "
+        "here. Please contact us about the rest."
+    )

@@ -7,16 +7,20 @@ from flask_login import current_user
 from werkzeug import Response
 
 from shop import personalization
+from shop.cart.reorder_views import order_again_from
 from shop.checkout.services import order_by_token
 from shop.db import db
+from shop.orders import states
+from shop.orders.cancel_views import cancel_page
+from shop.orders.models import Order
 from shop.payments.services import latest_attempt
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
-@bp.get("/<token>")
-def show(token: str) -> Response | tuple[str, int]:
-    """Status, lines, totals, address and timeline of one order."""
+def _shown(token: str) -> Order | Response:
+    """The order behind the link, or where to sign in first for a member's order; a 404
+    for no such order or another member's."""
     order = order_by_token(db.session, token)
     if order is None:
         abort(404, "We could not find that order.")
@@ -25,10 +29,47 @@ def show(token: str) -> Response | tuple[str, int]:
             return redirect(url_for("accounts.login", next=request.path))
         if int(current_user.get_id()) != order.user_id:
             abort(404, "We could not find that order.")
+    return order
+
+
+@bp.get("/<token>")
+def show(token: str) -> Response | tuple[str, int]:
+    """Status, lines, totals, address and timeline of one order."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
     attempt = latest_attempt(db.session, order.id)
     more = personalization.service().for_order(
         db.session,
         personalization.current_shopper(),
         [line.product_id for line in order.lines if line.product_id is not None],
     )
-    return render_template("orders/show.html", order=order, attempt=attempt, more=more), 200
+    may_cancel = states.customer_cancel_refusal(order) is None
+    cancel_url = url_for(".cancel", token=token) if may_cancel else None
+    html = render_template(
+        "orders/show.html",
+        order=order,
+        attempt=attempt,
+        more=more,
+        cancel_url=cancel_url,
+        order_again_url=url_for(".order_again", token=token),
+    )
+    return html, 200
+
+
+@bp.route("/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str) -> Response | tuple[str, int]:
+    """Ask before cancelling the paid order behind the link, then cancel and refund it."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
+    return cancel_page(order, url_for(".show", token=token))
+
+
+@bp.post("/<token>/again")
+def order_again(token: str) -> Response:
+    """Put the products of the order behind the link in the shopper's cart again."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
+    return order_again_from(order, url_for(".show", token=token))

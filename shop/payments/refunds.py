@@ -27,6 +27,8 @@ REFUNDABLE = frozenset(
 
 
 BookedHook = Callable[[Session, Order, Refund, str], None]
+REFUND_EMAIL, CANCELLED_EMAIL = "order_refunded", "order_cancelled_refunded"
+CANCELLED_NOTE = "Cancelled at your request before dispatch"
 
 
 class RefundError(ValueError):
@@ -49,6 +51,8 @@ class RefundRequest:
 
     `restock` maps order-line ids to quantities; `restock_all` puts back every line.
     `refunded_before`, when given, is the refunded total the refund was decided on.
+    `cancel` is the shopper cancelling before dispatch: refused unless the order may still
+    be cancelled (checked with the order locked), and booked as a cancellation first.
     """
 
     amount_pence: int | None = None
@@ -57,6 +61,7 @@ class RefundRequest:
     reason: str = ""
     source: str = "cli"
     refunded_before: int | None = None
+    cancel: bool = False
 
 
 def refundable_pence(order: Order) -> int:
@@ -89,6 +94,9 @@ def refund_order(
     with transaction() as session:
         order = _refundable_order(session, order_id)
         _check_unchanged(order, request)
+        refused = states.customer_cancel_refusal(order) if request.cancel else None
+        if refused:
+            raise RefundError(refused)
         amount = _amount(order, request.amount_pence)
         _check_restock(order, request)
         intent_id = _paid_intent(session, order.id)
@@ -116,7 +124,9 @@ def refund_order(
         if getattr(won, "rowcount", 0) != 1:
             raise RefundMadeElsewhere(row)
         status_before = order.status
-        _book(session, settings, order, row)
+        if request.cancel and states.can_transition(order.status, states.CANCELLED):
+            states.transition(order, states.CANCELLED, CANCELLED_NOTE, staff_note=row.reason)
+        _book(session, settings, order, row, CANCELLED_EMAIL if request.cancel else REFUND_EMAIL)
         _restock(session, order, request)
         if on_booked is not None:
             on_booked(session, order, row, status_before)
@@ -155,7 +165,7 @@ def record_gateway_refunds(
         )
         session.add(row)
         session.flush()
-        _book(session, settings, order, row)
+        _book(session, settings, order, row, REFUND_EMAIL)
         booked += 1
     return booked
 
@@ -254,7 +264,9 @@ def _pending_refund(session: Session, order: Order, amount: int, request: Refund
     return refund
 
 
-def _book(session: Session, settings: CheckoutSettings, order: Order, refund: Refund) -> None:
+def _book(
+    session: Session, settings: CheckoutSettings, order: Order, refund: Refund, email: str
+) -> None:
     order.refunded_pence += refund.amount_pence
     full = order.refunded_pence >= order.total_pence
     target = states.REFUNDED if full else states.PARTIALLY_REFUNDED
@@ -263,7 +275,7 @@ def _book(session: Session, settings: CheckoutSettings, order: Order, refund: Re
         states.transition(order, target, label, staff_note=refund.reason or "")
     else:
         states.note(order, label, staff_note=refund.reason or "")
-    queue_order_email(session, order, "order_refunded", settings, refund_pence=refund.amount_pence)
+    queue_order_email(session, order, email, settings, refund_pence=refund.amount_pence)
     record_event(
         session,
         "order_refunded",

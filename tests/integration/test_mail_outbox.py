@@ -95,6 +95,7 @@ def test_enqueue_renders_both_parts_with_a_stable_message_id(
         ("order_shipped", {}, "on its way"),
         ("order_refunded", {"refund_pence": 295}, "refunded £2.95"),
         ("order_cancelled", {"stock_released": True}, "no money has been taken"),
+        ("order_cancelled_refunded", {"refund_pence": 295}, "as you asked"),
     ],
 )
 def test_every_order_message_renders_its_summary(

@@ -84,6 +84,7 @@ def _queue_every_kind(app: Flask, session: Session) -> None:
         queue_order_email(tx, placed, "order_shipped", settings, tracking="TRK <1> & 2")
         queue_order_email(tx, placed, "order_refunded", settings, refund_pence=295)
         queue_order_email(tx, placed, "order_cancelled", settings)
+        queue_order_email(tx, placed, "order_cancelled_refunded", settings, refund_pence=295)
 
         user = services.register(tx, NAME, "zoe@example.com", PASSWORD, BASE)
         services.send_email_confirmation(tx, user, BASE)
@@ -152,6 +153,7 @@ def test_every_kind_of_e_mail_is_covered(delivered: list[tuple[str, bytes, Email
         "order_shipped",
         "order_refunded",
         "order_cancelled",
+        "order_cancelled_refunded",
         "account_welcome",
         "account_email_verify",
         "account_profile_changed",

@@ -380,9 +380,11 @@ class Checker:
         response.close()
         status = response.status_code
         problem = None
-        # 503 is how the pay pages say card payments are not set up (as in these tests):
-        # the server's configuration, not the caller's input.
-        payments_off = status == 503 and "Card payments are not set up" in body
+        # 503 is how the pay and order-cancelling pages say card payments are not set up (as
+        # in these tests): the server's configuration, not the caller's input.
+        payments_off = status == 503 and (
+            "Card payments are not set up" in body or "Card refunds are not available" in body
+        )
         if status >= 500 and not payments_off:
             problem = f"status {status}"
         elif "Traceback" in body:
