@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ def _env_int(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ValueError(f"{name} must be at least {minimum}, not {number}")
     return number
+
+
+def _env_percent_bp(name: str, default_bp: int) -> int:
+    """A percentage from 0 to 100 ("20", "17.5") in basis points."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default_bp
+    try:
+        percent = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{name} must be a percentage such as 20, not {value!r}") from None
+    if not percent.is_finite() or not 0 <= percent <= 100 or percent * 100 % 1:
+        raise ValueError(f"{name} must be from 0 to 100 in steps of 0.01, not {value!r}")
+    return int(percent * 100)
 
 
 def _env_json_object(name: str) -> dict[str, Any]:
@@ -148,6 +163,12 @@ class Config:
             "SHOP_FREE_SHIPPING_EUROPE_THRESHOLD_PENCE", 15000, minimum=0
         )
         self.RESERVATION_MINUTES = _env_int("SHOP_RESERVATION_MINUTES", 30, minimum=1)
+        # Prices include VAT at this rate (the UK's standard rate); each order keeps the
+        # rate it was sold at. With a VAT number its paid orders get VAT invoices, else
+        # receipts that show the VAT all the same.
+        self.VAT_RATE_BP = _env_percent_bp("SHOP_VAT_RATE_PERCENT", 2000)
+        self.VAT_NUMBER = env.get("SHOP_VAT_NUMBER", "").strip()
+        self.LEGAL_ADDRESS = env.get("SHOP_LEGAL_ADDRESS", "").strip()
 
         # Stripe. With no secret key, `make run` starts localstripe and sets these for it.
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")

@@ -46,8 +46,9 @@ from shop.cart.reorder_views import order_again_from
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db, utcnow
 from shop.form_fields import ShopForm
-from shop.orders import fulfilment, states
+from shop.orders import fulfilment, invoice, states
 from shop.orders.cancel_views import cancel_page
+from shop.orders.invoice_views import invoice_page
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
@@ -291,7 +292,19 @@ def order(number: str) -> str:
         order=found,
         cancel_url=cancel_url,
         order_again_url=url_for(".order_again", number=number),
+        invoice_url=None if invoice.refusal(found) else url_for(".order_invoice", number=number),
     )
+
+
+@bp.get("/orders/<number>/invoice")
+@login_required
+def order_invoice(number: str) -> tuple[str, int]:
+    """The VAT invoice (or receipt) of one of the customer's paid orders."""
+    try:
+        found = customer_order(db.session, int(current_user.get_id()), number)
+    except OrderNotFound:
+        abort(404, "We couldn't find that order in your account.")
+    return invoice_page(found, url_for(".order", number=number))
 
 
 @bp.post("/orders/<number>/again")

@@ -39,6 +39,7 @@ class CheckoutSettings:
     shop_name: str = "Hearth & Parcel"
     # Stripe refuses card payments below this (30p for GBP); smaller orders can't be paid.
     min_charge_pence: int = 30
+    vat_rate_bp: int = 2000  # prices include VAT at this rate
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CheckoutSettings:
@@ -54,6 +55,7 @@ class CheckoutSettings:
             base_url=str(config["SHOP_BASE_URL"]),
             currency=str(config.get("CURRENCY", "GBP")),
             shop_name=str(config.get("SHOP_NAME", "Hearth & Parcel")),
+            vat_rate_bp=int(config.get("VAT_RATE_BP", 2000)),
         )
 
     def rates(self, country: str = HOME_COUNTRY) -> DeliveryRates:

@@ -322,6 +322,7 @@ def place_order(
         source="web",
         country=contact.country,
         currency=settings.currency,
+        vat_rate_bp=settings.vat_rate_bp,
         subtotal_pence=priced.totals.subtotal_pence,
         shipping_pence=priced.totals.shipping_pence,
         discount_pence=priced.totals.discount_pence,

@@ -58,6 +58,8 @@ class Order(Base):
     # The marketing campaign (Campaign.key) the shopper came from, for attribution.
     campaign: Mapped[str | None] = mapped_column(String(40), index=True)
     refunded_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The VAT rate its VAT-inclusive prices were sold at, in basis points (None: imported).
+    vat_rate_bp: Mapped[int | None] = mapped_column(Integer)
     stock_reserved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     # Set when Stripe reports something the order does not match (amount, currency, state).

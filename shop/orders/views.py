@@ -10,8 +10,9 @@ from shop import personalization
 from shop.cart.reorder_views import order_again_from
 from shop.checkout.services import order_by_token
 from shop.db import db
-from shop.orders import states
+from shop.orders import invoice, states
 from shop.orders.cancel_views import cancel_page
+from shop.orders.invoice_views import invoice_page
 from shop.orders.models import Order
 from shop.payments.services import latest_attempt
 
@@ -53,6 +54,7 @@ def show(token: str) -> Response | tuple[str, int]:
         more=more,
         cancel_url=cancel_url,
         order_again_url=url_for(".order_again", token=token),
+        invoice_url=None if invoice.refusal(order) else url_for(".invoice_of", token=token),
     )
     return html, 200
 
@@ -73,3 +75,12 @@ def order_again(token: str) -> Response:
     if not isinstance(order, Order):
         return order
     return order_again_from(order, url_for(".show", token=token))
+
+
+@bp.get("/<token>/invoice")
+def invoice_of(token: str) -> Response | tuple[str, int]:
+    """The VAT invoice (or receipt) of the paid order behind the link."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
+    return invoice_page(order, url_for(".show", token=token))
