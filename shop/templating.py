@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from shop.accounts import browsers
 from shop.money import format_money
 from shop.orders.states import LABELS as ORDER_STATUS_LABELS
-from shop.orders.vat import order_vat
+from shop.orders.vat import breakdown, order_vat
 from shop.wording import counted, country_name, long_date
 
 
@@ -71,6 +71,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["order_vat"] = order_vat
+    app.jinja_env.filters["vat_split"] = breakdown
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["browser_name"] = browsers.describe
     app.jinja_env.globals["csrf_token"] = generate_csrf

@@ -33,7 +33,8 @@ from shop.db import db
 from shop.form_fields import ConfirmedForm, ShopForm
 from shop.mail.outbox import DEFAULT_CLAIM_TIMEOUT_S
 from shop.money import format_money
-from shop.orders import fulfilment
+from shop.orders import fulfilment, invoice
+from shop.orders.invoice_views import invoice_page
 from shop.pagination import Page, PageError, parse_page
 from shop.payments.gateway import GatewayError
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -97,6 +98,9 @@ def _detail_page(
         ship_form=ship_form or ShipForm(formdata=None),
         cancel_form=cancel_form or CancelForm(formdata=None),
         refund_form=refund,
+        invoice_url=None
+        if invoice.refusal(detail.order)
+        else url_for(".invoice_copy", order_id=order_id),
     ), status
 
 
@@ -104,6 +108,12 @@ def _detail_page(
 def detail(order_id: int) -> tuple[str, int]:
     """One order: lines, totals, address, timeline, payments, refunds and e-mails."""
     return _detail_page(order_id)
+
+
+@bp.get("/<int:order_id>/invoice")
+def invoice_copy(order_id: int) -> tuple[str, int]:
+    """The order's VAT invoice (or receipt) as its customer sees it, to print or send."""
+    return invoice_page(_found(order_id).order, url_for(".detail", order_id=order_id))
 
 
 def _fail(form: ShopForm, field_name: str, message: str) -> None:

@@ -16,7 +16,8 @@ from shop.payments.refunds import RefundRequest, refund_order
 from shop.payments.setup import gateway
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card, paid_order, pay, placed_order, settings
-from tests.helpers import sign_in
+from tests.console_support import client_as
+from tests.helpers import CHECKOUT_FORM, add_to_cart, csrf_token, sign_in
 from tests.stripe_support import config, localstripe_url  # noqa: F401
 
 # Two heart holders (£5.90) and UK standard delivery (£3.95): £9.85, of which VAT at 20% is
@@ -90,6 +91,38 @@ def test_with_a_vat_number_it_is_a_vat_invoice_and_refunds_are_credited(
     minus = "\N{MINUS SIGN}"
     assert "Refunds" in invoice and f"{minus}£2.50 {minus}£0.50 {minus}£3.00" in invoice
     assert "This is a receipt" not in invoice
+
+    session.rollback()
+    staff = client_as(app, session, "merchandiser")
+    console_page = staff.get(f"/console/orders/{order_id}").get_data(as_text=True)
+    assert f'href="/console/orders/{order_id}/invoice"' in console_page
+    assert f'data-testid="order-vat">{VAT}<' in console_page
+    copy = staff.get(f"/console/orders/{order_id}/invoice")
+    assert copy.status_code == 200
+    assert f"VAT invoice {number}" in _text(copy.get_data(as_text=True))
+    assert client.get(f"/console/orders/{order_id}/invoice").status_code in (403, 404)
+
+
+def test_the_cart_and_the_review_show_the_vat_in_the_total(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+) -> None:
+    client = app.test_client()
+    add_to_cart(client, items["heart"], 2)
+    cart = unescape(client.get("/cart").get_data(as_text=True))
+    assert f'data-testid="total">{TOTAL}<' in cart
+    assert "Includes VAT at 20%" in cart and f'data-testid="cart-vat">{VAT}<' in cart
+
+    app.config["VAT_RATE_BP"] = 500  # a reduced rate: 985 / 21 = 46.9
+    cart = unescape(client.get("/cart").get_data(as_text=True))
+    assert "Includes VAT at 5%" in cart and 'data-testid="cart-vat">£0.47<' in cart
+    token = csrf_token(client, "/checkout")
+    assert client.post("/checkout", data={"csrf_token": token, **CHECKOUT_FORM}).status_code == 302
+    shipping = {"csrf_token": token, "method": "standard"}
+    assert client.post("/checkout/shipping", data=shipping).status_code == 302
+    review = unescape(client.get("/checkout/review").get_data(as_text=True))
+    assert 'data-testid="summary-vat">£0.47<' in review
 
 
 def test_orders_without_an_invoice_say_why(
