@@ -65,7 +65,7 @@ class Invoice:
 
     @property
     def title(self) -> str:
-        """ "VAT invoice" or "Receipt"."""
+        """The page's heading: a VAT invoice, or a receipt without a VAT number."""
         return "VAT invoice" if self.is_vat_invoice else "Receipt"
 
 
