@@ -85,6 +85,9 @@ def test_a_member_cancels_a_paid_order_and_gets_money_stock_and_points_back(
     assert order.total_pence == 2950 - 1000 + 395
     assert stock(session, items["heart"]) == 40
     assert _balance(session, user_id) < 1500 - 1000 + 100  # spent 1,000, earned some
+    [confirmation] = emails(session, "order_confirmation")
+    assert "You can cancel the order on that page until we dispatch it" in confirmation.text_body
+    assert "You can cancel the order on its page until we dispatch it" in confirmation.html_body
     client = app.test_client()
     sign_in(client, "mia@example.com", factories.PASSWORD)
 
