@@ -169,6 +169,8 @@ class Config:
         self.VAT_RATE_BP = _env_percent_bp("SHOP_VAT_RATE_PERCENT", 2000)
         self.VAT_NUMBER = env.get("SHOP_VAT_NUMBER", "").strip()
         self.LEGAL_ADDRESS = env.get("SHOP_LEGAL_ADDRESS", "").strip()
+        # Where shoppers write to (the contact page); unset, MAIL_FROM's address.
+        self.SUPPORT_EMAIL = env.get("SHOP_SUPPORT_EMAIL", "").strip()
 
         # Stripe. With no secret key, `make run` starts localstripe and sets these for it.
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")

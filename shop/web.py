@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
     from shop.catalog.views import bp as catalog_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.console.registry import console_blueprint
+    from shop.contact import bp as contact_bp
     from shop.orders.views import bp as orders_bp
     from shop.payments.views import cards_bp, webhooks_bp
     from shop.seo.views import bp as seo_bp
@@ -56,4 +57,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(cards_bp)
     app.register_blueprint(seo_bp)
+    app.register_blueprint(contact_bp)
     app.register_blueprint(console_blueprint())
