@@ -1,11 +1,14 @@
 """Shoppers cancelling their own paid order before it is dispatched: all of it is refunded to
 the card it was paid with, its items go back to stock, and the reason they give is kept for
 the shop. The refund's e-mail and domain event follow as for any refund, so the loyalty
-programme returns spent points and takes back earned ones."""
+programme returns spent points and takes back earned ones; a discount code's use comes
+back too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import Transaction
@@ -21,6 +24,7 @@ from shop.payments.refunds import (
     refund_order,
     refundable_pence,
 )
+from shop.promotions.codes import give_back
 
 REASONS: dict[str, str] = {
     "mistake": "I ordered it by mistake",
@@ -65,6 +69,16 @@ def reason_note(reason: str) -> str:
     return f"Cancelled by the customer: {label}" if label else "Cancelled by the customer"
 
 
+def _give_code_back(session: Session, order: Order, _refund: Refund, _before: str) -> None:
+    """A cancelled order never happened for its discount code: its use goes back, and a
+    once-per-customer code may be used again (the order keeps the code's text)."""
+    if order.promo_code_id is None:
+        return
+    give_back(session, [order])
+    order.promo_code_id = None
+    states.note(order, staff_note=f"Discount code {order.promo_code}: its use given back")
+
+
 def cancel_order(
     transaction: Transaction,
     gateway: PaymentGateway,
@@ -91,7 +105,9 @@ def cancel_order(
         cancel=True,
     )
     try:
-        made: Refund = refund_order(transaction, gateway, settings, order_id, request)
+        made: Refund = refund_order(
+            transaction, gateway, settings, order_id, request, on_booked=_give_code_back
+        )
     except RefundMadeElsewhere as exc:  # a double submit: the other request cancelled it
         return exc.amount_pence
     except RefundError as exc:

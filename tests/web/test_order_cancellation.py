@@ -19,13 +19,15 @@ from shop.cart.services import CartOwner, add_item
 from shop.catalog.models import Product
 from shop.console import order_admin
 from shop.console.audit import CLI_ACTOR
-from shop.db import db
+from shop.db import db, utcnow
 from shop.orders import customer_cancel, fulfilment
 from shop.orders.models import Order
 from shop.payments import refunds
 from shop.payments.gateway import GatewayError
 from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
+from shop.promotions.codes import apply_code, earlier_use
+from shop.promotions.models import PromoCode
 from tests import factories
 from tests.checkout_support import (
     emails,
@@ -310,3 +312,29 @@ def test_staff_cannot_ship_an_order_whose_cancellation_refund_is_under_way(
     assert fresh(session, order_id).status == "paid"
     with pytest.raises(order_admin.OrderAdminError), app.app_context(), db.transaction() as tx:
         order_admin.ship(tx, CLI_ACTOR, settings(app), order_id)
+
+
+def test_a_cancelled_order_gives_its_discount_code_back(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    factories.promo_code(session, "ONCE10", once_per_customer=True, max_uses=5)
+    owner = CartOwner(visitor_id="v-code")
+    with app.app_context(), db.transaction() as tx:
+        add_item(tx, owner, items["heart"].id, 2)
+        apply_code(tx, owner, "ONCE10", now=utcnow())
+        order_id = place_cart(tx, app, owner).id
+    assert pay(app, order_id, new_card(app, localstripe_url)).ok
+    placed = fresh(session, order_id)
+    assert placed.promo_discount_pence == 59
+    assert session.scalars(select(PromoCode.uses)).one() == 1
+
+    assert _cancel(app.test_client(), f"/orders/{placed.access_token}/cancel").status_code == 302
+    done = fresh(session, order_id)
+    assert (done.status, done.promo_code, done.promo_code_id) == ("refunded", "ONCE10", None)
+    assert session.scalars(select(PromoCode.uses)).one() == 0
+    promo_id = session.scalars(select(PromoCode.id)).one()
+    assert earlier_use(session, promo_id, user_id=None, email=done.email) is None
+    assert "Discount code ONCE10: its use given back" in [s.staff_note for s in done.history]
