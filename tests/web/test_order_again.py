@@ -159,3 +159,13 @@ def test_only_the_owner_can_and_the_form_needs_its_token(
     assert _cart(session, ann.id) == {}
     bob_id = session.scalar(select(User.id).where(User.email == "bob@example.com"))
     assert bob_id is not None and _cart(session, bob_id) == {}
+
+
+def test_an_unpaid_order_offers_payment_not_a_second_order(
+    app: Flask, session: Session, items: dict[str, Product]
+) -> None:
+    order = factories.order(session, None, "G2", [(items["jumbo"], 2)])
+    order.status, order.access_token = "pending_payment", "unpaid-link-token"
+    session.commit()
+    page = app.test_client().get("/orders/unpaid-link-token").get_data(as_text=True)
+    assert "Order these again" not in page
