@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -20,8 +21,11 @@ from shop.merchandising.model_versions import active_problem
 from shop.merchandising.models import Experiment
 from shop.merchandising.revisions import draft_revision
 from shop.orders import states
+from shop.orders.customer_cancel import reason_given
+from shop.orders.fulfilment import CUSTOMER_CANCEL_SOURCE
 from shop.orders.models import Order
 from shop.orders.services import awaiting_shipment
+from shop.payments.models import Refund
 from shop.recommendations import ModelStore
 
 WEEK = 7
@@ -53,6 +57,37 @@ class Stock:
 
 
 @dataclass(frozen=True)
+class Cancellations:
+    """Paid orders their shoppers cancelled before dispatch, and the reasons they gave."""
+
+    orders: int = 0
+    refunded_pence: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()  # most given first; "No reason given" too
+
+
+def customer_cancellations(session: Session, start: datetime, end: datetime) -> Cancellations:
+    """Shoppers' own cancellations refunded in [start, end), by the reason they gave."""
+    rows = session.execute(
+        select(Refund.reason, func.count(Refund.id), func.sum(Refund.amount_pence))
+        .where(
+            Refund.source == CUSTOMER_CANCEL_SOURCE,
+            Refund.status == "succeeded",
+            Refund.created_at >= start,
+            Refund.created_at < end,
+        )
+        .group_by(Refund.reason)
+    ).all()
+    reasons: Counter[str] = Counter()
+    for note, count, _amount in rows:
+        reasons[reason_given(note) or "No reason given"] += int(count)
+    return Cancellations(
+        orders=sum(int(count) for _note, count, _amount in rows),
+        refunded_pence=sum(int(amount or 0) for _note, _count, amount in rows),
+        reasons=tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+    )
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """Everything the console's start page shows."""
 
@@ -71,6 +106,7 @@ class Dashboard:
     unpublished_changes: bool
     model: VersionSummary | None
     model_problem: str | None
+    cancellations_week: Cancellations = Cancellations()
 
     @property
     def week_change(self) -> float | None:
@@ -150,4 +186,5 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         unpublished_changes=draft_revision(session) is not None,
         model=_live_model(store),
         model_problem=active_problem(store),
+        cancellations_week=customer_cancellations(session, week_start, tomorrow),
     )

@@ -63,10 +63,18 @@ def cancel_terms(order: Order) -> CancelTerms:
     )
 
 
+NOTE = "Cancelled by the customer"
+
+
 def reason_note(reason: str) -> str:
     """The note staff read on the refund and the order's timeline."""
     label = REASONS.get(reason)
-    return f"Cancelled by the customer: {label}" if label else "Cancelled by the customer"
+    return f"{NOTE}: {label}" if label else NOTE
+
+
+def reason_given(note: str) -> str | None:
+    """The reason a `reason_note` names, or None when the shopper gave none."""
+    return note.removeprefix(NOTE).removeprefix(": ") or None
 
 
 def _give_code_back(session: Session, order: Order, _refund: Refund, _before: str) -> None:

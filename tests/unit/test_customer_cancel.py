@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shop.orders import states
-from shop.orders.customer_cancel import reason_note
+from shop.orders.customer_cancel import reason_given, reason_note
 from shop.orders.models import Order, OrderStatusChange
 
 
@@ -42,3 +42,8 @@ def test_other_orders_say_why_not(order: Order, why: str) -> None:
 def test_the_reason_is_kept_in_words_and_an_unknown_one_is_left_out() -> None:
     assert reason_note("too_late") == "Cancelled by the customer: It would arrive too late"
     assert reason_note("") == reason_note("made-up") == "Cancelled by the customer"
+
+
+def test_the_reason_is_read_back_from_the_note() -> None:
+    assert reason_given(reason_note("cheaper")) == "I found it cheaper elsewhere"
+    assert reason_given(reason_note("")) is None

@@ -338,3 +338,22 @@ def test_a_cancelled_order_gives_its_discount_code_back(
     promo_id = session.scalars(select(PromoCode.id)).one()
     assert earlier_use(session, promo_id, user_id=None, email=done.email) is None
     assert "Discount code ONCE10: its use given back" in [s.staff_note for s in done.history]
+
+
+def test_the_console_dashboard_counts_cancellations_by_reason(
+    app: Flask,
+    session: Session,
+    items: dict[str, Product],
+    localstripe_url: str,  # noqa: F811
+) -> None:
+    for reason in ("mistake", "", "mistake"):
+        order_id = paid_order(app, [(items["heart"], 1)], localstripe_url)
+        path = f"/orders/{fresh(session, order_id).access_token}/cancel"
+        assert _cancel(app.test_client(), path, reason).status_code == 302
+    session.rollback()
+    staff = client_as(app, session, "merchandiser")
+    board = unescape(staff.get("/console/").get_data(as_text=True))
+    assert (
+        "Shoppers cancelled 3 paid orders before dispatch in the last 7 days (£20.70 refunded). "
+        "Reasons: I ordered it by mistake (2); No reason given (1)."
+    ) in board
