@@ -33,6 +33,7 @@ REASONS: dict[str, str] = {
     "too_late": "It would arrive too late",
     "other": "Another reason",
 }
+NOTE = "Cancelled by the customer"  # the refund's reason starts with it
 
 
 class CancelNotMade(ValueError):
@@ -61,9 +62,6 @@ def cancel_terms(order: Order) -> CancelTerms:
         member=order.user_id is not None,
         refusal=states.customer_cancel_refusal(order),
     )
-
-
-NOTE = "Cancelled by the customer"
 
 
 def reason_note(reason: str) -> str:
