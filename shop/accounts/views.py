@@ -46,9 +46,11 @@ from shop.cart.reorder_views import order_again_from
 from shop.checkout.pricing import CheckoutSettings
 from shop.db import db, utcnow
 from shop.form_fields import ShopForm
-from shop.orders import fulfilment, invoice, states
+from shop.orders import fulfilment
 from shop.orders.cancel_views import cancel_page
 from shop.orders.invoice_views import invoice_page
+from shop.orders.models import Order
+from shop.orders.page_links import order_page_links
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
@@ -281,29 +283,24 @@ def _link_if_present(*endpoints: str) -> str | None:
 @login_required
 def order(number: str) -> str:
     """One of the signed-in customer's orders; anyone else's is a 404."""
+    found = _own_order(number)
+    links = order_page_links(found, "accounts", number=number)
+    return render_template("account/order.html", order=found, **links)
+
+
+def _own_order(number: str) -> Order:
+    """One of the signed-in customer's orders; anyone else's is a 404."""
     try:
-        found = customer_order(db.session, int(current_user.get_id()), number)
+        return customer_order(db.session, int(current_user.get_id()), number)
     except OrderNotFound:
         abort(404, "We couldn't find that order in your account.")
-    may_cancel = states.customer_cancel_refusal(found) is None
-    cancel_url = url_for(".cancel_order", number=number) if may_cancel else None
-    return render_template(
-        "account/order.html",
-        order=found,
-        cancel_url=cancel_url,
-        order_again_url=url_for(".order_again", number=number),
-        invoice_url=None if invoice.refusal(found) else url_for(".order_invoice", number=number),
-    )
 
 
 @bp.get("/orders/<number>/invoice")
 @login_required
 def order_invoice(number: str) -> tuple[str, int]:
     """The VAT invoice (or receipt) of one of the customer's paid orders."""
-    try:
-        found = customer_order(db.session, int(current_user.get_id()), number)
-    except OrderNotFound:
-        abort(404, "We couldn't find that order in your account.")
+    found = _own_order(number)
     return invoice_page(found, url_for(".order", number=number))
 
 
@@ -311,10 +308,7 @@ def order_invoice(number: str) -> tuple[str, int]:
 @login_required
 def order_again(number: str) -> Response:
     """Put the products of one of the customer's orders in their cart again."""
-    try:
-        found = customer_order(db.session, int(current_user.get_id()), number)
-    except OrderNotFound:
-        abort(404, "We couldn't find that order in your account.")
+    found = _own_order(number)
     return order_again_from(found, url_for(".order", number=number))
 
 
@@ -322,10 +316,7 @@ def order_again(number: str) -> Response:
 @login_required
 def cancel_order(number: str) -> Response | tuple[str, int]:
     """Ask before cancelling one of the customer's paid orders, then cancel and refund it."""
-    try:
-        found = customer_order(db.session, int(current_user.get_id()), number)
-    except OrderNotFound:
-        abort(404, "We couldn't find that order in your account.")
+    found = _own_order(number)
     return cancel_page(found, url_for(".order", number=number))
 
 

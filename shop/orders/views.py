@@ -10,10 +10,10 @@ from shop import personalization
 from shop.cart.reorder_views import order_again_from
 from shop.checkout.services import order_by_token
 from shop.db import db
-from shop.orders import invoice, states
 from shop.orders.cancel_views import cancel_page
 from shop.orders.invoice_views import invoice_page
 from shop.orders.models import Order
+from shop.orders.page_links import order_page_links
 from shop.payments.services import latest_attempt
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -45,22 +45,13 @@ def show(token: str) -> Response | tuple[str, int]:
         personalization.current_shopper(),
         [line.product_id for line in order.lines if line.product_id is not None],
     )
-    may_cancel = states.customer_cancel_refusal(order) is None
-    cancel_url = url_for(".cancel", token=token) if may_cancel else None
-    html = render_template(
-        "orders/show.html",
-        order=order,
-        attempt=attempt,
-        more=more,
-        cancel_url=cancel_url,
-        order_again_url=url_for(".order_again", token=token),
-        invoice_url=None if invoice.refusal(order) else url_for(".invoice_of", token=token),
-    )
+    links = order_page_links(order, "orders", token=token)
+    html = render_template("orders/show.html", order=order, attempt=attempt, more=more, **links)
     return html, 200
 
 
 @bp.route("/<token>/cancel", methods=["GET", "POST"])
-def cancel(token: str) -> Response | tuple[str, int]:
+def cancel_order(token: str) -> Response | tuple[str, int]:
     """Ask before cancelling the paid order behind the link, then cancel and refund it."""
     order = _shown(token)
     if not isinstance(order, Order):
@@ -78,7 +69,7 @@ def order_again(token: str) -> Response:
 
 
 @bp.get("/<token>/invoice")
-def invoice_of(token: str) -> Response | tuple[str, int]:
+def order_invoice(token: str) -> Response | tuple[str, int]:
     """The VAT invoice (or receipt) of the paid order behind the link."""
     order = _shown(token)
     if not isinstance(order, Order):
