@@ -169,6 +169,12 @@ class Config:
         self.VAT_RATE_BP = _env_percent_bp("SHOP_VAT_RATE_PERCENT", 2000)
         self.VAT_NUMBER = env.get("SHOP_VAT_NUMBER", "").strip()
         self.LEGAL_ADDRESS = env.get("SHOP_LEGAL_ADDRESS", "").strip()
+        # Returns: how many days after delivery (or dispatch, when delivery was never
+        # recorded) a shopper may ask to send items back, and where the parcels go (commas
+        # between the lines; unset, SHOP_LEGAL_ADDRESS). With no address, returns are
+        # arranged by e-mail (the contact page) rather than on the order page.
+        self.RETURN_DAYS = _env_int("SHOP_RETURN_DAYS", 30, minimum=14)
+        self.RETURNS_ADDRESS = env.get("SHOP_RETURNS_ADDRESS", "").strip() or self.LEGAL_ADDRESS
         # Where shoppers write to (the contact page); unset, MAIL_FROM's address.
         self.SUPPORT_EMAIL = env.get("SHOP_SUPPORT_EMAIL", "").strip()
 
@@ -256,8 +262,16 @@ class Config:
         return {name: getattr(self, name) for name in names}
 
 
+# The demo shop's returns address, so that `make run` and the tests show the returns flow.
+DEMO_RETURNS_ADDRESS = "Hearth & Parcel Returns, Unit 1, Example Trading Estate, Leeds, LS1 1AA"
+
+
 class DevelopmentConfig(Config):
     """Local development: a secret key generated once into instance/."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.RETURNS_ADDRESS = self.RETURNS_ADDRESS or DEMO_RETURNS_ADDRESS
 
 
 class TestConfig(Config):
@@ -273,6 +287,7 @@ class TestConfig(Config):
         self.TRACKING_BACKGROUND = False
         self.RECOMMENDER_MODEL_CHECK_S = 0.0  # see a newly activated model at once
         self.RATELIMIT_ENABLED = False  # the suite signs in many times from one address
+        self.RETURNS_ADDRESS = self.RETURNS_ADDRESS or DEMO_RETURNS_ADDRESS
 
 
 class ProductionConfig(Config):

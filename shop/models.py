@@ -26,6 +26,7 @@ from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.payments.models import PaymentAttempt, Refund, SavedCard, WebhookEvent
 from shop.promotions.models import PromoCode
 from shop.recommendation_models import Impression
+from shop.returns.models import ReturnLine, ReturnRequest
 from shop.tracking.models import Event
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "Product",
     "PromoCode",
     "Refund",
+    "ReturnLine",
+    "ReturnRequest",
     "SavedCard",
     "SignIn",
     "StockAlert",

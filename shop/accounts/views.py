@@ -54,6 +54,7 @@ from shop.orders.page_links import order_page_links
 from shop.orders.services import OrderNotFound, customer_order, order_history
 from shop.pagination import PageError, parse_page
 from shop.payments.setup import gateway
+from shop.returns.views import return_page, withdraw
 from shop.tracking.recorder import event_writer, record
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -318,6 +319,22 @@ def cancel_order(number: str) -> Response | tuple[str, int]:
     """Ask before cancelling one of the customer's paid orders, then cancel and refund it."""
     found = _own_order(number)
     return cancel_page(found, url_for(".order", number=number))
+
+
+@bp.route("/orders/<number>/return", methods=["GET", "POST"])
+@login_required
+def return_items(number: str) -> Response | tuple[str, int]:
+    """Choose items of one of the customer's dispatched orders to send back, and ask to."""
+    found = _own_order(number)
+    return return_page(found, url_for(".order", number=number))
+
+
+@bp.post("/orders/<number>/returns/<return_number>/withdraw")
+@login_required
+def withdraw_return(number: str, return_number: str) -> Response:
+    """Withdraw a return of one of the customer's orders before its parcel arrives."""
+    found = _own_order(number)
+    return withdraw(found, return_number, url_for(".order", number=number))
 
 
 # ---------------------------------------------------------------------------- profile

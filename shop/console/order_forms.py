@@ -114,10 +114,11 @@ class RetryForm(ShopForm):
     """Retry a failed e-mail (only the CSRF token)."""
 
 
-def _amount(_form: ShopForm, field: Field) -> None:
+def pounds_amount(_form: ShopForm, field: Field) -> None:
+    """An amount in pounds above zero, such as 4.50; sets `field.pence`."""
     text = (field.data or "").replace("£", "").strip()
     digits = text.replace(".", "", 1)
-    if not digits or not digits.isascii() or not digits.isdigit():
+    if not digits or not digits.isascii() or not digits.isdigit() or len(text) > 12:
         raise ValidationError("Enter an amount in pounds, such as 4.50.")
     if "." in text and len(text.split(".")[1]) > 2:
         raise ValidationError("Use at most two decimal places (pence).")
@@ -147,7 +148,7 @@ class RefundForm(_ActionForm, ConfirmedForm):
         validators=[
             DataRequired("Enter an amount in pounds, such as 4.50."),
             Length(max=12),
-            _amount,
+            pounds_amount,
         ],
     )
     reason = StringField(

@@ -13,6 +13,7 @@ from flask import Blueprint
 AREA_MODULES = (
     "shop.console.products",
     "shop.console.orders",
+    "shop.returns.console_views",
     "shop.merchandising.views",
     "shop.analytics.views",
     "shop.analytics.customer_views",

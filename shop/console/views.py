@@ -32,6 +32,7 @@ NAV = (
     ("Dashboard", "console.index", False),
     ("Products", "console.products.index", False),
     ("Orders", "console.orders.index", False),
+    ("Returns", "console.returns.index", False),
     ("Mail outbox", "console.orders.outbox", False),
     ("Recommendations", "console.recs.index", False),
     ("Rules", "console.recs.rules", False),

@@ -21,6 +21,9 @@ SUBJECTS = {
     "order_refunded": "A refund for order {number}",
     "order_cancelled": "Your order {number} is cancelled",
     "order_cancelled_refunded": "Your order {number} is cancelled and refunded",
+    "return_requested": "How to send back items of order {number}",
+    "return_refunded": "We received your return for order {number} and refunded it",
+    "return_rejected": "Your return for order {number} was not accepted",
 }
 
 

@@ -15,6 +15,7 @@ from shop.orders.invoice_views import invoice_page
 from shop.orders.models import Order
 from shop.orders.page_links import order_page_links
 from shop.payments.services import latest_attempt
+from shop.returns.views import return_page, withdraw
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -75,3 +76,21 @@ def order_invoice(token: str) -> Response | tuple[str, int]:
     if not isinstance(order, Order):
         return order
     return invoice_page(order, url_for(".show", token=token))
+
+
+@bp.route("/<token>/return", methods=["GET", "POST"])
+def return_items(token: str) -> Response | tuple[str, int]:
+    """Choose items of the dispatched order behind the link to send back, and ask to."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
+    return return_page(order, url_for(".show", token=token))
+
+
+@bp.post("/<token>/returns/<return_number>/withdraw")
+def withdraw_return(token: str, return_number: str) -> Response:
+    """Withdraw a return of the order behind the link before its parcel arrives."""
+    order = _shown(token)
+    if not isinstance(order, Order):
+        return order
+    return withdraw(order, return_number, url_for(".show", token=token))

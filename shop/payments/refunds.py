@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -53,6 +54,8 @@ class RefundRequest:
     `refunded_before`, when given, is the refunded total the refund was decided on.
     `cancel` is the shopper cancelling before dispatch: refused unless the order may still
     be cancelled (checked with the order locked), and booked as a cancellation first.
+    `email` names the e-mail to the shopper (by default the refund's or the cancellation's)
+    and `email_context` adds to what its template sees.
     """
 
     amount_pence: int | None = None
@@ -62,6 +65,12 @@ class RefundRequest:
     source: str = "cli"
     refunded_before: int | None = None
     cancel: bool = False
+    email: str = ""
+    email_context: Mapping[str, Any] | None = None
+
+    def email_kind(self) -> str:
+        """The e-mail the shopper gets when the refund is booked."""
+        return self.email or (CANCELLED_EMAIL if self.cancel else REFUND_EMAIL)
 
 
 def refundable_pence(order: Order) -> int:
@@ -126,7 +135,7 @@ def refund_order(
         status_before = order.status
         if request.cancel and states.can_transition(order.status, states.CANCELLED):
             states.transition(order, states.CANCELLED, CANCELLED_NOTE, staff_note=row.reason)
-        _book(session, settings, order, row, CANCELLED_EMAIL if request.cancel else REFUND_EMAIL)
+        _book(session, settings, order, row, request.email_kind(), request.email_context)
         _restock(session, order, request)
         if on_booked is not None:
             on_booked(session, order, row, status_before)
@@ -265,7 +274,12 @@ def _pending_refund(session: Session, order: Order, amount: int, request: Refund
 
 
 def _book(
-    session: Session, settings: CheckoutSettings, order: Order, refund: Refund, email: str
+    session: Session,
+    settings: CheckoutSettings,
+    order: Order,
+    refund: Refund,
+    email: str,
+    email_context: Mapping[str, Any] | None = None,
 ) -> None:
     order.refunded_pence += refund.amount_pence
     full = order.refunded_pence >= order.total_pence
@@ -275,7 +289,8 @@ def _book(
         states.transition(order, target, label, staff_note=refund.reason or "")
     else:
         states.note(order, label, staff_note=refund.reason or "")
-    queue_order_email(session, order, email, settings, refund_pence=refund.amount_pence)
+    context = {**(email_context or {}), "refund_pence": refund.amount_pence}
+    queue_order_email(session, order, email, settings, **context)
     record_event(
         session,
         "order_refunded",

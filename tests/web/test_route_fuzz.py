@@ -37,7 +37,9 @@ from shop.console.models import AuditEntry
 from shop.errors import wants_json
 from shop.mail.models import OutboxEmail
 from shop.merchandising.models import Experiment
+from shop.orders import states
 from shop.orders.models import Order
+from shop.returns.models import ReturnLine, ReturnRequest
 from tests import factories
 from tests.checkout_support import placed_order
 from tests.console_support import ROLES, client_as
@@ -225,6 +227,19 @@ def fuzz_shop(app: Flask, session: Session) -> Iterator[FuzzShop]:
     assert shopper is not None
     own = factories.order(session, shopper, "FZ-1001", [(items["heart"], 2)])
     own.status, own.source, own.access_token = "paid", "web", "fz-own-order-token"
+    sent = factories.order(session, shopper, "FZ-1002", [(items["heart"], 3)])
+    sent.status, sent.source, sent.access_token = "paid", "web", "fz-sent-order-token"
+    states.transition(sent, states.SHIPPED, "Shipped")
+    session.flush()
+    sent_return = ReturnRequest(
+        number="FZ-1002-R1",
+        order_id=sent.id,
+        status="requested",
+        reason="changed_mind",
+        expected_pence=295,
+        lines=[ReturnLine(order_line_id=sent.lines[0].id, quantity=1)],
+    )
+    session.add(sent_return)
     session.commit()
     guest_order = placed_order(app, [(items["jumbo"], 1)], owner=CartOwner(visitor_id="fz"))
     session.rollback()
@@ -276,9 +291,11 @@ def fuzz_shop(app: Flask, session: Session) -> Iterator[FuzzShop]:
     ids = {
         "product_id": [str(items["heart"].id), str(items["retired"].id)],
         "address_id": first(Address),
-        "order_id": [str(own.id), str(guest.id)],
-        "number": [own.number],
-        "token": [own.access_token or "", guest.access_token],
+        "order_id": [str(own.id), str(guest.id), str(sent.id)],
+        "number": [own.number, sent.number],
+        "token": [own.access_token or "", guest.access_token, sent.access_token or ""],
+        "return_id": [str(sent_return.id)],
+        "return_number": [sent_return.number],
         "slug": ["candles"],
         "membership_id": [str(member_id)],
         "tier_id": first(Tier),

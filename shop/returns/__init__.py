@@ -1,0 +1,1 @@
+"""Returns: shoppers send items of a dispatched order back, and staff refund them on arrival."""
