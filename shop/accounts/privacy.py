@@ -30,6 +30,8 @@ from shop.payments import cards
 from shop.payments.gateway import GatewayError, PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund, SavedCard
 from shop.recommendation_models import Impression
+from shop.returns import rules as return_rules
+from shop.returns.models import ReturnRequest
 from shop.tracking.models import Event
 from shop.tracking.services import anonymous_visitor_id
 
@@ -248,6 +250,7 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
     timeline_fields = ("from_status", "to_status", "note", "staff_note", "created_at")
     payments = _per_order(session, PaymentAttempt, user_id)
     payment_fields = ("attempt", "status", "amount_pence", "currency", "error", "created_at")
+    returns = _per_order(session, ReturnRequest, user_id)
     exported = []
     for order in orders:
         row = {name: _iso(getattr(order, name)) for name in fields}
@@ -255,8 +258,28 @@ def _orders(session: Session, user_id: int) -> list[dict[str, Any]]:
         row["status_history"] = _rows(timeline.get(order.id, []), timeline_fields)
         row["payment_attempts"] = _rows(payments.get(order.id, []), payment_fields)
         row["refunds"] = _rows(refunds.get(order.id, []), refund_fields)
+        row["returns"] = [_return_row(ret) for ret in returns.get(order.id, [])]
         exported.append(row)
     return exported
+
+
+RETURN_FIELDS = (
+    "number",
+    "status",
+    "reason",
+    "comment",
+    "expected_pence",
+    "refunded_pence",
+    "decision_note",
+    "created_at",
+    "closed_at",
+)
+
+
+def _return_row(ret: ReturnRequest) -> dict[str, Any]:
+    row = {name: _iso(getattr(ret, name)) for name in RETURN_FIELDS}
+    row["items"] = [{"sku": line.order_line.sku, "quantity": line.quantity} for line in ret.lines]
+    return row
 
 
 def export_data(session: Session, user_id: int) -> dict[str, Any]:
@@ -451,6 +474,22 @@ class OrdersToDeliver(DeletionRefused):
     """Paid orders not shipped yet still need the delivery address deletion would erase."""
 
 
+class ReturnsToRefund(DeletionRefused):
+    """Returns still on their way back: their refund and its e-mail need the account."""
+
+
+def _open_returns(session: Session, user_id: int) -> list[str]:
+    """Numbers of the account's returns still waiting for their parcel."""
+    return list(
+        session.scalars(
+            select(ReturnRequest.number)
+            .join(Order, Order.id == ReturnRequest.order_id)
+            .where(Order.user_id == user_id, ReturnRequest.status == return_rules.REQUESTED)
+            .order_by(ReturnRequest.id)
+        )
+    )
+
+
 def _to_deliver(session: Session, user_id: int) -> list[str]:
     """Numbers of the account's paid orders that have not been shipped yet."""
     orders = session.scalars(
@@ -482,6 +521,16 @@ def deletion_refusal(session: Session, user: User) -> DeletionRefused | None:
             f"{'are' if len(waiting) > 1 else 'is'} paid and not shipped yet, and we need "
             "the delivery address to send it. You can delete your account once it has "
             "shipped, or cancel it first on its order page (we refund all of it)."
+        )
+    open_returns = _open_returns(session, user.id)
+    if open_returns:
+        many = len(open_returns) > 1
+        return ReturnsToRefund(
+            f"Your return{'s' if many else ''} {', '.join(open_returns)} "
+            f"{'are' if many else 'is'} on {'their' if many else 'its'} way back to us, and "
+            "we need your account to refund and tell you. You can delete your account once "
+            f"{'they have' if many else 'it has'} been refunded, or withdraw "
+            f"{'them' if many else 'it'} first on the order page."
         )
     return None
 
@@ -594,6 +643,13 @@ def anonymize(session: Session, user: User, now: datetime | None = None) -> None
     session.execute(delete(SavedCard).where(SavedCard.user_id == uid))
     session.execute(delete(StockAlert).where(StockAlert.user_id == uid))
     session.execute(delete(Cart).where(Cart.user_id == uid))
+    own_orders = select(Order.id).where(Order.user_id == uid)
+    session.execute(
+        update(ReturnRequest)
+        .where(ReturnRequest.order_id.in_(own_orders))
+        .values(comment="")
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(Order)
         .where(Order.user_id == uid)
