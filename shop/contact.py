@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 
 from shop.orders.invoice import Seller
+from shop.returns.services import ReturnSettings
 
 bp = Blueprint("help", __name__)
 
@@ -28,4 +29,5 @@ def contact() -> str:
         "help/contact.html",
         support_email=support_address(config),
         seller=Seller.from_config(config),
+        returns=ReturnSettings.from_config(config),
     )

@@ -12,6 +12,7 @@ from shop.accounts import browsers
 from shop.money import format_money
 from shop.orders.states import LABELS as ORDER_STATUS_LABELS
 from shop.orders.vat import breakdown, order_vat
+from shop.returns import rules as return_rules
 from shop.wording import counted, country_name, long_date
 
 
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["order_status"] = order_status
     app.jinja_env.filters["order_state"] = order_state
+    app.jinja_env.filters["return_status"] = return_rules.label
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["order_vat"] = order_vat

@@ -27,6 +27,7 @@ from shop.orders.models import Order
 from shop.orders.services import awaiting_shipment
 from shop.payments.models import Refund
 from shop.recommendations import ModelStore
+from shop.returns.handling import awaiting_count
 
 WEEK = 7
 
@@ -107,6 +108,7 @@ class Dashboard:
     model: VersionSummary | None
     model_problem: str | None
     cancellations_week: Cancellations = Cancellations()
+    returns_awaiting: int = 0  # returns whose parcel has not arrived yet
 
     @property
     def week_change(self) -> float | None:
@@ -187,4 +189,5 @@ def dashboard(session: Session, store: ModelStore, today: date) -> Dashboard:
         model=_live_model(store),
         model_problem=active_problem(store),
         cancellations_week=customer_cancellations(session, week_start, tomorrow),
+        returns_awaiting=awaiting_count(session),
     )

@@ -39,6 +39,8 @@ from shop.payments.refunds import (
     refund_order,
     refundable_pence,
 )
+from shop.returns.models import ReturnRequest
+from shop.returns.services import order_returns
 
 STATUSES = tuple(states.LABELS)
 
@@ -152,6 +154,7 @@ class OrderDetail:
     refunds: list[Refund] = field(default_factory=list)
     emails: list[OutboxEmail] = field(default_factory=list)
     member_badge: str | None = None
+    returns: list[ReturnRequest] = field(default_factory=list)
 
     @property
     def refundable_pence(self) -> int:
@@ -215,7 +218,8 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
         select(OutboxEmail).where(OutboxEmail.order_id == order_id).order_by(OutboxEmail.id)
     ).all()
     badge = member_badge(session, order.user_id) if order.user_id else None
-    return OrderDetail(order, customer, list(attempts), list(refunds), list(emails), badge)
+    returns = order_returns(session, order_id)
+    return OrderDetail(order, customer, list(attempts), list(refunds), list(emails), badge, returns)
 
 
 def _order(session: Session, order_id: int) -> Order:

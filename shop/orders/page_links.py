@@ -10,7 +10,6 @@ from flask import current_app, url_for
 from shop.db import db
 from shop.orders import invoice, states
 from shop.orders.models import Order
-from shop.returns import rules
 from shop.returns.services import ReturnSettings, return_offer
 
 
@@ -35,7 +34,6 @@ def order_page_links(order: Order, blueprint: str, **key: str) -> dict[str, Any]
         "return_url": None if offer.refusal else url_for(f"{blueprint}.return_items", **key),
         "return_closes": offer.closes_at,
         "returns": offer.returns,
-        "return_labels": rules.LABELS,
         "return_address": settings.address,
         "withdraw_url": withdraw,
     }

@@ -23,7 +23,7 @@ bp = Blueprint("returns", __name__, url_prefix="/returns")
 def index() -> str:
     """Returns awaiting their parcel, oldest first, then the latest closed ones."""
     lists = handling.return_lists(db.session)
-    return render_template("console/returns/index.html", lists=lists, labels=rules.STAFF_LABELS)
+    return render_template("console/returns/index.html", lists=lists)
 
 
 def _found(return_id: int) -> ReturnRequest:
@@ -50,7 +50,6 @@ def _detail_page(
         "console/returns/detail.html",
         ret=ret,
         order=ret.order,
-        labels=rules.STAFF_LABELS,
         reasons=rules.REASONS,
         receive_form=receive,
         reject_form=reject or RejectForm(formdata=None),

@@ -29,6 +29,11 @@ REASONS: dict[str, str] = {
 SEND_WITHIN_DAYS = 14  # the law gives the shopper 14 days from asking to send the goods
 
 
+def label(status: str, staff: bool = False) -> str:
+    """A return's status as the shopper (or, with `staff`, the console) reads it."""
+    return (STAFF_LABELS if staff else LABELS).get(status, status)
+
+
 def window_start(order: Order) -> datetime | None:
     """When the return period began: delivery, or dispatch when delivery was not recorded;
     None for an order never dispatched."""

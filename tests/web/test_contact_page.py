@@ -22,8 +22,12 @@ def test_the_contact_page_gives_the_addresses_and_the_rules(
     assert 'href="mailto:help@hearth-parcel.example"' in page
     assert "Hearth & Parcel<br>Hearth & Parcel Ltd<br>1 Coney Street<br>York YO1 9QL" in page
     assert "Until we dispatch an order you can cancel it yourself on its page" in page
-    assert "tell us within 14 days of receiving it" in page
+    assert 'for 30 days after it arrives, choose "Return items…" on its page' in page
     assert 'href="/contact"' in unescape(client.get("/").get_data(as_text=True))
+    app.config["RETURNS_ADDRESS"] = ""  # no returns address: returns are arranged by e-mail
+    page = unescape(client.get("/contact").get_data(as_text=True))
+    assert "tell us within 14 days of receiving it, by e-mail" in page
+    assert "Return items…" not in page
 
 
 def test_without_settings_it_points_at_the_mail_sender_and_shows_no_postal_address(

@@ -126,6 +126,10 @@ def test_a_member_returns_part_then_the_rest_and_staff_refund_each_on_arrival(
     staff = client_as(app, session, "merchandiser")
     listing = _text(staff.get("/console/returns/"))
     assert f"{number}-R1" in listing and "1 return awaiting the parcel" in listing
+    board = _text(staff.get("/console/"))
+    assert "1 return awaiting the parcel: refund each when it arrives" in board
+    order_page = _text(staff.get(f"/console/orders/{order_id}"))
+    assert f"{number}-R1" in order_page and "Awaiting the parcel" in order_page
     detail = staff.get(f"/console/returns/{first.id}")
     assert detail.status_code == 200
     assert 'value="5.90"' in detail.get_data(as_text=True)
