@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from recommender import Interactions
 from shop.db import utcnow
-from shop.tracking.models import Event
+from shop.tracking.models import UNDONE_KIND, Event
 
 # Shop event kinds and the interaction kinds the recommender knows them as.
 KINDS = {"product_view": "view", "cart_add": "cart_add", "purchase": "purchase"}
 REMOVAL = "cart_remove"  # read to take back the cart additions before it; not passed on
-READ_KINDS = (*KINDS, REMOVAL)
+UNDONE = UNDONE_KIND  # read to take back (part of) its order's purchase; not passed on
+READ_KINDS = (*KINDS, REMOVAL, UNDONE)
 VISITOR_HISTORY_LIMIT = 500
 SESSION_WINDOW = timedelta(days=1)
 
@@ -93,6 +94,38 @@ def kept_cart_adds(
     return keep
 
 
+def net_purchases(
+    kinds: Sequence[str],
+    items: Sequence[int],
+    orders: Sequence[object],
+    quantities: list[Any],
+) -> np.ndarray:
+    """A mask of the rows that count once purchases that came back are taken off: an
+    undone row takes its quantity off the purchase of the same product on the same order
+    (in `quantities`, which it changes), dropping the purchase when nothing is left; the
+    undone rows are dropped themselves."""
+    kind = np.asarray(kinds)
+    keep = kind != UNDONE
+    undone = np.flatnonzero(~keep)
+    if undone.size == 0:
+        return keep
+    back: dict[tuple[object, int], float] = {}
+    for i in undone:
+        key = (orders[i], int(items[i]))
+        back[key] = back.get(key, 0.0) + float(quantities[i] or 0)
+    for i in np.flatnonzero(kind == "purchase"):
+        returned = back.get((orders[i], int(items[i])))
+        if returned is None or orders[i] is None:
+            continue
+        bought = quantities[i]
+        left = float(bought) - returned if bought and bought == bought else 0.0  # nan: unknown
+        if left > 0:
+            quantities[i] = left
+        else:
+            keep[i] = False
+    return keep
+
+
 def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
     """Every view, cart addition (not taken back) and purchase the shop recorded, as library
     interactions."""
@@ -111,6 +144,7 @@ def load_interactions(session: Session, *, batch: int = 50_000) -> Interactions:
         quantities.append(float(quantity) if quantity else np.nan)
         baskets.append(str(order_id) if order_id else "")
     keep = kept_cart_adds(users, items, kinds, times)
+    keep &= net_purchases(kinds, items, baskets, quantities)
     if not keep.any():
         return Interactions.empty()
     return Interactions.from_arrays(
@@ -164,7 +198,7 @@ def shopper_interactions(
     # The time as the driver gives it (SQLite: text; PostgreSQL: a datetime), for numpy to
     # convert in one pass below: parsing each row's datetime separately dominated the read.
     moment = type_coerce(Event.created_at, String)
-    query = select(Event.product_id, Event.kind, moment, Event.quantity).where(
+    query = select(Event.product_id, Event.kind, moment, Event.quantity, Event.order_id).where(
         Event.kind.in_(READ_KINDS), Event.product_id.is_not(None)
     )
     if shopper.user_id is not None:
@@ -179,13 +213,13 @@ def shopper_interactions(
     rows = [tuple(row) for row in session.execute(query)]
     stored = len(rows)
     rows += [
-        (int(row["product_id"]), row["kind"], row["created_at"], None)
+        (int(row["product_id"]), row["kind"], row["created_at"], None, None)
         for row in pending
         if row.get("kind") in READ_KINDS and row.get("product_id") is not None
     ]
     if not rows:
         return Interactions.empty()
-    items, kinds, moments, quantities = zip(*rows, strict=True)
+    items, kinds, moments, quantities, orders = zip(*rows, strict=True)
     # Naive UTC times (text or datetimes) to microseconds in one numpy pass: a member may
     # have thousands.
     micros = np.asarray(moments, dtype="datetime64[us]").astype(np.int64)
@@ -193,6 +227,9 @@ def shopper_interactions(
     user = _user_key(shopper.user_id, shopper.visitor_id)
     if REMOVAL in kinds:  # most pages: no removal, so no per-row key list to build
         keep &= kept_cart_adds([user] * len(items), items, kinds, micros)
+    if UNDONE in kinds:
+        quantities = list(quantities)
+        keep &= net_purchases(kinds, items, orders, quantities)
     if not keep.any():
         return Interactions.empty()
     if not keep.all():

@@ -32,6 +32,7 @@ ACTIVITY_LABELS = {
     "cart_add": "cart additions",
     "rec_click": "recommendation clicks",
     "purchase": "items bought",
+    "purchase_undone": "items sent back or cancelled",
     "login": "sign-ins",
 }
 

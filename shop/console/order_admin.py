@@ -41,6 +41,7 @@ from shop.payments.refunds import (
 )
 from shop.returns.models import ReturnRequest
 from shop.returns.services import order_returns
+from shop.tracking.undone import record_undone
 
 STATUSES = tuple(states.LABELS)
 
@@ -303,6 +304,7 @@ def _audit_refund(actor: audit.Actor, restock: Mapping[int, int]) -> BookedHook:
     and after and the quantities put back in stock (by SKU)."""
 
     def booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
+        record_undone(session, order, restock)  # what comes back in stock was not kept
         skus = {line.id: line.sku for line in order.lines}
         audit.record(
             session,

@@ -25,6 +25,7 @@ from shop.payments.refunds import (
     refundable_pence,
 )
 from shop.promotions.codes import give_back
+from shop.tracking.undone import record_undone
 
 REASONS: dict[str, str] = {
     "mistake": "I ordered it by mistake",
@@ -75,9 +76,11 @@ def reason_given(note: str) -> str | None:
     return note.removeprefix(NOTE).removeprefix(": ") or None
 
 
-def _give_code_back(session: Session, order: Order, _refund: Refund, _before: str) -> None:
-    """A cancelled order never happened for its discount code: its use goes back, and a
-    once-per-customer code may be used again (the order keeps the code's text)."""
+def _undo(session: Session, order: Order, _refund: Refund, _before: str) -> None:
+    """A cancelled order never happened for the recommendations (its purchases are undone)
+    nor for its discount code: its use goes back, and a once-per-customer code may be used
+    again (the order keeps the code's text)."""
+    record_undone(session, order, {line.id: line.quantity for line in order.lines})
     if order.promo_code_id is None:
         return
     give_back(session, [order])
@@ -112,7 +115,7 @@ def cancel_order(
     )
     try:
         made: Refund = refund_order(
-            transaction, gateway, settings, order_id, request, on_booked=_give_code_back
+            transaction, gateway, settings, order_id, request, on_booked=_undo
         )
     except RefundMadeElsewhere as exc:  # a double submit: the other request cancelled it
         return exc.amount_pence

@@ -29,6 +29,7 @@ from shop.payments.refunds import (
 from shop.returns import rules
 from shop.returns.models import ReturnLine, ReturnRequest
 from shop.returns.services import ReturnNotMade
+from shop.tracking.undone import record_undone
 
 RETURN_SOURCE = "return"  # the source of a return's refund
 CLOSED_SHOWN = 50
@@ -147,6 +148,7 @@ def receive_return(
         ret.status, ret.closed_at = rules.REFUNDED, utcnow()
         ret.refund_id, ret.refunded_pence, ret.restocked = row.id, row.amount_pence, bool(back)
         states.note(order, f"Return {number} received")
+        record_undone(session, order, {line.order_line_id: line.quantity for line in ret.lines})
         audit.record(
             session,
             actor,

@@ -20,6 +20,10 @@ EVENT_KINDS = (
     "register",
     "rec_click",
 )
+# Not something a shopper did on the site: items of an order that came back (a return, a
+# cancellation, a refund that put them back in stock). It takes its quantity off the
+# order's purchase of the product in what the recommender learns from.
+UNDONE_KIND = "purchase_undone"
 
 
 class Event(Base):

@@ -88,3 +88,33 @@ def test_training_reads_no_cart_addition_that_was_taken_back(app: Flask, session
     read = load_interactions(session)
     assert read.items.tolist() == [heart]
     assert read.kinds.tolist() == ["cart_add"]
+
+
+def test_purchases_that_came_back_are_taken_off_in_training_and_at_request_time(
+    app: Flask, session: Session
+) -> None:
+    bag = factories.product(session, None, sku="BAG", name="Jumbo Bag").id
+    heart = factories.product(session, None, sku="HEART", name="Heart").id
+    first = factories.order(session, None, "HP-1", []).id
+    second = factories.order(session, None, "HP-2", []).id
+    now = utcnow()
+    session.execute(
+        insert(Event),
+        [
+            _view(bag, now - timedelta(hours=9), kind="purchase", order_id=first, quantity=4),
+            _view(heart, now - timedelta(hours=9), kind="purchase", order_id=first, quantity=1),
+            _view(heart, now - timedelta(hours=5), kind="purchase", order_id=second, quantity=2),
+            _view(
+                bag, now - timedelta(hours=3), kind="purchase_undone", order_id=first, quantity=3
+            ),
+            _view(
+                heart, now - timedelta(hours=2), kind="purchase_undone", order_id=first, quantity=1
+            ),
+        ],
+    )
+    session.commit()
+    for read in (load_interactions(session), shopper_interactions(session, Shopper("v1"))):
+        bought = dict(zip(read.items.tolist(), read.quantities.tolist(), strict=True))
+        assert read.kinds.tolist() == ["purchase", "purchase"]
+        # One bag of four kept; the heart of the first order came back, not the second's two.
+        assert bought == {bag: 1.0, heart: 2.0}

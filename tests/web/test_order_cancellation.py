@@ -28,6 +28,8 @@ from shop.payments.models import Refund
 from shop.payments.stripe_gateway import StripeGateway
 from shop.promotions.codes import apply_code, earlier_use
 from shop.promotions.models import PromoCode
+from shop.recommendation_data import Shopper, shopper_interactions
+from shop.tracking.models import Event
 from tests import factories
 from tests.checkout_support import (
     emails,
@@ -123,6 +125,16 @@ def test_a_member_cancels_a_paid_order_and_gets_money_stock_and_points_back(
     assert (done.status, done.refunded_pence) == ("refunded", 2345)
     moves = [s.to_status for s in done.history if s.from_status != s.to_status]
     assert moves == ["pending_payment", "paid", "cancelled", "refunded"]
+    # The recommendations no longer count the hearts as bought ("Buy it again", reasons),
+    # though the purchase stays on record.
+    kinds = session.scalars(select(Event.kind).where(Event.order_id == order_id)).all()
+    assert sorted(kinds) == ["purchase", "purchase_undone"]
+    assert (
+        shopper_interactions(session, Shopper("mia", user_id=user_id))
+        .of_kinds(["purchase"])
+        .items.tolist()
+        == []
+    )
     [refund] = session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
     assert (refund.status, refund.amount_pence, refund.source, refund.restock) == (
         "succeeded",

@@ -21,6 +21,7 @@ from shop.db import db
 from shop.orders import fulfilment
 from shop.orders.models import Order, OrderStatusChange
 from shop.payments.models import Refund
+from shop.recommendation_data import Shopper, shopper_interactions
 from shop.returns.models import ReturnRequest
 from tests import factories
 from tests.checkout_support import emails, fresh, new_card, pay, place_cart, settings, stock
@@ -157,6 +158,10 @@ def test_a_member_returns_part_then_the_rest_and_staff_refund_each_on_arrival(
     [refunded] = emails(session, "return_refunded")
     assert f"Your return {number}-R1 has arrived, and we have refunded £5.90" in refunded.text_body
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "return.receive"))
+    # Recommendations now see two hearts bought, not four.
+    history = shopper_interactions(session, Shopper("mia", user_id=order.user_id))
+    bought = dict(zip(history.items.tolist(), history.quantities.tolist(), strict=True))
+    assert bought == {items["heart"].id: 2.0, items["jumbo"].id: 2.0}
 
     # The rest of the order comes back: the delivery charge is refunded with it.
     rest = _ask(client, f"/account/orders/{number}/return", {heart: 2, bag: 2})
