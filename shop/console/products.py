@@ -28,6 +28,7 @@ from shop.console.product_forms import (
 )
 from shop.db import db, utcnow
 from shop.pagination import Page, PageError, parse_page
+from shop.returns.stats import product_returns
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -101,6 +102,7 @@ def edit(product_id: int) -> Response | str | tuple[str, int]:
                 product=product,
                 conflict=conflict,
                 waiting=stock_alerts.waiting_count(db.session, product_id),
+                returns=product_returns(db.session, product_id),
             ), 409
         except CatalogAdminError as exc:
             db.session.rollback()
@@ -115,6 +117,7 @@ def edit(product_id: int) -> Response | str | tuple[str, int]:
         form=form,
         product=product,
         waiting=stock_alerts.waiting_count(db.session, product_id),
+        returns=product_returns(db.session, product_id),
     ), status
 
 

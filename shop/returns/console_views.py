@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from shop.checkout.pricing import CheckoutSettings
 from shop.console import audit
-from shop.db import db
+from shop.db import db, utcnow
 from shop.money import format_money, plain_amount
 from shop.payments.gateway import GatewayError
 from shop.payments.setup import PaymentsNotConfigured, gateway
@@ -15,15 +17,23 @@ from shop.returns import handling, rules
 from shop.returns.console_forms import ReceiveForm, RejectForm
 from shop.returns.models import ReturnRequest
 from shop.returns.services import ReturnNotMade
+from shop.returns.stats import most_returned
 
 bp = Blueprint("returns", __name__, url_prefix="/returns")
+MOST_RETURNED_DAYS = 90
 
 
 @bp.route("/")
 def index() -> str:
     """Returns awaiting their parcel, oldest first, then the latest closed ones."""
     lists = handling.return_lists(db.session)
-    return render_template("console/returns/index.html", lists=lists)
+    since = utcnow() - timedelta(days=MOST_RETURNED_DAYS)
+    return render_template(
+        "console/returns/index.html",
+        lists=lists,
+        most_returned=most_returned(db.session, since),
+        most_returned_days=MOST_RETURNED_DAYS,
+    )
 
 
 def _found(return_id: int) -> ReturnRequest:

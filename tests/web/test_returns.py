@@ -158,6 +158,13 @@ def test_a_member_returns_part_then_the_rest_and_staff_refund_each_on_arrival(
     [refunded] = emails(session, "return_refunded")
     assert f"Your return {number}-R1 has arrived, and we have refunded £5.90" in refunded.text_body
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "return.receive"))
+    # Merchandisers see how often the heart comes back, and why.
+    product_page = _text(staff.get(f"/console/products/{items['heart'].id}"))
+    assert "Sent back: 2 items of 4 sold on web orders (50.0%). Why: I changed my mind (2)." in (
+        product_page
+    )
+    most = _text(staff.get("/console/returns/"))
+    assert f"{items['heart'].sku} White Hanging Heart T-Light Holder 2 4 50.0% I changed" in most
     # Recommendations now see two hearts bought, not four.
     history = shopper_interactions(session, Shopper("mia", user_id=order.user_id))
     bought = dict(zip(history.items.tolist(), history.quantities.tolist(), strict=True))
@@ -234,6 +241,9 @@ def test_a_guest_withdraws_a_return_and_staff_turn_down_the_next(
     assert late.status_code == 409
     assert f"Return {number}-R2 is not accepted already." in _text(late)
     assert fresh(session, order_id).refunded_pence == 0
+    # Returns withdrawn or turned down do not count against the product.
+    product_page = staff.get(f"/console/products/{items['heart'].id}").get_data(as_text=True)
+    assert 'data-testid="product-returns"' not in product_page
     # Every heart may come back again.
     asked = client.get(f"/orders/{token}/return").get_data(as_text=True)
     assert '<option value="3">3 (all)</option>' in asked
