@@ -70,6 +70,11 @@ def refusal(order: Order, returns: Iterable[ReturnRequest], days: int, now: date
     number = order.number
     if order.kind != "sale":
         return f"{number} is a return, not an order."
+    if order.source != "web":
+        return (
+            f"Order {number} was not placed in this online shop, so it cannot be returned "
+            "here. Please contact us about it."
+        )
     if order.status in (states.PENDING_PAYMENT, states.PAID, states.CANCELLED) or (
         window_start(order) is None
     ):

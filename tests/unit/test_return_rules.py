@@ -35,6 +35,7 @@ def _order(
     order = Order(
         number="HP-1",
         kind="sale",
+        source="web",
         status=status,
         subtotal_pence=subtotal,
         discount_pence=discount,
@@ -49,6 +50,12 @@ def _order(
     if delivered:
         history.append(OrderStatusChange(to_status="delivered", created_at=DELIVERED))
     order.history = history
+    return order
+
+
+def _imported() -> Order:
+    order = _order()
+    order.source = "import"  # the Online Retail history: delivered, never paid here
     return order
 
 
@@ -98,6 +105,7 @@ def test_the_refund_is_never_more_than_is_left_to_refund() -> None:
         (_order("pending_payment", shipped=False, delivered=False), DELIVERED, "not been"),
         (_order("refunded", refunded=1965), DELIVERED, "has been refunded in full"),
         (_order(), DELIVERED + timedelta(days=30, seconds=1), "ended on 03 December 2026"),
+        (_imported(), DELIVERED, "was not placed in this online shop"),
     ],
 )
 def test_orders_that_may_not_be_returned_say_why(order: Order, now: datetime, why: str) -> None:
