@@ -12,6 +12,7 @@ from shop.console import audit
 from shop.db import db, utcnow
 from shop.money import format_money, plain_amount
 from shop.payments.gateway import GatewayError
+from shop.payments.refunds import refundable_pence
 from shop.payments.setup import PaymentsNotConfigured, gateway
 from shop.returns import handling, rules
 from shop.returns.console_forms import ReceiveForm, RejectForm
@@ -61,6 +62,8 @@ def _detail_page(
         ret=ret,
         order=ret.order,
         reasons=rules.REASONS,
+        postage_reasons=rules.AT_FAULT,
+        refundable=refundable_pence(ret.order),
         receive_form=receive,
         reject_form=reject or RejectForm(formdata=None),
         error=error,

@@ -26,6 +26,8 @@ REASONS: dict[str, str] = {
     "too_late": "It arrived too late",
     "other": "Another reason",
 }
+# Reasons that put the fault on the shop: the shopper's return postage is refunded too.
+AT_FAULT = ("damaged", "wrong_item", "not_as_described")
 SEND_WITHIN_DAYS = 14  # the law gives the shopper 14 days from asking to send the goods
 
 

@@ -135,6 +135,7 @@ def test_a_member_returns_part_then_the_rest_and_staff_refund_each_on_arrival(
     assert detail.status_code == 200
     assert 'value="5.90"' in detail.get_data(as_text=True)
     assert "Too big" in _text(detail)
+    assert 'data-testid="postage-hint"' not in detail.get_data(as_text=True)  # changed mind
     token = csrf_token(staff, f"/console/returns/{first.id}")
     review = staff.post(
         f"/console/returns/{first.id}/receive",
@@ -323,7 +324,8 @@ def test_console_return_pages_refuse_bad_input(
     _dispatch(app, order_id)
     client = app.test_client()
     sign_in(client, "mia@example.com", factories.PASSWORD)
-    assert _ask(client, f"/account/orders/{number}/return", {heart: 4}).status_code == 302
+    asked = _ask(client, f"/account/orders/{number}/return", {heart: 4}, reason="damaged")
+    assert asked.status_code == 302
     ret = _return(session, f"{number}-R1")
     assert ret.expected_pence == 1180
 
@@ -332,6 +334,8 @@ def test_console_return_pages_refuse_bad_input(
     assert shopper.get(f"/console/returns/{ret.id}").status_code == 404
     staff = client_as(app, session, "merchandiser")
     assert staff.get("/console/returns/999999").status_code == 404
+    shown = _text(staff.get(f"/console/returns/{ret.id}"))
+    assert "add their return postage if they send a receipt (up to £19.65 is left" in shown
     token = csrf_token(staff, f"/console/returns/{ret.id}")
     path = f"/console/returns/{ret.id}/receive"
     for amount, message in (
