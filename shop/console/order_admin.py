@@ -168,6 +168,11 @@ class OrderDetail:
         return states.can_ship(self.order)
 
     @property
+    def can_deliver(self) -> bool:
+        """True for a shipped order not marked delivered yet."""
+        return states.can_deliver(self.order)
+
+    @property
     def can_cancel(self) -> bool:
         """True for unpaid orders (paid ones are refunded instead)."""
         return self.order.status == states.PENDING_PAYMENT
@@ -256,6 +261,24 @@ def ship(
         ) from None
     after = {"status": order.status, "tracking": tracking.strip() or None}
     audit.record(session, actor, "order.ship", f"order {order.number}", {"status": before}, after)
+    return order
+
+
+def deliver(session: Session, actor: audit.Actor, order_id: int) -> Order:
+    """Mark the shipped order delivered (its return period starts) and audit it."""
+    order = lock_order(session, _order(session, order_id))
+    before = order.status
+    if states.reached(order, states.DELIVERED):
+        raise OrderAdminError(f"Order {order.number} has been delivered already.")
+    if not states.can_deliver(order):
+        raise OrderAdminError(
+            f"Order {order.number} has not been shipped, so it cannot be delivered."
+        )
+    fulfilment.deliver_order(session, order)
+    after = {"status": order.status}
+    audit.record(
+        session, actor, "order.deliver", f"order {order.number}", {"status": before}, after
+    )
     return order
 
 

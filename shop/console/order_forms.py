@@ -98,6 +98,12 @@ class ShipForm(_ActionForm):
     )
 
 
+class DeliverForm(_ActionForm):
+    """Mark a shipped order delivered (only the CSRF token)."""
+
+    form_prefix = "deliver"
+
+
 class CancelForm(_ActionForm, ConfirmedForm):
     """Cancel an unpaid order (after a confirmation page)."""
 

@@ -21,6 +21,7 @@ from shop.console.catalog_admin import format_price
 from shop.console.order_admin import OrderAdminError, RefundNotMade
 from shop.console.order_forms import (
     CancelForm,
+    DeliverForm,
     OrderFilterForm,
     RefundForm,
     RetryForm,
@@ -79,6 +80,7 @@ def _detail_page(
     order_id: int,
     *,
     ship_form: ShipForm | None = None,
+    deliver_form: DeliverForm | None = None,
     cancel_form: CancelForm | None = None,
     refund: RefundForm | None = None,
     status: int = 200,
@@ -96,6 +98,8 @@ def _detail_page(
         detail=detail,
         order=detail.order,
         ship_form=ship_form or ShipForm(formdata=None),
+        deliver_form=deliver_form or DeliverForm(formdata=None),
+        return_days=current_app.config["RETURN_DAYS"],
         cancel_form=cancel_form or CancelForm(formdata=None),
         refund_form=refund,
         invoice_url=None
@@ -143,6 +147,24 @@ def ship(order_id: int) -> Response | tuple[str, int]:
             flash(f"Order {number} is marked shipped; the customer's e-mail is queued.", "success")
             return redirect(url_for(".detail", order_id=order_id))
     return _detail_page(order_id, ship_form=form, status=400)
+
+
+@bp.route("/<int:order_id>/deliver", methods=["POST"])
+def deliver(order_id: int) -> Response | tuple[str, int]:
+    """Mark the shipped order delivered: its return period starts."""
+    form = DeliverForm()
+    if not form.validate():
+        return _detail_page(order_id, deliver_form=form, status=400)
+    try:
+        order = order_admin.deliver(db.session, audit.Actor.of(current_user), order_id)
+    except OrderAdminError as exc:
+        db.session.rollback()
+        form.form_errors.append(str(exc))
+        return _detail_page(order_id, deliver_form=form, status=400)
+    number = order.number
+    db.session.commit()
+    flash(f"Order {number} is marked delivered.", "success")
+    return redirect(url_for(".detail", order_id=order_id))
 
 
 def _confirmation(
