@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     from shop.payments.cli import payments_cli
     from shop.recommender_cli import recommender_cli
     from shop.retention_cli import privacy_cli
+    from shop.returns.cli import returns_cli
 
     shop_cli.add_command(import_online_retail_command)
     app.cli.add_command(db_cli)
@@ -63,6 +64,7 @@ def init_app(app: Flask) -> None:
         console_cli,
         orders_cli,
         checkout_cli,
+        returns_cli,
         payments_cli,
         events_cli,
         mail_cli,

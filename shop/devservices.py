@@ -200,6 +200,17 @@ def _retention(app: Flask) -> None:
             log.info("daily: %s", line)
 
 
+def _lapse_returns(app: Flask) -> None:
+    from shop.checkout.pricing import CheckoutSettings
+    from shop.db import db
+    from shop.returns.handling import lapse_returns
+
+    with app.app_context():
+        lapsed = lapse_returns(db.transaction, CheckoutSettings.from_config(app.config))
+        if lapsed:
+            log.info("daily: closed %d return(s) whose parcel never arrived", len(lapsed))
+
+
 def _events_and_mail(app: Flask) -> None:
     from shop.db import db
     from shop.events.bus import dispatch_pending
@@ -236,8 +247,9 @@ class PeriodicJob:
 
 def dev_jobs() -> list[PeriodicJob]:
     """The jobs `make run` does in the background; in production, the sender, the event
-    dispatcher and cron run them (the daily ones are tier evaluation, points expiry and
-    pruning ended sign-ins and data past its retention period; launch announcements run
+    dispatcher and cron run them (the daily ones are tier evaluation, points expiry,
+    pruning ended sign-ins and data past its retention period, and closing returns whose
+    parcel never arrived; launch announcements run
     hourly, back-in-stock e-mails and mailings to a segment every minute)."""
     return [
         PeriodicJob("events and mail", _events_and_mail, every_s=0, retry_s=0),
@@ -250,6 +262,7 @@ def dev_jobs() -> list[PeriodicJob]:
         PeriodicJob("points expiry", _expiry, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("sign-in pruning", _sign_ins, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("data retention", _retention, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
+        PeriodicJob("returns lapse", _lapse_returns, DAILY_EVERY_S, HOUSEKEEPING_EVERY_S),
         PeriodicJob("launch announcements", _launches, HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S),
     ]
 

@@ -24,6 +24,7 @@ SUBJECTS = {
     "return_requested": "How to send back items of order {number}",
     "return_refunded": "We received your return for order {number} and refunded it",
     "return_rejected": "Your return for order {number} was not accepted",
+    "return_lapsed": "We have not received your return for order {number}",
 }
 
 

@@ -4,6 +4,7 @@ back in stock), or not accepting a return, with the reason the shopper is told."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -88,13 +89,15 @@ def suggested_refund(ret: ReturnRequest) -> int:
     return min(ret.expected_pence, refundable_pence(ret.order))
 
 
-def _open_return(session: Session, return_id: int) -> ReturnRequest:
+def _open_return(
+    session: Session, return_id: int, statuses: tuple[str, ...] = (rules.REQUESTED,)
+) -> ReturnRequest:
     ret = find_return(session, return_id)
     if ret is None:
         raise ReturnNotMade("There is no such return.")
     lock_order(session, ret.order)  # a refund, or another decision on it, waits its turn
     session.refresh(ret)
-    if ret.status != rules.REQUESTED:
+    if ret.status not in statuses:
         label = rules.STAFF_LABELS[ret.status].lower()
         raise ReturnNotMade(f"Return {ret.number} is {label} already.")
     return ret
@@ -113,9 +116,10 @@ def receive_return(
     items back in stock when `restock`, close the return and e-mail the shopper, all
     audited. ReturnNotMade (nothing changed) when it may not be done."""
     with transaction() as session:
-        ret = _open_return(session, return_id)
+        ret = _open_return(session, return_id, rules.RECEIVABLE)
         order = ret.order
         left = refundable_pence(order)
+        status_before = ret.status
         if not 0 < amount_pence <= left:
             raise ReturnNotMade(
                 "The refund must be more than zero and at most "
@@ -154,7 +158,7 @@ def receive_return(
             actor,
             "return.receive",
             f"return {number}",
-            {"status": rules.REQUESTED},
+            {"status": status_before},
             {
                 "status": ret.status,
                 "refund_id": row.id,
@@ -224,3 +228,34 @@ def receive_review(ret: ReturnRequest, amount_pence: int, restock: bool) -> Acti
         confirm_label=f"Refund {money}",
         back_label="Back to the return",
     )
+
+
+def lapse_returns(
+    transaction: Transaction,
+    checkout: CheckoutSettings,
+    now: datetime | None = None,
+    days: int = rules.LAPSE_DAYS,
+) -> list[str]:
+    """Close the returns whose parcel has not arrived `days` after they were asked for,
+    telling each shopper (staff can still refund one whose parcel turns up); return their
+    numbers."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with transaction() as session:
+        late = session.scalars(
+            select(ReturnRequest.id).where(
+                ReturnRequest.status == rules.REQUESTED, ReturnRequest.created_at < cutoff
+            )
+        ).all()
+    lapsed = []
+    for return_id in late:  # one transaction each: a lapse is checked with its order locked
+        with transaction() as session:
+            try:
+                ret = _open_return(session, return_id)
+            except ReturnNotMade:  # received or withdrawn meanwhile
+                continue
+            ret.status, ret.closed_at = rules.LAPSED, utcnow()
+            note = f"Return {ret.number} closed: its parcel had not arrived after {days} days"
+            states.note(ret.order, note)
+            queue_order_email(session, ret.order, "return_lapsed", checkout, ret=ret, days=days)
+            lapsed.append(ret.number)
+    return lapsed

@@ -11,13 +11,17 @@ from shop.orders.models import Order
 from shop.returns.models import ReturnRequest
 
 REQUESTED, REFUNDED, REJECTED, WITHDRAWN = "requested", "refunded", "rejected", "withdrawn"
+LAPSED = "lapsed"  # its parcel did not arrive in time; staff can still refund it if it does
 LABELS = {
     REQUESTED: "Waiting for your parcel",
     REFUNDED: "Received and refunded",
     REJECTED: "Not accepted",
     WITHDRAWN: "Withdrawn",
+    LAPSED: "Closed: the parcel did not arrive",
 }
-STAFF_LABELS = {**LABELS, REQUESTED: "Awaiting the parcel"}
+STAFF_LABELS = {**LABELS, REQUESTED: "Awaiting the parcel", LAPSED: "Lapsed: no parcel"}
+# Returns staff can still refund when the parcel arrives.
+RECEIVABLE = (REQUESTED, LAPSED)
 REASONS: dict[str, str] = {
     "changed_mind": "I changed my mind",
     "damaged": "It arrived damaged or faulty",
@@ -29,6 +33,9 @@ REASONS: dict[str, str] = {
 # Reasons that put the fault on the shop: the shopper's return postage is refunded too.
 AT_FAULT = ("damaged", "wrong_item", "not_as_described")
 SEND_WITHIN_DAYS = 14  # the law gives the shopper 14 days from asking to send the goods
+# A return whose parcel has not arrived this long after it was asked for is closed as lapsed
+# (the 14 days to send it, and two weeks in the post).
+LAPSE_DAYS = 28
 
 
 def label(status: str, staff: bool = False) -> str:

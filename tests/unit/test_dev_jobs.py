@@ -43,11 +43,19 @@ def test_make_run_runs_the_daily_jobs_separately_with_a_short_retry() -> None:
         "points expiry",
         "sign-in pruning",
         "data retention",
+        "returns lapse",
         "launch announcements",
         "stock alerts",
         "segment mailings",
     }
-    for name in ("tier evaluation", "points expiry", "sign-in pruning", "data retention"):
+    daily = (
+        "tier evaluation",
+        "points expiry",
+        "sign-in pruning",
+        "data retention",
+        "returns lapse",
+    )
+    for name in daily:
         assert (jobs[name].every_s, jobs[name].retry_s) == (DAILY_EVERY_S, HOUSEKEEPING_EVERY_S)
     launches = jobs["launch announcements"]
     assert (launches.every_s, launches.retry_s) == (HOURLY_EVERY_S, HOUSEKEEPING_EVERY_S)
