@@ -40,9 +40,9 @@ def cancel_page(order: Order, back_url: str) -> Response | tuple[str, int]:
             form.reason.data or "",
         )
     except CancelNotMade as exc:
-        return _page(_reloaded(order_id), form, back_url, error=str(exc), status=409)
+        return _page(reloaded(order_id), form, back_url, error=str(exc), status=409)
     except PaymentsNotConfigured:
-        return _page(_reloaded(order_id), form, back_url, error=NOT_SET_UP, status=503)
+        return _page(reloaded(order_id), form, back_url, error=NOT_SET_UP, status=503)
     verb = "goes" if points == 1 else "go"
     points_back = f" The {counted(points, 'point')} you spent on it {verb} back to your balance."
     flash(
@@ -54,7 +54,8 @@ def cancel_page(order: Order, back_url: str) -> Response | tuple[str, int]:
     return redirect(back_url)
 
 
-def _reloaded(order_id: int) -> Order:
+def reloaded(order_id: int) -> Order:
+    """The order read again in the request's session, after a service's own transactions."""
     order = db.session.get(Order, order_id)
     assert order is not None  # orders are never deleted
     return order

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, url_for
@@ -26,7 +25,6 @@ def order_page_links(order: Order, blueprint: str, **key: str) -> dict[str, Any]
     def withdraw_url(number: str) -> str:
         return url_for(f"{blueprint}.withdraw_return", return_number=number, **key)
 
-    withdraw: Callable[[str], str] = withdraw_url
     return {
         "cancel_url": url_for(f"{blueprint}.cancel_order", **key) if may_cancel else None,
         "order_again_url": url_for(f"{blueprint}.order_again", **key),
@@ -35,5 +33,5 @@ def order_page_links(order: Order, blueprint: str, **key: str) -> dict[str, Any]
         "return_closes": offer.closes_at,
         "returns": offer.returns,
         "return_address": settings.address,
-        "withdraw_url": withdraw,
+        "withdraw_url": withdraw_url,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -45,7 +46,7 @@ class ReturnLists:
     closed: list[ReturnRequest]
 
 
-def _with_details() -> tuple[object, ...]:
+def _with_details() -> tuple[Any, ...]:
     return (
         selectinload(ReturnRequest.lines).selectinload(ReturnLine.order_line),
         selectinload(ReturnRequest.order),
@@ -57,13 +58,13 @@ def return_lists(session: Session) -> ReturnLists:
     awaiting = session.scalars(
         select(ReturnRequest)
         .where(ReturnRequest.status == rules.REQUESTED)
-        .options(*_with_details())  # type: ignore[arg-type]
+        .options(*_with_details())
         .order_by(ReturnRequest.created_at, ReturnRequest.id)
     )
     closed = session.scalars(
         select(ReturnRequest)
         .where(ReturnRequest.status != rules.REQUESTED)
-        .options(*_with_details())  # type: ignore[arg-type]
+        .options(*_with_details())
         .order_by(ReturnRequest.closed_at.desc(), ReturnRequest.id.desc())
         .limit(CLOSED_SHOWN)
     )
@@ -79,7 +80,7 @@ def awaiting_count(session: Session) -> int:
 def find_return(session: Session, return_id: int) -> ReturnRequest | None:
     """One return with its lines and order."""
     return session.scalar(
-        select(ReturnRequest).where(ReturnRequest.id == return_id).options(*_with_details())  # type: ignore[arg-type]
+        select(ReturnRequest).where(ReturnRequest.id == return_id).options(*_with_details())
     )
 
 

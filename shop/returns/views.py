@@ -10,6 +10,7 @@ from shop.checkout.pricing import CheckoutSettings
 from shop.db import db
 from shop.form_fields import ShopForm
 from shop.money import format_money
+from shop.orders.cancel_views import reloaded
 from shop.orders.models import Order
 from shop.returns.forms import ReturnForm, chosen_quantities
 from shop.returns.services import (
@@ -51,7 +52,7 @@ def return_page(order: Order, back_url: str) -> Response | tuple[str, int]:
             form.comment.data or "",
         )
     except ReturnNotMade as exc:
-        again = return_offer(db.session, _reloaded(order_id), settings)
+        again = return_offer(db.session, reloaded(order_id), settings)
         return _page(again, form, back_url, error=str(exc), status=409)
     flash(
         f"Return {made.number} is recorded ({counted(made.item_count, 'item')}). We have "
@@ -75,12 +76,6 @@ def withdraw(order: Order, number: str, back_url: str) -> Response:
     else:
         flash(f"Return {withdrawn} is withdrawn; nothing needs sending back for it.", "success")
     return redirect(back_url)
-
-
-def _reloaded(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    assert order is not None  # orders are never deleted
-    return order
 
 
 def _page(
