@@ -104,6 +104,7 @@ def test_a_shop_mounted_under_a_path() -> None:
 PUBLIC_ARGUMENTS = {
     "slug": "a category or a customer segment",
     "number": "an order number: the page needs its owner signed in",
+    "return_number": "a return of an order: its page needs the order's owner or secret link",
     "kind": "a sitemap file",
     "filename": "a static file",
     "rule_id": "a console page, staff only",
