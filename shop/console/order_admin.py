@@ -41,7 +41,6 @@ from shop.payments.refunds import (
 )
 from shop.returns.models import ReturnRequest
 from shop.returns.services import order_returns
-from shop.tracking.undone import record_undone
 
 STATUSES = tuple(states.LABELS)
 
@@ -327,7 +326,6 @@ def _audit_refund(actor: audit.Actor, restock: Mapping[int, int]) -> BookedHook:
     and after and the quantities put back in stock (by SKU)."""
 
     def booked(session: Session, order: Order, row: Refund, status_before: str) -> None:
-        record_undone(session, order, restock)  # what comes back in stock was not kept
         skus = {line.id: line.sku for line in order.lines}
         audit.record(
             session,
@@ -384,6 +382,7 @@ def refund(
     request = RefundRequest(
         amount_pence=amount_pence,
         restock=wanted or None,
+        undone=wanted,  # what comes back in stock is no longer the shopper's
         reason=reason.strip(),
         source="console",
         refunded_before=refunded_before,

@@ -133,6 +133,19 @@ def pounds_amount(_form: ShopForm, field: Field) -> None:
         raise ValidationError("The refund amount must be more than zero.")
 
 
+def pounds_field(label: str) -> StringField:
+    """A required amount in pounds above zero (its `pence` set once validated)."""
+    return StringField(
+        label,
+        filters=[strip],
+        validators=[
+            DataRequired("Enter an amount in pounds, such as 4.50."),
+            Length(max=12),
+            pounds_amount,
+        ],
+    )
+
+
 def _refunded_before(_form: ShopForm, field: Field) -> None:
     text = field.data or ""
     if not (text.isascii() and text.isdigit() and len(text) <= 12):
@@ -148,15 +161,7 @@ class RefundForm(_ActionForm, ConfirmedForm):
 
     form_prefix = "refund"
 
-    amount = StringField(
-        "Amount to refund (£)",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter an amount in pounds, such as 4.50."),
-            Length(max=12),
-            pounds_amount,
-        ],
-    )
+    amount = pounds_field("Amount to refund (£)")
     reason = StringField(
         "Reason (optional, for staff only)",
         filters=[strip],

@@ -25,7 +25,6 @@ from shop.payments.refunds import (
     refundable_pence,
 )
 from shop.promotions.codes import give_back
-from shop.tracking.undone import record_undone
 
 REASONS: dict[str, str] = {
     "mistake": "I ordered it by mistake",
@@ -76,11 +75,9 @@ def reason_given(note: str) -> str | None:
     return note.removeprefix(NOTE).removeprefix(": ") or None
 
 
-def _undo(session: Session, order: Order, _refund: Refund, _before: str) -> None:
-    """A cancelled order never happened for the recommendations (its purchases are undone)
-    nor for its discount code: its use goes back, and a once-per-customer code may be used
-    again (the order keeps the code's text)."""
-    record_undone(session, order, {line.id: line.quantity for line in order.lines})
+def _give_code_back(session: Session, order: Order, _refund: Refund, _before: str) -> None:
+    """A cancelled order never happened for its discount code: its use goes back, and a
+    once-per-customer code may be used again (the order keeps the code's text)."""
     if order.promo_code_id is None:
         return
     give_back(session, [order])
@@ -107,15 +104,17 @@ def cancel_order(
         if refused:
             raise CancelNotMade(refused)
         reserved = order.stock_reserved
+        every_line = {line.id: line.quantity for line in order.lines}
     request = RefundRequest(
         restock_all=reserved,
         reason=reason_note(reason),
         source=CUSTOMER_CANCEL_SOURCE,
         cancel=True,
+        undone=every_line,  # a cancelled order never happened for the recommendations
     )
     try:
         made: Refund = refund_order(
-            transaction, gateway, settings, order_id, request, on_booked=_undo
+            transaction, gateway, settings, order_id, request, on_booked=_give_code_back
         )
     except RefundMadeElsewhere as exc:  # a double submit: the other request cancelled it
         return exc.amount_pence

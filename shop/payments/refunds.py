@@ -21,6 +21,7 @@ from shop.orders.models import Order
 from shop.orders.notifications import queue_order_email
 from shop.payments.gateway import GatewayError, PaymentGateway
 from shop.payments.models import PaymentAttempt, Refund
+from shop.tracking.undone import record_undone
 
 REFUNDABLE = frozenset(
     {states.PAID, states.SHIPPED, states.DELIVERED, states.PARTIALLY_REFUNDED, states.CANCELLED}
@@ -55,7 +56,9 @@ class RefundRequest:
     `cancel` is the shopper cancelling before dispatch: refused unless the order may still
     be cancelled (checked with the order locked), and booked as a cancellation first.
     `email` names the e-mail to the shopper (by default the refund's or the cancellation's)
-    and `email_context` adds to what its template sees.
+    and `email_context` adds to what its template sees. `undone` maps order-line ids to the
+    quantities the shopper no longer keeps (sent back, or never sent): the recommendations
+    stop counting them as bought.
     """
 
     amount_pence: int | None = None
@@ -67,6 +70,7 @@ class RefundRequest:
     cancel: bool = False
     email: str = ""
     email_context: Mapping[str, Any] | None = None
+    undone: Mapping[int, int] | None = None
 
     def email_kind(self) -> str:
         """The e-mail the shopper gets when the refund is booked."""
@@ -137,6 +141,8 @@ def refund_order(
             states.transition(order, states.CANCELLED, CANCELLED_NOTE, staff_note=row.reason)
         _book(session, settings, order, row, request.email_kind(), request.email_context)
         _restock(session, order, request)
+        if request.undone:
+            record_undone(session, order, request.undone)
         if on_booked is not None:
             on_booked(session, order, row, status_before)
         return row

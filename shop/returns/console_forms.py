@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from shop.console.order_forms import pounds_amount
+from shop.console.order_forms import pounds_field
 from shop.form_fields import ConfirmedForm, ShopForm, strip
 
 
@@ -13,15 +13,7 @@ class ReceiveForm(ConfirmedForm):
     """The parcel arrived: refund an amount, with the items back in stock or not (after a
     confirmation page)."""
 
-    amount = StringField(
-        "Refund (£)",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter an amount in pounds, such as 4.50."),
-            Length(max=12),
-            pounds_amount,
-        ],
-    )
+    amount = pounds_field("Refund (£)")
     restock = BooleanField("Put the items back in stock (leave unticked if they cannot be sold)")
 
 

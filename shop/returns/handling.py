@@ -31,7 +31,6 @@ from shop.payments.refunds import (
 from shop.returns import rules
 from shop.returns.models import ReturnLine, ReturnRequest
 from shop.returns.services import ReturnNotMade
-from shop.tracking.undone import record_undone
 
 RETURN_SOURCE = "return"  # the source of a return's refund
 CLOSED_SHOWN = 50
@@ -132,10 +131,12 @@ def receive_return(
                 f"Order {order.number} never took its items out of stock, so none can go "
                 "back. Receive the return without putting the items back."
             )
-        back = {line.order_line_id: line.quantity for line in ret.lines} if restock else None
+        returned = {line.order_line_id: line.quantity for line in ret.lines}
+        back = returned if restock else None
         request = RefundRequest(
             amount_pence=amount_pence,
             restock=back,
+            undone=returned,
             reason=f"Return {ret.number}",
             source=RETURN_SOURCE,
             refunded_before=order.refunded_pence,
@@ -153,7 +154,6 @@ def receive_return(
         ret.status, ret.closed_at = rules.REFUNDED, utcnow()
         ret.refund_id, ret.refunded_pence, ret.restocked = row.id, row.amount_pence, bool(back)
         states.note(order, f"Return {number} received")
-        record_undone(session, order, {line.order_line_id: line.quantity for line in ret.lines})
         audit.record(
             session,
             actor,
